@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+/** Thrown for a missing or invalid setting; start-up prints its message as one line. */
+export class ConfigError extends Error {}
+
+const MIB = 1024 * 1024;
+
+/** "1s,5s,30s,2m" → milliseconds. The unit is required so a bare "30" is never misread. */
+function parseDurationList(value: string, ctx: z.RefinementCtx): number[] {
+  const out: number[] = [];
+  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const ms = parseDuration(part);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${part}" is not a duration like 500ms, 5s, 2m, 1h` });
+      return z.NEVER;
+    }
+    out.push(ms);
+  }
+  if (out.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'needs at least one duration' });
+    return z.NEVER;
+  }
+  return out;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * UNIT_MS[match[2]!]!);
+}
+
+const duration = z.string().transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration like 500ms, 5s, 2m, 1h` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const schema = z.object({
+  DISCORD_TOKEN: z
+    .string({ error: 'is required (the bot token from the Discord developer portal)' })
+    .trim()
+    .min(1, 'is required (the bot token from the Discord developer portal)'),
+  DISCORD_API_URL: z.url({ error: 'must be a URL such as https://discord.com/api' }).default('https://discord.com/api'),
+  DISCORD_GUILD_ID: optionalText.pipe(z.string().regex(/^\d{17,20}$/, 'must be a server id (a snowflake)').optional()),
+  PORT: z.coerce.number({ error: 'must be a port number from 0 to 65535' }).int('must be a port number from 0 to 65535').min(0, 'must be a port number from 0 to 65535').max(65535, 'must be a port number from 0 to 65535').default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: optionalText.pipe(z.url({ error: 'must be a URL such as https://dispatch.example.com' }).optional()),
+  DATABASE_PATH: z.string().min(1).default('./data/dispatch.db'),
+  MAX_BODY_BYTES: z.coerce.number({ error: 'must be a number of bytes' }).int('must be a whole number of bytes').positive('must be a positive number of bytes').default(10 * MIB),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: z.enum(['true', 'false']).optional(),
+  RETRY_SCHEDULE: z.string().default('1s,5s,30s,2m,15m,1h,6h').transform(parseDurationList),
+  EVENT_RETENTION: duration.default(7 * 86_400_000),
+  SHUTDOWN_TIMEOUT: duration.default(10_000),
+});
+
+export interface Config {
+  readonly discordToken: string;
+  readonly discordApiUrl: string;
+  readonly discordGuildId: string | undefined;
+  readonly port: number;
+  readonly host: string;
+  /** Base of the webhook URLs shown to users, without a trailing slash. */
+  readonly publicUrl: string;
+  readonly databasePath: string;
+  readonly maxBodyBytes: number;
+  readonly logLevel: string;
+  readonly logPretty: boolean;
+  /** Wait before each retry of a failed delivery; after the last one the delivery is marked failed. */
+  readonly retrySchedule: readonly number[];
+  readonly eventRetentionMs: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Parses the environment once. Nothing else in the program reads process.env. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? 'configuration');
+    throw new ConfigError(`${key} ${issue.message}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    discordToken: e.DISCORD_TOKEN,
+    discordApiUrl: e.DISCORD_API_URL.replace(/\/+$/, ''),
+    discordGuildId: e.DISCORD_GUILD_ID,
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    databasePath: e.DATABASE_PATH,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    logLevel: e.LOG_LEVEL,
+    logPretty: e.LOG_PRETTY === undefined ? process.stdout.isTTY === true : e.LOG_PRETTY === 'true',
+    retrySchedule: Object.freeze(e.RETRY_SCHEDULE),
+    eventRetentionMs: e.EVENT_RETENTION,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+  });
+}

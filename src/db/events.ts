@@ -1,0 +1,202 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { and, asc, eq, inArray, lt, min, or, sql } from 'drizzle-orm';
+import type { Db } from './client.js';
+import { events, sources, type EventRow } from './schema.js';
+
+export interface AcceptedEvent {
+  id: string;
+  /** True when the same bytes already reached this source: nothing new was stored. */
+  duplicate: boolean;
+}
+
+export function hashBody(body: Buffer): string {
+  return createHash('sha256').update(body).digest('hex');
+}
+
+/**
+ * Stores an accepted webhook with its delivery job in one transaction, so that once this returns
+ * the event survives a crash. An identical body for the same source is stored once.
+ */
+export function acceptEvent(
+  db: Db,
+  input: { sourceId: number; channelId: string; eventType: string; body: Buffer },
+  now = Date.now(),
+): AcceptedEvent {
+  const bodyHash = hashBody(input.body);
+  return db.transaction((tx) => {
+    const inserted = tx
+      .insert(events)
+      .values({
+        id: randomUUID(),
+        sourceId: input.sourceId,
+        channelId: input.channelId,
+        eventType: input.eventType,
+        bodyHash,
+        body: input.body.toString('utf8'),
+        receivedAt: now,
+        nextAttemptAt: now,
+      })
+      .onConflictDoNothing({ target: [events.sourceId, events.bodyHash] })
+      .returning({ id: events.id })
+      .get();
+    if (!inserted) {
+      const existing = tx
+        .select({ id: events.id })
+        .from(events)
+        .where(and(eq(events.sourceId, input.sourceId), eq(events.bodyHash, bodyHash)))
+        .get()!;
+      return { id: existing.id, duplicate: true };
+    }
+    tx.update(sources)
+      .set({ eventsReceived: sql`${sources.eventsReceived} + 1`, lastEventAt: now })
+      .where(eq(sources.id, input.sourceId))
+      .run();
+    return { id: inserted.id, duplicate: false };
+  });
+}
+
+/** The oldest pending event of every channel whose source is enabled: the only ones that may go next. */
+export function pendingHeads(db: Db): EventRow[] {
+  const heads = db
+    .select({ seq: min(events.seq).as('head_seq') })
+    .from(events)
+    .innerJoin(sources, eq(sources.id, events.sourceId))
+    .where(and(eq(events.status, 'pending'), eq(sources.enabled, true)))
+    .groupBy(events.channelId)
+    .all()
+    .map((r) => r.seq!)
+    .filter((seq) => seq !== null);
+  if (heads.length === 0) return [];
+  return db.select().from(events).where(inArray(events.seq, heads)).orderBy(asc(events.seq)).all();
+}
+
+/** Pending events of a channel in arrival order, starting at the head. */
+export function pendingForChannel(db: Db, channelId: string, limit: number): EventRow[] {
+  return db
+    .select({ event: events })
+    .from(events)
+    .innerJoin(sources, eq(sources.id, events.sourceId))
+    .where(and(eq(events.status, 'pending'), eq(events.channelId, channelId), eq(sources.enabled, true)))
+    .orderBy(asc(events.seq))
+    .limit(limit)
+    .all()
+    .map((r) => r.event);
+}
+
+export function eventsInBatch(db: Db, batchId: string): EventRow[] {
+  return db
+    .select()
+    .from(events)
+    .where(and(eq(events.batchId, batchId), eq(events.status, 'pending')))
+    .orderBy(asc(events.seq))
+    .all();
+}
+
+export function assignBatch(db: Db, seqs: number[], batchId: string): void {
+  db.update(events).set({ batchId }).where(inArray(events.seq, seqs)).run();
+}
+
+/** Records Discord's acceptance of a batch, with the counters of each source, in one transaction. */
+export function markDelivered(db: Db, batch: EventRow[], messageId: string, now = Date.now()): void {
+  db.transaction((tx) => {
+    tx.update(events)
+      .set({ status: 'delivered', deliveredAt: now, messageId, lastError: null })
+      .where(inArray(events.seq, batch.map((e) => e.seq)))
+      .run();
+    for (const [sourceId, count] of countBySource(batch)) {
+      tx.update(sources)
+        .set({ eventsDelivered: sql`${sources.eventsDelivered} + ${count}`, permanentFailureStreak: 0 })
+        .where(eq(sources.id, sourceId))
+        .run();
+    }
+  });
+}
+
+/**
+ * A failure worth retrying: each event of the batch waits `retrySchedule[attempts]` and keeps its
+ * batch id, so the retry reuses the nonce in case Discord did post before the failure reached us.
+ * Past the end of the schedule the event is failed.
+ */
+export function markRetry(db: Db, batch: EventRow[], reason: string, retrySchedule: readonly number[], now = Date.now()): void {
+  db.transaction((tx) => {
+    for (const event of batch) {
+      const attempts = event.attempts + 1;
+      const wait = retrySchedule[attempts - 1];
+      if (wait === undefined) {
+        failEvents(tx as unknown as Db, [event], `gave up after ${attempts} attempts: ${reason}`, now, false);
+        continue;
+      }
+      tx.update(events)
+        .set({ attempts, nextAttemptAt: now + wait, lastError: reason })
+        .where(eq(events.seq, event.seq))
+        .run();
+    }
+    for (const [sourceId] of countBySource(batch)) {
+      tx.update(sources).set({ lastError: reason, lastErrorAt: now }).where(eq(sources.id, sourceId)).run();
+    }
+  });
+}
+
+/** Discord refused for good (missing access, unknown channel...): not retried, shown by `info`. */
+export function markPermanentFailure(db: Db, batch: EventRow[], reason: string, now = Date.now()): void {
+  db.transaction((tx) => failEvents(tx as unknown as Db, batch, reason, now, true));
+}
+
+function failEvents(db: Db, batch: EventRow[], reason: string, now: number, permanent: boolean): void {
+  db.update(events)
+    .set({ status: 'failed', attempts: sql`${events.attempts} + 1`, lastError: reason, deliveredAt: now })
+    .where(inArray(events.seq, batch.map((e) => e.seq)))
+    .run();
+  for (const [sourceId, count] of countBySource(batch)) {
+    db.update(sources)
+      .set({
+        eventsFailed: sql`${sources.eventsFailed} + ${count}`,
+        lastError: reason,
+        lastErrorAt: now,
+        ...(permanent ? { permanentFailureStreak: sql`${sources.permanentFailureStreak} + 1` } : {}),
+      })
+      .where(eq(sources.id, sourceId))
+      .run();
+  }
+}
+
+/** Discord found the batch invalid as a whole: send each event on its own to find the bad one. */
+export function splitBatch(db: Db, batch: EventRow[]): void {
+  db.update(events)
+    .set({ solo: true, batchId: null })
+    .where(inArray(events.seq, batch.map((e) => e.seq)))
+    .run();
+}
+
+function countBySource(batch: EventRow[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const event of batch) counts.set(event.sourceId, (counts.get(event.sourceId) ?? 0) + 1);
+  return counts;
+}
+
+/** Deletes finished events older than the retention; pending ones are never pruned. */
+export function pruneFinished(db: Db, olderThan: number): number {
+  return db
+    .delete(events)
+    .where(and(or(eq(events.status, 'delivered'), eq(events.status, 'failed')), lt(events.deliveredAt, olderThan)))
+    .run().changes;
+}
+
+export function queueStats(db: Db, now = Date.now()): { depth: number; oldestPendingAgeMs: number | null } {
+  const row = db
+    .select({ depth: sql<number>`count(*)`, oldest: min(events.receivedAt) })
+    .from(events)
+    .where(eq(events.status, 'pending'))
+    .get()!;
+  return { depth: row.depth, oldestPendingAgeMs: row.oldest === null ? null : now - row.oldest };
+}
+
+export function lastEventOfType(db: Db, sourceId: number, eventType: string): EventRow | undefined {
+  return db
+    .select()
+    .from(events)
+    .where(and(eq(events.sourceId, sourceId), eq(events.eventType, eventType)))
+    .orderBy(sql`${events.seq} desc`)
+    .limit(1)
+    .get();
+}

@@ -1,0 +1,72 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
+
+/** A Sentry integration bound to one Discord channel, owned by one Discord server. */
+export const sources = sqliteTable(
+  'sources',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    guildId: text('guild_id').notNull(),
+    channelId: text('channel_id').notNull(),
+    name: text('name').notNull(),
+    /** The secret part of the webhook URL: 24 random bytes, base64url. */
+    slug: text('slug').notNull().unique(),
+    provider: text('provider', { enum: ['sentry'] }).notNull().default('sentry'),
+    /** Sentry's Client Secret; null means the signature check is skipped. */
+    signingSecret: text('signing_secret'),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    createdBy: text('created_by').notNull(),
+    createdAt: integer('created_at').notNull().default(now),
+    updatedAt: integer('updated_at').notNull().default(now),
+    eventsReceived: integer('events_received').notNull().default(0),
+    eventsDelivered: integer('events_delivered').notNull().default(0),
+    eventsFailed: integer('events_failed').notNull().default(0),
+    lastEventAt: integer('last_event_at'),
+    lastError: text('last_error'),
+    lastErrorAt: integer('last_error_at'),
+    /** Permanent Discord errors in a row; reset by a successful post. */
+    permanentFailureStreak: integer('permanent_failure_streak').notNull().default(0),
+  },
+  (t) => [uniqueIndex('sources_guild_name').on(t.guildId, t.name)],
+);
+
+/**
+ * An accepted webhook and its delivery job, in one row so that both are written by one insert
+ * before the 202 goes out. `seq` orders deliveries per channel.
+ */
+export const events = sqliteTable(
+  'events',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    id: text('id').notNull().unique(),
+    sourceId: integer('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    channelId: text('channel_id').notNull(),
+    eventType: text('event_type').notNull(),
+    /** SHA-256 of the raw body: the same bytes to the same source are one event. */
+    bodyHash: text('body_hash').notNull(),
+    body: text('body').notNull(),
+    receivedAt: integer('received_at').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    /** Set just before a send; a restart resends the same batch with the same Discord nonce. */
+    batchId: text('batch_id'),
+    /** After Discord refused a batch as invalid, this event is sent on its own. */
+    solo: integer('solo', { mode: 'boolean' }).notNull().default(false),
+    lastError: text('last_error'),
+    deliveredAt: integer('delivered_at'),
+    messageId: text('message_id'),
+  },
+  (t) => [
+    uniqueIndex('events_source_body').on(t.sourceId, t.bodyHash),
+    index('events_pending_channel').on(t.status, t.channelId, t.seq),
+    index('events_delivered_at').on(t.status, t.deliveredAt),
+  ],
+);
+
+export type Source = typeof sources.$inferSelect;
+export type EventRow = typeof events.$inferSelect;

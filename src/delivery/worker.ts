@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto';
+import type { APIEmbed } from 'discord.js';
+import type { Db } from '../db/client.js';
+import {
+  assignBatch,
+  eventsInBatch,
+  markDelivered,
+  markPermanentFailure,
+  markRetry,
+  pendingForChannel,
+  pendingHeads,
+  pruneFinished,
+  splitBatch,
+} from '../db/events.js';
+import type { EventRow } from '../db/schema.js';
+import type { Logger } from '../logger.js';
+import { classifyFailure } from './classify-error.js';
+import { countThatFit } from './pack.js';
+import type { SendMessage } from './sender.js';
+
+export interface WorkerDeps {
+  db: Db;
+  send: SendMessage;
+  /** Turns a stored event into its embed; pure, so a resent batch renders the same. */
+  render: (event: EventRow) => APIEmbed;
+  logger: Logger;
+  retrySchedule: readonly number[];
+  retentionMs: number;
+  now?: () => number;
+  /** Channels sent to at once; discord.js queues each channel's route on its own. */
+  maxConcurrentChannels?: number;
+  /** Test seam: runs after Discord accepted a message and before it is recorded. */
+  afterSend?: (batch: EventRow[]) => void;
+}
+
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
+
+/**
+ * Delivers stored events. Each channel has at most one send in flight and takes its events in
+ * arrival order; whatever waits for a channel goes out together, up to 10 embeds a message.
+ *
+ * Exactly once, as far as possible: a batch's events get a batch id (and so a Discord nonce with
+ * enforce_nonce) in the database *before* the send. If the process dies after Discord posted but
+ * before markDelivered committed — a window of one synchronous SQLite write — the restart resends
+ * the same events under the same nonce, and Discord answers with the message it already has
+ * (its nonce memory lasts a few minutes) instead of posting twice.
+ */
+export class DeliveryWorker {
+  private readonly busyChannels = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private runScheduled = false;
+  private stopped = true;
+  private readonly now: () => number;
+  private readonly maxConcurrent: number;
+
+  constructor(private readonly deps: WorkerDeps) {
+    this.now = deps.now ?? Date.now;
+    this.maxConcurrent = deps.maxConcurrentChannels ?? 8;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.prune();
+    this.pruneTimer = setInterval(() => this.prune(), PRUNE_EVERY_MS).unref();
+    this.kick();
+  }
+
+  /** Something may be ready to send: look soon (calls in the same tick are coalesced). */
+  kick(): void {
+    if (this.stopped || this.runScheduled) return;
+    this.runScheduled = true;
+    setImmediate(() => {
+      this.runScheduled = false;
+      this.run();
+    });
+  }
+
+  /** Stops taking work and waits up to `timeoutMs` for sends in flight; unfinished ones resume on restart. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.wakeTimer);
+    clearInterval(this.pruneTimer);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
+    clearTimeout(timer);
+  }
+
+  get idle(): boolean {
+    return this.inFlight.size === 0;
+  }
+
+  private run(): void {
+    if (this.stopped) return;
+    clearTimeout(this.wakeTimer);
+    const now = this.now();
+    let nextDue = Number.POSITIVE_INFINITY;
+    try {
+      for (const head of pendingHeads(this.deps.db)) {
+        if (this.busyChannels.has(head.channelId)) continue;
+        if (head.nextAttemptAt > now) {
+          nextDue = Math.min(nextDue, head.nextAttemptAt);
+          continue;
+        }
+        if (this.busyChannels.size >= this.maxConcurrent) break;
+        this.startChannel(head);
+      }
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'delivery worker could not read the queue; retrying in 1 s');
+      nextDue = now + 1000;
+    }
+    if (nextDue !== Number.POSITIVE_INFINITY) {
+      this.wakeTimer = setTimeout(() => this.kick(), Math.max(0, nextDue - now));
+    }
+  }
+
+  private startChannel(head: EventRow): void {
+    const channelId = head.channelId;
+    this.busyChannels.add(channelId);
+    const work = this.deliverNext(head)
+      .catch((error: unknown) => this.deps.logger.error({ err: error, channel_id: channelId }, 'delivery step failed'))
+      .finally(() => {
+        this.busyChannels.delete(channelId);
+        this.inFlight.delete(work);
+        this.kick();
+      });
+    this.inFlight.add(work);
+  }
+
+  /** The head's batch if it already has one (a resend after a crash or a retry), else a new one. */
+  private takeBatch(head: EventRow): { batchId: string; batch: EventRow[]; embeds: APIEmbed[] } {
+    if (head.batchId) {
+      const batch = eventsInBatch(this.deps.db, head.batchId);
+      return { batchId: head.batchId, batch, embeds: batch.map(this.deps.render) };
+    }
+    const candidates = head.solo ? [head] : pendingForChannel(this.deps.db, head.channelId, 10);
+    const joinable: EventRow[] = [];
+    for (const event of candidates) {
+      if (joinable.length > 0 && (event.solo || event.batchId)) break;
+      joinable.push(event);
+    }
+    const embeds = joinable.map(this.deps.render);
+    const count = countThatFit(embeds);
+    const batch = joinable.slice(0, count);
+    const batchId = randomBytes(15).toString('base64url'); // 20 characters: Discord nonces take at most 25
+    assignBatch(this.deps.db, batch.map((e) => e.seq), batchId);
+    return { batchId, batch, embeds: embeds.slice(0, count) };
+  }
+
+  private async deliverNext(head: EventRow): Promise<void> {
+    const { batchId, batch, embeds } = this.takeBatch(head);
+    if (batch.length === 0) return;
+    const log = this.deps.logger.child({ channel_id: head.channelId, batch_id: batchId });
+    const started = this.now();
+    let messageId: string;
+    try {
+      messageId = (await this.deps.send(head.channelId, { embeds, nonce: batchId })).id;
+    } catch (error) {
+      this.recordFailure(batch, error, log);
+      return;
+    }
+    this.deps.afterSend?.(batch);
+    markDelivered(this.deps.db, batch, messageId, this.now());
+    for (const event of batch) {
+      log.info(
+        { event_id: event.id, source_id: event.sourceId, event_type: event.eventType, outcome: 'delivered', message_id: messageId, ms: this.now() - started },
+        'event delivered',
+      );
+    }
+  }
+
+  private recordFailure(batch: EventRow[], error: unknown, log: Logger): void {
+    const failure = classifyFailure(error);
+    const now = this.now();
+    const ids = batch.map((e) => e.id);
+    if (failure.kind === 'invalid' && batch.length > 1) {
+      log.warn({ event_ids: ids, reason: failure.reason }, 'Discord refused a batch; sending its events one by one');
+      splitBatch(this.deps.db, batch);
+    } else if (failure.kind === 'retry') {
+      log.warn({ event_ids: ids, reason: failure.reason, outcome: 'retry' }, 'delivery failed; will retry');
+      markRetry(this.deps.db, batch, failure.reason, this.deps.retrySchedule, now);
+    } else {
+      log.error({ event_ids: ids, reason: failure.reason, outcome: 'failed' }, 'delivery failed permanently');
+      markPermanentFailure(this.deps.db, batch, failure.reason, now);
+    }
+  }
+
+  private prune(): void {
+    try {
+      const removed = pruneFinished(this.deps.db, this.now() - this.deps.retentionMs);
+      if (removed > 0) this.deps.logger.info({ removed }, 'pruned finished events');
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'pruning failed');
+    }
+  }
+}

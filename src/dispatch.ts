@@ -1,0 +1,101 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { REST, type Client } from 'discord.js';
+import type { Config } from './config.js';
+import { createDb, type Db } from './db/client.js';
+import type { EventRow } from './db/schema.js';
+import { restSender } from './delivery/sender.js';
+import { DeliveryWorker, type WorkerDeps } from './delivery/worker.js';
+import { createDiscordClient, gatewayState } from './discord/client.js';
+import { loginWithRetry } from './discord/login-loop.js';
+import { createApp } from './http/app.js';
+import type { Logger } from './logger.js';
+import { formatEvent } from './sentry/registry.js';
+
+export interface Dispatch {
+  /** Where the webhook listener actually listens (useful with PORT=0). */
+  readonly url: string;
+  readonly db: Db;
+  readonly client: Client;
+  readonly worker: DeliveryWorker;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  now?: () => number;
+  /** Test seam passed to the worker. */
+  afterSend?: WorkerDeps['afterSend'];
+}
+
+function renderEvent(event: EventRow) {
+  return formatEvent(event.eventType, JSON.parse(event.body) as unknown);
+}
+
+/**
+ * Start order: database, then the HTTP listener (so webhooks are taken even while Discord is
+ * unreachable), then the delivery worker, then the gateway login, which retries in the background.
+ */
+export async function startDispatch(config: Config, logger: Logger, options: StartOptions = {}): Promise<Dispatch> {
+  const db = createDb(config.databasePath);
+  const rest = new REST({ api: config.discordApiUrl, retries: 0 }).setToken(config.discordToken);
+  const client = createDiscordClient(config.discordApiUrl, logger);
+
+  const worker = new DeliveryWorker({
+    db,
+    send: restSender(rest),
+    render: renderEvent,
+    logger,
+    retrySchedule: config.retrySchedule,
+    retentionMs: config.eventRetentionMs,
+    now: options.now,
+    afterSend: options.afterSend,
+  });
+
+  const app = createApp({
+    db,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    onAccepted: () => worker.kick(),
+    gatewayState: () => gatewayState(client),
+    now: options.now,
+  });
+
+  let server: Server;
+  try {
+    server = await listen(app, config.port, config.host);
+  } catch (error) {
+    db.$client.close();
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  logger.info({ url, public_url: config.publicUrl }, 'webhook listener ready');
+
+  worker.start();
+  const loginAbort = new AbortController();
+  const login = loginWithRetry(client, config.discordToken, logger, loginAbort.signal);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info('shutting down');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      loginAbort.abort();
+      await worker.stop(config.shutdownTimeoutMs);
+      server.closeAllConnections();
+      await closed;
+      await login;
+      await client.destroy();
+      db.$client.close();
+      logger.info('stopped');
+    })());
+
+  return { url, db, client, worker, stop };
+}
+
+function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+  });
+}

@@ -1,0 +1,22 @@
+import express, { type Express } from 'express';
+import { healthRoute, type HealthDeps } from './health-route.js';
+import { errorHandler, HttpError } from './http-error.js';
+import { webhookRoute, type WebhookDeps } from './webhook-route.js';
+
+export type AppDeps = WebhookDeps & HealthDeps;
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.post('/hooks/:slug', ...webhookRoute(deps));
+  app.get('/healthz', healthRoute(deps));
+  app.all('/hooks/:slug', () => {
+    throw new HttpError(405, 'method not allowed: use POST');
+  });
+  app.use(() => {
+    throw new HttpError(404, 'not found');
+  });
+  app.use(errorHandler(deps.logger));
+  return app;
+}

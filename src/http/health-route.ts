@@ -1,0 +1,29 @@
+import type { RequestHandler } from 'express';
+import type { Db } from '../db/client.js';
+import { isDbUsable } from '../db/client.js';
+import { queueStats } from '../db/events.js';
+
+export interface HealthDeps {
+  db: Db;
+  /** Where the Discord gateway stands: "ready", "connecting", "disconnected"... */
+  gatewayState: () => string;
+  now?: () => number;
+}
+
+/** 200 while the database answers (Discord being down is reported, not fatal: events queue up). */
+export function healthRoute(deps: HealthDeps): RequestHandler {
+  return (_req, res) => {
+    const gateway = deps.gatewayState();
+    if (!isDbUsable(deps.db)) {
+      res.status(503).json({ status: 'unavailable', database: 'error', discord: { gateway } });
+      return;
+    }
+    const queue = queueStats(deps.db, (deps.now ?? Date.now)());
+    res.status(200).json({
+      status: gateway === 'ready' ? 'ok' : 'degraded',
+      database: 'ok',
+      discord: { gateway },
+      queue: { depth: queue.depth, oldest_pending_age_ms: queue.oldestPendingAgeMs },
+    });
+  };
+}

@@ -1,0 +1,46 @@
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from '../logger.js';
+
+/** An error that already knows its HTTP answer. `sentryHookError` is shown in Sentry's request log. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly sentryHookError?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** body-parser and Express raise errors with a `status` and a `type`; these are their client errors. */
+function clientStatusOf(error: unknown): number | undefined {
+  const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
+
+const CLIENT_MESSAGES: Record<number, string> = {
+  400: 'bad request',
+  413: 'body too large',
+  415: 'unsupported content encoding',
+};
+
+/** The one place that turns errors into responses: short JSON, never a stack trace. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    if (res.headersSent) return;
+    if (error instanceof HttpError) {
+      if (error.sentryHookError) res.set('Sentry-Hook-Error', error.sentryHookError);
+      res.status(error.status).json({ error: error.message });
+      return;
+    }
+    const status = clientStatusOf(error);
+    if (status !== undefined) {
+      const message = CLIENT_MESSAGES[status] ?? 'bad request';
+      res.set('Sentry-Hook-Error', message);
+      res.status(status).json({ error: message });
+      return;
+    }
+    logger.error({ err: error, method: req.method, path: req.path }, 'unhandled error in HTTP request');
+    res.status(500).json({ error: 'internal error' });
+  };
+}

@@ -1,0 +1,96 @@
+import express, { type RequestHandler } from 'express';
+import type { Db } from '../db/client.js';
+import { acceptEvent } from '../db/events.js';
+import { findSourceBySlug } from '../db/sources.js';
+import type { Logger } from '../logger.js';
+import { eventTypeOf } from '../sentry/event-type.js';
+import { verifySignature } from '../sentry/verify.js';
+import { HttpError } from './http-error.js';
+
+export interface WebhookDeps {
+  db: Db;
+  logger: Logger;
+  maxBodyBytes: number;
+  /** Called after an event is stored, so the delivery worker can pick it up; never awaited. */
+  onAccepted: () => void;
+  now?: () => number;
+}
+
+/** Slugs are 24 random bytes in base64url; anything else cannot name a source. */
+const SLUG = /^[A-Za-z0-9_-]{32}$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** One answer for an unknown, disabled or deleted source, so the URL space reveals nothing. */
+const unknownSource = () => new HttpError(404, 'unknown source', 'unknown source');
+
+/**
+ * POST /hooks/:slug. Order matters: the cheap refusals come before reading the body, and the
+ * signature is checked on the raw bytes before anything parses them.
+ */
+export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
+  const now = deps.now ?? Date.now;
+
+  const findSource: RequestHandler<{ slug: string }> = (req, res, next) => {
+    const slug = req.params.slug;
+    const source = SLUG.test(slug) ? findSourceBySlug(deps.db, slug) : undefined;
+    if (!source || !source.enabled) throw unknownSource();
+    if (!req.is('application/json')) throw new HttpError(415, 'content-type must be application/json', 'content-type must be application/json');
+    res.locals.source = source;
+    next();
+  };
+
+  const readBody = express.raw({ type: () => true, limit: deps.maxBodyBytes });
+
+  const accept: RequestHandler = (req, res) => {
+    const source = res.locals.source as NonNullable<ReturnType<typeof findSourceBySlug>>;
+    const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const log = deps.logger.child({ source_id: source.id, guild_id: source.guildId });
+
+    if (source.signingSecret === null) {
+      log.debug('source has no signing secret: signature check skipped');
+    } else {
+      const verdict = verifySignature(body, source.signingSecret, req.get('sentry-hook-signature'));
+      if (!verdict.ok) {
+        log.info({ outcome: 'rejected', reason: verdict.reason }, 'webhook refused');
+        throw new HttpError(401, verdict.reason, verdict.reason);
+      }
+    }
+
+    const payload = parseJson(body);
+    const typed = eventTypeOf(req.get('sentry-hook-resource'), payload);
+    if (!typed.ok) throw new HttpError(400, typed.reason, typed.reason);
+
+    const accepted = acceptEvent(
+      deps.db,
+      { sourceId: source.id, channelId: source.channelId, eventType: typed.eventType.type, body },
+      now(),
+    );
+    log.info(
+      { event_id: accepted.id, event_type: typed.eventType.type, outcome: accepted.duplicate ? 'duplicate' : 'accepted' },
+      'webhook received',
+    );
+    res.status(202).json({ event_id: accepted.id });
+    if (!accepted.duplicate) deps.onAccepted();
+  };
+
+  return [findSource as RequestHandler, readBody, accept];
+}
+
+function parseJson(body: Buffer): Record<string, unknown> {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw new HttpError(400, 'body is not valid UTF-8', 'body is not valid UTF-8');
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'body is not valid JSON', 'body is not valid JSON');
+  }
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    throw new HttpError(400, 'body must be a JSON object', 'body must be a JSON object');
+  }
+  return payload as Record<string, unknown>;
+}

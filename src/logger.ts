@@ -1,0 +1,27 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Paths that may carry a credential; pino replaces them before a line is written. */
+export const REDACT_PATHS = [
+  'secret',
+  'signingSecret',
+  'token',
+  '*.secret',
+  '*.signingSecret',
+  '*.signing_secret',
+  '*.token',
+  '*.discordToken',
+  'headers.authorization',
+  'headers["sentry-hook-signature"]',
+  'req.headers.authorization',
+];
+
+export function createLogger(options: { level: string; pretty: boolean }): Logger {
+  return pino({
+    level: options.level,
+    base: { app: 'dispatch' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    ...(options.pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } } : {}),
+  });
+}

@@ -1,0 +1,97 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createDb } from '../../src/db/client.js';
+import { createSource, findSourceBySlug } from '../../src/db/sources.js';
+import { startDispatch } from '../../src/dispatch.js';
+import { createLogger } from '../../src/logger.js';
+import { FakeDiscord } from '../support/fake-discord.js';
+import { tempDir, testEnv, testGuild } from '../support/harness.js';
+import { loadFixture, sentryRequest } from '../support/sentry.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const silent = createLogger({ level: 'silent', pretty: false });
+
+describe('start-up', () => {
+  it('without DISCORD_TOKEN prints one line naming it and exits 1', () => {
+    const dir = tempDir();
+    try {
+      const { PATH, HOME } = process.env;
+      const result = spawnSync(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'src/index.ts')], {
+        cwd: dir.path,
+        env: { PATH, HOME },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(result.status).toBe(1);
+      expect(result.stdout).toBe('');
+      const lines = result.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/DISCORD_TOKEN is required/);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('applies the migrations to a fresh file, and a second open of the same file keeps its data', () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir.path, 'nested', 'folder', 'dispatch.db');
+      const first = createDb(path);
+      expect(first.$client.pragma('journal_mode', { simple: true })).toBe('wal');
+      const source = createSource(first, { guildId: '1', channelId: '2', name: 'web', signingSecret: null, createdBy: '3' });
+      expect(source.slug).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      first.$client.close();
+      const second = createDb(path);
+      expect(findSourceBySlug(second, source.slug)?.name).toBe('web');
+      second.$client.close();
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('takes webhooks while the Discord gateway is down, posts them over REST, and logs in once it is back', async () => {
+    const guild = testGuild();
+    const discord = await FakeDiscord.start({ guilds: [guild] });
+    discord.setGatewayEnabled(false);
+    const dir = tempDir();
+    const dispatch = await startDispatch(loadConfig(testEnv(discord, join(dir.path, 'd.db'))), silent);
+    try {
+      const source = createSource(dispatch.db, { guildId: guild.id, channelId: guild.channels[0]!.id, name: 'web', signingSecret: 's', createdBy: '3' });
+      const request = sentryRequest('issue', loadFixture('issue.created.json'), 's');
+      const response = await fetch(`${dispatch.url}/hooks/${source.slug}`, { method: 'POST', body: request.body, headers: request.headers });
+      expect(response.status).toBe(202);
+      await discord.waitForMessage((m) => m.channel_id === source.channelId);
+      const health = (await (await fetch(`${dispatch.url}/healthz`)).json()) as { discord: { gateway: string } };
+      expect(health.discord.gateway).not.toBe('ready');
+
+      discord.setGatewayEnabled(true);
+      await discord.ready;
+      await expect.poll(() => dispatch.client.isReady(), { timeout: 15_000 }).toBe(true);
+    } finally {
+      await dispatch.stop();
+      await discord.stop();
+      dir.remove();
+    }
+  });
+
+  it('keeps accepting and queueing when Discord cannot be reached at all', async () => {
+    const dir = tempDir();
+    const unreachable = { apiUrl: 'http://127.0.0.1:9/api' } as FakeDiscord;
+    const dispatch = await startDispatch(loadConfig(testEnv(unreachable, join(dir.path, 'd.db'))), silent);
+    try {
+      const source = createSource(dispatch.db, { guildId: '1', channelId: '2', name: 'web', signingSecret: null, createdBy: '3' });
+      const request = sentryRequest('issue', loadFixture('issue.created.json'));
+      const response = await fetch(`${dispatch.url}/hooks/${source.slug}`, { method: 'POST', body: request.body, headers: request.headers });
+      expect(response.status).toBe(202);
+      const health = (await (await fetch(`${dispatch.url}/healthz`)).json()) as { status: string; queue: { depth: number } };
+      expect(health.status).toBe('degraded');
+      expect(health.queue.depth).toBe(1);
+    } finally {
+      await dispatch.stop();
+      dir.remove();
+    }
+  });
+});

@@ -1,0 +1,443 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+/**
+ * A loopback Discord for tests: the REST routes Dispatch uses and a JSON gateway that the real
+ * discord.js Client logs into (see shared/docs/discord-offline.md for the protocol facts).
+ * It records what the bot sent and lets a test inject failures and rate limits.
+ */
+
+export const APP_ID = '900000000000000001';
+export const BOT_USER_ID = APP_ID;
+
+export interface FakeChannel {
+  id: string;
+  name: string;
+  /** 0 text, 2 voice, 5 announcement. */
+  type: number;
+  /** Permission bits denied to @everyone in this channel (e.g. Send Messages). */
+  deny?: bigint;
+}
+
+export interface FakeGuild {
+  id: string;
+  name: string;
+  channels: FakeChannel[];
+}
+
+export interface PostedMessage {
+  id: string;
+  channel_id: string;
+  content?: string;
+  embeds: Record<string, unknown>[];
+  allowed_mentions?: unknown;
+  nonce?: string;
+  enforce_nonce?: boolean;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  body: unknown;
+  authorization: string | undefined;
+}
+
+export interface InjectedResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Never answer (the client times out or the connection is reset). */
+  hang?: boolean;
+}
+
+/** Permissions the bot has through @everyone unless a channel denies some. */
+export const PERMISSIONS = {
+  ViewChannel: 1n << 10n,
+  SendMessages: 1n << 11n,
+  EmbedLinks: 1n << 14n,
+  ManageGuild: 1n << 5n,
+  Administrator: 1n << 3n,
+} as const;
+const EVERYONE_PERMISSIONS = PERMISSIONS.ViewChannel | PERMISSIONS.SendMessages | PERMISSIONS.EmbedLinks;
+
+let snowflakeCounter = 1_000_000n;
+export function snowflake(): string {
+  snowflakeCounter += 1n;
+  return (1_300_000_000_000_000_000n + snowflakeCounter).toString();
+}
+
+export interface FakeDiscordOptions {
+  guilds?: FakeGuild[];
+  /** Messages a channel takes per window before answering 429 (Discord: about 5 per 5 s). */
+  channelRateLimit?: { messages: number; windowMs: number };
+}
+
+type Waiter<T> = { match: (item: T) => boolean; resolve: (item: T) => void };
+
+export class FakeDiscord {
+  readonly requests: RecordedRequest[] = [];
+  readonly messages: PostedMessage[] = [];
+  /** Interaction callbacks, edits and follow-ups, in arrival order. */
+  readonly interactionResponses: { interactionId?: string; token: string; kind: 'callback' | 'edit' | 'followup'; body: any }[] = [];
+  readonly registeredCommands = new Map<string, unknown[]>();
+  readonly guilds: FakeGuild[];
+  rateLimitHits = 0;
+  private readonly injected: { channelId?: string; response: InjectedResponse }[] = [];
+  private readonly sentTimes = new Map<string, number[]>();
+  private readonly messageWaiters: Waiter<PostedMessage>[] = [];
+  private readonly responseWaiters: Waiter<FakeDiscord['interactionResponses'][number]>[] = [];
+  private readonly sockets = new Set<WebSocket>();
+  private readonly hung = new Set<ServerResponse>();
+  private seq = 0;
+  private gatewayEnabled = true;
+  private readonly wss: WebSocketServer;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly options: FakeDiscordOptions,
+  ) {
+    this.guilds = options.guilds ?? [];
+    this.ready = new Promise((resolve) => {
+      this.onReady = resolve;
+    });
+    this.wss = new WebSocketServer({ noServer: true });
+    server.on('upgrade', (req, socket, head) => {
+      if (!this.gatewayEnabled) return socket.destroy();
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onGatewayConnection(ws));
+    });
+  }
+
+  static async start(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
+    const server = createServer();
+    const fake = new FakeDiscord(server, options);
+    server.on('request', (req, res) => void fake.onRequest(req, res));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return fake;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** What to hand Dispatch as DISCORD_API_URL. */
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.port}/api`;
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.hung) res.destroy();
+    for (const ws of this.sockets) ws.terminate();
+    this.wss.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** The next channel-message requests (optionally to one channel) get these answers, in order. */
+  inject(responses: InjectedResponse[], channelId?: string): void {
+    for (const response of responses) this.injected.push({ channelId, response });
+  }
+
+  /** Refuse gateway connections (Discord's gateway down); REST keeps answering. */
+  setGatewayEnabled(enabled: boolean): void {
+    this.gatewayEnabled = enabled;
+  }
+
+  messagesIn(channelId: string): PostedMessage[] {
+    return this.messages.filter((m) => m.channel_id === channelId);
+  }
+
+  /** Resolves with the first posted message matching, already posted or still to come. */
+  waitForMessage(match: (m: PostedMessage) => boolean = () => true, timeoutMs = 10_000): Promise<PostedMessage> {
+    const existing = this.messages.find(match);
+    if (existing) return Promise.resolve(existing);
+    return withTimeout(new Promise((resolve) => this.messageWaiters.push({ match, resolve })), timeoutMs, 'message');
+  }
+
+  waitForMessages(count: number, channelId: string, timeoutMs = 10_000): Promise<PostedMessage[]> {
+    const embedsIn = () => this.messagesIn(channelId).reduce((n, m) => n + m.embeds.length, 0);
+    return withTimeout(
+      (async () => {
+        while (embedsIn() < count) await this.waitForNextMessage();
+        return this.messagesIn(channelId);
+      })(),
+      timeoutMs,
+      `${count} embeds in ${channelId}`,
+    );
+  }
+
+  private waitForNextMessage(): Promise<PostedMessage> {
+    return new Promise((resolve) => this.messageWaiters.push({ match: () => true, resolve }));
+  }
+
+  /** Resolves with the bot's first response to an interaction token (callback, edit or follow-up). */
+  waitForResponse(
+    match: (r: FakeDiscord['interactionResponses'][number]) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<FakeDiscord['interactionResponses'][number]> {
+    const existing = this.interactionResponses.find(match);
+    if (existing) return Promise.resolve(existing);
+    return withTimeout(new Promise((resolve) => this.responseWaiters.push({ match, resolve })), timeoutMs, 'interaction response');
+  }
+
+  // --- gateway -------------------------------------------------------------------------------
+
+  /** Resolves once a client has identified and received its guilds. */
+  readonly ready: Promise<void>;
+  private onReady: () => void = () => {};
+
+  /** Sends a dispatch event to every connected client. */
+  dispatch(type: string, data: unknown): void {
+    this.seq += 1;
+    const frame = JSON.stringify({ op: 0, t: type, s: this.seq, d: data });
+    for (const ws of this.sockets) ws.send(frame);
+  }
+
+  /** Drops every gateway connection (the client will try to reconnect). */
+  dropGateway(): void {
+    for (const ws of this.sockets) ws.terminate();
+  }
+
+  private onGatewayConnection(ws: WebSocket): void {
+    this.sockets.add(ws);
+    ws.on('close', () => this.sockets.delete(ws));
+    ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 45_000 } }));
+    ws.on('message', (raw) => {
+      const frame = JSON.parse(String(raw)) as { op: number; d: unknown };
+      if (frame.op === 1) ws.send(JSON.stringify({ op: 11 }));
+      else if (frame.op === 2) this.identify(ws);
+      else if (frame.op === 6) ws.send(JSON.stringify({ op: 9, d: false }));
+    });
+  }
+
+  private identify(ws: WebSocket): void {
+    const send = (t: string, d: unknown) => {
+      this.seq += 1;
+      ws.send(JSON.stringify({ op: 0, t, s: this.seq, d }));
+    };
+    send('READY', {
+      v: 10,
+      user: { id: BOT_USER_ID, username: 'dispatch', discriminator: '0', global_name: null, avatar: null, bot: true },
+      guilds: this.guilds.map((g) => ({ id: g.id, unavailable: true })),
+      session_id: 'fake-session',
+      resume_gateway_url: `ws://127.0.0.1:${this.port}/gateway`,
+      application: { id: APP_ID, flags: 0 },
+    });
+    for (const guild of this.guilds) send('GUILD_CREATE', guildPayload(guild));
+    this.onReady();
+  }
+
+  // --- REST ----------------------------------------------------------------------------------
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const body = text && req.headers['content-type']?.includes('json') ? JSON.parse(text) : parseMultipart(text);
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = decodeURIComponent(url.pathname).replace(/^\/api\/v10/, '');
+    const method = req.method ?? 'GET';
+    this.requests.push({ method, path, body, authorization: req.headers.authorization });
+
+    const json = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(payload === undefined ? '' : JSON.stringify(payload));
+    };
+
+    let m: RegExpExecArray | null;
+    if (method === 'GET' && path === '/gateway/bot') {
+      return json(200, {
+        url: `ws://127.0.0.1:${this.port}/gateway`,
+        shards: 1,
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+      });
+    }
+    if (method === 'POST' && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
+      return this.createMessage(m[1]!, body, json, res);
+    }
+    if (method === 'POST' && (m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path))) {
+      this.recordResponse({ interactionId: m[1], token: m[2]!, kind: 'callback', body });
+      if (url.searchParams.get('with_response') === 'true') {
+        return json(200, { interaction: { id: m[1], type: 2 }, resource: { type: body?.type, message: { id: snowflake(), ...body?.data } } });
+      }
+      res.writeHead(204).end();
+      return;
+    }
+    if (method === 'PATCH' && (m = /^\/webhooks\/(\d+)\/([^/]+)\/messages\/@original$/.exec(path))) {
+      this.recordResponse({ token: m[2]!, kind: 'edit', body });
+      return json(200, messageFrom(snowflake(), '0', body));
+    }
+    if (method === 'POST' && (m = /^\/webhooks\/(\d+)\/([^/]+)$/.exec(path))) {
+      this.recordResponse({ token: m[2]!, kind: 'followup', body });
+      return json(200, messageFrom(snowflake(), '0', body));
+    }
+    if (method === 'PUT' && (m = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(path))) {
+      this.registeredCommands.set(m[2] ?? 'global', body as unknown[]);
+      return json(200, (body as { name: string }[]).map((c) => ({ ...c, id: snowflake(), application_id: APP_ID, version: '1' })));
+    }
+    if (method === 'GET' && (m = /^\/channels\/(\d+)$/.exec(path))) {
+      const found = this.findChannel(m[1]!);
+      return found ? json(200, channelPayload(found.channel, found.guild.id)) : json(404, { code: 10003, message: 'Unknown Channel' });
+    }
+    return json(404, { code: 0, message: `fake Discord has no route ${method} ${path}` });
+  }
+
+  private createMessage(
+    channelId: string,
+    body: any,
+    json: (status: number, payload: unknown, headers?: Record<string, string>) => void,
+    res: ServerResponse,
+  ): void {
+    const index = this.injected.findIndex((i) => i.channelId === undefined || i.channelId === channelId);
+    if (index !== -1) {
+      const { response } = this.injected.splice(index, 1)[0]!;
+      if (response.hang) {
+        this.hung.add(res);
+        return;
+      }
+      if (response.status === 429) this.rateLimitHits += 1;
+      return json(response.status, response.body ?? { message: 'injected', code: 0 }, response.headers);
+    }
+    const limit = this.options.channelRateLimit;
+    if (limit) {
+      const now = Date.now();
+      const recent = (this.sentTimes.get(channelId) ?? []).filter((t) => now - t < limit.windowMs);
+      if (recent.length >= limit.messages) {
+        this.rateLimitHits += 1;
+        const retryAfter = (limit.windowMs - (now - recent[0]!)) / 1000;
+        return json(
+          429,
+          { message: 'You are being rate limited.', retry_after: retryAfter, global: false },
+          { 'retry-after': String(Math.ceil(retryAfter)), 'x-ratelimit-scope': 'user' },
+        );
+      }
+      recent.push(now);
+      this.sentTimes.set(channelId, recent);
+    }
+    if (!this.findChannel(channelId)) return json(404, { code: 10003, message: 'Unknown Channel' });
+    // enforce_nonce: the same nonce from the same author returns the existing message.
+    if (body?.enforce_nonce && body.nonce !== undefined) {
+      const earlier = this.messages.find((msg) => msg.channel_id === channelId && msg.nonce === body.nonce);
+      if (earlier) return json(200, messageFrom(earlier.id, channelId, earlier));
+    }
+    const message: PostedMessage = {
+      id: snowflake(),
+      channel_id: channelId,
+      content: body?.content,
+      embeds: body?.embeds ?? [],
+      allowed_mentions: body?.allowed_mentions,
+      nonce: body?.nonce,
+      enforce_nonce: body?.enforce_nonce,
+    };
+    this.messages.push(message);
+    for (const waiter of this.messageWaiters.splice(0)) {
+      if (waiter.match(message)) waiter.resolve(message);
+      else this.messageWaiters.push(waiter);
+    }
+    json(200, messageFrom(message.id, channelId, message));
+  }
+
+  private recordResponse(response: FakeDiscord['interactionResponses'][number]): void {
+    this.interactionResponses.push(response);
+    for (const waiter of this.responseWaiters.splice(0)) {
+      if (waiter.match(response)) waiter.resolve(response);
+      else this.responseWaiters.push(waiter);
+    }
+  }
+
+  findChannel(channelId: string): { guild: FakeGuild; channel: FakeChannel } | undefined {
+    for (const guild of this.guilds) {
+      const channel = guild.channels.find((c) => c.id === channelId);
+      if (channel) return { guild, channel };
+    }
+    return undefined;
+  }
+}
+
+function messageFrom(id: string, channelId: string, body: any): Record<string, unknown> {
+  return {
+    id,
+    channel_id: channelId,
+    type: 0,
+    content: body?.content ?? '',
+    embeds: body?.embeds ?? [],
+    author: { id: BOT_USER_ID, username: 'dispatch', discriminator: '0', bot: true, avatar: null, global_name: null },
+    timestamp: new Date().toISOString(),
+    edited_timestamp: null,
+    tts: false,
+    mention_everyone: false,
+    mentions: [],
+    mention_roles: [],
+    attachments: [],
+    pinned: false,
+    flags: body?.flags ?? 0,
+    components: body?.components ?? [],
+  };
+}
+
+export function channelPayload(channel: FakeChannel, guildId: string): Record<string, unknown> {
+  return {
+    id: channel.id,
+    type: channel.type,
+    name: channel.name,
+    guild_id: guildId,
+    position: 0,
+    permission_overwrites: channel.deny
+      ? [{ id: guildId, type: 0, allow: '0', deny: channel.deny.toString() }]
+      : [],
+  };
+}
+
+function guildPayload(guild: FakeGuild): Record<string, unknown> {
+  return {
+    id: guild.id,
+    name: guild.name,
+    unavailable: false,
+    owner_id: '100000000000000000',
+    icon: null,
+    features: [],
+    member_count: 2,
+    large: false,
+    joined_at: new Date().toISOString(),
+    roles: [{ id: guild.id, name: '@everyone', permissions: EVERYONE_PERMISSIONS.toString(), position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+    channels: guild.channels.map((c) => channelPayload(c, guild.id)),
+    members: [
+      {
+        user: { id: BOT_USER_ID, username: 'dispatch', discriminator: '0', bot: true, avatar: null, global_name: null },
+        roles: [],
+        joined_at: new Date().toISOString(),
+        deaf: false,
+        mute: false,
+        flags: 0,
+      },
+    ],
+    emojis: [],
+    stickers: [],
+    threads: [],
+    presences: [],
+    voice_states: [],
+    stage_instances: [],
+    guild_scheduled_events: [],
+    soundboard_sounds: [],
+  };
+}
+
+/** discord.js sends multipart only with files; Dispatch sends none, so the JSON part is enough. */
+function parseMultipart(text: string): unknown {
+  const match = /\{[\s\S]*\}/.exec(text);
+  return match ? JSON.parse(match[0]) : undefined;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`fake Discord: timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createSource } from '../../src/db/sources.js';
+import type { Source } from '../../src/db/schema.js';
+import { startDispatch, type Dispatch, type StartOptions } from '../../src/dispatch.js';
+import { createLogger } from '../../src/logger.js';
+import { FakeDiscord, snowflake, type FakeDiscordOptions, type FakeGuild } from './fake-discord.js';
+import { sentryRequest } from './sentry.js';
+
+export function tempDir(prefix = 'dispatch-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function testGuild(name = 'Acme'): FakeGuild {
+  return {
+    id: snowflake(),
+    name,
+    channels: [
+      { id: snowflake(), name: 'alerts', type: 0 },
+      { id: snowflake(), name: 'other', type: 0 },
+    ],
+  };
+}
+
+export function testEnv(discord: FakeDiscord, databasePath: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    DISCORD_TOKEN: 'test-token',
+    DISCORD_API_URL: discord.apiUrl,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_PATH: databasePath,
+    LOG_LEVEL: 'silent',
+    RETRY_SCHEDULE: '50ms,100ms,200ms',
+    SHUTDOWN_TIMEOUT: '2s',
+    ...overrides,
+  };
+}
+
+export interface Harness {
+  discord: FakeDiscord;
+  dispatch: Dispatch;
+  config: Config;
+  guild: FakeGuild;
+  channelId: string;
+  databasePath: string;
+  addSource(options?: { secret?: string | null; channelId?: string; name?: string; guildId?: string }): Source;
+  post(slug: string, request: { body: string | Buffer; headers: Record<string, string> }): Promise<Response>;
+  postEvent(source: Source, resource: string, payload: Record<string, unknown>): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** The real Dispatch (Express on port 0, a temporary SQLite file) against a loopback Discord. */
+export async function startHarness(
+  options: { env?: Record<string, string>; discord?: FakeDiscordOptions; start?: StartOptions } = {},
+): Promise<Harness> {
+  const guild = testGuild();
+  const discord = await FakeDiscord.start({ guilds: [guild], ...options.discord });
+  const dir = tempDir();
+  const databasePath = join(dir.path, 'dispatch.db');
+  const config = loadConfig(testEnv(discord, databasePath, options.env));
+  const logger = createLogger({ level: config.logLevel, pretty: false });
+  const dispatch = await startDispatch(config, logger, options.start);
+  const harness: Harness = {
+    discord,
+    dispatch,
+    config,
+    guild,
+    channelId: guild.channels[0]!.id,
+    databasePath,
+    addSource: ({ secret = 'client-secret', channelId, name, guildId } = {}) =>
+      createSource(dispatch.db, {
+        guildId: guildId ?? guild.id,
+        channelId: channelId ?? guild.channels[0]!.id,
+        name: name ?? `src-${Math.random().toString(36).slice(2, 8)}`,
+        signingSecret: secret,
+        createdBy: '100000000000000002',
+      }),
+    post: (slug, request) =>
+      fetch(`${dispatch.url}/hooks/${slug}`, { method: 'POST', body: request.body, headers: request.headers }),
+    postEvent: (source, resource, payload) =>
+      harness.post(source.slug, sentryRequest(resource, payload, source.signingSecret ?? undefined)),
+    close: async () => {
+      await dispatch.stop();
+      await discord.stop();
+      dir.remove();
+    },
+  };
+  return harness;
+}

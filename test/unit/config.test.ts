@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('names a missing DISCORD_TOKEN', () => {
+    expect(() => loadConfig({})).toThrow(/^DISCORD_TOKEN is required/);
+  });
+
+  it('fills the documented defaults', () => {
+    const config = loadConfig({ DISCORD_TOKEN: 't' });
+    expect(config).toMatchObject({
+      discordApiUrl: 'https://discord.com/api',
+      port: 3000,
+      host: '0.0.0.0',
+      publicUrl: 'http://localhost:3000',
+      databasePath: './data/dispatch.db',
+      maxBodyBytes: 10 * 1024 * 1024,
+      logLevel: 'info',
+      retrySchedule: [1000, 5000, 30_000, 120_000, 900_000, 3_600_000, 21_600_000],
+      eventRetentionMs: 7 * 86_400_000,
+    });
+  });
+
+  it('derives PUBLIC_URL from PORT and drops a trailing slash', () => {
+    expect(loadConfig({ DISCORD_TOKEN: 't', PORT: '8080' }).publicUrl).toBe('http://localhost:8080');
+    expect(loadConfig({ DISCORD_TOKEN: 't', PUBLIC_URL: 'https://d.example.com/' }).publicUrl).toBe('https://d.example.com');
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, /^PORT must be a port number/],
+    [{ PORT: '70000' }, /^PORT must be a port number/],
+    [{ DISCORD_API_URL: 'not a url' }, /^DISCORD_API_URL must be a URL/],
+    [{ PUBLIC_URL: 'nope' }, /^PUBLIC_URL must be a URL/],
+    [{ DISCORD_GUILD_ID: '12' }, /^DISCORD_GUILD_ID must be a server id/],
+    [{ MAX_BODY_BYTES: '-1' }, /^MAX_BODY_BYTES must be a positive number/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL /],
+    [{ RETRY_SCHEDULE: '1s,soon' }, /^RETRY_SCHEDULE "soon" is not a duration/],
+  ])('refuses %o with a message naming the variable', (env, message) => {
+    expect(() => loadConfig({ DISCORD_TOKEN: 't', ...env })).toThrow(message);
+  });
+});
