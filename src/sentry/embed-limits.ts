@@ -22,16 +22,16 @@ const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
  * Cuts text to at most `max` UTF-16 units (Discord counts no more than that), ending with an
  * ellipsis, without splitting a grapheme (an emoji with modifiers, a surrogate pair, a flag).
  */
-export function truncate(text: string, max: number): string {
+export function truncate(text: string, max: number, ellipsis: string = ELLIPSIS): string {
   if (text.length <= max) return text;
   if (max <= 0) return '';
-  const budget = max - ELLIPSIS.length;
+  const budget = max - ellipsis.length;
   let out = '';
   for (const { segment } of segmenter.segment(text)) {
     if (out.length + segment.length > budget) break;
     out += segment;
   }
-  return out + ELLIPSIS;
+  return out + ellipsis;
 }
 
 export function embedLength(embed: APIEmbed): number {

@@ -1,5 +1,6 @@
 import { escapeMarkdown, type APIEmbedField } from 'discord.js';
 import { z } from 'zod';
+import { truncate } from '../embed-limits.js';
 
 /** Building blocks shared by the formatters: loose schemas, colors, safe text. */
 
@@ -19,12 +20,18 @@ export function loose<T extends z.ZodRawShape>(shape: T) {
   return z.looseObject(shape).optional().catch(undefined);
 }
 export function looseArray<T extends z.ZodType>(item: T) {
-  return z.array(z.unknown()).optional().catch(undefined).transform((items) =>
-    (items ?? []).flatMap((value) => {
-      const parsed = item.safeParse(value);
-      return parsed.success && parsed.data !== undefined ? [parsed.data as z.output<T>] : [];
-    }),
-  );
+  // Items that do not fit are dropped one by one; the rest of the list survives.
+  return z
+    .array(z.unknown())
+    .optional()
+    .catch(undefined)
+    .transform((items): z.output<T>[] | undefined =>
+      items?.flatMap((value) => {
+        const parsed = item.safeParse(value);
+        return parsed.success && parsed.data !== undefined ? [parsed.data as z.output<T>] : [];
+      }),
+    )
+    .optional();
 }
 
 /** Parses with a loose schema; never throws (a non-object payload gives an empty object). */
@@ -76,7 +83,7 @@ export function codeBlock(text: string | undefined, language = '', max = 1024): 
   const close = '\n```';
   const room = max - open.length - close.length - 1;
   const body = neutralizeBackticks(text.replace(/\s+$/, ''));
-  return open + (body.length > room ? `${body.slice(0, room)}…` : body) + close;
+  return open + truncate(body, room) + close;
 }
 
 /** Payload text shown as prose: markdown is escaped so it cannot restyle or break the embed. */
@@ -134,7 +141,7 @@ export function excerpt(value: unknown, maxLines = 12): string | undefined {
     if (node === null || typeof node !== 'object') {
       if (node === undefined || node === null || node === '') return;
       const text = String(node).replace(/\s+/g, ' ');
-      lines.push(`${path}: ${text.length > 80 ? `${text.slice(0, 79)}…` : text}`);
+      lines.push(`${truncate(path, 60)}: ${truncate(text, 80)}`);
       return;
     }
     if (depth >= 3) return;

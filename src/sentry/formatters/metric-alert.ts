@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import type { Formatter } from './types.js';
+import {
+  COLORS, discordTimestamp, field, fields, footer, inlineCode, isoTime, loose, looseArray, oneLine,
+  optIdish, optNumberish, optString, parseLoose, prose,
+} from './parts.js';
+
+const Payload = z.looseObject({
+  data: loose({
+    description_title: optString,
+    description_text: optString,
+    web_url: optString,
+    metric_alert: loose({
+      title: optString,
+      status: optNumberish,
+      projects: looseArray(z.string()),
+      date_started: optString,
+      date_detected: optString,
+      date_closed: optString,
+      alert_rule: loose({
+        id: optIdish,
+        name: optString,
+        aggregate: optString,
+        query: optString,
+        dataset: optString,
+        time_window: optNumberish,
+        projects: looseArray(z.string()),
+        triggers: looseArray(z.looseObject({ label: optString, alert_threshold: optNumberish })),
+      }),
+    }),
+  }),
+});
+
+/** Incident status codes: https://github.com/getsentry/sentry (IncidentStatus). */
+const STATUS_NAMES: Record<number, string> = { 1: 'Open', 2: 'Closed', 10: 'Warning', 20: 'Critical' };
+const ACTION_COLORS: Record<string, number> = { critical: COLORS.red, warning: COLORS.orange, resolved: COLORS.green };
+
+function minutes(window: number | undefined): string | undefined {
+  if (window === undefined) return undefined;
+  return window % 60 === 0 && window >= 60 ? `${window / 60} h` : `${window} min`;
+}
+
+export const metricAlertFormatter: Formatter = (event) => {
+  const { data } = parseLoose(Payload, event.payload);
+  const incident = data?.metric_alert;
+  const rule = incident?.alert_rule;
+  const projects = incident?.projects?.length ? incident.projects : (rule?.projects ?? []);
+  const trigger = rule?.triggers?.find((t) => t.label === event.action);
+  const label = event.action.charAt(0).toUpperCase() + event.action.slice(1);
+  const metric = [rule?.aggregate, rule?.query ? `where ${rule.query}` : undefined].filter(Boolean).join(' ');
+  return {
+    title: data?.description_title ?? `${label}: ${rule?.name ?? incident?.title ?? 'metric alert'}`,
+    url: data?.web_url,
+    // Sentry's example carries a literal backslash-n here; show it as the line break it means.
+    description: prose(data?.description_text?.replace(/\\n/g, '\n')),
+    color: ACTION_COLORS[event.action] ?? (incident?.status === 10 ? COLORS.orange : COLORS.red),
+    fields: fields(
+      field('Alert rule', oneLine(rule?.name ?? incident?.title)),
+      field('Status', incident?.status !== undefined ? STATUS_NAMES[incident.status] ?? String(incident.status) : label),
+      field('Projects', projects.map(oneLine).join(', ')),
+      field('Metric', inlineCode(metric)),
+      field('Time window', minutes(rule?.time_window)),
+      field('Threshold', trigger?.alert_threshold),
+      field('Started', discordTimestamp(incident?.date_started ?? incident?.date_detected)),
+      event.action === 'resolved' ? field('Closed', discordTimestamp(incident?.date_closed ?? undefined)) : undefined,
+    ),
+    footer: footer(event.type, projects[0]),
+    timestamp: isoTime(event.action === 'resolved' ? incident?.date_closed : undefined, incident?.date_started, incident?.date_detected),
+  };
+};

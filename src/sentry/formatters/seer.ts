@@ -1,0 +1,160 @@
+import type { APIEmbedField } from 'discord.js';
+import { z } from 'zod';
+import type { Formatter } from './types.js';
+import {
+  codeBlock, COLORS, field, fields, footer, inlineCode, link, loose, looseArray, oneLine, optBool,
+  optIdish, optNumberish, optString, parseLoose, prose,
+} from './parts.js';
+
+/** Seer autofix runs through seven stages; each webhook says which one it just reached. */
+export const SEER_STAGES = [
+  ['root_cause_started', 'Finding the root cause'],
+  ['root_cause_completed', 'Root cause found'],
+  ['solution_started', 'Planning a solution'],
+  ['solution_completed', 'Solution planned'],
+  ['coding_started', 'Writing the fix'],
+  ['coding_completed', 'Fix written'],
+  ['pr_created', 'Pull request opened'],
+] as const;
+
+const Step = z.looseObject({
+  title: optString,
+  description: optString,
+  code_snippet_and_analysis: optString,
+  is_most_important_event: optBool,
+  relevant_code_file: loose({ file_path: optString, repo_name: optString }),
+});
+const FileChange = z.looseObject({ diff: optString, path: optString, type: optString, added: optNumberish, removed: optNumberish });
+
+const Payload = z.looseObject({
+  data: loose({
+    run_id: optIdish,
+    group_id: optIdish,
+    root_cause: loose({
+      one_line_description: optString,
+      five_whys: looseArray(z.string()),
+      reproduction_steps: looseArray(z.string()),
+      relevant_repo: optString,
+      // Legacy (Seer-service RPC) shape.
+      description: optString,
+      steps: looseArray(Step),
+    }),
+    solution: loose({ one_line_summary: optString, description: optString, steps: looseArray(Step) }),
+    code_changes: z.record(z.string(), z.array(z.unknown())).optional().catch(undefined),
+    // Legacy coding shape.
+    changes: looseArray(
+      z.looseObject({ repo_name: optString, title: optString, description: optString, diff: optString, branch_name: optString }),
+    ),
+    pull_requests: looseArray(
+      z.looseObject({
+        repo_name: optString,
+        provider: optString,
+        pull_request: loose({ pr_number: optIdish, pr_url: optString, pr_id: optIdish }),
+      }),
+    ),
+  }),
+});
+type SeerData = NonNullable<NonNullable<z.output<typeof Payload>>['data']>;
+
+function progress(stage: number): string {
+  return '▰'.repeat(stage) + '▱'.repeat(SEER_STAGES.length - stage);
+}
+
+function numbered(items: (string | undefined)[]): string | undefined {
+  const lines = items.filter((i): i is string => Boolean(i?.trim())).map((item, i) => `${i + 1}. ${prose(item)}`);
+  return lines.length > 0 ? lines.join('\n') : undefined;
+}
+
+function rootCause(data: SeerData): { summary?: string; fields: (APIEmbedField | undefined)[] } {
+  const cause = data.root_cause;
+  if (!cause) return { fields: [] };
+  const reasoning = cause.five_whys?.length
+    ? numbered(cause.five_whys)
+    : numbered(
+        (cause.steps ?? []).map((s) => {
+          const file = s.relevant_code_file?.file_path && s.relevant_code_file.file_path !== 'N/A' ? ` (${inlineCode(s.relevant_code_file.file_path)})` : '';
+          return s.title ? `${s.is_most_important_event ? '★ ' : ''}${s.title}${file}` : undefined;
+        }),
+      );
+  return {
+    summary: prose(cause.one_line_description ?? cause.description),
+    fields: [
+      field('Why it happens', reasoning, false),
+      field('Reproduction', numbered(cause.reproduction_steps ?? []), false),
+      field('Repository', inlineCode(cause.relevant_repo)),
+    ],
+  };
+}
+
+function solution(data: SeerData): { summary?: string; fields: (APIEmbedField | undefined)[] } {
+  const plan = data.solution;
+  if (!plan) return { fields: [] };
+  const steps = (plan.steps ?? []).map((s) => (s.title && s.description ? `**${s.title}**: ${s.description}` : (s.title ?? s.description)));
+  return {
+    summary: prose(plan.one_line_summary ?? plan.description),
+    fields: [field('Steps', numbered(steps.map((s) => s?.replace(/\*\*/g, ''))), false)],
+  };
+}
+
+function codeChanges(data: SeerData): { summary?: string; fields: (APIEmbedField | undefined)[] } {
+  const out: (APIEmbedField | undefined)[] = [];
+  let firstDiff: string | undefined;
+  for (const [repo, rawFiles] of Object.entries(data.code_changes ?? {})) {
+    const files = rawFiles.map((f) => FileChange.safeParse(f)).flatMap((r) => (r.success ? [r.data] : []));
+    const lines = files.map((f) => `${f.type ?? 'M'} ${inlineCode(f.path) ?? '?'} (+${f.added ?? 0} −${f.removed ?? 0})`);
+    const added = files.reduce((n, f) => n + (f.added ?? 0), 0);
+    const removed = files.reduce((n, f) => n + (f.removed ?? 0), 0);
+    out.push(field(`${repo} · ${files.length} file${files.length === 1 ? '' : 's'}, +${added} −${removed}`, lines.join('\n'), false));
+    firstDiff ??= files.find((f) => f.diff)?.diff;
+  }
+  for (const change of data.changes ?? []) {
+    out.push(
+      field(
+        change.repo_name ?? 'Repository',
+        [oneLine(change.title), prose(change.description), change.branch_name ? `Branch ${inlineCode(change.branch_name)}` : undefined]
+          .filter(Boolean)
+          .join('\n'),
+        false,
+      ),
+    );
+    firstDiff ??= change.diff;
+  }
+  return { summary: undefined, fields: [...out, field('Diff', codeBlock(firstDiff, 'diff'), false)] };
+}
+
+function pullRequests(data: SeerData): { summary?: string; fields: (APIEmbedField | undefined)[] } {
+  const prs = (data.pull_requests ?? []).map((pr) => {
+    const label = `${pr.repo_name ?? 'repository'}#${pr.pull_request?.pr_number ?? '?'}`;
+    const provider = pr.provider && pr.provider !== 'unknown' ? ` (${pr.provider})` : '';
+    return `${link(label, pr.pull_request?.pr_url) ?? oneLine(label)}${provider}`;
+  });
+  return { summary: undefined, fields: [field(prs.length === 1 ? 'Pull request' : 'Pull requests', prs.join('\n'), false)] };
+}
+
+const DETAILS: Partial<Record<string, (data: SeerData) => { summary?: string; fields: (APIEmbedField | undefined)[] }>> = {
+  root_cause_completed: rootCause,
+  solution_completed: solution,
+  coding_completed: codeChanges,
+  pr_created: pullRequests,
+};
+
+/** Where Seer's autofix stands, and what the completed stage produced. */
+export const seerFormatter: Formatter = (event) => {
+  const data: SeerData = parseLoose(Payload, event.payload).data ?? {};
+  const index = SEER_STAGES.findIndex(([action]) => action === event.action);
+  const stage = index + 1;
+  const label = index === -1 ? event.action.replace(/_/g, ' ') : SEER_STAGES[index]![1];
+  const details = DETAILS[event.action]?.(data) ?? { fields: [] };
+  const firstPr = data.pull_requests?.[0]?.pull_request?.pr_url;
+  return {
+    author: { name: 'Seer autofix' },
+    title: `${label}${data.group_id !== undefined ? ` · issue ${data.group_id}` : ''}`,
+    url: event.action === 'pr_created' ? firstPr : undefined,
+    description: [stage > 0 ? `${progress(stage)} stage ${stage} of ${SEER_STAGES.length}` : undefined, details.summary]
+      .filter(Boolean)
+      .join('\n\n'),
+    color: event.action === 'pr_created' ? COLORS.green : COLORS.purple,
+    fields: fields(...details.fields, field('Issue', data.group_id), field('Run', data.run_id)),
+    footer: footer(event.type, undefined),
+  };
+};
