@@ -6,7 +6,9 @@ import { createDb, type Db } from './db/client.js';
 import type { EventRow } from './db/schema.js';
 import { restSender } from './delivery/sender.js';
 import { DeliveryWorker, type WorkerDeps } from './delivery/worker.js';
+import { commands, componentHandlers } from '../commands/index.js';
 import { createDiscordClient, gatewayState } from './discord/client.js';
+import { createInteractionRouter } from './discord/interaction-router.js';
 import { loginWithRetry } from './discord/login-loop.js';
 import { createApp } from './http/app.js';
 import type { Logger } from './logger.js';
@@ -40,9 +42,17 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   const rest = new REST({ api: config.discordApiUrl, retries: 0 }).setToken(config.discordToken);
   const client = createDiscordClient(config.discordApiUrl, logger);
 
+  const send = restSender(rest);
+  const now = options.now ?? Date.now;
+  const route = createInteractionRouter(
+    { commands, components: componentHandlers },
+    { db, logger, publicUrl: config.publicUrl, send, now },
+  );
+  client.on('interactionCreate', (interaction) => void route(interaction));
+
   const worker = new DeliveryWorker({
     db,
-    send: restSender(rest),
+    send,
     render: renderEvent,
     logger,
     retrySchedule: config.retrySchedule,

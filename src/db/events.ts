@@ -200,3 +200,11 @@ export function lastEventOfType(db: Db, sourceId: number, eventType: string): Ev
     .limit(1)
     .get();
 }
+
+export function pendingCountForSource(db: Db, sourceId: number): number {
+  return db
+    .select({ n: sql<number>`count(*)` })
+    .from(events)
+    .where(and(eq(events.sourceId, sourceId), eq(events.status, 'pending')))
+    .get()!.n;
+}

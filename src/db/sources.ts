@@ -3,8 +3,10 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { sources, type Source } from './schema.js';
 
-/** A problem the user can fix; its message is safe to show in Discord. */
-export class SourceError extends Error {}
+import { UserError } from '../user-error.js';
+
+/** A problem with a source the user named; its message is safe to show in Discord. */
+export class SourceError extends UserError {}
 
 /** Source names are shown in Discord, so they are kept to characters that cannot mention or format. */
 export const SOURCE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -53,6 +55,12 @@ function isUniqueViolation(error: unknown): boolean {
 
 export function findSourceBySlug(db: Db, slug: string): Source | undefined {
   return db.select().from(sources).where(eq(sources.slug, slug)).get();
+}
+
+/** By id, but only within `guildId`: ids come back from Discord components and are not trusted. */
+export function findSourceById(db: Db, guildId: string, id: number): Source | undefined {
+  if (!Number.isSafeInteger(id)) return undefined;
+  return db.select().from(sources).where(and(eq(sources.id, id), eq(sources.guildId, guildId))).get();
 }
 
 export function findSource(db: Db, guildId: string, name: string): Source | undefined {

@@ -254,6 +254,9 @@ export class FakeDiscord {
         session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
       });
     }
+    if (method === 'GET' && path === '/applications/@me') {
+      return json(200, { id: APP_ID, name: 'Dispatch', description: '', bot_public: true, flags: 0 });
+    }
     if (method === 'POST' && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
       return this.createMessage(m[1]!, body, json, res);
     }

@@ -90,3 +90,12 @@ export async function startHarness(
   };
   return harness;
 }
+
+/** Polls until `condition` holds (for set-up hooks, where expect.poll is not available). */
+export async function waitFor(condition: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,74 @@
+import {
+  ChannelType,
+  InteractionContextType,
+  PermissionFlagsBits,
+  SlashCommandBuilder,
+  type ChatInputCommandInteraction,
+  type SlashCommandStringOption,
+} from 'discord.js';
+import { searchSourceNames, SOURCE_NAME_MAX } from '../src/db/sources.js';
+import { UserError } from '../src/user-error.js';
+import { createCommand } from './source-create.js';
+import { deleteCommand } from './source-delete.js';
+import { disableCommand, enableCommand, infoCommand, listCommand, testCommand } from './source-manage.js';
+import { secretCommand } from './source-secret.js';
+import type { Command, CommandContext } from './types.js';
+
+const sourceOption = (option: SlashCommandStringOption) =>
+  option.setName('source').setDescription('The source').setRequired(true).setAutocomplete(true).setMaxLength(SOURCE_NAME_MAX);
+
+const data = new SlashCommandBuilder()
+  .setName('dispatch')
+  .setDescription('Post Sentry events in this server')
+  // Discord hides the command from members without Manage Server; execute() checks again.
+  .setDefaultMemberPermissions(PermissionFlagsBits.ManageGuild)
+  .setContexts(InteractionContextType.Guild)
+  .addSubcommandGroup((group) =>
+    group
+      .setName('source')
+      .setDescription('Manage Sentry sources')
+      .addSubcommand((sub) =>
+        sub
+          .setName('create')
+          .setDescription('Create a webhook URL for a Sentry integration, posting in a channel')
+          .addStringOption((o) => o.setName('name').setDescription('A short name, e.g. backend').setRequired(true).setMinLength(1).setMaxLength(SOURCE_NAME_MAX))
+          .addChannelOption((o) =>
+            o.setName('channel').setDescription('Where events are posted').setRequired(true).addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement),
+          ),
+      )
+      .addSubcommand((sub) => sub.setName('list').setDescription("This server's sources"))
+      .addSubcommand((sub) => sub.setName('info').setDescription('URL, status and delivery counts of a source').addStringOption(sourceOption))
+      .addSubcommand((sub) => sub.setName('enable').setDescription('Accept and post events again').addStringOption(sourceOption))
+      .addSubcommand((sub) => sub.setName('disable').setDescription('Refuse events and post nothing').addStringOption(sourceOption))
+      .addSubcommand((sub) => sub.setName('delete').setDescription('Delete a source and its events').addStringOption(sourceOption))
+      .addSubcommand((sub) => sub.setName('secret').setDescription('Set, rotate or clear the signing secret').addStringOption(sourceOption))
+      .addSubcommand((sub) => sub.setName('test').setDescription('Post a sample event in the source channel').addStringOption(sourceOption)),
+  );
+
+type Handler = (interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext) => Promise<void>;
+
+const SOURCE_HANDLERS: Record<string, Handler> = {
+  create: createCommand,
+  list: listCommand,
+  info: infoCommand,
+  enable: enableCommand,
+  disable: disableCommand,
+  delete: deleteCommand,
+  secret: secretCommand,
+  test: testCommand,
+};
+
+export const dispatchCommand = {
+  data,
+  async execute(interaction, ctx) {
+    const group = interaction.options.getSubcommandGroup();
+    const handler = group === 'source' ? SOURCE_HANDLERS[interaction.options.getSubcommand()] : undefined;
+    if (!handler) throw new UserError('Unknown command. Run `npm run deploy-commands` to refresh the command list.');
+    await handler(interaction, ctx);
+  },
+  async autocomplete(interaction, ctx) {
+    const focused = interaction.options.getFocused(true);
+    const names = focused.name === 'source' ? searchSourceNames(ctx.db, interaction.guildId, String(focused.value)) : [];
+    await interaction.respond(names.map((name) => ({ name, value: name })));
+  },
+} satisfies Command;

@@ -1,0 +1,22 @@
+import { MessageFlags, type InteractionReplyOptions } from 'discord.js';
+import type { Source } from '../src/db/schema.js';
+
+/** Anything that names a source's URL or details is only shown to the member who asked. */
+export function ephemeral(content: string, extra: Omit<InteractionReplyOptions, 'content' | 'flags'> = {}): InteractionReplyOptions & { flags: MessageFlags.Ephemeral } {
+  return { content, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] }, ...extra };
+}
+
+export function webhookUrl(publicUrl: string, source: Source): string {
+  return `${publicUrl}/hooks/${source.slug}`;
+}
+
+/** Custom ids carry the time they were made, so a form submitted long after is refused clearly. */
+export const FORM_LIFETIME_MS = 15 * 60 * 1000;
+
+export function customId(action: string, ...args: (string | number)[]): string {
+  return ['dispatch', action, ...args].join(':');
+}
+
+export function relativeTime(ms: number | null | undefined): string {
+  return ms ? `<t:${Math.floor(ms / 1000)}:R>` : 'never';
+}

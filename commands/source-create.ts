@@ -1,0 +1,84 @@
+import { LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle, type ChatInputCommandInteraction } from 'discord.js';
+import { createSource, findSource, normalizeSourceName, SourceError } from '../src/db/sources.js';
+import { assertCanPostIn } from '../src/discord/channel-check.js';
+import { UserError } from '../src/user-error.js';
+import { customId, ephemeral, FORM_LIFETIME_MS, webhookUrl } from './replies.js';
+import type { CommandContext, ComponentHandler } from './types.js';
+
+/** Sentry's Client Secret is a 64-character hex string; leave room for other senders. */
+export const SECRET_MAX_LENGTH = 256;
+
+export function secretInput(description: string): LabelBuilder {
+  return new LabelBuilder()
+    .setLabel('Signing secret')
+    .setDescription(description)
+    .setTextInputComponent(
+      new TextInputBuilder().setCustomId('secret').setStyle(TextInputStyle.Short).setRequired(false).setMaxLength(SECRET_MAX_LENGTH),
+    );
+}
+
+/** Blank means "no secret"; surrounding whitespace from a paste is never part of one. */
+export function readSecret(value: string): string | null {
+  const secret = value.trim();
+  if (/\s/.test(secret)) throw new UserError('A signing secret cannot contain spaces or line breaks. Paste the Client Secret exactly.');
+  return secret === '' ? null : secret;
+}
+
+export function assertFormFresh(issuedAt: string | undefined, now: number): void {
+  const issued = Number(issuedAt);
+  if (!Number.isFinite(issued) || now - issued > FORM_LIFETIME_MS) {
+    throw new UserError('This form has expired. Run the command again.');
+  }
+}
+
+function checkNameFree(ctx: CommandContext, guildId: string, name: string): void {
+  if (findSource(ctx.db, guildId, name)) throw new SourceError(`A source named "${name}" already exists in this server.`);
+}
+
+/** `/dispatch source create`: checks what it can, then asks for the secret in a modal. */
+export async function createCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
+  const name = normalizeSourceName(interaction.options.getString('name', true));
+  const channel = interaction.options.getChannel('channel', true);
+  checkNameFree(ctx, interaction.guildId, name);
+  assertCanPostIn(interaction.guild, channel.id);
+  const modal = new ModalBuilder()
+    .setCustomId(customId('create', name, channel.id, ctx.now()))
+    .setTitle(`New Sentry source: ${name}`)
+    .addLabelComponents(secretInput("Your Sentry integration's Client Secret. Leave blank to skip signature checks (not recommended)."));
+  await interaction.showModal(modal);
+}
+
+function setupSteps(url: string, hasSecret: boolean): string {
+  return [
+    `Webhook URL: \`${url}\``,
+    '',
+    '**Set it up in Sentry**',
+    '1. Settings → Developer Settings → **New Internal Integration**.',
+    '2. Paste the webhook URL above into **Webhook URL**.',
+    '3. Enable **Alert Rule Action** if you want alerts, and tick the webhook resources to send (issue, error, comment, seer…).',
+    '4. Save, then copy the **Client Secret**' + (hasSecret ? ' (you already gave it to Dispatch).' : ' and set it with `/dispatch source secret`.'),
+    ...(hasSecret
+      ? []
+      : ['', '⚠️ **No signing secret:** anyone who learns this URL can post to your channel. Set one with `/dispatch source secret`.']),
+  ].join('\n');
+}
+
+export const createModalHandler: ComponentHandler = {
+  action: 'create',
+  async handle(interaction, [name, channelId, issuedAt], ctx) {
+    if (!interaction.isModalSubmit() || !name || !channelId) throw new UserError('This form is not valid any more. Run the command again.');
+    assertFormFresh(issuedAt, ctx.now());
+    const secret = readSecret(interaction.fields.getTextInputValue('secret'));
+    checkNameFree(ctx, interaction.guildId, name);
+    assertCanPostIn(interaction.guild, channelId);
+    const source = createSource(
+      ctx.db,
+      { guildId: interaction.guildId, channelId, name, signingSecret: secret, createdBy: interaction.user.id },
+      ctx.now(),
+    );
+    ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, has_secret: secret !== null }, 'source created');
+    await interaction.reply(
+      ephemeral(`✅ Source **${source.name}** created. Events will be posted in <#${channelId}>.\n\n${setupSteps(webhookUrl(ctx.publicUrl, source), secret !== null)}`),
+    );
+  },
+};

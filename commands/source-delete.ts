@@ -1,0 +1,39 @@
+import { ActionRowBuilder, ButtonBuilder, ButtonStyle, type ChatInputCommandInteraction } from 'discord.js';
+import { deleteSource, getSource } from '../src/db/sources.js';
+import { UserError } from '../src/user-error.js';
+import { customId, ephemeral } from './replies.js';
+import { assertFormFresh } from './source-create.js';
+import { sourceById } from './source-secret.js';
+import type { CommandContext, ComponentHandler } from './types.js';
+
+/** `/dispatch source delete`: nothing is deleted until the member confirms with the button. */
+export async function deleteCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
+  const source = getSource(ctx.db, interaction.guildId, interaction.options.getString('source', true));
+  const issued = ctx.now();
+  const buttons = new ActionRowBuilder<ButtonBuilder>().addComponents(
+    new ButtonBuilder().setCustomId(customId('delete', source.id, 'confirm', issued)).setLabel(`Delete ${source.name}`).setStyle(ButtonStyle.Danger),
+    new ButtonBuilder().setCustomId(customId('delete', source.id, 'cancel', issued)).setLabel('Cancel').setStyle(ButtonStyle.Secondary),
+  );
+  await interaction.reply(
+    ephemeral(
+      `Delete source **${source.name}**? Its webhook URL stops working at once and its queued events are dropped. This cannot be undone.`,
+      { components: [buttons] },
+    ),
+  );
+}
+
+export const deleteButtonHandler: ComponentHandler = {
+  action: 'delete',
+  async handle(interaction, [sourceId, choice, issuedAt], ctx) {
+    if (!interaction.isButton()) throw new UserError('This button is not valid any more.');
+    if (choice !== 'confirm') {
+      await interaction.update({ content: 'Nothing was deleted.', components: [] });
+      return;
+    }
+    assertFormFresh(issuedAt, ctx.now());
+    const source = sourceById(ctx, interaction.guildId, sourceId);
+    deleteSource(ctx.db, source);
+    ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source deleted');
+    await interaction.update({ content: `🗑️ Source **${source.name}** deleted.`, components: [] });
+  },
+};

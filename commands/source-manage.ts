@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import { ActionRowBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder, type ChatInputCommandInteraction, type InteractionReplyOptions } from 'discord.js';
+import { pendingCountForSource } from '../src/db/events.js';
+import type { Source } from '../src/db/schema.js';
+import { getSource, listSources, setSourceEnabled } from '../src/db/sources.js';
+import { classifyFailure } from '../src/delivery/classify-error.js';
+import { assertCanPostIn } from '../src/discord/channel-check.js';
+import { COLORS } from '../src/sentry/formatters/parts.js';
+import { formatEvent } from '../src/sentry/registry.js';
+import { SAMPLE_EVENT_TYPE, sampleIssueCreated } from '../src/sentry/samples.js';
+import { UserError } from '../src/user-error.js';
+import { customId, ephemeral, relativeTime, webhookUrl } from './replies.js';
+import type { CommandContext, ComponentHandler } from './types.js';
+
+type Interaction = ChatInputCommandInteraction<'cached'>;
+
+/** Permanent Discord errors in a row after which `info` and `list` flag the source. */
+export const FLAG_AFTER_PERMANENT_FAILURES = 3;
+const LIST_PAGE_SIZE = 10;
+
+function sourceOption(interaction: Interaction, ctx: CommandContext): Source {
+  return getSource(ctx.db, interaction.guildId, interaction.options.getString('source', true));
+}
+
+function statusOf(source: Source): string {
+  if (!source.enabled) return '⏸️ disabled';
+  if (source.permanentFailureStreak >= FLAG_AFTER_PERMANENT_FAILURES) return '⚠️ failing: Discord refuses posts to its channel';
+  return '✅ enabled';
+}
+
+/** One page of `/dispatch source list`, with buttons when there are more pages. */
+export function listPage(sources: Source[], page: number): InteractionReplyOptions {
+  const pages = Math.max(1, Math.ceil(sources.length / LIST_PAGE_SIZE));
+  const current = Math.min(Math.max(0, page), pages - 1);
+  const lines = sources
+    .slice(current * LIST_PAGE_SIZE, (current + 1) * LIST_PAGE_SIZE)
+    .map(
+      (s) =>
+        `**${s.name}** → <#${s.channelId}> · ${statusOf(s)} · secret ${s.signingSecret ? 'yes' : '**no**'} · last event ${relativeTime(s.lastEventAt)}`,
+    );
+  const embed = new EmbedBuilder()
+    .setTitle(`Sentry sources (${sources.length})`)
+    .setColor(COLORS.blue)
+    .setDescription(lines.length > 0 ? lines.join('\n') : 'No sources yet. Create one with `/dispatch source create`.');
+  if (pages > 1) embed.setFooter({ text: `Page ${current + 1} of ${pages}` });
+  const components =
+    pages > 1
+      ? [
+          new ActionRowBuilder<ButtonBuilder>().addComponents(
+            new ButtonBuilder().setCustomId(customId('list', current - 1)).setLabel('Previous').setStyle(ButtonStyle.Secondary).setDisabled(current === 0),
+            new ButtonBuilder().setCustomId(customId('list', current + 1)).setLabel('Next').setStyle(ButtonStyle.Secondary).setDisabled(current === pages - 1),
+          ),
+        ]
+      : [];
+  return ephemeral('', { embeds: [embed], components });
+}
+
+export async function listCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+  await interaction.reply(listPage(listSources(ctx.db, interaction.guildId), 0));
+}
+
+export const listPageButton: ComponentHandler = {
+  action: 'list',
+  async handle(interaction, [page], ctx) {
+    if (!interaction.isButton()) throw new UserError('This button is not valid any more.');
+    const { content: _content, flags: _flags, ...update } = listPage(listSources(ctx.db, interaction.guildId), Number(page) || 0);
+    await interaction.update(update);
+  },
+};
+
+export async function infoCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+  const source = sourceOption(interaction, ctx);
+  const embed = new EmbedBuilder()
+    .setTitle(`Source ${source.name}`)
+    .setColor(source.enabled ? COLORS.blue : COLORS.gray)
+    .addFields(
+      { name: 'Webhook URL', value: `\`${webhookUrl(ctx.publicUrl, source)}\`` },
+      { name: 'Channel', value: `<#${source.channelId}>`, inline: true },
+      { name: 'Status', value: statusOf(source), inline: true },
+      { name: 'Signing secret', value: source.signingSecret ? 'set' : 'not set: signatures are not checked', inline: true },
+      { name: 'Received', value: String(source.eventsReceived), inline: true },
+      { name: 'Delivered', value: String(source.eventsDelivered), inline: true },
+      { name: 'Failed', value: String(source.eventsFailed), inline: true },
+      { name: 'Waiting', value: String(pendingCountForSource(ctx.db, source.id)), inline: true },
+      { name: 'Last event', value: relativeTime(source.lastEventAt), inline: true },
+      { name: 'Created', value: `${relativeTime(source.createdAt)} by <@${source.createdBy}>`, inline: true },
+    );
+  if (source.lastError) {
+    embed.addFields({ name: 'Last error', value: `${source.lastError.slice(0, 900)} (${relativeTime(source.lastErrorAt)})` });
+  }
+  await interaction.reply(ephemeral('', { embeds: [embed] }));
+}
+
+export async function enableCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+  const source = sourceOption(interaction, ctx);
+  assertCanPostIn(interaction.guild, source.channelId);
+  setSourceEnabled(ctx.db, source, true, ctx.now());
+  ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source enabled');
+  await interaction.reply(ephemeral(`▶️ Source **${source.name}** is enabled: events are posted in <#${source.channelId}> again.`));
+}
+
+export async function disableCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+  const source = sourceOption(interaction, ctx);
+  setSourceEnabled(ctx.db, source, false, ctx.now());
+  ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source disabled');
+  await interaction.reply(
+    ephemeral(`⏸️ Source **${source.name}** is disabled: its URL now answers 404 and nothing is posted. Events already accepted wait until you enable it again.`),
+  );
+}
+
+/** Posts a sample embed now, and says exactly why when Discord refuses. */
+export async function testCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+  const source = sourceOption(interaction, ctx);
+  await interaction.deferReply({ flags: ephemeral('').flags });
+  try {
+    assertCanPostIn(interaction.guild, source.channelId);
+    const embed = formatEvent(SAMPLE_EVENT_TYPE, sampleIssueCreated(ctx.now()));
+    await ctx.send(source.channelId, { embeds: [embed], nonce: randomBytes(15).toString('base64url') });
+  } catch (error) {
+    const reason = error instanceof UserError ? error.message : classifyFailure(error).reason;
+    await interaction.editReply({ content: `❌ Could not post to <#${source.channelId}>: ${reason}`, allowedMentions: { parse: [] } });
+    return;
+  }
+  await interaction.editReply({ content: `✅ Posted a sample event in <#${source.channelId}>.`, allowedMentions: { parse: [] } });
+}

@@ -1,0 +1,39 @@
+import { ModalBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import type { Source } from '../src/db/schema.js';
+import { findSourceById, getSource, setSourceSecret } from '../src/db/sources.js';
+import { UserError } from '../src/user-error.js';
+import { customId, ephemeral } from './replies.js';
+import { assertFormFresh, readSecret, secretInput } from './source-create.js';
+import type { CommandContext, ComponentHandler } from './types.js';
+
+/** `/dispatch source secret`: a modal to set, rotate or clear the signing secret. */
+export async function secretCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
+  const source = getSource(ctx.db, interaction.guildId, interaction.options.getString('source', true));
+  const modal = new ModalBuilder()
+    .setCustomId(customId('secret', source.id, ctx.now()))
+    .setTitle(`Signing secret: ${source.name}`)
+    .addLabelComponents(secretInput('Paste the new Client Secret. Leave blank to turn signature checks off.'));
+  await interaction.showModal(modal);
+}
+
+export const secretModalHandler: ComponentHandler = {
+  action: 'secret',
+  async handle(interaction, [sourceId, issuedAt], ctx) {
+    if (!interaction.isModalSubmit()) throw new UserError('This form is not valid any more. Run the command again.');
+    assertFormFresh(issuedAt, ctx.now());
+    const source = sourceById(ctx, interaction.guildId, sourceId);
+    const secret = readSecret(interaction.fields.getTextInputValue('secret'));
+    const had = source.signingSecret !== null;
+    setSourceSecret(ctx.db, source, secret, ctx.now());
+    ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, has_secret: secret !== null }, 'signing secret changed');
+    const what = secret === null ? 'cleared: signatures are no longer checked ⚠️' : had ? 'rotated: only the new secret is accepted from now on' : 'set: every webhook must now be signed with it';
+    await interaction.reply(ephemeral(`🔑 Signing secret for **${source.name}** ${what}.`));
+  },
+};
+
+/** Looks a source up by the id a component carries, only within the guild the interaction comes from. */
+export function sourceById(ctx: CommandContext, guildId: string, id: string | undefined): Source {
+  const source = findSourceById(ctx.db, guildId, Number(id));
+  if (!source) throw new UserError('That source no longer exists.');
+  return source;
+}

@@ -1,0 +1,37 @@
+import type {
+  AutocompleteInteraction,
+  ButtonInteraction,
+  ChatInputCommandInteraction,
+  ModalSubmitInteraction,
+  RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
+import type { Db } from '../src/db/client.js';
+import type { SendMessage } from '../src/delivery/sender.js';
+import type { Logger } from '../src/logger.js';
+
+/** What handlers may use; built once at start-up and passed down. */
+export interface CommandContext {
+  db: Db;
+  logger: Logger;
+  /** Base of webhook URLs shown to users. */
+  publicUrl: string;
+  /** Posts a message to a channel now (used by `test`), outside the delivery queue. */
+  send: SendMessage;
+  now: () => number;
+}
+
+/** A slash command: its definition and its handlers (the discord.js guide's `{ data, execute }`). */
+export interface Command {
+  data: { name: string; toJSON(): RESTPostAPIChatInputApplicationCommandsJSONBody };
+  execute(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void>;
+  autocomplete?(interaction: AutocompleteInteraction<'cached'>, ctx: CommandContext): Promise<void>;
+}
+
+/**
+ * A modal or button of ours. Its custom id is `<command>:<action>:<args…>`; `action` picks the
+ * handler, `args` carry what the handler needs (never a secret: custom ids are visible to clients).
+ */
+export interface ComponentHandler {
+  action: string;
+  handle(interaction: ModalSubmitInteraction<'cached'> | ButtonInteraction<'cached'>, args: string[], ctx: CommandContext): Promise<void>;
+}

@@ -1,0 +1,236 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findSource } from '../../src/db/sources.js';
+import { deployCommands } from '../../src/discord/deploy.js';
+import { PERMISSIONS, snowflake, type FakeGuild } from '../support/fake-discord.js';
+import { startHarness, testGuild, waitFor, type Harness } from '../support/harness.js';
+import { admin, autocomplete, button, chan, interact, modalSubmit, plainMember, shownText, slash, str, type Member } from '../support/interactions.js';
+import { loadFixture, sentryRequest } from '../support/sentry.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const EPHEMERAL = 64;
+const issueCreated = loadFixture('issue.created.json');
+
+let h: Harness;
+let guildB: FakeGuild;
+let alice: Member;
+let bob: Member;
+
+beforeAll(async () => {
+  guildB = testGuild('Other');
+  const guildA = testGuild('Acme');
+  guildA.channels.push({ id: snowflake(), name: 'muted', type: 0, deny: PERMISSIONS.SendMessages | PERMISSIONS.EmbedLinks });
+  guildA.channels.push({ id: snowflake(), name: 'voice', type: 2 });
+  h = await startHarness({ discord: { guilds: [guildA, guildB] }, env: { PUBLIC_URL: 'https://dispatch.example.com' } });
+  h.guild = guildA;
+  h.channelId = guildA.channels[0]!.id;
+  await waitFor(() => h.dispatch.client.isReady(), 20_000, 'the gateway');
+  alice = admin(guildA);
+  bob = admin(guildB);
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+/** Runs /dispatch source create and submits the modal; returns the reply and the slug in it. */
+async function createSource(member: Member, name: string, channelId: string, secret: string) {
+  const opened = await interact(h.discord, slash(member, 'create', [str('name', name), chan('channel', channelId)]));
+  expect(opened.body.type).toBe(9); // MODAL
+  const reply = await interact(h.discord, modalSubmit(member, opened.body.data.custom_id, { secret }));
+  const slug = /\/hooks\/([A-Za-z0-9_-]{32})/.exec(shownText(reply))?.[1];
+  return { opened, reply, slug };
+}
+
+async function postIssue(slug: string, secret?: string) {
+  return h.post(slug, sentryRequest('issue', issueCreated, secret));
+}
+
+async function settle() {
+  await new Promise((r) => setTimeout(r, 200));
+}
+
+describe('/dispatch source, end to end through discord.js', () => {
+  it('create → signed webhook → embed → disable → 404 → enable → rotate secret → delete → 404', async () => {
+    const { opened, reply, slug } = await createSource(alice, 'backend', h.channelId, '  s3cret-one  ');
+    expect(opened.body.data.title).toContain('backend');
+    expect(reply.body.data.flags & EPHEMERAL).toBe(EPHEMERAL);
+    const text = shownText(reply);
+    expect(text).toContain(`https://dispatch.example.com/hooks/${slug}`);
+    expect(text).toContain('New Internal Integration');
+    expect(text).not.toContain('No signing secret');
+    expect(text).not.toContain('s3cret-one');
+    expect(slug).toBeDefined();
+
+    expect((await postIssue(slug!, 's3cret-one')).status).toBe(202);
+    const posted = await h.discord.waitForMessage((m) => m.channel_id === h.channelId);
+    expect(JSON.stringify(posted.embeds)).toContain('PYTHON-Y');
+
+    const disabled = await interact(h.discord, slash(alice, 'disable', [str('source', 'backend')]));
+    expect(shownText(disabled)).toContain('disabled');
+    const before = h.discord.messages.length;
+    expect((await postIssue(slug!, 's3cret-one')).status).toBe(404);
+    await settle();
+    expect(h.discord.messages.length).toBe(before);
+
+    const enabled = await interact(h.discord, slash(alice, 'enable', [str('source', 'backend')]));
+    expect(shownText(enabled)).toContain('enabled');
+    const second = { ...issueCreated, data: { issue: { ...(issueCreated.data as { issue: object }).issue, shortId: 'PYTHON-Z' } } };
+    expect((await h.post(slug!, sentryRequest('issue', second, 's3cret-one'))).status).toBe(202);
+    await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('PYTHON-Z'));
+
+    const secretForm = await interact(h.discord, slash(alice, 'secret', [str('source', 'backend')]));
+    expect(secretForm.body.type).toBe(9);
+    const rotated = await interact(h.discord, modalSubmit(alice, secretForm.body.data.custom_id, { secret: 's3cret-two' }));
+    expect(shownText(rotated)).toContain('rotated');
+    expect(shownText(rotated)).not.toContain('s3cret-two');
+    const third = { ...issueCreated, data: { issue: { ...(issueCreated.data as { issue: object }).issue, shortId: 'PYTHON-3' } } };
+    const old = await h.post(slug!, sentryRequest('issue', third, 's3cret-one'));
+    expect(old.status).toBe(401);
+    expect(old.headers.get('sentry-hook-error')).toBe('signature mismatch');
+    expect((await h.post(slug!, sentryRequest('issue', third, 's3cret-two'))).status).toBe(202);
+    await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('PYTHON-3'));
+
+    const confirm = await interact(h.discord, slash(alice, 'delete', [str('source', 'backend')]));
+    expect(shownText(confirm)).toContain('cannot be undone');
+    expect(findSource(h.dispatch.db, h.guild.id, 'backend')).toBeDefined(); // nothing deleted before the button
+    const confirmId = confirm.body.data.components[0].components[0].custom_id as string;
+    const deleted = await interact(h.discord, button(alice, confirmId));
+    expect(deleted.body.type).toBe(7); // UPDATE_MESSAGE
+    expect(deleted.body.data.content).toContain('deleted');
+    expect(findSource(h.dispatch.db, h.guild.id, 'backend')).toBeUndefined();
+    expect((await postIssue(slug!, 's3cret-two')).status).toBe(404);
+  });
+
+  it('create without a secret warns, and unsigned webhooks are accepted', async () => {
+    const { reply, slug } = await createSource(alice, 'frontend', h.channelId, '   ');
+    expect(shownText(reply)).toContain('No signing secret');
+    expect((await postIssue(slug!)).status).toBe(202);
+  });
+
+  it('refuses a duplicate name, a bad name and a channel the bot cannot post in, naming the problem', async () => {
+    await createSource(alice, 'dup', h.channelId, 'x');
+    const duplicate = await interact(h.discord, slash(alice, 'create', [str('name', 'DUP'), chan('channel', h.channelId)]));
+    expect(shownText(duplicate)).toContain('already exists');
+    expect(duplicate.body.data.flags & EPHEMERAL).toBe(EPHEMERAL);
+    const bad = await interact(h.discord, slash(alice, 'create', [str('name', '<@&1> **x**'), chan('channel', h.channelId)]));
+    expect(shownText(bad)).toContain('lowercase letters');
+    const muted = h.guild.channels.find((c) => c.name === 'muted')!;
+    const refused = await interact(h.discord, slash(alice, 'create', [str('name', 'muted'), chan('channel', muted.id)]));
+    expect(shownText(refused)).toContain('missing Send Messages, Embed Links');
+    const voice = h.guild.channels.find((c) => c.name === 'voice')!;
+    const notText = await interact(h.discord, slash(alice, 'create', [str('name', 'voice'), chan('channel', voice.id)]));
+    expect(shownText(notText)).toContain('not a text or announcement channel');
+  });
+
+  it('refuses an expired form and an unknown source clearly', async () => {
+    const expired = await interact(h.discord, modalSubmit(alice, `dispatch:create:late:${h.channelId}:${Date.now() - 16 * 60_000}`, { secret: '' }));
+    expect(shownText(expired)).toContain('expired');
+    expect(findSource(h.dispatch.db, h.guild.id, 'late')).toBeUndefined();
+    const unknown = await interact(h.discord, slash(alice, 'info', [str('source', 'nope')]));
+    expect(shownText(unknown)).toContain('No source named "nope"');
+  });
+
+  it('refuses a member without Manage Server, for commands and buttons', async () => {
+    const member = plainMember(h.guild);
+    const refused = await interact(h.discord, slash(member, 'list'));
+    expect(shownText(refused)).toContain('Manage Server');
+    expect(refused.body.data.flags & EPHEMERAL).toBe(EPHEMERAL);
+    await createSource(alice, 'keep', h.channelId, 'k');
+    const source = findSource(h.dispatch.db, h.guild.id, 'keep')!;
+    const click = await interact(h.discord, button(member, `dispatch:delete:${source.id}:confirm:${Date.now()}`));
+    expect(shownText(click)).toContain('Manage Server');
+    expect(findSource(h.dispatch.db, h.guild.id, 'keep')).toBeDefined();
+    const suggestions = await interact(h.discord, autocomplete(member, 'info', ''));
+    expect(suggestions.body.data.choices).toEqual([]);
+  });
+
+  it("keeps a second server away from the first server's sources", async () => {
+    await createSource(alice, 'private', h.channelId, 'p');
+    const source = findSource(h.dispatch.db, h.guild.id, 'private')!;
+    const info = await interact(h.discord, slash(bob, 'info', [str('source', 'private')]));
+    expect(shownText(info)).toContain('No source named "private"');
+    const disable = await interact(h.discord, slash(bob, 'disable', [str('source', 'private')]));
+    expect(shownText(disable)).toContain('No source named');
+    const crossDelete = await interact(h.discord, button(bob, `dispatch:delete:${source.id}:confirm:${Date.now()}`));
+    expect(shownText(crossDelete)).toContain('no longer exists');
+    const crossSecret = await interact(h.discord, modalSubmit(bob, `dispatch:secret:${source.id}:${Date.now()}`, { secret: '' }));
+    expect(shownText(crossSecret)).toContain('no longer exists');
+    const after = findSource(h.dispatch.db, h.guild.id, 'private')!;
+    expect(after.enabled).toBe(true);
+    expect(after.signingSecret).toBe('p');
+    const list = await interact(h.discord, slash(bob, 'list'));
+    expect(shownText(list)).not.toContain('private');
+    // Bob may create a source with the same name in his own server.
+    const own = await createSource(bob, 'private', guildB.channels[0]!.id, '');
+    expect(own.slug).toBeDefined();
+  });
+
+  it("autocompletes only the server's own sources", async () => {
+    await createSource(alice, 'auto-one', h.channelId, '');
+    await createSource(bob, 'auto-two', guildB.channels[0]!.id, '');
+    const forAlice = await interact(h.discord, autocomplete(alice, 'info', 'auto'));
+    expect(forAlice.body.type).toBe(8);
+    expect(forAlice.body.data.choices).toEqual([{ name: 'auto-one', value: 'auto-one' }]);
+    const forBob = await interact(h.discord, autocomplete(bob, 'info', 'AUTO'));
+    expect(forBob.body.data.choices).toEqual([{ name: 'auto-two', value: 'auto-two' }]);
+  });
+
+  it('lists sources in pages within Discord limits, and shows info without the secret', async () => {
+    for (let i = 0; i < 23; i++) await createSource(alice, `bulk-${String(i).padStart(2, '0')}`, h.channelId, i % 2 ? 'sec' : '');
+    const list = await interact(h.discord, slash(alice, 'list'));
+    const embed = list.body.data.embeds[0];
+    expect(embed.description.length).toBeLessThanOrEqual(4096);
+    expect(embed.footer.text).toMatch(/^Page 1 of \d+$/);
+    const next = list.body.data.components[0].components[1].custom_id as string;
+    const page2 = await interact(h.discord, button(alice, next));
+    expect(page2.body.type).toBe(7);
+    expect(page2.body.data.embeds[0].footer.text).toMatch(/^Page 2 of/);
+
+    const info = await interact(h.discord, slash(alice, 'info', [str('source', 'bulk-01')]));
+    const text = shownText(info);
+    expect(text).toContain('/hooks/');
+    expect(text).toContain('Received');
+    expect(text).not.toContain('sec"');
+    expect(info.body.data.flags & EPHEMERAL).toBe(EPHEMERAL);
+  });
+
+  it('test posts a sample embed, or says exactly why it could not', async () => {
+    await createSource(alice, 'tester', h.channelId, '');
+    const ok = await interact(h.discord, slash(alice, 'test', [str('source', 'tester')]));
+    expect(ok.body.type).toBe(5); // deferred
+    const done = await h.discord.waitForResponse((r) => r.token === ok.token && r.kind === 'edit');
+    expect(done.body.content).toContain('Posted a sample event');
+    await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('DISPATCH-TEST'));
+
+    h.discord.inject([{ status: 403, body: { code: 50013, message: 'Missing Permissions' } }], h.channelId);
+    const refused = await interact(h.discord, slash(alice, 'test', [str('source', 'tester')]));
+    const why = await h.discord.waitForResponse((r) => r.token === refused.token && r.kind === 'edit');
+    expect(why.body.content).toContain('50013 Missing Permissions');
+  });
+});
+
+describe('npm run deploy-commands', () => {
+  it('registers the command tree globally, or in DISCORD_GUILD_ID, at the configured API', async () => {
+    const result = await deployCommands({ token: 't', apiUrl: h.discord.apiUrl });
+    expect(result).toEqual({ scope: 'global', names: ['dispatch'] });
+    const [command] = h.discord.registeredCommands.get('global') as any[];
+    expect(command.name).toBe('dispatch');
+    expect(command.default_member_permissions).toBe(String(PERMISSIONS.ManageGuild));
+    const subs = command.options[0].options.map((o: { name: string }) => o.name);
+    expect(subs).toEqual(['create', 'list', 'info', 'enable', 'disable', 'delete', 'secret', 'test']);
+
+    // Asynchronously: the fake Discord answers from this same process.
+    const run = await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'src/deploy-commands.ts')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, DISCORD_TOKEN: 't', DISCORD_API_URL: h.discord.apiUrl, DISCORD_GUILD_ID: guildB.id },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain(`Registered /dispatch in server ${guildB.id}`);
+    expect(h.discord.registeredCommands.get(guildB.id)).toHaveLength(1);
+  });
+});

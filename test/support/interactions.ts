@@ -1,0 +1,128 @@
+import { APP_ID, PERMISSIONS, snowflake, channelPayload, type FakeDiscord, type FakeGuild } from './fake-discord.js';
+
+/** Who is clicking: a member of a guild with some permissions. */
+export interface Member {
+  guild: FakeGuild;
+  userId: string;
+  permissions: bigint;
+}
+
+export function admin(guild: FakeGuild): Member {
+  return { guild, userId: snowflake(), permissions: PERMISSIONS.ManageGuild | PERMISSIONS.ViewChannel | PERMISSIONS.SendMessages };
+}
+
+export function plainMember(guild: FakeGuild): Member {
+  return { guild, userId: snowflake(), permissions: PERMISSIONS.ViewChannel | PERMISSIONS.SendMessages };
+}
+
+type Option = { name: string; type: number; value?: string | number | boolean; focused?: boolean; options?: Option[] };
+
+function base(type: number, member: Member, data: unknown, extra: Record<string, unknown> = {}) {
+  const id = snowflake();
+  const channel = member.guild.channels[0]!;
+  return {
+    id,
+    application_id: APP_ID,
+    type,
+    token: `token-${id}`,
+    version: 1,
+    guild_id: member.guild.id,
+    channel_id: channel.id,
+    channel: channelPayload(channel, member.guild.id),
+    guild: { id: member.guild.id, locale: 'en-US', features: [] },
+    member: {
+      user: { id: member.userId, username: `user${member.userId.slice(-4)}`, discriminator: '0', avatar: null, global_name: null },
+      roles: [],
+      permissions: member.permissions.toString(),
+      joined_at: new Date().toISOString(),
+      deaf: false,
+      mute: false,
+      flags: 0,
+    },
+    app_permissions: (PERMISSIONS.ViewChannel | PERMISSIONS.SendMessages | PERMISSIONS.EmbedLinks).toString(),
+    locale: 'en-US',
+    guild_locale: 'en-US',
+    entitlements: [],
+    authorizing_integration_owners: {},
+    context: 0,
+    attachment_size_limit: 8 * 1024 * 1024,
+    data,
+    ...extra,
+  };
+}
+
+export type InteractionPayload = ReturnType<typeof base>;
+
+/** `/dispatch <group> <sub> …options`; a channel option gets its resolved entry, as Discord sends it. */
+export function slash(member: Member, sub: string, options: Option[] = [], group = 'source'): InteractionPayload {
+  const channels: Record<string, unknown> = {};
+  for (const option of options) {
+    if (option.type === 7) {
+      const found = member.guild.channels.find((c) => c.id === option.value);
+      channels[String(option.value)] = found ? { ...channelPayload(found, member.guild.id), permissions: '0' } : { id: option.value, type: 0, name: 'gone', permissions: '0' };
+    }
+  }
+  return base(2, member, {
+    id: snowflake(),
+    name: 'dispatch',
+    type: 1,
+    guild_id: member.guild.id,
+    options: [{ name: group, type: 2, options: [{ name: sub, type: 1, options }] }],
+    ...(Object.keys(channels).length > 0 ? { resolved: { channels } } : {}),
+  });
+}
+
+export const str = (name: string, value: string): Option => ({ name, type: 3, value });
+export const chan = (name: string, value: string): Option => ({ name, type: 7, value });
+
+export function autocomplete(member: Member, sub: string, typed: string, group = 'source'): InteractionPayload {
+  return base(4, member, {
+    id: snowflake(),
+    name: 'dispatch',
+    type: 1,
+    options: [{ name: group, type: 2, options: [{ name: sub, type: 1, options: [{ name: 'source', type: 3, value: typed, focused: true }] }] }],
+  });
+}
+
+export function modalSubmit(member: Member, customId: string, values: Record<string, string>): InteractionPayload {
+  return base(5, member, {
+    custom_id: customId,
+    components: Object.entries(values).map(([id, value], i) => ({ type: 18, id: i * 2 + 1, component: { type: 4, id: i * 2 + 2, custom_id: id, value } })),
+  });
+}
+
+export function button(member: Member, customId: string): InteractionPayload {
+  const channel = member.guild.channels[0]!;
+  return base(3, member, { custom_id: customId, component_type: 2 }, {
+    message: {
+      id: snowflake(),
+      channel_id: channel.id,
+      type: 0,
+      content: '',
+      embeds: [],
+      author: { id: APP_ID, username: 'dispatch', discriminator: '0', bot: true, avatar: null, global_name: null },
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: [],
+      pinned: false,
+      flags: 64,
+      components: [],
+    },
+  });
+}
+
+/** Sends an interaction through the gateway and resolves with the bot's first answer to it. */
+export async function interact(discord: FakeDiscord, payload: InteractionPayload, kind?: 'callback' | 'edit' | 'followup') {
+  discord.dispatch('INTERACTION_CREATE', payload);
+  return discord.waitForResponse((r) => r.token === payload.token && (kind === undefined || r.kind === kind));
+}
+
+/** The text a callback, edit or follow-up shows: its content and its embeds' text. */
+export function shownText(response: { kind: string; body: any }): string {
+  const message = response.kind === 'callback' ? response.body?.data : response.body;
+  return [message?.content ?? '', ...(message?.embeds ?? []).map((e: unknown) => JSON.stringify(e))].join('\n');
+}
