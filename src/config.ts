@@ -61,6 +61,7 @@ const schema = z.object({
   LOG_PRETTY: z.enum(['true', 'false']).optional(),
   RETRY_SCHEDULE: z.string().default('1s,5s,30s,2m,15m,1h,6h').transform(parseDurationList),
   EVENT_RETENTION: duration.default(7 * 86_400_000),
+  BATCH_LINGER: duration.default(500),
   SHUTDOWN_TIMEOUT: duration.default(10_000),
 });
 
@@ -79,6 +80,8 @@ export interface Config {
   /** Wait before each retry of a failed delivery; after the last one the delivery is marked failed. */
   readonly retrySchedule: readonly number[];
   readonly eventRetentionMs: number;
+  /** How long a partial batch may wait for more events during a burst. */
+  readonly batchLingerMs: number;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -104,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     logPretty: e.LOG_PRETTY === undefined ? process.stdout.isTTY === true : e.LOG_PRETTY === 'true',
     retrySchedule: Object.freeze(e.RETRY_SCHEDULE),
     eventRetentionMs: e.EVENT_RETENTION,
+    batchLingerMs: e.BATCH_LINGER,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
   });
 }

@@ -57,6 +57,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     logger,
     retrySchedule: config.retrySchedule,
     retentionMs: config.eventRetentionMs,
+    batchLingerMs: config.batchLingerMs,
     now: options.now,
     afterSend: options.afterSend,
   });

@@ -119,6 +119,9 @@ export function markDelivered(db: Db, batch: EventRow[], messageId: string, now 
  */
 export function markRetry(db: Db, batch: EventRow[], reason: string, retrySchedule: readonly number[], now = Date.now()): void {
   db.transaction((tx) => {
+    for (const [sourceId] of countBySource(batch)) {
+      tx.update(sources).set({ lastError: reason, lastErrorAt: now }).where(eq(sources.id, sourceId)).run();
+    }
     for (const event of batch) {
       const attempts = event.attempts + 1;
       const wait = retrySchedule[attempts - 1];
@@ -130,9 +133,6 @@ export function markRetry(db: Db, batch: EventRow[], reason: string, retrySchedu
         .set({ attempts, nextAttemptAt: now + wait, lastError: reason })
         .where(eq(events.seq, event.seq))
         .run();
-    }
-    for (const [sourceId] of countBySource(batch)) {
-      tx.update(sources).set({ lastError: reason, lastErrorAt: now }).where(eq(sources.id, sourceId)).run();
     }
   });
 }

@@ -15,6 +15,7 @@ import {
 import type { EventRow } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { classifyFailure } from './classify-error.js';
+import { EMBED_LIMITS } from '../sentry/embed-limits.js';
 import { countThatFit } from './pack.js';
 import type { SendMessage } from './sender.js';
 
@@ -29,15 +30,25 @@ export interface WorkerDeps {
   now?: () => number;
   /** Channels sent to at once; discord.js queues each channel's route on its own. */
   maxConcurrentChannels?: number;
+  /** How long a partial batch may wait for more events once a burst is under way. */
+  batchLingerMs: number;
   /** Test seam: runs after Discord accepted a message and before it is recorded. */
   afterSend?: (batch: EventRow[]) => void;
 }
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
+type Plan = { batchId: string; batch: EventRow[]; embeds: APIEmbed[] } | { waitUntil: number };
+
 /**
  * Delivers stored events. Each channel has at most one send in flight and takes its events in
  * arrival order; whatever waits for a channel goes out together, up to 10 embeds a message.
+ *
+ * Batching: a lone waiting event is sent at once, so a quiet channel sees no delay. When two or
+ * more are waiting, a burst is under way: the worker sends only a full message (10 events) or,
+ * failing that, what has gathered once the oldest has waited `batchLingerMs`. Discord takes about
+ * 5 messages per 5 s per channel, so a burst of 100 costs 1 + 10 messages instead of dozens of
+ * small ones stuck behind rate limits.
  *
  * Exactly once, as far as possible: a batch's events get a batch id (and so a Discord nonce with
  * enforce_nonce) in the database *before* the send. If the process dies after Discord posted but
@@ -107,7 +118,9 @@ export class DeliveryWorker {
           continue;
         }
         if (this.busyChannels.size >= this.maxConcurrent) break;
-        this.startChannel(head);
+        const plan = this.planBatch(head, now);
+        if ('waitUntil' in plan) nextDue = Math.min(nextDue, plan.waitUntil);
+        else this.startChannel(head.channelId, plan);
       }
     } catch (error) {
       this.deps.logger.error({ err: error }, 'delivery worker could not read the queue; retrying in 1 s');
@@ -118,10 +131,9 @@ export class DeliveryWorker {
     }
   }
 
-  private startChannel(head: EventRow): void {
-    const channelId = head.channelId;
+  private startChannel(channelId: string, plan: Exclude<Plan, { waitUntil: number }>): void {
     this.busyChannels.add(channelId);
-    const work = this.deliverNext(head)
+    const work = this.deliver(channelId, plan)
       .catch((error: unknown) => this.deps.logger.error({ err: error, channel_id: channelId }, 'delivery step failed'))
       .finally(() => {
         this.busyChannels.delete(channelId);
@@ -131,18 +143,24 @@ export class DeliveryWorker {
     this.inFlight.add(work);
   }
 
-  /** The head's batch if it already has one (a resend after a crash or a retry), else a new one. */
-  private takeBatch(head: EventRow): { batchId: string; batch: EventRow[]; embeds: APIEmbed[] } {
+  /**
+   * What to send next to the head's channel: the head's batch if it already has one (a retry, or a
+   * resend after a crash), a new batch, or nothing yet while a burst gathers.
+   */
+  private planBatch(head: EventRow, now: number): Plan {
     if (head.batchId) {
       const batch = eventsInBatch(this.deps.db, head.batchId);
       return { batchId: head.batchId, batch, embeds: batch.map(this.deps.render) };
     }
-    const candidates = head.solo ? [head] : pendingForChannel(this.deps.db, head.channelId, 10);
+    const candidates = head.solo ? [head] : pendingForChannel(this.deps.db, head.channelId, EMBED_LIMITS.embedsPerMessage);
     const joinable: EventRow[] = [];
     for (const event of candidates) {
       if (joinable.length > 0 && (event.solo || event.batchId)) break;
       joinable.push(event);
     }
+    const lingerEnds = head.receivedAt + this.deps.batchLingerMs;
+    const burstGathering = joinable.length > 1 && joinable.length < EMBED_LIMITS.embedsPerMessage && now < lingerEnds;
+    if (burstGathering) return { waitUntil: lingerEnds };
     const embeds = joinable.map(this.deps.render);
     const count = countThatFit(embeds);
     const batch = joinable.slice(0, count);
@@ -151,14 +169,13 @@ export class DeliveryWorker {
     return { batchId, batch, embeds: embeds.slice(0, count) };
   }
 
-  private async deliverNext(head: EventRow): Promise<void> {
-    const { batchId, batch, embeds } = this.takeBatch(head);
+  private async deliver(channelId: string, { batchId, batch, embeds }: Exclude<Plan, { waitUntil: number }>): Promise<void> {
     if (batch.length === 0) return;
-    const log = this.deps.logger.child({ channel_id: head.channelId, batch_id: batchId });
+    const log = this.deps.logger.child({ channel_id: channelId, batch_id: batchId });
     const started = this.now();
     let messageId: string;
     try {
-      messageId = (await this.deps.send(head.channelId, { embeds, nonce: batchId })).id;
+      messageId = (await this.deps.send(channelId, { embeds, nonce: batchId })).id;
     } catch (error) {
       this.recordFailure(batch, error, log);
       return;

@@ -42,6 +42,8 @@ export interface RecordedRequest {
   path: string;
   body: unknown;
   authorization: string | undefined;
+  /** Date.now() when the request arrived. */
+  at: number;
 }
 
 export interface InjectedResponse {
@@ -50,6 +52,8 @@ export interface InjectedResponse {
   headers?: Record<string, string>;
   /** Never answer (the client times out or the connection is reset). */
   hang?: boolean;
+  /** Post the message, then never answer: Discord did its part but the bot never hears of it. */
+  postThenHang?: boolean;
 }
 
 /** Permissions the bot has through @everyone unless a channel denies some. */
@@ -239,7 +243,7 @@ export class FakeDiscord {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = decodeURIComponent(url.pathname).replace(/^\/api\/v10/, '');
     const method = req.method ?? 'GET';
-    this.requests.push({ method, path, body, authorization: req.headers.authorization });
+    this.requests.push({ method, path, body, authorization: req.headers.authorization, at: Date.now() });
 
     const json = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -300,6 +304,11 @@ export class FakeDiscord {
         this.hung.add(res);
         return;
       }
+      if (response.postThenHang) {
+        this.storeMessage(channelId, body);
+        this.hung.add(res);
+        return;
+      }
       if (response.status === 429) this.rateLimitHits += 1;
       return json(response.status, response.body ?? { message: 'injected', code: 0 }, response.headers);
     }
@@ -325,6 +334,11 @@ export class FakeDiscord {
       const earlier = this.messages.find((msg) => msg.channel_id === channelId && msg.nonce === body.nonce);
       if (earlier) return json(200, messageFrom(earlier.id, channelId, earlier));
     }
+    const message = this.storeMessage(channelId, body);
+    json(200, messageFrom(message.id, channelId, message));
+  }
+
+  private storeMessage(channelId: string, body: any): PostedMessage {
     const message: PostedMessage = {
       id: snowflake(),
       channel_id: channelId,
@@ -339,7 +353,12 @@ export class FakeDiscord {
       if (waiter.match(message)) waiter.resolve(message);
       else this.messageWaiters.push(waiter);
     }
-    json(200, messageFrom(message.id, channelId, message));
+    return message;
+  }
+
+  /** Channel-message requests received so far (answered or not). */
+  messageRequests(channelId?: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === 'POST' && /^\/channels\/\d+\/messages$/.test(r.path) && (!channelId || r.path.includes(channelId)));
   }
 
   private recordResponse(response: FakeDiscord['interactionResponses'][number]): void {

@@ -1,0 +1,109 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDb } from '../../src/db/client.js';
+import { createSource } from '../../src/db/sources.js';
+import type { Source } from '../../src/db/schema.js';
+import { startChild, type ChildDispatch } from '../support/child.js';
+import { FakeDiscord } from '../support/fake-discord.js';
+import { tempDir, testEnv, testGuild } from '../support/harness.js';
+import { loadFixture, sentryRequest } from '../support/sentry.js';
+
+const base = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
+const issue = (shortId: string) => ({ ...base, data: { issue: { ...base.data.issue, shortId } } });
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setUp() {
+  const guild = testGuild();
+  const discord = await FakeDiscord.start({ guilds: [guild] });
+  const dir = tempDir();
+  cleanups.push(() => dir.remove(), () => discord.stop());
+  const databasePath = join(dir.path, 'dispatch.db');
+  const db = createDb(databasePath);
+  const source = createSource(db, { guildId: guild.id, channelId: guild.channels[0]!.id, name: 'web', signingSecret: 'sek', createdBy: '1' });
+  db.$client.close();
+  const env = testEnv(discord, databasePath, { RETRY_SCHEDULE: '50ms,100ms', SHUTDOWN_TIMEOUT: '1s', BATCH_LINGER: '20ms' });
+  const start = async () => {
+    const child = await startChild(env);
+    cleanups.push(() => void child.process.kill('SIGKILL'));
+    return child;
+  };
+  return { discord, source, start };
+}
+
+async function postAll(child: ChildDispatch, source: Source, ids: string[]) {
+  for (const id of ids) {
+    const request = sentryRequest('issue', issue(id), 'sek');
+    const response = await fetch(`${child.url}/hooks/${source.slug}`, { method: 'POST', body: request.body, headers: request.headers });
+    expect(response.status).toBe(202);
+  }
+}
+
+function timesPosted(discord: FakeDiscord, channelId: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const embed of discord.messagesIn(channelId).flatMap((m) => m.embeds)) {
+    const id = /· ([A-Z0-9-]+)$/.exec((embed as { author?: { name: string } }).author?.name ?? '')?.[1] ?? '?';
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe('a crash after the 202 loses nothing and posts nothing twice', () => {
+  it('kill -9 while Discord has posted but not answered, then restart on the same file: every event exactly once', async () => {
+    const { discord, source, start } = await setUp();
+    // The first send reaches Discord and is posted, but the answer never comes back.
+    discord.inject([{ status: 200, postThenHang: true }], source.channelId);
+    const first = await start();
+    const ids = Array.from({ length: 20 }, (_, i) => `CRASH-${i}`);
+    await postAll(first, source, ids);
+    await expect.poll(() => discord.messageRequests(source.channelId).length).toBe(1);
+    expect(discord.messagesIn(source.channelId)).toHaveLength(1);
+
+    first.process.kill('SIGKILL');
+    expect(await first.exited).toBe(null);
+
+    await start();
+    await expect.poll(() => timesPosted(discord, source.channelId).size, { timeout: 15_000 }).toBe(20);
+    await new Promise((r) => setTimeout(r, 300));
+    const counts = timesPosted(discord, source.channelId);
+    expect([...counts.keys()].sort()).toEqual([...ids].sort());
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    // The restart resent the first batch under its nonce, and Discord answered with the existing message.
+    const nonces = discord.messageRequests(source.channelId).map((r) => (r.body as { nonce: string }).nonce);
+    expect(nonces[1]).toBe(nonces[0]);
+  });
+
+  it('kill -9 while a send hangs: the restart delivers everything once', async () => {
+    const { discord, source, start } = await setUp();
+    discord.inject([{ status: 0, hang: true }], source.channelId);
+    const first = await start();
+    const ids = Array.from({ length: 15 }, (_, i) => `HANG-${i}`);
+    await postAll(first, source, ids);
+    first.process.kill('SIGKILL');
+    await first.exited;
+    expect(discord.messagesIn(source.channelId)).toHaveLength(0);
+
+    await start();
+    await expect.poll(() => timesPosted(discord, source.channelId).size, { timeout: 15_000 }).toBe(15);
+    expect([...timesPosted(discord, source.channelId).values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('SIGTERM stops taking requests, waits a bounded time for a hung send, exits 0, and the rest is delivered after restart', async () => {
+    const { discord, source, start } = await setUp();
+    discord.inject([{ status: 0, hang: true }], source.channelId);
+    const first = await start();
+    await postAll(first, source, ['TERM-1', 'TERM-2']);
+    await expect.poll(() => discord.messageRequests(source.channelId).length).toBe(1);
+    const stoppedAt = Date.now();
+    first.process.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(8000);
+    expect(first.logs.some((l) => l.msg === 'stopped')).toBe(true);
+
+    await start();
+    await expect.poll(() => timesPosted(discord, source.channelId).size, { timeout: 15_000 }).toBe(2);
+  });
+});
