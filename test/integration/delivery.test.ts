@@ -95,7 +95,8 @@ describe('delivery', () => {
     const again = await h.post(source.slug, { ...request, headers: { ...request.headers, 'request-id': 'f'.repeat(32) } });
     expect(first.status).toBe(202);
     expect(again.status).toBe(202);
-    expect((await again.json()).event_id).toBe((await first.json()).event_id);
+    const ids = [(await first.json()) as { event_id: string }, (await again.json()) as { event_id: string }];
+    expect(ids[1]!.event_id).toBe(ids[0]!.event_id);
     await h.discord.waitForMessage((m) => m.channel_id === h!.channelId);
     await new Promise((r) => setTimeout(r, 200));
     expect(h.discord.messagesIn(h.channelId)).toHaveLength(1);
