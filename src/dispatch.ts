@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { REST, type Client } from 'discord.js';
 import type { Config } from './config.js';
 import { createDb, type Db } from './db/client.js';
+import { createEventWriter } from './db/event-writer.js';
 import type { EventRow } from './db/schema.js';
 import { restSender } from './delivery/sender.js';
 import { DeliveryWorker, type WorkerDeps } from './delivery/worker.js';
@@ -66,9 +67,10 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     db,
     logger,
     maxBodyBytes: config.maxBodyBytes,
+    writeEvent: createEventWriter(db, now),
     onAccepted: () => worker.kick(),
     gatewayState: () => gatewayState(client),
-    now: options.now,
+    now,
   });
 
   let server: Server;

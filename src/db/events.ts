@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { and, asc, eq, inArray, lt, min, or, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
+import { prepared } from './prepared.js';
 import { events, sources, type EventRow } from './schema.js';
 
 export interface AcceptedEvent {
@@ -13,73 +14,114 @@ export function hashBody(body: Buffer): string {
   return createHash('sha256').update(body).digest('hex');
 }
 
+export interface IncomingEvent {
+  sourceId: number;
+  channelId: string;
+  eventType: string;
+  body: Buffer;
+}
+
 /**
- * Stores an accepted webhook with its delivery job in one transaction, so that once this returns
- * the event survives a crash. An identical body for the same source is stored once.
+ * Stores accepted webhooks with their delivery jobs in one transaction, so that once this returns
+ * every one of them survives a crash. An identical body for the same source is stored once.
  */
-export function acceptEvent(
-  db: Db,
-  input: { sourceId: number; channelId: string; eventType: string; body: Buffer },
-  now = Date.now(),
-): AcceptedEvent {
-  const bodyHash = hashBody(input.body);
-  return db.transaction((tx) => {
-    const inserted = tx
-      .insert(events)
-      .values({
-        id: randomUUID(),
-        sourceId: input.sourceId,
-        channelId: input.channelId,
-        eventType: input.eventType,
-        bodyHash,
-        body: input.body.toString('utf8'),
-        receivedAt: now,
-        nextAttemptAt: now,
-      })
-      .onConflictDoNothing({ target: [events.sourceId, events.bodyHash] })
-      .returning({ id: events.id })
-      .get();
-    if (!inserted) {
-      const existing = tx
-        .select({ id: events.id })
-        .from(events)
-        .where(and(eq(events.sourceId, input.sourceId), eq(events.bodyHash, bodyHash)))
-        .get()!;
-      return { id: existing.id, duplicate: true };
-    }
-    tx.update(sources)
-      .set({ eventsReceived: sql`${sources.eventsReceived} + 1`, lastEventAt: now })
-      .where(eq(sources.id, input.sourceId))
-      .run();
-    return { id: inserted.id, duplicate: false };
+export function acceptEvents(db: Db, inputs: readonly IncomingEvent[], now = Date.now()): AcceptedEvent[] {
+  const q = acceptQueries(db);
+  return q.transaction(inputs, now);
+}
+
+export function acceptEvent(db: Db, input: IncomingEvent, now = Date.now()): AcceptedEvent {
+  return acceptEvents(db, [input], now)[0]!;
+}
+
+const p = sql.placeholder;
+
+function acceptQueries(db: Db) {
+  return prepared(db, 'accept', () => {
+    const statements = buildAcceptStatements(db);
+    const transaction = db.$client.transaction((inputs: readonly IncomingEvent[], now: number): AcceptedEvent[] =>
+      inputs.map((input) => {
+        const bodyHash = hashBody(input.body);
+        const inserted = statements.insert.get({
+          id: randomUUID(),
+          sourceId: input.sourceId,
+          channelId: input.channelId,
+          eventType: input.eventType,
+          bodyHash,
+          body: input.body.toString('utf8'),
+          now,
+        });
+        if (!inserted) return { id: statements.idByHash.get({ sourceId: input.sourceId, bodyHash })!.id, duplicate: true };
+        statements.countReceived.run({ sourceId: input.sourceId, now });
+        return { id: inserted.id, duplicate: false };
+      }),
+    );
+    return { transaction };
   });
 }
 
-/** The oldest pending event of every channel whose source is enabled: the only ones that may go next. */
+function buildAcceptStatements(db: Db) {
+  return {
+    insert: db
+      .insert(events)
+      .values({
+        id: p('id'),
+        sourceId: p('sourceId'),
+        channelId: p('channelId'),
+        eventType: p('eventType'),
+        bodyHash: p('bodyHash'),
+        body: p('body'),
+        receivedAt: p('now'),
+        nextAttemptAt: p('now'),
+      })
+      .onConflictDoNothing({ target: [events.sourceId, events.bodyHash] })
+      .returning({ id: events.id })
+      .prepare(),
+    idByHash: db
+      .select({ id: events.id })
+      .from(events)
+      .where(and(eq(events.sourceId, p('sourceId')), eq(events.bodyHash, p('bodyHash'))))
+      .prepare(),
+    countReceived: db
+      .update(sources)
+      .set({ eventsReceived: sql`${sources.eventsReceived} + 1`, lastEventAt: sql`${p('now')}` })
+      .where(eq(sources.id, p('sourceId')))
+      .prepare(),
+  };
+}
+
+function queueQueries(db: Db) {
+  const pendingInChannel = (limit: number | ReturnType<typeof p>) =>
+    db
+      .select({ event: events })
+      .from(events)
+      .innerJoin(sources, eq(sources.id, events.sourceId))
+      .where(and(eq(events.status, 'pending'), eq(events.channelId, p('channelId')), eq(sources.enabled, true)))
+      .orderBy(asc(events.seq))
+      .limit(limit);
+  return prepared(db, 'queue', () => ({
+    channels: db.selectDistinct({ channelId: sources.channelId }).from(sources).where(eq(sources.enabled, true)).prepare(),
+    head: pendingInChannel(1).prepare(),
+    pending: pendingInChannel(p('limit')).prepare(),
+  }));
+}
+
+/**
+ * The oldest pending event of every channel whose source is enabled: the only ones that may go next.
+ * One indexed look-up per channel, so a large backlog costs nothing here.
+ */
 export function pendingHeads(db: Db): EventRow[] {
-  const heads = db
-    .select({ seq: min(events.seq).as('head_seq') })
-    .from(events)
-    .innerJoin(sources, eq(sources.id, events.sourceId))
-    .where(and(eq(events.status, 'pending'), eq(sources.enabled, true)))
-    .groupBy(events.channelId)
+  const q = queueQueries(db);
+  return q.channels
     .all()
-    .map((r) => r.seq!)
-    .filter((seq) => seq !== null);
-  if (heads.length === 0) return [];
-  return db.select().from(events).where(inArray(events.seq, heads)).orderBy(asc(events.seq)).all();
+    .flatMap(({ channelId }) => q.head.all({ channelId }).map((r) => r.event))
+    .sort((a, b) => a.seq - b.seq);
 }
 
 /** Pending events of a channel in arrival order, starting at the head. */
 export function pendingForChannel(db: Db, channelId: string, limit: number): EventRow[] {
-  return db
-    .select({ event: events })
-    .from(events)
-    .innerJoin(sources, eq(sources.id, events.sourceId))
-    .where(and(eq(events.status, 'pending'), eq(events.channelId, channelId), eq(sources.enabled, true)))
-    .orderBy(asc(events.seq))
-    .limit(limit)
-    .all()
+  return queueQueries(db)
+    .pending.all({ channelId, limit })
     .map((r) => r.event);
 }
 

@@ -64,7 +64,6 @@ export const events = sqliteTable(
   (t) => [
     uniqueIndex('events_source_body').on(t.sourceId, t.bodyHash),
     index('events_pending_channel').on(t.status, t.channelId, t.seq),
-    index('events_delivered_at').on(t.status, t.deliveredAt),
   ],
 );
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
+import { prepared } from './prepared.js';
 import { sources, type Source } from './schema.js';
 
 import { UserError } from '../user-error.js';
@@ -53,8 +54,11 @@ function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
+/** On every webhook, hence prepared once. */
 export function findSourceBySlug(db: Db, slug: string): Source | undefined {
-  return db.select().from(sources).where(eq(sources.slug, slug)).get();
+  return prepared(db, 'sourceBySlug', () =>
+    db.select().from(sources).where(eq(sources.slug, sql.placeholder('slug'))).prepare(),
+  ).get({ slug });
 }
 
 /** By id, but only within `guildId`: ids come back from Discord components and are not trusted. */

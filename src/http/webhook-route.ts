@@ -1,6 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import type { Db } from '../db/client.js';
-import { acceptEvent } from '../db/events.js';
+import type { WriteEvent } from '../db/event-writer.js';
 import { findSourceBySlug } from '../db/sources.js';
 import type { Logger } from '../logger.js';
 import { eventTypeOf } from '../sentry/event-type.js';
@@ -11,9 +11,10 @@ export interface WebhookDeps {
   db: Db;
   logger: Logger;
   maxBodyBytes: number;
+  /** Stores an accepted event durably; resolves once it is committed. */
+  writeEvent: WriteEvent;
   /** Called after an event is stored, so the delivery worker can pick it up; never awaited. */
   onAccepted: () => void;
-  now?: () => number;
 }
 
 /** Slugs are 24 random bytes in base64url; anything else cannot name a source. */
@@ -28,8 +29,6 @@ const unknownSource = () => new HttpError(404, 'unknown source', 'unknown source
  * signature is checked on the raw bytes before anything parses them.
  */
 export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
-  const now = deps.now ?? Date.now;
-
   const findSource: RequestHandler<{ slug: string }> = (req, res, next) => {
     const slug = req.params.slug;
     const source = SLUG.test(slug) ? findSourceBySlug(deps.db, slug) : undefined;
@@ -41,7 +40,7 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
 
   const readBody = express.raw({ type: () => true, limit: deps.maxBodyBytes });
 
-  const accept: RequestHandler = (req, res) => {
+  const accept: RequestHandler = async (req, res) => {
     const source = res.locals.source as NonNullable<ReturnType<typeof findSourceBySlug>>;
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const log = deps.logger.child({ source_id: source.id, guild_id: source.guildId });
@@ -60,11 +59,7 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     const typed = eventTypeOf(req.get('sentry-hook-resource'), payload);
     if (!typed.ok) throw new HttpError(400, typed.reason, typed.reason);
 
-    const accepted = acceptEvent(
-      deps.db,
-      { sourceId: source.id, channelId: source.channelId, eventType: typed.eventType.type, body },
-      now(),
-    );
+    const accepted = await deps.writeEvent({ sourceId: source.id, channelId: source.channelId, eventType: typed.eventType.type, body });
     log.info(
       { event_id: accepted.id, event_type: typed.eventType.type, outcome: accepted.duplicate ? 'duplicate' : 'accepted' },
       'webhook received',

@@ -13,9 +13,10 @@ export interface ChildDispatch {
   exited: Promise<number | null>;
 }
 
-/** Runs Dispatch exactly as `npm start` does (tsx src/index.ts), in its own process. */
+/** Runs Dispatch as `npm start` does (src/index.ts through tsx), in its own process. */
 export async function startChild(env: Record<string, string>): Promise<ChildDispatch> {
-  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'src/index.ts')], {
+  // node --import tsx rather than the tsx binary, so that the pid is the process doing the work.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/index.ts')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, LOG_PRETTY: 'false', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
