@@ -73,7 +73,7 @@ export const createModalHandler: ComponentHandler = {
     assertCanPostIn(interaction.guild, channelId);
     const source = createSource(
       ctx.db,
-      { guildId: interaction.guildId, channelId, name, signingSecret: secret, createdBy: interaction.user.id },
+      { guildId: interaction.guildId, channelId, name, signingSecret: secret === null ? null : ctx.secrets.seal(secret), createdBy: interaction.user.id },
       ctx.now(),
     );
     ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, has_secret: secret !== null }, 'source created');

@@ -6,6 +6,7 @@ import type {
   RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { Db } from '../src/db/client.js';
+import type { SecretBox } from '../src/db/secret-box.js';
 import type { SendMessage } from '../src/delivery/sender.js';
 import type { Logger } from '../src/logger.js';
 
@@ -18,6 +19,8 @@ export interface CommandContext {
   /** Posts a message to a channel now (used by `test`), outside the delivery queue. */
   send: SendMessage;
   now: () => number;
+  /** Seals a signing secret before it is stored. */
+  secrets: SecretBox;
 }
 
 /** A slash command: its definition and its handlers (the discord.js guide's `{ data, execute }`). */

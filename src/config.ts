@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEncryptionKey } from './db/secret-box.js';
 
 /** Thrown for a missing or invalid setting; start-up prints its message as one line. */
 export class ConfigError extends Error {}
@@ -40,6 +41,19 @@ const duration = z.string().transform((value, ctx) => {
   return ms;
 });
 
+const encryptionKey = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined || value.trim() === '') return undefined;
+    const key = parseEncryptionKey(value);
+    if (!key) {
+      ctx.addIssue({ code: 'custom', message: 'must be 32 bytes written as 64 hex characters or base64 (e.g. `openssl rand -base64 32`)' });
+      return z.NEVER;
+    }
+    return key;
+  });
+
 const optionalText = z
   .string()
   .optional()
@@ -62,6 +76,10 @@ const schema = z.object({
   RETRY_SCHEDULE: z.string().default('1s,5s,30s,2m,15m,1h,6h').transform(parseDurationList),
   EVENT_RETENTION: duration.default(7 * 86_400_000),
   BATCH_LINGER: duration.default(500),
+  TIMESTAMP_TOLERANCE: duration.default(5 * 60 * 1000),
+  DISPATCH_ENCRYPTION_KEY: encryptionKey,
+  METRICS_TOKEN: optionalText,
+  DISPATCH_ENCRYPTION_KEY_PREVIOUS: encryptionKey,
   SHUTDOWN_TIMEOUT: duration.default(10_000),
 });
 
@@ -82,6 +100,14 @@ export interface Config {
   readonly eventRetentionMs: number;
   /** How long a partial batch may wait for more events during a burst. */
   readonly batchLingerMs: number;
+  /** How far Sentry-Hook-Timestamp may differ from our clock. */
+  readonly timestampToleranceMs: number;
+  /** Seals signing secrets at rest (AES-256-GCM); none means they are stored as given. */
+  readonly encryptionKey: Buffer | undefined;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | undefined;
+  /** The key being rotated away from: secrets it sealed are re-sealed with the current key at start-up. */
+  readonly previousEncryptionKey: Buffer | undefined;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -108,6 +134,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     retrySchedule: Object.freeze(e.RETRY_SCHEDULE),
     eventRetentionMs: e.EVENT_RETENTION,
     batchLingerMs: e.BATCH_LINGER,
+    timestampToleranceMs: e.TIMESTAMP_TOLERANCE,
+    encryptionKey: e.DISPATCH_ENCRYPTION_KEY,
+    metricsToken: e.METRICS_TOKEN,
+    previousEncryptionKey: e.DISPATCH_ENCRYPTION_KEY_PREVIOUS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
   });
 }

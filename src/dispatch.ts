@@ -4,6 +4,7 @@ import { REST, type Client } from 'discord.js';
 import type { Config } from './config.js';
 import { createDb, type Db } from './db/client.js';
 import { createEventWriter } from './db/event-writer.js';
+import { createSecretBox, sealStoredSecrets } from './db/secret-box.js';
 import type { EventRow } from './db/schema.js';
 import { restSender } from './delivery/sender.js';
 import { DeliveryWorker, type WorkerDeps } from './delivery/worker.js';
@@ -12,7 +13,9 @@ import { createDiscordClient, gatewayState } from './discord/client.js';
 import { createInteractionRouter } from './discord/interaction-router.js';
 import { loginWithRetry } from './discord/login-loop.js';
 import { createApp } from './http/app.js';
+import { answerClientErrors } from './http/client-error.js';
 import type { Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
 import { formatEvent } from './sentry/registry.js';
 
 export interface Dispatch {
@@ -40,14 +43,25 @@ function renderEvent(event: EventRow) {
  */
 export async function startDispatch(config: Config, logger: Logger, options: StartOptions = {}): Promise<Dispatch> {
   const db = createDb(config.databasePath);
+  const secrets = createSecretBox(config.encryptionKey, config.previousEncryptionKey ? [config.previousEncryptionKey] : []);
+  try {
+    const { sealed } = sealStoredSecrets(db, secrets);
+    if (sealed > 0) logger.info({ sealed, key_id: secrets.keyId }, 'encrypted stored signing secrets with the current key');
+  } catch (error) {
+    db.$client.close();
+    throw error;
+  }
+  if (!config.encryptionKey) logger.warn('DISPATCH_ENCRYPTION_KEY is not set: signing secrets are stored in plain text');
+  const now = options.now ?? Date.now;
+  const metrics = createMetrics(db, now);
   const rest = new REST({ api: config.discordApiUrl, retries: 0 }).setToken(config.discordToken);
+  rest.on('rateLimited', () => metrics.rateLimitHits.inc());
   const client = createDiscordClient(config.discordApiUrl, logger);
 
   const send = restSender(rest);
-  const now = options.now ?? Date.now;
   const route = createInteractionRouter(
     { commands, components: componentHandlers },
-    { db, logger, publicUrl: config.publicUrl, send, now },
+    { db, logger, publicUrl: config.publicUrl, send, now, secrets },
   );
   client.on('interactionCreate', (interaction) => void route(interaction));
 
@@ -59,6 +73,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     retrySchedule: config.retrySchedule,
     retentionMs: config.eventRetentionMs,
     batchLingerMs: config.batchLingerMs,
+    metrics,
     now: options.now,
     afterSend: options.afterSend,
   });
@@ -68,6 +83,10 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     logger,
     maxBodyBytes: config.maxBodyBytes,
     writeEvent: createEventWriter(db, now),
+    timestampToleranceMs: config.timestampToleranceMs,
+    secrets,
+    metrics,
+    metricsToken: config.metricsToken,
     onAccepted: () => worker.kick(),
     gatewayState: () => gatewayState(client),
     now,
@@ -80,6 +99,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     db.$client.close();
     throw error;
   }
+  answerClientErrors(server);
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   logger.info({ url, public_url: config.publicUrl }, 'webhook listener ready');

@@ -15,6 +15,10 @@ export const REDACT_PATHS = [
   'headers.authorization',
   'headers["sentry-hook-signature"]',
   'req.headers.authorization',
+  'metricsToken',
+  '*.metricsToken',
+  'encryptionKey',
+  '*.encryptionKey',
 ];
 
 export function createLogger(options: { level: string; pretty: boolean }): Logger {

@@ -159,7 +159,8 @@ export function markDelivered(db: Db, batch: EventRow[], messageId: string, now 
  * batch id, so the retry reuses the nonce in case Discord did post before the failure reached us.
  * Past the end of the schedule the event is failed.
  */
-export function markRetry(db: Db, batch: EventRow[], reason: string, retrySchedule: readonly number[], now = Date.now()): void {
+export function markRetry(db: Db, batch: EventRow[], reason: string, retrySchedule: readonly number[], now = Date.now()): { gaveUp: number } {
+  let gaveUp = 0;
   db.transaction((tx) => {
     for (const [sourceId] of countBySource(batch)) {
       tx.update(sources).set({ lastError: reason, lastErrorAt: now }).where(eq(sources.id, sourceId)).run();
@@ -169,6 +170,7 @@ export function markRetry(db: Db, batch: EventRow[], reason: string, retrySchedu
       const wait = retrySchedule[attempts - 1];
       if (wait === undefined) {
         failEvents(tx as unknown as Db, [event], `gave up after ${attempts} attempts: ${reason}`, now, false);
+        gaveUp += 1;
         continue;
       }
       tx.update(events)
@@ -177,6 +179,7 @@ export function markRetry(db: Db, batch: EventRow[], reason: string, retrySchedu
         .run();
     }
   });
+  return { gaveUp };
 }
 
 /** Discord refused for good (missing access, unknown channel...): not retried, shown by `info`. */

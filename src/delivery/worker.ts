@@ -14,6 +14,7 @@ import {
 } from '../db/events.js';
 import type { EventRow } from '../db/schema.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import { classifyFailure } from './classify-error.js';
 import { EMBED_LIMITS } from '../sentry/embed-limits.js';
 import { countThatFit } from './pack.js';
@@ -32,6 +33,7 @@ export interface WorkerDeps {
   maxConcurrentChannels?: number;
   /** How long a partial batch may wait for more events once a burst is under way. */
   batchLingerMs: number;
+  metrics?: Metrics;
   /** Test seam: runs after Discord accepted a message and before it is recorded. */
   afterSend?: (batch: EventRow[]) => void;
 }
@@ -181,8 +183,11 @@ export class DeliveryWorker {
       return;
     }
     this.deps.afterSend?.(batch);
-    markDelivered(this.deps.db, batch, messageId, this.now());
+    const deliveredAt = this.now();
+    markDelivered(this.deps.db, batch, messageId, deliveredAt);
+    this.deps.metrics?.deliveries.inc({ outcome: 'delivered' }, batch.length);
     for (const event of batch) {
+      this.deps.metrics?.deliveryLatency.observe((deliveredAt - event.receivedAt) / 1000);
       log.info(
         { event_id: event.id, source_id: event.sourceId, event_type: event.eventType, outcome: 'delivered', message_id: messageId, ms: this.now() - started },
         'event delivered',
@@ -199,10 +204,13 @@ export class DeliveryWorker {
       splitBatch(this.deps.db, batch);
     } else if (failure.kind === 'retry') {
       log.warn({ event_ids: ids, reason: failure.reason, outcome: 'retry' }, 'delivery failed; will retry');
-      markRetry(this.deps.db, batch, failure.reason, this.deps.retrySchedule, now);
+      const { gaveUp } = markRetry(this.deps.db, batch, failure.reason, this.deps.retrySchedule, now);
+      this.deps.metrics?.deliveries.inc({ outcome: 'retry' }, batch.length - gaveUp);
+      if (gaveUp > 0) this.deps.metrics?.deliveries.inc({ outcome: 'failed' }, gaveUp);
     } else {
       log.error({ event_ids: ids, reason: failure.reason, outcome: 'failed' }, 'delivery failed permanently');
       markPermanentFailure(this.deps.db, batch, failure.reason, now);
+      this.deps.metrics?.deliveries.inc({ outcome: 'failed' }, batch.length);
     }
   }
 

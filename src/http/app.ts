@@ -1,16 +1,19 @@
 import express, { type Express } from 'express';
+import type { Metrics } from '../metrics.js';
 import { healthRoute, type HealthDeps } from './health-route.js';
+import { countWebhooks, metricsRoute } from './metrics-route.js';
 import { errorHandler, HttpError } from './http-error.js';
 import { webhookRoute, type WebhookDeps } from './webhook-route.js';
 
-export type AppDeps = WebhookDeps & HealthDeps;
+export type AppDeps = WebhookDeps & HealthDeps & { metrics: Metrics; metricsToken: string | undefined };
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.post('/hooks/:slug', ...webhookRoute(deps));
+  app.post('/hooks/:slug', countWebhooks(deps.metrics), ...webhookRoute(deps));
   app.get('/healthz', healthRoute(deps));
+  app.get('/metrics', metricsRoute(deps.metrics, deps.metricsToken));
   app.all('/hooks/:slug', () => {
     throw new HttpError(405, 'method not allowed: use POST');
   });

@@ -7,7 +7,7 @@ export interface HealthDeps {
   db: Db;
   /** Where the Discord gateway stands: "ready", "connecting", "disconnected"... */
   gatewayState: () => string;
-  now?: () => number;
+  now: () => number;
 }
 
 /** 200 while the database answers (Discord being down is reported, not fatal: events queue up). */
@@ -18,7 +18,7 @@ export function healthRoute(deps: HealthDeps): RequestHandler {
       res.status(503).json({ status: 'unavailable', database: 'error', discord: { gateway } });
       return;
     }
-    const queue = queueStats(deps.db, (deps.now ?? Date.now)());
+    const queue = queueStats(deps.db, deps.now());
     res.status(200).json({
       status: gateway === 'ready' ? 'ok' : 'degraded',
       database: 'ok',

@@ -1,10 +1,11 @@
 import express, { type RequestHandler } from 'express';
 import type { Db } from '../db/client.js';
 import type { WriteEvent } from '../db/event-writer.js';
+import type { SecretBox } from '../db/secret-box.js';
 import { findSourceBySlug } from '../db/sources.js';
 import type { Logger } from '../logger.js';
 import { eventTypeOf } from '../sentry/event-type.js';
-import { verifySignature } from '../sentry/verify.js';
+import { checkTimestamp, verifySignature } from '../sentry/verify.js';
 import { HttpError } from './http-error.js';
 
 export interface WebhookDeps {
@@ -13,6 +14,10 @@ export interface WebhookDeps {
   maxBodyBytes: number;
   /** Stores an accepted event durably; resolves once it is committed. */
   writeEvent: WriteEvent;
+  timestampToleranceMs: number;
+  now: () => number;
+  /** Opens the stored (possibly encrypted) signing secret. */
+  secrets: SecretBox;
   /** Called after an event is stored, so the delivery worker can pick it up; never awaited. */
   onAccepted: () => void;
 }
@@ -20,6 +25,8 @@ export interface WebhookDeps {
 /** Slugs are 24 random bytes in base64url; anything else cannot name a source. */
 const SLUG = /^[A-Za-z0-9_-]{32}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** Sentry's payloads nest about a dozen levels; far deeper is an attack on whatever walks the tree. */
+export const MAX_JSON_DEPTH = 64;
 
 /** One answer for an unknown, disabled or deleted source, so the URL space reveals nothing. */
 const unknownSource = () => new HttpError(404, 'unknown source', 'unknown source');
@@ -38,7 +45,8 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     next();
   };
 
-  const readBody = express.raw({ type: () => true, limit: deps.maxBodyBytes });
+  // No inflating: Sentry sends plain JSON, and a compressed body could expand far past the limit.
+  const readBody = express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: false });
 
   const accept: RequestHandler = async (req, res) => {
     const source = res.locals.source as NonNullable<ReturnType<typeof findSourceBySlug>>;
@@ -48,17 +56,24 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     if (source.signingSecret === null) {
       log.debug('source has no signing secret: signature check skipped');
     } else {
-      const verdict = verifySignature(body, source.signingSecret, req.get('sentry-hook-signature'));
+      const verdict = verifySignature(body, deps.secrets.open(source.signingSecret), req.get('sentry-hook-signature'));
       if (!verdict.ok) {
         log.info({ outcome: 'rejected', reason: verdict.reason }, 'webhook refused');
         throw new HttpError(401, verdict.reason, verdict.reason);
       }
     }
 
+    const fresh = checkTimestamp(req.get('sentry-hook-timestamp'), deps.now(), deps.timestampToleranceMs);
+    if (!fresh.ok) {
+      log.info({ outcome: 'rejected', reason: fresh.reason }, 'webhook refused');
+      throw new HttpError(401, fresh.reason, fresh.reason);
+    }
+
     const payload = parseJson(body);
     const typed = eventTypeOf(req.get('sentry-hook-resource'), payload);
     if (!typed.ok) throw new HttpError(400, typed.reason, typed.reason);
 
+    res.locals.eventType = typed.eventType.type;
     const accepted = await deps.writeEvent({ sourceId: source.id, channelId: source.channelId, eventType: typed.eventType.type, body });
     log.info(
       { event_id: accepted.id, event_type: typed.eventType.type, outcome: accepted.duplicate ? 'duplicate' : 'accepted' },
@@ -78,6 +93,7 @@ function parseJson(body: Buffer): Record<string, unknown> {
   } catch {
     throw new HttpError(400, 'body is not valid UTF-8', 'body is not valid UTF-8');
   }
+  if (nestingDepth(text) > MAX_JSON_DEPTH) throw new HttpError(400, 'JSON nested too deeply', 'JSON nested too deeply');
   let payload: unknown;
   try {
     payload = JSON.parse(text);
@@ -88,4 +104,24 @@ function parseJson(body: Buffer): Record<string, unknown> {
     throw new HttpError(400, 'body must be a JSON object', 'body must be a JSON object');
   }
   return payload as Record<string, unknown>;
+}
+
+/** Deepest bracket nesting outside strings; one pass over the text, stopping at the first excess. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+      if (deepest > MAX_JSON_DEPTH) return deepest;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return deepest;
 }

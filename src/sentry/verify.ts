@@ -30,3 +30,27 @@ export function verifySignature(body: Buffer, secret: string, header: string | u
   }
   return { ok: true };
 }
+
+/** How far `Sentry-Hook-Timestamp` may be from our clock, either way, unless configured. */
+export const DEFAULT_TIMESTAMP_TOLERANCE_MS = 5 * 60 * 1000;
+
+export type TimestampFailure = 'invalid timestamp' | 'timestamp too old' | 'timestamp in the future';
+
+/**
+ * Sentry does not sign `Sentry-Hook-Timestamp`, so this only narrows the window in which a captured
+ * request can be replayed by someone who did not also change the header; identical bodies are
+ * deduplicated anyway. No header: nothing to check.
+ */
+export function checkTimestamp(
+  header: string | undefined,
+  nowMs: number,
+  toleranceMs: number = DEFAULT_TIMESTAMP_TOLERANCE_MS,
+): { ok: true } | { ok: false; reason: TimestampFailure } {
+  if (header === undefined) return { ok: true };
+  const text = header.trim();
+  if (!/^\d{1,12}(\.\d+)?$/.test(text)) return { ok: false, reason: 'invalid timestamp' };
+  const sentAt = Number(text) * 1000;
+  if (nowMs - sentAt > toleranceMs) return { ok: false, reason: 'timestamp too old' };
+  if (sentAt - nowMs > toleranceMs) return { ok: false, reason: 'timestamp in the future' };
+  return { ok: true };
+}

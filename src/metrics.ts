@@ -1,0 +1,55 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Db } from './db/client.js';
+import { queueStats } from './db/events.js';
+
+export type DeliveryOutcome = 'delivered' | 'retry' | 'failed' | 'collapsed';
+
+/** Prometheus metrics, one registry per process (tests build their own). */
+export function createMetrics(db: Db, now: () => number = Date.now) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'dispatch_process_' });
+  return {
+    registry,
+    webhooks: new Counter({
+      name: 'dispatch_webhooks_total',
+      help: 'Webhook requests answered, by HTTP status and event type ("unknown" until the request is verified)',
+      labelNames: ['status', 'event_type'] as const,
+      registers: [registry],
+    }),
+    deliveries: new Counter({
+      name: 'dispatch_deliveries_total',
+      help: 'Events by delivery outcome: delivered, retry (a failed attempt), failed (given up) or collapsed into a flood summary',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    deliveryLatency: new Histogram({
+      name: 'dispatch_delivery_latency_seconds',
+      help: 'From webhook received to message accepted by Discord',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 900, 3600],
+      registers: [registry],
+    }),
+    rateLimitHits: new Counter({
+      name: 'dispatch_discord_rate_limit_hits_total',
+      help: 'Times Discord answered 429 or discord.js waited for a rate limit',
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'dispatch_queue_depth',
+      help: 'Events waiting to be delivered',
+      registers: [registry],
+      collect() {
+        this.set(queueStats(db, now()).depth);
+      },
+    }),
+    oldestPending: new Gauge({
+      name: 'dispatch_queue_oldest_pending_seconds',
+      help: 'Age of the oldest event waiting to be delivered (0 when none)',
+      registers: [registry],
+      collect() {
+        this.set((queueStats(db, now()).oldestPendingAgeMs ?? 0) / 1000);
+      },
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
