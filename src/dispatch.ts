@@ -55,7 +55,10 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   const now = options.now ?? Date.now;
   const metrics = createMetrics(db, now);
   const rest = new REST({ api: config.discordApiUrl, retries: 0 }).setToken(config.discordToken);
-  rest.on('rateLimited', () => metrics.rateLimitHits.inc());
+  rest.on('rateLimited', () => metrics.rateLimitHits.inc({ kind: 'wait' }));
+  rest.on('response', (_request, response) => {
+    if (response.status === 429) metrics.rateLimitHits.inc({ kind: '429' });
+  });
   const client = createDiscordClient(config.discordApiUrl, logger);
 
   const send = restSender(rest);

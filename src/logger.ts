@@ -21,11 +21,12 @@ export const REDACT_PATHS = [
   '*.encryptionKey',
 ];
 
-export function createLogger(options: { level: string; pretty: boolean }): Logger {
-  return pino({
+export function createLogger(options: { level: string; pretty: boolean; destination?: NodeJS.WritableStream }): Logger {
+  const settings = {
     level: options.level,
     base: { app: 'dispatch' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    ...(options.pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } } : {}),
-  });
+    ...(options.pretty && !options.destination ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } } : {}),
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }

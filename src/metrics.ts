@@ -7,7 +7,7 @@ export type DeliveryOutcome = 'delivered' | 'retry' | 'failed' | 'collapsed';
 /** Prometheus metrics, one registry per process (tests build their own). */
 export function createMetrics(db: Db, now: () => number = Date.now) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'dispatch_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'dispatch_' });
   return {
     registry,
     webhooks: new Counter({
@@ -30,7 +30,8 @@ export function createMetrics(db: Db, now: () => number = Date.now) {
     }),
     rateLimitHits: new Counter({
       name: 'dispatch_discord_rate_limit_hits_total',
-      help: 'Times Discord answered 429 or discord.js waited for a rate limit',
+      help: 'Discord rate limits met: kind="429" for a 429 answer, kind="wait" when discord.js held a request back',
+      labelNames: ['kind'] as const,
       registers: [registry],
     }),
     queueDepth: new Gauge({

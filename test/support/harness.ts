@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createSource } from '../../src/db/sources.js';
 import type { Source } from '../../src/db/schema.js';
@@ -46,6 +47,8 @@ export interface Harness {
   guild: FakeGuild;
   channelId: string;
   databasePath: string;
+  /** Every log line, when started with captureLogs. */
+  logLines: string[];
   addSource(options?: { secret?: string | null; channelId?: string; name?: string; guildId?: string }): Source;
   post(slug: string, request: { body: string | Buffer; headers: Record<string, string> }): Promise<Response>;
   postEvent(source: Source, resource: string, payload: Record<string, unknown>): Promise<Response>;
@@ -54,14 +57,23 @@ export interface Harness {
 
 /** The real Dispatch (Express on port 0, a temporary SQLite file) against a loopback Discord. */
 export async function startHarness(
-  options: { env?: Record<string, string>; discord?: FakeDiscordOptions; start?: StartOptions } = {},
+  options: { env?: Record<string, string>; discord?: FakeDiscordOptions; start?: StartOptions; captureLogs?: boolean } = {},
 ): Promise<Harness> {
   const guild = testGuild();
   const discord = await FakeDiscord.start({ guilds: [guild], ...options.discord });
   const dir = tempDir();
   const databasePath = join(dir.path, 'dispatch.db');
   const config = loadConfig(testEnv(discord, databasePath, options.env));
-  const logger = createLogger({ level: config.logLevel, pretty: false });
+  const logLines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  });
+  const logger = options.captureLogs
+    ? createLogger({ level: 'trace', pretty: false, destination })
+    : createLogger({ level: config.logLevel, pretty: false });
   const dispatch = await startDispatch(config, logger, options.start);
   const harness: Harness = {
     discord,
@@ -70,6 +82,7 @@ export async function startHarness(
     guild,
     channelId: guild.channels[0]!.id,
     databasePath,
+    logLines,
     addSource: ({ secret = 'client-secret', channelId, name, guildId } = {}) =>
       createSource(dispatch.db, {
         guildId: guildId ?? guild.id,

@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createDb } from '../../src/db/client.js';
+import { keyIdOf, SecretKeyError } from '../../src/db/secret-box.js';
+import { sources } from '../../src/db/schema.js';
+import { createSource } from '../../src/db/sources.js';
+import { startDispatch } from '../../src/dispatch.js';
+import { createLogger } from '../../src/logger.js';
+import { FakeDiscord } from '../support/fake-discord.js';
+import { startHarness, tempDir, testEnv, testGuild, type Harness } from '../support/harness.js';
+import { loadFixture, sentryRequest } from '../support/sentry.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const issue = loadFixture('issue.created.json');
+const withShortId = (id: string) => ({ ...issue, data: { issue: { ...(issue.data as { issue: object }).issue, shortId: id } } });
+const silent = createLogger({ level: 'silent', pretty: false });
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+describe('replay window on Sentry-Hook-Timestamp', () => {
+  it('refuses a timestamp more than 5 minutes off, by the injected clock', async () => {
+    const clock = { now: Date.parse('2030-01-01T00:00:00Z') };
+    h = await startHarness({ start: { now: () => clock.now } });
+    const source = h.addSource({ secret: 's' });
+    const nowS = clock.now / 1000;
+    const send = (ts: string, id: string) => {
+      const r = sentryRequest('issue', withShortId(id), 's');
+      return h!.post(source.slug, { ...r, headers: { ...r.headers, 'sentry-hook-timestamp': ts } });
+    };
+    const old = await send(String(nowS - 301), 'R-1');
+    expect(old.status).toBe(401);
+    expect(old.headers.get('sentry-hook-error')).toBe('timestamp too old');
+    expect((await send(String(nowS + 301), 'R-2')).headers.get('sentry-hook-error')).toBe('timestamp in the future');
+    expect((await send('soon', 'R-3')).headers.get('sentry-hook-error')).toBe('invalid timestamp');
+    expect((await send(String(nowS - 299), 'R-4')).status).toBe(202);
+    clock.now += 10 * 60_000; // the same kind of request, ten minutes later by our clock, is now stale
+    expect((await send(String(nowS - 299), 'R-5')).status).toBe(401);
+  });
+
+  it('takes its tolerance from TIMESTAMP_TOLERANCE', async () => {
+    h = await startHarness({ env: { TIMESTAMP_TOLERANCE: '30s' } });
+    const source = h.addSource({ secret: null });
+    const r = sentryRequest('issue', issue, undefined, Math.floor(Date.now() / 1000) - 45);
+    expect((await h.post(source.slug, r)).status).toBe(401);
+  });
+});
+
+describe('signing secrets at rest', () => {
+  async function withDatabase() {
+    const guild = testGuild();
+    const discord = await FakeDiscord.start({ guilds: [guild] });
+    const dir = tempDir();
+    const path = join(dir.path, 'd.db');
+    const db = createDb(path);
+    const source = createSource(db, { guildId: guild.id, channelId: guild.channels[0]!.id, name: 'web', signingSecret: 'plain-old-secret', createdBy: '1' });
+    db.$client.close();
+    const start = (env: Record<string, string> = {}) => startDispatch(loadConfig(testEnv(discord, path, env)), silent);
+    const stored = () => {
+      const d = createDb(path);
+      const value = d.select().from(sources).get()!.signingSecret!;
+      d.$client.close();
+      return value;
+    };
+    return { discord, dir, path, source, start, stored, cleanup: async () => { await discord.stop(); dir.remove(); } };
+  }
+
+  it('encrypts plain-text secrets at start-up, verifies webhooks with them, and re-seals on key rotation', async () => {
+    const t = await withDatabase();
+    try {
+      const key = randomBytes(32);
+      const first = await t.start({ DISPATCH_ENCRYPTION_KEY: key.toString('base64') });
+      expect(t.stored()).toMatch(new RegExp(`^enc:v1:${keyIdOf(key)}:`));
+      expect(t.stored()).not.toContain('plain-old-secret');
+      const request = sentryRequest('issue', issue, 'plain-old-secret');
+      expect((await fetch(`${first.url}/hooks/${t.source.slug}`, { method: 'POST', body: request.body, headers: request.headers })).status).toBe(202);
+      const wrong = sentryRequest('issue', withShortId('W'), 'other');
+      expect((await fetch(`${first.url}/hooks/${t.source.slug}`, { method: 'POST', body: wrong.body, headers: wrong.headers })).status).toBe(401);
+      await first.stop();
+
+      const next = randomBytes(32);
+      const rotated = await t.start({ DISPATCH_ENCRYPTION_KEY: next.toString('hex'), DISPATCH_ENCRYPTION_KEY_PREVIOUS: key.toString('base64') });
+      expect(t.stored()).toMatch(new RegExp(`^enc:v1:${keyIdOf(next)}:`));
+      await rotated.stop();
+
+      await expect(t.start({ DISPATCH_ENCRYPTION_KEY: randomBytes(32).toString('hex') })).rejects.toThrow(SecretKeyError);
+      await expect(t.start()).rejects.toThrow(/set DISPATCH_ENCRYPTION_KEY/);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('npm start with the wrong key prints one clear line and exits 1', async () => {
+    const t = await withDatabase();
+    try {
+      (await t.start({ DISPATCH_ENCRYPTION_KEY: randomBytes(32).toString('hex') })).stop();
+      const env = { PATH: process.env.PATH!, ...testEnv(t.discord, t.path, { DISPATCH_ENCRYPTION_KEY: randomBytes(32).toString('hex') }) };
+      const run = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'src/index.ts')], { cwd: ROOT, env }).catch((e) => e);
+      expect(run.code).toBe(1);
+      const lines = String(run.stderr).trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^dispatch: could not start: a signing secret is encrypted with key [0-9a-f]{8}, which is not configured/);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('warns once at start-up when no key is set, and never logs a secret', async () => {
+    h = await startHarness({ captureLogs: true });
+    const source = h.addSource({ secret: 'never-log-me-0123' });
+    await h.postEvent(source, 'issue', issue);
+    const bad = sentryRequest('issue', withShortId('X'), 'wrong');
+    await h.post(source.slug, bad);
+    await h.discord.waitForMessage();
+    const warnings = h.logLines.filter((l) => l.includes('DISPATCH_ENCRYPTION_KEY is not set'));
+    expect(warnings).toHaveLength(1);
+    expect(h.logLines.length).toBeGreaterThan(3);
+    for (const line of h.logLines) {
+      expect(line).not.toContain('never-log-me-0123');
+      expect(line).not.toContain('test-token');
+      expect(line).not.toContain(bad.headers['sentry-hook-signature']);
+    }
+    const accepted = h.logLines.find((l) => l.includes('"outcome":"accepted"'));
+    expect(accepted).toBeDefined();
+    expect(JSON.parse(accepted!)).toMatchObject({ event_type: 'issue.created', source_id: source.id, guild_id: source.guildId });
+    await expect.poll(() => h!.logLines.some((l) => l.includes('"outcome":"delivered"'))).toBe(true);
+  });
+});
+
+describe('GET /metrics', () => {
+  const value = (text: string, line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+
+  it('counts webhooks by status and type, deliveries, queue depth and process metrics, and the numbers move', async () => {
+    h = await startHarness();
+    const source = h.addSource({ secret: 's' });
+    const scrape = async () => (await fetch(`${h!.dispatch.url}/metrics`)).text();
+    const before = await scrape();
+    expect(before).toContain('dispatch_process_resident_memory_bytes');
+    expect(before).not.toContain('dispatch_dispatch_');
+    expect(before).toContain('dispatch_queue_depth 0');
+
+    await h.postEvent(source, 'issue', withShortId('M-1'));
+    await h.postEvent(source, 'issue', withShortId('M-2'));
+    await h.post(source.slug, sentryRequest('issue', withShortId('M-3'), 'wrong'));
+    await h.discord.waitForMessages(2, h.channelId);
+    await expect.poll(async () => value(await scrape(), 'dispatch_deliveries_total{outcome="delivered"}')).toBe(2);
+    const after = await scrape();
+    expect(value(after, 'dispatch_webhooks_total{status="202",event_type="issue.created"}')).toBe(2);
+    expect(value(after, 'dispatch_webhooks_total{status="401",event_type="unknown"}')).toBe(1);
+    expect(value(after, 'dispatch_delivery_latency_seconds_count')).toBe(2);
+  });
+
+  it('counts Discord rate limits', async () => {
+    h = await startHarness();
+    const source = h.addSource({ secret: null });
+    h.discord.inject([{ status: 429, body: { message: 'slow down', retry_after: 0.2, global: false }, headers: { 'retry-after': '0.2', 'x-ratelimit-scope': 'user' } }], h.channelId);
+    await h.postEvent(source, 'issue', issue);
+    await h.discord.waitForMessage();
+    expect(value(await (await fetch(`${h.dispatch.url}/metrics`)).text(), 'dispatch_discord_rate_limit_hits_total{kind="429"}')).toBe(1);
+  });
+
+  it('requires the bearer token when METRICS_TOKEN is set', async () => {
+    h = await startHarness({ env: { METRICS_TOKEN: 'scrape-me' } });
+    expect((await fetch(`${h.dispatch.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${h.dispatch.url}/metrics`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    const ok = await fetch(`${h.dispatch.url}/metrics`, { headers: { authorization: 'Bearer scrape-me' } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('dispatch_webhooks_total');
+  });
+});
