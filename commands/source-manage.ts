@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder, type ChatInputCommandInteraction, type InteractionReplyOptions } from 'discord.js';
-import { pendingCountForSource } from '../src/db/events.js';
+import { oldestPendingForSource, pendingCountForSource } from '../src/db/events.js';
 import type { Source } from '../src/db/schema.js';
 import { getSource, listSources, setSourceEnabled } from '../src/db/sources.js';
 import { classifyFailure } from '../src/delivery/classify-error.js';
@@ -68,6 +68,17 @@ export const listPageButton: ComponentHandler = {
   },
 };
 
+/** Whether the source's backlog is being collapsed into summaries, in words. */
+export function floodState(source: Source, ctx: CommandContext): string {
+  const waiting = pendingCountForSource(ctx.db, source.id);
+  const oldest = oldestPendingForSource(ctx.db, source.id);
+  const collapsed = source.eventsCollapsed > 0 ? ` · ${source.eventsCollapsed} events collapsed into ${source.floodSummaries} summaries so far, last ${relativeTime(source.lastFloodAt)}` : '';
+  if (waiting > ctx.flood.threshold && oldest !== null && ctx.now() - oldest > ctx.flood.afterMs) {
+    return `🌊 flooding: ${waiting} waiting since ${relativeTime(oldest)}; waiting events are summarized${collapsed}`;
+  }
+  return `no (summaries start past ${ctx.flood.threshold} waiting for ${Math.round(ctx.flood.afterMs / 1000)} s)${collapsed}`;
+}
+
 export async function infoCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
   const source = sourceOption(interaction, ctx);
   const embed = new EmbedBuilder()
@@ -84,6 +95,7 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
       { name: 'Waiting', value: String(pendingCountForSource(ctx.db, source.id)), inline: true },
       { name: 'Last event', value: relativeTime(source.lastEventAt), inline: true },
       { name: 'Created', value: `${relativeTime(source.createdAt)} by <@${source.createdBy}>`, inline: true },
+      { name: 'Flood', value: floodState(source, ctx) },
     );
   if (source.lastError) {
     embed.addFields({ name: 'Last error', value: `${source.lastError.slice(0, 900)} (${relativeTime(source.lastErrorAt)})` });

@@ -21,6 +21,8 @@ export interface CommandContext {
   now: () => number;
   /** Seals a signing secret before it is stored. */
   secrets: SecretBox;
+  /** The flood settings, to show a source's flood state. */
+  flood: { threshold: number; afterMs: number };
 }
 
 /** A slash command: its definition and its handlers (the discord.js guide's `{ data, execute }`). */

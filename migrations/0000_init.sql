@@ -12,6 +12,7 @@ CREATE TABLE `events` (
 	`next_attempt_at` integer NOT NULL,
 	`batch_id` text,
 	`solo` integer DEFAULT false NOT NULL,
+	`summary` integer DEFAULT false NOT NULL,
 	`last_error` text,
 	`delivered_at` integer,
 	`message_id` text,
@@ -39,7 +40,10 @@ CREATE TABLE `sources` (
 	`last_event_at` integer,
 	`last_error` text,
 	`last_error_at` integer,
-	`permanent_failure_streak` integer DEFAULT 0 NOT NULL
+	`permanent_failure_streak` integer DEFAULT 0 NOT NULL,
+	`events_collapsed` integer DEFAULT 0 NOT NULL,
+	`flood_summaries` integer DEFAULT 0 NOT NULL,
+	`last_flood_at` integer
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `sources_slug_unique` ON `sources` (`slug`);--> statement-breakpoint

@@ -77,6 +77,8 @@ const schema = z.object({
   EVENT_RETENTION: duration.default(7 * 86_400_000),
   BATCH_LINGER: duration.default(500),
   TIMESTAMP_TOLERANCE: duration.default(5 * 60 * 1000),
+  FLOOD_THRESHOLD: z.coerce.number({ error: 'must be a whole number of events' }).int('must be a whole number of events').min(1, 'must be at least 1').default(250),
+  FLOOD_AFTER: duration.default(30_000),
   DISPATCH_ENCRYPTION_KEY: encryptionKey,
   METRICS_TOKEN: optionalText,
   DISPATCH_ENCRYPTION_KEY_PREVIOUS: encryptionKey,
@@ -102,6 +104,8 @@ export interface Config {
   readonly batchLingerMs: number;
   /** How far Sentry-Hook-Timestamp may differ from our clock. */
   readonly timestampToleranceMs: number;
+  /** Collapse a source's backlog when more than `threshold` events wait, the oldest for over `afterMs`. */
+  readonly flood: { readonly threshold: number; readonly afterMs: number };
   /** Seals signing secrets at rest (AES-256-GCM); none means they are stored as given. */
   readonly encryptionKey: Buffer | undefined;
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
@@ -135,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     eventRetentionMs: e.EVENT_RETENTION,
     batchLingerMs: e.BATCH_LINGER,
     timestampToleranceMs: e.TIMESTAMP_TOLERANCE,
+    flood: Object.freeze({ threshold: e.FLOOD_THRESHOLD, afterMs: e.FLOOD_AFTER }),
     encryptionKey: e.DISPATCH_ENCRYPTION_KEY,
     metricsToken: e.METRICS_TOKEN,
     previousEncryptionKey: e.DISPATCH_ENCRYPTION_KEY_PREVIOUS,

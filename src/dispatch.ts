@@ -64,7 +64,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   const send = restSender(rest);
   const route = createInteractionRouter(
     { commands, components: componentHandlers },
-    { db, logger, publicUrl: config.publicUrl, send, now, secrets },
+    { db, logger, publicUrl: config.publicUrl, send, now, secrets, flood: config.flood },
   );
   client.on('interactionCreate', (interaction) => void route(interaction));
 
@@ -76,6 +76,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     retrySchedule: config.retrySchedule,
     retentionMs: config.eventRetentionMs,
     batchLingerMs: config.batchLingerMs,
+    flood: config.flood,
     metrics,
     now: options.now,
     afterSend: options.afterSend,

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { and, asc, eq, inArray, lt, min, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lt, min, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { prepared } from './prepared.js';
 import { events, sources, type EventRow } from './schema.js';
@@ -208,7 +208,7 @@ function failEvents(db: Db, batch: EventRow[], reason: string, now: number, perm
 /** Discord found the batch invalid as a whole: send each event on its own to find the bad one. */
 export function splitBatch(db: Db, batch: EventRow[]): void {
   db.update(events)
-    .set({ solo: true, batchId: null })
+    .set({ solo: true, batchId: null, summary: false })
     .where(inArray(events.seq, batch.map((e) => e.seq)))
     .run();
 }
@@ -223,7 +223,7 @@ function countBySource(batch: EventRow[]): Map<number, number> {
 export function pruneFinished(db: Db, olderThan: number): number {
   return db
     .delete(events)
-    .where(and(or(eq(events.status, 'delivered'), eq(events.status, 'failed')), lt(events.deliveredAt, olderThan)))
+    .where(and(inArray(events.status, ['delivered', 'failed', 'collapsed']), lt(events.deliveredAt, olderThan)))
     .run().changes;
 }
 
@@ -252,4 +252,58 @@ export function pendingCountForSource(db: Db, sourceId: number): number {
     .from(events)
     .where(and(eq(events.sourceId, sourceId), eq(events.status, 'pending')))
     .get()!.n;
+}
+
+/** Waiting events of one source not yet in a batch, by type, oldest type first. */
+export function waitingByType(db: Db, sourceId: number): { eventType: string; count: number; firstSeq: number }[] {
+  return db
+    .select({ eventType: events.eventType, count: sql<number>`count(*)`, firstSeq: min(events.seq).mapWith(Number) })
+    .from(events)
+    .where(and(eq(events.sourceId, sourceId), eq(events.status, 'pending'), isNull(events.batchId)))
+    .groupBy(events.eventType)
+    .orderBy(min(events.seq))
+    .all() as { eventType: string; count: number; firstSeq: number }[];
+}
+
+/** Puts every waiting, unbatched event of these types into one summary batch, and returns them. */
+export function assignSummaryBatch(db: Db, sourceId: number, eventTypes: string[], batchId: string): EventRow[] {
+  return db.transaction((tx) => {
+    tx.update(events)
+      .set({ batchId, summary: true })
+      .where(and(eq(events.sourceId, sourceId), eq(events.status, 'pending'), isNull(events.batchId), inArray(events.eventType, eventTypes)))
+      .run();
+    return tx.select().from(events).where(eq(events.batchId, batchId)).orderBy(asc(events.seq)).all();
+  });
+}
+
+/** A flood summary reached Discord: its events are collapsed, counted once, on their source. */
+export function markCollapsed(db: Db, batch: EventRow[], summaries: number, messageId: string, now = Date.now()): void {
+  db.transaction((tx) => {
+    tx.update(events)
+      .set({ status: 'collapsed', deliveredAt: now, messageId, lastError: null })
+      .where(inArray(events.seq, batch.map((e) => e.seq)))
+      .run();
+    for (const [sourceId, count] of countBySource(batch)) {
+      tx.update(sources)
+        .set({
+          eventsCollapsed: sql`${sources.eventsCollapsed} + ${count}`,
+          floodSummaries: sql`${sources.floodSummaries} + ${summaries}`,
+          lastFloodAt: now,
+          permanentFailureStreak: 0,
+        })
+        .where(eq(sources.id, sourceId))
+        .run();
+    }
+  });
+}
+
+/** The oldest waiting event of a source, for the flood state shown by `info`. */
+export function oldestPendingForSource(db: Db, sourceId: number): number | null {
+  return (
+    db
+      .select({ oldest: min(events.receivedAt) })
+      .from(events)
+      .where(and(eq(events.sourceId, sourceId), eq(events.status, 'pending')))
+      .get()?.oldest ?? null
+  );
 }

@@ -28,6 +28,10 @@ export const sources = sqliteTable(
     lastErrorAt: integer('last_error_at'),
     /** Permanent Discord errors in a row; reset by a successful post. */
     permanentFailureStreak: integer('permanent_failure_streak').notNull().default(0),
+    /** Events counted in flood summaries instead of posted one by one, and how many summaries. */
+    eventsCollapsed: integer('events_collapsed').notNull().default(0),
+    floodSummaries: integer('flood_summaries').notNull().default(0),
+    lastFloodAt: integer('last_flood_at'),
   },
   (t) => [uniqueIndex('sources_guild_name').on(t.guildId, t.name)],
 );
@@ -50,13 +54,16 @@ export const events = sqliteTable(
     bodyHash: text('body_hash').notNull(),
     body: text('body').notNull(),
     receivedAt: integer('received_at').notNull(),
-    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull().default('pending'),
+    /** collapsed: counted in a flood summary message instead of posted on its own. */
+    status: text('status', { enum: ['pending', 'delivered', 'failed', 'collapsed'] }).notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at').notNull(),
     /** Set just before a send; a restart resends the same batch with the same Discord nonce. */
     batchId: text('batch_id'),
     /** After Discord refused a batch as invalid, this event is sent on its own. */
     solo: integer('solo', { mode: 'boolean' }).notNull().default(false),
+    /** Its batch is a flood summary: a resend rebuilds the summary, not one embed per event. */
+    summary: integer('summary', { mode: 'boolean' }).notNull().default(false),
     lastError: text('last_error'),
     deliveredAt: integer('delivered_at'),
     messageId: text('message_id'),

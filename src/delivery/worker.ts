@@ -3,6 +3,10 @@ import type { APIEmbed } from 'discord.js';
 import type { Db } from '../db/client.js';
 import {
   assignBatch,
+  assignSummaryBatch,
+  markCollapsed,
+  pendingCountForSource,
+  waitingByType,
   eventsInBatch,
   markDelivered,
   markPermanentFailure,
@@ -17,6 +21,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { classifyFailure } from './classify-error.js';
 import { EMBED_LIMITS } from '../sentry/embed-limits.js';
+import { floodSummaryEmbed, projectFromFooter } from './flood-summary.js';
 import { countThatFit } from './pack.js';
 import type { SendMessage } from './sender.js';
 
@@ -33,6 +38,8 @@ export interface WorkerDeps {
   maxConcurrentChannels?: number;
   /** How long a partial batch may wait for more events once a burst is under way. */
   batchLingerMs: number;
+  /** More than `threshold` events of one source waiting, the oldest for over `afterMs`: collapse them. */
+  flood: { threshold: number; afterMs: number };
   metrics?: Metrics;
   /** Test seam: runs after Discord accepted a message and before it is recorded. */
   afterSend?: (batch: EventRow[]) => void;
@@ -40,7 +47,10 @@ export interface WorkerDeps {
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
-type Plan = { batchId: string; batch: EventRow[]; embeds: APIEmbed[] } | { waitUntil: number };
+type SendPlan = { batchId: string; batch: EventRow[]; embeds: APIEmbed[]; summary: boolean };
+type Plan = SendPlan | { waitUntil: number };
+
+const newBatchId = () => randomBytes(15).toString('base64url'); // 20 characters: Discord nonces take at most 25
 
 /**
  * Delivers stored events. Each channel has at most one send in flight and takes its events in
@@ -133,7 +143,7 @@ export class DeliveryWorker {
     }
   }
 
-  private startChannel(channelId: string, plan: Exclude<Plan, { waitUntil: number }>): void {
+  private startChannel(channelId: string, plan: SendPlan): void {
     this.busyChannels.add(channelId);
     const work = this.deliver(channelId, plan)
       .catch((error: unknown) => this.deps.logger.error({ err: error, channel_id: channelId }, 'delivery step failed'))
@@ -152,8 +162,10 @@ export class DeliveryWorker {
   private planBatch(head: EventRow, now: number): Plan {
     if (head.batchId) {
       const batch = eventsInBatch(this.deps.db, head.batchId);
-      return { batchId: head.batchId, batch, embeds: batch.map(this.deps.render) };
+      return head.summary ? this.summaryPlan(head.batchId, batch) : { batchId: head.batchId, batch, embeds: batch.map(this.deps.render), summary: false };
     }
+    const flood = this.floodPlan(head, now);
+    if (flood) return flood;
     const candidates = head.solo ? [head] : pendingForChannel(this.deps.db, head.channelId, EMBED_LIMITS.embedsPerMessage);
     const joinable: EventRow[] = [];
     for (const event of candidates) {
@@ -166,12 +178,45 @@ export class DeliveryWorker {
     const embeds = joinable.map(this.deps.render);
     const count = countThatFit(embeds);
     const batch = joinable.slice(0, count);
-    const batchId = randomBytes(15).toString('base64url'); // 20 characters: Discord nonces take at most 25
+    const batchId = newBatchId();
     assignBatch(this.deps.db, batch.map((e) => e.seq), batchId);
-    return { batchId, batch, embeds: embeds.slice(0, count) };
+    return { batchId, batch, embeds: embeds.slice(0, count), summary: false };
   }
 
-  private async deliver(channelId: string, { batchId, batch, embeds }: Exclude<Plan, { waitUntil: number }>): Promise<void> {
+  /**
+   * Only when a backlog is past reading: more than `flood.threshold` events of the head's source
+   * waiting and the oldest older than `flood.afterMs`. Then every waiting event of its first ten
+   * types goes into one summary message, an embed per type, each event counted exactly once.
+   */
+  private floodPlan(head: EventRow, now: number): SendPlan | undefined {
+    const { threshold, afterMs } = this.deps.flood;
+    if (head.solo || now - head.receivedAt < afterMs) return undefined;
+    if (pendingCountForSource(this.deps.db, head.sourceId) <= threshold) return undefined;
+    const types = waitingByType(this.deps.db, head.sourceId).slice(0, EMBED_LIMITS.embedsPerMessage).map((w) => w.eventType);
+    const batchId = newBatchId();
+    const batch = assignSummaryBatch(this.deps.db, head.sourceId, types, batchId);
+    this.deps.logger.warn({ source_id: head.sourceId, collapsed: batch.length, event_types: types }, 'flood: collapsing waiting events into a summary');
+    return this.summaryPlan(batchId, batch);
+  }
+
+  /** Rebuilt from the batch alone, so a resend after a crash makes the same message. */
+  private summaryPlan(batchId: string, batch: EventRow[]): SendPlan {
+    const byType = new Map<string, EventRow[]>();
+    for (const event of batch) byType.set(event.eventType, [...(byType.get(event.eventType) ?? []), event]);
+    const embeds = [...byType].map(([eventType, group]) =>
+      floodSummaryEmbed({
+        eventType,
+        count: group.length,
+        project: projectFromFooter(this.deps.render(group[0]!)),
+        firstReceivedAt: group[0]!.receivedAt,
+        lastReceivedAt: group[group.length - 1]!.receivedAt,
+        examples: group.slice(-3).map((e) => this.deps.render(e).title ?? e.eventType),
+      }),
+    );
+    return { batchId, batch, embeds, summary: true };
+  }
+
+  private async deliver(channelId: string, { batchId, batch, embeds, summary }: SendPlan): Promise<void> {
     if (batch.length === 0) return;
     const log = this.deps.logger.child({ channel_id: channelId, batch_id: batchId });
     const started = this.now();
@@ -184,6 +229,12 @@ export class DeliveryWorker {
     }
     this.deps.afterSend?.(batch);
     const deliveredAt = this.now();
+    if (summary) {
+      markCollapsed(this.deps.db, batch, embeds.length, messageId, deliveredAt);
+      this.deps.metrics?.deliveries.inc({ outcome: 'collapsed' }, batch.length);
+      log.info({ source_id: batch[0]!.sourceId, collapsed: batch.length, outcome: 'collapsed', message_id: messageId }, 'flood summary delivered');
+      return;
+    }
     markDelivered(this.deps.db, batch, messageId, deliveredAt);
     this.deps.metrics?.deliveries.inc({ outcome: 'delivered' }, batch.length);
     for (const event of batch) {
