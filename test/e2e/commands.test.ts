@@ -24,7 +24,7 @@ beforeAll(async () => {
   const guildA = testGuild('Acme');
   guildA.channels.push({ id: snowflake(), name: 'muted', type: 0, deny: PERMISSIONS.SendMessages | PERMISSIONS.EmbedLinks });
   guildA.channels.push({ id: snowflake(), name: 'voice', type: 2 });
-  h = await startHarness({ discord: { guilds: [guildA, guildB] }, env: { PUBLIC_URL: 'https://dispatch.example.com' } });
+  h = await startHarness({ discord: { guilds: [guildA, guildB] }, env: { PUBLIC_URL: 'https://dispatch.example.com' }, captureLogs: true });
   h.guild = guildA;
   h.channelId = guildA.channels[0]!.id;
   await waitFor(() => h.dispatch.client.isReady(), 20_000, 'the gateway');
@@ -56,6 +56,8 @@ describe('/dispatch source, end to end through discord.js', () => {
   it('create → signed webhook → embed → disable → 404 → enable → rotate secret → delete → 404', async () => {
     const { opened, reply, slug } = await createSource(alice, 'backend', h.channelId, '  s3cret-one  ');
     expect(opened.body.data.title).toContain('backend');
+    const input = opened.body.data.components[0].component;
+    expect(input).toMatchObject({ custom_id: 'secret', required: false, max_length: 256 });
     expect(reply.body.data.flags & EPHEMERAL).toBe(EPHEMERAL);
     const text = shownText(reply);
     expect(text).toContain(`https://dispatch.example.com/hooks/${slug}`);
@@ -209,6 +211,16 @@ describe('/dispatch source, end to end through discord.js', () => {
     const refused = await interact(h.discord, slash(alice, 'test', [str('source', 'tester')]));
     const why = await h.discord.waitForResponse((r) => r.token === refused.token && r.kind === 'edit');
     expect(why.body.content).toContain('50013 Missing Permissions');
+  });
+});
+
+describe('secrets stay secret', () => {
+  it('no signing secret appears in any reply, edit, follow-up or log line of this whole suite', () => {
+    const secrets = ['s3cret-one', 's3cret-two', 'sec"', 'test-token'];
+    const replies = h.discord.interactionResponses.map((r) => JSON.stringify(r.body));
+    expect(replies.length).toBeGreaterThan(30);
+    expect(h.logLines.length).toBeGreaterThan(30);
+    for (const text of [...replies, ...h.logLines]) for (const secret of secrets) expect(text).not.toContain(secret);
   });
 });
 
