@@ -12,10 +12,14 @@ import { createCommand } from './source-create.js';
 import { deleteCommand } from './source-delete.js';
 import { disableCommand, enableCommand, infoCommand, listCommand, testCommand } from './source-manage.js';
 import { secretCommand } from './source-secret.js';
+import { templateClearCommand, templateListCommand, templatePreviewCommand, templateSetCommand } from './template.js';
 import type { Command, CommandContext } from './types.js';
 
 const sourceOption = (option: SlashCommandStringOption) =>
   option.setName('source').setDescription('The source').setRequired(true).setAutocomplete(true).setMaxLength(SOURCE_NAME_MAX);
+
+const eventOption = (option: SlashCommandStringOption) =>
+  option.setName('event').setDescription('issue.created, issue.* or * (the default)').setRequired(false).setMaxLength(129);
 
 const data = new SlashCommandBuilder()
   .setName('dispatch')
@@ -43,6 +47,15 @@ const data = new SlashCommandBuilder()
       .addSubcommand((sub) => sub.setName('delete').setDescription('Delete a source and its events').addStringOption(sourceOption))
       .addSubcommand((sub) => sub.setName('secret').setDescription('Set, rotate or clear the signing secret').addStringOption(sourceOption))
       .addSubcommand((sub) => sub.setName('test').setDescription('Post a sample event in the source channel').addStringOption(sourceOption)),
+  )
+  .addSubcommandGroup((group) =>
+    group
+      .setName('template')
+      .setDescription('Custom message templates')
+      .addSubcommand((sub) => sub.setName('set').setDescription('Set the template for an event type, a resource or all events').addStringOption(sourceOption).addStringOption(eventOption))
+      .addSubcommand((sub) => sub.setName('preview').setDescription('Render a template against the last matching event').addStringOption(sourceOption).addStringOption(eventOption))
+      .addSubcommand((sub) => sub.setName('list').setDescription("A source's templates").addStringOption(sourceOption))
+      .addSubcommand((sub) => sub.setName('clear').setDescription('Remove a template').addStringOption(sourceOption).addStringOption(eventOption)),
   );
 
 type Handler = (interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext) => Promise<void>;
@@ -58,11 +71,19 @@ const SOURCE_HANDLERS: Record<string, Handler> = {
   test: testCommand,
 };
 
+const TEMPLATE_HANDLERS: Record<string, Handler> = {
+  set: templateSetCommand,
+  preview: templatePreviewCommand,
+  list: templateListCommand,
+  clear: templateClearCommand,
+};
+
 export const dispatchCommand = {
   data,
   async execute(interaction, ctx) {
     const group = interaction.options.getSubcommandGroup();
-    const handler = group === 'source' ? SOURCE_HANDLERS[interaction.options.getSubcommand()] : undefined;
+    const handlers = group === 'source' ? SOURCE_HANDLERS : group === 'template' ? TEMPLATE_HANDLERS : {};
+    const handler = handlers[interaction.options.getSubcommand()];
     if (!handler) throw new UserError('Unknown command. Run `npm run deploy-commands` to refresh the command list.');
     await handler(interaction, ctx);
   },

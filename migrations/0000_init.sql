@@ -43,8 +43,21 @@ CREATE TABLE `sources` (
 	`permanent_failure_streak` integer DEFAULT 0 NOT NULL,
 	`events_collapsed` integer DEFAULT 0 NOT NULL,
 	`flood_summaries` integer DEFAULT 0 NOT NULL,
-	`last_flood_at` integer
+	`last_flood_at` integer,
+	`last_template_error` text,
+	`last_template_error_at` integer
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `sources_slug_unique` ON `sources` (`slug`);--> statement-breakpoint
-CREATE UNIQUE INDEX `sources_guild_name` ON `sources` (`guild_id`,`name`);
+CREATE UNIQUE INDEX `sources_guild_name` ON `sources` (`guild_id`,`name`);--> statement-breakpoint
+CREATE TABLE `templates` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`source_id` integer NOT NULL,
+	`event_pattern` text NOT NULL,
+	`body` text NOT NULL,
+	`updated_by` text NOT NULL,
+	`updated_at` integer NOT NULL,
+	FOREIGN KEY (`source_id`) REFERENCES `sources`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `templates_source_pattern` ON `templates` (`source_id`,`event_pattern`);

@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import { createDb, type Db } from './db/client.js';
 import { createEventWriter } from './db/event-writer.js';
 import { createSecretBox, sealStoredSecrets } from './db/secret-box.js';
-import type { EventRow } from './db/schema.js';
+import { createEventRenderer } from './delivery/render-event.js';
 import { restSender } from './delivery/sender.js';
 import { DeliveryWorker, type WorkerDeps } from './delivery/worker.js';
 import { commands, componentHandlers } from '../commands/index.js';
@@ -16,7 +16,6 @@ import { createApp } from './http/app.js';
 import { answerClientErrors } from './http/client-error.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import { formatEvent } from './sentry/registry.js';
 
 export interface Dispatch {
   /** Where the webhook listener actually listens (useful with PORT=0). */
@@ -31,10 +30,6 @@ export interface StartOptions {
   now?: () => number;
   /** Test seam passed to the worker. */
   afterSend?: WorkerDeps['afterSend'];
-}
-
-function renderEvent(event: EventRow) {
-  return formatEvent(event.eventType, JSON.parse(event.body) as unknown);
 }
 
 /**
@@ -71,7 +66,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   const worker = new DeliveryWorker({
     db,
     send,
-    render: renderEvent,
+    render: createEventRenderer(db, logger),
     logger,
     retrySchedule: config.retrySchedule,
     retentionMs: config.eventRetentionMs,

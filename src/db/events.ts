@@ -236,15 +236,6 @@ export function queueStats(db: Db, now = Date.now()): { depth: number; oldestPen
   return { depth: row.depth, oldestPendingAgeMs: row.oldest === null ? null : now - row.oldest };
 }
 
-export function lastEventOfType(db: Db, sourceId: number, eventType: string): EventRow | undefined {
-  return db
-    .select()
-    .from(events)
-    .where(and(eq(events.sourceId, sourceId), eq(events.eventType, eventType)))
-    .orderBy(sql`${events.seq} desc`)
-    .limit(1)
-    .get();
-}
 
 export function pendingCountForSource(db: Db, sourceId: number): number {
   return db
@@ -306,4 +297,17 @@ export function oldestPendingForSource(db: Db, sourceId: number): number | null 
       .where(and(eq(events.sourceId, sourceId), eq(events.status, 'pending')))
       .get()?.oldest ?? null
   );
+}
+
+/** The latest event of a source matching `issue.created`, `issue.*` or `*`. */
+export function lastEventMatching(db: Db, sourceId: number, pattern: string): EventRow | undefined {
+  const match =
+    pattern === '*' ? undefined : pattern.endsWith('.*') ? sql`${events.eventType} like ${`${pattern.slice(0, -2)}.%`}` : eq(events.eventType, pattern);
+  return db
+    .select()
+    .from(events)
+    .where(and(eq(events.sourceId, sourceId), match))
+    .orderBy(sql`${events.seq} desc`)
+    .limit(1)
+    .get();
 }

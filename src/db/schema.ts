@@ -32,6 +32,9 @@ export const sources = sqliteTable(
     eventsCollapsed: integer('events_collapsed').notNull().default(0),
     floodSummaries: integer('flood_summaries').notNull().default(0),
     lastFloodAt: integer('last_flood_at'),
+    /** The last custom template failure (the built-in embed was posted instead). */
+    lastTemplateError: text('last_template_error'),
+    lastTemplateErrorAt: integer('last_template_error_at'),
   },
   (t) => [uniqueIndex('sources_guild_name').on(t.guildId, t.name)],
 );
@@ -74,5 +77,23 @@ export const events = sqliteTable(
   ],
 );
 
+/** A custom message template of a source, for an event type (`issue.created`), a resource (`issue.*`) or all (`*`). */
+export const templates = sqliteTable(
+  'templates',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    sourceId: integer('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    eventPattern: text('event_pattern').notNull(),
+    /** The template JSON exactly as the admin pasted it. */
+    body: text('body').notNull(),
+    updatedBy: text('updated_by').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('templates_source_pattern').on(t.sourceId, t.eventPattern)],
+);
+
 export type Source = typeof sources.$inferSelect;
+export type TemplateRow = typeof templates.$inferSelect;
 export type EventRow = typeof events.$inferSelect;

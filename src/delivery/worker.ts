@@ -23,13 +23,14 @@ import { classifyFailure } from './classify-error.js';
 import { EMBED_LIMITS } from '../sentry/embed-limits.js';
 import { floodSummaryEmbed, projectFromFooter } from './flood-summary.js';
 import { countThatFit } from './pack.js';
+import type { RenderedEvent } from './render-event.js';
 import type { SendMessage } from './sender.js';
 
 export interface WorkerDeps {
   db: Db;
   send: SendMessage;
-  /** Turns a stored event into its embed; pure, so a resent batch renders the same. */
-  render: (event: EventRow) => APIEmbed;
+  /** Turns a stored event into its part of a message (template or built-in embed). */
+  render: (event: EventRow) => RenderedEvent;
   logger: Logger;
   retrySchedule: readonly number[];
   retentionMs: number;
@@ -47,7 +48,15 @@ export interface WorkerDeps {
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
-type SendPlan = { batchId: string; batch: EventRow[]; embeds: APIEmbed[]; summary: boolean };
+type SendPlan = {
+  batchId: string;
+  batch: EventRow[];
+  embeds: APIEmbed[];
+  summary: boolean;
+  /** Set only when the batch is one event whose template has content. */
+  content?: string;
+  allowedRoleIds?: string[];
+};
 type Plan = SendPlan | { waitUntil: number };
 
 const newBatchId = () => randomBytes(15).toString('base64url'); // 20 characters: Discord nonces take at most 25
@@ -162,7 +171,7 @@ export class DeliveryWorker {
   private planBatch(head: EventRow, now: number): Plan {
     if (head.batchId) {
       const batch = eventsInBatch(this.deps.db, head.batchId);
-      return head.summary ? this.summaryPlan(head.batchId, batch) : { batchId: head.batchId, batch, embeds: batch.map(this.deps.render), summary: false };
+      return head.summary ? this.summaryPlan(head.batchId, batch) : this.sendPlan(head.batchId, batch, batch.map(this.deps.render));
     }
     const flood = this.floodPlan(head, now);
     if (flood) return flood;
@@ -175,12 +184,26 @@ export class DeliveryWorker {
     const lingerEnds = head.receivedAt + this.deps.batchLingerMs;
     const burstGathering = joinable.length > 1 && joinable.length < EMBED_LIMITS.embedsPerMessage && now < lingerEnds;
     if (burstGathering) return { waitUntil: lingerEnds };
-    const embeds = joinable.map(this.deps.render);
-    const count = countThatFit(embeds);
+    const rendered = joinable.map(this.deps.render);
+    // A message has one content: an event whose template sets one goes alone.
+    const withContent = rendered.findIndex((r) => r.content !== undefined);
+    const end = withContent === 0 ? 1 : withContent === -1 ? rendered.length : withContent;
+    const count = countThatFit(rendered.slice(0, end).map((r) => r.embed));
     const batch = joinable.slice(0, count);
     const batchId = newBatchId();
     assignBatch(this.deps.db, batch.map((e) => e.seq), batchId);
-    return { batchId, batch, embeds: embeds.slice(0, count), summary: false };
+    return this.sendPlan(batchId, batch, rendered.slice(0, count));
+  }
+
+  private sendPlan(batchId: string, batch: EventRow[], rendered: RenderedEvent[]): SendPlan {
+    const only = rendered.length === 1 ? rendered[0] : undefined;
+    return {
+      batchId,
+      batch,
+      embeds: rendered.map((r) => r.embed),
+      summary: false,
+      ...(only?.content ? { content: only.content, allowedRoleIds: only.allowedRoleIds ?? [] } : {}),
+    };
   }
 
   /**
@@ -207,22 +230,22 @@ export class DeliveryWorker {
       floodSummaryEmbed({
         eventType,
         count: group.length,
-        project: projectFromFooter(this.deps.render(group[0]!)),
+        project: projectFromFooter(this.deps.render(group[0]!).embed),
         firstReceivedAt: group[0]!.receivedAt,
         lastReceivedAt: group[group.length - 1]!.receivedAt,
-        examples: group.slice(-3).map((e) => this.deps.render(e).title ?? e.eventType),
+        examples: group.slice(-3).map((e) => this.deps.render(e).embed.title ?? e.eventType),
       }),
     );
     return { batchId, batch, embeds, summary: true };
   }
 
-  private async deliver(channelId: string, { batchId, batch, embeds, summary }: SendPlan): Promise<void> {
+  private async deliver(channelId: string, { batchId, batch, embeds, summary, content, allowedRoleIds }: SendPlan): Promise<void> {
     if (batch.length === 0) return;
     const log = this.deps.logger.child({ channel_id: channelId, batch_id: batchId });
     const started = this.now();
     let messageId: string;
     try {
-      messageId = (await this.deps.send(channelId, { embeds, nonce: batchId })).id;
+      messageId = (await this.deps.send(channelId, { embeds, nonce: batchId, content, allowedRoleIds })).id;
     } catch (error) {
       this.recordFailure(batch, error, log);
       return;

@@ -1,0 +1,13 @@
+import { UserError } from '../user-error.js';
+
+export type TemplateFailure = 'syntax' | 'missing variable' | 'invalid JSON' | 'limits' | 'render';
+
+/** Why a template could not make a message. Shown to admins; the event falls back to the built-in embed. */
+export class TemplateError extends UserError {
+  constructor(
+    readonly kind: TemplateFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
