@@ -214,6 +214,69 @@ describe('/dispatch source, end to end through discord.js', () => {
   });
 });
 
+describe('/dispatch template, end to end through discord.js', () => {
+  const template = JSON.stringify({ embed: { title: '{{ payload.data.issue.shortId }} via template', color: '{{ payload.data.issue.level | level_color }}' } });
+
+  it('set refuses a syntax error with the engine message, saves a good template and pre-fills it next time', async () => {
+    await createSource(alice, 'tpl', h.channelId, '');
+    const opened = await interact(h.discord, slash(alice, 'set', [str('source', 'tpl'), str('event', 'issue.*')], 'template'));
+    expect(opened.body.type).toBe(9);
+    const input = opened.body.data.components[0].component;
+    expect(input).toMatchObject({ custom_id: 'template', max_length: 4000 });
+    expect(input.value).toBeUndefined();
+
+    const bad = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { template: '{"embed": {"title": "{{ oops"}}' }));
+    expect(shownText(bad)).toMatch(/embed\.title: .*not closed/i);
+    expect(bad.body.data.flags & EPHEMERAL).toBe(EPHEMERAL);
+
+    const good = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { template }));
+    expect(shownText(good)).toContain('saved');
+    const again = await interact(h.discord, slash(alice, 'set', [str('source', 'tpl'), str('event', 'issue.*')], 'template'));
+    expect(again.body.data.components[0].component.value).toBe(template);
+    const badEvent = await interact(h.discord, slash(alice, 'set', [str('source', 'tpl'), str('event', 'issue/../x')], 'template'));
+    expect(shownText(badEvent)).toContain('An event is an event type');
+  });
+
+  it('preview renders against a sample, then against the last event received', async () => {
+    const sample = await interact(h.discord, slash(alice, 'preview', [str('source', 'tpl'), str('event', 'issue.created')], 'template'));
+    expect(sample.body.type).toBe(5);
+    const shown = await h.discord.waitForResponse((r) => r.token === sample.token && r.kind === 'edit');
+    expect(shown.body.content).toContain('Template `issue.*` rendered from a sample `issue.created` event');
+    expect(shown.body.embeds[0].title).toBe('DISPATCH-TEST via template');
+
+    const source = findSource(h.dispatch.db, h.guild.id, 'tpl')!;
+    expect((await postIssue(source.slug)).status).toBe(202);
+    await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('PYTHON-Y via template'));
+    const real = await interact(h.discord, slash(alice, 'preview', [str('source', 'tpl'), str('event', 'issue.created')], 'template'));
+    const shownReal = await h.discord.waitForResponse((r) => r.token === real.token && r.kind === 'edit');
+    expect(shownReal.body.content).toContain('the last `issue.created` event received');
+    expect(shownReal.body.embeds[0].title).toBe('PYTHON-Y via template');
+  });
+
+  it('preview shows a failing template and the built-in embed that would be posted', async () => {
+    const source = findSource(h.dispatch.db, h.guild.id, 'tpl')!;
+    const { setTemplate } = await import('../../src/db/templates.js');
+    setTemplate(h.dispatch.db, { sourceId: source.id, eventPattern: 'issue.created', body: JSON.stringify({ embed: { title: '{{ payload.nope }}' } }), updatedBy: alice.userId });
+    const preview = await interact(h.discord, slash(alice, 'preview', [str('source', 'tpl'), str('event', 'issue.created')], 'template'));
+    const shown = await h.discord.waitForResponse((r) => r.token === preview.token && r.kind === 'edit');
+    expect(shown.body.content).toMatch(/Template `issue.created` failed .*\(missing variable\)/);
+    expect(shown.body.embeds[0].author.name).toBe('New issue · PYTHON-Y');
+  });
+
+  it('list shows the templates; clear removes one and says when there is none', async () => {
+    const list = await interact(h.discord, slash(alice, 'list', [str('source', 'tpl')], 'template'));
+    const text = shownText(list);
+    expect(text).toContain('`issue.*`');
+    expect(text).toContain('`issue.created`');
+    const cleared = await interact(h.discord, slash(alice, 'clear', [str('source', 'tpl'), str('event', 'issue.created')], 'template'));
+    expect(shownText(cleared)).toContain('removed');
+    const none = await interact(h.discord, slash(alice, 'clear', [str('source', 'tpl'), str('event', 'issue.created')], 'template'));
+    expect(shownText(none)).toContain('has no template for `issue.created`');
+    const foreign = await interact(h.discord, slash(bob, 'list', [str('source', 'tpl')], 'template'));
+    expect(shownText(foreign)).toContain('No source named "tpl"');
+  });
+});
+
 describe('secrets stay secret', () => {
   it('no signing secret appears in any reply, edit, follow-up or log line of this whole suite', () => {
     const secrets = ['s3cret-one', 's3cret-two', 'sec"', 'test-token'];
@@ -233,6 +296,7 @@ describe('npm run deploy-commands', () => {
     expect(command.default_member_permissions).toBe(String(PERMISSIONS.ManageGuild));
     const subs = command.options[0].options.map((o: { name: string }) => o.name);
     expect(subs).toEqual(['create', 'list', 'info', 'enable', 'disable', 'delete', 'secret', 'test']);
+    expect(command.options[1].options.map((o: { name: string }) => o.name)).toEqual(['set', 'preview', 'list', 'clear']);
 
     // Asynchronously: the fake Discord answers from this same process.
     const run = await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'src/deploy-commands.ts')], {
