@@ -138,16 +138,23 @@ export function assignBatch(db: Db, seqs: number[], batchId: string): void {
   db.update(events).set({ batchId }).where(inArray(events.seq, seqs)).run();
 }
 
-/** Records Discord's acceptance of a batch, with the counters of each source, in one transaction. */
-export function markDelivered(db: Db, batch: EventRow[], messageId: string, now = Date.now()): void {
+/**
+ * Records Discord's acceptance of a batch and each source's counters, in one transaction. With
+ * `summaries`, the batch went out as that many flood summary embeds: its events are collapsed.
+ */
+export function markDelivered(db: Db, batch: EventRow[], messageId: string, now = Date.now(), summaries?: number): void {
+  const collapsed = summaries !== undefined;
   db.transaction((tx) => {
     tx.update(events)
-      .set({ status: 'delivered', deliveredAt: now, messageId, lastError: null })
+      .set({ status: collapsed ? 'collapsed' : 'delivered', deliveredAt: now, messageId, lastError: null })
       .where(inArray(events.seq, batch.map((e) => e.seq)))
       .run();
     for (const [sourceId, count] of countBySource(batch)) {
+      const counters = collapsed
+        ? { eventsCollapsed: sql`${sources.eventsCollapsed} + ${count}`, floodSummaries: sql`${sources.floodSummaries} + ${summaries}`, lastFloodAt: now }
+        : { eventsDelivered: sql`${sources.eventsDelivered} + ${count}` };
       tx.update(sources)
-        .set({ eventsDelivered: sql`${sources.eventsDelivered} + ${count}`, permanentFailureStreak: 0 })
+        .set({ ...counters, permanentFailureStreak: 0 })
         .where(eq(sources.id, sourceId))
         .run();
     }
@@ -264,27 +271,6 @@ export function assignSummaryBatch(db: Db, sourceId: number, eventTypes: string[
       .where(and(eq(events.sourceId, sourceId), eq(events.status, 'pending'), isNull(events.batchId), inArray(events.eventType, eventTypes)))
       .run();
     return tx.select().from(events).where(eq(events.batchId, batchId)).orderBy(asc(events.seq)).all();
-  });
-}
-
-/** A flood summary reached Discord: its events are collapsed, counted once, on their source. */
-export function markCollapsed(db: Db, batch: EventRow[], summaries: number, messageId: string, now = Date.now()): void {
-  db.transaction((tx) => {
-    tx.update(events)
-      .set({ status: 'collapsed', deliveredAt: now, messageId, lastError: null })
-      .where(inArray(events.seq, batch.map((e) => e.seq)))
-      .run();
-    for (const [sourceId, count] of countBySource(batch)) {
-      tx.update(sources)
-        .set({
-          eventsCollapsed: sql`${sources.eventsCollapsed} + ${count}`,
-          floodSummaries: sql`${sources.floodSummaries} + ${summaries}`,
-          lastFloodAt: now,
-          permanentFailureStreak: 0,
-        })
-        .where(eq(sources.id, sourceId))
-        .run();
-    }
   });
 }
 

@@ -4,7 +4,6 @@ import type { Db } from '../db/client.js';
 import {
   assignBatch,
   assignSummaryBatch,
-  markCollapsed,
   pendingCountForSource,
   waitingByType,
   eventsInBatch,
@@ -253,7 +252,7 @@ export class DeliveryWorker {
     this.deps.afterSend?.(batch);
     const deliveredAt = this.now();
     if (summary) {
-      markCollapsed(this.deps.db, batch, embeds.length, messageId, deliveredAt);
+      markDelivered(this.deps.db, batch, messageId, deliveredAt, embeds.length);
       this.deps.metrics?.deliveries.inc({ outcome: 'collapsed' }, batch.length);
       log.info({ source_id: batch[0]!.sourceId, collapsed: batch.length, outcome: 'collapsed', message_id: messageId }, 'flood summary delivered');
       return;

@@ -378,7 +378,7 @@ export class FakeDiscord {
   }
 }
 
-function messageFrom(id: string, channelId: string, body: any): Record<string, unknown> {
+export function messageFrom(id: string, channelId: string, body: any): Record<string, unknown> {
   return {
     id,
     channel_id: channelId,

@@ -1,4 +1,4 @@
-import { APP_ID, PERMISSIONS, snowflake, channelPayload, type FakeDiscord, type FakeGuild } from './fake-discord.js';
+import { APP_ID, PERMISSIONS, channelPayload, messageFrom, snowflake, type FakeDiscord, type FakeGuild } from './fake-discord.js';
 
 /** Who is clicking: a member of a guild with some permissions. */
 export interface Member {
@@ -94,24 +94,7 @@ export function modalSubmit(member: Member, customId: string, values: Record<str
 export function button(member: Member, customId: string): InteractionPayload {
   const channel = member.guild.channels[0]!;
   return base(3, member, { custom_id: customId, component_type: 2 }, {
-    message: {
-      id: snowflake(),
-      channel_id: channel.id,
-      type: 0,
-      content: '',
-      embeds: [],
-      author: { id: APP_ID, username: 'dispatch', discriminator: '0', bot: true, avatar: null, global_name: null },
-      timestamp: new Date().toISOString(),
-      edited_timestamp: null,
-      tts: false,
-      mention_everyone: false,
-      mentions: [],
-      mention_roles: [],
-      attachments: [],
-      pinned: false,
-      flags: 64,
-      components: [],
-    },
+    message: messageFrom(snowflake(), channel.id, { flags: 64 }),
   });
 }
 
