@@ -71,8 +71,8 @@ const schema = z.object({
   PUBLIC_URL: optionalText.pipe(z.url({ error: 'must be a URL such as https://dispatch.example.com' }).optional()),
   DATABASE_PATH: z.string().min(1).default('./data/dispatch.db'),
   MAX_BODY_BYTES: z.coerce.number({ error: 'must be a number of bytes' }).int('must be a whole number of bytes').positive('must be a positive number of bytes').default(10 * MIB),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  LOG_PRETTY: z.enum(['true', 'false']).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be fatal, error, warn, info, debug, trace or silent' }).default('info'),
+  LOG_PRETTY: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
   RETRY_SCHEDULE: z.string().default('1s,5s,30s,2m,15m,1h,6h').transform(parseDurationList),
   EVENT_RETENTION: duration.default(7 * 86_400_000),
   BATCH_LINGER: duration.default(500),
@@ -117,7 +117,9 @@ export interface Config {
 
 /** Parses the environment once. Nothing else in the program reads process.env. */
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
-  const parsed = schema.safeParse(env);
+  // `KEY=` (as in .env.example) means "not set", for every key.
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const parsed = schema.safeParse(given);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0] ?? 'configuration');

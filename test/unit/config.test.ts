@@ -39,3 +39,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DISCORD_TOKEN: 't', ...env })).toThrow(message);
   });
 });
+
+describe('.env.example', () => {
+  it('loads as it is once DISCORD_TOKEN is filled in, documents every key, and gives the defaults', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parseEnv } = await import('node:util');
+    const text = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    const env = parseEnv(text) as Record<string, string>;
+    const config = loadConfig({ ...env, DISCORD_TOKEN: 't' });
+    expect(config).toEqual(loadConfig({ DISCORD_TOKEN: 't' }));
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const key of Object.keys(env)) expect(readme).toContain(`| \`${key}\` |`);
+  });
+});
