@@ -139,7 +139,8 @@ describe('delivery', () => {
   });
 
   it('drains a burst of 100 events to one channel in at most 12 messages', async () => {
-    h = await startHarness({ discord: { channelRateLimit: { messages: 5, windowMs: 1000 } } });
+    // A generous linger, so a slow CI machine posting the 100 requests does not split the burst.
+    h = await startHarness({ discord: { channelRateLimit: { messages: 5, windowMs: 1000 } }, env: { BATCH_LINGER: '2s' } });
     const source = h.addSource();
     const responses = await Promise.all(Array.from({ length: 100 }, (_, i) => h!.postEvent(source, 'issue', issue(`BURST-${i}`))));
     expect(responses.every((r) => r.status === 202)).toBe(true);
@@ -152,7 +153,7 @@ describe('delivery', () => {
     h = await startHarness({ env: { BATCH_LINGER: '10s' } });
     const source = h.addSource();
     await h.postEvent(source, 'issue', issue('ALONE-1'));
-    await h.discord.waitForMessage((m) => m.channel_id === h!.channelId, 2000);
+    await h.discord.waitForMessage((m) => m.channel_id === h!.channelId, 5000); // the linger is 10 s
   });
 
   it('prunes finished events after the retention, never pending ones', async () => {

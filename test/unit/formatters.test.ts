@@ -113,6 +113,13 @@ describe('payload details', () => {
     expect(seer.title).toContain('iteration started');
   });
 
+  it('drops a timestamp outside the date range instead of throwing (found by the property test)', () => {
+    const embed = formatEvent('error.created', { action: 'created', data: { error: { title: 'x', timestamp: 8640000000000001 } } });
+    expect(embed.title).toBe('x');
+    expect(embed.timestamp).toBeUndefined();
+    expect(embed.author?.name).toBe('New error event'); // the error formatter itself, not the generic fallback
+  });
+
   it('keeps payload text from pinging or breaking code spans', () => {
     const created = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
     const payload = { ...created, data: { issue: { ...created.data.issue, culprit: 'a`b```c @everyone' } } };

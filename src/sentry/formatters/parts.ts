@@ -107,8 +107,9 @@ export function discordTimestamp(iso: string | undefined, style: 'R' | 'f' | 'F'
 export function isoTime(...candidates: (string | number | undefined)[]): string | undefined {
   for (const candidate of candidates) {
     if (candidate === undefined) continue;
-    const ms = typeof candidate === 'number' ? candidate * (candidate < 1e12 ? 1000 : 1) : Date.parse(candidate);
-    if (!Number.isNaN(ms)) return new Date(ms).toISOString();
+    const date = new Date(typeof candidate === 'number' ? candidate * (candidate < 1e12 ? 1000 : 1) : Date.parse(candidate));
+    // Outside JavaScript's date range (±8.64e15 ms) a Date is invalid, and toISOString would throw.
+    if (!Number.isNaN(date.getTime())) return date.toISOString();
   }
   return undefined;
 }
