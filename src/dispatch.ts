@@ -7,7 +7,7 @@ import { createEventWriter } from './db/event-writer.js';
 import { createSecretBox, sealStoredSecrets } from './db/secret-box.js';
 import { createEventRenderer } from './delivery/render-event.js';
 import { restSender } from './delivery/sender.js';
-import { DeliveryWorker, type WorkerDeps } from './delivery/worker.js';
+import { DeliveryWorker } from './delivery/worker.js';
 import { commands, componentHandlers } from '../commands/index.js';
 import { createDiscordClient, gatewayState } from './discord/client.js';
 import { createInteractionRouter } from './discord/interaction-router.js';
@@ -27,9 +27,8 @@ export interface Dispatch {
 }
 
 export interface StartOptions {
+  /** The clock, for tests that move time. */
   now?: () => number;
-  /** Test seam passed to the worker. */
-  afterSend?: WorkerDeps['afterSend'];
 }
 
 /**
@@ -73,8 +72,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     batchLingerMs: config.batchLingerMs,
     flood: config.flood,
     metrics,
-    now: options.now,
-    afterSend: options.afterSend,
+    now,
   });
 
   const app = createApp({

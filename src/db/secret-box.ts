@@ -63,10 +63,6 @@ export function createSecretBox(key: Buffer | undefined, previousKeys: readonly 
   };
 }
 
-export function isSealed(stored: string): boolean {
-  return stored.startsWith(PREFIX);
-}
-
 /**
  * At start-up: every stored secret must open with the configured keys (else start-up stops with a
  * SecretKeyError), and, with a key configured, every secret not yet sealed with it — plain text

@@ -34,18 +34,16 @@ export interface WorkerDeps {
   retrySchedule: readonly number[];
   retentionMs: number;
   now?: () => number;
-  /** Channels sent to at once; discord.js queues each channel's route on its own. */
-  maxConcurrentChannels?: number;
   /** How long a partial batch may wait for more events once a burst is under way. */
   batchLingerMs: number;
   /** More than `threshold` events of one source waiting, the oldest for over `afterMs`: collapse them. */
   flood: { threshold: number; afterMs: number };
   metrics?: Metrics;
-  /** Test seam: runs after Discord accepted a message and before it is recorded. */
-  afterSend?: (batch: EventRow[]) => void;
 }
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
+/** Channels sent to at once; discord.js queues each channel's route on its own, under a global 50/s. */
+const MAX_CONCURRENT_CHANNELS = 8;
 
 type SendPlan = {
   batchId: string;
@@ -84,11 +82,9 @@ export class DeliveryWorker {
   private runScheduled = false;
   private stopped = true;
   private readonly now: () => number;
-  private readonly maxConcurrent: number;
 
   constructor(private readonly deps: WorkerDeps) {
     this.now = deps.now ?? Date.now;
-    this.maxConcurrent = deps.maxConcurrentChannels ?? 8;
   }
 
   start(): void {
@@ -121,10 +117,6 @@ export class DeliveryWorker {
     clearTimeout(timer);
   }
 
-  get idle(): boolean {
-    return this.inFlight.size === 0;
-  }
-
   private run(): void {
     if (this.stopped) return;
     clearTimeout(this.wakeTimer);
@@ -137,7 +129,7 @@ export class DeliveryWorker {
           nextDue = Math.min(nextDue, head.nextAttemptAt);
           continue;
         }
-        if (this.busyChannels.size >= this.maxConcurrent) break;
+        if (this.busyChannels.size >= MAX_CONCURRENT_CHANNELS) break;
         const plan = this.planBatch(head, now);
         if ('waitUntil' in plan) nextDue = Math.min(nextDue, plan.waitUntil);
         else this.startChannel(head.channelId, plan);
@@ -249,7 +241,6 @@ export class DeliveryWorker {
       this.recordFailure(batch, error, log);
       return;
     }
-    this.deps.afterSend?.(batch);
     const deliveredAt = this.now();
     if (summary) {
       markDelivered(this.deps.db, batch, messageId, deliveredAt, embeds.length);
