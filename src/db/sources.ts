@@ -61,6 +61,13 @@ export function findSourceBySlug(db: Db, slug: string): Source | undefined {
   ).get({ slug });
 }
 
+/** The guild a source belongs to, for log lines (prepared: the worker asks on every delivery). */
+export function guildOfSource(db: Db, sourceId: number): string | undefined {
+  return prepared(db, 'guildOfSource', () =>
+    db.select({ guildId: sources.guildId }).from(sources).where(eq(sources.id, sql.placeholder('id'))).prepare(),
+  ).get({ id: sourceId })?.guildId;
+}
+
 /** By id, but only within `guildId`: ids come back from Discord components and are not trusted. */
 export function findSourceById(db: Db, guildId: string, id: number): Source | undefined {
   if (!Number.isSafeInteger(id)) return undefined;

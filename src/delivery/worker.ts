@@ -16,6 +16,7 @@ import {
   splitBatch,
 } from '../db/events.js';
 import type { EventRow } from '../db/schema.js';
+import { guildOfSource } from '../db/sources.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { classifyFailure } from './classify-error.js';
@@ -245,7 +246,7 @@ export class DeliveryWorker {
     if (summary) {
       markDelivered(this.deps.db, batch, messageId, deliveredAt, embeds.length);
       this.deps.metrics?.deliveries.inc({ outcome: 'collapsed' }, batch.length);
-      log.info({ source_id: batch[0]!.sourceId, collapsed: batch.length, outcome: 'collapsed', message_id: messageId }, 'flood summary delivered');
+      log.info({ ...this.sourceFields(batch[0]!.sourceId), collapsed: batch.length, outcome: 'collapsed', message_id: messageId }, 'flood summary delivered');
       return;
     }
     markDelivered(this.deps.db, batch, messageId, deliveredAt);
@@ -253,16 +254,22 @@ export class DeliveryWorker {
     for (const event of batch) {
       this.deps.metrics?.deliveryLatency.observe((deliveredAt - event.receivedAt) / 1000);
       log.info(
-        { event_id: event.id, source_id: event.sourceId, event_type: event.eventType, outcome: 'delivered', message_id: messageId, ms: this.now() - started },
+        { event_id: event.id, ...this.sourceFields(event.sourceId), event_type: event.eventType, outcome: 'delivered', message_id: messageId, ms: deliveredAt - started },
         'event delivered',
       );
     }
+  }
+
+  /** Which source and server a delivery log line is about. */
+  private sourceFields(sourceId: number) {
+    return { source_id: sourceId, guild_id: guildOfSource(this.deps.db, sourceId) };
   }
 
   private recordFailure(batch: EventRow[], error: unknown, log: Logger): void {
     const failure = classifyFailure(error);
     const now = this.now();
     const ids = batch.map((e) => e.id);
+    log = log.child({ ...this.sourceFields(batch[0]!.sourceId), event_types: [...new Set(batch.map((e) => e.eventType))] });
     if (failure.kind === 'invalid' && batch.length > 1) {
       log.warn({ event_ids: ids, reason: failure.reason }, 'Discord refused a batch; sending its events one by one');
       splitBatch(this.deps.db, batch);

@@ -132,6 +132,20 @@ describe('signing secrets at rest', () => {
     expect(accepted).toBeDefined();
     expect(JSON.parse(accepted!)).toMatchObject({ event_type: 'issue.created', source_id: source.id, guild_id: source.guildId });
     await expect.poll(() => h!.logLines.some((l) => l.includes('"outcome":"delivered"'))).toBe(true);
+    const delivered = JSON.parse(h.logLines.find((l) => l.includes('"outcome":"delivered"'))!);
+    expect(delivered).toMatchObject({ source_id: source.id, guild_id: source.guildId, event_type: 'issue.created' });
+    expect(delivered.event_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('GET /healthz', () => {
+  it('answers 503 when the database is unusable', async () => {
+    h = await startHarness();
+    expect((await fetch(`${h.dispatch.url}/healthz`)).status).toBe(200);
+    h.dispatch.db.$client.close();
+    const response = await fetch(`${h.dispatch.url}/healthz`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ status: 'unavailable', database: 'error' });
   });
 });
 
