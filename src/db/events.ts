@@ -39,8 +39,9 @@ const p = sql.placeholder;
 function acceptQueries(db: Db) {
   return prepared(db, 'accept', () => {
     const statements = buildAcceptStatements(db);
-    const transaction = db.$client.transaction((inputs: readonly IncomingEvent[], now: number): AcceptedEvent[] =>
-      inputs.map((input) => {
+    const transaction = db.$client.transaction((inputs: readonly IncomingEvent[], now: number): AcceptedEvent[] => {
+      const receivedBySource = new Map<number, number>();
+      const accepted = inputs.map((input) => {
         const bodyHash = hashBody(input.body);
         const inserted = statements.insert.get({
           id: randomUUID(),
@@ -52,10 +53,13 @@ function acceptQueries(db: Db) {
           now,
         });
         if (!inserted) return { id: statements.idByHash.get({ sourceId: input.sourceId, bodyHash })!.id, duplicate: true };
-        statements.countReceived.run({ sourceId: input.sourceId, now });
+        receivedBySource.set(input.sourceId, (receivedBySource.get(input.sourceId) ?? 0) + 1);
         return { id: inserted.id, duplicate: false };
-      }),
-    );
+      });
+      // One counter update per source, not per event: a burst from one source is one write.
+      for (const [sourceId, count] of receivedBySource) statements.countReceived.run({ sourceId, count, now });
+      return accepted;
+    });
     return { transaction };
   });
 }
@@ -84,7 +88,7 @@ function buildAcceptStatements(db: Db) {
       .prepare(),
     countReceived: db
       .update(sources)
-      .set({ eventsReceived: sql`${sources.eventsReceived} + 1`, lastEventAt: sql`${p('now')}` })
+      .set({ eventsReceived: sql`${sources.eventsReceived} + ${p('count')}`, lastEventAt: sql`${p('now')}` })
       .where(eq(sources.id, p('sourceId')))
       .prepare(),
   };

@@ -51,21 +51,22 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
   const accept: RequestHandler = async (req, res) => {
     const source = res.locals.source as NonNullable<ReturnType<typeof findSourceBySlug>>;
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const log = deps.logger.child({ source_id: source.id, guild_id: source.guildId });
+    // Plain fields rather than a child logger: this runs for every request.
+    const about = { source_id: source.id, guild_id: source.guildId };
 
     if (source.signingSecret === null) {
-      log.debug('source has no signing secret: signature check skipped');
+      deps.logger.debug(about, 'source has no signing secret: signature check skipped');
     } else {
       const verdict = verifySignature(body, deps.secrets.open(source.signingSecret), req.get('sentry-hook-signature'));
       if (!verdict.ok) {
-        log.info({ outcome: 'rejected', reason: verdict.reason }, 'webhook refused');
+        deps.logger.info({ ...about, outcome: 'rejected', reason: verdict.reason }, 'webhook refused');
         throw new HttpError(401, verdict.reason, verdict.reason);
       }
     }
 
     const fresh = checkTimestamp(req.get('sentry-hook-timestamp'), deps.now(), deps.timestampToleranceMs);
     if (!fresh.ok) {
-      log.info({ outcome: 'rejected', reason: fresh.reason }, 'webhook refused');
+      deps.logger.info({ ...about, outcome: 'rejected', reason: fresh.reason }, 'webhook refused');
       throw new HttpError(401, fresh.reason, fresh.reason);
     }
 
@@ -75,8 +76,8 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
 
     res.locals.eventType = typed.eventType.type;
     const accepted = await deps.writeEvent({ sourceId: source.id, channelId: source.channelId, eventType: typed.eventType.type, body });
-    log.info(
-      { event_id: accepted.id, event_type: typed.eventType.type, outcome: accepted.duplicate ? 'duplicate' : 'accepted' },
+    deps.logger.info(
+      { event_id: accepted.id, ...about, event_type: typed.eventType.type, outcome: accepted.duplicate ? 'duplicate' : 'accepted' },
       'webhook received',
     );
     res.status(202).json({ event_id: accepted.id });
