@@ -22,6 +22,7 @@ CREATE TABLE `events` (
 CREATE UNIQUE INDEX `events_id_unique` ON `events` (`id`);--> statement-breakpoint
 CREATE UNIQUE INDEX `events_source_body` ON `events` (`source_id`,`body_hash`);--> statement-breakpoint
 CREATE INDEX `events_pending_channel` ON `events` (`status`,`channel_id`,`seq`);--> statement-breakpoint
+CREATE INDEX `events_batch` ON `events` (`batch_id`) WHERE "events"."batch_id" is not null;--> statement-breakpoint
 CREATE TABLE `sources` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`guild_id` text NOT NULL,

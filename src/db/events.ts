@@ -112,7 +112,7 @@ function queueQueries(db: Db) {
 
 /**
  * The oldest pending event of every channel whose source is enabled: the only ones that may go next.
- * One indexed look-up per channel, so a large backlog costs nothing here.
+ * One indexed look-up per channel rather than a scan of the whole backlog.
  */
 export function pendingHeads(db: Db): EventRow[] {
   const q = queueQueries(db);

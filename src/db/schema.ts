@@ -74,6 +74,8 @@ export const events = sqliteTable(
   (t) => [
     uniqueIndex('events_source_body').on(t.sourceId, t.bodyHash),
     index('events_pending_channel').on(t.status, t.channelId, t.seq),
+    // Partial: new events have no batch yet, so inserts never touch it.
+    index('events_batch').on(t.batchId).where(sql`${t.batchId} is not null`),
   ],
 );
 
