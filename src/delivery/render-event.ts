@@ -38,8 +38,9 @@ export function createEventRenderer(db: Db, logger: Logger): (event: EventRow) =
         const rendered = renderWithTemplate(template.body, event, payload);
         return { embed: fitEmbed(rendered.embed), content: rendered.content, allowedRoleIds: rendered.allowedRoleIds };
       } catch (error) {
-        if (!(error instanceof TemplateError)) throw error;
-        const message = `template ${template.eventPattern} failed (${error.kind}): ${error.message}`;
+        // Whatever went wrong, the event is not lost: anything unexpected counts as a render failure.
+        const failure = error instanceof TemplateError ? error : new TemplateError('render', String((error as Error)?.message ?? error).slice(0, 300));
+        const message = `template ${template.eventPattern} failed (${failure.kind}): ${failure.message}`;
         recordTemplateError(db, event.sourceId, message);
         logger.warn({ event_id: event.id, source_id: event.sourceId, event_type: event.eventType, reason: message }, 'custom template failed; posting the built-in embed');
       }

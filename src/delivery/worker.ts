@@ -217,7 +217,11 @@ export class DeliveryWorker {
   /** Rebuilt from the batch alone, so a resend after a crash makes the same message. */
   private summaryPlan(batchId: string, batch: EventRow[]): SendPlan {
     const byType = new Map<string, EventRow[]>();
-    for (const event of batch) byType.set(event.eventType, [...(byType.get(event.eventType) ?? []), event]);
+    for (const event of batch) {
+      const group = byType.get(event.eventType);
+      if (group) group.push(event);
+      else byType.set(event.eventType, [event]);
+    }
     const embeds = [...byType].map(([eventType, group]) =>
       floodSummaryEmbed({
         eventType,

@@ -6,7 +6,8 @@ import { TemplateError } from './template-error.js';
 export const TEMPLATE_LIMITS = {
   /** The modal's paragraph input takes at most 4000 characters. */
   sourceChars: 4000,
-  renderMs: 50,
+  /** For the whole event, all its strings together: rendering shares the event loop with webhooks. */
+  renderMs: 20,
   memoryBytes: 1024 * 1024,
 } as const;
 
@@ -52,9 +53,11 @@ export function parseLiquid(source: string, where: string): Template[] {
   }
 }
 
-export function renderLiquid(templates: Template[], data: object, where: string): string {
+/** Renders one string within `budgetMs`, what is left of the event's render time. */
+export function renderLiquid(templates: Template[], data: object, where: string, budgetMs: number): string {
+  if (budgetMs <= 0) throw new TemplateError('render', `${where}: rendering took longer than ${TEMPLATE_LIMITS.renderMs} ms`);
   try {
-    return liquid.renderSync(templates, data) as string;
+    return liquid.renderSync(templates, data, { renderLimit: budgetMs }) as string;
   } catch (error) {
     const message = firstLine(error);
     const kind = /undefined variable/i.test(message) ? 'missing variable' : 'render';

@@ -1,6 +1,6 @@
 import type { APIEmbed, APIEmbedField } from 'discord.js';
 import { EMBED_LIMITS, embedLength } from '../sentry/embed-limits.js';
-import { renderLiquid } from './engine.js';
+import { renderLiquid, TEMPLATE_LIMITS } from './engine.js';
 import type { CompiledTemplate } from './template-spec.js';
 import { TemplateError } from './template-error.js';
 
@@ -36,9 +36,10 @@ export function renderTemplate(template: CompiledTemplate, event: TemplateEvent)
     payload: event.payload,
   };
   const warnings: string[] = [];
+  const deadline = performance.now() + TEMPLATE_LIMITS.renderMs;
   const render = (path: string): string | undefined => {
     const parsed = template.parsed.get(path);
-    return parsed ? renderLiquid(parsed, data, path).trim() : undefined;
+    return parsed ? renderLiquid(parsed, data, path, deadline - performance.now()).trim() : undefined;
   };
   const nonEmpty = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
   const url = (path: string): string | undefined => {
