@@ -100,6 +100,9 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
   if (source.lastError) {
     embed.addFields({ name: 'Last error', value: `${source.lastError.slice(0, 900)} (${relativeTime(source.lastErrorAt)})` });
   }
+  if (source.lastTemplateError) {
+    embed.addFields({ name: 'Last template failure', value: `${source.lastTemplateError.slice(0, 900)} (${relativeTime(source.lastTemplateErrorAt)})` });
+  }
   await interaction.reply(ephemeral('', { embeds: [embed] }));
 }
 

@@ -261,6 +261,14 @@ describe('/dispatch template, end to end through discord.js', () => {
     const shown = await h.discord.waitForResponse((r) => r.token === preview.token && r.kind === 'edit');
     expect(shown.body.content).toMatch(/Template `issue.created` failed .*\(missing variable\)/);
     expect(shown.body.embeds[0].author.name).toBe('New issue · PYTHON-Y');
+
+    // Delivered with the failing template: the built-in embed goes out, and info shows why.
+    const next = { ...issueCreated, data: { issue: { ...(issueCreated.data as { issue: object }).issue, shortId: 'PYTHON-TPL' } } };
+    expect((await h.post(source.slug, sentryRequest('issue', next))).status).toBe(202);
+    await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('New issue · PYTHON-TPL'));
+    await expect.poll(() => findSource(h.dispatch.db, h.guild.id, 'tpl')?.lastTemplateError).toMatch(/missing variable/);
+    const info = await interact(h.discord, slash(alice, 'info', [str('source', 'tpl')]));
+    expect(shownText(info)).toMatch(/Last template failure.*template issue\.created failed \(missing variable\)/);
   });
 
   it('list shows the templates; clear removes one and says when there is none', async () => {
