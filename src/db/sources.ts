@@ -54,10 +54,20 @@ function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
-/** On every webhook, hence prepared once. */
 export function findSourceBySlug(db: Db, slug: string): Source | undefined {
-  return prepared(db, 'sourceBySlug', () =>
-    db.select().from(sources).where(eq(sources.slug, sql.placeholder('slug'))).prepare(),
+  return db.select().from(sources).where(eq(sources.slug, slug)).get();
+}
+
+/** What the webhook route needs of a source, on every request: prepared once, five columns. */
+export type WebhookTarget = Pick<Source, 'id' | 'guildId' | 'channelId' | 'enabled' | 'signingSecret'>;
+
+export function findWebhookTarget(db: Db, slug: string): WebhookTarget | undefined {
+  return prepared(db, 'webhookTarget', () =>
+    db
+      .select({ id: sources.id, guildId: sources.guildId, channelId: sources.channelId, enabled: sources.enabled, signingSecret: sources.signingSecret })
+      .from(sources)
+      .where(eq(sources.slug, sql.placeholder('slug')))
+      .prepare(),
   ).get({ slug });
 }
 

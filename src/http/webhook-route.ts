@@ -2,7 +2,7 @@ import express, { type RequestHandler } from 'express';
 import type { Db } from '../db/client.js';
 import type { WriteEvent } from '../db/event-writer.js';
 import type { SecretBox } from '../db/secret-box.js';
-import { findSourceBySlug } from '../db/sources.js';
+import { findWebhookTarget, type WebhookTarget } from '../db/sources.js';
 import type { Logger } from '../logger.js';
 import { eventTypeOf } from '../sentry/event-type.js';
 import { checkTimestamp, verifySignature } from '../sentry/verify.js';
@@ -38,7 +38,7 @@ const unknownSource = () => new HttpError(404, 'unknown source', 'unknown source
 export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
   const findSource: RequestHandler<{ slug: string }> = (req, res, next) => {
     const slug = req.params.slug;
-    const source = SLUG.test(slug) ? findSourceBySlug(deps.db, slug) : undefined;
+    const source = SLUG.test(slug) ? findWebhookTarget(deps.db, slug) : undefined;
     if (!source || !source.enabled) throw unknownSource();
     if (!req.is('application/json')) throw new HttpError(415, 'content-type must be application/json', 'content-type must be application/json');
     res.locals.source = source;
@@ -49,7 +49,7 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
   const readBody = express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: false });
 
   const accept: RequestHandler = async (req, res) => {
-    const source = res.locals.source as NonNullable<ReturnType<typeof findSourceBySlug>>;
+    const source = res.locals.source as WebhookTarget;
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     // Plain fields rather than a child logger: this runs for every request.
     const about = { source_id: source.id, guild_id: source.guildId };
