@@ -1,5 +1,6 @@
 import { MessageFlags, type InteractionReplyOptions } from 'discord.js';
 import type { Source } from '../src/db/schema.js';
+import { truncate } from '../src/sentry/embed-limits.js';
 
 /** Anything that names a source's URL or details is only shown to the member who asked. */
 export function ephemeral(content: string, extra: Omit<InteractionReplyOptions, 'content' | 'flags'> = {}): InteractionReplyOptions & { flags: MessageFlags.Ephemeral } {
@@ -15,6 +16,11 @@ export const FORM_LIFETIME_MS = 15 * 60 * 1000;
 
 export function customId(action: string, ...args: (string | number)[]): string {
   return ['dispatch', action, ...args].join(':');
+}
+
+/** A recorded failure and when it happened, within an embed field. */
+export function failureText(text: string, at: number | null): string {
+  return `${truncate(text, 900)} (${relativeTime(at)})`;
 }
 
 export function relativeTime(ms: number | null | undefined): string {

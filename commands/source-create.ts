@@ -1,5 +1,5 @@
 import { LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle, type ChatInputCommandInteraction } from 'discord.js';
-import { createSource, findSource, normalizeSourceName, SourceError } from '../src/db/sources.js';
+import { assertSourceNameFree, createSource, normalizeSourceName } from '../src/db/sources.js';
 import { assertCanPostIn } from '../src/discord/channel-check.js';
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral, FORM_LIFETIME_MS, webhookUrl } from './replies.js';
@@ -31,15 +31,11 @@ export function assertFormFresh(issuedAt: string | undefined, now: number): void
   }
 }
 
-function checkNameFree(ctx: CommandContext, guildId: string, name: string): void {
-  if (findSource(ctx.db, guildId, name)) throw new SourceError(`A source named "${name}" already exists in this server.`);
-}
-
 /** `/dispatch source create`: checks what it can, then asks for the secret in a modal. */
 export async function createCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
   const name = normalizeSourceName(interaction.options.getString('name', true));
   const channel = interaction.options.getChannel('channel', true);
-  checkNameFree(ctx, interaction.guildId, name);
+  assertSourceNameFree(ctx.db, interaction.guildId, name);
   assertCanPostIn(interaction.guild, channel.id);
   const modal = new ModalBuilder()
     .setCustomId(customId('create', name, channel.id, ctx.now()))
@@ -69,7 +65,6 @@ export const createModalHandler: ComponentHandler = {
     if (!interaction.isModalSubmit() || !name || !channelId) throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
     const secret = readSecret(interaction.fields.getTextInputValue('secret'));
-    checkNameFree(ctx, interaction.guildId, name);
     assertCanPostIn(interaction.guild, channelId);
     const source = createSource(
       ctx.db,

@@ -1,15 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { ActionRowBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder, type ChatInputCommandInteraction, type InteractionReplyOptions } from 'discord.js';
+import { ActionRowBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder, MessageFlags, type ChatInputCommandInteraction, type InteractionReplyOptions } from 'discord.js';
 import { oldestPendingForSource, pendingCountForSource } from '../src/db/events.js';
 import type { Source } from '../src/db/schema.js';
 import { getSource, listSources, setSourceEnabled } from '../src/db/sources.js';
 import { classifyFailure } from '../src/delivery/classify-error.js';
+import { newNonce } from '../src/delivery/sender.js';
 import { assertCanPostIn } from '../src/discord/channel-check.js';
 import { COLORS } from '../src/sentry/formatters/parts.js';
 import { formatEvent } from '../src/sentry/registry.js';
 import { SAMPLE_EVENT_TYPE, sampleIssueCreated } from '../src/sentry/samples.js';
 import { UserError } from '../src/user-error.js';
-import { customId, ephemeral, relativeTime, webhookUrl } from './replies.js';
+import { customId, ephemeral, failureText, relativeTime, webhookUrl } from './replies.js';
 import type { CommandContext, ComponentHandler } from './types.js';
 
 type Interaction = ChatInputCommandInteraction<'cached'>;
@@ -98,10 +98,10 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
       { name: 'Flood', value: floodState(source, ctx) },
     );
   if (source.lastError) {
-    embed.addFields({ name: 'Last error', value: `${source.lastError.slice(0, 900)} (${relativeTime(source.lastErrorAt)})` });
+    embed.addFields({ name: 'Last error', value: failureText(source.lastError, source.lastErrorAt) });
   }
   if (source.lastTemplateError) {
-    embed.addFields({ name: 'Last template failure', value: `${source.lastTemplateError.slice(0, 900)} (${relativeTime(source.lastTemplateErrorAt)})` });
+    embed.addFields({ name: 'Last template failure', value: failureText(source.lastTemplateError, source.lastTemplateErrorAt) });
   }
   await interaction.reply(ephemeral('', { embeds: [embed] }));
 }
@@ -126,11 +126,11 @@ export async function disableCommand(interaction: Interaction, ctx: CommandConte
 /** Posts a sample embed now, and says exactly why when Discord refuses. */
 export async function testCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
   const source = sourceOption(interaction, ctx);
-  await interaction.deferReply({ flags: ephemeral('').flags });
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   try {
     assertCanPostIn(interaction.guild, source.channelId);
     const embed = formatEvent(SAMPLE_EVENT_TYPE, sampleIssueCreated(ctx.now()));
-    await ctx.send(source.channelId, { embeds: [embed], nonce: randomBytes(15).toString('base64url') });
+    await ctx.send(source.channelId, { embeds: [embed], nonce: newNonce() });
   } catch (error) {
     const reason = error instanceof UserError ? error.message : classifyFailure(error).reason;
     await interaction.editReply({ content: `❌ Could not post to <#${source.channelId}>: ${reason}`, allowedMentions: { parse: [] } });

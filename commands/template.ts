@@ -1,17 +1,18 @@
-import { EmbedBuilder, LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle, type APIEmbed, type ChatInputCommandInteraction } from 'discord.js';
+import { EmbedBuilder, LabelBuilder, MessageFlags, ModalBuilder, TextInputBuilder, TextInputStyle, type APIEmbed, type ChatInputCommandInteraction } from 'discord.js';
 import { lastEventMatching } from '../src/db/events.js';
 import type { Source } from '../src/db/schema.js';
 import { getSource } from '../src/db/sources.js';
 import { clearTemplate, listTemplates, normalizePattern, setTemplate, templateFor } from '../src/db/templates.js';
 import { renderWithTemplate } from '../src/delivery/render-event.js';
+import { truncate } from '../src/sentry/embed-limits.js';
 import { COLORS } from '../src/sentry/formatters/parts.js';
 import { formatEvent } from '../src/sentry/registry.js';
-import { SAMPLE_EVENT_TYPE, sampleIssueCreated } from '../src/sentry/samples.js';
+import { sampleEvent } from '../src/sentry/samples.js';
 import { TEMPLATE_LIMITS } from '../src/templates/engine.js';
 import { compileTemplate } from '../src/templates/template-spec.js';
 import { TemplateError } from '../src/templates/template-error.js';
 import { UserError } from '../src/user-error.js';
-import { customId, ephemeral, relativeTime } from './replies.js';
+import { customId, ephemeral, failureText, relativeTime } from './replies.js';
 import { assertFormFresh } from './source-create.js';
 import { sourceById } from './source-secret.js';
 import type { CommandContext, ComponentHandler } from './types.js';
@@ -63,11 +64,11 @@ export const templateSetModal: ComponentHandler = {
 /** `/dispatch template preview`: renders against the last matching event, or a sample, and shows what would be posted. */
 export async function templatePreviewCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
   const { source, pattern } = sourceAndPattern(interaction, ctx);
-  await interaction.deferReply({ flags: ephemeral('').flags });
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   const last = lastEventMatching(ctx.db, source.id, pattern);
-  const sampleType = pattern === '*' || pattern.startsWith('issue.') ? (pattern.endsWith('*') ? SAMPLE_EVENT_TYPE : pattern) : pattern.replace(/\*$/, 'sample');
-  const event = last ?? { eventType: sampleType, receivedAt: ctx.now(), body: JSON.stringify(sampleFor(sampleType, ctx.now())) };
-  const payload = JSON.parse(event.body) as unknown;
+  const sample = last ? undefined : sampleEvent(pattern, ctx.now());
+  const event = last ?? { eventType: sample!.eventType, receivedAt: ctx.now() };
+  const payload = last ? (JSON.parse(last.body) as unknown) : sample!.payload;
   const origin = last ? `the last \`${event.eventType}\` event received (${relativeTime(event.receivedAt)})` : `a sample \`${event.eventType}\` event`;
   const template = templateFor(ctx.db, source.id, event.eventType);
   const lines: string[] = [];
@@ -88,12 +89,8 @@ export async function templatePreviewCommand(interaction: Interaction, ctx: Comm
       embed = formatEvent(event.eventType, payload);
     }
   }
-  if (source.lastTemplateError) lines.push(`Last failure in delivery (${relativeTime(source.lastTemplateErrorAt)}): ${source.lastTemplateError.slice(0, 500)}`);
-  await interaction.editReply({ content: lines.join('\n').slice(0, 2000), embeds: [embed], allowedMentions: { parse: [] } });
-}
-
-function sampleFor(eventType: string, now: number): Record<string, unknown> {
-  return eventType === SAMPLE_EVENT_TYPE ? sampleIssueCreated(now) : { action: eventType.split('.')[1] ?? 'sample', data: {} };
+  if (source.lastTemplateError) lines.push(`Last failure in delivery: ${failureText(source.lastTemplateError, source.lastTemplateErrorAt)}`);
+  await interaction.editReply({ content: truncate(lines.join('\n'), 2000), embeds: [embed], allowedMentions: { parse: [] } });
 }
 
 export async function templateListCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
@@ -107,7 +104,7 @@ export async function templateListCommand(interaction: Interaction, ctx: Command
         ? rows.map((t) => `\`${t.eventPattern}\` · ${t.body.length} characters · updated ${relativeTime(t.updatedAt)} by <@${t.updatedBy}>`).join('\n')
         : 'None: every event gets the built-in embed. Add one with `/dispatch template set`.',
     );
-  if (source.lastTemplateError) embed.addFields({ name: 'Last failure', value: `${source.lastTemplateError.slice(0, 900)} (${relativeTime(source.lastTemplateErrorAt)})` });
+  if (source.lastTemplateError) embed.addFields({ name: 'Last failure', value: failureText(source.lastTemplateError, source.lastTemplateErrorAt) });
   await interaction.reply(ephemeral('', { embeds: [embed] }));
 }
 

@@ -45,17 +45,20 @@ export function createSource(db: Db, input: NewSource, now = Date.now()): Source
       .returning()
       .get();
   } catch (error) {
-    if (isUniqueViolation(error)) throw new SourceError(`A source named "${name}" already exists in this server.`);
+    if (isUniqueViolation(error)) throw nameTaken(name); // lost a race with another create
     throw error;
   }
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+const nameTaken = (name: string) => new SourceError(`A source named "${name}" already exists in this server.`);
+
+/** For checks before the create itself (so the modal is not shown for a name already used). */
+export function assertSourceNameFree(db: Db, guildId: string, name: string): void {
+  if (findSource(db, guildId, name)) throw nameTaken(name);
 }
 
-export function findSourceBySlug(db: Db, slug: string): Source | undefined {
-  return db.select().from(sources).where(eq(sources.slug, slug)).get();
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 /** What the webhook route needs of a source, on every request: prepared once, five columns. */

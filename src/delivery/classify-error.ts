@@ -1,4 +1,5 @@
 import { DiscordAPIError } from 'discord.js';
+import { truncate } from '../sentry/embed-limits.js';
 
 export type FailureKind =
   /** Discord will refuse this again (access, permissions, channel gone): record and stop. */
@@ -36,5 +37,5 @@ export function classifyFailure(error: unknown): Failure {
   }
   const name = (error as { name?: string } | null)?.name ?? 'Error';
   const message = (error as { message?: string } | null)?.message ?? String(error);
-  return { kind: 'retry', reason: `${name === 'Error' ? '' : `${name}: `}${message}`.slice(0, 300) };
+  return { kind: 'retry', reason: truncate(`${name === 'Error' ? '' : `${name}: `}${message}`, 300) };
 }

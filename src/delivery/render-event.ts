@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js';
 import type { EventRow } from '../db/schema.js';
 import { recordTemplateError, templateFor } from '../db/templates.js';
 import type { Logger } from '../logger.js';
-import { fitEmbed } from '../sentry/embed-limits.js';
+import { fitEmbed, truncate } from '../sentry/embed-limits.js';
 import { splitEventType } from '../sentry/event-type.js';
 import { formatEvent } from '../sentry/registry.js';
 import { renderTemplate, type RenderedMessage } from '../templates/render-template.js';
@@ -39,7 +39,7 @@ export function createEventRenderer(db: Db, logger: Logger): (event: EventRow) =
         return { embed: fitEmbed(rendered.embed), content: rendered.content, allowedRoleIds: rendered.allowedRoleIds };
       } catch (error) {
         // Whatever went wrong, the event is not lost: anything unexpected counts as a render failure.
-        const failure = error instanceof TemplateError ? error : new TemplateError('render', String((error as Error)?.message ?? error).slice(0, 300));
+        const failure = error instanceof TemplateError ? error : new TemplateError('render', truncate(String((error as Error)?.message ?? error), 300));
         const message = `template ${template.eventPattern} failed (${failure.kind}): ${failure.message}`;
         recordTemplateError(db, event.sourceId, message);
         logger.warn({ event_id: event.id, source_id: event.sourceId, event_type: event.eventType, reason: message }, 'custom template failed; posting the built-in embed');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Routes, type APIEmbed, type APIMessage, type REST } from 'discord.js';
 
 export interface OutgoingMessage {
@@ -6,6 +7,11 @@ export interface OutgoingMessage {
   nonce: string;
   content?: string;
   allowedRoleIds?: string[];
+}
+
+/** 20 random characters: Discord takes nonces of at most 25. */
+export function newNonce(): string {
+  return randomBytes(15).toString('base64url');
 }
 
 export type SendMessage = (channelId: string, message: OutgoingMessage) => Promise<{ id: string }>;

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { APIEmbed } from 'discord.js';
 import type { Db } from '../db/client.js';
 import {
@@ -24,7 +23,7 @@ import { EMBED_LIMITS } from '../sentry/embed-limits.js';
 import { floodSummaryEmbed, projectFromFooter } from './flood-summary.js';
 import { countThatFit } from './pack.js';
 import type { RenderedEvent } from './render-event.js';
-import type { SendMessage } from './sender.js';
+import { newNonce as newBatchId, type SendMessage } from './sender.js';
 
 export interface WorkerDeps {
   db: Db;
@@ -57,7 +56,6 @@ type SendPlan = {
 };
 type Plan = SendPlan | { waitUntil: number };
 
-const newBatchId = () => randomBytes(15).toString('base64url'); // 20 characters: Discord nonces take at most 25
 
 /**
  * Delivers stored events. Each channel has at most one send in flight and takes its events in
@@ -255,10 +253,11 @@ export class DeliveryWorker {
     }
     markDelivered(this.deps.db, batch, messageId, deliveredAt);
     this.deps.metrics?.deliveries.inc({ outcome: 'delivered' }, batch.length);
+    const sourceFields = new Map([...new Set(batch.map((e) => e.sourceId))].map((id) => [id, this.sourceFields(id)]));
     for (const event of batch) {
       this.deps.metrics?.deliveryLatency.observe((deliveredAt - event.receivedAt) / 1000);
       log.info(
-        { event_id: event.id, ...this.sourceFields(event.sourceId), event_type: event.eventType, outcome: 'delivered', message_id: messageId, ms: deliveredAt - started },
+        { event_id: event.id, ...sourceFields.get(event.sourceId), event_type: event.eventType, outcome: 'delivered', message_id: messageId, ms: deliveredAt - started },
         'event delivered',
       );
     }

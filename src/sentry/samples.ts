@@ -27,3 +27,18 @@ export function sampleIssueCreated(now: number): Record<string, unknown> {
     actor: { type: 'application', id: 'dispatch', name: 'Dispatch' },
   };
 }
+
+/**
+ * A sample to preview a template with when the source has received nothing matching `pattern`
+ * (`issue.created`, `issue.*`, `*`): the issue sample for anything issue-shaped (every issue
+ * action has the same payload), else an empty payload of the asked type.
+ */
+export function sampleEvent(pattern: string, now: number): { eventType: string; payload: Record<string, unknown> } {
+  const [resource, action = 'sample'] = pattern.split('.') as [string, string?];
+  if (pattern === '*' || resource === 'issue') {
+    const eventType = pattern === '*' || action === '*' ? SAMPLE_EVENT_TYPE : pattern;
+    return { eventType, payload: { ...sampleIssueCreated(now), action: eventType.split('.')[1] } };
+  }
+  const sampleAction = action === '*' ? 'sample' : action;
+  return { eventType: `${resource}.${sampleAction}`, payload: { action: sampleAction, data: {} } };
+}

@@ -1,4 +1,5 @@
 import { Liquid, type Template } from 'liquidjs';
+import { truncate } from '../sentry/embed-limits.js';
 import { levelColor } from '../sentry/formatters/parts.js';
 import { TemplateError } from './template-error.js';
 
@@ -67,5 +68,5 @@ export function renderLiquid(templates: Template[], data: object, where: string,
 
 /** liquidjs messages carry the template line and a caret on the next lines; the first line says it. */
 function firstLine(error: unknown): string {
-  return String((error as Error).message ?? error).split('\n')[0]!.slice(0, 300);
+  return truncate(String((error as Error).message ?? error).split('\n')[0]!, 300);
 }

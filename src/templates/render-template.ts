@@ -1,5 +1,5 @@
 import type { APIEmbed, APIEmbedField } from 'discord.js';
-import { EMBED_LIMITS, embedLength } from '../sentry/embed-limits.js';
+import { EMBED_LIMITS, embedLength, truncate } from '../sentry/embed-limits.js';
 import { renderLiquid, TEMPLATE_LIMITS } from './engine.js';
 import type { CompiledTemplate } from './template-spec.js';
 import { TemplateError } from './template-error.js';
@@ -46,7 +46,7 @@ export function renderTemplate(template: CompiledTemplate, event: TemplateEvent)
     const value = nonEmpty(render(path));
     if (value === undefined) return undefined;
     if (/^https?:\/\/\S+$/.test(value) && value.length <= EMBED_LIMITS.url) return value;
-    warnings.push(`${path}: "${value.slice(0, 60)}" is not an http(s) URL, so it was left out`);
+    warnings.push(`${path}: "${truncate(value, 60)}" is not an http(s) URL, so it was left out`);
     return undefined;
   };
 
@@ -70,7 +70,7 @@ export function renderTemplate(template: CompiledTemplate, event: TemplateEvent)
   if (thumbnail) embed.thumbnail = { url: thumbnail };
   const timestamp = nonEmpty(render('embed.timestamp'));
   if (timestamp) {
-    if (Number.isNaN(Date.parse(timestamp))) warnings.push(`embed.timestamp: "${timestamp.slice(0, 40)}" is not a date, so it was left out`);
+    if (Number.isNaN(Date.parse(timestamp))) warnings.push(`embed.timestamp: "${truncate(timestamp, 40)}" is not a date, so it was left out`);
     else embed.timestamp = new Date(timestamp).toISOString();
   }
 
@@ -111,7 +111,7 @@ function renderFields(template: CompiledTemplate, render: (path: string) => stri
     const name = String(f.name ?? '').trim();
     const value = String(f.value ?? '').trim();
     if (value === '') {
-      warnings.push(`embed.fields.${i} ("${name.slice(0, 40)}") rendered empty, so it was left out`);
+      warnings.push(`embed.fields.${i} ("${truncate(name, 40)}") rendered empty, so it was left out`);
       return;
     }
     out.push({ name: name || '\u200b', value, ...(f.inline === true || f.inline === 'true' ? { inline: true } : {}) });
@@ -122,7 +122,7 @@ function renderFields(template: CompiledTemplate, render: (path: string) => stri
 function parseColor(text: string): number {
   const value = text.trim();
   const n = /^#[0-9a-f]{6}$/i.test(value) ? parseInt(value.slice(1), 16) : /^0x[0-9a-f]{1,6}$/i.test(value) ? parseInt(value, 16) : /^\d{1,8}$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffff) throw new TemplateError('render', `embed.color: "${value.slice(0, 20)}" is not a color (use #rrggbb, 0xrrggbb or a number)`);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffff) throw new TemplateError('render', `embed.color: "${truncate(value, 20)}" is not a color (use #rrggbb, 0xrrggbb or a number)`);
   return n;
 }
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createDb } from '../../src/db/client.js';
-import { createSource, findSourceBySlug } from '../../src/db/sources.js';
+import { createSource, findSource } from '../../src/db/sources.js';
 import { startDispatch } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
 import { FakeDiscord } from '../support/fake-discord.js';
@@ -45,7 +45,7 @@ describe('start-up', () => {
       expect(source.slug).toMatch(/^[A-Za-z0-9_-]{32}$/);
       first.$client.close();
       const second = createDb(path);
-      expect(findSourceBySlug(second, source.slug)?.name).toBe('web');
+      expect(findSource(second, '1', 'web')?.slug).toBe(source.slug);
       second.$client.close();
     } finally {
       dir.remove();

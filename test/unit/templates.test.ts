@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COLORS } from '../../src/sentry/formatters/parts.js';
+import { sampleEvent } from '../../src/sentry/samples.js';
 import { renderTemplate, type TemplateEvent } from '../../src/templates/render-template.js';
 import { compileTemplate } from '../../src/templates/template-spec.js';
 import { TemplateError } from '../../src/templates/template-error.js';
@@ -137,6 +138,16 @@ describe('failures', () => {
     expect(failure(() => render({ embed: { title: "{% render '../../package.json' %}" } })).kind).toMatch(/render|syntax/);
     expect(failure(() => render({ embed: { title: '{{ payload.constructor.name }}' } })).kind).toBe('missing variable');
     expect(failure(() => render({ embed: { title: '{{ payload.action.__proto__ }}' } })).kind).toBe('missing variable');
+  });
+});
+
+describe('preview samples', () => {
+  it('uses the issue sample, with the asked action, for anything issue-shaped, and an empty payload otherwise', () => {
+    expect(sampleEvent('*', 0)).toMatchObject({ eventType: 'issue.created', payload: { action: 'created', data: { issue: { shortId: 'DISPATCH-TEST' } } } });
+    expect(sampleEvent('issue.*', 0).eventType).toBe('issue.created');
+    expect(sampleEvent('issue.resolved', 0)).toMatchObject({ eventType: 'issue.resolved', payload: { action: 'resolved', data: { issue: { shortId: 'DISPATCH-TEST' } } } });
+    expect(sampleEvent('metric_alert.*', 0)).toEqual({ eventType: 'metric_alert.sample', payload: { action: 'sample', data: {} } });
+    expect(sampleEvent('seer.pr_created', 0)).toEqual({ eventType: 'seer.pr_created', payload: { action: 'pr_created', data: {} } });
   });
 });
 
