@@ -88,7 +88,10 @@ async function load(url: string, pid: number) {
 }
 
 async function startBare(): Promise<{ url: string; process: ChildDispatch['process']; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bare-express.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bare-express.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const url = await new Promise<string>((resolve) => {
     createInterface({ input: child.stdout! }).on('line', (line) => resolve(JSON.parse(line).url));
@@ -170,10 +173,18 @@ const fmt = (n: number, digits = 1) => n.toFixed(digits);
 console.log(`Dispatch benchmarks — ${new Date().toISOString()}, Node ${process.version}, ${CONNECTIONS} connections × ${DURATION_S} s\n`);
 const i = await ingest();
 console.log('1. Ingest (signed issue.created, distinct bodies)');
-console.log(`   bare Express 5 : ${fmt(i.baseline.rps, 0)} req/s   p50 ${i.baseline.p50} ms   p99 ${i.baseline.p99} ms   (${i.baseline.total} requests, ${i.baseline.non2xx} non-2xx, ${i.baseline.errors} errors)`);
-console.log(`   Dispatch       : ${fmt(i.dispatch.rps, 0)} req/s   p50 ${i.dispatch.p50} ms   p99 ${i.dispatch.p99} ms   (${i.dispatch.total} requests, ${i.dispatch.non2xx} non-2xx, ${i.dispatch.errors} errors)`);
-console.log(`   ratio          : ${fmt((100 * i.dispatch.rps) / i.baseline.rps)} % of bare Express's req/s (target ≥ 60 %); p99 ack ${i.dispatch.p99} ms (target < 20 ms)`);
-console.log(`   server CPU     : ${fmt(i.dispatch.cpuMsPerRequest, 3)} ms per request vs ${fmt(i.baseline.cpuMsPerRequest, 3)} ms bare (${fmt(i.dispatch.cpuMsPerRequest / i.baseline.cpuMsPerRequest, 2)}×; the load generator shares the 2 cores)`);
+console.log(
+  `   bare Express 5 : ${fmt(i.baseline.rps, 0)} req/s   p50 ${i.baseline.p50} ms   p99 ${i.baseline.p99} ms   (${i.baseline.total} requests, ${i.baseline.non2xx} non-2xx, ${i.baseline.errors} errors)`,
+);
+console.log(
+  `   Dispatch       : ${fmt(i.dispatch.rps, 0)} req/s   p50 ${i.dispatch.p50} ms   p99 ${i.dispatch.p99} ms   (${i.dispatch.total} requests, ${i.dispatch.non2xx} non-2xx, ${i.dispatch.errors} errors)`,
+);
+console.log(
+  `   ratio          : ${fmt((100 * i.dispatch.rps) / i.baseline.rps)} % of bare Express's req/s (target ≥ 60 %); p99 ack ${i.dispatch.p99} ms (target < 20 ms)`,
+);
+console.log(
+  `   server CPU     : ${fmt(i.dispatch.cpuMsPerRequest, 3)} ms per request vs ${fmt(i.baseline.cpuMsPerRequest, 3)} ms bare (${fmt(i.dispatch.cpuMsPerRequest / i.baseline.cpuMsPerRequest, 2)}×; the load generator shares the 2 cores)`,
+);
 console.log(`   Dispatch peak RSS: ${fmt(i.rss)} MiB\n`);
 
 const e = await endToEnd();

@@ -35,27 +35,51 @@ const data = new SlashCommandBuilder()
         sub
           .setName('create')
           .setDescription('Create a webhook URL for a Sentry integration, posting in a channel')
-          .addStringOption((o) => o.setName('name').setDescription('A short name, e.g. backend').setRequired(true).setMinLength(1).setMaxLength(SOURCE_NAME_MAX))
+          .addStringOption((o) =>
+            o.setName('name').setDescription('A short name, e.g. backend').setRequired(true).setMinLength(1).setMaxLength(SOURCE_NAME_MAX),
+          )
           .addChannelOption((o) =>
-            o.setName('channel').setDescription('Where events are posted').setRequired(true).addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement),
+            o
+              .setName('channel')
+              .setDescription('Where events are posted')
+              .setRequired(true)
+              .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement),
           ),
       )
       .addSubcommand((sub) => sub.setName('list').setDescription("This server's sources"))
-      .addSubcommand((sub) => sub.setName('info').setDescription('URL, status and delivery counts of a source').addStringOption(sourceOption))
+      .addSubcommand((sub) =>
+        sub.setName('info').setDescription('URL, status and delivery counts of a source').addStringOption(sourceOption),
+      )
       .addSubcommand((sub) => sub.setName('enable').setDescription('Accept and post events again').addStringOption(sourceOption))
       .addSubcommand((sub) => sub.setName('disable').setDescription('Refuse events and post nothing').addStringOption(sourceOption))
       .addSubcommand((sub) => sub.setName('delete').setDescription('Delete a source and its events').addStringOption(sourceOption))
       .addSubcommand((sub) => sub.setName('secret').setDescription('Set, rotate or clear the signing secret').addStringOption(sourceOption))
-      .addSubcommand((sub) => sub.setName('test').setDescription('Post a sample event in the source channel').addStringOption(sourceOption)),
+      .addSubcommand((sub) =>
+        sub.setName('test').setDescription('Post a sample event in the source channel').addStringOption(sourceOption),
+      ),
   )
   .addSubcommandGroup((group) =>
     group
       .setName('template')
       .setDescription('Custom message templates')
-      .addSubcommand((sub) => sub.setName('set').setDescription('Set the template for an event type, a resource or all events').addStringOption(sourceOption).addStringOption(eventOption))
-      .addSubcommand((sub) => sub.setName('preview').setDescription('Render a template against the last matching event').addStringOption(sourceOption).addStringOption(eventOption))
+      .addSubcommand((sub) =>
+        sub
+          .setName('set')
+          .setDescription('Set the template for an event type, a resource or all events')
+          .addStringOption(sourceOption)
+          .addStringOption(eventOption),
+      )
+      .addSubcommand((sub) =>
+        sub
+          .setName('preview')
+          .setDescription('Render a template against the last matching event')
+          .addStringOption(sourceOption)
+          .addStringOption(eventOption),
+      )
       .addSubcommand((sub) => sub.setName('list').setDescription("A source's templates").addStringOption(sourceOption))
-      .addSubcommand((sub) => sub.setName('clear').setDescription('Remove a template').addStringOption(sourceOption).addStringOption(eventOption)),
+      .addSubcommand((sub) =>
+        sub.setName('clear').setDescription('Remove a template').addStringOption(sourceOption).addStringOption(eventOption),
+      ),
   );
 
 type Handler = (interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext) => Promise<void>;

@@ -10,6 +10,12 @@ import type { Command, ComponentHandler } from './types.js';
 export const commands: readonly Command[] = [dispatchCommand];
 
 /** Modals and buttons, by the `action` part of their custom id. */
-export const componentHandlers: readonly ComponentHandler[] = [createModalHandler, secretModalHandler, deleteButtonHandler, listPageButton, templateSetModal];
+export const componentHandlers: readonly ComponentHandler[] = [
+  createModalHandler,
+  secretModalHandler,
+  deleteButtonHandler,
+  listPageButton,
+  templateSetModal,
+];
 
 export type { Command, CommandContext, ComponentHandler } from './types.js';

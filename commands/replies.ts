@@ -3,7 +3,10 @@ import type { Source } from '../src/db/schema.js';
 import { truncate } from '../src/sentry/embed-limits.js';
 
 /** Anything that names a source's URL or details is only shown to the member who asked. */
-export function ephemeral(content: string, extra: Omit<InteractionReplyOptions, 'content' | 'flags'> = {}): InteractionReplyOptions & { flags: MessageFlags.Ephemeral } {
+export function ephemeral(
+  content: string,
+  extra: Omit<InteractionReplyOptions, 'content' | 'flags'> = {},
+): InteractionReplyOptions & { flags: MessageFlags.Ephemeral } {
   return { content, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] }, ...extra };
 }
 

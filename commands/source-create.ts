@@ -52,7 +52,8 @@ function setupSteps(url: string, hasSecret: boolean): string {
     '1. Settings → Developer Settings → **New Internal Integration**.',
     '2. Paste the webhook URL above into **Webhook URL**.',
     '3. Enable **Alert Rule Action** if you want alerts, and tick the webhook resources to send (issue, error, comment, seer…).',
-    '4. Save, then copy the **Client Secret**' + (hasSecret ? ' (you already gave it to Dispatch).' : ' and set it with `/dispatch source secret`.'),
+    '4. Save, then copy the **Client Secret**' +
+      (hasSecret ? ' (you already gave it to Dispatch).' : ' and set it with `/dispatch source secret`.'),
     ...(hasSecret
       ? []
       : ['', '⚠️ **No signing secret:** anyone who learns this URL can post to your channel. Set one with `/dispatch source secret`.']),
@@ -68,12 +69,23 @@ export const createModalHandler: ComponentHandler = {
     assertCanPostIn(interaction.guild, channelId);
     const source = createSource(
       ctx.db,
-      { guildId: interaction.guildId, channelId, name, signingSecret: secret === null ? null : ctx.secrets.seal(secret), createdBy: interaction.user.id },
+      {
+        guildId: interaction.guildId,
+        channelId,
+        name,
+        signingSecret: secret === null ? null : ctx.secrets.seal(secret),
+        createdBy: interaction.user.id,
+      },
       ctx.now(),
     );
-    ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, has_secret: secret !== null }, 'source created');
+    ctx.logger.info(
+      { source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, has_secret: secret !== null },
+      'source created',
+    );
     await interaction.reply(
-      ephemeral(`✅ Source **${source.name}** created. Events will be posted in <#${channelId}>.\n\n${setupSteps(webhookUrl(ctx.publicUrl, source), secret !== null)}`),
+      ephemeral(
+        `✅ Source **${source.name}** created. Events will be posted in <#${channelId}>.\n\n${setupSteps(webhookUrl(ctx.publicUrl, source), secret !== null)}`,
+      ),
     );
   },
 };

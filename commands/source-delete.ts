@@ -11,8 +11,14 @@ export async function deleteCommand(interaction: ChatInputCommandInteraction<'ca
   const source = getSource(ctx.db, interaction.guildId, interaction.options.getString('source', true));
   const issued = ctx.now();
   const buttons = new ActionRowBuilder<ButtonBuilder>().addComponents(
-    new ButtonBuilder().setCustomId(customId('delete', source.id, 'confirm', issued)).setLabel(`Delete ${source.name}`).setStyle(ButtonStyle.Danger),
-    new ButtonBuilder().setCustomId(customId('delete', source.id, 'cancel', issued)).setLabel('Cancel').setStyle(ButtonStyle.Secondary),
+    new ButtonBuilder()
+      .setCustomId(customId('delete', source.id, 'confirm', issued))
+      .setLabel(`Delete ${source.name}`)
+      .setStyle(ButtonStyle.Danger),
+    new ButtonBuilder()
+      .setCustomId(customId('delete', source.id, 'cancel', issued))
+      .setLabel('Cancel')
+      .setStyle(ButtonStyle.Secondary),
   );
   await interaction.reply(
     ephemeral(

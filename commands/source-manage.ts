@@ -1,4 +1,12 @@
-import { ActionRowBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder, MessageFlags, type ChatInputCommandInteraction, type InteractionReplyOptions } from 'discord.js';
+import {
+  ActionRowBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  EmbedBuilder,
+  MessageFlags,
+  type ChatInputCommandInteraction,
+  type InteractionReplyOptions,
+} from 'discord.js';
 import { oldestPendingForSource, pendingCountForSource } from '../src/db/events.js';
 import type { Source } from '../src/db/schema.js';
 import { getSource, listSources, setSourceEnabled } from '../src/db/sources.js';
@@ -47,8 +55,16 @@ export function listPage(sources: Source[], page: number): InteractionReplyOptio
     pages > 1
       ? [
           new ActionRowBuilder<ButtonBuilder>().addComponents(
-            new ButtonBuilder().setCustomId(customId('list', current - 1)).setLabel('Previous').setStyle(ButtonStyle.Secondary).setDisabled(current === 0),
-            new ButtonBuilder().setCustomId(customId('list', current + 1)).setLabel('Next').setStyle(ButtonStyle.Secondary).setDisabled(current === pages - 1),
+            new ButtonBuilder()
+              .setCustomId(customId('list', current - 1))
+              .setLabel('Previous')
+              .setStyle(ButtonStyle.Secondary)
+              .setDisabled(current === 0),
+            new ButtonBuilder()
+              .setCustomId(customId('list', current + 1))
+              .setLabel('Next')
+              .setStyle(ButtonStyle.Secondary)
+              .setDisabled(current === pages - 1),
           ),
         ]
       : [];
@@ -72,7 +88,10 @@ export const listPageButton: ComponentHandler = {
 export function floodState(source: Source, ctx: CommandContext): string {
   const waiting = pendingCountForSource(ctx.db, source.id);
   const oldest = oldestPendingForSource(ctx.db, source.id);
-  const collapsed = source.eventsCollapsed > 0 ? ` · ${source.eventsCollapsed} events collapsed into ${source.floodSummaries} summaries so far, last ${relativeTime(source.lastFloodAt)}` : '';
+  const collapsed =
+    source.eventsCollapsed > 0
+      ? ` · ${source.eventsCollapsed} events collapsed into ${source.floodSummaries} summaries so far, last ${relativeTime(source.lastFloodAt)}`
+      : '';
   if (waiting > ctx.flood.threshold && oldest !== null && ctx.now() - oldest > ctx.flood.afterMs) {
     return `🌊 flooding: ${waiting} waiting since ${relativeTime(oldest)}; waiting events are summarized${collapsed}`;
   }
@@ -119,7 +138,9 @@ export async function disableCommand(interaction: Interaction, ctx: CommandConte
   setSourceEnabled(ctx.db, source, false, ctx.now());
   ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source disabled');
   await interaction.reply(
-    ephemeral(`⏸️ Source **${source.name}** is disabled: its URL now answers 404 and nothing is posted. Events already accepted wait until you enable it again.`),
+    ephemeral(
+      `⏸️ Source **${source.name}** is disabled: its URL now answers 404 and nothing is posted. Events already accepted wait until you enable it again.`,
+    ),
   );
 }
 

@@ -25,8 +25,16 @@ export const secretModalHandler: ComponentHandler = {
     const secret = readSecret(interaction.fields.getTextInputValue('secret'));
     const had = source.signingSecret !== null;
     setSourceSecret(ctx.db, source, secret === null ? null : ctx.secrets.seal(secret), ctx.now());
-    ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, has_secret: secret !== null }, 'signing secret changed');
-    const what = secret === null ? 'cleared: signatures are no longer checked ⚠️' : had ? 'rotated: only the new secret is accepted from now on' : 'set: every webhook must now be signed with it';
+    ctx.logger.info(
+      { source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, has_secret: secret !== null },
+      'signing secret changed',
+    );
+    const what =
+      secret === null
+        ? 'cleared: signatures are no longer checked ⚠️'
+        : had
+          ? 'rotated: only the new secret is accepted from now on'
+          : 'set: every webhook must now be signed with it';
     await interaction.reply(ephemeral(`🔑 Signing secret for **${source.name}** ${what}.`));
   },
 };

@@ -9,7 +9,10 @@ const MIB = 1024 * 1024;
 /** "1s,5s,30s,2m" → milliseconds. The unit is required so a bare "30" is never misread. */
 function parseDurationList(value: string, ctx: z.RefinementCtx): number[] {
   const out: number[] = [];
-  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const ms = parseDuration(part);
     if (ms === undefined) {
       ctx.addIssue({ code: 'custom', message: `"${part}" is not a duration like 500ms, 5s, 2m, 1h` });
@@ -65,19 +68,41 @@ const schema = z.object({
     .trim()
     .min(1, 'is required (the bot token from the Discord developer portal)'),
   DISCORD_API_URL: z.url({ error: 'must be a URL such as https://discord.com/api' }).default('https://discord.com/api'),
-  DISCORD_GUILD_ID: optionalText.pipe(z.string().regex(/^\d{17,20}$/, 'must be a server id (a snowflake)').optional()),
-  PORT: z.coerce.number({ error: 'must be a port number from 0 to 65535' }).int('must be a port number from 0 to 65535').min(0, 'must be a port number from 0 to 65535').max(65535, 'must be a port number from 0 to 65535').default(3000),
+  DISCORD_GUILD_ID: optionalText.pipe(
+    z
+      .string()
+      .regex(/^\d{17,20}$/, 'must be a server id (a snowflake)')
+      .optional(),
+  ),
+  PORT: z.coerce
+    .number({ error: 'must be a port number from 0 to 65535' })
+    .int('must be a port number from 0 to 65535')
+    .min(0, 'must be a port number from 0 to 65535')
+    .max(65535, 'must be a port number from 0 to 65535')
+    .default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   PUBLIC_URL: optionalText.pipe(z.url({ error: 'must be a URL such as https://dispatch.example.com' }).optional()),
   DATABASE_PATH: z.string().min(1).default('./data/dispatch.db'),
-  MAX_BODY_BYTES: z.coerce.number({ error: 'must be a number of bytes' }).int('must be a whole number of bytes').positive('must be a positive number of bytes').default(10 * MIB),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be fatal, error, warn, info, debug, trace or silent' }).default('info'),
+  MAX_BODY_BYTES: z.coerce
+    .number({ error: 'must be a number of bytes' })
+    .int('must be a whole number of bytes')
+    .positive('must be a positive number of bytes')
+    .default(10 * MIB),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be fatal, error, warn, info, debug, trace or silent',
+    })
+    .default('info'),
   LOG_PRETTY: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
   RETRY_SCHEDULE: z.string().default('1s,5s,30s,2m,15m,1h,6h').transform(parseDurationList),
   EVENT_RETENTION: duration.default(7 * 86_400_000),
   BATCH_LINGER: duration.default(500),
   TIMESTAMP_TOLERANCE: duration.default(5 * 60 * 1000),
-  FLOOD_THRESHOLD: z.coerce.number({ error: 'must be a whole number of events' }).int('must be a whole number of events').min(1, 'must be at least 1').default(250),
+  FLOOD_THRESHOLD: z.coerce
+    .number({ error: 'must be a whole number of events' })
+    .int('must be a whole number of events')
+    .min(1, 'must be at least 1')
+    .default(250),
   FLOOD_AFTER: duration.default(30_000),
   DISPATCH_ENCRYPTION_KEY: encryptionKey,
   METRICS_TOKEN: optionalText,

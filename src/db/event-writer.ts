@@ -17,7 +17,11 @@ export function createEventWriter(db: Db, now: () => number = Date.now): WriteEv
     const batch = queued;
     queued = [];
     try {
-      const results = acceptEvents(db, batch.map((q) => q.input), now());
+      const results = acceptEvents(
+        db,
+        batch.map((q) => q.input),
+        now(),
+      );
       batch.forEach((q, i) => q.resolve(results[i]!));
     } catch (error) {
       for (const q of batch) q.reject(error);

@@ -71,7 +71,10 @@ function acceptQueries(db: Db) {
  */
 function buildAcceptStatements(db: Db) {
   const sqlite = db.$client;
-  const insert = sqlite.prepare<{ id: string; sourceId: number; channelId: string; eventType: string; bodyHash: string; body: string; now: number }, { id: string }>(
+  const insert = sqlite.prepare<
+    { id: string; sourceId: number; channelId: string; eventType: string; bodyHash: string; body: string; now: number },
+    { id: string }
+  >(
     `insert into events (id, source_id, channel_id, event_type, body_hash, body, received_at, next_attempt_at)
      values (@id, @sourceId, @channelId, @eventType, @bodyHash, @body, @now, @now)
      on conflict (source_id, body_hash) do nothing returning id`,
@@ -142,11 +145,20 @@ export function markDelivered(db: Db, batch: EventRow[], messageId: string, now 
   db.transaction((tx) => {
     tx.update(events)
       .set({ status: collapsed ? 'collapsed' : 'delivered', deliveredAt: now, messageId, lastError: null })
-      .where(inArray(events.seq, batch.map((e) => e.seq)))
+      .where(
+        inArray(
+          events.seq,
+          batch.map((e) => e.seq),
+        ),
+      )
       .run();
     for (const [sourceId, count] of countBySource(batch)) {
       const counters = collapsed
-        ? { eventsCollapsed: sql`${sources.eventsCollapsed} + ${count}`, floodSummaries: sql`${sources.floodSummaries} + ${summaries}`, lastFloodAt: now }
+        ? {
+            eventsCollapsed: sql`${sources.eventsCollapsed} + ${count}`,
+            floodSummaries: sql`${sources.floodSummaries} + ${summaries}`,
+            lastFloodAt: now,
+          }
         : { eventsDelivered: sql`${sources.eventsDelivered} + ${count}` };
       tx.update(sources)
         .set({ ...counters, permanentFailureStreak: 0 })
@@ -161,7 +173,13 @@ export function markDelivered(db: Db, batch: EventRow[], messageId: string, now 
  * batch id, so the retry reuses the nonce in case Discord did post before the failure reached us.
  * Past the end of the schedule the event is failed.
  */
-export function markRetry(db: Db, batch: EventRow[], reason: string, retrySchedule: readonly number[], now = Date.now()): { gaveUp: number } {
+export function markRetry(
+  db: Db,
+  batch: EventRow[],
+  reason: string,
+  retrySchedule: readonly number[],
+  now = Date.now(),
+): { gaveUp: number } {
   let gaveUp = 0;
   db.transaction((tx) => {
     for (const [sourceId] of countBySource(batch)) {
@@ -192,7 +210,12 @@ export function markPermanentFailure(db: Db, batch: EventRow[], reason: string, 
 function failEvents(db: Db, batch: EventRow[], reason: string, now: number, permanent: boolean): void {
   db.update(events)
     .set({ status: 'failed', attempts: sql`${events.attempts} + 1`, lastError: reason, deliveredAt: now })
-    .where(inArray(events.seq, batch.map((e) => e.seq)))
+    .where(
+      inArray(
+        events.seq,
+        batch.map((e) => e.seq),
+      ),
+    )
     .run();
   for (const [sourceId, count] of countBySource(batch)) {
     db.update(sources)
@@ -211,7 +234,12 @@ function failEvents(db: Db, batch: EventRow[], reason: string, now: number, perm
 export function splitBatch(db: Db, batch: EventRow[]): void {
   db.update(events)
     .set({ solo: true, batchId: null, summary: false })
-    .where(inArray(events.seq, batch.map((e) => e.seq)))
+    .where(
+      inArray(
+        events.seq,
+        batch.map((e) => e.seq),
+      ),
+    )
     .run();
 }
 
@@ -238,7 +266,6 @@ export function queueStats(db: Db, now = Date.now()): { depth: number; oldestPen
   return { depth: row.depth, oldestPendingAgeMs: row.oldest === null ? null : now - row.oldest };
 }
 
-
 export function pendingCountForSource(db: Db, sourceId: number): number {
   return db
     .select({ n: sql<number>`count(*)` })
@@ -263,7 +290,9 @@ export function assignSummaryBatch(db: Db, sourceId: number, eventTypes: string[
   return db.transaction((tx) => {
     tx.update(events)
       .set({ batchId, summary: true })
-      .where(and(eq(events.sourceId, sourceId), eq(events.status, 'pending'), isNull(events.batchId), inArray(events.eventType, eventTypes)))
+      .where(
+        and(eq(events.sourceId, sourceId), eq(events.status, 'pending'), isNull(events.batchId), inArray(events.eventType, eventTypes)),
+      )
       .run();
     return tx.select().from(events).where(eq(events.batchId, batchId)).orderBy(asc(events.seq)).all();
   });
@@ -283,7 +312,11 @@ export function oldestPendingForSource(db: Db, sourceId: number): number | null 
 /** The latest event of a source matching `issue.created`, `issue.*` or `*`. */
 export function lastEventMatching(db: Db, sourceId: number, pattern: string): EventRow | undefined {
   const match =
-    pattern === '*' ? undefined : pattern.endsWith('.*') ? sql`${events.eventType} like ${`${pattern.slice(0, -2)}.%`}` : eq(events.eventType, pattern);
+    pattern === '*'
+      ? undefined
+      : pattern.endsWith('.*')
+        ? sql`${events.eventType} like ${`${pattern.slice(0, -2)}.%`}`
+        : eq(events.eventType, pattern);
   return db
     .select()
     .from(events)

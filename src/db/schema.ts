@@ -13,7 +13,9 @@ export const sources = sqliteTable(
     name: text('name').notNull(),
     /** The secret part of the webhook URL: 24 random bytes, base64url. */
     slug: text('slug').notNull().unique(),
-    provider: text('provider', { enum: ['sentry'] }).notNull().default('sentry'),
+    provider: text('provider', { enum: ['sentry'] })
+      .notNull()
+      .default('sentry'),
     /** Sentry's Client Secret; null means the signature check is skipped. */
     signingSecret: text('signing_secret'),
     enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
@@ -58,7 +60,9 @@ export const events = sqliteTable(
     body: text('body').notNull(),
     receivedAt: integer('received_at').notNull(),
     /** collapsed: counted in a flood summary message instead of posted on its own. */
-    status: text('status', { enum: ['pending', 'delivered', 'failed', 'collapsed'] }).notNull().default('pending'),
+    status: text('status', { enum: ['pending', 'delivered', 'failed', 'collapsed'] })
+      .notNull()
+      .default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at').notNull(),
     /** Set just before a send; a restart resends the same batch with the same Discord nonce. */
@@ -75,7 +79,9 @@ export const events = sqliteTable(
     uniqueIndex('events_source_body').on(t.sourceId, t.bodyHash),
     index('events_pending_channel').on(t.status, t.channelId, t.seq),
     // Partial: new events have no batch yet, so inserts never touch it.
-    index('events_batch').on(t.batchId).where(sql`${t.batchId} is not null`),
+    index('events_batch')
+      .on(t.batchId)
+      .where(sql`${t.batchId} is not null`),
   ],
 );
 

@@ -40,7 +40,10 @@ export function createSecretBox(key: Buffer | undefined, previousKeys: readonly 
       const cipher = createCipheriv('aes-256-gcm', key, nonce);
       cipher.setAAD(Buffer.from(currentId));
       const ciphertext = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-      return PREFIX + [currentId, nonce, ciphertext, cipher.getAuthTag()].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join(':');
+      return (
+        PREFIX +
+        [currentId, nonce, ciphertext, cipher.getAuthTag()].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join(':')
+      );
     },
     open(stored) {
       if (!stored.startsWith(PREFIX)) return stored;
@@ -57,7 +60,9 @@ export function createSecretBox(key: Buffer | undefined, previousKeys: readonly 
         decipher.setAuthTag(Buffer.from(tag, 'base64url'));
         return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
       } catch {
-        throw new SecretKeyError(`a signing secret encrypted with key ${id} does not decrypt: the stored value is damaged or the key is wrong`);
+        throw new SecretKeyError(
+          `a signing secret encrypted with key ${id} does not decrypt: the stored value is damaged or the key is wrong`,
+        );
       }
     },
   };
@@ -76,7 +81,10 @@ export function sealStoredSecrets(db: Db, box: SecretBox): { sealed: number } {
       const plain = box.open(row.secret!);
       const current = box.keyId !== undefined && row.secret!.startsWith(`${PREFIX}${box.keyId}:`);
       if (box.keyId === undefined || current) continue;
-      tx.update(sources).set({ signingSecret: box.seal(plain) }).where(eq(sources.id, row.id)).run();
+      tx.update(sources)
+        .set({ signingSecret: box.seal(plain) })
+        .where(eq(sources.id, row.id))
+        .run();
       sealed += 1;
     }
   });

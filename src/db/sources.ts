@@ -67,7 +67,13 @@ export type WebhookTarget = Pick<Source, 'id' | 'guildId' | 'channelId' | 'enabl
 export function findWebhookTarget(db: Db, slug: string): WebhookTarget | undefined {
   return prepared(db, 'webhookTarget', () =>
     db
-      .select({ id: sources.id, guildId: sources.guildId, channelId: sources.channelId, enabled: sources.enabled, signingSecret: sources.signingSecret })
+      .select({
+        id: sources.id,
+        guildId: sources.guildId,
+        channelId: sources.channelId,
+        enabled: sources.enabled,
+        signingSecret: sources.signingSecret,
+      })
       .from(sources)
       .where(eq(sources.slug, sql.placeholder('slug')))
       .prepare(),
@@ -77,14 +83,22 @@ export function findWebhookTarget(db: Db, slug: string): WebhookTarget | undefin
 /** The guild a source belongs to, for log lines (prepared: the worker asks on every delivery). */
 export function guildOfSource(db: Db, sourceId: number): string | undefined {
   return prepared(db, 'guildOfSource', () =>
-    db.select({ guildId: sources.guildId }).from(sources).where(eq(sources.id, sql.placeholder('id'))).prepare(),
+    db
+      .select({ guildId: sources.guildId })
+      .from(sources)
+      .where(eq(sources.id, sql.placeholder('id')))
+      .prepare(),
   ).get({ id: sourceId })?.guildId;
 }
 
 /** By id, but only within `guildId`: ids come back from Discord components and are not trusted. */
 export function findSourceById(db: Db, guildId: string, id: number): Source | undefined {
   if (!Number.isSafeInteger(id)) return undefined;
-  return db.select().from(sources).where(and(eq(sources.id, id), eq(sources.guildId, guildId))).get();
+  return db
+    .select()
+    .from(sources)
+    .where(and(eq(sources.id, id), eq(sources.guildId, guildId)))
+    .get();
 }
 
 export function findSource(db: Db, guildId: string, name: string): Source | undefined {
@@ -107,7 +121,10 @@ export function listSources(db: Db, guildId: string): Source[] {
 }
 
 export function searchSourceNames(db: Db, guildId: string, prefix: string, limit = 25): string[] {
-  const escaped = prefix.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+  const escaped = prefix
+    .trim()
+    .toLowerCase()
+    .replace(/[\\%_]/g, (c) => `\\${c}`);
   return db
     .select({ name: sources.name })
     .from(sources)
@@ -137,11 +154,12 @@ export function setSourceSecret(db: Db, source: Source, signingSecret: string | 
 
 /** Deletes the source; its events go with it (foreign key cascade). */
 export function deleteSource(db: Db, source: Source): void {
-  db.delete(sources).where(and(eq(sources.id, source.id), eq(sources.guildId, source.guildId))).run();
+  db.delete(sources)
+    .where(and(eq(sources.id, source.id), eq(sources.guildId, source.guildId)))
+    .run();
 }
 
 /** For display only: user-typed text echoed back must not mention or format. */
 export function displayName(text: string): string {
   return text.replace(/[^a-zA-Z0-9 _.-]/g, '').slice(0, SOURCE_NAME_MAX) || '?';
 }
-

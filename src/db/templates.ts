@@ -22,15 +22,27 @@ export function patternsFor(eventType: string): string[] {
   return [eventType, `${resource}.*`, '*'];
 }
 
-export function setTemplate(db: Db, input: { sourceId: number; eventPattern: string; body: string; updatedBy: string }, now = Date.now()): void {
+export function setTemplate(
+  db: Db,
+  input: { sourceId: number; eventPattern: string; body: string; updatedBy: string },
+  now = Date.now(),
+): void {
   db.insert(templates)
     .values({ ...input, updatedAt: now })
-    .onConflictDoUpdate({ target: [templates.sourceId, templates.eventPattern], set: { body: input.body, updatedBy: input.updatedBy, updatedAt: now } })
+    .onConflictDoUpdate({
+      target: [templates.sourceId, templates.eventPattern],
+      set: { body: input.body, updatedBy: input.updatedBy, updatedAt: now },
+    })
     .run();
 }
 
 export function clearTemplate(db: Db, sourceId: number, eventPattern: string): boolean {
-  return db.delete(templates).where(and(eq(templates.sourceId, sourceId), eq(templates.eventPattern, eventPattern))).run().changes > 0;
+  return (
+    db
+      .delete(templates)
+      .where(and(eq(templates.sourceId, sourceId), eq(templates.eventPattern, eventPattern)))
+      .run().changes > 0
+  );
 }
 
 export function listTemplates(db: Db, sourceId: number): TemplateRow[] {
@@ -44,7 +56,12 @@ export function templateFor(db: Db, sourceId: number, eventType: string): Templa
     db
       .select()
       .from(templates)
-      .where(and(eq(templates.sourceId, sql.placeholder('sourceId')), inArray(templates.eventPattern, [sql.placeholder('p0'), sql.placeholder('p1'), sql.placeholder('p2')])))
+      .where(
+        and(
+          eq(templates.sourceId, sql.placeholder('sourceId')),
+          inArray(templates.eventPattern, [sql.placeholder('p0'), sql.placeholder('p1'), sql.placeholder('p2')]),
+        ),
+      )
       .prepare(),
   ).all({ sourceId, p0: patterns[0], p1: patterns[1], p2: patterns[2] });
   return patterns.map((p) => rows.find((r) => r.eventPattern === p)).find((r) => r !== undefined);

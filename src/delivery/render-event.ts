@@ -39,10 +39,14 @@ export function createEventRenderer(db: Db, logger: Logger): (event: EventRow) =
         return { embed: fitEmbed(rendered.embed), content: rendered.content, allowedRoleIds: rendered.allowedRoleIds };
       } catch (error) {
         // Whatever went wrong, the event is not lost: anything unexpected counts as a render failure.
-        const failure = error instanceof TemplateError ? error : new TemplateError('render', truncate(String((error as Error)?.message ?? error), 300));
+        const failure =
+          error instanceof TemplateError ? error : new TemplateError('render', truncate(String((error as Error)?.message ?? error), 300));
         const message = `template ${template.eventPattern} failed (${failure.kind}): ${failure.message}`;
         recordTemplateError(db, event.sourceId, message);
-        logger.warn({ event_id: event.id, source_id: event.sourceId, event_type: event.eventType, reason: message }, 'custom template failed; posting the built-in embed');
+        logger.warn(
+          { event_id: event.id, source_id: event.sourceId, event_type: event.eventType, reason: message },
+          'custom template failed; posting the built-in embed',
+        );
       }
     }
     return { embed: formatEvent(event.eventType, payload) };

@@ -56,7 +56,6 @@ type SendPlan = {
 };
 type Plan = SendPlan | { waitUntil: number };
 
-
 /**
  * Delivers stored events. Each channel has at most one send in flight and takes its events in
  * arrival order; whatever waits for a channel goes out together, up to 10 embeds a message.
@@ -181,7 +180,11 @@ export class DeliveryWorker {
     const count = countThatFit(rendered.slice(0, end).map((r) => r.embed));
     const batch = joinable.slice(0, count);
     const batchId = newBatchId();
-    assignBatch(this.deps.db, batch.map((e) => e.seq), batchId);
+    assignBatch(
+      this.deps.db,
+      batch.map((e) => e.seq),
+      batchId,
+    );
     return this.sendPlan(batchId, batch, rendered.slice(0, count));
   }
 
@@ -205,10 +208,15 @@ export class DeliveryWorker {
     const { threshold, afterMs } = this.deps.flood;
     if (head.solo || now - head.receivedAt < afterMs) return undefined;
     if (pendingCountForSource(this.deps.db, head.sourceId) <= threshold) return undefined;
-    const types = waitingByType(this.deps.db, head.sourceId).slice(0, EMBED_LIMITS.embedsPerMessage).map((w) => w.eventType);
+    const types = waitingByType(this.deps.db, head.sourceId)
+      .slice(0, EMBED_LIMITS.embedsPerMessage)
+      .map((w) => w.eventType);
     const batchId = newBatchId();
     const batch = assignSummaryBatch(this.deps.db, head.sourceId, types, batchId);
-    this.deps.logger.warn({ source_id: head.sourceId, collapsed: batch.length, event_types: types }, 'flood: collapsing waiting events into a summary');
+    this.deps.logger.warn(
+      { source_id: head.sourceId, collapsed: batch.length, event_types: types },
+      'flood: collapsing waiting events into a summary',
+    );
     return this.summaryPlan(batchId, batch);
   }
 
@@ -248,7 +256,10 @@ export class DeliveryWorker {
     if (summary) {
       markDelivered(this.deps.db, batch, messageId, deliveredAt, embeds.length);
       this.deps.metrics?.deliveries.inc({ outcome: 'collapsed' }, batch.length);
-      log.info({ ...this.sourceFields(batch[0]!.sourceId), collapsed: batch.length, outcome: 'collapsed', message_id: messageId }, 'flood summary delivered');
+      log.info(
+        { ...this.sourceFields(batch[0]!.sourceId), collapsed: batch.length, outcome: 'collapsed', message_id: messageId },
+        'flood summary delivered',
+      );
       return;
     }
     markDelivered(this.deps.db, batch, messageId, deliveredAt);
@@ -257,7 +268,14 @@ export class DeliveryWorker {
     for (const event of batch) {
       this.deps.metrics?.deliveryLatency.observe((deliveredAt - event.receivedAt) / 1000);
       log.info(
-        { event_id: event.id, ...sourceFields.get(event.sourceId), event_type: event.eventType, outcome: 'delivered', message_id: messageId, ms: deliveredAt - started },
+        {
+          event_id: event.id,
+          ...sourceFields.get(event.sourceId),
+          event_type: event.eventType,
+          outcome: 'delivered',
+          message_id: messageId,
+          ms: deliveredAt - started,
+        },
         'event delivered',
       );
     }

@@ -23,6 +23,8 @@ export function assertCanPostIn(guild: Guild | null, channelId: string): void {
   const permissions = me ? channel.permissionsFor(me) : null;
   const missing = REQUIRED_CHANNEL_PERMISSIONS.filter(([, bit]) => !permissions?.has(bit)).map(([name]) => name);
   if (missing.length > 0) {
-    throw new UserError(`Dispatch is missing ${missing.join(', ')} in <#${channelId}>. Grant ${missing.length === 1 ? 'it' : 'them'} to the bot, then try again.`);
+    throw new UserError(
+      `Dispatch is missing ${missing.join(', ')} in <#${channelId}>. Grant ${missing.length === 1 ? 'it' : 'them'} to the bot, then try again.`,
+    );
   }
 }

@@ -14,7 +14,9 @@ export async function deployCommands(options: { token: string; apiUrl: string; g
   const rest = new REST({ api: options.apiUrl }).setToken(options.token);
   const application = (await rest.get(Routes.currentApplication())) as APIApplication;
   const body = commands.map((command) => command.data.toJSON());
-  const route = options.guildId ? Routes.applicationGuildCommands(application.id, options.guildId) : Routes.applicationCommands(application.id);
+  const route = options.guildId
+    ? Routes.applicationGuildCommands(application.id, options.guildId)
+    : Routes.applicationCommands(application.id);
   await rest.put(route, { body });
   return { scope: options.guildId ? 'guild' : 'global', names: body.map((c) => c.name) };
 }

@@ -50,7 +50,10 @@ export function createInteractionRouter(
 async function answerError(interaction: Interaction, error: unknown, ctx: CommandContext): Promise<void> {
   const isUserError = error instanceof UserError;
   if (!isUserError) {
-    ctx.logger.error({ err: error, interaction_id: interaction.id, guild_id: interaction.guildId, user_id: interaction.user.id }, 'interaction failed');
+    ctx.logger.error(
+      { err: error, interaction_id: interaction.id, guild_id: interaction.guildId, user_id: interaction.user.id },
+      'interaction failed',
+    );
   }
   const content = isUserError ? `❌ ${error.message}` : GENERIC_ERROR;
   try {

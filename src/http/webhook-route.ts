@@ -40,7 +40,8 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     const slug = req.params.slug;
     const source = SLUG.test(slug) ? findWebhookTarget(deps.db, slug) : undefined;
     if (!source || !source.enabled) throw unknownSource();
-    if (!req.is('application/json')) throw new HttpError(415, 'content-type must be application/json', 'content-type must be application/json');
+    if (!req.is('application/json'))
+      throw new HttpError(415, 'content-type must be application/json', 'content-type must be application/json');
     res.locals.source = source;
     next();
   };
@@ -115,7 +116,8 @@ function nestingDepth(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
+      if (c === 92)
+        i++; // backslash: skip the escaped character
       else if (c === 34) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 123 || c === 91) {

@@ -10,7 +10,10 @@ export type VerifyResult = { ok: true } | { ok: false; reason: VerifyFailure };
  */
 export function parseSignatureHeader(header: string | undefined): Buffer | 'missing' | 'malformed' {
   if (header === undefined || header.trim() === '') return 'missing';
-  const hex = header.trim().replace(/^sha256=/i, '').toLowerCase();
+  const hex = header
+    .trim()
+    .replace(/^sha256=/i, '')
+    .toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(hex)) return 'malformed';
   return Buffer.from(hex, 'hex');
 }

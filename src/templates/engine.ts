@@ -40,7 +40,10 @@ liquid.registerFilter('discord_time', (value: unknown, style: unknown = 'R') => 
 liquid.registerFilter('level_color', (level: unknown) => levelColor(typeof level === 'string' ? level : undefined));
 /** Inline code that a backtick in the value cannot break. */
 liquid.registerFilter('code', (value: unknown) => {
-  const text = String(value ?? '').replace(/`/g, 'ˋ').replace(/\s+/g, ' ').trim();
+  const text = String(value ?? '')
+    .replace(/`/g, 'ˋ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return text ? `\`${text}\`` : '';
 });
 /** Escapes Discord markdown in payload text. */

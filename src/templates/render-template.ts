@@ -65,18 +65,21 @@ export function renderTemplate(template: CompiledTemplate, event: TemplateEvent)
   const footerText = nonEmpty(typeof spec.footer === 'string' ? render('embed.footer') : render('embed.footer.text'));
   if (footerText) embed.footer = { text: footerText, ...optional('icon_url', url('embed.footer.icon_url')) };
   const authorName = nonEmpty(typeof spec.author === 'string' ? render('embed.author') : render('embed.author.name'));
-  if (authorName) embed.author = { name: authorName, ...optional('url', url('embed.author.url')), ...optional('icon_url', url('embed.author.icon_url')) };
+  if (authorName)
+    embed.author = { name: authorName, ...optional('url', url('embed.author.url')), ...optional('icon_url', url('embed.author.icon_url')) };
   const thumbnail = typeof spec.thumbnail === 'string' ? url('embed.thumbnail') : url('embed.thumbnail.url');
   if (thumbnail) embed.thumbnail = { url: thumbnail };
   const timestamp = nonEmpty(render('embed.timestamp'));
   if (timestamp) {
-    if (Number.isNaN(Date.parse(timestamp))) warnings.push(`embed.timestamp: "${truncate(timestamp, 40)}" is not a date, so it was left out`);
+    if (Number.isNaN(Date.parse(timestamp)))
+      warnings.push(`embed.timestamp: "${truncate(timestamp, 40)}" is not a date, so it was left out`);
     else embed.timestamp = new Date(timestamp).toISOString();
   }
 
   const content = nonEmpty(render('content'));
   assertWithinLimits(embed, content);
-  const allowedRoleIds = template.spec.allow_role_mentions && content ? [...new Set([...content.matchAll(ROLE_MENTION)].map((m) => m[1]!))] : [];
+  const allowedRoleIds =
+    template.spec.allow_role_mentions && content ? [...new Set([...content.matchAll(ROLE_MENTION)].map((m) => m[1]!))] : [];
   return { embed, ...(content ? { content } : {}), allowedRoleIds, warnings };
 }
 
@@ -121,8 +124,15 @@ function renderFields(template: CompiledTemplate, render: (path: string) => stri
 
 function parseColor(text: string): number {
   const value = text.trim();
-  const n = /^#[0-9a-f]{6}$/i.test(value) ? parseInt(value.slice(1), 16) : /^0x[0-9a-f]{1,6}$/i.test(value) ? parseInt(value, 16) : /^\d{1,8}$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffff) throw new TemplateError('render', `embed.color: "${truncate(value, 20)}" is not a color (use #rrggbb, 0xrrggbb or a number)`);
+  const n = /^#[0-9a-f]{6}$/i.test(value)
+    ? parseInt(value.slice(1), 16)
+    : /^0x[0-9a-f]{1,6}$/i.test(value)
+      ? parseInt(value, 16)
+      : /^\d{1,8}$/.test(value)
+        ? Number(value)
+        : Number.NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffff)
+    throw new TemplateError('render', `embed.color: "${truncate(value, 20)}" is not a color (use #rrggbb, 0xrrggbb or a number)`);
   return n;
 }
 
@@ -142,9 +152,19 @@ function assertWithinLimits(embed: APIEmbed, content: string | undefined): void 
     if (n > limit) throw new TemplateError('limits', `${what} is ${n} characters long; Discord allows ${limit}`);
   }
   for (const [i, f] of (embed.fields ?? []).entries()) {
-    if (f.name.length > EMBED_LIMITS.fieldName) throw new TemplateError('limits', `embed.fields.${i}.name is ${f.name.length} characters long; Discord allows ${EMBED_LIMITS.fieldName}`);
-    if (f.value.length > EMBED_LIMITS.fieldValue) throw new TemplateError('limits', `embed.fields.${i}.value is ${f.value.length} characters long; Discord allows ${EMBED_LIMITS.fieldValue}`);
+    if (f.name.length > EMBED_LIMITS.fieldName)
+      throw new TemplateError(
+        'limits',
+        `embed.fields.${i}.name is ${f.name.length} characters long; Discord allows ${EMBED_LIMITS.fieldName}`,
+      );
+    if (f.value.length > EMBED_LIMITS.fieldValue)
+      throw new TemplateError(
+        'limits',
+        `embed.fields.${i}.value is ${f.value.length} characters long; Discord allows ${EMBED_LIMITS.fieldValue}`,
+      );
   }
-  if ((content?.length ?? 0) > CONTENT_LIMIT) throw new TemplateError('limits', `content is ${content!.length} characters long; Discord allows ${CONTENT_LIMIT}`);
-  if (!embed.title && !embed.description && !embed.fields && !embed.author) throw new TemplateError('render', 'the template rendered an empty embed');
+  if ((content?.length ?? 0) > CONTENT_LIMIT)
+    throw new TemplateError('limits', `content is ${content!.length} characters long; Discord allows ${CONTENT_LIMIT}`);
+  if (!embed.title && !embed.description && !embed.fields && !embed.author)
+    throw new TemplateError('render', 'the template rendered an empty embed');
 }

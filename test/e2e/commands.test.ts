@@ -7,7 +7,19 @@ import { findSource } from '../../src/db/sources.js';
 import { deployCommands } from '../../src/discord/deploy.js';
 import { PERMISSIONS, snowflake, type FakeGuild } from '../support/fake-discord.js';
 import { startHarness, testGuild, waitFor, type Harness } from '../support/harness.js';
-import { admin, autocomplete, button, chan, interact, modalSubmit, plainMember, shownText, slash, str, type Member } from '../support/interactions.js';
+import {
+  admin,
+  autocomplete,
+  button,
+  chan,
+  interact,
+  modalSubmit,
+  plainMember,
+  shownText,
+  slash,
+  str,
+  type Member,
+} from '../support/interactions.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -128,7 +140,10 @@ describe('/dispatch source, end to end through discord.js', () => {
   });
 
   it('refuses an expired form and an unknown source clearly', async () => {
-    const expired = await interact(h.discord, modalSubmit(alice, `dispatch:create:late:${h.channelId}:${Date.now() - 16 * 60_000}`, { secret: '' }));
+    const expired = await interact(
+      h.discord,
+      modalSubmit(alice, `dispatch:create:late:${h.channelId}:${Date.now() - 16 * 60_000}`, { secret: '' }),
+    );
     expect(shownText(expired)).toContain('expired');
     expect(findSource(h.dispatch.db, h.guild.id, 'late')).toBeUndefined();
     const unknown = await interact(h.discord, slash(alice, 'info', [str('source', 'nope')]));
@@ -215,7 +230,9 @@ describe('/dispatch source, end to end through discord.js', () => {
 });
 
 describe('/dispatch template, end to end through discord.js', () => {
-  const template = JSON.stringify({ embed: { title: '{{ payload.data.issue.shortId }} via template', color: '{{ payload.data.issue.level | level_color }}' } });
+  const template = JSON.stringify({
+    embed: { title: '{{ payload.data.issue.shortId }} via template', color: '{{ payload.data.issue.level | level_color }}' },
+  });
 
   it('set refuses a syntax error with the engine message, saves a good template and pre-fills it next time', async () => {
     await createSource(alice, 'tpl', h.channelId, '');
@@ -256,7 +273,12 @@ describe('/dispatch template, end to end through discord.js', () => {
   it('preview shows a failing template and the built-in embed that would be posted', async () => {
     const source = findSource(h.dispatch.db, h.guild.id, 'tpl')!;
     const { setTemplate } = await import('../../src/db/templates.js');
-    setTemplate(h.dispatch.db, { sourceId: source.id, eventPattern: 'issue.created', body: JSON.stringify({ embed: { title: '{{ payload.nope }}' } }), updatedBy: alice.userId });
+    setTemplate(h.dispatch.db, {
+      sourceId: source.id,
+      eventPattern: 'issue.created',
+      body: JSON.stringify({ embed: { title: '{{ payload.nope }}' } }),
+      updatedBy: alice.userId,
+    });
     const preview = await interact(h.discord, slash(alice, 'preview', [str('source', 'tpl'), str('event', 'issue.created')], 'template'));
     const shown = await h.discord.waitForResponse((r) => r.token === preview.token && r.kind === 'edit');
     expect(shown.body.content).toMatch(/Template `issue.created` failed .*\(missing variable\)/);

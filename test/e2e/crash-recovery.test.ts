@@ -20,10 +20,19 @@ async function setUp() {
   const guild = testGuild();
   const discord = await FakeDiscord.start({ guilds: [guild] });
   const dir = tempDir();
-  cleanups.push(() => dir.remove(), () => discord.stop());
+  cleanups.push(
+    () => dir.remove(),
+    () => discord.stop(),
+  );
   const databasePath = join(dir.path, 'dispatch.db');
   const db = createDb(databasePath);
-  const source = createSource(db, { guildId: guild.id, channelId: guild.channels[0]!.id, name: 'web', signingSecret: 'sek', createdBy: '1' });
+  const source = createSource(db, {
+    guildId: guild.id,
+    channelId: guild.channels[0]!.id,
+    name: 'web',
+    signingSecret: 'sek',
+    createdBy: '1',
+  });
   db.$client.close();
   const env = testEnv(discord, databasePath, { RETRY_SCHEDULE: '50ms,100ms', SHUTDOWN_TIMEOUT: '1s', BATCH_LINGER: '20ms' });
   const start = async () => {

@@ -24,8 +24,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-const sourceRow = (harness: Harness, source: Source) =>
-  harness.dispatch.db.select().from(sources).where(eq(sources.id, source.id)).get()!;
+const sourceRow = (harness: Harness, source: Source) => harness.dispatch.db.select().from(sources).where(eq(sources.id, source.id)).get()!;
 const eventRows = (harness: Harness, source: Source) =>
   harness.dispatch.db.select().from(events).where(eq(events.sourceId, source.id)).all();
 
@@ -60,7 +59,13 @@ describe('delivery', () => {
     h = await startHarness();
     const source = h.addSource();
     h.discord.inject(
-      [{ status: 429, body: { message: 'You are being rate limited.', retry_after: 1, global: false }, headers: { 'retry-after': '1', 'x-ratelimit-scope': 'user' } }],
+      [
+        {
+          status: 429,
+          body: { message: 'You are being rate limited.', retry_after: 1, global: false },
+          headers: { 'retry-after': '1', 'x-ratelimit-scope': 'user' },
+        },
+      ],
       h.channelId,
     );
     await h.postEvent(source, 'issue', issue('LIMIT-1'));
@@ -133,7 +138,9 @@ describe('delivery', () => {
     const inFirst = await h.discord.waitForMessages(26, first.channelId, 20_000);
     const inSecond = await h.discord.waitForMessages(14, second.channelId, 20_000);
     const expected = (keep: (i: number) => boolean) =>
-      Array.from({ length: 40 }, (_, i) => i).filter(keep).map((i) => `ORD-${String(i).padStart(2, '0')}`);
+      Array.from({ length: 40 }, (_, i) => i)
+        .filter(keep)
+        .map((i) => `ORD-${String(i).padStart(2, '0')}`);
     expect(shortIdsIn(inFirst.flatMap((m) => m.embeds))).toEqual(expected((i) => i % 3 !== 0));
     expect(shortIdsIn(inSecond.flatMap((m) => m.embeds))).toEqual(expected((i) => i % 3 === 0));
   });
@@ -163,7 +170,11 @@ describe('delivery', () => {
     await h.discord.waitForMessage((m) => m.channel_id === h!.channelId);
     await expect.poll(() => eventRows(h!, source)[0]?.status).toBe('delivered');
     h.dispatch.db.update(sources).set({ enabled: false }).where(eq(sources.id, source.id)).run();
-    acceptEvent(h.dispatch.db, { sourceId: source.id, channelId: source.channelId, eventType: 'issue.created', body: Buffer.from('{"action":"created"}') }, 0);
+    acceptEvent(
+      h.dispatch.db,
+      { sourceId: source.id, channelId: source.channelId, eventType: 'issue.created', body: Buffer.from('{"action":"created"}') },
+      0,
+    );
     expect(pruneFinished(h.dispatch.db, Date.now() - 60_000)).toBe(0);
     expect(pruneFinished(h.dispatch.db, Date.now() + 1)).toBe(1);
     expect(eventRows(h, source).map((e) => e.status)).toEqual(['pending']);

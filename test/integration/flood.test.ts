@@ -24,7 +24,9 @@ afterEach(async () => {
 });
 
 async function outageThenBurst(counts: { issue: number; error: number; comment: number }) {
-  h = await startHarness({ env: { FLOOD_THRESHOLD: '50', FLOOD_AFTER: '200ms', RETRY_SCHEDULE: '400ms,400ms,400ms', BATCH_LINGER: '20ms' } });
+  h = await startHarness({
+    env: { FLOOD_THRESHOLD: '50', FLOOD_AFTER: '200ms', RETRY_SCHEDULE: '400ms,400ms,400ms', BATCH_LINGER: '20ms' },
+  });
   const source = h.addSource({ secret: null });
   // Discord is down for the first three attempts (about 1.2 s).
   h.discord.inject(Array(3).fill({ status: 503, body: { message: 'Service Unavailable' } }), h.channelId);
@@ -34,7 +36,9 @@ async function outageThenBurst(counts: { issue: number; error: number; comment: 
   }
   expect((await Promise.all(sends)).every((r) => r.status === 202)).toBe(true);
   const total = counts.issue + counts.error + counts.comment;
-  await expect.poll(() => h!.dispatch.db.select().from(events).where(eq(events.status, 'pending')).all().length, { timeout: 20_000 }).toBe(0);
+  await expect
+    .poll(() => h!.dispatch.db.select().from(events).where(eq(events.status, 'pending')).all().length, { timeout: 20_000 })
+    .toBe(0);
   await new Promise((r) => setTimeout(r, 100));
   return { source, total };
 }
@@ -42,9 +46,13 @@ async function outageThenBurst(counts: { issue: number; error: number; comment: 
 function tally(harness: Harness) {
   let individual = 0;
   const summarized = new Map<string, number>();
-  for (const embed of harness.discord.messagesIn(harness.channelId).flatMap((m) => m.embeds) as { title?: string; footer?: { text: string } }[]) {
+  for (const embed of harness.discord.messagesIn(harness.channelId).flatMap((m) => m.embeds) as {
+    title?: string;
+    footer?: { text: string };
+  }[]) {
     const match = /^\+(\d+) more (\S+) events? /.exec(embed.title ?? '');
-    if (match && embed.footer?.text.endsWith('flood summary')) summarized.set(match[2]!, (summarized.get(match[2]!) ?? 0) + Number(match[1]));
+    if (match && embed.footer?.text.endsWith('flood summary'))
+      summarized.set(match[2]!, (summarized.get(match[2]!) ?? 0) + Number(match[1]));
     else individual += 1;
   }
   return { individual, summarized, summarizedTotal: [...summarized.values()].reduce((a, b) => a + b, 0) };
@@ -57,7 +65,10 @@ describe('floods', () => {
     expect(individual + summarizedTotal).toBe(total);
     expect(summarizedTotal).toBeGreaterThan(50);
     expect([...summarized.keys()].sort()).toEqual(['comment.created', 'error.created', 'issue.created']);
-    const summary = h!.discord.messagesIn(h!.channelId).flatMap((m) => m.embeds).find((e) => String((e as { title?: string }).title).includes('issue.created')) as { title: string; description: string };
+    const summary = h!.discord
+      .messagesIn(h!.channelId)
+      .flatMap((m) => m.embeds)
+      .find((e) => String((e as { title?: string }).title).includes('issue.created')) as { title: string; description: string };
     expect(summary.title).toMatch(/^\+\d+ more issue\.created events from python since \d\d:\d\d UTC$/);
     expect(summary.description).toContain('**Latest:**');
 
@@ -68,7 +79,12 @@ describe('floods', () => {
     const after = h!.dispatch.db.select().from(sources).where(eq(sources.id, source.id)).get()!;
     expect(after).toMatchObject({ eventsCollapsed: summarizedTotal, eventsDelivered: individual, floodSummaries: summarized.size });
 
-    const ctx = { db: h!.dispatch.db, now: Date.now, flood: { threshold: 50, afterMs: 200 }, secrets: createSecretBox(undefined) } as unknown as CommandContext;
+    const ctx = {
+      db: h!.dispatch.db,
+      now: Date.now,
+      flood: { threshold: 50, afterMs: 200 },
+      secrets: createSecretBox(undefined),
+    } as unknown as CommandContext;
     expect(floodState(after, ctx)).toContain(`${summarizedTotal} events collapsed into ${summarized.size} summaries`);
   });
 

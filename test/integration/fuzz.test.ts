@@ -27,7 +27,10 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
 const REQUESTS = 10_000;
 const SECRET = 'fuzz-secret';
 
-const samples = envelopeFixtures().map((file) => ({ resource: eventTypeOfFixture(file).resource, body: Buffer.from(serializeLikeSentry(loadFixture(file))) }));
+const samples = envelopeFixtures().map((file) => ({
+  resource: eventTypeOfFixture(file).resource,
+  body: Buffer.from(serializeLikeSentry(loadFixture(file))),
+}));
 
 function flipBytes(body: Buffer, r: ReturnType<typeof rng>): Buffer {
   const copy = Buffer.from(body);
@@ -53,41 +56,65 @@ function generate(r: ReturnType<typeof rng>, slugs: { signed: string; open: stri
     'sentry-hook-resource': resource,
     'sentry-hook-signature': sign(body, SECRET),
   });
-  const post = (body: Buffer, h: Record<string, string>, slug = slugs.signed): FuzzRequest => ({ method: 'POST', path: `/hooks/${slug}`, headers: h, body });
+  const post = (body: Buffer, h: Record<string, string>, slug = slugs.signed): FuzzRequest => ({
+    method: 'POST',
+    path: `/hooks/${slug}`,
+    headers: h,
+    body,
+  });
   switch (r.int(10)) {
     case 0:
     case 1: // a real payload, correctly signed: accepted
       return post(sample.body, headers(sample.body));
     case 2: // signed, then bytes flipped: the signature no longer matches
       return post(flipBytes(sample.body, r), headers(sample.body));
-    case 3: { // bytes flipped, then signed: invalid JSON or UTF-8, or a still-valid payload
+    case 3: {
+      // bytes flipped, then signed: invalid JSON or UTF-8, or a still-valid payload
       const body = flipBytes(sample.body, r);
       return post(body, headers(body));
     }
-    case 4: { // truncated, then signed
+    case 4: {
+      // truncated, then signed
       const body = truncate(sample.body, r);
       return post(body, headers(body));
     }
-    case 5: { // headers swapped or broken
+    case 5: {
+      // headers swapped or broken
       const h = headers(sample.body);
       const other = r.pick(samples);
       const variant = r.int(5);
       if (variant === 0) h['sentry-hook-signature'] = sign(other.body, SECRET);
       if (variant === 1) h['sentry-hook-resource'] = r.pick(['', ' ', 'ISSUE', '../x', 'a'.repeat(100), other.resource, 'x-y']);
-      if (variant === 2) h['content-type'] = r.pick(['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/json; charset=latin1']);
+      if (variant === 2)
+        h['content-type'] = r.pick([
+          'text/plain',
+          'application/xml',
+          'multipart/form-data; boundary=x',
+          'application/json; charset=latin1',
+        ]);
       if (variant === 3) delete h['sentry-hook-signature'];
-      if (variant === 4) h['sentry-hook-signature'] = r.pick(['', 'sha256=', 'zz', h['sentry-hook-signature']!.toUpperCase(), ` ${h['sentry-hook-signature']} `]);
+      if (variant === 4)
+        h['sentry-hook-signature'] = r.pick([
+          '',
+          'sha256=',
+          'zz',
+          h['sentry-hook-signature']!.toUpperCase(),
+          ` ${h['sentry-hook-signature']} `,
+        ]);
       return post(sample.body, h);
     }
-    case 6: { // random bytes, signed
+    case 6: {
+      // random bytes, signed
       const body = Buffer.from(Array.from({ length: r.int(2000) }, () => r.int(256)));
       return post(body, headers(body));
     }
-    case 7: { // odd slugs and methods
+    case 7: {
+      // odd slugs and methods
       const path = `/hooks/${r.pick(['', 'x', '..%2F..%2Fetc', '%00', 'A'.repeat(32), slugs.signed.toLowerCase(), encodeURIComponent('💥'.repeat(8)), `${slugs.signed}/extra`])}`;
       return { method: r.pick(['POST', 'GET', 'PUT', 'PATCH', 'DELETE']), path, headers: headers(sample.body), body: sample.body };
     }
-    default: { // the source without a secret: whatever parses is accepted
+    default: {
+      // the source without a secret: whatever parses is accepted
       const mutate = r.pick([(b: Buffer) => b, (b: Buffer) => flipBytes(b, r), (b: Buffer) => truncate(b, r)]);
       const body = mutate(sample.body);
       const { 'sentry-hook-signature': _, ...h } = headers(body);
@@ -131,7 +158,11 @@ describe('fuzz', () => {
       expect(statuses.get(400)).toBeGreaterThan(100);
 
       // Exactly the accepted events are stored, and exactly they are posted once the queue drains.
-      const stored = h.dispatch.db.select({ id: events.id }).from(events).all().map((e) => e.id);
+      const stored = h.dispatch.db
+        .select({ id: events.id })
+        .from(events)
+        .all()
+        .map((e) => e.id);
       expect(new Set(stored)).toEqual(accepted);
       await expect.poll(() => queueStats(h.dispatch.db).depth, { timeout: 60_000, interval: 200 }).toBe(0);
       const posted = h.discord.messages.reduce((n, m) => n + m.embeds.length, 0);
@@ -141,7 +172,9 @@ describe('fuzz', () => {
       expect(health.status).toBe(200);
       const growthMb = (process.memoryUsage().rss - rssBefore) / 1024 / 1024;
       expect(growthMb).toBeLessThan(300);
-      console.log(`fuzz seed ${SEED}: ${JSON.stringify(Object.fromEntries(statuses))}, ${accepted.size} distinct events posted, rss +${growthMb.toFixed(0)} MiB`);
+      console.log(
+        `fuzz seed ${SEED}: ${JSON.stringify(Object.fromEntries(statuses))}, ${accepted.size} distinct events posted, rss +${growthMb.toFixed(0)} MiB`,
+      );
     } finally {
       await h.close();
     }

@@ -26,7 +26,12 @@ const headersFor = (body: string | Buffer) => ({
 });
 
 /** A raw HTTP exchange, for what fetch will not send (odd paths, chunked bodies, huge headers). */
-function raw(method: string, path: string, headers: Record<string, string>, body?: Buffer | Buffer[]): Promise<{ status: number; body: string; contentType?: string }> {
+function raw(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Buffer | Buffer[],
+): Promise<{ status: number; body: string; contentType?: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${h.dispatch.url}${path}`, { method, headers }, (res) => {
       let text = '';
@@ -45,26 +50,54 @@ const invalidUtf8 = Buffer.concat([Buffer.from('{"action":"created","data":{"x":
 const CASES: [string, () => Promise<{ status: number; body: string; contentType?: string }>, number][] = [
   ['malformed JSON', () => raw('POST', `/hooks/${slug}`, headersFor('{"action":'), Buffer.from('{"action":')), 400],
   ['an empty body', () => raw('POST', `/hooks/${slug}`, headersFor(''), Buffer.alloc(0)), 400],
-  ['a wrong content type', () => raw('POST', `/hooks/${slug}`, { ...headersFor(good), 'content-type': 'text/html' }, Buffer.from(good)), 415],
-  ['no content type', () => {
-    const { 'content-type': _, ...headers } = headersFor(good);
-    return raw('POST', `/hooks/${slug}`, headers, Buffer.from(good));
-  }, 415],
+  [
+    'a wrong content type',
+    () => raw('POST', `/hooks/${slug}`, { ...headersFor(good), 'content-type': 'text/html' }, Buffer.from(good)),
+    415,
+  ],
+  [
+    'no content type',
+    () => {
+      const { 'content-type': _, ...headers } = headersFor(good);
+      return raw('POST', `/hooks/${slug}`, headers, Buffer.from(good));
+    },
+    415,
+  ],
   ['invalid UTF-8', () => raw('POST', `/hooks/${slug}`, headersFor(invalidUtf8), invalidUtf8), 400],
   ['deeply nested JSON', () => raw('POST', `/hooks/${slug}`, headersFor(deeplyNested), Buffer.from(deeplyNested)), 400],
-  ['a gzip-encoded body', () => {
-    const zipped = gzipSync(good);
-    return raw('POST', `/hooks/${slug}`, { ...headersFor(zipped), 'content-encoding': 'gzip' }, zipped);
-  }, 415],
-  ['a body over the limit with a length', () => {
-    const big = Buffer.alloc(70 * 1024, 'x');
-    return raw('POST', `/hooks/${slug}`, headersFor(big), big);
-  }, 413],
-  ['a chunked body over the limit, without a length', () => raw('POST', `/hooks/${slug}`, headersFor('x'), Array(40).fill(Buffer.alloc(4096, ' '))), 413],
-  ['headers over 16 KiB', () => raw('POST', `/hooks/${slug}`, { ...headersFor(good), 'x-padding': 'p'.repeat(20_000) }, Buffer.from(good)), 431],
+  [
+    'a gzip-encoded body',
+    () => {
+      const zipped = gzipSync(good);
+      return raw('POST', `/hooks/${slug}`, { ...headersFor(zipped), 'content-encoding': 'gzip' }, zipped);
+    },
+    415,
+  ],
+  [
+    'a body over the limit with a length',
+    () => {
+      const big = Buffer.alloc(70 * 1024, 'x');
+      return raw('POST', `/hooks/${slug}`, headersFor(big), big);
+    },
+    413,
+  ],
+  [
+    'a chunked body over the limit, without a length',
+    () => raw('POST', `/hooks/${slug}`, headersFor('x'), Array(40).fill(Buffer.alloc(4096, ' '))),
+    413,
+  ],
+  [
+    'headers over 16 KiB',
+    () => raw('POST', `/hooks/${slug}`, { ...headersFor(good), 'x-padding': 'p'.repeat(20_000) }, Buffer.from(good)),
+    431,
+  ],
   ['path traversal in the slug', () => raw('POST', '/hooks/..%2F..%2Fetc%2Fpasswd', headersFor(good), Buffer.from(good)), 404],
   ['dot segments', () => raw('POST', `/hooks/%2e%2e/${slug}`, headersFor(good), Buffer.from(good)), 404],
-  ['an encoded slash inside a valid-looking slug', () => raw('POST', `/hooks/${slug.slice(0, 16)}%2F${slug.slice(17)}`, headersFor(good), Buffer.from(good)), 404],
+  [
+    'an encoded slash inside a valid-looking slug',
+    () => raw('POST', `/hooks/${slug.slice(0, 16)}%2F${slug.slice(17)}`, headersFor(good), Buffer.from(good)),
+    404,
+  ],
   ['a NUL byte in the slug', () => raw('POST', `/hooks/${slug.slice(0, 31)}%00`, headersFor(good), Buffer.from(good)), 404],
   ['a very long slug', () => raw('POST', `/hooks/${'A'.repeat(4000)}`, headersFor(good), Buffer.from(good)), 404],
   ['unicode in the slug', () => raw('POST', `/hooks/${encodeURIComponent('ｓｌｕｇ💥')}`, headersFor(good), Buffer.from(good)), 404],
@@ -72,7 +105,11 @@ const CASES: [string, () => Promise<{ status: number; body: string; contentType?
   ['GET on a hook', () => raw('GET', `/hooks/${slug}`, {}), 405],
   ['PUT on a hook', () => raw('PUT', `/hooks/${slug}`, headersFor(good), Buffer.from(good)), 405],
   ['DELETE on a hook', () => raw('DELETE', `/hooks/${slug}`, {}), 405],
-  ['a malformed request line', () => raw('POST', `/hooks/${slug}`, { 'transfer-encoding': 'chunked', 'content-length': '5' }, Buffer.from('zz\r\n')), 400],
+  [
+    'a malformed request line',
+    () => raw('POST', `/hooks/${slug}`, { 'transfer-encoding': 'chunked', 'content-length': '5' }, Buffer.from('zz\r\n')),
+    400,
+  ],
 ];
 
 describe('hostile input', () => {

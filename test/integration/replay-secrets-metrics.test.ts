@@ -61,7 +61,13 @@ describe('signing secrets at rest', () => {
     const dir = tempDir();
     const path = join(dir.path, 'd.db');
     const db = createDb(path);
-    const source = createSource(db, { guildId: guild.id, channelId: guild.channels[0]!.id, name: 'web', signingSecret: 'plain-old-secret', createdBy: '1' });
+    const source = createSource(db, {
+      guildId: guild.id,
+      channelId: guild.channels[0]!.id,
+      name: 'web',
+      signingSecret: 'plain-old-secret',
+      createdBy: '1',
+    });
     db.$client.close();
     const start = (env: Record<string, string> = {}) => startDispatch(loadConfig(testEnv(discord, path, env)), silent);
     const stored = () => {
@@ -70,7 +76,18 @@ describe('signing secrets at rest', () => {
       d.$client.close();
       return value;
     };
-    return { discord, dir, path, source, start, stored, cleanup: async () => { await discord.stop(); dir.remove(); } };
+    return {
+      discord,
+      dir,
+      path,
+      source,
+      start,
+      stored,
+      cleanup: async () => {
+        await discord.stop();
+        dir.remove();
+      },
+    };
   }
 
   it('encrypts plain-text secrets at start-up, verifies webhooks with them, and re-seals on key rotation', async () => {
@@ -81,13 +98,20 @@ describe('signing secrets at rest', () => {
       expect(t.stored()).toMatch(new RegExp(`^enc:v1:${keyIdOf(key)}:`));
       expect(t.stored()).not.toContain('plain-old-secret');
       const request = sentryRequest('issue', issue, 'plain-old-secret');
-      expect((await fetch(`${first.url}/hooks/${t.source.slug}`, { method: 'POST', body: request.body, headers: request.headers })).status).toBe(202);
+      expect(
+        (await fetch(`${first.url}/hooks/${t.source.slug}`, { method: 'POST', body: request.body, headers: request.headers })).status,
+      ).toBe(202);
       const wrong = sentryRequest('issue', withShortId('W'), 'other');
-      expect((await fetch(`${first.url}/hooks/${t.source.slug}`, { method: 'POST', body: wrong.body, headers: wrong.headers })).status).toBe(401);
+      expect(
+        (await fetch(`${first.url}/hooks/${t.source.slug}`, { method: 'POST', body: wrong.body, headers: wrong.headers })).status,
+      ).toBe(401);
       await first.stop();
 
       const next = randomBytes(32);
-      const rotated = await t.start({ DISPATCH_ENCRYPTION_KEY: next.toString('hex'), DISPATCH_ENCRYPTION_KEY_PREVIOUS: key.toString('base64') });
+      const rotated = await t.start({
+        DISPATCH_ENCRYPTION_KEY: next.toString('hex'),
+        DISPATCH_ENCRYPTION_KEY_PREVIOUS: key.toString('base64'),
+      });
       expect(t.stored()).toMatch(new RegExp(`^enc:v1:${keyIdOf(next)}:`));
       await rotated.stop();
 
@@ -103,7 +127,9 @@ describe('signing secrets at rest', () => {
     try {
       (await t.start({ DISPATCH_ENCRYPTION_KEY: randomBytes(32).toString('hex') })).stop();
       const env = { PATH: process.env.PATH!, ...testEnv(t.discord, t.path, { DISPATCH_ENCRYPTION_KEY: randomBytes(32).toString('hex') }) };
-      const run = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'src/index.ts')], { cwd: ROOT, env }).catch((e) => e);
+      const run = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'src/index.ts')], { cwd: ROOT, env }).catch(
+        (e) => e,
+      );
       expect(run.code).toBe(1);
       const lines = String(run.stderr).trim().split('\n');
       expect(lines).toHaveLength(1);
@@ -175,7 +201,16 @@ describe('GET /metrics', () => {
   it('counts Discord rate limits', async () => {
     h = await startHarness();
     const source = h.addSource({ secret: null });
-    h.discord.inject([{ status: 429, body: { message: 'slow down', retry_after: 0.2, global: false }, headers: { 'retry-after': '0.2', 'x-ratelimit-scope': 'user' } }], h.channelId);
+    h.discord.inject(
+      [
+        {
+          status: 429,
+          body: { message: 'slow down', retry_after: 0.2, global: false },
+          headers: { 'retry-after': '0.2', 'x-ratelimit-scope': 'user' },
+        },
+      ],
+      h.channelId,
+    );
     await h.postEvent(source, 'issue', issue);
     await h.discord.waitForMessage();
     expect(value(await (await fetch(`${h.dispatch.url}/metrics`)).text(), 'dispatch_discord_rate_limit_hits_total{kind="429"}')).toBe(1);

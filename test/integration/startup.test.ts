@@ -59,9 +59,19 @@ describe('start-up', () => {
     const dir = tempDir();
     const dispatch = await startDispatch(loadConfig(testEnv(discord, join(dir.path, 'd.db'))), silent);
     try {
-      const source = createSource(dispatch.db, { guildId: guild.id, channelId: guild.channels[0]!.id, name: 'web', signingSecret: 's', createdBy: '3' });
+      const source = createSource(dispatch.db, {
+        guildId: guild.id,
+        channelId: guild.channels[0]!.id,
+        name: 'web',
+        signingSecret: 's',
+        createdBy: '3',
+      });
       const request = sentryRequest('issue', loadFixture('issue.created.json'), 's');
-      const response = await fetch(`${dispatch.url}/hooks/${source.slug}`, { method: 'POST', body: request.body, headers: request.headers });
+      const response = await fetch(`${dispatch.url}/hooks/${source.slug}`, {
+        method: 'POST',
+        body: request.body,
+        headers: request.headers,
+      });
       expect(response.status).toBe(202);
       await discord.waitForMessage((m) => m.channel_id === source.channelId);
       const health = (await (await fetch(`${dispatch.url}/healthz`)).json()) as { discord: { gateway: string } };
@@ -84,7 +94,11 @@ describe('start-up', () => {
     try {
       const source = createSource(dispatch.db, { guildId: '1', channelId: '2', name: 'web', signingSecret: null, createdBy: '3' });
       const request = sentryRequest('issue', loadFixture('issue.created.json'));
-      const response = await fetch(`${dispatch.url}/hooks/${source.slug}`, { method: 'POST', body: request.body, headers: request.headers });
+      const response = await fetch(`${dispatch.url}/hooks/${source.slug}`, {
+        method: 'POST',
+        body: request.body,
+        headers: request.headers,
+      });
       expect(response.status).toBe(202);
       const health = (await (await fetch(`${dispatch.url}/healthz`)).json()) as { status: string; queue: { depth: number } };
       expect(health.status).toBe('degraded');

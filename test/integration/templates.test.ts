@@ -17,7 +17,12 @@ afterEach(async () => {
 
 const titled = (title: string) => JSON.stringify({ embed: { title } });
 
-async function postAndGetEmbed(harness: Harness, source: Parameters<Harness['postEvent']>[0], resource: string, payload: Record<string, unknown>) {
+async function postAndGetEmbed(
+  harness: Harness,
+  source: Parameters<Harness['postEvent']>[0],
+  resource: string,
+  payload: Record<string, unknown>,
+) {
   const before = harness.discord.messages.length;
   expect((await harness.postEvent(source, resource, payload)).status).toBe(202);
   await expect.poll(() => harness.discord.messages.length).toBe(before + 1);
@@ -31,7 +36,12 @@ describe('templates in delivery', () => {
     const plain = h.addSource({ secret: null });
     setTemplate(h.dispatch.db, { sourceId: source.id, eventPattern: '*', body: titled('any {{ event.type }}'), updatedBy: '1' });
     setTemplate(h.dispatch.db, { sourceId: source.id, eventPattern: 'issue.*', body: titled('issue {{ event.action }}'), updatedBy: '1' });
-    setTemplate(h.dispatch.db, { sourceId: source.id, eventPattern: 'issue.created', body: titled('new {{ payload.data.issue.shortId }}'), updatedBy: '1' });
+    setTemplate(h.dispatch.db, {
+      sourceId: source.id,
+      eventPattern: 'issue.created',
+      body: titled('new {{ payload.data.issue.shortId }}'),
+      updatedBy: '1',
+    });
     expect((await postAndGetEmbed(h, source, 'issue', issueCreated)).embeds[0]).toEqual({ title: 'new PYTHON-Y' });
     expect((await postAndGetEmbed(h, source, 'issue', issueResolved)).embeds[0]).toEqual({ title: 'issue resolved' });
     expect((await postAndGetEmbed(h, source, 'error', errorCreated)).embeds[0]).toEqual({ title: 'any error.created' });
@@ -62,7 +72,11 @@ describe('templates in delivery', () => {
     const allowed = h.addSource({ secret: null });
     const denied = h.addSource({ secret: null, channelId: h.guild.channels[1]!.id });
     const body = (allow: boolean) =>
-      JSON.stringify({ content: '<@&123456789012345678> @everyone {{ payload.data.issue.shortId }}', allow_role_mentions: allow, embed: { title: '{{ payload.data.issue.title }}' } });
+      JSON.stringify({
+        content: '<@&123456789012345678> @everyone {{ payload.data.issue.shortId }}',
+        allow_role_mentions: allow,
+        embed: { title: '{{ payload.data.issue.title }}' },
+      });
     setTemplate(h.dispatch.db, { sourceId: allowed.id, eventPattern: 'issue.created', body: body(true), updatedBy: '1' });
     setTemplate(h.dispatch.db, { sourceId: denied.id, eventPattern: 'issue.created', body: body(false), updatedBy: '1' });
     const pinged = await postAndGetEmbed(h, allowed, 'issue', issueCreated);
@@ -74,7 +88,11 @@ describe('templates in delivery', () => {
     // Three events at once: the one with content is not batched with the others.
     const withContent = { ...issueCreated, data: { issue: { ...(issueCreated.data as { issue: object }).issue, shortId: 'PYTHON-2' } } };
     const before = h.discord.messagesIn(allowed.channelId).length;
-    await Promise.all([h.postEvent(allowed, 'issue', issueResolved), h.postEvent(allowed, 'issue', withContent), h.postEvent(allowed, 'error', errorCreated)]);
+    await Promise.all([
+      h.postEvent(allowed, 'issue', issueResolved),
+      h.postEvent(allowed, 'issue', withContent),
+      h.postEvent(allowed, 'error', errorCreated),
+    ]);
     await h.discord.waitForMessages(4, allowed.channelId);
     const later = h.discord.messagesIn(allowed.channelId).slice(before);
     for (const message of later) if (message.content) expect(message.embeds).toHaveLength(1);

@@ -95,7 +95,10 @@ describe('POST /hooks/:slug', () => {
     ];
 
     function signed(body: string) {
-      return { body, headers: { 'content-type': 'application/json', 'sentry-hook-resource': 'issue', 'sentry-hook-signature': sign(body, SECRET) } };
+      return {
+        body,
+        headers: { 'content-type': 'application/json', 'sentry-hook-resource': 'issue', 'sentry-hook-signature': sign(body, SECRET) },
+      };
     }
 
     it.each(cases)('%s', async (_name, build, status, error) => {
@@ -138,7 +141,10 @@ describe('POST /hooks/:slug', () => {
     it('a non-JSON content type gets 415', async () => {
       const source = h.addSource({ secret: SECRET });
       const r = sentryRequest('issue', issueCreated, SECRET);
-      const { response, posted } = await postAndCountMessages(source.slug, { ...r, headers: { ...r.headers, 'content-type': 'text/plain' } });
+      const { response, posted } = await postAndCountMessages(source.slug, {
+        ...r,
+        headers: { ...r.headers, 'content-type': 'text/plain' },
+      });
       expect(response.status).toBe(415);
       expect(posted).toBe(0);
     });

@@ -267,7 +267,10 @@ export class FakeDiscord {
     if (method === 'POST' && (m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path))) {
       this.recordResponse({ interactionId: m[1], token: m[2]!, kind: 'callback', body });
       if (url.searchParams.get('with_response') === 'true') {
-        return json(200, { interaction: { id: m[1], type: 2 }, resource: { type: body?.type, message: { id: snowflake(), ...body?.data } } });
+        return json(200, {
+          interaction: { id: m[1], type: 2 },
+          resource: { type: body?.type, message: { id: snowflake(), ...body?.data } },
+        });
       }
       res.writeHead(204).end();
       return;
@@ -282,7 +285,10 @@ export class FakeDiscord {
     }
     if (method === 'PUT' && (m = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(path))) {
       this.registeredCommands.set(m[2] ?? 'global', body as unknown[]);
-      return json(200, (body as { name: string }[]).map((c) => ({ ...c, id: snowflake(), application_id: APP_ID, version: '1' })));
+      return json(
+        200,
+        (body as { name: string }[]).map((c) => ({ ...c, id: snowflake(), application_id: APP_ID, version: '1' })),
+      );
     }
     if (method === 'GET' && (m = /^\/channels\/(\d+)$/.exec(path))) {
       const found = this.findChannel(m[1]!);
@@ -358,7 +364,9 @@ export class FakeDiscord {
 
   /** Channel-message requests received so far (answered or not). */
   messageRequests(channelId?: string): RecordedRequest[] {
-    return this.requests.filter((r) => r.method === 'POST' && /^\/channels\/\d+\/messages$/.test(r.path) && (!channelId || r.path.includes(channelId)));
+    return this.requests.filter(
+      (r) => r.method === 'POST' && /^\/channels\/\d+\/messages$/.test(r.path) && (!channelId || r.path.includes(channelId)),
+    );
   }
 
   private recordResponse(response: FakeDiscord['interactionResponses'][number]): void {
@@ -406,9 +414,7 @@ export function channelPayload(channel: FakeChannel, guildId: string): Record<st
     name: channel.name,
     guild_id: guildId,
     position: 0,
-    permission_overwrites: channel.deny
-      ? [{ id: guildId, type: 0, allow: '0', deny: channel.deny.toString() }]
-      : [],
+    permission_overwrites: channel.deny ? [{ id: guildId, type: 0, allow: '0', deny: channel.deny.toString() }] : [],
   };
 }
 
@@ -423,7 +429,19 @@ function guildPayload(guild: FakeGuild): Record<string, unknown> {
     member_count: 2,
     large: false,
     joined_at: new Date().toISOString(),
-    roles: [{ id: guild.id, name: '@everyone', permissions: EVERYONE_PERMISSIONS.toString(), position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+    roles: [
+      {
+        id: guild.id,
+        name: '@everyone',
+        permissions: EVERYONE_PERMISSIONS.toString(),
+        position: 0,
+        color: 0,
+        hoist: false,
+        managed: false,
+        mentionable: false,
+        flags: 0,
+      },
+    ],
     channels: guild.channels.map((c) => channelPayload(c, guild.id)),
     members: [
       {

@@ -91,8 +91,7 @@ export async function startHarness(
         signingSecret: secret,
         createdBy: '100000000000000002',
       }),
-    post: (slug, request) =>
-      fetch(`${dispatch.url}/hooks/${slug}`, { method: 'POST', body: request.body, headers: request.headers }),
+    post: (slug, request) => fetch(`${dispatch.url}/hooks/${slug}`, { method: 'POST', body: request.body, headers: request.headers }),
     postEvent: (source, resource, payload) =>
       harness.post(source.slug, sentryRequest(resource, payload, source.signingSecret ?? undefined)),
     close: async () => {

@@ -59,7 +59,9 @@ export function slash(member: Member, sub: string, options: Option[] = [], group
   for (const option of options) {
     if (option.type === 7) {
       const found = member.guild.channels.find((c) => c.id === option.value);
-      channels[String(option.value)] = found ? { ...channelPayload(found, member.guild.id), permissions: '0' } : { id: option.value, type: 0, name: 'gone', permissions: '0' };
+      channels[String(option.value)] = found
+        ? { ...channelPayload(found, member.guild.id), permissions: '0' }
+        : { id: option.value, type: 0, name: 'gone', permissions: '0' };
     }
   }
   return base(2, member, {
@@ -80,22 +82,33 @@ export function autocomplete(member: Member, sub: string, typed: string, group =
     id: snowflake(),
     name: 'dispatch',
     type: 1,
-    options: [{ name: group, type: 2, options: [{ name: sub, type: 1, options: [{ name: 'source', type: 3, value: typed, focused: true }] }] }],
+    options: [
+      { name: group, type: 2, options: [{ name: sub, type: 1, options: [{ name: 'source', type: 3, value: typed, focused: true }] }] },
+    ],
   });
 }
 
 export function modalSubmit(member: Member, customId: string, values: Record<string, string>): InteractionPayload {
   return base(5, member, {
     custom_id: customId,
-    components: Object.entries(values).map(([id, value], i) => ({ type: 18, id: i * 2 + 1, component: { type: 4, id: i * 2 + 2, custom_id: id, value } })),
+    components: Object.entries(values).map(([id, value], i) => ({
+      type: 18,
+      id: i * 2 + 1,
+      component: { type: 4, id: i * 2 + 2, custom_id: id, value },
+    })),
   });
 }
 
 export function button(member: Member, customId: string): InteractionPayload {
   const channel = member.guild.channels[0]!;
-  return base(3, member, { custom_id: customId, component_type: 2 }, {
-    message: messageFrom(snowflake(), channel.id, { flags: 64 }),
-  });
+  return base(
+    3,
+    member,
+    { custom_id: customId, component_type: 2 },
+    {
+      message: messageFrom(snowflake(), channel.id, { flags: 64 }),
+    },
+  );
 }
 
 /** Sends an interaction through the gateway and resolves with the bot's first answer to it. */

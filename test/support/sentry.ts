@@ -22,7 +22,11 @@ export function envelopeFixtures(): string[] {
 
 /** `issue.created.json`, `example-app-mocks/metric_alert.critical.with_alert_rule_action.json` → resource and action. */
 export function eventTypeOfFixture(relativePath: string): { resource: string; action: string; type: string } {
-  const [resource, action] = relativePath.split('/').pop()!.replace(/\.json$/, '').split('.') as [string, string];
+  const [resource, action] = relativePath
+    .split('/')
+    .pop()!
+    .replace(/\.json$/, '')
+    .split('.') as [string, string];
   return { resource, action, type: `${resource}.${action}` };
 }
 
@@ -44,7 +48,12 @@ export interface SignedRequest {
   headers: Record<string, string>;
 }
 
-export function sentryRequest(resource: string, payload: Record<string, unknown>, secret?: string, timestamp = Math.floor(Date.now() / 1000)): SignedRequest {
+export function sentryRequest(
+  resource: string,
+  payload: Record<string, unknown>,
+  secret?: string,
+  timestamp = Math.floor(Date.now() / 1000),
+): SignedRequest {
   const body = serializeLikeSentry(payload);
   const headers: Record<string, string> = {
     'content-type': 'application/json',

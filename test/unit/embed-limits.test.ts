@@ -26,7 +26,11 @@ describe('fitEmbed', () => {
     const embed = fitEmbed({
       title: 't',
       url: 'javascript:alert(1)',
-      fields: [{ name: 'a', value: '' }, { name: '', value: 'v' }, { name: 'b', value: '   ' }],
+      fields: [
+        { name: 'a', value: '' },
+        { name: '', value: 'v' },
+        { name: 'b', value: '   ' },
+      ],
       timestamp: 'not a date',
     });
     expect(embed).toEqual({ title: 't', fields: [{ name: '\u200b', value: 'v' }] });

@@ -7,7 +7,13 @@ import { envelopeFixtures, eventTypeOfFixture, loadFixture } from '../support/se
 
 /** Throws unless Discord would accept the embed. */
 export function assertWithinLimits(embed: APIEmbed): void {
-  const texts = [embed.title, embed.description, embed.footer?.text, embed.author?.name, ...(embed.fields ?? []).flatMap((f) => [f.name, f.value])];
+  const texts = [
+    embed.title,
+    embed.description,
+    embed.footer?.text,
+    embed.author?.name,
+    ...(embed.fields ?? []).flatMap((f) => [f.name, f.value]),
+  ];
   for (const t of texts) if (t !== undefined && !t.isWellFormed()) throw new Error(`split surrogate in ${JSON.stringify(t.slice(-4))}`);
   expect(embed.title?.length ?? 0).toBeLessThanOrEqual(EMBED_LIMITS.title);
   expect(embed.description?.length ?? 0).toBeLessThanOrEqual(EMBED_LIMITS.description);
@@ -66,15 +72,15 @@ const replacement: fc.Arbitrary<Json | undefined> = fc.oneof(
 /** A fixture with some of its values replaced, removed, retyped or truncated. */
 function mutated(fixture: Json): fc.Arbitrary<Json> {
   const all = paths(fixture);
-  return fc
-    .array(fc.tuple(fc.nat(all.length - 1), replacement), { minLength: 1, maxLength: 8 })
-    .map((edits) => edits.reduce<Json>((acc, [index, value]) => {
+  return fc.array(fc.tuple(fc.nat(all.length - 1), replacement), { minLength: 1, maxLength: 8 }).map((edits) =>
+    edits.reduce<Json>((acc, [index, value]) => {
       try {
         return setAt(acc, all[index]!, value);
       } catch {
         return acc; // the path went away with an earlier edit
       }
-    }, fixture));
+    }, fixture),
+  );
 }
 
 const byResource = new Map<string, { action: string; fixture: Json }[]>();
@@ -99,8 +105,9 @@ describe.each([...byResource.keys()])('the %s formatter', (resource) => {
 
   it('never throws and stays within Discord limits on mutated real payloads', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...samples).chain((s) => mutated(s.fixture).map((p) => [s.action, p] as const)), ([action, payload]) =>
-        render(action, payload),
+      fc.property(
+        fc.constantFrom(...samples).chain((s) => mutated(s.fixture).map((p) => [s.action, p] as const)),
+        ([action, payload]) => render(action, payload),
       ),
       { numRuns: 1000, seed: SEED },
     );

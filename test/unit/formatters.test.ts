@@ -6,44 +6,107 @@ import { envelopeFixtures, eventTypeOfFixture, loadFixture } from '../support/se
 
 /** For every fixture: the color it must get and facts that must appear in the embed. */
 const EXPECTED: Record<string, { color: number; facts: string[] }> = {
-  'activity_alert.triggered.json': { color: COLORS.orange, facts: ["I'm keeping an eye on Seer 👀", 'ERROR-GEN-R', 'Synthetic test error', 'activity_alert.triggered · error-gen'] },
+  'activity_alert.triggered.json': {
+    color: COLORS.orange,
+    facts: ["I'm keeping an eye on Seer 👀", 'ERROR-GEN-R', 'Synthetic test error', 'activity_alert.triggered · error-gen'],
+  },
   'comment.created.json': { color: COLORS.blue, facts: ['adding a comment', 'colleen', 'issue 100', 'comment.created · sentry'] },
-  'error.created.json': { color: COLORS.red, facts: ['ReferenceError: blooopy is not defined', '`?(runner)`', 'javascript', 'issues/1170820242', 'error.created · front-end'] },
-  'event_alert.triggered.json': { color: COLORS.orange, facts: ['Very Important Alert Rule!', 'ReferenceError: heck is not defined', '`?(<anonymous>)`', 'Issue 1117540176'] },
+  'error.created.json': {
+    color: COLORS.red,
+    facts: ['ReferenceError: blooopy is not defined', '`?(runner)`', 'javascript', 'issues/1170820242', 'error.created · front-end'],
+  },
+  'event_alert.triggered.json': {
+    color: COLORS.orange,
+    facts: ['Very Important Alert Rule!', 'ReferenceError: heck is not defined', '`?(<anonymous>)`', 'Issue 1117540176'],
+  },
   'installation.created.json': { color: COLORS.green, facts: ['Integration installed', 'Meredith Heller', 'webhooks-galore', 'test-org'] },
-  'issue.created.json': { color: COLORS.red, facts: ['PYTHON-Y', 'Error generated with event_id', '`test-transaction-0-', 'fatal', 'unresolved', 'high', '<t:1762808160:R>', 'https://example-org.sentry.io/issues/1234567890/', 'issue.created · python'] },
-  'metric_alert.resolved.json': { color: COLORS.green, facts: ['Resolved: Too many errors', 'Too many errors', 'bar', 'count()', 'level:error', '10 min', '1000 events in the last 10 minutes\nFilter'] },
-  'preprod_artifact.build_distribution_completed.json': { color: COLORS.green, facts: ['MyApp 1.0 (1)', 'ANDROID', 'release', 'feature-branch', 'Install'] },
-  'preprod_artifact.size_analysis_completed.json': { color: COLORS.green, facts: ['Size analysis: MyApp 1.0 (2)', '28.9 MB', '30.8 MB', 'Watch artifact', 'my-org/my-app#3'] },
+  'issue.created.json': {
+    color: COLORS.red,
+    facts: [
+      'PYTHON-Y',
+      'Error generated with event_id',
+      '`test-transaction-0-',
+      'fatal',
+      'unresolved',
+      'high',
+      '<t:1762808160:R>',
+      'https://example-org.sentry.io/issues/1234567890/',
+      'issue.created · python',
+    ],
+  },
+  'metric_alert.resolved.json': {
+    color: COLORS.green,
+    facts: [
+      'Resolved: Too many errors',
+      'Too many errors',
+      'bar',
+      'count()',
+      'level:error',
+      '10 min',
+      '1000 events in the last 10 minutes\nFilter',
+    ],
+  },
+  'preprod_artifact.build_distribution_completed.json': {
+    color: COLORS.green,
+    facts: ['MyApp 1.0 (1)', 'ANDROID', 'release', 'feature-branch', 'Install'],
+  },
+  'preprod_artifact.size_analysis_completed.json': {
+    color: COLORS.green,
+    facts: ['Size analysis: MyApp 1.0 (2)', '28.9 MB', '30.8 MB', 'Watch artifact', 'my-org/my-app#3'],
+  },
   'seer.coding_completed.json': { color: COLORS.purple, facts: ['stage 6 of 7', 'owner/repo', '`notifications.js`', '+4 −0', '```diff'] },
   'seer.coding_started.json': { color: COLORS.purple, facts: ['stage 5 of 7', 'Writing the fix', '1170820242'] },
   'seer.pr_created.json': { color: COLORS.green, facts: ['stage 7 of 7', 'https://github.com/owner/repo/pull/123', 'my-app#123'] },
-  'seer.root_cause_completed.json': { color: COLORS.purple, facts: ['stage 2 of 7', 'can return', 'Why it happens', 'is raised at runtime', 'Reproduction', 'owner/repo'] },
+  'seer.root_cause_completed.json': {
+    color: COLORS.purple,
+    facts: ['stage 2 of 7', 'can return', 'Why it happens', 'is raised at runtime', 'Reproduction', 'owner/repo'],
+  },
   'seer.root_cause_started.json': { color: COLORS.purple, facts: ['stage 1 of 7', 'Finding the root cause', '12345'] },
-  'seer.solution_completed.json': { color: COLORS.purple, facts: ['stage 4 of 7', 'Guard against a missing user', 'Add a null check', 'Log the missing user'] },
+  'seer.solution_completed.json': {
+    color: COLORS.purple,
+    facts: ['stage 4 of 7', 'Guard against a missing user', 'Add a null check', 'Log the missing user'],
+  },
   'seer.solution_started.json': { color: COLORS.purple, facts: ['stage 3 of 7', 'Planning a solution'] },
   'example-app-mocks/comment.created.json': { color: COLORS.blue, facts: ['this is a test comment', 'issue 123', 'ipe'] },
   'example-app-mocks/comment.updated.json': { color: COLORS.blue, facts: ['this is a test comment', 'edited a comment'] },
   'example-app-mocks/comment.deleted.json': { color: COLORS.gray, facts: ['this is a test comment', 'deleted a comment'] },
-  'example-app-mocks/event_alert.triggered.json': { color: COLORS.orange, facts: ['Error #1: This is a test error!', 'SentryCustomError', 'Issue 123'] },
-  'example-app-mocks/event_alert.triggered.with_alert_rule_action.json': { color: COLORS.orange, facts: ['issue alert', 'Error #1: This is a test error!'] },
+  'example-app-mocks/event_alert.triggered.json': {
+    color: COLORS.orange,
+    facts: ['Error #1: This is a test error!', 'SentryCustomError', 'Issue 123'],
+  },
+  'example-app-mocks/event_alert.triggered.with_alert_rule_action.json': {
+    color: COLORS.orange,
+    facts: ['issue alert', 'Error #1: This is a test error!'],
+  },
   'example-app-mocks/installation.created.json': { color: COLORS.green, facts: ['Integration installed', 'app', 'example'] },
   'example-app-mocks/installation.deleted.json': { color: COLORS.gray, facts: ['Integration uninstalled', 'app', 'example'] },
   'example-app-mocks/issue.assigned.json': { color: COLORS.red, facts: ['IPE-1', 'Assigned to', 'Person', 'SentryCustomError'] },
   'example-app-mocks/issue.created.json': { color: COLORS.red, facts: ['New issue · IPE-1', 'Error #1: This is a test error!'] },
   'example-app-mocks/issue.ignored.json': { color: COLORS.gray, facts: ['Ignored · IPE-1'] },
   'example-app-mocks/issue.resolved.json': { color: COLORS.green, facts: ['Resolved · IPE-1', 'Resolution'] },
-  'example-app-mocks/metric_alert.critical.json': { color: COLORS.red, facts: ['Critical: metric alert', '5 events in the last 10 minutes'] },
+  'example-app-mocks/metric_alert.critical.json': {
+    color: COLORS.red,
+    facts: ['Critical: metric alert', '5 events in the last 10 minutes'],
+  },
   'example-app-mocks/metric_alert.critical.with_alert_rule_action.json': { color: COLORS.red, facts: ['Critical'] },
   'example-app-mocks/metric_alert.warning.json': { color: COLORS.orange, facts: ['Warning: metric alert'] },
   'example-app-mocks/metric_alert.warning.with_alert_rule_action.json': { color: COLORS.orange, facts: ['Warning'] },
   'example-app-mocks/metric_alert.resolved.json': { color: COLORS.green, facts: ['Resolved: metric alert'] },
   'legacy-docs/installation.created.json': { color: COLORS.green, facts: ['webhooks-galore', 'test-org', 'Meredith Heller'] },
   'legacy-docs/issue.created.json': { color: COLORS.red, facts: ['FRONT-END-9', 'ReferenceError', '`?(runner)`', 'front-end'] },
-  'legacy-docs/seer.coding_completed.json': { color: COLORS.purple, facts: ['stage 6 of 7', 'my-app', 'fix: Initialize undefined variable', '`seer/fix-this-thing`', '<the diff as a string>'] },
+  'legacy-docs/seer.coding_completed.json': {
+    color: COLORS.purple,
+    facts: ['stage 6 of 7', 'my-app', 'fix: Initialize undefined variable', '`seer/fix-this-thing`', '<the diff as a string>'],
+  },
   'legacy-docs/seer.pr_created.json': { color: COLORS.green, facts: ['my-app#123', '(github)', 'https://github.com/owner/repo/pull/123'] },
-  'legacy-docs/seer.root_cause_completed.json': { color: COLORS.purple, facts: ["Woah wow there's a bug here.", 'User navigates to the dashboard', '★ Next.js server renders', '`src/app/page.ts`'] },
-  'legacy-docs/seer.solution_completed.json': { color: COLORS.purple, facts: ['Definitely need to fix this.', '1. Go fix it', '2. Then go fix this other thing.'] },
+  'legacy-docs/seer.root_cause_completed.json': {
+    color: COLORS.purple,
+    facts: ["Woah wow there's a bug here.", 'User navigates to the dashboard', '★ Next.js server renders', '`src/app/page.ts`'],
+  },
+  'legacy-docs/seer.solution_completed.json': {
+    color: COLORS.purple,
+    facts: ['Definitely need to fix this.', '1. Go fix it', '2. Then go fix this other thing.'],
+  },
 };
 
 const text = (embed: APIEmbed) => JSON.stringify(embed).replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '');
@@ -100,11 +163,16 @@ describe('payload details', () => {
     expect(text(formatEvent('error.created', wrap('error.created.data.json', 'created')))).toContain('backend@1.0.0');
     expect(text(formatEvent('metric_alert.critical', wrap('metric_alert.critical.data.json', 'critical')))).toContain('1 h');
     expect(text(formatEvent('metric_alert.critical', wrap('metric_alert.critical.data.json', 'critical')))).toContain('Threshold');
-    expect(text(formatEvent('seer.root_cause_started', wrap('seer.root_cause_started.data.json', 'root_cause_started')))).toContain('123456');
+    expect(text(formatEvent('seer.root_cause_started', wrap('seer.root_cause_started.data.json', 'root_cause_started')))).toContain(
+      '123456',
+    );
   });
 
   it('gives an unknown resource or action a generic embed with the type, project and an excerpt', () => {
-    const embed = formatEvent('uptime.check_failed', { action: 'check_failed', data: { monitor: { project: { slug: 'web' }, title: 'Homepage down', url: 'https://x' } } });
+    const embed = formatEvent('uptime.check_failed', {
+      action: 'check_failed',
+      data: { monitor: { project: { slug: 'web' }, title: 'Homepage down', url: 'https://x' } },
+    });
     expect(embed.title).toBe('uptime.check_failed');
     expect(embed.footer?.text).toBe('uptime.check_failed · web');
     expect(embed.description).toContain('Homepage down');

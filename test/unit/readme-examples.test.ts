@@ -10,7 +10,13 @@ const examples = [...readme.matchAll(/### Example: (.+)\n[\s\S]*?```json\n([\s\S
 
 const event = (level: string) => {
   const fixture = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
-  return { type: 'issue.created', resource: 'issue', action: 'created', receivedAt: 0, payload: { ...fixture, data: { issue: { ...fixture.data.issue, level } } } };
+  return {
+    type: 'issue.created',
+    resource: 'issue',
+    action: 'created',
+    receivedAt: 0,
+    payload: { ...fixture, data: { issue: { ...fixture.data.issue, level } } },
+  };
 };
 
 describe('README template examples', () => {

@@ -63,12 +63,19 @@ describe('rendering', () => {
   });
 
   it('builds fields with a loop when `fields` is one Liquid string rendering to JSON', () => {
-    const error = { type: 'error.created', resource: 'error', action: 'created', receivedAt: 0, payload: loadFixture('error.created.json') };
+    const error = {
+      type: 'error.created',
+      resource: 'error',
+      action: 'created',
+      receivedAt: 0,
+      payload: loadFixture('error.created.json'),
+    };
     const out = render(
       {
         embed: {
           title: '{{ payload.data.error.title }}',
-          fields: '[{% for tag in payload.data.error.tags limit: 3 %}{"name": {{ tag[0] | json }}, "value": {{ tag[1] | json }}, "inline": true}{% unless forloop.last %},{% endunless %}{% endfor %}]',
+          fields:
+            '[{% for tag in payload.data.error.tags limit: 3 %}{"name": {{ tag[0] | json }}, "value": {{ tag[1] | json }}, "inline": true}{% unless forloop.last %},{% endunless %}{% endfor %}]',
         },
       },
       error,
@@ -110,18 +117,28 @@ describe('failures', () => {
     expect(error.kind).toBe('missing variable');
     expect(error.message).toMatch(/^embed\.title: .*undefined variable/i);
     // ...but not in a condition or with a default
-    expect(render({ embed: { title: '{% if payload.data.nope %}a{% else %}b{% endif %}{{ payload.data.nope | default: "c" }}' } }).embed.title).toBe('bc');
+    expect(
+      render({ embed: { title: '{% if payload.data.nope %}a{% else %}b{% endif %}{{ payload.data.nope | default: "c" }}' } }).embed.title,
+    ).toBe('bc');
   });
 
   it('fails when fields do not render to JSON', () => {
-    expect(failure(() => render({ embed: { title: 'x', fields: '[{"name": {{ payload.data.issue.title }}}]' } })).kind).toBe('invalid JSON');
+    expect(failure(() => render({ embed: { title: 'x', fields: '[{"name": {{ payload.data.issue.title }}}]' } })).kind).toBe(
+      'invalid JSON',
+    );
     expect(failure(() => render({ embed: { title: 'x', fields: '{"name": "a"}' } })).kind).toBe('invalid JSON');
   });
 
   it("fails on a result over Discord's limits instead of cutting it", () => {
-    expect(failure(() => render({ embed: { title: '{% for i in (1..300) %}x{% endfor %}' } })).message).toBe('embed.title is 300 characters long; Discord allows 256');
-    expect(failure(() => render({ content: '{% for i in (1..2100) %}x{% endfor %}', embed: { title: 'x' } })).message).toMatch(/content is 2100/);
-    expect(failure(() => render({ embed: { title: 'x', fields: [{ name: 'a', value: '{% for i in (1..1100) %}x{% endfor %}' }] } })).kind).toBe('limits');
+    expect(failure(() => render({ embed: { title: '{% for i in (1..300) %}x{% endfor %}' } })).message).toBe(
+      'embed.title is 300 characters long; Discord allows 256',
+    );
+    expect(failure(() => render({ content: '{% for i in (1..2100) %}x{% endfor %}', embed: { title: 'x' } })).message).toMatch(
+      /content is 2100/,
+    );
+    expect(
+      failure(() => render({ embed: { title: 'x', fields: [{ name: 'a', value: '{% for i in (1..1100) %}x{% endfor %}' }] } })).kind,
+    ).toBe('limits');
     expect(failure(() => render({ embed: { title: '{{ "" }}' } })).message).toMatch(/empty embed/);
     expect(failure(() => render({ embed: { title: 'x', color: 'blue' } })).message).toMatch(/not a color/);
   });
@@ -143,9 +160,15 @@ describe('failures', () => {
 
 describe('preview samples', () => {
   it('uses the issue sample, with the asked action, for anything issue-shaped, and an empty payload otherwise', () => {
-    expect(sampleEvent('*', 0)).toMatchObject({ eventType: 'issue.created', payload: { action: 'created', data: { issue: { shortId: 'DISPATCH-TEST' } } } });
+    expect(sampleEvent('*', 0)).toMatchObject({
+      eventType: 'issue.created',
+      payload: { action: 'created', data: { issue: { shortId: 'DISPATCH-TEST' } } },
+    });
     expect(sampleEvent('issue.*', 0).eventType).toBe('issue.created');
-    expect(sampleEvent('issue.resolved', 0)).toMatchObject({ eventType: 'issue.resolved', payload: { action: 'resolved', data: { issue: { shortId: 'DISPATCH-TEST' } } } });
+    expect(sampleEvent('issue.resolved', 0)).toMatchObject({
+      eventType: 'issue.resolved',
+      payload: { action: 'resolved', data: { issue: { shortId: 'DISPATCH-TEST' } } },
+    });
     expect(sampleEvent('metric_alert.*', 0)).toEqual({ eventType: 'metric_alert.sample', payload: { action: 'sample', data: {} } });
     expect(sampleEvent('seer.pr_created', 0)).toEqual({ eventType: 'seer.pr_created', payload: { action: 'pr_created', data: {} } });
   });
@@ -154,12 +177,19 @@ describe('preview samples', () => {
 describe('mentions', () => {
   const content = 'Fatal! <@&123456789012345678> <@&223456789012345678> @everyone @here <@323456789012345678>';
   it('lets content ping the roles it names only with allow_role_mentions, never @everyone, @here or users', () => {
-    expect(render({ content, allow_role_mentions: true, embed: { title: 'x' } }).allowedRoleIds).toEqual(['123456789012345678', '223456789012345678']);
+    expect(render({ content, allow_role_mentions: true, embed: { title: 'x' } }).allowedRoleIds).toEqual([
+      '123456789012345678',
+      '223456789012345678',
+    ]);
     expect(render({ content, embed: { title: 'x' } }).allowedRoleIds).toEqual([]);
   });
 
   it('can ping a role only on fatal, as a condition in content', () => {
-    const template = { content: '{% if payload.data.issue.level == "fatal" %}<@&123456789012345678>{% endif %}', allow_role_mentions: true, embed: { title: 'x' } };
+    const template = {
+      content: '{% if payload.data.issue.level == "fatal" %}<@&123456789012345678>{% endif %}',
+      allow_role_mentions: true,
+      embed: { title: 'x' },
+    };
     expect(render(template).allowedRoleIds).toEqual(['123456789012345678']);
     const calm = { ...issueCreated, payload: { data: { issue: { level: 'warning' } } } };
     expect(render(template, calm).content).toBeUndefined();

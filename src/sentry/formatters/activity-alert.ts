@@ -1,6 +1,20 @@
 import { z } from 'zod';
 import type { Formatter } from './types.js';
-import { field, fields, footer, inlineCode, isoTime, levelColor, link, loose, oneLine, optIdish, optString, parseLoose, prose } from './parts.js';
+import {
+  field,
+  fields,
+  footer,
+  inlineCode,
+  isoTime,
+  levelColor,
+  link,
+  loose,
+  oneLine,
+  optIdish,
+  optString,
+  parseLoose,
+  prose,
+} from './parts.js';
 import { humanize, IssueSchema, issueUrl } from './issue.js';
 
 const Payload = z.looseObject({

@@ -18,7 +18,12 @@ export const commentFormatter: Formatter = (event) => {
   return {
     author: { name: `${actor?.name?.replace(/\s+/g, ' ') ?? 'Someone'} ${VERBS[event.action] ?? event.action}` },
     title: issue ? `Comment on issue ${issue}` : 'Comment',
-    description: text ? text.split('\n').map((line) => `> ${line}`).join('\n') : `${who} ${VERBS[event.action] ?? event.action}`,
+    description: text
+      ? text
+          .split('\n')
+          .map((line) => `> ${line}`)
+          .join('\n')
+      : `${who} ${VERBS[event.action] ?? event.action}`,
     color: event.action === 'deleted' ? COLORS.gray : COLORS.blue,
     fields: fields(field('Issue', issue), field('Project', oneLine(data?.project_slug)), field('Author', who)),
     footer: footer(event.type, data?.project_slug),

@@ -7,7 +7,10 @@ const Envelope = z.looseObject({
 });
 
 const ProjectCarrier = loose({
-  project: z.union([z.string(), z.looseObject({ slug: optString, name: optString })]).optional().catch(undefined),
+  project: z
+    .union([z.string(), z.looseObject({ slug: optString, name: optString })])
+    .optional()
+    .catch(undefined),
   project_slug: optString,
   title: optString,
 });
@@ -16,7 +19,7 @@ const ProjectCarrier = loose({
 export function projectAndTitle(data: Record<string, unknown> | undefined): { project?: string; title?: string } {
   for (const value of Object.values(data ?? {})) {
     const carrier = parseLoose(ProjectCarrier, value);
-    const project = typeof carrier.project === 'string' ? carrier.project : carrier.project?.slug ?? carrier.project_slug;
+    const project = typeof carrier.project === 'string' ? carrier.project : (carrier.project?.slug ?? carrier.project_slug);
     if (project || carrier.title) return { project, title: carrier.title };
   }
   const top = parseLoose(ProjectCarrier, data);

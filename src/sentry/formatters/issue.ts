@@ -1,8 +1,20 @@
 import { z } from 'zod';
 import type { Formatter } from './types.js';
 import {
-  COLORS, discordTimestamp, field, fields, footer, inlineCode, isoTime, levelColor, loose, oneLine,
-  optIdish, optNumberish, optString, parseLoose,
+  COLORS,
+  discordTimestamp,
+  field,
+  fields,
+  footer,
+  inlineCode,
+  isoTime,
+  levelColor,
+  loose,
+  oneLine,
+  optIdish,
+  optNumberish,
+  optString,
+  parseLoose,
 } from './parts.js';
 
 /** The Group serializer's fields that Dispatch shows; shared with activity alerts. */

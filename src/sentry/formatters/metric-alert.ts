@@ -1,8 +1,21 @@
 import { z } from 'zod';
 import type { Formatter } from './types.js';
 import {
-  COLORS, discordTimestamp, field, fields, footer, inlineCode, isoTime, loose, looseArray, oneLine,
-  optIdish, optNumberish, optString, parseLoose, prose,
+  COLORS,
+  discordTimestamp,
+  field,
+  fields,
+  footer,
+  inlineCode,
+  isoTime,
+  loose,
+  looseArray,
+  oneLine,
+  optIdish,
+  optNumberish,
+  optString,
+  parseLoose,
+  prose,
 } from './parts.js';
 
 const Payload = z.looseObject({
@@ -56,7 +69,7 @@ export const metricAlertFormatter: Formatter = (event) => {
     color: ACTION_COLORS[event.action] ?? (incident?.status === 10 ? COLORS.orange : COLORS.red),
     fields: fields(
       field('Alert rule', oneLine(rule?.name ?? incident?.title)),
-      field('Status', incident?.status !== undefined ? STATUS_NAMES[incident.status] ?? String(incident.status) : label),
+      field('Status', incident?.status !== undefined ? (STATUS_NAMES[incident.status] ?? String(incident.status)) : label),
       field('Projects', projects.map(oneLine).join(', ')),
       field('Metric', inlineCode(metric)),
       field('Time window', minutes(rule?.time_window)),

@@ -8,7 +8,13 @@ import { truncate } from '../embed-limits.js';
 export const optString = z.string().optional().catch(undefined);
 /** Sentry sends some numbers as strings (`count`), some ids as either. */
 export const optNumberish = z
-  .union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/).transform(Number)])
+  .union([
+    z.number(),
+    z
+      .string()
+      .regex(/^-?\d+(\.\d+)?$/)
+      .transform(Number),
+  ])
   .optional()
   .catch(undefined);
 export const optIdish = z

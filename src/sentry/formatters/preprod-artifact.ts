@@ -1,7 +1,24 @@
 import { z } from 'zod';
 import { truncate } from '../embed-limits.js';
 import type { Formatter } from './types.js';
-import { COLORS, field, fields, footer, inlineCode, isoTime, link, loose, looseArray, oneLine, optBool, optIdish, optNumberish, optString, parseLoose, prose } from './parts.js';
+import {
+  COLORS,
+  field,
+  fields,
+  footer,
+  inlineCode,
+  isoTime,
+  link,
+  loose,
+  looseArray,
+  oneLine,
+  optBool,
+  optIdish,
+  optNumberish,
+  optString,
+  parseLoose,
+  prose,
+} from './parts.js';
 import { humanize } from './issue.js';
 
 const Payload = z.looseObject({
@@ -10,7 +27,14 @@ const Payload = z.looseObject({
     projectSlug: optString,
     platform: optString,
     state: optString,
-    appInfo: loose({ name: optString, appId: optString, version: optString, buildNumber: optIdish, artifactType: optString, dateAdded: optString }),
+    appInfo: loose({
+      name: optString,
+      appId: optString,
+      version: optString,
+      buildNumber: optIdish,
+      artifactType: optString,
+      dateAdded: optString,
+    }),
     gitInfo: loose({ headSha: optString, headRepoName: optString, headRef: optString, baseRef: optString, prNumber: optIdish }),
     errorMessage: optString,
     downloadSize: optNumberish,
@@ -20,7 +44,12 @@ const Payload = z.looseObject({
       z.looseObject({
         metricsArtifactType: optString,
         identifier: optString,
-        sizeMetricDiff: loose({ headDownloadSize: optNumberish, baseDownloadSize: optNumberish, headInstallSize: optNumberish, baseInstallSize: optNumberish }),
+        sizeMetricDiff: loose({
+          headDownloadSize: optNumberish,
+          baseDownloadSize: optNumberish,
+          headInstallSize: optNumberish,
+          baseInstallSize: optNumberish,
+        }),
       }),
     ),
     buildConfiguration: optString,
@@ -69,20 +98,24 @@ export const preprodArtifactFormatter: Formatter = (event) => {
       field('Download size', bytes(data.downloadSize)),
       field('Install size', bytes(data.installSize)),
       field('Configuration', data.buildConfiguration),
-      data.isInstallable !== undefined ? field('Installable', data.isInstallable ? link('Install', data.installUrl) ?? 'yes' : 'no') : undefined,
+      data.isInstallable !== undefined
+        ? field('Installable', data.isInstallable ? (link('Install', data.installUrl) ?? 'yes') : 'no')
+        : undefined,
       field('Branch', git?.headRef ? inlineCode([git.headRef, git.baseRef].filter(Boolean).join(' → ')) : undefined),
       field('Pull request', git?.prNumber !== undefined ? `${oneLine(git.headRepoName) ?? ''}#${git.prNumber}` : undefined),
       field('Commit', inlineCode(git?.headSha && truncate(git.headSha, 12, ''))),
-      ...(data.comparisons ?? []).slice(0, 5).map((c) =>
-        field(
-          `Size vs base · ${humanize(c.metricsArtifactType?.toLowerCase()) ?? 'artifact'}`,
-          [
-            `download ${change(c.sizeMetricDiff?.headDownloadSize, c.sizeMetricDiff?.baseDownloadSize) ?? '?'}`,
-            `install ${change(c.sizeMetricDiff?.headInstallSize, c.sizeMetricDiff?.baseInstallSize) ?? '?'}`,
-          ].join('\n'),
-          false,
+      ...(data.comparisons ?? [])
+        .slice(0, 5)
+        .map((c) =>
+          field(
+            `Size vs base · ${humanize(c.metricsArtifactType?.toLowerCase()) ?? 'artifact'}`,
+            [
+              `download ${change(c.sizeMetricDiff?.headDownloadSize, c.sizeMetricDiff?.baseDownloadSize) ?? '?'}`,
+              `install ${change(c.sizeMetricDiff?.headInstallSize, c.sizeMetricDiff?.baseInstallSize) ?? '?'}`,
+            ].join('\n'),
+            false,
+          ),
         ),
-      ),
     ),
     footer: footer(event.type, data.projectSlug),
     timestamp: isoTime(app?.dateAdded),

@@ -2,8 +2,22 @@ import type { APIEmbedField } from 'discord.js';
 import { z } from 'zod';
 import type { Formatter } from './types.js';
 import {
-  codeBlock, COLORS, field, fields, footer, inlineCode, link, loose, looseArray, oneLine, optBool,
-  optIdish, optNumberish, optString, parseLoose, prose,
+  codeBlock,
+  COLORS,
+  field,
+  fields,
+  footer,
+  inlineCode,
+  link,
+  loose,
+  looseArray,
+  oneLine,
+  optBool,
+  optIdish,
+  optNumberish,
+  optString,
+  parseLoose,
+  prose,
 } from './parts.js';
 
 /** Seer autofix runs through seven stages; each webhook says which one it just reached. */
@@ -72,7 +86,10 @@ function rootCause(data: SeerData): { summary?: string; fields: (APIEmbedField |
     ? numbered(cause.five_whys)
     : numbered(
         (cause.steps ?? []).map((s) => {
-          const file = s.relevant_code_file?.file_path && s.relevant_code_file.file_path !== 'N/A' ? ` (${inlineCode(s.relevant_code_file.file_path)})` : '';
+          const file =
+            s.relevant_code_file?.file_path && s.relevant_code_file.file_path !== 'N/A'
+              ? ` (${inlineCode(s.relevant_code_file.file_path)})`
+              : '';
           return s.title ? `${s.is_most_important_event ? '★ ' : ''}${s.title}${file}` : undefined;
         }),
       );
