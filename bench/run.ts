@@ -3,31 +3,30 @@
  *   1. ingest: signed issue.created webhooks, autocannon, 50 connections, 10 s, against Dispatch
  *      and against a bare Express 5 endpoint answering 202 to the same requests;
  *   2. end to end: webhook sent → message posted at the loopback Discord, one at a time;
- *   3. burst drain: 100 events to one channel, the fake Discord allowing 5 messages per 5 s.
- * Everything runs on loopback; Dispatch and the baseline run as child processes.
+ *   3. burst drain: 100 events to one channel, the loopback Discord allowing 5 messages per 5 s.
+ * Everything runs on loopback; Dispatch and the baseline run as child processes. The bench
+ * stands on its own: it uses Dispatch's code and its own loopback Discord, nothing from test/.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { createDb } from '../src/db/client.js';
 import { createSource } from '../src/db/sources.js';
+import { openSqlite } from '../src/db/sqlite.js';
 import type { Source } from '../src/db/schema.js';
+import { sampleIssueCreated } from '../src/sentry/samples.js';
 import { sign } from '../src/sentry/verify.js';
-import { startChild, type ChildDispatch } from '../test/support/child.js';
-import { FakeDiscord } from '../test/support/fake-discord.js';
-import { tempDir, testEnv, testGuild } from '../test/support/harness.js';
-import { loadFixture, serializeLikeSentry } from '../test/support/sentry.js';
+import { startLoopbackDiscord, type LoopbackDiscord } from './loopback-discord.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECRET = 'bench-client-secret';
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 50;
 
-const fixture = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
-const template = serializeLikeSentry({ ...fixture, data: { issue: { ...fixture.data.issue, shortId: 'BENCH-__N__' } } });
+const template = JSON.stringify({ ...sampleIssueCreated(Date.now()), action: 'created' }).replace('DISPATCH-TEST', 'BENCH-__N__');
 let counter = 0;
 /** A distinct, correctly signed body per request, so deduplication never short-cuts the work. */
 function nextRequest(): { body: string; headers: Record<string, string> } {
@@ -39,17 +38,57 @@ function nextRequest(): { body: string; headers: Record<string, string> } {
   };
 }
 
-async function setUpDispatch(discord: FakeDiscord, channelId: string, guildId: string, env: Record<string, string> = {}) {
-  const dir = tempDir('dispatch-bench-');
-  const databasePath = join(dir.path, 'dispatch.db');
-  const db = createDb(databasePath);
-  const source = createSource(db, { guildId, channelId, name: 'bench', signingSecret: SECRET, createdBy: '1' });
-  db.$client.close();
-  const child = await startChild(testEnv(discord, databasePath, { BATCH_LINGER: '500ms', ...env }));
-  return { child, source, dir };
+interface Child {
+  url: string;
+  process: ChildProcess;
+  exited: Promise<unknown>;
 }
 
-async function stop(child: { process: ChildDispatch['process']; exited: Promise<unknown> }) {
+/** Starts a server script and resolves with the URL from its "webhook listener ready" line. */
+async function startProcess(script: string, env: Record<string, string>): Promise<Child> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, LOG_PRETTY: 'false', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'webhook listener ready') resolve(String(entry.url));
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then(() => reject(new Error(`${script} exited before it was ready`)));
+  });
+  return { url, process: child, exited };
+}
+
+async function startDispatch(discord: LoopbackDiscord): Promise<{ child: Child; source: Source; cleanup: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dispatch-bench-'));
+  const databasePath = join(dir, 'dispatch.db');
+  const db = openSqlite(databasePath);
+  const source = await createSource(
+    db,
+    { guildId: discord.guildId, channelId: discord.channelId, name: 'bench', signingSecret: SECRET, createdBy: '1' },
+    Date.now(),
+  );
+  await db.close();
+  const child = await startProcess('src/index.ts', {
+    DISCORD_TOKEN: 'bench-token',
+    DISCORD_API_URL: discord.apiUrl,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_PATH: databasePath,
+    LOG_LEVEL: 'warn',
+    BATCH_LINGER: '500ms',
+  });
+  return { child, source, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function stop(child: Child) {
   child.process.kill('SIGTERM');
   await child.exited;
 }
@@ -87,43 +126,28 @@ async function load(url: string, pid: number) {
   };
 }
 
-async function startBare(): Promise<{ url: string; process: ChildDispatch['process']; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bare-express.ts')], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const url = await new Promise<string>((resolve) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => resolve(JSON.parse(line).url));
-  });
-  return { url, process: child, exited };
-}
-
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function ingest() {
-  const guild = testGuild();
-  const discord = await FakeDiscord.start({ guilds: [guild] });
-  const bare = await startBare();
+  const bare = await startProcess('bench/bare-express.ts', {});
   const baseline = await load(`${bare.url}/hooks/bench`, bare.process.pid!);
   await stop(bare);
 
-  const { child, source, dir } = await setUpDispatch(discord, guild.channels[0]!.id, guild.id);
+  const discord = await startLoopbackDiscord();
+  const { child, source, cleanup } = await startDispatch(discord);
   const dispatch = await load(`${child.url}/hooks/${source.slug}`, child.process.pid!);
   const rss = peakRssMb(child.process.pid!);
   await stop(child);
   await discord.stop();
-  dir.remove();
+  cleanup();
   return { baseline, dispatch, rss };
 }
 
 async function endToEnd(samples = 200) {
-  const guild = testGuild();
-  const discord = await FakeDiscord.start({ guilds: [guild] });
-  const channelId = guild.channels[0]!.id;
-  const { child, source, dir } = await setUpDispatch(discord, channelId, guild.id);
+  const discord = await startLoopbackDiscord();
+  const { child, source, cleanup } = await startDispatch(discord);
   const latencies: number[] = [];
   // 40 events a second: under discord.js's global cap of 50 requests a second (Discord's own
   // per-bot limit), so this measures Dispatch's latency, not that cap.
@@ -131,9 +155,9 @@ async function endToEnd(samples = 200) {
   for (let i = 0; i < samples; i++) {
     const due = performance.now() + PACE_MS;
     const request = nextRequest();
-    const marker = `BENCH-${counter}`;
+    const marker = `BENCH-${counter}"`;
     const started = performance.now();
-    const arrived = discord.waitForMessage((m) => JSON.stringify(m.embeds).includes(marker));
+    const arrived = discord.waitFor(marker);
     await fetch(`${child.url}/hooks/${source.slug}`, { method: 'POST', body: request.body, headers: request.headers });
     await arrived;
     latencies.push(performance.now() - started);
@@ -141,16 +165,14 @@ async function endToEnd(samples = 200) {
   }
   await stop(child);
   await discord.stop();
-  dir.remove();
+  cleanup();
   latencies.sort((a, b) => a - b);
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), samples };
 }
 
 async function burst(events = 100) {
-  const guild = testGuild();
-  const discord = await FakeDiscord.start({ guilds: [guild], channelRateLimit: { messages: 5, windowMs: 5000 } });
-  const channelId = guild.channels[0]!.id;
-  const { child, source, dir } = await setUpDispatch(discord, channelId, guild.id);
+  const discord = await startLoopbackDiscord({ rateLimit: { messages: 5, windowMs: 5000 } });
+  const { child, source, cleanup } = await startDispatch(discord);
   const started = performance.now();
   await Promise.all(
     Array.from({ length: events }, () => {
@@ -158,13 +180,13 @@ async function burst(events = 100) {
       return fetch(`${child.url}/hooks/${source.slug}`, { method: 'POST', body: request.body, headers: request.headers });
     }),
   );
-  await discord.waitForMessages(events, channelId, 60_000);
+  await discord.waitForEmbeds(events, 60_000);
   const seconds = (performance.now() - started) / 1000;
-  const messages = discord.messagesIn(channelId).length;
-  const rateLimited = discord.rateLimitHits;
+  const messages = discord.messages.length;
+  const rateLimited = discord.rateLimited;
   await stop(child);
   await discord.stop();
-  dir.remove();
+  cleanup();
   return { events, messages, seconds, rateLimited };
 }
 
@@ -192,5 +214,5 @@ console.log(`2. End to end (webhook sent → message at the loopback Discord, ${
 console.log(`   p50 ${fmt(e.p50)} ms   p99 ${fmt(e.p99)} ms   (target p50 < 50 ms)\n`);
 
 const b = await burst();
-console.log('3. Burst drain (100 events to one channel; the fake allows 5 messages per 5 s)');
-console.log(`   ${b.messages} messages (target ≤ 12), drained in ${fmt(b.seconds)} s, ${b.rateLimited} rate-limit answers from the fake`);
+console.log('3. Burst drain (100 events to one channel; the loopback Discord allows 5 messages per 5 s)');
+console.log(`   ${b.messages} messages (target ≤ 12), drained in ${fmt(b.seconds)} s, ${b.rateLimited} rate-limit answers`);

@@ -7,6 +7,7 @@ import {
   type SlashCommandStringOption,
 } from 'discord.js';
 import { searchSourceNames, SOURCE_NAME_MAX } from '../src/db/sources.js';
+import { EVENT_PATTERN_MAX_LENGTH } from '../src/sentry/event-type.js';
 import { UserError } from '../src/user-error.js';
 import { createCommand } from './source-create.js';
 import { deleteCommand } from './source-delete.js';
@@ -19,12 +20,16 @@ const sourceOption = (option: SlashCommandStringOption) =>
   option.setName('source').setDescription('The source').setRequired(true).setAutocomplete(true).setMaxLength(SOURCE_NAME_MAX);
 
 const eventOption = (option: SlashCommandStringOption) =>
-  option.setName('event').setDescription('issue.created, issue.* or * (the default)').setRequired(false).setMaxLength(129);
+  option
+    .setName('event')
+    .setDescription('issue.created, issue.* or * (the default)')
+    .setRequired(false)
+    .setMaxLength(EVENT_PATTERN_MAX_LENGTH);
 
 const data = new SlashCommandBuilder()
   .setName('dispatch')
   .setDescription('Post Sentry events in this server')
-  // Discord hides the command from members without Manage Server; execute() checks again.
+  // Discord hides the command from members without Manage Server; the interaction router checks again.
   .setDefaultMemberPermissions(PermissionFlagsBits.ManageGuild)
   .setContexts(InteractionContextType.Guild)
   .addSubcommandGroup((group) =>
@@ -113,7 +118,7 @@ export const dispatchCommand = {
   },
   async autocomplete(interaction, ctx) {
     const focused = interaction.options.getFocused(true);
-    const names = focused.name === 'source' ? searchSourceNames(ctx.db, interaction.guildId, String(focused.value)) : [];
+    const names = focused.name === 'source' ? await searchSourceNames(ctx.db, interaction.guildId, String(focused.value)) : [];
     await interaction.respond(names.map((name) => ({ name, value: name })));
   },
 } satisfies Command;

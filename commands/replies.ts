@@ -1,6 +1,6 @@
 import { MessageFlags, type InteractionReplyOptions } from 'discord.js';
 import type { Source } from '../src/db/schema.js';
-import { truncate } from '../src/sentry/embed-limits.js';
+import { truncate } from '../src/embed/text.js';
 
 /** Anything that names a source's URL or details is only shown to the member who asked. */
 export function ephemeral(

@@ -1,12 +1,13 @@
 import { LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle, type ChatInputCommandInteraction } from 'discord.js';
-import { assertSourceNameFree, createSource, normalizeSourceName } from '../src/db/sources.js';
+import { createSource, findSource, SourceNameTaken } from '../src/db/sources.js';
 import { assertCanPostIn } from '../src/discord/channel-check.js';
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral, FORM_LIFETIME_MS, webhookUrl } from './replies.js';
+import { nameTaken, sourceNameFrom } from './source-lookup.js';
 import type { CommandContext, ComponentHandler } from './types.js';
 
 /** Sentry's Client Secret is a 64-character hex string; leave room for other senders. */
-export const SECRET_MAX_LENGTH = 256;
+const SECRET_MAX_LENGTH = 256;
 
 export function secretInput(description: string): LabelBuilder {
   return new LabelBuilder()
@@ -33,9 +34,10 @@ export function assertFormFresh(issuedAt: string | undefined, now: number): void
 
 /** `/dispatch source create`: checks what it can, then asks for the secret in a modal. */
 export async function createCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
-  const name = normalizeSourceName(interaction.options.getString('name', true));
+  const name = sourceNameFrom(interaction.options.getString('name', true));
   const channel = interaction.options.getChannel('channel', true);
-  assertSourceNameFree(ctx.db, interaction.guildId, name);
+  // Checked before the form, so nobody fills it in for a name that cannot be used.
+  if (await findSource(ctx.db, interaction.guildId, name)) throw nameTaken(name);
   assertCanPostIn(interaction.guild, channel.id);
   const modal = new ModalBuilder()
     .setCustomId(customId('create', name, channel.id, ctx.now()))
@@ -62,22 +64,23 @@ function setupSteps(url: string, hasSecret: boolean): string {
 
 export const createModalHandler: ComponentHandler = {
   action: 'create',
-  async handle(interaction, [name, channelId, issuedAt], ctx) {
-    if (!interaction.isModalSubmit() || !name || !channelId) throw new UserError('This form is not valid any more. Run the command again.');
+  async handle(interaction, [rawName, channelId, issuedAt], ctx) {
+    if (!interaction.isModalSubmit() || !rawName || !channelId)
+      throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
+    const name = sourceNameFrom(rawName);
     const secret = readSecret(interaction.fields.getTextInputValue('secret'));
     assertCanPostIn(interaction.guild, channelId);
-    const source = createSource(
-      ctx.db,
-      {
-        guildId: interaction.guildId,
-        channelId,
-        name,
-        signingSecret: secret === null ? null : ctx.secrets.seal(secret),
-        createdBy: interaction.user.id,
-      },
-      ctx.now(),
-    );
+    const input = {
+      guildId: interaction.guildId,
+      channelId,
+      name,
+      signingSecret: secret === null ? null : ctx.secrets.seal(secret),
+      createdBy: interaction.user.id,
+    };
+    const source = await createSource(ctx.db, input, ctx.now()).catch((error: unknown) => {
+      throw error instanceof SourceNameTaken ? nameTaken(error.sourceName) : error;
+    });
     ctx.logger.info(
       { source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, has_secret: secret !== null },
       'source created',

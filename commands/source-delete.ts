@@ -1,14 +1,14 @@
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, type ChatInputCommandInteraction } from 'discord.js';
-import { deleteSource, getSource } from '../src/db/sources.js';
+import { deleteSource } from '../src/db/sources.js';
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral } from './replies.js';
 import { assertFormFresh } from './source-create.js';
-import { sourceById } from './source-secret.js';
+import { requireSource, sourceById } from './source-lookup.js';
 import type { CommandContext, ComponentHandler } from './types.js';
 
 /** `/dispatch source delete`: nothing is deleted until the member confirms with the button. */
 export async function deleteCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
-  const source = getSource(ctx.db, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
   const issued = ctx.now();
   const buttons = new ActionRowBuilder<ButtonBuilder>().addComponents(
     new ButtonBuilder()
@@ -37,8 +37,8 @@ export const deleteButtonHandler: ComponentHandler = {
       return;
     }
     assertFormFresh(issuedAt, ctx.now());
-    const source = sourceById(ctx, interaction.guildId, sourceId);
-    deleteSource(ctx.db, source);
+    const source = await sourceById(ctx, interaction.guildId, sourceId);
+    await deleteSource(ctx.db, source);
     ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source deleted');
     await interaction.update({ content: `🗑️ Source **${source.name}** deleted.`, components: [] });
   },

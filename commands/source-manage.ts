@@ -7,27 +7,28 @@ import {
   type ChatInputCommandInteraction,
   type InteractionReplyOptions,
 } from 'discord.js';
-import { oldestPendingForSource, pendingCountForSource } from '../src/db/events.js';
+import { backlogOfSource } from '../src/db/events.js';
 import type { Source } from '../src/db/schema.js';
-import { getSource, listSources, setSourceEnabled } from '../src/db/sources.js';
-import { classifyFailure } from '../src/delivery/classify-error.js';
-import { newNonce } from '../src/delivery/sender.js';
+import { listSources, setSourceEnabled } from '../src/db/sources.js';
+import { isFlooding } from '../src/delivery/policy.js';
+import { postOnce } from '../src/delivery/post-once.js';
 import { assertCanPostIn } from '../src/discord/channel-check.js';
-import { COLORS } from '../src/sentry/formatters/parts.js';
-import { formatEvent } from '../src/sentry/registry.js';
+import { COLORS } from '../src/embed/colors.js';
+import { renderEvent } from '../src/render/render-event.js';
 import { SAMPLE_EVENT_TYPE, sampleIssueCreated } from '../src/sentry/samples.js';
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral, failureText, relativeTime, webhookUrl } from './replies.js';
+import { requireSource } from './source-lookup.js';
 import type { CommandContext, ComponentHandler } from './types.js';
 
 type Interaction = ChatInputCommandInteraction<'cached'>;
 
 /** Permanent Discord errors in a row after which `info` and `list` flag the source. */
-export const FLAG_AFTER_PERMANENT_FAILURES = 3;
+const FLAG_AFTER_PERMANENT_FAILURES = 3;
 const LIST_PAGE_SIZE = 10;
 
-function sourceOption(interaction: Interaction, ctx: CommandContext): Source {
-  return getSource(ctx.db, interaction.guildId, interaction.options.getString('source', true));
+function sourceOption(interaction: Interaction, ctx: CommandContext): Promise<Source> {
+  return requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
 }
 
 function statusOf(source: Source): string {
@@ -37,7 +38,7 @@ function statusOf(source: Source): string {
 }
 
 /** One page of `/dispatch source list`, with buttons when there are more pages. */
-export function listPage(sources: Source[], page: number): InteractionReplyOptions {
+function listPage(sources: Source[], page: number): InteractionReplyOptions {
   const pages = Math.max(1, Math.ceil(sources.length / LIST_PAGE_SIZE));
   const current = Math.min(Math.max(0, page), pages - 1);
   const lines = sources
@@ -72,34 +73,33 @@ export function listPage(sources: Source[], page: number): InteractionReplyOptio
 }
 
 export async function listCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  await interaction.reply(listPage(listSources(ctx.db, interaction.guildId), 0));
+  await interaction.reply(listPage(await listSources(ctx.db, interaction.guildId), 0));
 }
 
 export const listPageButton: ComponentHandler = {
   action: 'list',
   async handle(interaction, [page], ctx) {
     if (!interaction.isButton()) throw new UserError('This button is not valid any more.');
-    const { content: _content, flags: _flags, ...update } = listPage(listSources(ctx.db, interaction.guildId), Number(page) || 0);
+    const { content: _content, flags: _flags, ...update } = listPage(await listSources(ctx.db, interaction.guildId), Number(page) || 0);
     await interaction.update(update);
   },
 };
 
-/** Whether the source's backlog is being collapsed into summaries, in words. */
-export function floodState(source: Source, ctx: CommandContext): string {
-  const waiting = pendingCountForSource(ctx.db, source.id);
-  const oldest = oldestPendingForSource(ctx.db, source.id);
+/** Whether the source's backlog is being collapsed into summaries, in words: the worker's own rule. */
+async function floodState(source: Source, ctx: Pick<CommandContext, 'db' | 'now' | 'flood'>): Promise<string> {
+  const backlog = await backlogOfSource(ctx.db, source.id);
   const collapsed =
     source.eventsCollapsed > 0
       ? ` · ${source.eventsCollapsed} events collapsed into ${source.floodSummaries} summaries so far, last ${relativeTime(source.lastFloodAt)}`
       : '';
-  if (waiting > ctx.flood.threshold && oldest !== null && ctx.now() - oldest > ctx.flood.afterMs) {
-    return `🌊 flooding: ${waiting} waiting since ${relativeTime(oldest)}; waiting events are summarized${collapsed}`;
+  if (isFlooding(backlog, ctx.now(), ctx.flood)) {
+    return `🌊 flooding: ${backlog.waiting} waiting since ${relativeTime(backlog.oldestReceivedAt)}; waiting events are summarized${collapsed}`;
   }
   return `no (summaries start past ${ctx.flood.threshold} waiting for ${Math.round(ctx.flood.afterMs / 1000)} s)${collapsed}`;
 }
 
 export async function infoCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = sourceOption(interaction, ctx);
+  const source = await sourceOption(interaction, ctx);
   const embed = new EmbedBuilder()
     .setTitle(`Source ${source.name}`)
     .setColor(source.enabled ? COLORS.blue : COLORS.gray)
@@ -111,10 +111,10 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
       { name: 'Received', value: String(source.eventsReceived), inline: true },
       { name: 'Delivered', value: String(source.eventsDelivered), inline: true },
       { name: 'Failed', value: String(source.eventsFailed), inline: true },
-      { name: 'Waiting', value: String(pendingCountForSource(ctx.db, source.id)), inline: true },
+      { name: 'Waiting', value: String((await backlogOfSource(ctx.db, source.id)).waiting), inline: true },
       { name: 'Last event', value: relativeTime(source.lastEventAt), inline: true },
       { name: 'Created', value: `${relativeTime(source.createdAt)} by <@${source.createdBy}>`, inline: true },
-      { name: 'Flood', value: floodState(source, ctx) },
+      { name: 'Flood', value: await floodState(source, ctx) },
     );
   if (source.lastError) {
     embed.addFields({ name: 'Last error', value: failureText(source.lastError, source.lastErrorAt) });
@@ -126,16 +126,16 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
 }
 
 export async function enableCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = sourceOption(interaction, ctx);
+  const source = await sourceOption(interaction, ctx);
   assertCanPostIn(interaction.guild, source.channelId);
-  setSourceEnabled(ctx.db, source, true, ctx.now());
+  await setSourceEnabled(ctx.db, source, true, ctx.now());
   ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source enabled');
   await interaction.reply(ephemeral(`▶️ Source **${source.name}** is enabled: events are posted in <#${source.channelId}> again.`));
 }
 
 export async function disableCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = sourceOption(interaction, ctx);
-  setSourceEnabled(ctx.db, source, false, ctx.now());
+  const source = await sourceOption(interaction, ctx);
+  await setSourceEnabled(ctx.db, source, false, ctx.now());
   ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source disabled');
   await interaction.reply(
     ephemeral(
@@ -146,16 +146,23 @@ export async function disableCommand(interaction: Interaction, ctx: CommandConte
 
 /** Posts a sample embed now, and says exactly why when Discord refuses. */
 export async function testCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = sourceOption(interaction, ctx);
+  const source = await sourceOption(interaction, ctx);
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  let outcome: { ok: true } | { ok: false; reason: string };
   try {
     assertCanPostIn(interaction.guild, source.channelId);
-    const embed = formatEvent(SAMPLE_EVENT_TYPE, sampleIssueCreated(ctx.now()));
-    await ctx.send(source.channelId, { embeds: [embed], nonce: newNonce() });
+    const sample = renderEvent({
+      eventType: SAMPLE_EVENT_TYPE,
+      receivedAt: ctx.now(),
+      body: JSON.stringify(sampleIssueCreated(ctx.now())),
+    });
+    outcome = await postOnce(ctx.send, source.channelId, sample);
   } catch (error) {
-    const reason = error instanceof UserError ? error.message : classifyFailure(error).reason;
-    await interaction.editReply({ content: `❌ Could not post to <#${source.channelId}>: ${reason}`, allowedMentions: { parse: [] } });
-    return;
+    if (!(error instanceof UserError)) throw error;
+    outcome = { ok: false, reason: error.message };
   }
-  await interaction.editReply({ content: `✅ Posted a sample event in <#${source.channelId}>.`, allowedMentions: { parse: [] } });
+  const content = outcome.ok
+    ? `✅ Posted a sample event in <#${source.channelId}>.`
+    : `❌ Could not post to <#${source.channelId}>: ${outcome.reason}`;
+  await interaction.editReply({ content, allowedMentions: { parse: [] } });
 }

@@ -1,14 +1,14 @@
 import { ModalBuilder, type ChatInputCommandInteraction } from 'discord.js';
-import type { Source } from '../src/db/schema.js';
-import { findSourceById, getSource, setSourceSecret } from '../src/db/sources.js';
+import { setSourceSecret } from '../src/db/sources.js';
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral } from './replies.js';
 import { assertFormFresh, readSecret, secretInput } from './source-create.js';
+import { requireSource, sourceById } from './source-lookup.js';
 import type { CommandContext, ComponentHandler } from './types.js';
 
 /** `/dispatch source secret`: a modal to set, rotate or clear the signing secret. */
 export async function secretCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
-  const source = getSource(ctx.db, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
   const modal = new ModalBuilder()
     .setCustomId(customId('secret', source.id, ctx.now()))
     .setTitle(`Signing secret: ${source.name}`)
@@ -21,10 +21,10 @@ export const secretModalHandler: ComponentHandler = {
   async handle(interaction, [sourceId, issuedAt], ctx) {
     if (!interaction.isModalSubmit()) throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
-    const source = sourceById(ctx, interaction.guildId, sourceId);
+    const source = await sourceById(ctx, interaction.guildId, sourceId);
     const secret = readSecret(interaction.fields.getTextInputValue('secret'));
     const had = source.signingSecret !== null;
-    setSourceSecret(ctx.db, source, secret === null ? null : ctx.secrets.seal(secret), ctx.now());
+    await setSourceSecret(ctx.db, source, secret === null ? null : ctx.secrets.seal(secret), ctx.now());
     ctx.logger.info(
       { source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, has_secret: secret !== null },
       'signing secret changed',
@@ -38,10 +38,3 @@ export const secretModalHandler: ComponentHandler = {
     await interaction.reply(ephemeral(`🔑 Signing secret for **${source.name}** ${what}.`));
   },
 };
-
-/** Looks a source up by the id a component carries, only within the guild the interaction comes from. */
-export function sourceById(ctx: CommandContext, guildId: string, id: string | undefined): Source {
-  const source = findSourceById(ctx.db, guildId, Number(id));
-  if (!source) throw new UserError('That source no longer exists.');
-  return source;
-}

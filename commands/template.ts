@@ -5,38 +5,46 @@ import {
   ModalBuilder,
   TextInputBuilder,
   TextInputStyle,
-  type APIEmbed,
   type ChatInputCommandInteraction,
 } from 'discord.js';
 import { lastEventMatching } from '../src/db/events.js';
 import type { Source } from '../src/db/schema.js';
-import { getSource } from '../src/db/sources.js';
-import { clearTemplate, listTemplates, normalizePattern, setTemplate, templateFor } from '../src/db/templates.js';
-import { renderWithTemplate } from '../src/delivery/render-event.js';
-import { truncate } from '../src/sentry/embed-limits.js';
-import { COLORS } from '../src/sentry/formatters/parts.js';
-import { formatEvent } from '../src/sentry/registry.js';
+import { clearTemplate, listTemplates, setTemplate, templateFor } from '../src/db/templates.js';
+import { COLORS } from '../src/embed/colors.js';
+import { CONTENT_LIMIT } from '../src/embed/limits.js';
+import { truncate } from '../src/embed/text.js';
+import { renderEvent } from '../src/render/render-event.js';
+import { parseEventPattern } from '../src/sentry/event-type.js';
 import { sampleEvent } from '../src/sentry/samples.js';
 import { TEMPLATE_LIMITS } from '../src/templates/engine.js';
 import { compileTemplate } from '../src/templates/template-spec.js';
-import { TemplateError } from '../src/templates/template-error.js';
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral, failureText, relativeTime } from './replies.js';
 import { assertFormFresh } from './source-create.js';
-import { sourceById } from './source-secret.js';
+import { requireSource, sourceById } from './source-lookup.js';
 import type { CommandContext, ComponentHandler } from './types.js';
 
 type Interaction = ChatInputCommandInteraction<'cached'>;
 
-function sourceAndPattern(interaction: Interaction, ctx: CommandContext): { source: Source; pattern: string } {
-  const source = getSource(ctx.db, interaction.guildId, interaction.options.getString('source', true));
-  return { source, pattern: normalizePattern(interaction.options.getString('event')) };
+/** The `event` option, or a form's copy of it, as a pattern; the error says what one looks like. */
+function eventPatternFrom(raw: string | null | undefined): string {
+  const pattern = parseEventPattern(raw);
+  if (pattern === undefined) {
+    throw new UserError('An event is an event type like `issue.created`, a resource like `issue.*`, or `*` for every event.');
+  }
+  return pattern;
+}
+
+async function sourceAndPattern(interaction: Interaction, ctx: CommandContext): Promise<{ source: Source; pattern: string }> {
+  const pattern = eventPatternFrom(interaction.options.getString('event'));
+  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  return { source, pattern };
 }
 
 /** `/dispatch template set`: a modal with the template, pre-filled with the current one. */
 export async function templateSetCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const { source, pattern } = sourceAndPattern(interaction, ctx);
-  const current = listTemplates(ctx.db, source.id).find((t) => t.eventPattern === pattern);
+  const { source, pattern } = await sourceAndPattern(interaction, ctx);
+  const current = (await listTemplates(ctx.db, source.id)).find((t) => t.eventPattern === pattern);
   const input = new TextInputBuilder()
     .setCustomId('template')
     .setStyle(TextInputStyle.Paragraph)
@@ -61,11 +69,11 @@ export const templateSetModal: ComponentHandler = {
   async handle(interaction, [sourceId, pattern, issuedAt], ctx) {
     if (!interaction.isModalSubmit()) throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
-    const source = sourceById(ctx, interaction.guildId, sourceId);
-    const eventPattern = normalizePattern(pattern);
+    const source = await sourceById(ctx, interaction.guildId, sourceId);
+    const eventPattern = eventPatternFrom(pattern);
     const body = interaction.fields.getTextInputValue('template');
     compileTemplate(body); // refused here, with the engine's message, if it does not parse
-    setTemplate(ctx.db, { sourceId: source.id, eventPattern, body, updatedBy: interaction.user.id }, ctx.now());
+    await setTemplate(ctx.db, { sourceId: source.id, eventPattern, body, updatedBy: interaction.user.id }, ctx.now());
     ctx.logger.info(
       { source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, event_pattern: eventPattern },
       'template saved',
@@ -80,50 +88,48 @@ export const templateSetModal: ComponentHandler = {
 
 /** `/dispatch template preview`: renders against the last matching event, or a sample, and shows what would be posted. */
 export async function templatePreviewCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const { source, pattern } = sourceAndPattern(interaction, ctx);
+  const { source, pattern } = await sourceAndPattern(interaction, ctx);
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-  const last = lastEventMatching(ctx.db, source.id, pattern);
+  const last = await lastEventMatching(ctx.db, source.id, pattern);
   const sample = last ? undefined : sampleEvent(pattern, ctx.now());
-  const event = last ?? { eventType: sample!.eventType, receivedAt: ctx.now() };
-  const payload = last ? (JSON.parse(last.body) as unknown) : sample!.payload;
+  const event = last ?? { eventType: sample!.eventType, receivedAt: ctx.now(), body: JSON.stringify(sample!.payload) };
   const origin = last
     ? `the last \`${event.eventType}\` event received (${relativeTime(event.receivedAt)})`
     : `a sample \`${event.eventType}\` event`;
-  const template = templateFor(ctx.db, source.id, event.eventType);
+  const template = await templateFor(ctx.db, source.id, event.eventType);
+  const rendered = renderEvent(event, template);
   const lines: string[] = [];
-  let embed: APIEmbed;
   if (!template) {
     lines.push(
       `No template of **${source.name}** applies to \`${event.eventType}\`: the built-in embed is posted. Rendered from ${origin}:`,
     );
-    embed = formatEvent(event.eventType, payload);
+  } else if (rendered.templateFailure) {
+    const { kind, message } = rendered.templateFailure;
+    lines.push(
+      `❌ Template \`${template.eventPattern}\` failed on ${origin} (${kind}): ${message}`,
+      'The built-in embed would be posted instead:',
+    );
   } else {
-    try {
-      const rendered = renderWithTemplate(template.body, event, payload);
-      embed = rendered.embed;
-      lines.push(`Template \`${template.eventPattern}\` rendered from ${origin}:`);
-      if (rendered.content)
-        lines.push(
-          `Message text (${rendered.allowedRoleIds.length > 0 ? `may ping roles ${rendered.allowedRoleIds.map((r) => `<@&${r}>`).join(', ')}` : 'pings nobody'}):\n>>> ${rendered.content}`,
-        );
-      for (const warning of rendered.warnings) lines.push(`⚠️ ${warning}`);
-    } catch (error) {
-      if (!(error instanceof TemplateError)) throw error;
-      lines.push(
-        `❌ Template \`${template.eventPattern}\` failed on ${origin} (${error.kind}): ${error.message}`,
-        'The built-in embed would be posted instead:',
-      );
-      embed = formatEvent(event.eventType, payload);
+    lines.push(`Template \`${template.eventPattern}\` rendered from ${origin}:`);
+    if (rendered.content) {
+      const pings =
+        rendered.allowedRoleIds.length > 0 ? `may ping roles ${rendered.allowedRoleIds.map((r) => `<@&${r}>`).join(', ')}` : 'pings nobody';
+      lines.push(`Message text (${pings}):\n>>> ${rendered.content}`);
     }
+    for (const warning of rendered.warnings) lines.push(`⚠️ ${warning}`);
   }
   if (source.lastTemplateError)
     lines.push(`Last failure in delivery: ${failureText(source.lastTemplateError, source.lastTemplateErrorAt)}`);
-  await interaction.editReply({ content: truncate(lines.join('\n'), 2000), embeds: [embed], allowedMentions: { parse: [] } });
+  await interaction.editReply({
+    content: truncate(lines.join('\n'), CONTENT_LIMIT),
+    embeds: rendered.embeds,
+    allowedMentions: { parse: [] },
+  });
 }
 
 export async function templateListCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = getSource(ctx.db, interaction.guildId, interaction.options.getString('source', true));
-  const rows = listTemplates(ctx.db, source.id);
+  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const rows = await listTemplates(ctx.db, source.id);
   const embed = new EmbedBuilder()
     .setTitle(`Templates of ${source.name}`)
     .setColor(COLORS.blue)
@@ -140,8 +146,8 @@ export async function templateListCommand(interaction: Interaction, ctx: Command
 }
 
 export async function templateClearCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const { source, pattern } = sourceAndPattern(interaction, ctx);
-  if (!clearTemplate(ctx.db, source.id, pattern)) throw new UserError(`**${source.name}** has no template for \`${pattern}\`.`);
+  const { source, pattern } = await sourceAndPattern(interaction, ctx);
+  if (!(await clearTemplate(ctx.db, source.id, pattern))) throw new UserError(`**${source.name}** has no template for \`${pattern}\`.`);
   ctx.logger.info(
     { source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, event_pattern: pattern },
     'template cleared',

@@ -5,14 +5,15 @@ import type {
   ModalSubmitInteraction,
   RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import type { Db } from '../src/db/client.js';
+import type { Database } from '../src/db/database.js';
 import type { SecretBox } from '../src/db/secret-box.js';
+import type { FloodSettings } from '../src/delivery/policy.js';
 import type { SendMessage } from '../src/delivery/sender.js';
 import type { Logger } from '../src/logger.js';
 
 /** What handlers may use; built once at start-up and passed down. */
 export interface CommandContext {
-  db: Db;
+  db: Database;
   logger: Logger;
   /** Base of webhook URLs shown to users. */
   publicUrl: string;
@@ -22,7 +23,7 @@ export interface CommandContext {
   /** Seals a signing secret before it is stored. */
   secrets: SecretBox;
   /** The flood settings, to show a source's flood state. */
-  flood: { threshold: number; afterMs: number };
+  flood: FloodSettings;
 }
 
 /** A slash command: its definition and its handlers (the discord.js guide's `{ data, execute }`). */

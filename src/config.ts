@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseEncryptionKey } from './db/secret-box.js';
 
 /** Thrown for a missing or invalid setting; start-up prints its message as one line. */
 export class ConfigError extends Error {}
@@ -29,7 +28,7 @@ function parseDurationList(value: string, ctx: z.RefinementCtx): number[] {
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-export function parseDuration(text: string): number | undefined {
+function parseDuration(text: string): number | undefined {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
   if (!match) return undefined;
   return Math.round(Number(match[1]) * UNIT_MS[match[2]!]!);
@@ -43,6 +42,13 @@ const duration = z.string().transform((value, ctx) => {
   }
   return ms;
 });
+
+/** 32 bytes, written as 64 hex characters or as base64 / base64url. */
+function parseEncryptionKey(text: string): Buffer | undefined {
+  const trimmed = text.trim();
+  const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+  return key.length === 32 ? key : undefined;
+}
 
 const encryptionKey = z
   .string()

@@ -2,10 +2,10 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { REST, type Client } from 'discord.js';
 import type { Config } from './config.js';
-import { createDb, type Db } from './db/client.js';
+import type { Database } from './db/database.js';
 import { createEventWriter } from './db/event-writer.js';
 import { createSecretBox, sealStoredSecrets } from './db/secret-box.js';
-import { createEventRenderer } from './delivery/render-event.js';
+import { openSqlite } from './db/sqlite.js';
 import { restSender } from './delivery/sender.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { commands, componentHandlers } from '../commands/index.js';
@@ -20,7 +20,7 @@ import { createMetrics } from './metrics.js';
 export interface Dispatch {
   /** Where the webhook listener actually listens (useful with PORT=0). */
   readonly url: string;
-  readonly db: Db;
+  readonly db: Database;
   readonly client: Client;
   readonly worker: DeliveryWorker;
   stop(): Promise<void>;
@@ -36,13 +36,13 @@ export interface StartOptions {
  * unreachable), then the delivery worker, then the gateway login, which retries in the background.
  */
 export async function startDispatch(config: Config, logger: Logger, options: StartOptions = {}): Promise<Dispatch> {
-  const db = createDb(config.databasePath);
+  const db = openSqlite(config.databasePath);
   const secrets = createSecretBox(config.encryptionKey, config.previousEncryptionKey ? [config.previousEncryptionKey] : []);
   try {
-    const { sealed } = sealStoredSecrets(db, secrets);
+    const { sealed } = await sealStoredSecrets(db, secrets);
     if (sealed > 0) logger.info({ sealed, key_id: secrets.keyId }, 'encrypted stored signing secrets with the current key');
   } catch (error) {
-    db.$client.close();
+    await db.close();
     throw error;
   }
   if (!config.encryptionKey) logger.warn('DISPATCH_ENCRYPTION_KEY is not set: signing secrets are stored in plain text');
@@ -65,7 +65,6 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   const worker = new DeliveryWorker({
     db,
     send,
-    render: createEventRenderer(db, logger),
     logger,
     retrySchedule: config.retrySchedule,
     retentionMs: config.eventRetentionMs,
@@ -93,7 +92,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   try {
     server = await listen(app, config.port, config.host);
   } catch (error) {
-    db.$client.close();
+    await db.close();
     throw error;
   }
   answerClientErrors(server);
@@ -117,7 +116,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       await closed;
       await login;
       await client.destroy();
-      db.$client.close();
+      await db.close();
       logger.info('stopped');
     })());
 

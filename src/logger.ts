@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 /** Paths that may carry a credential; pino replaces them before a line is written. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'secret',
   'signingSecret',
   'token',

@@ -1,11 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Db } from './db/client.js';
+import type { Database } from './db/database.js';
 import { queueStats } from './db/events.js';
 
 export type DeliveryOutcome = 'delivered' | 'retry' | 'failed' | 'collapsed';
 
 /** Prometheus metrics, one registry per process (tests build their own). */
-export function createMetrics(db: Db, now: () => number = Date.now) {
+export function createMetrics(db: Database, now: () => number) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'dispatch_' });
   return {
@@ -38,16 +38,16 @@ export function createMetrics(db: Db, now: () => number = Date.now) {
       name: 'dispatch_queue_depth',
       help: 'Events waiting to be delivered',
       registers: [registry],
-      collect() {
-        this.set(queueStats(db, now()).depth);
+      async collect() {
+        this.set((await queueStats(db, now())).depth);
       },
     }),
     oldestPending: new Gauge({
       name: 'dispatch_queue_oldest_pending_seconds',
       help: 'Age of the oldest event waiting to be delivered (0 when none)',
       registers: [registry],
-      collect() {
-        this.set((queueStats(db, now()).oldestPendingAgeMs ?? 0) / 1000);
+      async collect() {
+        this.set(((await queueStats(db, now())).oldestPendingAgeMs ?? 0) / 1000);
       },
     }),
   };

@@ -1,4 +1,4 @@
-import type { Db } from './client.js';
+import type { Database } from './database.js';
 import { acceptEvents, type AcceptedEvent, type IncomingEvent } from './events.js';
 
 export type WriteEvent = (input: IncomingEvent) => Promise<AcceptedEvent>;
@@ -10,14 +10,14 @@ export type WriteEvent = (input: IncomingEvent) => Promise<AcceptedEvent>;
  * each promise resolves only once that transaction has committed. A failed transaction rejects
  * them all and leaves nothing behind.
  */
-export function createEventWriter(db: Db, now: () => number = Date.now): WriteEvent {
+export function createEventWriter(db: Database, now: () => number): WriteEvent {
   let queued: { input: IncomingEvent; resolve: (e: AcceptedEvent) => void; reject: (error: unknown) => void }[] = [];
 
-  const flush = () => {
+  const flush = async () => {
     const batch = queued;
     queued = [];
     try {
-      const results = acceptEvents(
+      const results = await acceptEvents(
         db,
         batch.map((q) => q.input),
         now(),
@@ -30,7 +30,7 @@ export function createEventWriter(db: Db, now: () => number = Date.now): WriteEv
 
   return (input) =>
     new Promise((resolve, reject) => {
-      if (queued.length === 0) setImmediate(flush);
+      if (queued.length === 0) setImmediate(() => void flush());
       queued.push({ input, resolve, reject });
     });
 }

@@ -1,7 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { eq, isNotNull } from 'drizzle-orm';
-import type { Db } from './client.js';
-import { sources } from './schema.js';
+import type { Database } from './database.js';
+import { replaceStoredSecret, storedSecrets } from './sources.js';
 
 /** Stored form of an encrypted secret: enc:v1:<key id>:<nonce>:<ciphertext>:<tag>, base64url parts. */
 const PREFIX = 'enc:v1:';
@@ -17,15 +16,8 @@ export interface SecretBox {
   readonly keyId: string | undefined;
 }
 
-/** 32 bytes, written as 64 hex characters or as base64 / base64url. */
-export function parseEncryptionKey(text: string): Buffer | undefined {
-  const trimmed = text.trim();
-  const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
-  return key.length === 32 ? key : undefined;
-}
-
 /** Names a key without revealing it, so a stored value says which key sealed it. */
-export function keyIdOf(key: Buffer): string {
+function keyIdOf(key: Buffer): string {
   return createHash('sha256').update('dispatch-secret-key').update(key).digest('hex').slice(0, 8);
 }
 
@@ -73,20 +65,16 @@ export function createSecretBox(key: Buffer | undefined, previousKeys: readonly 
  * SecretKeyError), and, with a key configured, every secret not yet sealed with it — plain text
  * from before encryption, or sealed with a previous key — is sealed with it. One transaction.
  */
-export function sealStoredSecrets(db: Db, box: SecretBox): { sealed: number } {
-  let sealed = 0;
-  db.transaction((tx) => {
-    const rows = tx.select({ id: sources.id, secret: sources.signingSecret }).from(sources).where(isNotNull(sources.signingSecret)).all();
-    for (const row of rows) {
-      const plain = box.open(row.secret!);
-      const current = box.keyId !== undefined && row.secret!.startsWith(`${PREFIX}${box.keyId}:`);
+export function sealStoredSecrets(db: Database, box: SecretBox): Promise<{ sealed: number }> {
+  return db.transaction(async (tx) => {
+    let sealed = 0;
+    for (const row of await storedSecrets(tx)) {
+      const plain = box.open(row.secret);
+      const current = box.keyId !== undefined && row.secret.startsWith(`${PREFIX}${box.keyId}:`);
       if (box.keyId === undefined || current) continue;
-      tx.update(sources)
-        .set({ signingSecret: box.seal(plain) })
-        .where(eq(sources.id, row.id))
-        .run();
+      await replaceStoredSecret(tx, row.id, box.seal(plain));
       sealed += 1;
     }
+    return { sealed };
   });
-  return { sealed };
 }

@@ -1,165 +1,127 @@
 import { randomBytes } from 'node:crypto';
-import { and, asc, eq, sql } from 'drizzle-orm';
-import type { Db } from './client.js';
-import { prepared } from './prepared.js';
+import { sql } from 'drizzle-orm';
+import { fromRow, isUniqueViolation, type Database } from './database.js';
 import { sources, type Source } from './schema.js';
-
-import { UserError } from '../user-error.js';
-
-/** A problem with a source the user named; its message is safe to show in Discord. */
-export class SourceError extends UserError {}
 
 /** Source names are shown in Discord, so they are kept to characters that cannot mention or format. */
 export const SOURCE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 export const SOURCE_NAME_MAX = 32;
 
-export function normalizeSourceName(raw: string): string {
-  const name = raw.trim().toLowerCase();
-  if (!SOURCE_NAME_PATTERN.test(name)) {
-    throw new SourceError(
-      `A source name is 1 to ${SOURCE_NAME_MAX} characters: lowercase letters, digits, "-" and "_", starting with a letter or digit.`,
-    );
+/** A name is matched as typed, ignoring case and surrounding spaces. */
+export function canonicalSourceName(raw: string): string {
+  return raw.trim().toLowerCase();
+}
+
+/** The name is already used by another source of the same server. */
+export class SourceNameTaken extends Error {
+  constructor(readonly sourceName: string) {
+    super(`source name ${sourceName} is taken`);
   }
-  return name;
 }
 
 /** 24 random bytes = 192 bits, URL-safe. */
-export function newSlug(): string {
+function newSlug(): string {
   return randomBytes(24).toString('base64url');
 }
 
 export interface NewSource {
   guildId: string;
   channelId: string;
+  /** Canonical and matching SOURCE_NAME_PATTERN: the caller checks what the user typed. */
   name: string;
   signingSecret: string | null;
   createdBy: string;
 }
 
-export function createSource(db: Db, input: NewSource, now = Date.now()): Source {
-  const name = normalizeSourceName(input.name);
+const toSource = (row: Record<string, unknown>): Source => fromRow(sources, row);
+
+export async function createSource(db: Database, input: NewSource, now: number): Promise<Source> {
   try {
-    return db
-      .insert(sources)
-      .values({ ...input, name, slug: newSlug(), createdAt: now, updatedAt: now })
-      .returning()
-      .get();
+    const row = await db.get(sql`
+      insert into sources (guild_id, channel_id, name, slug, signing_secret, created_by, created_at, updated_at)
+      values (${input.guildId}, ${input.channelId}, ${input.name}, ${newSlug()}, ${input.signingSecret}, ${input.createdBy}, ${now}, ${now})
+      returning *`);
+    return toSource(row!);
   } catch (error) {
-    if (isUniqueViolation(error)) throw nameTaken(name); // lost a race with another create
+    if (isUniqueViolation(error)) throw new SourceNameTaken(input.name); // lost a race with another create
     throw error;
   }
 }
 
-const nameTaken = (name: string) => new SourceError(`A source named "${name}" already exists in this server.`);
-
-/** For checks before the create itself (so the modal is not shown for a name already used). */
-export function assertSourceNameFree(db: Db, guildId: string, name: string): void {
-  if (findSource(db, guildId, name)) throw nameTaken(name);
+/** What the webhook route needs of a source, on every request: five columns. */
+export interface WebhookTarget {
+  id: number;
+  guildId: string;
+  channelId: string;
+  enabled: boolean;
+  signingSecret: string | null;
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+export async function findWebhookTarget(db: Database, slug: string): Promise<WebhookTarget | undefined> {
+  const row = await db.get<{ id: number; guild_id: string; channel_id: string; enabled: unknown; signing_secret: string | null }>(
+    sql`select id, guild_id, channel_id, enabled, signing_secret from sources where slug = ${slug}`,
+  );
+  if (!row) return undefined;
+  return { id: row.id, guildId: row.guild_id, channelId: row.channel_id, enabled: Boolean(row.enabled), signingSecret: row.signing_secret };
 }
 
-/** What the webhook route needs of a source, on every request: prepared once, five columns. */
-export type WebhookTarget = Pick<Source, 'id' | 'guildId' | 'channelId' | 'enabled' | 'signingSecret'>;
-
-export function findWebhookTarget(db: Db, slug: string): WebhookTarget | undefined {
-  return prepared(db, 'webhookTarget', () =>
-    db
-      .select({
-        id: sources.id,
-        guildId: sources.guildId,
-        channelId: sources.channelId,
-        enabled: sources.enabled,
-        signingSecret: sources.signingSecret,
-      })
-      .from(sources)
-      .where(eq(sources.slug, sql.placeholder('slug')))
-      .prepare(),
-  ).get({ slug });
-}
-
-/** The guild a source belongs to, for log lines (prepared: the worker asks on every delivery). */
-export function guildOfSource(db: Db, sourceId: number): string | undefined {
-  return prepared(db, 'guildOfSource', () =>
-    db
-      .select({ guildId: sources.guildId })
-      .from(sources)
-      .where(eq(sources.id, sql.placeholder('id')))
-      .prepare(),
-  ).get({ id: sourceId })?.guildId;
+/** The guild of each source, for log lines. */
+export async function guildsOfSources(db: Database, sourceIds: readonly number[]): Promise<Map<number, string>> {
+  if (sourceIds.length === 0) return new Map();
+  const rows = await db.all<{ id: number; guild_id: string }>(sql`select id, guild_id from sources where id in ${sourceIds}`);
+  return new Map(rows.map((r) => [r.id, r.guild_id]));
 }
 
 /** By id, but only within `guildId`: ids come back from Discord components and are not trusted. */
-export function findSourceById(db: Db, guildId: string, id: number): Source | undefined {
+export async function findSourceById(db: Database, guildId: string, id: number): Promise<Source | undefined> {
   if (!Number.isSafeInteger(id)) return undefined;
-  return db
-    .select()
-    .from(sources)
-    .where(and(eq(sources.id, id), eq(sources.guildId, guildId)))
-    .get();
+  const row = await db.get(sql`select * from sources where id = ${id} and guild_id = ${guildId}`);
+  return row ? toSource(row) : undefined;
 }
 
-export function findSource(db: Db, guildId: string, name: string): Source | undefined {
-  return db
-    .select()
-    .from(sources)
-    .where(and(eq(sources.guildId, guildId), eq(sources.name, name.trim().toLowerCase())))
-    .get();
+export async function findSource(db: Database, guildId: string, name: string): Promise<Source | undefined> {
+  const row = await db.get(sql`select * from sources where guild_id = ${guildId} and name = ${canonicalSourceName(name)}`);
+  return row ? toSource(row) : undefined;
 }
 
-/** Like findSource, for commands: an unknown name is the user's error. */
-export function getSource(db: Db, guildId: string, name: string): Source {
-  const source = findSource(db, guildId, name);
-  if (!source) throw new SourceError(`No source named "${displayName(name)}" in this server.`);
-  return source;
+export async function listSources(db: Database, guildId: string): Promise<Source[]> {
+  return (await db.all(sql`select * from sources where guild_id = ${guildId} order by name`)).map(toSource);
 }
 
-export function listSources(db: Db, guildId: string): Source[] {
-  return db.select().from(sources).where(eq(sources.guildId, guildId)).orderBy(asc(sources.name)).all();
+/** Names starting with what was typed; `_` and `%` are matched literally. */
+export async function searchSourceNames(db: Database, guildId: string, prefix: string, limit = 25): Promise<string[]> {
+  const typed = canonicalSourceName(prefix);
+  const rows = await db.all<{ name: string }>(sql`
+    select name from sources where guild_id = ${guildId} and substr(name, 1, ${typed.length}) = ${typed}
+    order by name limit ${limit}`);
+  return rows.map((r) => r.name);
 }
 
-export function searchSourceNames(db: Db, guildId: string, prefix: string, limit = 25): string[] {
-  const escaped = prefix
-    .trim()
-    .toLowerCase()
-    .replace(/[\\%_]/g, (c) => `\\${c}`);
-  return db
-    .select({ name: sources.name })
-    .from(sources)
-    .where(and(eq(sources.guildId, guildId), sql`${sources.name} like ${`${escaped}%`} escape '\\'`))
-    .orderBy(asc(sources.name))
-    .limit(limit)
-    .all()
-    .map((r) => r.name);
+async function updateSource(db: Database, source: Source, assignments: ReturnType<typeof sql>, now: number): Promise<Source> {
+  const row = await db.get(
+    sql`update sources set ${assignments}, updated_at = ${now} where id = ${source.id} and guild_id = ${source.guildId} returning *`,
+  );
+  return toSource(row!);
 }
 
-function updateSource(db: Db, source: Source, values: Partial<Source>, now: number): Source {
-  return db
-    .update(sources)
-    .set({ ...values, updatedAt: now })
-    .where(and(eq(sources.id, source.id), eq(sources.guildId, source.guildId)))
-    .returning()
-    .get()!;
+export function setSourceEnabled(db: Database, source: Source, enabled: boolean, now: number): Promise<Source> {
+  return updateSource(db, source, enabled ? sql`enabled = ${true}, permanent_failure_streak = 0` : sql`enabled = ${false}`, now);
 }
 
-export function setSourceEnabled(db: Db, source: Source, enabled: boolean, now = Date.now()): Source {
-  return updateSource(db, source, { enabled, ...(enabled ? { permanentFailureStreak: 0 } : {}) }, now);
+export function setSourceSecret(db: Database, source: Source, signingSecret: string | null, now: number): Promise<Source> {
+  return updateSource(db, source, sql`signing_secret = ${signingSecret}`, now);
 }
 
-export function setSourceSecret(db: Db, source: Source, signingSecret: string | null, now = Date.now()): Source {
-  return updateSource(db, source, { signingSecret }, now);
+/** Deletes the source; its events and templates go with it (foreign key cascade). */
+export async function deleteSource(db: Database, source: Source): Promise<void> {
+  await db.run(sql`delete from sources where id = ${source.id} and guild_id = ${source.guildId}`);
 }
 
-/** Deletes the source; its events go with it (foreign key cascade). */
-export function deleteSource(db: Db, source: Source): void {
-  db.delete(sources)
-    .where(and(eq(sources.id, source.id), eq(sources.guildId, source.guildId)))
-    .run();
+/** Every stored signing secret, for sealing them at start-up. */
+export async function storedSecrets(db: Database): Promise<{ id: number; secret: string }[]> {
+  return db.all<{ id: number; secret: string }>(sql`select id, signing_secret as secret from sources where signing_secret is not null`);
 }
 
-/** For display only: user-typed text echoed back must not mention or format. */
-export function displayName(text: string): string {
-  return text.replace(/[^a-zA-Z0-9 _.-]/g, '').slice(0, SOURCE_NAME_MAX) || '?';
+export async function replaceStoredSecret(db: Database, id: number, sealed: string): Promise<void> {
+  await db.run(sql`update sources set signing_secret = ${sealed} where id = ${id}`);
 }

@@ -1,72 +1,36 @@
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import { UserError } from '../user-error.js';
-import type { Db } from './client.js';
-import { prepared } from './prepared.js';
-import { sources, templates, type TemplateRow } from './schema.js';
+import { sql } from 'drizzle-orm';
+import { patternsMatching } from '../sentry/event-type.js';
+import { fromRow, type Database } from './database.js';
+import { templates, type TemplateRow } from './schema.js';
 
-const NAME = '[a-z][a-z0-9_]{0,63}';
-const PATTERN = new RegExp(`^(\\*|${NAME}\\.\\*|${NAME}\\.${NAME})$`);
+const toTemplate = (row: Record<string, unknown>): TemplateRow => fromRow(templates, row);
 
-/** `issue.created`, `issue.*` or `*` (the default). */
-export function normalizePattern(raw: string | null | undefined): string {
-  const pattern = (raw ?? '*').trim().toLowerCase() || '*';
-  if (!PATTERN.test(pattern)) {
-    throw new UserError('An event is an event type like `issue.created`, a resource like `issue.*`, or `*` for every event.');
-  }
-  return pattern;
-}
-
-/** From most to least specific: the template that wins is the first one that exists. */
-export function patternsFor(eventType: string): string[] {
-  const resource = eventType.split('.')[0]!;
-  return [eventType, `${resource}.*`, '*'];
-}
-
-export function setTemplate(
-  db: Db,
+export async function setTemplate(
+  db: Database,
   input: { sourceId: number; eventPattern: string; body: string; updatedBy: string },
-  now = Date.now(),
-): void {
-  db.insert(templates)
-    .values({ ...input, updatedAt: now })
-    .onConflictDoUpdate({
-      target: [templates.sourceId, templates.eventPattern],
-      set: { body: input.body, updatedBy: input.updatedBy, updatedAt: now },
-    })
-    .run();
+  now: number,
+): Promise<void> {
+  await db.run(sql`
+    insert into templates (source_id, event_pattern, body, updated_by, updated_at)
+    values (${input.sourceId}, ${input.eventPattern}, ${input.body}, ${input.updatedBy}, ${now})
+    on conflict (source_id, event_pattern) do update set body = excluded.body, updated_by = excluded.updated_by, updated_at = excluded.updated_at`);
 }
 
-export function clearTemplate(db: Db, sourceId: number, eventPattern: string): boolean {
-  return (
-    db
-      .delete(templates)
-      .where(and(eq(templates.sourceId, sourceId), eq(templates.eventPattern, eventPattern)))
-      .run().changes > 0
-  );
+export async function clearTemplate(db: Database, sourceId: number, eventPattern: string): Promise<boolean> {
+  return (await db.run(sql`delete from templates where source_id = ${sourceId} and event_pattern = ${eventPattern}`)) > 0;
 }
 
-export function listTemplates(db: Db, sourceId: number): TemplateRow[] {
-  return db.select().from(templates).where(eq(templates.sourceId, sourceId)).orderBy(asc(templates.eventPattern)).all();
+export async function listTemplates(db: Database, sourceId: number): Promise<TemplateRow[]> {
+  return (await db.all(sql`select * from templates where source_id = ${sourceId} order by event_pattern`)).map(toTemplate);
 }
 
 /** The most specific template of the source for this event type, if any. Runs for every delivery. */
-export function templateFor(db: Db, sourceId: number, eventType: string): TemplateRow | undefined {
-  const patterns = patternsFor(eventType);
-  const rows = prepared(db, 'templatesFor', () =>
-    db
-      .select()
-      .from(templates)
-      .where(
-        and(
-          eq(templates.sourceId, sql.placeholder('sourceId')),
-          inArray(templates.eventPattern, [sql.placeholder('p0'), sql.placeholder('p1'), sql.placeholder('p2')]),
-        ),
-      )
-      .prepare(),
-  ).all({ sourceId, p0: patterns[0], p1: patterns[1], p2: patterns[2] });
+export async function templateFor(db: Database, sourceId: number, eventType: string): Promise<TemplateRow | undefined> {
+  const patterns = patternsMatching(eventType);
+  const rows = (await db.all(sql`select * from templates where source_id = ${sourceId} and event_pattern in ${patterns}`)).map(toTemplate);
   return patterns.map((p) => rows.find((r) => r.eventPattern === p)).find((r) => r !== undefined);
 }
 
-export function recordTemplateError(db: Db, sourceId: number, message: string, now = Date.now()): void {
-  db.update(sources).set({ lastTemplateError: message, lastTemplateErrorAt: now }).where(eq(sources.id, sourceId)).run();
+export async function recordTemplateError(db: Database, sourceId: number, message: string, now: number): Promise<void> {
+  await db.run(sql`update sources set last_template_error = ${message}, last_template_error_at = ${now} where id = ${sourceId}`);
 }

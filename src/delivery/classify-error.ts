@@ -1,5 +1,5 @@
 import { DiscordAPIError } from 'discord.js';
-import { truncate } from '../sentry/embed-limits.js';
+import { truncate } from '../embed/text.js';
 
 export type FailureKind =
   /** Discord will refuse this again (access, permissions, channel gone): record and stop. */

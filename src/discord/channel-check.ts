@@ -2,7 +2,7 @@ import { ChannelType, PermissionFlagsBits, type Guild } from 'discord.js';
 import { UserError } from '../user-error.js';
 
 /** What the bot needs in a channel to post embeds there. */
-export const REQUIRED_CHANNEL_PERMISSIONS = [
+const REQUIRED_CHANNEL_PERMISSIONS = [
   ['View Channel', PermissionFlagsBits.ViewChannel],
   ['Send Messages', PermissionFlagsBits.SendMessages],
   ['Embed Links', PermissionFlagsBits.EmbedLinks],

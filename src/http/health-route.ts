@@ -1,10 +1,9 @@
 import type { RequestHandler } from 'express';
-import type { Db } from '../db/client.js';
-import { isDbUsable } from '../db/client.js';
+import type { Database } from '../db/database.js';
 import { queueStats } from '../db/events.js';
 
 export interface HealthDeps {
-  db: Db;
+  db: Database;
   /** Where the Discord gateway stands: "ready", "connecting", "disconnected"... */
   gatewayState: () => string;
   now: () => number;
@@ -12,13 +11,13 @@ export interface HealthDeps {
 
 /** 200 while the database answers (Discord being down is reported, not fatal: events queue up). */
 export function healthRoute(deps: HealthDeps): RequestHandler {
-  return (_req, res) => {
+  return async (_req, res) => {
     const gateway = deps.gatewayState();
-    if (!isDbUsable(deps.db)) {
+    if (!(await deps.db.isUsable())) {
       res.status(503).json({ status: 'unavailable', database: 'error', discord: { gateway } });
       return;
     }
-    const queue = queueStats(deps.db, deps.now());
+    const queue = await queueStats(deps.db, deps.now());
     res.status(200).json({
       status: gateway === 'ready' ? 'ok' : 'degraded',
       database: 'ok',

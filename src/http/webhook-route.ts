@@ -1,15 +1,16 @@
 import express, { type RequestHandler } from 'express';
-import type { Db } from '../db/client.js';
+import type { Database } from '../db/database.js';
 import type { WriteEvent } from '../db/event-writer.js';
 import type { SecretBox } from '../db/secret-box.js';
 import { findWebhookTarget, type WebhookTarget } from '../db/sources.js';
 import type { Logger } from '../logger.js';
 import { eventTypeOf } from '../sentry/event-type.js';
+import { decodeBody, parsePayload, PayloadError } from '../sentry/payload.js';
 import { checkTimestamp, verifySignature } from '../sentry/verify.js';
 import { HttpError } from './http-error.js';
 
 export interface WebhookDeps {
-  db: Db;
+  db: Database;
   logger: Logger;
   maxBodyBytes: number;
   /** Stores an accepted event durably; resolves once it is committed. */
@@ -24,9 +25,6 @@ export interface WebhookDeps {
 
 /** Slugs are 24 random bytes in base64url; anything else cannot name a source. */
 const SLUG = /^[A-Za-z0-9_-]{32}$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-/** Sentry's payloads nest about a dozen levels; far deeper is an attack on whatever walks the tree. */
-export const MAX_JSON_DEPTH = 64;
 
 /** One answer for an unknown, disabled or deleted source, so the URL space reveals nothing. */
 const unknownSource = () => new HttpError(404, 'unknown source', 'unknown source');
@@ -36,9 +34,9 @@ const unknownSource = () => new HttpError(404, 'unknown source', 'unknown source
  * signature is checked on the raw bytes before anything parses them.
  */
 export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
-  const findSource: RequestHandler<{ slug: string }> = (req, res, next) => {
+  const findSource: RequestHandler<{ slug: string }> = async (req, res, next) => {
     const slug = req.params.slug;
-    const source = SLUG.test(slug) ? findWebhookTarget(deps.db, slug) : undefined;
+    const source = SLUG.test(slug) ? await findWebhookTarget(deps.db, slug) : undefined;
     if (!source || !source.enabled) throw unknownSource();
     if (!req.is('application/json'))
       throw new HttpError(415, 'content-type must be application/json', 'content-type must be application/json');
@@ -71,12 +69,18 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
       throw new HttpError(401, fresh.reason, fresh.reason);
     }
 
-    const payload = parseJson(body);
-    const typed = eventTypeOf(req.get('sentry-hook-resource'), payload);
+    const text = readText(body);
+    const typed = eventTypeOf(req.get('sentry-hook-resource'), readPayload(text));
     if (!typed.ok) throw new HttpError(400, typed.reason, typed.reason);
 
     res.locals.eventType = typed.eventType.type;
-    const accepted = await deps.writeEvent({ sourceId: source.id, channelId: source.channelId, eventType: typed.eventType.type, body });
+    const accepted = await deps.writeEvent({
+      sourceId: source.id,
+      channelId: source.channelId,
+      eventType: typed.eventType.type,
+      body,
+      text,
+    });
     deps.logger.info(
       { event_id: accepted.id, ...about, event_type: typed.eventType.type, outcome: accepted.duplicate ? 'duplicate' : 'accepted' },
       'webhook received',
@@ -88,43 +92,15 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
   return [findSource as RequestHandler, readBody, accept];
 }
 
-function parseJson(body: Buffer): Record<string, unknown> {
-  let text: string;
+/** A body that is not a payload is the sender's error: 400, with the reason in Sentry's request log. */
+function asBadRequest<T>(read: () => T): T {
   try {
-    text = utf8.decode(body);
-  } catch {
-    throw new HttpError(400, 'body is not valid UTF-8', 'body is not valid UTF-8');
+    return read();
+  } catch (error) {
+    if (error instanceof PayloadError) throw new HttpError(400, error.message, error.message);
+    throw error;
   }
-  if (nestingDepth(text) > MAX_JSON_DEPTH) throw new HttpError(400, 'JSON nested too deeply', 'JSON nested too deeply');
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text);
-  } catch {
-    throw new HttpError(400, 'body is not valid JSON', 'body is not valid JSON');
-  }
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    throw new HttpError(400, 'body must be a JSON object', 'body must be a JSON object');
-  }
-  return payload as Record<string, unknown>;
 }
 
-/** Deepest bracket nesting outside strings; one pass over the text, stopping at the first excess. */
-function nestingDepth(text: string): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92)
-        i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) {
-      depth++;
-      if (depth > deepest) deepest = depth;
-      if (deepest > MAX_JSON_DEPTH) return deepest;
-    } else if (c === 125 || c === 93) depth--;
-  }
-  return deepest;
-}
+const readText = (body: Buffer) => asBadRequest(() => decodeBody(body));
+const readPayload = (text: string) => asBadRequest(() => parsePayload(text));

@@ -8,7 +8,7 @@ export type VerifyResult = { ok: true } | { ok: false; reason: VerifyFailure };
  * accept surrounding whitespace, uppercase hex and a `sha256=` prefix (what other senders and
  * proxies add), because none of them changes which 32 bytes are claimed. Anything else is malformed.
  */
-export function parseSignatureHeader(header: string | undefined): Buffer | 'missing' | 'malformed' {
+function parseSignatureHeader(header: string | undefined): Buffer | 'missing' | 'malformed' {
   if (header === undefined || header.trim() === '') return 'missing';
   const hex = header
     .trim()
@@ -34,9 +34,6 @@ export function verifySignature(body: Buffer, secret: string, header: string | u
   return { ok: true };
 }
 
-/** How far `Sentry-Hook-Timestamp` may be from our clock, either way, unless configured. */
-export const DEFAULT_TIMESTAMP_TOLERANCE_MS = 5 * 60 * 1000;
-
 export type TimestampFailure = 'invalid timestamp' | 'timestamp too old' | 'timestamp in the future';
 
 /**
@@ -47,7 +44,7 @@ export type TimestampFailure = 'invalid timestamp' | 'timestamp too old' | 'time
 export function checkTimestamp(
   header: string | undefined,
   nowMs: number,
-  toleranceMs: number = DEFAULT_TIMESTAMP_TOLERANCE_MS,
+  toleranceMs: number,
 ): { ok: true } | { ok: false; reason: TimestampFailure } {
   if (header === undefined) return { ok: true };
   const text = header.trim();

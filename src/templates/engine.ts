@@ -1,21 +1,75 @@
-import { Liquid, type Template } from 'liquidjs';
-import { truncate } from '../sentry/embed-limits.js';
-import { levelColor } from '../sentry/formatters/parts.js';
+import { Context, Liquid, type Template } from 'liquidjs';
+import { levelColor } from '../embed/colors.js';
+import { inlineCode, prose } from '../embed/markdown.js';
+import { truncate } from '../embed/text.js';
+import { discordTimestamp, type TimeValue } from '../embed/time.js';
 import { TemplateError } from './template-error.js';
 
-/** Limits that keep a template from hurting the process: size, render time, memory. */
+/**
+ * Limits that keep a template from hurting the process. They count work, not time, so the same
+ * template and payload always give the same result, whatever the load on the machine.
+ */
 export const TEMPLATE_LIMITS = {
   /** The modal's paragraph input takes at most 4000 characters. */
   sourceChars: 4000,
-  /** For the whole event, all its strings together: rendering shares the event loop with webhooks. */
-  renderMs: 20,
-  memoryBytes: 1024 * 1024,
+  /**
+   * Liquid render steps for the whole event, all its strings together: a step is one template
+   * node rendered, and every loop iteration takes at least one. A rich template takes a few hundred.
+   */
+  steps: 10_000,
+  /** Characters and items Liquid allocates (ranges, filters' results, every value output). */
+  memory: 1024 * 1024,
+  /** Only a last resort, far above any real render: the limits above stop runaway templates first. */
+  wallClockMs: 1000,
 } as const;
+
+interface LiquidLimiter {
+  use(count: number): void;
+  check(now: number): void;
+}
+
+/** One budget per event, shared by all of its strings. */
+export class RenderBudget {
+  private steps = 0;
+  private memory = 0;
+  private readonly deadline: number;
+
+  constructor(now: number = performance.now()) {
+    this.deadline = now + TEMPLATE_LIMITS.wallClockMs;
+  }
+
+  /** What Liquid calls for every node it renders (its "render limit"), counting steps instead of reading a clock. */
+  readonly work: LiquidLimiter = {
+    use: () => {},
+    check: (now) => {
+      this.steps += 1;
+      if (this.steps > TEMPLATE_LIMITS.steps) throw new Error(`render limit exceeded: more than ${TEMPLATE_LIMITS.steps} steps`);
+      if (now > this.deadline) throw new Error(`render limit exceeded: over ${TEMPLATE_LIMITS.wallClockMs} ms`);
+    },
+  };
+
+  /** What Liquid charges allocations to (its "memory limit"); every output value is charged too. */
+  readonly allocations: LiquidLimiter = {
+    use: (count) => {
+      if (!(count > 0)) return;
+      this.memory += count;
+      if (this.memory > TEMPLATE_LIMITS.memory) throw new Error(`memory limit exceeded: over ${TEMPLATE_LIMITS.memory} characters`);
+    },
+    check: () => {},
+  };
+}
+
+/** Every `{{ value }}` passes here: its size is charged to the event's budget. */
+function chargeOutput(this: { context: Context }, value: unknown): string {
+  const text = value === undefined || value === null ? '' : String(value);
+  (this.context.memoryLimit as unknown as LiquidLimiter).use(text.length);
+  return text;
+}
 
 /**
  * The Liquid engine for templates. No file system (includes and layouts resolve against an empty
  * in-memory map), only own properties of the data, undefined variables are errors (except in
- * conditions and `default`), and parsing, rendering time and memory are bounded.
+ * conditions and `default`), and parsing and rendering are bounded.
  */
 const liquid = new Liquid({
   templates: {},
@@ -24,30 +78,20 @@ const liquid = new Liquid({
   ownPropertyOnly: true,
   strictFilters: true,
   parseLimit: TEMPLATE_LIMITS.sourceChars * 2,
-  renderLimit: TEMPLATE_LIMITS.renderMs,
-  memoryLimit: TEMPLATE_LIMITS.memoryBytes,
+  outputEscape: chargeOutput,
 });
 
 // Helpers for Discord messages, beside Liquid's standard filters (truncate, date, default, json…).
+// Each is the helper Dispatch's own embeds use, so a template shows payload text the same way.
 
 /** `{{ payload.data.issue.lastSeen | discord_time: "R" }}` → `<t:1700000000:R>`, shown in each reader's time zone. */
-liquid.registerFilter('discord_time', (value: unknown, style: unknown = 'R') => {
-  const ms = typeof value === 'number' ? value * (value < 1e12 ? 1000 : 1) : Date.parse(String(value));
-  const styles = new Set(['t', 'T', 'd', 'D', 'f', 'F', 'R']);
-  return Number.isNaN(ms) ? '' : `<t:${Math.floor(ms / 1000)}:${styles.has(String(style)) ? String(style) : 'R'}>`;
-});
+liquid.registerFilter('discord_time', (value: unknown, style: unknown = 'R') => discordTimestamp(value as TimeValue, String(style)) ?? '');
 /** `{{ payload.data.issue.level | level_color }}` → the color Dispatch's own embeds use for that level. */
 liquid.registerFilter('level_color', (level: unknown) => levelColor(typeof level === 'string' ? level : undefined));
 /** Inline code that a backtick in the value cannot break. */
-liquid.registerFilter('code', (value: unknown) => {
-  const text = String(value ?? '')
-    .replace(/`/g, 'ˋ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return text ? `\`${text}\`` : '';
-});
+liquid.registerFilter('code', (value: unknown) => inlineCode(String(value ?? '')) ?? '');
 /** Escapes Discord markdown in payload text. */
-liquid.registerFilter('escape_markdown', (value: unknown) => String(value ?? '').replace(/([\\*_~`|>#\-[\]()])/g, '\\$1'));
+liquid.registerFilter('escape_markdown', (value: unknown) => prose(String(value ?? '')) ?? '');
 
 export function parseLiquid(source: string, where: string): Template[] {
   try {
@@ -57,11 +101,20 @@ export function parseLiquid(source: string, where: string): Template[] {
   }
 }
 
-/** Renders one string within `budgetMs`, what is left of the event's render time. */
-export function renderLiquid(templates: Template[], data: object, where: string, budgetMs: number): string {
-  if (budgetMs <= 0) throw new TemplateError('render', `${where}: rendering took longer than ${TEMPLATE_LIMITS.renderMs} ms`);
+/** Renders one string, charging its work to the event's budget. */
+export function renderLiquid(templates: Template[], data: object, where: string, budget: RenderBudget): string {
+  const context = new Context(
+    data,
+    liquid.options,
+    { sync: true },
+    {
+      renderLimit: budget.work as never,
+      memoryLimit: budget.allocations as never,
+      liquid,
+    },
+  );
   try {
-    return liquid.renderSync(templates, data, { renderLimit: budgetMs }) as string;
+    return liquid.renderSync(templates, context) as string;
   } catch (error) {
     const message = firstLine(error);
     const kind = /undefined variable/i.test(message) ? 'missing variable' : 'render';

@@ -1,6 +1,7 @@
 import type { APIEmbed, APIEmbedField } from 'discord.js';
-import { EMBED_LIMITS, embedLength, truncate } from '../sentry/embed-limits.js';
-import { renderLiquid, TEMPLATE_LIMITS } from './engine.js';
+import { CONTENT_LIMIT, EMBED_LIMITS, embedLength } from '../embed/limits.js';
+import { truncate } from '../embed/text.js';
+import { RenderBudget, renderLiquid } from './engine.js';
 import type { CompiledTemplate } from './template-spec.js';
 import { TemplateError } from './template-error.js';
 
@@ -22,7 +23,6 @@ export interface RenderedMessage {
   warnings: string[];
 }
 
-const CONTENT_LIMIT = 2000;
 const ROLE_MENTION = /<@&(\d{17,20})>/g;
 
 /**
@@ -36,10 +36,10 @@ export function renderTemplate(template: CompiledTemplate, event: TemplateEvent)
     payload: event.payload,
   };
   const warnings: string[] = [];
-  const deadline = performance.now() + TEMPLATE_LIMITS.renderMs;
+  const budget = new RenderBudget();
   const render = (path: string): string | undefined => {
     const parsed = template.parsed.get(path);
-    return parsed ? renderLiquid(parsed, data, path, deadline - performance.now()).trim() : undefined;
+    return parsed ? renderLiquid(parsed, data, path, budget).trim() : undefined;
   };
   const nonEmpty = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
   const url = (path: string): string | undefined => {

@@ -1,11 +1,8 @@
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDb } from '../../src/db/client.js';
-import { createSource } from '../../src/db/sources.js';
 import type { Source } from '../../src/db/schema.js';
 import { startChild, type ChildDispatch } from '../support/child.js';
-import { FakeDiscord } from '../support/fake-discord.js';
-import { tempDir, testEnv, testGuild } from '../support/harness.js';
+import type { FakeDiscord } from '../support/fake-discord.js';
+import { preparedDatabase } from '../support/harness.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 
 const base = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
@@ -17,24 +14,9 @@ afterEach(async () => {
 });
 
 async function setUp() {
-  const guild = testGuild();
-  const discord = await FakeDiscord.start({ guilds: [guild] });
-  const dir = tempDir();
-  cleanups.push(
-    () => dir.remove(),
-    () => discord.stop(),
-  );
-  const databasePath = join(dir.path, 'dispatch.db');
-  const db = createDb(databasePath);
-  const source = createSource(db, {
-    guildId: guild.id,
-    channelId: guild.channels[0]!.id,
-    name: 'web',
-    signingSecret: 'sek',
-    createdBy: '1',
-  });
-  db.$client.close();
-  const env = testEnv(discord, databasePath, { RETRY_SCHEDULE: '50ms,100ms', SHUTDOWN_TIMEOUT: '1s', BATCH_LINGER: '20ms' });
+  const { discord, source, env: envFor, cleanup } = await preparedDatabase();
+  cleanups.push(cleanup);
+  const env = envFor({ RETRY_SCHEDULE: '50ms,100ms', SHUTDOWN_TIMEOUT: '1s', BATCH_LINGER: '20ms' });
   const start = async () => {
     const child = await startChild(env);
     cleanups.push(() => void child.process.kill('SIGKILL'));

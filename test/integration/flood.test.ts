@@ -1,10 +1,8 @@
-import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CommandContext } from '../../commands/types.js';
-import { floodState } from '../../commands/source-manage.js';
-import { createSecretBox } from '../../src/db/secret-box.js';
-import { events, sources } from '../../src/db/schema.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import { queueStats } from '../../src/db/events.js';
+import { eventsOf, sourceRow } from '../support/db.js';
+import { startHarness, waitFor, type Harness } from '../support/harness.js';
+import { admin, interact, shownText, slash, str } from '../support/interactions.js';
 import { loadFixture } from '../support/sentry.js';
 
 const issue = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
@@ -27,7 +25,7 @@ async function outageThenBurst(counts: { issue: number; error: number; comment: 
   h = await startHarness({
     env: { FLOOD_THRESHOLD: '50', FLOOD_AFTER: '200ms', RETRY_SCHEDULE: '400ms,400ms,400ms', BATCH_LINGER: '20ms' },
   });
-  const source = h.addSource({ secret: null });
+  const source = await h.addSource({ secret: null });
   // Discord is down for the first three attempts (about 1.2 s).
   h.discord.inject(Array(3).fill({ status: 503, body: { message: 'Service Unavailable' } }), h.channelId);
   const sends: Promise<Response>[] = [];
@@ -36,9 +34,7 @@ async function outageThenBurst(counts: { issue: number; error: number; comment: 
   }
   expect((await Promise.all(sends)).every((r) => r.status === 202)).toBe(true);
   const total = counts.issue + counts.error + counts.comment;
-  await expect
-    .poll(() => h!.dispatch.db.select().from(events).where(eq(events.status, 'pending')).all().length, { timeout: 20_000 })
-    .toBe(0);
+  await expect.poll(async () => (await queueStats(h!.dispatch.db, Date.now())).depth, { timeout: 20_000 }).toBe(0);
   await new Promise((r) => setTimeout(r, 100));
   return { source, total };
 }
@@ -72,20 +68,16 @@ describe('floods', () => {
     expect(summary.title).toMatch(/^\+\d+ more issue\.created events from python since \d\d:\d\d UTC$/);
     expect(summary.description).toContain('**Latest:**');
 
-    const rows = h!.dispatch.db.select().from(events).where(eq(events.sourceId, source.id)).all();
+    const rows = await eventsOf(h!.dispatch.db, source.id);
     const collapsed = rows.filter((e) => e.status === 'collapsed').length;
     expect(collapsed).toBe(summarizedTotal);
     expect(rows.filter((e) => e.status === 'delivered').length).toBe(individual);
-    const after = h!.dispatch.db.select().from(sources).where(eq(sources.id, source.id)).get()!;
+    const after = await sourceRow(h!.dispatch.db, source.id);
     expect(after).toMatchObject({ eventsCollapsed: summarizedTotal, eventsDelivered: individual, floodSummaries: summarized.size });
 
-    const ctx = {
-      db: h!.dispatch.db,
-      now: Date.now,
-      flood: { threshold: 50, afterMs: 200 },
-      secrets: createSecretBox(undefined),
-    } as unknown as CommandContext;
-    expect(floodState(after, ctx)).toContain(`${summarizedTotal} events collapsed into ${summarized.size} summaries`);
+    await waitFor(() => h!.dispatch.client.isReady(), 20_000, 'the gateway');
+    const info = await interact(h!.discord, slash(admin(h!.guild), 'info', [str('source', source.name)]));
+    expect(shownText(info)).toContain(`${summarizedTotal} events collapsed into ${summarized.size} summaries`);
   });
 
   it('below the threshold, every event gets its own embed', async () => {

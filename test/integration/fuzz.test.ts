@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { queueStats } from '../../src/db/events.js';
-import { events } from '../../src/db/schema.js';
+import { allEvents } from '../support/db.js';
 import { sign } from '../../src/sentry/verify.js';
 import { startHarness } from '../support/harness.js';
 import { envelopeFixtures, eventTypeOfFixture, loadFixture, serializeLikeSentry } from '../support/sentry.js';
@@ -127,8 +127,8 @@ describe('fuzz', () => {
   it(`${REQUESTS} random and mutated requests: no 5xx, nothing posted or stored for a rejected request, still healthy`, async () => {
     const h = await startHarness({ env: { BATCH_LINGER: '20ms' } });
     try {
-      const signed = h.addSource({ secret: SECRET });
-      const open = h.addSource({ secret: null, channelId: h.guild.channels[1]!.id });
+      const signed = await h.addSource({ secret: SECRET });
+      const open = await h.addSource({ secret: null, channelId: h.guild.channels[1]!.id });
       const r = rng(SEED);
       const statuses = new Map<number, number>();
       const accepted = new Set<string>();
@@ -158,13 +158,9 @@ describe('fuzz', () => {
       expect(statuses.get(400)).toBeGreaterThan(100);
 
       // Exactly the accepted events are stored, and exactly they are posted once the queue drains.
-      const stored = h.dispatch.db
-        .select({ id: events.id })
-        .from(events)
-        .all()
-        .map((e) => e.id);
+      const stored = (await allEvents(h.dispatch.db)).map((e) => e.id);
       expect(new Set(stored)).toEqual(accepted);
-      await expect.poll(() => queueStats(h.dispatch.db).depth, { timeout: 60_000, interval: 200 }).toBe(0);
+      await expect.poll(async () => (await queueStats(h.dispatch.db, Date.now())).depth, { timeout: 60_000, interval: 200 }).toBe(0);
       const posted = h.discord.messages.reduce((n, m) => n + m.embeds.length, 0);
       expect(posted).toBe(accepted.size);
 

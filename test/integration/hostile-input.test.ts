@@ -1,8 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { events } from '../../src/db/schema.js';
 import { sign } from '../../src/sentry/verify.js';
+import { allEvents } from '../support/db.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { loadFixture, serializeLikeSentry } from '../support/sentry.js';
 
@@ -13,7 +13,7 @@ let h: Harness;
 let slug: string;
 beforeAll(async () => {
   h = await startHarness({ env: { MAX_BODY_BYTES: String(64 * 1024) } });
-  slug = h.addSource({ secret: SECRET }).slug;
+  slug = (await h.addSource({ secret: SECRET })).slug;
 });
 afterAll(async () => {
   await h.close();
@@ -114,7 +114,7 @@ const CASES: [string, () => Promise<{ status: number; body: string; contentType?
 
 describe('hostile input', () => {
   it.each(CASES)('%s gets a 4xx with a short JSON error, and nothing is stored or posted', async (_name, send, status) => {
-    const before = h.dispatch.db.select().from(events).all().length;
+    const before = (await allEvents(h.dispatch.db)).length;
     const answer = await send();
     expect(answer.status).toBe(status);
     expect(answer.contentType).toMatch(/application\/json/);
@@ -123,7 +123,7 @@ describe('hostile input', () => {
     expect(parsed.error.length).toBeLessThan(80);
     expect(answer.body).not.toMatch(/at .*\.(ts|js):\d+/); // no stack trace
     await new Promise((r) => setTimeout(r, 50));
-    expect(h.dispatch.db.select().from(events).all().length).toBe(before);
+    expect((await allEvents(h.dispatch.db)).length).toBe(before);
     expect(h.discord.messages).toHaveLength(0);
     expect((await fetch(`${h.dispatch.url}/healthz`)).status).toBe(200);
   });

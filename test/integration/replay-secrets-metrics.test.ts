@@ -5,14 +5,12 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { createDb } from '../../src/db/client.js';
-import { keyIdOf, SecretKeyError } from '../../src/db/secret-box.js';
-import { sources } from '../../src/db/schema.js';
-import { createSource } from '../../src/db/sources.js';
+import { createSecretBox, SecretKeyError } from '../../src/db/secret-box.js';
+import { openSqlite } from '../../src/db/sqlite.js';
 import { startDispatch } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
-import { FakeDiscord } from '../support/fake-discord.js';
-import { startHarness, tempDir, testEnv, testGuild, type Harness } from '../support/harness.js';
+import { sourceRow } from '../support/db.js';
+import { preparedDatabase, startHarness, type Harness } from '../support/harness.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,7 +28,7 @@ describe('replay window on Sentry-Hook-Timestamp', () => {
   it('refuses a timestamp more than 5 minutes off, by the injected clock', async () => {
     const clock = { now: Date.parse('2030-01-01T00:00:00Z') };
     h = await startHarness({ start: { now: () => clock.now } });
-    const source = h.addSource({ secret: 's' });
+    const source = await h.addSource({ secret: 's' });
     const nowS = clock.now / 1000;
     const send = (ts: string, id: string) => {
       const r = sentryRequest('issue', withShortId(id), 's');
@@ -48,7 +46,7 @@ describe('replay window on Sentry-Hook-Timestamp', () => {
 
   it('takes its tolerance from TIMESTAMP_TOLERANCE', async () => {
     h = await startHarness({ env: { TIMESTAMP_TOLERANCE: '30s' } });
-    const source = h.addSource({ secret: null });
+    const source = await h.addSource({ secret: null });
     const r = sentryRequest('issue', issue, undefined, Math.floor(Date.now() / 1000) - 45);
     expect((await h.post(source.slug, r)).status).toBe(401);
   });
@@ -56,38 +54,15 @@ describe('replay window on Sentry-Hook-Timestamp', () => {
 
 describe('signing secrets at rest', () => {
   async function withDatabase() {
-    const guild = testGuild();
-    const discord = await FakeDiscord.start({ guilds: [guild] });
-    const dir = tempDir();
-    const path = join(dir.path, 'd.db');
-    const db = createDb(path);
-    const source = createSource(db, {
-      guildId: guild.id,
-      channelId: guild.channels[0]!.id,
-      name: 'web',
-      signingSecret: 'plain-old-secret',
-      createdBy: '1',
-    });
-    db.$client.close();
-    const start = (env: Record<string, string> = {}) => startDispatch(loadConfig(testEnv(discord, path, env)), silent);
-    const stored = () => {
-      const d = createDb(path);
-      const value = d.select().from(sources).get()!.signingSecret!;
-      d.$client.close();
+    const prepared = await preparedDatabase({ secret: 'plain-old-secret' });
+    const start = (env: Record<string, string> = {}) => startDispatch(loadConfig(prepared.env(env)), silent);
+    const stored = async () => {
+      const db = openSqlite(prepared.path);
+      const value = (await sourceRow(db, prepared.source.id)).signingSecret!;
+      await db.close();
       return value;
     };
-    return {
-      discord,
-      dir,
-      path,
-      source,
-      start,
-      stored,
-      cleanup: async () => {
-        await discord.stop();
-        dir.remove();
-      },
-    };
+    return { ...prepared, start, stored };
   }
 
   it('encrypts plain-text secrets at start-up, verifies webhooks with them, and re-seals on key rotation', async () => {
@@ -95,8 +70,8 @@ describe('signing secrets at rest', () => {
     try {
       const key = randomBytes(32);
       const first = await t.start({ DISPATCH_ENCRYPTION_KEY: key.toString('base64') });
-      expect(t.stored()).toMatch(new RegExp(`^enc:v1:${keyIdOf(key)}:`));
-      expect(t.stored()).not.toContain('plain-old-secret');
+      expect(await t.stored()).toMatch(new RegExp(`^enc:v1:${createSecretBox(key).keyId}:`));
+      expect(await t.stored()).not.toContain('plain-old-secret');
       const request = sentryRequest('issue', issue, 'plain-old-secret');
       expect(
         (await fetch(`${first.url}/hooks/${t.source.slug}`, { method: 'POST', body: request.body, headers: request.headers })).status,
@@ -112,7 +87,7 @@ describe('signing secrets at rest', () => {
         DISPATCH_ENCRYPTION_KEY: next.toString('hex'),
         DISPATCH_ENCRYPTION_KEY_PREVIOUS: key.toString('base64'),
       });
-      expect(t.stored()).toMatch(new RegExp(`^enc:v1:${keyIdOf(next)}:`));
+      expect(await t.stored()).toMatch(new RegExp(`^enc:v1:${createSecretBox(next).keyId}:`));
       await rotated.stop();
 
       await expect(t.start({ DISPATCH_ENCRYPTION_KEY: randomBytes(32).toString('hex') })).rejects.toThrow(SecretKeyError);
@@ -126,7 +101,7 @@ describe('signing secrets at rest', () => {
     const t = await withDatabase();
     try {
       (await t.start({ DISPATCH_ENCRYPTION_KEY: randomBytes(32).toString('hex') })).stop();
-      const env = { PATH: process.env.PATH!, ...testEnv(t.discord, t.path, { DISPATCH_ENCRYPTION_KEY: randomBytes(32).toString('hex') }) };
+      const env = { PATH: process.env.PATH!, ...t.env({ DISPATCH_ENCRYPTION_KEY: randomBytes(32).toString('hex') }) };
       const run = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'src/index.ts')], { cwd: ROOT, env }).catch(
         (e) => e,
       );
@@ -141,7 +116,7 @@ describe('signing secrets at rest', () => {
 
   it('warns once at start-up when no key is set, and never logs a secret', async () => {
     h = await startHarness({ captureLogs: true });
-    const source = h.addSource({ secret: 'never-log-me-0123' });
+    const source = await h.addSource({ secret: 'never-log-me-0123' });
     await h.postEvent(source, 'issue', issue);
     const bad = sentryRequest('issue', withShortId('X'), 'wrong');
     await h.post(source.slug, bad);
@@ -168,7 +143,7 @@ describe('GET /healthz', () => {
   it('answers 503 when the database is unusable', async () => {
     h = await startHarness();
     expect((await fetch(`${h.dispatch.url}/healthz`)).status).toBe(200);
-    h.dispatch.db.$client.close();
+    await h.dispatch.db.close();
     const response = await fetch(`${h.dispatch.url}/healthz`);
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ status: 'unavailable', database: 'error' });
@@ -180,7 +155,7 @@ describe('GET /metrics', () => {
 
   it('counts webhooks by status and type, deliveries, queue depth and process metrics, and the numbers move', async () => {
     h = await startHarness();
-    const source = h.addSource({ secret: 's' });
+    const source = await h.addSource({ secret: 's' });
     const scrape = async () => (await fetch(`${h!.dispatch.url}/metrics`)).text();
     const before = await scrape();
     expect(before).toContain('dispatch_process_resident_memory_bytes');
@@ -200,7 +175,7 @@ describe('GET /metrics', () => {
 
   it('counts Discord rate limits', async () => {
     h = await startHarness();
-    const source = h.addSource({ secret: null });
+    const source = await h.addSource({ secret: null });
     h.discord.inject(
       [
         {

@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { createDb } from '../../src/db/client.js';
+import { sql } from 'drizzle-orm';
 import { createSource, findSource } from '../../src/db/sources.js';
+import { openSqlite } from '../../src/db/sqlite.js';
 import { startDispatch } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
-import { FakeDiscord } from '../support/fake-discord.js';
-import { tempDir, testEnv, testGuild } from '../support/harness.js';
+import type { FakeDiscord } from '../support/fake-discord.js';
+import { preparedDatabase, tempDir, testEnv } from '../support/harness.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -35,38 +36,33 @@ describe('start-up', () => {
     }
   });
 
-  it('applies the migrations to a fresh file, and a second open of the same file keeps its data', () => {
+  it('applies the migrations to a fresh file, and a second open of the same file keeps its data', async () => {
     const dir = tempDir();
     try {
       const path = join(dir.path, 'nested', 'folder', 'dispatch.db');
-      const first = createDb(path);
-      expect(first.$client.pragma('journal_mode', { simple: true })).toBe('wal');
-      const source = createSource(first, { guildId: '1', channelId: '2', name: 'web', signingSecret: null, createdBy: '3' });
+      const first = openSqlite(path);
+      expect(await first.get(sql`pragma journal_mode`)).toEqual({ journal_mode: 'wal' });
+      const source = await createSource(
+        first,
+        { guildId: '1', channelId: '2', name: 'web', signingSecret: null, createdBy: '3' },
+        Date.now(),
+      );
       expect(source.slug).toMatch(/^[A-Za-z0-9_-]{32}$/);
-      first.$client.close();
-      const second = createDb(path);
-      expect(findSource(second, '1', 'web')?.slug).toBe(source.slug);
-      second.$client.close();
+      await first.close();
+      const second = openSqlite(path);
+      expect((await findSource(second, '1', 'web'))?.slug).toBe(source.slug);
+      await second.close();
     } finally {
       dir.remove();
     }
   });
 
   it('takes webhooks while the Discord gateway is down, posts them over REST, and logs in once it is back', async () => {
-    const guild = testGuild();
-    const discord = await FakeDiscord.start({ guilds: [guild] });
+    const { discord, source, env, cleanup } = await preparedDatabase();
     discord.setGatewayEnabled(false);
-    const dir = tempDir();
-    const dispatch = await startDispatch(loadConfig(testEnv(discord, join(dir.path, 'd.db'))), silent);
+    const dispatch = await startDispatch(loadConfig(env()), silent);
     try {
-      const source = createSource(dispatch.db, {
-        guildId: guild.id,
-        channelId: guild.channels[0]!.id,
-        name: 'web',
-        signingSecret: 's',
-        createdBy: '3',
-      });
-      const request = sentryRequest('issue', loadFixture('issue.created.json'), 's');
+      const request = sentryRequest('issue', loadFixture('issue.created.json'), 'sek');
       const response = await fetch(`${dispatch.url}/hooks/${source.slug}`, {
         method: 'POST',
         body: request.body,
@@ -82,8 +78,7 @@ describe('start-up', () => {
       await expect.poll(() => dispatch.client.isReady(), { timeout: 15_000 }).toBe(true);
     } finally {
       await dispatch.stop();
-      await discord.stop();
-      dir.remove();
+      await cleanup();
     }
   });
 
@@ -92,7 +87,11 @@ describe('start-up', () => {
     const unreachable = { apiUrl: 'http://127.0.0.1:9/api' } as FakeDiscord;
     const dispatch = await startDispatch(loadConfig(testEnv(unreachable, join(dir.path, 'd.db'))), silent);
     try {
-      const source = createSource(dispatch.db, { guildId: '1', channelId: '2', name: 'web', signingSecret: null, createdBy: '3' });
+      const source = await createSource(
+        dispatch.db,
+        { guildId: '1', channelId: '2', name: 'web', signingSecret: null, createdBy: '3' },
+        Date.now(),
+      );
       const request = sentryRequest('issue', loadFixture('issue.created.json'));
       const response = await fetch(`${dispatch.url}/hooks/${source.slug}`, {
         method: 'POST',

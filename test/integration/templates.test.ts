@@ -1,7 +1,6 @@
-import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sources } from '../../src/db/schema.js';
-import { setTemplate } from '../../src/db/templates.js';
+import { setTemplate as storeTemplate } from '../../src/db/templates.js';
+import { sourceRow } from '../support/db.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { loadFixture } from '../support/sentry.js';
 
@@ -16,6 +15,7 @@ afterEach(async () => {
 });
 
 const titled = (title: string) => JSON.stringify({ embed: { title } });
+const setTemplate = (db: Harness['dispatch']['db'], input: Parameters<typeof storeTemplate>[1]) => storeTemplate(db, input, Date.now());
 
 async function postAndGetEmbed(
   harness: Harness,
@@ -32,11 +32,16 @@ async function postAndGetEmbed(
 describe('templates in delivery', () => {
   it('uses the most specific template: issue.created over issue.* over *, else the built-in embed', async () => {
     h = await startHarness();
-    const source = h.addSource({ secret: null });
-    const plain = h.addSource({ secret: null });
-    setTemplate(h.dispatch.db, { sourceId: source.id, eventPattern: '*', body: titled('any {{ event.type }}'), updatedBy: '1' });
-    setTemplate(h.dispatch.db, { sourceId: source.id, eventPattern: 'issue.*', body: titled('issue {{ event.action }}'), updatedBy: '1' });
-    setTemplate(h.dispatch.db, {
+    const source = await h.addSource({ secret: null });
+    const plain = await h.addSource({ secret: null });
+    await setTemplate(h.dispatch.db, { sourceId: source.id, eventPattern: '*', body: titled('any {{ event.type }}'), updatedBy: '1' });
+    await setTemplate(h.dispatch.db, {
+      sourceId: source.id,
+      eventPattern: 'issue.*',
+      body: titled('issue {{ event.action }}'),
+      updatedBy: '1',
+    });
+    await setTemplate(h.dispatch.db, {
       sourceId: source.id,
       eventPattern: 'issue.created',
       body: titled('new {{ payload.data.issue.shortId }}'),
@@ -57,11 +62,11 @@ describe('templates in delivery', () => {
     ['a syntax error stored before syntax checks', titled('{{ oops'), /\(syntax\)/],
   ])('on %s, posts the built-in embed and records the error on the source', async (_name, body, error) => {
     h = await startHarness();
-    const source = h.addSource({ secret: null });
-    setTemplate(h.dispatch.db, { sourceId: source.id, eventPattern: 'issue.*', body, updatedBy: '1' });
+    const source = await h.addSource({ secret: null });
+    await setTemplate(h.dispatch.db, { sourceId: source.id, eventPattern: 'issue.*', body, updatedBy: '1' });
     const message = await postAndGetEmbed(h, source, 'issue', issueCreated);
     expect((message.embeds[0] as { author?: { name: string } }).author?.name).toBe('New issue · PYTHON-Y');
-    const row = h.dispatch.db.select().from(sources).where(eq(sources.id, source.id)).get()!;
+    const row = await sourceRow(h.dispatch.db, source.id);
     expect(row.lastTemplateError).toMatch(/^template issue\.\* failed/);
     expect(row.lastTemplateError).toMatch(error);
     expect(row.eventsDelivered).toBe(1);
@@ -69,16 +74,16 @@ describe('templates in delivery', () => {
 
   it('pings a role from content only when the template allows it, and sends that event alone', async () => {
     h = await startHarness({ env: { BATCH_LINGER: '200ms' } });
-    const allowed = h.addSource({ secret: null });
-    const denied = h.addSource({ secret: null, channelId: h.guild.channels[1]!.id });
+    const allowed = await h.addSource({ secret: null });
+    const denied = await h.addSource({ secret: null, channelId: h.guild.channels[1]!.id });
     const body = (allow: boolean) =>
       JSON.stringify({
         content: '<@&123456789012345678> @everyone {{ payload.data.issue.shortId }}',
         allow_role_mentions: allow,
         embed: { title: '{{ payload.data.issue.title }}' },
       });
-    setTemplate(h.dispatch.db, { sourceId: allowed.id, eventPattern: 'issue.created', body: body(true), updatedBy: '1' });
-    setTemplate(h.dispatch.db, { sourceId: denied.id, eventPattern: 'issue.created', body: body(false), updatedBy: '1' });
+    await setTemplate(h.dispatch.db, { sourceId: allowed.id, eventPattern: 'issue.created', body: body(true), updatedBy: '1' });
+    await setTemplate(h.dispatch.db, { sourceId: denied.id, eventPattern: 'issue.created', body: body(false), updatedBy: '1' });
     const pinged = await postAndGetEmbed(h, allowed, 'issue', issueCreated);
     expect(pinged.content).toBe('<@&123456789012345678> @everyone PYTHON-Y');
     expect(pinged.allowed_mentions).toEqual({ parse: [], roles: ['123456789012345678'] });

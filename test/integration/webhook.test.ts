@@ -24,7 +24,7 @@ async function postAndCountMessages(slug: string, request: { body: string | Buff
 
 describe('POST /hooks/:slug', () => {
   it('accepts a signed Sentry issue.created with 202 and posts exactly one embed to the bound channel', async () => {
-    const source = h.addSource({ secret: SECRET });
+    const source = await h.addSource({ secret: SECRET });
     const response = await h.post(source.slug, sentryRequest('issue', issueCreated, SECRET));
     expect(response.status).toBe(202);
     const { event_id } = (await response.json()) as { event_id: string };
@@ -42,7 +42,7 @@ describe('POST /hooks/:slug', () => {
   });
 
   it('skips verification for a source without a secret', async () => {
-    const source = h.addSource({ secret: null });
+    const source = await h.addSource({ secret: null });
     const { response, posted } = await postAndCountMessages(source.slug, sentryRequest('issue', issueCreated));
     expect(response.status).toBe(202);
     expect(posted).toBe(1);
@@ -102,7 +102,7 @@ describe('POST /hooks/:slug', () => {
     }
 
     it.each(cases)('%s', async (_name, build, status, error) => {
-      const source = h.addSource({ secret: SECRET });
+      const source = await h.addSource({ secret: SECRET });
       const { response, posted, json } = await postAndCountMessages(source.slug, build(source.slug));
       expect(response.status).toBe(status);
       expect(json).toEqual({ error });
@@ -112,9 +112,9 @@ describe('POST /hooks/:slug', () => {
 
     it('an unknown, a disabled and a deleted source all get the same 404', async () => {
       const { setSourceEnabled, deleteSource } = await import('../../src/db/sources.js');
-      const disabled = setSourceEnabled(h.dispatch.db, h.addSource({ secret: SECRET }), false);
-      const deleted = h.addSource({ secret: SECRET });
-      deleteSource(h.dispatch.db, deleted);
+      const disabled = await setSourceEnabled(h.dispatch.db, await h.addSource({ secret: SECRET }), false, Date.now());
+      const deleted = await h.addSource({ secret: SECRET });
+      await deleteSource(h.dispatch.db, deleted);
       const answers = [];
       for (const slug of ['A'.repeat(32), disabled.slug, deleted.slug, '..%2F..%2Fetc', 'x']) {
         const { response, posted, json } = await postAndCountMessages(slug, sentryRequest('issue', issueCreated, SECRET));
@@ -126,7 +126,7 @@ describe('POST /hooks/:slug', () => {
     it('a body over MAX_BODY_BYTES gets 413', async () => {
       const small = await startHarness({ env: { MAX_BODY_BYTES: '1024' } });
       try {
-        const source = small.addSource({ secret: SECRET });
+        const source = await small.addSource({ secret: SECRET });
         const big = { ...issueCreated, padding: 'x'.repeat(2000) };
         const response = await small.post(source.slug, sentryRequest('issue', big, SECRET));
         expect(response.status).toBe(413);
@@ -139,7 +139,7 @@ describe('POST /hooks/:slug', () => {
     });
 
     it('a non-JSON content type gets 415', async () => {
-      const source = h.addSource({ secret: SECRET });
+      const source = await h.addSource({ secret: SECRET });
       const r = sentryRequest('issue', issueCreated, SECRET);
       const { response, posted } = await postAndCountMessages(source.slug, {
         ...r,
@@ -151,7 +151,7 @@ describe('POST /hooks/:slug', () => {
   });
 
   it('answers 405 to other methods on a hook URL', async () => {
-    const source = h.addSource({ secret: SECRET });
+    const source = await h.addSource({ secret: SECRET });
     const response = await fetch(`${h.dispatch.url}/hooks/${source.slug}`);
     expect(response.status).toBe(405);
   });

@@ -5,7 +5,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 
 /**
  * A loopback Discord for tests: the REST routes Dispatch uses and a JSON gateway that the real
- * discord.js Client logs into (see shared/docs/discord-offline.md for the protocol facts).
+ * discord.js Client logs into. Protocol facts it relies on: login makes one REST call,
+ * GET /gateway/bot; the gateway speaks JSON text frames (HELLO, IDENTIFY, READY, then a GUILD_CREATE
+ * per guild with `unavailable: false`, heartbeats ACKed); every interaction needs `entitlements` and
+ * `authorizing_integration_owners`; JSON answers need `Content-Type: application/json`.
  * It records what the bot sent and lets a test inject failures and rate limits.
  */
 

@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createSource } from '../../src/db/sources.js';
+import type { Database } from '../../src/db/database.js';
 import type { Source } from '../../src/db/schema.js';
+import { createSource } from '../../src/db/sources.js';
+import { openSqlite } from '../../src/db/sqlite.js';
 import { startDispatch, type Dispatch, type StartOptions } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
 import { FakeDiscord, snowflake, type FakeDiscordOptions, type FakeGuild } from './fake-discord.js';
@@ -49,7 +51,7 @@ export interface Harness {
   databasePath: string;
   /** Every log line, when started with captureLogs. */
   logLines: string[];
-  addSource(options?: { secret?: string | null; channelId?: string; name?: string; guildId?: string }): Source;
+  addSource(options?: { secret?: string | null; channelId?: string; name?: string; guildId?: string }): Promise<Source>;
   post(slug: string, request: { body: string | Buffer; headers: Record<string, string> }): Promise<Response>;
   postEvent(source: Source, resource: string, payload: Record<string, unknown>): Promise<Response>;
   close(): Promise<void>;
@@ -84,13 +86,17 @@ export async function startHarness(
     databasePath,
     logLines,
     addSource: ({ secret = 'client-secret', channelId, name, guildId } = {}) =>
-      createSource(dispatch.db, {
-        guildId: guildId ?? guild.id,
-        channelId: channelId ?? guild.channels[0]!.id,
-        name: name ?? `src-${Math.random().toString(36).slice(2, 8)}`,
-        signingSecret: secret,
-        createdBy: '100000000000000002',
-      }),
+      createSource(
+        dispatch.db,
+        {
+          guildId: guildId ?? guild.id,
+          channelId: channelId ?? guild.channels[0]!.id,
+          name: name ?? `src-${Math.random().toString(36).slice(2, 8)}`,
+          signingSecret: secret,
+          createdBy: '100000000000000002',
+        },
+        Date.now(),
+      ),
     post: (slug, request) => fetch(`${dispatch.url}/hooks/${slug}`, { method: 'POST', body: request.body, headers: request.headers }),
     postEvent: (source, resource, payload) =>
       harness.post(source.slug, sentryRequest(resource, payload, source.signingSecret ?? undefined)),
@@ -110,4 +116,39 @@ export async function waitFor(condition: () => boolean, timeoutMs = 15_000, what
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * A loopback Discord with one guild and a database file holding one source (`web`, secret `sek`),
+ * for tests that start Dispatch themselves (as a child process, or several times on one file).
+ */
+export async function preparedDatabase(options: { secret?: string | null; discord?: FakeDiscordOptions } = {}) {
+  const guild = testGuild();
+  const discord = await FakeDiscord.start({ guilds: [guild], ...options.discord });
+  const dir = tempDir();
+  const path = join(dir.path, 'dispatch.db');
+  const db: Database = openSqlite(path);
+  const source = await createSource(
+    db,
+    {
+      guildId: guild.id,
+      channelId: guild.channels[0]!.id,
+      name: 'web',
+      signingSecret: options.secret === undefined ? 'sek' : options.secret,
+      createdBy: '1',
+    },
+    Date.now(),
+  );
+  await db.close();
+  return {
+    guild,
+    discord,
+    path,
+    source,
+    env: (overrides: Record<string, string> = {}) => testEnv(discord, path, overrides),
+    cleanup: async () => {
+      await discord.stop();
+      dir.remove();
+    },
+  };
 }

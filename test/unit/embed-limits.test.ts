@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { countThatFit } from '../../src/delivery/pack.js';
-import { embedLength, fitEmbed, truncate } from '../../src/sentry/embed-limits.js';
+import { partsThatFit } from '../../src/delivery/policy.js';
+import { LimitedEmbedBuilder } from '../../src/embed/builder.js';
+import { embedLength } from '../../src/embed/limits.js';
+import { truncate } from '../../src/embed/text.js';
+
+const fitEmbed = LimitedEmbedBuilder.fit;
 
 describe('truncate', () => {
   it('leaves short text alone', () => {
@@ -21,7 +25,7 @@ describe('truncate', () => {
   });
 });
 
-describe('fitEmbed', () => {
+describe('LimitedEmbedBuilder.fit', () => {
   it('drops empty fields, bad URLs and bad timestamps', () => {
     const embed = fitEmbed({
       title: 't',
@@ -63,12 +67,20 @@ describe('fitEmbed', () => {
   });
 });
 
-describe('countThatFit', () => {
+describe('partsThatFit', () => {
+  const part = (description: string, content?: string) => ({ embeds: [{ description }], ...(content ? { content } : {}) });
+
   it('packs at most 10 embeds and at most 6000 characters, and always at least one', () => {
-    const small = { description: 'x'.repeat(100) };
-    expect(countThatFit(Array(15).fill(small))).toBe(10);
-    const big = { description: 'x'.repeat(2500) };
-    expect(countThatFit([big, big, big])).toBe(2);
-    expect(countThatFit([{ description: 'x'.repeat(6000) }, small])).toBe(1);
+    const small = part('x'.repeat(100));
+    expect(partsThatFit(Array(15).fill(small))).toBe(10);
+    const big = part('x'.repeat(2500));
+    expect(partsThatFit([big, big, big])).toBe(2);
+    expect(partsThatFit([part('x'.repeat(6000)), small])).toBe(1);
+  });
+
+  it('sends a part with its own content alone', () => {
+    const small = part('x');
+    expect(partsThatFit([part('x', 'ping'), small])).toBe(1);
+    expect(partsThatFit([small, small, part('x', 'ping'), small])).toBe(2);
   });
 });

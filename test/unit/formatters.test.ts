@@ -1,6 +1,6 @@
 import type { APIEmbed } from 'discord.js';
 import { describe, expect, it } from 'vitest';
-import { COLORS } from '../../src/sentry/formatters/parts.js';
+import { COLORS } from '../../src/embed/colors.js';
 import { formatEvent } from '../../src/sentry/registry.js';
 import { envelopeFixtures, eventTypeOfFixture, loadFixture } from '../support/sentry.js';
 

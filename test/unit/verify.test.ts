@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
+import { loadConfig } from '../../src/config.js';
 import { describe, expect, it } from 'vitest';
-import { parseSignatureHeader, sign, verifySignature } from '../../src/sentry/verify.js';
+import { checkTimestamp, sign, verifySignature } from '../../src/sentry/verify.js';
 import { loadFixture, serializeLikeSentry } from '../support/sentry.js';
 
 const SECRET = 'a1b2c3-client-secret';
@@ -55,9 +56,20 @@ describe('verifySignature', () => {
   });
 });
 
-describe('parseSignatureHeader', () => {
-  it('returns the 32 claimed bytes', () => {
-    const parsed = parseSignatureHeader(good);
-    expect(Buffer.isBuffer(parsed) && parsed.length).toBe(32);
+describe('checkTimestamp', () => {
+  const now = 1_800_000_000_000;
+  /** The default tolerance, from the one place defaults live. */
+  const tolerance = loadConfig({ DISCORD_TOKEN: 't' }).timestampToleranceMs;
+  const at = (offsetS: number) => String(Math.floor(now / 1000) + offsetS);
+  it('accepts no header and a timestamp within the tolerance', () => {
+    expect(checkTimestamp(undefined, now, tolerance)).toEqual({ ok: true });
+    expect(checkTimestamp(at(-299), now, tolerance)).toEqual({ ok: true });
+    expect(checkTimestamp(at(299), now, tolerance)).toEqual({ ok: true });
+  });
+  it('refuses old, future and malformed timestamps with distinct reasons', () => {
+    expect(checkTimestamp(at(-301), now, tolerance)).toEqual({ ok: false, reason: 'timestamp too old' });
+    expect(checkTimestamp(at(301), now, tolerance)).toEqual({ ok: false, reason: 'timestamp in the future' });
+    expect(checkTimestamp('yesterday', now, tolerance)).toEqual({ ok: false, reason: 'invalid timestamp' });
+    expect(checkTimestamp(at(-61), now, 60_000)).toEqual({ ok: false, reason: 'timestamp too old' });
   });
 });

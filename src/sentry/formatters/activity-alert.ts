@@ -1,21 +1,13 @@
 import { z } from 'zod';
+import { LimitedEmbedBuilder } from '../../embed/builder.js';
+import { levelColor } from '../../embed/colors.js';
+import { field } from '../../embed/fields.js';
+import { inlineCode, link, oneLine, prose } from '../../embed/markdown.js';
+import { humanize } from '../../embed/text.js';
+import { isoTime } from '../../embed/time.js';
+import { loose, optIdish, optString, parseLoose } from '../loose-schema.js';
+import { IssueSchema, issueStateFields, issueUrl } from './issue.js';
 import type { Formatter } from './types.js';
-import {
-  field,
-  fields,
-  footer,
-  inlineCode,
-  isoTime,
-  levelColor,
-  link,
-  loose,
-  oneLine,
-  optIdish,
-  optString,
-  parseLoose,
-  prose,
-} from './parts.js';
-import { humanize, IssueSchema, issueUrl } from './issue.js';
 
 const Payload = z.looseObject({
   data: loose({
@@ -30,19 +22,15 @@ export const activityAlertFormatter: Formatter = (event) => {
   const { data } = parseLoose(Payload, event.payload);
   const issue = data?.issue ?? {};
   const activity = humanize(data?.activity?.type?.replace(/^seer_/, 'Seer ')) ?? 'Activity';
-  return {
-    author: { name: data?.alert?.title ? `Alert: ${data.alert.title}` : 'Activity alert' },
-    title: `${activity}: ${issue.shortId ?? issue.title ?? 'issue'}`,
-    url: data?.alert?.url ?? data?.alert?.web_url ?? issueUrl(issue),
-    description: [prose(data?.activity?.details?.summary), inlineCode(issue.culprit)].filter(Boolean).join('\n'),
-    color: levelColor(issue.level),
-    fields: fields(
+  return new LimitedEmbedBuilder()
+    .setAuthor({ name: data?.alert?.title ? `Alert: ${data.alert.title}` : 'Activity alert' })
+    .setTitle(`${activity}: ${issue.shortId ?? issue.title ?? 'issue'}`)
+    .setURL(data?.alert?.url ?? data?.alert?.web_url ?? issueUrl(issue))
+    .setDescription([prose(data?.activity?.details?.summary), inlineCode(issue.culprit)].filter(Boolean).join('\n'))
+    .setColor(levelColor(issue.level))
+    .addFields(
       field('Issue', link(`${issue.shortId ?? issue.id ?? 'issue'}: ${issue.title ?? ''}`, issueUrl(issue)) ?? oneLine(issue.title), false),
-      field('Level', issue.level),
-      field('Status', [issue.status, issue.substatus].filter(Boolean).join(' · ')),
-      field('Priority', issue.priority),
-    ),
-    footer: footer(event.type, issue.project?.slug),
-    timestamp: isoTime(issue.lastSeen),
-  };
+      ...issueStateFields(issue),
+    )
+    .setTimestamp(isoTime(issue.lastSeen));
 };

@@ -1,6 +1,11 @@
 import { z } from 'zod';
+import { LimitedEmbedBuilder } from '../../embed/builder.js';
+import { COLORS } from '../../embed/colors.js';
+import { field } from '../../embed/fields.js';
+import { oneLine, prose } from '../../embed/markdown.js';
+import { isoTime } from '../../embed/time.js';
+import { loose, optIdish, optString, parseLoose } from '../loose-schema.js';
 import type { Formatter } from './types.js';
-import { COLORS, field, fields, footer, isoTime, loose, oneLine, optIdish, optString, parseLoose, prose } from './parts.js';
 
 const Payload = z.looseObject({
   data: loose({ comment: optString, comment_id: optIdish, issue_id: optIdish, project_slug: optString, timestamp: optString }),
@@ -15,18 +20,19 @@ export const commentFormatter: Formatter = (event) => {
   const who = oneLine(actor?.name) ?? 'Someone';
   const issue = data?.issue_id;
   const text = prose(data?.comment);
-  return {
-    author: { name: `${actor?.name?.replace(/\s+/g, ' ') ?? 'Someone'} ${VERBS[event.action] ?? event.action}` },
-    title: issue ? `Comment on issue ${issue}` : 'Comment',
-    description: text
-      ? text
-          .split('\n')
-          .map((line) => `> ${line}`)
-          .join('\n')
-      : `${who} ${VERBS[event.action] ?? event.action}`,
-    color: event.action === 'deleted' ? COLORS.gray : COLORS.blue,
-    fields: fields(field('Issue', issue), field('Project', oneLine(data?.project_slug)), field('Author', who)),
-    footer: footer(event.type, data?.project_slug),
-    timestamp: isoTime(data?.timestamp),
-  };
+  const verb = VERBS[event.action] ?? event.action;
+  return new LimitedEmbedBuilder()
+    .setAuthor({ name: `${actor?.name?.replace(/\s+/g, ' ') ?? 'Someone'} ${verb}` })
+    .setTitle(issue ? `Comment on issue ${issue}` : 'Comment')
+    .setDescription(
+      text
+        ? text
+            .split('\n')
+            .map((line) => `> ${line}`)
+            .join('\n')
+        : `${who} ${verb}`,
+    )
+    .setColor(event.action === 'deleted' ? COLORS.gray : COLORS.blue)
+    .addFields(field('Issue', issue), field('Project', oneLine(data?.project_slug)), field('Author', who))
+    .setTimestamp(isoTime(data?.timestamp));
 };

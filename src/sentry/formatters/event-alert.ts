@@ -1,7 +1,12 @@
 import { z } from 'zod';
+import { LimitedEmbedBuilder } from '../../embed/builder.js';
+import { COLORS } from '../../embed/colors.js';
+import { field } from '../../embed/fields.js';
+import { inlineCode, link, oneLine } from '../../embed/markdown.js';
+import { isoTime } from '../../embed/time.js';
+import { loose, optString, parseLoose } from '../loose-schema.js';
+import { eventTitle, SentryEventSchema, tagOf } from './sentry-event.js';
 import type { Formatter } from './types.js';
-import { COLORS, field, fields, footer, inlineCode, isoTime, link, loose, oneLine, optString, parseLoose } from './parts.js';
-import { eventTitle, projectOf, SentryEventSchema, tagOf } from './sentry-event.js';
 
 const Payload = z.looseObject({
   data: loose({
@@ -16,20 +21,18 @@ export const eventAlertFormatter: Formatter = (event) => {
   const { data } = parseLoose(Payload, event.payload);
   const error = data?.event ?? {};
   const rule = data?.triggered_rule ?? data?.issue_alert?.title;
-  return {
-    author: { name: rule ? `Alert: ${rule}` : 'Issue alert triggered' },
-    title: eventTitle(error) ?? 'Issue alert triggered',
-    url: error.web_url,
-    description: inlineCode(error.culprit),
-    color: COLORS.orange,
-    fields: fields(
+  return new LimitedEmbedBuilder()
+    .setAuthor({ name: rule ? `Alert: ${rule}` : 'Issue alert triggered' })
+    .setTitle(eventTitle(error) ?? 'Issue alert triggered')
+    .setURL(error.web_url)
+    .setDescription(inlineCode(error.culprit))
+    .setColor(COLORS.orange)
+    .addFields(
       field('Alert rule', oneLine(rule)),
       field('Level', error.level ?? tagOf(error, 'level')),
       field('Environment', error.environment ?? tagOf(error, 'environment')),
       field('Release', inlineCode(error.release ?? undefined)),
       field('Issue', link(`Issue ${error.issue_id ?? ''}`.trim(), error.web_url) ?? error.issue_id),
-    ),
-    footer: footer(event.type, projectOf(error)),
-    timestamp: isoTime(error.datetime, error.timestamp),
-  };
+    )
+    .setTimestamp(isoTime(error.datetime, error.timestamp));
 };

@@ -1,39 +1,54 @@
 import { z } from 'zod';
+import { LimitedEmbedBuilder } from '../../embed/builder.js';
+import { COLORS } from '../../embed/colors.js';
+import { codeBlock, oneLine } from '../../embed/markdown.js';
+import { truncate } from '../../embed/text.js';
+import { loose, optString, parseLoose } from '../loose-schema.js';
 import type { Formatter } from './types.js';
-import { COLORS, excerpt, footer, loose, oneLine, optString, parseLoose } from './parts.js';
 
 const Envelope = z.looseObject({
   data: z.record(z.string(), z.unknown()).optional().catch(undefined),
 });
 
-const ProjectCarrier = loose({
-  project: z
-    .union([z.string(), z.looseObject({ slug: optString, name: optString })])
-    .optional()
-    .catch(undefined),
-  project_slug: optString,
-  title: optString,
-});
+const TitleCarrier = loose({ title: optString });
 
-/** Finds a project slug and a title wherever common Sentry payloads keep them. */
-export function projectAndTitle(data: Record<string, unknown> | undefined): { project?: string; title?: string } {
-  for (const value of Object.values(data ?? {})) {
-    const carrier = parseLoose(ProjectCarrier, value);
-    const project = typeof carrier.project === 'string' ? carrier.project : (carrier.project?.slug ?? carrier.project_slug);
-    if (project || carrier.title) return { project, title: carrier.title };
+/** The first title one level under `data`, where common Sentry payloads keep one. */
+function titleIn(data: Record<string, unknown> | undefined): string | undefined {
+  for (const value of [data, ...Object.values(data ?? {})]) {
+    const title = parseLoose(TitleCarrier, value).title;
+    if (title) return title;
   }
-  const top = parseLoose(ProjectCarrier, data);
-  return { project: top.project_slug, title: top.title };
+  return undefined;
 }
 
-/** Any event without a formatter of its own: type, project and a compact excerpt. Never fails. */
+/** A compact, readable excerpt of an unknown payload: leaf values by path, at most `maxLines`. */
+function excerpt(value: unknown, maxLines = 12): string | undefined {
+  const lines: string[] = [];
+  const walk = (node: unknown, path: string, depth: number): void => {
+    if (lines.length >= maxLines) return;
+    if (node === null || typeof node !== 'object') {
+      if (node === undefined || node === null || node === '') return;
+      const text = String(node).replace(/\s+/g, ' ');
+      lines.push(`${truncate(path, 60)}: ${truncate(text, 80)}`);
+      return;
+    }
+    if (depth >= 3) return;
+    // Array.from, not map: map skips the holes of a sparse array and the destructuring below would throw.
+    const entries = Array.isArray(node) ? Array.from(node.slice(0, 3), (v, i) => [String(i), v] as const) : Object.entries(node);
+    for (const [key, child] of entries) {
+      if (lines.length >= maxLines) return;
+      walk(child, path ? `${path}.${key}` : key, depth + 1);
+    }
+  };
+  walk(value, '', 0);
+  return lines.length > 0 ? codeBlock(lines.join('\n'), 'yaml', 1500) : undefined;
+}
+
+/** Any event without a formatter of its own: type, a title if one is found, and a compact excerpt. Never fails. */
 export const genericFormatter: Formatter = (event) => {
   const { data } = parseLoose(Envelope, event.payload);
-  const { project, title } = projectAndTitle(data);
-  return {
-    title: event.type,
-    description: [oneLine(title), excerpt(data)].filter(Boolean).join('\n'),
-    color: COLORS.gray,
-    footer: footer(event.type, project),
-  };
+  return new LimitedEmbedBuilder()
+    .setTitle(event.type)
+    .setDescription([oneLine(titleIn(data)), excerpt(data)].filter(Boolean).join('\n'))
+    .setColor(COLORS.gray);
 };

@@ -1,6 +1,10 @@
 import { z } from 'zod';
+import { LimitedEmbedBuilder } from '../../embed/builder.js';
+import { COLORS } from '../../embed/colors.js';
+import { field } from '../../embed/fields.js';
+import { oneLine } from '../../embed/markdown.js';
+import { loose, optString, parseLoose } from '../loose-schema.js';
 import type { Formatter } from './types.js';
-import { COLORS, field, fields, footer, loose, oneLine, optString, parseLoose } from './parts.js';
 
 const Payload = z.looseObject({
   data: loose({
@@ -21,16 +25,14 @@ export const installationFormatter: Formatter = (event) => {
   const org = oneLine(installation?.organization?.slug) ?? 'an organization';
   const who = oneLine(actor?.name) ?? 'Someone';
   const done = event.action === 'deleted' ? 'uninstalled' : event.action === 'created' ? 'installed' : event.action;
-  return {
-    title: `Integration ${done}`,
-    description: `${who} ${done} **${app}** for **${org}**.`,
-    color: event.action === 'deleted' ? COLORS.gray : COLORS.green,
-    fields: fields(
+  return new LimitedEmbedBuilder()
+    .setTitle(`Integration ${done}`)
+    .setDescription(`${who} ${done} **${app}** for **${org}**.`)
+    .setColor(event.action === 'deleted' ? COLORS.gray : COLORS.green)
+    .addFields(
       field('App', app),
       field('Organization', org),
       field('Status', installation?.status),
       field('By', actor?.name ? `${who} (${actor.type ?? 'user'})` : undefined),
-    ),
-    footer: footer(event.type, installation?.organization?.slug),
-  };
+    );
 };

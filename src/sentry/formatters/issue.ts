@@ -1,21 +1,12 @@
 import { z } from 'zod';
+import { LimitedEmbedBuilder } from '../../embed/builder.js';
+import { COLORS, levelColor } from '../../embed/colors.js';
+import { field } from '../../embed/fields.js';
+import { inlineCode, oneLine } from '../../embed/markdown.js';
+import { humanize } from '../../embed/text.js';
+import { discordTimestamp, isoTime } from '../../embed/time.js';
+import { loose, optIdish, optNumberish, optString, parseLoose } from '../loose-schema.js';
 import type { Formatter } from './types.js';
-import {
-  COLORS,
-  discordTimestamp,
-  field,
-  fields,
-  footer,
-  inlineCode,
-  isoTime,
-  levelColor,
-  loose,
-  oneLine,
-  optIdish,
-  optNumberish,
-  optString,
-  parseLoose,
-} from './parts.js';
 
 /** The Group serializer's fields that Dispatch shows; shared with activity alerts. */
 export const IssueSchema = loose({
@@ -67,21 +58,24 @@ export function issueUrl(issue: Issue): string | undefined {
   return issue.web_url ?? issue.permalink;
 }
 
-export function humanize(text: string | undefined): string | undefined {
-  return text?.replace(/[_-]+/g, ' ').replace(/^\w/, (c) => c.toUpperCase());
-}
-
 function assigneeText(assignee: { type?: string; name?: string } | undefined): string | undefined {
   if (!assignee?.name) return undefined;
   return assignee.type === 'team' ? `team ${oneLine(assignee.name)}` : oneLine(assignee.name);
 }
 
-/** Level, status, priority, counts and times: the facts every issue embed shares. */
-export function issueFacts(issue: Issue) {
+/** Level, status and priority: where an issue stands, in every embed about an issue. */
+export function issueStateFields(issue: Issue) {
   return [
     field('Level', issue.level),
     field('Status', [issue.status, issue.substatus].filter(Boolean).join(' · ')),
     field('Priority', issue.priority),
+  ];
+}
+
+/** Where it stands, how often it happened and when: the facts every issue embed shares. */
+function issueFacts(issue: Issue) {
+  return [
+    ...issueStateFields(issue),
     field('Events', issue.count),
     field('Users', issue.userCount),
     field('First seen', discordTimestamp(issue.firstSeen)),
@@ -92,22 +86,19 @@ export function issueFacts(issue: Issue) {
 export const issueFormatter: Formatter = (event) => {
   const { data } = parseLoose(Payload, event.payload);
   const issue: Issue = data?.issue ?? {};
-  const project = issue.project?.slug ?? issue.project?.name;
   const label = ACTION_LABELS[event.action] ?? humanize(event.action) ?? 'Issue';
   const title = issue.title ?? issue.metadata?.title ?? [issue.metadata?.type, issue.metadata?.value].filter(Boolean).join(': ');
   const assignee = assigneeText(data?.assignee ?? issue.assignedTo);
-  return {
-    author: { name: [label, issue.shortId].filter(Boolean).join(' · ') },
-    title: title || 'Untitled issue',
-    url: issueUrl(issue),
-    description: inlineCode(issue.culprit),
-    color: issueColor(event.action, issue.level),
-    fields: fields(
+  return new LimitedEmbedBuilder()
+    .setAuthor({ name: [label, issue.shortId].filter(Boolean).join(' · ') })
+    .setTitle(title || 'Untitled issue')
+    .setURL(issueUrl(issue))
+    .setDescription(inlineCode(issue.culprit))
+    .setColor(issueColor(event.action, issue.level))
+    .addFields(
       event.action === 'assigned' ? field('Assigned to', assignee ?? 'nobody', false) : undefined,
       event.action === 'resolved' ? field('Resolution', humanize(data?.resolution_type) ?? 'Resolved', false) : undefined,
       ...issueFacts(issue),
-    ),
-    footer: footer(event.type, project),
-    timestamp: isoTime(event.action === 'created' ? issue.firstSeen : undefined, issue.lastSeen, issue.firstSeen),
-  };
+    )
+    .setTimestamp(isoTime(event.action === 'created' ? issue.firstSeen : undefined, issue.lastSeen, issue.firstSeen));
 };

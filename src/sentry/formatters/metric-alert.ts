@@ -1,22 +1,11 @@
 import { z } from 'zod';
+import { LimitedEmbedBuilder } from '../../embed/builder.js';
+import { COLORS } from '../../embed/colors.js';
+import { field } from '../../embed/fields.js';
+import { inlineCode, oneLine, prose } from '../../embed/markdown.js';
+import { discordTimestamp, isoTime } from '../../embed/time.js';
+import { loose, looseArray, optIdish, optNumberish, optString, parseLoose } from '../loose-schema.js';
 import type { Formatter } from './types.js';
-import {
-  COLORS,
-  discordTimestamp,
-  field,
-  fields,
-  footer,
-  inlineCode,
-  isoTime,
-  loose,
-  looseArray,
-  oneLine,
-  optIdish,
-  optNumberish,
-  optString,
-  parseLoose,
-  prose,
-} from './parts.js';
 
 const Payload = z.looseObject({
   data: loose({
@@ -61,23 +50,25 @@ export const metricAlertFormatter: Formatter = (event) => {
   const trigger = rule?.triggers?.find((t) => t.label === event.action);
   const label = event.action.charAt(0).toUpperCase() + event.action.slice(1);
   const metric = [rule?.aggregate, rule?.query ? `where ${rule.query}` : undefined].filter(Boolean).join(' ');
-  return {
-    title: data?.description_title ?? `${label}: ${rule?.name ?? incident?.title ?? 'metric alert'}`,
-    url: data?.web_url,
-    // Sentry's example carries a literal backslash-n here; show it as the line break it means.
-    description: prose(data?.description_text?.replace(/\\n/g, '\n')),
-    color: ACTION_COLORS[event.action] ?? (incident?.status === 10 ? COLORS.orange : COLORS.red),
-    fields: fields(
-      field('Alert rule', oneLine(rule?.name ?? incident?.title)),
-      field('Status', incident?.status !== undefined ? (STATUS_NAMES[incident.status] ?? String(incident.status)) : label),
-      field('Projects', projects.map(oneLine).join(', ')),
-      field('Metric', inlineCode(metric)),
-      field('Time window', minutes(rule?.time_window)),
-      field('Threshold', trigger?.alert_threshold),
-      field('Started', discordTimestamp(incident?.date_started ?? incident?.date_detected)),
-      event.action === 'resolved' ? field('Closed', discordTimestamp(incident?.date_closed ?? undefined)) : undefined,
-    ),
-    footer: footer(event.type, projects[0]),
-    timestamp: isoTime(event.action === 'resolved' ? incident?.date_closed : undefined, incident?.date_started, incident?.date_detected),
-  };
+  return (
+    new LimitedEmbedBuilder()
+      .setTitle(data?.description_title ?? `${label}: ${rule?.name ?? incident?.title ?? 'metric alert'}`)
+      .setURL(data?.web_url)
+      // Sentry's example carries a literal backslash-n here; show it as the line break it means.
+      .setDescription(prose(data?.description_text?.replace(/\\n/g, '\n')))
+      .setColor(ACTION_COLORS[event.action] ?? (incident?.status === 10 ? COLORS.orange : COLORS.red))
+      .addFields(
+        field('Alert rule', oneLine(rule?.name ?? incident?.title)),
+        field('Status', incident?.status !== undefined ? (STATUS_NAMES[incident.status] ?? String(incident.status)) : label),
+        field('Projects', projects.map(oneLine).join(', ')),
+        field('Metric', inlineCode(metric)),
+        field('Time window', minutes(rule?.time_window)),
+        field('Threshold', trigger?.alert_threshold),
+        field('Started', discordTimestamp(incident?.date_started ?? incident?.date_detected)),
+        event.action === 'resolved' ? field('Closed', discordTimestamp(incident?.date_closed ?? undefined)) : undefined,
+      )
+      .setTimestamp(
+        isoTime(event.action === 'resolved' ? incident?.date_closed : undefined, incident?.date_started, incident?.date_detected),
+      )
+  );
 };

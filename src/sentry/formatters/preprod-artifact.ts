@@ -1,25 +1,12 @@
 import { z } from 'zod';
-import { truncate } from '../embed-limits.js';
+import { LimitedEmbedBuilder } from '../../embed/builder.js';
+import { COLORS } from '../../embed/colors.js';
+import { field } from '../../embed/fields.js';
+import { inlineCode, link, oneLine, prose } from '../../embed/markdown.js';
+import { humanize, truncate } from '../../embed/text.js';
+import { isoTime } from '../../embed/time.js';
+import { loose, looseArray, optBool, optIdish, optNumberish, optString, parseLoose } from '../loose-schema.js';
 import type { Formatter } from './types.js';
-import {
-  COLORS,
-  field,
-  fields,
-  footer,
-  inlineCode,
-  isoTime,
-  link,
-  loose,
-  looseArray,
-  oneLine,
-  optBool,
-  optIdish,
-  optNumberish,
-  optString,
-  parseLoose,
-  prose,
-} from './parts.js';
-import { humanize } from './issue.js';
 
 const Payload = z.looseObject({
   data: loose({
@@ -86,12 +73,12 @@ export const preprodArtifactFormatter: Formatter = (event) => {
     .join(' ');
   const git = data.gitInfo;
   const failed = Boolean(data.errorMessage) || data.state === 'FAILED';
-  return {
-    title: `${humanize(event.action.replace(/_completed$/, '')) ?? 'Build'}: ${name}`,
-    url: data.isInstallable ? data.installUrl : undefined,
-    description: failed ? prose(data.errorMessage ?? 'The analysis failed.') : undefined,
-    color: failed ? COLORS.red : data.state === 'COMPLETED' ? COLORS.green : COLORS.blue,
-    fields: fields(
+  return new LimitedEmbedBuilder()
+    .setTitle(`${humanize(event.action.replace(/_completed$/, '')) ?? 'Build'}: ${name}`)
+    .setURL(data.isInstallable ? data.installUrl : undefined)
+    .setDescription(failed ? prose(data.errorMessage ?? 'The analysis failed.') : undefined)
+    .setColor(failed ? COLORS.red : data.state === 'COMPLETED' ? COLORS.green : COLORS.blue)
+    .addFields(
       field('Platform', data.platform),
       field('Artifact', app?.artifactType),
       field('State', data.state),
@@ -116,8 +103,6 @@ export const preprodArtifactFormatter: Formatter = (event) => {
             false,
           ),
         ),
-    ),
-    footer: footer(event.type, data.projectSlug),
-    timestamp: isoTime(app?.dateAdded),
-  };
+    )
+    .setTimestamp(isoTime(app?.dateAdded));
 };

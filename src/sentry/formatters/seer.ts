@@ -1,27 +1,14 @@
 import type { APIEmbedField } from 'discord.js';
 import { z } from 'zod';
+import { LimitedEmbedBuilder } from '../../embed/builder.js';
+import { COLORS } from '../../embed/colors.js';
+import { field } from '../../embed/fields.js';
+import { codeBlock, inlineCode, link, oneLine, prose } from '../../embed/markdown.js';
+import { loose, looseArray, optBool, optIdish, optNumberish, optString, parseLoose } from '../loose-schema.js';
 import type { Formatter } from './types.js';
-import {
-  codeBlock,
-  COLORS,
-  field,
-  fields,
-  footer,
-  inlineCode,
-  link,
-  loose,
-  looseArray,
-  oneLine,
-  optBool,
-  optIdish,
-  optNumberish,
-  optString,
-  parseLoose,
-  prose,
-} from './parts.js';
 
 /** Seer autofix runs through seven stages; each webhook says which one it just reached. */
-export const SEER_STAGES = [
+const SEER_STAGES = [
   ['root_cause_started', 'Finding the root cause'],
   ['root_cause_completed', 'Root cause found'],
   ['solution_started', 'Planning a solution'],
@@ -163,15 +150,13 @@ export const seerFormatter: Formatter = (event) => {
   const label = index === -1 ? event.action.replace(/_/g, ' ') : SEER_STAGES[index]![1];
   const details = DETAILS[event.action]?.(data) ?? { fields: [] };
   const firstPr = data.pull_requests?.[0]?.pull_request?.pr_url;
-  return {
-    author: { name: 'Seer autofix' },
-    title: `${label}${data.group_id !== undefined ? ` · issue ${data.group_id}` : ''}`,
-    url: event.action === 'pr_created' ? firstPr : undefined,
-    description: [stage > 0 ? `${progress(stage)} stage ${stage} of ${SEER_STAGES.length}` : undefined, details.summary]
-      .filter(Boolean)
-      .join('\n\n'),
-    color: event.action === 'pr_created' ? COLORS.green : COLORS.purple,
-    fields: fields(...details.fields, field('Issue', data.group_id), field('Run', data.run_id)),
-    footer: footer(event.type, undefined),
-  };
+  return new LimitedEmbedBuilder()
+    .setAuthor({ name: 'Seer autofix' })
+    .setTitle(`${label}${data.group_id !== undefined ? ` · issue ${data.group_id}` : ''}`)
+    .setURL(event.action === 'pr_created' ? firstPr : undefined)
+    .setDescription(
+      [stage > 0 ? `${progress(stage)} stage ${stage} of ${SEER_STAGES.length}` : undefined, details.summary].filter(Boolean).join('\n\n'),
+    )
+    .setColor(event.action === 'pr_created' ? COLORS.green : COLORS.purple)
+    .addFields(...details.fields, field('Issue', data.group_id), field('Run', data.run_id));
 };

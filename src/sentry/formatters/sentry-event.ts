@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loose, looseArray, optIdish, optNumberish, optString } from './parts.js';
+import { loose, looseArray, optIdish, optNumberish, optString } from '../loose-schema.js';
 
 /** The event object Sentry puts in `error.created` (data.error) and `event_alert.triggered` (data.event). */
 export const SentryEventSchema = loose({
@@ -33,12 +33,6 @@ export function exceptionOf(event: SentryEventData): { type?: string; value?: st
 
 export function tagOf(event: SentryEventData, key: string): string | undefined {
   return event.tags?.find(([k]) => k === key)?.[1];
-}
-
-/** Sentry gives the numeric project id; its slug is in the event's API URL. */
-export function projectOf(event: SentryEventData): string | undefined {
-  const fromUrl = /\/projects\/[^/]+\/([^/]+)\/events\//.exec(event.url ?? '')?.[1];
-  return fromUrl ?? (event.project ? `project ${event.project}` : undefined);
 }
 
 export function eventTitle(event: SentryEventData): string | undefined {

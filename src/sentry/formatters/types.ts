@@ -1,4 +1,4 @@
-import type { APIEmbed } from 'discord.js';
+import type { LimitedEmbedBuilder } from '../../embed/builder.js';
 
 /** What a formatter sees: the event type and the parsed webhook body. */
 export interface SentryEvent {
@@ -8,5 +8,8 @@ export interface SentryEvent {
   payload: unknown;
 }
 
-/** Pure: payload in, embed out. No clock, no I/O. Limits are applied by the registry afterwards. */
-export type Formatter = (event: SentryEvent) => APIEmbed;
+/**
+ * Pure: payload in, embed out. No clock, no I/O. The builder cuts every value to Discord's limits;
+ * the registry adds the footer (event type and project) that every embed carries.
+ */
+export type Formatter = (event: SentryEvent) => LimitedEmbedBuilder;

@@ -1,0 +1,185 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+
+/**
+ * The smallest Discord the benchmarks need, on loopback: `GET /gateway/bot`, a gateway that sends
+ * READY and one guild, and channel messages with Discord's per-channel rate limit (about 5 per 5 s
+ * when asked for). It records when each message arrived and what it carried.
+ */
+export interface LoopbackDiscord {
+  apiUrl: string;
+  guildId: string;
+  channelId: string;
+  /** Each posted message: when it arrived and the text of its embeds. */
+  messages: { at: number; text: string; embeds: number }[];
+  rateLimited: number;
+  /** Resolves when a message whose embeds contain `marker` has arrived. */
+  waitFor(marker: string): Promise<void>;
+  /** Resolves once `count` embeds have arrived in all. */
+  waitForEmbeds(count: number, timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const BOT_ID = '900000000000000001';
+let next = 1_300_000_000_000_000_000n;
+const snowflake = () => String((next += 1n));
+
+export async function startLoopbackDiscord(options: { rateLimit?: { messages: number; windowMs: number } } = {}): Promise<LoopbackDiscord> {
+  const guildId = snowflake();
+  const channelId = snowflake();
+  const messages: LoopbackDiscord['messages'] = [];
+  const waiters: (() => void)[] = [];
+  const sent: number[] = [];
+  let rateLimited = 0;
+  const server = createServer((req, res) => void answer(req, res));
+  const wss = new WebSocketServer({ server });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+
+  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+  };
+
+  async function answer(req: IncomingMessage, res: ServerResponse) {
+    let text = '';
+    for await (const chunk of req) text += chunk;
+    const path = (req.url ?? '').replace(/^\/api\/v10/, '').split('?')[0];
+    if (path === '/gateway/bot') {
+      return json(res, 200, {
+        url: `ws://127.0.0.1:${port}`,
+        shards: 1,
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+      });
+    }
+    if (req.method === 'POST' && path === `/channels/${channelId}/messages`) {
+      const now = Date.now();
+      const limit = options.rateLimit;
+      while (limit && sent.length > 0 && now - sent[0]! >= limit.windowMs) sent.shift();
+      if (limit && sent.length >= limit.messages) {
+        rateLimited += 1;
+        const retryAfter = (limit.windowMs - (now - sent[0]!)) / 1000;
+        return json(
+          res,
+          429,
+          { message: 'rate limited', retry_after: retryAfter, global: false },
+          { 'retry-after': String(Math.ceil(retryAfter)) },
+        );
+      }
+      sent.push(now);
+      const body = JSON.parse(text) as { embeds?: unknown[] };
+      messages.push({ at: now, text, embeds: body.embeds?.length ?? 0 });
+      for (const wake of waiters.splice(0)) wake();
+      return json(res, 200, {
+        id: snowflake(),
+        channel_id: channelId,
+        type: 0,
+        content: '',
+        embeds: body.embeds ?? [],
+        author: { id: BOT_ID, username: 'dispatch', discriminator: '0', bot: true },
+        timestamp: new Date().toISOString(),
+        edited_timestamp: null,
+        tts: false,
+        mention_everyone: false,
+        mentions: [],
+        mention_roles: [],
+        attachments: [],
+        pinned: false,
+        flags: 0,
+      });
+    }
+    return json(res, 404, { code: 0, message: `no route ${req.method} ${path}` });
+  }
+
+  wss.on('connection', (ws) => {
+    let seq = 0;
+    const dispatch = (t: string, d: unknown) => ws.send(JSON.stringify({ op: 0, t, s: ++seq, d }));
+    ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 45_000 } }));
+    ws.on('message', (raw) => {
+      const frame = JSON.parse(String(raw)) as { op: number };
+      if (frame.op === 1) ws.send(JSON.stringify({ op: 11 }));
+      if (frame.op !== 2) return;
+      dispatch('READY', {
+        v: 10,
+        user: { id: BOT_ID, username: 'dispatch', discriminator: '0', bot: true, avatar: null, global_name: null },
+        guilds: [{ id: guildId, unavailable: true }],
+        session_id: 's',
+        resume_gateway_url: `ws://127.0.0.1:${port}`,
+        application: { id: BOT_ID, flags: 0 },
+      });
+      dispatch('GUILD_CREATE', {
+        id: guildId,
+        name: 'Bench',
+        unavailable: false,
+        owner_id: '1',
+        icon: null,
+        features: [],
+        member_count: 1,
+        large: false,
+        joined_at: new Date().toISOString(),
+        roles: [
+          {
+            id: guildId,
+            name: '@everyone',
+            permissions: String((1n << 10n) | (1n << 11n) | (1n << 14n)),
+            position: 0,
+            color: 0,
+            hoist: false,
+            managed: false,
+            mentionable: false,
+            flags: 0,
+          },
+        ],
+        channels: [{ id: channelId, type: 0, name: 'alerts', guild_id: guildId, position: 0, permission_overwrites: [] }],
+        members: [
+          {
+            user: { id: BOT_ID, username: 'dispatch', discriminator: '0', bot: true, avatar: null, global_name: null },
+            roles: [],
+            joined_at: new Date().toISOString(),
+            deaf: false,
+            mute: false,
+            flags: 0,
+          },
+        ],
+        emojis: [],
+        stickers: [],
+        threads: [],
+        presences: [],
+        voice_states: [],
+        stage_instances: [],
+        guild_scheduled_events: [],
+        soundboard_sounds: [],
+      });
+    });
+  });
+
+  const embedCount = () => messages.reduce((n, m) => n + m.embeds, 0);
+  const nextMessage = () => new Promise<void>((resolve) => waiters.push(resolve));
+  return {
+    apiUrl: `http://127.0.0.1:${port}/api`,
+    guildId,
+    channelId,
+    messages,
+    get rateLimited() {
+      return rateLimited;
+    },
+    async waitFor(marker) {
+      while (!messages.some((m) => m.text.includes(marker))) await nextMessage();
+    },
+    async waitForEmbeds(count, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (embedCount() < count) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} embeds (got ${embedCount()})`);
+        await Promise.race([nextMessage(), new Promise((r) => setTimeout(r, 100))]);
+      }
+    },
+    async stop() {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

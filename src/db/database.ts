@@ -1,0 +1,43 @@
+import { getTableColumns, type SQL, type Table } from 'drizzle-orm';
+
+export type Row = Record<string, unknown>;
+
+/**
+ * What the repositories run their SQL on. Queries are Drizzle `sql` templates written in the SQL
+ * that SQLite and Postgres share, so each repository is written once; this interface is the one
+ * seam between them and a dialect. Every call is async because Postgres is.
+ */
+export interface Database {
+  readonly dialect: 'sqlite' | 'postgres';
+  all<T = Row>(query: SQL): Promise<T[]>;
+  get<T = Row>(query: SQL): Promise<T | undefined>;
+  /** Runs a statement that returns no rows; resolves with how many rows it changed. */
+  run(query: SQL): Promise<number>;
+  /**
+   * Runs `work` in one transaction: all of it commits, or none of it. Inside, use `tx` only:
+   * the outer handle waits until the transaction is over.
+   */
+  transaction<T>(work: (tx: Database) => Promise<T>): Promise<T>;
+  /** True while the database answers a trivial query. */
+  isUsable(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * A raw row (snake_case columns; SQLite's 0/1 for booleans) as the table's TypeScript shape, by
+ * the column list of its Drizzle schema: one mapping for every table and both dialects.
+ */
+export function fromRow<T extends Table>(table: T, row: Row): T['$inferSelect'] {
+  const out: Row = {};
+  for (const [key, column] of Object.entries(getTableColumns(table))) {
+    const value = row[column.name];
+    out[key] = value === null || value === undefined ? null : column.dataType === 'boolean' ? Boolean(value) : value;
+  }
+  return out as T['$inferSelect'];
+}
+
+/** A unique index refused the row: SQLite's and Postgres's words for it. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
+}

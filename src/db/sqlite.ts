@@ -1,0 +1,142 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import BetterSqlite3 from 'better-sqlite3';
+import type { SQL } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
+import type { Database, Row } from './database.js';
+
+const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../migrations', import.meta.url));
+const dialect = new SQLiteSyncDialect();
+/** Distinct statements the program runs are few; the bound only guards against a leak. */
+const MAX_CACHED_STATEMENTS = 500;
+
+/** Opens (creating if needed) the SQLite file and brings its schema up to date. */
+export function openSqlite(path: string): Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new BetterSqlite3(path);
+  try {
+    // WAL lets the webhook route write while the worker reads. synchronous=NORMAL keeps every
+    // committed transaction through a process crash (kill -9); only an OS crash could lose the last few.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    migrate(drizzle(sqlite), { migrationsFolder: MIGRATIONS_FOLDER });
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+  return new SqliteDatabase(sqlite);
+}
+
+/** better-sqlite3 binds numbers, strings, bigints, buffers and null; booleans are stored as 0/1. */
+function bindable(value: unknown): unknown {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value === undefined ? null : value;
+}
+
+class SqliteDatabase implements Database {
+  readonly dialect = 'sqlite' as const;
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  /** Settles when the open transaction ends. SQLite has one connection here, so everyone else waits for it. */
+  private openTransaction: Promise<void> | undefined;
+  private savepoints = 0;
+  /** The handle given to a transaction's work: it runs at once, inside the transaction. */
+  private readonly inside: Database;
+
+  constructor(private readonly sqlite: BetterSqlite3.Database) {
+    this.inside = {
+      dialect: 'sqlite',
+      all: async (query) => this.prepare(query, (s, p) => s.all(...p)) as never,
+      get: async (query) => this.prepare(query, (s, p) => s.get(...p)) as never,
+      run: async (query) => this.prepare(query, (s, p) => s.run(...p).changes),
+      transaction: (work) => this.savepoint(work),
+      isUsable: () => this.isUsable(),
+      close: () => this.close(),
+    };
+  }
+
+  all<T = Row>(query: SQL): Promise<T[]> {
+    return this.whenNoTransaction(() => this.prepare(query, (s, p) => s.all(...p)) as T[]);
+  }
+
+  get<T = Row>(query: SQL): Promise<T | undefined> {
+    return this.whenNoTransaction(() => this.prepare(query, (s, p) => s.get(...p)) as T | undefined);
+  }
+
+  run(query: SQL): Promise<number> {
+    return this.whenNoTransaction(() => this.prepare(query, (s, p) => s.run(...p).changes));
+  }
+
+  async transaction<T>(work: (tx: Database) => Promise<T>): Promise<T> {
+    // Checked and taken in the same microtask, so two transactions never both begin.
+    while (this.openTransaction) await this.openTransaction;
+    let end!: () => void;
+    this.openTransaction = new Promise((resolve) => (end = resolve));
+    try {
+      // IMMEDIATE takes the write lock now, so a second process cannot make the commit fail later.
+      this.sqlite.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await work(this.inside);
+        this.sqlite.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.sqlite.inTransaction) this.sqlite.exec('ROLLBACK');
+        throw error;
+      }
+    } finally {
+      this.openTransaction = undefined;
+      end();
+    }
+  }
+
+  async isUsable(): Promise<boolean> {
+    try {
+      return this.sqlite.prepare('select 1 as ok').get() !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.sqlite.open) this.sqlite.close();
+  }
+
+  /**
+   * Runs a statement outside any transaction. The check and the statement happen in the same
+   * microtask: no transaction can begin in between and swallow the statement.
+   */
+  private async whenNoTransaction<R>(execute: () => R): Promise<R> {
+    while (this.openTransaction) await this.openTransaction;
+    return execute();
+  }
+
+  /** A transaction inside a transaction: a savepoint, so its failure undoes only its own work. */
+  private async savepoint<T>(work: (tx: Database) => Promise<T>): Promise<T> {
+    const name = `sp${++this.savepoints}`;
+    this.sqlite.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await work(this.inside);
+      this.sqlite.exec(`RELEASE ${name}`);
+      return result;
+    } catch (error) {
+      this.sqlite.exec(`ROLLBACK TO ${name}`);
+      this.sqlite.exec(`RELEASE ${name}`);
+      throw error;
+    }
+  }
+
+  private prepare<R>(query: SQL, execute: (statement: BetterSqlite3.Statement, params: unknown[]) => R): R {
+    const { sql: text, params } = dialect.sqlToQuery(query);
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.sqlite.prepare(text);
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.delete(this.statements.keys().next().value!);
+      this.statements.set(text, statement);
+    }
+    return execute(statement, params.map(bindable));
+  }
+}
