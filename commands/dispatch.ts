@@ -12,6 +12,7 @@ import { UserError } from '../src/user-error.js';
 import { createCommand } from './source-create.js';
 import { deleteCommand } from './source-delete.js';
 import { disableCommand, enableCommand, infoCommand, listCommand, testCommand } from './source-manage.js';
+import { logCommand, retryCommand } from './source-delivery.js';
 import { secretCommand } from './source-secret.js';
 import { templateClearCommand, templateListCommand, templatePreviewCommand, templateSetCommand } from './template.js';
 import type { Command, CommandContext } from './types.js';
@@ -98,6 +99,8 @@ const SOURCE_HANDLERS: Record<string, Handler> = {
   delete: deleteCommand,
   secret: secretCommand,
   test: testCommand,
+  retry: retryCommand,
+  log: logCommand,
 };
 
 const TEMPLATE_HANDLERS: Record<string, Handler> = {

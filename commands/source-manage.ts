@@ -4,10 +4,12 @@ import {
   ButtonStyle,
   EmbedBuilder,
   MessageFlags,
+  type ButtonInteraction,
   type ChatInputCommandInteraction,
   type InteractionReplyOptions,
 } from 'discord.js';
 import { backlogOfSource } from '../src/db/events.js';
+import { holdOf, holdsOfChannels } from '../src/db/holds.js';
 import type { Source } from '../src/db/schema.js';
 import { listSources, setSourceEnabled } from '../src/db/sources.js';
 import { isFlooding } from '../src/delivery/policy.js';
@@ -19,34 +21,40 @@ import { SAMPLE_EVENT_TYPE, sampleIssueCreated } from '../src/sentry/samples.js'
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral, failureText, relativeTime, webhookUrl } from './replies.js';
 import { requireSource } from './source-lookup.js';
+import { statusLine } from './source-status.js';
 import type { CommandContext, ComponentHandler } from './types.js';
 
 type Interaction = ChatInputCommandInteraction<'cached'>;
 
-/** Permanent Discord errors in a row after which `info` and `list` flag the source. */
-const FLAG_AFTER_PERMANENT_FAILURES = 3;
 const LIST_PAGE_SIZE = 10;
 
 function sourceOption(interaction: Interaction, ctx: CommandContext): Promise<Source> {
   return requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
 }
 
-function statusOf(source: Source): string {
-  if (!source.enabled) return '⏸️ disabled';
-  if (source.permanentFailureStreak >= FLAG_AFTER_PERMANENT_FAILURES) return '⚠️ failing: Discord refuses posts to its channel';
-  return '✅ enabled';
-}
-
 /** One page of `/dispatch source list`, with buttons when there are more pages. */
-function listPage(sources: Source[], page: number): InteractionReplyOptions {
+async function listPage(
+  interaction: Interaction | ButtonInteraction<'cached'>,
+  ctx: CommandContext,
+  page: number,
+): Promise<InteractionReplyOptions> {
+  const sources = await listSources(ctx.db, interaction.guildId);
   const pages = Math.max(1, Math.ceil(sources.length / LIST_PAGE_SIZE));
   const current = Math.min(Math.max(0, page), pages - 1);
-  const lines = sources
-    .slice(current * LIST_PAGE_SIZE, (current + 1) * LIST_PAGE_SIZE)
-    .map(
-      (s) =>
-        `**${s.name}** → <#${s.channelId}> · ${statusOf(s)} · secret ${s.signingSecret ? 'yes' : '**no**'} · last event ${relativeTime(s.lastEventAt)}`,
+  const shown = sources.slice(current * LIST_PAGE_SIZE, (current + 1) * LIST_PAGE_SIZE);
+  const holds = await holdsOfChannels(
+    ctx.db,
+    shown.map((s) => s.channelId),
+  );
+  const lines: string[] = [];
+  for (const s of shown) {
+    const hold = holds.get(s.channelId);
+    const waiting = hold ? (await backlogOfSource(ctx.db, s.id)).waiting : undefined;
+    const status = statusLine(s, hold, interaction.guild, waiting);
+    lines.push(
+      `**${s.name}** → <#${s.channelId}> · ${status} · secret ${s.signingSecret ? 'yes' : '**no**'} · last event ${relativeTime(s.lastEventAt)}`,
     );
+  }
   const embed = new EmbedBuilder()
     .setTitle(`Sentry sources (${sources.length})`)
     .setColor(COLORS.blue)
@@ -73,14 +81,14 @@ function listPage(sources: Source[], page: number): InteractionReplyOptions {
 }
 
 export async function listCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  await interaction.reply(listPage(await listSources(ctx.db, interaction.guildId), 0));
+  await interaction.reply(await listPage(interaction, ctx, 0));
 }
 
 export const listPageButton: ComponentHandler = {
   action: 'list',
   async handle(interaction, [page], ctx) {
     if (!interaction.isButton()) throw new UserError('This button is not valid any more.');
-    const { content: _content, flags: _flags, ...update } = listPage(await listSources(ctx.db, interaction.guildId), Number(page) || 0);
+    const { content: _content, flags: _flags, ...update } = await listPage(interaction, ctx, Number(page) || 0);
     await interaction.update(update);
   },
 };
@@ -100,22 +108,31 @@ async function floodState(source: Source, ctx: Pick<CommandContext, 'db' | 'now'
 
 export async function infoCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
   const source = await sourceOption(interaction, ctx);
+  const { waiting } = await backlogOfSource(ctx.db, source.id);
+  const hold = await holdOf(ctx.db, source.channelId);
   const embed = new EmbedBuilder()
     .setTitle(`Source ${source.name}`)
     .setColor(source.enabled ? COLORS.blue : COLORS.gray)
     .addFields(
       { name: 'Webhook URL', value: `\`${webhookUrl(ctx.publicUrl, source)}\`` },
       { name: 'Channel', value: `<#${source.channelId}>`, inline: true },
-      { name: 'Status', value: statusOf(source), inline: true },
+      { name: 'Status', value: statusLine(source, hold, interaction.guild, waiting), inline: !hold },
       { name: 'Signing secret', value: source.signingSecret ? 'set' : 'not set: signatures are not checked', inline: true },
       { name: 'Received', value: String(source.eventsReceived), inline: true },
       { name: 'Delivered', value: String(source.eventsDelivered), inline: true },
       { name: 'Failed', value: String(source.eventsFailed), inline: true },
-      { name: 'Waiting', value: String((await backlogOfSource(ctx.db, source.id)).waiting), inline: true },
+      { name: 'Waiting', value: String(waiting), inline: true },
       { name: 'Last event', value: relativeTime(source.lastEventAt), inline: true },
       { name: 'Created', value: `${relativeTime(source.createdAt)} by <@${source.createdBy}>`, inline: true },
       { name: 'Flood', value: await floodState(source, ctx) },
     );
+  if (hold) {
+    embed.addFields({
+      name: 'On hold: what to do',
+      value:
+        'Fix what is named above, then run `/dispatch source retry`. Dispatch also tries by itself every 10 minutes, and a few seconds after a channel or role of this server changes.',
+    });
+  }
   if (source.lastError) {
     embed.addFields({ name: 'Last error', value: failureText(source.lastError, source.lastErrorAt) });
   }

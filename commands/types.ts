@@ -24,6 +24,8 @@ export interface CommandContext {
   secrets: SecretBox;
   /** The flood settings, to show a source's flood state. */
   flood: FloodSettings;
+  /** Tells the delivery worker that events became due (after `retry`). */
+  wakeDelivery: () => void;
 }
 
 /** A slash command: its definition and its handlers (the discord.js guide's `{ data, execute }`). */

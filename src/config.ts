@@ -100,8 +100,11 @@ const schema = z.object({
     })
     .default('info'),
   LOG_PRETTY: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
-  RETRY_SCHEDULE: z.string().default('1s,5s,30s,2m,15m,1h,6h').transform(parseDurationList),
+  RETRY_SCHEDULE: z.string().default('1s,2s,5s,10s,30s,60s').transform(parseDurationList),
+  DELIVERY_DEADLINE: duration.default(24 * 3_600_000),
   EVENT_RETENTION: duration.default(7 * 86_400_000),
+  DEDUPE_WINDOW: duration.default(3_600_000),
+  DATABASE_SYNCHRONOUS: z.enum(['FULL', 'NORMAL'], { error: 'must be FULL or NORMAL' }).default('FULL'),
   BATCH_LINGER: duration.default(500),
   TIMESTAMP_TOLERANCE: duration.default(5 * 60 * 1000),
   FLOOD_THRESHOLD: z.coerce
@@ -128,9 +131,13 @@ export interface Config {
   readonly maxBodyBytes: number;
   readonly logLevel: string;
   readonly logPretty: boolean;
-  /** Wait before each retry of a failed delivery; after the last one the delivery is marked failed. */
-  readonly retrySchedule: readonly number[];
+  /** Transient failures: wait before each retry; the last wait repeats until the deadline. */
+  readonly retry: { readonly schedule: readonly number[]; readonly deadlineMs: number };
   readonly eventRetentionMs: number;
+  /** Identical bytes to one source within this long are one event. */
+  readonly dedupeWindowMs: number;
+  /** SQLite's synchronous pragma: FULL keeps acknowledged events through an OS crash, NORMAL through a process crash. */
+  readonly databaseSynchronous: 'FULL' | 'NORMAL';
   /** How long a partial batch may wait for more events during a burst. */
   readonly batchLingerMs: number;
   /** How far Sentry-Hook-Timestamp may differ from our clock. */
@@ -168,8 +175,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     maxBodyBytes: e.MAX_BODY_BYTES,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY === undefined ? process.stdout.isTTY === true : e.LOG_PRETTY === 'true',
-    retrySchedule: Object.freeze(e.RETRY_SCHEDULE),
+    retry: Object.freeze({ schedule: Object.freeze(e.RETRY_SCHEDULE), deadlineMs: e.DELIVERY_DEADLINE }),
     eventRetentionMs: e.EVENT_RETENTION,
+    dedupeWindowMs: e.DEDUPE_WINDOW,
+    databaseSynchronous: e.DATABASE_SYNCHRONOUS,
     batchLingerMs: e.BATCH_LINGER,
     timestampToleranceMs: e.TIMESTAMP_TOLERANCE,
     flood: Object.freeze({ threshold: e.FLOOD_THRESHOLD, afterMs: e.FLOOD_AFTER }),

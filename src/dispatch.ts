@@ -12,6 +12,7 @@ import { commands, componentHandlers } from '../commands/index.js';
 import { createDiscordClient, gatewayState } from './discord/client.js';
 import { createInteractionRouter } from './discord/interaction-router.js';
 import { loginWithRetry } from './discord/login-loop.js';
+import { onServerChange } from './discord/server-changes.js';
 import { createApp } from './http/app.js';
 import { answerClientErrors } from './http/client-error.js';
 import type { Logger } from './logger.js';
@@ -36,7 +37,7 @@ export interface StartOptions {
  * unreachable), then the delivery worker, then the gateway login, which retries in the background.
  */
 export async function startDispatch(config: Config, logger: Logger, options: StartOptions = {}): Promise<Dispatch> {
-  const db = openSqlite(config.databasePath);
+  const db = openSqlite(config.databasePath, { synchronous: config.databaseSynchronous });
   const secrets = createSecretBox(config.encryptionKey, config.previousEncryptionKey ? [config.previousEncryptionKey] : []);
   try {
     const { sealed } = await sealStoredSecrets(db, secrets);
@@ -56,17 +57,11 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   const client = createDiscordClient(config.discordApiUrl, logger);
 
   const send = restSender(rest);
-  const route = createInteractionRouter(
-    { commands, components: componentHandlers },
-    { db, logger, publicUrl: config.publicUrl, send, now, secrets, flood: config.flood },
-  );
-  client.on('interactionCreate', (interaction) => void route(interaction));
-
   const worker = new DeliveryWorker({
     db,
     send,
     logger,
-    retrySchedule: config.retrySchedule,
+    retry: config.retry,
     retentionMs: config.eventRetentionMs,
     batchLingerMs: config.batchLingerMs,
     flood: config.flood,
@@ -74,17 +69,24 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     now,
   });
 
+  const route = createInteractionRouter(
+    { commands, components: componentHandlers },
+    { db, logger, publicUrl: config.publicUrl, send, now, secrets, flood: config.flood, wakeDelivery: () => worker.kick() },
+  );
+  client.on('interactionCreate', (interaction) => void route(interaction));
+
   const app = createApp({
     db,
     logger,
     maxBodyBytes: config.maxBodyBytes,
-    writeEvent: createEventWriter(db, now),
+    writeEvent: createEventWriter(db, now, config.dedupeWindowMs),
     timestampToleranceMs: config.timestampToleranceMs,
     secrets,
     metrics,
     metricsToken: config.metricsToken,
     onAccepted: () => worker.kick(),
     gatewayState: () => gatewayState(client),
+    deliveryHealth: () => worker.health(),
     now,
   });
 
@@ -100,6 +102,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   logger.info({ url, public_url: config.publicUrl }, 'webhook listener ready');
 
+  onServerChange(client, (guildId) => void worker.serverChanged(guildId));
   worker.start();
   const loginAbort = new AbortController();
   const login = loginWithRetry(client, config.discordToken, logger, loginAbort.signal);

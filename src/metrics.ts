@@ -2,8 +2,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Database } from './db/database.js';
 import { queueStats } from './db/events.js';
 
-export type DeliveryOutcome = 'delivered' | 'retry' | 'failed' | 'collapsed';
-
 /** Prometheus metrics, one registry per process (tests build their own). */
 export function createMetrics(db: Database, now: () => number) {
   const registry = new Registry();
@@ -18,7 +16,7 @@ export function createMetrics(db: Database, now: () => number) {
     }),
     deliveries: new Counter({
       name: 'dispatch_deliveries_total',
-      help: 'Events by delivery outcome: delivered, retry (a failed attempt), failed (given up) or collapsed into a flood summary',
+      help: 'Events by delivery outcome: delivered, retry (a failed attempt), held (its channel put on hold), redrawn (sent again more plainly after Discord refused it), failed (given up) or collapsed into a flood summary',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -28,8 +28,6 @@ export const sources = sqliteTable(
     lastEventAt: integer('last_event_at'),
     lastError: text('last_error'),
     lastErrorAt: integer('last_error_at'),
-    /** Permanent Discord errors in a row; reset by a successful post. */
-    permanentFailureStreak: integer('permanent_failure_streak').notNull().default(0),
     /** Events counted in flood summaries instead of posted one by one, and how many summaries. */
     eventsCollapsed: integer('events_collapsed').notNull().default(0),
     floodSummaries: integer('flood_summaries').notNull().default(0),
@@ -55,8 +53,13 @@ export const events = sqliteTable(
       .references(() => sources.id, { onDelete: 'cascade' }),
     channelId: text('channel_id').notNull(),
     eventType: text('event_type').notNull(),
-    /** SHA-256 of the raw body: the same bytes to the same source are one event. */
+    /** SHA-256 of the raw body: the same bytes to the same source within the dedupe window are one event. */
     bodyHash: text('body_hash').notNull(),
+    /** Still the event identical bytes are matched against; cleared once the dedupe window has passed. */
+    deduped: integer('deduped', { mode: 'boolean' }).notNull().default(true),
+    /** Identical bodies received again within the window (answered with this event's id, not posted). */
+    duplicates: integer('duplicates').notNull().default(0),
+    lastDuplicateAt: integer('last_duplicate_at'),
     body: text('body').notNull(),
     receivedAt: integer('received_at').notNull(),
     /** collapsed: counted in a flood summary message instead of posted on its own. */
@@ -71,12 +74,16 @@ export const events = sqliteTable(
     solo: integer('solo', { mode: 'boolean' }).notNull().default(false),
     /** Its batch is a flood summary: a resend rebuilds the summary, not one embed per event. */
     summary: integer('summary', { mode: 'boolean' }).notNull().default(false),
+    /** How it is drawn after Discord refused a drawing: 0 as usual, 1 the built-in embed, 2 the generic embed. */
+    renderFallback: integer('render_fallback').notNull().default(0),
     lastError: text('last_error'),
     deliveredAt: integer('delivered_at'),
     messageId: text('message_id'),
   },
   (t) => [
-    uniqueIndex('events_source_body').on(t.sourceId, t.bodyHash),
+    uniqueIndex('events_source_body')
+      .on(t.sourceId, t.bodyHash)
+      .where(sql`${t.deduped}`),
     index('events_pending_channel').on(t.status, t.channelId, t.seq),
     // Partial: new events have no batch yet, so inserts never touch it.
     index('events_batch')
@@ -84,6 +91,21 @@ export const events = sqliteTable(
       .where(sql`${t.batchId} is not null`),
   ],
 );
+
+/**
+ * A channel Discord refused for a reason a person can fix (missing access or permissions, unknown
+ * channel, a rejected token). Its events wait instead of failing; the worker probes it again.
+ */
+export const holds = sqliteTable('holds', {
+  channelId: text('channel_id').primaryKey(),
+  guildId: text('guild_id').notNull(),
+  /** Discord's error code (50001, 50013, 10003) or HTTP status (401). */
+  code: integer('code').notNull(),
+  reason: text('reason').notNull(),
+  since: integer('since').notNull(),
+  /** When the worker next sends one request to see whether it was fixed. */
+  nextProbeAt: integer('next_probe_at').notNull(),
+});
 
 /** A custom message template of a source, for an event type (`issue.created`), a resource (`issue.*`) or all (`*`). */
 export const templates = sqliteTable(
@@ -105,3 +127,4 @@ export const templates = sqliteTable(
 export type Source = typeof sources.$inferSelect;
 export type TemplateRow = typeof templates.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
+export type Hold = typeof holds.$inferSelect;

@@ -105,7 +105,7 @@ async function updateSource(db: Database, source: Source, assignments: ReturnTyp
 }
 
 export function setSourceEnabled(db: Database, source: Source, enabled: boolean, now: number): Promise<Source> {
-  return updateSource(db, source, enabled ? sql`enabled = ${true}, permanent_failure_streak = 0` : sql`enabled = ${false}`, now);
+  return updateSource(db, source, sql`enabled = ${enabled}`, now);
 }
 
 export function setSourceSecret(db: Database, source: Source, signingSecret: string | null, now: number): Promise<Source> {

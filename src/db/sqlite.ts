@@ -13,15 +13,22 @@ const dialect = new SQLiteSyncDialect();
 /** Distinct statements the program runs are few; the bound only guards against a leak. */
 const MAX_CACHED_STATEMENTS = 500;
 
+export interface SqliteOptions {
+  /**
+   * FULL syncs the write-ahead log at every commit, so an acknowledged event survives an OS crash
+   * or power loss; NORMAL syncs at checkpoints, so it survives a process crash (kill -9) only.
+   */
+  synchronous: 'FULL' | 'NORMAL';
+}
+
 /** Opens (creating if needed) the SQLite file and brings its schema up to date. */
-export function openSqlite(path: string): Database {
+export function openSqlite(path: string, options: SqliteOptions = { synchronous: 'FULL' }): Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new BetterSqlite3(path);
   try {
-    // WAL lets the webhook route write while the worker reads. synchronous=NORMAL keeps every
-    // committed transaction through a process crash (kill -9); only an OS crash could lose the last few.
+    // WAL lets the webhook route write while the worker reads.
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma(`synchronous = ${options.synchronous}`);
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     migrate(drizzle(sqlite), { migrationsFolder: MIGRATIONS_FOLDER });

@@ -72,23 +72,100 @@ export function partsThatFit(parts: readonly Pick<RenderedEvent, 'embeds' | 'con
   return Math.max(1, count);
 }
 
+/** The times that govern recovery. */
+export const RECOVERY = {
+  /** While sends fail transiently, at most one request is in flight, and no sooner than this after the last failure. */
+  probeIntervalMs: 1000,
+  /**
+   * …and when no retry is due, the oldest waiting batch is sent anyway this long after the last
+   * failure: Discord's return is noticed within this, however long the retries' own waits have grown.
+   */
+  outageProbeMs: 5000,
+  /** A held channel is probed (one request) this often… */
+  holdProbeIntervalMs: 10 * 60_000,
+  /** …and this soon after a change in its server that could have fixed it. */
+  holdProbeAfterChangeMs: 2000,
+  /** After a failure to record a send in the database: the waits before trying again, the last repeating. */
+  recordBackoffMs: [1000, 2000, 5000, 10_000, 30_000, 60_000],
+} as const;
+
+export interface RetrySettings {
+  /** Waits before each retry; the last one repeats. */
+  schedule: readonly number[];
+  /** From receipt: past this, a transient failure gives up. */
+  deadlineMs: number;
+}
+
+/**
+ * When an event that failed transiently is tried again: the schedule's waits by attempts so far,
+ * the last one repeating, until `deadlineMs` after it was received; then undefined (give up).
+ */
+export function nextAttemptAt(event: Pick<EventRow, 'attempts' | 'receivedAt'>, now: number, retry: RetrySettings): number | undefined {
+  if (now - event.receivedAt >= retry.deadlineMs) return undefined;
+  const wait = retry.schedule[Math.min(event.attempts, retry.schedule.length - 1)]!;
+  return Math.min(now + wait, event.receivedAt + retry.deadlineMs);
+}
+
+/**
+ * Discord outages: after a transient failure, sends go one at a time and at most one per
+ * `probeIntervalMs`, so an outage costs about one failing request a second in all, whatever the
+ * number of channels waiting. The first success ends it (and wakes every waiting retry).
+ */
+export function outageGate(
+  lastTransientFailureAt: number | undefined,
+  inFlight: number,
+  now: number,
+): { open: true } | { open: false; until?: number } {
+  if (lastTransientFailureAt === undefined) return { open: true };
+  if (inFlight > 0) return { open: false };
+  const until = lastTransientFailureAt + RECOVERY.probeIntervalMs;
+  return now >= until ? { open: true } : { open: false, until };
+}
+
+/** During an outage with nothing due: when to probe Discord with the oldest waiting batch, or undefined outside an outage. */
+export function outageProbeAt(lastTransientFailureAt: number | undefined): number | undefined {
+  return lastTransientFailureAt === undefined ? undefined : lastTransientFailureAt + RECOVERY.outageProbeMs;
+}
+
+/** The drawings an event can go out with, each plainer than the one before. */
+export const DRAWINGS = ['as usual', 'built-in embed', 'generic embed'] as const;
+
 /** What to do with a batch Discord did not take. */
 export type AfterFailure =
+  /** Hold the channel: a person must fix something; its events wait. */
+  | { action: 'hold' }
   /** Send its events one by one, to find the one Discord refuses. */
   | { action: 'split' }
-  /** Try the same message again at `at` (per event, from its attempts so far). */
+  /** Split a refused flood summary into one message per event type. */
+  | { action: 'split-summary' }
+  /** Draw the one event more plainly (a template Discord refused → built-in → generic) and send again. */
+  | { action: 'redraw'; renderFallback: number }
+  /** Try the same message again (see nextAttemptAt). */
   | { action: 'retry' }
   /** Give up on these events: Discord will refuse them again. */
   | { action: 'fail' };
 
-export function afterFailure(failure: Failure, batchSize: number): AfterFailure {
-  if (failure.kind === 'invalid' && batchSize > 1) return { action: 'split' };
-  if (failure.kind === 'retry') return { action: 'retry' };
-  return { action: 'fail' };
-}
-
-/** When a failed event is tried again: `schedule[attempts so far]` from now; undefined past its end (give up). */
-export function nextAttemptAt(event: Pick<EventRow, 'attempts'>, now: number, schedule: readonly number[]): number | undefined {
-  const wait = schedule[event.attempts];
-  return wait === undefined ? undefined : now + wait;
+/**
+ * `drawings[i]` is how `batch[i]` was drawn this time (an index into DRAWINGS): a template Discord
+ * refuses gives way to the built-in embed, and that to the generic one, before anything fails.
+ */
+export function afterFailure(
+  failure: Failure,
+  batch: readonly Pick<EventRow, 'summary' | 'eventType'>[],
+  drawings: readonly number[],
+): AfterFailure {
+  switch (failure.kind) {
+    case 'hold':
+      return { action: 'hold' };
+    case 'transient':
+      return { action: 'retry' };
+    case 'refused':
+      return { action: 'fail' };
+    case 'invalid': {
+      if (batch[0]?.summary) return new Set(batch.map((e) => e.eventType)).size > 1 ? { action: 'split-summary' } : { action: 'fail' };
+      if (batch.length > 1) return { action: 'split' };
+      const drawing = drawings[0] ?? DRAWINGS.length - 1;
+      return drawing < DRAWINGS.length - 1 ? { action: 'redraw', renderFallback: drawing + 1 } : { action: 'fail' };
+    }
+  }
 }

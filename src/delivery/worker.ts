@@ -1,20 +1,28 @@
 import type { APIEmbed } from 'discord.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../db/database.js';
 import {
   assignBatch,
-  assignSummaryBatch,
+  assignSummaryBatches,
   backlogOfSource,
   eventsInBatch,
+  expireHeld,
+  latestWaitingOfType,
   markDelivered,
-  markPermanentFailure,
+  markFailed,
+  markHeld,
   markRetry,
   pendingForChannel,
   pendingHeads,
   pruneFinished,
+  redrawWith,
   splitBatch,
+  splitSummary,
   waitingByType,
+  wakeRetries,
 } from '../db/events.js';
-import type { EventRow } from '../db/schema.js';
+import { deferProbe, holdChannel, holdsDue, liftHold, nextHoldProbe, probeHoldsOfGuild } from '../db/holds.js';
+import type { EventRow, Hold } from '../db/schema.js';
 import { guildsOfSources } from '../db/sources.js';
 import { recordTemplateError, templateFor } from '../db/templates.js';
 import { EMBED_LIMITS } from '../embed/limits.js';
@@ -23,7 +31,19 @@ import type { Metrics } from '../metrics.js';
 import { describeTemplateFailure, renderEvent, type RenderedEvent } from '../render/render-event.js';
 import { classifyFailure } from './classify-error.js';
 import { floodSummaryEmbed } from './flood-summary.js';
-import { afterFailure, gatheringUntil, isFlooding, joinableWithHead, nextAttemptAt, partsThatFit, type FloodSettings } from './policy.js';
+import {
+  afterFailure,
+  gatheringUntil,
+  isFlooding,
+  joinableWithHead,
+  nextAttemptAt,
+  outageGate,
+  outageProbeAt,
+  partsThatFit,
+  RECOVERY,
+  type FloodSettings,
+  type RetrySettings,
+} from './policy.js';
 import { newNonce as newBatchId, type SendMessage } from './sender.js';
 
 export interface WorkerDeps {
@@ -32,11 +52,19 @@ export interface WorkerDeps {
   logger: Logger;
   metrics: Metrics;
   now: () => number;
-  retrySchedule: readonly number[];
+  retry: RetrySettings;
   retentionMs: number;
   /** How long a partial batch may wait for more events once a burst is under way. */
   batchLingerMs: number;
   flood: FloodSettings;
+}
+
+/** What /healthz reports of delivery. */
+export interface DeliveryHealth {
+  /** Discord is failing transiently: sends are paced to probes. */
+  outage: boolean;
+  /** Messages were sent but recording them in the database keeps failing. */
+  recordingFailing: boolean;
 }
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -46,6 +74,7 @@ const MAX_CONCURRENT_CHANNELS = 8;
 const REPLAN_AFTER_ERROR_MS = 1000;
 
 interface SendPlan {
+  channelId: string;
   batchId: string;
   batch: EventRow[];
   embeds: APIEmbed[];
@@ -54,15 +83,18 @@ interface SendPlan {
   /** Set only when the batch is one event whose template has content. */
   content?: string;
   allowedRoleIds?: string[];
-  /** For a normal batch: each event's part, to record template failures once the message is sent. */
-  parts?: RenderedEvent[];
+  /** For a normal batch: each event's part (its drawing, its template failure). */
+  parts: RenderedEvent[];
+  /** Set when this send probes a held channel. */
+  probing?: Hold;
 }
-type Plan = SendPlan | { waitUntil: number };
+type Plan = SendPlan | { waitUntil: number } | { nothing: true };
 
 /**
  * Delivers stored events: the loop and its effects, with every decision taken by `policy.ts`.
  * Each channel has at most one send in flight and takes its events in arrival order; whatever
- * waits for a channel goes out together.
+ * waits for a channel goes out together. Each channel is planned, drawn and sent on its own, so a
+ * failure with one event or channel never holds up another.
  *
  * Exactly once, as far as possible: a batch's events get a batch id (and so a Discord nonce with
  * enforce_nonce) in the database *before* the send. If the process dies after Discord posted but
@@ -74,11 +106,15 @@ export class DeliveryWorker {
   private readonly busyChannels = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
   private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt = Number.POSITIVE_INFINITY;
   private pruneTimer: NodeJS.Timeout | undefined;
   private runScheduled = false;
   private running = false;
   private runAgain = false;
   private stopped = true;
+  /** Set while Discord fails transiently; cleared by the next success. */
+  private lastTransientFailureAt: number | undefined;
+  private recordingFailing = false;
 
   constructor(private readonly deps: WorkerDeps) {}
 
@@ -99,6 +135,20 @@ export class DeliveryWorker {
     });
   }
 
+  /** A server's channels, roles or members changed: its held channels may work now, so probe them soon. */
+  async serverChanged(guildId: string): Promise<void> {
+    const at = this.deps.now() + RECOVERY.holdProbeAfterChangeMs;
+    try {
+      if ((await probeHoldsOfGuild(this.deps.db, guildId, at)) > 0) this.wakeBy(at);
+    } catch (error) {
+      this.deps.logger.error({ err: error, guild_id: guildId }, 'could not schedule a probe of held channels');
+    }
+  }
+
+  health(): DeliveryHealth {
+    return { outage: this.lastTransientFailureAt !== undefined, recordingFailing: this.recordingFailing };
+  }
+
   /** Stops taking work and waits up to `timeoutMs` for sends in flight; unfinished ones resume on restart. */
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
@@ -112,6 +162,20 @@ export class DeliveryWorker {
     clearTimeout(timer);
   }
 
+  /** Makes sure the loop looks again by `at`. */
+  private wakeBy(at: number): void {
+    if (this.stopped || at >= this.wakeAt) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(
+      () => {
+        this.wakeAt = Number.POSITIVE_INFINITY;
+        this.kick();
+      },
+      Math.max(0, at - this.deps.now()),
+    );
+  }
+
   private async run(): Promise<void> {
     if (this.stopped) return;
     if (this.running) {
@@ -119,49 +183,85 @@ export class DeliveryWorker {
       return;
     }
     this.running = true;
-    clearTimeout(this.wakeTimer);
     const now = this.deps.now();
     let nextDue = Number.POSITIVE_INFINITY;
+    const later = (at: number | undefined) => {
+      if (at !== undefined) nextDue = Math.min(nextDue, at);
+    };
     try {
-      for (const head of await pendingHeads(this.deps.db)) {
+      later(await this.probeHeldChannels(now));
+      const heads = await pendingHeads(this.deps.db);
+      for (const head of heads) {
         if (this.stopped) break;
         if (this.busyChannels.has(head.channelId)) continue;
         if (head.nextAttemptAt > now) {
-          nextDue = Math.min(nextDue, head.nextAttemptAt);
+          later(head.nextAttemptAt);
           continue;
         }
+        const gate = outageGate(this.lastTransientFailureAt, this.inFlight.size, now);
+        if (!gate.open) {
+          later(gate.until); // with a send in flight, its end kicks the loop
+          break;
+        }
         if (this.busyChannels.size >= MAX_CONCURRENT_CHANNELS) break;
-        // Each channel is planned on its own: whatever goes wrong with one never holds up another.
         try {
-          const plan = await this.planChannel(head, now);
-          if ('waitUntil' in plan) nextDue = Math.min(nextDue, plan.waitUntil);
-          else this.startChannel(head.channelId, plan);
+          const plan = await this.planChannel(head.channelId, now);
+          if ('waitUntil' in plan) later(plan.waitUntil);
+          else if ('batch' in plan) this.startChannel(plan);
         } catch (error) {
           this.deps.logger.error({ err: error, channel_id: head.channelId }, 'could not plan a delivery; trying again shortly');
-          nextDue = Math.min(nextDue, now + REPLAN_AFTER_ERROR_MS);
+          later(now + REPLAN_AFTER_ERROR_MS);
         }
       }
+      later(await this.probeDuringOutage(heads, now));
+      later(await nextHoldProbe(this.deps.db));
     } catch (error) {
       this.deps.logger.error({ err: error }, 'delivery worker could not read the queue; retrying in 1 s');
-      nextDue = now + REPLAN_AFTER_ERROR_MS;
+      later(now + REPLAN_AFTER_ERROR_MS);
     } finally {
       this.running = false;
     }
-    if (nextDue !== Number.POSITIVE_INFINITY && !this.stopped) {
-      this.wakeTimer = setTimeout(() => this.kick(), Math.max(0, nextDue - now));
-    }
+    if (nextDue !== Number.POSITIVE_INFINITY) this.wakeBy(nextDue);
     if (this.runAgain) {
       this.runAgain = false;
       this.kick();
     }
   }
 
-  private startChannel(channelId: string, plan: SendPlan): void {
-    this.busyChannels.add(channelId);
-    const work = this.deliver(channelId, plan)
-      .catch((error: unknown) => this.deps.logger.error({ err: error, channel_id: channelId }, 'delivery step failed'))
+  /**
+   * During an outage with no retry due and nothing in flight: the oldest waiting batch goes anyway
+   * once `outageProbeMs` has passed since the last failure, so Discord's return is noticed soon.
+   */
+  private async probeDuringOutage(heads: readonly EventRow[], now: number): Promise<number | undefined> {
+    const probeAt = outageProbeAt(this.lastTransientFailureAt);
+    if (probeAt === undefined || this.inFlight.size > 0) return undefined;
+    if (now < probeAt) return probeAt;
+    const oldest = heads.find((h) => !this.busyChannels.has(h.channelId));
+    if (!oldest) return undefined;
+    const plan = await this.planChannel(oldest.channelId, now, { ignoreLinger: true });
+    if ('batch' in plan) this.startChannel(plan);
+    return undefined;
+  }
+
+  /** One request per held channel whose probe is due: its waiting batch, sent as usual. */
+  private async probeHeldChannels(now: number): Promise<number | undefined> {
+    for (const hold of await holdsDue(this.deps.db, now)) {
+      if (this.busyChannels.has(hold.channelId)) continue;
+      const gate = outageGate(this.lastTransientFailureAt, this.inFlight.size, now);
+      if (!gate.open) return gate.until;
+      const plan = await this.planChannel(hold.channelId, now, { ignoreLinger: true });
+      if ('batch' in plan) this.startChannel({ ...plan, probing: hold });
+      else if ('nothing' in plan) await liftHold(this.deps.db, hold.channelId); // nothing waits there any more
+    }
+    return undefined;
+  }
+
+  private startChannel(plan: SendPlan): void {
+    this.busyChannels.add(plan.channelId);
+    const work = this.deliver(plan)
+      .catch((error: unknown) => this.deps.logger.error({ err: error, channel_id: plan.channelId }, 'delivery step failed'))
       .finally(() => {
-        this.busyChannels.delete(channelId);
+        this.busyChannels.delete(plan.channelId);
         this.inFlight.delete(work);
         this.kick();
       });
@@ -169,19 +269,23 @@ export class DeliveryWorker {
   }
 
   /**
-   * What to send next to the head's channel: the head's batch if it already has one (a retry, or a
-   * resend after a crash), a flood summary, a new batch, or nothing yet while a burst gathers.
+   * What to send next to a channel: its head's batch if it already has one (a retry, or a resend
+   * after a crash), a flood summary, a new batch, or nothing yet while a burst gathers.
    */
-  private async planChannel(head: EventRow, now: number): Promise<Plan> {
+  private async planChannel(channelId: string, now: number, options: { ignoreLinger?: boolean } = {}): Promise<Plan> {
     const { db } = this.deps;
+    const pending = await pendingForChannel(db, channelId, EMBED_LIMITS.embedsPerMessage);
+    const head = pending[0];
+    if (!head) return { nothing: true };
     if (head.batchId) {
       const batch = await eventsInBatch(db, head.batchId);
-      return head.summary ? this.summaryPlan(head.batchId, batch) : this.sendPlan(head.batchId, batch, await this.render(batch));
+      if (head.summary) return this.summaryPlan(channelId, head.batchId, batch);
+      return this.sendPlan(channelId, head.batchId, batch, await this.render(batch));
     }
     const flood = await this.floodPlan(head, now);
     if (flood) return flood;
-    const joinable = joinableWithHead(head.solo ? [head] : await pendingForChannel(db, head.channelId, EMBED_LIMITS.embedsPerMessage));
-    const waitUntil = gatheringUntil(joinable, now, this.deps.batchLingerMs);
+    const joinable = joinableWithHead(pending);
+    const waitUntil = options.ignoreLinger ? undefined : gatheringUntil(joinable, now, this.deps.batchLingerMs);
     if (waitUntil !== undefined) return { waitUntil };
     const parts = await this.render(joinable);
     const count = partsThatFit(parts);
@@ -192,7 +296,7 @@ export class DeliveryWorker {
       batch.map((e) => e.seq),
       batchId,
     );
-    return this.sendPlan(batchId, batch, parts.slice(0, count));
+    return this.sendPlan(channelId, batchId, batch, parts.slice(0, count));
   }
 
   /** Each event drawn with its source's template, if one applies. */
@@ -202,9 +306,10 @@ export class DeliveryWorker {
     return parts;
   }
 
-  private sendPlan(batchId: string, batch: EventRow[], parts: RenderedEvent[]): SendPlan {
+  private sendPlan(channelId: string, batchId: string, batch: EventRow[], parts: RenderedEvent[]): SendPlan {
     const only = parts.length === 1 ? parts[0] : undefined;
     return {
+      channelId,
       batchId,
       batch,
       embeds: parts.flatMap((p) => p.embeds),
@@ -216,31 +321,46 @@ export class DeliveryWorker {
 
   /**
    * Only when a backlog is past reading (see `isFlooding`): every waiting event of the head's
-   * source, of its first ten types, goes into one summary message, an embed per type, each event
-   * counted exactly once.
+   * source is counted in a summary embed per type, and the summaries are packed into messages
+   * like any batch (10 embeds, 6,000 characters). Each message is a batch of its own.
    */
   private async floodPlan(head: EventRow, now: number): Promise<SendPlan | undefined> {
     const { db, flood } = this.deps;
     if (head.solo || now - head.receivedAt <= flood.afterMs) return undefined;
     if (!isFlooding(await backlogOfSource(db, head.sourceId), now, flood)) return undefined;
-    const types = (await waitingByType(db, head.sourceId)).slice(0, EMBED_LIMITS.embedsPerMessage).map((w) => w.eventType);
-    const batchId = newBatchId();
-    const batch = await assignSummaryBatch(db, head.sourceId, types, batchId);
+    const groups = await waitingByType(db, head.sourceId);
+    const embeds: APIEmbed[] = [];
+    for (const group of groups) {
+      const latest = (await latestWaitingOfType(db, head.sourceId, group.eventType, 3)).map((e) => renderEvent(e));
+      embeds.push(
+        floodSummaryEmbed({
+          ...group,
+          project: latest[0]?.facts.projects[0],
+          examples: latest.map((part) => part.embeds[0]?.title ?? group.eventType),
+        }),
+      );
+    }
+    const messages: { batchId: string; eventTypes: string[] }[] = [];
+    for (let start = 0; start < embeds.length; ) {
+      const count = partsThatFit(embeds.slice(start).map((embed) => ({ embeds: [embed] })));
+      messages.push({ batchId: newBatchId(), eventTypes: groups.slice(start, start + count).map((g) => g.eventType) });
+      start += count;
+    }
+    if (messages.length === 0) return undefined;
+    await assignSummaryBatches(db, head.sourceId, messages);
+    const collapsed = groups.reduce((n, g) => n + g.count, 0);
     this.deps.logger.warn(
-      { source_id: head.sourceId, collapsed: batch.length, event_types: types },
-      'flood: collapsing waiting events into a summary',
+      { source_id: head.sourceId, collapsed, messages: messages.length },
+      'flood: collapsing waiting events into summaries',
     );
-    return this.summaryPlan(batchId, batch);
+    const first = messages[0]!.batchId;
+    return this.summaryPlan(head.channelId, first, await eventsInBatch(db, first));
   }
 
   /** Rebuilt from the batch alone, so a resend after a crash makes the same message. */
-  private summaryPlan(batchId: string, batch: EventRow[]): SendPlan {
+  private summaryPlan(channelId: string, batchId: string, batch: EventRow[]): SendPlan {
     const byType = new Map<string, EventRow[]>();
-    for (const event of batch) {
-      const group = byType.get(event.eventType);
-      if (group) group.push(event);
-      else byType.set(event.eventType, [event]);
-    }
+    for (const event of batch) byType.set(event.eventType, [...(byType.get(event.eventType) ?? []), event]);
     const embeds = [...byType].map(([eventType, group]) => {
       const latest = group.slice(-3).map((e) => renderEvent(e));
       return floodSummaryEmbed({
@@ -249,14 +369,14 @@ export class DeliveryWorker {
         project: latest[0]?.facts.projects[0],
         firstReceivedAt: group[0]!.receivedAt,
         lastReceivedAt: group[group.length - 1]!.receivedAt,
-        examples: latest.map((part, i) => part.embeds[0]?.title ?? group[group.length - latest.length + i]!.eventType),
+        examples: latest.map((part) => part.embeds[0]?.title ?? eventType),
       });
     });
-    return { batchId, batch, embeds, summary: true };
+    return { channelId, batchId, batch, embeds, summary: true, parts: [] };
   }
 
-  private async deliver(channelId: string, plan: SendPlan): Promise<void> {
-    const { batchId, batch, embeds, summary, content, allowedRoleIds } = plan;
+  private async deliver(plan: SendPlan): Promise<void> {
+    const { channelId, batchId, batch, embeds, summary, content, allowedRoleIds } = plan;
     if (batch.length === 0) return;
     const { db, metrics, now } = this.deps;
     const log = this.deps.logger.child({ channel_id: channelId, batch_id: batchId });
@@ -265,13 +385,22 @@ export class DeliveryWorker {
     try {
       messageId = (await this.deps.send(channelId, { embeds, nonce: batchId, content, allowedRoleIds })).id;
     } catch (error) {
-      await this.recordFailure(batch, error, log);
+      await this.persist(() => this.recordFailure(plan, error, log));
       return;
     }
     const deliveredAt = now();
-    const guilds = await guildsOfSources(db, [...new Set(batch.map((e) => e.sourceId))]);
+    if (this.lastTransientFailureAt !== undefined) {
+      this.lastTransientFailureAt = undefined;
+      const woken = await this.persist(() => wakeRetries(db, deliveredAt));
+      log.info({ woken }, 'Discord answers again: every waiting retry is due now');
+    }
+    await this.persist(() => markDelivered(db, batch, messageId, deliveredAt, summary ? embeds.length : undefined));
+    if (plan.probing) {
+      await this.persist(() => liftHold(db, channelId));
+      log.info({ reason: plan.probing.reason, held_since: plan.probing.since }, 'the channel works again: hold lifted');
+    }
+    const guilds = await this.persist(() => guildsOfSources(db, [...new Set(batch.map((e) => e.sourceId))]));
     if (summary) {
-      await markDelivered(db, batch, messageId, deliveredAt, embeds.length);
       metrics.deliveries.inc({ outcome: 'collapsed' }, batch.length);
       const sourceId = batch[0]!.sourceId;
       log.info(
@@ -280,46 +409,118 @@ export class DeliveryWorker {
       );
       return;
     }
-    await markDelivered(db, batch, messageId, deliveredAt);
     metrics.deliveries.inc({ outcome: 'delivered' }, batch.length);
     for (const [i, event] of batch.entries()) {
       metrics.deliveryLatency.observe((deliveredAt - event.receivedAt) / 1000);
       const about = { event_id: event.id, source_id: event.sourceId, guild_id: guilds.get(event.sourceId), event_type: event.eventType };
       log.info({ ...about, outcome: 'delivered', message_id: messageId, ms: deliveredAt - started }, 'event delivered');
-      const failure = plan.parts?.[i]?.templateFailure;
+      const failure = plan.parts[i]?.templateFailure;
       if (failure) {
         // Recorded once, now that the event went out with the built-in embed instead.
         const reason = describeTemplateFailure(failure);
-        await recordTemplateError(db, event.sourceId, reason, deliveredAt);
+        await this.persist(() => recordTemplateError(db, event.sourceId, reason, deliveredAt));
         log.warn({ ...about, reason }, 'custom template failed; posted the built-in embed');
       }
     }
   }
 
-  private async recordFailure(batch: EventRow[], error: unknown, log: Logger): Promise<void> {
+  private async recordFailure(plan: SendPlan, error: unknown, log: Logger): Promise<void> {
     const { db, metrics } = this.deps;
+    const { batch, channelId } = plan;
     const failure = classifyFailure(error);
     const now = this.deps.now();
     const fields = { event_ids: batch.map((e) => e.id), source_id: batch[0]!.sourceId, reason: failure.reason };
-    const decision = afterFailure(failure, batch.length);
-    if (decision.action === 'split') {
-      log.warn(fields, 'Discord refused a batch; sending its events one by one');
-      await splitBatch(db, batch);
-    } else if (decision.action === 'retry') {
-      log.warn({ ...fields, outcome: 'retry' }, 'delivery failed; will retry');
-      const { gaveUp } = await markRetry(db, batch, failure.reason, (e) => nextAttemptAt(e, now, this.deps.retrySchedule), now);
-      metrics.deliveries.inc({ outcome: 'retry' }, batch.length - gaveUp);
-      if (gaveUp > 0) metrics.deliveries.inc({ outcome: 'failed' }, gaveUp);
-    } else {
-      log.error({ ...fields, outcome: 'failed' }, 'delivery failed permanently');
-      await markPermanentFailure(db, batch, failure.reason, now);
-      metrics.deliveries.inc({ outcome: 'failed' }, batch.length);
+    const decision = afterFailure(
+      failure,
+      batch,
+      plan.parts.map((p) => p.drawing),
+    );
+    switch (decision.action) {
+      case 'hold': {
+        const guildId = (await guildsOfSources(db, [batch[0]!.sourceId])).get(batch[0]!.sourceId) ?? '';
+        const code = failure.code ?? 0;
+        await holdChannel(db, { channelId, guildId, code, reason: failure.reason }, now, now + RECOVERY.holdProbeIntervalMs);
+        await markHeld(db, batch, failure.reason, now);
+        metrics.deliveries.inc({ outcome: 'held' }, batch.length);
+        log.warn({ ...fields, outcome: 'held' }, 'Discord refused for a reason a person can fix: the channel is on hold, its events wait');
+        return;
+      }
+      case 'retry': {
+        this.lastTransientFailureAt = now;
+        const { gaveUp } = await markRetry(db, batch, failure.reason, (e) => nextAttemptAt(e, now, this.deps.retry), now);
+        if (plan.probing)
+          await deferProbe(db, channelId, nextAttemptAt(batch[0]!, now, this.deps.retry) ?? now + RECOVERY.holdProbeIntervalMs);
+        metrics.deliveries.inc({ outcome: 'retry' }, batch.length - gaveUp);
+        if (gaveUp > 0) metrics.deliveries.inc({ outcome: 'failed' }, gaveUp);
+        log.warn(
+          { ...fields, outcome: gaveUp > 0 ? 'failed' : 'retry' },
+          gaveUp > 0 ? 'delivery failed until its deadline: given up' : 'delivery failed; will retry',
+        );
+        return;
+      }
+      case 'split':
+        log.warn(fields, 'Discord refused a batch; sending its events one by one');
+        await splitBatch(db, batch);
+        return;
+      case 'split-summary':
+        log.warn(fields, 'Discord refused a flood summary; sending one summary per event type');
+        await splitSummary(db, batch, newBatchId);
+        return;
+      case 'redraw': {
+        const pattern = plan.parts[0]?.templatePattern;
+        if (pattern !== undefined) {
+          // The template made a message Discord would not take: record it as the template's failure.
+          const reason = describeTemplateFailure({ pattern, kind: 'refused by Discord', message: failure.reason });
+          await recordTemplateError(db, batch[0]!.sourceId, reason, now);
+        }
+        await redrawWith(db, batch, decision.renderFallback);
+        metrics.deliveries.inc({ outcome: 'redrawn' }, batch.length);
+        log.warn(
+          { ...fields, render_fallback: decision.renderFallback },
+          'Discord refused how the event was drawn; sending it more plainly',
+        );
+        return;
+      }
+      case 'fail':
+        await markFailed(db, batch, failure.reason, now);
+        metrics.deliveries.inc({ outcome: 'failed' }, batch.length);
+        log.error({ ...fields, outcome: 'failed' }, 'delivery failed for good');
+    }
+  }
+
+  /**
+   * Database writes after a send. If they fail, they are tried again with growing waits (never in
+   * a hot loop) while the channel stays busy, so the message is not sent again meanwhile; /healthz
+   * shows delivery as degraded until a write works again.
+   */
+  private async persist<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await work();
+        if (this.recordingFailing) {
+          this.recordingFailing = false;
+          this.deps.logger.info('recording deliveries works again');
+        }
+        return result;
+      } catch (error) {
+        if (this.stopped) throw error;
+        this.recordingFailing = true;
+        const wait = RECOVERY.recordBackoffMs[Math.min(attempt, RECOVERY.recordBackoffMs.length - 1)]!;
+        this.deps.logger.error({ err: error, retry_in_ms: wait }, 'could not record a delivery in the database; trying again');
+        await sleep(wait);
+      }
     }
   }
 
   private async prune(): Promise<void> {
     try {
-      const removed = await pruneFinished(this.deps.db, this.deps.now() - this.deps.retentionMs);
+      const now = this.deps.now();
+      const expired = await expireHeld(this.deps.db, now - this.deps.retentionMs, now);
+      if (expired > 0) {
+        this.deps.metrics.deliveries.inc({ outcome: 'failed' }, expired);
+        this.deps.logger.warn({ expired }, 'held events older than the retention gave up');
+      }
+      const removed = await pruneFinished(this.deps.db, now - this.deps.retentionMs);
       if (removed > 0) this.deps.logger.info({ removed }, 'pruned finished events');
     } catch (error) {
       this.deps.logger.error({ err: error }, 'pruning failed');

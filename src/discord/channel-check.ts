@@ -10,21 +10,52 @@ const REQUIRED_CHANNEL_PERMISSIONS = [
 
 const POSTABLE = new Set<ChannelType>([ChannelType.GuildText, ChannelType.GuildAnnouncement]);
 
+export type ChannelProblem =
+  | { kind: 'no server' }
+  | { kind: 'no channel' }
+  | { kind: 'not postable' }
+  | { kind: 'missing'; permissions: string[] };
+
 /**
- * Refuses, naming what is wrong, unless the channel is a text or announcement channel of this
- * guild in which the bot can view, send and embed. Uses the gateway cache: no REST call.
+ * Why the bot cannot post embeds in a channel of this guild, or undefined when it can. Uses the
+ * gateway cache: no REST call.
  */
-export function assertCanPostIn(guild: Guild | null, channelId: string): void {
-  if (!guild) throw new UserError('Dispatch cannot see this server yet. Make sure the bot was invited, then try again.');
+export function channelProblem(guild: Guild | null | undefined, channelId: string): ChannelProblem | undefined {
+  if (!guild) return { kind: 'no server' };
   const channel = guild.channels.cache.get(channelId);
-  if (!channel) throw new UserError(`<#${channelId}> is not a channel of this server, or the bot cannot see it.`);
-  if (!POSTABLE.has(channel.type)) throw new UserError(`<#${channelId}> is not a text or announcement channel.`);
+  if (!channel) return { kind: 'no channel' };
+  if (!POSTABLE.has(channel.type)) return { kind: 'not postable' };
   const me = guild.members.me;
   const permissions = me ? channel.permissionsFor(me) : null;
   const missing = REQUIRED_CHANNEL_PERMISSIONS.filter(([, bit]) => !permissions?.has(bit)).map(([name]) => name);
-  if (missing.length > 0) {
+  return missing.length > 0 ? { kind: 'missing', permissions: missing } : undefined;
+}
+
+/** A channel problem in words, for a member of the server. */
+export function describeChannelProblem(problem: ChannelProblem, channelId: string): string {
+  switch (problem.kind) {
+    case 'no server':
+      return 'Dispatch cannot see this server yet';
+    case 'no channel':
+      return `<#${channelId}> is not a channel of this server, or the bot cannot see it`;
+    case 'not postable':
+      return `<#${channelId}> is not a text or announcement channel`;
+    case 'missing':
+      return `the bot lacks ${problem.permissions.join(', ')} in <#${channelId}>`;
+  }
+}
+
+/** Refuses, naming what is wrong, unless the bot can view, send and embed in the channel. */
+export function assertCanPostIn(guild: Guild | null, channelId: string): void {
+  const problem = channelProblem(guild, channelId);
+  if (!problem) return;
+  if (problem.kind === 'no server')
+    throw new UserError('Dispatch cannot see this server yet. Make sure the bot was invited, then try again.');
+  if (problem.kind === 'missing') {
+    const them = problem.permissions.length === 1 ? 'it' : 'them';
     throw new UserError(
-      `Dispatch is missing ${missing.join(', ')} in <#${channelId}>. Grant ${missing.length === 1 ? 'it' : 'them'} to the bot, then try again.`,
+      `Dispatch is missing ${problem.permissions.join(', ')} in <#${channelId}>. Grant ${them} to the bot, then try again.`,
     );
   }
+  throw new UserError(`${describeChannelProblem(problem, channelId)}.`);
 }

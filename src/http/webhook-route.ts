@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import type { Database } from '../db/database.js';
+import { isForeignKeyViolation, type Database } from '../db/database.js';
 import type { WriteEvent } from '../db/event-writer.js';
 import type { SecretBox } from '../db/secret-box.js';
 import { findWebhookTarget, type WebhookTarget } from '../db/sources.js';
@@ -74,13 +74,12 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     if (!typed.ok) throw new HttpError(400, typed.reason, typed.reason);
 
     res.locals.eventType = typed.eventType.type;
-    const accepted = await deps.writeEvent({
-      sourceId: source.id,
-      channelId: source.channelId,
-      eventType: typed.eventType.type,
-      body,
-      text,
-    });
+    const accepted = await deps
+      .writeEvent({ sourceId: source.id, channelId: source.channelId, eventType: typed.eventType.type, body, text })
+      .catch((error: unknown) => {
+        // The source was deleted between the look-up and the write: the same answer as for any unknown source.
+        throw isForeignKeyViolation(error) ? unknownSource() : error;
+      });
     deps.logger.info(
       { event_id: accepted.id, ...about, event_type: typed.eventType.type, outcome: accepted.duplicate ? 'duplicate' : 'accepted' },
       'webhook received',

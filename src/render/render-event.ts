@@ -15,7 +15,12 @@ export interface EventToRender {
   receivedAt: number;
   /** The webhook body as received. */
   body: string;
+  /** The plainest drawing to start from (see DRAWINGS): set after Discord refused a richer one. */
+  renderFallback?: number;
 }
+
+/** 0: its template, 1: the built-in embed, 2: the generic embed (the order of policy's DRAWINGS). */
+export type Drawing = 0 | 1 | 2;
 
 /** The custom template that applies to the event, if any. */
 export interface TemplateToApply {
@@ -31,6 +36,10 @@ export interface RenderedEvent {
   /** Roles `content` may ping; empty for the built-in embeds. */
   allowedRoleIds: string[];
   facts: EventFacts;
+  /** How it was drawn this time. */
+  drawing: Drawing;
+  /** The pattern of the template it was drawn with (drawing 0). */
+  templatePattern?: string;
   /** The template failed and the built-in embed stands in; the caller records it once the message is sent. */
   templateFailure?: { pattern: string; kind: TemplateFailure; message: string };
   /** Things a template dropped on the way (an empty field, a bad URL), shown by preview. */
@@ -43,15 +52,36 @@ export interface RenderedEvent {
  * worker, the template preview and `/dispatch source test` all draw an event the same way.
  */
 export function renderEvent(event: EventToRender, template?: TemplateToApply): RenderedEvent {
-  let payload: unknown;
+  let payload: Record<string, unknown> | undefined;
   try {
     payload = parsePayload(event.body);
   } catch {
-    payload = {}; // still posted: the generic embed names the type
+    payload = undefined;
   }
-  const facts = eventFacts(event.eventType, payload);
-  const builtIn = (): RenderedEvent => ({ embeds: [builtInEmbed(event.eventType, payload)], allowedRoleIds: [], facts, warnings: [] });
-  if (!template) return builtIn();
+  const facts = eventFacts(event.eventType, payload ?? {});
+  const fallback = event.renderFallback ?? 0;
+  const part = (embed: APIEmbed, drawing: Drawing): RenderedEvent => ({
+    embeds: [embed],
+    allowedRoleIds: [],
+    facts,
+    drawing,
+    warnings: [],
+  });
+  if (payload === undefined || fallback >= 2) {
+    const generic = genericEmbed(event.eventType, payload ?? {});
+    if (payload === undefined)
+      generic.description = 'The payload of this event could not be read; it was received and is shown as it could be.';
+    return part(generic, 2);
+  }
+  const builtIn = () => {
+    try {
+      return part(formatEvent(event.eventType, payload), 1);
+    } catch {
+      // A formatter that throws on a payload it did not expect gives way to the generic embed.
+      return part(genericEmbed(event.eventType, payload), 2);
+    }
+  };
+  if (!template || fallback >= 1) return builtIn();
   try {
     const { resource, action } = splitEventType(event.eventType);
     const rendered = renderTemplate(compileCached(template.body), {
@@ -66,6 +96,8 @@ export function renderEvent(event: EventToRender, template?: TemplateToApply): R
       ...(rendered.content ? { content: rendered.content } : {}),
       allowedRoleIds: rendered.allowedRoleIds,
       facts,
+      drawing: 0,
+      templatePattern: template.eventPattern,
       warnings: rendered.warnings,
     };
   } catch (error) {
@@ -73,15 +105,6 @@ export function renderEvent(event: EventToRender, template?: TemplateToApply): R
     const failure =
       error instanceof TemplateError ? error : new TemplateError('render', truncate(String((error as Error)?.message ?? error), 300));
     return { ...builtIn(), templateFailure: { pattern: template.eventPattern, kind: failure.kind, message: failure.message } };
-  }
-}
-
-/** The built-in embed; a formatter that throws on a payload it did not expect gives way to the generic one. */
-function builtInEmbed(eventType: string, payload: unknown): APIEmbed {
-  try {
-    return formatEvent(eventType, payload);
-  } catch {
-    return genericEmbed(eventType, payload);
   }
 }
 

@@ -45,14 +45,15 @@ describe('delivery', () => {
     expect(await sourceRow(h, source)).toMatchObject({ eventsDelivered: 1, eventsFailed: 0 });
   });
 
-  it('marks an event failed once the retry schedule runs out', async () => {
-    h = await startHarness({ env: { RETRY_SCHEDULE: '10ms,10ms' } });
+  it('marks an event failed once it has failed until DELIVERY_DEADLINE', async () => {
+    h = await startHarness({ env: { RETRY_SCHEDULE: '10ms', DELIVERY_DEADLINE: '300ms' } });
     const source = await h.addSource();
-    h.discord.inject(Array(3).fill({ status: 502 }), h.channelId);
+    h.discord.inject(Array(5).fill({ status: 502 }), h.channelId);
     await h.postEvent(source, 'issue', issue('GIVEUP-1'));
-    await expect.poll(async () => (await eventRows(h!, source))[0]?.status).toBe('failed');
-    expect(h.discord.messageRequests(h.channelId)).toHaveLength(3);
-    expect((await sourceRow(h, source)).lastError).toMatch(/gave up after 3 attempts/);
+    await expect.poll(async () => (await eventRows(h!, source))[0]?.status, { timeout: 5000 }).toBe('failed');
+    // The second try comes a second after the first failure (no hammering during an outage): past the deadline.
+    expect(h.discord.messageRequests(h.channelId)).toHaveLength(2);
+    expect((await sourceRow(h, source)).lastError).toMatch(/gave up after 2 attempts: Discord 502/);
   });
 
   it('honours a 429 Retry-After before posting', async () => {
@@ -75,22 +76,19 @@ describe('delivery', () => {
     expect(h.discord.messagesIn(h.channelId)).toHaveLength(1);
   });
 
-  it('does not retry a permanent error, records why, and flags a channel that keeps refusing', async () => {
+  it('holds a channel Discord refuses for a reason a person can fix: its events wait, none fails, and list says why', async () => {
     h = await startHarness();
     const source = await h.addSource();
-    h.discord.inject(Array(3).fill({ status: 403, body: { code: 50013, message: 'Missing Permissions' } }), h.channelId);
-    for (const id of ['PERM-1', 'PERM-2', 'PERM-3']) {
-      await h.postEvent(source, 'issue', issue(id));
-      await expect.poll(async () => (await eventRows(h!, source)).filter((e) => e.status === 'failed').length).toBe(Number(id.slice(-1)));
-    }
+    h.discord.inject([{ status: 403, body: { code: 50013, message: 'Missing Permissions' } }], h.channelId);
+    for (const id of ['PERM-1', 'PERM-2', 'PERM-3']) expect((await h.postEvent(source, 'issue', issue(id))).status).toBe(202);
+    await expect.poll(async () => (await sourceRow(h!, source)).lastError).toContain('50013 Missing Permissions');
     await new Promise((r) => setTimeout(r, 300));
-    expect(h.discord.messageRequests(h.channelId)).toHaveLength(3);
+    expect(h.discord.messageRequests(h.channelId)).toHaveLength(1); // the hold stops the others from being tried
     const row = await sourceRow(h, source);
-    expect(row).toMatchObject({ eventsFailed: 3, eventsDelivered: 0, permanentFailureStreak: 3 });
-    expect(row.lastError).toContain('50013 Missing Permissions');
-    expect((await eventRows(h, source)).every((e) => e.attempts === 1)).toBe(true);
+    expect(row).toMatchObject({ eventsFailed: 0, eventsDelivered: 0 });
+    expect((await eventRows(h, source)).map((e) => e.status)).toEqual(['pending', 'pending', 'pending']);
     await waitFor(() => h!.dispatch.client.isReady(), 20_000, 'the gateway');
-    expect(shownText(await interact(h.discord, slash(admin(h.guild), 'list')))).toContain('failing');
+    expect(shownText(await interact(h.discord, slash(admin(h.guild), 'list')))).toMatch(/on hold since <t:\d+:R>: .*; 3 events waiting/);
   });
 
   it('posts an identical body once, answering both with the same event id', async () => {

@@ -23,5 +23,7 @@ export async function storeEvent(
   input: { sourceId: number; channelId: string; eventType: string; text: string },
   now = Date.now(),
 ): Promise<AcceptedEvent> {
-  return (await acceptEvents(db, [{ ...input, body: Buffer.from(input.text) }], now))[0]!;
+  const [result] = await acceptEvents(db, [{ ...input, body: Buffer.from(input.text) }], now, 3_600_000);
+  if (!result!.ok) throw result!.error;
+  return result!.value;
 }

@@ -33,6 +33,8 @@ export interface FakeGuild {
 export interface PostedMessage {
   id: string;
   channel_id: string;
+  /** Date.now() when it was posted. */
+  at: number;
   content?: string;
   embeds: Record<string, unknown>[];
   allowed_mentions?: unknown;
@@ -47,6 +49,8 @@ export interface RecordedRequest {
   authorization: string | undefined;
   /** Date.now() when the request arrived. */
   at: number;
+  /** The status it was answered with (unset while unanswered). */
+  status?: number;
 }
 
 export interface InjectedResponse {
@@ -145,6 +149,14 @@ export class FakeDiscord {
   /** The next channel-message requests (optionally to one channel) get these answers, in order. */
   inject(responses: InjectedResponse[], channelId?: string): void {
     for (const response of responses) this.injected.push({ channelId, response });
+  }
+
+  /** Changes what @everyone is denied in a channel, and tells connected clients (CHANNEL_UPDATE). */
+  updateChannel(channelId: string, deny: bigint | undefined): void {
+    const found = this.findChannel(channelId);
+    if (!found) throw new Error(`no channel ${channelId}`);
+    found.channel.deny = deny;
+    this.dispatch('CHANNEL_UPDATE', channelPayload(found.channel, found.guild.id));
   }
 
   /** Refuse gateway connections (Discord's gateway down); REST keeps answering. */
@@ -246,9 +258,11 @@ export class FakeDiscord {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = decodeURIComponent(url.pathname).replace(/^\/api\/v10/, '');
     const method = req.method ?? 'GET';
-    this.requests.push({ method, path, body, authorization: req.headers.authorization, at: Date.now() });
+    const record: RecordedRequest = { method, path, body, authorization: req.headers.authorization, at: Date.now() };
+    this.requests.push(record);
 
     const json = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      record.status = status;
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(payload === undefined ? '' : JSON.stringify(payload));
     };
@@ -337,7 +351,18 @@ export class FakeDiscord {
       recent.push(now);
       this.sentTimes.set(channelId, recent);
     }
-    if (!this.findChannel(channelId)) return json(404, { code: 10003, message: 'Unknown Channel' });
+    const found = this.findChannel(channelId);
+    if (!found) return json(404, { code: 10003, message: 'Unknown Channel' });
+    const denied = found.channel.deny ?? 0n;
+    if (denied & PERMISSIONS.ViewChannel) return json(403, { code: 50001, message: 'Missing Access' });
+    if (denied & (PERMISSIONS.SendMessages | PERMISSIONS.EmbedLinks)) return json(403, { code: 50013, message: 'Missing Permissions' });
+    const invalid = invalidMessage(body);
+    if (invalid)
+      return json(400, {
+        code: 50035,
+        message: 'Invalid Form Body',
+        errors: { embeds: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: invalid }] } },
+      });
     // enforce_nonce: the same nonce from the same author returns the existing message.
     if (body?.enforce_nonce && body.nonce !== undefined) {
       const earlier = this.messages.find((msg) => msg.channel_id === channelId && msg.nonce === body.nonce);
@@ -351,6 +376,7 @@ export class FakeDiscord {
     const message: PostedMessage = {
       id: snowflake(),
       channel_id: channelId,
+      at: Date.now(),
       content: body?.content,
       embeds: body?.embeds ?? [],
       allowed_mentions: body?.allowed_mentions,
@@ -465,6 +491,42 @@ function guildPayload(guild: FakeGuild): Record<string, unknown> {
     guild_scheduled_events: [],
     soundboard_sounds: [],
   };
+}
+
+const LIMITS = {
+  embeds: 10,
+  total: 6000,
+  title: 256,
+  description: 4096,
+  fields: 25,
+  fieldName: 256,
+  fieldValue: 1024,
+  footer: 2048,
+  author: 256,
+  content: 2000,
+};
+
+/** What Discord would refuse with 50035 in a message body, as Discord checks it; undefined when it is valid. */
+function invalidMessage(body: any): string | undefined {
+  const embeds: any[] = body?.embeds ?? [];
+  if ((body?.content?.length ?? 0) > LIMITS.content) return 'content too long';
+  if (embeds.length > LIMITS.embeds) return 'more than 10 embeds';
+  let total = 0;
+  for (const e of embeds) {
+    const fields: any[] = e.fields ?? [];
+    if ((e.title?.length ?? 0) > LIMITS.title) return 'embed title too long';
+    if ((e.description?.length ?? 0) > LIMITS.description) return 'embed description too long';
+    if (fields.length > LIMITS.fields) return 'more than 25 fields';
+    if (fields.some((f) => !f.name || !f.value || f.name.length > LIMITS.fieldName || f.value.length > LIMITS.fieldValue))
+      return 'bad field';
+    if ((e.footer?.text?.length ?? 0) > LIMITS.footer) return 'footer too long';
+    if ((e.author?.name?.length ?? 0) > LIMITS.author) return 'author name too long';
+    for (const url of [e.url, e.author?.url, e.thumbnail?.url])
+      if (url !== undefined && !/^https?:\/\/[\x21-\x7e]+$/.test(url)) return 'not a valid uri';
+    total += (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text?.length ?? 0) + (e.author?.name?.length ?? 0);
+    for (const f of fields) total += f.name.length + f.value.length;
+  }
+  return total > LIMITS.total ? 'embeds over 6000 characters in all' : undefined;
 }
 
 /** discord.js sends multipart only with files; Dispatch sends none, so the JSON part is enough. */

@@ -16,8 +16,10 @@ describe('loadConfig', () => {
       databasePath: './data/dispatch.db',
       maxBodyBytes: 10 * 1024 * 1024,
       logLevel: 'info',
-      retrySchedule: [1000, 5000, 30_000, 120_000, 900_000, 3_600_000, 21_600_000],
+      retry: { schedule: [1000, 2000, 5000, 10_000, 30_000, 60_000], deadlineMs: 86_400_000 },
       eventRetentionMs: 7 * 86_400_000,
+      dedupeWindowMs: 3_600_000,
+      databaseSynchronous: 'FULL',
     });
   });
 
@@ -35,6 +37,8 @@ describe('loadConfig', () => {
     [{ MAX_BODY_BYTES: '-1' }, /^MAX_BODY_BYTES must be a positive number/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL /],
     [{ RETRY_SCHEDULE: '1s,soon' }, /^RETRY_SCHEDULE "soon" is not a duration/],
+    [{ DELIVERY_DEADLINE: '24' }, /^DELIVERY_DEADLINE "24" is not a duration/],
+    [{ DATABASE_SYNCHRONOUS: 'OFF' }, /^DATABASE_SYNCHRONOUS must be FULL or NORMAL/],
   ])('refuses %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig({ DISCORD_TOKEN: 't', ...env })).toThrow(message);
   });

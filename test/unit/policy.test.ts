@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EventRow } from '../../src/db/schema.js';
 import { classifyFailure } from '../../src/delivery/classify-error.js';
-import { afterFailure, gatheringUntil, isFlooding, joinableWithHead, nextAttemptAt } from '../../src/delivery/policy.js';
+import { afterFailure, gatheringUntil, isFlooding, joinableWithHead, nextAttemptAt, outageGate } from '../../src/delivery/policy.js';
 import { DiscordAPIError } from 'discord.js';
 
 /** Delivery decisions are pure: these tests pass times in and never sleep. */
@@ -46,19 +46,44 @@ describe('batch selection', () => {
 describe('after a failure', () => {
   const apiError = (status: number, code: number) =>
     new DiscordAPIError({ code, message: 'x' }, code, status, 'POST', '/channels/1/messages', { body: undefined, files: undefined });
+  const one = [event(1)];
+  const three = [event(1), event(2), event(3)];
 
-  it('splits a refused batch, retries outages, and gives up on what Discord will refuse again', () => {
-    expect(afterFailure(classifyFailure(apiError(400, 50035)), 3)).toEqual({ action: 'split' });
-    expect(afterFailure(classifyFailure(apiError(400, 50035)), 1)).toEqual({ action: 'fail' });
-    expect(afterFailure(classifyFailure(apiError(503, 0)), 1)).toEqual({ action: 'retry' });
-    expect(afterFailure(classifyFailure(new Error('socket hang up')), 1)).toEqual({ action: 'retry' });
-    expect(afterFailure(classifyFailure(apiError(403, 50013)), 1)).toEqual({ action: 'fail' });
+  it('holds what a person can fix, retries outages, and fails what Discord will refuse again', () => {
+    for (const code of [50001, 50013, 10003])
+      expect(afterFailure(classifyFailure(apiError(403, code)), one, [1])).toEqual({ action: 'hold' });
+    expect(afterFailure(classifyFailure(apiError(401, 0)), one, [1])).toEqual({ action: 'hold' });
+    expect(afterFailure(classifyFailure(apiError(503, 0)), one, [1])).toEqual({ action: 'retry' });
+    expect(afterFailure(classifyFailure(new Error('socket hang up')), one, [1])).toEqual({ action: 'retry' });
+    expect(afterFailure(classifyFailure(apiError(400, 40005)), one, [1])).toEqual({ action: 'fail' });
   });
 
-  it('waits the schedule entry for the attempts so far, and gives up past its end', () => {
-    const schedule = [1_000, 5_000];
-    expect(nextAttemptAt({ attempts: 0 }, 10_000, schedule)).toBe(11_000);
-    expect(nextAttemptAt({ attempts: 1 }, 10_000, schedule)).toBe(15_000);
-    expect(nextAttemptAt({ attempts: 2 }, 10_000, schedule)).toBeUndefined();
+  it('splits a refused batch, and draws a refused event more plainly before it fails', () => {
+    const invalid = classifyFailure(apiError(400, 50035));
+    expect(afterFailure(invalid, three, [1, 1, 1])).toEqual({ action: 'split' });
+    expect(afterFailure(invalid, one, [0])).toEqual({ action: 'redraw', renderFallback: 1 });
+    expect(afterFailure(invalid, one, [1])).toEqual({ action: 'redraw', renderFallback: 2 });
+    expect(afterFailure(invalid, one, [2])).toEqual({ action: 'fail' });
+    const summary = [event(1, { summary: true, eventType: 'a.b' }), event(2, { summary: true, eventType: 'c.d' })];
+    expect(afterFailure(invalid, summary, [])).toEqual({ action: 'split-summary' });
+  });
+
+  it('retries quickly, then every minute, until the deadline after receipt', () => {
+    const retry = { schedule: [1_000, 2_000, 5_000, 60_000], deadlineMs: 86_400_000 };
+    const received = 0;
+    expect(nextAttemptAt({ attempts: 0, receivedAt: received }, 10_000, retry)).toBe(11_000);
+    expect(nextAttemptAt({ attempts: 2, receivedAt: received }, 10_000, retry)).toBe(15_000);
+    expect(nextAttemptAt({ attempts: 40, receivedAt: received }, 10_000, retry)).toBe(70_000);
+    expect(nextAttemptAt({ attempts: 40, receivedAt: received }, 86_390_000, retry)).toBe(86_400_000);
+    expect(nextAttemptAt({ attempts: 40, receivedAt: received }, 86_400_000, retry)).toBeUndefined();
+  });
+});
+
+describe('during an outage', () => {
+  it('sends one request at a time, at most one a second after the last failure, and everything once healthy', () => {
+    expect(outageGate(undefined, 5, 0)).toEqual({ open: true });
+    expect(outageGate(10_000, 1, 10_500)).toEqual({ open: false });
+    expect(outageGate(10_000, 0, 10_500)).toEqual({ open: false, until: 11_000 });
+    expect(outageGate(10_000, 0, 11_000)).toEqual({ open: true });
   });
 });
