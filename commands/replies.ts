@@ -1,5 +1,6 @@
 import { MessageFlags, type InteractionReplyOptions } from 'discord.js';
 import type { Source } from '../src/db/schema.js';
+import { escapeText } from '../src/embed/markdown.js';
 import { truncate } from '../src/embed/text.js';
 
 /** Anything that names a source's URL or details is only shown to the member who asked. */
@@ -17,13 +18,19 @@ export function webhookUrl(publicUrl: string, source: Source): string {
 /** Custom ids carry the time they were made, so a form submitted long after is refused clearly. */
 export const FORM_LIFETIME_MS = 15 * 60 * 1000;
 
+/** Discord's limit on a component's custom id. */
+const CUSTOM_ID_MAX = 100;
+
 export function customId(action: string, ...args: (string | number)[]): string {
-  return ['dispatch', action, ...args].join(':');
+  const id = ['dispatch', action, ...args].join(':');
+  // Every id is built from bounded parts; a longer one is a bug here, not the member's input.
+  if (id.length > CUSTOM_ID_MAX) throw new Error(`custom id for ${action} is ${id.length} characters; Discord allows ${CUSTOM_ID_MAX}`);
+  return id;
 }
 
-/** A recorded failure and when it happened, within an embed field. */
+/** A recorded failure and when it happened, within an embed field. Its words come from Discord or a payload: escaped. */
 export function failureText(text: string, at: number | null): string {
-  return `${truncate(text, 900)} (${relativeTime(at)})`;
+  return `${escapeText(truncate(text, 800))} (${relativeTime(at)})`;
 }
 
 export function relativeTime(ms: number | null | undefined): string {

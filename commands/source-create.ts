@@ -9,19 +9,25 @@ import type { CommandContext, ComponentHandler } from './types.js';
 /** Sentry's Client Secret is a 64-character hex string; leave room for other senders. */
 const SECRET_MAX_LENGTH = 256;
 
-export function secretInput(description: string): LabelBuilder {
+/** The secret field of a form; with REQUIRE_SIGNATURE it cannot be left blank. */
+export function secretInput(description: string, required: boolean): LabelBuilder {
   return new LabelBuilder()
     .setLabel('Signing secret')
     .setDescription(description)
     .setTextInputComponent(
-      new TextInputBuilder().setCustomId('secret').setStyle(TextInputStyle.Short).setRequired(false).setMaxLength(SECRET_MAX_LENGTH),
+      new TextInputBuilder().setCustomId('secret').setStyle(TextInputStyle.Short).setRequired(required).setMaxLength(SECRET_MAX_LENGTH),
     );
 }
 
 /** Blank means "no secret"; surrounding whitespace from a paste is never part of one. */
-export function readSecret(value: string): string | null {
+export function readSecret(value: string, required: boolean): string | null {
   const secret = value.trim();
   if (/\s/.test(secret)) throw new UserError('A signing secret cannot contain spaces or line breaks. Paste the Client Secret exactly.');
+  if (secret === '' && required) {
+    throw new UserError(
+      "This Dispatch requires a signing secret for every source (REQUIRE_SIGNATURE). Paste the integration's Client Secret.",
+    );
+  }
   return secret === '' ? null : secret;
 }
 
@@ -42,7 +48,14 @@ export async function createCommand(interaction: ChatInputCommandInteraction<'ca
   const modal = new ModalBuilder()
     .setCustomId(customId('create', name, channel.id, ctx.now()))
     .setTitle(`New Sentry source: ${name}`)
-    .addLabelComponents(secretInput("Your Sentry integration's Client Secret. Leave blank to skip signature checks (not recommended)."));
+    .addLabelComponents(
+      secretInput(
+        ctx.requireSignature
+          ? "Your Sentry integration's Client Secret (required here)."
+          : "Your Sentry integration's Client Secret. Leave blank to skip signature checks (not recommended).",
+        ctx.requireSignature,
+      ),
+    );
   await interaction.showModal(modal);
 }
 
@@ -69,7 +82,7 @@ export const createModalHandler: ComponentHandler = {
       throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
     const name = sourceNameFrom(rawName);
-    const secret = readSecret(interaction.fields.getTextInputValue('secret'));
+    const secret = readSecret(interaction.fields.getTextInputValue('secret'), ctx.requireSignature);
     assertCanPostIn(interaction.guild, channelId);
     const input = {
       guildId: interaction.guildId,

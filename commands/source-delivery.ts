@@ -3,6 +3,7 @@ import { recentEvents, retrySource } from '../src/db/events.js';
 import { deferProbe, holdOf } from '../src/db/holds.js';
 import type { EventRow, Hold } from '../src/db/schema.js';
 import { COLORS } from '../src/embed/colors.js';
+import { escapeText } from '../src/embed/markdown.js';
 import { EMBED_LIMITS } from '../src/embed/limits.js';
 import { truncate } from '../src/embed/text.js';
 import { UserError } from '../src/user-error.js';
@@ -47,11 +48,11 @@ function outcome(event: EventRow, guildId: string, hold: Hold | undefined): stri
     case 'collapsed':
       return `🌊 counted in a flood summary${link}`;
     case 'failed':
-      return `❌ failed: ${truncate(event.lastError ?? 'unknown reason', 140)}`;
+      return `❌ failed: ${escapeText(truncate(event.lastError ?? 'unknown reason', 140))}`;
     case 'pending':
       if (hold) return '⛔ held: its channel is on hold';
       if (event.attempts > 0)
-        return `🔁 retrying (attempt ${event.attempts + 1} ${relativeTime(event.nextAttemptAt)}): ${truncate(event.lastError ?? '', 100)}`;
+        return `🔁 retrying (attempt ${event.attempts + 1} ${relativeTime(event.nextAttemptAt)}): ${escapeText(truncate(event.lastError ?? '', 100))}`;
       return '⏳ waiting';
   }
 }

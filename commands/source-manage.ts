@@ -16,6 +16,7 @@ import { isFlooding } from '../src/delivery/policy.js';
 import { postOnce } from '../src/delivery/post-once.js';
 import { assertCanPostIn } from '../src/discord/channel-check.js';
 import { COLORS } from '../src/embed/colors.js';
+import { escapeText } from '../src/embed/markdown.js';
 import { renderEvent } from '../src/render/render-event.js';
 import { SAMPLE_EVENT_TYPE, sampleIssueCreated } from '../src/sentry/samples.js';
 import { UserError } from '../src/user-error.js';
@@ -117,7 +118,15 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
       { name: 'Webhook URL', value: `\`${webhookUrl(ctx.publicUrl, source)}\`` },
       { name: 'Channel', value: `<#${source.channelId}>`, inline: true },
       { name: 'Status', value: statusLine(source, hold, interaction.guild, waiting), inline: !hold },
-      { name: 'Signing secret', value: source.signingSecret ? 'set' : 'not set: signatures are not checked', inline: true },
+      {
+        name: 'Signing secret',
+        value: source.signingSecret
+          ? 'set'
+          : ctx.requireSignature
+            ? '⚠️ **not set**: every webhook is refused (401) until one is set with `/dispatch source secret`'
+            : '⚠️ **not set**: anyone with the URL can post to this channel. Set one with `/dispatch source secret`.',
+        inline: !!source.signingSecret,
+      },
       { name: 'Received', value: String(source.eventsReceived), inline: true },
       { name: 'Delivered', value: String(source.eventsDelivered), inline: true },
       { name: 'Failed', value: String(source.eventsFailed), inline: true },
@@ -180,6 +189,6 @@ export async function testCommand(interaction: Interaction, ctx: CommandContext)
   }
   const content = outcome.ok
     ? `✅ Posted a sample event in <#${source.channelId}>.`
-    : `❌ Could not post to <#${source.channelId}>: ${outcome.reason}`;
+    : `❌ Could not post to <#${source.channelId}>: ${escapeText(outcome.reason)}`;
   await interaction.editReply({ content, allowedMentions: { parse: [] } });
 }

@@ -12,7 +12,12 @@ export async function secretCommand(interaction: ChatInputCommandInteraction<'ca
   const modal = new ModalBuilder()
     .setCustomId(customId('secret', source.id, ctx.now()))
     .setTitle(`Signing secret: ${source.name}`)
-    .addLabelComponents(secretInput('Paste the new Client Secret. Leave blank to turn signature checks off.'));
+    .addLabelComponents(
+      secretInput(
+        ctx.requireSignature ? 'Paste the new Client Secret.' : 'Paste the new Client Secret. Leave blank to turn signature checks off.',
+        ctx.requireSignature,
+      ),
+    );
   await interaction.showModal(modal);
 }
 
@@ -22,7 +27,7 @@ export const secretModalHandler: ComponentHandler = {
     if (!interaction.isModalSubmit()) throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
     const source = await sourceById(ctx, interaction.guildId, sourceId);
-    const secret = readSecret(interaction.fields.getTextInputValue('secret'));
+    const secret = readSecret(interaction.fields.getTextInputValue('secret'), ctx.requireSignature);
     const had = source.signingSecret !== null;
     await setSourceSecret(ctx.db, source, secret === null ? null : ctx.secrets.seal(secret), ctx.now());
     ctx.logger.info(

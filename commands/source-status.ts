@@ -1,6 +1,7 @@
 import type { Guild } from 'discord.js';
 import type { Hold, Source } from '../src/db/schema.js';
 import { channelProblem, describeChannelProblem } from '../src/discord/channel-check.js';
+import { escapeText } from '../src/embed/markdown.js';
 import { relativeTime } from './replies.js';
 
 /**
@@ -11,7 +12,7 @@ export function holdReason(hold: Hold, guild: Guild | null): string {
   if (hold.code === 401) return 'the bot token was rejected: the bot operator must set a valid DISCORD_TOKEN';
   const problem = channelProblem(guild, hold.channelId);
   if (problem && problem.kind !== 'no server') return describeChannelProblem(problem, hold.channelId);
-  return `Discord refused posts to <#${hold.channelId}> (${hold.reason})`;
+  return `Discord refused posts to <#${hold.channelId}> (${escapeText(hold.reason)})`;
 }
 
 /** A source's status in one line, as `list` and `info` show it. */

@@ -11,10 +11,11 @@ import { lastEventMatching } from '../src/db/events.js';
 import type { Source } from '../src/db/schema.js';
 import { clearTemplate, listTemplates, setTemplate, templateFor } from '../src/db/templates.js';
 import { COLORS } from '../src/embed/colors.js';
+import { escapeText } from '../src/embed/markdown.js';
 import { CONTENT_LIMIT } from '../src/embed/limits.js';
 import { truncate } from '../src/embed/text.js';
 import { renderEvent } from '../src/render/render-event.js';
-import { parseEventPattern } from '../src/sentry/event-type.js';
+import { EVENT_PATTERN_MAX_LENGTH, parseEventPattern } from '../src/sentry/event-type.js';
 import { sampleEvent } from '../src/sentry/samples.js';
 import { TEMPLATE_LIMITS } from '../src/templates/engine.js';
 import { compileTemplate } from '../src/templates/template-spec.js';
@@ -52,10 +53,19 @@ export async function templateSetCommand(interaction: Interaction, ctx: CommandC
     .setMaxLength(TEMPLATE_LIMITS.sourceChars)
     .setPlaceholder('{"embed": {"title": "{{ payload.data.issue.title }}"}}');
   if (current) input.setValue(current.body);
+  // The pattern travels in the form, not in its custom id: a pattern can be longer than the
+  // 100 characters Discord allows a custom id.
+  const event = new TextInputBuilder()
+    .setCustomId('event')
+    .setStyle(TextInputStyle.Short)
+    .setRequired(true)
+    .setMaxLength(EVENT_PATTERN_MAX_LENGTH)
+    .setValue(pattern);
   const modal = new ModalBuilder()
-    .setCustomId(customId('tpl-set', source.id, pattern, ctx.now()))
-    .setTitle(`Template for ${pattern} on ${source.name}`.slice(0, 45))
+    .setCustomId(customId('tpl-set', source.id, ctx.now()))
+    .setTitle(`Template on ${source.name}`)
     .addLabelComponents(
+      new LabelBuilder().setLabel('Event').setDescription('issue.created, issue.* or * (every event)').setTextInputComponent(event),
       new LabelBuilder()
         .setLabel('Template (JSON with Liquid strings)')
         .setDescription('See the README: variables event and payload, helpers, examples.')
@@ -66,11 +76,11 @@ export async function templateSetCommand(interaction: Interaction, ctx: CommandC
 
 export const templateSetModal: ComponentHandler = {
   action: 'tpl-set',
-  async handle(interaction, [sourceId, pattern, issuedAt], ctx) {
+  async handle(interaction, [sourceId, issuedAt], ctx) {
     if (!interaction.isModalSubmit()) throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
     const source = await sourceById(ctx, interaction.guildId, sourceId);
-    const eventPattern = eventPatternFrom(pattern);
+    const eventPattern = eventPatternFrom(interaction.fields.getTextInputValue('event'));
     const body = interaction.fields.getTextInputValue('template');
     compileTemplate(body); // refused here, with the engine's message, if it does not parse
     await setTemplate(ctx.db, { sourceId: source.id, eventPattern, body, updatedBy: interaction.user.id }, ctx.now());
@@ -106,7 +116,7 @@ export async function templatePreviewCommand(interaction: Interaction, ctx: Comm
   } else if (rendered.templateFailure) {
     const { kind, message } = rendered.templateFailure;
     lines.push(
-      `❌ Template \`${template.eventPattern}\` failed on ${origin} (${kind}): ${message}`,
+      `❌ Template \`${template.eventPattern}\` failed on ${origin} (${kind}): ${escapeText(message)}`,
       'The built-in embed would be posted instead:',
     );
   } else {
@@ -116,7 +126,8 @@ export async function templatePreviewCommand(interaction: Interaction, ctx: Comm
         rendered.allowedRoleIds.length > 0 ? `may ping roles ${rendered.allowedRoleIds.map((r) => `<@&${r}>`).join(', ')}` : 'pings nobody';
       lines.push(`Message text (${pings}):\n>>> ${rendered.content}`);
     }
-    for (const warning of rendered.warnings) lines.push(`⚠️ ${warning}`);
+    // Warnings quote what the template printed from the payload: shown as text.
+    for (const warning of rendered.warnings) lines.push(`⚠️ ${escapeText(warning)}`);
   }
   if (source.lastTemplateError)
     lines.push(`Last failure in delivery: ${failureText(source.lastTemplateError, source.lastTemplateErrorAt)}`);

@@ -22,6 +22,8 @@ export interface CommandContext {
   now: () => number;
   /** Seals a signing secret before it is stored. */
   secrets: SecretBox;
+  /** REQUIRE_SIGNATURE: no source may be created or left without a signing secret. */
+  requireSignature: boolean;
   /** The flood settings, to show a source's flood state. */
   flood: FloodSettings;
   /** Tells the delivery worker that events became due (after `retry`). */

@@ -115,6 +115,7 @@ const schema = z.object({
   FLOOD_AFTER: duration.default(30_000),
   DISPATCH_ENCRYPTION_KEY: encryptionKey,
   METRICS_TOKEN: optionalText,
+  REQUIRE_SIGNATURE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   DISPATCH_ENCRYPTION_KEY_PREVIOUS: encryptionKey,
   SHUTDOWN_TIMEOUT: duration.default(10_000),
 });
@@ -148,6 +149,8 @@ export interface Config {
   readonly encryptionKey: Buffer | undefined;
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   readonly metricsToken: string | undefined;
+  /** Sources must have a signing secret: none can be created or left without one, and webhooks to one without get 401. */
+  readonly requireSignature: boolean;
   /** The key being rotated away from: secrets it sealed are re-sealed with the current key at start-up. */
   readonly previousEncryptionKey: Buffer | undefined;
   readonly shutdownTimeoutMs: number;
@@ -184,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     flood: Object.freeze({ threshold: e.FLOOD_THRESHOLD, afterMs: e.FLOOD_AFTER }),
     encryptionKey: e.DISPATCH_ENCRYPTION_KEY,
     metricsToken: e.METRICS_TOKEN,
+    requireSignature: e.REQUIRE_SIGNATURE === 'true',
     previousEncryptionKey: e.DISPATCH_ENCRYPTION_KEY_PREVIOUS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
   });

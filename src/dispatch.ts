@@ -71,7 +71,17 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
 
   const route = createInteractionRouter(
     { commands, components: componentHandlers },
-    { db, logger, publicUrl: config.publicUrl, send, now, secrets, flood: config.flood, wakeDelivery: () => worker.kick() },
+    {
+      db,
+      logger,
+      publicUrl: config.publicUrl,
+      send,
+      now,
+      secrets,
+      flood: config.flood,
+      requireSignature: config.requireSignature,
+      wakeDelivery: () => worker.kick(),
+    },
   );
   client.on('interactionCreate', (interaction) => void route(interaction));
 
@@ -85,6 +95,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     metrics,
     metricsToken: config.metricsToken,
     onAccepted: () => worker.kick(),
+    requireSignature: config.requireSignature,
     gatewayState: () => gatewayState(client),
     deliveryHealth: () => worker.health(),
     now,

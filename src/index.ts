@@ -18,7 +18,7 @@ function readConfig(): Config {
 }
 
 const config = readConfig();
-const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
+const logger = createLogger({ level: config.logLevel, pretty: config.logPretty, secretValues: [config.discordToken] });
 
 process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
 

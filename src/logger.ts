@@ -1,8 +1,8 @@
-import { pino, type Logger } from 'pino';
+import { pino, stdSerializers, type Logger } from 'pino';
 
 export type { Logger };
 
-/** Paths that may carry a credential; pino replaces them before a line is written. */
+/** Keys that carry a credential; pino replaces their values before a line is written. */
 const REDACT_PATHS = [
   'secret',
   'signingSecret',
@@ -19,13 +19,62 @@ const REDACT_PATHS = [
   '*.metricsToken',
   'encryptionKey',
   '*.encryptionKey',
+  'sentryToken',
+  '*.sentryToken',
 ];
 
-export function createLogger(options: { level: string; pretty: boolean; destination?: NodeJS.WritableStream }): Logger {
+/**
+ * Credentials that travel inside text: interaction tokens in Discord URLs (a discord.js error's
+ * `url`), webhook slugs in paths (a slug lets anyone post to a source without a secret), and
+ * `Bot`/`Bearer` authorization values.
+ */
+const SECRETS_IN_TEXT: [RegExp, string][] = [
+  [/(\/interactions\/\d+\/)[^/\s?]+/g, '$1[token]'],
+  [/(\/webhooks\/\d+\/)[^/\s?]+/g, '$1[token]'],
+  [/(\/hooks\/)[^/\s?]+/g, '$1[slug]'],
+  [/\b(Bot|Bearer)\s+[\w.~+/=-]+/g, '$1 [redacted]'],
+];
+
+/** Every string in a log line's fields, credentials replaced; nested a few levels (errors, their causes). */
+function scrub(value: unknown, known: readonly string[], depth = 0): unknown {
+  if (typeof value === 'string') {
+    let text = value;
+    for (const secret of known) if (secret && text.includes(secret)) text = text.split(secret).join('[redacted]');
+    for (const [pattern, replacement] of SECRETS_IN_TEXT) text = text.replace(pattern, replacement);
+    return text;
+  }
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return scrub(stdSerializers.err(value), known, depth + 1);
+  if (Array.isArray(value)) return value.map((v) => scrub(v, known, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) out[key] = key === 'requestBody' ? '[redacted]' : scrub(v, known, depth + 1);
+  return out;
+}
+
+export function createLogger(options: {
+  level: string;
+  pretty: boolean;
+  destination?: NodeJS.WritableStream;
+  /** Values never to write, wherever they turn up (the bot token). */
+  secretValues?: readonly string[];
+}): Logger {
+  const known = (options.secretValues ?? []).filter((s) => s.length >= 8);
   const settings = {
     level: options.level,
     base: { app: 'dispatch' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // Errors are serialized (and scrubbed) by the formatter below, before pino would serialize them.
+    serializers: { err: (err: unknown) => err },
+    formatters: { log: (fields: Record<string, unknown>) => scrub(fields, known) as Record<string, unknown> },
+    hooks: {
+      // The message itself is ours, but may quote what it is about.
+      logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
+        method.apply(
+          this,
+          args.map((a) => (typeof a === 'string' ? scrub(a, known) : a)),
+        );
+      },
+    },
     ...(options.pretty && !options.destination ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } } : {}),
   };
   return options.destination ? pino(settings, options.destination) : pino(settings);

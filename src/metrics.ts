@@ -10,7 +10,7 @@ export function createMetrics(db: Database, now: () => number) {
     registry,
     webhooks: new Counter({
       name: 'dispatch_webhooks_total',
-      help: 'Webhook requests answered, by HTTP status and event type ("unknown" until the request is verified)',
+      help: 'Webhook requests answered, by HTTP status and event type ("unknown" until the request is verified, "other" for a type Sentry is not known to send)',
       labelNames: ['status', 'event_type'] as const,
       registers: [registry],
     }),

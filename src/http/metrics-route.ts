@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Metrics } from '../metrics.js';
+import { eventTypeLabel } from '../sentry/event-type.js';
 import { HttpError } from './http-error.js';
 
 function sameToken(given: string, expected: string): boolean {
@@ -28,7 +29,7 @@ export function metricsRoute(metrics: Metrics, token: string | undefined): Reque
 export function countWebhooks(metrics: Metrics): RequestHandler {
   return (_req, res, next) => {
     res.once('finish', () => {
-      metrics.webhooks.inc({ status: String(res.statusCode), event_type: (res.locals.eventType as string | undefined) ?? 'unknown' });
+      metrics.webhooks.inc({ status: String(res.statusCode), event_type: eventTypeLabel(res.locals.eventType as string | undefined) });
     });
     next();
   };

@@ -21,6 +21,8 @@ export interface WebhookDeps {
   secrets: SecretBox;
   /** Called after an event is stored, so the delivery worker can pick it up; never awaited. */
   onAccepted: () => void;
+  /** A source without a signing secret is refused (REQUIRE_SIGNATURE). */
+  requireSignature: boolean;
 }
 
 /** Slugs are 24 random bytes in base64url; anything else cannot name a source. */
@@ -54,6 +56,10 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     const about = { source_id: source.id, guild_id: source.guildId };
 
     if (source.signingSecret === null) {
+      if (deps.requireSignature) {
+        deps.logger.info({ ...about, outcome: 'rejected', reason: 'signature required' }, 'webhook refused');
+        throw new HttpError(401, 'signature required', 'signature required: set a signing secret with /dispatch source secret');
+      }
       deps.logger.debug(about, 'source has no signing secret: signature check skipped');
     } else {
       const verdict = verifySignature(body, deps.secrets.open(source.signingSecret), req.get('sentry-hook-signature'));

@@ -10,6 +10,33 @@ const PATTERN = new RegExp(`^(\\*|${NAME_SOURCE}\\.\\*|${NAME_SOURCE}\\.${NAME_S
 /** The longest pattern: two names and a dot. */
 export const EVENT_PATTERN_MAX_LENGTH = 129;
 
+/** Every event type Sentry is known to send (its docs and source, 2026). */
+export const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set([
+  ...['created', 'resolved', 'assigned', 'ignored', 'archived', 'unresolved', 'deleted'].map((a) => `issue.${a}`),
+  'error.created',
+  ...['created', 'updated', 'deleted'].map((a) => `comment.${a}`),
+  'event_alert.triggered',
+  ...['critical', 'warning', 'resolved', 'open'].map((a) => `metric_alert.${a}`),
+  ...['created', 'deleted'].map((a) => `installation.${a}`),
+  ...[
+    'root_cause_started',
+    'root_cause_completed',
+    'solution_started',
+    'solution_completed',
+    'coding_started',
+    'coding_completed',
+    'pr_created',
+  ].map((a) => `seer.${a}`),
+  'activity_alert.triggered',
+  ...['size_analysis_completed', 'build_distribution_completed'].map((a) => `preprod_artifact.${a}`),
+]);
+
+/** A type as a metrics label: the known ones by name, anything else as `other`, so a sender cannot grow the series. */
+export function eventTypeLabel(type: string | undefined): string {
+  if (type === undefined) return 'unknown';
+  return KNOWN_EVENT_TYPES.has(type) ? type : 'other';
+}
+
 export interface EventType {
   resource: string;
   action: string;
@@ -19,13 +46,32 @@ export interface EventType {
 
 export type EventTypeResult = { ok: true; eventType: EventType } | { ok: false; reason: string };
 
-/** `Sentry-Hook-Resource` + the body's `action` → the event type used for routing and display. */
+/**
+ * A name as Sentry might write it, in the grammar: lower case, anything but letters, digits and
+ * `_` turned into `_`, at most 64 characters. Undefined when nothing is left.
+ */
+function nameOf(raw: string): string | undefined {
+  const name = raw
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .replace(/^[^a-z]+/, '')
+    .slice(0, 64);
+  return NAME.test(name) ? name : undefined;
+}
+
+/**
+ * `Sentry-Hook-Resource` + the body's `action` → the event type used for routing and display.
+ * Both are required: they say what the event is. An odd spelling (`Preprod-Artifact`) is read in
+ * the grammar rather than refused, since Sentry never sends an event twice.
+ */
 export function eventTypeOf(resourceHeader: string | undefined, payload: unknown): EventTypeResult {
-  const resource = resourceHeader?.trim().toLowerCase();
-  if (!resource) return { ok: false, reason: 'missing sentry-hook-resource header' };
-  if (!NAME.test(resource)) return { ok: false, reason: 'invalid sentry-hook-resource header' };
-  const action = (payload as { action?: unknown } | null)?.action;
-  if (typeof action !== 'string' || !NAME.test(action)) return { ok: false, reason: 'body has no valid "action"' };
+  if (!resourceHeader?.trim()) return { ok: false, reason: 'missing sentry-hook-resource header' };
+  const resource = nameOf(resourceHeader);
+  if (!resource) return { ok: false, reason: 'invalid sentry-hook-resource header' };
+  const rawAction = (payload as { action?: unknown } | null)?.action;
+  const action = typeof rawAction === 'string' ? nameOf(rawAction) : undefined;
+  if (!action) return { ok: false, reason: 'body has no valid "action"' };
   return { ok: true, eventType: { resource, action, type: `${resource}.${action}` } };
 }
 

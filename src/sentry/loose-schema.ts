@@ -4,7 +4,8 @@ import { z } from 'zod';
  * Loose schema pieces for Sentry payloads: a missing or wrong-typed value becomes undefined
  * instead of failing the parse, so one odd field never costs the others.
  */
-export const optString = z.string().optional().catch(undefined);
+/** Text; a number or boolean where text was expected is shown as text (Sentry's serializers are loose). */
+export const optString = z.union([z.string(), z.number(), z.boolean()]).transform(String).optional().catch(undefined);
 /** Sentry sends some numbers as strings (`count`), some ids as either. */
 export const optNumberish = z
   .union([

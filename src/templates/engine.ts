@@ -1,6 +1,6 @@
 import { Context, Liquid, type Template } from 'liquidjs';
 import { levelColor } from '../embed/colors.js';
-import { inlineCode, prose } from '../embed/markdown.js';
+import { escapeText, inlineCode, prose } from '../embed/markdown.js';
 import { truncate } from '../embed/text.js';
 import { discordTimestamp, type TimeValue } from '../embed/time.js';
 import { TemplateError } from './template-error.js';
@@ -59,11 +59,21 @@ export class RenderBudget {
   };
 }
 
-/** Every `{{ value }}` passes here: its size is charged to the event's budget. */
-function chargeOutput(this: { context: Context }, value: unknown): string {
+/** A render context that knows whether its string is shown as markdown (and so escapes what it prints). */
+class DispatchContext extends Context {
+  escapeOutput = false;
+}
+
+/**
+ * Every `{{ value }}` passes here: its size is charged to the event's budget and, where the string
+ * is shown as markdown (content, description, fields), the value is escaped: what a payload says is
+ * shown as text and can never link, format or mention. `| raw` prints a value as it is; the
+ * helpers below that make markup on purpose (`discord_time`, `code`) are not escaped either.
+ */
+function printValue(this: { context: Context }, value: unknown): string {
   const text = value === undefined || value === null ? '' : String(value);
   (this.context.memoryLimit as unknown as LiquidLimiter).use(text.length);
-  return text;
+  return (this.context as DispatchContext).escapeOutput ? escapeText(text) : text;
 }
 
 /**
@@ -78,20 +88,23 @@ const liquid = new Liquid({
   ownPropertyOnly: true,
   strictFilters: true,
   parseLimit: TEMPLATE_LIMITS.sourceChars * 2,
-  outputEscape: chargeOutput,
+  outputEscape: printValue,
 });
 
 // Helpers for Discord messages, beside Liquid's standard filters (truncate, date, default, json…).
 // Each is the helper Dispatch's own embeds use, so a template shows payload text the same way.
 
 /** `{{ payload.data.issue.lastSeen | discord_time: "R" }}` → `<t:1700000000:R>`, shown in each reader's time zone. */
-liquid.registerFilter('discord_time', (value: unknown, style: unknown = 'R') => discordTimestamp(value as TimeValue, String(style)) ?? '');
+liquid.registerFilter('discord_time', {
+  raw: true,
+  handler: (value: unknown, style: unknown = 'R') => discordTimestamp(value as TimeValue, String(style)) ?? '',
+});
 /** `{{ payload.data.issue.level | level_color }}` → the color Dispatch's own embeds use for that level. */
 liquid.registerFilter('level_color', (level: unknown) => levelColor(typeof level === 'string' ? level : undefined));
 /** Inline code that a backtick in the value cannot break. */
-liquid.registerFilter('code', (value: unknown) => inlineCode(String(value ?? '')) ?? '');
-/** Escapes Discord markdown in payload text. */
-liquid.registerFilter('escape_markdown', (value: unknown) => prose(String(value ?? '')) ?? '');
+liquid.registerFilter('code', { raw: true, handler: (value: unknown) => inlineCode(String(value ?? '')) ?? '' });
+/** Escapes Discord markdown in payload text (what printing a value in content, description or fields does anyway). */
+liquid.registerFilter('escape_markdown', { raw: true, handler: (value: unknown) => prose(String(value ?? '')) ?? '' });
 
 export function parseLiquid(source: string, where: string): Template[] {
   try {
@@ -101,18 +114,11 @@ export function parseLiquid(source: string, where: string): Template[] {
   }
 }
 
-/** Renders one string, charging its work to the event's budget. */
-export function renderLiquid(templates: Template[], data: object, where: string, budget: RenderBudget): string {
-  const context = new Context(
-    data,
-    liquid.options,
-    { sync: true },
-    {
-      renderLimit: budget.work as never,
-      memoryLimit: budget.allocations as never,
-      liquid,
-    },
-  );
+/** Renders one string, charging its work to the event's budget; `markdown` strings escape what they print. */
+export function renderLiquid(templates: Template[], data: object, where: string, budget: RenderBudget, markdown: boolean): string {
+  const limits = { renderLimit: budget.work as never, memoryLimit: budget.allocations as never, liquid };
+  const context = new DispatchContext(data, liquid.options, { sync: true }, limits);
+  context.escapeOutput = markdown;
   try {
     return liquid.renderSync(templates, context) as string;
   } catch (error) {

@@ -2,7 +2,7 @@ import type { APIEmbed, APIEmbedField } from 'discord.js';
 import { CONTENT_LIMIT, EMBED_LIMITS, embedLength } from '../embed/limits.js';
 import { truncate } from '../embed/text.js';
 import { RenderBudget, renderLiquid } from './engine.js';
-import type { CompiledTemplate } from './template-spec.js';
+import { roleMentionsIn, type CompiledTemplate } from './template-spec.js';
 import { TemplateError } from './template-error.js';
 
 /** What a template sees. */
@@ -17,13 +17,18 @@ export interface TemplateEvent {
 export interface RenderedMessage {
   embed: APIEmbed;
   content?: string;
-  /** Roles `content` may ping: only with allow_role_mentions, never @everyone, @here or users. */
+  /**
+   * Roles `content` may ping: only with allow_role_mentions, and only roles written in the
+   * template's own text (a value printed from the payload never adds one). Never @everyone,
+   * @here or users.
+   */
   allowedRoleIds: string[];
   /** Things dropped on the way (an empty field, a bad URL), shown by preview. */
   warnings: string[];
 }
 
-const ROLE_MENTION = /<@&(\d{17,20})>/g;
+/** Strings shown as markdown: what they print from a payload is escaped. */
+const MARKDOWN_PATH = /^(content|embed\.description|embed\.fields\.\d+\.(name|value))$/;
 
 /**
  * Renders a compiled template against an event. Anything that keeps it from making a message
@@ -39,7 +44,7 @@ export function renderTemplate(template: CompiledTemplate, event: TemplateEvent)
   const budget = new RenderBudget();
   const render = (path: string): string | undefined => {
     const parsed = template.parsed.get(path);
-    return parsed ? renderLiquid(parsed, data, path, budget).trim() : undefined;
+    return parsed ? renderLiquid(parsed, data, path, budget, MARKDOWN_PATH.test(path)).trim() : undefined;
   };
   const nonEmpty = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
   const url = (path: string): string | undefined => {
@@ -79,7 +84,7 @@ export function renderTemplate(template: CompiledTemplate, event: TemplateEvent)
   const content = nonEmpty(render('content'));
   assertWithinLimits(embed, content);
   const allowedRoleIds =
-    template.spec.allow_role_mentions && content ? [...new Set([...content.matchAll(ROLE_MENTION)].map((m) => m[1]!))] : [];
+    template.spec.allow_role_mentions && content ? roleMentionsIn(content).filter((id) => template.literalRoleIds.includes(id)) : [];
   return { embed, ...(content ? { content } : {}), allowedRoleIds, warnings };
 }
 

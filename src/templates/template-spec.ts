@@ -29,6 +29,20 @@ export type TemplateSpec = z.infer<typeof TemplateSchema>;
 export interface CompiledTemplate {
   spec: TemplateSpec;
   parsed: Map<string, Template[]>;
+  /** Roles mentioned in the content's own text (outside `{{ }}` and `{% %}`): the only ones it may ping. */
+  literalRoleIds: string[];
+}
+
+const ROLE_MENTION = /<@&(\d{17,20})>/g;
+
+/** The roles a text mentions. */
+export function roleMentionsIn(text: string): string[] {
+  return [...new Set([...text.matchAll(ROLE_MENTION)].map((m) => m[1]!))];
+}
+
+/** The text of a Liquid string outside its tags and outputs. */
+function literalText(source: string): string {
+  return source.replace(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g, '\u0000');
 }
 
 /**
@@ -57,5 +71,5 @@ export function compileTemplate(source: string): CompiledTemplate {
     else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) visit(v, path ? `${path}.${k}` : k);
   };
   visit(parsed.data, '');
-  return { spec: parsed.data, parsed: templates };
+  return { spec: parsed.data, parsed: templates, literalRoleIds: roleMentionsIn(literalText(parsed.data.content ?? '')) };
 }

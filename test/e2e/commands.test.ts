@@ -185,6 +185,15 @@ describe('/dispatch source, end to end through discord.js', () => {
     expect(own.slug).toBeDefined();
   });
 
+  it('matches "_" and "%" literally when autocompleting', async () => {
+    await createSource(alice, 'lit_x', h.channelId, '');
+    await createSource(alice, 'litax', h.channelId, '');
+    const typed = await interact(h.discord, autocomplete(alice, 'info', 'lit_'));
+    expect(typed.body.data.choices).toEqual([{ name: 'lit_x', value: 'lit_x' }]);
+    const percent = await interact(h.discord, autocomplete(alice, 'info', 'lit%'));
+    expect(percent.body.data.choices).toEqual([]);
+  });
+
   it("autocompletes only the server's own sources", async () => {
     await createSource(alice, 'auto-one', h.channelId, '');
     await createSource(bob, 'auto-two', guildB.channels[0]!.id, '');
@@ -238,20 +247,35 @@ describe('/dispatch template, end to end through discord.js', () => {
     await createSource(alice, 'tpl', h.channelId, '');
     const opened = await interact(h.discord, slash(alice, 'set', [str('source', 'tpl'), str('event', 'issue.*')], 'template'));
     expect(opened.body.type).toBe(9);
-    const input = opened.body.data.components[0].component;
+    expect(opened.body.data.components[0].component).toMatchObject({ custom_id: 'event', value: 'issue.*' });
+    const input = opened.body.data.components[1].component;
     expect(input).toMatchObject({ custom_id: 'template', max_length: 4000 });
     expect(input.value).toBeUndefined();
 
-    const bad = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { template: '{"embed": {"title": "{{ oops"}}' }));
+    const bad = await interact(
+      h.discord,
+      modalSubmit(alice, opened.body.data.custom_id, { event: 'issue.*', template: '{"embed": {"title": "{{ oops"}}' }),
+    );
     expect(shownText(bad)).toMatch(/embed\.title: .*not closed/i);
     expect(bad.body.data.flags & EPHEMERAL).toBe(EPHEMERAL);
 
-    const good = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { template }));
+    const good = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { event: 'issue.*', template }));
     expect(shownText(good)).toContain('saved');
     const again = await interact(h.discord, slash(alice, 'set', [str('source', 'tpl'), str('event', 'issue.*')], 'template'));
-    expect(again.body.data.components[0].component.value).toBe(template);
+    expect(again.body.data.components[1].component.value).toBe(template);
     const badEvent = await interact(h.discord, slash(alice, 'set', [str('source', 'tpl'), str('event', 'issue/../x')], 'template'));
     expect(shownText(badEvent)).toContain('An event is an event type');
+  });
+
+  it("set takes the longest event pattern the grammar allows, within Discord's custom id limit", async () => {
+    const longest = `${'a'.repeat(64)}.${'b'.repeat(64)}`;
+    const opened = await interact(h.discord, slash(alice, 'set', [str('source', 'tpl'), str('event', longest)], 'template'));
+    expect(opened.body.type).toBe(9);
+    expect(opened.body.data.custom_id.length).toBeLessThanOrEqual(100);
+    expect(opened.body.data.components[0].component.value).toBe(longest);
+    const saved = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { event: longest, template }));
+    expect(shownText(saved)).toContain(`Template for \`${longest}\` saved`);
+    await interact(h.discord, slash(alice, 'clear', [str('source', 'tpl'), str('event', longest)], 'template'));
   });
 
   it('preview renders against a sample, then against the last event received', async () => {
@@ -294,7 +318,8 @@ describe('/dispatch template, end to end through discord.js', () => {
     await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('New issue · PYTHON-TPL'));
     await expect.poll(async () => (await findSource(h.dispatch.db, h.guild.id, 'tpl'))?.lastTemplateError).toMatch(/missing variable/);
     const info = await interact(h.discord, slash(alice, 'info', [str('source', 'tpl')]));
-    expect(shownText(info)).toMatch(/Last template failure.*template issue\.created failed \(missing variable\)/);
+    // Recorded failures are shown escaped (their words can quote a payload); read without the escapes.
+    expect(shownText(info).replace(/\\/g, '')).toMatch(/Last template failure.*template issue\.created failed \(missing variable\)/);
   });
 
   it('list shows the templates; clear removes one and says when there is none', async () => {
@@ -312,12 +337,37 @@ describe('/dispatch template, end to end through discord.js', () => {
 });
 
 describe('secrets stay secret', () => {
-  it('no signing secret appears in any reply, edit, follow-up or log line of this whole suite', () => {
+  it('an unexpected error in a command is logged without the interaction token, and the member gets a generic answer', async () => {
+    h.discord.injectCallbacks([{ status: 400, body: { code: 50035, message: 'Invalid Form Body', errors: { data: { content: 'x' } } } }]);
+    const payload = slash(alice, 'list');
+    const answer = await interact(h.discord, payload);
+    expect(shownText(answer)).toContain('Something went wrong on our side');
+    await expect.poll(() => h.logLines.some((l) => l.includes('interaction failed'))).toBe(true);
+    const logged = h.logLines.find((l) => l.includes('interaction failed'))!;
+    expect(logged).toContain('/interactions/');
+    expect(logged).toContain('[token]');
+    expect(logged).not.toContain(payload.token);
+  });
+
+  it('no signing secret, webhook slug, interaction token or bot token appears in any log line, and no reply shows a secret', () => {
     const secrets = ['s3cret-one', 's3cret-two', 'sec"', 'test-token'];
     const replies = h.discord.interactionResponses.map((r) => JSON.stringify(r.body));
+    const slugs = new Set(replies.flatMap((r) => [...r.matchAll(/\/hooks\/([A-Za-z0-9_-]{32})/g)].map((m) => m[1]!)));
+    const tokens = new Set(h.discord.interactionResponses.map((r) => r.token));
     expect(replies.length).toBeGreaterThan(30);
+    expect(slugs.size).toBeGreaterThan(10);
+    expect(tokens.size).toBeGreaterThan(30);
     expect(h.logLines.length).toBeGreaterThan(30);
-    for (const text of [...replies, ...h.logLines]) for (const secret of secrets) expect(text).not.toContain(secret);
+    for (const text of replies) for (const secret of secrets) expect(text).not.toContain(secret);
+    for (const line of h.logLines) {
+      for (const secret of [...secrets, ...slugs, ...tokens]) expect(line).not.toContain(secret);
+    }
+  });
+
+  it('every custom id the bot sent fits in the 100 characters Discord allows', () => {
+    const ids = h.discord.interactionResponses.flatMap((r) => JSON.stringify(r.body).match(/"custom_id":"[^"]*"/g) ?? []);
+    expect(ids.length).toBeGreaterThan(10);
+    for (const id of ids) expect(id.length - '"custom_id":""'.length).toBeLessThanOrEqual(100);
   });
 });
 

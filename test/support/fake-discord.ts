@@ -96,6 +96,7 @@ export class FakeDiscord {
   readonly guilds: FakeGuild[];
   rateLimitHits = 0;
   private readonly injected: { channelId?: string; response: InjectedResponse }[] = [];
+  private readonly injectedCallbacks: InjectedResponse[] = [];
   private readonly sentTimes = new Map<string, number[]>();
   private readonly messageWaiters: Waiter<PostedMessage>[] = [];
   private readonly responseWaiters: Waiter<FakeDiscord['interactionResponses'][number]>[] = [];
@@ -157,6 +158,11 @@ export class FakeDiscord {
     if (!found) throw new Error(`no channel ${channelId}`);
     found.channel.deny = deny;
     this.dispatch('CHANNEL_UPDATE', channelPayload(found.channel, found.guild.id));
+  }
+
+  /** The next interaction callbacks get these answers, in order (to force an error in a command). */
+  injectCallbacks(responses: InjectedResponse[]): void {
+    this.injectedCallbacks.push(...responses);
   }
 
   /** Refuse gateway connections (Discord's gateway down); REST keeps answering. */
@@ -282,6 +288,8 @@ export class FakeDiscord {
       return this.createMessage(m[1]!, body, json, res);
     }
     if (method === 'POST' && (m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path))) {
+      const injected = this.injectedCallbacks.shift();
+      if (injected) return json(injected.status, injected.body ?? { message: 'injected', code: 0 }, injected.headers);
       this.recordResponse({ interactionId: m[1], token: m[2]!, kind: 'callback', body });
       if (url.searchParams.get('with_response') === 'true') {
         return json(200, {

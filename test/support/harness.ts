@@ -74,8 +74,8 @@ export async function startHarness(
     },
   });
   const logger = options.captureLogs
-    ? createLogger({ level: 'trace', pretty: false, destination })
-    : createLogger({ level: config.logLevel, pretty: false });
+    ? createLogger({ level: 'trace', pretty: false, destination, secretValues: [config.discordToken] })
+    : createLogger({ level: config.logLevel, pretty: false, secretValues: [config.discordToken] });
   const dispatch = await startDispatch(config, logger, options.start);
   const harness: Harness = {
     discord,

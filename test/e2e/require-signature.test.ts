@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, waitFor, type Harness } from '../support/harness.js';
+import { admin, chan, interact, modalSubmit, shownText, slash, str, type Member } from '../support/interactions.js';
+import { loadFixture, sentryRequest } from '../support/sentry.js';
+
+let h: Harness;
+let alice: Member;
+beforeAll(async () => {
+  h = await startHarness({ env: { REQUIRE_SIGNATURE: 'true' } });
+  await waitFor(() => h.dispatch.client.isReady(), 20_000, 'the gateway');
+  alice = admin(h.guild);
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('REQUIRE_SIGNATURE=true', () => {
+  it('create asks for the secret as required, and refuses a blank one', async () => {
+    const opened = await interact(h.discord, slash(alice, 'create', [str('name', 'strict'), chan('channel', h.channelId)]));
+    expect(opened.body.data.components[0].component).toMatchObject({ custom_id: 'secret', required: true });
+    const refused = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { secret: '  ' }));
+    expect(shownText(refused)).toContain('requires a signing secret');
+    const created = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { secret: 'strict-secret' }));
+    expect(shownText(created)).toContain('created');
+  });
+
+  it('a secret cannot be cleared', async () => {
+    const form = await interact(h.discord, slash(alice, 'secret', [str('source', 'strict')]));
+    const refused = await interact(h.discord, modalSubmit(alice, form.body.data.custom_id, { secret: '' }));
+    expect(shownText(refused)).toContain('requires a signing secret');
+  });
+
+  it('a source left without a secret (from before) answers 401, and info says so plainly', async () => {
+    const open = await h.addSource({ secret: null, name: 'legacy' });
+    const response = await h.post(open.slug, sentryRequest('issue', loadFixture('issue.created.json')));
+    expect(response.status).toBe(401);
+    expect(response.headers.get('sentry-hook-error')).toMatch(/^signature required/);
+    const info = await interact(h.discord, slash(alice, 'info', [str('source', 'legacy')]));
+    expect(shownText(info)).toContain('every webhook is refused (401) until one is set');
+  });
+});
+
+describe('without REQUIRE_SIGNATURE', () => {
+  it('info warns plainly that anyone with the URL can post', async () => {
+    const other = await startHarness();
+    try {
+      await waitFor(() => other.dispatch.client.isReady(), 20_000, 'the gateway');
+      await other.addSource({ secret: null, name: 'open' });
+      const info = await interact(other.discord, slash(admin(other.guild), 'info', [str('source', 'open')]));
+      expect(shownText(info)).toContain('anyone with the URL can post to this channel');
+    } finally {
+      await other.close();
+    }
+  });
+});
