@@ -73,7 +73,7 @@ async function startDispatch(
   const dir = mkdtempSync(join(tmpdir(), 'dispatch-bench-'));
   const databasePath = join(dir, 'dispatch.db');
   const db = openSqlite(databasePath);
-  const source = await createSource(
+  const { source } = await createSource(
     db,
     { guildId: discord.guildId, channelId: discord.channelId, name: 'bench', signingSecret: SECRET, createdBy: '1' },
     Date.now(),

@@ -4,21 +4,34 @@ import {
   PermissionFlagsBits,
   SlashCommandBuilder,
   type ChatInputCommandInteraction,
+  type SlashCommandChannelOption,
   type SlashCommandStringOption,
+  type SlashCommandSubcommandBuilder,
 } from 'discord.js';
-import { searchSourceNames, SOURCE_NAME_MAX } from '../src/db/sources.js';
+import { findSource, searchSourceNames, SOURCE_NAME_MAX } from '../src/db/sources.js';
+import { searchRouteNames } from '../src/db/routes.js';
+import { LEVELS } from '../src/sentry/facts.js';
 import { EVENT_PATTERN_MAX_LENGTH } from '../src/sentry/event-type.js';
 import { UserError } from '../src/user-error.js';
+import { routeAddCommand, routeEditCommand, routeListCommand, routeRemoveCommand, routeTestCommand } from './route.js';
 import { createCommand } from './source-create.js';
 import { deleteCommand } from './source-delete.js';
-import { disableCommand, enableCommand, infoCommand, listCommand, testCommand } from './source-manage.js';
 import { logCommand, retryCommand } from './source-delivery.js';
+import { editCommand } from './source-edit.js';
+import { disableCommand, enableCommand, infoCommand, listCommand, testCommand } from './source-manage.js';
 import { secretCommand } from './source-secret.js';
 import { templateClearCommand, templateListCommand, templatePreviewCommand, templateSetCommand } from './template.js';
 import type { Command, CommandContext } from './types.js';
 
+const NAME_MAX = SOURCE_NAME_MAX;
+
 const sourceOption = (option: SlashCommandStringOption) =>
-  option.setName('source').setDescription('The source').setRequired(true).setAutocomplete(true).setMaxLength(SOURCE_NAME_MAX);
+  option.setName('source').setDescription('The source').setRequired(true).setAutocomplete(true).setMaxLength(NAME_MAX);
+
+const routeOption =
+  (required: boolean, description = 'The route') =>
+  (option: SlashCommandStringOption) =>
+    option.setName('route').setDescription(description).setRequired(required).setAutocomplete(true).setMaxLength(NAME_MAX);
 
 const eventOption = (option: SlashCommandStringOption) =>
   option
@@ -26,6 +39,41 @@ const eventOption = (option: SlashCommandStringOption) =>
     .setDescription('issue.created, issue.* or * (the default)')
     .setRequired(false)
     .setMaxLength(EVENT_PATTERN_MAX_LENGTH);
+
+const channelOption = (required: boolean, description: string) => (option: SlashCommandChannelOption) =>
+  option
+    .setName('channel')
+    .setDescription(description)
+    .setRequired(required)
+    .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement);
+
+const LEVEL_CHOICES = LEVELS.map((level) => ({ name: level, value: level }));
+
+/** The options a route's filter and ping are set with, for `route add` and `route edit` (`-` clears a part). */
+function routeOptions(sub: SlashCommandSubcommandBuilder): SlashCommandSubcommandBuilder {
+  return sub
+    .addStringOption((o) =>
+      o.setName('events').setDescription('Event patterns, e.g. "issue.*, !issue.resolved" (- to clear)').setMaxLength(1000),
+    )
+    .addStringOption((o) =>
+      o
+        .setName('min-level')
+        .setDescription('Only events at or above this level (events without a level pass)')
+        .addChoices(...LEVEL_CHOICES, { name: 'any (clear)', value: '-' }),
+    )
+    .addStringOption((o) => o.setName('environments').setDescription('e.g. "production, staging" (- to clear)').setMaxLength(1000))
+    .addStringOption((o) => o.setName('projects').setDescription('Project slugs, e.g. "web, api" (- to clear)').setMaxLength(1000))
+    .addStringOption((o) =>
+      o.setName('tags').setDescription('key=value pairs, e.g. "customer=acme, region=eu" (- to clear)').setMaxLength(1000),
+    )
+    .addRoleOption((o) => o.setName('ping').setDescription('A role to mention for events at or above ping-level'))
+    .addStringOption((o) =>
+      o
+        .setName('ping-level')
+        .setDescription('Ping for events at or above this level (default error)')
+        .addChoices(...LEVEL_CHOICES),
+    );
+}
 
 const data = new SlashCommandBuilder()
   .setName('dispatch')
@@ -42,26 +90,68 @@ const data = new SlashCommandBuilder()
           .setName('create')
           .setDescription('Create a webhook URL for a Sentry integration, posting in a channel')
           .addStringOption((o) =>
-            o.setName('name').setDescription('A short name, e.g. backend').setRequired(true).setMinLength(1).setMaxLength(SOURCE_NAME_MAX),
+            o.setName('name').setDescription('A short name, e.g. backend').setRequired(true).setMinLength(1).setMaxLength(NAME_MAX),
           )
-          .addChannelOption((o) =>
-            o
-              .setName('channel')
-              .setDescription('Where events are posted')
-              .setRequired(true)
-              .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement),
-          ),
+          .addChannelOption(channelOption(true, 'Where events are posted (its first route)')),
       )
       .addSubcommand((sub) => sub.setName('list').setDescription("This server's sources"))
       .addSubcommand((sub) =>
-        sub.setName('info').setDescription('URL, status and delivery counts of a source').addStringOption(sourceOption),
+        sub.setName('info').setDescription('URL, status, routes and delivery counts of a source').addStringOption(sourceOption),
       )
       .addSubcommand((sub) => sub.setName('enable').setDescription('Accept and post events again').addStringOption(sourceOption))
       .addSubcommand((sub) => sub.setName('disable').setDescription('Refuse events and post nothing').addStringOption(sourceOption))
       .addSubcommand((sub) => sub.setName('delete').setDescription('Delete a source and its events').addStringOption(sourceOption))
       .addSubcommand((sub) => sub.setName('secret').setDescription('Set, rotate or clear the signing secret').addStringOption(sourceOption))
       .addSubcommand((sub) =>
-        sub.setName('test').setDescription('Post a sample event in the source channel').addStringOption(sourceOption),
+        sub.setName('test').setDescription("Post a sample event in the source's channels").addStringOption(sourceOption),
+      )
+      .addSubcommand((sub) => sub.setName('retry').setDescription('Try held and failed deliveries again now').addStringOption(sourceOption))
+      .addSubcommand((sub) => sub.setName('log').setDescription('The last 20 events and what became of each').addStringOption(sourceOption))
+      .addSubcommand((sub) =>
+        sub
+          .setName('edit')
+          .setDescription('Rename a source or move its first route; the webhook URL stays')
+          .addStringOption(sourceOption)
+          .addStringOption((o) => o.setName('name').setDescription('A new name').setMinLength(1).setMaxLength(NAME_MAX))
+          .addChannelOption(channelOption(false, 'A new channel for its first route (waiting events follow)')),
+      ),
+  )
+  .addSubcommandGroup((group) =>
+    group
+      .setName('route')
+      .setDescription('Where a source posts: channels, filters, pings')
+      .addSubcommand((sub) =>
+        routeOptions(
+          sub
+            .setName('add')
+            .setDescription('Send some of a source’s events to another channel')
+            .addStringOption(sourceOption)
+            .addStringOption((o) =>
+              o.setName('name').setDescription('A short name, e.g. alerts').setRequired(true).setMinLength(1).setMaxLength(NAME_MAX),
+            )
+            .addChannelOption(channelOption(true, 'Where these events are posted')),
+        ),
+      )
+      .addSubcommand((sub) => sub.setName('list').setDescription("A source's routes and their filters").addStringOption(sourceOption))
+      .addSubcommand((sub) =>
+        routeOptions(
+          sub
+            .setName('edit')
+            .setDescription('Change a route: channel, filter, ping')
+            .addStringOption(sourceOption)
+            .addStringOption(routeOption(true))
+            .addStringOption((o) => o.setName('name').setDescription('A new name').setMinLength(1).setMaxLength(NAME_MAX))
+            .addChannelOption(channelOption(false, 'A new channel (waiting events follow)')),
+        ).addBooleanOption((o) => o.setName('remove-ping').setDescription('Stop pinging a role')),
+      )
+      .addSubcommand((sub) =>
+        sub.setName('remove').setDescription('Remove a route').addStringOption(sourceOption).addStringOption(routeOption(true)),
+      )
+      .addSubcommand((sub) =>
+        sub
+          .setName('test')
+          .setDescription("Replay the source's last 50 events through its routes (nothing is posted)")
+          .addStringOption(sourceOption),
       ),
   )
   .addSubcommandGroup((group) =>
@@ -73,55 +163,63 @@ const data = new SlashCommandBuilder()
           .setName('set')
           .setDescription('Set the template for an event type, a resource or all events')
           .addStringOption(sourceOption)
-          .addStringOption(eventOption),
+          .addStringOption(eventOption)
+          .addStringOption(routeOption(false, "A route's own template (default: the source's, for every route)")),
       )
       .addSubcommand((sub) =>
         sub
           .setName('preview')
           .setDescription('Render a template against the last matching event')
           .addStringOption(sourceOption)
-          .addStringOption(eventOption),
+          .addStringOption(eventOption)
+          .addStringOption(routeOption(false, 'As on this route (default: the source’s templates)')),
       )
       .addSubcommand((sub) => sub.setName('list').setDescription("A source's templates").addStringOption(sourceOption))
       .addSubcommand((sub) =>
-        sub.setName('clear').setDescription('Remove a template').addStringOption(sourceOption).addStringOption(eventOption),
+        sub
+          .setName('clear')
+          .setDescription('Remove a template')
+          .addStringOption(sourceOption)
+          .addStringOption(eventOption)
+          .addStringOption(routeOption(false, "A route's own template (default: the source's)")),
       ),
   );
 
 type Handler = (interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext) => Promise<void>;
 
-const SOURCE_HANDLERS: Record<string, Handler> = {
-  create: createCommand,
-  list: listCommand,
-  info: infoCommand,
-  enable: enableCommand,
-  disable: disableCommand,
-  delete: deleteCommand,
-  secret: secretCommand,
-  test: testCommand,
-  retry: retryCommand,
-  log: logCommand,
-};
-
-const TEMPLATE_HANDLERS: Record<string, Handler> = {
-  set: templateSetCommand,
-  preview: templatePreviewCommand,
-  list: templateListCommand,
-  clear: templateClearCommand,
+const HANDLERS: Record<string, Record<string, Handler>> = {
+  source: {
+    create: createCommand,
+    list: listCommand,
+    info: infoCommand,
+    enable: enableCommand,
+    disable: disableCommand,
+    delete: deleteCommand,
+    secret: secretCommand,
+    test: testCommand,
+    retry: retryCommand,
+    log: logCommand,
+    edit: editCommand,
+  },
+  route: { add: routeAddCommand, list: routeListCommand, edit: routeEditCommand, remove: routeRemoveCommand, test: routeTestCommand },
+  template: { set: templateSetCommand, preview: templatePreviewCommand, list: templateListCommand, clear: templateClearCommand },
 };
 
 export const dispatchCommand = {
   data,
   async execute(interaction, ctx) {
-    const group = interaction.options.getSubcommandGroup();
-    const handlers = group === 'source' ? SOURCE_HANDLERS : group === 'template' ? TEMPLATE_HANDLERS : {};
-    const handler = handlers[interaction.options.getSubcommand()];
+    const handler = HANDLERS[interaction.options.getSubcommandGroup() ?? '']?.[interaction.options.getSubcommand()];
     if (!handler) throw new UserError('Unknown command. Run `npm run deploy-commands` to refresh the command list.');
     await handler(interaction, ctx);
   },
   async autocomplete(interaction, ctx) {
     const focused = interaction.options.getFocused(true);
-    const names = focused.name === 'source' ? await searchSourceNames(ctx.db, interaction.guildId, String(focused.value)) : [];
+    let names: string[] = [];
+    if (focused.name === 'source') names = await searchSourceNames(ctx.db, interaction.guildId, String(focused.value));
+    if (focused.name === 'route') {
+      const source = await findSource(ctx.db, interaction.guildId, interaction.options.getString('source') ?? '');
+      if (source) names = await searchRouteNames(ctx.db, source.id, String(focused.value));
+    }
     await interaction.respond(names.map((name) => ({ name, value: name })));
   },
 } satisfies Command;

@@ -1,4 +1,5 @@
 import { dispatchCommand } from './dispatch.js';
+import { routeRemoveButton } from './route.js';
 import { createModalHandler } from './source-create.js';
 import { deleteButtonHandler } from './source-delete.js';
 import { listPageButton } from './source-manage.js';
@@ -16,6 +17,7 @@ export const componentHandlers: readonly ComponentHandler[] = [
   deleteButtonHandler,
   listPageButton,
   templateSetModal,
+  routeRemoveButton,
 ];
 
 export type { Command, CommandContext, ComponentHandler } from './types.js';

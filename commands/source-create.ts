@@ -91,7 +91,7 @@ export const createModalHandler: ComponentHandler = {
       signingSecret: secret === null ? null : ctx.secrets.seal(secret),
       createdBy: interaction.user.id,
     };
-    const source = await createSource(ctx.db, input, ctx.now()).catch((error: unknown) => {
+    const { source } = await createSource(ctx.db, input, ctx.now()).catch((error: unknown) => {
       throw error instanceof SourceNameTaken ? nameTaken(error.sourceName) : error;
     });
     ctx.logger.info(

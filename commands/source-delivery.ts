@@ -1,10 +1,12 @@
 import { EmbedBuilder, type ChatInputCommandInteraction } from 'discord.js';
-import { recentEvents, retrySource } from '../src/db/events.js';
-import { deferProbe, holdOf } from '../src/db/holds.js';
-import type { EventRow, Hold } from '../src/db/schema.js';
+import { retrySource } from '../src/db/deliveries.js';
+import { recentEvents } from '../src/db/events.js';
+import { deferProbe, holdsOfChannels } from '../src/db/holds.js';
+import { routesOf } from '../src/db/routes.js';
+import type { DeliveryRow, EventRow, Hold, Route } from '../src/db/schema.js';
 import { COLORS } from '../src/embed/colors.js';
-import { escapeText } from '../src/embed/markdown.js';
 import { EMBED_LIMITS } from '../src/embed/limits.js';
+import { escapeText } from '../src/embed/markdown.js';
 import { truncate } from '../src/embed/text.js';
 import { UserError } from '../src/user-error.js';
 import { ephemeral, relativeTime } from './replies.js';
@@ -17,55 +19,84 @@ type Interaction = ChatInputCommandInteraction<'cached'>;
 const LOG_LENGTH = 20;
 
 /**
- * `/dispatch source retry`: everything the source has waiting is due now (a held channel is sent
- * one message to see whether it works again), and its failed events still within retention are
- * queued again. Each is posted once: an event keeps the nonce of its batch.
+ * `/dispatch source retry`: everything the source has waiting is due now (each held channel of its
+ * routes is sent one message to see whether it works again), and its failed deliveries still
+ * within retention are queued again. Each is posted once: a delivery keeps the nonce of its batch.
  */
 export async function retryCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
   const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
   if (!source.enabled) throw new UserError(`**${source.name}** is disabled. Enable it with \`/dispatch source enable\` first.`);
   const now = ctx.now();
-  const hold = await holdOf(ctx.db, source.channelId);
-  if (hold) await deferProbe(ctx.db, source.channelId, now);
+  const routes = await routesOf(ctx.db, source.id);
+  const holds = [
+    ...(
+      await holdsOfChannels(
+        ctx.db,
+        routes.map((r) => r.channelId),
+      )
+    ).values(),
+  ];
+  for (const hold of holds) await deferProbe(ctx.db, hold.channelId, now);
   const { requeued, waiting } = await retrySource(ctx.db, source.id, now);
   ctx.wakeDelivery();
   ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, requeued, waiting }, 'delivery retried');
   const lines = [
     `🔁 Trying **${source.name}** again now: ${waiting} waiting event${waiting === 1 ? '' : 's'}, ${requeued} failed event${requeued === 1 ? '' : 's'} queued again.`,
-    hold
-      ? `Its channel was on hold (${holdReason(hold, interaction.guild)}): one message is sent to see whether that is fixed; if it is, everything waiting follows.`
-      : undefined,
+    ...holds.map(
+      (hold) =>
+        `<#${hold.channelId}> was on hold (${holdReason(hold, interaction.guild)}): one message is sent to see whether that is fixed; if it is, everything waiting follows.`,
+    ),
     'See what happened with `/dispatch source log`.',
   ];
-  await interaction.reply(ephemeral(lines.filter(Boolean).join('\n')));
+  await interaction.reply(ephemeral(lines.join('\n')));
 }
 
-function outcome(event: EventRow, guildId: string, hold: Hold | undefined): string {
-  const link = event.messageId ? ` [message](https://discord.com/channels/${guildId}/${event.channelId}/${event.messageId})` : '';
-  switch (event.status) {
+function outcome(delivery: DeliveryRow, guildId: string, hold: Hold | undefined): string {
+  const link = delivery.messageId ? ` [message](https://discord.com/channels/${guildId}/${delivery.channelId}/${delivery.messageId})` : '';
+  switch (delivery.status) {
     case 'delivered':
       return `✅ posted${link}`;
     case 'collapsed':
       return `🌊 counted in a flood summary${link}`;
     case 'failed':
-      return `❌ failed: ${escapeText(truncate(event.lastError ?? 'unknown reason', 140))}`;
+      return `❌ failed: ${escapeText(truncate(delivery.lastError ?? 'unknown reason', 140))}`;
     case 'pending':
       if (hold) return '⛔ held: its channel is on hold';
-      if (event.attempts > 0)
-        return `🔁 retrying (attempt ${event.attempts + 1} ${relativeTime(event.nextAttemptAt)}): ${escapeText(truncate(event.lastError ?? '', 100))}`;
+      if (delivery.attempts > 0) {
+        return `🔁 retrying (attempt ${delivery.attempts + 1} ${relativeTime(delivery.nextAttemptAt)}): ${escapeText(truncate(delivery.lastError ?? '', 100))}`;
+      }
       return '⏳ waiting';
   }
+}
+
+/** One event's line: when, type, and for each route what became of it. */
+function logLine(
+  event: EventRow,
+  deliveries: readonly DeliveryRow[],
+  routes: ReadonlyMap<number, Route>,
+  holds: ReadonlyMap<string, Hold>,
+  guildId: string,
+): string {
+  const name = (routeId: number) => routes.get(routeId)?.name ?? 'a removed route';
+  const many = routes.size > 1;
+  const outcomes = deliveries.map((d) => `${many ? `${name(d.routeId)}: ` : ''}${outcome(d, guildId, holds.get(d.channelId))}`);
+  const filteredBy = (JSON.parse(event.filteredBy) as number[]).map(name);
+  if (filteredBy.length > 0) outcomes.push(`🚫 filtered out by ${filteredBy.join(', ')}`);
+  const again = event.duplicates > 0 ? ` · received again ${event.duplicates}× (duplicate, not posted again)` : '';
+  return `${relativeTime(event.receivedAt)} \`${event.eventType}\` · ${outcomes.join(' · ')}${again}`;
 }
 
 /** `/dispatch source log`: the source's last events and what became of each, so "did Dispatch get it?" has an answer. */
 export async function logCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
   const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
-  const events = await recentEvents(ctx.db, source.id, LOG_LENGTH);
-  const hold = await holdOf(ctx.db, source.channelId);
-  const lines = events.map((event) => {
-    const again = event.duplicates > 0 ? ` · received again ${event.duplicates}× (duplicate, not posted again)` : '';
-    return `${relativeTime(event.receivedAt)} \`${event.eventType}\` · ${outcome(event, source.guildId, event.channelId === hold?.channelId ? hold : undefined)}${again}`;
-  });
+  const routes = await routesOf(ctx.db, source.id);
+  const recent = await recentEvents(ctx.db, source.id, LOG_LENGTH);
+  const holds = await holdsOfChannels(
+    ctx.db,
+    routes.map((r) => r.channelId),
+  );
+  const byId = new Map(routes.map((r) => [r.id, r]));
+  const lines = recent.map(({ event, deliveries }) => logLine(event, deliveries, byId, holds, source.guildId));
   const embed = new EmbedBuilder()
     .setTitle(`Last ${LOG_LENGTH} events of ${source.name}`)
     .setColor(COLORS.blue)
@@ -74,6 +105,11 @@ export async function logCommand(interaction: Interaction, ctx: CommandContext):
         ? truncate(lines.join('\n'), EMBED_LIMITS.description)
         : 'Nothing received yet (or all of it was pruned after the retention). Send a test from Sentry, or run `/dispatch source test`.',
     );
-  if (hold) embed.addFields({ name: 'On hold', value: `since ${relativeTime(hold.since)}: ${holdReason(hold, interaction.guild)}` });
+  for (const hold of holds.values()) {
+    embed.addFields({
+      name: 'On hold',
+      value: `<#${hold.channelId}> since ${relativeTime(hold.since)}: ${holdReason(hold, interaction.guild)}`,
+    });
+  }
   await interaction.reply(ephemeral('', { embeds: [embed] }));
 }

@@ -8,11 +8,14 @@ import {
   type ChatInputCommandInteraction,
   type InteractionReplyOptions,
 } from 'discord.js';
-import { backlogOfSource } from '../src/db/events.js';
-import { holdOf, holdsOfChannels } from '../src/db/holds.js';
-import type { Source } from '../src/db/schema.js';
+import { backlogOfRoute, waitingOfSource } from '../src/db/deliveries.js';
+import { holdsOfChannels } from '../src/db/holds.js';
+import { routesOf, routesOfSources } from '../src/db/routes.js';
+import type { Hold, Route, Source } from '../src/db/schema.js';
 import { listSources, setSourceEnabled } from '../src/db/sources.js';
 import { isFlooding } from '../src/delivery/policy.js';
+import { deserializeFilter, describeFilter } from '../src/routing/filter.js';
+import { truncate } from '../src/embed/text.js';
 import { postOnce } from '../src/delivery/post-once.js';
 import { assertCanPostIn } from '../src/discord/channel-check.js';
 import { COLORS } from '../src/embed/colors.js';
@@ -43,17 +46,19 @@ async function listPage(
   const pages = Math.max(1, Math.ceil(sources.length / LIST_PAGE_SIZE));
   const current = Math.min(Math.max(0, page), pages - 1);
   const shown = sources.slice(current * LIST_PAGE_SIZE, (current + 1) * LIST_PAGE_SIZE);
-  const holds = await holdsOfChannels(
+  const routes = await routesOfSources(
     ctx.db,
-    shown.map((s) => s.channelId),
+    shown.map((s) => s.id),
   );
   const lines: string[] = [];
   for (const s of shown) {
-    const hold = holds.get(s.channelId);
-    const waiting = hold ? (await backlogOfSource(ctx.db, s.id)).waiting : undefined;
-    const status = statusLine(s, hold, interaction.guild, waiting);
+    const own = routes.get(s.id) ?? [];
+    const holds = await holdsOf(ctx, own);
+    const waiting = holds.length > 0 ? await waitingOfSource(ctx.db, s.id) : undefined;
+    const channels = [...new Set(own.map((r) => `<#${r.channelId}>`))].join(', ');
+    const status = statusLine(s, holds, interaction.guild, waiting);
     lines.push(
-      `**${s.name}** → <#${s.channelId}> · ${status} · secret ${s.signingSecret ? 'yes' : '**no**'} · last event ${relativeTime(s.lastEventAt)}`,
+      `**${s.name}** → ${channels} · ${status} · secret ${s.signingSecret ? 'yes' : '**no**'} · last event ${relativeTime(s.lastEventAt)}`,
     );
   }
   const embed = new EmbedBuilder()
@@ -94,30 +99,55 @@ export const listPageButton: ComponentHandler = {
   },
 };
 
-/** Whether the source's backlog is being collapsed into summaries, in words: the worker's own rule. */
-async function floodState(source: Source, ctx: Pick<CommandContext, 'db' | 'now' | 'flood'>): Promise<string> {
-  const backlog = await backlogOfSource(ctx.db, source.id);
+/** The holds on the channels a source's routes post to. */
+async function holdsOf(ctx: CommandContext, routes: readonly Route[]): Promise<Hold[]> {
+  return [
+    ...(
+      await holdsOfChannels(
+        ctx.db,
+        routes.map((r) => r.channelId),
+      )
+    ).values(),
+  ];
+}
+
+/** Whether a route's backlog is being collapsed into summaries, in words: the worker's own rule. */
+async function floodState(source: Source, routes: readonly Route[], ctx: Pick<CommandContext, 'db' | 'now' | 'flood'>): Promise<string> {
   const collapsed =
     source.eventsCollapsed > 0
       ? ` · ${source.eventsCollapsed} events collapsed into ${source.floodSummaries} summaries so far, last ${relativeTime(source.lastFloodAt)}`
       : '';
-  if (isFlooding(backlog, ctx.now(), ctx.flood)) {
-    return `🌊 flooding: ${backlog.waiting} waiting since ${relativeTime(backlog.oldestReceivedAt)}; waiting events are summarized${collapsed}`;
+  const flooding: string[] = [];
+  for (const route of routes) {
+    const backlog = await backlogOfRoute(ctx.db, route.id);
+    if (isFlooding(backlog, ctx.now(), ctx.flood)) {
+      flooding.push(
+        `🌊 ${route.name} flooding: ${backlog.waiting} waiting since ${relativeTime(backlog.oldestReceivedAt)}; waiting events are summarized`,
+      );
+    }
   }
-  return `no (summaries start past ${ctx.flood.threshold} waiting for ${Math.round(ctx.flood.afterMs / 1000)} s)${collapsed}`;
+  if (flooding.length > 0) return flooding.join('\n') + collapsed;
+  return `no (summaries start past ${ctx.flood.threshold} waiting on a route for ${Math.round(ctx.flood.afterMs / 1000)} s)${collapsed}`;
+}
+
+/** A route in one line: its channel, filter and ping. */
+function routeLine(route: Route): string {
+  const ping = route.pingRoleId ? ` · pings <@&${route.pingRoleId}> (${route.pingLevel}+)` : '';
+  return `**${route.name}** → <#${route.channelId}> · ${escapeText(describeFilter(deserializeFilter(route.filter)))}${ping} · filtered out ${route.eventsFiltered}`;
 }
 
 export async function infoCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
   const source = await sourceOption(interaction, ctx);
-  const { waiting } = await backlogOfSource(ctx.db, source.id);
-  const hold = await holdOf(ctx.db, source.channelId);
+  const routes = await routesOf(ctx.db, source.id);
+  const waiting = await waitingOfSource(ctx.db, source.id);
+  const holds = await holdsOf(ctx, routes);
   const embed = new EmbedBuilder()
     .setTitle(`Source ${source.name}`)
     .setColor(source.enabled ? COLORS.blue : COLORS.gray)
     .addFields(
       { name: 'Webhook URL', value: `\`${webhookUrl(ctx.publicUrl, source)}\`` },
-      { name: 'Channel', value: `<#${source.channelId}>`, inline: true },
-      { name: 'Status', value: statusLine(source, hold, interaction.guild, waiting), inline: !hold },
+      { name: routes.length === 1 ? 'Route' : `Routes (${routes.length})`, value: truncate(routes.map(routeLine).join('\n'), 1024) },
+      { name: 'Status', value: truncate(statusLine(source, holds, interaction.guild, waiting), 1024), inline: holds.length === 0 },
       {
         name: 'Signing secret',
         value: source.signingSecret
@@ -133,9 +163,9 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
       { name: 'Waiting', value: String(waiting), inline: true },
       { name: 'Last event', value: relativeTime(source.lastEventAt), inline: true },
       { name: 'Created', value: `${relativeTime(source.createdAt)} by <@${source.createdBy}>`, inline: true },
-      { name: 'Flood', value: await floodState(source, ctx) },
+      { name: 'Flood', value: truncate(await floodState(source, routes, ctx), 1024) },
     );
-  if (hold) {
+  if (holds.length > 0) {
     embed.addFields({
       name: 'On hold: what to do',
       value:
@@ -153,10 +183,13 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
 
 export async function enableCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
   const source = await sourceOption(interaction, ctx);
-  assertCanPostIn(interaction.guild, source.channelId);
+  const channels = [...new Set((await routesOf(ctx.db, source.id)).map((r) => r.channelId))];
+  for (const channelId of channels) assertCanPostIn(interaction.guild, channelId);
   await setSourceEnabled(ctx.db, source, true, ctx.now());
   ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source enabled');
-  await interaction.reply(ephemeral(`▶️ Source **${source.name}** is enabled: events are posted in <#${source.channelId}> again.`));
+  await interaction.reply(
+    ephemeral(`▶️ Source **${source.name}** is enabled: events are posted in ${channels.map((c) => `<#${c}>`).join(', ')} again.`),
+  );
 }
 
 export async function disableCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
@@ -170,25 +203,24 @@ export async function disableCommand(interaction: Interaction, ctx: CommandConte
   );
 }
 
-/** Posts a sample embed now, and says exactly why when Discord refuses. */
+/** Posts a sample embed in each channel the source's routes post to, and says exactly why when Discord refuses. */
 export async function testCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
   const source = await sourceOption(interaction, ctx);
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-  let outcome: { ok: true } | { ok: false; reason: string };
-  try {
-    assertCanPostIn(interaction.guild, source.channelId);
-    const sample = renderEvent({
-      eventType: SAMPLE_EVENT_TYPE,
-      receivedAt: ctx.now(),
-      body: JSON.stringify(sampleIssueCreated(ctx.now())),
-    });
-    outcome = await postOnce(ctx.send, source.channelId, sample);
-  } catch (error) {
-    if (!(error instanceof UserError)) throw error;
-    outcome = { ok: false, reason: error.message };
+  const sample = renderEvent({ eventType: SAMPLE_EVENT_TYPE, receivedAt: ctx.now(), body: JSON.stringify(sampleIssueCreated(ctx.now())) });
+  const lines: string[] = [];
+  for (const channelId of new Set((await routesOf(ctx.db, source.id)).map((r) => r.channelId))) {
+    let outcome: { ok: true } | { ok: false; reason: string };
+    try {
+      assertCanPostIn(interaction.guild, channelId);
+      outcome = await postOnce(ctx.send, channelId, sample);
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      outcome = { ok: false, reason: error.message };
+    }
+    lines.push(
+      outcome.ok ? `✅ Posted a sample event in <#${channelId}>.` : `❌ Could not post to <#${channelId}>: ${escapeText(outcome.reason)}`,
+    );
   }
-  const content = outcome.ok
-    ? `✅ Posted a sample event in <#${source.channelId}>.`
-    : `❌ Could not post to <#${source.channelId}>: ${escapeText(outcome.reason)}`;
-  await interaction.editReply({ content, allowedMentions: { parse: [] } });
+  await interaction.editReply({ content: lines.join('\n'), allowedMentions: { parse: [] } });
 }

@@ -15,10 +15,10 @@ export function holdReason(hold: Hold, guild: Guild | null): string {
   return `Discord refused posts to <#${hold.channelId}> (${escapeText(hold.reason)})`;
 }
 
-/** A source's status in one line, as `list` and `info` show it. */
-export function statusLine(source: Source, hold: Hold | undefined, guild: Guild | null, waiting?: number): string {
+/** A source's status, as `list` and `info` show it: one line, and a line per held channel of its routes. */
+export function statusLine(source: Source, holds: readonly Hold[], guild: Guild | null, waiting?: number): string {
   if (!source.enabled) return '⏸️ disabled';
-  if (!hold) return '✅ enabled';
+  if (holds.length === 0) return '✅ enabled';
   const count = waiting === undefined ? '' : `; ${waiting} event${waiting === 1 ? '' : 's'} waiting`;
-  return `⛔ on hold since ${relativeTime(hold.since)}: ${holdReason(hold, guild)}${count}`;
+  return holds.map((hold) => `⛔ on hold since ${relativeTime(hold.since)}: ${holdReason(hold, guild)}`).join('\n') + count;
 }

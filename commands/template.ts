@@ -8,8 +8,9 @@ import {
   type ChatInputCommandInteraction,
 } from 'discord.js';
 import { lastEventMatching } from '../src/db/events.js';
-import type { Source } from '../src/db/schema.js';
-import { clearTemplate, listTemplates, setTemplate, templateFor } from '../src/db/templates.js';
+import type { Route, Source } from '../src/db/schema.js';
+import { routesByIds, routesOf } from '../src/db/routes.js';
+import { clearTemplate, listTemplates, setTemplate, templateFor, templateOf, type TemplateOwner } from '../src/db/templates.js';
 import { COLORS } from '../src/embed/colors.js';
 import { escapeText } from '../src/embed/markdown.js';
 import { CONTENT_LIMIT } from '../src/embed/limits.js';
@@ -22,6 +23,7 @@ import { compileTemplate } from '../src/templates/template-spec.js';
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral, failureText, relativeTime } from './replies.js';
 import { assertFormFresh } from './source-create.js';
+import { requireRoute } from './route.js';
 import { requireSource, sourceById } from './source-lookup.js';
 import type { CommandContext, ComponentHandler } from './types.js';
 
@@ -36,16 +38,31 @@ function eventPatternFrom(raw: string | null | undefined): string {
   return pattern;
 }
 
-async function sourceAndPattern(interaction: Interaction, ctx: CommandContext): Promise<{ source: Source; pattern: string }> {
+interface Target {
+  source: Source;
+  /** Set when the command names a route: its own template, else the source's. */
+  route: Route | undefined;
+  owner: TemplateOwner;
+  pattern: string;
+}
+
+/** The source, route and pattern a template command is about. */
+async function target(interaction: Interaction, ctx: CommandContext): Promise<Target> {
   const pattern = eventPatternFrom(interaction.options.getString('event'));
   const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
-  return { source, pattern };
+  const routeName = interaction.options.getString('route');
+  const route = routeName ? await requireRoute(ctx, source, routeName) : undefined;
+  return { source, route, owner: { sourceId: source.id, routeId: route?.id ?? null }, pattern };
 }
+
+/** "on backend" or "on route alerts of backend". */
+const where = ({ source, route }: Pick<Target, 'source' | 'route'>) =>
+  route ? `route **${route.name}** of **${source.name}**` : `**${source.name}**`;
 
 /** `/dispatch template set`: a modal with the template, pre-filled with the current one. */
 export async function templateSetCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const { source, pattern } = await sourceAndPattern(interaction, ctx);
-  const current = (await listTemplates(ctx.db, source.id)).find((t) => t.eventPattern === pattern);
+  const { source, route, owner, pattern } = await target(interaction, ctx);
+  const current = await templateOf(ctx.db, owner, pattern);
   const input = new TextInputBuilder()
     .setCustomId('template')
     .setStyle(TextInputStyle.Paragraph)
@@ -62,8 +79,8 @@ export async function templateSetCommand(interaction: Interaction, ctx: CommandC
     .setMaxLength(EVENT_PATTERN_MAX_LENGTH)
     .setValue(pattern);
   const modal = new ModalBuilder()
-    .setCustomId(customId('tpl-set', source.id, ctx.now()))
-    .setTitle(`Template on ${source.name}`)
+    .setCustomId(customId('tpl-set', source.id, route?.id ?? 0, ctx.now()))
+    .setTitle(route ? `Template on ${source.name} › ${route.name}` : `Template on ${source.name}`)
     .addLabelComponents(
       new LabelBuilder().setLabel('Event').setDescription('issue.created, issue.* or * (every event)').setTextInputComponent(event),
       new LabelBuilder()
@@ -76,21 +93,27 @@ export async function templateSetCommand(interaction: Interaction, ctx: CommandC
 
 export const templateSetModal: ComponentHandler = {
   action: 'tpl-set',
-  async handle(interaction, [sourceId, issuedAt], ctx) {
+  async handle(interaction, [sourceId, routeId, issuedAt], ctx) {
     if (!interaction.isModalSubmit()) throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
     const source = await sourceById(ctx, interaction.guildId, sourceId);
+    const route = Number(routeId) ? (await routesByIds(ctx.db, [Number(routeId)])).get(Number(routeId)) : undefined;
+    if (Number(routeId) && route?.sourceId !== source.id) throw new UserError('That route no longer exists.');
     const eventPattern = eventPatternFrom(interaction.fields.getTextInputValue('event'));
     const body = interaction.fields.getTextInputValue('template');
     compileTemplate(body); // refused here, with the engine's message, if it does not parse
-    await setTemplate(ctx.db, { sourceId: source.id, eventPattern, body, updatedBy: interaction.user.id }, ctx.now());
+    await setTemplate(
+      ctx.db,
+      { sourceId: source.id, routeId: route?.id ?? null, eventPattern, body, updatedBy: interaction.user.id },
+      ctx.now(),
+    );
     ctx.logger.info(
       { source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, event_pattern: eventPattern },
       'template saved',
     );
     await interaction.reply(
       ephemeral(
-        `✅ Template for \`${eventPattern}\` saved on **${source.name}**. Try it with \`/dispatch template preview source:${source.name} event:${eventPattern}\`.`,
+        `✅ Template for \`${eventPattern}\` saved on ${where({ source, route })}. Try it with \`/dispatch template preview source:${source.name} event:${eventPattern}${route ? ` route:${route.name}` : ''}\`.`,
       ),
     );
   },
@@ -98,7 +121,7 @@ export const templateSetModal: ComponentHandler = {
 
 /** `/dispatch template preview`: renders against the last matching event, or a sample, and shows what would be posted. */
 export async function templatePreviewCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const { source, pattern } = await sourceAndPattern(interaction, ctx);
+  const { source, route, pattern } = await target(interaction, ctx);
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   const last = await lastEventMatching(ctx.db, source.id, pattern);
   const sample = last ? undefined : sampleEvent(pattern, ctx.now());
@@ -106,7 +129,8 @@ export async function templatePreviewCommand(interaction: Interaction, ctx: Comm
   const origin = last
     ? `the last \`${event.eventType}\` event received (${relativeTime(event.receivedAt)})`
     : `a sample \`${event.eventType}\` event`;
-  const template = await templateFor(ctx.db, source.id, event.eventType);
+  // Without a route, the source's own templates (no route has id 0).
+  const template = await templateFor(ctx.db, source.id, route?.id ?? 0, event.eventType);
   const rendered = renderEvent(event, template);
   const lines: string[] = [];
   if (!template) {
@@ -141,13 +165,18 @@ export async function templatePreviewCommand(interaction: Interaction, ctx: Comm
 export async function templateListCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
   const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
   const rows = await listTemplates(ctx.db, source.id);
+  const routes = new Map((await routesOf(ctx.db, source.id)).map((r) => [r.id, r.name]));
+  const owner = (routeId: number | null) => (routeId === null ? '' : ` · route ${routes.get(routeId) ?? '?'} only`);
   const embed = new EmbedBuilder()
     .setTitle(`Templates of ${source.name}`)
     .setColor(COLORS.blue)
     .setDescription(
       rows.length > 0
         ? rows
-            .map((t) => `\`${t.eventPattern}\` · ${t.body.length} characters · updated ${relativeTime(t.updatedAt)} by <@${t.updatedBy}>`)
+            .map(
+              (t) =>
+                `\`${t.eventPattern}\`${owner(t.routeId)} · ${t.body.length} characters · updated ${relativeTime(t.updatedAt)} by <@${t.updatedBy}>`,
+            )
             .join('\n')
         : 'None: every event gets the built-in embed. Add one with `/dispatch template set`.',
     );
@@ -157,11 +186,12 @@ export async function templateListCommand(interaction: Interaction, ctx: Command
 }
 
 export async function templateClearCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const { source, pattern } = await sourceAndPattern(interaction, ctx);
-  if (!(await clearTemplate(ctx.db, source.id, pattern))) throw new UserError(`**${source.name}** has no template for \`${pattern}\`.`);
+  const { source, route, owner, pattern } = await target(interaction, ctx);
+  if (!(await clearTemplate(ctx.db, owner, pattern)))
+    throw new UserError(`${where({ source, route })} has no template for \`${pattern}\`.`);
   ctx.logger.info(
     { source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, event_pattern: pattern },
     'template cleared',
   );
-  await interaction.reply(ephemeral(`🗑️ Template for \`${pattern}\` removed from **${source.name}**.`));
+  await interaction.reply(ephemeral(`🗑️ Template for \`${pattern}\` removed from ${where({ source, route })}.`));
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Database } from './db/database.js';
-import { queueStats } from './db/events.js';
+import { queueStats } from './db/deliveries.js';
 
 /** Prometheus metrics, one registry per process (tests build their own). */
 export function createMetrics(db: Database, now: () => number) {
@@ -18,6 +18,11 @@ export function createMetrics(db: Database, now: () => number) {
       name: 'dispatch_deliveries_total',
       help: 'Events by delivery outcome: delivered, retry (a failed attempt), held (its channel put on hold), redrawn (sent again more plainly after Discord refused it), failed (given up) or collapsed into a flood summary',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    filtered: new Counter({
+      name: 'dispatch_events_filtered_total',
+      help: 'Route filters that kept an accepted event out (an event two routes filter counts twice)',
       registers: [registry],
     }),
     deliveryLatency: new Histogram({

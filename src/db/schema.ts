@@ -3,13 +3,12 @@ import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqli
 
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
 
-/** A Sentry integration bound to one Discord channel, owned by one Discord server. */
+/** A Sentry integration (one webhook URL), owned by one Discord server; its routes say where events go. */
 export const sources = sqliteTable(
   'sources',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     guildId: text('guild_id').notNull(),
-    channelId: text('channel_id').notNull(),
     name: text('name').notNull(),
     /** The secret part of the webhook URL: 24 random bytes, base64url. */
     slug: text('slug').notNull().unique(),
@@ -40,8 +39,35 @@ export const sources = sqliteTable(
 );
 
 /**
- * An accepted webhook and its delivery job, in one row so that both are written by one insert
- * before the 202 goes out. `seq` orders deliveries per channel.
+ * Where a source's events go: a channel, with an optional filter and role to ping. A source has at
+ * least one; the first is made with the source.
+ */
+export const routes = sqliteTable(
+  'routes',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    sourceId: integer('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    channelId: text('channel_id').notNull(),
+    /** The route filter as JSON (see src/routing/filter.ts); `{}` lets everything through. */
+    filter: text('filter').notNull().default('{}'),
+    /** A role mentioned in the message for events at or above `pingLevel`. */
+    pingRoleId: text('ping_role_id'),
+    pingLevel: text('ping_level').notNull().default('error'),
+    /** Events this route let through to no message, by its filter. */
+    eventsFiltered: integer('events_filtered').notNull().default(0),
+    createdBy: text('created_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('routes_source_name').on(t.sourceId, t.name), index('routes_source').on(t.sourceId)],
+);
+
+/**
+ * An accepted webhook, stored before the 202. Its deliveries (one per route that lets it through)
+ * are written in the same transaction.
  */
 export const events = sqliteTable(
   'events',
@@ -51,7 +77,6 @@ export const events = sqliteTable(
     sourceId: integer('source_id')
       .notNull()
       .references(() => sources.id, { onDelete: 'cascade' }),
-    channelId: text('channel_id').notNull(),
     eventType: text('event_type').notNull(),
     /** SHA-256 of the raw body: the same bytes to the same source within the dedupe window are one event. */
     bodyHash: text('body_hash').notNull(),
@@ -62,6 +87,33 @@ export const events = sqliteTable(
     lastDuplicateAt: integer('last_duplicate_at'),
     body: text('body').notNull(),
     receivedAt: integer('received_at').notNull(),
+    /** The ids of the routes whose filters kept this event out, as a JSON list. */
+    filteredBy: text('filtered_by').notNull().default('[]'),
+  },
+  (t) => [
+    uniqueIndex('events_source_body')
+      .on(t.sourceId, t.bodyHash)
+      .where(sql`${t.deduped}`),
+    index('events_source_seq').on(t.sourceId, t.seq),
+    index('events_received').on(t.receivedAt),
+  ],
+);
+
+/**
+ * One event on its way to one route's channel: the delivery job. `seq` orders deliveries per
+ * channel (it follows the events' order, since both are written in one transaction).
+ */
+export const deliveries = sqliteTable(
+  'deliveries',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    eventSeq: integer('event_seq')
+      .notNull()
+      .references(() => events.seq, { onDelete: 'cascade' }),
+    routeId: integer('route_id')
+      .notNull()
+      .references(() => routes.id, { onDelete: 'cascade' }),
+    channelId: text('channel_id').notNull(),
     /** collapsed: counted in a flood summary message instead of posted on its own. */
     status: text('status', { enum: ['pending', 'delivered', 'failed', 'collapsed'] })
       .notNull()
@@ -70,7 +122,7 @@ export const events = sqliteTable(
     nextAttemptAt: integer('next_attempt_at').notNull(),
     /** Set just before a send; a restart resends the same batch with the same Discord nonce. */
     batchId: text('batch_id'),
-    /** After Discord refused a batch as invalid, this event is sent on its own. */
+    /** After Discord refused a batch as invalid, this delivery is sent on its own. */
     solo: integer('solo', { mode: 'boolean' }).notNull().default(false),
     /** Its batch is a flood summary: a resend rebuilds the summary, not one embed per event. */
     summary: integer('summary', { mode: 'boolean' }).notNull().default(false),
@@ -81,14 +133,13 @@ export const events = sqliteTable(
     messageId: text('message_id'),
   },
   (t) => [
-    uniqueIndex('events_source_body')
-      .on(t.sourceId, t.bodyHash)
-      .where(sql`${t.deduped}`),
-    index('events_pending_channel').on(t.status, t.channelId, t.seq),
-    // Partial: new events have no batch yet, so inserts never touch it.
-    index('events_batch')
+    index('deliveries_pending_channel').on(t.status, t.channelId, t.seq),
+    // Partial: new deliveries have no batch yet, so inserts never touch it.
+    index('deliveries_batch')
       .on(t.batchId)
       .where(sql`${t.batchId} is not null`),
+    index('deliveries_event').on(t.eventSeq),
+    index('deliveries_route_status').on(t.routeId, t.status),
   ],
 );
 
@@ -115,16 +166,27 @@ export const templates = sqliteTable(
     sourceId: integer('source_id')
       .notNull()
       .references(() => sources.id, { onDelete: 'cascade' }),
+    /** A route's own template; null for the source's, which apply to routes without their own. */
+    routeId: integer('route_id').references(() => routes.id, { onDelete: 'cascade' }),
     eventPattern: text('event_pattern').notNull(),
     /** The template JSON exactly as the admin pasted it. */
     body: text('body').notNull(),
     updatedBy: text('updated_by').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [uniqueIndex('templates_source_pattern').on(t.sourceId, t.eventPattern)],
+  (t) => [
+    uniqueIndex('templates_source_pattern')
+      .on(t.sourceId, t.eventPattern)
+      .where(sql`${t.routeId} is null`),
+    uniqueIndex('templates_route_pattern')
+      .on(t.routeId, t.eventPattern)
+      .where(sql`${t.routeId} is not null`),
+  ],
 );
 
 export type Source = typeof sources.$inferSelect;
 export type TemplateRow = typeof templates.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
+export type Route = typeof routes.$inferSelect;
+export type DeliveryRow = typeof deliveries.$inferSelect;
 export type Hold = typeof holds.$inferSelect;

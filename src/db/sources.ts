@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { fromRow, isUniqueViolation, type Database } from './database.js';
-import { sources, type Source } from './schema.js';
+import { createRoute, FIRST_ROUTE_NAME } from './routes.js';
+import { sources, type Route, type Source } from './schema.js';
 
 /** Source names are shown in Discord, so they are kept to characters that cannot mention or format. */
 export const SOURCE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -26,6 +27,7 @@ function newSlug(): string {
 
 export interface NewSource {
   guildId: string;
+  /** The channel of its first route. */
   channelId: string;
   /** Canonical and matching SOURCE_NAME_PATTERN: the caller checks what the user typed. */
   name: string;
@@ -35,34 +37,67 @@ export interface NewSource {
 
 const toSource = (row: Record<string, unknown>): Source => fromRow(sources, row);
 
-export async function createSource(db: Database, input: NewSource, now: number): Promise<Source> {
-  try {
-    const row = await db.get(sql`
-      insert into sources (guild_id, channel_id, name, slug, signing_secret, created_by, created_at, updated_at)
-      values (${input.guildId}, ${input.channelId}, ${input.name}, ${newSlug()}, ${input.signingSecret}, ${input.createdBy}, ${now}, ${now})
-      returning *`);
-    return toSource(row!);
-  } catch (error) {
-    if (isUniqueViolation(error)) throw new SourceNameTaken(input.name); // lost a race with another create
-    throw error;
-  }
+/** A source and its first route (everything, to the given channel), in one transaction. */
+export function createSource(db: Database, input: NewSource, now: number): Promise<{ source: Source; route: Route }> {
+  return db.transaction(async (tx) => {
+    let row;
+    try {
+      row = await tx.get(sql`
+        insert into sources (guild_id, name, slug, signing_secret, created_by, created_at, updated_at)
+        values (${input.guildId}, ${input.name}, ${newSlug()}, ${input.signingSecret}, ${input.createdBy}, ${now}, ${now})
+        returning *`);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new SourceNameTaken(input.name); // lost a race with another create
+      throw error;
+    }
+    const source = toSource(row!);
+    const route = await createRoute(
+      tx,
+      {
+        sourceId: source.id,
+        name: FIRST_ROUTE_NAME,
+        channelId: input.channelId,
+        filter: '{}',
+        pingRoleId: null,
+        pingLevel: 'error',
+        createdBy: input.createdBy,
+      },
+      now,
+    );
+    return { source, route };
+  });
 }
 
-/** What the webhook route needs of a source, on every request: five columns. */
+/** What the webhook route needs of a source and its routes, on every request: one query. */
 export interface WebhookTarget {
   id: number;
   guildId: string;
-  channelId: string;
   enabled: boolean;
   signingSecret: string | null;
+  routes: { id: number; channelId: string; filter: string }[];
 }
 
 export async function findWebhookTarget(db: Database, slug: string): Promise<WebhookTarget | undefined> {
-  const row = await db.get<{ id: number; guild_id: string; channel_id: string; enabled: unknown; signing_secret: string | null }>(
-    sql`select id, guild_id, channel_id, enabled, signing_secret from sources where slug = ${slug}`,
-  );
-  if (!row) return undefined;
-  return { id: row.id, guildId: row.guild_id, channelId: row.channel_id, enabled: Boolean(row.enabled), signingSecret: row.signing_secret };
+  const rows = await db.all<{
+    id: number;
+    guild_id: string;
+    enabled: unknown;
+    signing_secret: string | null;
+    route_id: number;
+    channel_id: string;
+    filter: string;
+  }>(sql`
+    select s.id, s.guild_id, s.enabled, s.signing_secret, r.id as route_id, r.channel_id, r.filter
+    from sources s join routes r on r.source_id = s.id where s.slug = ${slug} order by r.id`);
+  const first = rows[0];
+  if (!first) return undefined;
+  return {
+    id: first.id,
+    guildId: first.guild_id,
+    enabled: Boolean(first.enabled),
+    signingSecret: first.signing_secret,
+    routes: rows.map((r) => ({ id: r.route_id, channelId: r.channel_id, filter: r.filter })),
+  };
 }
 
 /** The guild of each source, for log lines. */
@@ -112,7 +147,13 @@ export function setSourceSecret(db: Database, source: Source, signingSecret: str
   return updateSource(db, source, sql`signing_secret = ${signingSecret}`, now);
 }
 
-/** Deletes the source; its events and templates go with it (foreign key cascade). */
+export function renameSource(db: Database, source: Source, name: string, now: number): Promise<Source> {
+  return updateSource(db, source, sql`name = ${name}`, now).catch((error: unknown) => {
+    throw isUniqueViolation(error) ? new SourceNameTaken(name) : error;
+  });
+}
+
+/** Deletes the source; its routes, events, deliveries and templates go with it (foreign key cascade). */
 export async function deleteSource(db: Database, source: Source): Promise<void> {
   await db.run(sql`delete from sources where id = ${source.id} and guild_id = ${source.guildId}`);
 }

@@ -1,4 +1,4 @@
-import type { EventRow } from '../db/schema.js';
+import type { Job } from '../db/deliveries.js';
 import { EMBED_LIMITS, embedLength } from '../embed/limits.js';
 import type { RenderedEvent } from '../render/render-event.js';
 import type { Failure } from './classify-error.js';
@@ -29,8 +29,8 @@ export function isFlooding(backlog: Backlog, now: number, flood: FloodSettings):
  * The events that may share the head's message: the head and those right behind it, up to the
  * first one that must go on its own (after a refused batch) or already belongs to a batch.
  */
-export function joinableWithHead(pending: readonly EventRow[]): EventRow[] {
-  const joinable: EventRow[] = [];
+export function joinableWithHead(pending: readonly Job[]): Job[] {
+  const joinable: Job[] = [];
   for (const event of pending) {
     if (joinable.length > 0 && (event.solo || event.batchId)) break;
     joinable.push(event);
@@ -46,24 +46,24 @@ export function joinableWithHead(pending: readonly EventRow[]): EventRow[] {
  * burst of 100 costs 1 + 10 messages instead of dozens of small ones stuck behind rate limits.
  * Returns when to look again, or undefined to send now.
  */
-export function gatheringUntil(joinable: readonly EventRow[], now: number, lingerMs: number): number | undefined {
+export function gatheringUntil(joinable: readonly Job[], now: number, lingerMs: number): number | undefined {
   const lingerEnds = joinable[0]!.receivedAt + lingerMs;
   const gathering = joinable.length > 1 && joinable.length < EMBED_LIMITS.embedsPerMessage && now < lingerEnds;
   return gathering ? lingerEnds : undefined;
 }
 
 /**
- * How many of the leading parts go in one message: at most 10 embeds and 6,000 characters, and a
- * part with its own content (a template's text) alone, since a message has one content. Always
- * at least one: every part alone is within the limits.
+ * How many of the leading parts go in one message: at most 10 embeds and 6,000 characters, and
+ * only parts with the same content, since a message has one (a route's ping is shared by the events
+ * that ping; a template's text keeps its event alone). Always at least one: every part alone is
+ * within the limits.
  */
 export function partsThatFit(parts: readonly Pick<RenderedEvent, 'embeds' | 'content'>[]): number {
-  if (parts[0]?.content !== undefined) return 1;
   let embeds = 0;
   let characters = 0;
   let count = 0;
   for (const part of parts) {
-    if (part.content !== undefined) break;
+    if (part.content !== parts[0]?.content) break;
     embeds += part.embeds.length;
     characters += part.embeds.reduce((n, e) => n + embedLength(e), 0);
     if (count > 0 && (embeds > EMBED_LIMITS.embedsPerMessage || characters > EMBED_LIMITS.total)) break;
@@ -100,7 +100,7 @@ export interface RetrySettings {
  * When an event that failed transiently is tried again: the schedule's waits by attempts so far,
  * the last one repeating, until `deadlineMs` after it was received; then undefined (give up).
  */
-export function nextAttemptAt(event: Pick<EventRow, 'attempts' | 'receivedAt'>, now: number, retry: RetrySettings): number | undefined {
+export function nextAttemptAt(event: Pick<Job, 'attempts' | 'receivedAt'>, now: number, retry: RetrySettings): number | undefined {
   if (now - event.receivedAt >= retry.deadlineMs) return undefined;
   const wait = retry.schedule[Math.min(event.attempts, retry.schedule.length - 1)]!;
   return Math.min(now + wait, event.receivedAt + retry.deadlineMs);
@@ -151,7 +151,7 @@ export type AfterFailure =
  */
 export function afterFailure(
   failure: Failure,
-  batch: readonly Pick<EventRow, 'summary' | 'eventType'>[],
+  batch: readonly Pick<Job, 'summary' | 'eventType'>[],
   drawings: readonly number[],
 ): AfterFailure {
   switch (failure.kind) {

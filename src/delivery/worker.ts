@@ -4,9 +4,9 @@ import type { Database } from '../db/database.js';
 import {
   assignBatch,
   assignSummaryBatches,
-  backlogOfSource,
-  eventsInBatch,
+  backlogOfRoute,
   expireHeld,
+  jobsInBatch,
   latestWaitingOfType,
   markDelivered,
   markFailed,
@@ -14,21 +14,24 @@ import {
   markRetry,
   pendingForChannel,
   pendingHeads,
-  pruneFinished,
   redrawWith,
   splitBatch,
   splitSummary,
   waitingByType,
   wakeRetries,
-} from '../db/events.js';
+  type Job,
+} from '../db/deliveries.js';
+import { pruneFinished } from '../db/events.js';
 import { deferProbe, holdChannel, holdsDue, liftHold, nextHoldProbe, probeHoldsOfGuild } from '../db/holds.js';
-import type { EventRow, Hold } from '../db/schema.js';
+import { routesByIds } from '../db/routes.js';
+import type { Hold, Route } from '../db/schema.js';
 import { guildsOfSources } from '../db/sources.js';
 import { recordTemplateError, templateFor } from '../db/templates.js';
 import { EMBED_LIMITS } from '../embed/limits.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { describeTemplateFailure, renderEvent, type RenderedEvent } from '../render/render-event.js';
+import { pingFor } from '../routing/ping.js';
 import { classifyFailure } from './classify-error.js';
 import { floodSummaryEmbed } from './flood-summary.js';
 import {
@@ -76,7 +79,7 @@ const REPLAN_AFTER_ERROR_MS = 1000;
 interface SendPlan {
   channelId: string;
   batchId: string;
-  batch: EventRow[];
+  batch: Job[];
   embeds: APIEmbed[];
   /** The batch is a flood summary: its events are counted, not shown one by one. */
   summary: boolean;
@@ -89,6 +92,17 @@ interface SendPlan {
   probing?: Hold;
 }
 type Plan = SendPlan | { waitUntil: number } | { nothing: true };
+
+/** A route's ping goes in the message's content, before a template's own text if it has one. */
+function withPing(part: RenderedEvent, route: Route | undefined): RenderedEvent {
+  const ping = route ? pingFor(route, part.facts) : undefined;
+  if (!ping) return part;
+  return {
+    ...part,
+    content: [ping.content, part.content].filter(Boolean).join(' '),
+    allowedRoleIds: [...new Set([...ping.roleIds, ...part.allowedRoleIds])],
+  };
+}
 
 /**
  * Delivers stored events: the loop and its effects, with every decision taken by `policy.ts`.
@@ -232,7 +246,7 @@ export class DeliveryWorker {
    * During an outage with no retry due and nothing in flight: the oldest waiting batch goes anyway
    * once `outageProbeMs` has passed since the last failure, so Discord's return is noticed soon.
    */
-  private async probeDuringOutage(heads: readonly EventRow[], now: number): Promise<number | undefined> {
+  private async probeDuringOutage(heads: readonly Job[], now: number): Promise<number | undefined> {
     const probeAt = outageProbeAt(this.lastTransientFailureAt);
     if (probeAt === undefined || this.inFlight.size > 0) return undefined;
     if (now < probeAt) return probeAt;
@@ -278,7 +292,7 @@ export class DeliveryWorker {
     const head = pending[0];
     if (!head) return { nothing: true };
     if (head.batchId) {
-      const batch = await eventsInBatch(db, head.batchId);
+      const batch = await jobsInBatch(db, head.batchId);
       if (head.summary) return this.summaryPlan(channelId, head.batchId, batch);
       return this.sendPlan(channelId, head.batchId, batch, await this.render(batch));
     }
@@ -299,14 +313,18 @@ export class DeliveryWorker {
     return this.sendPlan(channelId, batchId, batch, parts.slice(0, count));
   }
 
-  /** Each event drawn with its source's template, if one applies. */
-  private async render(events: readonly EventRow[]): Promise<RenderedEvent[]> {
+  /** Each delivery drawn with the template that applies on its route, and its route's ping when the event calls for one. */
+  private async render(jobs: readonly Job[]): Promise<RenderedEvent[]> {
+    const routes = await routesByIds(this.deps.db, [...new Set(jobs.map((j) => j.routeId))]);
     const parts: RenderedEvent[] = [];
-    for (const event of events) parts.push(renderEvent(event, await templateFor(this.deps.db, event.sourceId, event.eventType)));
+    for (const job of jobs) {
+      const part = renderEvent(job, await templateFor(this.deps.db, job.sourceId, job.routeId, job.eventType));
+      parts.push(withPing(part, routes.get(job.routeId)));
+    }
     return parts;
   }
 
-  private sendPlan(channelId: string, batchId: string, batch: EventRow[], parts: RenderedEvent[]): SendPlan {
+  private sendPlan(channelId: string, batchId: string, batch: Job[], parts: RenderedEvent[]): SendPlan {
     const only = parts.length === 1 ? parts[0] : undefined;
     return {
       channelId,
@@ -320,18 +338,18 @@ export class DeliveryWorker {
   }
 
   /**
-   * Only when a backlog is past reading (see `isFlooding`): every waiting event of the head's
-   * source is counted in a summary embed per type, and the summaries are packed into messages
-   * like any batch (10 embeds, 6,000 characters). Each message is a batch of its own.
+   * Only when a backlog is past reading (see `isFlooding`): every waiting delivery of the head's
+   * route is counted in a summary embed per type, and the summaries are packed into messages like
+   * any batch (10 embeds, 6,000 characters). Each message is a batch of its own.
    */
-  private async floodPlan(head: EventRow, now: number): Promise<SendPlan | undefined> {
+  private async floodPlan(head: Job, now: number): Promise<SendPlan | undefined> {
     const { db, flood } = this.deps;
     if (head.solo || now - head.receivedAt <= flood.afterMs) return undefined;
-    if (!isFlooding(await backlogOfSource(db, head.sourceId), now, flood)) return undefined;
-    const groups = await waitingByType(db, head.sourceId);
+    if (!isFlooding(await backlogOfRoute(db, head.routeId), now, flood)) return undefined;
+    const groups = await waitingByType(db, head.routeId);
     const embeds: APIEmbed[] = [];
     for (const group of groups) {
-      const latest = (await latestWaitingOfType(db, head.sourceId, group.eventType, 3)).map((e) => renderEvent(e));
+      const latest = (await latestWaitingOfType(db, head.routeId, group.eventType, 3)).map((e) => renderEvent(e));
       embeds.push(
         floodSummaryEmbed({
           ...group,
@@ -354,12 +372,12 @@ export class DeliveryWorker {
       'flood: collapsing waiting events into summaries',
     );
     const first = messages[0]!.batchId;
-    return this.summaryPlan(head.channelId, first, await eventsInBatch(db, first));
+    return this.summaryPlan(head.channelId, first, await jobsInBatch(db, first));
   }
 
   /** Rebuilt from the batch alone, so a resend after a crash makes the same message. */
-  private summaryPlan(channelId: string, batchId: string, batch: EventRow[]): SendPlan {
-    const byType = new Map<string, EventRow[]>();
+  private summaryPlan(channelId: string, batchId: string, batch: Job[]): SendPlan {
+    const byType = new Map<string, Job[]>();
     for (const event of batch) byType.set(event.eventType, [...(byType.get(event.eventType) ?? []), event]);
     const embeds = [...byType].map(([eventType, group]) => {
       const latest = group.slice(-3).map((e) => renderEvent(e));
@@ -412,7 +430,13 @@ export class DeliveryWorker {
     metrics.deliveries.inc({ outcome: 'delivered' }, batch.length);
     for (const [i, event] of batch.entries()) {
       metrics.deliveryLatency.observe((deliveredAt - event.receivedAt) / 1000);
-      const about = { event_id: event.id, source_id: event.sourceId, guild_id: guilds.get(event.sourceId), event_type: event.eventType };
+      const about = {
+        event_id: event.eventId,
+        route_id: event.routeId,
+        source_id: event.sourceId,
+        guild_id: guilds.get(event.sourceId),
+        event_type: event.eventType,
+      };
       log.info({ ...about, outcome: 'delivered', message_id: messageId, ms: deliveredAt - started }, 'event delivered');
       const failure = plan.parts[i]?.templateFailure;
       if (failure) {
@@ -429,7 +453,7 @@ export class DeliveryWorker {
     const { batch, channelId } = plan;
     const failure = classifyFailure(error);
     const now = this.deps.now();
-    const fields = { event_ids: batch.map((e) => e.id), source_id: batch[0]!.sourceId, reason: failure.reason };
+    const fields = { event_ids: batch.map((e) => e.eventId), source_id: batch[0]!.sourceId, reason: failure.reason };
     const decision = afterFailure(
       failure,
       batch,

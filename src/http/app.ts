@@ -5,7 +5,7 @@ import { countWebhooks, metricsRoute } from './metrics-route.js';
 import { errorHandler, HttpError } from './http-error.js';
 import { webhookRoute, type WebhookDeps } from './webhook-route.js';
 
-export type AppDeps = WebhookDeps & HealthDeps & { metrics: Metrics; metricsToken: string | undefined };
+export type AppDeps = WebhookDeps & HealthDeps & { metricsToken: string | undefined };
 
 export function createApp(deps: AppDeps): Express {
   const app = express();

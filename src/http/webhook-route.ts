@@ -4,7 +4,10 @@ import type { WriteEvent } from '../db/event-writer.js';
 import type { SecretBox } from '../db/secret-box.js';
 import { findWebhookTarget, type WebhookTarget } from '../db/sources.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { selectRoutes } from '../routing/select-routes.js';
 import { eventTypeOf } from '../sentry/event-type.js';
+import { eventFacts } from '../sentry/facts.js';
 import { decodeBody, parsePayload, PayloadError } from '../sentry/payload.js';
 import { checkTimestamp, verifySignature } from '../sentry/verify.js';
 import { HttpError } from './http-error.js';
@@ -23,6 +26,7 @@ export interface WebhookDeps {
   onAccepted: () => void;
   /** A source without a signing secret is refused (REQUIRE_SIGNATURE). */
   requireSignature: boolean;
+  metrics: Metrics;
 }
 
 /** Slugs are 24 random bytes in base64url; anything else cannot name a source. */
@@ -76,22 +80,25 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     }
 
     const text = readText(body);
-    const typed = eventTypeOf(req.get('sentry-hook-resource'), readPayload(text));
+    const payload = readPayload(text);
+    const typed = eventTypeOf(req.get('sentry-hook-resource'), payload);
     if (!typed.ok) throw new HttpError(400, typed.reason, typed.reason);
 
     res.locals.eventType = typed.eventType.type;
+    const { through, filteredBy } = selectRoutes(source.routes, typed.eventType.type, eventFacts(typed.eventType.type, payload));
     const accepted = await deps
-      .writeEvent({ sourceId: source.id, channelId: source.channelId, eventType: typed.eventType.type, body, text })
+      .writeEvent({ sourceId: source.id, eventType: typed.eventType.type, body, text, routes: through, filteredBy })
       .catch((error: unknown) => {
         // The source was deleted between the look-up and the write: the same answer as for any unknown source.
         throw isForeignKeyViolation(error) ? unknownSource() : error;
       });
-    deps.logger.info(
-      { event_id: accepted.id, ...about, event_type: typed.eventType.type, outcome: accepted.duplicate ? 'duplicate' : 'accepted' },
-      'webhook received',
-    );
+    const outcome = accepted.duplicate ? 'duplicate' : through.length === 0 ? 'filtered' : 'accepted';
+    deps.logger.info({ event_id: accepted.id, ...about, event_type: typed.eventType.type, outcome }, 'webhook received');
     res.status(202).json({ event_id: accepted.id });
-    if (!accepted.duplicate) deps.onAccepted();
+    if (!accepted.duplicate) {
+      if (filteredBy.length > 0) deps.metrics.filtered.inc(filteredBy.length);
+      if (through.length > 0) deps.onAccepted();
+    }
   };
 
   return [findSource as RequestHandler, readBody, accept];

@@ -301,6 +301,7 @@ describe('/dispatch template, end to end through discord.js', () => {
       h.dispatch.db,
       {
         sourceId: source.id,
+        routeId: null,
         eventPattern: 'issue.created',
         body: JSON.stringify({ embed: { title: '{{ payload.nope }}' } }),
         updatedBy: alice.userId,
@@ -379,8 +380,9 @@ describe('npm run deploy-commands', () => {
     expect(command.name).toBe('dispatch');
     expect(command.default_member_permissions).toBe(String(PERMISSIONS.ManageGuild));
     const subs = command.options[0].options.map((o: { name: string }) => o.name);
-    expect(subs).toEqual(['create', 'list', 'info', 'enable', 'disable', 'delete', 'secret', 'test']);
-    expect(command.options[1].options.map((o: { name: string }) => o.name)).toEqual(['set', 'preview', 'list', 'clear']);
+    expect(subs).toEqual(['create', 'list', 'info', 'enable', 'disable', 'delete', 'secret', 'test', 'retry', 'log', 'edit']);
+    expect(command.options[1].options.map((o: { name: string }) => o.name)).toEqual(['add', 'list', 'edit', 'remove', 'test']);
+    expect(command.options[2].options.map((o: { name: string }) => o.name)).toEqual(['set', 'preview', 'list', 'clear']);
 
     // Asynchronously: the fake Discord answers from this same process.
     const run = await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'src/deploy-commands.ts')], {

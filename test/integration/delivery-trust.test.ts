@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { allEvents, eventsOf, sourceRow, storeEvent } from '../support/db.js';
+import { allDeliveries, deliveriesOf, eventsOf, sourceRow, storeEvent } from '../support/db.js';
 import { PERMISSIONS } from '../support/fake-discord.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
 import { admin, interact, shownText, slash, str } from '../support/interactions.js';
@@ -48,7 +48,7 @@ describe('isolation', () => {
     const healthy = await h.addSource({ channelId: h.guild.channels[1]!.id });
     await storeEvent(h.dispatch.db, {
       sourceId: broken.id,
-      channelId: broken.channelId,
+      route: broken.route,
       eventType: 'issue.created',
       text: '{"action": "created", "data": {',
     });
@@ -68,7 +68,7 @@ describe('isolation', () => {
     // Stored exactly as signed: the byte-order mark is part of the text.
     const stored = (await eventsOf(h.dispatch.db, broken.id)).find((e) => e.body.includes('BOM-1'))!;
     expect(stored.body.charCodeAt(0)).toBe(0xfeff);
-    await expect.poll(async () => (await allEvents(h!.dispatch.db)).every((e) => e.status === 'delivered')).toBe(true);
+    await expect.poll(async () => (await allDeliveries(h!.dispatch.db)).every((e) => e.status === 'delivered')).toBe(true);
   });
 
   it("one request's failure in a group commit is its own: the others in the same transaction get 202", async () => {
@@ -183,7 +183,7 @@ describe('holds', () => {
     const source = await h.addSource({ name: 'flaky' });
     h.discord.inject(Array(2).fill({ status: 502 }));
     await h.postEvent(source, 'issue', issue('LATE-1'));
-    await expect.poll(async () => (await eventsOf(h!.dispatch.db, source.id))[0]?.status, { timeout: 5000 }).toBe('failed');
+    await expect.poll(async () => (await deliveriesOf(h!.dispatch.db, source.id))[0]?.status, { timeout: 5000 }).toBe('failed');
     const retried = await interact(h.discord, slash(admin(h.guild), 'retry', [str('source', 'flaky')]));
     expect(shownText(retried)).toContain('1 failed event queued again');
     await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('LATE-1'));
@@ -201,6 +201,7 @@ describe('a message Discord refuses', () => {
       h.dispatch.db,
       {
         sourceId: source.id,
+        routeId: null,
         eventPattern: 'issue.*',
         body: JSON.stringify({ embed: { title: 'tpl {{ payload.data.issue.shortId }}' } }),
         updatedBy: '1',
@@ -242,7 +243,7 @@ describe('a message Discord refuses', () => {
     }
     expect((await Promise.all(sends)).every((r) => r.status === 202)).toBe(true);
     await expect
-      .poll(async () => (await allEvents(h!.dispatch.db)).filter((e) => e.status === 'pending').length, { timeout: 30_000 })
+      .poll(async () => (await allDeliveries(h!.dispatch.db)).filter((e) => e.status === 'pending').length, { timeout: 30_000 })
       .toBe(0);
     const refused = h.discord.messageRequests(source.channelId).filter((r) => r.status === 400);
     expect(refused).toEqual([]);
@@ -289,7 +290,7 @@ describe('no hot loops', () => {
     const source = await h.addSource({ secret: null });
     const raw = new Database(h.databasePath);
     raw.exec(
-      `create trigger refuse_updates before update of status on events when new.status = 'delivered' begin select raise(abort, 'disk trouble (test)'); end`,
+      `create trigger refuse_updates before update of status on deliveries when new.status = 'delivered' begin select raise(abort, 'disk trouble (test)'); end`,
     );
     await h.postEvent(source, 'issue', issue('STUCK-1'));
     await h.discord.waitForMessage((m) => m.channel_id === source.channelId);
@@ -302,7 +303,7 @@ describe('no hot loops', () => {
     expect(health).toMatchObject({ status: 'degraded', delivery: { state: 'cannot record deliveries' } });
     raw.exec('drop trigger refuse_updates');
     raw.close();
-    await expect.poll(async () => (await eventsOf(h!.dispatch.db, source.id))[0]?.status, { timeout: 10_000 }).toBe('delivered');
+    await expect.poll(async () => (await deliveriesOf(h!.dispatch.db, source.id))[0]?.status, { timeout: 10_000 }).toBe('delivered');
     expect(h.discord.messagesIn(source.channelId)).toHaveLength(1);
   });
 });
@@ -324,7 +325,7 @@ describe('/dispatch source log', () => {
     expect(log).toContain('received again 1× (duplicate, not posted again)');
     expect(log).toContain('held: its channel is on hold');
     expect(log).toMatch(/On hold.*since <t:\d+:R>/);
-    const events = await h.dispatch.db.all(sql`select status from events`);
-    expect(events).toHaveLength(2);
+    const deliveries = await h.dispatch.db.all(sql`select status from deliveries`);
+    expect(deliveries).toHaveLength(2);
   });
 });

@@ -4,7 +4,7 @@ import { pruneFinished } from '../../src/db/events.js';
 import type { Source } from '../../src/db/schema.js';
 import { setSourceEnabled } from '../../src/db/sources.js';
 import { EMBED_LIMITS, embedLength } from '../../src/embed/limits.js';
-import { eventsOf, sourceRow as readSource, storeEvent } from '../support/db.js';
+import { deliveriesOf, sourceRow as readSource, storeEvent } from '../support/db.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
 import { admin, interact, shownText, slash } from '../support/interactions.js';
 import { loadFixture, sentryRequest, serializeLikeSentry } from '../support/sentry.js';
@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 const sourceRow = (harness: Harness, source: Source) => readSource(harness.dispatch.db, source.id);
-const eventRows = (harness: Harness, source: Source) => eventsOf(harness.dispatch.db, source.id);
+const eventRows = (harness: Harness, source: Source) => deliveriesOf(harness.dispatch.db, source.id);
 
 describe('delivery', () => {
   it('retries Discord 5xx with backoff: five 500s, then success, make one message', async () => {
@@ -113,7 +113,7 @@ describe('delivery', () => {
     // 30 events with long titles and culprits, queued while the worker is idle.
     for (let i = 0; i < 30; i++) {
       const text = serializeLikeSentry(issue(`BIG-${i}`, { title: `${'T'.repeat(300)} ${i}`, culprit: 'c'.repeat(3000) }));
-      await storeEvent(h.dispatch.db, { sourceId: source.id, channelId: source.channelId, eventType: 'issue.created', text });
+      await storeEvent(h.dispatch.db, { sourceId: source.id, route: source.route, eventType: 'issue.created', text });
     }
     h.dispatch.worker.kick();
     const messages = await h.discord.waitForMessages(30, h.channelId);
@@ -170,7 +170,7 @@ describe('delivery', () => {
     await expect.poll(async () => (await eventRows(h!, source))[0]?.status).toBe('delivered');
     await setSourceEnabled(h.dispatch.db, source, false, Date.now());
     const text = '{"action":"created"}';
-    await storeEvent(h.dispatch.db, { sourceId: source.id, channelId: source.channelId, eventType: 'issue.created', text }, 0);
+    await storeEvent(h.dispatch.db, { sourceId: source.id, route: source.route, eventType: 'issue.created', text }, 0);
     expect(await pruneFinished(h.dispatch.db, Date.now() - 60_000)).toBe(0);
     expect(await pruneFinished(h.dispatch.db, Date.now() + 1)).toBe(1);
     expect((await eventRows(h, source)).map((e) => e.status)).toEqual(['pending']);

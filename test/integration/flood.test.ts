@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { queueStats } from '../../src/db/events.js';
-import { eventsOf, sourceRow } from '../support/db.js';
+import { queueStats } from '../../src/db/deliveries.js';
+import { deliveriesOf, sourceRow } from '../support/db.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
 import { admin, interact, shownText, slash, str } from '../support/interactions.js';
 import { loadFixture } from '../support/sentry.js';
@@ -68,7 +68,7 @@ describe('floods', () => {
     expect(summary.title).toMatch(/^\+\d+ more issue\.created events from python since \d\d:\d\d UTC$/);
     expect(summary.description).toContain('**Latest:**');
 
-    const rows = await eventsOf(h!.dispatch.db, source.id);
+    const rows = await deliveriesOf(h!.dispatch.db, source.id);
     const collapsed = rows.filter((e) => e.status === 'collapsed').length;
     expect(collapsed).toBe(summarizedTotal);
     expect(rows.filter((e) => e.status === 'delivered').length).toBe(individual);

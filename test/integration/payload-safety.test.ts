@@ -35,7 +35,7 @@ describe('payload text reaches Discord as text', () => {
     };
     await setTemplate(
       h.dispatch.db,
-      { sourceId: source.id, eventPattern: 'issue.*', body: JSON.stringify(template), updatedBy: '1' },
+      { sourceId: source.id, routeId: null, eventPattern: 'issue.*', body: JSON.stringify(template), updatedBy: '1' },
       Date.now(),
     );
     await h.postEvent(source, 'issue', issue({ title: 'down <@&222222222222222222> @here', shortId: 'PING-1' }));

@@ -42,7 +42,7 @@ describe('start-up', () => {
       const path = join(dir.path, 'nested', 'folder', 'dispatch.db');
       const first = openSqlite(path);
       expect(await first.get(sql`pragma journal_mode`)).toEqual({ journal_mode: 'wal' });
-      const source = await createSource(
+      const { source } = await createSource(
         first,
         { guildId: '1', channelId: '2', name: 'web', signingSecret: null, createdBy: '3' },
         Date.now(),
@@ -87,7 +87,7 @@ describe('start-up', () => {
     const unreachable = { apiUrl: 'http://127.0.0.1:9/api' } as FakeDiscord;
     const dispatch = await startDispatch(loadConfig(testEnv(unreachable, join(dir.path, 'd.db'))), silent);
     try {
-      const source = await createSource(
+      const { source } = await createSource(
         dispatch.db,
         { guildId: '1', channelId: '2', name: 'web', signingSecret: null, createdBy: '3' },
         Date.now(),

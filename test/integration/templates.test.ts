@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTemplate as storeTemplate } from '../../src/db/templates.js';
+import { createRoute } from '../../src/db/routes.js';
 import { sourceRow } from '../support/db.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { loadFixture } from '../support/sentry.js';
@@ -34,15 +35,23 @@ describe('templates in delivery', () => {
     h = await startHarness();
     const source = await h.addSource({ secret: null });
     const plain = await h.addSource({ secret: null });
-    await setTemplate(h.dispatch.db, { sourceId: source.id, eventPattern: '*', body: titled('any {{ event.type }}'), updatedBy: '1' });
     await setTemplate(h.dispatch.db, {
       sourceId: source.id,
+      routeId: null,
+      eventPattern: '*',
+      body: titled('any {{ event.type }}'),
+      updatedBy: '1',
+    });
+    await setTemplate(h.dispatch.db, {
+      sourceId: source.id,
+      routeId: null,
       eventPattern: 'issue.*',
       body: titled('issue {{ event.action }}'),
       updatedBy: '1',
     });
     await setTemplate(h.dispatch.db, {
       sourceId: source.id,
+      routeId: null,
       eventPattern: 'issue.created',
       body: titled('new {{ payload.data.issue.shortId }}'),
       updatedBy: '1',
@@ -54,6 +63,44 @@ describe('templates in delivery', () => {
     expect(builtIn.author?.name).toBe('New issue · PYTHON-Y');
   });
 
+  it("a route's own template wins for its pattern; the source's apply to every route without one", async () => {
+    h = await startHarness();
+    const source = await h.addSource({ secret: null });
+    const other = await createRoute(
+      h.dispatch.db,
+      {
+        sourceId: source.id,
+        name: 'other',
+        channelId: h.guild.channels[1]!.id,
+        filter: '{}',
+        pingRoleId: null,
+        pingLevel: 'error',
+        createdBy: '1',
+      },
+      Date.now(),
+    );
+    await setTemplate(h.dispatch.db, {
+      sourceId: source.id,
+      routeId: null,
+      eventPattern: 'issue.*',
+      body: titled('source {{ event.action }}'),
+      updatedBy: '1',
+    });
+    await setTemplate(h.dispatch.db, {
+      sourceId: source.id,
+      routeId: other.id,
+      eventPattern: 'issue.created',
+      body: titled('route {{ event.action }}'),
+      updatedBy: '1',
+    });
+    await h.postEvent(source, 'issue', issueCreated);
+    await h.postEvent(source, 'issue', issueResolved);
+    const first = await h.discord.waitForMessages(2, source.channelId);
+    const second = await h.discord.waitForMessages(2, other.channelId);
+    expect(first.flatMap((m) => m.embeds)).toEqual([{ title: 'source created' }, { title: 'source resolved' }]);
+    expect(second.flatMap((m) => m.embeds)).toEqual([{ title: 'route created' }, { title: 'source resolved' }]);
+  });
+
   it.each([
     ['a missing variable', titled('{{ payload.data.issue.nope }}'), /missing variable/],
     ['invalid JSON after rendering', JSON.stringify({ embed: { title: 'x', fields: '[{{ payload.data.issue.title }}]' } }), /invalid JSON/],
@@ -63,7 +110,7 @@ describe('templates in delivery', () => {
   ])('on %s, posts the built-in embed and records the error on the source', async (_name, body, error) => {
     h = await startHarness();
     const source = await h.addSource({ secret: null });
-    await setTemplate(h.dispatch.db, { sourceId: source.id, eventPattern: 'issue.*', body, updatedBy: '1' });
+    await setTemplate(h.dispatch.db, { sourceId: source.id, routeId: null, eventPattern: 'issue.*', body, updatedBy: '1' });
     const message = await postAndGetEmbed(h, source, 'issue', issueCreated);
     expect((message.embeds[0] as { author?: { name: string } }).author?.name).toBe('New issue · PYTHON-Y');
     const row = await sourceRow(h.dispatch.db, source.id);
@@ -82,8 +129,20 @@ describe('templates in delivery', () => {
         allow_role_mentions: allow,
         embed: { title: '{{ payload.data.issue.title }}' },
       });
-    await setTemplate(h.dispatch.db, { sourceId: allowed.id, eventPattern: 'issue.created', body: body(true), updatedBy: '1' });
-    await setTemplate(h.dispatch.db, { sourceId: denied.id, eventPattern: 'issue.created', body: body(false), updatedBy: '1' });
+    await setTemplate(h.dispatch.db, {
+      sourceId: allowed.id,
+      routeId: null,
+      eventPattern: 'issue.created',
+      body: body(true),
+      updatedBy: '1',
+    });
+    await setTemplate(h.dispatch.db, {
+      sourceId: denied.id,
+      routeId: null,
+      eventPattern: 'issue.created',
+      body: body(false),
+      updatedBy: '1',
+    });
     const pinged = await postAndGetEmbed(h, allowed, 'issue', issueCreated);
     expect(pinged.content).toBe('<@&123456789012345678> @everyone PYTHON-Y');
     expect(pinged.allowed_mentions).toEqual({ parse: [], roles: ['123456789012345678'] });

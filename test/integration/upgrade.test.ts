@@ -1,8 +1,9 @@
+import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startDispatch, type Dispatch } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
-import { eventsOf, sourceRow } from '../support/db.js';
+import { deliveriesOf, eventsOf, sourceRow } from '../support/db.js';
 import { FakeDiscord } from '../support/fake-discord.js';
 import { tempDir, testEnv, testGuild } from '../support/harness.js';
 import { databaseAtRelease } from '../support/previous-release.js';
@@ -60,12 +61,13 @@ describe('upgrading a database made by the previous release', () => {
     cleanups.push(() => dispatch.stop());
     const message = await discord.waitForMessage((m) => m.channel_id === channelId);
     expect(JSON.stringify(message.embeds)).toContain('PYTHON-OLD');
-    await expect.poll(async () => (await eventsOf(dispatch.db, 7)).map((e) => e.status)).toEqual(['delivered', 'delivered']);
+    await expect.poll(async () => (await deliveriesOf(dispatch.db, 7)).map((e) => e.status)).toEqual(['delivered', 'delivered']);
     const source = await sourceRow(dispatch.db, 7);
     expect(source).toMatchObject({ name: 'legacy', signingSecret: 'old-secret', eventsReceived: 2, eventsDelivered: 2 });
     expect(source).not.toHaveProperty('permanentFailureStreak');
     const [old] = await eventsOf(dispatch.db, 7);
-    expect(old).toMatchObject({ deduped: true, duplicates: 0, renderFallback: 0 });
+    expect(old).toMatchObject({ deduped: true, duplicates: 0 });
+    expect((await deliveriesOf(dispatch.db, 7))[0]).toMatchObject({ renderFallback: 0 });
 
     // The upgraded file takes new webhooks, deduplicated by the new partial index.
     const request = sentryRequest('issue', loadFixture('example-app-mocks/issue.resolved.json'), 'old-secret');
@@ -73,5 +75,76 @@ describe('upgrading a database made by the previous release', () => {
     const again = await fetch(`${dispatch.url}/hooks/${source.slug}`, { method: 'POST', body: request.body, headers: request.headers });
     expect([first.status, again.status]).toEqual([202, 202]);
     expect(((await again.json()) as { event_id: string }).event_id).toBe(((await first.json()) as { event_id: string }).event_id);
+  });
+
+  it("0001_delivery_trust → now: each source gets its first route, each event its delivery (status, attempts, nonce kept), templates stay the source's", async () => {
+    const guild = testGuild();
+    const discord = await FakeDiscord.start({ guilds: [guild] });
+    const dir = tempDir();
+    cleanups.push(
+      () => dir.remove(),
+      () => discord.stop(),
+    );
+    const channelId = guild.channels[1]!.id;
+    const body = serializeLikeSentry(loadFixture('issue.created.json'));
+    const path = databaseAtRelease(dir.path, '0001_delivery_trust', (db) => {
+      db.prepare(
+        `insert into sources (id, guild_id, channel_id, name, slug, signing_secret, created_by, created_at, updated_at, events_received, events_delivered)
+         values (3, ?, ?, 'older', 'OLDEROLDEROLDEROLDEROLDEROLDER00', null, '1', 1, 1, 2, 1)`,
+      ).run(guild.id, channelId);
+      db.prepare(`insert into templates (source_id, event_pattern, body, updated_by, updated_at) values (3, 'issue.*', ?, '1', 1)`).run(
+        JSON.stringify({ embed: { title: 'kept {{ payload.data.issue.shortId }}' } }),
+      );
+      const insert = db.prepare(
+        `insert into events (id, source_id, channel_id, event_type, body_hash, body, received_at, status, attempts, next_attempt_at, batch_id, delivered_at, message_id)
+         values (?, 3, ?, 'issue.created', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      insert.run(
+        '00000000-0000-4000-8000-00000000000a',
+        channelId,
+        'c'.repeat(64),
+        body,
+        Date.now() - 5000,
+        'delivered',
+        0,
+        0,
+        'old-batch-posted',
+        Date.now() - 4000,
+        '1300000000000000999',
+      );
+      insert.run(
+        '00000000-0000-4000-8000-00000000000b',
+        channelId,
+        'd'.repeat(64),
+        body.replace('PYTHON-Y', 'PYTHON-WAIT'),
+        Date.now() - 1000,
+        'pending',
+        2,
+        0,
+        'kept-nonce-1234567890',
+        null,
+        null,
+      );
+    });
+
+    const dispatch: Dispatch = await startDispatch(loadConfig(testEnv(discord, path)), silent);
+    cleanups.push(() => dispatch.stop());
+    const message = await discord.waitForMessage((m) => m.channel_id === channelId);
+    expect(message.nonce).toBe('kept-nonce-1234567890'); // the waiting batch resends under its recorded nonce
+    expect(message.embeds[0]).toMatchObject({ title: 'kept PYTHON-WAIT' }); // the source's template still applies
+    const routes = await dispatch.db.all(sql`select name, channel_id from routes where source_id = 3`);
+    expect(routes).toEqual([{ name: 'main', channel_id: channelId }]);
+    await expect
+      .poll(async () => (await deliveriesOf(dispatch.db, 3)).map((d) => [d.status, d.channelId]))
+      .toEqual([
+        ['delivered', channelId],
+        ['delivered', channelId],
+      ]);
+    const [posted] = await deliveriesOf(dispatch.db, 3);
+    expect(posted).toMatchObject({ messageId: '1300000000000000999', batchId: 'old-batch-posted' });
+    expect(await dispatch.db.all(sql`select route_id, event_pattern from templates`)).toEqual([
+      { route_id: null, event_pattern: 'issue.*' },
+    ]);
+    expect((await sourceRow(dispatch.db, 3)).eventsDelivered).toBe(2);
   });
 });

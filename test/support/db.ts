@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { fromRow, type Database } from '../../src/db/database.js';
 import { acceptEvents, type AcceptedEvent } from '../../src/db/events.js';
-import { events, sources, type EventRow, type Source } from '../../src/db/schema.js';
+import { deliveries, events, sources, type DeliveryRow, type EventRow, type Source } from '../../src/db/schema.js';
 
 /** Reading the database straight, for assertions. */
 
@@ -13,17 +13,38 @@ export async function eventsOf(db: Database, sourceId: number): Promise<EventRow
   return (await db.all(sql`select * from events where source_id = ${sourceId} order by seq`)).map((r) => fromRow(events, r));
 }
 
+/** A delivery with its event's id and body: what became of one event on one route. */
+export type DeliveryWithEvent = DeliveryRow & { eventId: string; body: string };
+
+export async function deliveriesOf(db: Database, sourceId: number): Promise<DeliveryWithEvent[]> {
+  const rows = await db.all(sql`
+    select d.*, e.id as event_id, e.body from deliveries d join events e on e.seq = d.event_seq where e.source_id = ${sourceId} order by d.seq`);
+  return rows.map((r) => ({ ...fromRow(deliveries, r), eventId: String(r.event_id), body: String(r.body) }));
+}
+
+export async function allDeliveries(db: Database): Promise<DeliveryRow[]> {
+  return (await db.all(sql`select * from deliveries order by seq`)).map((r) => fromRow(deliveries, r));
+}
+
 export async function sourceRow(db: Database, sourceId: number): Promise<Source> {
   return fromRow(sources, (await db.get(sql`select * from sources where id = ${sourceId}`))!);
 }
 
-/** Stores an event as the webhook route would, without the HTTP request. */
+/** Stores an event as the webhook route would (to the source's routes), without the HTTP request. */
 export async function storeEvent(
   db: Database,
-  input: { sourceId: number; channelId: string; eventType: string; text: string },
+  input: { sourceId: number; eventType: string; text: string; route: { id: number; channelId: string } },
   now = Date.now(),
 ): Promise<AcceptedEvent> {
-  const [result] = await acceptEvents(db, [{ ...input, body: Buffer.from(input.text) }], now, 3_600_000);
+  const incoming = {
+    sourceId: input.sourceId,
+    eventType: input.eventType,
+    text: input.text,
+    body: Buffer.from(input.text),
+    routes: [input.route],
+    filteredBy: [],
+  };
+  const [result] = await acceptEvents(db, [incoming], now, 3_600_000);
   if (!result!.ok) throw result!.error;
   return result!.value;
 }

@@ -24,10 +24,18 @@ export interface FakeChannel {
   deny?: bigint;
 }
 
+export interface FakeRole {
+  id: string;
+  name: string;
+  mentionable?: boolean;
+}
+
 export interface FakeGuild {
   id: string;
   name: string;
   channels: FakeChannel[];
+  /** Roles besides @everyone. */
+  roles?: FakeRole[];
 }
 
 export interface PostedMessage {
@@ -441,6 +449,35 @@ export function messageFrom(id: string, channelId: string, body: any): Record<st
     pinned: false,
     flags: body?.flags ?? 0,
     components: body?.components ?? [],
+  };
+}
+
+/** @everyone: its id is the guild's, and it carries the permissions the bot has unless a channel denies some. */
+export function everyoneRole(guild: FakeGuild): Record<string, unknown> {
+  return {
+    id: guild.id,
+    name: '@everyone',
+    permissions: EVERYONE_PERMISSIONS.toString(),
+    position: 0,
+    color: 0,
+    hoist: false,
+    managed: false,
+    mentionable: false,
+    flags: 0,
+  };
+}
+
+export function rolePayload(role: FakeRole, position = 1): Record<string, unknown> {
+  return {
+    id: role.id,
+    name: role.name,
+    permissions: '0',
+    position,
+    color: 0,
+    hoist: false,
+    managed: false,
+    mentionable: role.mentionable ?? false,
+    flags: 0,
   };
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
-import type { Source } from '../../src/db/schema.js';
+import type { Route, Source } from '../../src/db/schema.js';
 import { createSource } from '../../src/db/sources.js';
 import { openSqlite } from '../../src/db/sqlite.js';
 import { startDispatch, type Dispatch, type StartOptions } from '../../src/dispatch.js';
@@ -42,6 +42,9 @@ export function testEnv(discord: FakeDiscord, databasePath: string, overrides: R
   };
 }
 
+/** A source as tests use it: with the channel and the route it was made with. */
+export type TestSource = Source & { channelId: string; route: Route };
+
 export interface Harness {
   discord: FakeDiscord;
   dispatch: Dispatch;
@@ -51,9 +54,9 @@ export interface Harness {
   databasePath: string;
   /** Every log line, when started with captureLogs. */
   logLines: string[];
-  addSource(options?: { secret?: string | null; channelId?: string; name?: string; guildId?: string }): Promise<Source>;
+  addSource(options?: { secret?: string | null; channelId?: string; name?: string; guildId?: string }): Promise<TestSource>;
   post(slug: string, request: { body: string | Buffer; headers: Record<string, string> }): Promise<Response>;
-  postEvent(source: Source, resource: string, payload: Record<string, unknown>): Promise<Response>;
+  postEvent(source: Pick<Source, 'slug' | 'signingSecret'>, resource: string, payload: Record<string, unknown>): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -85,18 +88,17 @@ export async function startHarness(
     channelId: guild.channels[0]!.id,
     databasePath,
     logLines,
-    addSource: ({ secret = 'client-secret', channelId, name, guildId } = {}) =>
-      createSource(
-        dispatch.db,
-        {
-          guildId: guildId ?? guild.id,
-          channelId: channelId ?? guild.channels[0]!.id,
-          name: name ?? `src-${Math.random().toString(36).slice(2, 8)}`,
-          signingSecret: secret,
-          createdBy: '100000000000000002',
-        },
-        Date.now(),
-      ),
+    addSource: async ({ secret = 'client-secret', channelId, name, guildId } = {}) => {
+      const input = {
+        guildId: guildId ?? guild.id,
+        channelId: channelId ?? guild.channels[0]!.id,
+        name: name ?? `src-${Math.random().toString(36).slice(2, 8)}`,
+        signingSecret: secret,
+        createdBy: '100000000000000002',
+      };
+      const { source, route } = await createSource(dispatch.db, input, Date.now());
+      return { ...source, channelId: route.channelId, route };
+    },
     post: (slug, request) => fetch(`${dispatch.url}/hooks/${slug}`, { method: 'POST', body: request.body, headers: request.headers }),
     postEvent: (source, resource, payload) =>
       harness.post(source.slug, sentryRequest(resource, payload, source.signingSecret ?? undefined)),
@@ -128,7 +130,7 @@ export async function preparedDatabase(options: { secret?: string | null; discor
   const dir = tempDir();
   const path = join(dir.path, 'dispatch.db');
   const db: Database = openSqlite(path);
-  const source = await createSource(
+  const created = await createSource(
     db,
     {
       guildId: guild.id,
@@ -139,6 +141,7 @@ export async function preparedDatabase(options: { secret?: string | null; discor
     },
     Date.now(),
   );
+  const source: TestSource = { ...created.source, channelId: created.route.channelId, route: created.route };
   await db.close();
   return {
     guild,

@@ -1,4 +1,14 @@
-import { APP_ID, PERMISSIONS, channelPayload, messageFrom, snowflake, type FakeDiscord, type FakeGuild } from './fake-discord.js';
+import {
+  APP_ID,
+  PERMISSIONS,
+  channelPayload,
+  everyoneRole,
+  messageFrom,
+  rolePayload,
+  snowflake,
+  type FakeDiscord,
+  type FakeGuild,
+} from './fake-discord.js';
 
 /** Who is clicking: a member of a guild with some permissions. */
 export interface Member {
@@ -53,9 +63,10 @@ function base(type: number, member: Member, data: unknown, extra: Record<string,
 
 export type InteractionPayload = ReturnType<typeof base>;
 
-/** `/dispatch <group> <sub> …options`; a channel option gets its resolved entry, as Discord sends it. */
+/** `/dispatch <group> <sub> …options`; a channel or role option gets its resolved entry, as Discord sends it. */
 export function slash(member: Member, sub: string, options: Option[] = [], group = 'source'): InteractionPayload {
   const channels: Record<string, unknown> = {};
+  const roles: Record<string, unknown> = {};
   for (const option of options) {
     if (option.type === 7) {
       const found = member.guild.channels.find((c) => c.id === option.value);
@@ -63,19 +74,31 @@ export function slash(member: Member, sub: string, options: Option[] = [], group
         ? { ...channelPayload(found, member.guild.id), permissions: '0' }
         : { id: option.value, type: 0, name: 'gone', permissions: '0' };
     }
+    if (option.type === 8) {
+      const found = member.guild.roles?.find((r) => r.id === option.value);
+      roles[String(option.value)] =
+        option.value === member.guild.id
+          ? everyoneRole(member.guild)
+          : found
+            ? rolePayload(found)
+            : { id: option.value, name: 'gone', permissions: '0', position: 0 };
+    }
   }
+  const resolved = { ...(Object.keys(channels).length > 0 ? { channels } : {}), ...(Object.keys(roles).length > 0 ? { roles } : {}) };
   return base(2, member, {
     id: snowflake(),
     name: 'dispatch',
     type: 1,
     guild_id: member.guild.id,
     options: [{ name: group, type: 2, options: [{ name: sub, type: 1, options }] }],
-    ...(Object.keys(channels).length > 0 ? { resolved: { channels } } : {}),
+    ...(Object.keys(resolved).length > 0 ? { resolved } : {}),
   });
 }
 
 export const str = (name: string, value: string): Option => ({ name, type: 3, value });
 export const chan = (name: string, value: string): Option => ({ name, type: 7, value });
+export const role = (name: string, value: string): Option => ({ name, type: 8, value });
+export const bool = (name: string, value: boolean): Option => ({ name, type: 5, value });
 
 export function autocomplete(member: Member, sub: string, typed: string, group = 'source'): InteractionPayload {
   return base(4, member, {

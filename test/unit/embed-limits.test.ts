@@ -78,9 +78,12 @@ describe('partsThatFit', () => {
     expect(partsThatFit([part('x'.repeat(6000)), small])).toBe(1);
   });
 
-  it('sends a part with its own content alone', () => {
+  it('shares a message only between parts with the same content: a ping with pings, none with none', () => {
     const small = part('x');
-    expect(partsThatFit([part('x', 'ping'), small])).toBe(1);
-    expect(partsThatFit([small, small, part('x', 'ping'), small])).toBe(2);
+    const ping = part('x', '<@&1>');
+    expect(partsThatFit([ping, small])).toBe(1);
+    expect(partsThatFit([small, small, ping, small])).toBe(2);
+    expect(partsThatFit([ping, ping, ping, small])).toBe(3);
+    expect(partsThatFit([part('x', 'template text a'), part('x', 'template text b')])).toBe(1);
   });
 });

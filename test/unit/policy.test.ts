@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { EventRow } from '../../src/db/schema.js';
+import type { Job } from '../../src/db/deliveries.js';
 import { classifyFailure } from '../../src/delivery/classify-error.js';
 import { afterFailure, gatheringUntil, isFlooding, joinableWithHead, nextAttemptAt, outageGate } from '../../src/delivery/policy.js';
 import { DiscordAPIError } from 'discord.js';
 
 /** Delivery decisions are pure: these tests pass times in and never sleep. */
 
-const event = (seq: number, extra: Partial<EventRow> = {}): EventRow =>
-  ({ seq, receivedAt: 1_000, solo: false, batchId: null, attempts: 0, ...extra }) as EventRow;
+const event = (seq: number, extra: Partial<Job> = {}): Job =>
+  ({ seq, receivedAt: 1_000, solo: false, batchId: null, attempts: 0, ...extra }) as Job;
 
 describe('the flood rule', () => {
   const flood = { threshold: 250, afterMs: 30_000 };

@@ -42,3 +42,17 @@ describe('README template examples', () => {
     expect(error.allowedRoleIds).toEqual([]);
   });
 });
+
+describe('the README', () => {
+  it('shows where each filter value is read exactly as the table in src/sentry/facts.ts says', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { FACT_SOURCES } = await import('../../src/sentry/facts.js');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = /<!-- facts-table:start -->\n([\s\S]*?)\n<!-- facts-table:end -->/.exec(readme)?.[1];
+    const facts = ['level', 'environment', 'projects', 'tags', 'issueId'] as const;
+    const rows = Object.entries(FACT_SOURCES).map(
+      ([resource, readers]) => `| \`${resource}\` | ${facts.map((f) => readers[f]?.where ?? '—').join(' | ')} |`,
+    );
+    expect(table).toBe(['| Resource | Level | Environment | Projects | Tags | Issue |', '|---|---|---|---|---|---|', ...rows].join('\n'));
+  });
+});

@@ -1,0 +1,252 @@
+import {
+  ActionRowBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  EmbedBuilder,
+  PermissionFlagsBits,
+  type ChatInputCommandInteraction,
+  type Guild,
+  type Role,
+} from 'discord.js';
+import { backlogOfRoute } from '../src/db/deliveries.js';
+import { latestEvents } from '../src/db/events.js';
+import { holdsOfChannels } from '../src/db/holds.js';
+import {
+  createRoute,
+  deleteRoute,
+  findRoute,
+  ROUTE_NAME_PATTERN,
+  RouteNameTaken,
+  routesByIds,
+  routesOf,
+  updateRoute,
+  type RouteChanges,
+} from '../src/db/routes.js';
+import type { Route, Source } from '../src/db/schema.js';
+import { findSourceById } from '../src/db/sources.js';
+import { assertCanPostIn } from '../src/discord/channel-check.js';
+import { COLORS } from '../src/embed/colors.js';
+import { escapeText } from '../src/embed/markdown.js';
+import { truncate } from '../src/embed/text.js';
+import { renderEvent } from '../src/render/render-event.js';
+import { applyFilterOptions, deserializeFilter, describeFilter, serializeFilter, type FilterOptions } from '../src/routing/filter.js';
+import { selectRoutes } from '../src/routing/select-routes.js';
+import { UserError } from '../src/user-error.js';
+import { customId, ephemeral, relativeTime } from './replies.js';
+import { assertFormFresh } from './source-create.js';
+import { requireSource } from './source-lookup.js';
+import { holdReason } from './source-status.js';
+import type { CommandContext, ComponentHandler } from './types.js';
+
+type Interaction = ChatInputCommandInteraction<'cached'>;
+
+/** Events the dry run replays. */
+const DRY_RUN_EVENTS = 50;
+
+function routeNameFrom(raw: string): string {
+  const name = raw.trim().toLowerCase();
+  if (!ROUTE_NAME_PATTERN.test(name)) {
+    throw new UserError('A route name is 1 to 32 characters: lowercase letters, digits, "-" and "_", starting with a letter or digit.');
+  }
+  return name;
+}
+
+const routeNameTaken = (name: string) => new UserError(`This source already has a route named "${name}".`);
+
+export async function requireRoute(ctx: CommandContext, source: Source, name: string): Promise<Route> {
+  const route = await findRoute(ctx.db, source.id, name);
+  if (!route) throw new UserError(`**${source.name}** has no route named "${name.replace(/[^a-z0-9_-]/gi, '').slice(0, 32) || '?'}".`);
+  return route;
+}
+
+function filterOptions(interaction: Interaction): FilterOptions {
+  return {
+    events: interaction.options.getString('events'),
+    minLevel: interaction.options.getString('min-level'),
+    environments: interaction.options.getString('environments'),
+    projects: interaction.options.getString('projects'),
+    tags: interaction.options.getString('tags'),
+  };
+}
+
+/**
+ * The role a route may ping, checked: never @everyone, and a warning when the bot cannot mention
+ * it (Discord would show the mention without pinging anyone).
+ */
+function pingRole(role: Role, guild: Guild, channelId: string): { roleId: string; warning?: string } {
+  if (role.id === guild.id) throw new UserError('A route cannot ping @everyone. Pick a role.');
+  const me = guild.members.me;
+  const channel = guild.channels.cache.get(channelId);
+  const mayMentionAll = me && channel ? channel.permissionsFor(me)?.has(PermissionFlagsBits.MentionEveryone) : false;
+  if (role.mentionable || mayMentionAll) return { roleId: role.id };
+  return {
+    roleId: role.id,
+    warning: `⚠️ The bot cannot mention <@&${role.id}>: its pings will not notify anyone until the role is made mentionable (Server Settings → Roles → "Allow anyone to @mention this role") or the bot gets **Mention @everyone, @here, and All Roles** in <#${channelId}>.`,
+  };
+}
+
+function describeRoute(route: Route): string {
+  const ping = route.pingRoleId ? ` · pings <@&${route.pingRoleId}> at ${route.pingLevel} and above` : '';
+  return `<#${route.channelId}> · ${escapeText(describeFilter(deserializeFilter(route.filter)))}${ping}`;
+}
+
+/** `/dispatch route add`: another channel for some of a source's events; the webhook URL does not change. */
+export async function routeAddCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const name = routeNameFrom(interaction.options.getString('name', true));
+  const channelId = interaction.options.getChannel('channel', true).id;
+  assertCanPostIn(interaction.guild, channelId);
+  const filter = applyFilterOptions({}, filterOptions(interaction));
+  const role = interaction.options.getRole('ping');
+  const ping = role ? pingRole(role, interaction.guild, channelId) : undefined;
+  const route = await createRoute(
+    ctx.db,
+    {
+      sourceId: source.id,
+      name,
+      channelId,
+      filter: serializeFilter(filter),
+      pingRoleId: ping?.roleId ?? null,
+      pingLevel: interaction.options.getString('ping-level') ?? 'error',
+      createdBy: interaction.user.id,
+    },
+    ctx.now(),
+  ).catch((error: unknown) => {
+    throw error instanceof RouteNameTaken ? routeNameTaken(error.routeName) : error;
+  });
+  ctx.logger.info({ source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id }, 'route added');
+  const lines = [
+    `✅ Route **${route.name}** of **${source.name}**: ${describeRoute(route)}.`,
+    'The webhook URL stays the same.',
+    ping?.warning,
+  ];
+  await interaction.reply(ephemeral(lines.filter(Boolean).join('\n')));
+}
+
+export async function routeListCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const routes = await routesOf(ctx.db, source.id);
+  const holds = await holdsOfChannels(
+    ctx.db,
+    routes.map((r) => r.channelId),
+  );
+  const embed = new EmbedBuilder().setTitle(`Routes of ${source.name}`).setColor(COLORS.blue);
+  for (const route of routes) {
+    const { waiting } = await backlogOfRoute(ctx.db, route.id);
+    const hold = holds.get(route.channelId);
+    const state = hold ? `\n⛔ on hold since ${relativeTime(hold.since)}: ${holdReason(hold, interaction.guild)}` : '';
+    embed.addFields({
+      name: route.name,
+      value: truncate(`${describeRoute(route)}\nwaiting ${waiting} · filtered out ${route.eventsFiltered}${state}`, 1024),
+    });
+  }
+  await interaction.reply(ephemeral('', { embeds: [embed] }));
+}
+
+/** `/dispatch route edit`: any of channel, filter parts, ping, name; `-` clears a filter part. */
+export async function routeEditCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const route = await requireRoute(ctx, source, interaction.options.getString('route', true));
+  const changes: RouteChanges = {};
+  const newName = interaction.options.getString('name');
+  if (newName) changes.name = routeNameFrom(newName);
+  const channel = interaction.options.getChannel('channel');
+  if (channel) {
+    assertCanPostIn(interaction.guild, channel.id);
+    changes.channelId = channel.id;
+  }
+  const filter = applyFilterOptions(deserializeFilter(route.filter), filterOptions(interaction));
+  changes.filter = serializeFilter(filter);
+  const role = interaction.options.getRole('ping');
+  const ping = role ? pingRole(role, interaction.guild, changes.channelId ?? route.channelId) : undefined;
+  if (ping) changes.pingRoleId = ping.roleId;
+  if (interaction.options.getBoolean('remove-ping')) changes.pingRoleId = null;
+  const level = interaction.options.getString('ping-level');
+  if (level) changes.pingLevel = level;
+  const updated = await updateRoute(ctx.db, route, changes, ctx.now()).catch((error: unknown) => {
+    throw error instanceof RouteNameTaken ? routeNameTaken(error.routeName) : error;
+  });
+  if (changes.channelId) ctx.wakeDelivery();
+  ctx.logger.info({ source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id }, 'route edited');
+  const moved =
+    changes.channelId && changes.channelId !== route.channelId ? `Events still waiting go to <#${changes.channelId}>.` : undefined;
+  const lines = [`✏️ Route **${updated.name}** of **${source.name}**: ${describeRoute(updated)}.`, moved, ping?.warning];
+  await interaction.reply(ephemeral(lines.filter(Boolean).join('\n')));
+}
+
+/** `/dispatch route remove`: asks first; a source keeps at least one route. */
+export async function routeRemoveCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const route = await requireRoute(ctx, source, interaction.options.getString('route', true));
+  if ((await routesOf(ctx.db, source.id)).length === 1) {
+    throw new UserError(
+      `**${route.name}** is the only route of **${source.name}**: a source needs one. Move it with \`/dispatch route edit\`, or delete the source.`,
+    );
+  }
+  const { waiting } = await backlogOfRoute(ctx.db, route.id);
+  const issued = ctx.now();
+  const buttons = new ActionRowBuilder<ButtonBuilder>().addComponents(
+    new ButtonBuilder()
+      .setCustomId(customId('route-del', route.id, 'confirm', issued))
+      .setLabel(`Remove ${route.name}`)
+      .setStyle(ButtonStyle.Danger),
+    new ButtonBuilder()
+      .setCustomId(customId('route-del', route.id, 'cancel', issued))
+      .setLabel('Cancel')
+      .setStyle(ButtonStyle.Secondary),
+  );
+  const dropped = waiting > 0 ? ` Its ${waiting} waiting event${waiting === 1 ? ' is' : 's are'} dropped.` : '';
+  await interaction.reply(
+    ephemeral(`Remove route **${route.name}** (<#${route.channelId}>) of **${source.name}**?${dropped}`, { components: [buttons] }),
+  );
+}
+
+export const routeRemoveButton: ComponentHandler = {
+  action: 'route-del',
+  async handle(interaction, [routeId, choice, issuedAt], ctx) {
+    if (!interaction.isButton()) throw new UserError('This button is not valid any more.');
+    if (choice !== 'confirm') return void (await interaction.update({ content: 'Nothing was removed.', components: [] }));
+    assertFormFresh(issuedAt, ctx.now());
+    const route = (await routesByIds(ctx.db, [Number(routeId)])).get(Number(routeId));
+    const source = route ? await findSourceById(ctx.db, interaction.guildId, route.sourceId) : undefined;
+    if (!route || !source) throw new UserError('That route no longer exists.');
+    if ((await routesOf(ctx.db, source.id)).length === 1) throw new UserError('A source needs one route: this is its last one now.');
+    const dropped = await deleteRoute(ctx.db, route);
+    ctx.logger.info(
+      { source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id, dropped },
+      'route removed',
+    );
+    await interaction.update({ content: `🗑️ Route **${route.name}** of **${source.name}** removed.`, components: [] });
+  },
+};
+
+/** `/dispatch route test`: the source's last events through its current routes. Nothing is posted. */
+export async function routeTestCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const routes = await routesOf(ctx.db, source.id);
+  const events = await latestEvents(ctx.db, source.id, DRY_RUN_EVENTS);
+  const posted = new Map(routes.map((r) => [r.id, { count: 0, example: undefined as string | undefined }]));
+  let nowhere = 0;
+  for (const event of events) {
+    const drawn = renderEvent(event);
+    const { through } = selectRoutes(routes, event.eventType, drawn.facts);
+    if (through.length === 0) nowhere += 1;
+    for (const route of through) {
+      const tally = posted.get(route.id)!;
+      tally.count += 1;
+      tally.example ??= `\`${event.eventType}\` ${escapeText(truncate(drawn.embeds[0]?.title ?? '', 120))}`;
+    }
+  }
+  const embed = new EmbedBuilder()
+    .setTitle(`Dry run of ${source.name}: its last ${events.length} events through its routes now`)
+    .setColor(COLORS.blue)
+    .setDescription(events.length === 0 ? 'No events stored yet.' : `Kept out by every route: ${nowhere}. Nothing was posted.`);
+  for (const route of routes) {
+    const tally = posted.get(route.id)!;
+    embed.addFields({
+      name: `${route.name} → would post ${tally.count}`,
+      value: truncate(`${describeRoute(route)}${tally.example ? `\ne.g. ${tally.example}` : ''}`, 1024),
+    });
+  }
+  await interaction.reply(ephemeral('', { embeds: [embed] }));
+}

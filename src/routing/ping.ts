@@ -1,0 +1,15 @@
+import type { Route } from '../db/schema.js';
+import type { EventFacts, Level } from '../sentry/facts.js';
+import { atOrAbove } from './filter.js';
+
+/**
+ * The role a route pings for an event: its `ping` role, for events at or above its `ping-level`
+ * (events without a level never ping). The role id comes from the route, never from a payload.
+ */
+export function pingFor(
+  route: Pick<Route, 'pingRoleId' | 'pingLevel'>,
+  facts: EventFacts,
+): { content: string; roleIds: string[] } | undefined {
+  if (!route.pingRoleId || !atOrAbove(facts.level, route.pingLevel as Level)) return undefined;
+  return { content: `<@&${route.pingRoleId}>`, roleIds: [route.pingRoleId] };
+}

@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findSource } from '../../src/db/sources.js';
+import { PERMISSIONS, snowflake, type FakeChannel, type PostedMessage } from '../support/fake-discord.js';
+import { startHarness, testGuild, waitFor, type Harness } from '../support/harness.js';
+import { admin, button, chan, interact, modalSubmit, role, shownText, slash, str, type Member } from '../support/interactions.js';
+import { loadFixture, sentryRequest } from '../support/sentry.js';
+
+let h: Harness;
+let alice: Member;
+const channel = (name: string): FakeChannel => ({ id: snowflake(), name, type: 0 });
+const channels = { sentry: channel('sentry'), alerts: channel('alerts'), seer: channel('seer'), moved: channel('moved') };
+const oncall = { id: snowflake(), name: 'oncall', mentionable: true };
+const quiet = { id: snowflake(), name: 'quiet', mentionable: false };
+let slug: string;
+
+beforeAll(async () => {
+  const guild = testGuild('Acme');
+  guild.channels.push(...Object.values(channels));
+  guild.roles = [oncall, quiet];
+  h = await startHarness({ discord: { guilds: [guild] }, env: { BATCH_LINGER: '20ms' } });
+  h.guild = guild;
+  await waitFor(() => h.dispatch.client.isReady(), 20_000, 'the gateway');
+  alice = admin(guild);
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const route = (sub: string, options: Parameters<typeof slash>[2]) => interact(h.discord, slash(alice, sub, options, 'route'));
+
+/** Each fixture with a marker in a field its embed shows, so the test can tell where each went. */
+const error = loadFixture('error.created.json') as { data: { error: Record<string, unknown> } };
+const issue = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
+const errorIn = (marker: string, environment: string) => ({
+  ...error,
+  data: { error: { ...error.data.error, environment, exception: { values: [{ type: 'MarkedError', value: marker }] } } },
+});
+const issueAt = (marker: string, level: string) => ({ ...issue, data: { issue: { ...issue.data.issue, title: marker, level } } });
+const seer = loadFixture('seer.root_cause_completed.json') as { data: Record<string, unknown> };
+const comment = loadFixture('comment.created.json') as { data: Record<string, unknown> };
+const metric = loadFixture('metric_alert.resolved.json') as { data: Record<string, unknown> };
+const EVENTS: [string, string, Record<string, unknown>][] = [
+  ['PROD-ERROR', 'error', errorIn('PROD-ERROR', 'production')],
+  ['STAGING-ERROR', 'error', errorIn('STAGING-ERROR', 'staging')],
+  ['FATAL-ISSUE', 'issue', issueAt('FATAL-ISSUE', 'fatal')],
+  ['WARNING-ISSUE', 'issue', issueAt('WARNING-ISSUE', 'warning')],
+  ['SEER-CAUSE', 'seer', { ...seer, data: { ...seer.data, group_id: 'SEER-CAUSE' } }],
+  ['A-COMMENT', 'comment', { ...comment, data: { ...comment.data, comment: 'A-COMMENT' } }],
+  ['METRIC', 'metric_alert', { ...metric, data: { ...metric.data, description_title: 'METRIC' } }],
+];
+
+const markersIn = (messages: PostedMessage[]) =>
+  messages.flatMap((m) => m.embeds.map((e) => EVENTS.find(([marker]) => JSON.stringify(e).includes(marker))?.[0] ?? '?'));
+
+describe('routes, end to end', () => {
+  it('one source, three routes: each channel gets exactly what its filter passes, and the role is pinged only at its level', async () => {
+    const opened = await interact(h.discord, slash(alice, 'create', [str('name', 'backend'), chan('channel', channels.sentry.id)]));
+    const created = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { secret: 'route-secret' }));
+    slug = /\/hooks\/([A-Za-z0-9_-]{32})/.exec(shownText(created))![1]!;
+
+    const main = await route('edit', [str('source', 'backend'), str('route', 'main'), str('events', '*, !seer.*')]);
+    expect(shownText(main)).toContain('events \\*, !seer.\\*');
+    const alerts = await route('add', [
+      str('source', 'backend'),
+      str('name', 'alerts'),
+      chan('channel', channels.alerts.id),
+      str('events', 'error.*, issue.*'),
+      str('environments', 'production'),
+      str('min-level', 'error'),
+      role('ping', oncall.id),
+      str('ping-level', 'fatal'),
+    ]);
+    expect(shownText(alerts)).toContain(`pings <@&${oncall.id}> at fatal and above`);
+    expect(shownText(alerts)).not.toContain('cannot mention');
+    await route('add', [str('source', 'backend'), str('name', 'seer'), chan('channel', channels.seer.id), str('events', 'seer.*')]);
+
+    for (const [, resource, payload] of EVENTS)
+      expect((await h.post(slug, sentryRequest(resource, payload, 'route-secret'))).status).toBe(202);
+    await h.discord.waitForMessages(6, channels.sentry.id);
+    await h.discord.waitForMessages(2, channels.alerts.id);
+    await h.discord.waitForMessages(1, channels.seer.id);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(markersIn(h.discord.messagesIn(channels.sentry.id))).toEqual([
+      'PROD-ERROR',
+      'STAGING-ERROR',
+      'FATAL-ISSUE',
+      'WARNING-ISSUE',
+      'A-COMMENT',
+      'METRIC',
+    ]);
+    expect(markersIn(h.discord.messagesIn(channels.alerts.id))).toEqual(['PROD-ERROR', 'FATAL-ISSUE']);
+    expect(markersIn(h.discord.messagesIn(channels.seer.id))).toEqual(['SEER-CAUSE']);
+
+    // Only the fatal issue pings, and only @oncall; nothing else anywhere mentions anyone.
+    for (const message of h.discord.messages) {
+      const fatal = markersIn([message]).includes('FATAL-ISSUE') && message.channel_id === channels.alerts.id;
+      expect(message.content ?? '').toBe(fatal ? `<@&${oncall.id}>` : '');
+      expect(message.allowed_mentions).toEqual({ parse: [], roles: fatal ? [oncall.id] : [] });
+    }
+  });
+
+  it('the dry run counts what each route would post, and its figures match the real send', async () => {
+    const dry = shownText(await route('test', [str('source', 'backend')]));
+    const count = (name: string) => Number(new RegExp(`"name":"${name} → would post (\\d+)"`).exec(dry)?.[1]);
+    expect(count('main')).toBe(markersIn(h.discord.messagesIn(channels.sentry.id)).length);
+    expect(count('alerts')).toBe(markersIn(h.discord.messagesIn(channels.alerts.id)).length);
+    expect(count('seer')).toBe(markersIn(h.discord.messagesIn(channels.seer.id)).length);
+    expect(dry).toContain('Nothing was posted');
+  });
+
+  it('counts what each filter kept out, in route list and the log', async () => {
+    const list = shownText(await route('list', [str('source', 'backend')]));
+    expect(list).toMatch(/filtered out 1/); // main kept out the Seer event
+    expect(list).toMatch(/filtered out 5/); // alerts kept out five
+    const log = shownText(await interact(h.discord, slash(alice, 'log', [str('source', 'backend')])));
+    expect(log).toContain('filtered out by main');
+  });
+
+  it('refuses an invalid filter, naming the part that is wrong, and changes nothing', async () => {
+    const badEvents = await route('add', [
+      str('source', 'backend'),
+      str('name', 'bad'),
+      chan('channel', channels.alerts.id),
+      str('events', 'issue.created, Issue.Created!'),
+    ]);
+    expect(shownText(badEvents)).toContain('`events`: "Issue.Created!" is not an event pattern');
+    const badTags = await route('edit', [str('source', 'backend'), str('route', 'alerts'), str('tags', 'customer')]);
+    expect(shownText(badTags)).toContain('`tags`: "customer" is not a `key=value` pair');
+    const unknown = await route('edit', [str('source', 'backend'), str('route', 'nope'), str('events', '*')]);
+    expect(shownText(unknown)).toContain('has no route named "nope"');
+    const list = shownText(await route('list', [str('source', 'backend')]));
+    expect(list).not.toContain('"name":"bad"');
+    expect(list).toContain('environments production');
+  });
+
+  it('warns when the bot cannot mention the role a route pings', async () => {
+    const edited = await route('edit', [str('source', 'backend'), str('route', 'seer'), role('ping', quiet.id)]);
+    expect(shownText(edited)).toContain(`The bot cannot mention <@&${quiet.id}>`);
+    const everyone = await route('edit', [str('source', 'backend'), str('route', 'seer'), role('ping', h.guild.id)]);
+    expect(shownText(everyone)).toContain('cannot ping @everyone');
+  });
+
+  it('source edit renames and moves the first route: the URL stays, and events still waiting go to the new channel', async () => {
+    channels.sentry.deny = PERMISSIONS.SendMessages; // #sentry refuses: the next events wait there, on hold
+    const waiting = issueAt('WAITING-1', 'info');
+    expect((await h.post(slug, sentryRequest('issue', waiting, 'route-secret'))).status).toBe(202);
+    await expect.poll(() => h.discord.messageRequests(channels.sentry.id).at(-1)?.status).toBe(403);
+    const edited = await interact(
+      h.discord,
+      slash(alice, 'edit', [str('source', 'backend'), str('name', 'api'), chan('channel', channels.moved.id)]),
+    );
+    expect(shownText(edited)).toContain('**backend** is now **api**');
+    expect(shownText(edited)).toContain(`now posts in <#${channels.moved.id}>`);
+    const moved = await h.discord.waitForMessage((m) => m.channel_id === channels.moved.id);
+    expect(JSON.stringify(moved.embeds)).toContain('WAITING-1');
+    // The same URL still works, under the new name.
+    const source = (await findSource(h.dispatch.db, h.guild.id, 'api'))!;
+    expect(source.slug).toBe(slug);
+    expect((await h.post(slug, sentryRequest('issue', issueAt('AFTER-MOVE', 'info'), 'route-secret'))).status).toBe(202);
+    await h.discord.waitForMessage((m) => m.channel_id === channels.moved.id && JSON.stringify(m.embeds).includes('AFTER-MOVE'));
+  });
+
+  it('removes a route after confirmation, and never the last one', async () => {
+    const asked = await route('remove', [str('source', 'api'), str('route', 'seer')]);
+    expect(shownText(asked)).toContain('Remove route **seer**');
+    const confirm = asked.body.data.components[0].components[0].custom_id as string;
+    const removed = await interact(h.discord, button(alice, confirm));
+    expect(removed.body.data.content).toContain('Route **seer** of **api** removed');
+    await route('remove', [str('source', 'api'), str('route', 'alerts')]).then((a) =>
+      interact(h.discord, button(alice, a.body.data.components[0].components[0].custom_id)),
+    );
+    const last = await route('remove', [str('source', 'api'), str('route', 'main')]);
+    expect(shownText(last)).toContain('is the only route of **api**');
+  });
+});
