@@ -15,15 +15,21 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** A loopback Discord and a folder for the database file, both cleaned up after the test. */
+async function discordAndFolder() {
+  const guild = testGuild();
+  const discord = await FakeDiscord.start({ guilds: [guild] });
+  const dir = tempDir();
+  cleanups.push(
+    () => dir.remove(),
+    () => discord.stop(),
+  );
+  return { guild, discord, dir };
+}
+
 describe('upgrading a database made by the previous release', () => {
   it('0000_init → now: sources, counters and waiting events survive, and the waiting event is posted', async () => {
-    const guild = testGuild();
-    const discord = await FakeDiscord.start({ guilds: [guild] });
-    const dir = tempDir();
-    cleanups.push(
-      () => dir.remove(),
-      () => discord.stop(),
-    );
+    const { guild, discord, dir } = await discordAndFolder();
     const channelId = guild.channels[0]!.id;
     const body = serializeLikeSentry(loadFixture('issue.created.json'));
     const path = databaseAtRelease(dir.path, '0000_init', (db) => {
@@ -78,13 +84,7 @@ describe('upgrading a database made by the previous release', () => {
   });
 
   it("0001_delivery_trust → now: each source gets its first route, each event its delivery (status, attempts, nonce kept), templates stay the source's", async () => {
-    const guild = testGuild();
-    const discord = await FakeDiscord.start({ guilds: [guild] });
-    const dir = tempDir();
-    cleanups.push(
-      () => dir.remove(),
-      () => discord.stop(),
-    );
+    const { guild, discord, dir } = await discordAndFolder();
     const channelId = guild.channels[1]!.id;
     const body = serializeLikeSentry(loadFixture('issue.created.json'));
     const path = databaseAtRelease(dir.path, '0001_delivery_trust', (db) => {

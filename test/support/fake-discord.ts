@@ -503,19 +503,7 @@ function guildPayload(guild: FakeGuild): Record<string, unknown> {
     member_count: 2,
     large: false,
     joined_at: new Date().toISOString(),
-    roles: [
-      {
-        id: guild.id,
-        name: '@everyone',
-        permissions: EVERYONE_PERMISSIONS.toString(),
-        position: 0,
-        color: 0,
-        hoist: false,
-        managed: false,
-        mentionable: false,
-        flags: 0,
-      },
-    ],
+    roles: [everyoneRole(guild), ...(guild.roles ?? []).map((role, i) => rolePayload(role, i + 1))],
     channels: guild.channels.map((c) => channelPayload(c, guild.id)),
     members: [
       {
