@@ -5,8 +5,9 @@ import { WebSocketServer } from 'ws';
 
 /**
  * The smallest Discord the benchmarks need, on loopback: `GET /gateway/bot`, a gateway that sends
- * READY and one guild, and channel messages with Discord's per-channel rate limit (about 5 per 5 s
- * when asked for). It records when each message arrived and what it carried.
+ * READY and one guild, channel messages with Discord's per-channel rate limit (about 5 per 5 s
+ * when asked for), and for cards message edits, threads and their messages. It records when each
+ * message and edit arrived and what it carried.
  */
 export interface LoopbackDiscord {
   apiUrl: string;
@@ -14,8 +15,12 @@ export interface LoopbackDiscord {
   channelId: string;
   /** Each posted message: when it arrived and the text of its embeds. */
   messages: { at: number; text: string; embeds: number }[];
+  /** Each edit of a message. */
+  edits: { at: number; text: string }[];
+  /** Each message posted in a thread. */
+  threadMessages: { at: number; text: string }[];
   rateLimited: number;
-  /** Resolves when a message whose embeds contain `marker` has arrived. */
+  /** Resolves when a message (or an edit) whose embeds contain `marker` has arrived. */
   waitFor(marker: string): Promise<void>;
   /** Resolves once `count` embeds have arrived in all. */
   waitForEmbeds(count: number, timeoutMs: number): Promise<void>;
@@ -30,6 +35,9 @@ export async function startLoopbackDiscord(options: { rateLimit?: { messages: nu
   const guildId = snowflake();
   const channelId = snowflake();
   const messages: LoopbackDiscord['messages'] = [];
+  const edits: LoopbackDiscord['edits'] = [];
+  const threadMessages: LoopbackDiscord['threadMessages'] = [];
+  const threads = new Set<string>();
   const waiters: (() => void)[] = [];
   const sent: number[] = [];
   let rateLimited = 0;
@@ -54,6 +62,37 @@ export async function startLoopbackDiscord(options: { rateLimit?: { messages: nu
         session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
       });
     }
+    const edit = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path ?? '');
+    if (req.method === 'PATCH' && edit) {
+      edits.push({ at: Date.now(), text });
+      for (const wake of waiters.splice(0)) wake();
+      return json(res, 200, {
+        id: edit[2],
+        channel_id: edit[1],
+        type: 0,
+        content: '',
+        embeds: [],
+        author: { id: BOT_ID, username: 'dispatch', discriminator: '0', bot: true },
+      });
+    }
+    const thread = /^\/channels\/(\d+)\/messages\/(\d+)\/threads$/.exec(path ?? '');
+    if (req.method === 'POST' && thread) {
+      threads.add(thread[2]!);
+      return json(res, 201, { id: thread[2], type: 11, name: 'card', parent_id: thread[1], guild_id: guildId });
+    }
+    const inThread = /^\/channels\/(\d+)\/messages$/.exec(path ?? '');
+    if (req.method === 'POST' && inThread && threads.has(inThread[1]!)) {
+      threadMessages.push({ at: Date.now(), text });
+      return json(res, 200, {
+        id: snowflake(),
+        channel_id: inThread[1],
+        type: 0,
+        content: '',
+        embeds: [],
+        author: { id: BOT_ID, username: 'dispatch', discriminator: '0', bot: true },
+      });
+    }
+    if (req.method === 'GET' && path === `/channels/${channelId}/messages`) return json(res, 200, []);
     if (req.method === 'POST' && path === `/channels/${channelId}/messages`) {
       const now = Date.now();
       const limit = options.rateLimit;
@@ -123,7 +162,7 @@ export async function startLoopbackDiscord(options: { rateLimit?: { messages: nu
           {
             id: guildId,
             name: '@everyone',
-            permissions: String((1n << 10n) | (1n << 11n) | (1n << 14n)),
+            permissions: String((1n << 10n) | (1n << 11n) | (1n << 14n) | (1n << 16n) | (1n << 35n) | (1n << 38n)),
             position: 0,
             color: 0,
             hoist: false,
@@ -162,11 +201,13 @@ export async function startLoopbackDiscord(options: { rateLimit?: { messages: nu
     guildId,
     channelId,
     messages,
+    edits,
+    threadMessages,
     get rateLimited() {
       return rateLimited;
     },
     async waitFor(marker) {
-      while (!messages.some((m) => m.text.includes(marker))) await nextMessage();
+      while (!messages.some((m) => m.text.includes(marker)) && !edits.some((e) => e.text.includes(marker))) await nextMessage();
     },
     async waitForEmbeds(count, timeoutMs) {
       const deadline = Date.now() + timeoutMs;

@@ -3,7 +3,9 @@
  *   1. ingest: signed issue.created webhooks, autocannon, 50 connections, 10 s, against Dispatch
  *      and against a bare Express 5 endpoint answering 202 to the same requests;
  *   2. end to end: webhook sent → message posted at the loopback Discord, one at a time;
- *   3. burst drain: 100 events to one channel, the loopback Discord allowing 5 messages per 5 s.
+ *   3. burst drain: 100 events to one channel, the loopback Discord allowing 5 messages per 5 s;
+ *   4. live cards: a follow-up webhook about an issue → the edit of its card, with the default
+ *      coalescing (a card is edited at most once a second).
  * Everything runs on loopback; Dispatch and the baseline run as child processes. The bench
  * stands on its own: it uses Dispatch's code and its own loopback Discord, nothing from test/.
  */
@@ -69,13 +71,14 @@ async function startProcess(script: string, env: Record<string, string>): Promis
 async function startDispatch(
   discord: LoopbackDiscord,
   env: Record<string, string> = {},
+  layout: 'feed' | 'card' = 'feed',
 ): Promise<{ child: Child; source: Source; cleanup: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'dispatch-bench-'));
   const databasePath = join(dir, 'dispatch.db');
   const db = openSqlite(databasePath);
   const { source } = await createSource(
     db,
-    { guildId: discord.guildId, channelId: discord.channelId, name: 'bench', signingSecret: SECRET, createdBy: '1' },
+    { guildId: discord.guildId, channelId: discord.channelId, layout, name: 'bench', signingSecret: SECRET, createdBy: '1' },
     Date.now(),
   );
   await db.close();
@@ -200,32 +203,111 @@ async function burst(events = 100) {
   return { events, messages, seconds, rateLimited };
 }
 
+/** A signed webhook about issue `issueId`: created, or assigned to someone whose name marks the edit it causes. */
+function issueRequest(issueId: number, action: 'created' | 'assigned', assignee?: string) {
+  const payload = JSON.parse(template.replace('__N__', `CARD-${issueId}`)) as { action: string; data: { issue: Record<string, unknown> } };
+  payload.action = action;
+  payload.data.issue.id = String(900_000 + issueId);
+  if (assignee) payload.data.issue.assignedTo = { type: 'user', id: '1', name: assignee };
+  const body = JSON.stringify(payload);
+  return {
+    body,
+    headers: { 'content-type': 'application/json', 'sentry-hook-resource': 'issue', 'sentry-hook-signature': sign(body, SECRET) },
+  };
+}
+
+/**
+ * Follow-ups to live cards: `cards` issues get their cards first; then follow-ups go to them at
+ * random, 10 a second. Each is timed from its webhook to the first edit of its card that shows it
+ * (or a later follow-up: several within a card's coalescing second become one edit, so the
+ * earlier ones are shown by that edit). A follow-up to a card edited less than a second before
+ * waits for that second: it is part of the figure.
+ */
+async function cardEdits(cards = 50, followUps = 200) {
+  const discord = await startLoopbackDiscord();
+  const { child, source, cleanup } = await startDispatch(discord, {}, 'card');
+  const url = `${child.url}/hooks/${source.slug}`;
+  for (let n = 0; n < cards; n++) {
+    await fetch(url, { method: 'POST', ...issueRequest(n, 'created') });
+    await discord.waitForEmbeds(n + 1, 10_000);
+  }
+  await new Promise((r) => setTimeout(r, 1100)); // every card past its first coalescing second
+  const sent: { card: number; at: number }[] = [];
+  const lastTo = new Map<number, number>();
+  for (let k = 0; k < followUps; k++) {
+    const card = Math.floor(Math.random() * cards);
+    sent.push({ card, at: Date.now() });
+    lastTo.set(card, k);
+    await fetch(url, { method: 'POST', ...issueRequest(card, 'assigned', `BENCH-ASSIGNEE-${k}`) });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Every card's last follow-up shown: then every follow-up has been.
+  for (const k of lastTo.values()) await discord.waitFor(`BENCH-ASSIGNEE-${k}"`);
+  const shown = discord.edits.map((edit) => ({
+    at: edit.at,
+    card: Number(/BENCH-CARD-(\d+) ·/.exec(edit.text)?.[1]),
+    upTo: Number(/BENCH-ASSIGNEE-(\d+)"/.exec(edit.text)?.[1]),
+  }));
+  const latencies = sent.map(({ card, at }, k) => shown.find((e) => e.card === card && e.upTo >= k)!.at - at).sort((a, b) => a - b);
+  const result = {
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    max: latencies.at(-1)!,
+    followUps,
+    edits: discord.edits.length,
+    lines: discord.threadMessages.length,
+    messages: discord.messages.length,
+  };
+  await stop(child);
+  await discord.stop();
+  cleanup();
+  return result;
+}
+
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
+/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards); all by default. */
+const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+const wanted = (section: string) => !only || only.includes(section);
+
 console.log(`Dispatch benchmarks — ${new Date().toISOString()}, Node ${process.version}, ${CONNECTIONS} connections × ${DURATION_S} s\n`);
-const i = await ingest();
-console.log('1. Ingest (signed issue.created, distinct bodies)');
-console.log(
-  `   bare Express 5 : ${fmt(i.baseline.rps, 0)} req/s   p50 ${i.baseline.p50} ms   p99 ${i.baseline.p99} ms   (${i.baseline.total} requests, ${i.baseline.non2xx} non-2xx, ${i.baseline.errors} errors)`,
-);
-console.log(
-  `   Dispatch (FULL): ${fmt(i.dispatch.rps, 0)} req/s   p50 ${i.dispatch.p50} ms   p99 ${i.dispatch.p99} ms   (${i.dispatch.total} requests, ${i.dispatch.non2xx} non-2xx, ${i.dispatch.errors} errors)`,
-);
-console.log(
-  `   ratio          : ${fmt((100 * i.dispatch.rps) / i.baseline.rps)} % of bare Express's req/s (target ≥ 60 %); p99 ack ${i.dispatch.p99} ms (target < 20 ms)`,
-);
-console.log(
-  `   server CPU     : ${fmt(i.dispatch.cpuMsPerRequest, 3)} ms per request vs ${fmt(i.baseline.cpuMsPerRequest, 3)} ms bare (${fmt(i.dispatch.cpuMsPerRequest / i.baseline.cpuMsPerRequest, 2)}×; the load generator shares the 2 cores)`,
-);
-console.log(`   Dispatch peak RSS: ${fmt(i.rss)} MiB`);
-console.log(
-  `   durability     : synchronous=FULL ${fmt(i.dispatch.rps, 0)} req/s vs NORMAL ${fmt(i.normal.rps, 0)} req/s (FULL costs ${fmt(100 - (100 * i.dispatch.rps) / i.normal.rps)} %)\n`,
-);
+if (wanted('ingest')) {
+  const i = await ingest();
+  console.log('1. Ingest (signed issue.created, distinct bodies)');
+  console.log(
+    `   bare Express 5 : ${fmt(i.baseline.rps, 0)} req/s   p50 ${i.baseline.p50} ms   p99 ${i.baseline.p99} ms   (${i.baseline.total} requests, ${i.baseline.non2xx} non-2xx, ${i.baseline.errors} errors)`,
+  );
+  console.log(
+    `   Dispatch (FULL): ${fmt(i.dispatch.rps, 0)} req/s   p50 ${i.dispatch.p50} ms   p99 ${i.dispatch.p99} ms   (${i.dispatch.total} requests, ${i.dispatch.non2xx} non-2xx, ${i.dispatch.errors} errors)`,
+  );
+  console.log(
+    `   ratio          : ${fmt((100 * i.dispatch.rps) / i.baseline.rps)} % of bare Express's req/s (target ≥ 60 %); p99 ack ${i.dispatch.p99} ms (target < 20 ms)`,
+  );
+  console.log(
+    `   server CPU     : ${fmt(i.dispatch.cpuMsPerRequest, 3)} ms per request vs ${fmt(i.baseline.cpuMsPerRequest, 3)} ms bare (${fmt(i.dispatch.cpuMsPerRequest / i.baseline.cpuMsPerRequest, 2)}×; the load generator shares the 2 cores)`,
+  );
+  console.log(`   Dispatch peak RSS: ${fmt(i.rss)} MiB`);
+  console.log(
+    `   durability     : synchronous=FULL ${fmt(i.dispatch.rps, 0)} req/s vs NORMAL ${fmt(i.normal.rps, 0)} req/s (FULL costs ${fmt(100 - (100 * i.dispatch.rps) / i.normal.rps)} %)\n`,
+  );
+}
 
-const e = await endToEnd();
-console.log(`2. End to end (webhook sent → message at the loopback Discord, ${e.samples} events one at a time, 40 a second)`);
-console.log(`   p50 ${fmt(e.p50)} ms   p99 ${fmt(e.p99)} ms   (target p50 < 50 ms)\n`);
+if (wanted('e2e')) {
+  const e = await endToEnd();
+  console.log(`2. End to end (webhook sent → message at the loopback Discord, ${e.samples} events one at a time, 40 a second)`);
+  console.log(`   p50 ${fmt(e.p50)} ms   p99 ${fmt(e.p99)} ms   (target p50 < 50 ms)\n`);
+}
 
-const b = await burst();
-console.log('3. Burst drain (100 events to one channel; the loopback Discord allows 5 messages per 5 s)');
-console.log(`   ${b.messages} messages (target ≤ 12), drained in ${fmt(b.seconds)} s, ${b.rateLimited} rate-limit answers`);
+if (wanted('burst')) {
+  const b = await burst();
+  console.log('3. Burst drain (100 events to one channel; the loopback Discord allows 5 messages per 5 s)');
+  console.log(`   ${b.messages} messages (target ≤ 12), drained in ${fmt(b.seconds)} s, ${b.rateLimited} rate-limit answers`);
+}
+
+if (wanted('cards')) {
+  const c = await cardEdits();
+  console.log(`\n4. Live cards (${c.followUps} follow-ups to 50 cards, 10 a second, at random; default coalescing of 1 s per card)`);
+  console.log(
+    `   follow-up → card edited: p50 ${fmt(c.p50)} ms   p95 ${fmt(c.p95)} ms   max ${fmt(c.max)} ms (target p95 < 1000 ms); ${c.messages} messages, ${c.edits} edits, ${c.lines} thread messages`,
+  );
+}

@@ -49,6 +49,15 @@ const channelOption = (required: boolean, description: string) => (option: Slash
 
 const LEVEL_CHOICES = LEVELS.map((level) => ({ name: level, value: level }));
 
+const layoutOption = (description: string) => (option: SlashCommandStringOption) =>
+  option
+    .setName('layout')
+    .setDescription(description)
+    .addChoices(
+      { name: 'card: one live message per Sentry issue, edited as it changes', value: 'card' },
+      { name: 'feed: one message per event', value: 'feed' },
+    );
+
 /** The options a route's filter and ping are set with, for `route add` and `route edit` (`-` clears a part). */
 function routeOptions(sub: SlashCommandSubcommandBuilder): SlashCommandSubcommandBuilder {
   return sub
@@ -92,7 +101,8 @@ const data = new SlashCommandBuilder()
           .addStringOption((o) =>
             o.setName('name').setDescription('A short name, e.g. backend').setRequired(true).setMinLength(1).setMaxLength(NAME_MAX),
           )
-          .addChannelOption(channelOption(true, 'Where events are posted (its first route)')),
+          .addChannelOption(channelOption(true, 'Where events are posted (its first route)'))
+          .addStringOption(layoutOption('How events are shown (default card)')),
       )
       .addSubcommand((sub) => sub.setName('list').setDescription("This server's sources"))
       .addSubcommand((sub) =>
@@ -130,7 +140,7 @@ const data = new SlashCommandBuilder()
               o.setName('name').setDescription('A short name, e.g. alerts').setRequired(true).setMinLength(1).setMaxLength(NAME_MAX),
             )
             .addChannelOption(channelOption(true, 'Where these events are posted')),
-        ),
+        ).addStringOption(layoutOption('How events are shown (default card)')),
       )
       .addSubcommand((sub) => sub.setName('list').setDescription("A source's routes and their filters").addStringOption(sourceOption))
       .addSubcommand((sub) =>
@@ -142,7 +152,9 @@ const data = new SlashCommandBuilder()
             .addStringOption(routeOption(true))
             .addStringOption((o) => o.setName('name').setDescription('A new name').setMinLength(1).setMaxLength(NAME_MAX))
             .addChannelOption(channelOption(false, 'A new channel (waiting events follow)')),
-        ).addBooleanOption((o) => o.setName('remove-ping').setDescription('Stop pinging a role')),
+        )
+          .addBooleanOption((o) => o.setName('remove-ping').setDescription('Stop pinging a role'))
+          .addStringOption(layoutOption('card or feed (existing cards stay where they are)')),
       )
       .addSubcommand((sub) =>
         sub.setName('remove').setDescription('Remove a route').addStringOption(sourceOption).addStringOption(routeOption(true)),

@@ -24,7 +24,8 @@ import {
 } from '../src/db/routes.js';
 import type { Route, Source } from '../src/db/schema.js';
 import { findSourceById } from '../src/db/sources.js';
-import { assertCanPostIn } from '../src/discord/channel-check.js';
+import { assertCanPostIn, threadPermissionWarning } from '../src/discord/channel-check.js';
+import { DEFAULT_LAYOUT, describeLayout, layoutFrom } from './layout.js';
 import { COLORS } from '../src/embed/colors.js';
 import { escapeText } from '../src/embed/markdown.js';
 import { truncate } from '../src/embed/text.js';
@@ -85,9 +86,15 @@ function pingRole(role: Role, guild: Guild, channelId: string): { roleId: string
   };
 }
 
-function describeRoute(route: Route): string {
+/** A route in one line: its channel, layout, filter and ping. */
+export function describeRoute(route: Route): string {
   const ping = route.pingRoleId ? ` · pings <@&${route.pingRoleId}> at ${route.pingLevel} and above` : '';
-  return `<#${route.channelId}> · ${escapeText(describeFilter(deserializeFilter(route.filter)))}${ping}`;
+  return `<#${route.channelId}> · ${describeLayout(route)} · ${escapeText(describeFilter(deserializeFilter(route.filter)))}${ping}`;
+}
+
+/** On a card route, the warning that its cards will have no threads there, if so. */
+function threadWarning(route: Route, guild: Guild): string | undefined {
+  return route.layout === 'card' ? threadPermissionWarning(guild, route.channelId) : undefined;
 }
 
 /** `/dispatch route add`: another channel for some of a source's events; the webhook URL does not change. */
@@ -95,6 +102,7 @@ export async function routeAddCommand(interaction: Interaction, ctx: CommandCont
   const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
   const name = routeNameFrom(interaction.options.getString('name', true));
   const channelId = interaction.options.getChannel('channel', true).id;
+  const layout = layoutFrom(interaction.options.getString('layout'), DEFAULT_LAYOUT);
   assertCanPostIn(interaction.guild, channelId);
   const filter = applyFilterOptions({}, filterOptions(interaction));
   const role = interaction.options.getRole('ping');
@@ -105,6 +113,7 @@ export async function routeAddCommand(interaction: Interaction, ctx: CommandCont
       sourceId: source.id,
       name,
       channelId,
+      layout,
       filter: serializeFilter(filter),
       pingRoleId: ping?.roleId ?? null,
       pingLevel: interaction.options.getString('ping-level') ?? 'error',
@@ -118,6 +127,7 @@ export async function routeAddCommand(interaction: Interaction, ctx: CommandCont
   const lines = [
     `✅ Route **${route.name}** of **${source.name}**: ${describeRoute(route)}.`,
     'The webhook URL stays the same.',
+    threadWarning(route, interaction.guild),
     ping?.warning,
   ];
   await interaction.reply(ephemeral(lines.filter(Boolean).join('\n')));
@@ -163,14 +173,24 @@ export async function routeEditCommand(interaction: Interaction, ctx: CommandCon
   if (interaction.options.getBoolean('remove-ping')) changes.pingRoleId = null;
   const level = interaction.options.getString('ping-level');
   if (level) changes.pingLevel = level;
+  const layout = interaction.options.getString('layout');
+  if (layout) changes.layout = layoutFrom(layout, route.layout);
   const updated = await updateRoute(ctx.db, route, changes, ctx.now()).catch((error: unknown) => {
     throw error instanceof RouteNameTaken ? routeNameTaken(error.routeName) : error;
   });
-  if (changes.channelId) ctx.wakeDelivery();
+  if (changes.channelId || changes.layout) ctx.wakeDelivery();
   ctx.logger.info({ source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id }, 'route edited');
   const moved =
     changes.channelId && changes.channelId !== route.channelId ? `Events still waiting go to <#${changes.channelId}>.` : undefined;
-  const lines = [`✏️ Route **${updated.name}** of **${source.name}**: ${describeRoute(updated)}.`, moved, ping?.warning];
+  const lines = [
+    `✏️ Route **${updated.name}** of **${source.name}**: ${describeRoute(updated)}.`,
+    moved,
+    changes.layout === 'feed' && route.layout === 'card'
+      ? 'Cards already posted stay as they are; new events are posted one by one.'
+      : undefined,
+    changes.channelId || changes.layout ? threadWarning(updated, interaction.guild) : undefined,
+    ping?.warning,
+  ];
   await interaction.reply(ephemeral(lines.filter(Boolean).join('\n')));
 }
 

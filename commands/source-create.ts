@@ -1,6 +1,7 @@
 import { LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle, type ChatInputCommandInteraction } from 'discord.js';
 import { createSource, findSource, SourceNameTaken } from '../src/db/sources.js';
-import { assertCanPostIn } from '../src/discord/channel-check.js';
+import { assertCanPostIn, threadPermissionWarning } from '../src/discord/channel-check.js';
+import { DEFAULT_LAYOUT, describeLayout, layoutFrom } from './layout.js';
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral, FORM_LIFETIME_MS, webhookUrl } from './replies.js';
 import { nameTaken, sourceNameFrom } from './source-lookup.js';
@@ -42,11 +43,12 @@ export function assertFormFresh(issuedAt: string | undefined, now: number): void
 export async function createCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
   const name = sourceNameFrom(interaction.options.getString('name', true));
   const channel = interaction.options.getChannel('channel', true);
+  const layout = layoutFrom(interaction.options.getString('layout'), DEFAULT_LAYOUT);
   // Checked before the form, so nobody fills it in for a name that cannot be used.
   if (await findSource(ctx.db, interaction.guildId, name)) throw nameTaken(name);
   assertCanPostIn(interaction.guild, channel.id);
   const modal = new ModalBuilder()
-    .setCustomId(customId('create', name, channel.id, ctx.now()))
+    .setCustomId(customId('create', name, channel.id, layout, ctx.now()))
     .setTitle(`New Sentry source: ${name}`)
     .addLabelComponents(
       secretInput(
@@ -77,30 +79,40 @@ function setupSteps(url: string, hasSecret: boolean): string {
 
 export const createModalHandler: ComponentHandler = {
   action: 'create',
-  async handle(interaction, [rawName, channelId, issuedAt], ctx) {
-    if (!interaction.isModalSubmit() || !rawName || !channelId)
+  async handle(interaction, [rawName, channelId, rawLayout, issuedAt], ctx) {
+    if (!interaction.isModalSubmit() || !rawName || !channelId || !rawLayout)
       throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
+    const layout = layoutFrom(rawLayout, DEFAULT_LAYOUT);
     const name = sourceNameFrom(rawName);
     const secret = readSecret(interaction.fields.getTextInputValue('secret'), ctx.requireSignature);
     assertCanPostIn(interaction.guild, channelId);
     const input = {
       guildId: interaction.guildId,
       channelId,
+      layout,
       name,
       signingSecret: secret === null ? null : ctx.secrets.seal(secret),
       createdBy: interaction.user.id,
     };
-    const { source } = await createSource(ctx.db, input, ctx.now()).catch((error: unknown) => {
+    const { source, route } = await createSource(ctx.db, input, ctx.now()).catch((error: unknown) => {
       throw error instanceof SourceNameTaken ? nameTaken(error.sourceName) : error;
     });
     ctx.logger.info(
       { source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, has_secret: secret !== null },
       'source created',
     );
+    const threads = layout === 'card' ? threadPermissionWarning(interaction.guild, channelId) : undefined;
     await interaction.reply(
       ephemeral(
-        `✅ Source **${source.name}** created. Events will be posted in <#${channelId}>.\n\n${setupSteps(webhookUrl(ctx.publicUrl, source), secret !== null)}`,
+        [
+          `✅ Source **${source.name}** created. Events will be posted in <#${channelId}> as ${describeLayout(route)}.`,
+          threads,
+          '',
+          setupSteps(webhookUrl(ctx.publicUrl, source), secret !== null),
+        ]
+          .filter((line) => line !== undefined)
+          .join('\n'),
       ),
     );
   },

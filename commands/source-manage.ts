@@ -14,7 +14,6 @@ import { routesOf, routesOfSources } from '../src/db/routes.js';
 import type { Hold, Route, Source } from '../src/db/schema.js';
 import { listSources, setSourceEnabled } from '../src/db/sources.js';
 import { isFlooding } from '../src/delivery/policy.js';
-import { deserializeFilter, describeFilter } from '../src/routing/filter.js';
 import { truncate } from '../src/embed/text.js';
 import { postOnce } from '../src/delivery/post-once.js';
 import { assertCanPostIn } from '../src/discord/channel-check.js';
@@ -24,6 +23,7 @@ import { renderEvent } from '../src/render/render-event.js';
 import { SAMPLE_EVENT_TYPE, sampleIssueCreated } from '../src/sentry/samples.js';
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral, failureText, relativeTime, webhookUrl } from './replies.js';
+import { describeRoute } from './route.js';
 import { requireSource } from './source-lookup.js';
 import { statusLine } from './source-status.js';
 import type { CommandContext, ComponentHandler } from './types.js';
@@ -130,10 +130,9 @@ async function floodState(source: Source, routes: readonly Route[], ctx: Pick<Co
   return `no (summaries start past ${ctx.flood.threshold} waiting on a route for ${Math.round(ctx.flood.afterMs / 1000)} s)${collapsed}`;
 }
 
-/** A route in one line: its channel, filter and ping. */
+/** A route in one line, with what its filter kept out. */
 function routeLine(route: Route): string {
-  const ping = route.pingRoleId ? ` · pings <@&${route.pingRoleId}> (${route.pingLevel}+)` : '';
-  return `**${route.name}** → <#${route.channelId}> · ${escapeText(describeFilter(deserializeFilter(route.filter)))}${ping} · filtered out ${route.eventsFiltered}`;
+  return `**${route.name}** → ${describeRoute(route)} · filtered out ${route.eventsFiltered}`;
 }
 
 export async function infoCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {

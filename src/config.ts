@@ -113,6 +113,7 @@ const schema = z.object({
     .min(1, 'must be at least 1')
     .default(250),
   FLOOD_AFTER: duration.default(30_000),
+  CARD_BUMP_AFTER: duration.default(3_600_000),
   DISPATCH_ENCRYPTION_KEY: encryptionKey,
   METRICS_TOKEN: optionalText,
   REQUIRE_SIGNATURE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
@@ -145,6 +146,8 @@ export interface Config {
   readonly timestampToleranceMs: number;
   /** Collapse a source's backlog when more than `threshold` events wait, the oldest for over `afterMs`. */
   readonly flood: { readonly threshold: number; readonly afterMs: number };
+  /** A live card older than this is posted again, further down, when something about it needs eyes. */
+  readonly cardBumpAfterMs: number;
   /** Seals signing secrets at rest (AES-256-GCM); none means they are stored as given. */
   readonly encryptionKey: Buffer | undefined;
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
@@ -185,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     batchLingerMs: e.BATCH_LINGER,
     timestampToleranceMs: e.TIMESTAMP_TOLERANCE,
     flood: Object.freeze({ threshold: e.FLOOD_THRESHOLD, afterMs: e.FLOOD_AFTER }),
+    cardBumpAfterMs: e.CARD_BUMP_AFTER,
     encryptionKey: e.DISPATCH_ENCRYPTION_KEY,
     metricsToken: e.METRICS_TOKEN,
     requireSignature: e.REQUIRE_SIGNATURE === 'true',

@@ -6,7 +6,8 @@ import type { Database } from './db/database.js';
 import { createEventWriter } from './db/event-writer.js';
 import { createSecretBox, sealStoredSecrets } from './db/secret-box.js';
 import { openSqlite } from './db/sqlite.js';
-import { restSender } from './delivery/sender.js';
+import { restChannels } from './delivery/sender.js';
+import { retryCardThreads } from './cards/thread-access.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { commands, componentHandlers } from '../commands/index.js';
 import { createDiscordClient, gatewayState } from './discord/client.js';
@@ -56,15 +57,16 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   });
   const client = createDiscordClient(config.discordApiUrl, logger);
 
-  const send = restSender(rest);
+  const discord = restChannels(rest);
   const worker = new DeliveryWorker({
     db,
-    send,
+    discord,
     logger,
     retry: config.retry,
     retentionMs: config.eventRetentionMs,
     batchLingerMs: config.batchLingerMs,
     flood: config.flood,
+    cardBumpAfterMs: config.cardBumpAfterMs,
     metrics,
     now,
   });
@@ -75,7 +77,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       db,
       logger,
       publicUrl: config.publicUrl,
-      send,
+      send: discord.post,
       now,
       secrets,
       flood: config.flood,
@@ -113,7 +115,10 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   logger.info({ url, public_url: config.publicUrl }, 'webhook listener ready');
 
-  onServerChange(client, (guildId) => void worker.serverChanged(guildId));
+  onServerChange(client, (guildId) => {
+    void worker.serverChanged(guildId);
+    void retryCardThreads(db, client.guilds.cache.get(guildId), logger);
+  });
   worker.start();
   const loginAbort = new AbortController();
   const login = loginWithRetry(client, config.discordToken, logger, loginAbort.signal);

@@ -9,9 +9,13 @@ export interface Job extends DeliveryRow {
   eventType: string;
   body: string;
   receivedAt: number;
+  /** Its route's layout: a card route keeps a card per Sentry issue. */
+  layout: 'card' | 'feed';
 }
 
-const JOB = sql`select d.*, e.id as event_id, e.source_id, e.event_type, e.body, e.received_at from deliveries d join events e on e.seq = d.event_seq`;
+const JOB = sql`
+  select d.*, e.id as event_id, e.source_id, e.event_type, e.body, e.received_at, r.layout
+  from deliveries d join events e on e.seq = d.event_seq join routes r on r.id = d.route_id`;
 
 function toJob(row: Record<string, unknown>): Job {
   return {
@@ -21,6 +25,7 @@ function toJob(row: Record<string, unknown>): Job {
     eventType: String(row.event_type),
     body: String(row.body),
     receivedAt: Number(row.received_at),
+    layout: row.layout === 'card' ? 'card' : 'feed',
   };
 }
 
@@ -66,9 +71,18 @@ export async function assignBatch(db: Database, seqs: readonly number[], batchId
  * Records Discord's acceptance of a batch and each source's counters, in one transaction. With
  * `summaries`, the batch went out as that many flood summary embeds: its deliveries are collapsed.
  */
-export function markDelivered(db: Database, batch: readonly Job[], messageId: string, now: number, summaries?: number): Promise<void> {
+export function markDelivered(
+  db: Database,
+  batch: readonly Job[],
+  messageId: string,
+  now: number,
+  options: { summaries?: number; alsoRecord?: (tx: Database) => Promise<void> } = {},
+): Promise<void> {
+  const { summaries } = options;
   const collapsed = summaries !== undefined;
   return db.transaction(async (tx) => {
+    // What else the send changed (a card), in the same transaction: recorded together or not at all.
+    await options.alsoRecord?.(tx);
     await tx.run(sql`
       update deliveries set status = ${collapsed ? 'collapsed' : 'delivered'}, delivered_at = ${now}, message_id = ${messageId}, last_error = null
       where seq in ${seqsOf(batch)}`);
@@ -229,6 +243,14 @@ export async function waitingOfSource(db: Database, sourceId: number): Promise<n
   const row = await db.get<{ n: number }>(sql`
     select count(*) as n from deliveries d join events e on e.seq = d.event_seq where e.source_id = ${sourceId} and d.status = 'pending'`);
   return Number(row!.n);
+}
+
+/** The waiting deliveries for one card of a route not yet in a batch, in order: what one edit of the card takes in. */
+export async function pendingForCard(db: Database, routeId: number, cardKey: string): Promise<Job[]> {
+  const rows = await db.all(
+    sql`${JOB} where d.route_id = ${routeId} and d.card_key = ${cardKey} and d.status = 'pending' and d.batch_id is null order by d.seq`,
+  );
+  return rows.map(toJob);
 }
 
 /** Waiting deliveries of one route not yet in a batch, by event type, oldest type first. */

@@ -24,6 +24,8 @@ export interface IncomingEvent {
   routes: readonly { id: number; channelId: string }[];
   /** The routes whose filters kept it out. */
   filteredBy: readonly number[];
+  /** The card it is about on card routes (`issue:<id>`, `incident:<id>`), if any. */
+  cardKey?: string;
 }
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -87,7 +89,8 @@ async function acceptOne(db: Database, input: IncomingEvent, now: number, dedupe
   }
   for (const route of input.routes) {
     await db.run(sql`
-      insert into deliveries (event_seq, route_id, channel_id, next_attempt_at) values (${inserted.seq}, ${route.id}, ${route.channelId}, ${now})`);
+      insert into deliveries (event_seq, route_id, channel_id, card_key, next_attempt_at)
+      values (${inserted.seq}, ${route.id}, ${route.channelId}, ${input.cardKey ?? null}, ${now})`);
   }
   if (input.filteredBy.length > 0)
     await db.run(sql`update routes set events_filtered = events_filtered + 1 where id in ${input.filteredBy}`);

@@ -16,10 +16,15 @@ export class RouteNameTaken extends Error {
 
 const toRoute = (row: Record<string, unknown>): Route => fromRow(routes, row);
 
+/** `card`: a live card per Sentry issue, edited in place. `feed`: a message per event. */
+export type Layout = 'card' | 'feed';
+export const LAYOUTS: readonly Layout[] = ['card', 'feed'];
+
 export interface NewRoute {
   sourceId: number;
   name: string;
   channelId: string;
+  layout: Layout;
   filter: string;
   pingRoleId: string | null;
   pingLevel: string;
@@ -29,8 +34,9 @@ export interface NewRoute {
 export async function createRoute(db: Database, input: NewRoute, now: number): Promise<Route> {
   try {
     const row = await db.get(sql`
-      insert into routes (source_id, name, channel_id, filter, ping_role_id, ping_level, created_by, created_at, updated_at)
-      values (${input.sourceId}, ${input.name}, ${input.channelId}, ${input.filter}, ${input.pingRoleId}, ${input.pingLevel}, ${input.createdBy}, ${now}, ${now})
+      insert into routes (source_id, name, channel_id, layout, filter, ping_role_id, ping_level, created_by, created_at, updated_at)
+      values (${input.sourceId}, ${input.name}, ${input.channelId}, ${input.layout}, ${input.filter}, ${input.pingRoleId}, ${input.pingLevel},
+        ${input.createdBy}, ${now}, ${now})
       returning *`);
     return toRoute(row!);
   } catch (error) {
@@ -78,11 +84,13 @@ export interface RouteChanges {
   filter?: string;
   pingRoleId?: string | null;
   pingLevel?: string;
+  layout?: Layout;
 }
 
 /**
  * Changes a route. A new channel takes the deliveries still waiting for the old one with it, as new
- * batches (a batch's nonce was for the old channel).
+ * batches (a batch's nonce was for the old channel). A new channel or layout tries card threads
+ * again, should they have been refused before.
  */
 export function updateRoute(db: Database, route: Route, changes: RouteChanges, now: number): Promise<Route> {
   return db.transaction(async (tx) => {
@@ -91,7 +99,8 @@ export function updateRoute(db: Database, route: Route, changes: RouteChanges, n
     try {
       row = await tx.get(sql`
         update routes set name = ${next.name}, channel_id = ${next.channelId}, filter = ${next.filter}, ping_role_id = ${next.pingRoleId},
-          ping_level = ${next.pingLevel}, updated_at = ${now}
+          ping_level = ${next.pingLevel}, layout = ${next.layout},
+          thread_problem = ${changes.channelId !== undefined || changes.layout !== undefined ? null : route.threadProblem}, updated_at = ${now}
         where id = ${route.id} returning *`);
     } catch (error) {
       if (isUniqueViolation(error)) throw new RouteNameTaken(next.name);
@@ -101,6 +110,8 @@ export function updateRoute(db: Database, route: Route, changes: RouteChanges, n
       await tx.run(sql`
         update deliveries set channel_id = ${changes.channelId}, batch_id = null, summary = ${false}, next_attempt_at = ${now}
         where route_id = ${route.id} and status = 'pending'`);
+      // Cards stay where they were posted; the next event about an issue starts its card in the new channel.
+      await tx.run(sql`delete from cards where route_id = ${route.id}`);
     }
     return toRoute(row!);
   });

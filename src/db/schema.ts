@@ -56,6 +56,16 @@ export const routes = sqliteTable(
     /** A role mentioned in the message for events at or above `pingLevel`. */
     pingRoleId: text('ping_role_id'),
     pingLevel: text('ping_level').notNull().default('error'),
+    /**
+     * `card`: one message per Sentry issue (or metric alert incident), edited as it changes, its
+     * history in a thread. `feed`: one message per event. New routes get `card`; routes from
+     * before cards keep `feed`.
+     */
+    layout: text('layout', { enum: ['card', 'feed'] })
+      .notNull()
+      .default('feed'),
+    /** Why this route's cards have no thread (Discord refused to make one), if so. */
+    threadProblem: text('thread_problem'),
     /** Events this route let through to no message, by its filter. */
     eventsFiltered: integer('events_filtered').notNull().default(0),
     createdBy: text('created_by').notNull(),
@@ -114,6 +124,8 @@ export const deliveries = sqliteTable(
       .notNull()
       .references(() => routes.id, { onDelete: 'cascade' }),
     channelId: text('channel_id').notNull(),
+    /** The card the event is about (`issue:<id>`, `incident:<id>`), whatever the route's layout. */
+    cardKey: text('card_key'),
     /** collapsed: counted in a flood summary message instead of posted on its own. */
     status: text('status', { enum: ['pending', 'delivered', 'failed', 'collapsed'] })
       .notNull()
@@ -140,8 +152,54 @@ export const deliveries = sqliteTable(
       .where(sql`${t.batchId} is not null`),
     index('deliveries_event').on(t.eventSeq),
     index('deliveries_route_status').on(t.routeId, t.status),
+    index('deliveries_card').on(t.routeId, t.cardKey, t.status),
   ],
 );
+
+/**
+ * A live card: the message that shows a Sentry issue's (or metric alert incident's) current state
+ * on a card route, edited in place; its history goes to a thread on the message that first showed it.
+ */
+export const cards = sqliteTable(
+  'cards',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    routeId: integer('route_id')
+      .notNull()
+      .references(() => routes.id, { onDelete: 'cascade' }),
+    cardKey: text('card_key').notNull(),
+    channelId: text('channel_id').notNull(),
+    messageId: text('message_id').notNull(),
+    /** Where its embed sits in its message; several new cards of a burst share one message. */
+    position: integer('position').notNull().default(0),
+    /** The message holds other cards too: it is edited by sending all of their embeds, and has no thread. */
+    shared: integer('shared', { mode: 'boolean' }).notNull().default(false),
+    /** The thread of its history (its id is the id of the message it was started from). */
+    threadId: text('thread_id'),
+    /** The card's state (src/cards/state.ts), as JSON. */
+    state: text('state').notNull(),
+    /** When its message was posted (a card older than CARD_BUMP_AFTER is posted again when it needs eyes). */
+    postedAt: integer('posted_at').notNull(),
+    lastEditAt: integer('last_edit_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    /** Set while resolved: a resolved card quiet for EVENT_RETENTION is pruned. */
+    resolvedAt: integer('resolved_at'),
+  },
+  (t) => [uniqueIndex('cards_route_key').on(t.routeId, t.cardKey), index('cards_message').on(t.messageId)],
+);
+
+/**
+ * A message that shows cards, as last sent: an edit changes one card's embed and sends them all
+ * again (Discord replaces a message's embeds as a whole). A card that moved down leaves a pointer.
+ */
+export const cardMessages = sqliteTable('card_messages', {
+  messageId: text('message_id').primaryKey(),
+  channelId: text('channel_id').notNull(),
+  /** Its embeds as JSON, a card's at the card's `position` (or a pointer where a card moved down). */
+  embeds: text('embeds').notNull(),
+  content: text('content'),
+  createdAt: integer('created_at').notNull(),
+});
 
 /**
  * A channel Discord refused for a reason a person can fix (missing access or permissions, unknown
@@ -189,4 +247,6 @@ export type TemplateRow = typeof templates.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type Route = typeof routes.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
+export type CardRow = typeof cards.$inferSelect;
+export type CardMessageRow = typeof cardMessages.$inferSelect;
 export type Hold = typeof holds.$inferSelect;

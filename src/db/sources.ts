@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { fromRow, isUniqueViolation, type Database } from './database.js';
-import { createRoute, FIRST_ROUTE_NAME } from './routes.js';
+import { createRoute, FIRST_ROUTE_NAME, type Layout } from './routes.js';
 import { sources, type Route, type Source } from './schema.js';
 
 /** Source names are shown in Discord, so they are kept to characters that cannot mention or format. */
@@ -27,8 +27,10 @@ function newSlug(): string {
 
 export interface NewSource {
   guildId: string;
-  /** The channel of its first route. */
+  /** The channel of its first route… */
   channelId: string;
+  /** …and its layout. */
+  layout: Layout;
   /** Canonical and matching SOURCE_NAME_PATTERN: the caller checks what the user typed. */
   name: string;
   signingSecret: string | null;
@@ -57,6 +59,7 @@ export function createSource(db: Database, input: NewSource, now: number): Promi
         sourceId: source.id,
         name: FIRST_ROUTE_NAME,
         channelId: input.channelId,
+        layout: input.layout,
         filter: '{}',
         pingRoleId: null,
         pingLevel: 'error',

@@ -25,14 +25,20 @@ export function isFlooding(backlog: Backlog, now: number, flood: FloodSettings):
   return backlog.waiting > flood.threshold && backlog.oldestReceivedAt !== null && now - backlog.oldestReceivedAt > flood.afterMs;
 }
 
+/** A delivery about a Sentry issue (or metric alert incident) on a card route: it goes to that issue's card. */
+export function isCardJob(job: Pick<Job, 'layout' | 'cardKey'>): boolean {
+  return job.layout === 'card' && !!job.cardKey;
+}
+
 /**
  * The events that may share the head's message: the head and those right behind it, up to the
- * first one that must go on its own (after a refused batch) or already belongs to a batch.
+ * first one that must go on its own (after a refused batch), already belongs to a batch, or is
+ * about a card (cards have their own lane).
  */
 export function joinableWithHead(pending: readonly Job[]): Job[] {
   const joinable: Job[] = [];
   for (const event of pending) {
-    if (joinable.length > 0 && (event.solo || event.batchId)) break;
+    if (joinable.length > 0 && (event.solo || event.batchId || isCardJob(event))) break;
     joinable.push(event);
     if (event.solo) break;
   }
@@ -125,6 +131,31 @@ export function outageGate(
 /** During an outage with nothing due: when to probe Discord with the oldest waiting batch, or undefined outside an outage. */
 export function outageProbeAt(lastTransientFailureAt: number | undefined): number | undefined {
   return lastTransientFailureAt === undefined ? undefined : lastTransientFailureAt + RECOVERY.outageProbeMs;
+}
+
+/** A card is edited at most once a second: updates that arrive meanwhile become one edit. */
+export const CARD_EDIT_EVERY_MS = 1000;
+
+/** When a card may next be edited. */
+export function cardEditAt(lastEditAt: number): number {
+  return lastEditAt + CARD_EDIT_EVERY_MS;
+}
+
+/**
+ * Attention moves a card down: an edit to an old message goes unseen. Only events that need eyes
+ * (a regression, an escalation, an alert firing again) do, and only when the card is older than
+ * `bumpAfterMs` or no longer among the channel's latest messages (asked last, since it costs a request).
+ */
+export async function needsBump(card: {
+  attention: boolean;
+  postedAt: number;
+  now: number;
+  bumpAfterMs: number;
+  visible: () => Promise<boolean>;
+}): Promise<boolean> {
+  if (!card.attention) return false;
+  if (card.now - card.postedAt > card.bumpAfterMs) return true;
+  return !(await card.visible());
 }
 
 /** The drawings an event can go out with, each plainer than the one before. */

@@ -21,22 +21,23 @@ import {
   wakeRetries,
   type Job,
 } from '../db/deliveries.js';
+import { pruneCards } from '../db/cards.js';
 import { pruneFinished } from '../db/events.js';
 import { deferProbe, holdChannel, holdsDue, liftHold, nextHoldProbe, probeHoldsOfGuild } from '../db/holds.js';
 import { routesByIds } from '../db/routes.js';
-import type { Hold, Route } from '../db/schema.js';
 import { guildsOfSources } from '../db/sources.js';
 import { recordTemplateError, templateFor } from '../db/templates.js';
 import { EMBED_LIMITS } from '../embed/limits.js';
+import type { Hold } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { describeTemplateFailure, renderEvent, type RenderedEvent } from '../render/render-event.js';
-import { pingFor } from '../routing/ping.js';
 import { classifyFailure } from './classify-error.js';
 import { floodSummaryEmbed } from './flood-summary.js';
 import {
   afterFailure,
   gatheringUntil,
+  isCardJob,
   isFlooding,
   joinableWithHead,
   nextAttemptAt,
@@ -44,14 +45,17 @@ import {
   outageProbeAt,
   partsThatFit,
   RECOVERY,
+  type AfterFailure,
   type FloodSettings,
   type RetrySettings,
 } from './policy.js';
-import { newNonce as newBatchId, type SendMessage } from './sender.js';
+import { CardLane, type CardUpdateDone, type CardUpdatePlan } from './card-lane.js';
+import { sendPlan, withPing, type SendPlan } from './plan.js';
+import { newNonce as newBatchId, type DiscordChannels } from './sender.js';
 
 export interface WorkerDeps {
   db: Database;
-  send: SendMessage;
+  discord: DiscordChannels;
   logger: Logger;
   metrics: Metrics;
   now: () => number;
@@ -60,6 +64,8 @@ export interface WorkerDeps {
   /** How long a partial batch may wait for more events once a burst is under way. */
   batchLingerMs: number;
   flood: FloodSettings;
+  /** A card this old is posted again, further down, when something about it needs eyes. */
+  cardBumpAfterMs: number;
 }
 
 /** What /healthz reports of delivery. */
@@ -76,33 +82,7 @@ const MAX_CONCURRENT_CHANNELS = 8;
 /** After an unexpected error planning a channel, look at it again this much later. */
 const REPLAN_AFTER_ERROR_MS = 1000;
 
-interface SendPlan {
-  channelId: string;
-  batchId: string;
-  batch: Job[];
-  embeds: APIEmbed[];
-  /** The batch is a flood summary: its events are counted, not shown one by one. */
-  summary: boolean;
-  /** Set only when the batch is one event whose template has content. */
-  content?: string;
-  allowedRoleIds?: string[];
-  /** For a normal batch: each event's part (its drawing, its template failure). */
-  parts: RenderedEvent[];
-  /** Set when this send probes a held channel. */
-  probing?: Hold;
-}
-type Plan = SendPlan | { waitUntil: number } | { nothing: true };
-
-/** A route's ping goes in the message's content, before a template's own text if it has one. */
-function withPing(part: RenderedEvent, route: Route | undefined): RenderedEvent {
-  const ping = route ? pingFor(route, part.facts) : undefined;
-  if (!ping) return part;
-  return {
-    ...part,
-    content: [ping.content, part.content].filter(Boolean).join(' '),
-    allowedRoleIds: [...new Set([...ping.roleIds, ...part.allowedRoleIds])],
-  };
-}
+type Plan = SendPlan | CardUpdatePlan | { waitUntil: number } | { nothing: true };
 
 /**
  * Delivers stored events: the loop and its effects, with every decision taken by `policy.ts`.
@@ -130,7 +110,11 @@ export class DeliveryWorker {
   private lastTransientFailureAt: number | undefined;
   private recordingFailing = false;
 
-  constructor(private readonly deps: WorkerDeps) {}
+  private readonly cards: CardLane;
+
+  constructor(private readonly deps: WorkerDeps) {
+    this.cards = new CardLane({ ...deps, bumpAfterMs: deps.cardBumpAfterMs });
+  }
 
   start(): void {
     this.stopped = false;
@@ -221,7 +205,7 @@ export class DeliveryWorker {
         try {
           const plan = await this.planChannel(head.channelId, now);
           if ('waitUntil' in plan) later(plan.waitUntil);
-          else if ('batch' in plan) this.startChannel(plan);
+          else if ('kind' in plan) this.startChannel(plan);
         } catch (error) {
           this.deps.logger.error({ err: error, channel_id: head.channelId }, 'could not plan a delivery; trying again shortly');
           later(now + REPLAN_AFTER_ERROR_MS);
@@ -253,7 +237,7 @@ export class DeliveryWorker {
     const oldest = heads.find((h) => !this.busyChannels.has(h.channelId));
     if (!oldest) return undefined;
     const plan = await this.planChannel(oldest.channelId, now, { ignoreLinger: true });
-    if ('batch' in plan) this.startChannel(plan);
+    if ('kind' in plan) this.startChannel(plan);
     return undefined;
   }
 
@@ -264,15 +248,17 @@ export class DeliveryWorker {
       const gate = outageGate(this.lastTransientFailureAt, this.inFlight.size, now);
       if (!gate.open) return gate.until;
       const plan = await this.planChannel(hold.channelId, now, { ignoreLinger: true });
-      if ('batch' in plan) this.startChannel({ ...plan, probing: hold });
-      else if ('nothing' in plan) await liftHold(this.deps.db, hold.channelId); // nothing waits there any more
+      if ('kind' in plan) this.startChannel({ ...plan, probing: hold });
+      else if ('nothing' in plan)
+        await liftHold(this.deps.db, hold.channelId); // nothing waits there any more
+      else await deferProbe(this.deps.db, hold.channelId, plan.waitUntil); // a card edit waiting out its second
     }
     return undefined;
   }
 
-  private startChannel(plan: SendPlan): void {
+  private startChannel(plan: SendPlan | (CardUpdatePlan & { probing?: SendPlan['probing'] })): void {
     this.busyChannels.add(plan.channelId);
-    const work = this.deliver(plan)
+    const work = (plan.kind === 'send' ? this.deliver(plan) : this.deliverCardUpdate(plan))
       .catch((error: unknown) => this.deps.logger.error({ err: error, channel_id: plan.channelId }, 'delivery step failed'))
       .finally(() => {
         this.busyChannels.delete(plan.channelId);
@@ -284,17 +270,19 @@ export class DeliveryWorker {
 
   /**
    * What to send next to a channel: its head's batch if it already has one (a retry, or a resend
-   * after a crash), a flood summary, a new batch, or nothing yet while a burst gathers.
+   * after a crash), a flood summary, a new batch, or nothing yet while a burst gathers. A head
+   * about a card on a card route is the card lane's to plan.
    */
   private async planChannel(channelId: string, now: number, options: { ignoreLinger?: boolean } = {}): Promise<Plan> {
     const { db } = this.deps;
     const pending = await pendingForChannel(db, channelId, EMBED_LIMITS.embedsPerMessage);
     const head = pending[0];
     if (!head) return { nothing: true };
+    if (isCardJob(head)) return this.cards.plan(channelId, now, options);
     if (head.batchId) {
       const batch = await jobsInBatch(db, head.batchId);
       if (head.summary) return this.summaryPlan(channelId, head.batchId, batch);
-      return this.sendPlan(channelId, head.batchId, batch, await this.render(batch));
+      return sendPlan(channelId, head.batchId, batch, await this.render(batch));
     }
     const flood = await this.floodPlan(head, now);
     if (flood) return flood;
@@ -310,7 +298,7 @@ export class DeliveryWorker {
       batch.map((e) => e.seq),
       batchId,
     );
-    return this.sendPlan(channelId, batchId, batch, parts.slice(0, count));
+    return sendPlan(channelId, batchId, batch, parts.slice(0, count));
   }
 
   /** Each delivery drawn with the template that applies on its route, and its route's ping when the event calls for one. */
@@ -324,19 +312,6 @@ export class DeliveryWorker {
     return parts;
   }
 
-  private sendPlan(channelId: string, batchId: string, batch: Job[], parts: RenderedEvent[]): SendPlan {
-    const only = parts.length === 1 ? parts[0] : undefined;
-    return {
-      channelId,
-      batchId,
-      batch,
-      embeds: parts.flatMap((p) => p.embeds),
-      summary: false,
-      parts,
-      ...(only?.content ? { content: only.content, allowedRoleIds: only.allowedRoleIds } : {}),
-    };
-  }
-
   /**
    * Only when a backlog is past reading (see `isFlooding`): every waiting delivery of the head's
    * route is counted in a summary embed per type, and the summaries are packed into messages like
@@ -344,7 +319,8 @@ export class DeliveryWorker {
    */
   private async floodPlan(head: Job, now: number): Promise<SendPlan | undefined> {
     const { db, flood } = this.deps;
-    if (head.solo || now - head.receivedAt <= flood.afterMs) return undefined;
+    // Card routes do not flood: events about one issue become one edit, however many there are.
+    if (head.layout === 'card' || head.solo || now - head.receivedAt <= flood.afterMs) return undefined;
     if (!isFlooding(await backlogOfRoute(db, head.routeId), now, flood)) return undefined;
     const groups = await waitingByType(db, head.routeId);
     const embeds: APIEmbed[] = [];
@@ -390,7 +366,7 @@ export class DeliveryWorker {
         examples: latest.map((part) => part.embeds[0]?.title ?? eventType),
       });
     });
-    return { channelId, batchId, batch, embeds, summary: true, parts: [] };
+    return { kind: 'send', channelId, batchId, batch, embeds, summary: true, parts: [] };
   }
 
   private async deliver(plan: SendPlan): Promise<void> {
@@ -401,23 +377,20 @@ export class DeliveryWorker {
     const started = now();
     let messageId: string;
     try {
-      messageId = (await this.deps.send(channelId, { embeds, nonce: batchId, content, allowedRoleIds })).id;
+      messageId = (await this.deps.discord.post(channelId, { embeds, nonce: batchId, content, allowedRoleIds })).id;
     } catch (error) {
       await this.persist(() => this.recordFailure(plan, error, log));
       return;
     }
     const deliveredAt = now();
-    if (this.lastTransientFailureAt !== undefined) {
-      this.lastTransientFailureAt = undefined;
-      const woken = await this.persist(() => wakeRetries(db, deliveredAt));
-      log.info({ woken }, 'Discord answers again: every waiting retry is due now');
-    }
-    await this.persist(() => markDelivered(db, batch, messageId, deliveredAt, summary ? embeds.length : undefined));
-    if (plan.probing) {
-      await this.persist(() => liftHold(db, channelId));
-      log.info({ reason: plan.probing.reason, held_since: plan.probing.since }, 'the channel works again: hold lifted');
-    }
-    const guilds = await this.persist(() => guildsOfSources(db, [...new Set(batch.map((e) => e.sourceId))]));
+    const record = plan.record;
+    await this.persist(() =>
+      markDelivered(db, batch, messageId, deliveredAt, {
+        summaries: summary ? embeds.length : undefined,
+        alsoRecord: record ? (tx) => record(tx, messageId, deliveredAt) : undefined,
+      }),
+    );
+    const guilds = await this.afterSuccess(plan, deliveredAt, log);
     if (summary) {
       metrics.deliveries.inc({ outcome: 'collapsed' }, batch.length);
       const sourceId = batch[0]!.sourceId;
@@ -427,9 +400,8 @@ export class DeliveryWorker {
       );
       return;
     }
-    metrics.deliveries.inc({ outcome: 'delivered' }, batch.length);
+    this.countDelivered(batch, messageId, deliveredAt, started, guilds, log);
     for (const [i, event] of batch.entries()) {
-      metrics.deliveryLatency.observe((deliveredAt - event.receivedAt) / 1000);
       const about = {
         event_id: event.eventId,
         route_id: event.routeId,
@@ -437,7 +409,6 @@ export class DeliveryWorker {
         guild_id: guilds.get(event.sourceId),
         event_type: event.eventType,
       };
-      log.info({ ...about, outcome: 'delivered', message_id: messageId, ms: deliveredAt - started }, 'event delivered');
       const failure = plan.parts[i]?.templateFailure;
       if (failure) {
         // Recorded once, now that the event went out with the built-in embed instead.
@@ -448,17 +419,78 @@ export class DeliveryWorker {
     }
   }
 
-  private async recordFailure(plan: SendPlan, error: unknown, log: Logger): Promise<void> {
+  /** A card edit: Discord first, then (with the same backed-off writes as any delivery) the record. */
+  private async deliverCardUpdate(plan: CardUpdatePlan & { probing?: SendPlan['probing'] }): Promise<void> {
+    const log = this.deps.logger.child({ channel_id: plan.channelId, batch_id: plan.batchId, card_key: plan.card.cardKey });
+    const started = this.deps.now();
+    let done: CardUpdateDone;
+    try {
+      done = await this.cards.deliverUpdate(plan);
+    } catch (error) {
+      await this.persist(() => this.recordFailure(plan, error, log));
+      return;
+    }
+    const deliveredAt = this.deps.now();
+    await this.persist(() =>
+      markDelivered(this.deps.db, plan.batch, done.messageId, deliveredAt, { alsoRecord: (tx) => done.record(tx, deliveredAt) }),
+    );
+    const guilds = await this.afterSuccess(plan, deliveredAt, log);
+    this.countDelivered(plan.batch, done.messageId, deliveredAt, started, guilds, log);
+  }
+
+  /** After any success: an outage is over (wake every retry), a probed hold is lifted. Resolves with each source's guild, for log lines. */
+  private async afterSuccess(plan: { channelId: string; batch: Job[]; probing?: SendPlan['probing'] }, at: number, log: Logger) {
+    const { db } = this.deps;
+    if (this.lastTransientFailureAt !== undefined) {
+      this.lastTransientFailureAt = undefined;
+      const woken = await this.persist(() => wakeRetries(db, at));
+      log.info({ woken }, 'Discord answers again: every waiting retry is due now');
+    }
+    if (plan.probing) {
+      const { reason, since } = plan.probing;
+      await this.persist(() => liftHold(db, plan.channelId));
+      log.info({ reason, held_since: since }, 'the channel works again: hold lifted');
+    }
+    return this.persist(() => guildsOfSources(db, [...new Set(plan.batch.map((e) => e.sourceId))]));
+  }
+
+  private countDelivered(
+    batch: readonly Job[],
+    messageId: string,
+    at: number,
+    started: number,
+    guilds: Map<number, string>,
+    log: Logger,
+  ): void {
+    this.deps.metrics.deliveries.inc({ outcome: 'delivered' }, batch.length);
+    for (const job of batch) {
+      this.deps.metrics.deliveryLatency.observe((at - job.receivedAt) / 1000);
+      const about = {
+        event_id: job.eventId,
+        route_id: job.routeId,
+        source_id: job.sourceId,
+        guild_id: guilds.get(job.sourceId),
+        event_type: job.eventType,
+      };
+      log.info({ ...about, outcome: 'delivered', message_id: messageId, ms: at - started }, 'event delivered');
+    }
+  }
+
+  private async recordFailure(plan: SendPlan | CardUpdatePlan, error: unknown, log: Logger): Promise<void> {
     const { db, metrics } = this.deps;
     const { batch, channelId } = plan;
     const failure = classifyFailure(error);
     const now = this.deps.now();
     const fields = { event_ids: batch.map((e) => e.eventId), source_id: batch[0]!.sourceId, reason: failure.reason };
-    const decision = afterFailure(
+    const parts = plan.kind === 'send' ? plan.parts : [];
+    const decided = afterFailure(
       failure,
       batch,
-      plan.parts.map((p) => p.drawing),
+      parts.map((p) => p.drawing),
     );
+    // A card edit is drawn by Dispatch within every limit; if Discord still refuses it, no smaller batch or plainer drawing would help.
+    const decision = plan.kind === 'card-update' && failure.kind === 'invalid' ? cardRefused(plan) : decided;
+    const probing = 'probing' in plan ? (plan.probing as Hold | undefined) : undefined;
     switch (decision.action) {
       case 'hold': {
         const guildId = (await guildsOfSources(db, [batch[0]!.sourceId])).get(batch[0]!.sourceId) ?? '';
@@ -472,8 +504,7 @@ export class DeliveryWorker {
       case 'retry': {
         this.lastTransientFailureAt = now;
         const { gaveUp } = await markRetry(db, batch, failure.reason, (e) => nextAttemptAt(e, now, this.deps.retry), now);
-        if (plan.probing)
-          await deferProbe(db, channelId, nextAttemptAt(batch[0]!, now, this.deps.retry) ?? now + RECOVERY.holdProbeIntervalMs);
+        if (probing) await deferProbe(db, channelId, nextAttemptAt(batch[0]!, now, this.deps.retry) ?? now + RECOVERY.holdProbeIntervalMs);
         metrics.deliveries.inc({ outcome: 'retry' }, batch.length - gaveUp);
         if (gaveUp > 0) metrics.deliveries.inc({ outcome: 'failed' }, gaveUp);
         log.warn(
@@ -491,7 +522,7 @@ export class DeliveryWorker {
         await splitSummary(db, batch, newBatchId);
         return;
       case 'redraw': {
-        const pattern = plan.parts[0]?.templatePattern;
+        const pattern = plan.kind === 'send' ? parts[0]?.templatePattern : plan.template?.pattern;
         if (pattern !== undefined) {
           // The template made a message Discord would not take: record it as the template's failure.
           const reason = describeTemplateFailure({ pattern, kind: 'refused by Discord', message: failure.reason });
@@ -545,9 +576,19 @@ export class DeliveryWorker {
         this.deps.logger.warn({ expired }, 'held events older than the retention gave up');
       }
       const removed = await pruneFinished(this.deps.db, now - this.deps.retentionMs);
+      await pruneCards(this.deps.db, now - this.deps.retentionMs);
       if (removed > 0) this.deps.logger.info({ removed }, 'pruned finished events');
     } catch (error) {
       this.deps.logger.error({ err: error }, 'pruning failed');
     }
   }
+}
+
+/**
+ * Discord refused a card edit as invalid. The card is drawn by Dispatch within every limit, so only
+ * a template's embed can be at fault: the card is drawn without it. Otherwise no plainer drawing
+ * would help.
+ */
+function cardRefused(plan: CardUpdatePlan): AfterFailure {
+  return plan.template ? { action: 'redraw', renderFallback: 1 } : { action: 'fail' };
 }

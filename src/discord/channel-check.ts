@@ -8,12 +8,21 @@ const REQUIRED_CHANNEL_PERMISSIONS = [
   ['Embed Links', PermissionFlagsBits.EmbedLinks],
 ] as const;
 
+/** What a card needs besides: without these its history is shown on the card instead of in a thread. */
+const THREAD_PERMISSIONS = [
+  ['Create Public Threads', PermissionFlagsBits.CreatePublicThreads],
+  ['Send Messages in Threads', PermissionFlagsBits.SendMessagesInThreads],
+] as const;
+
 const POSTABLE = new Set<ChannelType>([ChannelType.GuildText, ChannelType.GuildAnnouncement]);
+/** Every message in these starts its own post: there is no channel to keep cards and their threads in. */
+const FORUMS = new Set<ChannelType>([ChannelType.GuildForum, ChannelType.GuildMedia]);
 
 export type ChannelProblem =
   | { kind: 'no server' }
   | { kind: 'no channel' }
   | { kind: 'not postable' }
+  | { kind: 'forum' }
   | { kind: 'missing'; permissions: string[] };
 
 /**
@@ -24,6 +33,7 @@ export function channelProblem(guild: Guild | null | undefined, channelId: strin
   if (!guild) return { kind: 'no server' };
   const channel = guild.channels.cache.get(channelId);
   if (!channel) return { kind: 'no channel' };
+  if (FORUMS.has(channel.type)) return { kind: 'forum' };
   if (!POSTABLE.has(channel.type)) return { kind: 'not postable' };
   const me = guild.members.me;
   const permissions = me ? channel.permissionsFor(me) : null;
@@ -40,6 +50,8 @@ export function describeChannelProblem(problem: ChannelProblem, channelId: strin
       return `<#${channelId}> is not a channel of this server, or the bot cannot see it`;
     case 'not postable':
       return `<#${channelId}> is not a text or announcement channel`;
+    case 'forum':
+      return `<#${channelId}> is a forum: Dispatch posts in text or announcement channels, where cards keep their history in threads. Pick one of those`;
     case 'missing':
       return `the bot lacks ${problem.permissions.join(', ')} in <#${channelId}>`;
   }
@@ -58,4 +70,14 @@ export function assertCanPostIn(guild: Guild | null, channelId: string): void {
     );
   }
   throw new UserError(`${describeChannelProblem(problem, channelId)}.`);
+}
+
+/** For a card route: a warning when the bot cannot keep cards' history in threads there, else undefined. */
+export function threadPermissionWarning(guild: Guild | null, channelId: string): string | undefined {
+  const channel = guild?.channels.cache.get(channelId);
+  const me = guild?.members.me;
+  const permissions = channel && me ? channel.permissionsFor(me) : null;
+  const missing = THREAD_PERMISSIONS.filter(([, bit]) => !permissions?.has(bit)).map(([name]) => name);
+  if (missing.length === 0) return undefined;
+  return `⚠️ The bot lacks ${missing.join(', ')} in <#${channelId}>: cards will show their history on the card instead of in a thread until it is granted.`;
 }

@@ -5,6 +5,7 @@ import type { SecretBox } from '../db/secret-box.js';
 import { findWebhookTarget, type WebhookTarget } from '../db/sources.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { cardKeyOf } from '../cards/state.js';
 import { selectRoutes } from '../routing/select-routes.js';
 import { eventTypeOf } from '../sentry/event-type.js';
 import { eventFacts } from '../sentry/facts.js';
@@ -85,9 +86,11 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     if (!typed.ok) throw new HttpError(400, typed.reason, typed.reason);
 
     res.locals.eventType = typed.eventType.type;
-    const { through, filteredBy } = selectRoutes(source.routes, typed.eventType.type, eventFacts(typed.eventType.type, payload));
+    const facts = eventFacts(typed.eventType.type, payload);
+    const { through, filteredBy } = selectRoutes(source.routes, typed.eventType.type, facts);
+    const cardKey = cardKeyOf(facts);
     const accepted = await deps
-      .writeEvent({ sourceId: source.id, eventType: typed.eventType.type, body, text, routes: through, filteredBy })
+      .writeEvent({ sourceId: source.id, eventType: typed.eventType.type, body, text, routes: through, filteredBy, cardKey })
       .catch((error: unknown) => {
         // The source was deleted between the look-up and the write: the same answer as for any unknown source.
         throw isForeignKeyViolation(error) ? unknownSource() : error;

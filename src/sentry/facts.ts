@@ -16,12 +16,14 @@ export interface EventFacts {
   tags: Record<string, string>;
   /** The Sentry issue (group) id the event is about. */
   issueId?: string;
+  /** The metric alert incident an event is about. */
+  incidentId?: string;
 }
 
 export const LEVELS = ['debug', 'info', 'warning', 'error', 'fatal'] as const;
 export type Level = (typeof LEVELS)[number];
 
-type Fact = 'level' | 'environment' | 'projects' | 'organization' | 'tags' | 'issueId';
+type Fact = 'level' | 'environment' | 'projects' | 'organization' | 'tags' | 'issueId' | 'incidentId';
 
 interface Reader {
   /** For people: where the value is read. */
@@ -102,6 +104,7 @@ export const FACT_SOURCES: Record<string, Partial<Record<Fact, Reader>>> = {
     level: byAction({ critical: 'error', warning: 'warning' }),
     environment: at('data.metric_alert.alert_rule.environment'),
     projects: firstOf(at('data.metric_alert.projects'), at('data.metric_alert.alert_rule.projects')),
+    incidentId: firstOf(at('data.metric_alert.id'), at('data.metric_alert.identifier')),
   },
   comment: { projects: at('data.project_slug'), issueId: at('data.issue_id') },
   seer: { issueId: at('data.group_id') },
@@ -154,5 +157,6 @@ export function eventFacts(eventType: string, payload: unknown): EventFacts {
     organization: text(read('organization')),
     tags: tagsOf(read('tags')),
     issueId: text(read('issueId')),
+    incidentId: text(read('incidentId')),
   };
 }

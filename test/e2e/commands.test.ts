@@ -47,9 +47,9 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Runs /dispatch source create and submits the modal; returns the reply and the slug in it. */
+/** Runs /dispatch source create (a feed: these tests look at one message per event) and submits the modal; returns the reply and the slug in it. */
 async function createSource(member: Member, name: string, channelId: string, secret: string) {
-  const opened = await interact(h.discord, slash(member, 'create', [str('name', name), chan('channel', channelId)]));
+  const opened = await interact(h.discord, slash(member, 'create', [str('name', name), chan('channel', channelId), str('layout', 'feed')]));
   expect(opened.body.type).toBe(9); // MODAL
   const reply = await interact(h.discord, modalSubmit(member, opened.body.data.custom_id, { secret }));
   const slug = /\/hooks\/([A-Za-z0-9_-]{32})/.exec(shownText(reply))?.[1];

@@ -54,7 +54,10 @@ const markersIn = (messages: PostedMessage[]) =>
 
 describe('routes, end to end', () => {
   it('one source, three routes: each channel gets exactly what its filter passes, and the role is pinged only at its level', async () => {
-    const opened = await interact(h.discord, slash(alice, 'create', [str('name', 'backend'), chan('channel', channels.sentry.id)]));
+    const opened = await interact(
+      h.discord,
+      slash(alice, 'create', [str('name', 'backend'), chan('channel', channels.sentry.id), str('layout', 'feed')]),
+    );
     const created = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { secret: 'route-secret' }));
     slug = /\/hooks\/([A-Za-z0-9_-]{32})/.exec(shownText(created))![1]!;
 
@@ -69,10 +72,17 @@ describe('routes, end to end', () => {
       str('min-level', 'error'),
       role('ping', oncall.id),
       str('ping-level', 'fatal'),
+      str('layout', 'feed'),
     ]);
     expect(shownText(alerts)).toContain(`pings <@&${oncall.id}> at fatal and above`);
     expect(shownText(alerts)).not.toContain('cannot mention');
-    await route('add', [str('source', 'backend'), str('name', 'seer'), chan('channel', channels.seer.id), str('events', 'seer.*')]);
+    await route('add', [
+      str('source', 'backend'),
+      str('name', 'seer'),
+      chan('channel', channels.seer.id),
+      str('events', 'seer.*'),
+      str('layout', 'feed'),
+    ]);
 
     for (const [, resource, payload] of EVENTS)
       expect((await h.post(slug, sentryRequest(resource, payload, 'route-secret'))).status).toBe(202);

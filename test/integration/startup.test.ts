@@ -44,7 +44,7 @@ describe('start-up', () => {
       expect(await first.get(sql`pragma journal_mode`)).toEqual({ journal_mode: 'wal' });
       const { source } = await createSource(
         first,
-        { guildId: '1', channelId: '2', name: 'web', signingSecret: null, createdBy: '3' },
+        { guildId: '1', channelId: '2', layout: 'feed', name: 'web', signingSecret: null, createdBy: '3' },
         Date.now(),
       );
       expect(source.slug).toMatch(/^[A-Za-z0-9_-]{32}$/);
@@ -89,7 +89,7 @@ describe('start-up', () => {
     try {
       const { source } = await createSource(
         dispatch.db,
-        { guildId: '1', channelId: '2', name: 'web', signingSecret: null, createdBy: '3' },
+        { guildId: '1', channelId: '2', layout: 'feed', name: 'web', signingSecret: null, createdBy: '3' },
         Date.now(),
       );
       const request = sentryRequest('issue', loadFixture('issue.created.json'));

@@ -72,6 +72,7 @@ describe('templates in delivery', () => {
         sourceId: source.id,
         name: 'other',
         channelId: h.guild.channels[1]!.id,
+        layout: 'feed',
         filter: '{}',
         pingRoleId: null,
         pingLevel: 'error',

@@ -10,6 +10,11 @@ import { databaseAtRelease } from '../support/previous-release.js';
 import { loadFixture, sentryRequest, serializeLikeSentry } from '../support/sentry.js';
 
 const silent = createLogger({ level: 'silent', pretty: false });
+
+const issueWith = (payload: { data: { issue: Record<string, unknown> } }, shortId: string) => ({
+  ...payload,
+  data: { ...payload.data, issue: { ...payload.data.issue, shortId } },
+});
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -146,5 +151,43 @@ describe('upgrading a database made by the previous release', () => {
       { route_id: null, event_pattern: 'issue.*' },
     ]);
     expect((await sourceRow(dispatch.db, 3)).eventsDelivered).toBe(2);
+  });
+
+  it('0002_routes → now: existing routes keep feed (a message per event), their waiting event is posted, and no card is made', async () => {
+    const { guild, discord, dir } = await discordAndFolder();
+    const channelId = guild.channels[0]!.id;
+    const created = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
+    const path = databaseAtRelease(dir.path, '0002_routes', (db) => {
+      db.prepare(
+        `insert into sources (id, guild_id, name, slug, signing_secret, created_by, created_at, updated_at)
+         values (4, ?, 'web', 'ROUTESROUTESROUTESROUTESROUTES00', 'sek', '1', 1, 1)`,
+      ).run(guild.id);
+      db.prepare(
+        `insert into routes (id, source_id, name, channel_id, created_by, created_at, updated_at) values (9, 4, 'main', ?, '1', 1, 1)`,
+      ).run(channelId);
+      db.prepare(
+        `insert into events (seq, id, source_id, event_type, body_hash, body, received_at) values (1, '00000000-0000-4000-8000-00000000000c', 4, 'issue.created', ?, ?, ?)`,
+      ).run('e'.repeat(64), serializeLikeSentry(issueWith(created, 'PYTHON-OLD')), Date.now() - 1000);
+      db.prepare(`insert into deliveries (event_seq, route_id, channel_id, next_attempt_at) values (1, 9, ?, 0)`).run(channelId);
+    });
+
+    const dispatch: Dispatch = await startDispatch(loadConfig(testEnv(discord, path)), silent);
+    cleanups.push(() => dispatch.stop());
+    const waiting = await discord.waitForMessage((m) => m.channel_id === channelId);
+    expect(JSON.stringify(waiting.embeds)).toContain('PYTHON-OLD');
+    expect(await dispatch.db.all(sql`select id, layout, thread_problem from routes`)).toEqual([
+      { id: 9, layout: 'feed', thread_problem: null },
+    ]);
+
+    // The same issue again, resolved: a feed posts a second message, where a card route would have edited the first.
+    const resolved = { ...issueWith(created, 'PYTHON-OLD'), action: 'resolved' };
+    const response = await fetch(`${dispatch.url}/hooks/ROUTESROUTESROUTESROUTESROUTES00`, {
+      method: 'POST',
+      ...sentryRequest('issue', resolved, 'sek'),
+    });
+    expect(response.status).toBe(202);
+    await expect.poll(() => discord.messagesIn(channelId).length).toBe(2);
+    expect(discord.edits).toHaveLength(0);
+    expect(await dispatch.db.all(sql`select * from cards`)).toEqual([]);
   });
 });

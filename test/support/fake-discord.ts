@@ -18,7 +18,7 @@ export const BOT_USER_ID = APP_ID;
 export interface FakeChannel {
   id: string;
   name: string;
-  /** 0 text, 2 voice, 5 announcement. */
+  /** 0 text, 2 voice, 5 announcement, 15 forum. */
   type: number;
   /** Permission bits denied to @everyone in this channel (e.g. Send Messages). */
   deny?: bigint;
@@ -40,9 +40,15 @@ export interface FakeGuild {
 
 export interface PostedMessage {
   id: string;
+  /** A channel, or a thread (whose id is the id of the message it was started from). */
   channel_id: string;
   /** Date.now() when it was posted. */
   at: number;
+  /** Someone else's message (see postAsMember): the bot cannot edit it. */
+  byMember?: boolean;
+  /** How many times the bot edited it, and when last. */
+  edits: number;
+  editedAt?: number;
   content?: string;
   embeds: Record<string, unknown>[];
   allowed_mentions?: unknown;
@@ -67,8 +73,18 @@ export interface InjectedResponse {
   headers?: Record<string, string>;
   /** Never answer (the client times out or the connection is reset). */
   hang?: boolean;
-  /** Post the message, then never answer: Discord did its part but the bot never hears of it. */
+  /** Post (or for an edit, make) the message, then never answer: Discord did its part but the bot never hears of it. */
   postThenHang?: boolean;
+}
+
+/** A thread started from a message: its id is the message's. */
+export interface FakeThread {
+  id: string;
+  parentId: string;
+  name: string;
+  archived: boolean;
+  /** Locked: only members with Manage Threads may unarchive it. */
+  locked: boolean;
 }
 
 /** Permissions the bot has through @everyone unless a channel denies some. */
@@ -76,10 +92,35 @@ export const PERMISSIONS = {
   ViewChannel: 1n << 10n,
   SendMessages: 1n << 11n,
   EmbedLinks: 1n << 14n,
+  ReadMessageHistory: 1n << 16n,
   ManageGuild: 1n << 5n,
   Administrator: 1n << 3n,
+  ManageThreads: 1n << 34n,
+  CreatePublicThreads: 1n << 35n,
+  SendMessagesInThreads: 1n << 38n,
 } as const;
-const EVERYONE_PERMISSIONS = PERMISSIONS.ViewChannel | PERMISSIONS.SendMessages | PERMISSIONS.EmbedLinks;
+const EVERYONE_PERMISSIONS =
+  PERMISSIONS.ViewChannel |
+  PERMISSIONS.SendMessages |
+  PERMISSIONS.EmbedLinks |
+  PERMISSIONS.ReadMessageHistory |
+  PERMISSIONS.CreatePublicThreads |
+  PERMISSIONS.SendMessagesInThreads;
+
+/** Discord's answers for a card's edges (discord-api-docs: JSON error codes). */
+const ERRORS = {
+  unknownChannel: { status: 404, body: { code: 10003, message: 'Unknown Channel' } },
+  unknownMessage: { status: 404, body: { code: 10008, message: 'Unknown Message' } },
+  missingAccess: { status: 403, body: { code: 50001, message: 'Missing Access' } },
+  missingPermissions: { status: 403, body: { code: 50013, message: 'Missing Permissions' } },
+  cannotEditOthers: { status: 403, body: { code: 50005, message: 'Cannot edit a message authored by another user' } },
+  threadArchived: { status: 400, body: { code: 50083, message: 'Thread is archived' } },
+  threadExists: { status: 400, body: { code: 160004, message: 'A thread has already been created for this message' } },
+  editCap: {
+    status: 400,
+    body: { code: 30046, message: 'Maximum number of edits to messages older than 1 hour reached. Try again later.' },
+  },
+} as const;
 
 let snowflakeCounter = 1_000_000n;
 export function snowflake(): string {
@@ -93,17 +134,24 @@ export interface FakeDiscordOptions {
   channelRateLimit?: { messages: number; windowMs: number };
 }
 
+type Json = (status: number, payload: unknown, headers?: Record<string, string>) => void;
+
 type Waiter<T> = { match: (item: T) => boolean; resolve: (item: T) => void };
 
 export class FakeDiscord {
   readonly requests: RecordedRequest[] = [];
   readonly messages: PostedMessage[] = [];
+  /** Threads started from messages, by id. */
+  readonly threads = new Map<string, FakeThread>();
+  /** Every edit the bot made (PATCH of a message), in order. */
+  readonly edits: { messageId: string; channelId: string; at: number; body: any }[] = [];
   /** Interaction callbacks, edits and follow-ups, in arrival order. */
   readonly interactionResponses: { interactionId?: string; token: string; kind: 'callback' | 'edit' | 'followup'; body: any }[] = [];
   readonly registeredCommands = new Map<string, unknown[]>();
   readonly guilds: FakeGuild[];
   rateLimitHits = 0;
   private readonly injected: { channelId?: string; response: InjectedResponse }[] = [];
+  private readonly injectedEdits: { messageId?: string; response: InjectedResponse }[] = [];
   private readonly injectedCallbacks: InjectedResponse[] = [];
   private readonly sentTimes = new Map<string, number[]>();
   private readonly messageWaiters: Waiter<PostedMessage>[] = [];
@@ -158,6 +206,52 @@ export class FakeDiscord {
   /** The next channel-message requests (optionally to one channel) get these answers, in order. */
   inject(responses: InjectedResponse[], channelId?: string): void {
     for (const response of responses) this.injected.push({ channelId, response });
+  }
+
+  /** The next message edits (optionally of one message) get these answers, in order (e.g. 30046). */
+  injectEdits(responses: InjectedResponse[], messageId?: string): void {
+    for (const response of responses) this.injectedEdits.push({ messageId, response });
+  }
+
+  /** A member deletes a message (the bot's next edit of it gets 10008). */
+  deleteMessage(messageId: string): void {
+    const index = this.messages.findIndex((m) => m.id === messageId);
+    if (index === -1) throw new Error(`no message ${messageId}`);
+    this.messages.splice(index, 1);
+  }
+
+  /** Discord archives a thread after its inactivity period; a moderator may lock it too. */
+  archiveThread(threadId: string, { locked = false } = {}): void {
+    const thread = this.threads.get(threadId);
+    if (!thread) throw new Error(`no thread ${threadId}`);
+    Object.assign(thread, { archived: true, locked });
+  }
+
+  deleteThread(threadId: string): void {
+    this.threads.delete(threadId);
+    for (const message of this.messagesIn(threadId)) this.messages.splice(this.messages.indexOf(message), 1);
+  }
+
+  /** Members talk in a channel: `count` messages the bot did not write. */
+  postAsMember(channelId: string, count: number): void {
+    for (let i = 0; i < count; i++) this.storeMessage(channelId, { content: `chatter ${i}` }, { byMember: true });
+  }
+
+  /** The bot's message with this id, as it now is. */
+  message(messageId: string): PostedMessage | undefined {
+    return this.messages.find((m) => m.id === messageId);
+  }
+
+  editsOf(messageId: string): FakeDiscord['edits'] {
+    return this.edits.filter((e) => e.messageId === messageId);
+  }
+
+  /** A new channel in a guild, told to connected clients (CHANNEL_CREATE). */
+  addChannel(guildId: string, channel: FakeChannel): void {
+    const guild = this.guilds.find((g) => g.id === guildId);
+    if (!guild) throw new Error(`no guild ${guildId}`);
+    guild.channels.push(channel);
+    this.dispatch('CHANNEL_CREATE', channelPayload(channel, guild.id));
   }
 
   /** Changes what @everyone is denied in a channel, and tells connected clients (CHANNEL_UPDATE). */
@@ -295,6 +389,24 @@ export class FakeDiscord {
     if (method === 'POST' && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
       return this.createMessage(m[1]!, body, json, res);
     }
+    if (method === 'PATCH' && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
+      return this.editMessage(m[1]!, m[2]!, body, json, res);
+    }
+    if (method === 'GET' && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
+      return this.listMessages(m[1]!, url.searchParams, json);
+    }
+    if (method === 'POST' && (m = /^\/channels\/(\d+)\/messages\/(\d+)\/threads$/.exec(path))) {
+      return this.startThread(m[1]!, m[2]!, body, json);
+    }
+    if (method === 'PATCH' && (m = /^\/channels\/(\d+)$/.exec(path)) && this.threads.has(m[1]!)) {
+      const thread = this.threads.get(m[1]!)!;
+      const parent = this.findChannel(thread.parentId)!;
+      if (thread.locked && !(EVERYONE_PERMISSIONS & ~(parent.channel.deny ?? 0n) & PERMISSIONS.ManageThreads)) {
+        return json(ERRORS.missingPermissions.status, ERRORS.missingPermissions.body);
+      }
+      if (body?.archived === false) thread.archived = false;
+      return json(200, threadPayload(thread, parent.guild.id));
+    }
     if (method === 'POST' && (m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path))) {
       const injected = this.injectedCallbacks.shift();
       if (injected) return json(injected.status, injected.body ?? { message: 'injected', code: 0 }, injected.headers);
@@ -330,12 +442,104 @@ export class FakeDiscord {
     return json(404, { code: 0, message: `fake Discord has no route ${method} ${path}` });
   }
 
-  private createMessage(
-    channelId: string,
-    body: any,
-    json: (status: number, payload: unknown, headers?: Record<string, string>) => void,
-    res: ServerResponse,
-  ): void {
+  /** A 429 when the channel is past its rate limit (posts and edits count alike), else undefined. */
+  private rateLimited(channelId: string, json: Json): true | undefined {
+    const limit = this.options.channelRateLimit;
+    if (!limit) return undefined;
+    const now = Date.now();
+    const recent = (this.sentTimes.get(channelId) ?? []).filter((t) => now - t < limit.windowMs);
+    if (recent.length >= limit.messages) {
+      this.rateLimitHits += 1;
+      const retryAfter = (limit.windowMs - (now - recent[0]!)) / 1000;
+      json(
+        429,
+        { message: 'You are being rate limited.', retry_after: retryAfter, global: false },
+        { 'retry-after': String(Math.ceil(retryAfter)), 'x-ratelimit-scope': 'user' },
+      );
+      return true;
+    }
+    recent.push(now);
+    this.sentTimes.set(channelId, recent);
+    return undefined;
+  }
+
+  /** Where a message may be posted: a channel, or a thread (checked against its parent's permissions). */
+  private postingProblem(channelId: string): (typeof ERRORS)[keyof typeof ERRORS] | 'unarchive' | undefined {
+    const thread = this.threads.get(channelId);
+    const found = this.findChannel(thread?.parentId ?? channelId);
+    if (!found) return ERRORS.unknownChannel;
+    const denied = found.channel.deny ?? 0n;
+    if (denied & PERMISSIONS.ViewChannel) return ERRORS.missingAccess;
+    if (thread) {
+      if (denied & PERMISSIONS.SendMessagesInThreads) return ERRORS.missingPermissions;
+      if (thread.archived) return thread.locked ? ERRORS.threadArchived : 'unarchive';
+      return undefined;
+    }
+    if (denied & (PERMISSIONS.SendMessages | PERMISSIONS.EmbedLinks)) return ERRORS.missingPermissions;
+    return undefined;
+  }
+
+  private editMessage(channelId: string, messageId: string, body: any, json: Json, res: ServerResponse): void {
+    const index = this.injectedEdits.findIndex((i) => i.messageId === undefined || i.messageId === messageId);
+    let thenHang = false;
+    if (index !== -1) {
+      const { response } = this.injectedEdits.splice(index, 1)[0]!;
+      if (response.hang) return void this.hung.add(res);
+      // Edit the message, then never answer: Discord did its part but the bot never hears of it.
+      if (response.postThenHang) thenHang = true;
+      else return json(response.status, response.body ?? { message: 'injected', code: 0 }, response.headers);
+    }
+    if (!thenHang && this.rateLimited(channelId, json)) return;
+    const found = this.findChannel(this.threads.get(channelId)?.parentId ?? channelId);
+    if (!found) return json(ERRORS.unknownChannel.status, ERRORS.unknownChannel.body);
+    if ((found.channel.deny ?? 0n) & PERMISSIONS.ViewChannel) return json(ERRORS.missingAccess.status, ERRORS.missingAccess.body);
+    if (this.threads.get(channelId)?.archived) return json(ERRORS.threadArchived.status, ERRORS.threadArchived.body);
+    const message = this.messages.find((msg) => msg.id === messageId && msg.channel_id === channelId);
+    if (!message) return json(ERRORS.unknownMessage.status, ERRORS.unknownMessage.body);
+    if (message.byMember) return json(ERRORS.cannotEditOthers.status, ERRORS.cannotEditOthers.body);
+    const next = { content: body?.content !== undefined ? body.content : message.content, embeds: body?.embeds ?? message.embeds };
+    const invalid = invalidMessage(next);
+    if (invalid) return json(400, invalidFormBody(invalid));
+    Object.assign(message, next, { edits: message.edits + 1, editedAt: Date.now() });
+    this.edits.push({ messageId, channelId, at: Date.now(), body });
+    this.notifyMessage(message);
+    if (thenHang) return void this.hung.add(res);
+    json(200, messageFrom(message.id, channelId, message));
+  }
+
+  /** GET /channels/{id}/messages?after=&limit=: the messages after one, oldest first here (Discord's order does not matter for a count). */
+  private listMessages(channelId: string, query: URLSearchParams, json: Json): void {
+    const found = this.findChannel(channelId);
+    if (!found) return json(ERRORS.unknownChannel.status, ERRORS.unknownChannel.body);
+    const denied = found.channel.deny ?? 0n;
+    if (denied & PERMISSIONS.ViewChannel) return json(ERRORS.missingAccess.status, ERRORS.missingAccess.body);
+    if (denied & PERMISSIONS.ReadMessageHistory) return json(200, []); // Discord answers an empty list without Read Message History
+    const after = BigInt(query.get('after') ?? '0');
+    const limit = Math.min(100, Number(query.get('limit') ?? 50));
+    const newer = this.messagesIn(channelId).filter((msg) => BigInt(msg.id) > after);
+    json(
+      200,
+      newer.slice(0, limit).map((msg) => messageFrom(msg.id, channelId, msg)),
+    );
+  }
+
+  private startThread(channelId: string, messageId: string, body: any, json: Json): void {
+    const found = this.findChannel(channelId);
+    if (!found) return json(ERRORS.unknownChannel.status, ERRORS.unknownChannel.body);
+    const denied = found.channel.deny ?? 0n;
+    if (denied & PERMISSIONS.ViewChannel) return json(ERRORS.missingAccess.status, ERRORS.missingAccess.body);
+    if (denied & PERMISSIONS.CreatePublicThreads) return json(ERRORS.missingPermissions.status, ERRORS.missingPermissions.body);
+    if (!this.messages.some((msg) => msg.id === messageId && msg.channel_id === channelId))
+      return json(ERRORS.unknownMessage.status, ERRORS.unknownMessage.body);
+    if (this.threads.has(messageId)) return json(ERRORS.threadExists.status, ERRORS.threadExists.body);
+    const name = String(body?.name ?? '');
+    if (name.length < 1 || name.length > 100) return json(400, invalidFormBody('thread name must be 1 to 100 characters'));
+    const thread: FakeThread = { id: messageId, parentId: channelId, name, archived: false, locked: false };
+    this.threads.set(messageId, thread);
+    json(201, threadPayload(thread, found.guild.id));
+  }
+
+  private createMessage(channelId: string, body: any, json: Json, res: ServerResponse): void {
     const index = this.injected.findIndex((i) => i.channelId === undefined || i.channelId === channelId);
     if (index !== -1) {
       const { response } = this.injected.splice(index, 1)[0]!;
@@ -351,34 +555,13 @@ export class FakeDiscord {
       if (response.status === 429) this.rateLimitHits += 1;
       return json(response.status, response.body ?? { message: 'injected', code: 0 }, response.headers);
     }
-    const limit = this.options.channelRateLimit;
-    if (limit) {
-      const now = Date.now();
-      const recent = (this.sentTimes.get(channelId) ?? []).filter((t) => now - t < limit.windowMs);
-      if (recent.length >= limit.messages) {
-        this.rateLimitHits += 1;
-        const retryAfter = (limit.windowMs - (now - recent[0]!)) / 1000;
-        return json(
-          429,
-          { message: 'You are being rate limited.', retry_after: retryAfter, global: false },
-          { 'retry-after': String(Math.ceil(retryAfter)), 'x-ratelimit-scope': 'user' },
-        );
-      }
-      recent.push(now);
-      this.sentTimes.set(channelId, recent);
-    }
-    const found = this.findChannel(channelId);
-    if (!found) return json(404, { code: 10003, message: 'Unknown Channel' });
-    const denied = found.channel.deny ?? 0n;
-    if (denied & PERMISSIONS.ViewChannel) return json(403, { code: 50001, message: 'Missing Access' });
-    if (denied & (PERMISSIONS.SendMessages | PERMISSIONS.EmbedLinks)) return json(403, { code: 50013, message: 'Missing Permissions' });
+    if (this.rateLimited(channelId, json)) return;
+    const problem = this.postingProblem(channelId);
+    if (problem === 'unarchive')
+      this.threads.get(channelId)!.archived = false; // posting unarchives a thread that is not locked
+    else if (problem) return json(problem.status, problem.body);
     const invalid = invalidMessage(body);
-    if (invalid)
-      return json(400, {
-        code: 50035,
-        message: 'Invalid Form Body',
-        errors: { embeds: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: invalid }] } },
-      });
+    if (invalid) return json(400, invalidFormBody(invalid));
     // enforce_nonce: the same nonce from the same author returns the existing message.
     if (body?.enforce_nonce && body.nonce !== undefined) {
       const earlier = this.messages.find((msg) => msg.channel_id === channelId && msg.nonce === body.nonce);
@@ -388,7 +571,7 @@ export class FakeDiscord {
     json(200, messageFrom(message.id, channelId, message));
   }
 
-  private storeMessage(channelId: string, body: any): PostedMessage {
+  private storeMessage(channelId: string, body: any, { byMember = false } = {}): PostedMessage {
     const message: PostedMessage = {
       id: snowflake(),
       channel_id: channelId,
@@ -398,13 +581,20 @@ export class FakeDiscord {
       allowed_mentions: body?.allowed_mentions,
       nonce: body?.nonce,
       enforce_nonce: body?.enforce_nonce,
+      edits: 0,
+      ...(byMember ? { byMember } : {}),
     };
     this.messages.push(message);
+    this.notifyMessage(message);
+    return message;
+  }
+
+  /** Wakes whoever waits for a message like this one (posted, or edited into it). */
+  private notifyMessage(message: PostedMessage): void {
     for (const waiter of this.messageWaiters.splice(0)) {
       if (waiter.match(message)) waiter.resolve(message);
       else this.messageWaiters.push(waiter);
     }
-    return message;
   }
 
   /** Channel-message requests received so far (answered or not). */
@@ -492,6 +682,23 @@ export function channelPayload(channel: FakeChannel, guildId: string): Record<st
   };
 }
 
+export function threadPayload(thread: FakeThread, guildId: string): Record<string, unknown> {
+  return {
+    id: thread.id,
+    type: 11,
+    name: thread.name,
+    guild_id: guildId,
+    parent_id: thread.parentId,
+    owner_id: BOT_USER_ID,
+    thread_metadata: {
+      archived: thread.archived,
+      locked: thread.locked,
+      auto_archive_duration: 10080,
+      archive_timestamp: new Date().toISOString(),
+    },
+  };
+}
+
 function guildPayload(guild: FakeGuild): Record<string, unknown> {
   return {
     id: guild.id,
@@ -560,6 +767,14 @@ function invalidMessage(body: any): string | undefined {
     for (const f of fields) total += f.name.length + f.value.length;
   }
   return total > LIMITS.total ? 'embeds over 6000 characters in all' : undefined;
+}
+
+function invalidFormBody(problem: string): Record<string, unknown> {
+  return {
+    code: 50035,
+    message: 'Invalid Form Body',
+    errors: { embeds: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: problem }] } },
+  };
 }
 
 /** discord.js sends multipart only with files; Dispatch sends none, so the JSON part is enough. */

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import type { Route, Source } from '../../src/db/schema.js';
+import type { Layout } from '../../src/db/routes.js';
 import { createSource } from '../../src/db/sources.js';
 import { openSqlite } from '../../src/db/sqlite.js';
 import { startDispatch, type Dispatch, type StartOptions } from '../../src/dispatch.js';
@@ -54,7 +55,14 @@ export interface Harness {
   databasePath: string;
   /** Every log line, when started with captureLogs. */
   logLines: string[];
-  addSource(options?: { secret?: string | null; channelId?: string; name?: string; guildId?: string }): Promise<TestSource>;
+  /** A source and its first route, `feed` unless asked (most tests look at one message per event). */
+  addSource(options?: {
+    secret?: string | null;
+    channelId?: string;
+    name?: string;
+    guildId?: string;
+    layout?: Layout;
+  }): Promise<TestSource>;
   post(slug: string, request: { body: string | Buffer; headers: Record<string, string> }): Promise<Response>;
   postEvent(source: Pick<Source, 'slug' | 'signingSecret'>, resource: string, payload: Record<string, unknown>): Promise<Response>;
   close(): Promise<void>;
@@ -88,10 +96,11 @@ export async function startHarness(
     channelId: guild.channels[0]!.id,
     databasePath,
     logLines,
-    addSource: async ({ secret = 'client-secret', channelId, name, guildId } = {}) => {
+    addSource: async ({ secret = 'client-secret', channelId, name, guildId, layout = 'feed' } = {}) => {
       const input = {
         guildId: guildId ?? guild.id,
         channelId: channelId ?? guild.channels[0]!.id,
+        layout,
         name: name ?? `src-${Math.random().toString(36).slice(2, 8)}`,
         signingSecret: secret,
         createdBy: '100000000000000002',
@@ -124,7 +133,7 @@ export async function waitFor(condition: () => boolean, timeoutMs = 15_000, what
  * A loopback Discord with one guild and a database file holding one source (`web`, secret `sek`),
  * for tests that start Dispatch themselves (as a child process, or several times on one file).
  */
-export async function preparedDatabase(options: { secret?: string | null; discord?: FakeDiscordOptions } = {}) {
+export async function preparedDatabase(options: { secret?: string | null; discord?: FakeDiscordOptions; layout?: Layout } = {}) {
   const guild = testGuild();
   const discord = await FakeDiscord.start({ guilds: [guild], ...options.discord });
   const dir = tempDir();
@@ -135,6 +144,7 @@ export async function preparedDatabase(options: { secret?: string | null; discor
     {
       guildId: guild.id,
       channelId: guild.channels[0]!.id,
+      layout: options.layout ?? 'feed',
       name: 'web',
       signingSecret: options.secret === undefined ? 'sek' : options.secret,
       createdBy: '1',

@@ -7,7 +7,8 @@ import { discordTimestamp, isoTime } from '../../embed/time.js';
 import { loose, looseArray, optIdish, optNumberish, optString, parseLoose } from '../loose-schema.js';
 import type { Formatter } from './types.js';
 
-const Payload = z.looseObject({
+/** A metric alert webhook as read here; live cards read incidents with it too. */
+export const MetricAlertPayload = z.looseObject({
   data: loose({
     description_title: optString,
     description_text: optString,
@@ -43,7 +44,7 @@ function minutes(window: number | undefined): string | undefined {
 }
 
 export const metricAlertFormatter: Formatter = (event) => {
-  const { data } = parseLoose(Payload, event.payload);
+  const { data } = parseLoose(MetricAlertPayload, event.payload);
   const incident = data?.metric_alert;
   const rule = incident?.alert_rule;
   const projects = incident?.projects?.length ? incident.projects : (rule?.projects ?? []);

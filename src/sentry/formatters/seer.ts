@@ -57,8 +57,15 @@ const Payload = z.looseObject({
 });
 type SeerData = NonNullable<NonNullable<z.output<typeof Payload>>['data']>;
 
-function progress(stage: number): string {
+/** `▰▰▱▱▱▱▱`: how far Seer's run has got. */
+export function seerProgress(stage: number): string {
   return '▰'.repeat(stage) + '▱'.repeat(SEER_STAGES.length - stage);
+}
+
+/** The stage a Seer action reports (1–7, or 0 for an action Dispatch does not know) and its label. */
+export function seerStage(action: string): { stage: number; of: number; label: string } {
+  const index = SEER_STAGES.findIndex(([name]) => name === action);
+  return { stage: index + 1, of: SEER_STAGES.length, label: index === -1 ? action.replace(/_/g, ' ') : SEER_STAGES[index]![1] };
 }
 
 function numbered(items: (string | undefined)[]): string | undefined {
@@ -145,9 +152,7 @@ const DETAILS: Partial<Record<string, (data: SeerData) => { summary?: string; fi
 /** Where Seer's autofix stands, and what the completed stage produced. */
 export const seerFormatter: Formatter = (event) => {
   const data: SeerData = parseLoose(Payload, event.payload).data ?? {};
-  const index = SEER_STAGES.findIndex(([action]) => action === event.action);
-  const stage = index + 1;
-  const label = index === -1 ? event.action.replace(/_/g, ' ') : SEER_STAGES[index]![1];
+  const { stage, label } = seerStage(event.action);
   const details = DETAILS[event.action]?.(data) ?? { fields: [] };
   const firstPr = data.pull_requests?.[0]?.pull_request?.pr_url;
   return new LimitedEmbedBuilder()
@@ -155,7 +160,9 @@ export const seerFormatter: Formatter = (event) => {
     .setTitle(`${label}${data.group_id !== undefined ? ` · issue ${data.group_id}` : ''}`)
     .setURL(event.action === 'pr_created' ? firstPr : undefined)
     .setDescription(
-      [stage > 0 ? `${progress(stage)} stage ${stage} of ${SEER_STAGES.length}` : undefined, details.summary].filter(Boolean).join('\n\n'),
+      [stage > 0 ? `${seerProgress(stage)} stage ${stage} of ${SEER_STAGES.length}` : undefined, details.summary]
+        .filter(Boolean)
+        .join('\n\n'),
     )
     .setColor(event.action === 'pr_created' ? COLORS.green : COLORS.purple)
     .addFields(...details.fields, field('Issue', data.group_id), field('Run', data.run_id));

@@ -1,0 +1,130 @@
+import type { APIEmbed } from 'discord.js';
+import { LimitedEmbedBuilder } from '../embed/builder.js';
+import { COLORS, levelColor } from '../embed/colors.js';
+import { field } from '../embed/fields.js';
+import { CONTENT_LIMIT } from '../embed/limits.js';
+import { escapeText, inlineCode, link, oneLine, prose } from '../embed/markdown.js';
+import { truncate } from '../embed/text.js';
+import { discordTimestamp } from '../embed/time.js';
+import { seerProgress } from '../sentry/formatters/seer.js';
+import type { CardState } from './state.js';
+
+/** How a card is drawn: from its state alone, so an edit always sends the whole current card. */
+export interface CardLook {
+  /** Its history is shown on the card itself (it shares its message, or threads are not available). */
+  history: boolean;
+  /** A thread to link to: its history's thread when the card moved down from the message the thread hangs under. */
+  threadLink?: string | null;
+}
+
+const at = (ms: number, style = 'R') => discordTimestamp(ms, style)!;
+
+/** A card whose first event did not name its issue (a comment, a Seer run): its Sentry id until one does. */
+const untitled = (state: CardState) =>
+  `${state.kind === 'incident' ? 'Metric alert incident' : 'Sentry issue'} ${state.key.replace(/^\w+:/, '')}`;
+
+function color(state: CardState): number {
+  if (state.kind === 'incident') {
+    const status = state.incident?.status;
+    return status === 'resolved' ? COLORS.green : status === 'warning' ? COLORS.orange : COLORS.red;
+  }
+  if (state.status === 'resolved') return COLORS.green;
+  if (state.status === 'ignored' || state.status === 'archived') return COLORS.gray;
+  return levelColor(state.level);
+}
+
+function issueFields(state: CardState) {
+  return [
+    field('Status', escapeText([state.status, state.substatus, state.resolution?.toLowerCase()].filter(Boolean).join(' · '))),
+    field('Level', state.level && escapeText(state.level)),
+    field('Priority', state.priority && escapeText(state.priority)),
+    field('Assigned to', state.assignee ? oneLine(state.assignee) : state.kind === 'issue' ? 'nobody' : undefined),
+    field('Events', state.count),
+    field('Users', state.userCount),
+    field('First seen', discordTimestamp(state.firstSeen)),
+    field('Last seen', discordTimestamp(state.lastSeen)),
+  ];
+}
+
+function incidentFields(state: CardState) {
+  const incident = state.incident;
+  return [
+    field('Status', incident?.status && escapeText(incident.status)),
+    field('Alert rule', oneLine(incident?.rule)),
+    field('Started', discordTimestamp(incident?.startedAt)),
+    field('Project', oneLine(state.project)),
+  ];
+}
+
+/** The card's embed: where the issue stands now, and what happened last. */
+export function cardEmbed(state: CardState, look: CardLook): APIEmbed {
+  const seer = state.seer;
+  const links = (seer?.links ?? []).map((url, i) => link(`pull request ${i + 1}`, url)).filter(Boolean);
+  const lastUpdate = `🕑 ${escapeText(state.lastUpdate.text)} · ${at(state.lastUpdate.at)}`;
+  const builder = new LimitedEmbedBuilder()
+    .setAuthor({
+      name: [state.shortId ?? (state.kind === 'incident' ? 'Metric alert' : 'Issue'), state.project].filter(Boolean).join(' · '),
+    })
+    .setTitle(state.title ?? state.shortId ?? untitled(state))
+    .setURL(state.url)
+    .setDescription(
+      [state.kind === 'incident' ? prose(truncate(state.incident?.description ?? '', 600)) : inlineCode(state.culprit), lastUpdate]
+        .filter(Boolean)
+        .join('\n'),
+    )
+    .setColor(color(state))
+    .addFields(
+      ...(state.kind === 'incident' ? incidentFields(state) : issueFields(state)),
+      field(
+        'Last alert',
+        state.alert &&
+          `${oneLine(state.alert.rule)} · ${at(state.alert.at)}${state.alert.times > 1 ? ` · ${state.alert.times} times` : ''}`,
+        false,
+      ),
+      field(
+        'Seer',
+        seer &&
+          `${seer.stage > 0 ? `${seerProgress(seer.stage)} ${seer.stage}/${seer.of} ` : ''}${escapeText(seer.label)}${links.length ? ` · ${links.join(' · ')}` : ''}`,
+        false,
+      ),
+      field(
+        'Last comment',
+        state.comment &&
+          (state.comment.deleted
+            ? `${oneLine(state.comment.author)} deleted a comment`
+            : `${oneLine(state.comment.author)}: ${prose(truncate(state.comment.text, 300))}`),
+        false,
+      ),
+      field(
+        'History',
+        look.history
+          ? state.history
+              .slice(-5)
+              .map((h) => `${at(h.at, 't')} ${escapeText(h.text)}`)
+              .join('\n')
+          : undefined,
+        false,
+      ),
+      field('Thread', look.threadLink ? `<#${look.threadLink}>` : undefined),
+    )
+    .setFooter({ text: ['live card', state.project].filter(Boolean).join(' · ') })
+    .setTimestamp(state.lastUpdate.at);
+  return builder.toJSON();
+}
+
+/** What an old card becomes when the card moves down: one line pointing at the new one. */
+export function pointerContent(state: CardState, newMessageUrl: string): string {
+  const name = [state.shortId, state.title].filter(Boolean).join(' ');
+  return truncate(`↓ ${escapeText(name)}: this card moved down, to ${newMessageUrl}`, CONTENT_LIMIT);
+}
+
+/** A message in a card's thread: a line per event (time and what happened), escaped. */
+export function threadLines(lines: readonly { text: string; at: number }[]): string {
+  return truncate(lines.map((l) => `${at(l.at, 't')} ${escapeText(l.text)}`).join('\n'), CONTENT_LIMIT);
+}
+
+/** The thread's name: Discord allows 1 to 100 characters. */
+export function threadName(state: CardState): string {
+  const name = [state.shortId, state.title].filter(Boolean).join(' · ') || untitled(state);
+  return truncate(name.replace(/\s+/g, ' '), 100);
+}

@@ -1,0 +1,306 @@
+import { z } from 'zod';
+import { humanize } from '../embed/text.js';
+import type { EventFacts } from '../sentry/facts.js';
+import { splitEventType } from '../sentry/event-type.js';
+import { IssueSchema, issueUrl, type Issue } from '../sentry/formatters/issue.js';
+import { MetricAlertPayload } from '../sentry/formatters/metric-alert.js';
+import { seerStage } from '../sentry/formatters/seer.js';
+import { eventTitle, exceptionOf, SentryEventSchema } from '../sentry/formatters/sentry-event.js';
+import { loose, looseArray, optIdish, optString, parseLoose } from '../sentry/loose-schema.js';
+
+/**
+ * What a card shows: the current state of one Sentry issue (or metric alert incident), built up
+ * from every event about it. Text here is as the payload wrote it; it is escaped when shown.
+ */
+export interface CardState {
+  key: string;
+  kind: 'issue' | 'incident';
+  title?: string;
+  url?: string;
+  shortId?: string;
+  project?: string;
+  culprit?: string;
+  level?: string;
+  status?: string;
+  substatus?: string;
+  resolution?: string;
+  assignee?: string;
+  priority?: string;
+  count?: number;
+  userCount?: number;
+  firstSeen?: string;
+  lastSeen?: string;
+  /** The last alert rule that fired, and how often one has. */
+  alert?: { rule: string; times: number; at: number };
+  seer?: { stage: number; of: number; label: string; links: string[] };
+  comment?: { author: string; text: string; at: number; deleted?: boolean };
+  /** Metric alert incidents: critical, warning, resolved or open. */
+  incident?: { status: string; rule?: string; description?: string; startedAt?: string };
+  lastUpdate: { text: string; at: number };
+  /** The latest lines of its history, oldest first (shown on the card when it has no thread). */
+  history: { text: string; at: number }[];
+}
+
+export interface CardChange {
+  state: CardState;
+  /** The line this event adds to the card's history. */
+  line: string;
+  /** The event needs eyes (a regression, an escalation, an alert firing again): the card may move down. */
+  attention: boolean;
+  /** The event carries text worth reading in full in the thread (a comment, a Seer result, an alert firing again). */
+  detailed: boolean;
+}
+
+const HISTORY_KEPT = 10;
+
+/** The card an event belongs to on a card route: its Sentry issue, or its metric alert incident. */
+export function cardKeyOf(facts: Pick<EventFacts, 'issueId' | 'incidentId'>): string | undefined {
+  if (facts.issueId) return `issue:${facts.issueId}`;
+  if (facts.incidentId) return `incident:${facts.incidentId}`;
+  return undefined;
+}
+
+export function isResolved(state: CardState): boolean {
+  return state.kind === 'incident' ? state.incident?.status === 'resolved' : state.status === 'resolved';
+}
+
+const IssuePayload = z.looseObject({
+  data: loose({ issue: IssueSchema, resolution_type: optString, assignee: loose({ type: optString, name: optString, id: optIdish }) }),
+});
+const ErrorPayload = z.looseObject({
+  data: loose({ error: SentryEventSchema, event: SentryEventSchema, triggered_rule: optString, issue_alert: loose({ title: optString }) }),
+});
+const CommentPayload = z.looseObject({ data: loose({ comment: optString }), actor: loose({ name: optString }) });
+const ActivityPayload = z.looseObject({
+  data: loose({ issue: IssueSchema, activity: loose({ type: optString }), alert: loose({ title: optString }) }),
+});
+const SeerPayload = z.looseObject({
+  data: loose({ pull_requests: looseArray(z.looseObject({ pull_request: loose({ pr_url: optString }) })) }),
+});
+
+/** Only what the event says replaces what the card knew: a field the payload lacks keeps its value. */
+function merged<T extends object>(base: T, update: Partial<T>): T {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(update))
+    if (value !== undefined && value !== null && value !== '') (out as Record<string, unknown>)[key] = value;
+  return out;
+}
+
+function fromIssue(issue: Issue): Partial<CardState> {
+  return {
+    title: issue.title ?? issue.metadata?.title ?? ([issue.metadata?.type, issue.metadata?.value].filter(Boolean).join(': ') || undefined),
+    url: issueUrl(issue),
+    shortId: issue.shortId,
+    project: issue.project?.slug ?? issue.project?.name,
+    culprit: issue.culprit,
+    level: issue.level,
+    status: issue.status,
+    substatus: issue.substatus,
+    priority: issue.priority,
+    count: issue.count,
+    userCount: issue.userCount,
+    firstSeen: issue.firstSeen,
+    lastSeen: issue.lastSeen,
+    assignee: issue.assignedTo?.name
+      ? issue.assignedTo.type === 'team'
+        ? `team ${issue.assignedTo.name}`
+        : issue.assignedTo.name
+      : undefined,
+  };
+}
+
+type Step = {
+  update: Partial<CardState>;
+  /** What the event says is now empty (Sentry sends `null`: unassigned, no substatus). */
+  clear?: (keyof CardState)[];
+  line: string;
+  attention?: boolean;
+  detailed?: boolean;
+};
+
+/** An issue payload is the whole issue: a field it sends as null is empty now, not unknown. */
+const NULLABLE: Record<string, keyof CardState> = { substatus: 'substatus', assignedTo: 'assignee', priority: 'priority' };
+
+function clearedIn(rawIssue: unknown): (keyof CardState)[] {
+  if (rawIssue === null || typeof rawIssue !== 'object') return [];
+  return Object.entries(NULLABLE).flatMap(([key, field]) => ((rawIssue as Record<string, unknown>)[key] === null ? [field] : []));
+}
+
+const rawIssueOf = (payload: unknown): unknown => (payload as { data?: { issue?: unknown } } | null)?.data?.issue;
+
+function issueStep(action: string, payload: unknown): Step {
+  const step = issueChange(action, payload);
+  return { ...step, clear: [...clearedIn(rawIssueOf(payload)), ...(step.clear ?? [])] };
+}
+
+function issueChange(action: string, payload: unknown): Step {
+  const { data } = parseLoose(IssuePayload, payload);
+  const update = fromIssue(data?.issue ?? {});
+  switch (action) {
+    case 'created':
+      return { update, line: 'New issue' };
+    case 'resolved': {
+      const resolution = humanize(data?.resolution_type);
+      return {
+        update: { ...update, status: 'resolved', resolution },
+        line: `Resolved${resolution ? ` (${resolution.toLowerCase()})` : ''}`,
+      };
+    }
+    case 'assigned': {
+      // `data.assignee` names who it was given to; older payloads only have the issue's assignedTo.
+      const named = data?.assignee?.name ? (data.assignee.type === 'team' ? `team ${data.assignee.name}` : data.assignee.name) : undefined;
+      const who = named ?? update.assignee;
+      return { update: { ...update, assignee: who }, line: who ? `Assigned to ${who}` : 'Assigned' };
+    }
+    case 'ignored':
+    case 'archived':
+      return { update: { ...update, status: update.status ?? 'ignored' }, line: 'Archived' };
+    case 'unresolved':
+      return {
+        update: { ...update, status: 'unresolved' },
+        clear: ['resolution'],
+        line: `Unresolved again${update.substatus ? ` (${update.substatus})` : ''}`,
+        attention: true,
+      };
+    case 'deleted':
+      return { update, line: 'Deleted in Sentry' };
+    default:
+      return { update, line: humanize(action) ?? action };
+  }
+}
+
+function errorStep(prev: CardState | undefined, payload: unknown): Step {
+  const error = parseLoose(ErrorPayload, payload).data?.error ?? {};
+  const exception = exceptionOf(error);
+  const title = exception.type ? [exception.type, exception.value].filter(Boolean).join(': ') : eventTitle(error);
+  return {
+    update: {
+      title: prev?.title ?? title,
+      url: prev?.url ?? error.web_url,
+      level: error.level,
+      lastSeen: error.datetime,
+      count: prev?.count !== undefined ? prev.count + 1 : undefined,
+    },
+    line: `New event${title ? `: ${title}` : ''}`,
+  };
+}
+
+function alertStep(prev: CardState | undefined, payload: unknown, at: number): Step {
+  const { data } = parseLoose(ErrorPayload, payload);
+  const event = data?.event ?? {};
+  const rule = data?.triggered_rule ?? data?.issue_alert?.title ?? 'an alert rule';
+  const times = (prev?.alert?.times ?? 0) + 1;
+  return {
+    update: { title: prev?.title ?? eventTitle(event), url: prev?.url ?? event.web_url, level: event.level, alert: { rule, times, at } },
+    line: times > 1 ? `Alert "${rule}" fired again (${times} times)` : `Alert "${rule}" fired`,
+    attention: times > 1,
+    detailed: times > 1,
+  };
+}
+
+function activityStep(prev: CardState | undefined, payload: unknown, at: number): Step {
+  const { data } = parseLoose(ActivityPayload, payload);
+  const activity = data?.activity?.type ?? 'activity';
+  const rule = data?.alert?.title;
+  const escalating = /escalat/i.test(activity);
+  return {
+    update: { ...fromIssue(data?.issue ?? {}), ...(rule ? { alert: { rule, times: (prev?.alert?.times ?? 0) + 1, at } } : {}) },
+    line: `${humanize(activity.replace(/^seer_/, 'Seer '))}${rule ? ` (alert "${rule}")` : ''}`,
+    attention: escalating,
+  };
+}
+
+function commentStep(action: string, payload: unknown, at: number): Step {
+  const { data, actor } = parseLoose(CommentPayload, payload);
+  const author = actor?.name ?? 'Someone';
+  const text = data?.comment ?? '';
+  if (action === 'deleted') return { update: { comment: { author, text, at, deleted: true } }, line: `${author} deleted a comment` };
+  const excerpt = text.replace(/\s+/g, ' ').slice(0, 80);
+  return {
+    update: { comment: { author, text, at } },
+    line: `${author} ${action === 'updated' ? 'edited a comment' : 'commented'}${excerpt ? `: ${excerpt}${text.length > 80 ? '…' : ''}` : ''}`,
+    detailed: text.trim() !== '',
+  };
+}
+
+function seerStep(prev: CardState | undefined, action: string, payload: unknown): Step {
+  const { stage, of, label } = seerStage(action);
+  const links = (parseLoose(SeerPayload, payload).data?.pull_requests ?? []).flatMap((pr) =>
+    pr.pull_request?.pr_url ? [pr.pull_request.pr_url] : [],
+  );
+  return {
+    update: { seer: { stage, of, label, links: links.length > 0 ? links : (prev?.seer?.links ?? []) } },
+    line: `Seer: ${label}${stage > 0 ? ` (${stage}/${of})` : ''}`,
+    detailed: /_completed$|^pr_created$/.test(action),
+  };
+}
+
+const INCIDENT_LEVELS: Record<string, string> = { critical: 'error', warning: 'warning' };
+
+function incidentStep(prev: CardState | undefined, action: string, payload: unknown): Step {
+  const { data } = parseLoose(MetricAlertPayload, payload);
+  const incident = data?.metric_alert;
+  const rule = incident?.alert_rule?.name ?? incident?.title;
+  const label = humanize(action) ?? action;
+  const before = prev?.incident?.status;
+  // An alert firing again: critical after it calmed down, or anything but resolved after it was resolved.
+  const again =
+    (action === 'critical' && before !== undefined && before !== 'critical') || (before === 'resolved' && action !== 'resolved');
+  return {
+    update: {
+      title: data?.description_title ?? `${label}: ${rule ?? 'metric alert'}`,
+      url: data?.web_url,
+      project: incident?.projects?.[0],
+      level: INCIDENT_LEVELS[action],
+      incident: {
+        status: action,
+        rule,
+        description: data?.description_text?.replace(/\\n/g, '\n'),
+        startedAt: incident?.date_started ?? prev?.incident?.startedAt,
+      },
+    },
+    line: `${label}${rule ? `: ${rule}` : ''}`,
+    attention: again,
+  };
+}
+
+function step(prev: CardState | undefined, type: string, payload: unknown, at: number): Step {
+  const { resource, action } = splitEventType(type);
+  switch (resource) {
+    case 'issue':
+      return issueStep(action, payload);
+    case 'error':
+      return errorStep(prev, payload);
+    case 'event_alert':
+      return alertStep(prev, payload, at);
+    case 'activity_alert':
+      return activityStep(prev, payload, at);
+    case 'comment':
+      return commentStep(action, payload, at);
+    case 'seer':
+      return seerStep(prev, action, payload);
+    case 'metric_alert':
+      return incidentStep(prev, action, payload);
+    default:
+      return { update: {}, line: type };
+  }
+}
+
+/**
+ * The card after one more event about it. Pure: the same card and event always give the same
+ * result, which is what makes a card edit safe to send again after a crash.
+ */
+export function applyEvent(prev: CardState | undefined, event: { type: string; payload: unknown; key: string; at: number }): CardChange {
+  const { update, clear = [], line, attention = false, detailed = false } = step(prev, event.type, event.payload, event.at);
+  const base: CardState = prev ?? {
+    key: event.key,
+    kind: event.key.startsWith('incident:') ? 'incident' : 'issue',
+    lastUpdate: { text: line, at: event.at },
+    history: [],
+  };
+  const state = merged(base, update);
+  for (const key of clear) if (update[key] === undefined) delete state[key];
+  state.lastUpdate = { text: line, at: event.at };
+  state.history = [...base.history, { text: line, at: event.at }].slice(-HISTORY_KEPT);
+  return { state, line, attention, detailed };
+}

@@ -1,0 +1,89 @@
+import type { APIEmbed } from 'discord.js';
+import { sql } from 'drizzle-orm';
+import { fromRow, type Database } from './database.js';
+import { cardMessages, cards, type CardMessageRow, type CardRow } from './schema.js';
+
+const toCard = (row: Record<string, unknown>): CardRow => fromRow(cards, row);
+
+/** The cards of these deliveries that exist, by `routeId:cardKey`. */
+export async function cardsOfKeys(
+  db: Database,
+  jobs: readonly { routeId: number; cardKey: string | null }[],
+): Promise<Map<string, CardRow>> {
+  const keysByRoute = new Map<number, string[]>();
+  for (const { routeId, cardKey } of jobs) if (cardKey) keysByRoute.set(routeId, [...(keysByRoute.get(routeId) ?? []), cardKey]);
+  const found = new Map<string, CardRow>();
+  for (const [routeId, keys] of keysByRoute) {
+    for (const row of await db.all(sql`select * from cards where route_id = ${routeId} and card_key in ${keys}`)) {
+      const card = toCard(row);
+      found.set(`${card.routeId}:${card.cardKey}`, card);
+    }
+  }
+  return found;
+}
+
+export interface CardWrite {
+  routeId: number;
+  cardKey: string;
+  channelId: string;
+  messageId: string;
+  position: number;
+  shared: boolean;
+  threadId: string | null;
+  state: string;
+  postedAt: number;
+  lastEditAt: number;
+  updatedAt: number;
+  resolvedAt: number | null;
+}
+
+/** Records a card as it now is (a new card, an edit, or a card posted again further down). */
+export async function saveCard(db: Database, card: CardWrite): Promise<void> {
+  await db.run(sql`
+    insert into cards (route_id, card_key, channel_id, message_id, position, shared, thread_id, state, posted_at, last_edit_at, updated_at, resolved_at)
+    values (${card.routeId}, ${card.cardKey}, ${card.channelId}, ${card.messageId}, ${card.position}, ${card.shared}, ${card.threadId}, ${card.state},
+      ${card.postedAt}, ${card.lastEditAt}, ${card.updatedAt}, ${card.resolvedAt})
+    on conflict (route_id, card_key) do update set channel_id = excluded.channel_id, message_id = excluded.message_id,
+      position = excluded.position, shared = excluded.shared, thread_id = excluded.thread_id, state = excluded.state,
+      posted_at = excluded.posted_at, last_edit_at = excluded.last_edit_at, updated_at = excluded.updated_at, resolved_at = excluded.resolved_at`);
+}
+
+/** A card message as last sent. */
+export async function cardMessage(db: Database, messageId: string): Promise<{ embeds: APIEmbed[]; content: string | null } | undefined> {
+  const row = await db.get(sql`select * from card_messages where message_id = ${messageId}`);
+  if (!row) return undefined;
+  const message: CardMessageRow = fromRow(cardMessages, row);
+  return { embeds: JSON.parse(message.embeds) as APIEmbed[], content: message.content };
+}
+
+export async function saveCardMessage(
+  db: Database,
+  message: { messageId: string; channelId: string; embeds: readonly APIEmbed[]; content: string | null },
+  now: number,
+): Promise<void> {
+  await db.run(sql`
+    insert into card_messages (message_id, channel_id, embeds, content, created_at)
+    values (${message.messageId}, ${message.channelId}, ${JSON.stringify(message.embeds)}, ${message.content}, ${now})
+    on conflict (message_id) do update set embeds = excluded.embeds, content = excluded.content`);
+}
+
+/** Resolved cards quiet since before `olderThan` are forgotten (a new event about them starts a new card), and so are messages no card shows. */
+export async function pruneCards(db: Database, olderThan: number): Promise<number> {
+  const removed = await db.run(sql`delete from cards where resolved_at is not null and updated_at < ${olderThan}`);
+  await db.run(
+    sql`delete from card_messages where created_at < ${olderThan} and not exists (select 1 from cards c where c.message_id = card_messages.message_id)`,
+  );
+  return removed;
+}
+
+export async function setThreadProblem(db: Database, routeId: number, problem: string | null): Promise<void> {
+  await db.run(sql`update routes set thread_problem = ${problem} where id = ${routeId}`);
+}
+
+/** Card routes of a server whose threads Discord refused, with the channel they post to. */
+export async function routesWithThreadProblem(db: Database, guildId: string): Promise<{ id: number; channelId: string }[]> {
+  const rows = await db.all<{ id: number; channel_id: string }>(sql`
+    select r.id, r.channel_id from routes r join sources s on s.id = r.source_id
+    where s.guild_id = ${guildId} and r.thread_problem is not null`);
+  return rows.map((r) => ({ id: Number(r.id), channelId: r.channel_id }));
+}

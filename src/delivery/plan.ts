@@ -1,0 +1,52 @@
+import type { APIEmbed } from 'discord.js';
+import type { Database } from '../db/database.js';
+import type { Job } from '../db/deliveries.js';
+import type { Hold, Route } from '../db/schema.js';
+import type { RenderedEvent } from '../render/render-event.js';
+import { pingFor } from '../routing/ping.js';
+
+/** One message to post in a channel, and what it stands for. */
+export interface SendPlan {
+  kind: 'send';
+  channelId: string;
+  batchId: string;
+  batch: Job[];
+  embeds: APIEmbed[];
+  /** The batch is a flood summary: its events are counted, not shown one by one. */
+  summary: boolean;
+  /** A route's ping, or a template's text (a message has one). */
+  content?: string;
+  allowedRoleIds?: string[];
+  /** For a normal batch: each event's part (its drawing, its template failure). */
+  parts: RenderedEvent[];
+  /** Set when this send probes a held channel. */
+  probing?: Hold;
+  /** What else to record with the delivery, in its transaction (new cards: where they now are). */
+  record?: (tx: Database, messageId: string, at: number) => Promise<void>;
+}
+
+/** A route's ping goes in the message's content, before a template's own text if it has one. */
+export function withPing(part: RenderedEvent, route: Pick<Route, 'pingRoleId' | 'pingLevel'> | undefined): RenderedEvent {
+  const ping = route ? pingFor(route, part.facts) : undefined;
+  if (!ping) return part;
+  return {
+    ...part,
+    content: [ping.content, part.content].filter(Boolean).join(' '),
+    allowedRoleIds: [...new Set([...ping.roleIds, ...part.allowedRoleIds])],
+  };
+}
+
+/** The message for a batch of parts: their embeds, and the content they share. */
+export function sendPlan(channelId: string, batchId: string, batch: Job[], parts: RenderedEvent[]): SendPlan {
+  const first = parts[0];
+  return {
+    kind: 'send',
+    channelId,
+    batchId,
+    batch,
+    embeds: parts.flatMap((p) => p.embeds),
+    summary: false,
+    parts,
+    ...(first?.content ? { content: first.content, allowedRoleIds: first.allowedRoleIds } : {}),
+  };
+}
