@@ -20,6 +20,7 @@ import { logCommand, retryCommand } from './source-delivery.js';
 import { editCommand } from './source-edit.js';
 import { disableCommand, enableCommand, infoCommand, listCommand, testCommand } from './source-manage.js';
 import { secretCommand } from './source-secret.js';
+import { connectCommand } from './source-connect.js';
 import { templateClearCommand, templateListCommand, templatePreviewCommand, templateSetCommand } from './template.js';
 import type { Command, CommandContext } from './types.js';
 
@@ -124,6 +125,12 @@ const data = new SlashCommandBuilder()
           .addStringOption(sourceOption)
           .addStringOption((o) => o.setName('name').setDescription('A new name').setMinLength(1).setMaxLength(NAME_MAX))
           .addChannelOption(channelOption(false, 'A new channel for its first route (waiting events follow)')),
+      )
+      .addSubcommand((sub) =>
+        sub
+          .setName('connect')
+          .setDescription("Connect Sentry's API (an integration token) for the triage buttons on cards")
+          .addStringOption(sourceOption),
       ),
   )
   .addSubcommandGroup((group) =>
@@ -154,6 +161,10 @@ const data = new SlashCommandBuilder()
             .addChannelOption(channelOption(false, 'A new channel (waiting events follow)')),
         )
           .addBooleanOption((o) => o.setName('remove-ping').setDescription('Stop pinging a role'))
+          .addRoleOption((o) =>
+            o.setName('triage-role').setDescription('Members with this role may use the triage buttons (besides Manage Server)'),
+          )
+          .addBooleanOption((o) => o.setName('remove-triage-role').setDescription('Only Manage Server may triage again'))
           .addStringOption(layoutOption('card or feed (existing cards stay where they are)')),
       )
       .addSubcommand((sub) =>
@@ -212,6 +223,7 @@ const HANDLERS: Record<string, Record<string, Handler>> = {
     retry: retryCommand,
     log: logCommand,
     edit: editCommand,
+    connect: connectCommand,
   },
   route: { add: routeAddCommand, list: routeListCommand, edit: routeEditCommand, remove: routeRemoveCommand, test: routeTestCommand },
   template: { set: templateSetCommand, preview: templatePreviewCommand, list: templateListCommand, clear: templateClearCommand },

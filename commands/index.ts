@@ -4,6 +4,8 @@ import { createModalHandler } from './source-create.js';
 import { deleteButtonHandler } from './source-delete.js';
 import { listPageButton } from './source-manage.js';
 import { secretModalHandler } from './source-secret.js';
+import { connectModalHandler } from './source-connect.js';
+import { triageHandler, triagePickHandler } from './triage.js';
 import { templateSetModal } from './template.js';
 import type { Command, ComponentHandler } from './types.js';
 
@@ -18,6 +20,9 @@ export const componentHandlers: readonly ComponentHandler[] = [
   listPageButton,
   templateSetModal,
   routeRemoveButton,
+  connectModalHandler,
+  triageHandler,
+  triagePickHandler,
 ];
 
 export type { Command, CommandContext, ComponentHandler } from './types.js';

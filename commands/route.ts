@@ -89,7 +89,8 @@ function pingRole(role: Role, guild: Guild, channelId: string): { roleId: string
 /** A route in one line: its channel, layout, filter and ping. */
 export function describeRoute(route: Route): string {
   const ping = route.pingRoleId ? ` · pings <@&${route.pingRoleId}> at ${route.pingLevel} and above` : '';
-  return `<#${route.channelId}> · ${describeLayout(route)} · ${escapeText(describeFilter(deserializeFilter(route.filter)))}${ping}`;
+  const triage = route.triageRoleId ? ` · <@&${route.triageRoleId}> may triage` : '';
+  return `<#${route.channelId}> · ${describeLayout(route)} · ${escapeText(describeFilter(deserializeFilter(route.filter)))}${ping}${triage}`;
 }
 
 /** On a card route, the warning that its cards will have no threads there, if so. */
@@ -175,6 +176,13 @@ export async function routeEditCommand(interaction: Interaction, ctx: CommandCon
   if (level) changes.pingLevel = level;
   const layout = interaction.options.getString('layout');
   if (layout) changes.layout = layoutFrom(layout, route.layout);
+  const triageRole = interaction.options.getRole('triage-role');
+  if (triageRole) {
+    if (triageRole.id === interaction.guildId)
+      throw new UserError('The triage role cannot be @everyone: pick a role of the people who triage.');
+    changes.triageRoleId = triageRole.id;
+  }
+  if (interaction.options.getBoolean('remove-triage-role')) changes.triageRoleId = null;
   const updated = await updateRoute(ctx.db, route, changes, ctx.now()).catch((error: unknown) => {
     throw error instanceof RouteNameTaken ? routeNameTaken(error.routeName) : error;
   });

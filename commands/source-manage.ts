@@ -24,6 +24,7 @@ import { SAMPLE_EVENT_TYPE, sampleIssueCreated } from '../src/sentry/samples.js'
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral, failureText, relativeTime, webhookUrl } from './replies.js';
 import { describeRoute } from './route.js';
+import { sentryApiLine } from './source-connect.js';
 import { requireSource } from './source-lookup.js';
 import { statusLine } from './source-status.js';
 import type { CommandContext, ComponentHandler } from './types.js';
@@ -156,6 +157,7 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
             : '⚠️ **not set**: anyone with the URL can post to this channel. Set one with `/dispatch source secret`.',
         inline: !!source.signingSecret,
       },
+      { name: 'Sentry API', value: truncate(sentryApiLine(source), 1024) },
       { name: 'Received', value: String(source.eventsReceived), inline: true },
       { name: 'Delivered', value: String(source.eventsDelivered), inline: true },
       { name: 'Failed', value: String(source.eventsFailed), inline: true },

@@ -4,12 +4,14 @@ import type {
   ChatInputCommandInteraction,
   ModalSubmitInteraction,
   RESTPostAPIChatInputApplicationCommandsJSONBody,
+  StringSelectMenuInteraction,
 } from 'discord.js';
 import type { Database } from '../src/db/database.js';
 import type { SecretBox } from '../src/db/secret-box.js';
 import type { FloodSettings } from '../src/delivery/policy.js';
 import type { SendMessage } from '../src/delivery/sender.js';
 import type { Logger } from '../src/logger.js';
+import type { UrlPolicy } from '../src/sentry-api/url-guard.js';
 
 /** What handlers may use; built once at start-up and passed down. */
 export interface CommandContext {
@@ -26,8 +28,10 @@ export interface CommandContext {
   requireSignature: boolean;
   /** The flood settings, to show a source's flood state. */
   flood: FloodSettings;
-  /** Tells the delivery worker that events became due (after `retry`). */
+  /** Tells the delivery worker that events became due (after `retry`, a triage action). */
   wakeDelivery: () => void;
+  /** Which Sentry base URLs may be called (SENTRY_ALLOW_INSECURE_URLS, SENTRY_ALLOW_PRIVATE_URLS). */
+  sentryUrls: UrlPolicy;
 }
 
 /** A slash command: its definition and its handlers (the discord.js guide's `{ data, execute }`). */
@@ -43,5 +47,11 @@ export interface Command {
  */
 export interface ComponentHandler {
   action: string;
-  handle(interaction: ModalSubmitInteraction<'cached'> | ButtonInteraction<'cached'>, args: string[], ctx: CommandContext): Promise<void>;
+  /** Any member may use it: the handler checks who may itself (triage: Manage Server or the route's role). Otherwise Manage Server only. */
+  anyMember?: true;
+  handle(
+    interaction: ModalSubmitInteraction<'cached'> | ButtonInteraction<'cached'> | StringSelectMenuInteraction<'cached'>,
+    args: string[],
+    ctx: CommandContext,
+  ): Promise<void>;
 }

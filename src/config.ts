@@ -119,6 +119,9 @@ const schema = z.object({
   REQUIRE_SIGNATURE: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   DISPATCH_ENCRYPTION_KEY_PREVIOUS: encryptionKey,
   SHUTDOWN_TIMEOUT: duration.default(10_000),
+  SENTRY_ALLOW_INSECURE_URLS: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
+  SENTRY_ALLOW_PRIVATE_URLS: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
+  SENTRY_TIMEOUT: duration.default(5000),
 });
 
 export interface Config {
@@ -157,6 +160,8 @@ export interface Config {
   /** The key being rotated away from: secrets it sealed are re-sealed with the current key at start-up. */
   readonly previousEncryptionKey: Buffer | undefined;
   readonly shutdownTimeoutMs: number;
+  /** Which Sentry base URLs `/dispatch source connect` and triage may call (see src/sentry-api/url-guard.ts). */
+  readonly sentryUrls: { readonly allowInsecure: boolean; readonly allowPrivate: boolean; readonly timeoutMs: number };
 }
 
 /** Parses the environment once. Nothing else in the program reads process.env. */
@@ -194,5 +199,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     requireSignature: e.REQUIRE_SIGNATURE === 'true',
     previousEncryptionKey: e.DISPATCH_ENCRYPTION_KEY_PREVIOUS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    sentryUrls: Object.freeze({
+      allowInsecure: e.SENTRY_ALLOW_INSECURE_URLS === 'true',
+      allowPrivate: e.SENTRY_ALLOW_PRIVATE_URLS === 'true',
+      timeoutMs: e.SENTRY_TIMEOUT,
+    }),
   });
 }

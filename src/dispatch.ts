@@ -83,6 +83,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       flood: config.flood,
       requireSignature: config.requireSignature,
       wakeDelivery: () => worker.kick(),
+      sentryUrls: config.sentryUrls,
     },
   );
   client.on('interactionCreate', (interaction) => void route(interaction));

@@ -5,6 +5,8 @@ import { splitEventType } from '../sentry/event-type.js';
 import { IssueSchema, issueUrl, type Issue } from '../sentry/formatters/issue.js';
 import { MetricAlertPayload } from '../sentry/formatters/metric-alert.js';
 import { seerStage } from '../sentry/formatters/seer.js';
+import { eventFacts } from '../sentry/facts.js';
+import { ECHO_WINDOW_MS, isStatusAction, TRIAGE_ACTIONS, TRIAGE_EVENT_TYPE } from '../triage/actions.js';
 import { eventTitle, exceptionOf, SentryEventSchema } from '../sentry/formatters/sentry-event.js';
 import { loose, looseArray, optIdish, optString, parseLoose } from '../sentry/loose-schema.js';
 
@@ -36,6 +38,10 @@ export interface CardState {
   comment?: { author: string; text: string; at: number; deleted?: boolean };
   /** Metric alert incidents: critical, warning, resolved or open. */
   incident?: { status: string; rule?: string; description?: string; startedAt?: string };
+  /** The Sentry organization, from the payloads' URLs (triage calls need it). */
+  org?: string;
+  /** A change made from Discord, until Sentry's webhook for it arrives (which then adds nothing). */
+  echo?: { status?: string; assignee?: string; at: number };
   lastUpdate: { text: string; at: number };
   /** The latest lines of its history, oldest first (shown on the card when it has no thread). */
   history: { text: string; at: number }[];
@@ -49,6 +55,8 @@ export interface CardChange {
   attention: boolean;
   /** The event carries text worth reading in full in the thread (a comment, a Seer result, an alert firing again). */
   detailed: boolean;
+  /** Sentry's webhook for a change already shown (made from Discord): it adds no line. */
+  silent: boolean;
 }
 
 const HISTORY_KEPT = 10;
@@ -116,6 +124,8 @@ type Step = {
   line: string;
   attention?: boolean;
   detailed?: boolean;
+  /** The status or assignee this event leaves the issue with, to recognize Sentry's echo of a change made from Discord. */
+  effect?: { status?: string; assignee?: string };
 };
 
 /** An issue payload is the whole issue: a field it sends as null is empty now, not unknown. */
@@ -144,23 +154,27 @@ function issueChange(action: string, payload: unknown): Step {
       return {
         update: { ...update, status: 'resolved', resolution },
         line: `Resolved${resolution ? ` (${resolution.toLowerCase()})` : ''}`,
+        effect: { status: 'resolved' },
       };
     }
     case 'assigned': {
       // `data.assignee` names who it was given to; older payloads only have the issue's assignedTo.
       const named = data?.assignee?.name ? (data.assignee.type === 'team' ? `team ${data.assignee.name}` : data.assignee.name) : undefined;
       const who = named ?? update.assignee;
-      return { update: { ...update, assignee: who }, line: who ? `Assigned to ${who}` : 'Assigned' };
+      // An assignment says who, not where the issue stands: its snapshot's status may be older than the card's.
+      const { status: _status, substatus: _substatus, ...rest } = update;
+      return { update: { ...rest, assignee: who }, line: who ? `Assigned to ${who}` : 'Assigned', effect: { assignee: who } };
     }
     case 'ignored':
     case 'archived':
-      return { update: { ...update, status: update.status ?? 'ignored' }, line: 'Archived' };
+      return { update: { ...update, status: update.status ?? 'ignored' }, line: 'Archived', effect: { status: 'ignored' } };
     case 'unresolved':
       return {
         update: { ...update, status: 'unresolved' },
         clear: ['resolution'],
         line: `Unresolved again${update.substatus ? ` (${update.substatus})` : ''}`,
         attention: true,
+        effect: { status: 'unresolved' },
       };
     case 'deleted':
       return { update, line: 'Deleted in Sentry' };
@@ -281,9 +295,53 @@ function step(prev: CardState | undefined, type: string, payload: unknown, at: n
       return seerStep(prev, action, payload);
     case 'metric_alert':
       return incidentStep(prev, action, payload);
+    case 'dispatch':
+      return triageStep(payload);
     default:
       return { update: {}, line: type };
   }
+}
+
+const TriageEvent = z.looseObject({
+  data: loose({
+    triage: loose({ kind: optString, by: optString, assignee: optString }),
+    issue: IssueSchema,
+  }),
+});
+
+/** A change made from Discord with the buttons: Sentry's answer, and who did it. */
+function triageStep(payload: unknown): Step {
+  const { data } = parseLoose(TriageEvent, payload);
+  const kind = data?.triage?.kind ?? '';
+  const by = data?.triage?.by ?? 'someone';
+  const update = fromIssue(data?.issue ?? {});
+  if (kind === 'assign-to') {
+    const who = data?.triage?.assignee ?? update.assignee;
+    const { status: _status, substatus: _substatus, ...rest } = update;
+    return {
+      update: { ...rest, assignee: who },
+      clear: who ? [] : ['assignee'],
+      line: who ? `✅ Assigned to ${who} by ${by} from Discord` : `✅ Unassigned by ${by} from Discord`,
+      effect: { assignee: who },
+    };
+  }
+  if (!isStatusAction(kind)) return { update: {}, line: `✅ Changed by ${by} from Discord` };
+  const action = TRIAGE_ACTIONS[kind];
+  return {
+    update: { ...update, status: update.status === 'resolvedInNextRelease' ? 'resolved' : (update.status ?? action.status) },
+    // A resolved issue has no substatus; an unresolved one no resolution (unless Sentry's answer says otherwise).
+    clear: action.status === 'resolved' ? ['substatus'] : ['resolution'],
+    line: `✅ ${action.done} by ${by} from Discord`,
+    effect: { status: action.status },
+  };
+}
+
+/** Is this Sentry's webhook for the change made from Discord that the card already shows? */
+function isEcho(echo: CardState['echo'], effect: Step['effect'], at: number): boolean {
+  if (!echo || !effect || at - echo.at > ECHO_WINDOW_MS) return false;
+  return (
+    (effect.status !== undefined && effect.status === echo.status) || (effect.assignee !== undefined && effect.assignee === echo.assignee)
+  );
 }
 
 /**
@@ -291,16 +349,23 @@ function step(prev: CardState | undefined, type: string, payload: unknown, at: n
  * result, which is what makes a card edit safe to send again after a crash.
  */
 export function applyEvent(prev: CardState | undefined, event: { type: string; payload: unknown; key: string; at: number }): CardChange {
-  const { update, clear = [], line, attention = false, detailed = false } = step(prev, event.type, event.payload, event.at);
+  const { update, clear = [], line, attention = false, detailed = false, effect } = step(prev, event.type, event.payload, event.at);
+  const fromDiscord = event.type === TRIAGE_EVENT_TYPE;
+  const silent = !fromDiscord && isEcho(prev?.echo, effect, event.at);
+  const org = eventFacts(event.type, event.payload).organization;
   const base: CardState = prev ?? {
     key: event.key,
     kind: event.key.startsWith('incident:') ? 'incident' : 'issue',
     lastUpdate: { text: line, at: event.at },
     history: [],
   };
-  const state = merged(base, update);
+  const state = merged(base, { ...update, ...(org ? { org } : {}) });
   for (const key of clear) if (update[key] === undefined) delete state[key];
-  state.lastUpdate = { text: line, at: event.at };
-  state.history = [...base.history, { text: line, at: event.at }].slice(-HISTORY_KEPT);
-  return { state, line, attention, detailed };
+  if (fromDiscord) state.echo = { ...effect, at: event.at };
+  else if (silent) delete state.echo; // the echo came: later webhooks count again
+  if (!silent) {
+    state.lastUpdate = { text: line, at: event.at };
+    state.history = [...base.history, { text: line, at: event.at }].slice(-HISTORY_KEPT);
+  }
+  return { state, line, attention: attention && !silent, detailed: detailed && !silent, silent };
 }

@@ -2,6 +2,7 @@ import type { APIEmbed } from 'discord.js';
 import { sql } from 'drizzle-orm';
 import { fromRow, type Database } from './database.js';
 import { cardMessages, cards, type CardMessageRow, type CardRow } from './schema.js';
+import type { ActionRow } from '../triage/components.js';
 
 const toCard = (row: Record<string, unknown>): CardRow => fromRow(cards, row);
 
@@ -49,22 +50,33 @@ export async function saveCard(db: Database, card: CardWrite): Promise<void> {
 }
 
 /** A card message as last sent. */
-export async function cardMessage(db: Database, messageId: string): Promise<{ embeds: APIEmbed[]; content: string | null } | undefined> {
+export interface SentCardMessage {
+  embeds: APIEmbed[];
+  content: string | null;
+  components: ActionRow[];
+}
+
+export async function cardMessage(db: Database, messageId: string): Promise<SentCardMessage | undefined> {
   const row = await db.get(sql`select * from card_messages where message_id = ${messageId}`);
   if (!row) return undefined;
   const message: CardMessageRow = fromRow(cardMessages, row);
-  return { embeds: JSON.parse(message.embeds) as APIEmbed[], content: message.content };
+  return {
+    embeds: JSON.parse(message.embeds) as APIEmbed[],
+    content: message.content,
+    components: JSON.parse(message.components) as ActionRow[],
+  };
 }
 
 export async function saveCardMessage(
   db: Database,
-  message: { messageId: string; channelId: string; embeds: readonly APIEmbed[]; content: string | null },
+  message: SentCardMessage & { messageId: string; channelId: string },
   now: number,
 ): Promise<void> {
   await db.run(sql`
-    insert into card_messages (message_id, channel_id, embeds, content, created_at)
-    values (${message.messageId}, ${message.channelId}, ${JSON.stringify(message.embeds)}, ${message.content}, ${now})
-    on conflict (message_id) do update set embeds = excluded.embeds, content = excluded.content`);
+    insert into card_messages (message_id, channel_id, embeds, content, components, created_at)
+    values (${message.messageId}, ${message.channelId}, ${JSON.stringify(message.embeds)}, ${message.content},
+      ${JSON.stringify(message.components)}, ${now})
+    on conflict (message_id) do update set embeds = excluded.embeds, content = excluded.content, components = excluded.components`);
 }
 
 /** Resolved cards quiet since before `olderThan` are forgotten (a new event about them starts a new card), and so are messages no card shows. */
@@ -86,4 +98,9 @@ export async function routesWithThreadProblem(db: Database, guildId: string): Pr
     select r.id, r.channel_id from routes r join sources s on s.id = r.source_id
     where s.guild_id = ${guildId} and r.thread_problem is not null`);
   return rows.map((r) => ({ id: Number(r.id), channelId: r.channel_id }));
+}
+
+export async function findCardByKey(db: Database, routeId: number, cardKey: string): Promise<CardRow | undefined> {
+  const row = await db.get(sql`select * from cards where route_id = ${routeId} and card_key = ${cardKey}`);
+  return row ? toCard(row) : undefined;
 }

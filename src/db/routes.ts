@@ -85,6 +85,7 @@ export interface RouteChanges {
   pingRoleId?: string | null;
   pingLevel?: string;
   layout?: Layout;
+  triageRoleId?: string | null;
 }
 
 /**
@@ -99,7 +100,7 @@ export function updateRoute(db: Database, route: Route, changes: RouteChanges, n
     try {
       row = await tx.get(sql`
         update routes set name = ${next.name}, channel_id = ${next.channelId}, filter = ${next.filter}, ping_role_id = ${next.pingRoleId},
-          ping_level = ${next.pingLevel}, layout = ${next.layout},
+          ping_level = ${next.pingLevel}, layout = ${next.layout}, triage_role_id = ${next.triageRoleId},
           thread_problem = ${changes.channelId !== undefined || changes.layout !== undefined ? null : route.threadProblem}, updated_at = ${now}
         where id = ${route.id} returning *`);
     } catch (error) {

@@ -34,6 +34,16 @@ export const sources = sqliteTable(
     /** The last custom template failure (the built-in embed was posted instead). */
     lastTemplateError: text('last_template_error'),
     lastTemplateErrorAt: integer('last_template_error_at'),
+    /** Sentry's API, for triage from the cards: an internal integration's token (sealed like signing secrets)… */
+    sentryToken: text('sentry_token'),
+    /** …the Sentry it belongs to (https://sentry.io, or a self-hosted one)… */
+    sentryBaseUrl: text('sentry_base_url'),
+    /** …the organization, when given (otherwise read from each issue's payload)… */
+    sentryOrg: text('sentry_org'),
+    /** …who the token acts as and its scopes, as Sentry said when it was checked. */
+    sentryIdentity: text('sentry_identity'),
+    /** The last time Sentry refused the token (revoked, missing a scope), for `info`. */
+    sentryProblem: text('sentry_problem'),
   },
   (t) => [uniqueIndex('sources_guild_name').on(t.guildId, t.name)],
 );
@@ -66,6 +76,8 @@ export const routes = sqliteTable(
       .default('feed'),
     /** Why this route's cards have no thread (Discord refused to make one), if so. */
     threadProblem: text('thread_problem'),
+    /** Besides members with Manage Server, members with this role may use the triage buttons on its cards. */
+    triageRoleId: text('triage_role_id'),
     /** Events this route let through to no message, by its filter. */
     eventsFiltered: integer('events_filtered').notNull().default(0),
     createdBy: text('created_by').notNull(),
@@ -198,6 +210,8 @@ export const cardMessages = sqliteTable('card_messages', {
   /** Its embeds as JSON, a card's at the card's `position` (or a pointer where a card moved down). */
   embeds: text('embeds').notNull(),
   content: text('content'),
+  /** Its buttons or menu as JSON, as last sent (a shared message keeps its menu of issues). */
+  components: text('components').notNull().default('[]'),
   createdAt: integer('created_at').notNull(),
 });
 

@@ -53,7 +53,7 @@ export function createSecretBox(key: Buffer | undefined, previousKeys: readonly 
         return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
       } catch {
         throw new SecretKeyError(
-          `a signing secret encrypted with key ${id} does not decrypt: the stored value is damaged or the key is wrong`,
+          `a stored secret (signing secret or Sentry token) encrypted with key ${id} does not decrypt: the stored value is damaged or the key is wrong`,
         );
       }
     },
@@ -72,7 +72,7 @@ export function sealStoredSecrets(db: Database, box: SecretBox): Promise<{ seale
       const plain = box.open(row.secret);
       const current = box.keyId !== undefined && row.secret.startsWith(`${PREFIX}${box.keyId}:`);
       if (box.keyId === undefined || current) continue;
-      await replaceStoredSecret(tx, row.id, box.seal(plain));
+      await replaceStoredSecret(tx, row.id, row.column, box.seal(plain));
       sealed += 1;
     }
     return { sealed };

@@ -161,11 +161,55 @@ export async function deleteSource(db: Database, source: Source): Promise<void> 
   await db.run(sql`delete from sources where id = ${source.id} and guild_id = ${source.guildId}`);
 }
 
-/** Every stored signing secret, for sealing them at start-up. */
-export async function storedSecrets(db: Database): Promise<{ id: number; secret: string }[]> {
-  return db.all<{ id: number; secret: string }>(sql`select id, signing_secret as secret from sources where signing_secret is not null`);
+/** The columns that hold secrets: signing secrets and Sentry API tokens, sealed alike. */
+export type SecretColumn = 'signing_secret' | 'sentry_token';
+
+/** Every stored secret, for sealing them at start-up. */
+export async function storedSecrets(db: Database): Promise<{ id: number; column: SecretColumn; secret: string }[]> {
+  return db.all<{ id: number; column: SecretColumn; secret: string }>(sql`
+    select id, 'signing_secret' as "column", signing_secret as secret from sources where signing_secret is not null
+    union all
+    select id, 'sentry_token' as "column", sentry_token as secret from sources where sentry_token is not null`);
 }
 
-export async function replaceStoredSecret(db: Database, id: number, sealed: string): Promise<void> {
-  await db.run(sql`update sources set signing_secret = ${sealed} where id = ${id}`);
+export async function replaceStoredSecret(db: Database, id: number, column: SecretColumn, sealed: string): Promise<void> {
+  await db.run(
+    column === 'sentry_token'
+      ? sql`update sources set sentry_token = ${sealed} where id = ${id}`
+      : sql`update sources set signing_secret = ${sealed} where id = ${id}`,
+  );
+}
+
+/** Which of these sources have a Sentry API token (their cards show triage buttons). */
+export async function sourcesConnected(db: Database, sourceIds: readonly number[]): Promise<Set<number>> {
+  if (sourceIds.length === 0) return new Set();
+  const rows = await db.all<{ id: number }>(
+    sql`select id from sources where id in ${[...new Set(sourceIds)]} and sentry_token is not null`,
+  );
+  return new Set(rows.map((r) => Number(r.id)));
+}
+
+/** What `/dispatch source connect` saves: a sealed token and where it works, or nothing (disconnect). */
+export interface SentryConnection {
+  token: string;
+  baseUrl: string;
+  org: string | null;
+  identity: string;
+}
+
+export function setSentryConnection(db: Database, source: Source, connection: SentryConnection | null, now: number): Promise<Source> {
+  return updateSource(
+    db,
+    source,
+    connection
+      ? sql`sentry_token = ${connection.token}, sentry_base_url = ${connection.baseUrl}, sentry_org = ${connection.org},
+          sentry_identity = ${connection.identity}, sentry_problem = null`
+      : sql`sentry_token = null, sentry_identity = null, sentry_problem = null`,
+    now,
+  );
+}
+
+/** Sentry refused the token at a click (revoked, missing a scope): `info` shows it until the next connect. */
+export async function setSentryProblem(db: Database, sourceId: number, problem: string | null): Promise<void> {
+  await db.run(sql`update sources set sentry_problem = ${problem} where id = ${sourceId}`);
 }

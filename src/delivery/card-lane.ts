@@ -1,7 +1,10 @@
 import { DiscordAPIError, type APIEmbed } from 'discord.js';
 import { applyEvent, isResolved, type CardChange, type CardState } from '../cards/state.js';
 import { cardEmbed, pointerContent, threadLines, threadName } from '../cards/embed.js';
-import { cardMessage, cardsOfKeys, saveCard, saveCardMessage, setThreadProblem } from '../db/cards.js';
+import { cardMessage, cardsOfKeys, saveCard, saveCardMessage, setThreadProblem, type SentCardMessage } from '../db/cards.js';
+import { sourcesConnected } from '../db/sources.js';
+import { cardButtons, sharedButtons } from '../triage/components.js';
+import { TRIAGE_EVENT_TYPE } from '../triage/actions.js';
 import type { Database } from '../db/database.js';
 import { assignBatch, jobsInBatch, pendingForCard, pendingForChannel, type Job } from '../db/deliveries.js';
 import { routesByIds } from '../db/routes.js';
@@ -57,6 +60,8 @@ export interface CardUpdatePlan {
   details: APIEmbed[];
   /** A route's ping for an event that calls for one, when the card is posted again. */
   ping?: { content: string; roleIds: string[] };
+  /** Its source is connected to Sentry's API: the card shows triage buttons. */
+  connected: boolean;
 }
 
 /** A card update carried out in Discord, and what to record of it (in the transaction that marks its events delivered). */
@@ -132,7 +137,8 @@ export class CardLane {
         continue;
       }
       const editAt = cardEditAt(card.lastEditAt);
-      if (now >= editAt) return this.planUpdate(job, card, now);
+      // A change made from Discord shows at once: the member who clicked is looking at the card.
+      if (now >= editAt || job.eventType === TRIAGE_EVENT_TYPE) return this.planUpdate(job, card, now);
       earliest = Math.min(earliest, editAt);
     }
     return { waitUntil: earliest };
@@ -164,8 +170,23 @@ export class CardLane {
       batch,
       final.map((d) => d.part),
     );
+    const connected = await sourcesConnected(
+      db,
+      batch.map((j) => j.sourceId),
+    );
+    const cards = final.map(({ job, state }) => ({ routeId: job.routeId, state }));
+    plan.components = shared
+      ? sharedButtons(
+          cards,
+          cards.every((c, i) => connected.has(batch[i]!.sourceId)),
+        )
+      : cardButtons(cards[0]!.state, { routeId: cards[0]!.routeId, connected: connected.has(batch[0]!.sourceId) });
     plan.record = async (tx, messageId, at) => {
-      await saveCardMessage(tx, { messageId, channelId, embeds: plan.embeds, content: plan.content ?? null }, at);
+      await saveCardMessage(
+        tx,
+        { messageId, channelId, embeds: plan.embeds, content: plan.content ?? null, components: plan.components ?? [] },
+        at,
+      );
       for (const [position, { job, state }] of final.entries()) {
         await saveCard(tx, {
           routeId: job.routeId,
@@ -249,6 +270,7 @@ export class CardLane {
       ...(rendered.templatePattern !== undefined ? { template: { embed: rendered.embeds[0]!, pattern: rendered.templatePattern } } : {}),
       details,
       ...(ping.content ? { ping: { content: ping.content, roleIds: ping.allowedRoleIds } } : {}),
+      connected: (await sourcesConnected(db, [head.sourceId])).has(head.sourceId),
     };
   }
 
@@ -271,7 +293,9 @@ export class CardLane {
   async deliverUpdate(plan: CardUpdatePlan): Promise<CardUpdateDone> {
     const { db, discord } = this.deps;
     const { card, route, channelId, batchId } = plan;
-    const message = (await cardMessage(db, card.messageId)) ?? { embeds: [], content: null };
+    const message = (await cardMessage(db, card.messageId)) ?? { embeds: [], content: null, components: [] };
+    // A card of its own shows its buttons for its state now; a shared message keeps its menu of issues.
+    const ownButtons = cardButtons(plan.state, { routeId: card.routeId, connected: plan.connected });
     const threadsAllowed = () => !card.shared && !route.threadProblem;
     let threadId = card.threadId;
     let linesPosted = false;
@@ -295,9 +319,10 @@ export class CardLane {
     let embeds = message.embeds.length > 0 ? message.embeds.map((e, i) => (i === card.position ? inPlace : e)) : [inPlace];
     // A shared message that would no longer fit: this card moves to a message of its own.
     if (!moved && card.shared && !fits(embeds)) moved = true;
+    const components = card.shared ? message.components : ownButtons;
     if (!moved) {
       try {
-        await discord.edit(channelId, card.messageId, { embeds });
+        await discord.edit(channelId, card.messageId, { embeds, components });
       } catch (error) {
         const code = codeOf(error);
         if (code !== UNKNOWN_MESSAGE && code !== OLD_MESSAGE_EDIT_CAP) throw error;
@@ -309,12 +334,18 @@ export class CardLane {
       }
     }
     let messageId = card.messageId;
-    let pointer: { embeds: APIEmbed[]; content: string | null } | undefined;
+    let pointer: SentCardMessage | undefined;
     if (moved) {
       // Without a thread yet, one is started from the new card, so its history is not drawn on it.
       embeds = [drawCard(!threadsAllowed())];
       messageId = (
-        await discord.post(channelId, { embeds, nonce: batchId, content: plan.ping?.content, allowedRoleIds: plan.ping?.roleIds })
+        await discord.post(channelId, {
+          embeds,
+          nonce: batchId,
+          content: plan.ping?.content,
+          allowedRoleIds: plan.ping?.roleIds,
+          components: ownButtons,
+        })
       ).id;
       const sourceId = plan.batch[0]!.sourceId;
       const guildId = (await guildsOfSources(db, [sourceId])).get(sourceId) ?? '@me';
@@ -326,7 +357,15 @@ export class CardLane {
     }
     if (threadId && threadsAllowed() && !linesPosted) await this.postLines(plan, threadId);
 
-    const final = { threadId, messageId, moved, embeds, pointer, content: moved ? (plan.ping?.content ?? null) : message.content };
+    const final = {
+      threadId,
+      messageId,
+      moved,
+      embeds,
+      pointer,
+      content: moved ? (plan.ping?.content ?? null) : message.content,
+      components: moved ? ownButtons : components,
+    };
     return {
       messageId,
       record: async (tx, at) => {
@@ -344,22 +383,27 @@ export class CardLane {
           updatedAt: at,
           resolvedAt: isResolved(plan.state) ? at : null,
         });
-        await saveCardMessage(tx, { messageId: final.messageId, channelId, embeds: final.embeds, content: final.content }, at);
+        await saveCardMessage(
+          tx,
+          { messageId: final.messageId, channelId, embeds: final.embeds, content: final.content, components: final.components },
+          at,
+        );
         if (final.pointer) await saveCardMessage(tx, { messageId: card.messageId, channelId, ...final.pointer }, at);
       },
     };
   }
 
   /** The old place of a card that moved: a one-line pointer (or, in a shared message, a pointer embed in its slot). */
-  private async leavePointer(plan: CardUpdatePlan, message: { embeds: APIEmbed[]; content: string | null }, newUrl: string) {
+  private async leavePointer(plan: CardUpdatePlan, message: SentCardMessage, newUrl: string): Promise<SentCardMessage | undefined> {
     const { card } = plan;
     const text = pointerContent(plan.state, newUrl);
-    const pointer = card.shared
-      ? { embeds: message.embeds.map((e, i) => (i === card.position ? { description: text } : e)), content: message.content }
-      : { embeds: [], content: text };
+    const pointer: SentCardMessage = card.shared
+      ? { ...message, embeds: message.embeds.map((e, i) => (i === card.position ? { description: text } : e)) }
+      : { embeds: [], content: text, components: [] };
     try {
       await this.deps.discord.edit(plan.channelId, card.messageId, {
         embeds: pointer.embeds,
+        components: pointer.components,
         ...(pointer.content !== null ? { content: pointer.content } : {}),
       });
       return pointer;
@@ -396,7 +440,10 @@ export class CardLane {
    * thread is `gone`, like a deleted one.
    */
   private async postLines(plan: CardUpdatePlan, threadId: string): Promise<'posted' | 'gone' | 'unavailable'> {
-    const content = threadLines(plan.changes.map((c, i) => ({ text: c.line, at: plan.batch[i]!.receivedAt })));
+    // Sentry's echo of a change made from Discord adds nothing: its line is already there.
+    const lines = plan.changes.flatMap((c, i) => (c.silent ? [] : [{ text: c.line, at: plan.batch[i]!.receivedAt }]));
+    if (lines.length === 0) return 'posted';
+    const content = threadLines(lines);
     const embeds = plan.details.slice(0, partsThatFit(plan.details.map((e) => ({ embeds: [e] }))));
     // Its own nonce: the card's post in the channel carries the batch id itself.
     const post = () => this.deps.discord.post(threadId, { content, embeds, nonce: `${plan.batchId}:t` });

@@ -4,6 +4,7 @@ import type { Job } from '../db/deliveries.js';
 import type { Hold, Route } from '../db/schema.js';
 import type { RenderedEvent } from '../render/render-event.js';
 import { pingFor } from '../routing/ping.js';
+import { feedButtons, type ActionRow } from '../triage/components.js';
 
 /** One message to post in a channel, and what it stands for. */
 export interface SendPlan {
@@ -17,6 +18,8 @@ export interface SendPlan {
   /** A route's ping, or a template's text (a message has one). */
   content?: string;
   allowedRoleIds?: string[];
+  /** Its buttons: links to Sentry in a feed; a card's own (see src/triage/components.ts). */
+  components?: ActionRow[];
   /** For a normal batch: each event's part (its drawing, its template failure). */
   parts: RenderedEvent[];
   /** Set when this send probes a held channel. */
@@ -36,15 +39,17 @@ export function withPing(part: RenderedEvent, route: Pick<Route, 'pingRoleId' | 
   };
 }
 
-/** The message for a batch of parts: their embeds, and the content they share. */
+/** The message for a batch of parts: their embeds, the content they share, and a link to Sentry for each. */
 export function sendPlan(channelId: string, batchId: string, batch: Job[], parts: RenderedEvent[]): SendPlan {
   const first = parts[0];
+  const embeds = parts.flatMap((p) => p.embeds);
   return {
     kind: 'send',
     channelId,
     batchId,
     batch,
-    embeds: parts.flatMap((p) => p.embeds),
+    embeds,
+    components: feedButtons(embeds),
     summary: false,
     parts,
     ...(first?.content ? { content: first.content, allowedRoleIds: first.allowedRoleIds } : {}),

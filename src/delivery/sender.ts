@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DiscordAPIError, Routes, type APIEmbed, type APIMessage, type REST } from 'discord.js';
+import type { ActionRow } from '../triage/components.js';
 
 export interface OutgoingMessage {
   embeds: APIEmbed[];
@@ -7,6 +8,8 @@ export interface OutgoingMessage {
   nonce: string;
   content?: string;
   allowedRoleIds?: string[];
+  /** Buttons or a menu (links to Sentry, triage). */
+  components?: ActionRow[];
 }
 
 /** 20 random characters: Discord takes nonces of at most 25. */
@@ -19,8 +22,8 @@ export type SendMessage = (channelId: string, message: OutgoingMessage) => Promi
 /** What delivery does in Discord channels: post, and for cards edit, start threads and look at what came after. */
 export interface DiscordChannels {
   post: SendMessage;
-  /** Replaces a message's embeds (and content, when given): it always sends the whole message, so it is safe to repeat. */
-  edit(channelId: string, messageId: string, message: { embeds: APIEmbed[]; content?: string }): Promise<void>;
+  /** Replaces a message's embeds and components (and content, when given): it always sends the whole message, so it is safe to repeat. */
+  edit(channelId: string, messageId: string, message: { embeds: APIEmbed[]; content?: string; components?: ActionRow[] }): Promise<void>;
   /** The thread started from a message (one per message: if it exists, that one). Its id is the message's. */
   startThread(channelId: string, messageId: string, name: string): Promise<{ id: string }>;
   /** How many messages (up to `limit`) were posted in the channel after this one. */
@@ -43,6 +46,7 @@ export function restChannels(rest: REST): DiscordChannels {
       const body = {
         embeds: message.embeds,
         ...(message.content ? { content: message.content } : {}),
+        ...(message.components?.length ? { components: message.components } : {}),
         allowed_mentions: noPings(message.allowedRoleIds),
         nonce: message.nonce,
         enforce_nonce: true,
@@ -54,6 +58,7 @@ export function restChannels(rest: REST): DiscordChannels {
       const body = {
         embeds: message.embeds,
         ...(message.content !== undefined ? { content: message.content } : {}),
+        ...(message.components !== undefined ? { components: message.components } : {}),
         allowed_mentions: noPings(),
       };
       await rest.patch(Routes.channelMessage(channelId, messageId), { body });

@@ -370,14 +370,14 @@ export class DeliveryWorker {
   }
 
   private async deliver(plan: SendPlan): Promise<void> {
-    const { channelId, batchId, batch, embeds, summary, content, allowedRoleIds } = plan;
+    const { channelId, batchId, batch, embeds, summary, content, allowedRoleIds, components } = plan;
     if (batch.length === 0) return;
     const { db, metrics, now } = this.deps;
     const log = this.deps.logger.child({ channel_id: channelId, batch_id: batchId });
     const started = now();
     let messageId: string;
     try {
-      messageId = (await this.deps.discord.post(channelId, { embeds, nonce: batchId, content, allowedRoleIds })).id;
+      messageId = (await this.deps.discord.post(channelId, { embeds, nonce: batchId, content, allowedRoleIds, components })).id;
     } catch (error) {
       await this.persist(() => this.recordFailure(plan, error, log));
       return;

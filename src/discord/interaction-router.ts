@@ -29,17 +29,18 @@ export function createInteractionRouter(
         if (!allowed || !command?.autocomplete) return void (await interaction.respond([]));
         return void (await command.autocomplete(interaction, ctx));
       }
+      if (interaction.isModalSubmit() || interaction.isButton() || interaction.isStringSelectMenu()) {
+        const [prefix, action, ...args] = interaction.customId.split(':');
+        const handler = prefix === 'dispatch' && action ? componentsByAction.get(action) : undefined;
+        if (!handler) throw new UserError('This form or button is not valid any more. Run the command again.');
+        if (!allowed && !handler.anyMember) throw new UserError(NEEDS_MANAGE_GUILD);
+        return void (await handler.handle(interaction, args, ctx));
+      }
       if (!allowed) throw new UserError(NEEDS_MANAGE_GUILD);
       if (interaction.isChatInputCommand()) {
         const command = commandsByName.get(interaction.commandName);
         if (!command) throw new UserError('Unknown command.');
         return void (await command.execute(interaction, ctx));
-      }
-      if (interaction.isModalSubmit() || interaction.isButton()) {
-        const [prefix, action, ...args] = interaction.customId.split(':');
-        const handler = prefix === 'dispatch' && action ? componentsByAction.get(action) : undefined;
-        if (!handler) throw new UserError('This form or button is not valid any more. Run the command again.');
-        return void (await handler.handle(interaction, args, ctx));
       }
     } catch (error) {
       await answerError(interaction, error, ctx);
@@ -69,6 +70,8 @@ async function answerError(interaction: Interaction, error: unknown, ctx: Comman
 
 function replyOnce(interaction: RepliableInteraction, content: string): Promise<unknown> {
   const message = { content, allowedMentions: { parse: [] } };
+  // A component deferred with deferUpdate would have editReply change the message it sits on (a card): never.
+  if (interaction.deferred && interaction.isMessageComponent()) return interaction.followUp({ ...message, flags: MessageFlags.Ephemeral });
   if (interaction.deferred) return interaction.editReply(message);
   if (interaction.replied) return interaction.followUp({ ...message, flags: MessageFlags.Ephemeral });
   return interaction.reply({ ...message, flags: MessageFlags.Ephemeral });

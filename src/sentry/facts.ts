@@ -65,6 +65,16 @@ const projectInUrl = (path: string): Reader => ({
   },
 });
 
+/** The organization in a Sentry URL: `/organizations/<org>/` or `/projects/<org>/` in the path, or `<org>.sentry.io`. */
+const orgInUrl = (path: string): Reader => ({
+  where: `the organization in \`${path}\``,
+  read: (payload) => {
+    const url = valueAt(payload, path);
+    if (typeof url !== 'string') return undefined;
+    return /\/(?:organizations|projects)\/([^/]+)\//.exec(url)?.[1] ?? /^https:\/\/([a-z0-9-]+)\.sentry\.io\//.exec(url)?.[1];
+  },
+});
+
 const byAction = (levels: Record<string, Level>): Reader => ({
   where: `the action (${Object.entries(levels)
     .map(([action, level]) => `${action} → ${level}`)
@@ -93,11 +103,17 @@ const sentryEvent = (base: string): Partial<Record<Fact, Reader>> => ({
   projects: projectInUrl(`${base}.url`),
   tags: at(`${base}.tags`),
   issueId: at(`${base}.issue_id`),
+  organization: firstOf(orgInUrl(`${base}.web_url`), orgInUrl(`${base}.url`)),
 });
 
 /** Where each fact is read, per resource. A resource not listed here is read with `anyProject`. */
 export const FACT_SOURCES: Record<string, Partial<Record<Fact, Reader>>> = {
-  issue: { level: at('data.issue.level'), projects: at('data.issue.project.slug'), issueId: at('data.issue.id') },
+  issue: {
+    level: at('data.issue.level'),
+    projects: at('data.issue.project.slug'),
+    issueId: at('data.issue.id'),
+    organization: firstOf(orgInUrl('data.issue.url'), orgInUrl('data.issue.web_url')),
+  },
   error: sentryEvent('data.error'),
   event_alert: sentryEvent('data.event'),
   metric_alert: {
@@ -108,7 +124,12 @@ export const FACT_SOURCES: Record<string, Partial<Record<Fact, Reader>>> = {
   },
   comment: { projects: at('data.project_slug'), issueId: at('data.issue_id') },
   seer: { issueId: at('data.group_id') },
-  activity_alert: { level: at('data.issue.level'), projects: at('data.issue.project.slug'), issueId: at('data.issue.id') },
+  activity_alert: {
+    level: at('data.issue.level'),
+    projects: at('data.issue.project.slug'),
+    issueId: at('data.issue.id'),
+    organization: firstOf(orgInUrl('data.issue.url'), orgInUrl('data.issue.web_url')),
+  },
   preprod_artifact: { projects: at('data.projectSlug') },
   installation: { organization: at('data.installation.organization.slug') },
 };

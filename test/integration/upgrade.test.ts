@@ -190,4 +190,65 @@ describe('upgrading a database made by the previous release', () => {
     expect(discord.edits).toHaveLength(0);
     expect(await dispatch.db.all(sql`select * from cards`)).toEqual([]);
   });
+
+  it('0003_cards → now: a live card keeps being edited, with its buttons; sources start unconnected, routes without a triage role', async () => {
+    const { guild, discord, dir } = await discordAndFolder();
+    const channelId = guild.channels[0]!.id;
+    const created = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
+    const issueId = String(created.data.issue.id);
+    const path = databaseAtRelease(dir.path, '0003_cards', (db) => {
+      db.prepare(
+        `insert into sources (id, guild_id, name, slug, signing_secret, created_by, created_at, updated_at)
+         values (5, ?, 'web', 'CARDSCARDSCARDSCARDSCARDSCARDS00', 'sek', '1', 1, 1)`,
+      ).run(guild.id);
+      db.prepare(
+        `insert into routes (id, source_id, name, channel_id, layout, created_by, created_at, updated_at) values (11, 5, 'main', ?, 'card', '1', 1, 1)`,
+      ).run(channelId);
+      const state = {
+        key: `issue:${issueId}`,
+        kind: 'issue',
+        title: 'Old card',
+        status: 'unresolved',
+        lastUpdate: { text: 'New issue', at: 1 },
+        history: [],
+      };
+      db.prepare(
+        `insert into cards (route_id, card_key, channel_id, message_id, state, posted_at, last_edit_at, updated_at) values (11, ?, ?, '1300000000000000777', ?, ?, 1, 1)`,
+      ).run(`issue:${issueId}`, channelId, JSON.stringify(state), Date.now());
+      db.prepare(
+        `insert into card_messages (message_id, channel_id, embeds, content, created_at) values ('1300000000000000777', ?, '[{"title":"Old card"}]', null, 1)`,
+      ).run(channelId);
+    });
+    // The card as the previous release posted it, in the loopback Discord.
+    discord.messages.push({
+      id: '1300000000000000777',
+      channel_id: channelId,
+      at: Date.now(),
+      embeds: [{ title: 'Old card' }],
+      components: [],
+      edits: 0,
+    });
+
+    const dispatch: Dispatch = await startDispatch(loadConfig(testEnv(discord, path)), silent);
+    cleanups.push(() => dispatch.stop());
+    expect(await dispatch.db.get(sql`select sentry_token, sentry_base_url, sentry_problem from sources where id = 5`)).toEqual({
+      sentry_token: null,
+      sentry_base_url: null,
+      sentry_problem: null,
+    });
+    expect(await dispatch.db.get(sql`select triage_role_id from routes where id = 11`)).toEqual({ triage_role_id: null });
+    const resolved = { ...created, action: 'resolved', data: { ...created.data, issue: { ...created.data.issue, status: 'resolved' } } };
+    const response = await fetch(`${dispatch.url}/hooks/CARDSCARDSCARDSCARDSCARDSCARDS00`, {
+      method: 'POST',
+      ...sentryRequest('issue', resolved, 'sek'),
+    });
+    expect(response.status).toBe(202);
+    await expect.poll(() => discord.editsOf('1300000000000000777').length, { timeout: 5000 }).toBe(1);
+    const card = discord.message('1300000000000000777')!;
+    expect(JSON.stringify(card.embeds)).toContain('resolved');
+    expect(card.components.flatMap((row: { components: { label: string }[] }) => row.components.map((c) => c.label))).toEqual([
+      'Open in Sentry',
+    ]);
+    expect(discord.messagesIn(channelId)).toHaveLength(1);
+  });
 });

@@ -54,6 +54,8 @@ export interface PostedMessage {
   allowed_mentions?: unknown;
   nonce?: string;
   enforce_nonce?: boolean;
+  /** Buttons and menus, as last sent. */
+  components: any[];
 }
 
 export interface RecordedRequest {
@@ -497,7 +499,11 @@ export class FakeDiscord {
     const message = this.messages.find((msg) => msg.id === messageId && msg.channel_id === channelId);
     if (!message) return json(ERRORS.unknownMessage.status, ERRORS.unknownMessage.body);
     if (message.byMember) return json(ERRORS.cannotEditOthers.status, ERRORS.cannotEditOthers.body);
-    const next = { content: body?.content !== undefined ? body.content : message.content, embeds: body?.embeds ?? message.embeds };
+    const next = {
+      content: body?.content !== undefined ? body.content : message.content,
+      embeds: body?.embeds ?? message.embeds,
+      components: body?.components ?? message.components,
+    };
     const invalid = invalidMessage(next);
     if (invalid) return json(400, invalidFormBody(invalid));
     Object.assign(message, next, { edits: message.edits + 1, editedAt: Date.now() });
@@ -581,6 +587,7 @@ export class FakeDiscord {
       allowed_mentions: body?.allowed_mentions,
       nonce: body?.nonce,
       enforce_nonce: body?.enforce_nonce,
+      components: body?.components ?? [],
       edits: 0,
       ...(byMember ? { byMember } : {}),
     };

@@ -15,6 +15,10 @@ export interface Member {
   guild: FakeGuild;
   userId: string;
   permissions: bigint;
+  /** Its roles besides @everyone (ids of the guild's roles). */
+  roles?: string[];
+  /** Its username (default user<last 4 digits of its id>). */
+  username?: string;
 }
 
 export function admin(guild: FakeGuild): Member {
@@ -41,8 +45,14 @@ function base(type: number, member: Member, data: unknown, extra: Record<string,
     channel: channelPayload(channel, member.guild.id),
     guild: { id: member.guild.id, locale: 'en-US', features: [] },
     member: {
-      user: { id: member.userId, username: `user${member.userId.slice(-4)}`, discriminator: '0', avatar: null, global_name: null },
-      roles: [],
+      user: {
+        id: member.userId,
+        username: member.username ?? `user${member.userId.slice(-4)}`,
+        discriminator: '0',
+        avatar: null,
+        global_name: null,
+      },
+      roles: member.roles ?? [],
       permissions: member.permissions.toString(),
       joined_at: new Date().toISOString(),
       deaf: false,
@@ -134,10 +144,36 @@ export function button(member: Member, customId: string): InteractionPayload {
   );
 }
 
+/**
+ * A click on a button, or a choice in a menu, of a message the bot posted (a card): the message as
+ * it is now comes with the interaction, as Discord sends it.
+ */
+export function componentClick(
+  member: Member,
+  message: { id: string; channel_id: string; components: any[]; embeds: unknown[]; content?: string; flags?: number },
+  customId: string,
+  values?: string[],
+): InteractionPayload {
+  const componentType = values ? 3 : 2;
+  return base(
+    3,
+    member,
+    { custom_id: customId, component_type: componentType, ...(values ? { values } : {}) },
+    { message: messageFrom(message.id, message.channel_id, message), channel_id: message.channel_id },
+  );
+}
+
 /** Sends an interaction through the gateway and resolves with the bot's first answer to it. */
 export async function interact(discord: FakeDiscord, payload: InteractionPayload, kind?: 'callback' | 'edit' | 'followup') {
   discord.dispatch('INTERACTION_CREATE', payload);
   return discord.waitForResponse((r) => r.token === payload.token && (kind === undefined || r.kind === kind));
+}
+
+/** The bot's answer to an interaction: its reply, or, when it deferred the reply (type 5), the edit that followed. */
+export async function answerOf(discord: FakeDiscord, payload: InteractionPayload) {
+  const first = await interact(discord, payload);
+  if (first.kind !== 'callback' || first.body?.type !== 5) return first;
+  return discord.waitForResponse((r) => r.token === payload.token && r.kind === 'edit');
 }
 
 /** The text a callback, edit or follow-up shows: its content and its embeds' text. */

@@ -1,0 +1,247 @@
+import {
+  ComponentType,
+  MessageFlags,
+  PermissionFlagsBits,
+  type ButtonInteraction,
+  type GuildMember,
+  type StringSelectMenuInteraction,
+} from 'discord.js';
+import type { CardState } from '../src/cards/state.js';
+import { findCardByKey } from '../src/db/cards.js';
+import { acceptEvents } from '../src/db/events.js';
+import { routesByIds } from '../src/db/routes.js';
+import type { Route, Source } from '../src/db/schema.js';
+import { findSourceById, setSentryProblem } from '../src/db/sources.js';
+import { describeSentryProblem, SentryApi, SentryApiError, type Assignee } from '../src/sentry-api/client.js';
+import { DEFAULT_SENTRY_URL } from '../src/sentry-api/url-guard.js';
+import { isStatusAction, TRIAGE_ACTIONS, TRIAGE_EVENT_TYPE, type StatusAction, type TriagePayload } from '../src/triage/actions.js';
+import { cardButtons, triageId, type ActionRow } from '../src/triage/components.js';
+import { truncate } from '../src/embed/text.js';
+import { UserError } from '../src/user-error.js';
+import type { CommandContext, ComponentHandler } from './types.js';
+
+type Clicked = ButtonInteraction<'cached'> | StringSelectMenuInteraction<'cached'>;
+
+const ISSUE_ID = /^\d{1,20}$/;
+const MENU_OPTIONS = 25;
+
+/** The route, its source and the card a triage component points at, all within the clicker's server. */
+async function target(ctx: CommandContext, guildId: string, routeId: string | undefined, issueId: string | undefined) {
+  const route = (await routesByIds(ctx.db, [Number(routeId)])).get(Number(routeId));
+  const source = route ? await findSourceById(ctx.db, guildId, route.sourceId) : undefined;
+  if (!route || !source || !issueId || !ISSUE_ID.test(issueId)) throw new UserError('This card is no longer managed by Dispatch.');
+  const card = await findCardByKey(ctx.db, route.id, `issue:${issueId}`);
+  const state = card ? (JSON.parse(card.state) as CardState) : undefined;
+  return { route, source, issueId, state };
+}
+
+/** Members with Manage Server, or the route's triage role; others are told which role would do. */
+function assertMayTriage(member: GuildMember, permissions: Clicked['memberPermissions'], route: Route): void {
+  if (permissions.has(PermissionFlagsBits.ManageGuild)) return;
+  if (route.triageRoleId && member.roles.cache.has(route.triageRoleId)) return;
+  throw new UserError(
+    route.triageRoleId
+      ? `Only members with <@&${route.triageRoleId}> or Manage Server can triage issues here.`
+      : 'Only members with Manage Server can triage issues here (a route can allow a role too: `/dispatch route edit triage-role:`).',
+  );
+}
+
+function apiOf(source: Source, ctx: CommandContext): SentryApi {
+  if (!source.sentryToken) {
+    throw new UserError(
+      `**${source.name}** is not connected to Sentry's API any more. An admin can connect it with \`/dispatch source connect\`.`,
+    );
+  }
+  return new SentryApi(source.sentryBaseUrl ?? DEFAULT_SENTRY_URL, ctx.secrets.open(source.sentryToken), ctx.sentryUrls);
+}
+
+function orgOf(source: Source, state: CardState | undefined): string {
+  const org = state?.org ?? source.sentryOrg;
+  if (!org) throw new UserError("Dispatch does not know this issue's Sentry organization yet: set it with `/dispatch source connect`.");
+  return org;
+}
+
+/** The answer to a click that went wrong after it was acknowledged: to the clicker only, never on the card. */
+async function tellClicker(interaction: Clicked, content: string): Promise<void> {
+  const message = { content, allowedMentions: { parse: [] } };
+  if (interaction.message.flags.has(MessageFlags.Ephemeral)) await interaction.editReply({ ...message, components: [] });
+  else await interaction.followUp({ ...message, flags: MessageFlags.Ephemeral });
+}
+
+/** Sentry refused the token: `info` says so until the source is connected again. */
+async function noteTokenProblem(ctx: CommandContext, source: Source, error: SentryApiError): Promise<void> {
+  const { kind } = error.problem;
+  if (kind === 'revoked' || kind === 'forbidden') await setSentryProblem(ctx.db, source.id, describeSentryProblem(error.problem));
+}
+
+/**
+ * The change is stored as an event of its card's route and delivered like Sentry's own: the card
+ * is edited (at once: a triage event skips the coalescing second) and its thread gets the line,
+ * in order with whatever Sentry sends about the issue.
+ */
+async function recordTriage(
+  ctx: CommandContext,
+  route: Route,
+  issueId: string,
+  triage: TriagePayload['data']['triage'],
+  issue: Record<string, unknown>,
+) {
+  const payload: TriagePayload = { action: 'triage', data: { triage, issue } };
+  const text = JSON.stringify({ ...payload, at: ctx.now() });
+  const [result] = await acceptEvents(
+    ctx.db,
+    [
+      {
+        sourceId: route.sourceId,
+        eventType: TRIAGE_EVENT_TYPE,
+        body: Buffer.from(text),
+        text,
+        routes: [{ id: route.id, channelId: route.channelId }],
+        filteredBy: [],
+        cardKey: `issue:${issueId}`,
+      },
+    ],
+    ctx.now(),
+    0,
+  );
+  if (!result!.ok) throw result!.error;
+  ctx.wakeDelivery();
+}
+
+const displayName = (interaction: Clicked) => interaction.member.displayName.replace(/[^\p{L}\p{N} _.-]/gu, '').slice(0, 64) || 'someone';
+
+/** The assign menu: the clicker first when their Discord name matches a Sentry member, then teams and members, 25 at most. */
+function assignMenu(routeId: number, issueId: string, people: Assignee[], clicker: string[], url: string | undefined): ActionRow[] {
+  const lower = clicker.map((n) => n.toLowerCase()).filter(Boolean);
+  const isClicker = (a: Assignee) =>
+    a.matches.some((m) => lower.includes(m.toLowerCase()) || lower.includes(m.toLowerCase().split('@')[0]!));
+  const ordered = [...people.filter(isClicker), ...people.filter((a) => !isClicker(a))];
+  const options = ordered.slice(0, MENU_OPTIONS - 1).map((a, i) => ({
+    label: truncate(i === 0 && isClicker(a) ? `${a.name} (you)` : a.name, 100),
+    value: a.actor,
+  }));
+  const rows: ActionRow[] = [
+    {
+      type: ComponentType.ActionRow,
+      components: [
+        {
+          type: ComponentType.StringSelect,
+          custom_id: triageId(routeId, issueId, 'assign-to'),
+          placeholder: ordered.length > MENU_OPTIONS - 1 ? `Assign to… (first ${MENU_OPTIONS - 1}; the rest in Sentry)` : 'Assign to…',
+          options: [...options, { label: 'Nobody (unassign)', value: 'none' }],
+        },
+      ],
+    },
+  ];
+  return url
+    ? [
+        ...rows,
+        ...cardButtons(
+          { key: `issue:${issueId}`, kind: 'issue', url, lastUpdate: { text: '', at: 0 }, history: [] },
+          { routeId, connected: false },
+        ),
+      ]
+    : rows;
+}
+
+/**
+ * A triage button or menu on a card: Resolve, Resolve in next release, Archive, Unresolve, Mark
+ * ongoing, Assign… The click is acknowledged at once (Discord allows 3 s), Sentry is called with a
+ * deadline, and the card shows the result as soon as Sentry has it.
+ */
+export const triageHandler: ComponentHandler = {
+  action: 'triage',
+  anyMember: true,
+  async handle(interaction, [routeId, issueId, kind], ctx) {
+    if (!interaction.isButton() && !interaction.isStringSelectMenu()) throw new UserError('This button is not valid any more.');
+    const { route, source, state } = await target(ctx, interaction.guildId, routeId, issueId);
+    assertMayTriage(interaction.member, interaction.memberPermissions, route);
+    const api = apiOf(source, ctx);
+    const org = orgOf(source, state);
+    const about = {
+      guild_id: source.guildId,
+      source_id: source.id,
+      route_id: route.id,
+      issue_id: issueId,
+      user_id: interaction.user.id,
+      action: kind,
+    };
+
+    if (kind === 'assign') {
+      await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+      try {
+        const people = await api.assignees(org, state?.project);
+        const names = [interaction.member.displayName, interaction.user.username, interaction.user.globalName ?? ''];
+        await interaction.editReply({
+          content: `Assign **${state?.shortId ?? issueId}** to…`,
+          components: assignMenu(route.id, issueId!, people, names, state?.url),
+          allowedMentions: { parse: [] },
+        });
+      } catch (error) {
+        if (!(error instanceof SentryApiError)) throw error;
+        await noteTokenProblem(ctx, source, error);
+        await interaction.editReply({ content: `❌ ${describeSentryProblem(error.problem)}`, allowedMentions: { parse: [] } });
+      }
+      return;
+    }
+
+    let change: Record<string, unknown>;
+    let triage: TriagePayload['data']['triage'];
+    if (kind === 'assign-to' && interaction.isStringSelectMenu()) {
+      const actor = interaction.values[0] ?? '';
+      if (actor !== 'none' && !/^(user|team):\d{1,20}$/.test(actor)) throw new UserError('That choice is not valid any more.');
+      const label = interaction.component.options.find((o) => o.value === actor)?.label.replace(/ \(you\)$/, '');
+      change = { assignedTo: actor === 'none' ? '' : actor };
+      triage = { kind: 'assign-to', by: displayName(interaction), ...(actor !== 'none' && label ? { assignee: label } : {}) };
+    } else if (kind && isStatusAction(kind)) {
+      change = { ...TRIAGE_ACTIONS[kind as StatusAction].change };
+      triage = { kind: kind as StatusAction, by: displayName(interaction) };
+    } else {
+      throw new UserError('This button is not valid any more.');
+    }
+
+    await interaction.deferUpdate();
+    try {
+      const issue = await api.updateIssue(org, issueId!, change);
+      await recordTriage(ctx, route, issueId!, triage, issue);
+    } catch (error) {
+      if (!(error instanceof SentryApiError)) throw error;
+      ctx.logger.warn({ ...about, problem: error.problem.kind }, 'triage action refused by Sentry');
+      await noteTokenProblem(ctx, source, error);
+      return void (await tellClicker(interaction, `❌ ${describeSentryProblem(error.problem)}`));
+    }
+    ctx.logger.info(about, 'triage action done');
+    if (interaction.message.flags.has(MessageFlags.Ephemeral)) {
+      const done =
+        kind === 'assign-to'
+          ? triage.assignee
+            ? `assigned to ${triage.assignee}`
+            : 'unassigned'
+          : TRIAGE_ACTIONS[kind as StatusAction].done.toLowerCase();
+      await interaction.editReply({
+        content: `✅ **${state?.shortId ?? issueId}** ${done}.`,
+        components: [],
+        allowedMentions: { parse: [] },
+      });
+    }
+  },
+};
+
+/** The menu on a message several cards share: the chosen issue's buttons, to the chooser only. */
+export const triagePickHandler: ComponentHandler = {
+  action: 'triage-pick',
+  anyMember: true,
+  async handle(interaction, _args, ctx) {
+    if (!interaction.isStringSelectMenu()) throw new UserError('This menu is not valid any more.');
+    const [routeId, issueId] = (interaction.values[0] ?? '').split(':');
+    const { route, source, state } = await target(ctx, interaction.guildId, routeId, issueId);
+    assertMayTriage(interaction.member, interaction.memberPermissions, route);
+    if (!state) throw new UserError('This card is no longer managed by Dispatch.');
+    await interaction.reply({
+      content: `**${state.shortId ?? issueId}** · ${truncate(state.title ?? '', 200)}`,
+      components: cardButtons(state, { routeId: route.id, connected: source.sentryToken !== null }),
+      flags: MessageFlags.Ephemeral,
+      allowedMentions: { parse: [] },
+    });
+  },
+};

@@ -1,0 +1,196 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { checkBaseUrl, isPrivateAddress, privateReason, type UrlPolicy } from './url-guard.js';
+
+/** What went wrong calling Sentry, in a form a member can act on; never Sentry's own response text. */
+export type SentryProblem =
+  | { kind: 'refused-url'; reason: string }
+  | { kind: 'unavailable'; detail: string }
+  | { kind: 'revoked' }
+  | { kind: 'forbidden'; scope: string }
+  | { kind: 'not-found' }
+  | { kind: 'rate-limited'; retryAfterSeconds?: number }
+  | { kind: 'redirect' }
+  | { kind: 'unexpected'; status: number };
+
+export class SentryApiError extends Error {
+  constructor(readonly problem: SentryProblem) {
+    super(`Sentry API: ${problem.kind}`);
+  }
+}
+
+/** Sentry's members and teams, as the assign menu shows them. */
+export interface Assignee {
+  /** `user:<id>` or `team:<id>`: what Sentry's `assignedTo` takes. */
+  actor: string;
+  name: string;
+  /** For users: what a Discord name may match (username, email, name). */
+  matches: string[];
+}
+
+const MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
+
+/** Resolves like dns.lookup, but refuses private addresses: checked at each connection, so a DNS change cannot slip past. */
+function guardedLookup(policy: UrlPolicy): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+      if (error) return callback(error, '', 0);
+      const blocked = policy.allowPrivate ? undefined : addresses.find((a) => isPrivateAddress(a.address));
+      if (blocked) return callback(Object.assign(new Error(privateReason(blocked.address)), { code: 'EPRIVATE' }), '', 0);
+      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
+      callback(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  };
+}
+
+/**
+ * Sentry's web API with one integration token, under the URL policy. Redirects are never followed,
+ * every call has a deadline, and a response body is read as data, never shown to anyone.
+ */
+export class SentryApi {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: string,
+    private readonly policy: UrlPolicy,
+  ) {}
+
+  /** Who the token is and its scopes (GET /api/0/): the check before a token is saved. */
+  async whoami(): Promise<{ name: string; scopes: string[] }> {
+    const body = (await this.call('GET', '/api/0/', 'org:read')) as {
+      auth?: { scopes?: unknown };
+      user?: { name?: unknown; username?: unknown };
+    };
+    const scopes = Array.isArray(body?.auth?.scopes) ? body.auth.scopes.filter((s): s is string => typeof s === 'string') : [];
+    const name =
+      [body?.user?.name, body?.user?.username].find((n): n is string => typeof n === 'string' && n.trim() !== '') ?? 'an integration';
+    return { name, scopes };
+  }
+
+  /** PUT an issue's status or assignee; resolves with what Sentry says the issue now is. */
+  async updateIssue(org: string, issueId: string, change: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const body = await this.call('PUT', `/api/0/organizations/${enc(org)}/issues/${enc(issueId)}/`, 'event:write', change);
+    return body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+  }
+
+  /** The organization's members and the project's teams, for the assign menu. */
+  async assignees(org: string, project: string | undefined): Promise<Assignee[]> {
+    const members = (await this.call('GET', `/api/0/organizations/${enc(org)}/members/`, 'member:read')) as unknown[];
+    const teams = project
+      ? ((await this.call('GET', `/api/0/projects/${enc(org)}/${enc(project)}/teams/`, 'project:read')) as unknown[])
+      : [];
+    const out: Assignee[] = [];
+    for (const team of Array.isArray(teams) ? teams : []) {
+      const t = team as { id?: unknown; slug?: unknown; name?: unknown };
+      if (t.id !== undefined) out.push({ actor: `team:${String(t.id)}`, name: `#${String(t.slug ?? t.name ?? t.id)}`, matches: [] });
+    }
+    for (const member of Array.isArray(members) ? members : []) {
+      const m = member as { user?: { id?: unknown; name?: unknown; username?: unknown; email?: unknown }; email?: unknown; name?: unknown };
+      const id = m.user?.id;
+      if (id === undefined) continue; // an invitation not accepted yet cannot be assigned
+      const texts = [m.user?.name, m.user?.username, m.user?.email, m.email, m.name].filter(
+        (x): x is string => typeof x === 'string' && x !== '',
+      );
+      out.push({ actor: `user:${String(id)}`, name: texts[0] ?? `user ${String(id)}`, matches: texts });
+    }
+    return out;
+  }
+
+  private async call(method: string, path: string, scope: string, body?: unknown): Promise<unknown> {
+    const checked = checkBaseUrl(this.baseUrl, this.policy);
+    if (!checked.ok) throw new SentryApiError({ kind: 'refused-url', reason: checked.reason });
+    const url = new URL(`${checked.url}${path}`);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    let response: { status: number; headers: IncomingHttpHeaders; body: Buffer };
+    try {
+      response = await this.send(url, method, payload);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'EPRIVATE') throw new SentryApiError({ kind: 'refused-url', reason: (error as Error).message });
+      throw new SentryApiError({ kind: 'unavailable', detail: code === 'ETIMEDOUT' ? 'no answer in time' : 'could not be reached' });
+    }
+    const { status } = response;
+    if (status >= 200 && status < 300) {
+      try {
+        return response.body.length === 0 ? {} : JSON.parse(response.body.toString('utf8'));
+      } catch {
+        throw new SentryApiError({ kind: 'unexpected', status });
+      }
+    }
+    if (status >= 300 && status < 400) throw new SentryApiError({ kind: 'redirect' });
+    if (status === 401) throw new SentryApiError({ kind: 'revoked' });
+    if (status === 403) throw new SentryApiError({ kind: 'forbidden', scope });
+    if (status === 404) throw new SentryApiError({ kind: 'not-found' });
+    if (status === 429) {
+      const retryAfter = Number(response.headers['retry-after']);
+      throw new SentryApiError({ kind: 'rate-limited', ...(Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : {}) });
+    }
+    if (status >= 500) throw new SentryApiError({ kind: 'unavailable', detail: `it answered ${status}` });
+    throw new SentryApiError({ kind: 'unexpected', status });
+  }
+
+  private send(
+    url: URL,
+    method: string,
+    payload: Buffer | undefined,
+  ): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method,
+          lookup: guardedLookup(this.policy),
+          timeout: this.policy.timeoutMs,
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            accept: 'application/json',
+            ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_RESPONSE_BYTES) req.destroy(Object.assign(new Error('response too large'), { code: 'ETOOLARGE' }));
+            else chunks.push(chunk);
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        },
+      );
+      // A whole-call deadline too: `timeout` only covers idle sockets.
+      const deadline = setTimeout(() => req.destroy(Object.assign(new Error('deadline'), { code: 'ETIMEDOUT' })), this.policy.timeoutMs);
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+      req.on('error', reject);
+      req.on('close', () => clearTimeout(deadline));
+      req.end(payload);
+    });
+  }
+}
+
+const enc = encodeURIComponent;
+
+/** A Sentry problem in words for the member who clicked: what happened, what to do. Nothing Sentry wrote. */
+export function describeSentryProblem(problem: SentryProblem): string {
+  switch (problem.kind) {
+    case 'refused-url':
+      return problem.reason;
+    case 'unavailable':
+      return `Sentry ${problem.detail}. Nothing was changed; try again in a moment.`;
+    case 'revoked':
+      return "Sentry refused the token (401): it was revoked or is wrong. Reconnect with `/dispatch source connect` and the integration's current token.";
+    case 'forbidden':
+      return `The token lacks the \`${problem.scope}\` scope. In Sentry, give the internal integration that permission (Issue & Event: Read & Write for triage; Organization and Team/Project read for the assign list), then reconnect.`;
+    case 'not-found':
+      return 'Sentry does not know this issue any more (404): it was deleted or merged, or the token belongs to another organization.';
+    case 'rate-limited':
+      return `Sentry is rate-limiting the token${problem.retryAfterSeconds !== undefined ? `: try again in ${Math.ceil(problem.retryAfterSeconds)} s` : '; try again shortly'}. Nothing was changed.`;
+    case 'redirect':
+      return "Sentry's URL answered with a redirect, which Dispatch does not follow. Use the final address with `/dispatch source connect`.";
+    case 'unexpected':
+      return `Sentry answered in a way Dispatch did not expect (${problem.status}). Nothing was changed as far as Dispatch knows; try again, or open the issue in Sentry.`;
+  }
+}

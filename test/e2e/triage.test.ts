@@ -1,0 +1,304 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, waitFor, type Harness, type TestSource } from '../support/harness.js';
+import { snowflake, type PostedMessage } from '../support/fake-discord.js';
+import { FakeSentry } from '../support/fake-sentry.js';
+import {
+  admin,
+  answerOf,
+  bool,
+  componentClick,
+  interact,
+  modalSubmit,
+  plainMember,
+  role,
+  shownText,
+  slash,
+  str,
+  type Member,
+} from '../support/interactions.js';
+import { loadFixture, sentryRequest } from '../support/sentry.js';
+
+/**
+ * Triage from the cards, end to end: real discord.js button and menu interactions against the
+ * loopback Discord, and a loopback Sentry API that checks the token and answers like Sentry.
+ */
+
+type Payload = Record<string, any>;
+const created = loadFixture('issue.created.json') as Payload;
+const ISSUE_ID = String(created.data.issue.id);
+const issueEvent = (action: string, changes: Payload = {}): Payload => ({
+  ...created,
+  action,
+  data: { ...created.data, issue: { ...created.data.issue, ...changes } },
+});
+
+const TOKEN = 'sntrys_triage-token-9f8e7d6c5b4a';
+const KEY = 'a'.repeat(64);
+const triagers = { id: snowflake(), name: 'triagers' };
+
+let h: Harness;
+let sentry: FakeSentry;
+let source: TestSource;
+let alice: Member;
+let card: PostedMessage;
+
+const field = (embed: Payload | undefined, name: string) =>
+  (embed?.fields as { name: string; value: string }[] | undefined)?.find((f) => f.name === name)?.value;
+const current = () => h.discord.message(card.id)!;
+const labels = (message: { components: any[] }) =>
+  message.components.flatMap((row) => row.components.map((c: any) => c.label ?? c.placeholder));
+const buttonId = (message: { components: any[] }, label: string) =>
+  message.components.flatMap((row) => row.components).find((c: any) => c.label === label)?.custom_id as string;
+const threadLines = () =>
+  h.discord
+    .messagesIn(card.id)
+    .flatMap((m) => (m.content ?? '').split('\n'))
+    .map((l) => l.replace(/^<t:\d+:t> /, '').replace(/\\(.)/g, '$1'));
+
+async function postWebhook(payload: Payload) {
+  expect((await h.postEvent(source, 'issue', payload)).status).toBe(202);
+}
+
+/** Clicks a button of the card as `member`; resolves with the bot's first answer to the click. */
+function click(
+  member: Member,
+  label: string,
+  message: { id: string; channel_id: string; components: any[]; embeds: unknown[]; flags?: number } = current(),
+) {
+  const id = buttonId(message, label);
+  expect(id, `a "${label}" button`).toBeDefined();
+  return interact(h.discord, componentClick(member, message, id));
+}
+
+async function connect(member: Member, values: { token: string; url: string; org?: string }) {
+  const opened = await interact(h.discord, slash(member, 'connect', [str('source', source.name)]));
+  expect(opened.body.type).toBe(9); // the form
+  expect(JSON.stringify(opened.body)).not.toContain(TOKEN); // never pre-filled
+  return answerOf(
+    h.discord,
+    modalSubmit(member, opened.body.data.custom_id, { token: values.token, url: values.url, org: values.org ?? '' }),
+  );
+}
+
+beforeAll(async () => {
+  sentry = await FakeSentry.start({ token: TOKEN });
+  h = await startHarness({
+    captureLogs: true,
+    env: { SENTRY_ALLOW_INSECURE_URLS: 'true', SENTRY_ALLOW_PRIVATE_URLS: 'true', SENTRY_TIMEOUT: '1s', DISPATCH_ENCRYPTION_KEY: KEY },
+  });
+  h.guild.roles = [triagers];
+  await waitFor(() => h.dispatch.client.isReady(), 20_000, 'the gateway');
+  source = await h.addSource({ layout: 'card', name: 'web' });
+  alice = { ...admin(h.guild), username: 'alice' };
+});
+afterAll(async () => {
+  await h?.close();
+  await sentry?.stop();
+});
+
+describe('triage from a card', () => {
+  it('connect checks the token with one read call, stores it sealed, and info says who it is', async () => {
+    const bad = await connect(alice, { token: 'wrong-token', url: sentry.url });
+    expect(shownText(bad)).toContain('Sentry refused the token (401)');
+    expect(sentry.requests.at(-1)).toMatchObject({ method: 'GET', path: '/api/0/' });
+
+    const good = await connect(alice, { token: TOKEN, url: sentry.url });
+    expect(shownText(good)).toContain('connected as Dispatch Triage (event:read, event:write');
+    const info = shownText(await interact(h.discord, slash(alice, 'info', [str('source', 'web')])));
+    expect(info).toContain('connected as Dispatch Triage');
+    for (const text of [shownText(bad), shownText(good), info]) expect(text).not.toContain(TOKEN);
+  });
+
+  it('a card of a connected source shows the actions that fit its state, and Open in Sentry', async () => {
+    await postWebhook(issueEvent('created'));
+    card = await h.discord.waitForMessage((m) => m.channel_id === source.channelId);
+    expect(labels(card)).toEqual(['Resolve', 'Resolve in next release', 'Archive', 'Assign…', 'Open in Sentry']);
+    expect(card.components.flatMap((r) => r.components).find((c: any) => c.label === 'Open in Sentry').url).toBe(
+      created.data.issue.web_url,
+    );
+    for (const id of card.components
+      .flatMap((r) => r.components)
+      .map((c: any) => c.custom_id)
+      .filter(Boolean)) {
+      expect(id.length).toBeLessThanOrEqual(100);
+      expect(id).not.toContain(TOKEN);
+    }
+  });
+
+  it('Resolve: the right call to Sentry, the card resolved at once, one thread line, and Sentry’s webhook adds nothing', async () => {
+    const answer = await click(alice, 'Resolve');
+    expect(answer.body.type).toBe(6); // deferred update: acknowledged at once
+    await expect
+      .poll(() => sentry.updates().at(-1))
+      .toEqual({
+        method: 'PUT',
+        path: `/api/0/organizations/example-org/issues/${ISSUE_ID}/`,
+        authorization: `Bearer ${TOKEN}`,
+        body: { status: 'resolved' },
+      });
+    await expect.poll(() => field(current().embeds[0], 'Status'), { timeout: 5000 }).toBe('resolved');
+    expect(labels(current())).toEqual(['Unresolve', 'Assign…', 'Open in Sentry']);
+    await expect.poll(() => threadLines(), { timeout: 5000 }).toEqual(['✅ Resolved by alice from Discord']);
+
+    // Sentry's own webhook for the same change arrives afterwards.
+    const edits = h.discord.editsOf(card.id).length;
+    await postWebhook(issueEvent('resolved', { status: 'resolved', substatus: null }));
+    await expect.poll(() => h.discord.editsOf(card.id).length, { timeout: 5000 }).toBeGreaterThan(edits);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(field(current().embeds[0], 'Status')).toBe('resolved');
+    expect(threadLines()).toEqual(['✅ Resolved by alice from Discord']);
+  });
+
+  it("refuses a member without Manage Server or the route's triage role, naming the role; the role then works", async () => {
+    const bob: Member = { ...plainMember(h.guild), username: 'bob' };
+    const before = sentry.updates().length;
+    const refused = await click(bob, 'Unresolve');
+    expect(shownText(refused)).toContain('Only members with Manage Server can triage');
+    await interact(
+      h.discord,
+      slash(alice, 'edit', [str('source', 'web'), str('route', 'main'), role('triage-role', triagers.id)], 'route'),
+    );
+    const named = await click(bob, 'Unresolve');
+    expect(shownText(named)).toContain(`Only members with <@&${triagers.id}> or Manage Server`);
+    expect(sentry.updates()).toHaveLength(before);
+
+    bob.roles = [triagers.id];
+    await click(bob, 'Unresolve');
+    await expect.poll(() => sentry.updates().at(-1)!.body).toEqual({ status: 'unresolved', substatus: 'ongoing' });
+    await expect.poll(() => threadLines().at(-1), { timeout: 5000 }).toBe('✅ Unresolved by bob from Discord');
+    expect(labels(current()).slice(0, 3)).toEqual(['Resolve', 'Resolve in next release', 'Archive']);
+    await interact(
+      h.discord,
+      slash(alice, 'edit', [str('source', 'web'), str('route', 'main'), bool('remove-triage-role', true)], 'route'),
+    );
+  });
+
+  it('Assign…: a menu of teams and members with the clicker first; the choice is sent and shown', async () => {
+    const menu = await click(alice, 'Assign…');
+    expect(menu.body.type).toBe(5); // deferred, to the clicker only
+    const reply = await h.discord.waitForResponse((r) => r.token === menu.token && r.kind === 'edit');
+    const select = reply.body.components[0].components[0];
+    expect(select.options.map((o: any) => o.label)).toEqual(['Alice (you)', '#backend', 'Bob', 'Nobody (unassign)']);
+    const ephemeralMessage = { id: snowflake(), channel_id: source.channelId, components: reply.body.components, embeds: [], flags: 64 };
+    await interact(h.discord, componentClick(alice, ephemeralMessage, select.custom_id, ['user:501']));
+    await expect.poll(() => sentry.updates().at(-1)!.body).toEqual({ assignedTo: 'user:501' });
+    await expect.poll(() => field(current().embeds[0], 'Assigned to'), { timeout: 5000 }).toBe('Alice');
+    await expect.poll(() => threadLines().at(-1), { timeout: 5000 }).toBe('✅ Assigned to Alice by alice from Discord');
+    // Sentry's issue.assigned webhook for it adds no line.
+    const lines = threadLines().length;
+    await postWebhook(issueEvent('assigned', { assignedTo: { type: 'user', id: '501', name: 'Alice' } }));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(threadLines()).toHaveLength(lines);
+  });
+
+  it.each([
+    [{ status: 403 }, 'lacks the `event:write` scope'],
+    [{ status: 404 }, 'Sentry does not know this issue any more (404)'],
+    [{ status: 429, headers: { 'retry-after': '30' } }, 'try again in 30 s'],
+    [{ status: 503 }, 'Sentry it answered 503. Nothing was changed'],
+    [{ status: 200, delayMs: 2500 }, 'Sentry no answer in time. Nothing was changed'],
+    [{ status: 302, headers: { location: 'http://169.254.169.254/' } }, 'does not follow'],
+    [{ status: 401 }, 'Sentry refused the token (401)'],
+  ])('Sentry answering %j: the clicker is told "%s", the card stays as it was', async (injected, words) => {
+    const before = JSON.stringify(current().embeds);
+    const edits = h.discord.editsOf(card.id).length;
+    sentry.inject(injected);
+    const answer = await click(alice, 'Archive');
+    const told = await h.discord.waitForResponse((r) => r.token === answer.token && r.kind === 'followup');
+    expect(told.body.flags).toBe(64);
+    expect(shownText(told)).toContain(words);
+    expect(shownText(told)).not.toContain('secret-looking body');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(JSON.stringify(current().embeds)).toBe(before);
+    expect(h.discord.editsOf(card.id)).toHaveLength(edits);
+  });
+
+  it("the menu of a message several cards share shows the chosen issue's buttons to the chooser only", async () => {
+    const shared = {
+      id: snowflake(),
+      channel_id: source.channelId,
+      embeds: [],
+      components: [
+        {
+          type: 1,
+          components: [
+            { type: 3, custom_id: 'dispatch:triage-pick', options: [{ label: 'PYTHON-Y', value: `${source.route.id}:${ISSUE_ID}` }] },
+          ],
+        },
+      ],
+    };
+    const picked = await interact(h.discord, componentClick(alice, shared, 'dispatch:triage-pick', [`${source.route.id}:${ISSUE_ID}`]));
+    expect(picked.body.data.flags).toBe(64);
+    expect(labels(picked.body.data)).toContain('Assign…');
+    const unknown = await interact(h.discord, componentClick(alice, shared, 'dispatch:triage-pick', ['999999:1']));
+    expect(shownText(unknown)).toContain('no longer managed by Dispatch');
+  });
+
+  it('info shows a token Sentry refused; the token is never in a log line, a reply or the database file in clear', async () => {
+    const info = shownText(await interact(h.discord, slash(alice, 'info', [str('source', 'web')])));
+    expect(info).toContain('Sentry refused the token (401)');
+    for (const line of h.logLines) expect(line).not.toContain(TOKEN);
+    for (const response of h.discord.interactionResponses) expect(JSON.stringify(response.body)).not.toContain(TOKEN);
+    for (const message of h.discord.messages) expect(JSON.stringify(message)).not.toContain(TOKEN);
+    for (const file of [h.databasePath, `${h.databasePath}-wal`]) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(file);
+      } catch {
+        continue;
+      }
+      expect(bytes.includes(TOKEN)).toBe(false);
+    }
+  });
+
+  it('an empty token disconnects: new cards show Open in Sentry only', async () => {
+    const done = await connect(alice, { token: '', url: sentry.url });
+    expect(shownText(done)).toContain('no longer connected');
+    await postWebhook(issueEvent('created', { id: '4242', shortId: 'PYTHON-Z', web_url: 'https://example-org.sentry.io/issues/4242/' }));
+    const plain = await h.discord.waitForMessage((m) => m.channel_id === source.channelId && JSON.stringify(m.embeds).includes('PYTHON-Z'));
+    expect(labels(plain)).toEqual(['Open in Sentry']);
+  });
+});
+
+describe('the Sentry URL an admin may give', () => {
+  let strict: Harness;
+  let strictSource: TestSource;
+  let admin2: Member;
+  beforeAll(async () => {
+    strict = await startHarness({ env: { SENTRY_TIMEOUT: '1s' } });
+    await waitFor(() => strict.dispatch.client.isReady(), 20_000, 'the gateway');
+    strictSource = await strict.addSource({ layout: 'card', name: 'api' });
+    admin2 = admin(strict.guild);
+  });
+  afterAll(async () => {
+    await strict?.close();
+  });
+
+  async function connectTo(url: string) {
+    const opened = await interact(strict.discord, slash(admin2, 'connect', [str('source', strictSource.name)]));
+    return shownText(await answerOf(strict.discord, modalSubmit(admin2, opened.body.data.custom_id, { token: TOKEN, url, org: '' })));
+  }
+
+  it.each([
+    [() => sentry.url, 'must start with `https://`'],
+    [() => 'https://127.0.0.1:9/', 'inside a private network'],
+    [() => 'https://[::ffff:10.0.0.1]/', 'inside a private network'],
+    [() => 'https://169.254.169.254/', 'inside a private network'],
+    [() => 'https://localhost:9/', 'inside a private network'], // a name: refused when it resolves, at connection time
+    [() => 'https://user:pw@sentry.example.com/', 'cannot carry a user name'],
+  ])('refuses %s unless the operator allows it', async (url, words) => {
+    const before = sentry.requests.length;
+    expect(await connectTo(url())).toContain(words);
+    expect(sentry.requests).toHaveLength(before); // nothing was called with the token
+  });
+});
+
+describe('feed routes', () => {
+  it('keep an Open in Sentry link and get no action buttons', async () => {
+    const feed = await h.addSource({ layout: 'feed', name: 'feed', channelId: h.guild.channels[1]!.id });
+    expect((await h.postEvent(feed, 'issue', issueEvent('created', { id: '777', shortId: 'PYTHON-F' }))).status).toBe(202);
+    const message = await h.discord.waitForMessage((m) => m.channel_id === feed.channelId);
+    expect(labels(message)).toEqual(['Open in Sentry']);
+  });
+});

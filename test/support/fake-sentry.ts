@@ -1,0 +1,135 @@
+import { once } from 'node:events';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A loopback Sentry web API for triage tests: the endpoints Dispatch calls, Sentry's answers
+ * (including 401/403/404/429/5xx and slow ones on demand), a bearer token check, and a record of
+ * every request.
+ */
+export interface SentryRequest {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  body: any;
+}
+
+export interface FakeSentryOptions {
+  token: string;
+  org?: string;
+  scopes?: string[];
+}
+
+export interface Injected {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Answer this many ms late. */
+  delayMs?: number;
+}
+
+export class FakeSentry {
+  readonly requests: SentryRequest[] = [];
+  /** Issues by id: what a PUT changes and a GET shows. */
+  readonly issues = new Map<string, Record<string, unknown>>();
+  readonly members = [
+    {
+      id: '1',
+      email: 'alice@example.com',
+      name: 'Alice',
+      user: { id: '501', name: 'Alice', username: 'alice', email: 'alice@example.com' },
+    },
+    { id: '2', email: 'bob@example.com', name: 'Bob', user: { id: '502', name: 'Bob', username: 'bob', email: 'bob@example.com' } },
+    { id: '3', email: 'invited@example.com', name: 'invited@example.com' }, // an invitation: no user yet
+  ];
+  readonly teams = [{ id: '77', slug: 'backend', name: 'Backend' }];
+  private readonly injected: Injected[] = [];
+  private constructor(
+    private readonly server: Server,
+    readonly options: Required<FakeSentryOptions>,
+  ) {}
+
+  static async start(options: FakeSentryOptions): Promise<FakeSentry> {
+    const server = createServer();
+    const fake = new FakeSentry(server, {
+      org: 'example-org',
+      scopes: ['event:read', 'event:write', 'member:read', 'project:read', 'org:read'],
+      ...options,
+    });
+    server.on('request', (req, res) => {
+      let text = '';
+      req.on('data', (chunk) => (text += chunk));
+      req.on('end', () => void fake.answer(req.method ?? 'GET', req.url ?? '/', req.headers.authorization, text, res));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return fake;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** The next requests get these answers, in order. */
+  inject(...responses: Injected[]): void {
+    this.injected.push(...responses);
+  }
+
+  /** PUTs to issues, in order. */
+  updates(): SentryRequest[] {
+    return this.requests.filter((r) => r.method === 'PUT');
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async answer(method: string, url: string, authorization: string | undefined, text: string, res: ServerResponse) {
+    const path = url.split('?')[0]!;
+    const body = text ? JSON.parse(text) : undefined;
+    this.requests.push({ method, path, authorization, body });
+    const json = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(payload));
+    };
+    const injected = this.injected.shift();
+    if (injected) {
+      if (injected.delayMs) await new Promise((r) => setTimeout(r, injected.delayMs));
+      if (res.destroyed) return;
+      return json(injected.status, injected.body ?? { detail: 'secret-looking body <@&1> that must never be shown' }, injected.headers);
+    }
+    if (authorization !== `Bearer ${this.options.token}`) return json(401, { detail: 'Invalid token' });
+    const { org } = this.options;
+    let m: RegExpExecArray | null;
+    if (method === 'GET' && path === '/api/0/') {
+      return json(200, {
+        version: '0',
+        auth: { scopes: this.options.scopes },
+        user: { id: '9', name: 'Dispatch Triage', username: 'dispatch-triage-abc' },
+      });
+    }
+    if ((m = new RegExp(`^/api/0/organizations/${org}/issues/(\\d+)/$`).exec(path))) {
+      const issue = this.issues.get(m[1]!) ?? { id: m[1], status: 'unresolved', substatus: 'ongoing', assignedTo: null };
+      if (method === 'GET') return json(200, issue);
+      if (method === 'PUT') {
+        const next: Record<string, unknown> = { ...issue };
+        if (body.status !== undefined) next.status = body.status === 'resolvedInNextRelease' ? 'resolved' : body.status;
+        if (body.substatus !== undefined) next.substatus = body.substatus;
+        else if (body.status !== undefined && body.status !== 'unresolved') next.substatus = null;
+        if (body.status === 'resolvedInNextRelease') next.statusDetails = { inNextRelease: true };
+        if (body.assignedTo !== undefined) {
+          const [type, id] = String(body.assignedTo).split(':');
+          const who = type === 'team' ? this.teams.find((t) => t.id === id) : this.members.find((mem) => mem.user?.id === id)?.user;
+          next.assignedTo = body.assignedTo === '' ? null : { type, id, name: (who as { name?: string } | undefined)?.name ?? id };
+        }
+        this.issues.set(m[1]!, next);
+        // Sentry answers a PUT with the fields it changed.
+        const { id: _id, ...changed } = next;
+        return json(200, changed);
+      }
+    }
+    if (method === 'GET' && path === `/api/0/organizations/${org}/members/`) return json(200, this.members);
+    if (method === 'GET' && (m = new RegExp(`^/api/0/projects/${org}/([^/]+)/teams/$`).exec(path))) return json(200, this.teams);
+    return json(404, { detail: 'The requested resource does not exist' });
+  }
+}
