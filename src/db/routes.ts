@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { fromRow, isUniqueViolation, type Database } from './database.js';
 import { routes, type Route } from './schema.js';
+import { targetsChanged } from './target-cache.js';
 
 /** Route names follow the source-name rules: shown in Discord, so nothing that mentions or formats. */
 export const ROUTE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -32,6 +33,7 @@ export interface NewRoute {
 }
 
 export async function createRoute(db: Database, input: NewRoute, now: number): Promise<Route> {
+  targetsChanged();
   try {
     const row = await db.get(sql`
       insert into routes (source_id, name, channel_id, layout, filter, ping_role_id, ping_level, created_by, created_at, updated_at)
@@ -94,6 +96,7 @@ export interface RouteChanges {
  * again, should they have been refused before.
  */
 export function updateRoute(db: Database, route: Route, changes: RouteChanges, now: number): Promise<Route> {
+  targetsChanged();
   return db.transaction(async (tx) => {
     const next = { ...route, ...changes };
     let row;
@@ -120,6 +123,7 @@ export function updateRoute(db: Database, route: Route, changes: RouteChanges, n
 
 /** Removes a route; its waiting deliveries go with it. Resolves with how many were waiting. */
 export function deleteRoute(db: Database, route: Route): Promise<number> {
+  targetsChanged();
   return db.transaction(async (tx) => {
     const waiting = await tx.get<{ n: number }>(
       sql`select count(*) as n from deliveries where route_id = ${route.id} and status = 'pending'`,

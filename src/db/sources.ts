@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { fromRow, isUniqueViolation, type Database } from './database.js';
 import { createRoute, FIRST_ROUTE_NAME, type Layout } from './routes.js';
+import { cachedTarget, targetsChanged } from './target-cache.js';
 import { sources, type Route, type Source } from './schema.js';
 
 /** Source names are shown in Discord, so they are kept to characters that cannot mention or format. */
@@ -80,7 +81,11 @@ export interface WebhookTarget {
   routes: { id: number; channelId: string; filter: string }[];
 }
 
-export async function findWebhookTarget(db: Database, slug: string): Promise<WebhookTarget | undefined> {
+export function findWebhookTarget(db: Database, slug: string): Promise<WebhookTarget | undefined> {
+  return cachedTarget(db, slug, readWebhookTarget);
+}
+
+async function readWebhookTarget(db: Database, slug: string): Promise<WebhookTarget | undefined> {
   const rows = await db.all<{
     id: number;
     guild_id: string;
@@ -136,6 +141,7 @@ export async function searchSourceNames(db: Database, guildId: string, prefix: s
 }
 
 async function updateSource(db: Database, source: Source, assignments: ReturnType<typeof sql>, now: number): Promise<Source> {
+  targetsChanged();
   const row = await db.get(
     sql`update sources set ${assignments}, updated_at = ${now} where id = ${source.id} and guild_id = ${source.guildId} returning *`,
   );
@@ -158,6 +164,7 @@ export function renameSource(db: Database, source: Source, name: string, now: nu
 
 /** Deletes the source; its routes, events, deliveries and templates go with it (foreign key cascade). */
 export async function deleteSource(db: Database, source: Source): Promise<void> {
+  targetsChanged();
   await db.run(sql`delete from sources where id = ${source.id} and guild_id = ${source.guildId}`);
 }
 
@@ -173,6 +180,7 @@ export async function storedSecrets(db: Database): Promise<{ id: number; column:
 }
 
 export async function replaceStoredSecret(db: Database, id: number, column: SecretColumn, sealed: string): Promise<void> {
+  targetsChanged();
   await db.run(
     column === 'sentry_token'
       ? sql`update sources set sentry_token = ${sealed} where id = ${id}`

@@ -50,7 +50,8 @@ class SqliteDatabase implements Database {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
   /** Settles when the open transaction ends. SQLite has one connection here, so everyone else waits for it. */
   private openTransaction: Promise<void> | undefined;
-  private savepoints = 0;
+  /** How deep the open savepoints go: a savepoint is named by its depth, so its statements are prepared once. */
+  private depth = 0;
   /** The handle given to a transaction's work: it runs at once, inside the transaction. */
   private readonly inside: Database;
 
@@ -85,13 +86,13 @@ class SqliteDatabase implements Database {
     this.openTransaction = new Promise((resolve) => (end = resolve));
     try {
       // IMMEDIATE takes the write lock now, so a second process cannot make the commit fail later.
-      this.sqlite.exec('BEGIN IMMEDIATE');
+      this.control('BEGIN IMMEDIATE');
       try {
         const result = await work(this.inside);
-        this.sqlite.exec('COMMIT');
+        this.control('COMMIT');
         return result;
       } catch (error) {
-        if (this.sqlite.inTransaction) this.sqlite.exec('ROLLBACK');
+        if (this.sqlite.inTransaction) this.control('ROLLBACK');
         throw error;
       }
     } finally {
@@ -123,17 +124,31 @@ class SqliteDatabase implements Database {
 
   /** A transaction inside a transaction: a savepoint, so its failure undoes only its own work. */
   private async savepoint<T>(work: (tx: Database) => Promise<T>): Promise<T> {
-    const name = `sp${++this.savepoints}`;
-    this.sqlite.exec(`SAVEPOINT ${name}`);
+    const name = `sp${++this.depth}`;
     try {
-      const result = await work(this.inside);
-      this.sqlite.exec(`RELEASE ${name}`);
-      return result;
-    } catch (error) {
-      this.sqlite.exec(`ROLLBACK TO ${name}`);
-      this.sqlite.exec(`RELEASE ${name}`);
-      throw error;
+      this.control(`SAVEPOINT ${name}`);
+      try {
+        const result = await work(this.inside);
+        this.control(`RELEASE ${name}`);
+        return result;
+      } catch (error) {
+        this.control(`ROLLBACK TO ${name}`);
+        this.control(`RELEASE ${name}`);
+        throw error;
+      }
+    } finally {
+      this.depth -= 1;
     }
+  }
+
+  /** Transaction control, prepared once per text (exec would parse it every time: 8 % of the CPU under load). */
+  private control(text: string): void {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.sqlite.prepare(text);
+      this.statements.set(text, statement);
+    }
+    statement.run();
   }
 
   private prepare<R>(query: SQL, execute: (statement: BetterSqlite3.Statement, params: unknown[]) => R): R {

@@ -1,10 +1,33 @@
-import { Client, GatewayIntentBits, Status } from 'discord.js';
+import { Client, GatewayIntentBits, Options, Status } from 'discord.js';
 import type { Logger } from '../logger.js';
 
 /** The gateway client: it receives interactions. Messages to channels go through the delivery REST client. */
 export function createDiscordClient(apiUrl: string, logger: Logger): Client {
   const client = new Client({
+    // Guilds alone: servers, channels, roles, threads and the bot's own member, which is all the
+    // bot reads (channel permissions, role names). No messages, members or presences arrive.
     intents: [GatewayIntentBits.Guilds],
+    // And nothing else is kept: in a large server these caches are most of a bot's memory.
+    makeCache: Options.cacheWithLimits({
+      ...Options.DefaultMakeCacheSettings,
+      MessageManager: 0,
+      ThreadManager: 0,
+      ThreadMemberManager: 0,
+      ReactionManager: 0,
+      ReactionUserManager: 0,
+      PresenceManager: 0,
+      VoiceStateManager: 0,
+      GuildEmojiManager: 0,
+      GuildStickerManager: 0,
+      GuildScheduledEventManager: 0,
+      StageInstanceManager: 0,
+      GuildInviteManager: 0,
+      GuildBanManager: 0,
+      AutoModerationRuleManager: 0,
+      ApplicationCommandManager: 0,
+      UserManager: { maxSize: 0, keepOverLimit: (user) => user.id === user.client.user?.id },
+      GuildMemberManager: { maxSize: 0, keepOverLimit: (member) => member.id === member.client.user?.id },
+    }),
     rest: { api: apiUrl, retries: 1 },
     allowedMentions: { parse: [] },
   });

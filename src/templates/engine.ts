@@ -1,4 +1,5 @@
-import { Context, Liquid, type Template } from 'liquidjs';
+import { createRequire } from 'node:module';
+import type { Context, Liquid, Template } from 'liquidjs';
 import { levelColor } from '../embed/colors.js';
 import { escapeText, inlineCode, prose } from '../embed/markdown.js';
 import { truncate } from '../embed/text.js';
@@ -60,9 +61,7 @@ export class RenderBudget {
 }
 
 /** A render context that knows whether its string is shown as markdown (and so escapes what it prints). */
-class DispatchContext extends Context {
-  escapeOutput = false;
-}
+type DispatchContext = Context & { escapeOutput: boolean };
 
 /**
  * Every `{{ value }}` passes here: its size is charged to the event's budget and, where the string
@@ -76,39 +75,56 @@ function printValue(this: { context: Context }, value: unknown): string {
   return (this.context as DispatchContext).escapeOutput ? escapeText(text) : text;
 }
 
+interface Engine {
+  liquid: Liquid;
+  DispatchContext: new (...args: ConstructorParameters<typeof Context>) => DispatchContext;
+}
+
+let engine: Engine | undefined;
+
 /**
- * The Liquid engine for templates. No file system (includes and layouts resolve against an empty
- * in-memory map), only own properties of the data, undefined variables are errors (except in
- * conditions and `default`), and parsing and rendering are bounded.
+ * The Liquid engine for templates, made on first use: most installations never set a template,
+ * and liquidjs is a few MiB an idle bot need not hold (it is loaded synchronously, through
+ * require, so parsing and rendering stay synchronous). No file system (includes and layouts
+ * resolve against an empty in-memory map), only own properties of the data, undefined variables
+ * are errors (except in conditions and `default`), and parsing and rendering are bounded.
  */
-const liquid = new Liquid({
-  templates: {},
-  strictVariables: true,
-  lenientIf: true,
-  ownPropertyOnly: true,
-  strictFilters: true,
-  parseLimit: TEMPLATE_LIMITS.sourceChars * 2,
-  outputEscape: printValue,
-});
+function liquidEngine(): Engine {
+  if (engine) return engine;
+  const { Context: LiquidContext, Liquid: LiquidEngine } = createRequire(import.meta.url)('liquidjs') as typeof import('liquidjs');
+  class DispatchContextClass extends LiquidContext {
+    escapeOutput = false;
+  }
+  const liquid = new LiquidEngine({
+    templates: {},
+    strictVariables: true,
+    lenientIf: true,
+    ownPropertyOnly: true,
+    strictFilters: true,
+    parseLimit: TEMPLATE_LIMITS.sourceChars * 2,
+    outputEscape: printValue,
+  });
+  // Helpers for Discord messages, beside Liquid's standard filters (truncate, date, default, json…).
+  // Each is the helper Dispatch's own embeds use, so a template shows payload text the same way.
 
-// Helpers for Discord messages, beside Liquid's standard filters (truncate, date, default, json…).
-// Each is the helper Dispatch's own embeds use, so a template shows payload text the same way.
-
-/** `{{ payload.data.issue.lastSeen | discord_time: "R" }}` → `<t:1700000000:R>`, shown in each reader's time zone. */
-liquid.registerFilter('discord_time', {
-  raw: true,
-  handler: (value: unknown, style: unknown = 'R') => discordTimestamp(value as TimeValue, String(style)) ?? '',
-});
-/** `{{ payload.data.issue.level | level_color }}` → the color Dispatch's own embeds use for that level. */
-liquid.registerFilter('level_color', (level: unknown) => levelColor(typeof level === 'string' ? level : undefined));
-/** Inline code that a backtick in the value cannot break. */
-liquid.registerFilter('code', { raw: true, handler: (value: unknown) => inlineCode(String(value ?? '')) ?? '' });
-/** Escapes Discord markdown in payload text (what printing a value in content, description or fields does anyway). */
-liquid.registerFilter('escape_markdown', { raw: true, handler: (value: unknown) => prose(String(value ?? '')) ?? '' });
+  /** `{{ payload.data.issue.lastSeen | discord_time: "R" }}` → `<t:1700000000:R>`, shown in each reader's time zone. */
+  liquid.registerFilter('discord_time', {
+    raw: true,
+    handler: (value: unknown, style: unknown = 'R') => discordTimestamp(value as TimeValue, String(style)) ?? '',
+  });
+  /** `{{ payload.data.issue.level | level_color }}` → the color Dispatch's own embeds use for that level. */
+  liquid.registerFilter('level_color', (level: unknown) => levelColor(typeof level === 'string' ? level : undefined));
+  /** Inline code that a backtick in the value cannot break. */
+  liquid.registerFilter('code', { raw: true, handler: (value: unknown) => inlineCode(String(value ?? '')) ?? '' });
+  /** Escapes Discord markdown in payload text (what printing a value in content, description or fields does anyway). */
+  liquid.registerFilter('escape_markdown', { raw: true, handler: (value: unknown) => prose(String(value ?? '')) ?? '' });
+  engine = { liquid, DispatchContext: DispatchContextClass };
+  return engine;
+}
 
 export function parseLiquid(source: string, where: string): Template[] {
   try {
-    return liquid.parse(source);
+    return liquidEngine().liquid.parse(source);
   } catch (error) {
     throw new TemplateError('syntax', `${where}: ${firstLine(error)}`);
   }
@@ -116,6 +132,7 @@ export function parseLiquid(source: string, where: string): Template[] {
 
 /** Renders one string, charging its work to the event's budget; `markdown` strings escape what they print. */
 export function renderLiquid(templates: Template[], data: object, where: string, budget: RenderBudget, markdown: boolean): string {
+  const { liquid, DispatchContext } = liquidEngine();
   const limits = { renderLimit: budget.work as never, memoryLimit: budget.allocations as never, liquid };
   const context = new DispatchContext(data, liquid.options, { sync: true }, limits);
   context.escapeOutput = markdown;

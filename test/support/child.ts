@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -13,10 +14,24 @@ export interface ChildDispatch {
   exited: Promise<number | null>;
 }
 
-/** Runs Dispatch as `npm start` does (src/index.ts through tsx), in its own process. */
-export async function startChild(env: Record<string, string>): Promise<ChildDispatch> {
+/** The node arguments of `npm start` (its flags and the compiled entry point), from package.json. */
+export function productionArgs(): string[] {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const [node, ...args] = start.split(/\s+/).filter(Boolean);
+  if (node !== 'node') throw new Error(`npm start is not a plain node command: ${start}`);
+  return args;
+}
+
+/**
+ * Runs Dispatch in its own process: from source through tsx (as `npm run dev` does; no build
+ * needed), or with `args`, e.g. `productionArgs()` after `npm run build`.
+ */
+export async function startChild(
+  env: Record<string, string>,
+  args: string[] = ['--import', 'tsx', join(ROOT, 'src/index.ts')],
+): Promise<ChildDispatch> {
   // node --import tsx rather than the tsx binary, so that the pid is the process doing the work.
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/index.ts')], {
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, LOG_PRETTY: 'false', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
