@@ -89,6 +89,10 @@ const schema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PUBLIC_URL: optionalText.pipe(z.url({ error: 'must be a URL such as https://dispatch.example.com' }).optional()),
   DATABASE_PATH: z.string().min(1).default('./data/dispatch.db'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
   MAX_BODY_BYTES: z.coerce
     .number({ error: 'must be a number of bytes' })
     .int('must be a whole number of bytes')
@@ -133,6 +137,8 @@ export interface Config {
   /** Base of the webhook URLs shown to users, without a trailing slash. */
   readonly publicUrl: string;
   readonly databasePath: string;
+  /** Postgres instead of SQLite: several replicas can share it (see README, Running several replicas). */
+  readonly databaseUrl: string | undefined;
   readonly maxBodyBytes: number;
   readonly logLevel: string;
   readonly logPretty: boolean;
@@ -183,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     host: e.HOST,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     databasePath: e.DATABASE_PATH,
+    databaseUrl: e.DATABASE_URL,
     maxBodyBytes: e.MAX_BODY_BYTES,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY === undefined ? process.stdout.isTTY === true : e.LOG_PRETTY === 'true',

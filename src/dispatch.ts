@@ -6,13 +6,15 @@ import type { Database } from './db/database.js';
 import { createEventWriter } from './db/event-writer.js';
 import { createSecretBox, sealStoredSecrets } from './db/secret-box.js';
 import { openSqlite } from './db/sqlite.js';
+import { openPostgres } from './db/postgres.js';
+import { postgresCoordinator, singleProcess, type Coordinator } from './replicas/coordinator.js';
+import { Gateway } from './discord/gateway.js';
 import { restChannels } from './delivery/sender.js';
 import { retryCardThreads } from './cards/thread-access.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { commands, componentHandlers } from '../commands/index.js';
 import { createDiscordClient, gatewayState } from './discord/client.js';
 import { createInteractionRouter } from './discord/interaction-router.js';
-import { loginWithRetry } from './discord/login-loop.js';
 import { onServerChange } from './discord/server-changes.js';
 import { createApp } from './http/app.js';
 import { answerClientErrors } from './http/client-error.js';
@@ -23,8 +25,10 @@ export interface Dispatch {
   /** Where the webhook listener actually listens (useful with PORT=0). */
   readonly url: string;
   readonly db: Database;
+  /** The gateway client (a fresh one each time this replica becomes the leader). */
   readonly client: Client;
   readonly worker: DeliveryWorker;
+  readonly coordinator: Coordinator;
   stop(): Promise<void>;
 }
 
@@ -33,12 +37,26 @@ export interface StartOptions {
   now?: () => number;
 }
 
+/** SQLite at DATABASE_PATH, or Postgres at DATABASE_URL (with the coordination replicas need). */
+async function openStorage(config: Config, logger: Logger): Promise<{ db: Database; coordinator: Coordinator }> {
+  if (!config.databaseUrl)
+    return { db: openSqlite(config.databasePath, { synchronous: config.databaseSynchronous }), coordinator: singleProcess() };
+  const onError = (error: Error) => logger.error({ err: error }, 'Postgres connection error');
+  const db = await openPostgres(config.databaseUrl, { onError });
+  return { db, coordinator: postgresCoordinator({ url: config.databaseUrl, logger }) };
+}
+
+/** Discord's global limit is per bot token: replicas split it between them. */
+const DISCORD_GLOBAL_PER_SECOND = 50;
+const BUDGET_CHECK_MS = 5000;
+
 /**
  * Start order: database, then the HTTP listener (so webhooks are taken even while Discord is
- * unreachable), then the delivery worker, then the gateway login, which retries in the background.
+ * unreachable), then the delivery worker, then, on the leader only, the gateway login, which
+ * retries in the background.
  */
 export async function startDispatch(config: Config, logger: Logger, options: StartOptions = {}): Promise<Dispatch> {
-  const db = openSqlite(config.databasePath, { synchronous: config.databaseSynchronous });
+  const { db, coordinator } = await openStorage(config, logger);
   const secrets = createSecretBox(config.encryptionKey, config.previousEncryptionKey ? [config.previousEncryptionKey] : []);
   try {
     const { sealed } = await sealStoredSecrets(db, secrets);
@@ -55,8 +73,6 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   rest.on('response', (_request, response) => {
     if (response.status === 429) metrics.rateLimitHits.inc({ kind: '429' });
   });
-  const client = createDiscordClient(config.discordApiUrl, logger);
-
   const discord = restChannels(rest);
   const worker = new DeliveryWorker({
     db,
@@ -67,9 +83,16 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     batchLingerMs: config.batchLingerMs,
     flood: config.flood,
     cardBumpAfterMs: config.cardBumpAfterMs,
+    channels: { take: (id) => coordinator.takeChannel(id), release: (id) => coordinator.releaseChannel(id) },
     metrics,
     now,
   });
+  // Events stored by this replica or another (and commands that make some due) wake the worker.
+  const eventsStored = () => {
+    worker.kick();
+    coordinator.announce();
+  };
+  coordinator.onAnnounce(() => worker.kick());
 
   const route = createInteractionRouter(
     { commands, components: componentHandlers },
@@ -82,11 +105,23 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       secrets,
       flood: config.flood,
       requireSignature: config.requireSignature,
-      wakeDelivery: () => worker.kick(),
+      wakeDelivery: eventsStored,
       sentryUrls: config.sentryUrls,
     },
   );
-  client.on('interactionCreate', (interaction) => void route(interaction));
+  const gateway = new Gateway(
+    () => {
+      const client = createDiscordClient(config.discordApiUrl, logger);
+      client.on('interactionCreate', (interaction) => void route(interaction));
+      onServerChange(client, (guildId) => {
+        void worker.serverChanged(guildId);
+        void retryCardThreads(db, client.guilds.cache.get(guildId), logger);
+      });
+      return client;
+    },
+    config.discordToken,
+    logger,
+  );
 
   const app = createApp({
     db,
@@ -97,9 +132,10 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     secrets,
     metrics,
     metricsToken: config.metricsToken,
-    onAccepted: () => worker.kick(),
+    onAccepted: eventsStored,
     requireSignature: config.requireSignature,
-    gatewayState: () => gatewayState(client),
+    gatewayState: () => gatewayState(gateway.client),
+    role: () => coordinator.role(),
     deliveryHealth: () => worker.health(),
     now,
   });
@@ -116,13 +152,12 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   logger.info({ url, public_url: config.publicUrl }, 'webhook listener ready');
 
-  onServerChange(client, (guildId) => {
-    void worker.serverChanged(guildId);
-    void retryCardThreads(db, client.guilds.cache.get(guildId), logger);
-  });
   worker.start();
-  const loginAbort = new AbortController();
-  const login = loginWithRetry(client, config.discordToken, logger, loginAbort.signal);
+  coordinator.onLeadership((leader) => (leader ? gateway.start() : void gateway.stop()));
+  await coordinator.start();
+  const budget = setInterval(() => {
+    rest.options.globalRequestsPerSecond = Math.max(1, Math.floor(DISCORD_GLOBAL_PER_SECOND / coordinator.replicas()));
+  }, BUDGET_CHECK_MS).unref();
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -130,17 +165,27 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       logger.info('shutting down');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      loginAbort.abort();
+      clearInterval(budget);
       await worker.stop(config.shutdownTimeoutMs);
       server.closeAllConnections();
       await closed;
-      await login;
-      await client.destroy();
+      await gateway.stop();
+      await gateway.client.destroy();
+      await coordinator.stop();
       await db.close();
       logger.info('stopped');
     })());
 
-  return { url, db, client, worker, stop };
+  return {
+    url,
+    db,
+    get client() {
+      return gateway.client;
+    },
+    worker,
+    coordinator,
+    stop,
+  };
 }
 
 function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {

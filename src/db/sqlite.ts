@@ -8,7 +8,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
 import type { Database, Row } from './database.js';
 
-const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../migrations', import.meta.url));
+const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../migrations/sqlite', import.meta.url));
 const dialect = new SQLiteSyncDialect();
 /** Distinct statements the program runs are few; the bound only guards against a leak. */
 const MAX_CACHED_STATEMENTS = 500;

@@ -66,6 +66,11 @@ export interface WorkerDeps {
   flood: FloodSettings;
   /** A card this old is posted again, further down, when something about it needs eyes. */
   cardBumpAfterMs: number;
+  /**
+   * Who sends to a channel when several replicas share the database: a channel is taken before it
+   * is planned and given back when its send is over (with SQLite, always this process).
+   */
+  channels: { take(channelId: string): Promise<boolean>; release(channelId: string): Promise<void> };
 }
 
 /** What /healthz reports of delivery. */
@@ -81,6 +86,8 @@ const PRUNE_EVERY_MS = 60 * 60 * 1000;
 const MAX_CONCURRENT_CHANNELS = 8;
 /** After an unexpected error planning a channel, look at it again this much later. */
 const REPLAN_AFTER_ERROR_MS = 1000;
+/** A channel another replica is sending to is looked at again this much later (so a dead replica's channels are taken over within it). */
+const RETRY_TAKEN_CHANNEL_MS = 1000;
 
 type Plan = SendPlan | CardUpdatePlan | { waitUntil: number } | { nothing: true };
 
@@ -203,8 +210,9 @@ export class DeliveryWorker {
         }
         if (this.busyChannels.size >= MAX_CONCURRENT_CHANNELS) break;
         try {
-          const plan = await this.planChannel(head.channelId, now);
-          if ('waitUntil' in plan) later(plan.waitUntil);
+          const plan = await this.planTaken(head.channelId, now);
+          if (plan === 'taken elsewhere') later(now + RETRY_TAKEN_CHANNEL_MS);
+          else if ('waitUntil' in plan) later(plan.waitUntil);
           else if ('kind' in plan) this.startChannel(plan);
         } catch (error) {
           this.deps.logger.error({ err: error, channel_id: head.channelId }, 'could not plan a delivery; trying again shortly');
@@ -236,8 +244,8 @@ export class DeliveryWorker {
     if (now < probeAt) return probeAt;
     const oldest = heads.find((h) => !this.busyChannels.has(h.channelId));
     if (!oldest) return undefined;
-    const plan = await this.planChannel(oldest.channelId, now, { ignoreLinger: true });
-    if ('kind' in plan) this.startChannel(plan);
+    const plan = await this.planTaken(oldest.channelId, now, { ignoreLinger: true });
+    if (plan !== 'taken elsewhere' && 'kind' in plan) this.startChannel(plan);
     return undefined;
   }
 
@@ -247,7 +255,8 @@ export class DeliveryWorker {
       if (this.busyChannels.has(hold.channelId)) continue;
       const gate = outageGate(this.lastTransientFailureAt, this.inFlight.size, now);
       if (!gate.open) return gate.until;
-      const plan = await this.planChannel(hold.channelId, now, { ignoreLinger: true });
+      const plan = await this.planTaken(hold.channelId, now, { ignoreLinger: true });
+      if (plan === 'taken elsewhere') continue;
       if ('kind' in plan) this.startChannel({ ...plan, probing: hold });
       else if ('nothing' in plan)
         await liftHold(this.deps.db, hold.channelId); // nothing waits there any more
@@ -260,12 +269,28 @@ export class DeliveryWorker {
     this.busyChannels.add(plan.channelId);
     const work = (plan.kind === 'send' ? this.deliver(plan) : this.deliverCardUpdate(plan))
       .catch((error: unknown) => this.deps.logger.error({ err: error, channel_id: plan.channelId }, 'delivery step failed'))
-      .finally(() => {
+      .finally(async () => {
+        await this.deps.channels.release(plan.channelId);
         this.busyChannels.delete(plan.channelId);
         this.inFlight.delete(work);
         this.kick();
       });
     this.inFlight.add(work);
+  }
+
+  /**
+   * Plans a channel once it is this replica's to send to; a plan that sends keeps it until the
+   * send is over (startChannel gives it back), any other gives it back at once.
+   */
+  private async planTaken(channelId: string, now: number, options: { ignoreLinger?: boolean } = {}): Promise<Plan | 'taken elsewhere'> {
+    if (!(await this.deps.channels.take(channelId))) return 'taken elsewhere';
+    let plan: Plan | undefined;
+    try {
+      plan = await this.planChannel(channelId, now, options);
+      return plan;
+    } finally {
+      if (!plan || !('kind' in plan)) await this.deps.channels.release(channelId);
+    }
   }
 
   /**

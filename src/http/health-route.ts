@@ -8,6 +8,8 @@ export interface HealthDeps {
   db: Database;
   /** Where the Discord gateway stands: "ready", "connecting", "disconnected"... */
   gatewayState: () => string;
+  /** `single` (SQLite), or with Postgres `leader` (holds the gateway) or `standby` (takes webhooks and delivers; no gateway). */
+  role: () => 'single' | 'leader' | 'standby';
   deliveryHealth: () => DeliveryHealth;
   now: () => number;
 }
@@ -18,17 +20,20 @@ export interface HealthDeps {
  */
 export function healthRoute(deps: HealthDeps): RequestHandler {
   return async (_req, res) => {
-    const gateway = deps.gatewayState();
+    const role = deps.role();
+    // A standby holds no gateway on purpose: it is healthy without one.
+    const gateway = role === 'standby' ? 'standby' : deps.gatewayState();
     if (!(await deps.db.isUsable())) {
       res.status(503).json({ status: 'unavailable', database: 'error', discord: { gateway } });
       return;
     }
     const queue = await queueStats(deps.db, deps.now());
     const delivery = deps.deliveryHealth();
-    const healthy = gateway === 'ready' && !delivery.outage && !delivery.recordingFailing;
+    const healthy = (gateway === 'ready' || gateway === 'standby') && !delivery.outage && !delivery.recordingFailing;
     res.status(200).json({
       status: healthy ? 'ok' : 'degraded',
       database: 'ok',
+      ...(role === 'single' ? {} : { replica: role }),
       discord: { gateway },
       delivery: {
         state: delivery.recordingFailing ? 'cannot record deliveries' : delivery.outage ? 'discord failing: probing' : 'ok',

@@ -1,0 +1,264 @@
+/**
+ * The same tables for Postgres, for drizzle-kit to generate Postgres's migrations from
+ * (`npm run db:generate`). The program reads rows through the SQLite schema's column list
+ * (src/db/database.ts fromRow), whatever the dialect; test/unit/schemas.test.ts keeps the two
+ * schemas' tables, columns and nullability equal. Times are milliseconds, so bigint here; ids
+ * are identities.
+ */
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+
+const now = sql`((extract(epoch from now()) * 1000)::bigint)`;
+
+/** A Sentry integration (one webhook URL), owned by one Discord server; its routes say where events go. */
+export const sources = pgTable(
+  'sources',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    guildId: text('guild_id').notNull(),
+    name: text('name').notNull(),
+    /** The secret part of the webhook URL: 24 random bytes, base64url. */
+    slug: text('slug').notNull().unique(),
+    provider: text('provider', { enum: ['sentry'] })
+      .notNull()
+      .default('sentry'),
+    /** Sentry's Client Secret; null means the signature check is skipped. */
+    signingSecret: text('signing_secret'),
+    enabled: boolean('enabled').notNull().default(true),
+    createdBy: text('created_by').notNull(),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull().default(now),
+    updatedAt: bigint('updated_at', { mode: 'number' }).notNull().default(now),
+    eventsReceived: integer('events_received').notNull().default(0),
+    eventsDelivered: integer('events_delivered').notNull().default(0),
+    eventsFailed: integer('events_failed').notNull().default(0),
+    lastEventAt: bigint('last_event_at', { mode: 'number' }),
+    lastError: text('last_error'),
+    lastErrorAt: bigint('last_error_at', { mode: 'number' }),
+    /** Events counted in flood summaries instead of posted one by one, and how many summaries. */
+    eventsCollapsed: integer('events_collapsed').notNull().default(0),
+    floodSummaries: integer('flood_summaries').notNull().default(0),
+    lastFloodAt: bigint('last_flood_at', { mode: 'number' }),
+    /** The last custom template failure (the built-in embed was posted instead). */
+    lastTemplateError: text('last_template_error'),
+    lastTemplateErrorAt: bigint('last_template_error_at', { mode: 'number' }),
+    /** Sentry's API, for triage from the cards: an internal integration's token (sealed like signing secrets)… */
+    sentryToken: text('sentry_token'),
+    /** …the Sentry it belongs to (https://sentry.io, or a self-hosted one)… */
+    sentryBaseUrl: text('sentry_base_url'),
+    /** …the organization, when given (otherwise read from each issue's payload)… */
+    sentryOrg: text('sentry_org'),
+    /** …who the token acts as and its scopes, as Sentry said when it was checked. */
+    sentryIdentity: text('sentry_identity'),
+    /** The last time Sentry refused the token (revoked, missing a scope), for `info`. */
+    sentryProblem: text('sentry_problem'),
+  },
+  (t) => [uniqueIndex('sources_guild_name').on(t.guildId, t.name)],
+);
+
+/**
+ * Where a source's events go: a channel, with an optional filter and role to ping. A source has at
+ * least one; the first is made with the source.
+ */
+export const routes = pgTable(
+  'routes',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    sourceId: integer('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    channelId: text('channel_id').notNull(),
+    /** The route filter as JSON (see src/routing/filter.ts); `{}` lets everything through. */
+    filter: text('filter').notNull().default('{}'),
+    /** A role mentioned in the message for events at or above `pingLevel`. */
+    pingRoleId: text('ping_role_id'),
+    pingLevel: text('ping_level').notNull().default('error'),
+    /**
+     * `card`: one message per Sentry issue (or metric alert incident), edited as it changes, its
+     * history in a thread. `feed`: one message per event. New routes get `card`; routes from
+     * before cards keep `feed`.
+     */
+    layout: text('layout', { enum: ['card', 'feed'] })
+      .notNull()
+      .default('feed'),
+    /** Why this route's cards have no thread (Discord refused to make one), if so. */
+    threadProblem: text('thread_problem'),
+    /** Besides members with Manage Server, members with this role may use the triage buttons on its cards. */
+    triageRoleId: text('triage_role_id'),
+    /** Events this route let through to no message, by its filter. */
+    eventsFiltered: integer('events_filtered').notNull().default(0),
+    createdBy: text('created_by').notNull(),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [uniqueIndex('routes_source_name').on(t.sourceId, t.name), index('routes_source').on(t.sourceId)],
+);
+
+/**
+ * An accepted webhook, stored before the 202. Its deliveries (one per route that lets it through)
+ * are written in the same transaction.
+ */
+export const events = pgTable(
+  'events',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    id: text('id').notNull().unique(),
+    sourceId: integer('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    eventType: text('event_type').notNull(),
+    /** SHA-256 of the raw body: the same bytes to the same source within the dedupe window are one event. */
+    bodyHash: text('body_hash').notNull(),
+    /** Still the event identical bytes are matched against; cleared once the dedupe window has passed. */
+    deduped: boolean('deduped').notNull().default(true),
+    /** Identical bodies received again within the window (answered with this event's id, not posted). */
+    duplicates: integer('duplicates').notNull().default(0),
+    lastDuplicateAt: bigint('last_duplicate_at', { mode: 'number' }),
+    body: text('body').notNull(),
+    receivedAt: bigint('received_at', { mode: 'number' }).notNull(),
+    /** The ids of the routes whose filters kept this event out, as a JSON list. */
+    filteredBy: text('filtered_by').notNull().default('[]'),
+  },
+  (t) => [
+    uniqueIndex('events_source_body')
+      .on(t.sourceId, t.bodyHash)
+      .where(sql`${t.deduped}`),
+    index('events_source_seq').on(t.sourceId, t.seq),
+    index('events_received').on(t.receivedAt),
+  ],
+);
+
+/**
+ * One event on its way to one route's channel: the delivery job. `seq` orders deliveries per
+ * channel (it follows the events' order, since both are written in one transaction).
+ */
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    eventSeq: bigint('event_seq', { mode: 'number' })
+      .notNull()
+      .references(() => events.seq, { onDelete: 'cascade' }),
+    routeId: integer('route_id')
+      .notNull()
+      .references(() => routes.id, { onDelete: 'cascade' }),
+    channelId: text('channel_id').notNull(),
+    /** The card the event is about (`issue:<id>`, `incident:<id>`), whatever the route's layout. */
+    cardKey: text('card_key'),
+    /** collapsed: counted in a flood summary message instead of posted on its own. */
+    status: text('status', { enum: ['pending', 'delivered', 'failed', 'collapsed'] })
+      .notNull()
+      .default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: bigint('next_attempt_at', { mode: 'number' }).notNull(),
+    /** Set just before a send; a restart resends the same batch with the same Discord nonce. */
+    batchId: text('batch_id'),
+    /** After Discord refused a batch as invalid, this delivery is sent on its own. */
+    solo: boolean('solo').notNull().default(false),
+    /** Its batch is a flood summary: a resend rebuilds the summary, not one embed per event. */
+    summary: boolean('summary').notNull().default(false),
+    /** How it is drawn after Discord refused a drawing: 0 as usual, 1 the built-in embed, 2 the generic embed. */
+    renderFallback: integer('render_fallback').notNull().default(0),
+    lastError: text('last_error'),
+    deliveredAt: bigint('delivered_at', { mode: 'number' }),
+    messageId: text('message_id'),
+  },
+  (t) => [
+    index('deliveries_pending_channel').on(t.status, t.channelId, t.seq),
+    // Partial: new deliveries have no batch yet, so inserts never touch it.
+    index('deliveries_batch')
+      .on(t.batchId)
+      .where(sql`${t.batchId} is not null`),
+    index('deliveries_event').on(t.eventSeq),
+    index('deliveries_route_status').on(t.routeId, t.status),
+    index('deliveries_card').on(t.routeId, t.cardKey, t.status),
+  ],
+);
+
+/**
+ * A live card: the message that shows a Sentry issue's (or metric alert incident's) current state
+ * on a card route, edited in place; its history goes to a thread on the message that first showed it.
+ */
+export const cards = pgTable(
+  'cards',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    routeId: integer('route_id')
+      .notNull()
+      .references(() => routes.id, { onDelete: 'cascade' }),
+    cardKey: text('card_key').notNull(),
+    channelId: text('channel_id').notNull(),
+    messageId: text('message_id').notNull(),
+    /** Where its embed sits in its message; several new cards of a burst share one message. */
+    position: integer('position').notNull().default(0),
+    /** The message holds other cards too: it is edited by sending all of their embeds, and has no thread. */
+    shared: boolean('shared').notNull().default(false),
+    /** The thread of its history (its id is the id of the message it was started from). */
+    threadId: text('thread_id'),
+    /** The card's state (src/cards/state.ts), as JSON. */
+    state: text('state').notNull(),
+    /** When its message was posted (a card older than CARD_BUMP_AFTER is posted again when it needs eyes). */
+    postedAt: bigint('posted_at', { mode: 'number' }).notNull(),
+    lastEditAt: bigint('last_edit_at', { mode: 'number' }).notNull(),
+    updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+    /** Set while resolved: a resolved card quiet for EVENT_RETENTION is pruned. */
+    resolvedAt: bigint('resolved_at', { mode: 'number' }),
+  },
+  (t) => [uniqueIndex('cards_route_key').on(t.routeId, t.cardKey), index('cards_message').on(t.messageId)],
+);
+
+/**
+ * A message that shows cards, as last sent: an edit changes one card's embed and sends them all
+ * again (Discord replaces a message's embeds as a whole). A card that moved down leaves a pointer.
+ */
+export const cardMessages = pgTable('card_messages', {
+  messageId: text('message_id').primaryKey(),
+  channelId: text('channel_id').notNull(),
+  /** Its embeds as JSON, a card's at the card's `position` (or a pointer where a card moved down). */
+  embeds: text('embeds').notNull(),
+  content: text('content'),
+  /** Its buttons or menu as JSON, as last sent (a shared message keeps its menu of issues). */
+  components: text('components').notNull().default('[]'),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+});
+
+/**
+ * A channel Discord refused for a reason a person can fix (missing access or permissions, unknown
+ * channel, a rejected token). Its events wait instead of failing; the worker probes it again.
+ */
+export const holds = pgTable('holds', {
+  channelId: text('channel_id').primaryKey(),
+  guildId: text('guild_id').notNull(),
+  /** Discord's error code (50001, 50013, 10003) or HTTP status (401). */
+  code: integer('code').notNull(),
+  reason: text('reason').notNull(),
+  since: bigint('since', { mode: 'number' }).notNull(),
+  /** When the worker next sends one request to see whether it was fixed. */
+  nextProbeAt: bigint('next_probe_at', { mode: 'number' }).notNull(),
+});
+
+/** A custom message template of a source, for an event type (`issue.created`), a resource (`issue.*`) or all (`*`). */
+export const templates = pgTable(
+  'templates',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    sourceId: integer('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    /** A route's own template; null for the source's, which apply to routes without their own. */
+    routeId: integer('route_id').references(() => routes.id, { onDelete: 'cascade' }),
+    eventPattern: text('event_pattern').notNull(),
+    /** The template JSON exactly as the admin pasted it. */
+    body: text('body').notNull(),
+    updatedBy: text('updated_by').notNull(),
+    updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('templates_source_pattern')
+      .on(t.sourceId, t.eventPattern)
+      .where(sql`${t.routeId} is null`),
+    uniqueIndex('templates_route_pattern')
+      .on(t.routeId, t.eventPattern)
+      .where(sql`${t.routeId} is not null`),
+  ],
+);

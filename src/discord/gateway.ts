@@ -1,0 +1,42 @@
+import type { Client } from 'discord.js';
+import type { Logger } from '../logger.js';
+import { loginWithRetry } from './login-loop.js';
+
+/**
+ * The Discord gateway session, held while this replica leads (always, with one process): `start`
+ * logs a fresh client in (retrying in the background), `stop` logs it out. A client that was
+ * destroyed cannot log in again, so each start makes a new one with `make`.
+ */
+export class Gateway {
+  private current: Client;
+  private login: { abort: AbortController; done: Promise<void> } | undefined;
+
+  constructor(
+    private readonly make: () => Client,
+    private readonly token: string,
+    private readonly logger: Logger,
+  ) {
+    this.current = make();
+  }
+
+  get client(): Client {
+    return this.current;
+  }
+
+  start(): void {
+    if (this.login) return;
+    const abort = new AbortController();
+    this.login = { abort, done: loginWithRetry(this.current, this.token, this.logger, abort.signal) };
+  }
+
+  async stop(): Promise<void> {
+    const login = this.login;
+    if (!login) return;
+    this.login = undefined;
+    login.abort.abort();
+    await login.done;
+    const old = this.current;
+    this.current = this.make();
+    await old.destroy();
+  }
+}
