@@ -1,10 +1,39 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two projects: every test on SQLite, and the storage, delivery and command tests again on a real
+ * Postgres (started once for the run by test/support/postgres-setup.ts), plus the replica tests.
+ */
+const ON_POSTGRES = [
+  'test/integration/webhook.test.ts',
+  'test/integration/delivery.test.ts',
+  'test/integration/delivery-trust.test.ts',
+  'test/integration/flood.test.ts',
+  'test/integration/templates.test.ts',
+  'test/e2e/commands.test.ts',
+  'test/e2e/routes.test.ts',
+  'test/e2e/cards.test.ts',
+  'test/e2e/triage.test.ts',
+  'test/e2e/crash-recovery.test.ts',
+  'test/e2e/replicas.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: ['test/e2e/replicas.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'postgres',
+          include: ON_POSTGRES,
+          env: { DISPATCH_TEST_DIALECT: 'postgres' },
+          globalSetup: ['test/support/postgres-setup.ts'],
+        },
+      },
+    ],
   },
 });

@@ -280,7 +280,8 @@ describe('when a card changes', () => {
     now += 1000;
     await expect.poll(() => harness.discord.editsOf(card.id).length, { timeout: 5000 }).toBe(1);
     expect(field(harness.discord.message(card.id)!.embeds[0], 'Last comment')).toContain('four');
-    expect(harness.discord.messagesIn(card.id)).toHaveLength(1);
+    // The thread line is sent after the edit: wait for it rather than racing it.
+    await expect.poll(() => harness.discord.messagesIn(card.id).length, { timeout: 5000 }).toBe(1);
     expect(threadLines(harness, card.id)).toEqual(['one', 'two', 'three', 'four'].map((t) => `colleen commented: ${t}`));
   });
 

@@ -18,6 +18,7 @@ import {
   type Member,
 } from '../support/interactions.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
+import { allDeliveries } from '../support/db.js';
 
 /**
  * Triage from the cards, end to end: real discord.js button and menu interactions against the
@@ -113,6 +114,8 @@ describe('triage from a card', () => {
   it('a card of a connected source shows the actions that fit its state, and Open in Sentry', async () => {
     await postWebhook(issueEvent('created'));
     card = await h.discord.waitForMessage((m) => m.channel_id === source.channelId);
+    // Recorded once Discord has answered: from then on the card's buttons find it.
+    await expect.poll(async () => (await allDeliveries(h.dispatch.db)).every((d) => d.status === 'delivered')).toBe(true);
     expect(labels(card)).toEqual(['Resolve', 'Resolve in next release', 'Archive', 'Assign…', 'Open in Sentry']);
     expect(card.components.flatMap((r) => r.components).find((c: any) => c.label === 'Open in Sentry').url).toBe(
       created.data.issue.web_url,
@@ -128,7 +131,7 @@ describe('triage from a card', () => {
 
   it('Resolve: the right call to Sentry, the card resolved at once, one thread line, and Sentry’s webhook adds nothing', async () => {
     const answer = await click(alice, 'Resolve');
-    expect(answer.body.type).toBe(6); // deferred update: acknowledged at once
+    expect(answer.body.type, shownText(answer)).toBe(6); // deferred update: acknowledged at once
     await expect
       .poll(() => sentry.updates().at(-1))
       .toEqual({

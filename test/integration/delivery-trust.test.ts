@@ -1,7 +1,6 @@
 import { sql } from 'drizzle-orm';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { allDeliveries, deliveriesOf, eventsOf, sourceRow, storeEvent } from '../support/db.js';
+import { allDeliveries, deliveriesOf, eventsOf, refuseWrites, sourceRow, storeEvent } from '../support/db.js';
 import { PERMISSIONS } from '../support/fake-discord.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
 import { admin, interact, shownText, slash, str } from '../support/interactions.js';
@@ -75,11 +74,13 @@ describe('isolation', () => {
     h = await startHarness();
     const doomed = await h.addSource({ secret: null });
     const fine = await h.addSource({ secret: null });
-    const raw = new Database(h.databasePath);
-    raw.exec(
-      `create trigger refuse_doomed before insert on events when new.source_id = ${doomed.id} begin select raise(abort, 'refused by test'); end`,
-    );
-    raw.close();
+    await refuseWrites(h.dispatch.db, {
+      name: 'refuse_doomed',
+      table: 'events',
+      on: 'insert',
+      when: `new.source_id = ${doomed.id}`,
+      message: 'refused by test',
+    });
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         h!.postEvent(i % 4 === 0 ? doomed : fine, 'issue', issue(`GROUP-${i}`)).then((r) => [i % 4 === 0, r.status] as const),
@@ -168,7 +169,7 @@ describe('holds', () => {
     expect(shortIds(h, first.id)).toEqual(['PROBE-1']);
 
     // The change probed every held channel of that server: the second one is still refused (50001).
-    expect(h.discord.messageRequests(second.id).map((r) => r.status)).toEqual([403, 403]);
+    await expect.poll(() => h!.discord.messageRequests(second.id).map((r) => r.status)).toEqual([403, 403]);
     second.deny = undefined; // fixed silently: found by the 10-minute probe
     await advance(h, clock, 9 * 60_000, 10_000);
     expect(h.discord.messagesIn(second.id)).toHaveLength(0);
@@ -288,10 +289,13 @@ describe('no hot loops', () => {
   it('a database write failing after a send is retried with growing waits, and the message is not sent again', async () => {
     h = await startHarness({ captureLogs: true });
     const source = await h.addSource({ secret: null });
-    const raw = new Database(h.databasePath);
-    raw.exec(
-      `create trigger refuse_updates before update of status on deliveries when new.status = 'delivered' begin select raise(abort, 'disk trouble (test)'); end`,
-    );
+    const fault = await refuseWrites(h.dispatch.db, {
+      name: 'refuse_updates',
+      table: 'deliveries',
+      on: 'update of status',
+      when: `new.status = 'delivered'`,
+      message: 'disk trouble (test)',
+    });
     await h.postEvent(source, 'issue', issue('STUCK-1'));
     await h.discord.waitForMessage((m) => m.channel_id === source.channelId);
     await new Promise((r) => setTimeout(r, 4500));
@@ -301,8 +305,7 @@ describe('no hot loops', () => {
     expect(h.discord.messageRequests(source.channelId)).toHaveLength(1);
     const health = (await (await fetch(`${h.dispatch.url}/healthz`)).json()) as { status: string; delivery: { state: string } };
     expect(health).toMatchObject({ status: 'degraded', delivery: { state: 'cannot record deliveries' } });
-    raw.exec('drop trigger refuse_updates');
-    raw.close();
+    await fault.remove();
     await expect.poll(async () => (await deliveriesOf(h!.dispatch.db, source.id))[0]?.status, { timeout: 10_000 }).toBe('delivered');
     expect(h.discord.messagesIn(source.channelId)).toHaveLength(1);
   });

@@ -48,3 +48,26 @@ export async function storeEvent(
   if (!result!.ok) throw result!.error;
   return result!.value;
 }
+
+/**
+ * A database fault for a test, in either dialect: writes to `table` (`insert`, or `update of <column>`)
+ * for which `when` holds (it may use `new.<column>`) fail with `message`, until `remove()`.
+ */
+export async function refuseWrites(
+  db: Database,
+  fault: { name: string; table: string; on: string; when: string; message: string },
+): Promise<{ remove(): Promise<void> }> {
+  const { name, table, on, when, message } = fault;
+  if (db.dialect === 'sqlite') {
+    await db.run(sql.raw(`create trigger ${name} before ${on} on ${table} when ${when} begin select raise(abort, '${message}'); end`));
+    return { remove: async () => void (await db.run(sql.raw(`drop trigger ${name}`))) };
+  }
+  await db.run(sql.raw(`create function ${name}() returns trigger language plpgsql as $$ begin raise exception '${message}'; end $$`));
+  await db.run(sql.raw(`create trigger ${name} before ${on} on ${table} for each row when (${when}) execute function ${name}()`));
+  return {
+    remove: async () => {
+      await db.run(sql.raw(`drop trigger ${name} on ${table}`));
+      await db.run(sql.raw(`drop function ${name}()`));
+    },
+  };
+}

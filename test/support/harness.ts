@@ -8,6 +8,9 @@ import type { Route, Source } from '../../src/db/schema.js';
 import type { Layout } from '../../src/db/routes.js';
 import { createSource } from '../../src/db/sources.js';
 import { openSqlite } from '../../src/db/sqlite.js';
+import { openPostgres } from '../../src/db/postgres.js';
+import { inject } from 'vitest';
+import { freshDatabase } from './postgres.js';
 import { startDispatch, type Dispatch, type StartOptions } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
 import { FakeDiscord, snowflake, type FakeDiscordOptions, type FakeGuild } from './fake-discord.js';
@@ -68,7 +71,24 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** The real Dispatch (Express on port 0, a temporary SQLite file) against a loopback Discord. */
+/**
+ * Which database the tests run on: SQLite files, or (in the `postgres` test project,
+ * DISPATCH_TEST_DIALECT=postgres) a fresh database in the run's Postgres for each harness.
+ */
+export const TEST_DIALECT: 'sqlite' | 'postgres' = process.env.DISPATCH_TEST_DIALECT === 'postgres' ? 'postgres' : 'sqlite';
+
+/** DATABASE_URL for a fresh Postgres database on the postgres project; nothing on SQLite. */
+async function databaseEnv(): Promise<Record<string, string>> {
+  if (TEST_DIALECT === 'sqlite') return {};
+  return { DATABASE_URL: await freshDatabase(inject('postgresUrl')) };
+}
+
+/** Opens the test's database as Dispatch will (Postgres when the env says so). */
+export function openTestDatabase(path: string, env: Record<string, string>): Promise<Database> | Database {
+  return env.DATABASE_URL ? openPostgres(env.DATABASE_URL) : openSqlite(path);
+}
+
+/** The real Dispatch (Express on port 0, a temporary SQLite file or Postgres database) against a loopback Discord. */
 export async function startHarness(
   options: { env?: Record<string, string>; discord?: FakeDiscordOptions; start?: StartOptions; captureLogs?: boolean } = {},
 ): Promise<Harness> {
@@ -76,7 +96,7 @@ export async function startHarness(
   const discord = await FakeDiscord.start({ guilds: [guild], ...options.discord });
   const dir = tempDir();
   const databasePath = join(dir.path, 'dispatch.db');
-  const config = loadConfig(testEnv(discord, databasePath, options.env));
+  const config = loadConfig(testEnv(discord, databasePath, { ...(await databaseEnv()), ...options.env }));
   const logLines: string[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {
@@ -138,7 +158,8 @@ export async function preparedDatabase(options: { secret?: string | null; discor
   const discord = await FakeDiscord.start({ guilds: [guild], ...options.discord });
   const dir = tempDir();
   const path = join(dir.path, 'dispatch.db');
-  const db: Database = openSqlite(path);
+  const database = await databaseEnv();
+  const db: Database = await openTestDatabase(path, database);
   const created = await createSource(
     db,
     {
@@ -158,7 +179,7 @@ export async function preparedDatabase(options: { secret?: string | null; discor
     discord,
     path,
     source,
-    env: (overrides: Record<string, string> = {}) => testEnv(discord, path, overrides),
+    env: (overrides: Record<string, string> = {}) => testEnv(discord, path, { ...database, ...overrides }),
     cleanup: async () => {
       await discord.stop();
       dir.remove();
