@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { REST, type Client } from 'discord.js';
+import { DefaultRestOptions, REST, type Client, type RESTOptions } from 'discord.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { createEventWriter } from './db/event-writer.js';
@@ -8,6 +8,7 @@ import { createSecretBox, sealStoredSecrets } from './db/secret-box.js';
 import { openSqlite } from './db/sqlite.js';
 import { openPostgres } from './db/postgres.js';
 import { postgresCoordinator, singleProcess, type Coordinator } from './replicas/coordinator.js';
+import { pacer, requestGapMs } from './replicas/budget.js';
 import { Gateway } from './discord/gateway.js';
 import { restChannels } from './delivery/sender.js';
 import { retryCardThreads } from './cards/thread-access.js';
@@ -46,9 +47,17 @@ async function openStorage(config: Config, logger: Logger): Promise<{ db: Databa
   return { db, coordinator: postgresCoordinator({ url: config.databaseUrl, logger }) };
 }
 
-/** Discord's global limit is per bot token: replicas split it between them. */
-const DISCORD_GLOBAL_PER_SECOND = 50;
-const BUDGET_CHECK_MS = 5000;
+/**
+ * Discord's global limit is per bot token: with several replicas, each spaces its requests so that
+ * together they stay within it (see replicas/budget.ts). Alone, discord.js's own limiter suffices.
+ */
+function sharedBudgetRequests(replicas: () => number): RESTOptions['makeRequest'] {
+  const turn = pacer(() => requestGapMs(replicas()), Date.now);
+  return async (url, init) => {
+    await turn();
+    return DefaultRestOptions.makeRequest(url, init);
+  };
+}
 
 /**
  * Start order: database, then the HTTP listener (so webhooks are taken even while Discord is
@@ -68,7 +77,11 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   if (!config.encryptionKey) logger.warn('DISPATCH_ENCRYPTION_KEY is not set: signing secrets are stored in plain text');
   const now = options.now ?? Date.now;
   const metrics = createMetrics(db, now);
-  const rest = new REST({ api: config.discordApiUrl, retries: 0 }).setToken(config.discordToken);
+  const rest = new REST({
+    api: config.discordApiUrl,
+    retries: 0,
+    makeRequest: sharedBudgetRequests(() => coordinator.replicas()),
+  }).setToken(config.discordToken);
   rest.on('rateLimited', () => metrics.rateLimitHits.inc({ kind: 'wait' }));
   rest.on('response', (_request, response) => {
     if (response.status === 429) metrics.rateLimitHits.inc({ kind: '429' });
@@ -155,9 +168,6 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   worker.start();
   coordinator.onLeadership((leader) => (leader ? gateway.start() : void gateway.stop()));
   await coordinator.start();
-  const budget = setInterval(() => {
-    rest.options.globalRequestsPerSecond = Math.max(1, Math.floor(DISCORD_GLOBAL_PER_SECOND / coordinator.replicas()));
-  }, BUDGET_CHECK_MS).unref();
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -165,7 +175,6 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       logger.info('shutting down');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      clearInterval(budget);
       await worker.stop(config.shutdownTimeoutMs);
       server.closeAllConnections();
       await closed;

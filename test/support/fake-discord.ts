@@ -324,6 +324,11 @@ export class FakeDiscord {
     for (const ws of this.sockets) ws.send(frame);
   }
 
+  /** Clients connected to the gateway now (Dispatch keeps one session, on its leader). */
+  get gatewayClients(): number {
+    return this.sockets.size;
+  }
+
   /** Drops every gateway connection (the client will try to reconnect). */
   dropGateway(): void {
     for (const ws of this.sockets) ws.terminate();

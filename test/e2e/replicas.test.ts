@@ -1,0 +1,236 @@
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import pg from 'pg';
+import { openPostgres } from '../../src/db/postgres.js';
+import { CHANNEL_LOCKS } from '../../src/replicas/coordinator.js';
+import { createSource } from '../../src/db/sources.js';
+import type { Source } from '../../src/db/schema.js';
+import { startChild, type ChildDispatch } from '../support/child.js';
+import { FakeDiscord, snowflake, type FakeGuild } from '../support/fake-discord.js';
+import { testEnv } from '../support/harness.js';
+import { admin, shownText, slash } from '../support/interactions.js';
+import { freshDatabase } from '../support/postgres.js';
+import { loadFixture, sentryRequest } from '../support/sentry.js';
+
+/**
+ * Three real Dispatch processes on one real Postgres, behind a "load balancer" (this test, sending
+ * round-robin), against the loopback Discord. Only in the `postgres` test project.
+ */
+
+const CHANNELS = 20;
+const EVENTS = 1000;
+const PER_CHANNEL = EVENTS / CHANNELS;
+
+const base = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
+const issue = (shortId: string) => ({ ...base, data: { issue: { ...base.data.issue, shortId } } });
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+type Replica = ChildDispatch & { alive: boolean; name: string };
+
+async function health(replica: Replica): Promise<{ replica?: string; discord: { gateway: string } }> {
+  return (await (await fetch(`${replica.url}/healthz`)).json()) as never;
+}
+
+/** The short ids of the embeds posted in a channel, in the order Discord shows them. */
+function postedIds(discord: FakeDiscord, channelId: string): string[] {
+  return discord
+    .messagesIn(channelId)
+    .flatMap((m) => m.embeds)
+    .map((embed) => /· ([A-Z0-9-]+)$/.exec((embed as { author?: { name: string } }).author?.name ?? '')?.[1] ?? '?');
+}
+
+/** The most requests Discord received within any one second. */
+function busiestSecond(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; j < sorted.length; j++) {
+    while (sorted[j]! - sorted[i]! >= 1000) i++;
+    most = Math.max(most, j - i + 1);
+  }
+  return most;
+}
+
+async function setUp() {
+  const guild: FakeGuild = {
+    id: snowflake(),
+    name: 'Acme',
+    channels: Array.from({ length: CHANNELS }, (_, i) => ({ id: snowflake(), name: `team-${i}`, type: 0 })),
+  };
+  // Channel limits out of the way, so that only the shared global budget can hold the replicas back.
+  const discord = await FakeDiscord.start({ guilds: [guild], channelRateLimit: { messages: 1000, windowMs: 1000 } });
+  cleanups.push(() => discord.stop());
+  const url = await freshDatabase(inject('postgresUrl'));
+  const db = await openPostgres(url);
+  const sources: (Source & { channelId: string })[] = [];
+  for (const [i, channel] of guild.channels.entries()) {
+    const { source } = await createSource(
+      db,
+      { guildId: guild.id, channelId: channel.id, layout: 'feed', name: `team-${i}`, signingSecret: 'sek', createdBy: '1' },
+      Date.now(),
+    );
+    sources.push({ ...source, channelId: channel.id });
+  }
+  await db.close();
+  const env = testEnv(discord, '/nonexistent/unused.db', {
+    DATABASE_URL: url,
+    RETRY_SCHEDULE: '50ms,100ms,200ms',
+    BATCH_LINGER: '20ms',
+    SHUTDOWN_TIMEOUT: '1s',
+    FLOOD_THRESHOLD: '100000',
+  });
+  // Started together, as a deploy would: they race for the migrations lock and for leadership.
+  const replicas: Replica[] = await Promise.all(
+    ['a', 'b', 'c'].map(async (name) => {
+      const child = await startChild(env);
+      cleanups.push(() => void child.process.kill('SIGKILL'));
+      return Object.assign(child, { alive: true, name });
+    }),
+  );
+  return { guild, discord, sources, replicas, url };
+}
+
+function kill(replica: Replica): Promise<number | null> {
+  replica.alive = false;
+  replica.process.kill('SIGKILL');
+  return replica.exited;
+}
+
+/** The channels a replica is sending to now: those whose advisory lock its connection holds. */
+async function channelsHeldBy(client: pg.Client, replica: Replica, channelIds: string[]): Promise<string[]> {
+  const { rows } = await client.query<{ channel: string }>(
+    `select channel from unnest($1::text[]) as channel
+       join pg_locks l on l.locktype = 'advisory' and l.granted and l.classid = $2 and l.objid::bigint = (hashtext(channel)::bigint & 4294967295)
+       join pg_stat_activity a on a.pid = l.pid
+      where a.application_name like $3`,
+    [channelIds, CHANNEL_LOCKS, `dispatch-replica %/${replica.process.pid}`],
+  );
+  return rows.map((r) => r.channel);
+}
+
+/** Kills the replica with -9 at a moment when it is sending to at least one channel (or after 10 s). */
+async function killMidSend(url: string, victim: Replica, channelIds: string[]): Promise<{ at: number; channels: string[] }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const channels = await channelsHeldBy(client, victim, channelIds);
+      if (channels.length > 0 || Date.now() > deadline) {
+        await kill(victim);
+        return { at: Date.now(), channels };
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Posts one signed request to the k-th live replica; when that replica is gone (connection refused
+ * or reset, no 202), posts the same bytes to the next, as a load balancer would.
+ */
+async function send(replicas: Replica[], k: number, slug: string, request: { body: string | Buffer; headers: Record<string, string> }) {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const live = replicas.filter((r) => r.alive);
+    const replica = live[(k + attempt) % live.length]!;
+    try {
+      const response = await fetch(`${replica.url}/hooks/${slug}`, { method: 'POST', body: request.body, headers: request.headers });
+      if (response.status === 202) return;
+      throw new Error(`replica ${replica.name} answered ${response.status}: ${await response.text()}`);
+    } catch (error) {
+      if (replica.alive) throw error;
+    }
+  }
+  throw new Error('no replica took the event');
+}
+
+describe('several replicas on one Postgres', () => {
+  it('1,000 events over 20 channels through three replicas, one killed mid-way: each posted once, in order; the leader killed: commands answered again', async () => {
+    const { guild, discord, sources, replicas, url } = await setUp();
+    const channelIds = sources.map((s) => s.channelId);
+
+    // One gateway session, held by the leader; the other two stand by and are healthy too.
+    await expect.poll(() => discord.gatewayClients, { timeout: 15_000 }).toBe(1);
+    const roles = await Promise.all(replicas.map(async (r) => (await health(r)).replica));
+    expect(roles.sort()).toEqual(['leader', 'standby', 'standby']);
+
+    // Each channel's events go out one after another (so their order is defined), spread over all
+    // replicas; the channels go out side by side. Half-way, a standby is killed while it sends.
+    const sent = new Map<string, string[]>(sources.map((s) => [s.channelId, []]));
+    let acknowledged = 0;
+    let killing: Promise<{ at: number; channels: string[] }> | undefined;
+    const leaderBefore = await (async () => {
+      for (const r of replicas) if ((await health(r)).replica === 'leader') return r;
+      throw new Error('no leader');
+    })();
+    const victim = replicas.find((r) => r !== leaderBefore)!;
+    await Promise.all(
+      sources.map(async (source, c) => {
+        for (let k = 0; k < PER_CHANNEL; k++) {
+          const shortId = `T${c}-${k}`;
+          await send(replicas, c + k, source.slug, sentryRequest('issue', issue(shortId), 'sek'));
+          sent.get(source.channelId)!.push(shortId);
+          if (++acknowledged === EVENTS / 2) killing = killMidSend(url, victim, channelIds);
+        }
+      }),
+    );
+    expect(acknowledged).toBe(EVENTS);
+    const killed = await killing!;
+    expect(killed.channels.length).toBeGreaterThan(0);
+
+    // The channels the dead replica was sending to are taken over by the two left.
+    const takenOver = await Promise.all(
+      killed.channels.map(async (channelId) => {
+        const after = () => discord.messageRequests(channelId).filter((r) => r.at > killed.at);
+        await expect.poll(() => after().length, { timeout: 20_000 }).toBeGreaterThan(0);
+        return Math.min(...after().map((r) => r.at)) - killed.at;
+      }),
+    );
+    // Every acknowledged event posted exactly once, in the order it was acknowledged in its channel.
+    for (const source of sources) {
+      await expect.poll(() => postedIds(discord, source.channelId).length, { timeout: 30_000 }).toBeGreaterThanOrEqual(PER_CHANNEL);
+    }
+    await new Promise((r) => setTimeout(r, 500)); // a double would show up now
+    for (const source of sources) expect(postedIds(discord, source.channelId)).toEqual(sent.get(source.channelId));
+    // Together they kept within Discord's global limit (50 requests/s per bot token).
+    const busiest = busiestSecond(discord.requests.filter((r) => r.path.includes('/channels/')).map((r) => r.at));
+    expect(busiest).toBeLessThanOrEqual(50);
+
+    // Kill the leader: the survivor takes the gateway and answers commands.
+    const leader = leaderBefore;
+    const survivor = replicas.find((r) => r.alive && r !== leader)!;
+    const leaderKilledAt = Date.now();
+    await kill(leader);
+    const alice = admin(guild);
+    let answered: string | undefined;
+    // As a person would: ask again each second until the bot answers (an interaction sent while no
+    // replica holds the gateway reaches nobody).
+    while (!answered && Date.now() - leaderKilledAt < 30_000) {
+      const command = slash(alice, 'list');
+      discord.dispatch('INTERACTION_CREATE', command);
+      answered = await discord
+        .waitForResponse((r) => r.token === command.token, 1000)
+        .then(shownText)
+        .catch(() => undefined);
+    }
+    const takeover = Date.now() - leaderKilledAt;
+    expect(answered).toContain('team-0');
+    expect((await health(survivor)).replica).toBe('leader');
+    expect(discord.gatewayClients).toBe(1);
+
+    // The survivor alone still delivers.
+    await send(replicas, 0, sources[0]!.slug, sentryRequest('issue', issue('AFTER-1'), 'sek'));
+    await expect.poll(() => postedIds(discord, sources[0]!.channelId).at(-1), { timeout: 10_000 }).toBe('AFTER-1');
+
+    const slowest = Math.max(...takenOver);
+    console.log(
+      `replicas: ${takenOver.length} channel(s) of the replica killed mid-send taken over ${Math.min(...takenOver)}–${slowest} ms after; ` +
+        `commands answered ${takeover} ms after the leader was killed; busiest second ${busiest} requests`,
+    );
+    expect(slowest).toBeLessThan(10_000);
+    expect(takeover).toBeLessThan(15_000);
+  }, 180_000);
+});
