@@ -10,7 +10,9 @@
  *   3. end to end: webhook sent → message posted at the loopback Discord, one at a time;
  *   4. burst drain: 100 events to one channel, the loopback Discord allowing 5 messages per 5 s;
  *   5. live cards: a follow-up webhook about an issue → the edit of its card, with the default
- *      coalescing (a card is edited at most once a second).
+ *      coalescing (a card is edited at most once a second);
+ *   6. ingest by storage: SQLite, Postgres with one replica and with two, each as a ratio to the
+ *      same round's bare Express (a throwaway Postgres from bench/postgres.ts, commits flushed).
  * Everything runs on loopback; Dispatch and the baseline run as child processes. The bench
  * stands on its own: it uses Dispatch's code and its own loopback Discord, nothing from test/.
  */
@@ -23,6 +25,8 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createSource } from '../src/db/sources.js';
 import { openSqlite } from '../src/db/sqlite.js';
+import { openPostgres } from '../src/db/postgres.js';
+import { freshDatabase, startPostgres } from './postgres.js';
 import type { Source } from '../src/db/schema.js';
 import { sampleIssueCreated } from '../src/sentry/samples.js';
 import { sign } from '../src/sentry/verify.js';
@@ -95,27 +99,51 @@ async function startDispatch(
   env: Record<string, string> = {},
   layout: 'feed' | 'card' = 'feed',
 ): Promise<{ child: Child; source: Source; cleanup: () => void }> {
+  const { children, source, cleanup } = await startReplicas(discord, 1, { env, layout });
+  return { child: children[0]!, source, cleanup };
+}
+
+/**
+ * `count` Dispatch processes sharing one database: a fresh SQLite file (one process only), or with
+ * `postgresUrl` (a cluster's admin URL) a fresh Postgres database; one source, made before they start.
+ */
+async function startReplicas(
+  discord: LoopbackDiscord,
+  count: number,
+  options: { env?: Record<string, string>; layout?: 'feed' | 'card'; postgresUrl?: string } = {},
+): Promise<{ children: Child[]; source: Source; cleanup: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'dispatch-bench-'));
   const databasePath = join(dir, 'dispatch.db');
-  const db = openSqlite(databasePath);
+  const databaseUrl = options.postgresUrl ? await freshDatabase(options.postgresUrl) : undefined;
+  const db = databaseUrl ? await openPostgres(databaseUrl) : openSqlite(databasePath);
   const { source } = await createSource(
     db,
-    { guildId: discord.guildId, channelId: discord.channelId, layout, name: 'bench', signingSecret: SECRET, createdBy: '1' },
+    {
+      guildId: discord.guildId,
+      channelId: discord.channelId,
+      layout: options.layout ?? 'feed',
+      name: 'bench',
+      signingSecret: SECRET,
+      createdBy: '1',
+    },
     Date.now(),
   );
   await db.close();
-  const child = await startProcess(productionCommand(), {
+  const env = {
     DISCORD_TOKEN: 'bench-token',
     DISCORD_API_URL: discord.apiUrl,
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_PATH: databasePath,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     // The production default: every webhook and delivery writes a log line, and that is part of the cost.
     LOG_LEVEL: 'info',
     BATCH_LINGER: '500ms',
-    ...env,
-  });
-  return { child, source, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    ...options.env,
+  };
+  const children: Child[] = [];
+  for (let i = 0; i < count; i++) children.push(await startProcess(productionCommand(), env));
+  return { children, source, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 async function stop(child: Child) {
@@ -136,12 +164,12 @@ function peakRssMb(pid: number): number {
 }
 
 /** Load from this process; the server's own CPU use is read from /proc around the run. */
-async function load(url: string, pid: number) {
+async function load(url: string, pid: number, connections = CONNECTIONS) {
   const cpuBefore = cpuSeconds(pid);
   const result = await autocannon({
     url,
     method: 'POST',
-    connections: CONNECTIONS,
+    connections,
     duration: DURATION_S,
     requests: [{ setupRequest: (req) => ({ ...req, ...nextRequest() }) }],
   });
@@ -304,9 +332,38 @@ async function cardEdits(cards = 50, followUps = 200) {
   return result;
 }
 
+/**
+ * One round of ingest on each storage, each beside the same round's bare Express: SQLite, Postgres
+ * with one replica, Postgres with two (the load balancer's part played by splitting the connections
+ * between them). Postgres flushes every commit, as SQLite does.
+ */
+async function storageRound(postgresUrl: string) {
+  const bare = await startProcess(['bench/bare-express.mjs'], {});
+  const baseline = await load(`${bare.url}/hooks/bench`, bare.process.pid!);
+  await stop(bare);
+  const measure = async (replicas: number, postgres: boolean) => {
+    const discord = await startLoopbackDiscord();
+    const { children, source, cleanup } = await startReplicas(discord, replicas, postgres ? { postgresUrl } : {});
+    await Promise.all(children.map((child) => healthyAfter(child)));
+    await new Promise((r) => setTimeout(r, 3000)); // settled: leadership, the gateway, the first prune
+    const runs = await Promise.all(
+      children.map((child) => load(`${child.url}/hooks/${source.slug}`, child.process.pid!, CONNECTIONS / replicas)),
+    );
+    await Promise.all(children.map(stop));
+    await discord.stop();
+    cleanup();
+    return {
+      rps: runs.reduce((n, r) => n + r.rps, 0),
+      p99: Math.max(...runs.map((r) => r.p99)),
+      failed: runs.reduce((n, r) => n + r.non2xx + r.errors, 0),
+    };
+  };
+  return { baseline, sqlite: await measure(1, false), postgres1: await measure(1, true), postgres2: await measure(2, true) };
+}
+
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
-/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards); all by default. */
+/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres); all by default. */
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const wanted = (section: string) => !only || only.includes(section);
 
@@ -399,4 +456,43 @@ if (wanted('cards')) {
   console.log(
     `   follow-up → card edited: p50 ${fmt(c.p50)} ms   p95 ${fmt(c.p95)} ms   max ${fmt(c.max)} ms (target p95 < 1000 ms); ${c.messages} messages, ${c.edits} edits, ${c.lines} thread messages`,
   );
+}
+
+if (wanted('postgres')) {
+  const cluster = await startPostgres({ durable: true });
+  try {
+    const rounds: Awaited<ReturnType<typeof storageRound>>[] = [];
+    for (let r = 0; r < ROUNDS; r++) rounds.push(await storageRound(cluster.url));
+    console.log(`\n6. Ingest by storage (${ROUNDS} rounds; each: bare Express, then Dispatch on each storage, delivery running)`);
+    const line = (label: string, pick: (round: (typeof rounds)[number]) => { rps: number; p99: number; failed: number }) =>
+      console.log(
+        `   ${label}: ${range(
+          rounds.map((x) => pick(x).rps / x.baseline.rps),
+          2,
+        )} of bare Express's req/s   ` +
+          `p99 ${range(
+            rounds.map((x) => pick(x).p99 / x.baseline.p99),
+            2,
+          )}× its p99   ` +
+          `(${range(
+            rounds.map((x) => pick(x).rps),
+            0,
+          )} req/s, ${rounds.reduce((n, x) => n + pick(x).failed, 0)} failed)`,
+      );
+    console.log(
+      `   bare Express 5          : ${range(
+        rounds.map((x) => x.baseline.rps),
+        0,
+      )} req/s   p99 ${range(
+        rounds.map((x) => x.baseline.p99),
+        0,
+      )} ms`,
+    );
+    line('SQLite, one process     ', (x) => x.sqlite);
+    line('Postgres, one replica   ', (x) => x.postgres1);
+    line('Postgres, two replicas  ', (x) => x.postgres2);
+    console.log('   (one 2-core machine: the replicas, Postgres and the load generator share its cores)');
+  } finally {
+    await cluster.stop();
+  }
 }
