@@ -10,6 +10,8 @@ const ON_POSTGRES = [
   'test/integration/delivery-trust.test.ts',
   'test/integration/flood.test.ts',
   'test/integration/templates.test.ts',
+  'test/integration/payload-safety.test.ts',
+  'test/integration/replay-secrets-metrics.test.ts',
   'test/e2e/commands.test.ts',
   'test/e2e/routes.test.ts',
   'test/e2e/cards.test.ts',

@@ -6,8 +6,7 @@ import type { Database } from './db/database.js';
 import { createEventWriter } from './db/event-writer.js';
 import { createSecretBox, sealStoredSecrets } from './db/secret-box.js';
 import { openSqlite } from './db/sqlite.js';
-import { openPostgres } from './db/postgres.js';
-import { postgresCoordinator, singleProcess, type Coordinator } from './replicas/coordinator.js';
+import { singleProcess, type Coordinator } from './replicas/coordinator.js';
 import { pacer, requestGapMs } from './replicas/budget.js';
 import { Gateway } from './discord/gateway.js';
 import { restChannels } from './delivery/sender.js';
@@ -42,6 +41,9 @@ export interface StartOptions {
 async function openStorage(config: Config, logger: Logger): Promise<{ db: Database; coordinator: Coordinator }> {
   if (!config.databaseUrl)
     return { db: openSqlite(config.databasePath, { synchronous: config.databaseSynchronous }), coordinator: singleProcess() };
+  // Loaded only here, so that a SQLite process never loads pg.
+  const { openPostgres } = await import('./db/postgres.js');
+  const { postgresCoordinator } = await import('./replicas/postgres-coordinator.js');
   const onError = (error: Error) => logger.error({ err: error }, 'Postgres connection error');
   const db = await openPostgres(config.databaseUrl, { onError });
   return { db, coordinator: postgresCoordinator({ url: config.databaseUrl, logger }) };

@@ -11,12 +11,32 @@ type Waiting = { input: IncomingEvent; resolve: (e: AcceptedEvent) => void; reje
  * loop are therefore written in one transaction (at setImmediate, right after the I/O phase), and
  * each promise resolves only once that transaction has committed.
  *
+ * While a group is being committed, the next one gathers (at most GROUPS_IN_FLIGHT commit at once):
+ * with SQLite a commit ends within its turn, so nothing changes; with Postgres a commit takes
+ * round trips, and requests arriving meanwhile share the next commit instead of each taking one.
+ *
  * One request's failure is its own: it is undone alone inside the group, then tried once more in
  * a transaction of its own, and only its promise rejects. If the whole transaction fails (the
  * database is gone), each request is tried alone too, so none depends on another's fate.
  */
+const GROUPS_IN_FLIGHT = 2;
+
 export function createEventWriter(db: Database, now: () => number, dedupeWindowMs: number): WriteEvent {
   let queued: Waiting[] = [];
+  let inFlight = 0;
+  let scheduled = false;
+  const schedule = () => {
+    if (scheduled || inFlight >= GROUPS_IN_FLIGHT || queued.length === 0) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      inFlight += 1;
+      void flush().finally(() => {
+        inFlight -= 1;
+        schedule();
+      });
+    });
+  };
 
   const alone = async (waiting: Waiting) => {
     try {
@@ -54,7 +74,7 @@ export function createEventWriter(db: Database, now: () => number, dedupeWindowM
 
   return (input) =>
     new Promise((resolve, reject) => {
-      if (queued.length === 0) setImmediate(() => void flush());
       queued.push({ input, resolve, reject });
+      schedule();
     });
 }

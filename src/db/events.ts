@@ -34,8 +34,13 @@ const toEvent = (row: Record<string, unknown>): EventRow => fromRow(events, row)
 
 /**
  * Stores accepted webhooks and their deliveries in one transaction, so that once this returns every
- * stored one survives a crash. Each event is written under its own savepoint: one that fails (its
- * source was just deleted, say) is undone alone and reported alone, and the others commit.
+ * stored one survives a crash.
+ *
+ * The group is written with one multi-row insert of events and one of deliveries: a statement
+ * costs a round trip to Postgres, and the same rows one by one cost several per event. If any of
+ * it fails (an event whose source was just deleted, say), that attempt is undone and each event is
+ * written again under its own savepoint, so the one that fails is undone and reported alone and the
+ * others commit.
  *
  * An identical body for the same source within `dedupeWindowMs` is the same event: it is counted
  * as a duplicate and answered with the first one's id. After the window the old event stops being
@@ -48,23 +53,87 @@ export function acceptEvents(
   dedupeWindowMs: number,
 ): Promise<Settled<AcceptedEvent>[]> {
   return db.transaction(async (tx) => {
-    const receivedBySource = new Map<number, number>();
-    const results: Settled<AcceptedEvent>[] = [];
-    for (const input of inputs) {
-      try {
-        const accepted = await tx.transaction((one) => acceptOne(one, input, now, dedupeWindowMs));
-        if (!accepted.duplicate) receivedBySource.set(input.sourceId, (receivedBySource.get(input.sourceId) ?? 0) + 1);
-        results.push({ ok: true, value: accepted });
-      } catch (error) {
-        results.push({ ok: false, error });
+    let results: Settled<AcceptedEvent>[];
+    try {
+      results = await tx.transaction((together) => acceptTogether(together, inputs, now, dedupeWindowMs));
+    } catch {
+      results = [];
+      for (const input of inputs) {
+        try {
+          results.push({ ok: true, value: await tx.transaction((one) => acceptOne(one, input, now, dedupeWindowMs)) });
+        } catch (error) {
+          results.push({ ok: false, error });
+        }
       }
     }
     // One counter update per source, not per event: a burst from one source is one write.
+    const receivedBySource = new Map<number, number>();
+    results.forEach((result, i) => {
+      if (!result.ok || result.value.duplicate) return;
+      const sourceId = inputs[i]!.sourceId;
+      receivedBySource.set(sourceId, (receivedBySource.get(sourceId) ?? 0) + 1);
+    });
     for (const [sourceId, count] of receivedBySource) {
       await tx.run(sql`update sources set events_received = events_received + ${count}, last_event_at = ${now} where id = ${sourceId}`);
     }
     return results;
   });
+}
+
+/** Rows per multi-row statement: well within SQLite's 32,766 bound parameters (7 per event). */
+const ROWS_PER_STATEMENT = 500;
+
+function chunked<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/** The whole group in a few statements; throws if any of it fails (the caller then goes one by one). */
+async function acceptTogether(
+  db: Database,
+  inputs: readonly IncomingEvent[],
+  now: number,
+  dedupeWindowMs: number,
+): Promise<Settled<AcceptedEvent>[]> {
+  const rows = inputs.map((input) => ({ input, id: randomUUID(), hash: hashBody(input.body) }));
+  const seqOf = new Map<string, number>();
+  for (const chunk of chunked(rows, ROWS_PER_STATEMENT)) {
+    const values = chunk.map(
+      ({ input, id, hash }) =>
+        sql`(${id}, ${input.sourceId}, ${input.eventType}, ${hash}, ${input.text}, ${now}, ${JSON.stringify(input.filteredBy)})`,
+    );
+    const inserted = await db.all<{ id: string; seq: number }>(sql`
+      insert into events (id, source_id, event_type, body_hash, body, received_at, filtered_by)
+      values ${sql.join(values, sql`, `)}
+      on conflict (source_id, body_hash) where deduped do nothing returning id, seq`);
+    for (const row of inserted) seqOf.set(row.id, Number(row.seq));
+  }
+  const deliveryValues = rows.flatMap(({ input, id }) => {
+    const seq = seqOf.get(id);
+    if (seq === undefined) return [];
+    return input.routes.map((route) => sql`(${seq}, ${route.id}, ${route.channelId}, ${input.cardKey ?? null}, ${now})`);
+  });
+  for (const chunk of chunked(deliveryValues, ROWS_PER_STATEMENT)) {
+    await db.run(sql`
+      insert into deliveries (event_seq, route_id, channel_id, card_key, next_attempt_at)
+      values ${sql.join(chunk, sql`, `)}`);
+  }
+  const filteredByRoute = new Map<number, number>();
+  for (const { input, id } of rows) {
+    if (!seqOf.has(id)) continue;
+    for (const routeId of input.filteredBy) filteredByRoute.set(routeId, (filteredByRoute.get(routeId) ?? 0) + 1);
+  }
+  for (const [routeId, count] of filteredByRoute) {
+    await db.run(sql`update routes set events_filtered = events_filtered + ${count} where id = ${routeId}`);
+  }
+  // Not inserted: the same bytes are already stored (earlier, or earlier in this group). Rare: one by one.
+  const results: Settled<AcceptedEvent>[] = [];
+  for (const { input, id } of rows) {
+    if (seqOf.has(id)) results.push({ ok: true, value: { id, duplicate: false } });
+    else results.push({ ok: true, value: await acceptOne(db, input, now, dedupeWindowMs) });
+  }
+  return results;
 }
 
 async function acceptOne(db: Database, input: IncomingEvent, now: number, dedupeWindowMs: number): Promise<AcceptedEvent> {

@@ -148,7 +148,10 @@ export class PostgresDatabase implements Database {
     }
   }
 
-  async close(): Promise<void> {
-    await this.pool.end();
+  private closing: Promise<void> | undefined;
+
+  /** Ends the pool once; closing again (a shutdown after a failure closed it) is harmless. */
+  close(): Promise<void> {
+    return (this.closing ??= this.pool.end());
   }
 }

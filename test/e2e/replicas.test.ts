@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import { openPostgres } from '../../src/db/postgres.js';
-import { CHANNEL_LOCKS } from '../../src/replicas/coordinator.js';
+import { CHANNEL_LOCKS } from '../../src/replicas/postgres-coordinator.js';
 import { createSource } from '../../src/db/sources.js';
 import type { Source } from '../../src/db/schema.js';
 import { startChild, type ChildDispatch } from '../support/child.js';

@@ -4,7 +4,7 @@ import { pruneFinished } from '../../src/db/events.js';
 import type { Source } from '../../src/db/schema.js';
 import { setSourceEnabled } from '../../src/db/sources.js';
 import { EMBED_LIMITS, embedLength } from '../../src/embed/limits.js';
-import { deliveriesOf, sourceRow as readSource, storeEvent } from '../support/db.js';
+import { deliveriesOf, eventsOf, sourceRow as readSource, storeEvent } from '../support/db.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
 import { admin, interact, shownText, slash } from '../support/interactions.js';
 import { loadFixture, sentryRequest, serializeLikeSentry } from '../support/sentry.js';
@@ -105,6 +105,22 @@ describe('delivery', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(h.discord.messagesIn(h.channelId)).toHaveLength(1);
     expect((await sourceRow(h, source)).eventsReceived).toBe(1);
+  });
+
+  it('the same body sent several times at once (one group commit) is one event, posted once', async () => {
+    h = await startHarness();
+    const source = await h.addSource();
+    const request = sentryRequest('issue', issue('DUP-AT-ONCE'), source.signingSecret!);
+    const others = Array.from({ length: 6 }, (_, i) => sentryRequest('issue', issue(`OTHER-${i}`), source.signingSecret!));
+    const answers = await Promise.all([...Array(4).fill(request), ...others].map((r) => h!.post(source.slug, r)));
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(202));
+    const ids = await Promise.all(answers.slice(0, 4).map(async (a) => ((await a.json()) as { event_id: string }).event_id));
+    expect(new Set(ids).size).toBe(1);
+    await h.discord.waitForMessages(7, h.channelId);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.discord.messagesIn(h.channelId).flatMap((m) => m.embeds)).toHaveLength(7);
+    expect((await sourceRow(h, source)).eventsReceived).toBe(7);
+    expect((await eventsOf(h.dispatch.db, source.id)).find((e) => e.id === ids[0])!.duplicates).toBe(3);
   });
 
   it('packs waiting events into messages within Discord limits', async () => {

@@ -6,11 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createSecretBox, SecretKeyError } from '../../src/db/secret-box.js';
-import { openSqlite } from '../../src/db/sqlite.js';
 import { startDispatch } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
 import { sourceRow } from '../support/db.js';
-import { preparedDatabase, startHarness, type Harness } from '../support/harness.js';
+import { openTestDatabase, preparedDatabase, startHarness, type Harness } from '../support/harness.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -57,7 +56,7 @@ describe('signing secrets at rest', () => {
     const prepared = await preparedDatabase({ secret: 'plain-old-secret' });
     const start = (env: Record<string, string> = {}) => startDispatch(loadConfig(prepared.env(env)), silent);
     const stored = async () => {
-      const db = openSqlite(prepared.path);
+      const db = await openTestDatabase(prepared.path, prepared.env());
       const value = (await sourceRow(db, prepared.source.id)).signingSecret!;
       await db.close();
       return value;
