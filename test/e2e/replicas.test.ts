@@ -6,7 +6,7 @@ import { createSource } from '../../src/db/sources.js';
 import type { Source } from '../../src/db/schema.js';
 import { startChild, type ChildDispatch } from '../support/child.js';
 import { FakeDiscord, snowflake, type FakeGuild } from '../support/fake-discord.js';
-import { testEnv } from '../support/harness.js';
+import { startHarness, testEnv } from '../support/harness.js';
 import { admin, shownText, slash } from '../support/interactions.js';
 import { freshDatabase } from '../support/postgres.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
@@ -233,4 +233,33 @@ describe('several replicas on one Postgres', () => {
     expect(slowest).toBeLessThan(10_000);
     expect(takeover).toBeLessThan(15_000);
   }, 180_000);
+});
+
+describe('when Postgres goes away and comes back', () => {
+  it('webhooks are refused (never acknowledged and lost), the leader gives up the gateway, and all resumes when Postgres is back', async () => {
+    const h = await startHarness();
+    cleanups.push(() => h.close());
+    const source = await h.addSource();
+    await expect.poll(() => h.dispatch.coordinator.role(), { timeout: 10_000 }).toBe('leader');
+    await expect.poll(() => h.discord.gatewayClients, { timeout: 10_000 }).toBe(1);
+    const name = new URL(h.config.databaseUrl!).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: inject('postgresUrl') });
+    await admin.connect();
+    cleanups.push(() => admin.end());
+    // Postgres down, for this database: no new connections, and the open ones cut.
+    await admin.query(`alter database ${name} allow_connections false`);
+    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
+
+    const refused = await h.postEvent(source, 'issue', issue('WHILE-DOWN'));
+    expect(refused.status).toBeGreaterThanOrEqual(500);
+    expect((await fetch(`${h.dispatch.url}/healthz`)).status).toBe(503);
+    await expect.poll(() => h.dispatch.coordinator.role(), { timeout: 10_000 }).toBe('standby');
+    await expect.poll(() => h.discord.gatewayClients, { timeout: 10_000 }).toBe(0);
+
+    await admin.query(`alter database ${name} allow_connections true`);
+    await expect.poll(async () => (await h.postEvent(source, 'issue', issue('AFTER-BACK'))).status, { timeout: 15_000 }).toBe(202);
+    await expect.poll(() => h.dispatch.coordinator.role(), { timeout: 15_000 }).toBe('leader');
+    await expect.poll(() => h.discord.gatewayClients, { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => postedIds(h.discord, source.channelId), { timeout: 10_000 }).toEqual(['AFTER-BACK']);
+  }, 60_000);
 });

@@ -14,12 +14,12 @@ function busiestSecond(times: number[]): number {
 describe('the global budget shared by replicas', () => {
   afterEach(() => void vi.useRealTimers());
 
-  it('leaves a lone process to discord.js, and spaces replicas so that together they stay within 50 a second', () => {
+  it('leaves a lone process to discord.js, and spaces replicas so that together they stay within 45 a second (a tenth under 50)', () => {
     expect(requestGapMs(1)).toBe(0);
     for (const replicas of [2, 3, 5, 10, 25]) {
       const gap = requestGapMs(replicas);
       // An evenly spaced sender fits floor(1000 / gap) + 1 requests into a one-second window at worst.
-      expect((Math.floor(1000 / gap) + 1) * replicas).toBeLessThanOrEqual(DISCORD_GLOBAL_PER_SECOND);
+      expect((Math.floor(1000 / gap) + 1) * replicas).toBeLessThanOrEqual(DISCORD_GLOBAL_PER_SECOND - 5);
     }
   });
 
