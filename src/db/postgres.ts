@@ -33,6 +33,10 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 8,
+    // An unreachable Postgres fails a request within seconds instead of holding it until the OS
+    // gives up on the connection (minutes); keepAlive notices a dead peer on an open connection.
+    connectionTimeoutMillis: 5000,
+    keepAlive: true,
     types,
     application_name: options.applicationName ?? 'dispatch',
   });
