@@ -53,7 +53,31 @@ function busiestSecond(times: number[]): number {
   return most;
 }
 
-async function setUp() {
+/**
+ * What `/dispatch source list` shows once some replica answers it: asked again each second, as a
+ * person would (an interaction sent while no replica holds the gateway reaches nobody).
+ */
+async function commandAnswered(discord: FakeDiscord, guild: FakeGuild): Promise<string | undefined> {
+  const alice = admin(guild);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const command = slash(alice, 'list');
+    discord.dispatch('INTERACTION_CREATE', command);
+    const answered = await discord
+      .waitForResponse((r) => r.token === command.token, 1000)
+      .then(shownText)
+      .catch(() => undefined);
+    if (answered) return answered;
+  }
+  return undefined;
+}
+
+async function leaderOf(replicas: Replica[]): Promise<Replica> {
+  for (const r of replicas) if (r.alive && (await health(r)).replica === 'leader') return r;
+  throw new Error('no leader');
+}
+
+async function setUp(names = ['a', 'b', 'c']) {
   const guild: FakeGuild = {
     id: snowflake(),
     name: 'Acme',
@@ -83,7 +107,7 @@ async function setUp() {
   });
   // Started together, as a deploy would: they race for the migrations lock and for leadership.
   const replicas: Replica[] = await Promise.all(
-    ['a', 'b', 'c'].map(async (name) => {
+    names.map(async (name) => {
       const child = await startChild(env);
       cleanups.push(() => void child.process.kill('SIGKILL'));
       return Object.assign(child, { alive: true, name });
@@ -162,10 +186,7 @@ describe('several replicas on one Postgres', () => {
     const sent = new Map<string, string[]>(sources.map((s) => [s.channelId, []]));
     let acknowledged = 0;
     let killing: Promise<{ at: number; channels: string[] }> | undefined;
-    const leaderBefore = await (async () => {
-      for (const r of replicas) if ((await health(r)).replica === 'leader') return r;
-      throw new Error('no leader');
-    })();
+    const leaderBefore = await leaderOf(replicas);
     const victim = replicas.find((r) => r !== leaderBefore)!;
     await Promise.all(
       sources.map(async (source, c) => {
@@ -204,18 +225,7 @@ describe('several replicas on one Postgres', () => {
     const survivor = replicas.find((r) => r.alive && r !== leader)!;
     const leaderKilledAt = Date.now();
     await kill(leader);
-    const alice = admin(guild);
-    let answered: string | undefined;
-    // As a person would: ask again each second until the bot answers (an interaction sent while no
-    // replica holds the gateway reaches nobody).
-    while (!answered && Date.now() - leaderKilledAt < 30_000) {
-      const command = slash(alice, 'list');
-      discord.dispatch('INTERACTION_CREATE', command);
-      answered = await discord
-        .waitForResponse((r) => r.token === command.token, 1000)
-        .then(shownText)
-        .catch(() => undefined);
-    }
+    const answered = await commandAnswered(discord, guild);
     const takeover = Date.now() - leaderKilledAt;
     expect(answered).toContain('team-0');
     expect((await health(survivor)).replica).toBe('leader');
@@ -262,4 +272,41 @@ describe('when Postgres goes away and comes back', () => {
     await expect.poll(() => h.discord.gatewayClients, { timeout: 15_000 }).toBe(1);
     await expect.poll(() => postedIds(h.discord, source.channelId), { timeout: 10_000 }).toEqual(['AFTER-BACK']);
   }, 60_000);
+});
+
+describe('a rolling deploy', () => {
+  it('SIGTERM on the leader: it finishes its sends and exits 0, the other takes the gateway, every event posted once and in order', async () => {
+    const { guild, discord, sources, replicas } = await setUp(['a', 'b']);
+    await expect.poll(() => discord.gatewayClients, { timeout: 15_000 }).toBe(1);
+    const leader = await leaderOf(replicas);
+    const other = replicas.find((r) => r !== leader)!;
+    const channels = sources.slice(0, 5);
+    const sent = new Map<string, string[]>(channels.map((s) => [s.channelId, []]));
+    let acknowledged = 0;
+    let stopped: Promise<number | null> | undefined;
+    await Promise.all(
+      channels.map(async (source, c) => {
+        for (let k = 0; k < 40; k++) {
+          const shortId = `D${c}-${k}`;
+          await send(replicas, c + k, source.slug, sentryRequest('issue', issue(shortId), 'sek'));
+          sent.get(source.channelId)!.push(shortId);
+          if (++acknowledged === 100) {
+            // The load balancer stops sending to it first, then it is told to stop.
+            leader.alive = false;
+            leader.process.kill('SIGTERM');
+            stopped = leader.exited;
+          }
+        }
+      }),
+    );
+    expect(await stopped).toBe(0);
+    for (const source of channels) {
+      await expect.poll(() => postedIds(discord, source.channelId).length, { timeout: 20_000 }).toBeGreaterThanOrEqual(40);
+    }
+    await new Promise((r) => setTimeout(r, 500)); // a double would show up now
+    for (const source of channels) expect(postedIds(discord, source.channelId)).toEqual(sent.get(source.channelId));
+    expect(await commandAnswered(discord, guild)).toContain('team-0');
+    expect((await health(other)).replica).toBe('leader');
+    expect(discord.gatewayClients).toBe(1);
+  }, 120_000);
 });
