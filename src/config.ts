@@ -170,6 +170,12 @@ export interface Config {
   readonly sentryUrls: { readonly allowInsecure: boolean; readonly allowPrivate: boolean; readonly timeoutMs: number };
 }
 
+/** Values the logger must never write, wherever they turn up: the bot token, and the password in DATABASE_URL. */
+export function secretValues(config: Config): string[] {
+  const password = config.databaseUrl ? decodeURIComponent(new URL(config.databaseUrl).password) : '';
+  return [config.discordToken, ...(password ? [password] : [])];
+}
+
 /** Parses the environment once. Nothing else in the program reads process.env. */
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   // `KEY=` (as in .env.example) means "not set", for every key.

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, secretValues, type Config } from './config.js';
 import { startDispatch } from './dispatch.js';
 import { createLogger } from './logger.js';
 
@@ -18,7 +18,7 @@ function readConfig(): Config {
 }
 
 const config = readConfig();
-const logger = createLogger({ level: config.logLevel, pretty: config.logPretty, secretValues: [config.discordToken] });
+const logger = createLogger({ level: config.logLevel, pretty: config.logPretty, secretValues: secretValues(config) });
 
 process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, secretValues } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('names a missing DISCORD_TOKEN', () => {
@@ -54,5 +54,16 @@ describe('.env.example', () => {
     expect(config).toEqual(loadConfig({ DISCORD_TOKEN: 't' }));
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     for (const key of Object.keys(env)) expect(readme).toContain(`| \`${key}\` |`);
+  });
+});
+
+describe('secretValues', () => {
+  it("names the bot token and DATABASE_URL's password (decoded), for the logger to hide", () => {
+    expect(secretValues(loadConfig({ DISCORD_TOKEN: 'bot-token-123' }))).toEqual(['bot-token-123']);
+    const config = loadConfig({
+      DISCORD_TOKEN: 'bot-token-123',
+      DATABASE_URL: 'postgresql://dispatch:s3cr%40t-pass@db.internal:5432/dispatch',
+    });
+    expect(secretValues(config)).toEqual(['bot-token-123', 's3cr@t-pass']);
   });
 });
