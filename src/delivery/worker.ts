@@ -23,7 +23,7 @@ import {
 } from '../db/deliveries.js';
 import { pruneCards } from '../db/cards.js';
 import { pruneFinished } from '../db/events.js';
-import { deferProbe, holdChannel, holdsDue, liftHold, nextHoldProbe, probeHoldsOfGuild } from '../db/holds.js';
+import { deferProbe, holdChannel, holdOf, holdsDue, liftHold, nextHoldProbe, probeHoldsOfGuild } from '../db/holds.js';
 import { routesByIds } from '../db/routes.js';
 import { guildsOfSources } from '../db/sources.js';
 import { recordTemplateError, templateFor } from '../db/templates.js';
@@ -255,7 +255,7 @@ export class DeliveryWorker {
       if (this.busyChannels.has(hold.channelId)) continue;
       const gate = outageGate(this.lastTransientFailureAt, this.inFlight.size, now);
       if (!gate.open) return gate.until;
-      const plan = await this.planTaken(hold.channelId, now, { ignoreLinger: true });
+      const plan = await this.planTaken(hold.channelId, now, { ignoreLinger: true, probingHold: true });
       if (plan === 'taken elsewhere') continue;
       if ('kind' in plan) this.startChannel({ ...plan, probing: hold });
       else if ('nothing' in plan)
@@ -281,11 +281,20 @@ export class DeliveryWorker {
   /**
    * Plans a channel once it is this replica's to send to; a plan that sends keeps it until the
    * send is over (startChannel gives it back), any other gives it back at once.
+   *
+   * The list a pass works through was read before its awaits: meanwhile a send that ended (here,
+   * or on another replica) may have put the channel on hold. So whether it is held is read again
+   * here, once the channel is ours; only the probe of a hold plans a held channel.
    */
-  private async planTaken(channelId: string, now: number, options: { ignoreLinger?: boolean } = {}): Promise<Plan | 'taken elsewhere'> {
+  private async planTaken(
+    channelId: string,
+    now: number,
+    options: { ignoreLinger?: boolean; probingHold?: boolean } = {},
+  ): Promise<Plan | 'taken elsewhere'> {
     if (!(await this.deps.channels.take(channelId))) return 'taken elsewhere';
     let plan: Plan | undefined;
     try {
+      if (!options.probingHold && (await holdOf(this.deps.db, channelId))) return (plan = { nothing: true });
       plan = await this.planChannel(channelId, now, options);
       return plan;
     } finally {
