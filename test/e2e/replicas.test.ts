@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { busiestSecond } from '../support/rates.js';
 import pg from 'pg';
 import { openPostgres } from '../../src/db/postgres.js';
 import { CHANNEL_LOCKS } from '../../src/replicas/postgres-coordinator.js';
@@ -40,17 +41,6 @@ function postedIds(discord: FakeDiscord, channelId: string): string[] {
     .messagesIn(channelId)
     .flatMap((m) => m.embeds)
     .map((embed) => /· ([A-Z0-9-]+)$/.exec((embed as { author?: { name: string } }).author?.name ?? '')?.[1] ?? '?');
-}
-
-/** The most requests Discord received within any one second. */
-function busiestSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; j < sorted.length; j++) {
-    while (sorted[j]! - sorted[i]! >= 1000) i++;
-    most = Math.max(most, j - i + 1);
-  }
-  return most;
 }
 
 /**
