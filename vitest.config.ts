@@ -21,6 +21,8 @@ const ON_POSTGRES = [
   'test/e2e/triage.test.ts',
   'test/e2e/crash-recovery.test.ts',
   'test/e2e/replicas.test.ts',
+  'test/e2e/replicas-partition.test.ts',
+  'test/simulation/simulation.test.ts',
 ];
 
 export default defineConfig({
@@ -29,7 +31,14 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: ['test/e2e/replicas.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'sqlite',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/e2e/replicas.test.ts', 'test/e2e/replicas-partition.test.ts'],
+        },
+      },
       {
         extends: true,
         test: {

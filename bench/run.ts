@@ -31,6 +31,7 @@ import type { Source } from '../src/db/schema.js';
 import { sampleIssueCreated } from '../src/sentry/samples.js';
 import { sign } from '../src/sentry/verify.js';
 import { startLoopbackDiscord, type LoopbackDiscord } from './loopback-discord.js';
+import { asChannelId, asGuildId } from '../src/ids.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECRET = 'bench-client-secret';
@@ -119,8 +120,8 @@ async function startReplicas(
   const { source } = await createSource(
     db,
     {
-      guildId: discord.guildId,
-      channelId: discord.channelId,
+      guildId: asGuildId(discord.guildId),
+      channelId: asChannelId(discord.channelId),
       layout: options.layout ?? 'feed',
       name: 'bench',
       signingSecret: SECRET,

@@ -1,3 +1,4 @@
+import { guildOf } from '../src/ids.js';
 import {
   ChannelType,
   InteractionContextType,
@@ -239,9 +240,9 @@ export const dispatchCommand = {
   async autocomplete(interaction, ctx) {
     const focused = interaction.options.getFocused(true);
     let names: string[] = [];
-    if (focused.name === 'source') names = await searchSourceNames(ctx.db, interaction.guildId, String(focused.value));
+    if (focused.name === 'source') names = await searchSourceNames(ctx.db, guildOf(interaction), String(focused.value));
     if (focused.name === 'route') {
-      const source = await findSource(ctx.db, interaction.guildId, interaction.options.getString('source') ?? '');
+      const source = await findSource(ctx.db, guildOf(interaction), interaction.options.getString('source') ?? '');
       if (source) names = await searchRouteNames(ctx.db, source.id, String(focused.value));
     }
     await interaction.respond(names.map((name) => ({ name, value: name })));

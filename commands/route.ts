@@ -16,6 +16,7 @@ import {
   deleteRoute,
   findRoute,
   ROUTE_NAME_PATTERN,
+  RouteChannelTaken,
   RouteNameTaken,
   routesByIds,
   routesOf,
@@ -38,6 +39,8 @@ import { assertFormFresh } from './source-create.js';
 import { requireSource } from './source-lookup.js';
 import { holdReason } from './source-status.js';
 import type { CommandContext, ComponentHandler } from './types.js';
+import type { ChannelId, RoleId } from '../src/ids.js';
+import { channelIdOf, guildOf, parseRouteId, roleIdOf } from '../src/ids.js';
 
 type Interaction = ChatInputCommandInteraction<'cached'>;
 
@@ -52,7 +55,15 @@ function routeNameFrom(raw: string): string {
   return name;
 }
 
-const routeNameTaken = (name: string) => new UserError(`This source already has a route named "${name}".`);
+/** A route change the repository refused, in the member's words; anything else as it was. */
+export function routeRefusal(error: unknown, source: Source): unknown {
+  if (error instanceof RouteNameTaken) return new UserError(`**${source.name}** already has a route named "${error.routeName}".`);
+  if (error instanceof RouteChannelTaken)
+    return new UserError(
+      `Route **${error.routeName}** of **${source.name}** already posts in <#${error.channelId}>: two routes of one source in one channel would post every event they both take twice. Change that route's filter or ping instead (\`/dispatch route edit\`), or pick another channel.`,
+    );
+  return error;
+}
 
 export async function requireRoute(ctx: CommandContext, source: Source, name: string): Promise<Route> {
   const route = await findRoute(ctx.db, source.id, name);
@@ -74,14 +85,14 @@ function filterOptions(interaction: Interaction): FilterOptions {
  * The role a route may ping, checked: never @everyone, and a warning when the bot cannot mention
  * it (Discord would show the mention without pinging anyone).
  */
-function pingRole(role: Role, guild: Guild, channelId: string): { roleId: string; warning?: string } {
+function pingRole(role: Role, guild: Guild, channelId: ChannelId): { roleId: RoleId; warning?: string } {
   if (role.id === guild.id) throw new UserError('A route cannot ping @everyone. Pick a role.');
   const me = guild.members.me;
   const channel = guild.channels.cache.get(channelId);
   const mayMentionAll = me && channel ? channel.permissionsFor(me)?.has(PermissionFlagsBits.MentionEveryone) : false;
-  if (role.mentionable || mayMentionAll) return { roleId: role.id };
+  if (role.mentionable || mayMentionAll) return { roleId: roleIdOf(role) };
   return {
-    roleId: role.id,
+    roleId: roleIdOf(role),
     warning: `⚠️ The bot cannot mention <@&${role.id}>: its pings will not notify anyone until the role is made mentionable (Server Settings → Roles → "Allow anyone to @mention this role") or the bot gets **Mention @everyone, @here, and All Roles** in <#${channelId}>.`,
   };
 }
@@ -100,9 +111,9 @@ function threadWarning(route: Route, guild: Guild): string | undefined {
 
 /** `/dispatch route add`: another channel for some of a source's events; the webhook URL does not change. */
 export async function routeAddCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const name = routeNameFrom(interaction.options.getString('name', true));
-  const channelId = interaction.options.getChannel('channel', true).id;
+  const channelId = channelIdOf(interaction.options.getChannel('channel', true));
   const layout = layoutFrom(interaction.options.getString('layout'), DEFAULT_LAYOUT);
   assertCanPostIn(interaction.guild, channelId);
   const filter = applyFilterOptions({}, filterOptions(interaction));
@@ -122,7 +133,7 @@ export async function routeAddCommand(interaction: Interaction, ctx: CommandCont
     },
     ctx.now(),
   ).catch((error: unknown) => {
-    throw error instanceof RouteNameTaken ? routeNameTaken(error.routeName) : error;
+    throw routeRefusal(error, source);
   });
   ctx.logger.info({ source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id }, 'route added');
   const lines = [
@@ -135,7 +146,7 @@ export async function routeAddCommand(interaction: Interaction, ctx: CommandCont
 }
 
 export async function routeListCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const routes = await routesOf(ctx.db, source.id);
   const holds = await holdsOfChannels(
     ctx.db,
@@ -156,15 +167,15 @@ export async function routeListCommand(interaction: Interaction, ctx: CommandCon
 
 /** `/dispatch route edit`: any of channel, filter parts, ping, name; `-` clears a filter part. */
 export async function routeEditCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const route = await requireRoute(ctx, source, interaction.options.getString('route', true));
   const changes: RouteChanges = {};
   const newName = interaction.options.getString('name');
   if (newName) changes.name = routeNameFrom(newName);
   const channel = interaction.options.getChannel('channel');
   if (channel) {
-    assertCanPostIn(interaction.guild, channel.id);
-    changes.channelId = channel.id;
+    assertCanPostIn(interaction.guild, channelIdOf(channel));
+    changes.channelId = channelIdOf(channel);
   }
   const filter = applyFilterOptions(deserializeFilter(route.filter), filterOptions(interaction));
   changes.filter = serializeFilter(filter);
@@ -180,11 +191,11 @@ export async function routeEditCommand(interaction: Interaction, ctx: CommandCon
   if (triageRole) {
     if (triageRole.id === interaction.guildId)
       throw new UserError('The triage role cannot be @everyone: pick a role of the people who triage.');
-    changes.triageRoleId = triageRole.id;
+    changes.triageRoleId = roleIdOf(triageRole);
   }
   if (interaction.options.getBoolean('remove-triage-role')) changes.triageRoleId = null;
   const updated = await updateRoute(ctx.db, route, changes, ctx.now()).catch((error: unknown) => {
-    throw error instanceof RouteNameTaken ? routeNameTaken(error.routeName) : error;
+    throw routeRefusal(error, source);
   });
   if (changes.channelId || changes.layout) ctx.wakeDelivery();
   ctx.logger.info({ source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id }, 'route edited');
@@ -204,7 +215,7 @@ export async function routeEditCommand(interaction: Interaction, ctx: CommandCon
 
 /** `/dispatch route remove`: asks first; a source keeps at least one route. */
 export async function routeRemoveCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const route = await requireRoute(ctx, source, interaction.options.getString('route', true));
   if ((await routesOf(ctx.db, source.id)).length === 1) {
     throw new UserError(
@@ -235,8 +246,9 @@ export const routeRemoveButton: ComponentHandler = {
     if (!interaction.isButton()) throw new UserError('This button is not valid any more.');
     if (choice !== 'confirm') return void (await interaction.update({ content: 'Nothing was removed.', components: [] }));
     assertFormFresh(issuedAt, ctx.now());
-    const route = (await routesByIds(ctx.db, [Number(routeId)])).get(Number(routeId));
-    const source = route ? await findSourceById(ctx.db, interaction.guildId, route.sourceId) : undefined;
+    const id = parseRouteId(routeId);
+    const route = id === undefined ? undefined : (await routesByIds(ctx.db, [id])).get(id);
+    const source = route ? await findSourceById(ctx.db, guildOf(interaction), route.sourceId) : undefined;
     if (!route || !source) throw new UserError('That route no longer exists.');
     if ((await routesOf(ctx.db, source.id)).length === 1) throw new UserError('A source needs one route: this is its last one now.');
     const dropped = await deleteRoute(ctx.db, route);
@@ -250,7 +262,7 @@ export const routeRemoveButton: ComponentHandler = {
 
 /** `/dispatch route test`: the source's last events through its current routes. Nothing is posted. */
 export async function routeTestCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const routes = await routesOf(ctx.db, source.id);
   const events = await latestEvents(ctx.db, source.id, DRY_RUN_EVENTS);
   const posted = new Map(routes.map((r) => [r.id, { count: 0, example: undefined as string | undefined }]));

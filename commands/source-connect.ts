@@ -1,7 +1,8 @@
+import { guildOf } from '../src/ids.js';
 import { LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle, type ChatInputCommandInteraction } from 'discord.js';
 import type { Source } from '../src/db/schema.js';
 import { setSentryConnection } from '../src/db/sources.js';
-import { describeSentryProblem, SentryApi, SentryApiError } from '../src/sentry-api/client.js';
+import { describeSentryProblem, SentryApi, SentryApiError, systemResolve } from '../src/sentry-api/client.js';
 import { checkBaseUrl, DEFAULT_SENTRY_URL } from '../src/sentry-api/url-guard.js';
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral } from './replies.js';
@@ -22,7 +23,7 @@ function input(id: string, label: string, description: string, options: { value?
 
 /** `/dispatch source connect`: a form for the integration token (never pre-filled), the Sentry URL and the organization. */
 export async function connectCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
-  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const modal = new ModalBuilder()
     .setCustomId(customId('connect', source.id, ctx.now()))
     .setTitle(`Sentry API: ${source.name}`)
@@ -49,7 +50,7 @@ export const connectModalHandler: ComponentHandler = {
   async handle(interaction, [sourceId, issuedAt], ctx) {
     if (!interaction.isModalSubmit()) throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
-    const source = await sourceById(ctx, interaction.guildId, sourceId);
+    const source = await sourceById(ctx, guildOf(interaction), sourceId);
     const token = interaction.fields.getTextInputValue('token').trim();
     const about = { source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id };
     if (token === '') {
@@ -69,7 +70,7 @@ export const connectModalHandler: ComponentHandler = {
     await interaction.deferReply({ flags: 'Ephemeral' });
     let who: { name: string; scopes: string[] };
     try {
-      who = await new SentryApi(url.url, token, ctx.sentryUrls).whoami();
+      who = await new SentryApi(url.url, token, ctx.sentryUrls, systemResolve).whoami();
     } catch (error) {
       if (!(error instanceof SentryApiError)) throw error;
       ctx.logger.warn({ ...about, problem: error.problem.kind }, 'Sentry API token check failed');

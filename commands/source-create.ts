@@ -1,3 +1,4 @@
+import { asChannelId, channelIdOf, guildOf } from '../src/ids.js';
 import { LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle, type ChatInputCommandInteraction } from 'discord.js';
 import { createSource, findSource, SourceNameTaken } from '../src/db/sources.js';
 import { assertCanPostIn, threadPermissionWarning } from '../src/discord/channel-check.js';
@@ -45,8 +46,8 @@ export async function createCommand(interaction: ChatInputCommandInteraction<'ca
   const channel = interaction.options.getChannel('channel', true);
   const layout = layoutFrom(interaction.options.getString('layout'), DEFAULT_LAYOUT);
   // Checked before the form, so nobody fills it in for a name that cannot be used.
-  if (await findSource(ctx.db, interaction.guildId, name)) throw nameTaken(name);
-  assertCanPostIn(interaction.guild, channel.id);
+  if (await findSource(ctx.db, guildOf(interaction), name)) throw nameTaken(name);
+  assertCanPostIn(interaction.guild, channelIdOf(channel));
   const modal = new ModalBuilder()
     .setCustomId(customId('create', name, channel.id, layout, ctx.now()))
     .setTitle(`New Sentry source: ${name}`)
@@ -79,16 +80,18 @@ function setupSteps(url: string, hasSecret: boolean): string {
 
 export const createModalHandler: ComponentHandler = {
   action: 'create',
-  async handle(interaction, [rawName, channelId, rawLayout, issuedAt], ctx) {
-    if (!interaction.isModalSubmit() || !rawName || !channelId || !rawLayout)
+  async handle(interaction, [rawName, rawChannelId, rawLayout, issuedAt], ctx) {
+    if (!interaction.isModalSubmit() || !rawName || !rawChannelId || !rawLayout)
       throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
+    // The channel comes back from the form's custom id: checked against this server's channels below.
+    const channelId = asChannelId(rawChannelId);
     const layout = layoutFrom(rawLayout, DEFAULT_LAYOUT);
     const name = sourceNameFrom(rawName);
     const secret = readSecret(interaction.fields.getTextInputValue('secret'), ctx.requireSignature);
     assertCanPostIn(interaction.guild, channelId);
     const input = {
-      guildId: interaction.guildId,
+      guildId: guildOf(interaction),
       channelId,
       layout,
       name,

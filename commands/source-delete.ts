@@ -1,3 +1,4 @@
+import { guildOf } from '../src/ids.js';
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, type ChatInputCommandInteraction } from 'discord.js';
 import { deleteSource } from '../src/db/sources.js';
 import { UserError } from '../src/user-error.js';
@@ -8,7 +9,7 @@ import type { CommandContext, ComponentHandler } from './types.js';
 
 /** `/dispatch source delete`: nothing is deleted until the member confirms with the button. */
 export async function deleteCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
-  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const issued = ctx.now();
   const buttons = new ActionRowBuilder<ButtonBuilder>().addComponents(
     new ButtonBuilder()
@@ -37,7 +38,7 @@ export const deleteButtonHandler: ComponentHandler = {
       return;
     }
     assertFormFresh(issuedAt, ctx.now());
-    const source = await sourceById(ctx, interaction.guildId, sourceId);
+    const source = await sourceById(ctx, guildOf(interaction), sourceId);
     await deleteSource(ctx.db, source);
     ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source deleted');
     await interaction.update({ content: `🗑️ Source **${source.name}** deleted.`, components: [] });

@@ -13,6 +13,8 @@ import { ephemeral, relativeTime } from './replies.js';
 import { requireSource } from './source-lookup.js';
 import { holdReason } from './source-status.js';
 import type { CommandContext } from './types.js';
+import type { GuildId, RouteId } from '../src/ids.js';
+import { guildOf } from '../src/ids.js';
 
 type Interaction = ChatInputCommandInteraction<'cached'>;
 
@@ -24,7 +26,7 @@ const LOG_LENGTH = 20;
  * within retention are queued again. Each is posted once: a delivery keeps the nonce of its batch.
  */
 export async function retryCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   if (!source.enabled) throw new UserError(`**${source.name}** is disabled. Enable it with \`/dispatch source enable\` first.`);
   const now = ctx.now();
   const routes = await routesOf(ctx.db, source.id);
@@ -51,7 +53,7 @@ export async function retryCommand(interaction: Interaction, ctx: CommandContext
   await interaction.reply(ephemeral(lines.join('\n')));
 }
 
-function outcome(delivery: DeliveryRow, guildId: string, hold: Hold | undefined): string {
+function outcome(delivery: DeliveryRow, guildId: GuildId, hold: Hold | undefined): string {
   const link = delivery.messageId ? ` [message](https://discord.com/channels/${guildId}/${delivery.channelId}/${delivery.messageId})` : '';
   switch (delivery.status) {
     case 'delivered':
@@ -75,12 +77,12 @@ function logLine(
   deliveries: readonly DeliveryRow[],
   routes: ReadonlyMap<number, Route>,
   holds: ReadonlyMap<string, Hold>,
-  guildId: string,
+  guildId: GuildId,
 ): string {
-  const name = (routeId: number) => routes.get(routeId)?.name ?? 'a removed route';
+  const name = (routeId: RouteId) => routes.get(routeId)?.name ?? 'a removed route';
   const many = routes.size > 1;
   const outcomes = deliveries.map((d) => `${many ? `${name(d.routeId)}: ` : ''}${outcome(d, guildId, holds.get(d.channelId))}`);
-  const filteredBy = (JSON.parse(event.filteredBy) as number[]).map(name);
+  const filteredBy = (JSON.parse(event.filteredBy) as RouteId[]).map(name);
   if (filteredBy.length > 0) outcomes.push(`🚫 filtered out by ${filteredBy.join(', ')}`);
   const again = event.duplicates > 0 ? ` · received again ${event.duplicates}× (duplicate, not posted again)` : '';
   return `${relativeTime(event.receivedAt)} \`${event.eventType}\` · ${outcomes.join(' · ')}${again}`;
@@ -88,7 +90,7 @@ function logLine(
 
 /** `/dispatch source log`: the source's last events and what became of each, so "did Dispatch get it?" has an answer. */
 export async function logCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const routes = await routesOf(ctx.db, source.id);
   const recent = await recentEvents(ctx.db, source.id, LOG_LENGTH);
   const holds = await holdsOfChannels(

@@ -1,9 +1,11 @@
+import { channelIdOf, guildOf } from '../src/ids.js';
 import type { ChatInputCommandInteraction } from 'discord.js';
 import { routesOf, updateRoute } from '../src/db/routes.js';
 import { findSource, renameSource, SourceNameTaken } from '../src/db/sources.js';
 import { assertCanPostIn } from '../src/discord/channel-check.js';
 import { UserError } from '../src/user-error.js';
 import { ephemeral } from './replies.js';
+import { routeRefusal } from './route.js';
 import { nameTaken, requireSource, sourceNameFrom } from './source-lookup.js';
 import type { CommandContext } from './types.js';
 
@@ -12,15 +14,15 @@ import type { CommandContext } from './types.js';
  * with it). The webhook URL, and so Sentry's settings, never change.
  */
 export async function editCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
-  let source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  let source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const rawName = interaction.options.getString('name');
   const channel = interaction.options.getChannel('channel');
   if (!rawName && !channel) throw new UserError('Give a new `name`, a new `channel`, or both.');
   const name = rawName ? sourceNameFrom(rawName) : undefined;
-  if (channel) assertCanPostIn(interaction.guild, channel.id);
+  if (channel) assertCanPostIn(interaction.guild, channelIdOf(channel));
   const lines: string[] = [];
   if (name && name !== source.name) {
-    if (await findSource(ctx.db, interaction.guildId, name)) throw nameTaken(name);
+    if (await findSource(ctx.db, guildOf(interaction), name)) throw nameTaken(name);
     const before = source.name;
     source = await renameSource(ctx.db, source, name, ctx.now()).catch((error: unknown) => {
       throw error instanceof SourceNameTaken ? nameTaken(error.sourceName) : error;
@@ -29,7 +31,9 @@ export async function editCommand(interaction: ChatInputCommandInteraction<'cach
   }
   if (channel) {
     const first = (await routesOf(ctx.db, source.id))[0]!;
-    await updateRoute(ctx.db, first, { channelId: channel.id }, ctx.now());
+    await updateRoute(ctx.db, first, { channelId: channelIdOf(channel) }, ctx.now()).catch((error: unknown) => {
+      throw routeRefusal(error, source);
+    });
     ctx.wakeDelivery();
     lines.push(`✏️ Route **${first.name}** of **${source.name}** now posts in <#${channel.id}>; events still waiting go there too.`);
   }

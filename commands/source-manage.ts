@@ -1,3 +1,4 @@
+import { guildOf } from '../src/ids.js';
 import {
   ActionRowBuilder,
   ButtonBuilder,
@@ -34,7 +35,7 @@ type Interaction = ChatInputCommandInteraction<'cached'>;
 const LIST_PAGE_SIZE = 10;
 
 function sourceOption(interaction: Interaction, ctx: CommandContext): Promise<Source> {
-  return requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  return requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
 }
 
 /** One page of `/dispatch source list`, with buttons when there are more pages. */
@@ -43,7 +44,7 @@ async function listPage(
   ctx: CommandContext,
   page: number,
 ): Promise<InteractionReplyOptions> {
-  const sources = await listSources(ctx.db, interaction.guildId);
+  const sources = await listSources(ctx.db, guildOf(interaction));
   const pages = Math.max(1, Math.ceil(sources.length / LIST_PAGE_SIZE));
   const current = Math.min(Math.max(0, page), pages - 1);
   const shown = sources.slice(current * LIST_PAGE_SIZE, (current + 1) * LIST_PAGE_SIZE);
@@ -187,6 +188,8 @@ export async function enableCommand(interaction: Interaction, ctx: CommandContex
   const channels = [...new Set((await routesOf(ctx.db, source.id)).map((r) => r.channelId))];
   for (const channelId of channels) assertCanPostIn(interaction.guild, channelId);
   await setSourceEnabled(ctx.db, source, true, ctx.now());
+  // What waited while it was disabled goes now (the worker's periodic pass would find it within seconds anyway).
+  ctx.wakeDelivery();
   ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source enabled');
   await interaction.reply(
     ephemeral(`▶️ Source **${source.name}** is enabled: events are posted in ${channels.map((c) => `<#${c}>`).join(', ')} again.`),

@@ -1,3 +1,4 @@
+import { guildOf } from '../src/ids.js';
 import { ModalBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { setSourceSecret } from '../src/db/sources.js';
 import { UserError } from '../src/user-error.js';
@@ -8,7 +9,7 @@ import type { CommandContext, ComponentHandler } from './types.js';
 
 /** `/dispatch source secret`: a modal to set, rotate or clear the signing secret. */
 export async function secretCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
-  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const modal = new ModalBuilder()
     .setCustomId(customId('secret', source.id, ctx.now()))
     .setTitle(`Signing secret: ${source.name}`)
@@ -26,7 +27,7 @@ export const secretModalHandler: ComponentHandler = {
   async handle(interaction, [sourceId, issuedAt], ctx) {
     if (!interaction.isModalSubmit()) throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
-    const source = await sourceById(ctx, interaction.guildId, sourceId);
+    const source = await sourceById(ctx, guildOf(interaction), sourceId);
     const secret = readSecret(interaction.fields.getTextInputValue('secret'), ctx.requireSignature);
     const had = source.signingSecret !== null;
     await setSourceSecret(ctx.db, source, secret === null ? null : ctx.secrets.seal(secret), ctx.now());

@@ -26,6 +26,7 @@ import { assertFormFresh } from './source-create.js';
 import { requireRoute } from './route.js';
 import { requireSource, sourceById } from './source-lookup.js';
 import type { CommandContext, ComponentHandler } from './types.js';
+import { guildOf, parseRouteId, type RouteId } from '../src/ids.js';
 
 type Interaction = ChatInputCommandInteraction<'cached'>;
 
@@ -49,7 +50,7 @@ interface Target {
 /** The source, route and pattern a template command is about. */
 async function target(interaction: Interaction, ctx: CommandContext): Promise<Target> {
   const pattern = eventPatternFrom(interaction.options.getString('event'));
-  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const routeName = interaction.options.getString('route');
   const route = routeName ? await requireRoute(ctx, source, routeName) : undefined;
   return { source, route, owner: { sourceId: source.id, routeId: route?.id ?? null }, pattern };
@@ -96,9 +97,10 @@ export const templateSetModal: ComponentHandler = {
   async handle(interaction, [sourceId, routeId, issuedAt], ctx) {
     if (!interaction.isModalSubmit()) throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
-    const source = await sourceById(ctx, interaction.guildId, sourceId);
-    const route = Number(routeId) ? (await routesByIds(ctx.db, [Number(routeId)])).get(Number(routeId)) : undefined;
-    if (Number(routeId) && route?.sourceId !== source.id) throw new UserError('That route no longer exists.');
+    const source = await sourceById(ctx, guildOf(interaction), sourceId);
+    const id = parseRouteId(routeId);
+    const route = id === undefined ? undefined : (await routesByIds(ctx.db, [id])).get(id);
+    if (id !== undefined && route?.sourceId !== source.id) throw new UserError('That route no longer exists.');
     const eventPattern = eventPatternFrom(interaction.fields.getTextInputValue('event'));
     const body = interaction.fields.getTextInputValue('template');
     compileTemplate(body); // refused here, with the engine's message, if it does not parse
@@ -129,8 +131,7 @@ export async function templatePreviewCommand(interaction: Interaction, ctx: Comm
   const origin = last
     ? `the last \`${event.eventType}\` event received (${relativeTime(event.receivedAt)})`
     : `a sample \`${event.eventType}\` event`;
-  // Without a route, the source's own templates (no route has id 0).
-  const template = await templateFor(ctx.db, source.id, route?.id ?? 0, event.eventType);
+  const template = await templateFor(ctx.db, source.id, route?.id ?? null, event.eventType);
   const rendered = renderEvent(event, template);
   const lines: string[] = [];
   if (!template) {
@@ -163,10 +164,10 @@ export async function templatePreviewCommand(interaction: Interaction, ctx: Comm
 }
 
 export async function templateListCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  const source = await requireSource(ctx, interaction.guildId, interaction.options.getString('source', true));
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const rows = await listTemplates(ctx.db, source.id);
   const routes = new Map((await routesOf(ctx.db, source.id)).map((r) => [r.id, r.name]));
-  const owner = (routeId: number | null) => (routeId === null ? '' : ` · route ${routes.get(routeId) ?? '?'} only`);
+  const owner = (routeId: RouteId | null) => (routeId === null ? '' : ` · route ${routes.get(routeId) ?? '?'} only`);
   const embed = new EmbedBuilder()
     .setTitle(`Templates of ${source.name}`)
     .setColor(COLORS.blue)

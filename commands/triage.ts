@@ -6,19 +6,20 @@ import {
   type GuildMember,
   type StringSelectMenuInteraction,
 } from 'discord.js';
-import type { CardState } from '../src/cards/state.js';
+import { issueCardKey, type CardState } from '../src/cards/state.js';
 import { findCardByKey } from '../src/db/cards.js';
 import { acceptEvents } from '../src/db/events.js';
 import { routesByIds } from '../src/db/routes.js';
 import type { Route, Source } from '../src/db/schema.js';
 import { findSourceById, setSentryProblem } from '../src/db/sources.js';
-import { describeSentryProblem, SentryApi, SentryApiError, type Assignee } from '../src/sentry-api/client.js';
+import { describeSentryProblem, SentryApi, SentryApiError, type Assignee, systemResolve } from '../src/sentry-api/client.js';
 import { DEFAULT_SENTRY_URL } from '../src/sentry-api/url-guard.js';
 import { isStatusAction, TRIAGE_ACTIONS, TRIAGE_EVENT_TYPE, type StatusAction, type TriagePayload } from '../src/triage/actions.js';
 import { cardButtons, triageId, type ActionRow } from '../src/triage/components.js';
 import { truncate } from '../src/embed/text.js';
 import { UserError } from '../src/user-error.js';
 import type { CommandContext, ComponentHandler } from './types.js';
+import { guildOf, parseRouteId, type GuildId, type RouteId } from '../src/ids.js';
 
 type Clicked = ButtonInteraction<'cached'> | StringSelectMenuInteraction<'cached'>;
 
@@ -26,11 +27,13 @@ const ISSUE_ID = /^\d{1,20}$/;
 const MENU_OPTIONS = 25;
 
 /** The route, its source and the card a triage component points at, all within the clicker's server. */
-async function target(ctx: CommandContext, guildId: string, routeId: string | undefined, issueId: string | undefined) {
-  const route = (await routesByIds(ctx.db, [Number(routeId)])).get(Number(routeId));
+async function target(ctx: CommandContext, guildId: GuildId, routeId: string | undefined, issueId: string | undefined) {
+  // The route id comes back from the component's custom id: it is looked up only within the clicker's server.
+  const id = parseRouteId(routeId);
+  const route = id === undefined ? undefined : (await routesByIds(ctx.db, [id])).get(id);
   const source = route ? await findSourceById(ctx.db, guildId, route.sourceId) : undefined;
   if (!route || !source || !issueId || !ISSUE_ID.test(issueId)) throw new UserError('This card is no longer managed by Dispatch.');
-  const card = await findCardByKey(ctx.db, route.id, `issue:${issueId}`);
+  const card = await findCardByKey(ctx.db, route.id, issueCardKey(issueId));
   const state = card ? (JSON.parse(card.state) as CardState) : undefined;
   return { route, source, issueId, state };
 }
@@ -52,7 +55,7 @@ function apiOf(source: Source, ctx: CommandContext): SentryApi {
       `**${source.name}** is not connected to Sentry's API any more. An admin can connect it with \`/dispatch source connect\`.`,
     );
   }
-  return new SentryApi(source.sentryBaseUrl ?? DEFAULT_SENTRY_URL, ctx.secrets.open(source.sentryToken), ctx.sentryUrls);
+  return new SentryApi(source.sentryBaseUrl ?? DEFAULT_SENTRY_URL, ctx.secrets.open(source.sentryToken), ctx.sentryUrls, systemResolve);
 }
 
 function orgOf(source: Source, state: CardState | undefined): string {
@@ -98,7 +101,7 @@ async function recordTriage(
         text,
         routes: [{ id: route.id, channelId: route.channelId }],
         filteredBy: [],
-        cardKey: `issue:${issueId}`,
+        cardKey: issueCardKey(issueId),
       },
     ],
     ctx.now(),
@@ -111,7 +114,7 @@ async function recordTriage(
 const displayName = (interaction: Clicked) => interaction.member.displayName.replace(/[^\p{L}\p{N} _.-]/gu, '').slice(0, 64) || 'someone';
 
 /** The assign menu: the clicker first when their Discord name matches a Sentry member, then teams and members, 25 at most. */
-function assignMenu(routeId: number, issueId: string, people: Assignee[], clicker: string[], url: string | undefined): ActionRow[] {
+function assignMenu(routeId: RouteId, issueId: string, people: Assignee[], clicker: string[], url: string | undefined): ActionRow[] {
   const lower = clicker.map((n) => n.toLowerCase()).filter(Boolean);
   const isClicker = (a: Assignee) =>
     a.matches.some((m) => lower.includes(m.toLowerCase()) || lower.includes(m.toLowerCase().split('@')[0]!));
@@ -154,7 +157,7 @@ export const triageHandler: ComponentHandler = {
   anyMember: true,
   async handle(interaction, [routeId, issueId, kind], ctx) {
     if (!interaction.isButton() && !interaction.isStringSelectMenu()) throw new UserError('This button is not valid any more.');
-    const { route, source, state } = await target(ctx, interaction.guildId, routeId, issueId);
+    const { route, source, state } = await target(ctx, guildOf(interaction), routeId, issueId);
     assertMayTriage(interaction.member, interaction.memberPermissions, route);
     const api = apiOf(source, ctx);
     const org = orgOf(source, state);
@@ -234,7 +237,7 @@ export const triagePickHandler: ComponentHandler = {
   async handle(interaction, _args, ctx) {
     if (!interaction.isStringSelectMenu()) throw new UserError('This menu is not valid any more.');
     const [routeId, issueId] = (interaction.values[0] ?? '').split(':');
-    const { route, source, state } = await target(ctx, interaction.guildId, routeId, issueId);
+    const { route, source, state } = await target(ctx, guildOf(interaction), routeId, issueId);
     assertMayTriage(interaction.member, interaction.memberPermissions, route);
     if (!state) throw new UserError('This card is no longer managed by Dispatch.');
     await interaction.reply({

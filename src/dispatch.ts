@@ -4,14 +4,15 @@ import { DefaultRestOptions, REST, type Client, type RESTOptions } from 'discord
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { createEventWriter } from './db/event-writer.js';
-import { createSecretBox, sealStoredSecrets } from './db/secret-box.js';
+import { createSecretBox, sealStoredSecrets, type SecretBox } from './db/secret-box.js';
 import { openSqlite } from './db/sqlite.js';
 import { singleProcess, type Coordinator } from './replicas/coordinator.js';
 import { pacer, requestGapMs } from './replicas/budget.js';
 import { Gateway } from './discord/gateway.js';
-import { restChannels } from './delivery/sender.js';
+import { restChannels, type DiscordChannels } from './delivery/sender.js';
 import { retryCardThreads } from './cards/thread-access.js';
 import { DeliveryWorker } from './delivery/worker.js';
+import { systemClock, type Clock } from './delivery/clock.js';
 import { commands, componentHandlers } from '../commands/index.js';
 import { createDiscordClient, gatewayState } from './discord/client.js';
 import { createInteractionRouter } from './discord/interaction-router.js';
@@ -19,7 +20,7 @@ import { onServerChange } from './discord/server-changes.js';
 import { createApp } from './http/app.js';
 import { answerClientErrors } from './http/client-error.js';
 import type { Logger } from './logger.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
 
 export interface Dispatch {
   /** Where the webhook listener actually listens (useful with PORT=0). */
@@ -35,6 +36,8 @@ export interface Dispatch {
 export interface StartOptions {
   /** The clock, for tests that move time. */
   now?: () => number;
+  /** The delivery engine's clock (its timers too), for tests that step time; default the wall clock on `now`. */
+  clock?: Clock;
 }
 
 /** SQLite at DATABASE_PATH, or Postgres at DATABASE_URL (with the coordination replicas need). */
@@ -49,16 +52,68 @@ async function openStorage(config: Config, logger: Logger): Promise<{ db: Databa
   return { db, coordinator: postgresCoordinator({ url: config.databaseUrl, logger }) };
 }
 
+/** The key that seals signing secrets and tokens, with every stored one sealed by it before anything reads them. */
+async function sealSecrets(config: Config, db: Database, logger: Logger): Promise<SecretBox> {
+  const secrets = createSecretBox(config.encryptionKey, config.previousEncryptionKey ? [config.previousEncryptionKey] : []);
+  const { sealed } = await sealStoredSecrets(db, secrets);
+  if (sealed > 0) logger.info({ sealed, key_id: secrets.keyId }, 'encrypted stored signing secrets with the current key');
+  if (!config.encryptionKey) logger.warn('DISPATCH_ENCRYPTION_KEY is not set: signing secrets are stored in plain text');
+  return secrets;
+}
+
 /**
- * Discord's global limit is per bot token: with several replicas, each spaces its requests so that
- * together they stay within it (see replicas/budget.ts). Alone, discord.js's own limiter suffices.
+ * Discord's REST API for delivery and commands. Its global limit is per bot token: with several
+ * replicas, each spaces its requests so that together they stay within it (replicas/budget.ts).
+ * Alone, discord.js's own limiter suffices.
  */
-function sharedBudgetRequests(replicas: () => number): RESTOptions['makeRequest'] {
-  const turn = pacer(() => requestGapMs(replicas()), Date.now);
-  return async (url, init) => {
+function discordRest(config: Config, coordinator: Coordinator, metrics: Metrics): DiscordChannels {
+  const turn = pacer(() => requestGapMs(coordinator.replicas()), Date.now);
+  const makeRequest: RESTOptions['makeRequest'] = async (url, init) => {
     await turn();
     return DefaultRestOptions.makeRequest(url, init);
   };
+  const rest = new REST({ api: config.discordApiUrl, retries: 0, makeRequest }).setToken(config.discordToken);
+  rest.on('rateLimited', () => metrics.rateLimitHits.inc({ kind: 'wait' }));
+  rest.on('response', (_request, response) => {
+    if (response.status === 429) metrics.rateLimitHits.inc({ kind: '429' });
+  });
+  return restChannels(rest);
+}
+
+/** The delivery worker as configured: the one composition the program and the simulation test both run. */
+export function deliveryWorker(
+  config: Pick<Config, 'retry' | 'eventRetentionMs' | 'batchLingerMs' | 'flood' | 'cardBumpAfterMs'>,
+  parts: { db: Database; discord: DiscordChannels; logger: Logger; metrics: Metrics; clock: Clock; coordinator: Coordinator },
+): DeliveryWorker {
+  const { coordinator, ...rest } = parts;
+  return new DeliveryWorker({
+    ...rest,
+    retry: config.retry,
+    retentionMs: config.eventRetentionMs,
+    batchLingerMs: config.batchLingerMs,
+    flood: config.flood,
+    cardBumpAfterMs: config.cardBumpAfterMs,
+    channels: { take: (id) => coordinator.takeChannel(id), release: (id) => coordinator.releaseChannel(id) },
+  });
+}
+
+/** The gateway (leader only): slash commands, buttons and menus, and server changes that can lift holds. */
+function discordGateway(
+  config: Config,
+  logger: Logger,
+  route: ReturnType<typeof createInteractionRouter>,
+  onServerChanged: (client: Client) => Parameters<typeof onServerChange>[1],
+): Gateway {
+  return new Gateway(
+    () => {
+      const client = createDiscordClient(config.discordApiUrl, logger);
+      client.on('interactionCreate', (interaction) => void route(interaction));
+      onServerChange(client, onServerChanged(client));
+      return client;
+    },
+    config.discordToken,
+    logger,
+  );
 }
 
 /**
@@ -68,40 +123,14 @@ function sharedBudgetRequests(replicas: () => number): RESTOptions['makeRequest'
  */
 export async function startDispatch(config: Config, logger: Logger, options: StartOptions = {}): Promise<Dispatch> {
   const { db, coordinator } = await openStorage(config, logger);
-  const secrets = createSecretBox(config.encryptionKey, config.previousEncryptionKey ? [config.previousEncryptionKey] : []);
-  try {
-    const { sealed } = await sealStoredSecrets(db, secrets);
-    if (sealed > 0) logger.info({ sealed, key_id: secrets.keyId }, 'encrypted stored signing secrets with the current key');
-  } catch (error) {
+  const secrets = await sealSecrets(config, db, logger).catch(async (error: unknown) => {
     await db.close();
     throw error;
-  }
-  if (!config.encryptionKey) logger.warn('DISPATCH_ENCRYPTION_KEY is not set: signing secrets are stored in plain text');
+  });
   const now = options.now ?? Date.now;
   const metrics = createMetrics(db, now);
-  const rest = new REST({
-    api: config.discordApiUrl,
-    retries: 0,
-    makeRequest: sharedBudgetRequests(() => coordinator.replicas()),
-  }).setToken(config.discordToken);
-  rest.on('rateLimited', () => metrics.rateLimitHits.inc({ kind: 'wait' }));
-  rest.on('response', (_request, response) => {
-    if (response.status === 429) metrics.rateLimitHits.inc({ kind: '429' });
-  });
-  const discord = restChannels(rest);
-  const worker = new DeliveryWorker({
-    db,
-    discord,
-    logger,
-    retry: config.retry,
-    retentionMs: config.eventRetentionMs,
-    batchLingerMs: config.batchLingerMs,
-    flood: config.flood,
-    cardBumpAfterMs: config.cardBumpAfterMs,
-    channels: { take: (id) => coordinator.takeChannel(id), release: (id) => coordinator.releaseChannel(id) },
-    metrics,
-    now,
-  });
+  const discord = discordRest(config, coordinator, metrics);
+  const worker = deliveryWorker(config, { db, discord, logger, metrics, clock: options.clock ?? systemClock(now), coordinator });
   // Events stored by this replica or another (and commands that make some due) wake the worker.
   const eventsStored = () => {
     worker.kick();
@@ -124,19 +153,10 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       sentryUrls: config.sentryUrls,
     },
   );
-  const gateway = new Gateway(
-    () => {
-      const client = createDiscordClient(config.discordApiUrl, logger);
-      client.on('interactionCreate', (interaction) => void route(interaction));
-      onServerChange(client, (guildId) => {
-        void worker.serverChanged(guildId);
-        void retryCardThreads(db, client.guilds.cache.get(guildId), logger);
-      });
-      return client;
-    },
-    config.discordToken,
-    logger,
-  );
+  const gateway = discordGateway(config, logger, route, (client) => (guildId) => {
+    void worker.serverChanged(guildId);
+    void retryCardThreads(db, client.guilds.cache.get(guildId), logger);
+  });
 
   const app = createApp({
     db,
@@ -154,38 +174,16 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     deliveryHealth: () => worker.health(),
     now,
   });
-
-  let server: Server;
-  try {
-    server = await listen(app, config.port, config.host);
-  } catch (error) {
+  const server = await listen(app, config.port, config.host).catch(async (error: unknown) => {
     await db.close();
     throw error;
-  }
-  answerClientErrors(server);
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  });
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${(server.address() as AddressInfo).port}`;
   logger.info({ url, public_url: config.publicUrl }, 'webhook listener ready');
 
   worker.start();
   coordinator.onLeadership((leader) => (leader ? gateway.start() : void gateway.stop()));
   await coordinator.start();
-
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      logger.info('shutting down');
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await worker.stop(config.shutdownTimeoutMs);
-      server.closeAllConnections();
-      await closed;
-      await gateway.stop();
-      await gateway.client.destroy();
-      await coordinator.stop();
-      await db.close();
-      logger.info('stopped');
-    })());
 
   return {
     url,
@@ -195,12 +193,44 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     },
     worker,
     coordinator,
-    stop,
+    stop: once(() => stopAll({ logger, server, worker, gateway, coordinator, db, shutdownTimeoutMs: config.shutdownTimeoutMs })),
   };
 }
 
-function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+/** Stops in the reverse order: webhooks, then the sends in flight, then the gateway, coordination and the database. */
+async function stopAll(parts: {
+  logger: Logger;
+  server: Server;
+  worker: DeliveryWorker;
+  gateway: Gateway;
+  coordinator: Coordinator;
+  db: Database;
+  shutdownTimeoutMs: number;
+}): Promise<void> {
+  const { logger, server, worker, gateway, coordinator, db } = parts;
+  logger.info('shutting down');
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await worker.stop(parts.shutdownTimeoutMs);
+  server.closeAllConnections();
+  await closed;
+  await gateway.stop();
+  await gateway.client.destroy();
+  await coordinator.stop();
+  await db.close();
+  logger.info('stopped');
+}
+
+/** The first call runs `work`; later calls share its promise. */
+function once(work: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= work());
+}
+
+async function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
+  const server = await new Promise<Server>((resolve, reject) => {
+    const started = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(started)));
   });
+  answerClientErrors(server);
+  return server;
 }

@@ -33,14 +33,26 @@ const SECRETS_IN_TEXT: [RegExp, string][] = [
   [/(\/webhooks\/\d+\/)[^/\s?]+/g, '$1[token]'],
   [/(\/hooks\/)[^/\s?]+/g, '$1[slug]'],
   [/\b(Bot|Bearer)\s+[\w.~+/=-]+/g, '$1 [redacted]'],
+  // The password of any URL with credentials (DATABASE_URL's, in a driver's error).
+  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi, '$1[redacted]@'],
 ];
+
+/** Known secrets this long are hidden wherever they appear; shorter ones (a short database password) only as a whole word, so that ordinary words are not cut up. */
+const ANYWHERE = 8;
+
+function hide(text: string, secret: string): string {
+  if (!text.includes(secret)) return text;
+  if (secret.length >= ANYWHERE) return text.split(secret).join('[redacted]');
+  const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return text.replace(new RegExp(`(?<![\\w])${escaped}(?![\\w])`, 'g'), '[redacted]');
+}
 
 /** Every string in a log line's fields, credentials replaced; nested a few levels (errors, their causes). */
 function scrub(value: unknown, known: readonly string[], depth = 0): unknown {
   if (typeof value === 'string') {
     let text = value;
-    for (const secret of known) if (secret && text.includes(secret)) text = text.split(secret).join('[redacted]');
     for (const [pattern, replacement] of SECRETS_IN_TEXT) text = text.replace(pattern, replacement);
+    for (const secret of known) text = hide(text, secret);
     return text;
   }
   if (depth > 4 || value === null || typeof value !== 'object') return value;
@@ -58,7 +70,7 @@ export function createLogger(options: {
   /** Values never to write, wherever they turn up (the bot token). */
   secretValues?: readonly string[];
 }): Logger {
-  const known = (options.secretValues ?? []).filter((s) => s.length >= 8);
+  const known = (options.secretValues ?? []).filter((s) => s.length > 0);
   const settings = {
     level: options.level,
     base: { app: 'dispatch' },

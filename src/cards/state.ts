@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { asCardKey, type CardKey } from '../ids.js';
 import { humanize } from '../embed/text.js';
 import type { EventFacts } from '../sentry/facts.js';
 import { splitEventType } from '../sentry/event-type.js';
@@ -62,11 +63,14 @@ export interface CardChange {
 const HISTORY_KEPT = 10;
 
 /** The card an event belongs to on a card route: its Sentry issue, or its metric alert incident. */
-export function cardKeyOf(facts: Pick<EventFacts, 'issueId' | 'incidentId'>): string | undefined {
-  if (facts.issueId) return `issue:${facts.issueId}`;
-  if (facts.incidentId) return `incident:${facts.incidentId}`;
+export function cardKeyOf(facts: Pick<EventFacts, 'issueId' | 'incidentId'>): CardKey | undefined {
+  if (facts.issueId) return issueCardKey(facts.issueId);
+  if (facts.incidentId) return asCardKey(`incident:${facts.incidentId}`);
   return undefined;
 }
+
+/** The card of a Sentry issue. */
+export const issueCardKey = (issueId: string): CardKey => asCardKey(`issue:${issueId}`);
 
 export function isResolved(state: CardState): boolean {
   return state.kind === 'incident' ? state.incident?.status === 'resolved' : state.status === 'resolved';

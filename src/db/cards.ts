@@ -3,15 +3,16 @@ import { sql } from 'drizzle-orm';
 import { fromRow, type Database } from './database.js';
 import { cardMessages, cards, type CardMessageRow, type CardRow } from './schema.js';
 import type { ActionRow } from '../triage/components.js';
+import { asRouteId, type CardKey, type ChannelId, type GuildId, type MessageId, type RouteId } from '../ids.js';
 
 const toCard = (row: Record<string, unknown>): CardRow => fromRow(cards, row);
 
 /** The cards of these deliveries that exist, by `routeId:cardKey`. */
 export async function cardsOfKeys(
   db: Database,
-  jobs: readonly { routeId: number; cardKey: string | null }[],
+  jobs: readonly { routeId: RouteId; cardKey: CardKey | null }[],
 ): Promise<Map<string, CardRow>> {
-  const keysByRoute = new Map<number, string[]>();
+  const keysByRoute = new Map<RouteId, CardKey[]>();
   for (const { routeId, cardKey } of jobs) if (cardKey) keysByRoute.set(routeId, [...(keysByRoute.get(routeId) ?? []), cardKey]);
   const found = new Map<string, CardRow>();
   for (const [routeId, keys] of keysByRoute) {
@@ -24,13 +25,13 @@ export async function cardsOfKeys(
 }
 
 export interface CardWrite {
-  routeId: number;
-  cardKey: string;
-  channelId: string;
-  messageId: string;
+  routeId: RouteId;
+  cardKey: CardKey;
+  channelId: ChannelId;
+  messageId: MessageId;
   position: number;
   shared: boolean;
-  threadId: string | null;
+  threadId: ChannelId | null;
   state: string;
   postedAt: number;
   lastEditAt: number;
@@ -38,8 +39,13 @@ export interface CardWrite {
   resolvedAt: number | null;
 }
 
-/** Records a card as it now is (a new card, an edit, or a card posted again further down). */
+/**
+ * Records a card as it now is (a new card, an edit, or a card posted again further down), where it
+ * is, even if its route has moved meanwhile (the next event moves it). A route removed while its
+ * card was being sent keeps no card.
+ */
 export async function saveCard(db: Database, card: CardWrite): Promise<void> {
+  if (!(await db.get(sql`select 1 as ok from routes where id = ${card.routeId}`))) return;
   await db.run(sql`
     insert into cards (route_id, card_key, channel_id, message_id, position, shared, thread_id, state, posted_at, last_edit_at, updated_at, resolved_at)
     values (${card.routeId}, ${card.cardKey}, ${card.channelId}, ${card.messageId}, ${card.position}, ${card.shared}, ${card.threadId}, ${card.state},
@@ -56,7 +62,7 @@ export interface SentCardMessage {
   components: ActionRow[];
 }
 
-export async function cardMessage(db: Database, messageId: string): Promise<SentCardMessage | undefined> {
+export async function cardMessage(db: Database, messageId: MessageId): Promise<SentCardMessage | undefined> {
   const row = await db.get(sql`select * from card_messages where message_id = ${messageId}`);
   if (!row) return undefined;
   const message: CardMessageRow = fromRow(cardMessages, row);
@@ -69,7 +75,7 @@ export async function cardMessage(db: Database, messageId: string): Promise<Sent
 
 export async function saveCardMessage(
   db: Database,
-  message: SentCardMessage & { messageId: string; channelId: string },
+  message: SentCardMessage & { messageId: MessageId; channelId: ChannelId },
   now: number,
 ): Promise<void> {
   await db.run(sql`
@@ -88,19 +94,19 @@ export async function pruneCards(db: Database, olderThan: number): Promise<numbe
   return removed;
 }
 
-export async function setThreadProblem(db: Database, routeId: number, problem: string | null): Promise<void> {
+export async function setThreadProblem(db: Database, routeId: RouteId, problem: string | null): Promise<void> {
   await db.run(sql`update routes set thread_problem = ${problem} where id = ${routeId}`);
 }
 
 /** Card routes of a server whose threads Discord refused, with the channel they post to. */
-export async function routesWithThreadProblem(db: Database, guildId: string): Promise<{ id: number; channelId: string }[]> {
-  const rows = await db.all<{ id: number; channel_id: string }>(sql`
+export async function routesWithThreadProblem(db: Database, guildId: GuildId): Promise<{ id: RouteId; channelId: ChannelId }[]> {
+  const rows = await db.all<{ id: RouteId; channel_id: ChannelId }>(sql`
     select r.id, r.channel_id from routes r join sources s on s.id = r.source_id
     where s.guild_id = ${guildId} and r.thread_problem is not null`);
-  return rows.map((r) => ({ id: Number(r.id), channelId: r.channel_id }));
+  return rows.map((r) => ({ id: asRouteId(Number(r.id)), channelId: r.channel_id }));
 }
 
-export async function findCardByKey(db: Database, routeId: number, cardKey: string): Promise<CardRow | undefined> {
+export async function findCardByKey(db: Database, routeId: RouteId, cardKey: CardKey): Promise<CardRow | undefined> {
   const row = await db.get(sql`select * from cards where route_id = ${routeId} and card_key = ${cardKey}`);
   return row ? toCard(row) : undefined;
 }

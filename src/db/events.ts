@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { fromRow, type Database } from './database.js';
 import { deliveries, events, type DeliveryRow, type EventRow } from './schema.js';
+import type { CardKey, ChannelId, EventId, RouteId, SourceId } from '../ids.js';
 
 export interface AcceptedEvent {
   id: string;
@@ -14,18 +15,18 @@ function hashBody(body: Buffer): string {
 }
 
 export interface IncomingEvent {
-  sourceId: number;
+  sourceId: SourceId;
   eventType: string;
   /** The exact bytes the signature covered: what deduplication compares. */
   body: Buffer;
   /** The same bytes decoded (once, by the route): what is stored. */
   text: string;
   /** The routes whose filters let it through: a delivery each. */
-  routes: readonly { id: number; channelId: string }[];
+  routes: readonly { id: RouteId; channelId: ChannelId }[];
   /** The routes whose filters kept it out. */
-  filteredBy: readonly number[];
+  filteredBy: readonly RouteId[];
   /** The card it is about on card routes (`issue:<id>`, `incident:<id>`), if any. */
-  cardKey?: string;
+  cardKey?: CardKey;
 }
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -67,13 +68,14 @@ export function acceptEvents(
       }
     }
     // One counter update per source, not per event: a burst from one source is one write.
-    const receivedBySource = new Map<number, number>();
+    const receivedBySource = new Map<SourceId, number>();
     results.forEach((result, i) => {
       if (!result.ok || result.value.duplicate) return;
       const sourceId = inputs[i]!.sourceId;
       receivedBySource.set(sourceId, (receivedBySource.get(sourceId) ?? 0) + 1);
     });
-    for (const [sourceId, count] of receivedBySource) {
+    // In id order, like every counter update: two group commits in flight never lock sources in opposite orders (Postgres).
+    for (const [sourceId, count] of [...receivedBySource].sort(([a], [b]) => a - b)) {
       await tx.run(sql`update sources set events_received = events_received + ${count}, last_event_at = ${now} where id = ${sourceId}`);
     }
     return results;
@@ -119,12 +121,12 @@ async function acceptTogether(
       insert into deliveries (event_seq, route_id, channel_id, card_key, next_attempt_at)
       values ${sql.join(chunk, sql`, `)}`);
   }
-  const filteredByRoute = new Map<number, number>();
+  const filteredByRoute = new Map<RouteId, number>();
   for (const { input, id } of rows) {
     if (!seqOf.has(id)) continue;
     for (const routeId of input.filteredBy) filteredByRoute.set(routeId, (filteredByRoute.get(routeId) ?? 0) + 1);
   }
-  for (const [routeId, count] of filteredByRoute) {
+  for (const [routeId, count] of [...filteredByRoute].sort(([a], [b]) => a - b)) {
     await db.run(sql`update routes set events_filtered = events_filtered + ${count} where id = ${routeId}`);
   }
   // Not inserted: the same bytes are already stored (earlier, or earlier in this group). Rare: one by one.
@@ -169,7 +171,7 @@ async function acceptOne(db: Database, input: IncomingEvent, now: number, dedupe
 /** A source's latest events with their deliveries, newest first: what `/dispatch source log` shows. */
 export async function recentEvents(
   db: Database,
-  sourceId: number,
+  sourceId: SourceId,
   limit: number,
 ): Promise<{ event: EventRow; deliveries: DeliveryRow[] }[]> {
   const recent = (await db.all(sql`select * from events where source_id = ${sourceId} order by seq desc limit ${limit}`)).map(toEvent);
@@ -181,7 +183,7 @@ export async function recentEvents(
 }
 
 /** A source's latest events, for the dry run of its routes. */
-export async function latestEvents(db: Database, sourceId: number, limit: number): Promise<EventRow[]> {
+export async function latestEvents(db: Database, sourceId: SourceId, limit: number): Promise<EventRow[]> {
   return (await db.all(sql`select * from events where source_id = ${sourceId} order by seq desc limit ${limit}`)).map(toEvent);
 }
 
@@ -189,7 +191,7 @@ export async function latestEvents(db: Database, sourceId: number, limit: number
  * The latest event of a source matching an event pattern (`issue.created`, `issue.*` or `*`).
  * The resource of `resource.*` is matched literally: `_` and `%` are not wildcards here.
  */
-export async function lastEventMatching(db: Database, sourceId: number, pattern: string): Promise<EventRow | undefined> {
+export async function lastEventMatching(db: Database, sourceId: SourceId, pattern: string): Promise<EventRow | undefined> {
   const match =
     pattern === '*'
       ? sql``

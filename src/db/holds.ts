@@ -1,13 +1,14 @@
 import { sql } from 'drizzle-orm';
 import { fromRow, type Database } from './database.js';
 import { holds, type Hold } from './schema.js';
+import type { ChannelId, GuildId } from '../ids.js';
 
 const toHold = (row: Record<string, unknown>): Hold => fromRow(holds, row);
 
 /** Puts a channel on hold, or renews its hold (keeping when it began) with the next probe time. */
 export async function holdChannel(
   db: Database,
-  hold: { channelId: string; guildId: string; code: number; reason: string },
+  hold: { channelId: ChannelId; guildId: GuildId; code: number; reason: string },
   now: number,
   nextProbeAt: number,
 ): Promise<void> {
@@ -17,7 +18,7 @@ export async function holdChannel(
     on conflict (channel_id) do update set code = excluded.code, reason = excluded.reason, next_probe_at = excluded.next_probe_at`);
 }
 
-export async function liftHold(db: Database, channelId: string): Promise<boolean> {
+export async function liftHold(db: Database, channelId: ChannelId): Promise<boolean> {
   return (await db.run(sql`delete from holds where channel_id = ${channelId}`)) > 0;
 }
 
@@ -33,11 +34,11 @@ export async function nextHoldProbe(db: Database): Promise<number | undefined> {
 }
 
 /** Something in the server changed that may have fixed its holds: probe them at `at` (if sooner). */
-export async function probeHoldsOfGuild(db: Database, guildId: string, at: number): Promise<number> {
+export async function probeHoldsOfGuild(db: Database, guildId: GuildId, at: number): Promise<number> {
   return db.run(sql`update holds set next_probe_at = ${at} where guild_id = ${guildId} and next_probe_at > ${at}`);
 }
 
-export async function holdOf(db: Database, channelId: string): Promise<Hold | undefined> {
+export async function holdOf(db: Database, channelId: ChannelId): Promise<Hold | undefined> {
   const row = await db.get(sql`select * from holds where channel_id = ${channelId}`);
   return row ? toHold(row) : undefined;
 }
@@ -47,11 +48,11 @@ export async function countHolds(db: Database): Promise<number> {
 }
 
 /** A probe failed for another reason (Discord is down): look again at `at`. */
-export async function deferProbe(db: Database, channelId: string, at: number): Promise<void> {
+export async function deferProbe(db: Database, channelId: ChannelId, at: number): Promise<void> {
   await db.run(sql`update holds set next_probe_at = ${at} where channel_id = ${channelId}`);
 }
 
-export async function holdsOfChannels(db: Database, channelIds: readonly string[]): Promise<Map<string, Hold>> {
+export async function holdsOfChannels(db: Database, channelIds: readonly ChannelId[]): Promise<Map<string, Hold>> {
   if (channelIds.length === 0) return new Map();
   const rows = (await db.all(sql`select * from holds where channel_id in ${channelIds}`)).map(toHold);
   return new Map(rows.map((h) => [h.channelId, h]));

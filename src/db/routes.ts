@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { fromRow, isUniqueViolation, type Database } from './database.js';
 import { routes, type Route } from './schema.js';
 import { targetsChanged } from './target-cache.js';
+import type { ChannelId, RoleId, RouteId, SourceId } from '../ids.js';
 
 /** Route names follow the source-name rules: shown in Discord, so nothing that mentions or formats. */
 export const ROUTE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -15,6 +16,27 @@ export class RouteNameTaken extends Error {
   }
 }
 
+/**
+ * Another route of the same source already posts to the channel. Two routes of one source in one
+ * channel would post every event they both take twice; one route there, with the filter and ping
+ * it needs, says the same once.
+ */
+export class RouteChannelTaken extends Error {
+  constructor(
+    readonly routeName: string,
+    readonly channelId: ChannelId,
+  ) {
+    super(`route ${routeName} already posts to channel ${channelId}`);
+  }
+}
+
+/** Refuses a channel another route of the same source posts to. */
+async function assertChannelFree(db: Database, sourceId: SourceId, channelId: ChannelId, except: RouteId | null): Promise<void> {
+  const other = await db.get<{ name: string }>(sql`
+    select name from routes where source_id = ${sourceId} and channel_id = ${channelId} and id <> ${except ?? 0} limit 1`);
+  if (other) throw new RouteChannelTaken(other.name, channelId);
+}
+
 const toRoute = (row: Record<string, unknown>): Route => fromRow(routes, row);
 
 /** `card`: a live card per Sentry issue, edited in place. `feed`: a message per event. */
@@ -22,18 +44,19 @@ export type Layout = 'card' | 'feed';
 export const LAYOUTS: readonly Layout[] = ['card', 'feed'];
 
 export interface NewRoute {
-  sourceId: number;
+  sourceId: SourceId;
   name: string;
-  channelId: string;
+  channelId: ChannelId;
   layout: Layout;
   filter: string;
-  pingRoleId: string | null;
+  pingRoleId: RoleId | null;
   pingLevel: string;
   createdBy: string;
 }
 
 export async function createRoute(db: Database, input: NewRoute, now: number): Promise<Route> {
   targetsChanged();
+  await assertChannelFree(db, input.sourceId, input.channelId, null);
   try {
     const row = await db.get(sql`
       insert into routes (source_id, name, channel_id, layout, filter, ping_role_id, ping_level, created_by, created_at, updated_at)
@@ -48,12 +71,12 @@ export async function createRoute(db: Database, input: NewRoute, now: number): P
 }
 
 /** A source's routes, the first one first. */
-export async function routesOf(db: Database, sourceId: number): Promise<Route[]> {
+export async function routesOf(db: Database, sourceId: SourceId): Promise<Route[]> {
   return (await db.all(sql`select * from routes where source_id = ${sourceId} order by id`)).map(toRoute);
 }
 
-export async function routesOfSources(db: Database, sourceIds: readonly number[]): Promise<Map<number, Route[]>> {
-  const out = new Map<number, Route[]>();
+export async function routesOfSources(db: Database, sourceIds: readonly SourceId[]): Promise<Map<SourceId, Route[]>> {
+  const out = new Map<SourceId, Route[]>();
   if (sourceIds.length === 0) return out;
   for (const row of await db.all(sql`select * from routes where source_id in ${sourceIds} order by id`)) {
     const route = toRoute(row);
@@ -62,18 +85,19 @@ export async function routesOfSources(db: Database, sourceIds: readonly number[]
   return out;
 }
 
-export async function findRoute(db: Database, sourceId: number, name: string): Promise<Route | undefined> {
+export async function findRoute(db: Database, sourceId: SourceId, name: string): Promise<Route | undefined> {
   const row = await db.get(sql`select * from routes where source_id = ${sourceId} and name = ${name.trim().toLowerCase()}`);
   return row ? toRoute(row) : undefined;
 }
 
-export async function routesByIds(db: Database, ids: readonly number[]): Promise<Map<number, Route>> {
+export async function routesByIds(db: Database, ids: readonly RouteId[]): Promise<Map<RouteId, Route>> {
   if (ids.length === 0) return new Map();
-  return new Map((await db.all(sql`select * from routes where id in ${ids}`)).map((r) => [Number(r.id), toRoute(r)]));
+  const found = (await db.all(sql`select * from routes where id in ${ids}`)).map(toRoute);
+  return new Map(found.map((route) => [route.id, route]));
 }
 
 /** Names starting with what was typed; `_` and `%` are matched literally. */
-export async function searchRouteNames(db: Database, sourceId: number, prefix: string, limit = 25): Promise<string[]> {
+export async function searchRouteNames(db: Database, sourceId: SourceId, prefix: string, limit = 25): Promise<string[]> {
   const typed = prefix.trim().toLowerCase();
   const rows = await db.all<{ name: string }>(sql`
     select name from routes where source_id = ${sourceId} and substr(name, 1, ${typed.length}) = ${typed} order by name limit ${limit}`);
@@ -82,23 +106,27 @@ export async function searchRouteNames(db: Database, sourceId: number, prefix: s
 
 export interface RouteChanges {
   name?: string;
-  channelId?: string;
+  channelId?: ChannelId;
   filter?: string;
-  pingRoleId?: string | null;
+  pingRoleId?: RoleId | null;
   pingLevel?: string;
   layout?: Layout;
-  triageRoleId?: string | null;
+  triageRoleId?: RoleId | null;
 }
 
 /**
  * Changes a route. A new channel takes the deliveries still waiting for the old one with it, as new
- * batches (a batch's nonce was for the old channel). A new channel or layout tries card threads
- * again, should they have been refused before.
+ * batches (a batch's nonce was for the old channel), except a batch whose send has begun: it ends
+ * where it began, and follows the route only if it fails. Cards stay where they are until the next
+ * event about their issue moves them (see the card planner). A new channel or layout tries card
+ * threads again, should they have been refused before.
  */
 export function updateRoute(db: Database, route: Route, changes: RouteChanges, now: number): Promise<Route> {
   targetsChanged();
   return db.transaction(async (tx) => {
     const next = { ...route, ...changes };
+    if (changes.channelId !== undefined && changes.channelId !== route.channelId)
+      await assertChannelFree(tx, route.sourceId, changes.channelId, route.id);
     let row;
     try {
       row = await tx.get(sql`
@@ -113,22 +141,24 @@ export function updateRoute(db: Database, route: Route, changes: RouteChanges, n
     if (changes.channelId !== undefined && changes.channelId !== route.channelId) {
       await tx.run(sql`
         update deliveries set channel_id = ${changes.channelId}, batch_id = null, summary = ${false}, next_attempt_at = ${now}
-        where route_id = ${route.id} and status = 'pending'`);
-      // Cards stay where they were posted; the next event about an issue starts its card in the new channel.
-      await tx.run(sql`delete from cards where route_id = ${route.id}`);
+        where route_id = ${route.id} and status = 'pending' and not sending`);
     }
     return toRoute(row!);
   });
 }
 
-/** Removes a route; its waiting deliveries go with it. Resolves with how many were waiting. */
+/**
+ * Removes a route; its waiting deliveries go with it, counted on the source as dropped (never
+ * silently lost). Resolves with how many were waiting.
+ */
 export function deleteRoute(db: Database, route: Route): Promise<number> {
   targetsChanged();
   return db.transaction(async (tx) => {
-    const waiting = await tx.get<{ n: number }>(
-      sql`select count(*) as n from deliveries where route_id = ${route.id} and status = 'pending'`,
+    const waiting = Number(
+      (await tx.get<{ n: number }>(sql`select count(*) as n from deliveries where route_id = ${route.id} and status = 'pending'`))!.n,
     );
     await tx.run(sql`delete from routes where id = ${route.id}`);
-    return Number(waiting!.n);
+    if (waiting > 0) await tx.run(sql`update sources set events_dropped = events_dropped + ${waiting} where id = ${route.sourceId}`);
+    return waiting;
   });
 }

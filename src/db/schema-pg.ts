@@ -34,6 +34,8 @@ export const sources = pgTable(
     lastEventAt: bigint('last_event_at', { mode: 'number' }),
     lastError: text('last_error'),
     lastErrorAt: bigint('last_error_at', { mode: 'number' }),
+    /** Events that were waiting when their route (or a route of theirs) was removed: never posted, and counted here. */
+    eventsDropped: integer('events_dropped').notNull().default(0),
     /** Events counted in flood summaries instead of posted one by one, and how many summaries. */
     eventsCollapsed: integer('events_collapsed').notNull().default(0),
     floodSummaries: integer('flood_summaries').notNull().default(0),
@@ -157,6 +159,11 @@ export const deliveries = pgTable(
     solo: boolean('solo').notNull().default(false),
     /** Its batch is a flood summary: a resend rebuilds the summary, not one embed per event. */
     summary: boolean('summary').notNull().default(false),
+    /**
+     * Its batch's send has begun (set in the statement that claims the batch for its channel). A route
+     * moved meanwhile leaves it where it is being sent; if that send fails, it follows the route.
+     */
+    sending: boolean('sending').notNull().default(false),
     /** How it is drawn after Discord refused a drawing: 0 as usual, 1 the built-in embed, 2 the generic embed. */
     renderFallback: integer('render_fallback').notNull().default(0),
     lastError: text('last_error'),

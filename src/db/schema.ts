@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { BatchId, CardKey, ChannelId, DeliverySeq, EventId, EventSeq, GuildId, MessageId, RoleId, RouteId, SourceId } from '../ids.js';
 
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
 
@@ -7,8 +8,8 @@ const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
 export const sources = sqliteTable(
   'sources',
   {
-    id: integer('id').primaryKey({ autoIncrement: true }),
-    guildId: text('guild_id').notNull(),
+    id: integer('id').$type<SourceId>().primaryKey({ autoIncrement: true }),
+    guildId: text('guild_id').$type<GuildId>().notNull(),
     name: text('name').notNull(),
     /** The secret part of the webhook URL: 24 random bytes, base64url. */
     slug: text('slug').notNull().unique(),
@@ -27,6 +28,8 @@ export const sources = sqliteTable(
     lastEventAt: integer('last_event_at'),
     lastError: text('last_error'),
     lastErrorAt: integer('last_error_at'),
+    /** Events that were waiting when their route (or a route of theirs) was removed: never posted, and counted here. */
+    eventsDropped: integer('events_dropped').notNull().default(0),
     /** Events counted in flood summaries instead of posted one by one, and how many summaries. */
     eventsCollapsed: integer('events_collapsed').notNull().default(0),
     floodSummaries: integer('flood_summaries').notNull().default(0),
@@ -55,16 +58,17 @@ export const sources = sqliteTable(
 export const routes = sqliteTable(
   'routes',
   {
-    id: integer('id').primaryKey({ autoIncrement: true }),
+    id: integer('id').$type<RouteId>().primaryKey({ autoIncrement: true }),
     sourceId: integer('source_id')
+      .$type<SourceId>()
       .notNull()
       .references(() => sources.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
-    channelId: text('channel_id').notNull(),
+    channelId: text('channel_id').$type<ChannelId>().notNull(),
     /** The route filter as JSON (see src/routing/filter.ts); `{}` lets everything through. */
     filter: text('filter').notNull().default('{}'),
     /** A role mentioned in the message for events at or above `pingLevel`. */
-    pingRoleId: text('ping_role_id'),
+    pingRoleId: text('ping_role_id').$type<RoleId>(),
     pingLevel: text('ping_level').notNull().default('error'),
     /**
      * `card`: one message per Sentry issue (or metric alert incident), edited as it changes, its
@@ -77,7 +81,7 @@ export const routes = sqliteTable(
     /** Why this route's cards have no thread (Discord refused to make one), if so. */
     threadProblem: text('thread_problem'),
     /** Besides members with Manage Server, members with this role may use the triage buttons on its cards. */
-    triageRoleId: text('triage_role_id'),
+    triageRoleId: text('triage_role_id').$type<RoleId>(),
     /** Events this route let through to no message, by its filter. */
     eventsFiltered: integer('events_filtered').notNull().default(0),
     createdBy: text('created_by').notNull(),
@@ -94,9 +98,10 @@ export const routes = sqliteTable(
 export const events = sqliteTable(
   'events',
   {
-    seq: integer('seq').primaryKey({ autoIncrement: true }),
-    id: text('id').notNull().unique(),
+    seq: integer('seq').$type<EventSeq>().primaryKey({ autoIncrement: true }),
+    id: text('id').$type<EventId>().notNull().unique(),
     sourceId: integer('source_id')
+      .$type<SourceId>()
       .notNull()
       .references(() => sources.id, { onDelete: 'cascade' }),
     eventType: text('event_type').notNull(),
@@ -128,16 +133,18 @@ export const events = sqliteTable(
 export const deliveries = sqliteTable(
   'deliveries',
   {
-    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    seq: integer('seq').$type<DeliverySeq>().primaryKey({ autoIncrement: true }),
     eventSeq: integer('event_seq')
+      .$type<EventSeq>()
       .notNull()
       .references(() => events.seq, { onDelete: 'cascade' }),
     routeId: integer('route_id')
+      .$type<RouteId>()
       .notNull()
       .references(() => routes.id, { onDelete: 'cascade' }),
-    channelId: text('channel_id').notNull(),
+    channelId: text('channel_id').$type<ChannelId>().notNull(),
     /** The card the event is about (`issue:<id>`, `incident:<id>`), whatever the route's layout. */
-    cardKey: text('card_key'),
+    cardKey: text('card_key').$type<CardKey>(),
     /** collapsed: counted in a flood summary message instead of posted on its own. */
     status: text('status', { enum: ['pending', 'delivered', 'failed', 'collapsed'] })
       .notNull()
@@ -145,16 +152,21 @@ export const deliveries = sqliteTable(
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at').notNull(),
     /** Set just before a send; a restart resends the same batch with the same Discord nonce. */
-    batchId: text('batch_id'),
+    batchId: text('batch_id').$type<BatchId>(),
     /** After Discord refused a batch as invalid, this delivery is sent on its own. */
     solo: integer('solo', { mode: 'boolean' }).notNull().default(false),
     /** Its batch is a flood summary: a resend rebuilds the summary, not one embed per event. */
     summary: integer('summary', { mode: 'boolean' }).notNull().default(false),
+    /**
+     * Its batch's send has begun (set in the statement that claims the batch for its channel). A route
+     * moved meanwhile leaves it where it is being sent; if that send fails, it follows the route.
+     */
+    sending: integer('sending', { mode: 'boolean' }).notNull().default(false),
     /** How it is drawn after Discord refused a drawing: 0 as usual, 1 the built-in embed, 2 the generic embed. */
     renderFallback: integer('render_fallback').notNull().default(0),
     lastError: text('last_error'),
     deliveredAt: integer('delivered_at'),
-    messageId: text('message_id'),
+    messageId: text('message_id').$type<MessageId>(),
   },
   (t) => [
     index('deliveries_pending_channel').on(t.status, t.channelId, t.seq),
@@ -177,17 +189,18 @@ export const cards = sqliteTable(
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     routeId: integer('route_id')
+      .$type<RouteId>()
       .notNull()
       .references(() => routes.id, { onDelete: 'cascade' }),
-    cardKey: text('card_key').notNull(),
-    channelId: text('channel_id').notNull(),
-    messageId: text('message_id').notNull(),
+    cardKey: text('card_key').$type<CardKey>().notNull(),
+    channelId: text('channel_id').$type<ChannelId>().notNull(),
+    messageId: text('message_id').$type<MessageId>().notNull(),
     /** Where its embed sits in its message; several new cards of a burst share one message. */
     position: integer('position').notNull().default(0),
     /** The message holds other cards too: it is edited by sending all of their embeds, and has no thread. */
     shared: integer('shared', { mode: 'boolean' }).notNull().default(false),
     /** The thread of its history (its id is the id of the message it was started from). */
-    threadId: text('thread_id'),
+    threadId: text('thread_id').$type<ChannelId>(),
     /** The card's state (src/cards/state.ts), as JSON. */
     state: text('state').notNull(),
     /** When its message was posted (a card older than CARD_BUMP_AFTER is posted again when it needs eyes). */
@@ -205,8 +218,8 @@ export const cards = sqliteTable(
  * again (Discord replaces a message's embeds as a whole). A card that moved down leaves a pointer.
  */
 export const cardMessages = sqliteTable('card_messages', {
-  messageId: text('message_id').primaryKey(),
-  channelId: text('channel_id').notNull(),
+  messageId: text('message_id').$type<MessageId>().primaryKey(),
+  channelId: text('channel_id').$type<ChannelId>().notNull(),
   /** Its embeds as JSON, a card's at the card's `position` (or a pointer where a card moved down). */
   embeds: text('embeds').notNull(),
   content: text('content'),
@@ -220,8 +233,8 @@ export const cardMessages = sqliteTable('card_messages', {
  * channel, a rejected token). Its events wait instead of failing; the worker probes it again.
  */
 export const holds = sqliteTable('holds', {
-  channelId: text('channel_id').primaryKey(),
-  guildId: text('guild_id').notNull(),
+  channelId: text('channel_id').$type<ChannelId>().primaryKey(),
+  guildId: text('guild_id').$type<GuildId>().notNull(),
   /** Discord's error code (50001, 50013, 10003) or HTTP status (401). */
   code: integer('code').notNull(),
   reason: text('reason').notNull(),
@@ -236,10 +249,13 @@ export const templates = sqliteTable(
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     sourceId: integer('source_id')
+      .$type<SourceId>()
       .notNull()
       .references(() => sources.id, { onDelete: 'cascade' }),
     /** A route's own template; null for the source's, which apply to routes without their own. */
-    routeId: integer('route_id').references(() => routes.id, { onDelete: 'cascade' }),
+    routeId: integer('route_id')
+      .$type<RouteId>()
+      .references(() => routes.id, { onDelete: 'cascade' }),
     eventPattern: text('event_pattern').notNull(),
     /** The template JSON exactly as the admin pasted it. */
     body: text('body').notNull(),

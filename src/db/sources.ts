@@ -4,6 +4,7 @@ import { fromRow, isUniqueViolation, type Database } from './database.js';
 import { createRoute, FIRST_ROUTE_NAME, type Layout } from './routes.js';
 import { cachedTarget, targetsChanged } from './target-cache.js';
 import { sources, type Route, type Source } from './schema.js';
+import { asSourceId, type ChannelId, type GuildId, type RouteId, type SourceId } from '../ids.js';
 
 /** Source names are shown in Discord, so they are kept to characters that cannot mention or format. */
 export const SOURCE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -27,9 +28,9 @@ function newSlug(): string {
 }
 
 export interface NewSource {
-  guildId: string;
+  guildId: GuildId;
   /** The channel of its first route… */
-  channelId: string;
+  channelId: ChannelId;
   /** …and its layout. */
   layout: Layout;
   /** Canonical and matching SOURCE_NAME_PATTERN: the caller checks what the user typed. */
@@ -74,11 +75,11 @@ export function createSource(db: Database, input: NewSource, now: number): Promi
 
 /** What the webhook route needs of a source and its routes, on every request: one query. */
 export interface WebhookTarget {
-  id: number;
-  guildId: string;
+  id: SourceId;
+  guildId: GuildId;
   enabled: boolean;
   signingSecret: string | null;
-  routes: { id: number; channelId: string; filter: string }[];
+  routes: { id: RouteId; channelId: ChannelId; filter: string }[];
 }
 
 export function findWebhookTarget(db: Database, slug: string): Promise<WebhookTarget | undefined> {
@@ -87,12 +88,12 @@ export function findWebhookTarget(db: Database, slug: string): Promise<WebhookTa
 
 async function readWebhookTarget(db: Database, slug: string): Promise<WebhookTarget | undefined> {
   const rows = await db.all<{
-    id: number;
-    guild_id: string;
+    id: SourceId;
+    guild_id: GuildId;
     enabled: unknown;
     signing_secret: string | null;
-    route_id: number;
-    channel_id: string;
+    route_id: RouteId;
+    channel_id: ChannelId;
     filter: string;
   }>(sql`
     select s.id, s.guild_id, s.enabled, s.signing_secret, r.id as route_id, r.channel_id, r.filter
@@ -109,30 +110,29 @@ async function readWebhookTarget(db: Database, slug: string): Promise<WebhookTar
 }
 
 /** The guild of each source, for log lines. */
-export async function guildsOfSources(db: Database, sourceIds: readonly number[]): Promise<Map<number, string>> {
+export async function guildsOfSources(db: Database, sourceIds: readonly SourceId[]): Promise<Map<SourceId, GuildId>> {
   if (sourceIds.length === 0) return new Map();
-  const rows = await db.all<{ id: number; guild_id: string }>(sql`select id, guild_id from sources where id in ${sourceIds}`);
-  return new Map(rows.map((r) => [r.id, r.guild_id]));
+  const rows = await db.all<{ id: number; guild_id: GuildId }>(sql`select id, guild_id from sources where id in ${sourceIds}`);
+  return new Map(rows.map((r) => [asSourceId(Number(r.id)), r.guild_id]));
 }
 
 /** By id, but only within `guildId`: ids come back from Discord components and are not trusted. */
-export async function findSourceById(db: Database, guildId: string, id: number): Promise<Source | undefined> {
-  if (!Number.isSafeInteger(id)) return undefined;
+export async function findSourceById(db: Database, guildId: GuildId, id: SourceId): Promise<Source | undefined> {
   const row = await db.get(sql`select * from sources where id = ${id} and guild_id = ${guildId}`);
   return row ? toSource(row) : undefined;
 }
 
-export async function findSource(db: Database, guildId: string, name: string): Promise<Source | undefined> {
+export async function findSource(db: Database, guildId: GuildId, name: string): Promise<Source | undefined> {
   const row = await db.get(sql`select * from sources where guild_id = ${guildId} and name = ${canonicalSourceName(name)}`);
   return row ? toSource(row) : undefined;
 }
 
-export async function listSources(db: Database, guildId: string): Promise<Source[]> {
+export async function listSources(db: Database, guildId: GuildId): Promise<Source[]> {
   return (await db.all(sql`select * from sources where guild_id = ${guildId} order by name`)).map(toSource);
 }
 
 /** Names starting with what was typed; `_` and `%` are matched literally. */
-export async function searchSourceNames(db: Database, guildId: string, prefix: string, limit = 25): Promise<string[]> {
+export async function searchSourceNames(db: Database, guildId: GuildId, prefix: string, limit = 25): Promise<string[]> {
   const typed = canonicalSourceName(prefix);
   const rows = await db.all<{ name: string }>(sql`
     select name from sources where guild_id = ${guildId} and substr(name, 1, ${typed.length}) = ${typed}
@@ -189,7 +189,7 @@ export async function replaceStoredSecret(db: Database, id: number, column: Secr
 }
 
 /** Which of these sources have a Sentry API token (their cards show triage buttons). */
-export async function sourcesConnected(db: Database, sourceIds: readonly number[]): Promise<Set<number>> {
+export async function sourcesConnected(db: Database, sourceIds: readonly SourceId[]): Promise<Set<number>> {
   if (sourceIds.length === 0) return new Set();
   const rows = await db.all<{ id: number }>(
     sql`select id from sources where id in ${[...new Set(sourceIds)]} and sentry_token is not null`,
@@ -218,6 +218,6 @@ export function setSentryConnection(db: Database, source: Source, connection: Se
 }
 
 /** Sentry refused the token at a click (revoked, missing a scope): `info` shows it until the next connect. */
-export async function setSentryProblem(db: Database, sourceId: number, problem: string | null): Promise<void> {
+export async function setSentryProblem(db: Database, sourceId: SourceId, problem: string | null): Promise<void> {
   await db.run(sql`update sources set sentry_problem = ${problem} where id = ${sourceId}`);
 }

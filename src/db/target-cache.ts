@@ -16,6 +16,11 @@ export function targetsChanged(): void {
   generation += 1;
 }
 
+/** The cached target of one slug is stale (a write to it failed as if a route or the source were gone): read it afresh next time. */
+export function forgetTarget(db: Database, slug: string): void {
+  caches.get(db)?.delete(slug);
+}
+
 export async function cachedTarget<T>(
   db: Database,
   slug: string,

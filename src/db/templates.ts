@@ -2,13 +2,14 @@ import { sql } from 'drizzle-orm';
 import { patternsMatching } from '../sentry/event-type.js';
 import { fromRow, type Database } from './database.js';
 import { templates, type TemplateRow } from './schema.js';
+import type { RouteId, SourceId } from '../ids.js';
 
 const toTemplate = (row: Record<string, unknown>): TemplateRow => fromRow(templates, row);
 
 /** Whose template: the source's (every route without its own for that pattern) or one route's. */
 export interface TemplateOwner {
-  sourceId: number;
-  routeId: number | null;
+  sourceId: SourceId;
+  routeId: RouteId | null;
 }
 
 const ofOwner = (owner: TemplateOwner) =>
@@ -34,7 +35,7 @@ export async function clearTemplate(db: Database, owner: TemplateOwner, eventPat
 }
 
 /** A source's templates and its routes' own, the source's first. */
-export async function listTemplates(db: Database, sourceId: number): Promise<TemplateRow[]> {
+export async function listTemplates(db: Database, sourceId: SourceId): Promise<TemplateRow[]> {
   return (
     await db.all(sql`select * from templates where source_id = ${sourceId} order by route_id is not null, route_id, event_pattern`)
   ).map(toTemplate);
@@ -49,7 +50,13 @@ export async function templateOf(db: Database, owner: TemplateOwner, eventPatter
  * The template for an event on a route: the most specific pattern that has one wins, and for that
  * pattern the route's own template before the source's. Runs for every delivery.
  */
-export async function templateFor(db: Database, sourceId: number, routeId: number, eventType: string): Promise<TemplateRow | undefined> {
+/** Without a route (`null`), the source's own templates only. */
+export async function templateFor(
+  db: Database,
+  sourceId: SourceId,
+  routeId: RouteId | null,
+  eventType: string,
+): Promise<TemplateRow | undefined> {
   const patterns = patternsMatching(eventType);
   const rows = (
     await db.all(sql`
@@ -64,6 +71,6 @@ export async function templateFor(db: Database, sourceId: number, routeId: numbe
   return undefined;
 }
 
-export async function recordTemplateError(db: Database, sourceId: number, message: string, now: number): Promise<void> {
+export async function recordTemplateError(db: Database, sourceId: SourceId, message: string, now: number): Promise<void> {
   await db.run(sql`update sources set last_template_error = ${message}, last_template_error_at = ${now} where id = ${sourceId}`);
 }

@@ -1,15 +1,18 @@
 import { DiscordAPIError } from 'discord.js';
 import { truncate } from '../embed/text.js';
+import { DISCORD, HOLD_REASONS, isDiscordFailure } from './discord-codes.js';
 
 export type FailureKind =
   /** A person can fix it (access, permissions, a deleted channel, the bot token): hold the channel. */
   | 'hold'
   /** Discord refused the message body (50035): split a batch, or draw the event more plainly. */
   | 'invalid'
-  /** Outage, timeout, network error, rate limit: try again soon. */
+  /** Discord's outage, a timeout, a network error, a rate limit: try again soon, and pace every channel. */
   | 'transient'
-  /** Any other refusal: the same request would be refused again. */
-  | 'refused';
+  /** Any other refusal of Discord's: the same request would be refused again. */
+  | 'refused'
+  /** Dispatch's own trouble (its database, a bug): this one step is tried again later; Discord is not to blame. */
+  | 'internal';
 
 export interface Failure {
   kind: FailureKind;
@@ -18,21 +21,19 @@ export interface Failure {
   reason: string;
 }
 
-/** https://discord.com/developers/docs/topics/opcodes-and-status-codes#json-json-error-codes */
-const HOLD_CODES = new Map<number, string>([
-  [50001, 'Missing Access: the bot cannot see the channel'],
-  [50013, 'Missing Permissions: the bot needs View Channel, Send Messages and Embed Links in the channel'],
-  [10003, 'Unknown Channel: the channel was deleted'],
-]);
-const INVALID_BODY = 50035;
+function describe(error: unknown): string {
+  const name = (error as { name?: string } | null)?.name ?? 'Error';
+  const message = (error as { message?: string } | null)?.message ?? String(error);
+  return name === 'Error' ? message : `${name}: ${message}`;
+}
 
-/** What a failed request to Discord means for the events it carried. */
+/** What a failed step of a delivery means for the events it carried. */
 export function classifyFailure(error: unknown): Failure {
   if (error instanceof DiscordAPIError) {
     const code = typeof error.code === 'number' ? error.code : Number(error.code);
-    const known = HOLD_CODES.get(code);
+    const known = HOLD_REASONS.get(code);
     if (known) return { kind: 'hold', code, reason: `Discord ${code} ${known}` };
-    if (code === INVALID_BODY) return { kind: 'invalid', code, reason: `Discord ${code} Invalid Form Body: ${error.message}` };
+    if (code === DISCORD.INVALID_FORM_BODY) return { kind: 'invalid', code, reason: `Discord ${code} Invalid Form Body: ${error.message}` };
     // A rejected token is the operator's to fix; keep the events until it is.
     if (error.status === 401) return { kind: 'hold', code: 401, reason: 'Discord 401: the bot token was rejected' };
     if (error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429) {
@@ -40,10 +41,10 @@ export function classifyFailure(error: unknown): Failure {
     }
     return { kind: 'transient', reason: `Discord ${error.status}: ${error.message}` };
   }
-  // HTTPError (5xx after discord.js gave up), timeouts, resets, DNS: all transient.
-  const name = (error as { name?: string } | null)?.name ?? 'Error';
-  const status = (error as { status?: unknown } | null)?.status;
-  const message = (error as { message?: string } | null)?.message ?? String(error);
-  const prefix = typeof status === 'number' ? `Discord ${status}: ` : name === 'Error' ? '' : `${name}: `;
-  return { kind: 'transient', reason: truncate(`${prefix}${message}`, 300) };
+  // HTTPError (5xx after discord.js gave up), rate limits, and Discord out of reach.
+  if (isDiscordFailure(error)) {
+    const status = (error as { status?: unknown }).status;
+    return { kind: 'transient', reason: truncate(`${typeof status === 'number' ? `Discord ${status}: ` : ''}${describe(error)}`, 300) };
+  }
+  return { kind: 'internal', reason: truncate(`Dispatch could not complete the delivery: ${describe(error)}`, 300) };
 }

@@ -1,23 +1,24 @@
 import type { APIEmbed } from 'discord.js';
 import type { Database } from '../db/database.js';
-import type { Job } from '../db/deliveries.js';
+import type { Job } from '../db/queue.js';
 import type { Hold, Route } from '../db/schema.js';
 import type { RenderedEvent } from '../render/render-event.js';
 import { pingFor } from '../routing/ping.js';
 import { feedButtons, type ActionRow } from '../triage/components.js';
+import type { BatchId, ChannelId, MessageId, RoleId } from '../ids.js';
 
 /** One message to post in a channel, and what it stands for. */
 export interface SendPlan {
   kind: 'send';
-  channelId: string;
-  batchId: string;
+  channelId: ChannelId;
+  batchId: BatchId;
   batch: Job[];
   embeds: APIEmbed[];
   /** The batch is a flood summary: its events are counted, not shown one by one. */
   summary: boolean;
   /** A route's ping, or a template's text (a message has one). */
   content?: string;
-  allowedRoleIds?: string[];
+  allowedRoleIds?: RoleId[];
   /** Its buttons: links to Sentry in a feed; a card's own (see src/triage/components.ts). */
   components?: ActionRow[];
   /** For a normal batch: each event's part (its drawing, its template failure). */
@@ -25,7 +26,7 @@ export interface SendPlan {
   /** Set when this send probes a held channel. */
   probing?: Hold;
   /** What else to record with the delivery, in its transaction (new cards: where they now are). */
-  record?: (tx: Database, messageId: string, at: number) => Promise<void>;
+  record?: (tx: Database, messageId: MessageId, at: number) => Promise<void>;
 }
 
 /** A route's ping goes in the message's content, before a template's own text if it has one. */
@@ -40,7 +41,7 @@ export function withPing(part: RenderedEvent, route: Pick<Route, 'pingRoleId' | 
 }
 
 /** The message for a batch of parts: their embeds, the content they share, and a link to Sentry for each. */
-export function sendPlan(channelId: string, batchId: string, batch: Job[], parts: RenderedEvent[]): SendPlan {
+export function sendPlan(channelId: ChannelId, batchId: BatchId, batch: Job[], parts: RenderedEvent[]): SendPlan {
   const first = parts[0];
   const embeds = parts.flatMap((p) => p.embeds);
   return {

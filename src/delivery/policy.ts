@@ -1,4 +1,4 @@
-import type { Job } from '../db/deliveries.js';
+import type { Job } from '../db/queue.js';
 import { EMBED_LIMITS, embedLength } from '../embed/limits.js';
 import type { RenderedEvent } from '../render/render-event.js';
 import type { Failure } from './classify-error.js';
@@ -128,6 +128,14 @@ export function outageGate(
   return now >= until ? { open: true } : { open: false, until };
 }
 
+/**
+ * Only Discord's own troubles make an outage (and so pace every channel): a failure of Dispatch's
+ * own (its database, a bug) is that one delivery's, retried on its schedule, and slows nobody else.
+ */
+export function countsAsOutage(failure: Failure): boolean {
+  return failure.kind === 'transient';
+}
+
 /** During an outage with nothing due: when to probe Discord with the oldest waiting batch, or undefined outside an outage. */
 export function outageProbeAt(lastTransientFailureAt: number | undefined): number | undefined {
   return lastTransientFailureAt === undefined ? undefined : lastTransientFailureAt + RECOVERY.outageProbeMs;
@@ -189,6 +197,7 @@ export function afterFailure(
     case 'hold':
       return { action: 'hold' };
     case 'transient':
+    case 'internal':
       return { action: 'retry' };
     case 'refused':
       return { action: 'fail' };

@@ -1,6 +1,7 @@
 import type { RenderedEvent } from '../render/render-event.js';
 import { classifyFailure } from './classify-error.js';
 import { newNonce, type SendMessage } from './sender.js';
+import type { ChannelId } from '../ids.js';
 
 /**
  * Posts one rendered event now, outside the queue (what `/dispatch source test` does), and says
@@ -8,7 +9,7 @@ import { newNonce, type SendMessage } from './sender.js';
  */
 export async function postOnce(
   send: SendMessage,
-  channelId: string,
+  channelId: ChannelId,
   part: RenderedEvent,
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
   try {

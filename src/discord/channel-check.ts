@@ -1,5 +1,6 @@
 import { ChannelType, PermissionFlagsBits, type Guild } from 'discord.js';
 import { UserError } from '../user-error.js';
+import type { ChannelId } from '../ids.js';
 
 /** What the bot needs in a channel to post embeds there. */
 const REQUIRED_CHANNEL_PERMISSIONS = [
@@ -29,7 +30,7 @@ export type ChannelProblem =
  * Why the bot cannot post embeds in a channel of this guild, or undefined when it can. Uses the
  * gateway cache: no REST call.
  */
-export function channelProblem(guild: Guild | null | undefined, channelId: string): ChannelProblem | undefined {
+export function channelProblem(guild: Guild | null | undefined, channelId: ChannelId): ChannelProblem | undefined {
   if (!guild) return { kind: 'no server' };
   const channel = guild.channels.cache.get(channelId);
   if (!channel) return { kind: 'no channel' };
@@ -42,7 +43,7 @@ export function channelProblem(guild: Guild | null | undefined, channelId: strin
 }
 
 /** A channel problem in words, for a member of the server. */
-export function describeChannelProblem(problem: ChannelProblem, channelId: string): string {
+export function describeChannelProblem(problem: ChannelProblem, channelId: ChannelId): string {
   switch (problem.kind) {
     case 'no server':
       return 'Dispatch cannot see this server yet';
@@ -58,7 +59,7 @@ export function describeChannelProblem(problem: ChannelProblem, channelId: strin
 }
 
 /** Refuses, naming what is wrong, unless the bot can view, send and embed in the channel. */
-export function assertCanPostIn(guild: Guild | null, channelId: string): void {
+export function assertCanPostIn(guild: Guild | null, channelId: ChannelId): void {
   const problem = channelProblem(guild, channelId);
   if (!problem) return;
   if (problem.kind === 'no server')
@@ -73,7 +74,7 @@ export function assertCanPostIn(guild: Guild | null, channelId: string): void {
 }
 
 /** For a card route: a warning when the bot cannot keep cards' history in threads there, else undefined. */
-export function threadPermissionWarning(guild: Guild | null, channelId: string): string | undefined {
+export function threadPermissionWarning(guild: Guild | null, channelId: ChannelId): string | undefined {
   const channel = guild?.channels.cache.get(channelId);
   const me = guild?.members.me;
   const permissions = channel && me ? channel.permissionsFor(me) : null;

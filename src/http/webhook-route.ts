@@ -3,6 +3,7 @@ import { isForeignKeyViolation, type Database } from '../db/database.js';
 import type { WriteEvent } from '../db/event-writer.js';
 import type { SecretBox } from '../db/secret-box.js';
 import { findWebhookTarget, type WebhookTarget } from '../db/sources.js';
+import { forgetTarget } from '../db/target-cache.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { cardKeyOf } from '../cards/state.js';
@@ -48,6 +49,7 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     if (!req.is('application/json'))
       throw new HttpError(415, 'content-type must be application/json', 'content-type must be application/json');
     res.locals.source = source;
+    res.locals.slug = slug;
     next();
   };
 
@@ -87,14 +89,26 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
 
     res.locals.eventType = typed.eventType.type;
     const facts = eventFacts(typed.eventType.type, payload);
-    const { through, filteredBy } = selectRoutes(source.routes, typed.eventType.type, facts);
     const cardKey = cardKeyOf(facts);
-    const accepted = await deps
-      .writeEvent({ sourceId: source.id, eventType: typed.eventType.type, body, text, routes: through, filteredBy, cardKey })
-      .catch((error: unknown) => {
-        // The source was deleted between the look-up and the write: the same answer as for any unknown source.
-        throw isForeignKeyViolation(error) ? unknownSource() : error;
-      });
+    const store = async (target: WebhookTarget) => {
+      const { through, filteredBy } = selectRoutes(target.routes, typed.eventType.type, facts);
+      const event = { sourceId: target.id, eventType: typed.eventType.type, body, text, routes: through, filteredBy, cardKey };
+      return { through, filteredBy, accepted: await deps.writeEvent(event) };
+    };
+    let stored;
+    try {
+      stored = await store(source);
+    } catch (error) {
+      if (!isForeignKeyViolation(error)) throw error;
+      // A route (or the source) was removed after the look-up, by a command here or on another
+      // replica: look again, past the cache, and store the event for the routes that are left.
+      forgetTarget(deps.db, res.locals.slug as string);
+      const fresh = await findWebhookTarget(deps.db, res.locals.slug as string);
+      if (!fresh || !fresh.enabled || fresh.id !== source.id) throw unknownSource();
+      // The source was deleted meanwhile after all: the same answer as for any unknown source.
+      stored = await store(fresh).catch((again: unknown) => Promise.reject(isForeignKeyViolation(again) ? unknownSource() : again));
+    }
+    const { through, filteredBy, accepted } = stored;
     const outcome = accepted.duplicate ? 'duplicate' : through.length === 0 ? 'filtered' : 'accepted';
     deps.logger.info({ event_id: accepted.id, ...about, event_type: typed.eventType.type, outcome }, 'webhook received');
     res.status(202).json({ event_id: accepted.id });

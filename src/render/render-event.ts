@@ -8,6 +8,7 @@ import { renderTemplate } from '../templates/render-template.js';
 import { compileCached } from '../templates/template-cache.js';
 import { TemplateError, type TemplateFailure } from '../templates/template-error.js';
 import { truncate } from '../embed/text.js';
+import type { RoleId } from '../ids.js';
 
 /** What rendering needs of a stored event. */
 export interface EventToRender {
@@ -34,7 +35,7 @@ export interface RenderedEvent {
   /** Only from a custom template; a message with content carries this one event alone. */
   content?: string;
   /** Roles `content` may ping; empty for the built-in embeds. */
-  allowedRoleIds: string[];
+  allowedRoleIds: RoleId[];
   facts: EventFacts;
   /** How it was drawn this time. */
   drawing: Drawing;

@@ -1,3 +1,5 @@
+import type { ChannelId } from '../ids.js';
+
 /**
  * What replicas agree on, through Postgres's own primitives (no consensus of ours): which one holds
  * the Discord gateway (an advisory lock), which one sends to each channel (an advisory lock per
@@ -15,8 +17,8 @@ export interface Coordinator {
   /** Called when this replica becomes the leader, and when it stops being one. */
   onLeadership(listener: (leader: boolean) => void): void;
   /** Takes the right to send to a channel; false while another replica has it. */
-  takeChannel(channelId: string): Promise<boolean>;
-  releaseChannel(channelId: string): Promise<void>;
+  takeChannel(channelId: ChannelId): Promise<boolean>;
+  releaseChannel(channelId: ChannelId): Promise<void>;
   /** Tells the other replicas that events (or a change that makes some due) were stored. */
   announce(): void;
   /** Called when another replica announces. */

@@ -1,6 +1,7 @@
 import type { Route } from '../db/schema.js';
 import type { EventFacts, Level } from '../sentry/facts.js';
 import { atOrAbove } from './filter.js';
+import type { RoleId } from '../ids.js';
 
 /**
  * The role a route pings for an event: its `ping` role, for events at or above its `ping-level`
@@ -9,7 +10,7 @@ import { atOrAbove } from './filter.js';
 export function pingFor(
   route: Pick<Route, 'pingRoleId' | 'pingLevel'>,
   facts: EventFacts,
-): { content: string; roleIds: string[] } | undefined {
+): { content: string; roleIds: RoleId[] } | undefined {
   if (!route.pingRoleId || !atOrAbove(facts.level, route.pingLevel as Level)) return undefined;
   return { content: `<@&${route.pingRoleId}>`, roleIds: [route.pingRoleId] };
 }

@@ -1,3 +1,4 @@
+import type { RouteId } from '../ids.js';
 import type { EventFacts } from '../sentry/facts.js';
 import { deserializeFilter, matchesFilter, type RouteFilter } from './filter.js';
 
@@ -16,13 +17,13 @@ function filterOf(json: string): RouteFilter {
 }
 
 /** Which of a source's routes take an event, and which keep it out by their filters. */
-export function selectRoutes<R extends { id: number; filter: string }>(
+export function selectRoutes<R extends { id: RouteId; filter: string }>(
   routes: readonly R[],
   eventType: string,
   facts: EventFacts,
-): { through: R[]; filteredBy: number[] } {
+): { through: R[]; filteredBy: RouteId[] } {
   const through: R[] = [];
-  const filteredBy: number[] = [];
+  const filteredBy: RouteId[] = [];
   for (const route of routes) {
     if (matchesFilter(filterOf(route.filter), eventType, facts)) through.push(route);
     else filteredBy.push(route.id);

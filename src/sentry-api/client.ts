@@ -32,10 +32,20 @@ export interface Assignee {
 
 const MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
 
+/** How names are resolved: dns.lookup, or a stand-in for tests (a name whose answer changes between lookups). */
+export type Resolve = (
+  hostname: string,
+  options: { all: true },
+  callback: (error: Error | null, addresses: LookupAddress[]) => void,
+) => void;
+
+/** The system's resolver (what a real connection would use). */
+export const systemResolve: Resolve = dnsLookup as unknown as Resolve;
+
 /** Resolves like dns.lookup, but refuses private addresses: checked at each connection, so a DNS change cannot slip past. */
-function guardedLookup(policy: UrlPolicy): LookupFunction {
+function guardedLookup(policy: UrlPolicy, resolve: Resolve): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+    resolve(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
       if (error) return callback(error, '', 0);
       const blocked = policy.allowPrivate ? undefined : addresses.find((a) => isPrivateAddress(a.address));
       if (blocked) return callback(Object.assign(new Error(privateReason(blocked.address)), { code: 'EPRIVATE' }), '', 0);
@@ -54,6 +64,7 @@ export class SentryApi {
     private readonly baseUrl: string,
     private readonly token: string,
     private readonly policy: UrlPolicy,
+    private readonly resolve: Resolve,
   ) {}
 
   /** Who the token is and its scopes (GET /api/0/): the check before a token is saved. */
@@ -141,7 +152,7 @@ export class SentryApi {
         url,
         {
           method,
-          lookup: guardedLookup(this.policy),
+          lookup: guardedLookup(this.policy, this.resolve),
           timeout: this.policy.timeoutMs,
           headers: {
             authorization: `Bearer ${this.token}`,

@@ -75,6 +75,9 @@ function v4Words(address: string): number[] {
   return [Math.floor(n / 65536), n % 65536];
 }
 
+/** The IPv4 address in two 16-bit words, as text. */
+const v4Of = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+
 /** Loopback, private, link-local, metadata, multicast and other addresses that are not the public internet. */
 export function isPrivateAddress(address: string): boolean {
   if (isIP(address) === 4) {
@@ -83,17 +86,24 @@ export function isPrivateAddress(address: string): boolean {
   }
   if (isIP(address) !== 6) return true; // not an address: nothing to connect to
   const w = v6Words(address);
-  if (w.slice(0, 6).every((x) => x === 0) || (w.slice(0, 5).every((x) => x === 0) && w[5] === 0xffff)) {
-    // ::, ::1, IPv4-compatible and IPv4-mapped (::ffff:a.b.c.d): judged as the IPv4 address they carry.
-    if (w.slice(0, 7).every((x) => x === 0) && (w[7] === 0 || w[7] === 1)) return true;
-    return isPrivateAddress(`${w[6]! >> 8}.${w[6]! & 255}.${w[7]! >> 8}.${w[7]! & 255}`);
+  const zeros = (from: number, to: number) => w.slice(from, to).every((x) => x === 0);
+  // ::, ::1, IPv4-compatible (::a.b.c.d), IPv4-mapped (::ffff:a.b.c.d) and IPv4-translated
+  // (::ffff:0:a.b.c.d): judged as the IPv4 address they carry.
+  if (zeros(0, 5) && (w[5] === 0 || w[5] === 0xffff)) {
+    if (zeros(0, 7) && (w[7] === 0 || w[7] === 1)) return true;
+    return isPrivateAddress(v4Of(w[6]!, w[7]!));
   }
+  if (zeros(0, 4) && w[4] === 0xffff && w[5] === 0) return isPrivateAddress(v4Of(w[6]!, w[7]!));
   const first = w[0]!;
+  // 6to4 (2002:a.b.c.d::/48) reaches the IPv4 address it carries.
+  if (first === 0x2002) return isPrivateAddress(v4Of(w[1]!, w[2]!));
   return (
     (first & 0xfe00) === 0xfc00 || // fc00::/7 unique local (fd00:ec2::254 metadata included)
     (first & 0xffc0) === 0xfe80 || // fe80::/10 link-local
+    (first & 0xffc0) === 0xfec0 || // fec0::/10 site-local (deprecated, still routed inside some networks)
     (first & 0xff00) === 0xff00 || // multicast
-    (first === 0x64 && w[1] === 0xff9b) || // 64:ff9b::/96 NAT64 (could reach any IPv4 address)
+    (first === 0x64 && w[1] === 0xff9b) || // 64:ff9b::/96 and 64:ff9b:1::/48 NAT64 (could reach any IPv4 address)
+    (first === 0x2001 && w[1] === 0) || // 2001::/32 Teredo: tunnels to an IPv4 address of its own choosing
     (first === 0x2001 && w[1] === 0x0db8) // documentation
   );
 }

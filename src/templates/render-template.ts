@@ -4,6 +4,7 @@ import { truncate } from '../embed/text.js';
 import { RenderBudget, renderLiquid } from './engine.js';
 import { roleMentionsIn, type CompiledTemplate } from './template-spec.js';
 import { TemplateError } from './template-error.js';
+import { asRoleId, type RoleId } from '../ids.js';
 
 /** What a template sees. */
 export interface TemplateEvent {
@@ -22,7 +23,7 @@ export interface RenderedMessage {
    * template's own text (a value printed from the payload never adds one). Never @everyone,
    * @here or users.
    */
-  allowedRoleIds: string[];
+  allowedRoleIds: RoleId[];
   /** Things dropped on the way (an empty field, a bad URL), shown by preview. */
   warnings: string[];
 }
@@ -84,7 +85,11 @@ export function renderTemplate(template: CompiledTemplate, event: TemplateEvent)
   const content = nonEmpty(render('content'));
   assertWithinLimits(embed, content);
   const allowedRoleIds =
-    template.spec.allow_role_mentions && content ? roleMentionsIn(content).filter((id) => template.literalRoleIds.includes(id)) : [];
+    template.spec.allow_role_mentions && content
+      ? roleMentionsIn(content)
+          .filter((id) => template.literalRoleIds.includes(id))
+          .map(asRoleId)
+      : [];
   return { embed, ...(content ? { content } : {}), allowedRoleIds, warnings };
 }
 

@@ -3,6 +3,7 @@ import type { CardState } from '../cards/state.js';
 import { truncate } from '../embed/text.js';
 import { webUrl } from '../embed/urls.js';
 import { statusActionsFor, TRIAGE_ACTIONS, type TriageKind } from './actions.js';
+import type { RouteId } from '../ids.js';
 
 export type ActionRow = APIActionRowComponent<APIComponentInMessageActionRow>;
 
@@ -13,7 +14,7 @@ const LABEL = 80;
 const OPTION = 100;
 
 /** `dispatch:triage:<route>:<issue>:<kind>`: numeric ids and a short kind, well within Discord's 100 characters, and no secret. */
-export function triageId(routeId: number, issueId: string, kind: TriageKind): string {
+export function triageId(routeId: RouteId, issueId: string, kind: TriageKind): string {
   return `dispatch:triage:${routeId}:${issueId}:${kind}`;
 }
 
@@ -41,7 +42,7 @@ function rows(components: APIComponentInMessageActionRow[]): ActionRow[] {
  * A card's buttons: with Sentry connected, the actions that fit the issue's status and Assign…,
  * and always Open in Sentry. Chosen from the state alone, so an edit always sends them right.
  */
-export function cardButtons(state: CardState, options: { routeId: number; connected: boolean }): ActionRow[] {
+export function cardButtons(state: CardState, options: { routeId: RouteId; connected: boolean }): ActionRow[] {
   const url = webUrl(state.url);
   const issueId = issueIdOf(state);
   const buttons: APIComponentInMessageActionRow[] = [];
@@ -70,7 +71,7 @@ export function cardButtons(state: CardState, options: { routeId: number; connec
  * menu of its issues (choosing one shows that issue's buttons, to the chooser only); without, a
  * link to each.
  */
-export function sharedButtons(cards: readonly { routeId: number; state: CardState }[], connected: boolean): ActionRow[] {
+export function sharedButtons(cards: readonly { routeId: RouteId; state: CardState }[], connected: boolean): ActionRow[] {
   const issues = cards.filter((c) => issueIdOf(c.state));
   if (connected && issues.length > 0) {
     return [

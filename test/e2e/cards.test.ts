@@ -5,6 +5,7 @@ import { admin, chan, interact, shownText, slash, str } from '../support/interac
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 import { updateRoute } from '../../src/db/routes.js';
 import { setTemplate } from '../../src/db/templates.js';
+import { asRoleId } from '../../src/ids.js';
 
 /**
  * Live cards, end to end: the real Dispatch and discord.js against the loopback Discord, which
@@ -219,16 +220,18 @@ describe("Discord's edges", () => {
     expect(threadLines(harness, card.id)).toEqual([first, second]); // the locked thread got nothing more
   });
 
-  it('the edit cap on old messages (30046) posts the card again further down', async () => {
+  it('the edit cap on old messages (30046) posts the card again further down and deletes the old one: the issue shows once', async () => {
     const { harness, source, card, followUp } = await withCard();
     // Discord refuses both the card's edit and the pointer's.
     harness.discord.injectEdits([ERROR_30046, ERROR_30046], card.id);
     await followUp();
-    await expect.poll(() => botMessages(harness, source.channelId).length, { timeout: 5000 }).toBe(2);
-    const again = botMessages(harness, source.channelId)[1]!;
-    expect(field(again.embeds[0], 'Last comment')).toContain('follow-up 1');
-    expect(field(again.embeds[0], 'Thread')).toBe(`<#${card.id}>`); // its history stays in the thread it had
-    expect(harness.discord.message(card.id)!.edits).toBe(0);
+    await expect.poll(() => harness.discord.deleted, { timeout: 5000 }).toContain(card.id);
+    const shown = botMessages(harness, source.channelId);
+    expect(shown).toHaveLength(1);
+    expect(field(shown[0]!.embeds[0], 'Last comment')).toContain('follow-up 1');
+    // Its history stays in the thread it had, which outlives the message it was started from.
+    expect(field(shown[0]!.embeds[0], 'Thread')).toBe(`<#${card.id}>`);
+    expect(harness.discord.threads.has(card.id)).toBe(true);
   });
 
   it('without Create Public Threads the history goes on the card, info says why, and threads come back once granted', async () => {
@@ -349,7 +352,7 @@ describe('when a card changes', () => {
     const { harness, source } = await cardHarness({ env: { CARD_BUMP_AFTER: '1ms' } });
     h = harness;
     const roleId = snowflake();
-    await updateRoute(harness.dispatch.db, source.route, { pingRoleId: roleId, pingLevel: 'fatal' }, Date.now());
+    await updateRoute(harness.dispatch.db, source.route, { pingRoleId: asRoleId(roleId), pingLevel: 'fatal' }, Date.now());
     const post = poster(harness, source);
     await post('issue', issueEvent('created')); // level fatal
     const card = await harness.discord.waitForMessage((m) => m.channel_id === source.channelId);

@@ -21,6 +21,7 @@ import {
   type Member,
 } from '../support/interactions.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
+import { asGuildId } from '../../src/ids.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const EPHEMERAL = 64;
@@ -109,12 +110,12 @@ describe('/dispatch source, end to end through discord.js', () => {
 
     const confirm = await interact(h.discord, slash(alice, 'delete', [str('source', 'backend')]));
     expect(shownText(confirm)).toContain('cannot be undone');
-    expect(await findSource(h.dispatch.db, h.guild.id, 'backend')).toBeDefined(); // nothing deleted before the button
+    expect(await findSource(h.dispatch.db, asGuildId(h.guild.id), 'backend')).toBeDefined(); // nothing deleted before the button
     const confirmId = confirm.body.data.components[0].components[0].custom_id as string;
     const deleted = await interact(h.discord, button(alice, confirmId));
     expect(deleted.body.type).toBe(7); // UPDATE_MESSAGE
     expect(deleted.body.data.content).toContain('deleted');
-    expect(await findSource(h.dispatch.db, h.guild.id, 'backend')).toBeUndefined();
+    expect(await findSource(h.dispatch.db, asGuildId(h.guild.id), 'backend')).toBeUndefined();
     expect((await postIssue(slug!, 's3cret-two')).status).toBe(404);
   });
 
@@ -145,7 +146,7 @@ describe('/dispatch source, end to end through discord.js', () => {
       modalSubmit(alice, `dispatch:create:late:${h.channelId}:${Date.now() - 16 * 60_000}`, { secret: '' }),
     );
     expect(shownText(expired)).toContain('expired');
-    expect(await findSource(h.dispatch.db, h.guild.id, 'late')).toBeUndefined();
+    expect(await findSource(h.dispatch.db, asGuildId(h.guild.id), 'late')).toBeUndefined();
     const unknown = await interact(h.discord, slash(alice, 'info', [str('source', 'nope')]));
     expect(shownText(unknown)).toContain('No source named "nope"');
   });
@@ -156,17 +157,17 @@ describe('/dispatch source, end to end through discord.js', () => {
     expect(shownText(refused)).toContain('Manage Server');
     expect(refused.body.data.flags & EPHEMERAL).toBe(EPHEMERAL);
     await createSource(alice, 'keep', h.channelId, 'k');
-    const source = (await findSource(h.dispatch.db, h.guild.id, 'keep'))!;
+    const source = (await findSource(h.dispatch.db, asGuildId(h.guild.id), 'keep'))!;
     const click = await interact(h.discord, button(member, `dispatch:delete:${source.id}:confirm:${Date.now()}`));
     expect(shownText(click)).toContain('Manage Server');
-    expect(await findSource(h.dispatch.db, h.guild.id, 'keep')).toBeDefined();
+    expect(await findSource(h.dispatch.db, asGuildId(h.guild.id), 'keep')).toBeDefined();
     const suggestions = await interact(h.discord, autocomplete(member, 'info', ''));
     expect(suggestions.body.data.choices).toEqual([]);
   });
 
   it("keeps a second server away from the first server's sources", async () => {
     await createSource(alice, 'private', h.channelId, 'p');
-    const source = (await findSource(h.dispatch.db, h.guild.id, 'private'))!;
+    const source = (await findSource(h.dispatch.db, asGuildId(h.guild.id), 'private'))!;
     const info = await interact(h.discord, slash(bob, 'info', [str('source', 'private')]));
     expect(shownText(info)).toContain('No source named "private"');
     const disable = await interact(h.discord, slash(bob, 'disable', [str('source', 'private')]));
@@ -175,7 +176,7 @@ describe('/dispatch source, end to end through discord.js', () => {
     expect(shownText(crossDelete)).toContain('no longer exists');
     const crossSecret = await interact(h.discord, modalSubmit(bob, `dispatch:secret:${source.id}:${Date.now()}`, { secret: '' }));
     expect(shownText(crossSecret)).toContain('no longer exists');
-    const after = (await findSource(h.dispatch.db, h.guild.id, 'private'))!;
+    const after = (await findSource(h.dispatch.db, asGuildId(h.guild.id), 'private'))!;
     expect(after.enabled).toBe(true);
     expect(after.signingSecret).toBe('p');
     const list = await interact(h.discord, slash(bob, 'list'));
@@ -285,7 +286,7 @@ describe('/dispatch template, end to end through discord.js', () => {
     expect(shown.body.content).toContain('Template `issue.*` rendered from a sample `issue.created` event');
     expect(shown.body.embeds[0].title).toBe('DISPATCH-TEST via template');
 
-    const source = (await findSource(h.dispatch.db, h.guild.id, 'tpl'))!;
+    const source = (await findSource(h.dispatch.db, asGuildId(h.guild.id), 'tpl'))!;
     expect((await postIssue(source.slug)).status).toBe(202);
     await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('PYTHON-Y via template'));
     const real = await interact(h.discord, slash(alice, 'preview', [str('source', 'tpl'), str('event', 'issue.created')], 'template'));
@@ -295,7 +296,7 @@ describe('/dispatch template, end to end through discord.js', () => {
   });
 
   it('preview shows a failing template and the built-in embed that would be posted', async () => {
-    const source = (await findSource(h.dispatch.db, h.guild.id, 'tpl'))!;
+    const source = (await findSource(h.dispatch.db, asGuildId(h.guild.id), 'tpl'))!;
     const { setTemplate } = await import('../../src/db/templates.js');
     await setTemplate(
       h.dispatch.db,
@@ -317,7 +318,9 @@ describe('/dispatch template, end to end through discord.js', () => {
     const next = { ...issueCreated, data: { issue: { ...(issueCreated.data as { issue: object }).issue, shortId: 'PYTHON-TPL' } } };
     expect((await h.post(source.slug, sentryRequest('issue', next))).status).toBe(202);
     await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('New issue · PYTHON-TPL'));
-    await expect.poll(async () => (await findSource(h.dispatch.db, h.guild.id, 'tpl'))?.lastTemplateError).toMatch(/missing variable/);
+    await expect
+      .poll(async () => (await findSource(h.dispatch.db, asGuildId(h.guild.id), 'tpl'))?.lastTemplateError)
+      .toMatch(/missing variable/);
     const info = await interact(h.discord, slash(alice, 'info', [str('source', 'tpl')]));
     // Recorded failures are shown escaped (their words can quote a payload); read without the escapes.
     expect(shownText(info).replace(/\\/g, '')).toMatch(/Last template failure.*template issue\.created failed \(missing variable\)/);

@@ -11,6 +11,7 @@ import { startHarness, testEnv } from '../support/harness.js';
 import { admin, shownText, slash } from '../support/interactions.js';
 import { freshDatabase } from '../support/postgres.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
+import { asChannelId, asGuildId } from '../../src/ids.js';
 
 /**
  * Three real Dispatch processes on one real Postgres, behind a "load balancer" (this test, sending
@@ -82,7 +83,14 @@ async function setUp(names = ['a', 'b', 'c']) {
   for (const [i, channel] of guild.channels.entries()) {
     const { source } = await createSource(
       db,
-      { guildId: guild.id, channelId: channel.id, layout: 'feed', name: `team-${i}`, signingSecret: 'sek', createdBy: '1' },
+      {
+        guildId: asGuildId(guild.id),
+        channelId: asChannelId(channel.id),
+        layout: 'feed',
+        name: `team-${i}`,
+        signingSecret: 'sek',
+        createdBy: '1',
+      },
       Date.now(),
     );
     sources.push({ ...source, channelId: channel.id });

@@ -4,6 +4,7 @@ import { PERMISSIONS, snowflake, type FakeChannel, type PostedMessage } from '..
 import { startHarness, testGuild, waitFor, type Harness } from '../support/harness.js';
 import { admin, button, chan, interact, modalSubmit, role, shownText, slash, str, type Member } from '../support/interactions.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
+import { asGuildId } from '../../src/ids.js';
 
 let h: Harness;
 let alice: Member;
@@ -164,7 +165,7 @@ describe('routes, end to end', () => {
     const moved = await h.discord.waitForMessage((m) => m.channel_id === channels.moved.id);
     expect(JSON.stringify(moved.embeds)).toContain('WAITING-1');
     // The same URL still works, under the new name.
-    const source = (await findSource(h.dispatch.db, h.guild.id, 'api'))!;
+    const source = (await findSource(h.dispatch.db, asGuildId(h.guild.id), 'api'))!;
     expect(source.slug).toBe(slug);
     expect((await h.post(slug, sentryRequest('issue', issueAt('AFTER-MOVE', 'info'), 'route-secret'))).status).toBe(202);
     await h.discord.waitForMessage((m) => m.channel_id === channels.moved.id && JSON.stringify(m.embeds).includes('AFTER-MOVE'));

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, waitFor, type Harness, type TestSource } from '../support/harness.js';
 import { snowflake, type PostedMessage } from '../support/fake-discord.js';
 import { FakeSentry } from '../support/fake-sentry.js';
+import { SentryApi, SentryApiError, type Resolve } from '../../src/sentry-api/client.js';
 import {
   admin,
   answerOf,
@@ -18,7 +19,7 @@ import {
   type Member,
 } from '../support/interactions.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
-import { allDeliveries } from '../support/db.js';
+import { allDeliveries, allEvents, deliveriesOfEvent } from '../support/db.js';
 
 /**
  * Triage from the cards, end to end: real discord.js button and menu interactions against the
@@ -57,8 +58,18 @@ const threadLines = () =>
     .flatMap((m) => (m.content ?? '').split('\n'))
     .map((l) => l.replace(/^<t:\d+:t> /, '').replace(/\\(.)/g, '$1'));
 
-async function postWebhook(payload: Payload) {
-  expect((await h.postEvent(source, 'issue', payload)).status).toBe(202);
+/** Posts a webhook to the card's source; resolves with the event's id. */
+async function postWebhook(payload: Payload): Promise<string> {
+  const response = await h.postEvent(source, 'issue', payload);
+  expect(response.status).toBe(202);
+  return ((await response.json()) as { event_id: string }).event_id;
+}
+
+/** Resolves once the worker has carried out (and recorded) everything an event meant for the card. */
+async function handled(eventId: string): Promise<void> {
+  await expect
+    .poll(async () => (await deliveriesOfEvent(h.dispatch.db, eventId)).map((d) => d.status), { timeout: 5000 })
+    .toEqual(['delivered']);
 }
 
 /** Clicks a button of the card as `member`; resolves with the bot's first answer to the click. */
@@ -145,10 +156,7 @@ describe('triage from a card', () => {
     await expect.poll(() => threadLines(), { timeout: 5000 }).toEqual(['✅ Resolved by alice from Discord']);
 
     // Sentry's own webhook for the same change arrives afterwards.
-    const edits = h.discord.editsOf(card.id).length;
-    await postWebhook(issueEvent('resolved', { status: 'resolved', substatus: null }));
-    await expect.poll(() => h.discord.editsOf(card.id).length, { timeout: 5000 }).toBeGreaterThan(edits);
-    await new Promise((r) => setTimeout(r, 300));
+    await handled(await postWebhook(issueEvent('resolved', { status: 'resolved', substatus: null })));
     expect(field(current().embeds[0], 'Status')).toBe('resolved');
     expect(threadLines()).toEqual(['✅ Resolved by alice from Discord']);
   });
@@ -190,8 +198,7 @@ describe('triage from a card', () => {
     await expect.poll(() => threadLines().at(-1), { timeout: 5000 }).toBe('✅ Assigned to Alice by alice from Discord');
     // Sentry's issue.assigned webhook for it adds no line.
     const lines = threadLines().length;
-    await postWebhook(issueEvent('assigned', { assignedTo: { type: 'user', id: '501', name: 'Alice' } }));
-    await new Promise((r) => setTimeout(r, 1500));
+    await handled(await postWebhook(issueEvent('assigned', { assignedTo: { type: 'user', id: '501', name: 'Alice' } })));
     expect(threadLines()).toHaveLength(lines);
   });
 
@@ -206,13 +213,15 @@ describe('triage from a card', () => {
   ])('Sentry answering %j: the clicker is told "%s", the card stays as it was', async (injected, words) => {
     const before = JSON.stringify(current().embeds);
     const edits = h.discord.editsOf(card.id).length;
+    const changes = (await allEvents(h.dispatch.db)).filter((e) => e.eventType === 'dispatch.triage').length;
     sentry.inject(injected);
     const answer = await click(alice, 'Archive');
     const told = await h.discord.waitForResponse((r) => r.token === answer.token && r.kind === 'followup');
     expect(told.body.flags).toBe(64);
     expect(shownText(told)).toContain(words);
     expect(shownText(told)).not.toContain('secret-looking body');
-    await new Promise((r) => setTimeout(r, 300));
+    // Nothing was stored for the card to show (a change is an event of its own), so nothing can edit it later.
+    expect((await allEvents(h.dispatch.db)).filter((e) => e.eventType === 'dispatch.triage')).toHaveLength(changes);
     expect(JSON.stringify(current().embeds)).toBe(before);
     expect(h.discord.editsOf(card.id)).toHaveLength(edits);
   });
@@ -269,7 +278,8 @@ describe('the Sentry URL an admin may give', () => {
   let strictSource: TestSource;
   let admin2: Member;
   beforeAll(async () => {
-    strict = await startHarness({ env: { SENTRY_TIMEOUT: '1s' } });
+    // Plain http allowed (the loopback Sentry speaks it), private addresses not: what is refused is refused for being private.
+    strict = await startHarness({ env: { SENTRY_TIMEOUT: '1s', SENTRY_ALLOW_INSECURE_URLS: 'true' } });
     await waitFor(() => strict.dispatch.client.isReady(), 20_000, 'the gateway');
     strictSource = await strict.addSource({ layout: 'card', name: 'api' });
     admin2 = admin(strict.guild);
@@ -283,17 +293,39 @@ describe('the Sentry URL an admin may give', () => {
     return shownText(await answerOf(strict.discord, modalSubmit(admin2, opened.body.data.custom_id, { token: TOKEN, url, org: '' })));
   }
 
+  /** The loopback Sentry's own address, under other spellings: a refusal that failed would reach it. */
+  const port = () => new URL(sentry.url).port;
   it.each([
-    [() => sentry.url, 'must start with `https://`'],
-    [() => 'https://127.0.0.1:9/', 'inside a private network'],
-    [() => 'https://[::ffff:10.0.0.1]/', 'inside a private network'],
-    [() => 'https://169.254.169.254/', 'inside a private network'],
-    [() => 'https://localhost:9/', 'inside a private network'], // a name: refused when it resolves, at connection time
-    [() => 'https://user:pw@sentry.example.com/', 'cannot carry a user name'],
-  ])('refuses %s unless the operator allows it', async (url, words) => {
+    ['its loopback address', () => sentry.url, 'inside a private network'],
+    ['its address IPv4-mapped', () => `http://[::ffff:127.0.0.1]:${port()}/`, 'inside a private network'],
+    ['its address IPv4-mapped in hex', () => `http://[::ffff:7f00:1]:${port()}/`, 'inside a private network'],
+    // A name: refused when it resolves, at connection time.
+    ['localhost', () => `http://localhost:${port()}/`, 'inside a private network'],
+    ['the metadata address', () => 'https://169.254.169.254/', 'inside a private network'],
+    ['its address with credentials', () => sentry.url.replace('http://', 'http://user:pw@'), 'cannot carry a user name'],
+  ])('refuses the loopback Sentry by %s unless the operator allows it, and nothing reaches it', async (_label, url, words) => {
     const before = sentry.requests.length;
     expect(await connectTo(url())).toContain(words);
     expect(sentry.requests).toHaveLength(before); // nothing was called with the token
+  });
+
+  it('refuses a name that resolves to a public address once and to loopback when connecting (DNS rebinding)', async () => {
+    let lookups = 0;
+    // The first answer is public (what a check made ahead of the connection would see); every later one is the loopback Sentry.
+    const rebinding: Resolve = (_host, _options, callback) =>
+      callback(null, [lookups++ === 0 ? { address: '203.0.113.7', family: 4 } : { address: '127.0.0.1', family: 4 }]);
+    const api = new SentryApi(
+      `http://sentry.rebind.example:${port()}`,
+      TOKEN,
+      { allowInsecure: true, allowPrivate: false, timeoutMs: 300 },
+      rebinding,
+    );
+    const before = sentry.requests.length;
+    for (let i = 0; i < 3; i++) await expect(api.whoami()).rejects.toBeInstanceOf(SentryApiError);
+    // Each connection resolves once and is checked on that answer: the loopback answers were refused, never connected to.
+    expect(lookups).toBe(3);
+    expect(sentry.requests).toHaveLength(before);
+    await expect(api.whoami()).rejects.toMatchObject({ problem: { kind: 'refused-url' } });
   });
 });
 

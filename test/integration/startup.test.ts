@@ -11,6 +11,7 @@ import { createLogger } from '../../src/logger.js';
 import type { FakeDiscord } from '../support/fake-discord.js';
 import { preparedDatabase, tempDir, TEST_DIALECT, testEnv } from '../support/harness.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
+import { asChannelId, asGuildId } from '../../src/ids.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const silent = createLogger({ level: 'silent', pretty: false });
@@ -47,13 +48,13 @@ describe('start-up', () => {
         expect(await first.get(sql`pragma journal_mode`)).toEqual({ journal_mode: 'wal' });
         const { source } = await createSource(
           first,
-          { guildId: '1', channelId: '2', layout: 'feed', name: 'web', signingSecret: null, createdBy: '3' },
+          { guildId: asGuildId('1'), channelId: asChannelId('2'), layout: 'feed', name: 'web', signingSecret: null, createdBy: '3' },
           Date.now(),
         );
         expect(source.slug).toMatch(/^[A-Za-z0-9_-]{32}$/);
         await first.close();
         const second = openSqlite(path);
-        expect((await findSource(second, '1', 'web'))?.slug).toBe(source.slug);
+        expect((await findSource(second, asGuildId('1'), 'web'))?.slug).toBe(source.slug);
         await second.close();
       } finally {
         dir.remove();
@@ -93,7 +94,7 @@ describe('start-up', () => {
     try {
       const { source } = await createSource(
         dispatch.db,
-        { guildId: '1', channelId: '2', layout: 'feed', name: 'web', signingSecret: null, createdBy: '3' },
+        { guildId: asGuildId('1'), channelId: asChannelId('2'), layout: 'feed', name: 'web', signingSecret: null, createdBy: '3' },
         Date.now(),
       );
       const request = sentryRequest('issue', loadFixture('issue.created.json'));

@@ -4,6 +4,7 @@ import { createRoute } from '../../src/db/routes.js';
 import { sourceRow } from '../support/db.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { loadFixture } from '../support/sentry.js';
+import { asChannelId } from '../../src/ids.js';
 
 const issueCreated = loadFixture('issue.created.json');
 const issueResolved = loadFixture('example-app-mocks/issue.resolved.json');
@@ -71,7 +72,7 @@ describe('templates in delivery', () => {
       {
         sourceId: source.id,
         name: 'other',
-        channelId: h.guild.channels[1]!.id,
+        channelId: asChannelId(h.guild.channels[1]!.id),
         layout: 'feed',
         filter: '{}',
         pingRoleId: null,

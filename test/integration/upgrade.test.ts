@@ -227,6 +227,7 @@ describe('upgrading a database made by the previous release', () => {
       embeds: [{ title: 'Old card' }],
       components: [],
       edits: 0,
+      nonceAt: Date.now(),
     });
 
     const dispatch: Dispatch = await startDispatch(loadConfig(testEnv(discord, path)), silent);

@@ -7,6 +7,8 @@ import { holdOf } from '../../src/db/holds.js';
 import { createSource, setSourceEnabled } from '../../src/db/sources.js';
 import type { DiscordChannels, OutgoingMessage } from '../../src/delivery/sender.js';
 import { DeliveryWorker } from '../../src/delivery/worker.js';
+import { systemClock } from '../../src/delivery/clock.js';
+import { asChannelId, asGuildId, asMessageId, threadOfMessage, type ChannelId } from '../../src/ids.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
 import { storeEvent } from '../support/db.js';
@@ -41,7 +43,11 @@ describe('a channel put on hold while a pass of the worker is under way', () => 
     const db: Database = openSqlite(config.databasePath);
     cleanups.push(() => db.close());
     const make = (name: string, channelId: string) =>
-      createSource(db, { guildId: '10', channelId, layout: 'feed', name, signingSecret: null, createdBy: '1' }, Date.now());
+      createSource(
+        db,
+        { guildId: asGuildId('10'), channelId: asChannelId(channelId), layout: 'feed', name, signingSecret: null, createdBy: '1' },
+        Date.now(),
+      );
     const [first, second] = [await make('first', '201'), await make('second', '202')];
     const text = serializeLikeSentry(loadFixture('issue.created.json'));
     // The second channel's event is the older one, so a pass looks at it first.
@@ -53,25 +59,26 @@ describe('a channel put on hold while a pass of the worker is under way', () => 
     const refusal = gate();
     const secondTaken = gate();
     const discord: DiscordChannels = {
-      post: async (channelId: string, _message: OutgoingMessage) => {
+      post: async (channelId: ChannelId, _message: OutgoingMessage) => {
         posts.push(channelId);
         if (channelId === '201') {
           await refusal.opened;
           throw missingPermissions();
         }
-        return { id: '1' };
+        return { id: asMessageId('1') };
       },
       edit: async () => {},
-      startThread: async (_c, messageId) => ({ id: messageId }),
+      startThread: async (_c, messageId) => ({ id: threadOfMessage(messageId) }),
       countNewer: async () => 0,
       unarchive: async () => {},
+      remove: async () => {},
     };
     const worker = new DeliveryWorker({
       db,
       discord,
       logger: createLogger({ level: 'silent', pretty: false }),
       metrics: createMetrics(db, Date.now),
-      now: Date.now,
+      clock: systemClock(),
       retry: config.retry,
       retentionMs: config.eventRetentionMs,
       batchLingerMs: 0,
@@ -96,7 +103,7 @@ describe('a channel put on hold while a pass of the worker is under way', () => 
     await new Promise((r) => setTimeout(r, 50));
     // Meanwhile Discord refuses the first channel: it goes on hold.
     refusal.open();
-    await expect.poll(async () => (await holdOf(db, '201'))?.code, { timeout: 5000 }).toBe(50013);
+    await expect.poll(async () => (await holdOf(db, asChannelId('201')))?.code, { timeout: 5000 }).toBe(50013);
     await new Promise((r) => setTimeout(r, 50));
     // The pass goes on from the second channel to the first, listed before the hold.
     secondTaken.open();

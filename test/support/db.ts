@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { fromRow, type Database } from '../../src/db/database.js';
 import { acceptEvents, type AcceptedEvent } from '../../src/db/events.js';
 import { deliveries, events, sources, type DeliveryRow, type EventRow, type Source } from '../../src/db/schema.js';
+import { type ChannelId, type RouteId, type SourceId } from '../../src/ids.js';
 
 /** Reading the database straight, for assertions. */
 
@@ -33,7 +34,7 @@ export async function sourceRow(db: Database, sourceId: number): Promise<Source>
 /** Stores an event as the webhook route would (to the source's routes), without the HTTP request. */
 export async function storeEvent(
   db: Database,
-  input: { sourceId: number; eventType: string; text: string; route: { id: number; channelId: string } },
+  input: { sourceId: SourceId; eventType: string; text: string; route: { id: RouteId; channelId: ChannelId } },
   now = Date.now(),
 ): Promise<AcceptedEvent> {
   const incoming = {
@@ -70,4 +71,10 @@ export async function refuseWrites(
       await db.run(sql.raw(`drop function ${name}()`));
     },
   };
+}
+
+/** What became of one event on each route: the signal that the worker has handled it (not a sleep). */
+export async function deliveriesOfEvent(db: Database, eventId: string): Promise<DeliveryRow[]> {
+  const rows = await db.all(sql`select d.* from deliveries d join events e on e.seq = d.event_seq where e.id = ${eventId} order by d.seq`);
+  return rows.map((r) => fromRow(deliveries, r));
 }

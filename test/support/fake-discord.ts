@@ -46,6 +46,8 @@ export interface PostedMessage {
   at: number;
   /** Someone else's message (see postAsMember): the bot cannot edit it. */
   byMember?: boolean;
+  /** Discord's clock when it was posted: its nonce is remembered for NONCE_MEMORY_MS from then. */
+  nonceAt: number;
   /** How many times the bot edited it, and when last. */
   edits: number;
   editedAt?: number;
@@ -77,6 +79,8 @@ export interface InjectedResponse {
   hang?: boolean;
   /** Post (or for an edit, make) the message, then never answer: Discord did its part but the bot never hears of it. */
   postThenHang?: boolean;
+  /** Post (or make the edit) as usual, but answer only once this settles: a send the test holds in flight. */
+  answerAfter?: Promise<unknown>;
 }
 
 /** A thread started from a message: its id is the message's. */
@@ -124,6 +128,9 @@ const ERRORS = {
   },
 } as const;
 
+/** Discord remembers an enforced nonce for a few minutes; a resend after that posts again. */
+export const NONCE_MEMORY_MS = 5 * 60_000;
+
 let snowflakeCounter = 1_000_000n;
 export function snowflake(): string {
   snowflakeCounter += 1n;
@@ -132,6 +139,8 @@ export function snowflake(): string {
 
 export interface FakeDiscordOptions {
   guilds?: FakeGuild[];
+  /** Discord's clock, for nonce memory (default Date.now): a test that moves time moves this too. */
+  now?: () => number;
   /** Messages a channel takes per window before answering 429 (Discord: about 5 per 5 s). */
   channelRateLimit?: { messages: number; windowMs: number };
 }
@@ -150,6 +159,8 @@ export class FakeDiscord {
   /** Interaction callbacks, edits and follow-ups, in arrival order. */
   readonly interactionResponses: { interactionId?: string; token: string; kind: 'callback' | 'edit' | 'followup'; body: any }[] = [];
   readonly registeredCommands = new Map<string, unknown[]>();
+  /** Messages the bot deleted, by id. */
+  readonly deleted: string[] = [];
   readonly guilds: FakeGuild[];
   rateLimitHits = 0;
   private readonly injected: { channelId?: string; response: InjectedResponse }[] = [];
@@ -188,6 +199,11 @@ export class FakeDiscord {
     return fake;
   }
 
+  /** Discord's clock (the test's, when it moves time). */
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
   get port(): number {
     return (this.server.address() as AddressInfo).port;
   }
@@ -208,6 +224,12 @@ export class FakeDiscord {
   /** The next channel-message requests (optionally to one channel) get these answers, in order. */
   inject(responses: InjectedResponse[], channelId?: string): void {
     for (const response of responses) this.injected.push({ channelId, response });
+  }
+
+  /** Forgets every answer injected and not yet given (Discord is healthy again). */
+  clearInjected(): void {
+    this.injected.splice(0);
+    this.injectedEdits.splice(0);
   }
 
   /** The next message edits (optionally of one message) get these answers, in order (e.g. 30046). */
@@ -399,6 +421,15 @@ export class FakeDiscord {
     if (method === 'PATCH' && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
       return this.editMessage(m[1]!, m[2]!, body, json, res);
     }
+    if (method === 'DELETE' && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
+      const index = this.messages.findIndex((msg) => msg.id === m![2] && msg.channel_id === m![1] && !msg.byMember);
+      if (index === -1) return json(ERRORS.unknownMessage.status, ERRORS.unknownMessage.body);
+      this.messages.splice(index, 1);
+      this.deleted.push(m[2]!);
+      record.status = 204;
+      res.writeHead(204).end();
+      return;
+    }
     if (method === 'GET' && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
       return this.listMessages(m[1]!, url.searchParams, json);
     }
@@ -489,7 +520,10 @@ export class FakeDiscord {
   private editMessage(channelId: string, messageId: string, body: any, json: Json, res: ServerResponse): void {
     const index = this.injectedEdits.findIndex((i) => i.messageId === undefined || i.messageId === messageId);
     let thenHang = false;
-    if (index !== -1) {
+    let answerAfter: Promise<unknown> | undefined;
+    if (index !== -1 && this.injectedEdits[index]!.response.answerAfter)
+      answerAfter = this.injectedEdits.splice(index, 1)[0]!.response.answerAfter;
+    else if (index !== -1) {
       const { response } = this.injectedEdits.splice(index, 1)[0]!;
       if (response.hang) return void this.hung.add(res);
       // Edit the message, then never answer: Discord did its part but the bot never hears of it.
@@ -515,7 +549,23 @@ export class FakeDiscord {
     this.edits.push({ messageId, channelId, at: Date.now(), body });
     this.notifyMessage(message);
     if (thenHang) return void this.hung.add(res);
+    if (answerAfter) return this.answerLater(answerAfter, () => json(200, messageFrom(message.id, channelId, message)));
     json(200, messageFrom(message.id, channelId, message));
+  }
+
+  private held = 0;
+
+  /** Answers held on purpose (`answerAfter`) and not yet given. */
+  heldAnswers(): number {
+    return this.held;
+  }
+
+  private answerLater(after: Promise<unknown>, answer: () => void): void {
+    this.held += 1;
+    void after.then(() => {
+      this.held -= 1;
+      answer();
+    });
   }
 
   /** GET /channels/{id}/messages?after=&limit=: the messages after one, oldest first here (Discord's order does not matter for a count). */
@@ -552,7 +602,9 @@ export class FakeDiscord {
 
   private createMessage(channelId: string, body: any, json: Json, res: ServerResponse): void {
     const index = this.injected.findIndex((i) => i.channelId === undefined || i.channelId === channelId);
-    if (index !== -1) {
+    let answerAfter: Promise<unknown> | undefined;
+    if (index !== -1 && this.injected[index]!.response.answerAfter) answerAfter = this.injected.splice(index, 1)[0]!.response.answerAfter;
+    else if (index !== -1) {
       const { response } = this.injected.splice(index, 1)[0]!;
       if (response.hang) {
         this.hung.add(res);
@@ -573,12 +625,16 @@ export class FakeDiscord {
     else if (problem) return json(problem.status, problem.body);
     const invalid = invalidMessage(body);
     if (invalid) return json(400, invalidFormBody(invalid));
-    // enforce_nonce: the same nonce from the same author returns the existing message.
+    // enforce_nonce: the same nonce from the same author within a few minutes returns the existing message.
     if (body?.enforce_nonce && body.nonce !== undefined) {
-      const earlier = this.messages.find((msg) => msg.channel_id === channelId && msg.nonce === body.nonce);
+      const now = this.now();
+      const earlier = this.messages.find(
+        (msg) => msg.channel_id === channelId && msg.nonce === body.nonce && now - msg.nonceAt < NONCE_MEMORY_MS,
+      );
       if (earlier) return json(200, messageFrom(earlier.id, channelId, earlier));
     }
     const message = this.storeMessage(channelId, body);
+    if (answerAfter) return this.answerLater(answerAfter, () => json(200, messageFrom(message.id, channelId, message)));
     json(200, messageFrom(message.id, channelId, message));
   }
 
@@ -594,6 +650,7 @@ export class FakeDiscord {
       enforce_nonce: body?.enforce_nonce,
       components: body?.components ?? [],
       edits: 0,
+      nonceAt: this.now(),
       ...(byMember ? { byMember } : {}),
     };
     this.messages.push(message);

@@ -15,6 +15,7 @@ import { startDispatch, type Dispatch, type StartOptions } from '../../src/dispa
 import { createLogger } from '../../src/logger.js';
 import { FakeDiscord, snowflake, type FakeDiscordOptions, type FakeGuild } from './fake-discord.js';
 import { sentryRequest } from './sentry.js';
+import { asChannelId, asGuildId, type ChannelId } from '../../src/ids.js';
 
 export function tempDir(prefix = 'dispatch-test-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -47,7 +48,7 @@ export function testEnv(discord: FakeDiscord, databasePath: string, overrides: R
 }
 
 /** A source as tests use it: with the channel and the route it was made with. */
-export type TestSource = Source & { channelId: string; route: Route };
+export type TestSource = Source & { channelId: ChannelId; route: Route };
 
 export interface Harness {
   discord: FakeDiscord;
@@ -118,8 +119,9 @@ export async function startHarness(
     logLines,
     addSource: async ({ secret = 'client-secret', channelId, name, guildId, layout = 'feed' } = {}) => {
       const input = {
-        guildId: guildId ?? guild.id,
-        channelId: channelId ?? guild.channels[0]!.id,
+        // The harness's guild as it is now: a test with several servers sets it before adding sources.
+        guildId: asGuildId(guildId ?? harness.guild.id),
+        channelId: asChannelId(channelId ?? harness.guild.channels[0]!.id),
         layout,
         name: name ?? `src-${Math.random().toString(36).slice(2, 8)}`,
         signingSecret: secret,
@@ -163,8 +165,8 @@ export async function preparedDatabase(options: { secret?: string | null; discor
   const created = await createSource(
     db,
     {
-      guildId: guild.id,
-      channelId: guild.channels[0]!.id,
+      guildId: asGuildId(guild.id),
+      channelId: asChannelId(guild.channels[0]!.id),
       layout: options.layout ?? 'feed',
       name: 'web',
       signingSecret: options.secret === undefined ? 'sek' : options.secret,

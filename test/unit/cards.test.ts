@@ -96,23 +96,52 @@ describe('a card state', () => {
 });
 
 describe('a card as drawn', () => {
-  const hostile = 'x'.repeat(5000) + ' @everyone <@&1> **bold** [phish](https://evil.example)';
+  const hostile = '@everyone <@&1> **bold** [phish](https://evil.example) # heading';
+  /** Where the hostile text is in what Discord would show, it is there escaped, never raw. */
+  const assertEscaped = (text: string) => {
+    expect(text).not.toContain('[phish](https://evil.example)');
+    expect(text).not.toContain('**bold**');
+    expect(text).not.toContain('<@&1>');
+    expect(text).not.toMatch(/@everyone/);
+  };
 
-  it('stays within every Discord limit and escapes payload text, however long or hostile', () => {
+  it('escapes payload text in every part of the card that shows it', () => {
     const { state } = fold([
       ['issue.created', issue('created', { title: hostile, culprit: hostile, shortId: hostile })],
-      ['comment.created', { ...loadFixture('comment.created.json'), data: { comment: hostile } }],
+      ['comment.created', { ...loadFixture('comment.created.json'), data: { comment: hostile }, actor: { name: hostile } }],
+    ]);
+    for (const history of [true, false]) {
+      const embed = cardEmbed(state, { history, threadLink: '123' });
+      // The hostile text is shown (cut to nothing would prove nothing)…
+      expect(JSON.stringify(embed.fields)).toContain('phish');
+      expect(embed.title).toContain('phish');
+      // …and where it is markdown (fields, description, history), escaped.
+      for (const field of embed.fields ?? []) assertEscaped(field.value);
+      // The culprit is a code span, where Discord renders nothing; the rest of the description is escaped.
+      expect(embed.description).toMatch(/^`[^`]*phish[^`]*`\n/);
+      assertEscaped(embed.description!.replace(/^`[^`]*`/, ''));
+      expect(JSON.stringify(embed.fields)).toContain('@\u200beveryone');
+    }
+    assertEscaped(pointerContent(state, 'https://discord.com/channels/1/2/3'));
+    assertEscaped(threadLines([{ text: hostile, at: 0 }]));
+    expect(threadLines([{ text: hostile, at: 0 }])).toContain('\\[phish\\]');
+  });
+
+  it('stays within every Discord limit, however long the payload text', () => {
+    const long = hostile + ' ' + 'x'.repeat(5000);
+    const { state } = fold([
+      ['issue.created', issue('created', { title: long, culprit: long, shortId: long })],
+      ['comment.created', { ...loadFixture('comment.created.json'), data: { comment: long } }],
     ]);
     for (const history of [true, false]) {
       const embed = cardEmbed(state, { history, threadLink: '123' });
       expect(embedLength(embed)).toBeLessThanOrEqual(EMBED_LIMITS.total);
       expect(embed.title!.length).toBeLessThanOrEqual(256);
-      expect(JSON.stringify(embed)).not.toContain('](https://evil.example)');
-      expect(JSON.stringify(embed.fields)).not.toContain('@everyone');
+      for (const field of embed.fields ?? []) assertEscaped(field.value);
     }
     expect(threadName(state).length).toBeLessThanOrEqual(100);
     expect(pointerContent(state, 'https://discord.com/channels/1/2/3').length).toBeLessThanOrEqual(2000);
-    expect(threadLines(Array.from({ length: 100 }, () => ({ text: hostile, at: 0 }))).length).toBeLessThanOrEqual(2000);
+    expect(threadLines(Array.from({ length: 100 }, () => ({ text: long, at: 0 }))).length).toBeLessThanOrEqual(2000);
   });
 
   it('is green once resolved, gray when archived', () => {

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Job } from '../../src/db/deliveries.js';
+import type { Job } from '../../src/db/queue.js';
+import { asBatchId } from '../../src/ids.js';
 import { classifyFailure } from '../../src/delivery/classify-error.js';
 import { afterFailure, gatheringUntil, isFlooding, joinableWithHead, nextAttemptAt, outageGate } from '../../src/delivery/policy.js';
 import { DiscordAPIError } from 'discord.js';
+import {} from '../../src/ids.js';
 
 /** Delivery decisions are pure: these tests pass times in and never sleep. */
 
@@ -25,7 +27,7 @@ describe('batch selection', () => {
     expect(joinableWithHead([event(1), event(2), event(3)]).map((e) => e.seq)).toEqual([1, 2, 3]);
     expect(joinableWithHead([event(1), event(2, { solo: true }), event(3)]).map((e) => e.seq)).toEqual([1]);
     expect(joinableWithHead([event(1, { solo: true }), event(2)]).map((e) => e.seq)).toEqual([1]);
-    expect(joinableWithHead([event(1), event(2, { batchId: 'b' })]).map((e) => e.seq)).toEqual([1]);
+    expect(joinableWithHead([event(1), event(2, { batchId: asBatchId('b') })]).map((e) => e.seq)).toEqual([1]);
   });
 
   it('sends a lone event at once, and lets a burst gather until the linger ends or a message is full', () => {

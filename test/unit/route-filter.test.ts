@@ -9,6 +9,7 @@ import {
 } from '../../src/routing/filter.js';
 import { pingFor } from '../../src/routing/ping.js';
 import type { EventFacts } from '../../src/sentry/facts.js';
+import { asRoleId } from '../../src/ids.js';
 
 const facts = (extra: Partial<EventFacts> = {}): EventFacts => ({ projects: [], tags: {}, ...extra });
 
@@ -81,7 +82,7 @@ describe('route filters', () => {
 });
 
 describe('route pings', () => {
-  const route = { pingRoleId: '111111111111111111', pingLevel: 'error' };
+  const route = { pingRoleId: asRoleId('111111111111111111'), pingLevel: 'error' };
   it('pings the route role at or above its level, and never for an event without a level', () => {
     expect(pingFor(route, facts({ level: 'fatal' }))).toEqual({ content: '<@&111111111111111111>', roleIds: ['111111111111111111'] });
     expect(pingFor(route, facts({ level: 'error' }))?.roleIds).toEqual(['111111111111111111']);

@@ -1,0 +1,121 @@
+import { sql } from 'drizzle-orm';
+import { fromRow, type Database } from './database.js';
+import { deliveries, type DeliveryRow } from './schema.js';
+import {
+  asEventId,
+  asSourceId,
+  type BatchId,
+  type CardKey,
+  type ChannelId,
+  type DeliverySeq,
+  type EventId,
+  type RouteId,
+  type SourceId,
+} from '../ids.js';
+
+/** A delivery with what the worker needs of its event: the unit the queue hands out. */
+export interface Job extends DeliveryRow {
+  eventId: EventId;
+  sourceId: SourceId;
+  eventType: string;
+  body: string;
+  receivedAt: number;
+  /** Its route's layout: a card route keeps a card per Sentry issue. */
+  layout: 'card' | 'feed';
+}
+
+export const JOB = sql`
+  select d.*, e.id as event_id, e.source_id, e.event_type, e.body, e.received_at, r.layout
+  from deliveries d join events e on e.seq = d.event_seq join routes r on r.id = d.route_id`;
+
+export function toJob(row: Record<string, unknown>): Job {
+  return {
+    ...fromRow(deliveries, row),
+    eventId: asEventId(String(row.event_id)),
+    sourceId: asSourceId(Number(row.source_id)),
+    eventType: String(row.event_type),
+    body: String(row.body),
+    receivedAt: Number(row.received_at),
+    layout: row.layout === 'card' ? 'card' : 'feed',
+  };
+}
+
+export const seqsOf = (jobs: readonly Pick<Job, 'seq'>[]): DeliverySeq[] => jobs.map((j) => j.seq);
+
+/**
+ * The head (oldest pending delivery of an enabled source) of every channel that has pending
+ * deliveries and is not on hold: the only deliveries that may go next. One statement, whose cost
+ * follows the channels that have work, not the channels, routes or sources that exist: a
+ * recursive query jumps from one channel with pending deliveries to the next along the
+ * `(status, channel_id, seq)` index (a loose index scan), so an idle channel is never visited.
+ */
+export async function dueHeads(db: Database): Promise<Job[]> {
+  const rows = await db.all(sql`
+    with recursive waiting(channel_id) as (
+      select min(channel_id) from deliveries where status = 'pending'
+      union all
+      select (select min(d.channel_id) from deliveries d where d.status = 'pending' and d.channel_id > w.channel_id)
+      from waiting w where w.channel_id is not null
+    ),
+    heads(seq) as (
+      select (
+        select hd.seq from deliveries hd join events he on he.seq = hd.event_seq join sources hs on hs.id = he.source_id
+        where hd.status = 'pending' and hd.channel_id = w.channel_id and hs.enabled = ${true}
+        order by hd.seq limit 1
+      )
+      from waiting w where w.channel_id is not null and w.channel_id not in (select channel_id from holds)
+    )
+    ${JOB} join heads h on h.seq = d.seq order by d.seq`);
+  return rows.map(toJob);
+}
+
+/** Pending deliveries of a channel in arrival order, starting at the head (sources that are enabled only). */
+export async function pendingForChannel(db: Database, channelId: ChannelId, limit: number): Promise<Job[]> {
+  const rows = await db.all(sql`
+    ${JOB} join sources s on s.id = e.source_id
+    where d.status = 'pending' and d.channel_id = ${channelId} and s.enabled = ${true}
+    order by d.seq limit ${limit}`);
+  return rows.map(toJob);
+}
+
+export async function jobsInBatch(db: Database, batchId: BatchId): Promise<Job[]> {
+  return (await db.all(sql`${JOB} where d.batch_id = ${batchId} and d.status = 'pending' order by d.seq`)).map(toJob);
+}
+
+/** The waiting deliveries for one card of a route not yet in a batch, in order: what one edit of the card takes in. */
+export async function pendingForCard(db: Database, routeId: RouteId, cardKey: CardKey): Promise<Job[]> {
+  const rows = await db.all(
+    sql`${JOB} where d.route_id = ${routeId} and d.card_key = ${cardKey} and d.status = 'pending' and d.batch_id is null order by d.seq`,
+  );
+  return rows.map(toJob);
+}
+
+/** Forms a batch: these deliveries will go as one message, under the batch id as Discord nonce. */
+export async function assignBatch(db: Database, seqs: readonly DeliverySeq[], batchId: BatchId): Promise<void> {
+  await db.run(sql`update deliveries set batch_id = ${batchId} where seq in ${seqs}`);
+}
+
+/**
+ * Claims a batch for its channel as its send begins: from now on a route moved elsewhere leaves it
+ * where it is being sent (see `followMovedRoutes`). Resolves with how many deliveries were
+ * claimed: fewer than the batch holds means the batch changed since it was planned (a route moved
+ * or was removed), and it must not be sent as planned.
+ */
+export function claimBatch(db: Database, batchId: BatchId, channelId: ChannelId): Promise<number> {
+  return db.run(sql`
+    update deliveries set sending = ${true} where batch_id = ${batchId} and channel_id = ${channelId} and status = 'pending'`);
+}
+
+/**
+ * After a send failed: deliveries whose route now posts to another channel (it was moved while they
+ * were being sent) follow it, as new deliveries there. Resolves with the ones that moved.
+ */
+export async function followMovedRoutes(db: Database, batch: readonly Job[], now: number): Promise<Set<DeliverySeq>> {
+  const moved = await db.all<{ seq: DeliverySeq }>(sql`
+    update deliveries set channel_id = (select r.channel_id from routes r where r.id = deliveries.route_id),
+      batch_id = null, sending = ${false}, summary = ${false}, solo = ${false}, next_attempt_at = ${now}
+    where seq in ${seqsOf(batch)} and status = 'pending'
+      and channel_id <> (select r.channel_id from routes r where r.id = deliveries.route_id)
+    returning seq`);
+  return new Set(moved.map((row) => Number(row.seq) as DeliverySeq));
+}

@@ -1,0 +1,275 @@
+import type { APIEmbed } from 'discord.js';
+import { applyEvent, isResolved, type CardChange, type CardState } from '../cards/state.js';
+import { cardEmbed } from '../cards/embed.js';
+import { cardsOfKeys, saveCard, saveCardMessage } from '../db/cards.js';
+import type { Database } from '../db/database.js';
+import { assignBatch, jobsInBatch, pendingForCard, pendingForChannel, type Job } from '../db/queue.js';
+import { routesByIds } from '../db/routes.js';
+import type { CardRow, Hold, Route } from '../db/schema.js';
+import { sourcesConnected } from '../db/sources.js';
+import { templateFor } from '../db/templates.js';
+import { EMBED_LIMITS } from '../embed/limits.js';
+import type { BatchId, ChannelId, RoleId } from '../ids.js';
+import type { Logger } from '../logger.js';
+import { renderEvent, type RenderedEvent } from '../render/render-event.js';
+import { parsePayload } from '../sentry/payload.js';
+import { TRIAGE_EVENT_TYPE } from '../triage/actions.js';
+import { cardButtons, sharedButtons } from '../triage/components.js';
+import { sendPlan, withPing, type SendPlan } from './plan.js';
+import { cardEditAt, gatheringUntil, isCardJob, needsBump, partsThatFit } from './policy.js';
+import { newNonce, type DiscordChannels } from './sender.js';
+
+/** A card is moved down when it needs eyes and is no longer among this many latest messages. */
+const VISIBLE_MESSAGES = 20;
+/** How far down a channel's queue the lane looks for a card that may go while the head's card waits to be edited. */
+const LOOKAHEAD = 100;
+
+export interface CardPlanDeps {
+  db: Database;
+  /** Asked, at most once per edit that needs eyes, whether the card is still among the latest messages. */
+  discord: Pick<DiscordChannels, 'countNewer'>;
+  logger: Logger;
+  /** A card this old is posted again (further down) when something needs eyes. */
+  bumpAfterMs: number;
+  batchLingerMs: number;
+}
+
+/** One edit of a card: what changed, and how it will look. */
+export interface CardUpdatePlan {
+  kind: 'card-update';
+  channelId: ChannelId;
+  batchId: BatchId;
+  batch: Job[];
+  card: CardRow;
+  route: Route;
+  state: CardState;
+  changes: CardChange[];
+  /** Post the card again further down (it needs eyes and would not be seen where it is). */
+  bump: boolean;
+  /** The embed a template made for the last event, which replaces the card's own, and the template's pattern. */
+  template?: { embed: APIEmbed; pattern: string };
+  /** The built-in embeds of the events worth reading in full in the thread. */
+  details: APIEmbed[];
+  /** A route's ping for an event that calls for one, when the card is posted again. */
+  ping?: { content: string; roleIds: RoleId[] };
+  /** Its source is connected to Sentry's API: the card shows triage buttons. */
+  connected: boolean;
+  /** Set when this edit probes a held channel. */
+  probing?: Hold;
+}
+
+export type CardPlan = SendPlan | CardUpdatePlan | { waitUntil: number };
+
+const payloadOf = (job: Job): unknown => {
+  try {
+    return parsePayload(job.body);
+  } catch {
+    return {};
+  }
+};
+
+const changeFor = (prev: CardState | undefined, job: Job): CardChange =>
+  applyEvent(prev, { type: job.eventType, payload: payloadOf(job), key: job.cardKey!, at: job.receivedAt });
+
+const cardId = (job: Pick<Job, 'routeId' | 'cardKey'>) => `${job.routeId}:${job.cardKey}`;
+
+/** The first waiting delivery of each card, in order: only these may go (a card's own events keep their order). */
+function firstOfEachCard(jobs: readonly Job[]): Job[] {
+  const seen = new Set<string>();
+  return jobs.filter((job) => !seen.has(cardId(job)) && seen.add(cardId(job)));
+}
+
+/**
+ * What to send next to a channel whose head is about a card (one message per Sentry issue or metric
+ * alert incident, edited in place): new cards, or one card's edit. The decisions (gathering,
+ * coalescing, moving a card down) are the policy's; card-update.ts carries an edit out.
+ */
+export class CardPlanner {
+  constructor(private readonly deps: CardPlanDeps) {}
+
+  /**
+   * The next step for a channel whose oldest waiting delivery is about a card. Each card keeps its
+   * events in order, but cards do not wait for one another: while one card's edit waits for its
+   * coalescing second, a new card or another card's edit behind it may go.
+   */
+  async plan(channelId: ChannelId, now: number, options: { ignoreLinger?: boolean } = {}): Promise<CardPlan> {
+    const { db } = this.deps;
+    const queue = await pendingForChannel(db, channelId, LOOKAHEAD);
+    // Cards go no further than the first feed event in the channel, which waits for what came before it.
+    const firstFeed = queue.findIndex((job) => !isCardJob(job));
+    const heads = firstOfEachCard(firstFeed === -1 ? queue : queue.slice(0, firstFeed));
+    const cards = await cardsOfKeys(db, heads);
+    let earliest = Number.POSITIVE_INFINITY;
+    let newCardsTried = false;
+    for (const job of heads) {
+      if (job.nextAttemptAt > now) {
+        earliest = Math.min(earliest, job.nextAttemptAt);
+        continue;
+      }
+      const card = cards.get(cardId(job));
+      // A batch already formed (a retry, or a resend after a crash) goes again as it was.
+      if (job.batchId)
+        return card ? this.planUpdate(job, card, now) : this.planNewCards(channelId, await jobsInBatch(db, job.batchId), job.batchId);
+      if (!card) {
+        if (newCardsTried) continue;
+        newCardsTried = true;
+        const fresh = heads.filter((j) => !cards.has(cardId(j)) && !j.batchId && j.nextAttemptAt <= now);
+        const together = fresh[0]!.solo ? [fresh[0]!] : fresh.slice(0, EMBED_LIMITS.embedsPerMessage).filter((j, i) => i === 0 || !j.solo);
+        const waitUntil = options.ignoreLinger ? undefined : gatheringUntil(together, now, this.deps.batchLingerMs);
+        if (waitUntil === undefined) return this.planNewCards(channelId, together);
+        earliest = Math.min(earliest, waitUntil);
+        continue;
+      }
+      const editAt = cardEditAt(card.lastEditAt);
+      // A change made from Discord shows at once: the member who clicked is looking at the card.
+      if (now >= editAt || job.eventType === TRIAGE_EVENT_TYPE) return this.planUpdate(job, card, now);
+      earliest = Math.min(earliest, editAt);
+    }
+    return { waitUntil: earliest };
+  }
+
+  /**
+   * New cards go out like any batch: several issues that appear together share a message (up to
+   * 10 embeds, 6,000 characters), and a lone one goes at once. Recording the message records the cards.
+   */
+  private async planNewCards(channelId: ChannelId, jobs: Job[], batchId?: BatchId): Promise<SendPlan> {
+    const { db } = this.deps;
+    const routes = await routesByIds(db, [...new Set(jobs.map((j) => j.routeId))]);
+    // Sized as if shared (with a history field each); a card alone keeps its history in its thread instead.
+    const drafts = await Promise.all(jobs.map((job) => this.draftNewCard(job, routes.get(job.routeId), true)));
+    const count = batchId ? jobs.length : partsThatFit(drafts.map((d) => d.part));
+    const batch = jobs.slice(0, count);
+    const shared = count > 1;
+    const final = shared ? drafts.slice(0, count) : [await this.draftNewCard(batch[0]!, routes.get(batch[0]!.routeId), false)];
+    const id = batchId ?? newNonce();
+    if (!batchId)
+      await assignBatch(
+        db,
+        batch.map((j) => j.seq),
+        id,
+      );
+    const plan = sendPlan(
+      channelId,
+      id,
+      batch,
+      final.map((d) => d.part),
+    );
+    const connected = await sourcesConnected(
+      db,
+      batch.map((j) => j.sourceId),
+    );
+    const cards = final.map(({ job, state }) => ({ routeId: job.routeId, state }));
+    plan.components = shared
+      ? sharedButtons(
+          cards,
+          cards.every((c, i) => connected.has(batch[i]!.sourceId)),
+        )
+      : cardButtons(cards[0]!.state, { routeId: cards[0]!.routeId, connected: connected.has(batch[0]!.sourceId) });
+    plan.record = async (tx, messageId, at) => {
+      await saveCardMessage(
+        tx,
+        { messageId, channelId, embeds: plan.embeds, content: plan.content ?? null, components: plan.components ?? [] },
+        at,
+      );
+      for (const [position, { job, state }] of final.entries()) {
+        await saveCard(tx, {
+          routeId: job.routeId,
+          cardKey: job.cardKey!,
+          channelId,
+          messageId,
+          position,
+          shared,
+          threadId: null,
+          state: JSON.stringify(state),
+          postedAt: at,
+          lastEditAt: at,
+          updatedAt: at,
+          resolvedAt: isResolved(state) ? at : null,
+        });
+      }
+    };
+    return plan;
+  }
+
+  /**
+   * A new card's part of a message: the card (or the embed its template makes, which replaces the
+   * card for that event), and its route's ping. After Discord refused it twice, the generic embed.
+   */
+  private async draftNewCard(
+    job: Job,
+    route: Route | undefined,
+    history: boolean,
+  ): Promise<{ job: Job; state: CardState; part: RenderedEvent }> {
+    const { state } = changeFor(undefined, job);
+    const rendered = renderEvent(job, await templateFor(this.deps.db, job.sourceId, job.routeId, job.eventType));
+    const own = rendered.templatePattern !== undefined || job.renderFallback >= 2;
+    const embed = own ? rendered.embeds[0]! : cardEmbed(state, { history });
+    return { job, state, part: withPing({ ...rendered, embeds: [embed] }, route) };
+  }
+
+  /**
+   * An edit: every waiting event about the card at once (several within a second are one edit),
+   * folded into its state. When one of them needs eyes and the card would not be seen where it is
+   * (older than CARD_BUMP_AFTER, or no longer among the channel's last 20 messages), it moves down.
+   */
+  private async planUpdate(head: Job, card: CardRow, now: number): Promise<CardPlan> {
+    const { db } = this.deps;
+    const jobs = head.batchId ? await jobsInBatch(db, head.batchId) : await pendingForCard(db, head.routeId, head.cardKey!);
+    const batchId = head.batchId ?? newNonce();
+    if (!head.batchId)
+      await assignBatch(
+        db,
+        jobs.map((j) => j.seq),
+        batchId,
+      );
+    const route = (await routesByIds(db, [head.routeId])).get(head.routeId);
+    // The route was removed since the queue was read: its deliveries went with it.
+    if (!route) return { waitUntil: now };
+    let state = JSON.parse(card.state) as CardState;
+    const changes: CardChange[] = [];
+    for (const job of jobs) {
+      const change = changeFor(state, job);
+      changes.push(change);
+      state = change.state;
+    }
+    // A card left in the channel its route posted to before a move goes to where the route posts now.
+    const bump =
+      card.channelId !== head.channelId ||
+      (await needsBump({
+        attention: changes.some((c) => c.attention),
+        postedAt: card.postedAt,
+        now,
+        bumpAfterMs: this.deps.bumpAfterMs,
+        visible: () => this.visible(card),
+      }));
+    const last = jobs[jobs.length - 1]!;
+    const rendered = renderEvent(last, await templateFor(db, last.sourceId, last.routeId, last.eventType));
+    const details = jobs.filter((_, i) => changes[i]!.detailed).flatMap((job) => renderEvent(job).embeds);
+    const ping = withPing({ ...rendered, content: undefined, allowedRoleIds: [] }, route);
+    return {
+      kind: 'card-update',
+      channelId: head.channelId,
+      batchId,
+      batch: jobs,
+      card,
+      route,
+      state,
+      changes,
+      bump,
+      ...(rendered.templatePattern !== undefined ? { template: { embed: rendered.embeds[0]!, pattern: rendered.templatePattern } } : {}),
+      details,
+      ...(ping.content ? { ping: { content: ping.content, roleIds: ping.allowedRoleIds } } : {}),
+      connected: (await sourcesConnected(db, [head.sourceId])).has(head.sourceId),
+    };
+  }
+
+  /** Still among the channel's latest messages? When Discord will not say (no Read Message History), assume so. */
+  private async visible(card: CardRow): Promise<boolean> {
+    try {
+      return (await this.deps.discord.countNewer(card.channelId, card.messageId, VISIBLE_MESSAGES)) < VISIBLE_MESSAGES;
+    } catch (error) {
+      this.deps.logger.debug({ err: error, channel_id: card.channelId }, 'could not read the channel history; assuming the card is seen');
+      return true;
+    }
+  }
+}

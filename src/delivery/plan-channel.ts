@@ -1,0 +1,74 @@
+import type { Database } from '../db/database.js';
+import { assignBatch, jobsInBatch, pendingForChannel, seqsOf, type Job } from '../db/queue.js';
+import { routesByIds } from '../db/routes.js';
+import { templateFor } from '../db/templates.js';
+import { EMBED_LIMITS } from '../embed/limits.js';
+import type { ChannelId } from '../ids.js';
+import type { Logger } from '../logger.js';
+import { renderEvent, type RenderedEvent } from '../render/render-event.js';
+import type { CardPlanner, CardUpdatePlan } from './card-plan.js';
+import { floodPlan, summaryPlan } from './flood.js';
+import { sendPlan, withPing, type SendPlan } from './plan.js';
+import { gatheringUntil, isCardJob, joinableWithHead, partsThatFit, type FloodSettings } from './policy.js';
+import { newNonce } from './sender.js';
+
+/** What a channel does next: send a message, edit a card, look again later, or nothing. */
+export type Plan = SendPlan | CardUpdatePlan | { waitUntil: number } | { nothing: true };
+
+export interface PlanOptions {
+  /** Send what has gathered without waiting for a burst to fill a message (a probe must go now). */
+  ignoreLinger?: boolean;
+}
+
+export interface ChannelPlannerDeps {
+  db: Database;
+  logger: Logger;
+  flood: FloodSettings;
+  /** How long a partial batch may wait for more events once a burst is under way. */
+  batchLingerMs: number;
+  cards: CardPlanner;
+}
+
+/**
+ * Plans one channel: its head's batch if it already has one (a retry, or a resend after a crash),
+ * a flood summary, a new batch, or nothing yet while a burst gathers. A head about a card on a
+ * card route is the card planner's.
+ */
+export class ChannelPlanner {
+  constructor(private readonly deps: ChannelPlannerDeps) {}
+
+  async plan(channelId: ChannelId, now: number, options: PlanOptions = {}): Promise<Plan> {
+    const { db } = this.deps;
+    const pending = await pendingForChannel(db, channelId, EMBED_LIMITS.embedsPerMessage);
+    const head = pending[0];
+    if (!head) return { nothing: true };
+    if (isCardJob(head)) return this.deps.cards.plan(channelId, now, options);
+    if (head.batchId) {
+      const batch = await jobsInBatch(db, head.batchId);
+      if (head.summary) return summaryPlan(channelId, head.batchId, batch);
+      return sendPlan(channelId, head.batchId, batch, await this.render(batch));
+    }
+    const flood = await floodPlan(this.deps, head, now);
+    if (flood) return flood;
+    const joinable = joinableWithHead(pending);
+    const waitUntil = options.ignoreLinger ? undefined : gatheringUntil(joinable, now, this.deps.batchLingerMs);
+    if (waitUntil !== undefined) return { waitUntil };
+    const parts = await this.render(joinable);
+    const count = partsThatFit(parts);
+    const batch = joinable.slice(0, count);
+    const batchId = newNonce();
+    await assignBatch(db, seqsOf(batch), batchId);
+    return sendPlan(channelId, batchId, batch, parts.slice(0, count));
+  }
+
+  /** Each delivery drawn with the template that applies on its route, and its route's ping when the event calls for one. */
+  private async render(jobs: readonly Job[]): Promise<RenderedEvent[]> {
+    const routes = await routesByIds(this.deps.db, [...new Set(jobs.map((j) => j.routeId))]);
+    const parts: RenderedEvent[] = [];
+    for (const job of jobs) {
+      const part = renderEvent(job, await templateFor(this.deps.db, job.sourceId, job.routeId, job.eventType));
+      parts.push(withPing(part, routes.get(job.routeId)));
+    }
+    return parts;
+  }
+}

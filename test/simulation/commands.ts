@@ -1,0 +1,643 @@
+import fc from 'fast-check';
+import { expect } from 'vitest';
+import { createRoute, deleteRoute, RouteChannelTaken, updateRoute } from '../../src/db/routes.js';
+import type { Route } from '../../src/db/schema.js';
+import { createSource, deleteSource, renameSource, setSourceEnabled } from '../../src/db/sources.js';
+import { clearTemplate, setTemplate } from '../../src/db/templates.js';
+import { asChannelId, asGuildId, type EventId } from '../../src/ids.js';
+import { routesOf } from '../../src/db/routes.js';
+import { findSourceById } from '../../src/db/sources.js';
+import { selectRoutes } from '../../src/routing/select-routes.js';
+import { eventFacts } from '../../src/sentry/facts.js';
+import { PERMISSIONS } from '../support/fake-discord.js';
+import { sentryRequest } from '../support/sentry.js';
+import { checkAfterStep } from './invariants.js';
+import { channelOf, eventToken, guildOfSlot, issueToken, liveRoutes, SLOTS, type Model, type SimRoute, type SimSource } from './model.js';
+import { EVENT_KINDS, FILTERS, LEVELS, payloadOf, TEMPLATE, type EventKind } from './payloads.js';
+import type { World } from './world.js';
+
+type Cmd = fc.AsyncCommand<Model, World>;
+
+/** Runs one user action or fault, then lets the engine go quiet and checks what must hold after every step. */
+abstract class Step implements Cmd {
+  abstract check(model: Readonly<Model>): boolean;
+  abstract act(model: Model, world: World): Promise<void>;
+  abstract toString(): string;
+  async run(model: Model, world: World): Promise<void> {
+    model.wave += 1;
+    const before = { ...world.costs };
+    await this.act(model, world);
+    expect(await world.quiet(), `the engine went quiet after ${this}`).toBe(true);
+    await checkAfterStep(model, world, before, this.toString());
+  }
+}
+
+const source = (model: Readonly<Model>, slot: number) => model.sources[slot];
+const usable = (model: Readonly<Model>, slot: number) => !!source(model, slot) && !source(model, slot)!.deleted;
+const channelOfGuild = (world: World, guild: number, index: number) => world.guilds[guild]!.channels[index]!.id;
+const toSimRoute = (route: Route): SimRoute => ({
+  id: route.id,
+  name: route.name,
+  channels: [route.channelId],
+  layout: route.layout,
+  everCard: route.layout === 'card',
+  filter: route.filter,
+  removed: false,
+});
+
+/** A source in a slot: made at the start, and again after a delete (with new ids, so source and route ids drift apart). */
+export async function makeSource(model: Model, world: World, slot: number, layout: 'card' | 'feed', channel: number): Promise<SimSource> {
+  const guild = guildOfSlot(slot);
+  const name = `s${slot}-${model.nextName++}`;
+  const secret = `secret-${name}`;
+  const { source, route } = await createSource(
+    world.db,
+    {
+      guildId: asGuildId(world.guilds[guild]!.id),
+      channelId: asChannelId(channelOfGuild(world, guild, channel)),
+      layout,
+      name,
+      signingSecret: secret,
+      createdBy: 'sim',
+    },
+    world.clock.now(),
+  );
+  const made: SimSource = {
+    slot,
+    guild,
+    id: source.id,
+    name,
+    slug: source.slug,
+    secret,
+    enabled: true,
+    deleted: false,
+    routes: [toSimRoute(route)],
+    issues: [],
+    dropped: 0,
+  };
+  model.sources[slot] = made;
+  return made;
+}
+
+/** Another route for a slot's source; refused (as it must be) in a channel one of its routes already posts to. */
+export async function addRoute(model: Model, world: World, slot: number, channel: number, layout: 'card' | 'feed', filter: number) {
+  const s = model.sources[slot]!;
+  const channelId = channelOfGuild(world, s.guild, channel);
+  const input = {
+    sourceId: s.id,
+    name: `r${model.nextName++}`,
+    channelId: asChannelId(channelId),
+    layout,
+    filter: FILTERS[filter]!,
+    pingRoleId: null,
+    pingLevel: 'error',
+    createdBy: 'sim',
+  };
+  const taken = liveRoutes(s).some((r) => channelOf(r) === channelId);
+  const added = createRoute(world.db, input, world.clock.now());
+  if (taken) return void (await expect(added).rejects.toBeInstanceOf(RouteChannelTaken));
+  s.routes.push(toSimRoute(await added));
+}
+
+class Webhook extends Step {
+  constructor(
+    readonly slot: number,
+    readonly kind: EventKind,
+    readonly issuePick: number,
+    readonly level: number,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return !!source(model, this.slot);
+  }
+  async act(model: Model, world: World) {
+    await postEvent(model, world, this.slot, this.kind, this.issuePick, this.level);
+  }
+  toString() {
+    return `Webhook(slot ${this.slot}, ${this.kind}, issue ${this.issuePick}, ${LEVELS[this.level]})`;
+  }
+}
+
+/** Posts one marked event of a kind to a slot's source; records it in the model when acknowledged. */
+async function postEvent(model: Model, world: World, slot: number, kind: EventKind, issuePick: number, level: number) {
+  const s = model.sources[slot]!;
+  const incident = kind === 'metric_alert.critical';
+  const own = s.issues.filter((i) => i.incident === incident);
+  const reuse = kind !== 'issue.created' && own.length > 0;
+  const issue = reuse
+    ? own[issuePick % own.length]!
+    : { id: String(1_000_000 + model.nextIssue), token: issueToken(s.guild, slot, model.nextIssue++), incident };
+  if (!reuse) s.issues.push(issue);
+  const n = model.nextEvent++;
+  const marks = { event: eventToken(s.guild, slot, n), issue: issue.token, issueId: issue.id, level: LEVELS[level]! };
+  const payload = payloadOf(kind, marks);
+  const request = sentryRequest(kind.split('.')[0]!, payload, s.secret, Math.floor(world.clock.now() / 1000));
+  const response = await fetch(`${world.url}/hooks/${s.slug}`, { method: 'POST', body: request.body, headers: request.headers });
+  if (s.deleted || !s.enabled) return expect(response.status, `a webhook to a ${s.deleted ? 'deleted' : 'disabled'} source`).toBe(404);
+  expect(response.status).toBe(202);
+  const { event_id } = (await response.json()) as { event_id: EventId };
+  const routes = liveRoutes(s).map((r) => ({ id: r.id, filter: r.filter }));
+  const takes = selectRoutes(routes, kind, eventFacts(kind, payload)).through.map((r) => r.id);
+  model.events.push({
+    n,
+    slot,
+    sourceId: s.id,
+    kind,
+    marks,
+    eventId: event_id,
+    takes,
+    body: request.body,
+    at: world.clock.now(),
+    wave: model.wave,
+  });
+}
+
+class Burst extends Step {
+  constructor(
+    readonly slot: number,
+    readonly count: number,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot) && model.sources[this.slot]!.enabled;
+  }
+  async act(model: Model, world: World) {
+    // Concurrent requests share group commits.
+    await Promise.all(Array.from({ length: this.count }, (_, i) => postEvent(model, world, this.slot, 'issue.created', 0, i % 3)));
+  }
+  toString() {
+    return `Burst(slot ${this.slot}, ${this.count} new issues)`;
+  }
+}
+
+/** Discord fails a slot's first channel a few times while a burst arrives, and the clock moves past FLOOD_AFTER. */
+export class Flood extends Step {
+  constructor(
+    readonly slot: number,
+    readonly count: number,
+    readonly failures: number,
+    /**
+     * Discord fails everywhere (an outage: every channel's backlog grows), or in one of the slot's
+     * channels (then a success elsewhere ends the outage at once, and a flood is rarer).
+     */
+    readonly everywhere: boolean,
+    readonly pick: number,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot) && model.sources[this.slot]!.enabled;
+  }
+  async act(model: Model, world: World) {
+    const routes = liveRoutes(model.sources[this.slot]!);
+    const channelId = this.everywhere ? undefined : channelOf(routes[this.pick % routes.length]!);
+    world.discord.inject(Array(this.failures).fill({ status: 503, body: { message: 'Service Unavailable', code: 0 } }), channelId);
+    model.faults += 1;
+    await Promise.all(Array.from({ length: this.count }, (_, i) => postEvent(model, world, this.slot, 'issue.created', 0, i % 3)));
+    releaseBeforeLongWait(model, 25_000);
+    expect(await world.advance(25_000), 'the engine went quiet during the flood').toBe(true);
+  }
+  toString() {
+    return `Flood(slot ${this.slot}, ${this.count} events, ${this.failures} failures ${this.everywhere ? 'everywhere' : `in route ${this.pick}'s channel`})`;
+  }
+}
+
+class Duplicate extends Step {
+  constructor(readonly pick: number) {
+    super();
+  }
+  /** Still within DEDUPE_WINDOW (1 h), so it is the same event; after it, the same bytes would be a new one. */
+  private candidates(model: Readonly<Model>, now: number) {
+    return model.events.filter((e) => usable(model, e.slot) && model.sources[e.slot]!.id === e.sourceId && now - e.at < 50 * 60_000);
+  }
+  check(model: Readonly<Model>) {
+    return model.events.some((e) => usable(model, e.slot) && model.sources[e.slot]!.id === e.sourceId);
+  }
+  async act(model: Model, world: World) {
+    const candidates = this.candidates(model, world.clock.now());
+    if (candidates.length === 0) return;
+    const event = candidates[this.pick % candidates.length]!;
+    const s = model.sources[event.slot]!;
+    const request = sentryRequest(event.kind.split('.')[0]!, JSON.parse(event.body), s.secret, Math.floor(world.clock.now() / 1000));
+    expect(request.body).toBe(event.body);
+    const response = await fetch(`${world.url}/hooks/${s.slug}`, { method: 'POST', body: request.body, headers: request.headers });
+    if (!s.enabled) return expect(response.status).toBe(404);
+    expect(response.status).toBe(202);
+    expect(((await response.json()) as { event_id: string }).event_id).toBe(event.eventId);
+  }
+  toString() {
+    return `Duplicate(${this.pick})`;
+  }
+}
+
+class AddRoute extends Step {
+  constructor(
+    readonly slot: number,
+    readonly channel: number,
+    readonly layout: 'card' | 'feed',
+    readonly filter: number,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot);
+  }
+  async act(model: Model, world: World) {
+    await addRoute(model, world, this.slot, this.channel, this.layout, this.filter);
+  }
+  toString() {
+    return `AddRoute(slot ${this.slot}, channel ${this.channel}, ${this.layout}, filter ${FILTERS[this.filter]})`;
+  }
+}
+
+class EditRoute extends Step {
+  constructor(
+    readonly slot: number,
+    readonly pick: number,
+    readonly change: { channel?: number; filter?: number; layout?: 'card' | 'feed' },
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot);
+  }
+  async act(model: Model, world: World) {
+    const s = model.sources[this.slot]!;
+    const routes = liveRoutes(s);
+    const route = routes[this.pick % routes.length]!;
+    const real = (await routesOf(world.db, s.id)).find((r) => r.id === route.id)!;
+    const channelId = this.change.channel === undefined ? undefined : channelOfGuild(world, s.guild, this.change.channel);
+    const changes = {
+      ...(channelId !== undefined ? { channelId: asChannelId(channelId) } : {}),
+      ...(this.change.filter !== undefined ? { filter: FILTERS[this.change.filter]! } : {}),
+      ...(this.change.layout !== undefined ? { layout: this.change.layout } : {}),
+    };
+    const edited = updateRoute(world.db, real, changes, world.clock.now());
+    if (channelId !== undefined && channelId !== channelOf(route) && routes.some((r) => channelOf(r) === channelId))
+      return void (await expect(edited).rejects.toBeInstanceOf(RouteChannelTaken));
+    await edited;
+    if (channelId !== undefined && channelId !== channelOf(route)) route.channels.push(channelId);
+    if (changes.filter) route.filter = changes.filter;
+    if (changes.layout) route.layout = changes.layout;
+    if (route.layout === 'card') route.everCard = true;
+  }
+  toString() {
+    return `EditRoute(slot ${this.slot}, route ${this.pick}, ${JSON.stringify(this.change)})`;
+  }
+}
+
+class RemoveRoute extends Step {
+  constructor(
+    readonly slot: number,
+    readonly pick: number,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot) && liveRoutes(model.sources[this.slot]!).length > 1;
+  }
+  async act(model: Model, world: World) {
+    const s = model.sources[this.slot]!;
+    const routes = liveRoutes(s);
+    const route = routes[this.pick % routes.length]!;
+    const real = (await routesOf(world.db, s.id)).find((r) => r.id === route.id)!;
+    s.dropped += await deleteRoute(world.db, real);
+    route.removed = true;
+  }
+  toString() {
+    return `RemoveRoute(slot ${this.slot}, route ${this.pick})`;
+  }
+}
+
+class SourceAction extends Step {
+  constructor(
+    readonly slot: number,
+    readonly action: 'disable' | 'enable' | 'rename' | 'delete' | 'template' | 'untemplate',
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot);
+  }
+  async act(model: Model, world: World) {
+    const s = model.sources[this.slot]!;
+    const real = (await findSourceById(world.db, asGuildId(world.guilds[s.guild]!.id), s.id))!;
+    const now = world.clock.now();
+    switch (this.action) {
+      case 'disable':
+      case 'enable':
+        await setSourceEnabled(world.db, real, this.action === 'enable', now);
+        s.enabled = this.action === 'enable';
+        return;
+      case 'rename':
+        s.name = `s${this.slot}-${model.nextName++}`;
+        await renameSource(world.db, real, s.name, now);
+        return;
+      case 'delete':
+        await deleteSource(world.db, real);
+        s.deleted = true;
+        return;
+      case 'template':
+        return setTemplate(world.db, { sourceId: s.id, routeId: null, eventPattern: 'issue.*', body: TEMPLATE, updatedBy: 'sim' }, now);
+      case 'untemplate':
+        return void (await clearTemplate(world.db, { sourceId: s.id, routeId: null }, 'issue.*'));
+    }
+  }
+  toString() {
+    return `Source(slot ${this.slot}, ${this.action})`;
+  }
+}
+
+class Recreate extends Step {
+  constructor(
+    readonly slot: number,
+    readonly layout: 'card' | 'feed',
+    readonly channel: number,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return !!model.sources[this.slot]?.deleted;
+  }
+  async act(model: Model, world: World) {
+    await makeSource(model, world, this.slot, this.layout, this.channel);
+  }
+  toString() {
+    return `Recreate(slot ${this.slot}, ${this.layout}, channel ${this.channel})`;
+  }
+}
+
+/**
+ * A change made while a send is in flight: the next message to one of a slot's route channels is
+ * posted by Discord but its answer held, a webhook makes one, the source or route is deleted,
+ * removed, moved, disabled or edited, and then the answer arrives.
+ */
+class MidSend extends Step {
+  constructor(
+    readonly slot: number,
+    readonly pick: number,
+    readonly change: 'delete-source' | 'remove-route' | 'move-route' | 'disable' | 'layout' | 'restart',
+    readonly kind: EventKind,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot) && model.sources[this.slot]!.enabled;
+  }
+  async act(model: Model, world: World) {
+    const s = model.sources[this.slot]!;
+    const routes = liveRoutes(s);
+    const route = routes[this.pick % routes.length]!;
+    let open: () => void = () => {};
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    model.gates.push(open);
+    world.discord.inject([{ status: 200, answerAfter: opened }], channelOf(route));
+    await postEvent(model, world, this.slot, this.kind, this.pick, 1);
+    expect(await world.quiet(), 'quiet with the send held').toBe(true);
+    const real = (await routesOf(world.db, s.id)).find((r) => r.id === route.id)!;
+    switch (this.change) {
+      case 'delete-source':
+        await deleteSource(world.db, (await findSourceById(world.db, asGuildId(world.guilds[s.guild]!.id), s.id))!);
+        s.deleted = true;
+        break;
+      case 'remove-route':
+        if (routes.length < 2) break;
+        s.dropped += await deleteRoute(world.db, real);
+        route.removed = true;
+        break;
+      case 'move-route': {
+        const free = world.guilds[s.guild]!.channels.map((c) => c.id).find((id) => !routes.some((r) => channelOf(r) === id));
+        if (!free) break;
+        await updateRoute(world.db, real, { channelId: asChannelId(free) }, world.clock.now());
+        route.channels.push(free);
+        break;
+      }
+      case 'disable':
+        await setSourceEnabled(
+          world.db,
+          (await findSourceById(world.db, asGuildId(world.guilds[s.guild]!.id), s.id))!,
+          false,
+          world.clock.now(),
+        );
+        s.enabled = false;
+        break;
+      case 'layout':
+        await updateRoute(world.db, real, { layout: route.layout === 'card' ? 'feed' : 'card' }, world.clock.now());
+        route.layout = route.layout === 'card' ? 'feed' : 'card';
+        if (route.layout === 'card') route.everCard = true;
+        break;
+      case 'restart':
+        await world.restart();
+        break;
+    }
+    world.worker.kick();
+    expect(await world.quiet(), 'quiet after the change, the send still held').toBe(true);
+    for (const release of model.gates.splice(0)) release();
+  }
+  toString() {
+    return `MidSend(slot ${this.slot}, route ${this.pick}, ${this.kind}, then ${this.change})`;
+  }
+}
+
+type FaultKind = '5xx' | '429' | 'outage' | 'deny' | 'delete-card' | 'edit-cap' | 'hold-send';
+
+class Fault extends Step {
+  constructor(
+    readonly kind: FaultKind,
+    readonly guild: number,
+    readonly channel: number,
+    readonly count: number,
+  ) {
+    super();
+  }
+  check() {
+    return true;
+  }
+  async act(model: Model, world: World) {
+    const channelId = channelOfGuild(world, this.guild, this.channel);
+    const { discord } = world;
+    switch (this.kind) {
+      case '5xx':
+        model.faults += 1;
+        return discord.inject(Array(this.count).fill({ status: 500, body: { message: 'Internal Server Error', code: 0 } }), channelId);
+      case '429':
+        model.faults += 1;
+        return discord.inject(
+          Array(this.count).fill({
+            status: 429,
+            body: { message: 'You are being rate limited.', retry_after: 0.02, global: false },
+            headers: { 'retry-after': '0.02' },
+          }),
+          channelId,
+        );
+      case 'outage': {
+        model.faults += 1;
+        const down = { status: 503, body: { message: 'Service Unavailable', code: 0 } };
+        discord.inject(Array(this.count * 2).fill(down));
+        return discord.injectEdits(Array(this.count).fill(down));
+      }
+      case 'deny':
+        model.faults += 1;
+        return discord.updateChannel(channelId, PERMISSIONS.SendMessages | PERMISSIONS.EmbedLinks);
+      case 'delete-card': {
+        const cards = discord.messagesIn(channelId).filter((m) => JSON.stringify(m.embeds).includes('live card'));
+        const card = cards[this.count % Math.max(1, cards.length)];
+        if (card) discord.deleteMessage(card.id);
+        return;
+      }
+      case 'edit-cap': {
+        // A card of its own (a message shared by several cards keeps their stale embeds: a known limit).
+        const cards = discord.messagesIn(channelId).filter((m) => m.embeds.length === 1 && JSON.stringify(m.embeds).includes('live card'));
+        const card = cards[this.count % Math.max(1, cards.length)];
+        if (!card) return;
+        model.faults += 1;
+        // The cap holds for a while: every edit of that message is refused until healed.
+        const cap = { code: 30046, message: 'Maximum number of edits to messages older than 1 hour reached. Try again later.' };
+        return discord.injectEdits(Array(6).fill({ status: 400, body: cap }), card.id);
+      }
+      case 'hold-send': {
+        let open: () => void = () => {};
+        const opened = new Promise<void>((resolve) => (open = resolve));
+        model.gates.push(open);
+        return discord.inject([{ status: 200, answerAfter: opened }], channelId);
+      }
+    }
+  }
+  toString() {
+    return `Fault(${this.kind}, server ${this.guild}, channel ${this.channel}, ${this.count})`;
+  }
+}
+
+/**
+ * A request cannot stay in flight longer than discord.js's timeout (15 s of wall time): before the
+ * simulated clock moves further than that, held answers are given. Otherwise the simulation would
+ * hold a send across more time than Discord remembers its nonce, which cannot happen.
+ */
+function releaseBeforeLongWait(model: Model, ms: number): void {
+  if (ms > 10_000) for (const open of model.gates.splice(0)) open();
+}
+
+class Release extends Step {
+  check(model: Readonly<Model>) {
+    return model.gates.length > 0;
+  }
+  async act(model: Model) {
+    for (const open of model.gates.splice(0)) open();
+  }
+  toString() {
+    return 'Release()';
+  }
+}
+
+class Tick extends Step {
+  constructor(readonly ms: number) {
+    super();
+  }
+  check() {
+    return true;
+  }
+  async act(model: Model, world: World) {
+    releaseBeforeLongWait(model, this.ms);
+    expect(await world.advance(this.ms), `the engine went quiet while the clock moved ${this.ms} ms`).toBe(true);
+  }
+  toString() {
+    return `Tick(${this.ms} ms)`;
+  }
+}
+
+class Restart extends Step {
+  check() {
+    return true;
+  }
+  async act(_model: Model, world: World) {
+    await world.restart();
+  }
+  toString() {
+    return 'Restart()';
+  }
+}
+
+/** Everything that was failing is fixed: Discord answers, denied channels are open again (and the server says so). */
+export async function heal(model: Model, world: World): Promise<void> {
+  world.discord.clearInjected();
+  for (const open of model.gates.splice(0)) open();
+  for (const guild of world.guilds) {
+    for (const channel of guild.channels) if (channel.deny) world.discord.updateChannel(channel.id, undefined);
+    await world.worker.serverChanged(asGuildId(guild.id));
+  }
+  model.faults = 0;
+}
+
+class Heal extends Step {
+  check(model: Readonly<Model>) {
+    return model.faults > 0 || model.gates.length > 0;
+  }
+  async act(model: Model, world: World) {
+    await heal(model, world);
+  }
+  toString() {
+    return 'Heal()';
+  }
+}
+
+const slot = fc.integer({ min: 0, max: SLOTS - 1 });
+const channel = fc.integer({ min: 0, max: 2 });
+const layout = fc.constantFrom<'card' | 'feed'>('card', 'feed');
+
+/** The commands a sequence is made of, weighted towards webhooks and the clock. */
+export const commandArbitraries: fc.Arbitrary<Cmd>[] = [
+  ...Array.from({ length: 6 }, () =>
+    fc
+      .tuple(slot, fc.constantFrom(...EVENT_KINDS), fc.nat(5), fc.integer({ min: 0, max: 2 }))
+      .map(([s, kind, pick, level]) => new Webhook(s, kind, pick, level)),
+  ),
+  fc.tuple(slot, fc.integer({ min: 3, max: 16 })).map(([s, n]) => new Burst(s, n)),
+  fc
+    .tuple(slot, fc.integer({ min: 8, max: 24 }), fc.integer({ min: 3, max: 8 }), fc.boolean(), fc.nat(3))
+    .map(([s, n, f, everywhere, pick]) => new Flood(s, n, f, everywhere, pick)),
+  fc.nat(50).map((pick) => new Duplicate(pick)),
+  fc.tuple(slot, channel, layout, fc.nat(FILTERS.length - 1)).map(([s, c, l, f]) => new AddRoute(s, c, l, f)),
+  fc
+    .tuple(
+      slot,
+      fc.nat(3),
+      fc.oneof(
+        channel.map((c) => ({ channel: c })),
+        fc.nat(FILTERS.length - 1).map((f) => ({ filter: f })),
+        layout.map((l) => ({ layout: l })),
+      ),
+    )
+    .map(([s, pick, change]) => new EditRoute(s, pick, change)),
+  fc.tuple(slot, fc.nat(3)).map(([s, pick]) => new RemoveRoute(s, pick)),
+  fc
+    .tuple(
+      slot,
+      fc.constantFrom('disable', 'enable', 'enable', 'rename', 'delete', 'template', 'untemplate') as fc.Arbitrary<SourceAction['action']>,
+    )
+    .map(([s, action]) => new SourceAction(s, action)),
+  fc.tuple(slot, layout, channel).map(([s, l, c]) => new Recreate(s, l, c)),
+  fc
+    .tuple(
+      fc.constantFrom<FaultKind>('5xx', '429', 'outage', 'deny', 'delete-card', 'edit-cap', 'hold-send', 'hold-send'),
+      fc.integer({ min: 0, max: 1 }),
+      channel,
+      fc.integer({ min: 1, max: 5 }),
+    )
+    .map(([kind, g, c, n]) => new Fault(kind, g, c, n)),
+  fc.constant(new Release()),
+  ...Array.from({ length: 2 }, () =>
+    fc
+      .tuple(
+        slot,
+        fc.nat(3),
+        fc.constantFrom<MidSend['change']>('delete-source', 'remove-route', 'move-route', 'disable', 'layout', 'restart'),
+        fc.constantFrom<EventKind>('issue.created', 'issue.assigned', 'comment.created', 'metric_alert.critical'),
+      )
+      .map(([s, pick, change, kind]) => new MidSend(s, pick, change, kind)),
+  ),
+  ...Array.from({ length: 3 }, () => fc.constantFrom(200, 1_200, 5_000, 12_000, 61_000, 11 * 60_000).map((ms) => new Tick(ms))),
+  fc.constant(new Restart()),
+  fc.constant(new Heal()),
+];

@@ -1,0 +1,232 @@
+import { sql } from 'drizzle-orm';
+import { expect } from 'vitest';
+import type { PostedMessage } from '../support/fake-discord.js';
+import { liveRoutes, type Model } from './model.js';
+import type { Costs, World } from './world.js';
+
+/**
+ * What must hold. Cheap checks after every step (whose text is where, nothing posted twice, what a
+ * step cost), and the rest once everything has been healed and the clock moved on (nothing lost,
+ * each event exactly where its route took it, summaries that add up, one card per issue, order).
+ */
+
+const TOKEN = /G(\d)S\d+[EI]\d+/g;
+/** A step's Discord requests and database statements stay within these (a hot loop blows past them). */
+const REQUESTS_PER_STEP = 80;
+const STATEMENTS_PER_STEP = 4000;
+
+type Embed = { title?: string; description?: string; footer?: { text?: string }; author?: { name?: string }; fields?: unknown[] };
+
+const embedsOf = (message: PostedMessage) => message.embeds as Embed[];
+const isCard = (embed: Embed) => embed.footer?.text?.startsWith('live card') ?? false;
+const isSummary = (embed: Embed) => embed.footer?.text?.endsWith('flood summary') ?? false;
+/** What is left where a card of a shared message moved down: a line pointing at it. */
+const isPointer = (embed: Embed) => embed.description?.startsWith('↓') ?? false;
+/** An embed that shows one event, as a feed route (or a template) draws it. */
+const isFeed = (embed: Embed) => !isCard(embed) && !isSummary(embed) && !isPointer(embed);
+const has = (text: string, token: string) => new RegExp(`${token}(?!\\d)`).test(text);
+/** The event tokens an embed shows, each once. */
+const tokensIn = (embed: Embed) => new Set([...JSON.stringify(embed).matchAll(/G\dS\d+E\d+/g)].map((m) => m[0]));
+
+/** Messages in channels (not threads), in the order Discord shows them. */
+function channelMessages(world: World): PostedMessage[] {
+  return world.discord.messages.filter((m) => !world.discord.threads.has(m.channel_id));
+}
+
+/** No text of one server's webhooks in another server's channels or threads. */
+export function checkServersApart(world: World): void {
+  for (const message of world.discord.messages) {
+    const guild = world.guilds.indexOf(world.guildOf(message.channel_id));
+    const text = JSON.stringify([message.content, message.embeds]);
+    for (const match of text.matchAll(TOKEN))
+      expect(Number(match[1]), `${match[0]} of server ${match[1]} in a channel of server ${guild}: ${text.slice(0, 300)}`).toBe(guild);
+  }
+}
+
+/** An event is shown (as a feed embed) at most once in a channel. */
+export function checkNoDoublePosts(world: World): void {
+  const seen = new Map<string, number>();
+  for (const message of channelMessages(world)) {
+    for (const embed of embedsOf(message).filter(isFeed)) {
+      for (const token of tokensIn(embed)) {
+        const key = `${message.channel_id}:${token}`;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+      }
+    }
+  }
+  for (const [key, count] of seen) expect(count, `${key} posted ${count} times in one channel`).toBe(1);
+}
+
+export async function checkAfterStep(model: Model, world: World, before: Costs, step: string): Promise<void> {
+  checkServersApart(world);
+  checkNoDoublePosts(world);
+  expect(world.costs.requests - before.requests, `Discord requests during ${step}`).toBeLessThanOrEqual(
+    REQUESTS_PER_STEP + 4 * model.events.length,
+  );
+  expect(world.costs.statements - before.statements, `database statements during ${step}`).toBeLessThanOrEqual(
+    STATEMENTS_PER_STEP + 40 * model.events.length,
+  );
+}
+
+interface DeliveryRow {
+  seq: number;
+  route_id: number;
+  channel_id: string;
+  status: string;
+  message_id: string | null;
+  event_id: string;
+  source_id: number;
+  enabled: unknown;
+}
+
+async function deliveries(world: World): Promise<DeliveryRow[]> {
+  return world.db.all<DeliveryRow>(sql`
+    select d.seq, d.route_id, d.channel_id, d.status, d.message_id, e.id as event_id, e.source_id, s.enabled
+    from deliveries d join events e on e.seq = d.event_seq join sources s on s.id = e.source_id order by d.seq`);
+}
+
+/** Once healed and quiet: what must be true of everything that happened. */
+export async function checkAtQuiescence(model: Model, world: World): Promise<void> {
+  checkServersApart(world);
+  checkNoDoublePosts(world);
+  const rows = await deliveries(world);
+  const byEvent = new Map<string, DeliveryRow[]>();
+  for (const row of rows) byEvent.set(row.event_id, [...(byEvent.get(row.event_id) ?? []), row]);
+
+  // Nothing lost: every delivery of an enabled source reached Discord (posted, or counted in a summary).
+  for (const row of rows)
+    if (row.enabled)
+      expect(row.status, `delivery ${row.seq} (route ${row.route_id}) of an enabled source`).toMatch(/^(delivered|collapsed)$/);
+
+  for (const event of model.events) {
+    const source = model.sources[event.slot]!;
+    if (source.id !== event.sourceId || source.deleted) continue;
+    // Each acknowledged event has a delivery on every route that took it and still exists, and no other.
+    const live = new Set(liveRoutes(source).map((r) => Number(r.id)));
+    const expected = event.takes.filter((id) => live.has(Number(id))).map(Number);
+    const got = (byEvent.get(event.eventId) ?? []).map((d) => Number(d.route_id));
+    expect(got.sort(), `routes of ${event.marks.event} (${event.kind})`).toEqual([...new Set(expected)].sort());
+    for (const row of byEvent.get(event.eventId) ?? []) {
+      // …posted in a channel its route has had since.
+      const route = source.routes.find((r) => Number(r.id) === Number(row.route_id))!;
+      expect(route.channels, `${event.marks.event} posted outside its route's channels`).toContain(row.channel_id);
+      if (row.status === 'collapsed') {
+        // Counted in a summary posted where the delivery was to go, never in another route's channel.
+        expect(world.discord.message(row.message_id!)?.channel_id, `${event.marks.event}'s summary is in its channel`).toBe(row.channel_id);
+        continue;
+      }
+      if (row.status !== 'delivered') continue;
+      const message = world.discord.message(row.message_id!);
+      // A card's message may be gone since (a member deleted it, or it moved down); a feed message stays.
+      if (!message) continue;
+      expect(message.channel_id, `${event.marks.event}'s message is in the delivery's channel`).toBe(row.channel_id);
+    }
+  }
+
+  checkFeedCounts(model, world, rows);
+  checkSummaries(world, rows);
+  checkOneCardPerIssue(world);
+  checkOrder(model, world);
+  const dropped = await world.db.all<{ id: number; events_dropped: number }>(sql`select id, events_dropped from sources`);
+  for (const source of model.sources.filter((s) => !s.deleted)) {
+    const row = dropped.find((d) => Number(d.id) === Number(source.id));
+    expect(Number(row?.events_dropped), `events dropped by removed routes of slot ${source.slot}, recorded`).toBe(source.dropped);
+  }
+}
+
+/**
+ * Each event is shown as a feed embed exactly as often as it has deliveries recorded on a message
+ * that shows it: nothing posted without a record (a resend after a crash must find its nonce), and
+ * no record without the message.
+ */
+function checkFeedCounts(model: Model, world: World, rows: DeliveryRow[]): void {
+  const tokenOf = new Map<string, string>(model.events.map((e) => [e.eventId, e.marks.event]));
+  // A deleted source's deliveries went with it: what it posted has no record left to match.
+  const gone = new Set(
+    model.events.filter((e) => model.sources[e.slot]!.id !== e.sourceId || model.sources[e.slot]!.deleted).map((e) => e.marks.event),
+  );
+  const shown = new Map<string, number>();
+  for (const message of channelMessages(world))
+    for (const embed of embedsOf(message).filter(isFeed))
+      for (const token of tokensIn(embed)) shown.set(token, (shown.get(token) ?? 0) + 1);
+  const recorded = new Map<string, number>();
+  for (const row of rows) {
+    const token = tokenOf.get(row.event_id);
+    const message = row.status === 'delivered' && row.message_id ? world.discord.message(row.message_id) : undefined;
+    if (!token || !message || !embedsOf(message).some((e) => isFeed(e) && has(JSON.stringify(e), token))) continue;
+    recorded.set(token, (recorded.get(token) ?? 0) + 1);
+  }
+  // A removed route's deliveries went with it too: what it had posted is shown without a record.
+  const unrecorded = new Map(
+    model.events.map((e) => [
+      e.marks.event,
+      e.takes.filter((id) => model.sources[e.slot]!.routes.find((r) => r.id === id)?.removed).length,
+    ]),
+  );
+  for (const [token, count] of shown) {
+    if (gone.has(token)) continue;
+    const expected = recorded.get(token) ?? 0;
+    expect(count, `${token} shown ${count} times, recorded ${expected}`).toBeGreaterThanOrEqual(expected);
+    expect(count, `${token} shown ${count} times, recorded ${expected}`).toBeLessThanOrEqual(expected + (unrecorded.get(token) ?? 0));
+  }
+}
+
+/** A summary counts exactly the deliveries collapsed into it. */
+function checkSummaries(world: World, rows: DeliveryRow[]): void {
+  const collapsed = new Map<string, number>();
+  for (const row of rows) if (row.status === 'collapsed') collapsed.set(row.message_id!, (collapsed.get(row.message_id!) ?? 0) + 1);
+  for (const [messageId, count] of collapsed) {
+    const message = world.discord.message(messageId);
+    expect(message, `summary message ${messageId}`).toBeDefined();
+    const total = embedsOf(message!)
+      .filter(isSummary)
+      .reduce((n, e) => n + Number(/^\+(\d+) more/.exec(e.title ?? '')?.[1] ?? 0), 0);
+    expect(total, `summary ${messageId} counts its collapsed deliveries`).toBe(count);
+  }
+}
+
+/** At most one visible card per issue in a channel (an old one moved down is a pointer, not a card). */
+function checkOneCardPerIssue(world: World): void {
+  const cards = new Map<string, number>();
+  for (const message of channelMessages(world))
+    for (const embed of embedsOf(message).filter(isCard)) {
+      const issue = /G\dS\d+I\d+/.exec(JSON.stringify([embed.title, embed.author]))?.[0];
+      if (!issue) continue;
+      const key = `${message.channel_id}:${issue}`;
+      cards.set(key, (cards.get(key) ?? 0) + 1);
+    }
+  for (const [key, count] of cards) expect(count, `cards of ${key}`).toBe(1);
+}
+
+/**
+ * Per channel, events shown as feed embeds appear in the order they arrived (where no card route
+ * ever posted: cards keep order per issue only). Events sent concurrently (one burst) have no
+ * order among them: on Postgres two group commits may commit in either order.
+ */
+function checkOrder(model: Model, world: World): void {
+  const cardChannels = new Set(model.sources.flatMap((s) => s.routes.filter((r) => r.everCard).flatMap((r) => r.channels)));
+  const waveOf = new Map(model.events.map((e) => [e.marks.event, e.wave]));
+  const last = new Map<string, { wave: number; token: string }>();
+  for (const message of channelMessages(world).filter((m) => !cardChannels.has(m.channel_id)))
+    for (const embed of embedsOf(message).filter(isFeed))
+      for (const token of tokensIn(embed)) {
+        const wave = waveOf.get(token);
+        if (wave === undefined) continue;
+        const before = last.get(message.channel_id);
+        if (before)
+          expect(
+            wave,
+            `in ${message.channel_id}, ${token} (step ${wave}) after ${before.token} (step ${before.wave})`,
+          ).toBeGreaterThanOrEqual(before.wave);
+        last.set(message.channel_id, { wave, token });
+      }
+}
+
+/** With Discord healthy and the clock moved on, no channel sits on work that is due. */
+export async function checkNothingStale(world: World, olderThanMs: number): Promise<void> {
+  const stale = await world.db.all<{ seq: number; channel_id: string }>(sql`
+    select d.seq, d.channel_id from deliveries d join events e on e.seq = d.event_seq join sources s on s.id = e.source_id
+    where d.status = 'pending' and s.enabled = ${true} and d.channel_id not in (select channel_id from holds)
+      and d.next_attempt_at <= ${world.clock.now() - olderThanMs}`);
+  expect(stale, 'deliveries due for a while in a healthy channel').toEqual([]);
+}

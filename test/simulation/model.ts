@@ -1,0 +1,81 @@
+import type { Layout } from '../../src/db/routes.js';
+import type { EventId, RouteId, SourceId } from '../../src/ids.js';
+import type { EventKind, Marks } from './payloads.js';
+
+/**
+ * What should have happened, kept beside the real thing: the sources, their routes (with every
+ * channel each has had, since an event may be posted wherever its route was between its arrival
+ * and its send), and every webhook Dispatch acknowledged, with the routes that took it then.
+ */
+
+export const SLOTS = 4;
+/** Slots 0 and 1 are sources of server 0, slots 2 and 3 of server 1. */
+export const guildOfSlot = (slot: number) => (slot < 2 ? 0 : 1);
+
+export interface SimRoute {
+  id: RouteId;
+  name: string;
+  /** Every channel it has posted to, the current one last. */
+  channels: string[];
+  layout: Layout;
+  /** It has been a card route (cards keep order per issue, not per channel). */
+  everCard: boolean;
+  filter: string;
+  removed: boolean;
+}
+
+export interface SimSource {
+  slot: number;
+  guild: number;
+  id: SourceId;
+  name: string;
+  slug: string;
+  secret: string;
+  enabled: boolean;
+  deleted: boolean;
+  routes: SimRoute[];
+  /** Its issues and incidents so far: follow-ups pick one of them. */
+  issues: { id: string; token: string; incident: boolean }[];
+  /** What `events_dropped` must say: deliveries that waited when a route of it was removed. */
+  dropped: number;
+}
+
+export interface SimEvent {
+  n: number;
+  slot: number;
+  sourceId: SourceId;
+  kind: EventKind;
+  marks: Marks;
+  /** Dispatch's answer: the event id, the same for a duplicate. */
+  eventId: EventId;
+  /** The routes that took it when it arrived. */
+  takes: RouteId[];
+  /** The exact bytes, for sending a duplicate. */
+  body: string;
+  /** When it arrived (simulated time). */
+  at: number;
+  /** The step that sent it: events of one step were sent concurrently and have no order among them. */
+  wave: number;
+}
+
+export interface Model {
+  sources: SimSource[];
+  events: SimEvent[];
+  nextEvent: number;
+  nextIssue: number;
+  nextName: number;
+  /** Faults injected and not healed yet (Discord failing, a channel denied): the idle check waits for a heal. */
+  faults: number;
+  /** Sends the loopback Discord holds in flight until released. */
+  gates: (() => void)[];
+  /** Steps run so far. */
+  wave: number;
+}
+
+export const liveRoutes = (source: SimSource) => source.routes.filter((r) => !r.removed);
+export const channelOf = (route: SimRoute) => route.channels[route.channels.length - 1]!;
+export const liveSources = (model: Model) => model.sources.filter((s) => !s.deleted);
+
+/** The token an event's embeds carry: `G<server>S<slot>E<n>`. */
+export const eventToken = (guild: number, slot: number, n: number) => `G${guild}S${slot}E${n}`;
+export const issueToken = (guild: number, slot: number, n: number) => `G${guild}S${slot}I${n}`;

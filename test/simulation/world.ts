@@ -1,0 +1,224 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { REST } from 'discord.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Database } from '../../src/db/database.js';
+import { createEventWriter } from '../../src/db/event-writer.js';
+import { openPostgres } from '../../src/db/postgres.js';
+import { createSecretBox } from '../../src/db/secret-box.js';
+import { openSqlite } from '../../src/db/sqlite.js';
+import { restChannels } from '../../src/delivery/sender.js';
+import type { DeliveryWorker } from '../../src/delivery/worker.js';
+import { deliveryWorker } from '../../src/dispatch.js';
+import { createApp } from '../../src/http/app.js';
+import { createLogger } from '../../src/logger.js';
+import { createMetrics } from '../../src/metrics.js';
+import { singleProcess } from '../../src/replicas/coordinator.js';
+import { FakeDiscord, snowflake, type FakeGuild } from '../support/fake-discord.js';
+import { tempDir } from '../support/harness.js';
+import { freshDatabase } from '../support/postgres.js';
+import { sentryRequest } from '../support/sentry.js';
+import { SimClock } from './sim-clock.js';
+
+/** Where the simulated time starts: a fixed instant, so a seed replays the same times. */
+const EPOCH = Date.UTC(2026, 0, 5, 9, 0, 0);
+/** How long, in wall time, the engine may take to go quiet after a step before the step is called a hot loop. */
+const QUIET_WITHIN_MS = 3000;
+
+export interface WorldOptions {
+  dialect: 'sqlite' | 'postgres';
+  /** The run's Postgres (the postgres test project); each world gets a fresh database in it. */
+  postgresUrl?: string;
+  /** Every log line, for a failing seed's story (SIM_LOG=1). */
+  log?: boolean;
+}
+
+/** The engine's counters a step's cost is judged by. */
+export interface Costs {
+  statements: number;
+  requests: number;
+}
+
+/**
+ * One simulated installation: two Discord servers (three channels each) in the loopback Discord,
+ * the real webhook app, event writer, delivery worker, card lane and routing on a real database,
+ * every clock in it the simulation's. What it does not have is the gateway: user actions are the
+ * same repository functions the command handlers call (see commands.ts).
+ */
+export class World {
+  readonly clock = new SimClock(EPOCH);
+  readonly guilds: FakeGuild[] = [0, 1].map((g) => ({
+    id: snowflake(),
+    name: `Server ${g}`,
+    channels: [0, 1, 2].map((c) => ({ id: snowflake(), name: `g${g}-c${c}`, type: 0 })),
+  }));
+  readonly costs: Costs = { statements: 0, requests: 0 };
+  db!: Database;
+  worker!: DeliveryWorker;
+  url!: string;
+  config!: Config;
+  restarts = 0;
+  private server!: Server;
+  private readonly logLines: string[] = [];
+
+  private constructor(
+    readonly discord: FakeDiscord,
+    private readonly connect: () => Promise<Database>,
+    private readonly cleanup: () => Promise<void>,
+    private readonly options: WorldOptions,
+  ) {}
+
+  static async create(options: WorldOptions): Promise<World> {
+    let clock: SimClock | undefined;
+    const discord = await FakeDiscord.start({ guilds: [], now: () => clock!.now() });
+    const dir = tempDir('dispatch-sim-');
+    const postgresUrl = options.dialect === 'postgres' ? await freshDatabase(options.postgresUrl!) : undefined;
+    const connect = async () => (postgresUrl ? openPostgres(postgresUrl, { max: 4 }) : openSqlite(join(dir.path, 'sim.db')));
+    const world = new World(
+      discord,
+      connect,
+      async () => {
+        await discord.stop();
+        dir.remove();
+      },
+      options,
+    );
+    clock = world.clock;
+    discord.guilds.push(...world.guilds);
+    world.config = loadConfig({
+      DISCORD_TOKEN: 'sim-token',
+      DISCORD_API_URL: discord.apiUrl,
+      DATABASE_PATH: join(dir.path, 'sim.db'),
+      FLOOD_THRESHOLD: '5',
+      FLOOD_AFTER: '2s',
+      BATCH_LINGER: '500ms',
+      // A card older than this moves down when something about it needs eyes (a regression, an alert again).
+      CARD_BUMP_AFTER: '2m',
+      LOG_LEVEL: 'silent',
+    });
+    await world.boot();
+    return world;
+  }
+
+  guildOf(channelId: string): FakeGuild {
+    const found = this.discord.findChannel(this.discord.threads.get(channelId)?.parentId ?? channelId);
+    if (!found) throw new Error(`no channel ${channelId}`);
+    return found.guild;
+  }
+
+  /** The process starts: database, webhook app, delivery worker (no gateway: the simulation acts as the members). */
+  private async boot(): Promise<void> {
+    const real = await this.connect();
+    this.db = counting(real, this.costs);
+    const logger = this.options.log
+      ? createLogger({ level: 'debug', pretty: false, destination: { write: (line: string) => this.logLines.push(line) } as never })
+      : createLogger({ level: 'silent', pretty: false });
+    const now = this.clock.now;
+    const metrics = createMetrics(this.db, now);
+    const rest = new REST({ api: this.config.discordApiUrl, retries: 0, timeout: 5000 }).setToken(this.config.discordToken);
+    rest.on('response', () => void this.costs.requests++);
+    this.worker = deliveryWorker(this.config, {
+      db: this.db,
+      discord: restChannels(rest),
+      logger,
+      metrics,
+      clock: this.clock,
+      coordinator: singleProcess(),
+    });
+    const app = createApp({
+      db: this.db,
+      logger,
+      maxBodyBytes: this.config.maxBodyBytes,
+      writeEvent: createEventWriter(this.db, now, this.config.dedupeWindowMs),
+      timestampToleranceMs: this.config.timestampToleranceMs,
+      secrets: createSecretBox(undefined, []),
+      metrics,
+      metricsToken: undefined,
+      onAccepted: () => this.worker.kick(),
+      requireSignature: false,
+      gatewayState: () => 'ready',
+      role: () => 'single',
+      deliveryHealth: () => this.worker.health(),
+      now,
+    });
+    this.server = await new Promise<Server>((resolve) => {
+      const server = app.listen(0, '127.0.0.1', () => resolve(server));
+    });
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.worker.start();
+  }
+
+  /**
+   * The process dies mid-whatever and starts again on the same database: the worker stops without
+   * waiting for its sends (their answers still arrive, to a process that can no longer record
+   * them), the database is closed and opened again.
+   */
+  async restart(): Promise<void> {
+    this.restarts += 1;
+    void this.worker.stop(0);
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.db.close();
+    await this.boot();
+  }
+
+  async close(): Promise<void> {
+    await this.worker.stop(0);
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.db.close();
+    await this.cleanup();
+  }
+
+  /** A webhook as Sentry sends it, signed at the simulated time. */
+  post(slug: string, secret: string, resource: string, payload: Record<string, unknown>): Promise<Response> {
+    const request = sentryRequest(resource, payload, secret, Math.floor(this.clock.now() / 1000));
+    return fetch(`${this.url}/hooks/${slug}`, { method: 'POST', body: request.body, headers: request.headers });
+  }
+
+  /**
+   * Waits, in wall time, until the engine has nothing to do but wait for the clock: no pass running
+   * or about to, and no send in flight but those the loopback Discord holds on purpose. False if
+   * it never gets there (a hot loop, or a send that never ends).
+   */
+  async quiet(): Promise<boolean> {
+    const deadline = Date.now() + QUIET_WITHIN_MS;
+    const settled = () => {
+      const { running, scheduled, inFlight } = this.worker.activity();
+      return !running && !scheduled && inFlight <= this.discord.heldAnswers();
+    };
+    while (Date.now() < deadline) {
+      // Settled, and still so once pending callbacks have had their turn: only the clock can wake it now.
+      if (settled() && (await new Promise((r) => setImmediate(r)), settled())) return true;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return false;
+  }
+
+  /** Moves the clock on by `ms`, timer by timer, letting the engine go quiet after each. */
+  async advance(ms: number): Promise<boolean> {
+    const until = this.clock.now() + ms;
+    let quiet = await this.quiet();
+    while (this.clock.step(until)) quiet = (await this.quiet()) && quiet;
+    return quiet;
+  }
+
+  logs(): string {
+    return this.logLines.join('');
+  }
+}
+
+/** The Database seam, counting the statements it runs (transactions' included). */
+function counting(db: Database, costs: Costs): Database {
+  const wrap = (inner: Database): Database => ({
+    dialect: inner.dialect,
+    all: (q) => (costs.statements++, inner.all(q)),
+    get: (q) => (costs.statements++, inner.get(q)),
+    run: (q) => (costs.statements++, inner.run(q)),
+    transaction: (work) => inner.transaction((tx) => work(wrap(tx))),
+    isUsable: () => inner.isUsable(),
+    close: () => inner.close(),
+  });
+  return wrap(db);
+}
