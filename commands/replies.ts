@@ -28,6 +28,13 @@ export function customId(action: string, ...args: (string | number)[]): string {
   return id;
 }
 
+/** Discord's limit on a modal's title: names of 32 characters make longer titles, so they are cut. */
+const MODAL_TITLE_MAX = 45;
+
+export function modalTitle(text: string): string {
+  return truncate(text, MODAL_TITLE_MAX);
+}
+
 /** A recorded failure and when it happened, within an embed field. Its words come from Discord or a payload: escaped. */
 export function failureText(text: string, at: number | null): string {
   return `${escapeText(truncate(text, 800))} (${relativeTime(at)})`;

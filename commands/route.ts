@@ -256,7 +256,9 @@ export const routeRemoveButton: ComponentHandler = {
       { source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id, dropped },
       'route removed',
     );
-    await interaction.update({ content: `🗑️ Route **${route.name}** of **${source.name}** removed.`, components: [] });
+    const note =
+      dropped > 0 ? ` ${dropped} waiting event${dropped === 1 ? ' was' : 's were'} dropped (counted in \`/dispatch source info\`).` : '';
+    await interaction.update({ content: `🗑️ Route **${route.name}** of **${source.name}** removed.${note}`, components: [] });
   },
 };
 

@@ -5,7 +5,7 @@ import { setSentryConnection } from '../src/db/sources.js';
 import { describeSentryProblem, SentryApi, SentryApiError, systemResolve } from '../src/sentry-api/client.js';
 import { checkBaseUrl, DEFAULT_SENTRY_URL } from '../src/sentry-api/url-guard.js';
 import { UserError } from '../src/user-error.js';
-import { customId, ephemeral } from './replies.js';
+import { customId, ephemeral, modalTitle } from './replies.js';
 import { assertFormFresh } from './source-create.js';
 import { requireSource, sourceById } from './source-lookup.js';
 import type { CommandContext, ComponentHandler } from './types.js';
@@ -26,7 +26,7 @@ export async function connectCommand(interaction: ChatInputCommandInteraction<'c
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const modal = new ModalBuilder()
     .setCustomId(customId('connect', source.id, ctx.now()))
-    .setTitle(`Sentry API: ${source.name}`)
+    .setTitle(modalTitle(`Sentry API: ${source.name}`))
     .addLabelComponents(
       input('token', 'Integration token', 'From the internal integration (Issue & Event: Read & Write). Blank disconnects.', { max: 200 }),
       input('url', 'Sentry URL', `Where you open Sentry (default ${DEFAULT_SENTRY_URL}).`, {

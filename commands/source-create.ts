@@ -4,7 +4,7 @@ import { createSource, findSource, SourceNameTaken } from '../src/db/sources.js'
 import { assertCanPostIn, threadPermissionWarning } from '../src/discord/channel-check.js';
 import { DEFAULT_LAYOUT, describeLayout, layoutFrom } from './layout.js';
 import { UserError } from '../src/user-error.js';
-import { customId, ephemeral, FORM_LIFETIME_MS, webhookUrl } from './replies.js';
+import { FORM_LIFETIME_MS, customId, ephemeral, modalTitle, webhookUrl } from './replies.js';
 import { nameTaken, sourceNameFrom } from './source-lookup.js';
 import type { CommandContext, ComponentHandler } from './types.js';
 
@@ -50,7 +50,7 @@ export async function createCommand(interaction: ChatInputCommandInteraction<'ca
   assertCanPostIn(interaction.guild, channelIdOf(channel));
   const modal = new ModalBuilder()
     .setCustomId(customId('create', name, channel.id, layout, ctx.now()))
-    .setTitle(`New Sentry source: ${name}`)
+    .setTitle(modalTitle(`New Sentry source: ${name}`))
     .addLabelComponents(
       secretInput(
         ctx.requireSignature

@@ -174,6 +174,12 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
         'Fix what is named above, then run `/dispatch source retry`. Dispatch also tries by itself every 10 minutes, and a few seconds after a channel or role of this server changes.',
     });
   }
+  if (source.eventsDropped > 0) {
+    embed.addFields({
+      name: 'Dropped',
+      value: `${source.eventsDropped} event deliveries were still waiting when their route was removed, and were not posted.`,
+    });
+  }
   if (source.lastError) {
     embed.addFields({ name: 'Last error', value: failureText(source.lastError, source.lastErrorAt) });
   }

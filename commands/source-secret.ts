@@ -2,7 +2,7 @@ import { guildOf } from '../src/ids.js';
 import { ModalBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { setSourceSecret } from '../src/db/sources.js';
 import { UserError } from '../src/user-error.js';
-import { customId, ephemeral } from './replies.js';
+import { customId, ephemeral, modalTitle } from './replies.js';
 import { assertFormFresh, readSecret, secretInput } from './source-create.js';
 import { requireSource, sourceById } from './source-lookup.js';
 import type { CommandContext, ComponentHandler } from './types.js';
@@ -12,7 +12,7 @@ export async function secretCommand(interaction: ChatInputCommandInteraction<'ca
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const modal = new ModalBuilder()
     .setCustomId(customId('secret', source.id, ctx.now()))
-    .setTitle(`Signing secret: ${source.name}`)
+    .setTitle(modalTitle(`Signing secret: ${source.name}`))
     .addLabelComponents(
       secretInput(
         ctx.requireSignature ? 'Paste the new Client Secret.' : 'Paste the new Client Secret. Leave blank to turn signature checks off.',

@@ -21,7 +21,7 @@ import { sampleEvent } from '../src/sentry/samples.js';
 import { TEMPLATE_LIMITS } from '../src/templates/engine.js';
 import { compileTemplate } from '../src/templates/template-spec.js';
 import { UserError } from '../src/user-error.js';
-import { customId, ephemeral, failureText, relativeTime } from './replies.js';
+import { customId, ephemeral, failureText, modalTitle, relativeTime } from './replies.js';
 import { assertFormFresh } from './source-create.js';
 import { requireRoute } from './route.js';
 import { requireSource, sourceById } from './source-lookup.js';
@@ -81,7 +81,7 @@ export async function templateSetCommand(interaction: Interaction, ctx: CommandC
     .setValue(pattern);
   const modal = new ModalBuilder()
     .setCustomId(customId('tpl-set', source.id, route?.id ?? 0, ctx.now()))
-    .setTitle(route ? `Template on ${source.name} › ${route.name}` : `Template on ${source.name}`)
+    .setTitle(modalTitle(route ? `Template on ${source.name} › ${route.name}` : `Template on ${source.name}`))
     .addLabelComponents(
       new LabelBuilder().setLabel('Event').setDescription('issue.created, issue.* or * (every event)').setTextInputComponent(event),
       new LabelBuilder()

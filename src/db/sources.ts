@@ -162,10 +162,18 @@ export function renameSource(db: Database, source: Source, name: string, now: nu
   });
 }
 
-/** Deletes the source; its routes, events, deliveries and templates go with it (foreign key cascade). */
-export async function deleteSource(db: Database, source: Source): Promise<void> {
+/**
+ * Deletes the source; its routes, events, deliveries and templates go with it (foreign key
+ * cascade). Resolves with how many deliveries were still waiting, for the record (the log line).
+ */
+export function deleteSource(db: Database, source: Source): Promise<number> {
   targetsChanged();
-  await db.run(sql`delete from sources where id = ${source.id} and guild_id = ${source.guildId}`);
+  return db.transaction(async (tx) => {
+    const waiting = await tx.get<{ n: number }>(sql`
+      select count(*) as n from deliveries d join events e on e.seq = d.event_seq where e.source_id = ${source.id} and d.status = 'pending'`);
+    await tx.run(sql`delete from sources where id = ${source.id} and guild_id = ${source.guildId}`);
+    return Number(waiting!.n);
+  });
 }
 
 /** The columns that hold secrets: signing secrets and Sentry API tokens, sealed alike. */

@@ -4,7 +4,7 @@ export const DISCORD_GLOBAL_PER_SECOND = 50;
  * What replicas plan to use of it together: a tenth less, because Discord counts requests where
  * they arrive, and network and event-loop delays can bunch up requests that left evenly spaced.
  */
-const SHARED_PER_SECOND = 45;
+export const SHARED_PER_SECOND = 45;
 
 /**
  * The least time between two requests of one replica while `replicas` share the bot's global

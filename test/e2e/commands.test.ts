@@ -51,7 +51,7 @@ afterAll(async () => {
 /** Runs /dispatch source create (a feed: these tests look at one message per event) and submits the modal; returns the reply and the slug in it. */
 async function createSource(member: Member, name: string, channelId: string, secret: string) {
   const opened = await interact(h.discord, slash(member, 'create', [str('name', name), chan('channel', channelId), str('layout', 'feed')]));
-  expect(opened.body.type).toBe(9); // MODAL
+  expect(opened.body.type, shownText(opened)).toBe(9); // MODAL
   const reply = await interact(h.discord, modalSubmit(member, opened.body.data.custom_id, { secret }));
   const slug = /\/hooks\/([A-Za-z0-9_-]{32})/.exec(shownText(reply))?.[1];
   return { opened, reply, slug };
@@ -79,9 +79,10 @@ describe('/dispatch source, end to end through discord.js', () => {
     expect(text).not.toContain('s3cret-one');
     expect(slug).toBeDefined();
 
-    expect((await postIssue(slug!, 's3cret-one')).status).toBe(202);
-    const posted = await h.discord.waitForMessage((m) => m.channel_id === h.channelId);
-    expect(JSON.stringify(posted.embeds)).toContain('PYTHON-Y');
+    const first = { ...issueCreated, data: { issue: { ...(issueCreated.data as { issue: object }).issue, shortId: 'PYTHON-FLOW' } } };
+    expect((await h.post(slug!, sentryRequest('issue', first, 's3cret-one'))).status).toBe(202);
+    const posted = await h.discord.waitForMessage((m) => m.channel_id === h.channelId && JSON.stringify(m.embeds).includes('PYTHON-FLOW'));
+    expect(posted.allowed_mentions).toEqual({ parse: [], roles: [] });
 
     const disabled = await interact(h.discord, slash(alice, 'disable', [str('source', 'backend')]));
     expect(shownText(disabled)).toContain('disabled');
@@ -244,6 +245,19 @@ describe('/dispatch template, end to end through discord.js', () => {
     embed: { title: '{{ payload.data.issue.shortId }} via template', color: '{{ payload.data.issue.level | level_color }}' },
   });
 
+  /** A source of its own for each test, with the `issue.*` template set (as `set` saves it), so no test depends on another. */
+  async function templated(name: string) {
+    await createSource(alice, name, h.channelId, '');
+    const source = (await findSource(h.dispatch.db, asGuildId(h.guild.id), name))!;
+    const { setTemplate } = await import('../../src/db/templates.js');
+    await setTemplate(
+      h.dispatch.db,
+      { sourceId: source.id, routeId: null, eventPattern: 'issue.*', body: template, updatedBy: alice.userId },
+      Date.now(),
+    );
+    return source;
+  }
+
   it('set refuses a syntax error with the engine message, saves a good template and pre-fills it next time', async () => {
     await createSource(alice, 'tpl', h.channelId, '');
     const opened = await interact(h.discord, slash(alice, 'set', [str('source', 'tpl'), str('event', 'issue.*')], 'template'));
@@ -269,34 +283,41 @@ describe('/dispatch template, end to end through discord.js', () => {
   });
 
   it("set takes the longest event pattern the grammar allows, within Discord's custom id limit", async () => {
+    await templated('tpl-long');
     const longest = `${'a'.repeat(64)}.${'b'.repeat(64)}`;
-    const opened = await interact(h.discord, slash(alice, 'set', [str('source', 'tpl'), str('event', longest)], 'template'));
+    const opened = await interact(h.discord, slash(alice, 'set', [str('source', 'tpl-long'), str('event', longest)], 'template'));
     expect(opened.body.type).toBe(9);
     expect(opened.body.data.custom_id.length).toBeLessThanOrEqual(100);
     expect(opened.body.data.components[0].component.value).toBe(longest);
     const saved = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { event: longest, template }));
     expect(shownText(saved)).toContain(`Template for \`${longest}\` saved`);
-    await interact(h.discord, slash(alice, 'clear', [str('source', 'tpl'), str('event', longest)], 'template'));
+    await interact(h.discord, slash(alice, 'clear', [str('source', 'tpl-long'), str('event', longest)], 'template'));
   });
 
   it('preview renders against a sample, then against the last event received', async () => {
-    const sample = await interact(h.discord, slash(alice, 'preview', [str('source', 'tpl'), str('event', 'issue.created')], 'template'));
+    const source = await templated('tpl-preview');
+    const sample = await interact(
+      h.discord,
+      slash(alice, 'preview', [str('source', 'tpl-preview'), str('event', 'issue.created')], 'template'),
+    );
     expect(sample.body.type).toBe(5);
     const shown = await h.discord.waitForResponse((r) => r.token === sample.token && r.kind === 'edit');
     expect(shown.body.content).toContain('Template `issue.*` rendered from a sample `issue.created` event');
     expect(shown.body.embeds[0].title).toBe('DISPATCH-TEST via template');
 
-    const source = (await findSource(h.dispatch.db, asGuildId(h.guild.id), 'tpl'))!;
     expect((await postIssue(source.slug)).status).toBe(202);
     await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('PYTHON-Y via template'));
-    const real = await interact(h.discord, slash(alice, 'preview', [str('source', 'tpl'), str('event', 'issue.created')], 'template'));
+    const real = await interact(
+      h.discord,
+      slash(alice, 'preview', [str('source', 'tpl-preview'), str('event', 'issue.created')], 'template'),
+    );
     const shownReal = await h.discord.waitForResponse((r) => r.token === real.token && r.kind === 'edit');
     expect(shownReal.body.content).toContain('the last `issue.created` event received');
     expect(shownReal.body.embeds[0].title).toBe('PYTHON-Y via template');
   });
 
   it('preview shows a failing template and the built-in embed that would be posted', async () => {
-    const source = (await findSource(h.dispatch.db, asGuildId(h.guild.id), 'tpl'))!;
+    const source = await templated('tpl-failing');
     const { setTemplate } = await import('../../src/db/templates.js');
     await setTemplate(
       h.dispatch.db,
@@ -309,34 +330,47 @@ describe('/dispatch template, end to end through discord.js', () => {
       },
       Date.now(),
     );
-    const preview = await interact(h.discord, slash(alice, 'preview', [str('source', 'tpl'), str('event', 'issue.created')], 'template'));
+    const preview = await interact(
+      h.discord,
+      slash(alice, 'preview', [str('source', 'tpl-failing'), str('event', 'issue.created')], 'template'),
+    );
     const shown = await h.discord.waitForResponse((r) => r.token === preview.token && r.kind === 'edit');
     expect(shown.body.content).toMatch(/Template `issue.created` failed .*\(missing variable\)/);
-    expect(shown.body.embeds[0].author.name).toBe('New issue · PYTHON-Y');
+    expect(shown.body.embeds[0].author.name).toBe('New issue · DISPATCH-TEST'); // the sample: this source has received nothing yet
 
     // Delivered with the failing template: the built-in embed goes out, and info shows why.
     const next = { ...issueCreated, data: { issue: { ...(issueCreated.data as { issue: object }).issue, shortId: 'PYTHON-TPL' } } };
     expect((await h.post(source.slug, sentryRequest('issue', next))).status).toBe(202);
     await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('New issue · PYTHON-TPL'));
     await expect
-      .poll(async () => (await findSource(h.dispatch.db, asGuildId(h.guild.id), 'tpl'))?.lastTemplateError)
+      .poll(async () => (await findSource(h.dispatch.db, asGuildId(h.guild.id), 'tpl-failing'))?.lastTemplateError)
       .toMatch(/missing variable/);
-    const info = await interact(h.discord, slash(alice, 'info', [str('source', 'tpl')]));
+    const info = await interact(h.discord, slash(alice, 'info', [str('source', 'tpl-failing')]));
     // Recorded failures are shown escaped (their words can quote a payload); read without the escapes.
     expect(shownText(info).replace(/\\/g, '')).toMatch(/Last template failure.*template issue\.created failed \(missing variable\)/);
   });
 
   it('list shows the templates; clear removes one and says when there is none', async () => {
-    const list = await interact(h.discord, slash(alice, 'list', [str('source', 'tpl')], 'template'));
+    const source = await templated('tpl-list');
+    const { setTemplate } = await import('../../src/db/templates.js');
+    await setTemplate(
+      h.dispatch.db,
+      { sourceId: source.id, routeId: null, eventPattern: 'issue.created', body: template, updatedBy: alice.userId },
+      Date.now(),
+    );
+    const list = await interact(h.discord, slash(alice, 'list', [str('source', 'tpl-list')], 'template'));
     const text = shownText(list);
     expect(text).toContain('`issue.*`');
     expect(text).toContain('`issue.created`');
-    const cleared = await interact(h.discord, slash(alice, 'clear', [str('source', 'tpl'), str('event', 'issue.created')], 'template'));
+    const cleared = await interact(
+      h.discord,
+      slash(alice, 'clear', [str('source', 'tpl-list'), str('event', 'issue.created')], 'template'),
+    );
     expect(shownText(cleared)).toContain('removed');
-    const none = await interact(h.discord, slash(alice, 'clear', [str('source', 'tpl'), str('event', 'issue.created')], 'template'));
+    const none = await interact(h.discord, slash(alice, 'clear', [str('source', 'tpl-list'), str('event', 'issue.created')], 'template'));
     expect(shownText(none)).toContain('has no template for `issue.created`');
-    const foreign = await interact(h.discord, slash(bob, 'list', [str('source', 'tpl')], 'template'));
-    expect(shownText(foreign)).toContain('No source named "tpl"');
+    const foreign = await interact(h.discord, slash(bob, 'list', [str('source', 'tpl-list')], 'template'));
+    expect(shownText(foreign)).toContain('No source named "tpl-list"');
   });
 });
 
@@ -353,24 +387,42 @@ describe('secrets stay secret', () => {
     expect(logged).not.toContain(payload.token);
   });
 
-  it('no signing secret, webhook slug, interaction token or bot token appears in any log line, and no reply shows a secret', () => {
-    const secrets = ['s3cret-one', 's3cret-two', 'sec"', 'test-token'];
+  it('no signing secret, webhook slug, interaction token or bot token appears in any log line, and no reply shows a secret', async () => {
+    // Its own story first (so it does not rest on what other tests did): create, rotate, info, list, a webhook, delete.
+    const { slug } = await createSource(alice, 'audited', h.channelId, 's3cret-audit');
+    const rotate = await interact(h.discord, slash(alice, 'secret', [str('source', 'audited')]));
+    await interact(h.discord, modalSubmit(alice, rotate.body.data.custom_id, { secret: 's3cret-audit-2' }));
+    await interact(h.discord, slash(alice, 'info', [str('source', 'audited')]));
+    await interact(h.discord, slash(alice, 'list'));
+    expect((await postIssue(slug!, 's3cret-audit-2')).status).toBe(202);
+    expect((await postIssue(slug!, 's3cret-audit')).status).toBe(401);
+    const confirm = await interact(h.discord, slash(alice, 'delete', [str('source', 'audited')]));
+    await interact(h.discord, button(alice, confirm.body.data.components[0].components[0].custom_id as string));
+    // …then everything this file's harness logged and answered, this test's story and any other test's.
+    const secrets = ['s3cret-audit', 's3cret-one', 's3cret-two', 'sec"', 'test-token'];
     const replies = h.discord.interactionResponses.map((r) => JSON.stringify(r.body));
     const slugs = new Set(replies.flatMap((r) => [...r.matchAll(/\/hooks\/([A-Za-z0-9_-]{32})/g)].map((m) => m[1]!)));
     const tokens = new Set(h.discord.interactionResponses.map((r) => r.token));
-    expect(replies.length).toBeGreaterThan(30);
-    expect(slugs.size).toBeGreaterThan(10);
-    expect(tokens.size).toBeGreaterThan(30);
-    expect(h.logLines.length).toBeGreaterThan(30);
+    expect(replies.length).toBeGreaterThanOrEqual(7);
+    expect(slugs.size).toBeGreaterThanOrEqual(1);
+    expect(tokens.size).toBeGreaterThanOrEqual(7);
+    expect(h.logLines.length).toBeGreaterThanOrEqual(5);
     for (const text of replies) for (const secret of secrets) expect(text).not.toContain(secret);
     for (const line of h.logLines) {
       for (const secret of [...secrets, ...slugs, ...tokens]) expect(line).not.toContain(secret);
     }
   });
 
-  it('every custom id the bot sent fits in the 100 characters Discord allows', () => {
+  it('every custom id the bot sent fits in the 100 characters Discord allows', async () => {
+    // Forms, buttons and pages with the longest names there are.
+    const name = 'x'.repeat(32);
+    await createSource(alice, name, h.channelId, '');
+    await interact(h.discord, slash(alice, 'delete', [str('source', name)]));
+    await interact(h.discord, slash(alice, 'secret', [str('source', name)]));
+    for (let i = 0; i < 11; i++) await createSource(alice, `${'y'.repeat(28)}-${String(i).padStart(2, '0')}`, h.channelId, '');
+    await interact(h.discord, slash(alice, 'list'));
     const ids = h.discord.interactionResponses.flatMap((r) => JSON.stringify(r.body).match(/"custom_id":"[^"]*"/g) ?? []);
-    expect(ids.length).toBeGreaterThan(10);
+    expect(ids.length).toBeGreaterThanOrEqual(4);
     for (const id of ids) expect(id.length - '"custom_id":""'.length).toBeLessThanOrEqual(100);
   });
 });

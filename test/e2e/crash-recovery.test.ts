@@ -75,6 +75,8 @@ describe('a crash after the 202 loses nothing and posts nothing twice', () => {
     const first = await start();
     const ids = Array.from({ length: 15 }, (_, i) => `HANG-${i}`);
     await postAll(first, source, ids);
+    // Killed while the first send is on the wire (not before it started).
+    await expect.poll(() => discord.messageRequests(source.channelId).length).toBe(1);
     first.process.kill('SIGKILL');
     await first.exited;
     expect(discord.messagesIn(source.channelId)).toHaveLength(0);
@@ -82,6 +84,9 @@ describe('a crash after the 202 loses nothing and posts nothing twice', () => {
     await start();
     await expect.poll(() => timesPosted(discord, source.channelId).size, { timeout: 15_000 }).toBe(15);
     expect([...timesPosted(discord, source.channelId).values()].every((n) => n === 1)).toBe(true);
+    // The batch on the wire was sent again as it was, under its nonce.
+    const nonces = discord.messageRequests(source.channelId).map((r) => (r.body as { nonce: string }).nonce);
+    expect(nonces[1]).toBe(nonces[0]);
   });
 
   it('SIGTERM stops taking requests, waits a bounded time for a hung send, exits 0, and the rest is delivered after restart', async () => {

@@ -4,6 +4,8 @@ import { loadConfig } from '../../src/config.js';
 import { startDispatch, type Dispatch } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
 import { deliveriesOf, eventsOf, sourceRow } from '../support/db.js';
+import { deleteRoute, routesOf } from '../../src/db/routes.js';
+import { asSourceId } from '../../src/ids.js';
 import { FakeDiscord } from '../support/fake-discord.js';
 import { tempDir, testEnv, testGuild } from '../support/harness.js';
 import { databaseAtRelease } from '../support/previous-release.js';
@@ -251,5 +253,54 @@ describe('upgrading a database made by the previous release', () => {
       'Open in Sentry',
     ]);
     expect(discord.messagesIn(channelId)).toHaveLength(1);
+  });
+
+  it('0004_triage → now: a batch the previous release had begun to send is sent again under its nonce, not twice; a removed route counts what it dropped', async () => {
+    const { guild, discord, dir } = await discordAndFolder();
+    const [first, second] = [guild.channels[0]!.id, guild.channels[1]!.id];
+    const created = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
+    const path = databaseAtRelease(dir.path, '0004_triage', (db) => {
+      db.prepare(
+        `insert into sources (id, guild_id, name, slug, signing_secret, created_by, created_at, updated_at)
+         values (6, ?, 'web', 'SENDINGSENDINGSENDINGSENDINGSE00', 'sek', '1', 1, 1)`,
+      ).run(guild.id);
+      db.prepare(
+        `insert into routes (id, source_id, name, channel_id, created_by, created_at, updated_at) values (12, 6, 'main', ?, '1', 1, 1)`,
+      ).run(first);
+      db.prepare(
+        `insert into routes (id, source_id, name, channel_id, created_by, created_at, updated_at) values (13, 6, 'ops', ?, '1', 1, 1)`,
+      ).run(second);
+      db.prepare(
+        `insert into events (seq, id, source_id, event_type, body_hash, body, received_at) values (1, '00000000-0000-4000-8000-00000000000d', 6, 'issue.created', ?, ?, ?)`,
+      ).run('d'.repeat(64), serializeLikeSentry(issueWith(created, 'PYTHON-BEGUN')), Date.now() - 1000);
+      // Its first route's batch had been sent (Discord has it) but not recorded; its second route's waits in a held channel.
+      db.prepare(
+        `insert into deliveries (event_seq, route_id, channel_id, batch_id, next_attempt_at) values (1, 12, ?, 'begun-nonce', 0)`,
+      ).run(first);
+      db.prepare(`insert into deliveries (event_seq, route_id, channel_id, next_attempt_at) values (1, 13, ?, 0)`).run(second);
+      db.prepare(
+        `insert into holds (channel_id, guild_id, code, reason, since, next_probe_at) values (?, ?, 50013, 'Missing Permissions', 1, ?)`,
+      ).run(second, guild.id, Date.now() + 3_600_000);
+    });
+    discord.messages.push({
+      id: '1300000000000000888',
+      channel_id: first,
+      at: Date.now(),
+      embeds: [{ title: 'PYTHON-BEGUN' }],
+      components: [],
+      edits: 0,
+      nonce: 'begun-nonce',
+      nonceAt: Date.now(),
+    });
+
+    const dispatch: Dispatch = await startDispatch(loadConfig(testEnv(discord, path)), silent);
+    cleanups.push(() => dispatch.stop());
+    await expect.poll(async () => (await deliveriesOf(dispatch.db, asSourceId(6)))[0]?.status, { timeout: 5000 }).toBe('delivered');
+    expect(discord.messagesIn(first)).toHaveLength(1);
+    expect((await deliveriesOf(dispatch.db, asSourceId(6)))[0]?.messageId).toBe('1300000000000000888');
+    expect((await sourceRow(dispatch.db, asSourceId(6))).eventsDropped).toBe(0);
+    const ops = (await routesOf(dispatch.db, asSourceId(6))).find((r) => r.name === 'ops')!;
+    expect(await deleteRoute(dispatch.db, ops)).toBe(1);
+    expect((await sourceRow(dispatch.db, asSourceId(6))).eventsDropped).toBe(1);
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from '../../src/sentry/verify.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import { startHarness, waitFor, type Harness } from '../support/harness.js';
+import { allEvents } from '../support/db.js';
 import { loadFixture, sentryRequest, serializeLikeSentry } from '../support/sentry.js';
 
 const SECRET = 'integration-client-secret';
@@ -14,12 +15,14 @@ afterAll(async () => {
   await h.close();
 });
 
-/** Posts, then lets the worker run, and reports how many messages reached Discord meanwhile. */
-async function postAndCountMessages(slug: string, request: { body: string | Buffer; headers: Record<string, string> }) {
-  const before = h.discord.messages.length;
+/**
+ * Posts, and reports how many events were stored meanwhile: a refused webhook stores nothing, so
+ * nothing can be posted for it, now or later (no sleep needed to see that).
+ */
+async function postAndCountStored(slug: string, request: { body: string | Buffer; headers: Record<string, string> }) {
+  const before = (await allEvents(h.dispatch.db)).length;
   const response = await h.post(slug, request);
-  await new Promise((r) => setTimeout(r, 150));
-  return { response, posted: h.discord.messages.length - before, json: await response.json().catch(() => undefined) };
+  return { response, stored: (await allEvents(h.dispatch.db)).length - before, json: await response.json().catch(() => undefined) };
 }
 
 describe('POST /hooks/:slug', () => {
@@ -43,9 +46,10 @@ describe('POST /hooks/:slug', () => {
 
   it('skips verification for a source without a secret', async () => {
     const source = await h.addSource({ secret: null });
-    const { response, posted } = await postAndCountMessages(source.slug, sentryRequest('issue', issueCreated));
+    const { response, stored } = await postAndCountStored(source.slug, sentryRequest('issue', issueCreated));
     expect(response.status).toBe(202);
-    expect(posted).toBe(1);
+    expect(stored).toBe(1);
+    await h.discord.waitForMessage((m) => m.channel_id === source.channelId);
   });
 
   describe('refuses, posting nothing', () => {
@@ -103,11 +107,11 @@ describe('POST /hooks/:slug', () => {
 
     it.each(cases)('%s', async (_name, build, status, error) => {
       const source = await h.addSource({ secret: SECRET });
-      const { response, posted, json } = await postAndCountMessages(source.slug, build(source.slug));
+      const { response, stored, json } = await postAndCountStored(source.slug, build(source.slug));
       expect(response.status).toBe(status);
       expect(json).toEqual({ error });
       expect(response.headers.get('sentry-hook-error')).toBe(error);
-      expect(posted).toBe(0);
+      expect(stored).toBe(0);
     });
 
     it('an unknown, a disabled and a deleted source all get the same 404', async () => {
@@ -117,8 +121,8 @@ describe('POST /hooks/:slug', () => {
       await deleteSource(h.dispatch.db, deleted);
       const answers = [];
       for (const slug of ['A'.repeat(32), disabled.slug, deleted.slug, '..%2F..%2Fetc', 'x']) {
-        const { response, posted, json } = await postAndCountMessages(slug, sentryRequest('issue', issueCreated, SECRET));
-        answers.push([response.status, json, posted]);
+        const { response, stored, json } = await postAndCountStored(slug, sentryRequest('issue', issueCreated, SECRET));
+        answers.push([response.status, json, stored]);
       }
       expect(answers).toEqual(Array(5).fill([404, { error: 'unknown source' }, 0]));
     });
@@ -131,8 +135,7 @@ describe('POST /hooks/:slug', () => {
         const response = await small.post(source.slug, sentryRequest('issue', big, SECRET));
         expect(response.status).toBe(413);
         expect(await response.json()).toEqual({ error: 'body too large' });
-        await new Promise((r) => setTimeout(r, 100));
-        expect(small.discord.messages).toHaveLength(0);
+        expect(await allEvents(small.dispatch.db)).toHaveLength(0);
       } finally {
         await small.close();
       }
@@ -141,12 +144,12 @@ describe('POST /hooks/:slug', () => {
     it('a non-JSON content type gets 415', async () => {
       const source = await h.addSource({ secret: SECRET });
       const r = sentryRequest('issue', issueCreated, SECRET);
-      const { response, posted } = await postAndCountMessages(source.slug, {
+      const { response, stored } = await postAndCountStored(source.slug, {
         ...r,
         headers: { ...r.headers, 'content-type': 'text/plain' },
       });
       expect(response.status).toBe(415);
-      expect(posted).toBe(0);
+      expect(stored).toBe(0);
     });
   });
 
@@ -156,19 +159,53 @@ describe('POST /hooks/:slug', () => {
     expect(response.status).toBe(405);
   });
 
-  it('keeps the Sentry serialization byte-exact: the fixture body is compact and ASCII', () => {
-    const body = serializeLikeSentry(issueCreated);
-    expect(body.startsWith('{"action":"created","installation":')).toBe(true);
+  it('checks the signature on the bytes as Sentry sent them, not on a re-serialization of the payload', async () => {
+    const source = await h.addSource({ secret: SECRET });
+    const payload = {
+      ...issueCreated,
+      data: { issue: { ...(issueCreated.data as { issue: object }).issue, title: 'Fehler: Größe — 日本' } },
+    };
+    // Sentry escapes non-ASCII as \uXXXX; JSON.stringify of the same payload gives other bytes.
+    const asSentry = serializeLikeSentry(payload);
+    expect(asSentry).toContain('\\u00f6');
+    const reserialized = JSON.stringify(JSON.parse(asSentry));
+    expect(reserialized).not.toBe(asSentry);
+    const accepted = await h.post(source.slug, sentryRequest('issue', payload, SECRET));
+    expect(accepted.status).toBe(202);
+    // The signature of Sentry's bytes does not cover other bytes of the same payload.
+    const headers = { ...sentryRequest('issue', payload, SECRET).headers, 'sentry-hook-signature': sign(asSentry, SECRET) };
+    expect((await h.post(source.slug, { body: reserialized, headers })).status).toBe(401);
   });
 });
 
 describe('GET /healthz', () => {
-  it('reports the database and the gateway', async () => {
-    const response = await fetch(`${h.dispatch.url}/healthz`);
-    expect(response.status).toBe(200);
-    const health = (await response.json()) as { database: string; discord: { gateway: string }; queue: { depth: number } };
-    expect(health.database).toBe('ok');
-    expect(typeof health.discord.gateway).toBe('string');
-    expect(health.queue.depth).toBeGreaterThanOrEqual(0);
+  type Health = {
+    status: string;
+    database: string;
+    discord: { gateway: string };
+    queue: { depth: number; oldest_pending_age_ms: number | null };
+  };
+  const health = async () => (await (await fetch(`${h.dispatch.url}/healthz`)).json()) as Health;
+
+  it('reports the database, the gateway, and exactly what waits to be delivered', async () => {
+    await waitFor(() => h.dispatch.client.isReady(), 20_000, 'the gateway');
+    await expect.poll(async () => (await health()).queue.depth, { timeout: 5000 }).toBe(0);
+    expect(await health()).toMatchObject({
+      status: 'ok',
+      database: 'ok',
+      discord: { gateway: 'ready' },
+      queue: { oldest_pending_age_ms: null },
+    });
+    // One event whose send Discord holds: it is the one delivery waiting.
+    const source = await h.addSource({ secret: null, channelId: h.guild.channels[1]!.id });
+    let release: () => void = () => {};
+    h.discord.inject([{ status: 200, answerAfter: new Promise<void>((resolve) => (release = resolve)) }], source.channelId);
+    expect((await h.post(source.slug, sentryRequest('issue', issueCreated))).status).toBe(202);
+    await waitFor(() => h.discord.messagesIn(source.channelId).length === 1, 5000, 'the held send');
+    const waiting = await health();
+    expect(waiting.queue.depth).toBe(1);
+    expect(waiting.queue.oldest_pending_age_ms).toBeGreaterThanOrEqual(0);
+    release();
+    await expect.poll(async () => (await health()).queue.depth, { timeout: 5000 }).toBe(0);
   });
 });

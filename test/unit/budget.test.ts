@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { busiestSecond } from '../support/rates.js';
-import { DISCORD_GLOBAL_PER_SECOND, pacer, requestGapMs } from '../../src/replicas/budget.js';
+import { pacer, requestGapMs, SHARED_PER_SECOND } from '../../src/replicas/budget.js';
 
 describe('the global budget shared by replicas', () => {
   afterEach(() => void vi.useRealTimers());
@@ -10,7 +10,7 @@ describe('the global budget shared by replicas', () => {
     for (const replicas of [2, 3, 5, 10, 25]) {
       const gap = requestGapMs(replicas);
       // An evenly spaced sender fits floor(1000 / gap) + 1 requests into a one-second window at worst.
-      expect((Math.floor(1000 / gap) + 1) * replicas).toBeLessThanOrEqual(DISCORD_GLOBAL_PER_SECOND - 5);
+      expect((Math.floor(1000 / gap) + 1) * replicas).toBeLessThanOrEqual(SHARED_PER_SECOND);
     }
   });
 
@@ -30,7 +30,8 @@ describe('the global budget shared by replicas', () => {
     await vi.runAllTimersAsync();
     await Promise.all(all);
     expect(released).toHaveLength(300);
-    expect(busiestSecond(released)).toBeLessThanOrEqual(DISCORD_GLOBAL_PER_SECOND);
+    // The design's own bound (45), not Discord's (50): the tenth between them is for the network's jitter.
+    expect(busiestSecond(released)).toBeLessThanOrEqual(SHARED_PER_SECOND);
     // Without the pacing, the same requests would all go within a few milliseconds.
     expect(released.at(-1)! - released[0]!).toBeGreaterThan(5000);
   });
