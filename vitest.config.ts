@@ -23,6 +23,7 @@ const ON_POSTGRES = [
   'test/e2e/replicas.test.ts',
   'test/e2e/replicas-partition.test.ts',
   'test/simulation/simulation.test.ts',
+  'test/integration/idle-cost.test.ts',
 ];
 
 export default defineConfig({

@@ -12,7 +12,14 @@
  *   5. live cards: a follow-up webhook about an issue → the edit of its card, with the default
  *      coalescing (a card is edited at most once a second);
  *   6. ingest by storage: SQLite, Postgres with one replica and with two, each as a ratio to the
- *      same round's bare Express (a throwaway Postgres from bench/postgres.ts, commits flushed).
+ *      same round's bare Express (a throwaway Postgres from bench/postgres.ts, commits flushed);
+ *   7. a thousand channels: 200 webhooks at 20 a second to one feed source, on an empty database
+ *      and beside 1,000 idle sources (2,000 routes, half card and half feed, each with history);
+ *   8. layouts: ingest with delivery running on a card route and on a feed route, beside bare Express;
+ *   9. start-up beside 1,000 sources and 10,000 open cards: spawn → /healthz, idle RSS;
+ *  10. sections 7 and 9 again on Postgres, one replica.
+ * BENCH_BUILD=<folder> runs another checkout's build (its dist/) as Dispatch: the figures of two
+ * releases side by side, from the same bench.
  * Everything runs on loopback; Dispatch and the baseline run as child processes. The bench
  * stands on its own: it uses Dispatch's code and its own loopback Discord, nothing from test/.
  */
@@ -32,8 +39,11 @@ import { sampleIssueCreated } from '../src/sentry/samples.js';
 import { sign } from '../src/sentry/verify.js';
 import { startLoopbackDiscord, type LoopbackDiscord } from './loopback-discord.js';
 import { asChannelId, asGuildId } from '../src/ids.js';
+import { seedIdle, type IdleSeed } from './scale.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** Whose build runs as Dispatch: this checkout's, or another's (an earlier release, to compare). */
+const BUILD = process.env.BENCH_BUILD ?? ROOT;
 const SECRET = 'bench-client-secret';
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -70,10 +80,10 @@ interface Child {
 }
 
 /** Starts a server (node `args`) and resolves with the URL from its "webhook listener ready" line, and when that came. */
-async function startProcess(args: string[], env: Record<string, string>): Promise<Child> {
+async function startProcess(args: string[], env: Record<string, string>, cwd = ROOT): Promise<Child> {
   const started = performance.now();
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd,
     env: { PATH: process.env.PATH, LOG_PRETTY: 'false', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -111,7 +121,7 @@ async function startDispatch(
 async function startReplicas(
   discord: LoopbackDiscord,
   count: number,
-  options: { env?: Record<string, string>; layout?: 'feed' | 'card'; postgresUrl?: string } = {},
+  options: { env?: Record<string, string>; layout?: 'feed' | 'card'; postgresUrl?: string; seed?: Omit<IdleSeed, 'guildId'> } = {},
 ): Promise<{ children: Child[]; source: Source; cleanup: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'dispatch-bench-'));
   const databasePath = join(dir, 'dispatch.db');
@@ -129,6 +139,7 @@ async function startReplicas(
     },
     Date.now(),
   );
+  if (options.seed) await seedIdle(db, { ...options.seed, guildId: discord.guildId });
   await db.close();
   const env = {
     DISCORD_TOKEN: 'bench-token',
@@ -143,7 +154,7 @@ async function startReplicas(
     ...options.env,
   };
   const children: Child[] = [];
-  for (let i = 0; i < count; i++) children.push(await startProcess(productionCommand(), env));
+  for (let i = 0; i < count; i++) children.push(await startProcess(productionCommand(), env, BUILD));
   return { children, source, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -362,9 +373,80 @@ async function storageRound(postgresUrl: string) {
   return { baseline, sqlite: await measure(1, false), postgres1: await measure(1, true), postgres2: await measure(2, true) };
 }
 
+/**
+ * Webhooks at a steady 20 a second to one feed source: how long each waits for its 202, and how
+ * long until its message is at the loopback Discord.
+ */
+async function paced(child: Child, source: Source, discord: LoopbackDiscord, samples = 200) {
+  const acks: number[] = [];
+  const arrivals: Promise<number>[] = [];
+  for (let i = 0; i < samples; i++) {
+    const due = performance.now() + 50;
+    const request = nextRequest();
+    const started = performance.now();
+    arrivals.push(discord.waitFor(`BENCH-${counter}"`).then(() => performance.now() - started));
+    await fetch(`${child.url}/hooks/${source.slug}`, { method: 'POST', body: request.body, headers: request.headers });
+    acks.push(performance.now() - started);
+    await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+  }
+  const endToEnd = (await Promise.all(arrivals)).sort((a, b) => a - b);
+  acks.sort((a, b) => a - b);
+  return { ackP50: percentile(acks, 50), ackP99: percentile(acks, 99), e2eP50: percentile(endToEnd, 50), e2eP99: percentile(endToEnd, 99) };
+}
+
+/** One round of section 7 (or 10): the same paced traffic on an empty database and beside 1,000 idle sources. */
+async function idleSourcesRound(postgresUrl?: string) {
+  const measure = async (seed?: Omit<IdleSeed, 'guildId'>) => {
+    const discord = await startLoopbackDiscord();
+    const { children, source, cleanup } = await startReplicas(discord, 1, { postgresUrl, seed });
+    const child = children[0]!;
+    await healthyAfter(child);
+    await new Promise((r) => setTimeout(r, 2000)); // settled: the gateway, the first prune
+    const result = await paced(child, source, discord);
+    await stop(child);
+    await discord.stop();
+    cleanup();
+    return result;
+  };
+  return { empty: await measure(), idle: await measure({ sources: 1000, cards: 1000 }) };
+}
+
+/** One round of section 8: bare Express, then the same ingest to a feed route and to a card route. */
+async function layoutRound() {
+  const bare = await startProcess(['bench/bare-express.mjs'], {});
+  const baseline = await load(`${bare.url}/hooks/bench`, bare.process.pid!);
+  await stop(bare);
+  const measure = async (layout: 'feed' | 'card') => {
+    const discord = await startLoopbackDiscord();
+    const { child, source, cleanup } = await startDispatch(discord, {}, layout);
+    await healthyAfter(child);
+    await new Promise((r) => setTimeout(r, 2000));
+    const result = await load(`${child.url}/hooks/${source.slug}`, child.process.pid!);
+    await stop(child);
+    await discord.stop();
+    cleanup();
+    return result;
+  };
+  return { baseline, feed: await measure('feed'), card: await measure('card') };
+}
+
+/** One round of section 9 (or 10): start beside 1,000 sources and 10,000 open cards. */
+async function bigStartRound(postgresUrl?: string) {
+  const discord = await startLoopbackDiscord();
+  const { children, cleanup } = await startReplicas(discord, 1, { postgresUrl, seed: { sources: 1000, cards: 10_000 } });
+  const child = children[0]!;
+  const healthz = await healthyAfter(child);
+  await new Promise((r) => setTimeout(r, 3000)); // settled: the gateway's guild, the first prune, a few passes
+  const idleRss = rssMb(child.process.pid!);
+  await stop(child);
+  await discord.stop();
+  cleanup();
+  return { healthz, idleRss };
+}
+
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
-/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres); all by default. */
+/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres, idle, layouts, bigstart, scale-postgres); all by default. */
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const wanted = (section: string) => !only || only.includes(section);
 
@@ -493,6 +575,77 @@ if (wanted('postgres')) {
     line('Postgres, one replica   ', (x) => x.postgres1);
     line('Postgres, two replicas  ', (x) => x.postgres2);
     console.log('   (one 2-core machine: the replicas, Postgres and the load generator share its cores)');
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** Prints one idle-sources comparison (section 7 or 10). */
+function printIdle(rounds: Awaited<ReturnType<typeof idleSourcesRound>>[]) {
+  const pick = (f: (x: (typeof rounds)[number]) => number, digits = 1) => range(rounds.map(f), digits);
+  console.log(
+    `   empty database      : ack p50 ${pick((x) => x.empty.ackP50)} ms, p99 ${pick((x) => x.empty.ackP99)} ms   webhook → message p50 ${pick((x) => x.empty.e2eP50)} ms, p99 ${pick((x) => x.empty.e2eP99)} ms`,
+  );
+  console.log(
+    `   1,000 idle sources  : ack p50 ${pick((x) => x.idle.ackP50)} ms, p99 ${pick((x) => x.idle.ackP99)} ms   webhook → message p50 ${pick((x) => x.idle.e2eP50)} ms, p99 ${pick((x) => x.idle.e2eP99)} ms`,
+  );
+  console.log(
+    `   ratio (idle / empty): ack p99 ${pick((x) => x.idle.ackP99 / x.empty.ackP99, 2)}×   webhook → message p99 ${pick((x) => x.idle.e2eP99 / x.empty.e2eP99, 2)}×   (target ≤ 2×)`,
+  );
+}
+
+function printBigStart(rounds: Awaited<ReturnType<typeof bigStartRound>>[]) {
+  console.log(
+    `   spawn → /healthz 200: ${range(
+      rounds.map((x) => x.healthz),
+      0,
+    )} ms (target ≤ 2000 ms)   idle RSS ${range(rounds.map((x) => x.idleRss))} MiB (target ≤ 120 MiB)`,
+  );
+}
+
+if (wanted('idle')) {
+  const rounds: Awaited<ReturnType<typeof idleSourcesRound>>[] = [];
+  for (let r = 0; r < ROUNDS; r++) rounds.push(await idleSourcesRound());
+  console.log(`\n7. A thousand channels (200 webhooks at 20 a second to one feed source; ${ROUNDS} rounds, SQLite)`);
+  printIdle(rounds);
+}
+
+if (wanted('layouts')) {
+  const rounds: Awaited<ReturnType<typeof layoutRound>>[] = [];
+  for (let r = 0; r < ROUNDS; r++) rounds.push(await layoutRound());
+  const pick = (f: (x: (typeof rounds)[number]) => number, digits = 1) => range(rounds.map(f), digits);
+  console.log(`\n8. Layouts (ingest with delivery running, ${CONNECTIONS} connections × ${DURATION_S} s; ${ROUNDS} rounds)`);
+  console.log(`   bare Express 5 : ${pick((x) => x.baseline.rps, 0)} req/s   p99 ${pick((x) => x.baseline.p99, 0)} ms`);
+  console.log(
+    `   feed route     : ${pick((x) => x.feed.rps, 0)} req/s (${pick((x) => x.feed.rps / x.baseline.rps, 2)} of bare)   p99 ${pick((x) => x.feed.p99, 0)} ms (${pick((x) => x.feed.p99 / x.baseline.p99, 2)}× bare)`,
+  );
+  console.log(
+    `   card route     : ${pick((x) => x.card.rps, 0)} req/s (${pick((x) => x.card.rps / x.baseline.rps, 2)} of bare)   p99 ${pick((x) => x.card.p99, 0)} ms (${pick((x) => x.card.p99 / x.baseline.p99, 2)}× bare)`,
+  );
+  console.log(
+    `   card / feed    : ${pick((x) => x.card.rps / x.feed.rps, 2)} of the feed's req/s (target ≥ 0.9)   card ack p99 ${pick((x) => x.card.p99 / x.baseline.p99, 2)}× bare (target ≤ 2×)`,
+  );
+}
+
+if (wanted('bigstart')) {
+  const rounds: Awaited<ReturnType<typeof bigStartRound>>[] = [];
+  for (let r = 0; r < ROUNDS; r++) rounds.push(await bigStartRound());
+  console.log(`\n9. Start-up beside 1,000 sources and 10,000 open cards (${ROUNDS} starts, SQLite)`);
+  printBigStart(rounds);
+}
+
+if (wanted('scale-postgres')) {
+  const cluster = await startPostgres({ durable: true });
+  try {
+    const idle: Awaited<ReturnType<typeof idleSourcesRound>>[] = [];
+    const start: Awaited<ReturnType<typeof bigStartRound>>[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      idle.push(await idleSourcesRound(cluster.url));
+      start.push(await bigStartRound(cluster.url));
+    }
+    console.log(`\n10. Sections 7 and 9 on Postgres, one replica (${ROUNDS} rounds)`);
+    printIdle(idle);
+    printBigStart(start);
   } finally {
     await cluster.stop();
   }

@@ -68,6 +68,8 @@ function outcome(delivery: DeliveryRow, guildId: GuildId, hold: Hold | undefined
         return `🔁 retrying (attempt ${delivery.attempts + 1} ${relativeTime(delivery.nextAttemptAt)}): ${escapeText(truncate(delivery.lastError ?? '', 100))}`;
       }
       return '⏳ waiting';
+    case 'paused':
+      return '⏸️ waiting: the source is disabled';
   }
 }
 

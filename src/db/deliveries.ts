@@ -31,11 +31,20 @@ export function markDelivered(
   return db.transaction(async (tx) => {
     // What else the send changed (a card), in the same transaction: recorded together or not at all.
     await options.alsoRecord?.(tx);
+    // Only what is still waiting counts: a replica that lost its channel mid-send may record the same batch as another.
+    // (Paused too: its source was disabled while the message was on its way, and it was posted.)
+    const still = new Set(
+      (
+        await tx.all<{ seq: number }>(sql`select seq from deliveries where seq in ${seqsOf(batch)} and status in ('pending', 'paused')`)
+      ).map((r) => Number(r.seq)),
+    );
+    const recorded = batch.filter((job) => still.has(Number(job.seq)));
+    if (recorded.length === 0) return;
     await tx.run(sql`
       update deliveries set status = ${collapsed ? 'collapsed' : 'delivered'}, delivered_at = ${now}, message_id = ${messageId}, last_error = null,
         sending = ${false}
-      where seq in ${seqsOf(batch)}`);
-    for (const [sourceId, count] of countBySource(batch)) {
+      where seq in ${seqsOf(recorded)}`);
+    for (const [sourceId, count] of countBySource(recorded)) {
       await tx.run(
         collapsed
           ? sql`update sources set events_collapsed = events_collapsed + ${count}, flood_summaries = flood_summaries + ${summaries},
@@ -52,7 +61,9 @@ export type NextAttempt = (job: Job) => number | undefined;
 /**
  * A failure worth retrying: each delivery of the batch is tried again when `nextAttempt` says and
  * keeps its batch id, so the retry reuses the nonce in case Discord did post before the failure
- * reached us. A delivery `nextAttempt` gives up on is failed.
+ * reached us. For the same reason the batch stays claimed for its channel (`sending`): a route moved
+ * meanwhile leaves it to be sent again where Discord may already have it. A delivery `nextAttempt`
+ * gives up on is failed.
  */
 export function markRetry(
   db: Database,
@@ -69,7 +80,7 @@ export function markRetry(
       if (at === undefined) givenUp.push(job);
       else
         await tx.run(
-          sql`update deliveries set attempts = attempts + 1, next_attempt_at = ${at}, last_error = ${reason}, sending = ${false} where seq = ${job.seq}`,
+          sql`update deliveries set attempts = attempts + 1, next_attempt_at = ${at}, last_error = ${reason} where seq = ${job.seq}`,
         );
     }
     if (givenUp.length > 0) await failJobs(tx, givenUp, `gave up after ${givenUp[0]!.attempts + 1} attempts: ${reason}`, now);
@@ -149,9 +160,10 @@ export async function wakeRetries(db: Database, now: number): Promise<number> {
 export async function retrySource(db: Database, sourceId: SourceId, now: number): Promise<{ requeued: number; waiting: number }> {
   return db.transaction(async (tx) => {
     const ofSource = sql`event_seq in (select seq from events where source_id = ${sourceId})`;
+    // A disabled source's failed events are queued again paused: they go once it is enabled.
     const requeued = await tx.run(sql`
-      update deliveries set status = 'pending', attempts = 0, next_attempt_at = ${now}, delivered_at = null, render_fallback = 0,
-        sending = ${false}
+      update deliveries set status = case when (select enabled from sources where id = ${sourceId}) then 'pending' else 'paused' end,
+        attempts = 0, next_attempt_at = ${now}, delivered_at = null, render_fallback = 0, sending = ${false}
       where status = 'failed' and ${ofSource}`);
     if (requeued > 0) {
       await tx.run(sql`
@@ -194,6 +206,6 @@ export async function backlogOfRoute(db: Database, routeId: RouteId): Promise<Ba
 /** How many of a source's deliveries wait (over all its routes). */
 export async function waitingOfSource(db: Database, sourceId: SourceId): Promise<number> {
   const row = await db.get<{ n: number }>(sql`
-    select count(*) as n from deliveries d join events e on e.seq = d.event_seq where e.source_id = ${sourceId} and d.status = 'pending'`);
+    select count(*) as n from deliveries d join events e on e.seq = d.event_seq where e.source_id = ${sourceId} and d.status in ('pending', 'paused')`);
   return Number(row!.n);
 }

@@ -91,6 +91,17 @@ function chunked<T>(items: readonly T[], size: number): T[][] {
   return chunks;
 }
 
+/**
+ * One delivery's row. Its channel and whether it waits paused are read from the route and the
+ * source as they are now, in the transaction: the webhook's copy of them may be up to a second old
+ * (another replica moved the route, or disabled the source, meanwhile).
+ */
+function deliveryRow(seq: number, route: IncomingEvent['routes'][number], input: IncomingEvent, now: number) {
+  const channel = sql`coalesce((select r.channel_id from routes r where r.id = ${route.id}), ${route.channelId})`;
+  const status = sql`(select case when s.enabled then 'pending' else 'paused' end from sources s where s.id = ${input.sourceId})`;
+  return sql`(${seq}, ${route.id}, ${channel}, coalesce(${status}, 'pending'), ${input.cardKey ?? null}, ${now})`;
+}
+
 /** The whole group in a few statements; throws if any of it fails (the caller then goes one by one). */
 async function acceptTogether(
   db: Database,
@@ -114,11 +125,11 @@ async function acceptTogether(
   const deliveryValues = rows.flatMap(({ input, id }) => {
     const seq = seqOf.get(id);
     if (seq === undefined) return [];
-    return input.routes.map((route) => sql`(${seq}, ${route.id}, ${route.channelId}, ${input.cardKey ?? null}, ${now})`);
+    return input.routes.map((route) => deliveryRow(seq, route, input, now));
   });
   for (const chunk of chunked(deliveryValues, ROWS_PER_STATEMENT)) {
     await db.run(sql`
-      insert into deliveries (event_seq, route_id, channel_id, card_key, next_attempt_at)
+      insert into deliveries (event_seq, route_id, channel_id, status, card_key, next_attempt_at)
       values ${sql.join(chunk, sql`, `)}`);
   }
   const filteredByRoute = new Map<RouteId, number>();
@@ -160,8 +171,8 @@ async function acceptOne(db: Database, input: IncomingEvent, now: number, dedupe
   }
   for (const route of input.routes) {
     await db.run(sql`
-      insert into deliveries (event_seq, route_id, channel_id, card_key, next_attempt_at)
-      values (${inserted.seq}, ${route.id}, ${route.channelId}, ${input.cardKey ?? null}, ${now})`);
+      insert into deliveries (event_seq, route_id, channel_id, status, card_key, next_attempt_at)
+      values ${deliveryRow(inserted.seq, route, input, now)}`);
   }
   if (input.filteredBy.length > 0)
     await db.run(sql`update routes set events_filtered = events_filtered + 1 where id in ${input.filteredBy}`);
@@ -206,5 +217,5 @@ export async function lastEventMatching(db: Database, sourceId: SourceId, patter
 export function pruneFinished(db: Database, olderThan: number): Promise<number> {
   return db.run(sql`
     delete from events where received_at < ${olderThan}
-    and not exists (select 1 from deliveries d where d.event_seq = events.seq and d.status = 'pending')`);
+    and not exists (select 1 from deliveries d where d.event_seq = events.seq and d.status in ('pending', 'paused'))`);
 }

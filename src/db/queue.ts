@@ -43,11 +43,12 @@ export function toJob(row: Record<string, unknown>): Job {
 export const seqsOf = (jobs: readonly Pick<Job, 'seq'>[]): DeliverySeq[] => jobs.map((j) => j.seq);
 
 /**
- * The head (oldest pending delivery of an enabled source) of every channel that has pending
- * deliveries and is not on hold: the only deliveries that may go next. One statement, whose cost
- * follows the channels that have work, not the channels, routes or sources that exist: a
- * recursive query jumps from one channel with pending deliveries to the next along the
- * `(status, channel_id, seq)` index (a loose index scan), so an idle channel is never visited.
+ * The head (oldest pending delivery) of every channel that has pending deliveries and is not on
+ * hold: the only deliveries that may go next. One statement, whose cost follows the channels that
+ * have work, not the channels, routes or sources that exist: a recursive query jumps from one
+ * channel with pending deliveries to the next along the `(status, channel_id, seq)` index (a
+ * loose index scan), so an idle channel is never visited, and each head is the first index entry
+ * of its channel. (A disabled source's deliveries are `paused`, not pending: never read here.)
  */
 export async function dueHeads(db: Database): Promise<Job[]> {
   const rows = await db.all(sql`
@@ -58,23 +59,16 @@ export async function dueHeads(db: Database): Promise<Job[]> {
       from waiting w where w.channel_id is not null
     ),
     heads(seq) as (
-      select (
-        select hd.seq from deliveries hd join events he on he.seq = hd.event_seq join sources hs on hs.id = he.source_id
-        where hd.status = 'pending' and hd.channel_id = w.channel_id and hs.enabled = ${true}
-        order by hd.seq limit 1
-      )
+      select (select hd.seq from deliveries hd where hd.status = 'pending' and hd.channel_id = w.channel_id order by hd.seq limit 1)
       from waiting w where w.channel_id is not null and w.channel_id not in (select channel_id from holds)
     )
     ${JOB} join heads h on h.seq = d.seq order by d.seq`);
   return rows.map(toJob);
 }
 
-/** Pending deliveries of a channel in arrival order, starting at the head (sources that are enabled only). */
+/** Pending deliveries of a channel in arrival order, starting at the head. */
 export async function pendingForChannel(db: Database, channelId: ChannelId, limit: number): Promise<Job[]> {
-  const rows = await db.all(sql`
-    ${JOB} join sources s on s.id = e.source_id
-    where d.status = 'pending' and d.channel_id = ${channelId} and s.enabled = ${true}
-    order by d.seq limit ${limit}`);
+  const rows = await db.all(sql`${JOB} where d.status = 'pending' and d.channel_id = ${channelId} order by d.seq limit ${limit}`);
   return rows.map(toJob);
 }
 
@@ -82,17 +76,31 @@ export async function jobsInBatch(db: Database, batchId: BatchId): Promise<Job[]
   return (await db.all(sql`${JOB} where d.batch_id = ${batchId} and d.status = 'pending' order by d.seq`)).map(toJob);
 }
 
-/** The waiting deliveries for one card of a route not yet in a batch, in order: what one edit of the card takes in. */
-export async function pendingForCard(db: Database, routeId: RouteId, cardKey: CardKey): Promise<Job[]> {
-  const rows = await db.all(
-    sql`${JOB} where d.route_id = ${routeId} and d.card_key = ${cardKey} and d.status = 'pending' and d.batch_id is null order by d.seq`,
-  );
+/** The first `limit` waiting deliveries for one card of a route not yet in a batch, in order: what one edit of the card takes in. */
+export async function pendingForCard(db: Database, routeId: RouteId, cardKey: CardKey, limit: number): Promise<Job[]> {
+  const rows = await db.all(sql`
+    ${JOB} where d.route_id = ${routeId} and d.card_key = ${cardKey} and d.status = 'pending' and d.batch_id is null
+    order by d.seq limit ${limit}`);
   return rows.map(toJob);
 }
 
-/** Forms a batch: these deliveries will go as one message, under the batch id as Discord nonce. */
+/**
+ * Whether another channel is sending an edit of this card right now (its route moved while the
+ * edit was on its way): a card's edits go one at a time, wherever they are sent from.
+ */
+export async function cardSendingElsewhere(db: Database, routeId: RouteId, cardKey: CardKey, channelId: ChannelId): Promise<boolean> {
+  const row = await db.get(sql`
+    select 1 as busy from deliveries where route_id = ${routeId} and card_key = ${cardKey} and status = 'pending' and sending
+      and channel_id <> ${channelId} limit 1`);
+  return row !== undefined;
+}
+
+/**
+ * Forms a batch about to be sent: these deliveries go as one message, under the batch id as
+ * Discord nonce, and are claimed for their channel in the same statement (see `claimBatch`).
+ */
 export async function assignBatch(db: Database, seqs: readonly DeliverySeq[], batchId: BatchId): Promise<void> {
-  await db.run(sql`update deliveries set batch_id = ${batchId} where seq in ${seqs}`);
+  await db.run(sql`update deliveries set batch_id = ${batchId}, sending = ${true} where seq in ${seqs}`);
 }
 
 /**
@@ -104,6 +112,11 @@ export async function assignBatch(db: Database, seqs: readonly DeliverySeq[], ba
 export function claimBatch(db: Database, batchId: BatchId, channelId: ChannelId): Promise<number> {
   return db.run(sql`
     update deliveries set sending = ${true} where batch_id = ${batchId} and channel_id = ${channelId} and status = 'pending'`);
+}
+
+/** A batch that will not be sent as planned (it changed since): what it had claimed is free again. */
+export async function releaseClaim(db: Database, batchId: BatchId): Promise<void> {
+  await db.run(sql`update deliveries set sending = ${false} where batch_id = ${batchId} and status = 'pending'`);
 }
 
 /**

@@ -30,7 +30,10 @@ export class RouteChannelTaken extends Error {
   }
 }
 
-/** Refuses a channel another route of the same source posts to. */
+/**
+ * Refuses a channel another route of the same source posts to. Called in the transaction that
+ * changes the route, after `lockRoutesOf`: two changes at once cannot both find the channel free.
+ */
 async function assertChannelFree(db: Database, sourceId: SourceId, channelId: ChannelId, except: RouteId | null): Promise<void> {
   const other = await db.get<{ name: string }>(sql`
     select name from routes where source_id = ${sourceId} and channel_id = ${channelId} and id <> ${except ?? 0} limit 1`);
@@ -54,20 +57,28 @@ export interface NewRoute {
   createdBy: string;
 }
 
-export async function createRoute(db: Database, input: NewRoute, now: number): Promise<Route> {
+/** Changes to one source's routes go one at a time: its row is locked for the transaction (Postgres; SQLite has one writer anyway). */
+async function lockRoutesOf(db: Database, sourceId: SourceId): Promise<void> {
+  await db.run(sql`update sources set updated_at = updated_at where id = ${sourceId}`);
+}
+
+export function createRoute(db: Database, input: NewRoute, now: number): Promise<Route> {
   targetsChanged();
-  await assertChannelFree(db, input.sourceId, input.channelId, null);
-  try {
-    const row = await db.get(sql`
-      insert into routes (source_id, name, channel_id, layout, filter, ping_role_id, ping_level, created_by, created_at, updated_at)
-      values (${input.sourceId}, ${input.name}, ${input.channelId}, ${input.layout}, ${input.filter}, ${input.pingRoleId}, ${input.pingLevel},
-        ${input.createdBy}, ${now}, ${now})
-      returning *`);
-    return toRoute(row!);
-  } catch (error) {
-    if (isUniqueViolation(error)) throw new RouteNameTaken(input.name);
-    throw error;
-  }
+  return db.transaction(async (tx) => {
+    await lockRoutesOf(tx, input.sourceId);
+    await assertChannelFree(tx, input.sourceId, input.channelId, null);
+    try {
+      const row = await tx.get(sql`
+        insert into routes (source_id, name, channel_id, layout, filter, ping_role_id, ping_level, created_by, created_at, updated_at)
+        values (${input.sourceId}, ${input.name}, ${input.channelId}, ${input.layout}, ${input.filter}, ${input.pingRoleId}, ${input.pingLevel},
+          ${input.createdBy}, ${now}, ${now})
+        returning *`);
+      return toRoute(row!);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new RouteNameTaken(input.name);
+      throw error;
+    }
+  });
 }
 
 /** A source's routes, the first one first. */
@@ -125,6 +136,7 @@ export function updateRoute(db: Database, route: Route, changes: RouteChanges, n
   targetsChanged();
   return db.transaction(async (tx) => {
     const next = { ...route, ...changes };
+    await lockRoutesOf(tx, route.sourceId);
     if (changes.channelId !== undefined && changes.channelId !== route.channelId)
       await assertChannelFree(tx, route.sourceId, changes.channelId, route.id);
     let row;
@@ -141,7 +153,12 @@ export function updateRoute(db: Database, route: Route, changes: RouteChanges, n
     if (changes.channelId !== undefined && changes.channelId !== route.channelId) {
       await tx.run(sql`
         update deliveries set channel_id = ${changes.channelId}, batch_id = null, summary = ${false}, next_attempt_at = ${now}
-        where route_id = ${route.id} and status = 'pending' and not sending`);
+        where route_id = ${route.id} and status in ('pending', 'paused') and not sending`);
+    } else if (changes.layout !== undefined && changes.layout !== route.layout) {
+      // Batches formed for the old layout (not yet being sent) are formed again, as the new one draws them.
+      await tx.run(sql`
+        update deliveries set batch_id = null, summary = ${false}
+        where route_id = ${route.id} and status in ('pending', 'paused') and not sending and batch_id is not null`);
     }
     return toRoute(row!);
   });
@@ -155,7 +172,9 @@ export function deleteRoute(db: Database, route: Route): Promise<number> {
   targetsChanged();
   return db.transaction(async (tx) => {
     const waiting = Number(
-      (await tx.get<{ n: number }>(sql`select count(*) as n from deliveries where route_id = ${route.id} and status = 'pending'`))!.n,
+      (await tx.get<{ n: number }>(
+        sql`select count(*) as n from deliveries where route_id = ${route.id} and status in ('pending', 'paused')`,
+      ))!.n,
     );
     await tx.run(sql`delete from routes where id = ${route.id}`);
     if (waiting > 0) await tx.run(sql`update sources set events_dropped = events_dropped + ${waiting} where id = ${route.sourceId}`);

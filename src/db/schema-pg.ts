@@ -147,8 +147,12 @@ export const deliveries = pgTable(
     channelId: text('channel_id').notNull(),
     /** The card the event is about (`issue:<id>`, `incident:<id>`), whatever the route's layout. */
     cardKey: text('card_key'),
-    /** collapsed: counted in a flood summary message instead of posted on its own. */
-    status: text('status', { enum: ['pending', 'delivered', 'failed', 'collapsed'] })
+    /**
+     * pending: waiting to go; paused: waiting while its source is disabled (set back to pending when
+     * it is enabled; kept apart so that finding what is due never reads past a disabled backlog);
+     * collapsed: counted in a flood summary message instead of posted on its own.
+     */
+    status: text('status', { enum: ['pending', 'paused', 'delivered', 'failed', 'collapsed'] })
       .notNull()
       .default('pending'),
     attempts: integer('attempts').notNull().default(0),
@@ -160,8 +164,10 @@ export const deliveries = pgTable(
     /** Its batch is a flood summary: a resend rebuilds the summary, not one embed per event. */
     summary: boolean('summary').notNull().default(false),
     /**
-     * Its batch's send has begun (set in the statement that claims the batch for its channel). A route
-     * moved meanwhile leaves it where it is being sent; if that send fails, it follows the route.
+     * Its batch's send has begun, and Discord may have it (set in the statement that claims the batch
+     * for its channel, kept through a failure that leaves that open: a timeout, a 5xx). A route moved
+     * meanwhile leaves it where it is being sent, to be sent again there under its nonce; a failure
+     * that proves nothing was posted lets it follow the route.
      */
     sending: boolean('sending').notNull().default(false),
     /** How it is drawn after Discord refused a drawing: 0 as usual, 1 the built-in embed, 2 the generic embed. */

@@ -148,8 +148,18 @@ async function updateSource(db: Database, source: Source, assignments: ReturnTyp
   return toSource(row!);
 }
 
+/**
+ * Disabling pauses what the source has waiting (it stays, and is not sent); enabling makes it due
+ * at once. Both in one transaction with the flag, so no pass sees one without the other.
+ */
 export function setSourceEnabled(db: Database, source: Source, enabled: boolean, now: number): Promise<Source> {
-  return updateSource(db, source, sql`enabled = ${enabled}`, now);
+  return db.transaction(async (tx) => {
+    const [from, to] = enabled ? ['paused', 'pending'] : ['pending', 'paused'];
+    await tx.run(sql`
+      update deliveries set status = ${to}, next_attempt_at = ${enabled ? now : sql`next_attempt_at`}
+      where status = ${from} and event_seq in (select seq from events where source_id = ${source.id})`);
+    return updateSource(tx, source, sql`enabled = ${enabled}`, now);
+  });
 }
 
 export function setSourceSecret(db: Database, source: Source, signingSecret: string | null, now: number): Promise<Source> {
@@ -170,7 +180,7 @@ export function deleteSource(db: Database, source: Source): Promise<number> {
   targetsChanged();
   return db.transaction(async (tx) => {
     const waiting = await tx.get<{ n: number }>(sql`
-      select count(*) as n from deliveries d join events e on e.seq = d.event_seq where e.source_id = ${source.id} and d.status = 'pending'`);
+      select count(*) as n from deliveries d join events e on e.seq = d.event_seq where e.source_id = ${source.id} and d.status in ('pending', 'paused')`);
     await tx.run(sql`delete from sources where id = ${source.id} and guild_id = ${source.guildId}`);
     return Number(waiting!.n);
   });

@@ -3,7 +3,7 @@ import { applyEvent, isResolved, type CardChange, type CardState } from '../card
 import { cardEmbed } from '../cards/embed.js';
 import { cardsOfKeys, saveCard, saveCardMessage } from '../db/cards.js';
 import type { Database } from '../db/database.js';
-import { assignBatch, jobsInBatch, pendingForCard, pendingForChannel, type Job } from '../db/queue.js';
+import { assignBatch, cardSendingElsewhere, jobsInBatch, pendingForCard, pendingForChannel, seqsOf, type Job } from '../db/queue.js';
 import { routesByIds } from '../db/routes.js';
 import type { CardRow, Hold, Route } from '../db/schema.js';
 import { sourcesConnected } from '../db/sources.js';
@@ -16,13 +16,18 @@ import { parsePayload } from '../sentry/payload.js';
 import { TRIAGE_EVENT_TYPE } from '../triage/actions.js';
 import { cardButtons, sharedButtons } from '../triage/components.js';
 import { sendPlan, withPing, type SendPlan } from './plan.js';
-import { cardEditAt, gatheringUntil, isCardJob, needsBump, partsThatFit } from './policy.js';
+import { CARD_EDIT_EVERY_MS, cardEditAt, gatheringUntil, isCardJob, needsBump, partsThatFit } from './policy.js';
 import { newNonce, type DiscordChannels } from './sender.js';
+import { letIngestIn } from './clock.js';
 
 /** A card is moved down when it needs eyes and is no longer among this many latest messages. */
 const VISIBLE_MESSAGES = 20;
 /** How far down a channel's queue the lane looks for a card that may go while the head's card waits to be edited. */
 const LOOKAHEAD = 100;
+/** One edit takes in at most this many events (a storm about one issue is several edits, a second apart at most). */
+const EVENTS_PER_EDIT = 500;
+/** Folding events into a card's state gives way to webhooks this often. */
+const FOLD_SLICE = 50;
 
 export interface CardPlanDeps {
   db: Database;
@@ -56,6 +61,8 @@ export interface CardUpdatePlan {
   connected: boolean;
   /** Set when this edit probes a held channel. */
   probing?: Hold;
+  /** Its batch was formed for this send, and so claimed already (see assignBatch). */
+  claimed?: boolean;
 }
 
 export type CardPlan = SendPlan | CardUpdatePlan | { waitUntil: number };
@@ -107,9 +114,14 @@ export class CardPlanner {
         continue;
       }
       const card = cards.get(cardId(job));
-      // A batch already formed (a retry, or a resend after a crash) goes again as it was.
-      if (job.batchId)
-        return card ? this.planUpdate(job, card, now) : this.planNewCards(channelId, await jobsInBatch(db, job.batchId), job.batchId);
+      // A batch already formed (a retry, or a resend after a crash) goes again as it was, if it is
+      // still all cards' (otherwise it goes as a feed message once it heads the channel).
+      if (job.batchId) {
+        if (card) return this.planUpdate(job, card, now);
+        const batch = await jobsInBatch(db, job.batchId);
+        if (batch.every(isCardJob)) return this.planNewCards(channelId, batch, job.batchId);
+        continue;
+      }
       if (!card) {
         if (newCardsTried) continue;
         newCardsTried = true;
@@ -136,24 +148,26 @@ export class CardPlanner {
     const { db } = this.deps;
     const routes = await routesByIds(db, [...new Set(jobs.map((j) => j.routeId))]);
     // Sized as if shared (with a history field each); a card alone keeps its history in its thread instead.
-    const drafts = await Promise.all(jobs.map((job) => this.draftNewCard(job, routes.get(job.routeId), true)));
+    const drafts: Awaited<ReturnType<CardPlanner['draftNewCard']>>[] = [];
+    for (const job of jobs) {
+      await letIngestIn();
+      drafts.push(await this.draftNewCard(job, routes.get(job.routeId), true));
+    }
     const count = batchId ? jobs.length : partsThatFit(drafts.map((d) => d.part));
     const batch = jobs.slice(0, count);
     const shared = count > 1;
     const final = shared ? drafts.slice(0, count) : [await this.draftNewCard(batch[0]!, routes.get(batch[0]!.routeId), false)];
     const id = batchId ?? newNonce();
-    if (!batchId)
-      await assignBatch(
-        db,
-        batch.map((j) => j.seq),
+    if (!batchId) await assignBatch(db, seqsOf(batch), id);
+    const plan = {
+      ...sendPlan(
+        channelId,
         id,
-      );
-    const plan = sendPlan(
-      channelId,
-      id,
-      batch,
-      final.map((d) => d.part),
-    );
+        batch,
+        final.map((d) => d.part),
+      ),
+      claimed: !batchId,
+    };
     const connected = await sourcesConnected(
       db,
       batch.map((j) => j.sourceId),
@@ -214,20 +228,20 @@ export class CardPlanner {
    */
   private async planUpdate(head: Job, card: CardRow, now: number): Promise<CardPlan> {
     const { db } = this.deps;
-    const jobs = head.batchId ? await jobsInBatch(db, head.batchId) : await pendingForCard(db, head.routeId, head.cardKey!);
-    const batchId = head.batchId ?? newNonce();
-    if (!head.batchId)
-      await assignBatch(
-        db,
-        jobs.map((j) => j.seq),
-        batchId,
-      );
+    // Its previous edit is still being sent from the channel the route posted to before a move: after that one.
+    if (!head.batchId && (await cardSendingElsewhere(db, head.routeId, head.cardKey!, head.channelId)))
+      return { waitUntil: now + CARD_EDIT_EVERY_MS };
+    const jobs = head.batchId
+      ? await jobsInBatch(db, head.batchId)
+      : await pendingForCard(db, head.routeId, head.cardKey!, EVENTS_PER_EDIT);
     const route = (await routesByIds(db, [head.routeId])).get(head.routeId);
     // The route was removed since the queue was read: its deliveries went with it.
     if (!route) return { waitUntil: now };
     let state = JSON.parse(card.state) as CardState;
     const changes: CardChange[] = [];
-    for (const job of jobs) {
+    for (const [i, job] of jobs.entries()) {
+      // A card under a storm of events folds them in slices, giving way to webhooks in between.
+      if (i % FOLD_SLICE === FOLD_SLICE - 1) await letIngestIn();
       const change = changeFor(state, job);
       changes.push(change);
       state = change.state;
@@ -244,10 +258,19 @@ export class CardPlanner {
       }));
     const last = jobs[jobs.length - 1]!;
     const rendered = renderEvent(last, await templateFor(db, last.sourceId, last.routeId, last.eventType));
-    const details = jobs.filter((_, i) => changes[i]!.detailed).flatMap((job) => renderEvent(job).embeds);
+    // The thread message holds at most 10 embeds: the latest events worth reading in full.
+    const details = jobs
+      .filter((_, i) => changes[i]!.detailed)
+      .slice(-EMBED_LIMITS.embedsPerMessage)
+      .flatMap((job) => renderEvent(job).embeds);
     const ping = withPing({ ...rendered, content: undefined, allowedRoleIds: [] }, route);
+    const connected = (await sourcesConnected(db, [head.sourceId])).has(head.sourceId);
+    // Formed (and claimed) last, once nothing can stop the send.
+    const batchId = head.batchId ?? newNonce();
+    if (!head.batchId) await assignBatch(db, seqsOf(jobs), batchId);
     return {
       kind: 'card-update',
+      claimed: !head.batchId,
       channelId: head.channelId,
       batchId,
       batch: jobs,
@@ -259,7 +282,7 @@ export class CardPlanner {
       ...(rendered.templatePattern !== undefined ? { template: { embed: rendered.embeds[0]!, pattern: rendered.templatePattern } } : {}),
       details,
       ...(ping.content ? { ping: { content: ping.content, roleIds: ping.allowedRoleIds } } : {}),
-      connected: (await sourcesConnected(db, [head.sourceId])).has(head.sourceId),
+      connected,
     };
   }
 

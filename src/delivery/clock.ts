@@ -28,3 +28,12 @@ export function systemClock(now: () => number = Date.now): Clock {
 export function sleepOn(clock: Clock, ms: number): Promise<void> {
   return new Promise((resolve) => void clock.after(ms, resolve));
 }
+
+/**
+ * Lets whatever the event loop has waiting run first (webhooks, above all): delivery work runs on
+ * the loop that answers them, and SQLite's calls never yield by themselves, so planning and
+ * drawing give way between steps. A webhook then waits for one step, not for a whole pass.
+ */
+export function letIngestIn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

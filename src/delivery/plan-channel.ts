@@ -11,6 +11,7 @@ import { floodPlan, summaryPlan } from './flood.js';
 import { sendPlan, withPing, type SendPlan } from './plan.js';
 import { gatheringUntil, isCardJob, joinableWithHead, partsThatFit, type FloodSettings } from './policy.js';
 import { newNonce } from './sender.js';
+import { letIngestIn } from './clock.js';
 
 /** What a channel does next: send a message, edit a card, look again later, or nothing. */
 export type Plan = SendPlan | CardUpdatePlan | { waitUntil: number } | { nothing: true };
@@ -42,12 +43,15 @@ export class ChannelPlanner {
     const pending = await pendingForChannel(db, channelId, EMBED_LIMITS.embedsPerMessage);
     const head = pending[0];
     if (!head) return { nothing: true };
-    if (isCardJob(head)) return this.deps.cards.plan(channelId, now, options);
     if (head.batchId) {
+      // A batch already formed (a retry, a resend after a crash) goes again as it was formed: as
+      // cards only if every event in it is a card's now (a route's layout may have changed since).
       const batch = await jobsInBatch(db, head.batchId);
       if (head.summary) return summaryPlan(channelId, head.batchId, batch);
+      if (batch.every(isCardJob)) return this.deps.cards.plan(channelId, now, options);
       return sendPlan(channelId, head.batchId, batch, await this.render(batch));
     }
+    if (isCardJob(head)) return this.deps.cards.plan(channelId, now, options);
     const flood = await floodPlan(this.deps, head, now);
     if (flood) return flood;
     const joinable = joinableWithHead(pending);
@@ -58,16 +62,23 @@ export class ChannelPlanner {
     const batch = joinable.slice(0, count);
     const batchId = newNonce();
     await assignBatch(db, seqsOf(batch), batchId);
-    return sendPlan(channelId, batchId, batch, parts.slice(0, count));
+    return { ...sendPlan(channelId, batchId, batch, parts.slice(0, count)), claimed: true };
   }
 
-  /** Each delivery drawn with the template that applies on its route, and its route's ping when the event calls for one. */
+  /**
+   * Each delivery drawn with the template that applies on its route (looked up once per route and
+   * event type), and its route's ping when the event calls for one; giving way to webhooks between
+   * drawings.
+   */
   private async render(jobs: readonly Job[]): Promise<RenderedEvent[]> {
     const routes = await routesByIds(this.deps.db, [...new Set(jobs.map((j) => j.routeId))]);
+    const templates = new Map<string, Awaited<ReturnType<typeof templateFor>>>();
     const parts: RenderedEvent[] = [];
     for (const job of jobs) {
-      const part = renderEvent(job, await templateFor(this.deps.db, job.sourceId, job.routeId, job.eventType));
-      parts.push(withPing(part, routes.get(job.routeId)));
+      const key = `${job.routeId}:${job.eventType}`;
+      if (!templates.has(key)) templates.set(key, await templateFor(this.deps.db, job.sourceId, job.routeId, job.eventType));
+      await letIngestIn();
+      parts.push(withPing(renderEvent(job, templates.get(key)), routes.get(job.routeId)));
     }
     return parts;
   }

@@ -25,6 +25,8 @@ export interface SendPlan {
   parts: RenderedEvent[];
   /** Set when this send probes a held channel. */
   probing?: Hold;
+  /** Its batch was formed for this send, and so claimed already (see assignBatch). */
+  claimed?: boolean;
   /** What else to record with the delivery, in its transaction (new cards: where they now are). */
   record?: (tx: Database, messageId: MessageId, at: number) => Promise<void>;
 }

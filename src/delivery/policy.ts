@@ -136,6 +136,15 @@ export function countsAsOutage(failure: Failure): boolean {
   return failure.kind === 'transient';
 }
 
+/**
+ * A batch whose route moved while it was being sent follows the route only when Discord said
+ * no for sure (it posted nothing). After a timeout, a reset or a 5xx it may have posted: the batch
+ * is sent again where it was, under its nonce, so Discord answers with that message if it exists.
+ */
+export function followsMovedRoute(failure: Failure): boolean {
+  return failure.kind === 'hold' || failure.kind === 'invalid' || failure.kind === 'refused';
+}
+
 /** During an outage with nothing due: when to probe Discord with the oldest waiting batch, or undefined outside an outage. */
 export function outageProbeAt(lastTransientFailureAt: number | undefined): number | undefined {
   return lastTransientFailureAt === undefined ? undefined : lastTransientFailureAt + RECOVERY.outageProbeMs;

@@ -12,7 +12,15 @@ import type { CardUpdatePlan } from './card-plan.js';
 import { classifyFailure } from './classify-error.js';
 import { sleepOn, type Clock } from './clock.js';
 import type { SendPlan } from './plan.js';
-import { afterFailure, countsAsOutage, nextAttemptAt, RECOVERY, type AfterFailure, type RetrySettings } from './policy.js';
+import {
+  afterFailure,
+  countsAsOutage,
+  followsMovedRoute,
+  nextAttemptAt,
+  RECOVERY,
+  type AfterFailure,
+  type RetrySettings,
+} from './policy.js';
 import { newNonce } from './sender.js';
 
 /** A send that was tried: a message, or a card's edit. */
@@ -74,12 +82,12 @@ export class Recorder {
     const { db, metrics, clock } = this.deps;
     const now = clock.now();
     const log = this.deps.logger.child({ channel_id: attempt.channelId, batch_id: attempt.batchId });
-    // The route was moved while its batch was sent: those events follow it instead.
-    const moved = (await this.persist(() => followMovedRoutes(db, attempt.batch, now))) ?? new Set();
+    const failure = classifyFailure(error);
+    // The route was moved while its batch was sent, and Discord surely posted nothing: those events follow it.
+    const moved = (followsMovedRoute(failure) && (await this.persist(() => followMovedRoutes(db, attempt.batch, now)))) || new Set();
     const batch = attempt.batch.filter((job) => !moved.has(job.seq));
     if (moved.size > 0) log.info({ moved: moved.size }, 'a route moved while its events were being sent: they follow it');
     if (batch.length === 0) return;
-    const failure = classifyFailure(error);
     const fields = { event_ids: batch.map((e) => e.eventId), source_id: batch[0]!.sourceId, reason: failure.reason };
     const parts = attempt.kind === 'send' ? attempt.parts : [];
     const decision =

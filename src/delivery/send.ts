@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { claimBatch } from '../db/queue.js';
+import { claimBatch, followMovedRoutes, releaseClaim } from '../db/queue.js';
 import type { MessageId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { CardUpdater } from './card-update.js';
@@ -27,9 +27,13 @@ export interface SendDeps {
  */
 export async function send(deps: SendDeps, attempt: Attempt): Promise<void> {
   if (attempt.batch.length === 0) return;
-  // Claimed in one statement: a route moved or removed since the plan took (some of) the batch away; plan again.
-  if ((await claimBatch(deps.db, attempt.batchId, attempt.channelId)) < attempt.batch.length) {
+  // A batch formed earlier (a retry, a resend after a crash) is claimed now, in one statement: if a
+  // route moved or was removed since, (some of) the batch is gone and the channel is planned again.
+  if (!attempt.claimed && (await claimBatch(deps.db, attempt.batchId, attempt.channelId)) < attempt.batch.length) {
     deps.logger.info({ channel_id: attempt.channelId, batch_id: attempt.batchId }, 'the batch changed before its send; planning again');
+    // Nothing was sent this time: what is left of the batch follows a moved route, the rest waits unclaimed.
+    await followMovedRoutes(deps.db, attempt.batch, deps.clock.now());
+    await releaseClaim(deps.db, attempt.batchId);
     return;
   }
   const started = deps.clock.now();

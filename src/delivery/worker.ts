@@ -1,16 +1,16 @@
 import type { Database } from '../db/database.js';
-import { expireHeld } from '../db/deliveries.js';
+import { expireHeld, markFailed } from '../db/deliveries.js';
 import { pruneCards } from '../db/cards.js';
 import { pruneFinished } from '../db/events.js';
 import { deferProbe, holdOf, holdsDue, liftHold, nextHoldProbe, probeHoldsOfGuild } from '../db/holds.js';
 import { dueHeads, type Job } from '../db/queue.js';
 import type { Hold } from '../db/schema.js';
-import type { ChannelId, GuildId } from '../ids.js';
+import type { ChannelId, DeliverySeq, GuildId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { CardPlanner } from './card-plan.js';
 import { CardUpdater } from './card-update.js';
-import type { Clock, Timer } from './clock.js';
+import { letIngestIn, type Clock, type Timer } from './clock.js';
 import { ChannelPlanner, type Plan, type PlanOptions } from './plan-channel.js';
 import { outageGate, outageProbeAt, RECOVERY, type FloodSettings, type RetrySettings } from './policy.js';
 import { Recorder, type Attempt, type DeliveryState } from './record.js';
@@ -58,6 +58,8 @@ const PRUNE_EVERY_MS = 60 * 60 * 1000;
 export const SAFETY_PASS_MS = 5000;
 /** Channels sent to at once; discord.js queues each channel's route on its own, under a global 50/s. */
 const MAX_CONCURRENT_CHANNELS = 8;
+/** A channel's head that fails to be planned this many times in a row is set aside (failed, with the reason). */
+const MAX_PLAN_FAILURES = 5;
 /** After an unexpected error planning a channel, look at it again this much later. */
 const REPLAN_AFTER_ERROR_MS = 1000;
 /** A channel another replica is sending to is looked at again this much later (so a dead replica's channels are taken over within it). */
@@ -80,6 +82,8 @@ class NextLook {
  */
 export class DeliveryWorker {
   private readonly busy = new Set<ChannelId>();
+  /** Consecutive failures to plan a channel's head, by channel (see setAsideIfStuck). */
+  private readonly planFailures = new Map<ChannelId, { seq: DeliverySeq; count: number }>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly state: DeliveryState = { transientFailureAt: undefined, recordingFailing: false, stopped: true };
   private readonly planner: ChannelPlanner;
@@ -202,10 +206,13 @@ export class DeliveryWorker {
           break;
         }
         if (this.busy.size >= MAX_CONCURRENT_CHANNELS) break;
-        next.consider(await this.tryChannel(head.channelId, now));
+        await letIngestIn();
+        next.consider(await this.tryChannel(head.channelId, now, { head }));
       }
       next.consider(await this.probeDuringOutage(heads, now));
       next.consider(await nextHoldProbe(this.deps.db));
+      // Nothing left to send: whether Discord still fails is unknown, and nothing is being paced.
+      if (heads.length === 0 && this.inFlight.size === 0) this.state.transientFailureAt = undefined;
     } catch (error) {
       this.deps.logger.error({ err: error }, 'delivery worker could not read the queue; retrying in 1 s');
       next.consider(now + REPLAN_AFTER_ERROR_MS);
@@ -224,9 +231,14 @@ export class DeliveryWorker {
    * Whatever goes wrong with this channel stays with it: it is looked at again shortly, and the
    * pass goes on with the others.
    */
-  private async tryChannel(channelId: ChannelId, now: number, options: PlanOptions & { probing?: Hold } = {}): Promise<number | undefined> {
+  private async tryChannel(
+    channelId: ChannelId,
+    now: number,
+    options: PlanOptions & { probing?: Hold; head?: Job } = {},
+  ): Promise<number | undefined> {
     try {
       const plan = await this.planTaken(channelId, now, options);
+      this.planFailures.delete(channelId);
       if (plan === 'taken elsewhere') return now + RETRY_TAKEN_CHANNEL_MS;
       if ('kind' in plan) this.startSend(options.probing ? { ...plan, probing: options.probing } : plan);
       else if ('waitUntil' in plan) {
@@ -237,7 +249,30 @@ export class DeliveryWorker {
       return undefined;
     } catch (error) {
       this.deps.logger.error({ err: error, channel_id: channelId }, 'could not plan a delivery; trying again shortly');
+      if (options.head) await this.setAsideIfStuck(options.head, error);
       return now + REPLAN_AFTER_ERROR_MS;
+    }
+  }
+
+  /**
+   * A head that cannot even be planned, again and again (a bug meeting one event), would hold its
+   * channel forever: after a few tries it is failed, with the reason, so the channel goes on. It
+   * stays in `source log`, and `/dispatch source retry` queues it again.
+   */
+  private async setAsideIfStuck(head: Job, error: unknown): Promise<void> {
+    const strikes = this.planFailures.get(head.channelId);
+    const count = strikes?.seq === head.seq ? strikes.count + 1 : 1;
+    this.planFailures.set(head.channelId, { seq: head.seq, count });
+    if (count < MAX_PLAN_FAILURES) return;
+    this.planFailures.delete(head.channelId);
+    const why = error instanceof Error ? error.message : String(error);
+    const reason = `Dispatch could not prepare this event for Discord (${why}); set aside so that the channel goes on`;
+    try {
+      await markFailed(this.deps.db, [head], reason.slice(0, 500), this.deps.clock.now());
+      this.deps.metrics.deliveries.inc({ outcome: 'failed' }, 1);
+      this.deps.logger.error({ channel_id: head.channelId, event_id: head.eventId, source_id: head.sourceId }, reason);
+    } catch (markError) {
+      this.deps.logger.error({ err: markError, channel_id: head.channelId }, 'could not set a stuck event aside');
     }
   }
 

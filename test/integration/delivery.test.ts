@@ -189,6 +189,7 @@ describe('delivery', () => {
     await storeEvent(h.dispatch.db, { sourceId: source.id, route: source.route, eventType: 'issue.created', text }, 0);
     expect(await pruneFinished(h.dispatch.db, Date.now() - 60_000)).toBe(0);
     expect(await pruneFinished(h.dispatch.db, Date.now() + 1)).toBe(1);
-    expect((await eventRows(h, source)).map((e) => e.status)).toEqual(['pending']);
+    // The waiting one stays: it waits paused, since its source is disabled.
+    expect((await eventRows(h, source)).map((e) => e.status)).toEqual(['paused']);
   });
 });

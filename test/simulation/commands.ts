@@ -441,7 +441,7 @@ class MidSend extends Step {
   }
 }
 
-type FaultKind = '5xx' | '429' | 'outage' | 'deny' | 'delete-card' | 'edit-cap' | 'hold-send';
+type FaultKind = '5xx' | 'posted-then-5xx' | '429' | 'outage' | 'deny' | 'delete-card' | 'edit-cap' | 'hold-send';
 
 class Fault extends Step {
   constructor(
@@ -462,6 +462,10 @@ class Fault extends Step {
       case '5xx':
         model.faults += 1;
         return discord.inject(Array(this.count).fill({ status: 500, body: { message: 'Internal Server Error', code: 0 } }), channelId);
+      case 'posted-then-5xx':
+        // Discord posts, then answers 500: the bot cannot tell, and must not post it twice.
+        model.faults += 1;
+        return discord.inject(Array(this.count).fill({ status: 500, postThenFail: 500 }), channelId);
       case '429':
         model.faults += 1;
         return discord.inject(
@@ -620,7 +624,7 @@ export const commandArbitraries: fc.Arbitrary<Cmd>[] = [
   fc.tuple(slot, layout, channel).map(([s, l, c]) => new Recreate(s, l, c)),
   fc
     .tuple(
-      fc.constantFrom<FaultKind>('5xx', '429', 'outage', 'deny', 'delete-card', 'edit-cap', 'hold-send', 'hold-send'),
+      fc.constantFrom<FaultKind>('5xx', 'posted-then-5xx', '429', 'outage', 'deny', 'delete-card', 'edit-cap', 'hold-send', 'hold-send'),
       fc.integer({ min: 0, max: 1 }),
       channel,
       fc.integer({ min: 1, max: 5 }),
@@ -633,7 +637,13 @@ export const commandArbitraries: fc.Arbitrary<Cmd>[] = [
         slot,
         fc.nat(3),
         fc.constantFrom<MidSend['change']>('delete-source', 'remove-route', 'move-route', 'disable', 'layout', 'restart'),
-        fc.constantFrom<EventKind>('issue.created', 'issue.assigned', 'comment.created', 'metric_alert.critical'),
+        fc.constantFrom<EventKind>(
+          'issue.created',
+          'issue.assigned',
+          'comment.created',
+          'metric_alert.critical',
+          'preprod_artifact.build_distribution_completed',
+        ),
       )
       .map(([s, pick, change, kind]) => new MidSend(s, pick, change, kind)),
   ),

@@ -10,6 +10,7 @@ import { loadFixture } from '../support/sentry.js';
 const issueCreated = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
 const comment = loadFixture('comment.created.json') as { data: Record<string, unknown> };
 const error = loadFixture('error.created.json') as { data: { error: Record<string, unknown> } };
+const build = loadFixture('preprod_artifact.build_distribution_completed.json') as { data: Record<string, unknown> & { appInfo: object } };
 const alert = loadFixture('event_alert.triggered.json') as { data: { event: Record<string, unknown> } & Record<string, unknown> };
 const metric = loadFixture('example-app-mocks/metric_alert.critical.json') as {
   data: { metric_alert: Record<string, unknown> & { alert_rule: Record<string, unknown> } };
@@ -23,7 +24,8 @@ export type EventKind =
   | 'comment.created'
   | 'error.created'
   | 'event_alert.triggered'
-  | 'metric_alert.critical';
+  | 'metric_alert.critical'
+  | 'preprod_artifact.build_distribution_completed';
 export const EVENT_KINDS: readonly EventKind[] = [
   'issue.created',
   'issue.resolved',
@@ -33,6 +35,8 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'error.created',
   'event_alert.triggered',
   'metric_alert.critical',
+  // No issue: posted as in a feed even on a card route.
+  'preprod_artifact.build_distribution_completed',
 ];
 export const LEVELS = ['warning', 'error', 'fatal'] as const;
 
@@ -107,6 +111,11 @@ export function payloadOf(kind: EventKind, marks: Marks): Record<string, unknown
           },
           triggered_rule: `rule of ${issue}`,
         },
+      };
+    case 'preprod_artifact.build_distribution_completed':
+      return {
+        ...build,
+        data: { ...build.data, buildId: event, appInfo: { ...build.data.appInfo, name: `${event} app`, version: issue } },
       };
     case 'metric_alert.critical':
       return {

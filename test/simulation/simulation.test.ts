@@ -65,7 +65,17 @@ async function story(commands: Iterable<fc.AsyncCommand<Model, World>>): Promise
     tally(world);
     coverage.events += model.events.length;
   } catch (error) {
-    if (process.env.SIM_LOG === '1') console.log(world.logs());
+    if (process.env.SIM_LOG === '1') {
+      console.log(world.logs());
+      for (const m of world.discord.messages)
+        console.log(
+          'message',
+          m.channel_id,
+          m.id,
+          m.nonce,
+          [...JSON.stringify([m.content, m.embeds]).matchAll(/G\dS\d+[EI]\d+/g)].map((x) => x[0]).join(' '),
+        );
+    }
     throw error;
   } finally {
     await world.close();

@@ -79,6 +79,8 @@ export interface InjectedResponse {
   hang?: boolean;
   /** Post (or for an edit, make) the message, then never answer: Discord did its part but the bot never hears of it. */
   postThenHang?: boolean;
+  /** Post the message, then answer with this error status anyway: Discord did its part, the bot cannot know. */
+  postThenFail?: number;
   /** Post (or make the edit) as usual, but answer only once this settles: a send the test holds in flight. */
   answerAfter?: Promise<unknown>;
 }
@@ -610,10 +612,15 @@ export class FakeDiscord {
         this.hung.add(res);
         return;
       }
+      // Discord posts (unless the nonce is one it remembers), then its answer is lost or an error.
       if (response.postThenHang) {
-        this.storeMessage(channelId, body);
+        if (!this.byNonce(channelId, body)) this.storeMessage(channelId, body);
         this.hung.add(res);
         return;
+      }
+      if (response.postThenFail) {
+        if (!this.byNonce(channelId, body)) this.storeMessage(channelId, body);
+        return json(response.postThenFail, { message: 'Internal Server Error', code: 0 });
       }
       if (response.status === 429) this.rateLimitHits += 1;
       return json(response.status, response.body ?? { message: 'injected', code: 0 }, response.headers);
@@ -625,17 +632,18 @@ export class FakeDiscord {
     else if (problem) return json(problem.status, problem.body);
     const invalid = invalidMessage(body);
     if (invalid) return json(400, invalidFormBody(invalid));
-    // enforce_nonce: the same nonce from the same author within a few minutes returns the existing message.
-    if (body?.enforce_nonce && body.nonce !== undefined) {
-      const now = this.now();
-      const earlier = this.messages.find(
-        (msg) => msg.channel_id === channelId && msg.nonce === body.nonce && now - msg.nonceAt < NONCE_MEMORY_MS,
-      );
-      if (earlier) return json(200, messageFrom(earlier.id, channelId, earlier));
-    }
+    const earlier = this.byNonce(channelId, body);
+    if (earlier) return json(200, messageFrom(earlier.id, channelId, earlier));
     const message = this.storeMessage(channelId, body);
     if (answerAfter) return this.answerLater(answerAfter, () => json(200, messageFrom(message.id, channelId, message)));
     json(200, messageFrom(message.id, channelId, message));
+  }
+
+  /** enforce_nonce: the message the same nonce posted in this channel within the last few minutes, if any. */
+  private byNonce(channelId: string, body: any): PostedMessage | undefined {
+    if (!body?.enforce_nonce || body.nonce === undefined) return undefined;
+    const now = this.now();
+    return this.messages.find((msg) => msg.channel_id === channelId && msg.nonce === body.nonce && now - msg.nonceAt < NONCE_MEMORY_MS);
   }
 
   private storeMessage(channelId: string, body: any, { byMember = false } = {}): PostedMessage {

@@ -1,0 +1,252 @@
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { findCardByKey } from '../../src/db/cards.js';
+import type { Database } from '../../src/db/database.js';
+import { markDelivered } from '../../src/db/deliveries.js';
+import { assignBatch, jobsInBatch, pendingForChannel } from '../../src/db/queue.js';
+import { createRoute, deleteRoute, RouteChannelTaken, routesOf, updateRoute } from '../../src/db/routes.js';
+import { createSource, setSourceEnabled } from '../../src/db/sources.js';
+import { openSqlite } from '../../src/db/sqlite.js';
+import { asBatchId, asCardKey, asChannelId, asGuildId, asMessageId } from '../../src/ids.js';
+import { deliveriesOf, sourceRow, storeEvent } from '../support/db.js';
+import { startHarness, tempDir, testGuild, waitFor, type Harness } from '../support/harness.js';
+import { loadFixture } from '../support/sentry.js';
+
+/**
+ * What a second review across features found in the rewritten engine (each was a failing script
+ * first): a layout change meeting a batch, a card edited from two channels, a move meeting an
+ * answer that never came, a moved route and a stale cache, concurrent route changes, a claim left
+ * behind, an outage flag that outlived the outage, a batch recorded twice.
+ */
+
+const issue = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
+const assigned = loadFixture('example-app-mocks/issue.assigned.json');
+const resolved = loadFixture('example-app-mocks/issue.resolved.json') as { data: { issue: Record<string, unknown> } };
+const preprod = loadFixture('preprod_artifact.build_distribution_completed.json');
+const issueTitled = (title: string, id = String(Math.floor(Math.random() * 1e9))) => ({
+  ...issue,
+  data: { issue: { ...issue.data.issue, id, title, shortId: title } },
+});
+const followUp = (title: string, id: string) => ({
+  ...assigned,
+  data: { ...(assigned.data as object), issue: issueTitled(title, id).data.issue },
+});
+const resolvedOf = (title: string, id: string) => ({
+  ...resolved,
+  data: { ...resolved.data, issue: { ...resolved.data.issue, ...issueTitled(title, id).data.issue, status: 'resolved' } },
+});
+
+function gate() {
+  let open: () => void = () => {};
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+let h: Harness | undefined;
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function start(env: Record<string, string> = {}) {
+  const guild = testGuild('Acme');
+  h = await startHarness({ discord: { guilds: [guild] }, env: { BATCH_LINGER: '20ms', ...env } });
+  h.guild = guild;
+  h.channelId = guild.channels[0]!.id;
+  return h;
+}
+
+const allDelivered = async (harness: Harness, sourceId: Parameters<typeof deliveriesOf>[1]) =>
+  (await deliveriesOf(harness.dispatch.db, sourceId)).map((d) => d.status);
+
+describe('where the rewritten engine met the other features', () => {
+  it('a feed route switched to cards while a feed batch waits for its retry: the batch goes, and the channel with it', async () => {
+    const h = await start({ RETRY_SCHEDULE: '300ms' });
+    const source = await h.addSource({ secret: null });
+    const held = gate();
+    h.discord.inject(
+      [
+        { status: 200, answerAfter: held.opened },
+        { status: 503, body: { message: 'Service Unavailable' } },
+      ],
+      source.channelId,
+    );
+    expect((await h.postEvent(source, 'issue', issueTitled('FIRST'))).status).toBe(202);
+    await waitFor(() => h.discord.messageRequests(source.channelId).length >= 1, 5000, 'the first send');
+    // An issue and an event with no issue (a build) wait behind it, then go as one feed batch that Discord answers 503.
+    expect((await h.postEvent(source, 'issue', issueTitled('ISSUE-IN-BATCH'))).status).toBe(202);
+    expect((await h.postEvent(source, 'preprod_artifact', preprod)).status).toBe(202);
+    held.open();
+    await waitFor(() => h.discord.messageRequests(source.channelId).length >= 2, 5000, 'the batch, refused');
+    await updateRoute(h.dispatch.db, source.route, { layout: 'card' }, Date.now());
+    const other = await h.addSource({ secret: null, channelId: source.channelId });
+    expect((await h.postEvent(other, 'issue', issueTitled('OTHER-SOURCE'))).status).toBe(202);
+    await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('OTHER-SOURCE'), 8000);
+    await expect.poll(() => allDelivered(h, source.id), { timeout: 5000 }).toEqual(['delivered', 'delivered', 'delivered']);
+  });
+
+  it("a card's edit still on its way from the channel its route left: the next edit waits for it, and the card ends up once, where the route is", async () => {
+    const h = await start();
+    const [a, b] = [h.guild.channels[0]!.id, h.guild.channels[1]!.id];
+    const source = await h.addSource({ secret: null, layout: 'card' });
+    expect((await h.postEvent(source, 'issue', issueTitled('CARD-X', '777'))).status).toBe(202);
+    await waitFor(() => h.discord.messagesIn(a).length === 1, 5000, 'the card in A');
+    const first = h.discord.messagesIn(a)[0]!;
+    await new Promise((r) => setTimeout(r, 1100)); // past the card's coalescing second
+    // The follow-up's edit in A goes through, but its thread line's answer is held: the edit is still being sent.
+    const held = gate();
+    h.discord.inject([{ status: 200, answerAfter: held.opened }], first.id);
+    expect((await h.postEvent(source, 'issue', followUp('CARD-X', '777'))).status).toBe(202);
+    await waitFor(() => h.discord.heldAnswers() === 1, 5000, 'the edit in A, its thread line in flight');
+    // Meanwhile the route moves to B and the issue is resolved.
+    await updateRoute(h.dispatch.db, source.route, { channelId: asChannelId(b) }, Date.now());
+    expect((await h.postEvent(source, 'issue', resolvedOf('CARD-X', '777'))).status).toBe(202);
+    await new Promise((r) => setTimeout(r, 300));
+    held.open();
+    await expect.poll(() => allDelivered(h, source.id), { timeout: 10_000 }).toEqual(['delivered', 'delivered', 'delivered']);
+    const card = (await findCardByKey(h.dispatch.db, source.route.id, asCardKey('issue:777')))!;
+    expect(card.channelId).toBe(b);
+    expect(JSON.parse(card.state).status).toBe('resolved');
+    const cardsOf = (channelId: string) => h.discord.messagesIn(channelId).filter((m) => JSON.stringify(m.embeds).includes('live card'));
+    expect(cardsOf(b)).toHaveLength(1);
+    expect(cardsOf(a)).toHaveLength(0); // the old one is a pointer now
+  });
+
+  it('a route moved after Discord posted but answered 500: the batch is sent again where it was (its nonce finds the message), not in both channels', async () => {
+    const h = await start({ RETRY_SCHEDULE: '400ms' });
+    const source = await h.addSource({ secret: null });
+    // Discord posts the message, then answers 500: the bot cannot know whether it was posted.
+    h.discord.inject([{ status: 500, postThenFail: 500 }], source.channelId);
+    expect((await h.postEvent(source, 'issue', issueTitled('AMBIGUOUS'))).status).toBe(202);
+    await waitFor(() => h.discord.messagesIn(source.channelId).length === 1, 5000, 'posted, answered 500');
+    await expect.poll(async () => (await deliveriesOf(h.dispatch.db, source.id))[0]?.attempts, { timeout: 5000 }).toBe(1);
+    // The route moves while the batch waits for its retry.
+    await updateRoute(h.dispatch.db, source.route, { channelId: asChannelId(h.guild.channels[1]!.id) }, Date.now());
+    await expect.poll(() => allDelivered(h, source.id), { timeout: 8000 }).toEqual(['delivered']);
+    const where = h.discord.messages.filter((m) => JSON.stringify(m.embeds).includes('AMBIGUOUS')).map((m) => m.channel_id);
+    expect(where).toEqual([source.channelId]);
+    // What comes next follows the route.
+    expect((await h.postEvent(source, 'issue', issueTitled('NEXT'))).status).toBe(202);
+    const next = await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('NEXT'), 5000);
+    expect(next.channel_id).toBe(h.guild.channels[1]!.id);
+  });
+
+  it('a webhook right after another replica moved the route is stored for where the route is now', async () => {
+    const h = await start();
+    const source = await h.addSource({ secret: null });
+    const b = h.guild.channels[1]!.id;
+    expect((await h.postEvent(source, 'issue', issueTitled('BEFORE-MOVE'))).status).toBe(202); // caches the target
+    await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('BEFORE-MOVE'), 5000);
+    // Another replica moves the route (this process's cache of the source is not told).
+    await h.dispatch.db.run(sql`update routes set channel_id = ${b} where id = ${source.route.id}`);
+    expect((await h.postEvent(source, 'issue', issueTitled('AFTER-MOVE'))).status).toBe(202);
+    const posted = await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('AFTER-MOVE'), 5000);
+    expect(posted.channel_id).toBe(b);
+  });
+
+  it('an outage whose failing event was then removed: /healthz is ok again once nothing waits', async () => {
+    const h = await start({ RETRY_SCHEDULE: '60s' });
+    const source = await h.addSource({ secret: null });
+    h.discord.inject([{ status: 503, body: { message: 'Service Unavailable' } }], source.channelId);
+    expect((await h.postEvent(source, 'issue', issueTitled('ONE'))).status).toBe(202);
+    await waitFor(() => h.dispatch.worker.health().outage, 5000, 'the outage');
+    const second = await createRoute(
+      h.dispatch.db,
+      {
+        sourceId: source.id,
+        name: 'other',
+        channelId: asChannelId(h.guild.channels[1]!.id),
+        layout: 'feed',
+        filter: '{}',
+        pingRoleId: null,
+        pingLevel: 'error',
+        createdBy: '1',
+      },
+      Date.now(),
+    );
+    await deleteRoute(h.dispatch.db, source.route); // nothing waits any more
+    expect(second.id).not.toBe(source.route.id);
+    h.dispatch.worker.kick();
+    await expect.poll(async () => ((await (await fetch(`${h.dispatch.url}/healthz`)).json()) as { status: string }).status).toBe('ok');
+  });
+});
+
+describe('the repositories under concurrent changes', () => {
+  async function database(): Promise<Database> {
+    const dir = tempDir();
+    const db = openSqlite(join(dir.path, 'd.db'));
+    cleanups.push(
+      () => dir.remove(),
+      () => db.close(),
+    );
+    return db;
+  }
+
+  it('two `route add` of one source and channel at once: one is refused', async () => {
+    const db = await database();
+    const { source } = await createSource(
+      db,
+      { guildId: asGuildId('1'), channelId: asChannelId('10'), layout: 'feed', name: 's', signingSecret: null, createdBy: '1' },
+      Date.now(),
+    );
+    const add = (name: string) =>
+      createRoute(
+        db,
+        {
+          sourceId: source.id,
+          name,
+          channelId: asChannelId('20'),
+          layout: 'feed',
+          filter: '{}',
+          pingRoleId: null,
+          pingLevel: 'error',
+          createdBy: '1',
+        },
+        Date.now(),
+      );
+    const results = await Promise.allSettled([add('one'), add('two')]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(RouteChannelTaken);
+    expect((await routesOf(db, source.id)).filter((r) => r.channelId === '20')).toHaveLength(1);
+  });
+
+  it('a batch recorded twice (two replicas that both believed they held the channel) counts its events once', async () => {
+    const db = await database();
+    const { source, route } = await createSource(
+      db,
+      { guildId: asGuildId('1'), channelId: asChannelId('10'), layout: 'feed', name: 's', signingSecret: null, createdBy: '1' },
+      Date.now(),
+    );
+    await storeEvent(db, { sourceId: source.id, eventType: 'issue.created', text: '{"a":1}', route });
+    await assignBatch(
+      db,
+      (await pendingForChannel(db, route.channelId, 10)).map((j) => j.seq),
+      asBatchId('b'),
+    );
+    const batch = await jobsInBatch(db, asBatchId('b'));
+    await markDelivered(db, batch, asMessageId('1'), Date.now());
+    await markDelivered(db, batch, asMessageId('1'), Date.now());
+    expect((await sourceRow(db, source.id)).eventsDelivered).toBe(1);
+  });
+
+  it("a disabled source's waiting deliveries are paused (never read by the queue), and enabling makes them due", async () => {
+    const db = await database();
+    const { source, route } = await createSource(
+      db,
+      { guildId: asGuildId('1'), channelId: asChannelId('10'), layout: 'feed', name: 's', signingSecret: null, createdBy: '1' },
+      Date.now(),
+    );
+    await storeEvent(db, { sourceId: source.id, eventType: 'issue.created', text: '{"a":1}', route });
+    const disabled = await setSourceEnabled(db, source, false, Date.now());
+    expect((await deliveriesOf(db, source.id)).map((d) => d.status)).toEqual(['paused']);
+    expect(await pendingForChannel(db, route.channelId, 10)).toEqual([]);
+    // Even one stored after (a webhook that read the source just before it was disabled) waits paused.
+    await storeEvent(db, { sourceId: source.id, eventType: 'issue.created', text: '{"a":2}', route });
+    expect((await deliveriesOf(db, source.id)).map((d) => d.status)).toEqual(['paused', 'paused']);
+    await setSourceEnabled(db, disabled, true, Date.now());
+    expect((await pendingForChannel(db, route.channelId, 10)).length).toBe(2);
+  });
+});
