@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from './database.js';
-import { JOB, seqsOf, toJob, type Job } from './queue.js';
+import { JOB, seqsOf, toJob, type Job, type QueuedJob } from './queue.js';
 import type { BatchId, MessageId, RouteId, SourceId } from '../ids.js';
 
 /**
@@ -9,7 +9,7 @@ import type { BatchId, MessageId, RouteId, SourceId } from '../ids.js';
  */
 
 /** Jobs per source, in source id order: counters are updated in one order everywhere, so two transactions never wait on each other in a cycle (Postgres). */
-function countBySource(jobs: readonly Job[]): [SourceId, number][] {
+function countBySource(jobs: readonly QueuedJob[]): [SourceId, number][] {
   const counts = new Map<SourceId, number>();
   for (const job of jobs) counts.set(job.sourceId, (counts.get(job.sourceId) ?? 0) + 1);
   return [...counts].sort(([a], [b]) => a - b);
@@ -21,7 +21,7 @@ function countBySource(jobs: readonly Job[]): [SourceId, number][] {
  */
 export function markDelivered(
   db: Database,
-  batch: readonly Job[],
+  batch: readonly QueuedJob[],
   messageId: MessageId,
   now: number,
   options: { summaries?: number; alsoRecord?: (tx: Database) => Promise<void> } = {},
@@ -56,7 +56,7 @@ export function markDelivered(
 }
 
 /** The next try of a failed delivery: when, or `undefined` to give up. Decided by the delivery policy. */
-export type NextAttempt = (job: Job) => number | undefined;
+export type NextAttempt = (job: QueuedJob) => number | undefined;
 
 /**
  * A failure worth retrying: each delivery of the batch is tried again when `nextAttempt` says and
@@ -67,14 +67,14 @@ export type NextAttempt = (job: Job) => number | undefined;
  */
 export function markRetry(
   db: Database,
-  batch: readonly Job[],
+  batch: readonly QueuedJob[],
   reason: string,
   nextAttempt: NextAttempt,
   now: number,
 ): Promise<{ gaveUp: number }> {
   return db.transaction(async (tx) => {
     await noteSourceError(tx, batch, reason, now);
-    const givenUp: Job[] = [];
+    const givenUp: QueuedJob[] = [];
     for (const job of batch) {
       const at = nextAttempt(job);
       if (at === undefined) givenUp.push(job);
@@ -89,7 +89,7 @@ export function markRetry(
 }
 
 /** The channel is on hold: the batch waits as it is, and its sources show why. */
-export async function markHeld(db: Database, batch: readonly Job[], reason: string, now: number): Promise<void> {
+export async function markHeld(db: Database, batch: readonly QueuedJob[], reason: string, now: number): Promise<void> {
   await db.transaction(async (tx) => {
     await noteSourceError(tx, batch, reason, now);
     await tx.run(sql`update deliveries set last_error = ${reason}, sending = ${false} where seq in ${seqsOf(batch)}`);
@@ -97,17 +97,17 @@ export async function markHeld(db: Database, batch: readonly Job[], reason: stri
 }
 
 /** Discord refused for good (a request no drawing of the event can fix): not retried, shown by `info` and `log`. */
-export function markFailed(db: Database, batch: readonly Job[], reason: string, now: number): Promise<void> {
+export function markFailed(db: Database, batch: readonly QueuedJob[], reason: string, now: number): Promise<void> {
   return db.transaction((tx) => failJobs(tx, batch, reason, now));
 }
 
-async function noteSourceError(db: Database, batch: readonly Job[], reason: string, now: number): Promise<void> {
+async function noteSourceError(db: Database, batch: readonly QueuedJob[], reason: string, now: number): Promise<void> {
   for (const [sourceId] of countBySource(batch)) {
     await db.run(sql`update sources set last_error = ${reason}, last_error_at = ${now} where id = ${sourceId}`);
   }
 }
 
-async function failJobs(db: Database, batch: readonly Job[], reason: string, now: number): Promise<void> {
+async function failJobs(db: Database, batch: readonly QueuedJob[], reason: string, now: number): Promise<void> {
   await db.run(sql`
     update deliveries set status = 'failed', attempts = attempts + 1, last_error = ${reason}, delivered_at = ${now}, sending = ${false}
     where seq in ${seqsOf(batch)}`);
@@ -119,22 +119,22 @@ async function failJobs(db: Database, batch: readonly Job[], reason: string, now
 }
 
 /** The next drawing of these deliveries: 1 the built-in embed, 2 the generic embed. A new batch is formed for them. */
-export async function redrawWith(db: Database, batch: readonly Job[], renderFallback: number): Promise<void> {
+export async function redrawWith(db: Database, batch: readonly QueuedJob[], renderFallback: number): Promise<void> {
   await db.run(
     sql`update deliveries set render_fallback = ${renderFallback}, batch_id = null, solo = ${true}, sending = ${false} where seq in ${seqsOf(batch)}`,
   );
 }
 
 /** Discord found the batch invalid as a whole: send each delivery on its own to find the bad one. */
-export async function splitBatch(db: Database, batch: readonly Job[]): Promise<void> {
+export async function splitBatch(db: Database, batch: readonly QueuedJob[]): Promise<void> {
   await db.run(
     sql`update deliveries set solo = ${true}, batch_id = null, summary = ${false}, sending = ${false} where seq in ${seqsOf(batch)}`,
   );
 }
 
 /** A refused flood summary: each of its types becomes a summary batch of its own. */
-export async function splitSummary(db: Database, batch: readonly Job[], newBatchId: () => BatchId): Promise<void> {
-  const byType = new Map<string, Job[]>();
+export async function splitSummary(db: Database, batch: readonly QueuedJob[], newBatchId: () => BatchId): Promise<void> {
+  const byType = new Map<string, QueuedJob[]>();
   for (const job of batch) byType.set(job.eventType, [...(byType.get(job.eventType) ?? []), job]);
   await db.transaction(async (tx) => {
     for (const jobs of byType.values())

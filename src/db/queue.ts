@@ -24,23 +24,29 @@ export interface Job extends DeliveryRow {
   layout: 'card' | 'feed';
 }
 
-export const JOB = sql`
-  select d.*, e.id as event_id, e.source_id, e.event_type, e.body, e.received_at, r.layout
-  from deliveries d join events e on e.seq = d.event_seq join routes r on r.id = d.route_id`;
+/** A job without its event's body: what deciding what goes next needs (bodies are read only for what is drawn). */
+export type QueuedJob = Omit<Job, 'body'>;
 
-export function toJob(row: Record<string, unknown>): Job {
+const FROM = sql`from deliveries d join events e on e.seq = d.event_seq join routes r on r.id = d.route_id`;
+export const JOB = sql`select d.*, e.id as event_id, e.source_id, e.event_type, e.body, e.received_at, r.layout ${FROM}`;
+const QUEUED = sql`select d.*, e.id as event_id, e.source_id, e.event_type, e.received_at, r.layout ${FROM}`;
+
+function toQueued(row: Record<string, unknown>): QueuedJob {
   return {
     ...fromRow(deliveries, row),
     eventId: asEventId(String(row.event_id)),
     sourceId: asSourceId(Number(row.source_id)),
     eventType: String(row.event_type),
-    body: String(row.body),
     receivedAt: Number(row.received_at),
     layout: row.layout === 'card' ? 'card' : 'feed',
   };
 }
 
-export const seqsOf = (jobs: readonly Pick<Job, 'seq'>[]): DeliverySeq[] => jobs.map((j) => j.seq);
+export function toJob(row: Record<string, unknown>): Job {
+  return { ...toQueued(row), body: String(row.body) };
+}
+
+export const seqsOf = (jobs: readonly Pick<QueuedJob, 'seq'>[]): DeliverySeq[] => jobs.map((j) => j.seq);
 
 /**
  * The head (oldest pending delivery) of every channel that has pending deliveries and is not on
@@ -50,7 +56,7 @@ export const seqsOf = (jobs: readonly Pick<Job, 'seq'>[]): DeliverySeq[] => jobs
  * loose index scan), so an idle channel is never visited, and each head is the first index entry
  * of its channel. (A disabled source's deliveries are `paused`, not pending: never read here.)
  */
-export async function dueHeads(db: Database): Promise<Job[]> {
+export async function dueHeads(db: Database): Promise<QueuedJob[]> {
   const rows = await db.all(sql`
     with recursive waiting(channel_id) as (
       select min(channel_id) from deliveries where status = 'pending'
@@ -62,8 +68,20 @@ export async function dueHeads(db: Database): Promise<Job[]> {
       select (select hd.seq from deliveries hd where hd.status = 'pending' and hd.channel_id = w.channel_id order by hd.seq limit 1)
       from waiting w where w.channel_id is not null and w.channel_id not in (select channel_id from holds)
     )
-    ${JOB} join heads h on h.seq = d.seq order by d.seq`);
-  return rows.map(toJob);
+    ${QUEUED} join heads h on h.seq = d.seq order by d.seq`);
+  return rows.map(toQueued);
+}
+
+/** The first `limit` pending deliveries of a channel, without their bodies: to decide what goes next. */
+export async function queuedForChannel(db: Database, channelId: ChannelId, limit: number): Promise<QueuedJob[]> {
+  const rows = await db.all(sql`${QUEUED} where d.status = 'pending' and d.channel_id = ${channelId} order by d.seq limit ${limit}`);
+  return rows.map(toQueued);
+}
+
+/** These deliveries with their bodies, in order: what is about to be drawn. */
+export async function jobsOf(db: Database, seqs: readonly DeliverySeq[]): Promise<Job[]> {
+  if (seqs.length === 0) return [];
+  return (await db.all(sql`${JOB} where d.seq in ${seqs} order by d.seq`)).map(toJob);
 }
 
 /** Pending deliveries of a channel in arrival order, starting at the head. */

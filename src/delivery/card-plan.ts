@@ -3,7 +3,17 @@ import { applyEvent, isResolved, type CardChange, type CardState } from '../card
 import { cardEmbed } from '../cards/embed.js';
 import { cardsOfKeys, saveCard, saveCardMessage } from '../db/cards.js';
 import type { Database } from '../db/database.js';
-import { assignBatch, cardSendingElsewhere, jobsInBatch, pendingForCard, pendingForChannel, seqsOf, type Job } from '../db/queue.js';
+import {
+  assignBatch,
+  cardSendingElsewhere,
+  jobsInBatch,
+  jobsOf,
+  pendingForCard,
+  queuedForChannel,
+  seqsOf,
+  type Job,
+  type QueuedJob,
+} from '../db/queue.js';
 import { routesByIds } from '../db/routes.js';
 import type { CardRow, Hold, Route } from '../db/schema.js';
 import { sourcesConnected } from '../db/sources.js';
@@ -81,7 +91,7 @@ const changeFor = (prev: CardState | undefined, job: Job): CardChange =>
 const cardId = (job: Pick<Job, 'routeId' | 'cardKey'>) => `${job.routeId}:${job.cardKey}`;
 
 /** The first waiting delivery of each card, in order: only these may go (a card's own events keep their order). */
-function firstOfEachCard(jobs: readonly Job[]): Job[] {
+function firstOfEachCard(jobs: readonly QueuedJob[]): QueuedJob[] {
   const seen = new Set<string>();
   return jobs.filter((job) => !seen.has(cardId(job)) && seen.add(cardId(job)));
 }
@@ -101,7 +111,8 @@ export class CardPlanner {
    */
   async plan(channelId: ChannelId, now: number, options: { ignoreLinger?: boolean } = {}): Promise<CardPlan> {
     const { db } = this.deps;
-    const queue = await pendingForChannel(db, channelId, LOOKAHEAD);
+    // Without bodies: most passes only find that the card must wait out its second.
+    const queue = await queuedForChannel(db, channelId, LOOKAHEAD);
     // Cards go no further than the first feed event in the channel, which waits for what came before it.
     const firstFeed = queue.findIndex((job) => !isCardJob(job));
     const heads = firstOfEachCard(firstFeed === -1 ? queue : queue.slice(0, firstFeed));
@@ -128,7 +139,7 @@ export class CardPlanner {
         const fresh = heads.filter((j) => !cards.has(cardId(j)) && !j.batchId && j.nextAttemptAt <= now);
         const together = fresh[0]!.solo ? [fresh[0]!] : fresh.slice(0, EMBED_LIMITS.embedsPerMessage).filter((j, i) => i === 0 || !j.solo);
         const waitUntil = options.ignoreLinger ? undefined : gatheringUntil(together, now, this.deps.batchLingerMs);
-        if (waitUntil === undefined) return this.planNewCards(channelId, together);
+        if (waitUntil === undefined) return this.planNewCards(channelId, await jobsOf(db, seqsOf(together)));
         earliest = Math.min(earliest, waitUntil);
         continue;
       }
@@ -226,7 +237,7 @@ export class CardPlanner {
    * folded into its state. When one of them needs eyes and the card would not be seen where it is
    * (older than CARD_BUMP_AFTER, or no longer among the channel's last 20 messages), it moves down.
    */
-  private async planUpdate(head: Job, card: CardRow, now: number): Promise<CardPlan> {
+  private async planUpdate(head: QueuedJob, card: CardRow, now: number): Promise<CardPlan> {
     const { db } = this.deps;
     // Its previous edit is still being sent from the channel the route posted to before a move: after that one.
     if (!head.batchId && (await cardSendingElsewhere(db, head.routeId, head.cardKey!, head.channelId)))

@@ -2,7 +2,7 @@ import type { APIEmbed } from 'discord.js';
 import type { Database } from '../db/database.js';
 import { backlogOfRoute } from '../db/deliveries.js';
 import { assignSummaryBatches, latestWaitingOfType, waitingByType } from '../db/flood-queue.js';
-import { jobsInBatch, type Job } from '../db/queue.js';
+import { jobsInBatch, type Job, type QueuedJob } from '../db/queue.js';
 import type { BatchId, ChannelId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { renderEvent } from '../render/render-event.js';
@@ -23,7 +23,7 @@ export interface FloodDeps {
  * embed per type, and the summaries are packed into messages like any batch (10 embeds, 6,000
  * characters), each message a batch of its own. Undefined when the head's route is not flooding.
  */
-export async function floodPlan(deps: FloodDeps, head: Job, now: number): Promise<SendPlan | undefined> {
+export async function floodPlan(deps: FloodDeps, head: QueuedJob, now: number): Promise<SendPlan | undefined> {
   const { db, flood } = deps;
   // Card routes do not flood: events about one issue become one edit, however many there are.
   if (head.layout === 'card' || head.solo || now - head.receivedAt <= flood.afterMs) return undefined;

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { assignBatch, jobsInBatch, pendingForChannel, seqsOf, type Job } from '../db/queue.js';
+import { assignBatch, jobsInBatch, jobsOf, queuedForChannel, seqsOf, type Job } from '../db/queue.js';
 import { routesByIds } from '../db/routes.js';
 import { templateFor } from '../db/templates.js';
 import { EMBED_LIMITS } from '../embed/limits.js';
@@ -40,7 +40,7 @@ export class ChannelPlanner {
 
   async plan(channelId: ChannelId, now: number, options: PlanOptions = {}): Promise<Plan> {
     const { db } = this.deps;
-    const pending = await pendingForChannel(db, channelId, EMBED_LIMITS.embedsPerMessage);
+    const pending = await queuedForChannel(db, channelId, EMBED_LIMITS.embedsPerMessage);
     const head = pending[0];
     if (!head) return { nothing: true };
     if (head.batchId) {
@@ -54,9 +54,10 @@ export class ChannelPlanner {
     if (isCardJob(head)) return this.deps.cards.plan(channelId, now, options);
     const flood = await floodPlan(this.deps, head, now);
     if (flood) return flood;
-    const joinable = joinableWithHead(pending);
-    const waitUntil = options.ignoreLinger ? undefined : gatheringUntil(joinable, now, this.deps.batchLingerMs);
+    const queued = joinableWithHead(pending);
+    const waitUntil = options.ignoreLinger ? undefined : gatheringUntil(queued, now, this.deps.batchLingerMs);
     if (waitUntil !== undefined) return { waitUntil };
+    const joinable = await jobsOf(db, seqsOf(queued));
     const parts = await this.render(joinable);
     const count = partsThatFit(parts);
     const batch = joinable.slice(0, count);

@@ -35,8 +35,8 @@ export function isCardJob(job: Pick<Job, 'layout' | 'cardKey'>): boolean {
  * first one that must go on its own (after a refused batch), already belongs to a batch, or is
  * about a card (cards have their own lane).
  */
-export function joinableWithHead(pending: readonly Job[]): Job[] {
-  const joinable: Job[] = [];
+export function joinableWithHead<J extends Pick<Job, 'solo' | 'batchId' | 'layout' | 'cardKey'>>(pending: readonly J[]): J[] {
+  const joinable: J[] = [];
   for (const event of pending) {
     if (joinable.length > 0 && (event.solo || event.batchId || isCardJob(event))) break;
     joinable.push(event);
@@ -52,7 +52,7 @@ export function joinableWithHead(pending: readonly Job[]): Job[] {
  * burst of 100 costs 1 + 10 messages instead of dozens of small ones stuck behind rate limits.
  * Returns when to look again, or undefined to send now.
  */
-export function gatheringUntil(joinable: readonly Job[], now: number, lingerMs: number): number | undefined {
+export function gatheringUntil(joinable: readonly Pick<Job, 'receivedAt'>[], now: number, lingerMs: number): number | undefined {
   const lingerEnds = joinable[0]!.receivedAt + lingerMs;
   const gathering = joinable.length > 1 && joinable.length < EMBED_LIMITS.embedsPerMessage && now < lingerEnds;
   return gathering ? lingerEnds : undefined;

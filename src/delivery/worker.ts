@@ -3,7 +3,7 @@ import { expireHeld, markFailed } from '../db/deliveries.js';
 import { pruneCards } from '../db/cards.js';
 import { pruneFinished } from '../db/events.js';
 import { deferProbe, holdOf, holdsDue, liftHold, nextHoldProbe, probeHoldsOfGuild } from '../db/holds.js';
-import { dueHeads, type Job } from '../db/queue.js';
+import { dueHeads, type QueuedJob } from '../db/queue.js';
 import type { Hold } from '../db/schema.js';
 import type { ChannelId, DeliverySeq, GuildId } from '../ids.js';
 import type { Logger } from '../logger.js';
@@ -56,6 +56,8 @@ const PRUNE_EVERY_MS = 60 * 60 * 1000;
  * missed, a NOTIFY lost while a replica's coordination connection was down, a command that forgot).
  */
 export const SAFETY_PASS_MS = 5000;
+/** Passes start at most this often (kicks in between wait for the next), however many webhooks arrive. */
+const MIN_PASS_GAP_MS = 5;
 /** Channels sent to at once; discord.js queues each channel's route on its own, under a global 50/s. */
 const MAX_CONCURRENT_CHANNELS = 8;
 /** A channel's head that fails to be planned this many times in a row is set aside (failed, with the reason). */
@@ -94,6 +96,8 @@ export class DeliveryWorker {
   private safetyTimer: Timer | undefined;
   private pruneTimer: Timer | undefined;
   private passScheduled = false;
+  /** When the last pass began (wall time: this paces CPU, it is not the delivery clock). */
+  private lastPassAt = Number.NEGATIVE_INFINITY;
   private running = false;
   private runAgain = false;
 
@@ -115,10 +119,14 @@ export class DeliveryWorker {
   kick(): void {
     if (this.state.stopped || this.passScheduled) return;
     this.passScheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.passScheduled = false;
       void this.pass();
-    });
+    };
+    // Under a stream of webhooks every group commit kicks: passes are spaced, so that they do not take the loop from the webhooks.
+    const wait = this.lastPassAt + MIN_PASS_GAP_MS - performance.now();
+    if (wait > 0) setTimeout(run, wait);
+    else setImmediate(run);
   }
 
   /** A server's channels, roles or members changed: its held channels may work now, so probe them soon. */
@@ -188,6 +196,7 @@ export class DeliveryWorker {
       return;
     }
     this.running = true;
+    this.lastPassAt = performance.now();
     const now = this.deps.clock.now();
     const next = new NextLook();
     try {
@@ -234,7 +243,7 @@ export class DeliveryWorker {
   private async tryChannel(
     channelId: ChannelId,
     now: number,
-    options: PlanOptions & { probing?: Hold; head?: Job } = {},
+    options: PlanOptions & { probing?: Hold; head?: QueuedJob } = {},
   ): Promise<number | undefined> {
     try {
       const plan = await this.planTaken(channelId, now, options);
@@ -259,7 +268,7 @@ export class DeliveryWorker {
    * channel forever: after a few tries it is failed, with the reason, so the channel goes on. It
    * stays in `source log`, and `/dispatch source retry` queues it again.
    */
-  private async setAsideIfStuck(head: Job, error: unknown): Promise<void> {
+  private async setAsideIfStuck(head: QueuedJob, error: unknown): Promise<void> {
     const strikes = this.planFailures.get(head.channelId);
     const count = strikes?.seq === head.seq ? strikes.count + 1 : 1;
     this.planFailures.set(head.channelId, { seq: head.seq, count });
@@ -280,7 +289,7 @@ export class DeliveryWorker {
    * During an outage with no retry due and nothing in flight: the oldest waiting batch goes anyway
    * once `outageProbeMs` has passed since the last failure, so Discord's return is noticed soon.
    */
-  private async probeDuringOutage(heads: readonly Job[], now: number): Promise<number | undefined> {
+  private async probeDuringOutage(heads: readonly QueuedJob[], now: number): Promise<number | undefined> {
     const probeAt = outageProbeAt(this.state.transientFailureAt);
     if (probeAt === undefined || this.inFlight.size > 0) return undefined;
     if (now < probeAt) return probeAt;
