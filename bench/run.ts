@@ -147,7 +147,8 @@ async function startReplicas(
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_PATH: databasePath,
-    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    // Replicas on Postgres share one key (required with DATABASE_URL).
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl, DISPATCH_ENCRYPTION_KEY: 'c'.repeat(64) } : {}),
     // The production default: every webhook and delivery writes a log line, and that is part of the cost.
     LOG_LEVEL: 'info',
     BATCH_LINGER: '500ms',

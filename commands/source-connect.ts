@@ -5,7 +5,7 @@ import { setSentryConnection } from '../src/db/sources.js';
 import { describeSentryProblem, SentryApi, SentryApiError, systemResolve } from '../src/sentry-api/client.js';
 import { checkBaseUrl, DEFAULT_SENTRY_URL } from '../src/sentry-api/url-guard.js';
 import { UserError } from '../src/user-error.js';
-import { customId, ephemeral, modalTitle } from './replies.js';
+import { customId, ephemeral, modalTitle, relativeTime } from './replies.js';
 import { assertFormFresh } from './source-create.js';
 import { requireSource, sourceById } from './source-lookup.js';
 import type { CommandContext, ComponentHandler } from './types.js';
@@ -38,11 +38,18 @@ export async function connectCommand(interaction: ChatInputCommandInteraction<'c
   await interaction.showModal(modal);
 }
 
-/** `info`'s line about the Sentry API. */
+/** `info`'s lines about the Sentry API: who the token is, and the last read-back of the cards. */
 export function sentryApiLine(source: Source): string {
   if (!source.sentryToken) return 'not connected: cards show **Open in Sentry** only (`/dispatch source connect` adds triage buttons)';
-  const line = `connected as ${source.sentryIdentity ?? 'an integration'} · ${source.sentryBaseUrl ?? DEFAULT_SENTRY_URL}${source.sentryOrg ? ` · ${source.sentryOrg}` : ''}`;
-  return source.sentryProblem ? `${line}\n⚠️ ${source.sentryProblem}` : line;
+  const lines = [
+    `connected as ${source.sentryIdentity ?? 'an integration'} · ${source.sentryBaseUrl ?? DEFAULT_SENTRY_URL}${source.sentryOrg ? ` · ${source.sentryOrg}` : ''}`,
+    source.cardSyncedAt === null
+      ? 'cards not read back from Sentry yet'
+      : `cards read back from Sentry ${relativeTime(source.cardSyncedAt)}: ${source.cardsChecked} checked, ${source.cardsFixed} set right`,
+  ];
+  if (source.cardSyncProblem) lines.push(`⚠️ ${source.cardSyncProblem}`);
+  if (source.sentryProblem) lines.push(`⚠️ ${source.sentryProblem}`);
+  return lines.join('\n');
 }
 
 export const connectModalHandler: ComponentHandler = {

@@ -12,6 +12,7 @@ import {
 import { backlogOfRoute, waitingOfSource } from '../src/db/deliveries.js';
 import { holdsOfChannels } from '../src/db/holds.js';
 import { routesOf, routesOfSources } from '../src/db/routes.js';
+import type { KeyPlace } from '../src/db/key-file.js';
 import type { Hold, Route, Source } from '../src/db/schema.js';
 import { listSources, setSourceEnabled } from '../src/db/sources.js';
 import { isFlooding } from '../src/delivery/policy.js';
@@ -132,6 +133,13 @@ async function floodState(source: Source, routes: readonly Route[], ctx: Pick<Co
   return `no (summaries start past ${ctx.flood.threshold} waiting on a route for ${Math.round(ctx.flood.afterMs / 1000)} s)${collapsed}`;
 }
 
+/** Where the key that seals the secret and token is: a path on the host, never the key. */
+function sealedWith(place: KeyPlace): string {
+  if (place.kind === 'variable') return 'sealed with DISPATCH_ENCRYPTION_KEY';
+  if (place.kind === 'file') return `sealed with the key file \`${place.path}\` on the host (keep it with the database)`;
+  return 'kept in plain text (no key: an in-memory database)';
+}
+
 /** A route in one line, with what its filter kept out. */
 function routeLine(route: Route): string {
   return `**${route.name}** → ${describeRoute(route)} · filtered out ${route.eventsFiltered}`;
@@ -152,11 +160,11 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
       {
         name: 'Signing secret',
         value: source.signingSecret
-          ? 'set'
+          ? `set · ${sealedWith(ctx.keyPlace)}`
           : ctx.requireSignature
             ? '⚠️ **not set**: every webhook is refused (401) until one is set with `/dispatch source secret`'
             : '⚠️ **not set**: anyone with the URL can post to this channel. Set one with `/dispatch source secret`.',
-        inline: !!source.signingSecret,
+        inline: false,
       },
       { name: 'Sentry API', value: truncate(sentryApiLine(source), 1024) },
       { name: 'Received', value: String(source.eventsReceived), inline: true },

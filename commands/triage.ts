@@ -8,12 +8,12 @@ import {
 } from 'discord.js';
 import { issueCardKey, type CardState } from '../src/cards/state.js';
 import { findCardByKey } from '../src/db/cards.js';
-import { acceptEvents } from '../src/db/events.js';
+import { recordCardEvent } from '../src/cards/card-events.js';
 import { routesByIds } from '../src/db/routes.js';
 import type { Route, Source } from '../src/db/schema.js';
 import { findSourceById, setSentryProblem } from '../src/db/sources.js';
-import { describeSentryProblem, SentryApi, SentryApiError, type Assignee, systemResolve } from '../src/sentry-api/client.js';
-import { DEFAULT_SENTRY_URL } from '../src/sentry-api/url-guard.js';
+import { describeSentryProblem, outcomeUnknown, SentryApi, SentryApiError, type Assignee } from '../src/sentry-api/client.js';
+import { sentryApiOf, sentryOrgOf } from '../src/sentry-api/for-source.js';
 import { isStatusAction, TRIAGE_ACTIONS, TRIAGE_EVENT_TYPE, type StatusAction, type TriagePayload } from '../src/triage/actions.js';
 import { cardButtons, triageId, type ActionRow } from '../src/triage/components.js';
 import { truncate } from '../src/embed/text.js';
@@ -50,16 +50,17 @@ function assertMayTriage(member: GuildMember, permissions: Clicked['memberPermis
 }
 
 function apiOf(source: Source, ctx: CommandContext): SentryApi {
-  if (!source.sentryToken) {
+  const api = sentryApiOf(source, ctx.secrets, ctx.sentryUrls);
+  if (!api) {
     throw new UserError(
       `**${source.name}** is not connected to Sentry's API any more. An admin can connect it with \`/dispatch source connect\`.`,
     );
   }
-  return new SentryApi(source.sentryBaseUrl ?? DEFAULT_SENTRY_URL, ctx.secrets.open(source.sentryToken), ctx.sentryUrls, systemResolve);
+  return api;
 }
 
 function orgOf(source: Source, state: CardState | undefined): string {
-  const org = state?.org ?? source.sentryOrg;
+  const org = sentryOrgOf(source, state?.org);
   if (!org) throw new UserError("Dispatch does not know this issue's Sentry organization yet: set it with `/dispatch source connect`.");
   return org;
 }
@@ -90,26 +91,16 @@ async function recordTriage(
   issue: Record<string, unknown>,
 ) {
   const payload: TriagePayload = { action: 'triage', data: { triage, issue } };
-  const text = JSON.stringify({ ...payload, at: ctx.now() });
-  const [result] = await acceptEvents(
-    ctx.db,
-    [
-      {
-        sourceId: route.sourceId,
-        eventType: TRIAGE_EVENT_TYPE,
-        body: Buffer.from(text),
-        text,
-        routes: [{ id: route.id, channelId: route.channelId }],
-        filteredBy: [],
-        cardKey: issueCardKey(issueId),
-      },
-    ],
-    ctx.now(),
-    0,
-  );
-  if (!result!.ok) throw result!.error;
+  await recordCardEvent(ctx.db, cardOf(route, issueId), TRIAGE_EVENT_TYPE, payload, ctx.now());
   ctx.wakeDelivery();
 }
+
+const cardOf = (route: Route, issueId: string) => ({
+  routeId: route.id,
+  sourceId: route.sourceId,
+  channelId: route.channelId,
+  cardKey: issueCardKey(issueId),
+});
 
 const displayName = (interaction: Clicked) => interaction.member.displayName.replace(/[^\p{L}\p{N} _.-]/gu, '').slice(0, 64) || 'someone';
 
@@ -195,7 +186,11 @@ export const triageHandler: ComponentHandler = {
       if (actor !== 'none' && !/^(user|team):\d{1,20}$/.test(actor)) throw new UserError('That choice is not valid any more.');
       const label = interaction.component.options.find((o) => o.value === actor)?.label.replace(/ \(you\)$/, '');
       change = { assignedTo: actor === 'none' ? '' : actor };
-      triage = { kind: 'assign-to', by: displayName(interaction), ...(actor !== 'none' && label ? { assignee: label } : {}) };
+      triage = {
+        kind: 'assign-to',
+        by: displayName(interaction),
+        ...(actor !== 'none' ? { actor, ...(label ? { assignee: label } : {}) } : {}),
+      };
     } else if (kind && isStatusAction(kind)) {
       change = { ...TRIAGE_ACTIONS[kind as StatusAction].change };
       triage = { kind: kind as StatusAction, by: displayName(interaction) };
@@ -211,7 +206,10 @@ export const triageHandler: ComponentHandler = {
       if (!(error instanceof SentryApiError)) throw error;
       ctx.logger.warn({ ...about, problem: error.problem.kind }, 'triage action refused by Sentry');
       await noteTokenProblem(ctx, source, error);
-      return void (await tellClicker(interaction, `❌ ${describeSentryProblem(error.problem)}`));
+      // Sentry may still make the change: the issue is read back shortly and the card follows it.
+      const unknown = outcomeUnknown(error.problem);
+      if (unknown) ctx.cardChecks.checkSoon(cardOf(route, issueId!), api, org);
+      return void (await tellClicker(interaction, `${unknown ? '⏳' : '❌'} ${describeSentryProblem(error.problem)}`));
     }
     ctx.logger.info(about, 'triage action done');
     if (interaction.message.flags.has(MessageFlags.Ephemeral)) {

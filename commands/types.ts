@@ -1,3 +1,5 @@
+import type { CardReconciler } from '../src/cards/reconciler.js';
+import type { KeyPlace } from '../src/db/key-file.js';
 import type {
   AutocompleteInteraction,
   ButtonInteraction,
@@ -32,6 +34,10 @@ export interface CommandContext {
   wakeDelivery: () => void;
   /** Which Sentry base URLs may be called (SENTRY_ALLOW_INSECURE_URLS, SENTRY_ALLOW_PRIVATE_URLS). */
   sentryUrls: UrlPolicy;
+  /** Reads an issue back a few seconds after a change Sentry did not confirm. */
+  cardChecks: Pick<CardReconciler, 'checkSoon'>;
+  /** Where the key that seals secrets is kept, for `info`. */
+  keyPlace: KeyPlace;
 }
 
 /** A slash command: its definition and its handlers (the discord.js guide's `{ data, execute }`). */

@@ -1,4 +1,6 @@
+import { basename, dirname, extname, join } from 'node:path';
 import { z } from 'zod';
+import { parseKey } from './secret-key.js';
 
 /** Thrown for a missing or invalid setting; start-up prints its message as one line. */
 export class ConfigError extends Error {}
@@ -43,19 +45,12 @@ const duration = z.string().transform((value, ctx) => {
   return ms;
 });
 
-/** 32 bytes, written as 64 hex characters or as base64 / base64url. */
-function parseEncryptionKey(text: string): Buffer | undefined {
-  const trimmed = text.trim();
-  const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
-  return key.length === 32 ? key : undefined;
-}
-
 const encryptionKey = z
   .string()
   .optional()
   .transform((value, ctx) => {
     if (value === undefined || value.trim() === '') return undefined;
-    const key = parseEncryptionKey(value);
+    const key = parseKey(value);
     if (!key) {
       ctx.addIssue({ code: 'custom', message: 'must be 32 bytes written as 64 hex characters or base64 (e.g. `openssl rand -base64 32`)' });
       return z.NEVER;
@@ -126,6 +121,10 @@ const schema = z.object({
   SENTRY_ALLOW_INSECURE_URLS: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   SENTRY_ALLOW_PRIVATE_URLS: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   SENTRY_TIMEOUT: duration.default(5000),
+  CARD_SYNC_EVERY: duration.default(10 * 60_000),
+  CARD_SYNC_WINDOW: duration.default(7 * 86_400_000),
+  SENTRY_CHECK_AFTER: duration.default(5000),
+  DISPATCH_KEY_FILE: optionalText,
 });
 
 export interface Config {
@@ -168,6 +167,16 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Which Sentry base URLs `/dispatch source connect` and triage may call (see src/sentry-api/url-guard.ts). */
   readonly sentryUrls: { readonly allowInsecure: boolean; readonly allowPrivate: boolean; readonly timeoutMs: number };
+  /**
+   * Cards read back from Sentry (src/cards/reconciler.ts): every `everyMs` (0: never), the cards
+   * changed within `windowMs`; and an issue read `checkAfterMs` after a change Sentry did not confirm.
+   */
+  readonly cardSync: { readonly everyMs: number; readonly windowMs: number; readonly checkAfterMs: number };
+  /**
+   * Where the key that seals secrets is kept when DISPATCH_ENCRYPTION_KEY is not set: made on first
+   * start. Beside the SQLite file by default; with Postgres there is no default (replicas must share a key).
+   */
+  readonly keyFile: string | undefined;
 }
 
 /** Values the logger must never write, wherever they turn up: the bot token, and the password in DATABASE_URL. */
@@ -187,6 +196,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(`${key} ${issue.message}`);
   }
   const e = parsed.data;
+  if (e.DATABASE_URL && !e.DISPATCH_ENCRYPTION_KEY && !e.DISPATCH_KEY_FILE) {
+    throw new ConfigError(
+      'DISPATCH_ENCRYPTION_KEY is required with DATABASE_URL: every replica must seal secrets with the same key (`openssl rand -base64 32`), or set DISPATCH_KEY_FILE to a key file they share',
+    );
+  }
   return Object.freeze({
     discordToken: e.DISCORD_TOKEN,
     discordApiUrl: e.DISCORD_API_URL.replace(/\/+$/, ''),
@@ -217,5 +231,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       allowPrivate: e.SENTRY_ALLOW_PRIVATE_URLS === 'true',
       timeoutMs: e.SENTRY_TIMEOUT,
     }),
+    cardSync: Object.freeze({ everyMs: e.CARD_SYNC_EVERY, windowMs: e.CARD_SYNC_WINDOW, checkAfterMs: e.SENTRY_CHECK_AFTER }),
+    keyFile: e.DISPATCH_KEY_FILE ?? (e.DATABASE_URL ? undefined : defaultKeyFile(e.DATABASE_PATH)),
   });
+}
+
+/** `./data/dispatch.db` → `./data/dispatch.key`: beside the database, but a copy of the database file alone (a backup, a dump) does not hold it. */
+function defaultKeyFile(databasePath: string): string | undefined {
+  if (databasePath === ':memory:') return undefined;
+  return join(dirname(databasePath), `${basename(databasePath, extname(databasePath)) || 'dispatch'}.key`);
 }

@@ -1,11 +1,14 @@
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { DefaultRestOptions, REST, type Client, type RESTOptions } from 'discord.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { createEventWriter } from './db/event-writer.js';
-import { createSecretBox, sealStoredSecrets, type SecretBox } from './db/secret-box.js';
-import { openSqlite } from './db/sqlite.js';
+import { createSecretBox, sealStoredSecrets, SecretKeyError, type SecretBox } from './db/secret-box.js';
+import { loadOrCreateKeyFile, readKeyFile, type KeyPlace } from './db/key-file.js';
+import { CardReconciler } from './cards/reconciler.js';
+import { compactSqlite, openSqlite } from './db/sqlite.js';
 import { singleProcess, type Coordinator } from './replicas/coordinator.js';
 import { pacer, requestGapMs } from './replicas/budget.js';
 import { Gateway } from './discord/gateway.js';
@@ -30,6 +33,8 @@ export interface Dispatch {
   readonly client: Client;
   readonly worker: DeliveryWorker;
   readonly coordinator: Coordinator;
+  /** Reads cards back from Sentry (tests run it at will). */
+  readonly reconciler: CardReconciler;
   stop(): Promise<void>;
 }
 
@@ -52,13 +57,41 @@ async function openStorage(config: Config, logger: Logger): Promise<{ db: Databa
   return { db, coordinator: postgresCoordinator({ url: config.databaseUrl, logger }) };
 }
 
+/** The key file beside the database (made on first start), unless DISPATCH_ENCRYPTION_KEY is set. */
+function sealingKey(config: Config, logger: Logger): { key: Buffer | undefined; previous: Buffer[]; place: KeyPlace } {
+  const previous = config.previousEncryptionKey ? [config.previousEncryptionKey] : [];
+  if (config.encryptionKey) {
+    // A key file from before the variable was set still opens what it sealed, which is sealed again with the variable's key.
+    if (config.keyFile && existsSync(config.keyFile)) previous.push(readKeyFile(config.keyFile));
+    return { key: config.encryptionKey, previous, place: { kind: 'variable' } };
+  }
+  if (!config.keyFile) return { key: undefined, previous, place: { kind: 'none' } };
+  const { key, created, looseMode } = loadOrCreateKeyFile(config.keyFile);
+  if (created) logger.info({ key_file: config.keyFile }, 'made a key file to seal signing secrets and Sentry tokens: keep it with the database');
+  if (looseMode) logger.warn({ key_file: config.keyFile }, 'the key file can be read by other users: `chmod 600` it');
+  return { key, previous, place: { kind: 'file', path: config.keyFile } };
+}
+
 /** The key that seals signing secrets and tokens, with every stored one sealed by it before anything reads them. */
-async function sealSecrets(config: Config, db: Database, logger: Logger): Promise<SecretBox> {
-  const secrets = createSecretBox(config.encryptionKey, config.previousEncryptionKey ? [config.previousEncryptionKey] : []);
-  const { sealed } = await sealStoredSecrets(db, secrets);
-  if (sealed > 0) logger.info({ sealed, key_id: secrets.keyId }, 'encrypted stored signing secrets with the current key');
-  if (!config.encryptionKey) logger.warn('DISPATCH_ENCRYPTION_KEY is not set: signing secrets are stored in plain text');
-  return secrets;
+async function sealSecrets(config: Config, db: Database, logger: Logger): Promise<{ secrets: SecretBox; keyPlace: KeyPlace }> {
+  const { key, previous, place } = sealingKey(config, logger);
+  const secrets = createSecretBox(key, previous);
+  try {
+    const { sealed } = await sealStoredSecrets(db, secrets);
+    if (sealed > 0) {
+      // What they were before is not left behind in the file's free pages.
+      if (db.dialect === 'sqlite') await compactSqlite(db);
+      logger.info({ sealed, key_id: secrets.keyId }, 'sealed stored signing secrets and Sentry tokens with the current key');
+    }
+  } catch (error) {
+    if (!(error instanceof SecretKeyError) || place.kind !== 'file') throw error;
+    throw new SecretKeyError(
+      `the key file ${place.path} does not open the stored secrets (${error.message}): put back the key file made with this database, or set DISPATCH_ENCRYPTION_KEY to the key that sealed them`,
+    );
+  }
+  if (place.kind === 'none') logger.warn('no key to seal secrets with (an in-memory database): signing secrets and Sentry tokens are kept in plain text');
+  else logger.info({ key_id: secrets.keyId, key_file: place.kind === 'file' ? place.path : undefined }, 'signing secrets and Sentry tokens are sealed');
+  return { secrets, keyPlace: place };
 }
 
 /**
@@ -123,7 +156,7 @@ function discordGateway(
  */
 export async function startDispatch(config: Config, logger: Logger, options: StartOptions = {}): Promise<Dispatch> {
   const { db, coordinator } = await openStorage(config, logger);
-  const secrets = await sealSecrets(config, db, logger).catch(async (error: unknown) => {
+  const { secrets, keyPlace } = await sealSecrets(config, db, logger).catch(async (error: unknown) => {
     await db.close();
     throw error;
   });
@@ -137,6 +170,15 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     coordinator.announce();
   };
   coordinator.onAnnounce(() => worker.kick());
+  const reconciler = new CardReconciler({
+    db,
+    logger,
+    secrets,
+    sentryUrls: config.sentryUrls,
+    ...config.cardSync,
+    now,
+    wake: eventsStored,
+  });
 
   const route = createInteractionRouter(
     { commands, components: componentHandlers },
@@ -151,6 +193,8 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       requireSignature: config.requireSignature,
       wakeDelivery: eventsStored,
       sentryUrls: config.sentryUrls,
+      cardChecks: reconciler,
+      keyPlace,
     },
   );
   const gateway = discordGateway(config, logger, route, (client) => (guildId) => {
@@ -182,6 +226,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   logger.info({ url, public_url: config.publicUrl }, 'webhook listener ready');
 
   worker.start();
+  reconciler.start();
   coordinator.onLeadership((leader) => (leader ? gateway.start() : void gateway.stop()));
   await coordinator.start();
 
@@ -193,7 +238,10 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     },
     worker,
     coordinator,
-    stop: once(() => stopAll({ logger, server, worker, gateway, coordinator, db, shutdownTimeoutMs: config.shutdownTimeoutMs })),
+    reconciler,
+    stop: once(() =>
+      stopAll({ logger, server, worker, reconciler, gateway, coordinator, db, shutdownTimeoutMs: config.shutdownTimeoutMs }),
+    ),
   };
 }
 
@@ -202,15 +250,17 @@ async function stopAll(parts: {
   logger: Logger;
   server: Server;
   worker: DeliveryWorker;
+  reconciler: CardReconciler;
   gateway: Gateway;
   coordinator: Coordinator;
   db: Database;
   shutdownTimeoutMs: number;
 }): Promise<void> {
-  const { logger, server, worker, gateway, coordinator, db } = parts;
+  const { logger, server, worker, reconciler, gateway, coordinator, db } = parts;
   logger.info('shutting down');
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  await reconciler.stop();
   await worker.stop(parts.shutdownTimeoutMs);
   server.closeAllConnections();
   await closed;

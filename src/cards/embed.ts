@@ -6,7 +6,9 @@ import { CONTENT_LIMIT } from '../embed/limits.js';
 import { escapeText, inlineCode, link, oneLine, prose } from '../embed/markdown.js';
 import { truncate } from '../embed/text.js';
 import { discordTimestamp } from '../embed/time.js';
-import { seerProgress } from '../sentry/formatters/seer.js';
+import { pullRequestText, seerProgress } from '../sentry/formatters/seer.js';
+import { windowText } from '../sentry/formatters/metric-alert.js';
+import { statusWords } from '../sentry/issue-status.js';
 import type { CardState } from './state.js';
 
 /** How a card is drawn: from its state alone, so an edit always sends the whole current card. */
@@ -34,8 +36,9 @@ function color(state: CardState): number {
 }
 
 function issueFields(state: CardState) {
+  const status = statusWords(state.status, state.substatus, state.resolution);
   return [
-    field('Status', escapeText([state.status, state.substatus, state.resolution?.toLowerCase()].filter(Boolean).join(' · '))),
+    field('Status', status && escapeText(status)),
     field('Level', state.level && escapeText(state.level)),
     field('Priority', state.priority && escapeText(state.priority)),
     field('Assigned to', state.assignee ? oneLine(state.assignee) : state.kind === 'issue' ? 'nobody' : undefined),
@@ -48,18 +51,59 @@ function issueFields(state: CardState) {
 
 function incidentFields(state: CardState) {
   const incident = state.incident;
+  const projects = incident?.projects ?? (state.project ? [state.project] : []);
   return [
     field('Status', incident?.status && escapeText(incident.status)),
     field('Alert rule', oneLine(incident?.rule)),
+    field('Metric', inlineCode(incident?.metric)),
+    field('Time window', windowText(incident?.window)),
+    field('Threshold', incident?.threshold),
     field('Started', discordTimestamp(incident?.startedAt)),
-    field('Project', oneLine(state.project)),
+    field(projects.length > 1 ? 'Projects' : 'Project', projects.map((p) => oneLine(p)).join(', ')),
   ];
+}
+
+/** A line of Seer's output: its kind in bold, the text as Seer wrote it. */
+const seerLine = (label: string, text: string | undefined, where = '') =>
+  text ? `**${label}**${where}: ${oneLine(truncate(text, 300))}` : undefined;
+
+/** Where Seer's run stands, and the latest of what each completed stage produced. */
+function seerText(seer: NonNullable<CardState['seer']>): string {
+  const prs = seer.prs?.map(pullRequestText) ?? seer.links.map((url, i) => link(`pull request ${i + 1}`, url)).filter(Boolean);
+  return [
+    `${seer.stage > 0 ? `${seerProgress(seer.stage)} stage ${seer.stage} of ${seer.of} · ` : ''}${escapeText(seer.label)}`,
+    seerLine('Root cause', seer.rootCause, seer.repo ? ` in ${inlineCode(seer.repo)}` : ''),
+    seerLine('Solution', seer.solution),
+    seerLine('Fix', seer.fix),
+    prs.length > 0 ? `**${prs.length === 1 ? 'Pull request' : 'Pull requests'}**: ${prs.join(' · ')}` : undefined,
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+/** The latest error event: what it raised, and where, when that is not what the card already says. */
+function latestEventText(state: CardState): string | undefined {
+  const event = state.latestEvent;
+  if (!event) return undefined;
+  const where = event.culprit && event.culprit !== state.culprit ? inlineCode(event.culprit) : undefined;
+  const context = [
+    where,
+    event.environment && oneLine(event.environment),
+    event.release && `release ${inlineCode(event.release)}`,
+    event.platform && oneLine(event.platform),
+  ].filter(Boolean);
+  return [oneLine(truncate(event.title ?? 'an event', 200)), context.join(' · ')].filter(Boolean).join('\n');
+}
+
+function commentText(comment: NonNullable<CardState['comment']>): string {
+  const author = oneLine(comment.author);
+  if (!comment.deleted) return `${author}: ${prose(truncate(comment.text, 300))}`;
+  const text = oneLine(truncate(comment.text, 200));
+  return text ? `${author} deleted a comment: ~~${text}~~` : `${author} deleted a comment`;
 }
 
 /** The card's embed: where the issue stands now, and what happened last. */
 export function cardEmbed(state: CardState, look: CardLook): APIEmbed {
-  const seer = state.seer;
-  const links = (seer?.links ?? []).map((url, i) => link(`pull request ${i + 1}`, url)).filter(Boolean);
   const lastUpdate = `🕑 ${escapeText(state.lastUpdate.text)} · ${at(state.lastUpdate.at)}`;
   const builder = new LimitedEmbedBuilder()
     .setAuthor({
@@ -81,20 +125,14 @@ export function cardEmbed(state: CardState, look: CardLook): APIEmbed {
           `${oneLine(state.alert.rule)} · ${at(state.alert.at)}${state.alert.times > 1 ? ` · ${state.alert.times} times` : ''}`,
         false,
       ),
+      field('Latest event', latestEventText(state), false),
       field(
-        'Seer',
-        seer &&
-          `${seer.stage > 0 ? `${seerProgress(seer.stage)} ${seer.stage}/${seer.of} ` : ''}${escapeText(seer.label)}${links.length ? ` · ${links.join(' · ')}` : ''}`,
+        'Last activity',
+        state.activity && [escapeText(state.activity.label), prose(truncate(state.activity.summary ?? '', 300))].filter(Boolean).join(': '),
         false,
       ),
-      field(
-        'Last comment',
-        state.comment &&
-          (state.comment.deleted
-            ? `${oneLine(state.comment.author)} deleted a comment`
-            : `${oneLine(state.comment.author)}: ${prose(truncate(state.comment.text, 300))}`),
-        false,
-      ),
+      field('Seer', state.seer && seerText(state.seer), false),
+      field('Last comment', state.comment && commentText(state.comment), false),
       field(
         'History',
         look.history

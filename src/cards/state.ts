@@ -3,17 +3,22 @@ import { asCardKey, type CardKey } from '../ids.js';
 import { humanize } from '../embed/text.js';
 import type { EventFacts } from '../sentry/facts.js';
 import { splitEventType } from '../sentry/event-type.js';
-import { IssueSchema, issueUrl, type Issue } from '../sentry/formatters/issue.js';
-import { MetricAlertPayload } from '../sentry/formatters/metric-alert.js';
-import { seerStage } from '../sentry/formatters/seer.js';
+import { IssueSchema } from '../sentry/formatters/issue.js';
+import { incidentMeasure, MetricAlertPayload } from '../sentry/formatters/metric-alert.js';
+import { seerStage, seerSummary, type SeerPullRequest } from '../sentry/formatters/seer.js';
 import { eventFacts } from '../sentry/facts.js';
-import { ECHO_WINDOW_MS, isStatusAction, TRIAGE_ACTIONS, TRIAGE_EVENT_TYPE } from '../triage/actions.js';
-import { eventTitle, exceptionOf, SentryEventSchema } from '../sentry/formatters/sentry-event.js';
-import { loose, looseArray, optIdish, optString, parseLoose } from '../sentry/loose-schema.js';
+import { isStatusAction, TRIAGE_ACTIONS, TRIAGE_EVENT_TYPE } from '../triage/actions.js';
+import { eventTitle, exceptionOf, SentryEventSchema, tagOf, type SentryEventData } from '../sentry/formatters/sentry-event.js';
+import { loose, optIdish, optString, parseLoose } from '../sentry/loose-schema.js';
+import { actorOf, consumeEcho, expecting, type Actor, type ExpectedEcho, type IssueEffect } from './echo.js';
+import { assigneeActor, assigneeName, fromIssue } from './issue-fields.js';
+import { drift, SYNC_EVENT_TYPE, syncLine } from './sync.js';
+import { statusWords } from '../sentry/issue-status.js';
 
 /**
  * What a card shows: the current state of one Sentry issue (or metric alert incident), built up
  * from every event about it. Text here is as the payload wrote it; it is escaped when shown.
+ * Stored as JSON with the card: a field added later is simply missing from older cards.
  */
 export interface CardState {
   key: string;
@@ -26,23 +31,44 @@ export interface CardState {
   level?: string;
   status?: string;
   substatus?: string;
+  /** How it was resolved, in words ("in the next release"); none when resolved by hand. */
   resolution?: string;
+  /** Who it is assigned to, as shown (`Alice`, `team Backend`)… */
   assignee?: string;
+  /** …and as Sentry names them, to compare with Sentry by identity. */
+  assigneeId?: Actor;
   priority?: string;
   count?: number;
   userCount?: number;
   firstSeen?: string;
   lastSeen?: string;
+  /** The latest error event about the issue: what it raised, where and in which environment and release. */
+  latestEvent?: { title?: string; culprit?: string; environment?: string; release?: string; platform?: string; at: number };
   /** The last alert rule that fired, and how often one has. */
   alert?: { rule: string; times: number; at: number };
-  seer?: { stage: number; of: number; label: string; links: string[] };
+  /** The last activity an activity alert reported (a Seer result, an escalation), with its summary. */
+  activity?: { label: string; summary?: string; at: number };
+  /**
+   * Seer's run: the stage it reached, and the latest of what each completed stage produced. `links`
+   * is how cards from before `prs` kept the pull requests' addresses.
+   */
+  seer?: { stage: number; of: number; label: string; links: string[]; prs?: SeerPullRequest[]; rootCause?: string; repo?: string; solution?: string; fix?: string };
   comment?: { author: string; text: string; at: number; deleted?: boolean };
-  /** Metric alert incidents: critical, warning, resolved or open. */
-  incident?: { status: string; rule?: string; description?: string; startedAt?: string };
+  /** Metric alert incidents: critical, warning, resolved or open; what the rule measures and against what. */
+  incident?: {
+    status: string;
+    rule?: string;
+    description?: string;
+    startedAt?: string;
+    metric?: string;
+    window?: number;
+    threshold?: number;
+    projects?: string[];
+  };
   /** The Sentry organization, from the payloads' URLs (triage calls need it). */
   org?: string;
-  /** A change made from Discord, until Sentry's webhook for it arrives (which then adds nothing). */
-  echo?: { status?: string; assignee?: string; at: number };
+  /** Changes made from Discord whose webhook from Sentry has not come yet (it then adds nothing). */
+  echoes?: ExpectedEcho[];
   lastUpdate: { text: string; at: number };
   /** The latest lines of its history, oldest first (shown on the card when it has no thread). */
   history: { text: string; at: number }[];
@@ -56,7 +82,7 @@ export interface CardChange {
   attention: boolean;
   /** The event carries text worth reading in full in the thread (a comment, a Seer result, an alert firing again). */
   detailed: boolean;
-  /** Sentry's webhook for a change already shown (made from Discord): it adds no line. */
+  /** Adds no line: Sentry's webhook for a change already shown (made from Discord), or a read-back that found nothing new. */
   silent: boolean;
 }
 
@@ -76,18 +102,18 @@ export function isResolved(state: CardState): boolean {
   return state.kind === 'incident' ? state.incident?.status === 'resolved' : state.status === 'resolved';
 }
 
-const IssuePayload = z.looseObject({
-  data: loose({ issue: IssueSchema, resolution_type: optString, assignee: loose({ type: optString, name: optString, id: optIdish }) }),
-});
+const Assignee = loose({ type: optString, name: optString, id: optIdish });
+const IssuePayload = z.looseObject({ data: loose({ issue: IssueSchema, resolution_type: optString, assignee: Assignee }) });
 const ErrorPayload = z.looseObject({
   data: loose({ error: SentryEventSchema, event: SentryEventSchema, triggered_rule: optString, issue_alert: loose({ title: optString }) }),
 });
-const CommentPayload = z.looseObject({ data: loose({ comment: optString }), actor: loose({ name: optString }) });
+const CommentPayload = z.looseObject({ data: loose({ comment: optString, project_slug: optString }), actor: loose({ name: optString }) });
 const ActivityPayload = z.looseObject({
-  data: loose({ issue: IssueSchema, activity: loose({ type: optString }), alert: loose({ title: optString }) }),
-});
-const SeerPayload = z.looseObject({
-  data: loose({ pull_requests: looseArray(z.looseObject({ pull_request: loose({ pr_url: optString }) })) }),
+  data: loose({
+    issue: IssueSchema,
+    activity: loose({ type: optString, details: loose({ summary: optString }) }),
+    alert: loose({ title: optString }),
+  }),
 });
 
 /** Only what the event says replaces what the card knew: a field the payload lacks keeps its value. */
@@ -98,29 +124,6 @@ function merged<T extends object>(base: T, update: Partial<T>): T {
   return out;
 }
 
-function fromIssue(issue: Issue): Partial<CardState> {
-  return {
-    title: issue.title ?? issue.metadata?.title ?? ([issue.metadata?.type, issue.metadata?.value].filter(Boolean).join(': ') || undefined),
-    url: issueUrl(issue),
-    shortId: issue.shortId,
-    project: issue.project?.slug ?? issue.project?.name,
-    culprit: issue.culprit,
-    level: issue.level,
-    status: issue.status,
-    substatus: issue.substatus,
-    priority: issue.priority,
-    count: issue.count,
-    userCount: issue.userCount,
-    firstSeen: issue.firstSeen,
-    lastSeen: issue.lastSeen,
-    assignee: issue.assignedTo?.name
-      ? issue.assignedTo.type === 'team'
-        ? `team ${issue.assignedTo.name}`
-        : issue.assignedTo.name
-      : undefined,
-  };
-}
-
 type Step = {
   update: Partial<CardState>;
   /** What the event says is now empty (Sentry sends `null`: unassigned, no substatus). */
@@ -128,57 +131,84 @@ type Step = {
   line: string;
   attention?: boolean;
   detailed?: boolean;
-  /** The status or assignee this event leaves the issue with, to recognize Sentry's echo of a change made from Discord. */
-  effect?: { status?: string; assignee?: string };
+  /** What this event from Sentry says it did to the issue, to recognize the echo of a change made from Discord. */
+  effect?: IssueEffect;
+  /** A change made from Discord: the webhook Sentry will send for it. */
+  expects?: ExpectedEcho;
+  /** Adds no line whatever it is (a read-back that found the card right). */
+  quiet?: boolean;
 };
 
 /** An issue payload is the whole issue: a field it sends as null is empty now, not unknown. */
-const NULLABLE: Record<string, keyof CardState> = { substatus: 'substatus', assignedTo: 'assignee', priority: 'priority' };
+const NULLABLE: Record<string, (keyof CardState)[]> = {
+  substatus: ['substatus'],
+  assignedTo: ['assignee', 'assigneeId'],
+  priority: ['priority'],
+};
 
 function clearedIn(rawIssue: unknown): (keyof CardState)[] {
   if (rawIssue === null || typeof rawIssue !== 'object') return [];
-  return Object.entries(NULLABLE).flatMap(([key, field]) => ((rawIssue as Record<string, unknown>)[key] === null ? [field] : []));
+  return Object.entries(NULLABLE).flatMap(([key, fields]) => ((rawIssue as Record<string, unknown>)[key] === null ? fields : []));
 }
 
 const rawIssueOf = (payload: unknown): unknown => (payload as { data?: { issue?: unknown } } | null)?.data?.issue;
 
-function issueStep(action: string, payload: unknown): Step {
-  const step = issueChange(action, payload);
+function issueStep(prev: CardState | undefined, action: string, payload: unknown): Step {
+  const step = issueChange(prev, action, payload);
   return { ...step, clear: [...clearedIn(rawIssueOf(payload)), ...(step.clear ?? [])] };
 }
 
-function issueChange(action: string, payload: unknown): Step {
+/**
+ * An assignment says who, not where the issue stands: its snapshot's status may be older than what
+ * the card shows. A card it starts takes the snapshot's, the best it knows.
+ */
+function withoutStatus(prev: CardState | undefined, update: Partial<CardState>): Partial<CardState> {
+  if (prev?.status === undefined) return update;
+  const { status: _status, substatus: _substatus, resolution: _resolution, ...rest } = update;
+  return rest;
+}
+
+function issueChange(prev: CardState | undefined, action: string, payload: unknown): Step {
   const { data } = parseLoose(IssuePayload, payload);
-  const update = fromIssue(data?.issue ?? {});
+  const issue = data?.issue ?? {};
+  const update = fromIssue(issue, action === 'resolved' ? data?.resolution_type : undefined);
   switch (action) {
     case 'created':
       return { update, line: 'New issue' };
     case 'resolved': {
-      const resolution = humanize(data?.resolution_type);
+      const words = update.resolution;
       return {
-        update: { ...update, status: 'resolved', resolution },
-        line: `Resolved${resolution ? ` (${resolution.toLowerCase()})` : ''}`,
+        update: { ...update, status: 'resolved' },
+        clear: ['substatus', ...(words ? [] : (['resolution'] as const))],
+        line: `Resolved${words ? ` ${words}` : ''}`,
         effect: { status: 'resolved' },
       };
     }
     case 'assigned': {
-      // `data.assignee` names who it was given to; older payloads only have the issue's assignedTo.
-      const named = data?.assignee?.name ? (data.assignee.type === 'team' ? `team ${data.assignee.name}` : data.assignee.name) : undefined;
-      const who = named ?? update.assignee;
-      // An assignment says who, not where the issue stands: its snapshot's status may be older than the card's.
-      const { status: _status, substatus: _substatus, ...rest } = update;
-      return { update: { ...rest, assignee: who }, line: who ? `Assigned to ${who}` : 'Assigned', effect: { assignee: who } };
+      // `data.assignee` names who it was given to (its id a number); older payloads only have the issue's assignedTo.
+      const who = assigneeName(data?.assignee) ?? update.assignee;
+      const id = assigneeActor(data?.assignee) ?? update.assigneeId;
+      return {
+        update: { ...withoutStatus(prev, update), assignee: who, assigneeId: id },
+        line: who ? `Assigned to ${who}` : 'Assigned',
+        effect: id ? { assignee: id } : undefined,
+      };
     }
     case 'ignored':
     case 'archived':
-      return { update: { ...update, status: update.status ?? 'ignored' }, line: 'Archived', effect: { status: 'ignored' } };
+      return {
+        update: { ...update, status: update.status ?? 'ignored' },
+        clear: ['resolution'],
+        line: 'Archived',
+        effect: { status: 'ignored', substatus: update.substatus },
+      };
     case 'unresolved':
       return {
         update: { ...update, status: 'unresolved' },
         clear: ['resolution'],
         line: `Unresolved again${update.substatus ? ` (${update.substatus})` : ''}`,
         attention: true,
-        effect: { status: 'unresolved' },
+        effect: { status: 'unresolved', substatus: update.substatus },
       };
     case 'deleted':
       return { update, line: 'Deleted in Sentry' };
@@ -187,19 +217,34 @@ function issueChange(action: string, payload: unknown): Step {
   }
 }
 
-function errorStep(prev: CardState | undefined, payload: unknown): Step {
+/** An error event's own facts: what it raised, where, in which environment and release. */
+function latestEventOf(event: SentryEventData, at: number): NonNullable<CardState['latestEvent']> {
+  const exception = exceptionOf(event);
+  const title = exception.type ? [exception.type, exception.value].filter(Boolean).join(': ') : eventTitle(event);
+  return {
+    ...(title ? { title } : {}),
+    ...(event.culprit ? { culprit: event.culprit } : {}),
+    ...((event.environment ?? tagOf(event, 'environment')) ? { environment: event.environment ?? tagOf(event, 'environment') } : {}),
+    ...((event.release ?? tagOf(event, 'release')) ? { release: event.release ?? tagOf(event, 'release') } : {}),
+    ...(event.platform ? { platform: event.platform } : {}),
+    at,
+  };
+}
+
+function errorStep(prev: CardState | undefined, payload: unknown, at: number): Step {
   const error = parseLoose(ErrorPayload, payload).data?.error ?? {};
-  const exception = exceptionOf(error);
-  const title = exception.type ? [exception.type, exception.value].filter(Boolean).join(': ') : eventTitle(error);
+  const latest = latestEventOf(error, at);
   return {
     update: {
-      title: prev?.title ?? title,
+      title: prev?.title ?? latest.title,
       url: prev?.url ?? error.web_url,
+      culprit: prev?.culprit ?? error.culprit,
       level: error.level,
       lastSeen: error.datetime,
       count: prev?.count !== undefined ? prev.count + 1 : undefined,
+      latestEvent: latest,
     },
-    line: `New event${title ? `: ${title}` : ''}`,
+    line: `New event${latest.title ? `: ${latest.title}` : ''}`,
   };
 }
 
@@ -209,7 +254,14 @@ function alertStep(prev: CardState | undefined, payload: unknown, at: number): S
   const rule = data?.triggered_rule ?? data?.issue_alert?.title ?? 'an alert rule';
   const times = (prev?.alert?.times ?? 0) + 1;
   return {
-    update: { title: prev?.title ?? eventTitle(event), url: prev?.url ?? event.web_url, level: event.level, alert: { rule, times, at } },
+    update: {
+      title: prev?.title ?? eventTitle(event),
+      url: prev?.url ?? event.web_url,
+      culprit: prev?.culprit ?? event.culprit,
+      level: event.level,
+      alert: { rule, times, at },
+      latestEvent: latestEventOf(event, at),
+    },
     line: times > 1 ? `Alert "${rule}" fired again (${times} times)` : `Alert "${rule}" fired`,
     attention: times > 1,
     detailed: times > 1,
@@ -218,13 +270,19 @@ function alertStep(prev: CardState | undefined, payload: unknown, at: number): S
 
 function activityStep(prev: CardState | undefined, payload: unknown, at: number): Step {
   const { data } = parseLoose(ActivityPayload, payload);
-  const activity = data?.activity?.type ?? 'activity';
+  const type = data?.activity?.type ?? 'activity';
+  const label = humanize(type.replace(/^seer_/, 'Seer ')) ?? type;
   const rule = data?.alert?.title;
-  const escalating = /escalat/i.test(activity);
+  const summary = data?.activity?.details?.summary;
   return {
-    update: { ...fromIssue(data?.issue ?? {}), ...(rule ? { alert: { rule, times: (prev?.alert?.times ?? 0) + 1, at } } : {}) },
-    line: `${humanize(activity.replace(/^seer_/, 'Seer '))}${rule ? ` (alert "${rule}")` : ''}`,
-    attention: escalating,
+    update: {
+      ...fromIssue(data?.issue ?? {}),
+      ...(rule ? { alert: { rule, times: (prev?.alert?.times ?? 0) + 1, at } } : {}),
+      activity: { label, ...(summary ? { summary } : {}), at },
+    },
+    line: `${label}${rule ? ` (alert "${rule}")` : ''}`,
+    attention: /escalat/i.test(type),
+    detailed: summary !== undefined && summary.trim() !== '',
   };
 }
 
@@ -232,10 +290,13 @@ function commentStep(action: string, payload: unknown, at: number): Step {
   const { data, actor } = parseLoose(CommentPayload, payload);
   const author = actor?.name ?? 'Someone';
   const text = data?.comment ?? '';
-  if (action === 'deleted') return { update: { comment: { author, text, at, deleted: true } }, line: `${author} deleted a comment` };
+  const project = data?.project_slug;
+  if (action === 'deleted') {
+    return { update: { project, comment: { author, text, at, deleted: true } }, line: `${author} deleted a comment` };
+  }
   const excerpt = text.replace(/\s+/g, ' ').slice(0, 80);
   return {
-    update: { comment: { author, text, at } },
+    update: { project, comment: { author, text, at } },
     line: `${author} ${action === 'updated' ? 'edited a comment' : 'commented'}${excerpt ? `: ${excerpt}${text.length > 80 ? '…' : ''}` : ''}`,
     detailed: text.trim() !== '',
   };
@@ -243,11 +304,11 @@ function commentStep(action: string, payload: unknown, at: number): Step {
 
 function seerStep(prev: CardState | undefined, action: string, payload: unknown): Step {
   const { stage, of, label } = seerStage(action);
-  const links = (parseLoose(SeerPayload, payload).data?.pull_requests ?? []).flatMap((pr) =>
-    pr.pull_request?.pr_url ? [pr.pull_request.pr_url] : [],
-  );
+  const produced = seerSummary(action, payload);
+  const before = prev?.seer;
   return {
-    update: { seer: { stage, of, label, links: links.length > 0 ? links : (prev?.seer?.links ?? []) } },
+    // The latest of each kind: a new root cause replaces the old one, a solution stays until the next.
+    update: { seer: { ...before, ...produced, stage, of, label, links: before?.links ?? [] } },
     line: `Seer: ${label}${stage > 0 ? ` (${stage}/${of})` : ''}`,
     detailed: /_completed$|^pr_created$/.test(action),
   };
@@ -260,35 +321,103 @@ function incidentStep(prev: CardState | undefined, action: string, payload: unkn
   const incident = data?.metric_alert;
   const rule = incident?.alert_rule?.name ?? incident?.title;
   const label = humanize(action) ?? action;
-  const before = prev?.incident?.status;
+  const before = prev?.incident;
+  const measure = incidentMeasure(data, action);
   // An alert firing again: critical after it calmed down, or anything but resolved after it was resolved.
   const again =
-    (action === 'critical' && before !== undefined && before !== 'critical') || (before === 'resolved' && action !== 'resolved');
+    (action === 'critical' && before?.status !== undefined && before.status !== 'critical') ||
+    (before?.status === 'resolved' && action !== 'resolved');
   return {
     update: {
       title: data?.description_title ?? `${label}: ${rule ?? 'metric alert'}`,
       url: data?.web_url,
       project: incident?.projects?.[0],
       level: INCIDENT_LEVELS[action],
-      incident: {
+      incident: merged(before ?? { status: action }, {
         status: action,
         rule,
         description: data?.description_text?.replace(/\\n/g, '\n'),
-        startedAt: incident?.date_started ?? prev?.incident?.startedAt,
-      },
+        startedAt: incident?.date_started,
+        metric: measure.metric,
+        window: measure.window,
+        // The threshold of the trigger that fired; resolving has none of its own.
+        threshold: measure.threshold,
+        projects: measure.projects.length > 0 ? measure.projects : undefined,
+      }),
     },
     line: `${label}${rule ? `: ${rule}` : ''}`,
     attention: again,
   };
 }
 
+const TriageEvent = z.looseObject({
+  data: loose({
+    triage: loose({ kind: optString, by: optString, assignee: optString, actor: optString }),
+    issue: IssueSchema,
+  }),
+});
+
+/** A change made from Discord with the buttons: Sentry's answer, and who did it. */
+function triageStep(prev: CardState | undefined, payload: unknown, at: number): Step {
+  const { data } = parseLoose(TriageEvent, payload);
+  const kind = data?.triage?.kind ?? '';
+  const by = data?.triage?.by ?? 'someone';
+  const update = fromIssue(data?.issue ?? {});
+  if (kind === 'assign-to') {
+    const actor = actorOf(data?.triage?.actor);
+    const who = data?.triage?.assignee ?? update.assignee;
+    return {
+      update: { ...withoutStatus(prev, update), assignee: who, assigneeId: actor ?? update.assigneeId },
+      clear: who ? [] : ['assignee', 'assigneeId'],
+      line: who ? `✅ Assigned to ${who} by ${by} from Discord` : `✅ Unassigned by ${by} from Discord`,
+      // Sentry sends no webhook when an issue is unassigned: nothing to wait for.
+      expects: actor ? { assignee: actor, at } : undefined,
+    };
+  }
+  if (!isStatusAction(kind)) return { update: {}, line: `✅ Changed by ${by} from Discord` };
+  const action = TRIAGE_ACTIONS[kind];
+  const substatus = 'substatus' in action ? action.substatus : undefined;
+  return {
+    update: {
+      ...update,
+      status: update.status === 'resolvedInNextRelease' ? 'resolved' : (update.status ?? action.status),
+      substatus: update.substatus ?? substatus,
+      resolution: update.resolution ?? (kind === 'resolve-next' ? 'in the next release' : undefined),
+    },
+    // A resolved issue has no substatus; an unresolved one no resolution (unless Sentry's answer says otherwise).
+    clear: action.status === 'resolved' ? ['substatus', ...(kind === 'resolve' ? (['resolution'] as const) : [])] : ['resolution'],
+    line: `✅ ${action.done} by ${by} from Discord`,
+    expects: { status: action.status, ...(substatus ? { substatus } : {}), at },
+  };
+}
+
+const SyncEvent = z.looseObject({ data: loose({ issue: z.unknown() }) });
+
+/** Sentry's API answer for the issue: what differs from the card is set right, with one line saying what. */
+function syncStep(prev: CardState | undefined, payload: unknown): Step {
+  const raw = parseLoose(SyncEvent, payload).data?.issue;
+  const issue = parseLoose(IssueSchema, raw);
+  const update = fromIssue(issue);
+  // A card that does not exist yet (it was removed since) starts from Sentry's answer.
+  const words = prev ? drift(prev, raw) : [statusWords(update.status, update.substatus, update.resolution) ?? 'read'];
+  return {
+    update,
+    clear: [...clearedIn(raw), ...(update.status === 'resolved' ? [] : (['resolution'] as const))],
+    line: syncLine(words),
+    // Already right (a webhook came in between): the card takes Sentry's counts, with no line.
+    quiet: prev !== undefined && words.length === 0,
+  };
+}
+
 function step(prev: CardState | undefined, type: string, payload: unknown, at: number): Step {
+  if (type === TRIAGE_EVENT_TYPE) return triageStep(prev, payload, at);
+  if (type === SYNC_EVENT_TYPE) return syncStep(prev, payload);
   const { resource, action } = splitEventType(type);
   switch (resource) {
     case 'issue':
-      return issueStep(action, payload);
+      return issueStep(prev, action, payload);
     case 'error':
-      return errorStep(prev, payload);
+      return errorStep(prev, payload, at);
     case 'event_alert':
       return alertStep(prev, payload, at);
     case 'activity_alert':
@@ -299,53 +428,15 @@ function step(prev: CardState | undefined, type: string, payload: unknown, at: n
       return seerStep(prev, action, payload);
     case 'metric_alert':
       return incidentStep(prev, action, payload);
-    case 'dispatch':
-      return triageStep(payload);
     default:
       return { update: {}, line: type };
   }
 }
 
-const TriageEvent = z.looseObject({
-  data: loose({
-    triage: loose({ kind: optString, by: optString, assignee: optString }),
-    issue: IssueSchema,
-  }),
-});
-
-/** A change made from Discord with the buttons: Sentry's answer, and who did it. */
-function triageStep(payload: unknown): Step {
-  const { data } = parseLoose(TriageEvent, payload);
-  const kind = data?.triage?.kind ?? '';
-  const by = data?.triage?.by ?? 'someone';
-  const update = fromIssue(data?.issue ?? {});
-  if (kind === 'assign-to') {
-    const who = data?.triage?.assignee ?? update.assignee;
-    const { status: _status, substatus: _substatus, ...rest } = update;
-    return {
-      update: { ...rest, assignee: who },
-      clear: who ? [] : ['assignee'],
-      line: who ? `✅ Assigned to ${who} by ${by} from Discord` : `✅ Unassigned by ${by} from Discord`,
-      effect: { assignee: who },
-    };
-  }
-  if (!isStatusAction(kind)) return { update: {}, line: `✅ Changed by ${by} from Discord` };
-  const action = TRIAGE_ACTIONS[kind];
-  return {
-    update: { ...update, status: update.status === 'resolvedInNextRelease' ? 'resolved' : (update.status ?? action.status) },
-    // A resolved issue has no substatus; an unresolved one no resolution (unless Sentry's answer says otherwise).
-    clear: action.status === 'resolved' ? ['substatus'] : ['resolution'],
-    line: `✅ ${action.done} by ${by} from Discord`,
-    effect: { status: action.status },
-  };
-}
-
-/** Is this Sentry's webhook for the change made from Discord that the card already shows? */
-function isEcho(echo: CardState['echo'], effect: Step['effect'], at: number): boolean {
-  if (!echo || !effect || at - echo.at > ECHO_WINDOW_MS) return false;
-  return (
-    (effect.status !== undefined && effect.status === echo.status) || (effect.assignee !== undefined && effect.assignee === echo.assignee)
-  );
+/** Cards stored before `echoes` kept one change made from Discord, by status only. */
+function echoesOf(state: CardState | undefined): ExpectedEcho[] | undefined {
+  const legacy = (state as { echo?: { status?: string; at: number } } | undefined)?.echo;
+  return state?.echoes ?? (legacy?.status ? [{ status: legacy.status, at: legacy.at }] : undefined);
 }
 
 /**
@@ -353,9 +444,15 @@ function isEcho(echo: CardState['echo'], effect: Step['effect'], at: number): bo
  * result, which is what makes a card edit safe to send again after a crash.
  */
 export function applyEvent(prev: CardState | undefined, event: { type: string; payload: unknown; key: string; at: number }): CardChange {
-  const { update, clear = [], line, attention = false, detailed = false, effect } = step(prev, event.type, event.payload, event.at);
-  const fromDiscord = event.type === TRIAGE_EVENT_TYPE;
-  const silent = !fromDiscord && isEcho(prev?.echo, effect, event.at);
+  const { update, clear = [], line, attention = false, detailed = false, effect, expects, quiet = false } = step(
+    prev,
+    event.type,
+    event.payload,
+    event.at,
+  );
+  // Sentry's webhook for a change made from Discord: it uses up the expectation and adds no line.
+  const left = expects ? undefined : consumeEcho(echoesOf(prev), effect, event.at);
+  const silent = quiet || left !== undefined;
   const org = eventFacts(event.type, event.payload).organization;
   const base: CardState = prev ?? {
     key: event.key,
@@ -365,8 +462,10 @@ export function applyEvent(prev: CardState | undefined, event: { type: string; p
   };
   const state = merged(base, { ...update, ...(org ? { org } : {}) });
   for (const key of clear) if (update[key] === undefined) delete state[key];
-  if (fromDiscord) state.echo = { ...effect, at: event.at };
-  else if (silent) delete state.echo; // the echo came: later webhooks count again
+  delete (state as { echo?: unknown }).echo;
+  const echoes = left ?? expecting(echoesOf(prev), expects, event.at);
+  if (echoes.length > 0) state.echoes = echoes;
+  else delete state.echoes;
   if (!silent) {
     state.lastUpdate = { text: line, at: event.at };
     state.history = [...base.history, { text: line, at: event.at }].slice(-HISTORY_KEPT);

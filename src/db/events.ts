@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import { fromRow, type Database } from './database.js';
 import { deliveries, events, type DeliveryRow, type EventRow } from './schema.js';
 import type { CardKey, ChannelId, EventId, RouteId, SourceId } from '../ids.js';
+import { isOwnEvent } from '../sentry/event-type.js';
 
 export interface AcceptedEvent {
   id: string;
@@ -70,7 +71,7 @@ export function acceptEvents(
     // One counter update per source, not per event: a burst from one source is one write.
     const receivedBySource = new Map<SourceId, number>();
     results.forEach((result, i) => {
-      if (!result.ok || result.value.duplicate) return;
+      if (!result.ok || result.value.duplicate || isOwnEvent(inputs[i]!.eventType)) return;
       const sourceId = inputs[i]!.sourceId;
       receivedBySource.set(sourceId, (receivedBySource.get(sourceId) ?? 0) + 1);
     });

@@ -47,6 +47,15 @@ export const sources = sqliteTable(
     sentryIdentity: text('sentry_identity'),
     /** The last time Sentry refused the token (revoked, missing a scope), for `info`. */
     sentryProblem: text('sentry_problem'),
+    /**
+     * The last read-back of its cards from Sentry (src/cards/reconciler.ts): when it began (also
+     * the claim that keeps replicas from doing it twice), how many cards it read and set right,
+     * and what kept it short, if anything.
+     */
+    cardSyncedAt: integer('card_synced_at'),
+    cardsChecked: integer('cards_checked').notNull().default(0),
+    cardsFixed: integer('cards_fixed').notNull().default(0),
+    cardSyncProblem: text('card_sync_problem'),
   },
   (t) => [uniqueIndex('sources_guild_name').on(t.guildId, t.name)],
 );

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
-import type { SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
@@ -161,4 +161,14 @@ class SqliteDatabase implements Database {
     }
     return execute(statement, params.map(bindable));
   }
+}
+
+/**
+ * Rewrites the file without its free pages and empties the write-ahead log: after plain secrets
+ * were sealed, their old text would otherwise stay in pages SQLite freed but did not overwrite,
+ * and in any copy of the file.
+ */
+export async function compactSqlite(db: Database): Promise<void> {
+  await db.run(sql`vacuum`);
+  await db.all(sql`pragma wal_checkpoint(truncate)`);
 }

@@ -21,7 +21,7 @@ import { templateFor } from '../db/templates.js';
 import { EMBED_LIMITS } from '../embed/limits.js';
 import type { BatchId, ChannelId, RoleId } from '../ids.js';
 import type { Logger } from '../logger.js';
-import { renderEvent, type RenderedEvent } from '../render/render-event.js';
+import { renderEvent, type EventToRender, type RenderedEvent } from '../render/render-event.js';
 import { parsePayload } from '../sentry/payload.js';
 import { TRIAGE_EVENT_TYPE } from '../triage/actions.js';
 import { cardButtons, sharedButtons } from '../triage/components.js';
@@ -269,11 +269,7 @@ export class CardPlanner {
       }));
     const last = jobs[jobs.length - 1]!;
     const rendered = renderEvent(last, await templateFor(db, last.sourceId, last.routeId, last.eventType));
-    // The thread message holds at most 10 embeds: the latest events worth reading in full.
-    const details = jobs
-      .filter((_, i) => changes[i]!.detailed)
-      .slice(-EMBED_LIMITS.embedsPerMessage)
-      .flatMap((job) => renderEvent(job).embeds);
+    const details = threadDetails(jobs, changes);
     const ping = withPing({ ...rendered, content: undefined, allowedRoleIds: [] }, route);
     const connected = (await sourcesConnected(db, [head.sourceId])).has(head.sourceId);
     // Formed (and claimed) last, once nothing can stop the send.
@@ -306,4 +302,12 @@ export class CardPlanner {
       return true;
     }
   }
+}
+
+/** What an edit adds to the card's thread besides its lines: the latest events worth reading in full (10 embeds at most). */
+export function threadDetails(jobs: readonly EventToRender[], changes: readonly Pick<CardChange, 'detailed'>[]): APIEmbed[] {
+  return jobs
+    .filter((_, i) => changes[i]!.detailed)
+    .slice(-EMBED_LIMITS.embedsPerMessage)
+    .flatMap((job) => renderEvent(job).embeds);
 }

@@ -3,11 +3,17 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { checkBaseUrl, isPrivateAddress, privateReason, type UrlPolicy } from './url-guard.js';
+import { DEFAULT_HOLD_MS, exhaustedUntil, retryAtOf, sharedRateGate, tokenKey, type RateGate } from './rate-gate.js';
 
 /** What went wrong calling Sentry, in a form a member can act on; never Sentry's own response text. */
 export type SentryProblem =
   | { kind: 'refused-url'; reason: string }
-  | { kind: 'unavailable'; detail: string }
+  /** Nothing reached Sentry (refused, no route, name not found): nothing can have changed. */
+  | { kind: 'unreachable' }
+  /** The request went out and no answer came (a deadline, a dropped connection): a change may still apply. */
+  | { kind: 'no-answer'; change: boolean }
+  /** Sentry failed (5xx): a change was most likely not made, but Sentry did not say so. */
+  | { kind: 'server-error'; status: number; change: boolean }
   | { kind: 'revoked' }
   | { kind: 'forbidden'; scope: string }
   | { kind: 'not-found' }
@@ -60,12 +66,18 @@ function guardedLookup(policy: UrlPolicy, resolve: Resolve): LookupFunction {
  * every call has a deadline, and a response body is read as data, never shown to anyone.
  */
 export class SentryApi {
+  private readonly gateKey: string;
+
   constructor(
     private readonly baseUrl: string,
     private readonly token: string,
     private readonly policy: UrlPolicy,
     private readonly resolve: Resolve,
-  ) {}
+    private readonly gate: RateGate = sharedRateGate,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.gateKey = tokenKey(baseUrl, token);
+  }
 
   /** Who the token is and its scopes (GET /api/0/): the check before a token is saved. */
   async whoami(): Promise<{ name: string; scopes: string[] }> {
@@ -83,6 +95,24 @@ export class SentryApi {
   async updateIssue(org: string, issueId: string, change: Record<string, unknown>): Promise<Record<string, unknown>> {
     const body = await this.call('PUT', `/api/0/organizations/${enc(org)}/issues/${enc(issueId)}/`, 'event:write', change);
     return body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+  }
+
+  /** One issue as Sentry has it now. */
+  async issue(org: string, issueId: string): Promise<Record<string, unknown>> {
+    const body = await this.call('GET', `/api/0/organizations/${enc(org)}/issues/${enc(issueId)}/`, 'event:read');
+    return body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  }
+
+  /**
+   * Several issues in one request: Sentry's issue list with `group=<id>` repeated looks the ids up
+   * directly (its query, paging and limit do not apply) in every project the token may see
+   * (`project=-1`). Ids Sentry does not have (deleted, merged, another organization) are left out.
+   */
+  async issues(org: string, issueIds: readonly string[]): Promise<Record<string, unknown>[]> {
+    if (issueIds.length === 0) return [];
+    const query = [...issueIds.map((id) => `group=${enc(id)}`), 'project=-1', 'collapse=stats'].join('&');
+    const body = await this.call('GET', `/api/0/organizations/${enc(org)}/issues/?${query}`, 'event:read');
+    return Array.isArray(body) ? body.filter((i): i is Record<string, unknown> => i !== null && typeof i === 'object') : [];
   }
 
   /** The organization's members and the project's teams, for the assign menu. */
@@ -111,17 +141,24 @@ export class SentryApi {
   private async call(method: string, path: string, scope: string, body?: unknown): Promise<unknown> {
     const checked = checkBaseUrl(this.baseUrl, this.policy);
     if (!checked.ok) throw new SentryApiError({ kind: 'refused-url', reason: checked.reason });
+    // Sentry said to wait: every caller of this token waits, without a request.
+    const wait = this.gate.waitOf(this.gateKey);
+    if (wait !== undefined) throw new SentryApiError({ kind: 'rate-limited', retryAfterSeconds: wait });
     const url = new URL(`${checked.url}${path}`);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const change = method !== 'GET';
     let response: { status: number; headers: IncomingHttpHeaders; body: Buffer };
     try {
       response = await this.send(url, method, payload);
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === 'EPRIVATE') throw new SentryApiError({ kind: 'refused-url', reason: (error as Error).message });
-      throw new SentryApiError({ kind: 'unavailable', detail: code === 'ETIMEDOUT' ? 'no answer in time' : 'could not be reached' });
+      if (code !== undefined && NOT_SENT.has(code)) throw new SentryApiError({ kind: 'unreachable' });
+      throw new SentryApiError({ kind: 'no-answer', change });
     }
     const { status } = response;
+    const exhausted = exhaustedUntil(response.headers, this.now());
+    if (exhausted !== undefined) this.gate.hold(this.gateKey, exhausted);
     if (status >= 200 && status < 300) {
       try {
         return response.body.length === 0 ? {} : JSON.parse(response.body.toString('utf8'));
@@ -134,10 +171,12 @@ export class SentryApi {
     if (status === 403) throw new SentryApiError({ kind: 'forbidden', scope });
     if (status === 404) throw new SentryApiError({ kind: 'not-found' });
     if (status === 429) {
-      const retryAfter = Number(response.headers['retry-after']);
-      throw new SentryApiError({ kind: 'rate-limited', ...(Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : {}) });
+      const now = this.now();
+      const retryAt = retryAtOf(response.headers, now);
+      this.gate.hold(this.gateKey, retryAt ?? now + DEFAULT_HOLD_MS);
+      throw new SentryApiError({ kind: 'rate-limited', ...(retryAt !== undefined ? { retryAfterSeconds: (retryAt - now) / 1000 } : {}) });
     }
-    if (status >= 500) throw new SentryApiError({ kind: 'unavailable', detail: `it answered ${status}` });
+    if (status >= 500) throw new SentryApiError({ kind: 'server-error', status, change });
     throw new SentryApiError({ kind: 'unexpected', status });
   }
 
@@ -184,13 +223,25 @@ export class SentryApi {
 
 const enc = encodeURIComponent;
 
+/** Connection errors that happen before a request is written: Sentry never saw it. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+/** After a change Sentry may or may not have made: how the clicker is told, and that the card will be set right. */
+const MAY_STILL_APPLY = 'the change may still apply — the card will follow what Sentry does.';
+
 /** A Sentry problem in words for the member who clicked: what happened, what to do. Nothing Sentry wrote. */
 export function describeSentryProblem(problem: SentryProblem): string {
   switch (problem.kind) {
     case 'refused-url':
       return problem.reason;
-    case 'unavailable':
-      return `Sentry ${problem.detail}. Nothing was changed; try again in a moment.`;
+    case 'unreachable':
+      return 'Sentry could not be reached. Nothing was changed; try again in a moment.';
+    case 'no-answer':
+      return problem.change ? `Sentry did not answer in time; ${MAY_STILL_APPLY}` : 'Sentry did not answer in time; try again in a moment.';
+    case 'server-error':
+      return problem.change
+        ? `Sentry failed to answer (${problem.status}); the change was most likely not made, but ${MAY_STILL_APPLY}`
+        : `Sentry failed to answer (${problem.status}); try again in a moment.`;
     case 'revoked':
       return "Sentry refused the token (401): it was revoked or is wrong. Reconnect with `/dispatch source connect` and the integration's current token.";
     case 'forbidden':
@@ -198,10 +249,15 @@ export function describeSentryProblem(problem: SentryProblem): string {
     case 'not-found':
       return 'Sentry does not know this issue any more (404): it was deleted or merged, or the token belongs to another organization.';
     case 'rate-limited':
-      return `Sentry is rate-limiting the token${problem.retryAfterSeconds !== undefined ? `: try again in ${Math.ceil(problem.retryAfterSeconds)} s` : '; try again shortly'}. Nothing was changed.`;
+      return `Sentry is rate-limiting the token${problem.retryAfterSeconds !== undefined ? `: try again in ${Math.max(1, Math.ceil(problem.retryAfterSeconds))} s` : '; try again shortly'}. Nothing was changed.`;
     case 'redirect':
       return "Sentry's URL answered with a redirect, which Dispatch does not follow. Use the final address with `/dispatch source connect`.";
     case 'unexpected':
       return `Sentry answered in a way Dispatch did not expect (${problem.status}). Nothing was changed as far as Dispatch knows; try again, or open the issue in Sentry.`;
   }
+}
+
+/** A change whose outcome Sentry did not say: the issue is read back a little later to set the card right. */
+export function outcomeUnknown(problem: SentryProblem): boolean {
+  return (problem.kind === 'no-answer' || problem.kind === 'server-error') && problem.change;
 }

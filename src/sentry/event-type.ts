@@ -90,3 +90,9 @@ export function parseEventPattern(raw: string | null | undefined): string | unde
 export function patternsMatching(eventType: string): [string, string, string] {
   return [eventType, `${splitEventType(eventType).resource}.*`, '*'];
 }
+
+/**
+ * Events Dispatch stores itself for its cards (`dispatch.triage`, `dispatch.sync`): delivered like
+ * Sentry's, but never counted as received from Sentry.
+ */
+export const isOwnEvent = (type: string): boolean => type.startsWith('dispatch.');

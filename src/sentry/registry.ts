@@ -12,6 +12,7 @@ import { metricAlertFormatter } from './formatters/metric-alert.js';
 import { preprodArtifactFormatter } from './formatters/preprod-artifact.js';
 import { seerFormatter } from './formatters/seer.js';
 import type { Formatter } from './formatters/types.js';
+import { ownEventFormatter } from '../cards/own-event-formatter.js';
 
 /** Keyed by `resource.action` or `resource`; the most specific key wins, then the generic embed. */
 const formatters = new Map<string, Formatter>([
@@ -24,6 +25,7 @@ const formatters = new Map<string, Formatter>([
   ['seer', seerFormatter],
   ['activity_alert', activityAlertFormatter],
   ['preprod_artifact', preprodArtifactFormatter],
+  ['dispatch', ownEventFormatter],
 ]);
 
 function formatterFor(type: string): Formatter {

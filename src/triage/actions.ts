@@ -16,10 +16,23 @@ export const TRIAGE_ACTIONS = {
     change: { status: 'ignored', substatus: 'archived_until_escalating', statusDetails: {} },
     done: 'Archived until escalating',
     status: 'ignored',
+    substatus: 'archived_until_escalating',
   },
-  unresolve: { label: 'Unresolve', change: { status: 'unresolved', substatus: 'ongoing' }, done: 'Unresolved', status: 'unresolved' },
-  ongoing: { label: 'Mark ongoing', change: { status: 'unresolved', substatus: 'ongoing' }, done: 'Marked ongoing', status: 'unresolved' },
-} as const;
+  unresolve: {
+    label: 'Unresolve',
+    change: { status: 'unresolved', substatus: 'ongoing' },
+    done: 'Unresolved',
+    status: 'unresolved',
+    substatus: 'ongoing',
+  },
+  ongoing: {
+    label: 'Mark ongoing',
+    change: { status: 'unresolved', substatus: 'ongoing' },
+    done: 'Marked ongoing',
+    status: 'unresolved',
+    substatus: 'ongoing',
+  },
+} as const satisfies Record<string, { label: string; change: object; done: string; status: string; substatus?: string }>;
 
 export type StatusAction = keyof typeof TRIAGE_ACTIONS;
 /** `assign` opens the menu of members and teams; `assign-to` is a choice made in it. */
@@ -44,11 +57,9 @@ export const TRIAGE_EVENT_TYPE = 'dispatch.triage';
 export interface TriagePayload {
   action: 'triage';
   data: {
-    triage: { kind: StatusAction | 'assign-to'; by: string; assignee?: string };
+    /** `actor`: whom it was assigned to, as Sentry names them (`user:501`, `team:77`); `assignee` the name shown. */
+    triage: { kind: StatusAction | 'assign-to'; by: string; assignee?: string; actor?: string };
     /** What Sentry answered: the issue's fields after the change. */
     issue: Record<string, unknown>;
   };
 }
-
-/** Sentry's webhook for a change made from Discord counts as that change's echo for this long. */
-export const ECHO_WINDOW_MS = 10 * 60_000;

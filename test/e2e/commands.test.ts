@@ -179,7 +179,8 @@ describe('/dispatch source, end to end through discord.js', () => {
     expect(shownText(crossSecret)).toContain('no longer exists');
     const after = (await findSource(h.dispatch.db, asGuildId(h.guild.id), 'private'))!;
     expect(after.enabled).toBe(true);
-    expect(after.signingSecret).toBe('p');
+    expect(after.signingSecret).toBe(source.signingSecret);
+    expect(after.signingSecret).toMatch(/^enc:v1:/);
     const list = await interact(h.discord, slash(bob, 'list'));
     expect(shownText(list)).not.toContain('private');
     // Bob may create a source with the same name in his own server.

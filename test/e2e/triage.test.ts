@@ -97,7 +97,13 @@ beforeAll(async () => {
   sentry = await FakeSentry.start({ token: TOKEN });
   h = await startHarness({
     captureLogs: true,
-    env: { SENTRY_ALLOW_INSECURE_URLS: 'true', SENTRY_ALLOW_PRIVATE_URLS: 'true', SENTRY_TIMEOUT: '1s', DISPATCH_ENCRYPTION_KEY: KEY },
+    env: {
+      SENTRY_ALLOW_INSECURE_URLS: 'true',
+      SENTRY_ALLOW_PRIVATE_URLS: 'true',
+      SENTRY_TIMEOUT: '1s',
+      SENTRY_CHECK_AFTER: '300ms',
+      DISPATCH_ENCRYPTION_KEY: KEY,
+    },
   });
   h.guild.roles = [triagers];
   await waitFor(() => h.dispatch.client.isReady(), 20_000, 'the gateway');
@@ -148,6 +154,7 @@ describe('triage from a card', () => {
       .toEqual({
         method: 'PUT',
         path: `/api/0/organizations/example-org/issues/${ISSUE_ID}/`,
+        query: [],
         authorization: `Bearer ${TOKEN}`,
         body: { status: 'resolved' },
       });
@@ -202,28 +209,93 @@ describe('triage from a card', () => {
     expect(threadLines()).toHaveLength(lines);
   });
 
+  const ISSUE_PATH = `/api/0/organizations/example-org/issues/${ISSUE_ID}/`;
+  const readsOfIssue = () => sentry.requests.filter((r) => r.method === 'GET' && r.path === ISSUE_PATH).length;
+
   it.each([
-    [{ status: 403 }, 'lacks the `event:write` scope'],
-    [{ status: 404 }, 'Sentry does not know this issue any more (404)'],
-    [{ status: 429, headers: { 'retry-after': '30' } }, 'try again in 30 s'],
-    [{ status: 503 }, 'Sentry it answered 503. Nothing was changed'],
-    [{ status: 200, delayMs: 2500 }, 'Sentry no answer in time. Nothing was changed'],
-    [{ status: 302, headers: { location: 'http://169.254.169.254/' } }, 'does not follow'],
-    [{ status: 401 }, 'Sentry refused the token (401)'],
-  ])('Sentry answering %j: the clicker is told "%s", the card stays as it was', async (injected, words) => {
+    [{ status: 403 }, 'lacks the `event:write` scope', false],
+    [{ status: 404 }, 'Sentry does not know this issue any more (404)', false],
+    [{ status: 429, headers: { 'retry-after': '1' } }, 'try again in 1 s', false],
+    [{ status: 503 }, '⏳ Sentry failed to answer (503); the change was most likely not made', true],
+    [
+      { status: 200, delayMs: 2500 },
+      '⏳ Sentry did not answer in time; the change may still apply — the card will follow what Sentry does',
+      true,
+    ],
+    [{ status: 302, headers: { location: 'http://169.254.169.254/' } }, 'does not follow', false],
+    [{ status: 401 }, 'Sentry refused the token (401)', false],
+  ])('Sentry answering %j: the clicker is told "%s", the card stays as it was', async (injected, words, readBack) => {
     const before = JSON.stringify(current().embeds);
     const edits = h.discord.editsOf(card.id).length;
-    const changes = (await allEvents(h.dispatch.db)).filter((e) => e.eventType === 'dispatch.triage').length;
+    const changes = (await allEvents(h.dispatch.db)).filter((e) => e.eventType.startsWith('dispatch.')).length;
+    const reads = readsOfIssue();
     sentry.inject(injected);
     const answer = await click(alice, 'Archive');
     const told = await h.discord.waitForResponse((r) => r.token === answer.token && r.kind === 'followup');
     expect(told.body.flags).toBe(64);
     expect(shownText(told)).toContain(words);
     expect(shownText(told)).not.toContain('secret-looking body');
+    // Sentry did not say what became of the change: the issue is read back, and (Sentry not having made it) nothing follows.
+    if (readBack) await expect.poll(readsOfIssue, { timeout: 5000 }).toBe(reads + 1);
     // Nothing was stored for the card to show (a change is an event of its own), so nothing can edit it later.
-    expect((await allEvents(h.dispatch.db)).filter((e) => e.eventType === 'dispatch.triage')).toHaveLength(changes);
+    expect((await allEvents(h.dispatch.db)).filter((e) => e.eventType.startsWith('dispatch.'))).toHaveLength(changes);
     expect(JSON.stringify(current().embeds)).toBe(before);
     expect(h.discord.editsOf(card.id)).toHaveLength(edits);
+    if (injected.status === 429) await new Promise((r) => setTimeout(r, 1000)); // the token's wait, over
+  });
+
+  it('a slow change Sentry still makes: the clicker is told it may still apply, and the card follows Sentry once read back', async () => {
+    expect(field(current().embeds[0], 'Status')).toBe('unresolved · ongoing');
+    sentry.inject({ status: 200, delayMs: 2500, apply: true });
+    const answer = await click(alice, 'Archive');
+    const told = await h.discord.waitForResponse((r) => r.token === answer.token && r.kind === 'followup');
+    expect(shownText(told)).toContain('the change may still apply');
+    await expect.poll(() => field(current().embeds[0], 'Status'), { timeout: 5000 }).toBe('archived until escalating');
+    await expect.poll(() => threadLines().at(-1), { timeout: 5000 }).toBe('Synced from Sentry: archived until escalating');
+    expect(labels(current()).slice(0, 2)).toEqual(['Mark ongoing', 'Resolve']);
+    // Back as it was, for what follows.
+    await click(alice, 'Mark ongoing');
+    await expect.poll(() => field(current().embeds[0], 'Status'), { timeout: 5000 }).toBe('unresolved · ongoing');
+  });
+
+  it("Sentry's rate limit (X-Sentry-Rate-Limit-Reset, no Retry-After): the wait is shown, and a click within it waits too, without a request", async () => {
+    const reset = Math.ceil(Date.now() / 1000) + 3;
+    sentry.inject({
+      status: 429,
+      body: 'You are attempting to use this endpoint too frequently',
+      headers: { 'x-sentry-rate-limit-reset': String(reset), 'x-sentry-rate-limit-remaining': '0', 'x-sentry-rate-limit-limit': '40' },
+    });
+    const first = await click(alice, 'Archive');
+    const told = await h.discord.waitForResponse((r) => r.token === first.token && r.kind === 'followup');
+    expect(shownText(told)).toMatch(/rate-limiting the token: try again in [1-4] s/);
+    const calls = sentry.requests.length;
+    const second = await click(alice, 'Resolve');
+    const toldAgain = await h.discord.waitForResponse((r) => r.token === second.token && r.kind === 'followup');
+    expect(shownText(toldAgain)).toMatch(/rate-limiting the token: try again in [1-4] s/);
+    expect(sentry.requests).toHaveLength(calls); // Sentry was not asked again
+    // After the reset, the token is used again.
+    await new Promise((r) => setTimeout(r, reset * 1000 - Date.now() + 50));
+    await click(alice, 'Archive');
+    await expect.poll(() => field(current().embeds[0], 'Status'), { timeout: 5000 }).toBe('archived until escalating');
+    await click(alice, 'Mark ongoing');
+    await expect.poll(() => field(current().embeds[0], 'Status'), { timeout: 5000 }).toBe('unresolved · ongoing');
+  });
+
+  it("Assign… a team: Sentry's webhook names it by its display name and its id as a number, and adds no second line", async () => {
+    const menu = await click(alice, 'Assign…');
+    const reply = await h.discord.waitForResponse((r) => r.token === menu.token && r.kind === 'edit');
+    const select = reply.body.components[0].components[0];
+    const ephemeralMessage = { id: snowflake(), channel_id: source.channelId, components: reply.body.components, embeds: [], flags: 64 };
+    await interact(h.discord, componentClick(alice, ephemeralMessage, select.custom_id, ['team:77']));
+    await expect.poll(() => sentry.updates().at(-1)!.body).toEqual({ assignedTo: 'team:77' });
+    await expect.poll(() => threadLines().at(-1), { timeout: 5000 }).toBe('✅ Assigned to #backend by alice from Discord');
+    const lines = threadLines().length;
+    // What Sentry sends for it: data.assignee with the team's display name and numeric id.
+    const echo = issueEvent('assigned', { assignedTo: { type: 'team', id: '77', name: 'backend' } });
+    echo.data = { ...echo.data, assignee: { type: 'team', name: 'Backend', id: 77 } };
+    await handled(await postWebhook(echo));
+    expect(threadLines()).toHaveLength(lines);
+    expect(field(current().embeds[0], 'Assigned to')).toBe('team Backend');
   });
 
   it("the menu of a message several cards share shows the chosen issue's buttons to the chooser only", async () => {

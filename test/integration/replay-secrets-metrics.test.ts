@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -113,17 +114,23 @@ describe('signing secrets at rest', () => {
     }
   });
 
-  it('warns once at start-up when no key is set, and never logs a secret', async () => {
+  it('without a key set, makes a key file beside the database (0600) and logs where, never what; never logs a secret', async () => {
     h = await startHarness({ captureLogs: true });
+    const keyFile = h.config.keyFile!;
+    expect(keyFile).toBe(join(dirname(h.databasePath), 'dispatch.key'));
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const key = readFileSync(keyFile, 'utf8').trim();
+    const made = h.logLines.filter((l) => l.includes('made a key file'));
+    expect(made).toHaveLength(1);
+    expect(JSON.parse(made[0]!)).toMatchObject({ key_file: keyFile });
     const source = await h.addSource({ secret: 'never-log-me-0123' });
     await h.postEvent(source, 'issue', issue);
     const bad = sentryRequest('issue', withShortId('X'), 'wrong');
     await h.post(source.slug, bad);
     await h.discord.waitForMessage();
-    const warnings = h.logLines.filter((l) => l.includes('DISPATCH_ENCRYPTION_KEY is not set'));
-    expect(warnings).toHaveLength(1);
     expect(h.logLines.length).toBeGreaterThan(3);
     for (const line of h.logLines) {
+      expect(line).not.toContain(key);
       expect(line).not.toContain('never-log-me-0123');
       expect(line).not.toContain('test-token');
       expect(line).not.toContain(bad.headers['sentry-hook-signature']);

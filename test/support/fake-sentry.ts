@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 export interface SentryRequest {
   method: string;
   path: string;
+  /** The query string's parameters, a name repeated as often as it was sent. */
+  query: [string, string][];
   authorization: string | undefined;
   body: any;
 }
@@ -26,6 +28,8 @@ export interface Injected {
   headers?: Record<string, string>;
   /** Answer this many ms late. */
   delayMs?: number;
+  /** Carry the request out as usual, then answer as injected (a slow PUT Sentry still applies). */
+  apply?: boolean;
 }
 
 export class FakeSentry {
@@ -80,24 +84,44 @@ export class FakeSentry {
     return this.requests.filter((r) => r.method === 'PUT');
   }
 
+  /** Requests for the issue list (the card read-back), in order. */
+  listings(): SentryRequest[] {
+    return this.requests.filter((r) => r.method === 'GET' && /\/issues\/$/.test(r.path) && !/\/issues\/\d+\/$/.test(r.path));
+  }
+
   async stop(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   private async answer(method: string, url: string, authorization: string | undefined, text: string, res: ServerResponse) {
-    const path = url.split('?')[0]!;
+    const [path, search = ''] = url.split('?') as [string, string?];
+    const query = [...new URLSearchParams(search)];
     const body = text ? JSON.parse(text) : undefined;
-    this.requests.push({ method, path, authorization, body });
+    this.requests.push({ method, path, query, authorization, body });
     const json = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(payload));
     };
     const injected = this.injected.shift();
     if (injected) {
+      if (injected.apply) this.carryOut(method, path, query, authorization, body);
       if (injected.delayMs) await new Promise((r) => setTimeout(r, injected.delayMs));
       if (res.destroyed) return;
       return json(injected.status, injected.body ?? { detail: 'secret-looking body <@&1> that must never be shown' }, injected.headers);
     }
+    const answer = this.carryOut(method, path, query, authorization, body);
+    json(answer.status, answer.body);
+  }
+
+  /** What Sentry does with a request, and its answer. */
+  private carryOut(
+    method: string,
+    path: string,
+    query: [string, string][],
+    authorization: string | undefined,
+    body: any,
+  ): { status: number; body: unknown } {
+    const json = (status: number, payload: unknown) => ({ status, body: payload });
     if (authorization !== `Bearer ${this.options.token}`) return json(401, { detail: 'Invalid token' });
     const { org } = this.options;
     let m: RegExpExecArray | null;
@@ -108,9 +132,14 @@ export class FakeSentry {
         user: { id: '9', name: 'Dispatch Triage', username: 'dispatch-triage-abc' },
       });
     }
+    if (method === 'GET' && path === `/api/0/organizations/${org}/issues/`) {
+      // Issues looked up by id: those Sentry has, in no particular order; the rest left out.
+      const ids = query.filter(([name]) => name === 'group').map(([, id]) => id);
+      return json(200, ids.flatMap((id) => (this.issues.has(id) ? [{ id, ...this.issues.get(id) }] : [])).reverse());
+    }
     if ((m = new RegExp(`^/api/0/organizations/${org}/issues/(\\d+)/$`).exec(path))) {
       const issue = this.issues.get(m[1]!) ?? { id: m[1], status: 'unresolved', substatus: 'ongoing', assignedTo: null };
-      if (method === 'GET') return json(200, issue);
+      if (method === 'GET') return json(200, { id: m[1], ...issue });
       if (method === 'PUT') {
         const next: Record<string, unknown> = { ...issue };
         if (body.status !== undefined) next.status = body.status === 'resolvedInNextRelease' ? 'resolved' : body.status;
@@ -119,8 +148,10 @@ export class FakeSentry {
         if (body.status === 'resolvedInNextRelease') next.statusDetails = { inNextRelease: true };
         if (body.assignedTo !== undefined) {
           const [type, id] = String(body.assignedTo).split(':');
-          const who = type === 'team' ? this.teams.find((t) => t.id === id) : this.members.find((mem) => mem.user?.id === id)?.user;
-          next.assignedTo = body.assignedTo === '' ? null : { type, id, name: (who as { name?: string } | undefined)?.name ?? id };
+          // The API names a team by its slug, a user by their name (a webhook names a team by its display name).
+          const name =
+            type === 'team' ? this.teams.find((t) => t.id === id)?.slug : this.members.find((mem) => mem.user?.id === id)?.user?.name;
+          next.assignedTo = body.assignedTo === '' ? null : { type, id, name: name ?? id };
         }
         this.issues.set(m[1]!, next);
         // Sentry answers a PUT with the fields it changed.

@@ -33,8 +33,12 @@ export function testGuild(name = 'Acme'): FakeGuild {
   };
 }
 
+/** Replicas on Postgres share one key (DISPATCH_ENCRYPTION_KEY is required with DATABASE_URL); SQLite makes a key file beside the database. */
+export const REPLICA_KEY = 'b'.repeat(64);
+
 export function testEnv(discord: FakeDiscord, databasePath: string, overrides: Record<string, string> = {}): Record<string, string> {
   return {
+    ...(overrides.DATABASE_URL ? { DISPATCH_ENCRYPTION_KEY: REPLICA_KEY } : {}),
     DISCORD_TOKEN: 'test-token',
     DISCORD_API_URL: discord.apiUrl,
     PORT: '0',

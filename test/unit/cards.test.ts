@@ -82,7 +82,9 @@ describe('a card state', () => {
       ['seer.pr_created', loadFixture('seer.pr_created.json')],
     ]);
     expect(state.seer).toMatchObject({ stage: 7, of: 7 });
-    expect(state.seer!.links.length).toBeGreaterThan(0);
+    expect(state.seer!.prs).toEqual([{ label: 'my-app#123', url: 'https://github.com/owner/repo/pull/123' }]);
+    // The root cause found at stage 2 stays on the card after the pull request.
+    expect(state.seer!.rootCause).toMatch(/^A `TypeError` is thrown in `sendWelcomeEmail`/);
     expect(isResolved(state)).toBe(false);
   });
 

@@ -20,7 +20,19 @@ describe('loadConfig', () => {
       eventRetentionMs: 7 * 86_400_000,
       dedupeWindowMs: 3_600_000,
       databaseSynchronous: 'FULL',
+      cardSync: { everyMs: 600_000, windowMs: 7 * 86_400_000, checkAfterMs: 5000 },
+      keyFile: 'data/dispatch.key',
     });
+  });
+
+  it('keeps the key file beside the database, and has none for Postgres unless one is named', () => {
+    expect(loadConfig({ DISCORD_TOKEN: 't', DATABASE_PATH: '/var/lib/dispatch/bot.sqlite' }).keyFile).toBe('/var/lib/dispatch/bot.key');
+    expect(loadConfig({ DISCORD_TOKEN: 't', DATABASE_PATH: ':memory:' }).keyFile).toBeUndefined();
+    expect(loadConfig({ DISCORD_TOKEN: 't', DISPATCH_KEY_FILE: '/run/secrets/dispatch.key' }).keyFile).toBe('/run/secrets/dispatch.key');
+    const url = 'postgres://dispatch@db.internal/dispatch';
+    expect(() => loadConfig({ DISCORD_TOKEN: 't', DATABASE_URL: url })).toThrow(/^DISPATCH_ENCRYPTION_KEY is required with DATABASE_URL/);
+    expect(loadConfig({ DISCORD_TOKEN: 't', DATABASE_URL: url, DISPATCH_ENCRYPTION_KEY: 'a'.repeat(64) }).keyFile).toBeUndefined();
+    expect(loadConfig({ DISCORD_TOKEN: 't', DATABASE_URL: url, DISPATCH_KEY_FILE: '/shared/k' }).keyFile).toBe('/shared/k');
   });
 
   it('derives PUBLIC_URL from PORT and drops a trailing slash', () => {
@@ -39,6 +51,8 @@ describe('loadConfig', () => {
     [{ RETRY_SCHEDULE: '1s,soon' }, /^RETRY_SCHEDULE "soon" is not a duration/],
     [{ DELIVERY_DEADLINE: '24' }, /^DELIVERY_DEADLINE "24" is not a duration/],
     [{ DATABASE_SYNCHRONOUS: 'OFF' }, /^DATABASE_SYNCHRONOUS must be FULL or NORMAL/],
+    [{ CARD_SYNC_EVERY: '10' }, /^CARD_SYNC_EVERY "10" is not a duration/],
+    [{ CARD_SYNC_WINDOW: 'a week' }, /^CARD_SYNC_WINDOW "a week" is not a duration/],
   ])('refuses %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig({ DISCORD_TOKEN: 't', ...env })).toThrow(message);
   });
@@ -63,6 +77,7 @@ describe('secretValues', () => {
     const config = loadConfig({
       DISCORD_TOKEN: 'bot-token-123',
       DATABASE_URL: 'postgresql://dispatch:s3cr%40t-pass@db.internal:5432/dispatch',
+      DISPATCH_ENCRYPTION_KEY: 'a'.repeat(64),
     });
     expect(secretValues(config)).toEqual(['bot-token-123', 's3cr@t-pass']);
   });

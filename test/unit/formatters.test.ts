@@ -83,7 +83,7 @@ const EXPECTED: Record<string, { color: number; facts: string[] }> = {
   'example-app-mocks/issue.assigned.json': { color: COLORS.red, facts: ['IPE-1', 'Assigned to', 'Person', 'SentryCustomError'] },
   'example-app-mocks/issue.created.json': { color: COLORS.red, facts: ['New issue · IPE-1', 'Error #1: This is a test error!'] },
   'example-app-mocks/issue.ignored.json': { color: COLORS.gray, facts: ['Ignored · IPE-1'] },
-  'example-app-mocks/issue.resolved.json': { color: COLORS.green, facts: ['Resolved · IPE-1', 'Resolution'] },
+  'example-app-mocks/issue.resolved.json': { color: COLORS.green, facts: ['Resolved · IPE-1', '"Status","value":"resolved"'] },
   'example-app-mocks/metric_alert.critical.json': {
     color: COLORS.red,
     facts: ['Critical: metric alert', '5 events in the last 10 minutes'],
@@ -130,8 +130,17 @@ describe('payload details', () => {
   const issue = loadFixture('example-app-mocks/issue.resolved.json');
   const withData = (patch: Record<string, unknown>) => ({ ...issue, data: { ...(issue.data as object), ...patch } });
 
-  it('shows the resolution type on issue.resolved', () => {
-    expect(text(formatEvent('issue.resolved', withData({ resolution_type: 'in_next_release' })))).toContain('In next release');
+  it.each([
+    ['now', {}, 'resolved'],
+    ['in_next_release', {}, 'resolved in the next release'],
+    ['in_release', { inRelease: '2.4.1' }, 'resolved in release 2.4.1'],
+    ['in_commit', { inCommit: { id: 'a1b2c3d4e5f60718293a' } }, 'resolved in commit a1b2c3d'],
+    ['with_commit', {}, 'resolved by a commit'],
+    ['autoresolve', { autoResolved: true }, 'resolved automatically (no new events)'],
+  ])('says how an issue was resolved (%s) in its Status, in words', (type, statusDetails, words) => {
+    const payload = withData({ resolution_type: type });
+    (payload.data as any).issue = { ...(payload.data as any).issue, status: 'resolved', statusDetails };
+    expect(formatEvent('issue.resolved', payload).fields?.find((f) => f.name === 'Status')?.value).toBe(words);
   });
 
   it('shows data.assignee on issue.assigned, a team as a team', () => {

@@ -16,7 +16,9 @@ function capture(secrets: readonly string[]) {
 
 describe('the logger hides credentials', () => {
   it("hides DATABASE_URL's password however short, in the URL and on its own (the README's own example is `secret`)", () => {
-    const config = loadConfig({ DISCORD_TOKEN: 'bot-token-123', DATABASE_URL: 'postgres://dispatch:secret@db.internal:5432/dispatch' });
+    const config = loadConfig({ DISCORD_TOKEN: 'bot-token-123', DATABASE_URL: 'postgres://dispatch:secret@db.internal:5432/dispatch',
+      DISPATCH_ENCRYPTION_KEY: 'a'.repeat(64),
+    });
     const { logger, lines } = capture(secretValues(config));
     logger.error({ err: new Error('connect to postgres://dispatch:secret@db.internal:5432/dispatch failed') }, 'could not connect');
     logger.info({ detail: 'password secret rejected' }, 'auth');

@@ -6,6 +6,7 @@ import { inlineCode, oneLine } from '../../embed/markdown.js';
 import { humanize } from '../../embed/text.js';
 import { discordTimestamp, isoTime } from '../../embed/time.js';
 import { loose, optIdish, optNumberish, optString, parseLoose } from '../loose-schema.js';
+import { resolutionWords, StatusDetailsSchema, statusWords } from '../issue-status.js';
 import type { Formatter } from './types.js';
 
 /** The Group serializer's fields that Dispatch shows; shared with activity alerts. */
@@ -27,6 +28,7 @@ export const IssueSchema = loose({
   project: loose({ slug: optString, name: optString }),
   metadata: loose({ type: optString, value: optString, title: optString }),
   assignedTo: loose({ type: optString, name: optString, id: optIdish }),
+  statusDetails: StatusDetailsSchema,
 });
 export type Issue = NonNullable<z.output<typeof IssueSchema>>;
 
@@ -64,18 +66,18 @@ function assigneeText(assignee: { type?: string; name?: string } | undefined): s
 }
 
 /** Level, status and priority: where an issue stands, in every embed about an issue. */
-export function issueStateFields(issue: Issue) {
+export function issueStateFields(issue: Issue, resolutionType?: string) {
   return [
     field('Level', issue.level),
-    field('Status', [issue.status, issue.substatus].filter(Boolean).join(' · ')),
+    field('Status', statusWords(issue.status, issue.substatus ?? undefined, resolutionWords(resolutionType, issue.statusDetails))),
     field('Priority', issue.priority),
   ];
 }
 
 /** Where it stands, how often it happened and when: the facts every issue embed shares. */
-function issueFacts(issue: Issue) {
+function issueFacts(issue: Issue, resolutionType: string | undefined) {
   return [
-    ...issueStateFields(issue),
+    ...issueStateFields(issue, resolutionType),
     field('Events', issue.count),
     field('Users', issue.userCount),
     field('First seen', discordTimestamp(issue.firstSeen)),
@@ -97,8 +99,7 @@ export const issueFormatter: Formatter = (event) => {
     .setColor(issueColor(event.action, issue.level))
     .addFields(
       event.action === 'assigned' ? field('Assigned to', assignee ?? 'nobody', false) : undefined,
-      event.action === 'resolved' ? field('Resolution', humanize(data?.resolution_type) ?? 'Resolved', false) : undefined,
-      ...issueFacts(issue),
+      ...issueFacts(event.action === 'resolved' ? { ...issue, status: 'resolved' } : issue, data?.resolution_type),
     )
     .setTimestamp(isoTime(event.action === 'created' ? issue.firstSeen : undefined, issue.lastSeen, issue.firstSeen));
 };

@@ -38,19 +38,32 @@ export const MetricAlertPayload = z.looseObject({
 const STATUS_NAMES: Record<number, string> = { 1: 'Open', 2: 'Closed', 10: 'Warning', 20: 'Critical' };
 const ACTION_COLORS: Record<string, number> = { critical: COLORS.red, warning: COLORS.orange, resolved: COLORS.green };
 
-function minutes(window: number | undefined): string | undefined {
+/** `10 min`, `2 h`: a metric alert's time window (Sentry gives minutes). */
+export function windowText(window: number | undefined): string | undefined {
   if (window === undefined) return undefined;
   return window % 60 === 0 && window >= 60 ? `${window / 60} h` : `${window} min`;
+}
+
+type MetricAlertData = NonNullable<NonNullable<z.output<typeof MetricAlertPayload>>['data']>;
+
+/** What a metric alert measures, over which window, against which threshold: shared with live cards. */
+export function incidentMeasure(data: MetricAlertData | undefined, action: string) {
+  const incident = data?.metric_alert;
+  const rule = incident?.alert_rule;
+  return {
+    projects: incident?.projects?.length ? incident.projects : (rule?.projects ?? []),
+    metric: [rule?.aggregate, rule?.query ? `where ${rule.query}` : undefined].filter(Boolean).join(' ') || undefined,
+    window: rule?.time_window,
+    threshold: rule?.triggers?.find((t) => t.label === action)?.alert_threshold,
+  };
 }
 
 export const metricAlertFormatter: Formatter = (event) => {
   const { data } = parseLoose(MetricAlertPayload, event.payload);
   const incident = data?.metric_alert;
   const rule = incident?.alert_rule;
-  const projects = incident?.projects?.length ? incident.projects : (rule?.projects ?? []);
-  const trigger = rule?.triggers?.find((t) => t.label === event.action);
+  const { projects, metric, threshold } = incidentMeasure(data, event.action);
   const label = event.action.charAt(0).toUpperCase() + event.action.slice(1);
-  const metric = [rule?.aggregate, rule?.query ? `where ${rule.query}` : undefined].filter(Boolean).join(' ');
   return (
     new LimitedEmbedBuilder()
       .setTitle(data?.description_title ?? `${label}: ${rule?.name ?? incident?.title ?? 'metric alert'}`)
@@ -63,8 +76,8 @@ export const metricAlertFormatter: Formatter = (event) => {
         field('Status', incident?.status !== undefined ? (STATUS_NAMES[incident.status] ?? String(incident.status)) : label),
         field('Projects', projects.map(oneLine).join(', ')),
         field('Metric', inlineCode(metric)),
-        field('Time window', minutes(rule?.time_window)),
-        field('Threshold', trigger?.alert_threshold),
+        field('Time window', windowText(rule?.time_window)),
+        field('Threshold', threshold),
         field('Started', discordTimestamp(incident?.date_started ?? incident?.date_detected)),
         event.action === 'resolved' ? field('Closed', discordTimestamp(incident?.date_closed ?? undefined)) : undefined,
       )

@@ -133,13 +133,80 @@ function codeChanges(data: SeerData): { summary?: string; fields: (APIEmbedField
   return { summary: undefined, fields: [...out, field('Diff', codeBlock(firstDiff, 'diff'), false)] };
 }
 
+/** A pull request Seer opened: `repo#number (provider)`, and its address. */
+export interface SeerPullRequest {
+  label: string;
+  provider?: string;
+  url?: string;
+}
+
+function pullRequestsOf(data: SeerData): SeerPullRequest[] {
+  return (data.pull_requests ?? []).map((pr) => ({
+    label: `${pr.repo_name ?? 'repository'}#${pr.pull_request?.pr_number ?? '?'}`,
+    ...(pr.provider && pr.provider !== 'unknown' ? { provider: pr.provider } : {}),
+    ...(pr.pull_request?.pr_url ? { url: pr.pull_request.pr_url } : {}),
+  }));
+}
+
+/** `[repo#12](url) (github)`: a pull request as shown in an embed. */
+export function pullRequestText(pr: SeerPullRequest): string {
+  return `${link(pr.label, pr.url) ?? oneLine(pr.label)}${pr.provider ? ` (${oneLine(pr.provider)})` : ''}`;
+}
+
 function pullRequests(data: SeerData): { summary?: string; fields: (APIEmbedField | undefined)[] } {
-  const prs = (data.pull_requests ?? []).map((pr) => {
-    const label = `${pr.repo_name ?? 'repository'}#${pr.pull_request?.pr_number ?? '?'}`;
-    const provider = pr.provider && pr.provider !== 'unknown' ? ` (${pr.provider})` : '';
-    return `${link(label, pr.pull_request?.pr_url) ?? oneLine(label)}${provider}`;
-  });
+  const prs = pullRequestsOf(data).map(pullRequestText);
   return { summary: undefined, fields: [field(prs.length === 1 ? 'Pull request' : 'Pull requests', prs.join('\n'), false)] };
+}
+
+/**
+ * What a Seer stage produced, in one line each (the text as Seer wrote it, escaped when shown):
+ * what a live card keeps of Seer's run, the latest of each kind. The feed embed shows the same in full.
+ */
+export interface SeerSummary {
+  rootCause?: string;
+  repo?: string;
+  solution?: string;
+  /** The code changes: `repo: path (+4 −0), …` or the legacy shape's title, description and branch. */
+  fix?: string;
+  prs?: SeerPullRequest[];
+}
+
+function fixOf(data: SeerData): string | undefined {
+  const parts: string[] = [];
+  for (const [repo, rawFiles] of Object.entries(data.code_changes ?? {})) {
+    const files = rawFiles.map((f) => FileChange.safeParse(f)).flatMap((r) => (r.success ? [r.data] : []));
+    parts.push(`${repo}: ${files.map((f) => `${f.type ?? 'M'} ${f.path ?? '?'} (+${f.added ?? 0} −${f.removed ?? 0})`).join(', ')}`);
+  }
+  for (const change of data.changes ?? []) {
+    const branch = change.branch_name ? ` (branch ${change.branch_name})` : '';
+    parts.push(`${change.repo_name ?? 'repository'}: ${[change.title, change.description].filter(Boolean).join(' — ')}${branch}`);
+  }
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+export function seerSummary(action: string, payload: unknown): SeerSummary {
+  const data: SeerData = parseLoose(Payload, payload).data ?? {};
+  switch (action) {
+    case 'root_cause_completed': {
+      const cause = data.root_cause;
+      const text = cause?.one_line_description ?? cause?.description;
+      return { ...(text ? { rootCause: text } : {}), ...(cause?.relevant_repo ? { repo: cause.relevant_repo } : {}) };
+    }
+    case 'solution_completed': {
+      const text = data.solution?.one_line_summary ?? data.solution?.description;
+      return text ? { solution: text } : {};
+    }
+    case 'coding_completed': {
+      const fix = fixOf(data);
+      return fix ? { fix } : {};
+    }
+    case 'pr_created': {
+      const prs = pullRequestsOf(data);
+      return prs.length > 0 ? { prs } : {};
+    }
+    default:
+      return {};
+  }
 }
 
 const DETAILS: Partial<Record<string, (data: SeerData) => { summary?: string; fields: (APIEmbedField | undefined)[] }>> = {

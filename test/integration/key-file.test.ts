@@ -1,0 +1,149 @@
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createSecretBox } from '../../src/db/secret-box.js';
+import { startDispatch, type Dispatch } from '../../src/dispatch.js';
+import { asSourceId } from '../../src/ids.js';
+import { createLogger } from '../../src/logger.js';
+import { parseKey } from '../../src/secret-key.js';
+import { sourceRow } from '../support/db.js';
+import { FakeDiscord } from '../support/fake-discord.js';
+import { FakeSentry } from '../support/fake-sentry.js';
+import { openTestDatabase, preparedDatabase, tempDir, testEnv, testGuild } from '../support/harness.js';
+import { databaseAtRelease } from '../support/previous-release.js';
+import { loadFixture, sentryRequest } from '../support/sentry.js';
+
+/**
+ * Sealed by default: without DISPATCH_ENCRYPTION_KEY, signing secrets and Sentry tokens are sealed
+ * with a key file made beside the database on first start. (On the postgres project the file is
+ * named with DISPATCH_KEY_FILE, as replicas sharing one would.)
+ */
+
+const silent = createLogger({ level: 'silent', pretty: false });
+const issue = loadFixture('issue.created.json');
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function prepared() {
+  const t = await preparedDatabase({ secret: 'plain-old-secret' });
+  cleanups.push(() => t.cleanup());
+  const keyFile = join(dirname(t.path), 'dispatch.key');
+  // No DISPATCH_ENCRYPTION_KEY: the key file (named, so that the postgres project uses one too).
+  const env = (overrides: Record<string, string> = {}) => t.env({ DISPATCH_ENCRYPTION_KEY: '', DISPATCH_KEY_FILE: keyFile, ...overrides });
+  const start = async (overrides: Record<string, string> = {}) => {
+    const dispatch = await startDispatch(loadConfig(env(overrides)), silent);
+    cleanups.push(() => dispatch.stop());
+    return dispatch;
+  };
+  const stored = async () => {
+    const db = await openTestDatabase(t.path, t.env());
+    const value = (await sourceRow(db, t.source.id)).signingSecret!;
+    await db.close();
+    return value;
+  };
+  const post = (dispatch: Dispatch, secret: string) => {
+    const request = sentryRequest('issue', issue, secret);
+    return fetch(`${dispatch.url}/hooks/${t.source.slug}`, { method: 'POST', body: request.body, headers: request.headers });
+  };
+  return { ...t, keyFile, start, stored, post };
+}
+
+const keyIdOf = (path: string) => createSecretBox(parseKey(readFileSync(path, 'utf8'))!).keyId!;
+
+describe('sealed by default', () => {
+  it('first start makes a 0600 key file and seals the plain secret with it; a restart opens it with the same file', async () => {
+    const t = await prepared();
+    const first = await t.start();
+    expect(statSync(t.keyFile).mode & 0o777).toBe(0o600);
+    expect(await t.stored()).toMatch(new RegExp(`^enc:v1:${keyIdOf(t.keyFile)}:`));
+    expect((await t.post(first, 'plain-old-secret')).status).toBe(202);
+    expect((await t.post(first, 'not-the-secret')).status).toBe(401);
+    await first.stop();
+    const key = readFileSync(t.keyFile, 'utf8');
+    const second = await t.start();
+    expect(readFileSync(t.keyFile, 'utf8')).toBe(key); // kept, not made again
+    expect((await t.post(second, 'plain-old-secret')).status).toBe(202);
+  });
+
+  it('a key file that does not open the stored secrets stops start-up naming the file; one holding no key too', async () => {
+    const t = await prepared();
+    await (await t.start()).stop();
+    writeFileSync(t.keyFile, randomBytes(32).toString('base64'));
+    await expect(t.start()).rejects.toThrow(`the key file ${t.keyFile} does not open the stored secrets`);
+    writeFileSync(t.keyFile, 'not a key');
+    await expect(t.start()).rejects.toThrow(`the key file ${t.keyFile} does not hold a key`);
+  });
+
+  it('DISPATCH_ENCRYPTION_KEY wins: what the key file sealed is sealed again with it', async () => {
+    const t = await prepared();
+    await (await t.start()).stop();
+    const key = randomBytes(32);
+    const withVariable = await t.start({ DISPATCH_ENCRYPTION_KEY: key.toString('base64') });
+    expect(await t.stored()).toMatch(new RegExp(`^enc:v1:${createSecretBox(key).keyId}:`));
+    expect((await t.post(withVariable, 'plain-old-secret')).status).toBe(202);
+  });
+});
+
+describe('upgrading a database with plain secrets', () => {
+  it.runIf(process.env.DISPATCH_TEST_DIALECT !== 'postgres')(
+    '0005_compositions → now: the signing secret and the Sentry token are sealed with the new key file, and both still work',
+    async () => {
+      const guild = testGuild();
+      const discord = await FakeDiscord.start({ guilds: [guild] });
+      const sentry = await FakeSentry.start({ token: 'sntrys_plain-token-1234567890' });
+      const dir = tempDir();
+      cleanups.push(
+        () => dir.remove(),
+        () => discord.stop(),
+        () => sentry.stop(),
+      );
+      const channelId = guild.channels[0]!.id;
+      const path = databaseAtRelease(dir.path, '0005_compositions', (db) => {
+        db.prepare(
+          `insert into sources (id, guild_id, name, slug, signing_secret, created_by, created_at, updated_at, sentry_token, sentry_base_url, sentry_org, sentry_identity)
+           values (4, ?, 'plain', 'PLAINPLAINPLAINPLAINPLAINPLAIN00', 'plain-secret', '1', 1, 1, 'sntrys_plain-token-1234567890', ?, 'example-org', 'Dispatch')`,
+        ).run(guild.id, sentry.url);
+        db.prepare(
+          `insert into routes (id, source_id, name, channel_id, layout, created_by, created_at, updated_at) values (9, 4, 'main', ?, 'card', '1', 1, 1)`,
+        ).run(channelId);
+        const state = JSON.stringify({
+          key: 'issue:55',
+          kind: 'issue',
+          status: 'unresolved',
+          lastUpdate: { text: 'New issue', at: 1 },
+          history: [],
+        });
+        db.prepare(
+          `insert into cards (route_id, card_key, channel_id, message_id, state, posted_at, last_edit_at, updated_at) values (9, 'issue:55', ?, '1300000000000000055', ?, ?, ?, ?)`,
+        ).run(channelId, state, Date.now(), Date.now(), Date.now());
+      });
+      const env = testEnv(discord, path, { SENTRY_ALLOW_INSECURE_URLS: 'true', SENTRY_ALLOW_PRIVATE_URLS: 'true', CARD_SYNC_EVERY: '0s' });
+      const config = loadConfig(env);
+      expect(config.keyFile).toBe(join(dir.path, 'at-0005_compositions.key'));
+      const dispatch = await startDispatch(config, silent);
+      cleanups.push(() => dispatch.stop());
+      const source = await sourceRow(dispatch.db, asSourceId(4));
+      const keyId = keyIdOf(config.keyFile!);
+      expect(source.signingSecret).toMatch(new RegExp(`^enc:v1:${keyId}:`));
+      expect(source.sentryToken).toMatch(new RegExp(`^enc:v1:${keyId}:`));
+      // Not left behind in the file's free pages or its write-ahead log either.
+      for (const file of [path, `${path}-wal`]) expect(readFileSync(file).includes('sntrys_plain-token-1234567890')).toBe(false);
+      expect(source).toMatchObject({ cardSyncedAt: null, cardsChecked: 0, cardsFixed: 0, cardSyncProblem: null });
+      // The secret still verifies; the token still reaches Sentry (the read-back of the card uses it).
+      const request = sentryRequest('issue', issue, 'plain-secret');
+      const accepted = await fetch(`${dispatch.url}/hooks/${source.slug}`, {
+        method: 'POST',
+        body: request.body,
+        headers: request.headers,
+      });
+      expect(accepted.status).toBe(202);
+      sentry.issues.set('55', { status: 'resolved', substatus: null, assignedTo: null });
+      expect(await dispatch.reconciler.syncSource(asSourceId(4))).toEqual({ checked: 1, fixed: 1, problem: null });
+      expect(sentry.listings().at(-1)!.authorization).toBe('Bearer sntrys_plain-token-1234567890');
+    },
+  );
+});
