@@ -10,6 +10,7 @@ import { singleProcess, type Coordinator } from './replicas/coordinator.js';
 import { pacer, requestGapMs } from './replicas/budget.js';
 import { Gateway } from './discord/gateway.js';
 import { restChannels, type DiscordChannels } from './delivery/sender.js';
+import { restGuildView, type GuildView } from './discord/guild-view.js';
 import { retryCardThreads } from './cards/thread-access.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { systemClock, type Clock } from './delivery/clock.js';
@@ -66,7 +67,7 @@ async function sealSecrets(config: Config, db: Database, logger: Logger): Promis
  * replicas, each spaces its requests so that together they stay within it (replicas/budget.ts).
  * Alone, discord.js's own limiter suffices.
  */
-function discordRest(config: Config, coordinator: Coordinator, metrics: Metrics): DiscordChannels {
+function discordRest(config: Config, coordinator: Coordinator, metrics: Metrics): { channels: DiscordChannels; guilds: GuildView } {
   const turn = pacer(() => requestGapMs(coordinator.replicas()), Date.now);
   const makeRequest: RESTOptions['makeRequest'] = async (url, init) => {
     await turn();
@@ -77,7 +78,7 @@ function discordRest(config: Config, coordinator: Coordinator, metrics: Metrics)
   rest.on('response', (_request, response) => {
     if (response.status === 429) metrics.rateLimitHits.inc({ kind: '429' });
   });
-  return restChannels(rest);
+  return { channels: restChannels(rest), guilds: restGuildView(rest) };
 }
 
 /** The delivery worker as configured: the one composition the program and the simulation test both run. */
@@ -129,7 +130,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   });
   const now = options.now ?? Date.now;
   const metrics = createMetrics(db, now);
-  const discord = discordRest(config, coordinator, metrics);
+  const { channels: discord, guilds } = discordRest(config, coordinator, metrics);
   const worker = deliveryWorker(config, { db, discord, logger, metrics, clock: options.clock ?? systemClock(now), coordinator });
   // Events stored by this replica or another (and commands that make some due) wake the worker.
   const eventsStored = () => {
@@ -169,6 +170,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     metricsToken: config.metricsToken,
     onAccepted: eventsStored,
     requireSignature: config.requireSignature,
+    guilds,
     gatewayState: () => gatewayState(gateway.client),
     role: () => coordinator.role(),
     deliveryHealth: () => worker.health(),

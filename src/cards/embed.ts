@@ -7,6 +7,7 @@ import { escapeText, inlineCode, link, oneLine, prose } from '../embed/markdown.
 import { truncate } from '../embed/text.js';
 import { discordTimestamp } from '../embed/time.js';
 import { seerProgress } from '../sentry/formatters/seer.js';
+import { alertActionFields } from '../render/alert-action-fields.js';
 import type { CardState } from './state.js';
 
 /** How a card is drawn: from its state alone, so an edit always sends the whole current card. */
@@ -81,6 +82,7 @@ export function cardEmbed(state: CardState, look: CardLook): APIEmbed {
           `${oneLine(state.alert.rule)} · ${at(state.alert.at)}${state.alert.times > 1 ? ` · ${state.alert.times} times` : ''}`,
         false,
       ),
+      ...alertActionFields((state.kind === 'incident' ? state.incident : state.alert) ?? {}),
       field(
         'Seer',
         seer &&

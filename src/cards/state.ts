@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { asCardKey, type CardKey } from '../ids.js';
+import { asCardKey, type CardKey, type RouteId } from '../ids.js';
+import { alertActionOf } from '../sentry/alert-action.js';
+import { namedRouteMissing } from '../routing/select-routes.js';
 import { humanize } from '../embed/text.js';
 import type { EventFacts } from '../sentry/facts.js';
 import { splitEventType } from '../sentry/event-type.js';
@@ -33,12 +35,12 @@ export interface CardState {
   userCount?: number;
   firstSeen?: string;
   lastSeen?: string;
-  /** The last alert rule that fired, and how often one has. */
-  alert?: { rule: string; times: number; at: number };
+  /** The last alert rule that fired, and how often one has; its Dispatch action's note, and whether the route it named was gone. */
+  alert?: { rule: string; times: number; at: number } & AlertShown;
   seer?: { stage: number; of: number; label: string; links: string[] };
   comment?: { author: string; text: string; at: number; deleted?: boolean };
   /** Metric alert incidents: critical, warning, resolved or open. */
-  incident?: { status: string; rule?: string; description?: string; startedAt?: string };
+  incident?: { status: string; rule?: string; description?: string; startedAt?: string } & AlertShown;
   /** The Sentry organization, from the payloads' URLs (triage calls need it). */
   org?: string;
   /** A change made from Discord, until Sentry's webhook for it arrives (which then adds nothing). */
@@ -46,6 +48,19 @@ export interface CardState {
   lastUpdate: { text: string; at: number };
   /** The latest lines of its history, oldest first (shown on the card when it has no thread). */
   history: { text: string; at: number }[];
+}
+
+/** What an alert routed by its rule's Dispatch action shows (src/render/alert-action-fields.ts). */
+export interface AlertShown {
+  note?: string;
+  misrouted?: boolean;
+}
+
+/** The note and the missing-route line of an alert, as delivered on `routeId`. */
+function alertShown(type: string, payload: unknown, routeId: RouteId | undefined): AlertShown {
+  const action = alertActionOf(type, payload);
+  if (!action) return {};
+  return { ...(action.note ? { note: action.note } : {}), ...(namedRouteMissing(action, routeId) ? { misrouted: true } : {}) };
 }
 
 export interface CardChange {
@@ -203,13 +218,18 @@ function errorStep(prev: CardState | undefined, payload: unknown): Step {
   };
 }
 
-function alertStep(prev: CardState | undefined, payload: unknown, at: number): Step {
+function alertStep(prev: CardState | undefined, payload: unknown, at: number, shown: AlertShown): Step {
   const { data } = parseLoose(ErrorPayload, payload);
   const event = data?.event ?? {};
   const rule = data?.triggered_rule ?? data?.issue_alert?.title ?? 'an alert rule';
   const times = (prev?.alert?.times ?? 0) + 1;
   return {
-    update: { title: prev?.title ?? eventTitle(event), url: prev?.url ?? event.web_url, level: event.level, alert: { rule, times, at } },
+    update: {
+      title: prev?.title ?? eventTitle(event),
+      url: prev?.url ?? event.web_url,
+      level: event.level,
+      alert: { rule, times, at, ...shown },
+    },
     line: times > 1 ? `Alert "${rule}" fired again (${times} times)` : `Alert "${rule}" fired`,
     attention: times > 1,
     detailed: times > 1,
@@ -255,7 +275,7 @@ function seerStep(prev: CardState | undefined, action: string, payload: unknown)
 
 const INCIDENT_LEVELS: Record<string, string> = { critical: 'error', warning: 'warning' };
 
-function incidentStep(prev: CardState | undefined, action: string, payload: unknown): Step {
+function incidentStep(prev: CardState | undefined, action: string, payload: unknown, shown: AlertShown): Step {
   const { data } = parseLoose(MetricAlertPayload, payload);
   const incident = data?.metric_alert;
   const rule = incident?.alert_rule?.name ?? incident?.title;
@@ -275,6 +295,7 @@ function incidentStep(prev: CardState | undefined, action: string, payload: unkn
         rule,
         description: data?.description_text?.replace(/\\n/g, '\n'),
         startedAt: incident?.date_started ?? prev?.incident?.startedAt,
+        ...shown,
       },
     },
     line: `${label}${rule ? `: ${rule}` : ''}`,
@@ -282,7 +303,7 @@ function incidentStep(prev: CardState | undefined, action: string, payload: unkn
   };
 }
 
-function step(prev: CardState | undefined, type: string, payload: unknown, at: number): Step {
+function step(prev: CardState | undefined, type: string, payload: unknown, at: number, routeId: RouteId | undefined): Step {
   const { resource, action } = splitEventType(type);
   switch (resource) {
     case 'issue':
@@ -290,7 +311,7 @@ function step(prev: CardState | undefined, type: string, payload: unknown, at: n
     case 'error':
       return errorStep(prev, payload);
     case 'event_alert':
-      return alertStep(prev, payload, at);
+      return alertStep(prev, payload, at, alertShown(type, payload, routeId));
     case 'activity_alert':
       return activityStep(prev, payload, at);
     case 'comment':
@@ -298,7 +319,7 @@ function step(prev: CardState | undefined, type: string, payload: unknown, at: n
     case 'seer':
       return seerStep(prev, action, payload);
     case 'metric_alert':
-      return incidentStep(prev, action, payload);
+      return incidentStep(prev, action, payload, alertShown(type, payload, routeId));
     case 'dispatch':
       return triageStep(payload);
     default:
@@ -352,8 +373,18 @@ function isEcho(echo: CardState['echo'], effect: Step['effect'], at: number): bo
  * The card after one more event about it. Pure: the same card and event always give the same
  * result, which is what makes a card edit safe to send again after a crash.
  */
-export function applyEvent(prev: CardState | undefined, event: { type: string; payload: unknown; key: string; at: number }): CardChange {
-  const { update, clear = [], line, attention = false, detailed = false, effect } = step(prev, event.type, event.payload, event.at);
+export function applyEvent(
+  prev: CardState | undefined,
+  event: { type: string; payload: unknown; key: string; at: number; routeId?: RouteId },
+): CardChange {
+  const {
+    update,
+    clear = [],
+    line,
+    attention = false,
+    detailed = false,
+    effect,
+  } = step(prev, event.type, event.payload, event.at, event.routeId);
   const fromDiscord = event.type === TRIAGE_EVENT_TYPE;
   const silent = !fromDiscord && isEcho(prev?.echo, effect, event.at);
   const org = eventFacts(event.type, event.payload).organization;
