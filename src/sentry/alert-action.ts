@@ -78,10 +78,16 @@ function metricAlertAction(payload: unknown, action: string): AlertAction | unde
   return undefined;
 }
 
-/** The action of ours an alert webhook carries, if any. Only issue and metric alerts carry one. */
+/**
+ * The action of ours an alert webhook carries, if any. Only issue and metric alerts carry one. A
+ * resolved incident goes where the rule says, and pings nobody: its role is for an alert firing.
+ */
 export function alertActionOf(eventType: string, payload: unknown): AlertAction | undefined {
   const { resource, action } = splitEventType(eventType);
   if (resource === 'event_alert') return alertActionIn(objectAt(objectAt(objectAt(payload, 'data'), 'issue_alert'), 'settings'));
-  if (resource === 'metric_alert') return metricAlertAction(payload, action);
-  return undefined;
+  if (resource !== 'metric_alert') return undefined;
+  const found = metricAlertAction(payload, action);
+  if (action !== 'resolved' || !found) return found;
+  const { pingRole: _calm, ...rest } = found;
+  return rest;
 }

@@ -201,8 +201,13 @@ describe("an alert's Dispatch action, read from its payload", () => {
     ]);
     expect(alertActionOf('metric_alert.critical', payload)?.route).toBe('1');
     expect(alertActionOf('metric_alert.warning', payload)?.route).toBe('2');
-    // `resolved` names no trigger: the first of ours.
+    // `resolved` names no trigger: the first of ours; and it pings nobody.
     expect(alertActionOf('metric_alert.resolved', payload)?.route).toBe('1');
+    const pinging = withTriggers([
+      { label: 'critical', actions: [{ type: 'sentry_app', settings: ours('1', [{ name: 'dispatch_ping_role', value: '42' }]) }] },
+    ]);
+    expect(alertActionOf('metric_alert.critical', pinging)).toEqual({ route: '1', pingRole: '42' });
+    expect(alertActionOf('metric_alert.resolved', pinging)).toEqual({ route: '1' });
     expect(alertActionOf('metric_alert.critical', withTriggers([{ label: 'critical', actions: [other, email] }]))).toBeUndefined();
   });
 });
