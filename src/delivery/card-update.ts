@@ -56,8 +56,8 @@ export class CardUpdater {
     const threadsAllowed = () => !card.shared && !route.threadProblem;
     let threadId = card.threadId;
     let linesPosted = false;
-    // An alert's ping must notify: with no thread to carry it, the card is posted again with it.
-    let moved = plan.bump || (plan.alertPing !== undefined && !threadsAllowed());
+    // An alert's ping must notify: with no thread to carry it, the card is posted again with it (below).
+    let moved = plan.bump;
     // Whether the alert's ping went out already (with the lines in the thread).
     let alertPinged = false;
 
@@ -73,6 +73,8 @@ export class CardUpdater {
       if (started === 'message gone') moved = true;
       else threadId = started;
     }
+    // Threads turned out not to be allowed here: the alert's ping goes with the card, posted again.
+    if (plan.alertPing && !alertPinged && !threadsAllowed()) moved = true;
     // A thread shows under the message it was started from; a card that moved down links to it instead.
     const drawCard = (history: boolean, onMessage?: string) =>
       plan.template?.embed ?? cardEmbed(plan.state, { history, threadLink: threadId && threadId !== onMessage ? threadId : null });

@@ -28,6 +28,7 @@ const channel = (name: string, deny?: bigint): FakeChannel => ({ id: snowflake()
 const channels = {
   payments: channel('payments-alerts'),
   muted: channel('muted', PERMISSIONS.SendMessages | PERMISSIONS.EmbedLinks),
+  noThreads: channel('no-threads', PERMISSIONS.CreatePublicThreads),
 };
 const roles = {
   payments: { id: snowflake(), name: 'payments', mentionable: true },
@@ -43,6 +44,7 @@ let other: TestSource;
 let payments: Route;
 let temp: Route;
 let muted: Route;
+let noThreads: Route;
 
 const uri = (source: TestSource, endpoint: SentryUiEndpoint) => sentryUiUri(h.config.publicUrl, source.slug, endpoint);
 const webhookOf = (source: TestSource) => `${h.dispatch.url}/hooks/${source.slug}`;
@@ -59,7 +61,7 @@ const choose = (route: { id: number } | string, role?: string, note?: string) =>
 
 beforeAll(async () => {
   const acme = testGuild('Acme');
-  acme.channels.push(channels.payments, channels.muted);
+  acme.channels.push(channels.payments, channels.muted, channels.noThreads);
   acme.roles = [roles.payments, roles.quiet];
   const elsewhere = testGuild('Elsewhere');
   elsewhere.roles = [roles.elsewhere];
@@ -89,6 +91,7 @@ beforeAll(async () => {
   payments = await route('payments', channels.payments.id, 'card');
   temp = await route('temp', acme.channels[1]!.id, 'feed');
   muted = await route('quiet-room', channels.muted.id, 'feed');
+  noThreads = await route('ops', channels.noThreads.id, 'card');
   other = await h.addSource({ name: 'backend', secret: OTHER_SECRET, guildId: elsewhere.id, channelId: elsewhere.channels[0]!.id });
   await waitFor(() => h.dispatch.client.isReady(), 20_000, 'the gateway');
 });
@@ -121,6 +124,7 @@ describe('the Route and Ping role selects', () => {
       { label: '#payments-alerts · payments', value: String(payments.id), default: false },
       { label: '#other · temp', value: String(temp.id), default: false },
       { label: '#muted · quiet-room', value: String(muted.id), default: false },
+      { label: '#no-threads · ops', value: String(noThreads.id), default: false },
     ]);
     expect((await options(backend, 'routes', SECRET, 'pay')).json.map((o: { label: string }) => o.label)).toEqual([
       '#payments-alerts · payments',
@@ -245,7 +249,7 @@ function issueAlertWith(marker: string, fields: { name: string; value: unknown }
 }
 
 /** The example app's metric alert: our action in the critical trigger, another app's in the warning one. */
-function checkoutLatency(action: 'critical' | 'warning' | 'resolved', fields: { name: string; value: unknown }[]) {
+function checkoutLatency(action: 'critical' | 'warning' | 'resolved', fields: { name: string; value: unknown }[], incident = '4242') {
   const rule = metricAlert.data.metric_alert.alert_rule;
   return {
     ...metricAlert,
@@ -255,7 +259,7 @@ function checkoutLatency(action: 'critical' | 'warning' | 'resolved', fields: { 
       description_title: `checkout-latency ${action}`,
       metric_alert: {
         ...metricAlert.data.metric_alert,
-        id: '4242',
+        id: incident,
         alert_rule: {
           ...rule,
           name: 'checkout-latency',
@@ -331,6 +335,19 @@ describe('alerts routed by their own settings', () => {
     expect(h.discord.messagesIn(backend.channelId).some(showing('checkout-latency'))).toBe(false);
   });
 
+  it('on a card route without threads, an alert that edits the card posts it again, with the ping', async () => {
+    const fields = choose(noThreads, roles.payments.id);
+    await handled(await postTo(backend, 'metric_alert', checkoutLatency('critical', fields, '5151')));
+    const first = h.discord.messagesIn(channels.noThreads.id);
+    expect(first.map((m) => m.content)).toEqual([`<@&${roles.payments.id}>`]);
+    await handled(await postTo(backend, 'metric_alert', checkoutLatency('warning', fields, '5151')));
+    await expect.poll(() => h.discord.messagesIn(channels.noThreads.id).length).toBe(2);
+    const again = h.discord.messagesIn(channels.noThreads.id)[1]!;
+    expect(again.content).toBe(`<@&${roles.payments.id}>`);
+    expect(again.allowed_mentions).toEqual({ parse: [], roles: [roles.payments.id] });
+    expect(JSON.stringify(again.embeds)).toContain('checkout-latency warning');
+  });
+
   it('a route removed between the rule’s save and its alert: the first route takes it, saying why', async () => {
     expect((await settings(backend, choose(temp, roles.payments.id))).status).toBe(200);
     await deleteRoute(h.dispatch.db, temp);
@@ -364,7 +381,7 @@ describe('alerts routed by their own settings', () => {
     const plain = { ...issueAlert, data: { ...issueAlert.data, issue_alert: { ...issueAlert.data.issue_alert, title: 'PLAIN' } } };
     const eventId = await postTo(backend, 'event_alert', plain);
     const stored = await h.dispatch.db.get<{ filtered_by: string }>(sql`select filtered_by from events where id = ${eventId}`);
-    expect(JSON.parse(stored!.filtered_by).sort()).toEqual([backend.route.id, payments.id, muted.id].sort());
+    expect(JSON.parse(stored!.filtered_by).sort()).toEqual([backend.route.id, payments.id, muted.id, noThreads.id].sort());
     expect(await deliveriesOfEvent(h.dispatch.db, eventId)).toEqual([]);
   });
 
