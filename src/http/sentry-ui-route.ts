@@ -39,16 +39,16 @@ export interface SentryUiDeps {
   now: () => number;
 }
 
-/** Sentry allows no more than this many options in a select (the docs' advice; nothing above needs more). */
-export const MAX_OPTIONS = 100;
+/** At most this many options in an answer: a select with more is no use in a form. */
+const MAX_OPTIONS = 100;
 /** How long the options may wait for Discord before answering without it (Sentry gives up after 30 s). */
 const DISCORD_WAIT_MS = 3000;
 /** Longest note accepted: it is shown in an embed field of 1,024 characters, beside the rest. */
-export const NOTE_MAX = 500;
+const NOTE_MAX = 500;
 /** The settings body is a few fields; anything larger is not Sentry's. */
 const MAX_SETTINGS_BYTES = 64 * 1024;
 
-export interface SelectOption {
+interface SelectOption {
   label: string;
   value: string;
   default: boolean;
@@ -63,17 +63,17 @@ function matching(options: SelectOption[], query: unknown): SelectOption[] {
 }
 
 /** A route as the Route select and the settings check name it: `#channel · route`. */
-export function routeLabel(route: Pick<Route, 'name' | 'channelId'>, channels: ReadonlyMap<string, string>): string {
+function routeLabel(route: Pick<Route, 'name' | 'channelId'>, channels: ReadonlyMap<string, string>): string {
   const name = channels.get(route.channelId);
   return `#${name ?? `channel ${route.channelId}`} · ${route.name}`;
 }
 
 /** The roles an alert may ping: mentionable, not @everyone, not an integration's own. */
-export const pingableRoles = (guildId: GuildId, roles: readonly ServerRole[]): ServerRole[] =>
+const pingableRoles = (guildId: GuildId, roles: readonly ServerRole[]): ServerRole[] =>
   roles.filter((role) => !isEveryone(role, guildId) && role.mentionable && !role.managed).sort((a, b) => b.position - a.position);
 
 export function sentryUiRouter(deps: SentryUiDeps): Router {
-  const router = Router({ mergeParams: true });
+  const router = Router();
   /** Discord's answer, or undefined if it fails or takes longer than the options can wait. */
   const withinWait = async <T>(what: string, about: object, read: () => Promise<T>): Promise<T | undefined> => {
     let timer: NodeJS.Timeout | undefined;

@@ -166,6 +166,17 @@ describe('the Route and Ping role selects', () => {
     ]);
   });
 
+  it('list at most 100 options, the highest roles first', async () => {
+    const big = testGuild('Big');
+    big.roles = Array.from({ length: 150 }, (_, i) => ({ id: snowflake(), name: `team-${i}`, mentionable: true }));
+    h.discord.guilds.push(big);
+    const source = await h.addSource({ name: 'big', secret: SECRET, guildId: big.id, channelId: big.channels[0]!.id });
+    const answer = await options(source, 'roles', SECRET);
+    expect(answer.json).toHaveLength(100);
+    expect(answer.json.slice(0, 2).map((o: { label: string }) => o.label)).toEqual(['No ping', '@team-149']);
+    expect((await options(source, 'roles', SECRET, 'team-14')).json).toHaveLength(11);
+  });
+
   it('an unknown source is 404, another method 405, both with a message Sentry can show', async () => {
     const unknown = await send({ url: `${h.dispatch.url}/sentry-ui/${'x'.repeat(32)}/routes`, init: {} });
     expect(unknown.status).toBe(404);
@@ -346,6 +357,11 @@ describe('alerts routed by their own settings', () => {
     expect(again.content).toBe(`<@&${roles.payments.id}>`);
     expect(again.allowed_mentions).toEqual({ parse: [], roles: [roles.payments.id] });
     expect(JSON.stringify(again.embeds)).toContain('checkout-latency warning');
+  });
+
+  it('the dry run replays stored alerts by their settings too', async () => {
+    const dry = shownText(await interact(h.discord, slash(alice, 'test', [str('source', 'backend')], 'route')));
+    expect(dry).toContain('"name":"ops → would post 2"');
   });
 
   it('a route removed between the rule’s save and its alert: the first route takes it, saying why', async () => {
