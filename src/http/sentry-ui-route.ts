@@ -103,7 +103,7 @@ export function sentryUiRouter(deps: SentryUiDeps): Router {
     const verdict = checkSourceSignature(source, deps, signed, req.get('sentry-app-signature'));
     if (verdict.ok) return;
     deps.logger.info(
-      { source_id: source.id, guild_id: source.guildId, path: req.path, reason: verdict.reason },
+      { source_id: source.id, guild_id: source.guildId, endpoint: req.path.split('/').pop(), reason: verdict.reason },
       'Sentry UI request refused',
     );
     throw refuse(

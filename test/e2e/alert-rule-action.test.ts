@@ -403,7 +403,8 @@ describe('alerts routed by their own settings', () => {
 
   it('logs no secret, signature or note', async () => {
     const logs = h.logLines.join('');
-    for (const secret of [SECRET, OTHER_SECRET, sign('', SECRET), 'Checkout p95']) expect(logs).not.toContain(secret);
+    for (const secret of [SECRET, OTHER_SECRET, sign('', SECRET), 'Checkout p95', backend.slug, other.slug])
+      expect(logs).not.toContain(secret);
     expect(logs).toContain('alert rule settings refused');
   });
 });

@@ -25,6 +25,13 @@ describe('the logger hides credentials', () => {
     expect(out).toContain('postgres://dispatch:[redacted]@db.internal');
   });
 
+  it("hides a source's slug in the paths of webhooks and of Sentry's UI-component requests", () => {
+    const { logger, lines } = capture([]);
+    logger.error({ path: '/sentry-ui/Ab-_0123456789abcdefghijklmnopqr/settings' }, 'failed at /hooks/Ab-_0123456789abcdefghijklmnopqr');
+    expect(lines.join('')).not.toContain('Ab-_0123456789');
+    expect(lines.join('')).toContain('/sentry-ui/[slug]/settings');
+  });
+
   it('hides the password of any URL with credentials in a log line', () => {
     const { logger, lines } = capture([]);
     logger.warn('retrying https://user:pa55@example.com/x');
