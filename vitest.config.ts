@@ -24,6 +24,7 @@ const ON_POSTGRES = [
   'test/e2e/replicas-partition.test.ts',
   'test/simulation/simulation.test.ts',
   'test/integration/idle-cost.test.ts',
+  'test/e2e/alert-rule-action.test.ts',
 ];
 
 export default defineConfig({

@@ -22,6 +22,7 @@ import { editCommand } from './source-edit.js';
 import { disableCommand, enableCommand, infoCommand, listCommand, testCommand } from './source-manage.js';
 import { secretCommand } from './source-secret.js';
 import { connectCommand } from './source-connect.js';
+import { schemaCommand } from './source-schema.js';
 import { templateClearCommand, templateListCommand, templatePreviewCommand, templateSetCommand } from './template.js';
 import type { Command, CommandContext } from './types.js';
 
@@ -132,6 +133,12 @@ const data = new SlashCommandBuilder()
           .setName('connect')
           .setDescription("Connect Sentry's API (an integration token) for the triage buttons on cards")
           .addStringOption(sourceOption),
+      )
+      .addSubcommand((sub) =>
+        sub
+          .setName('schema')
+          .setDescription("The JSON for the Sentry integration's Schema: pick the route in Sentry's alert rules")
+          .addStringOption(sourceOption),
       ),
   )
   .addSubcommandGroup((group) =>
@@ -225,6 +232,7 @@ const HANDLERS: Record<string, Record<string, Handler>> = {
     log: logCommand,
     edit: editCommand,
     connect: connectCommand,
+    schema: schemaCommand,
   },
   route: { add: routeAddCommand, list: routeListCommand, edit: routeEditCommand, remove: routeRemoveCommand, test: routeTestCommand },
   template: { set: templateSetCommand, preview: templatePreviewCommand, list: templateListCommand, clear: templateClearCommand },

@@ -271,7 +271,7 @@ export async function routeTestCommand(interaction: Interaction, ctx: CommandCon
   let nowhere = 0;
   for (const event of events) {
     const drawn = renderEvent(event);
-    const { through } = selectRoutes(routes, event.eventType, drawn.facts);
+    const { through } = selectRoutes(routes, event.eventType, drawn.facts, drawn.alert);
     if (through.length === 0) nowhere += 1;
     for (const route of through) {
       const tally = posted.get(route.id)!;

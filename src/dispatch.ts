@@ -13,6 +13,7 @@ import { singleProcess, type Coordinator } from './replicas/coordinator.js';
 import { pacer, requestGapMs } from './replicas/budget.js';
 import { Gateway } from './discord/gateway.js';
 import { restChannels, type DiscordChannels } from './delivery/sender.js';
+import { restGuildView, type GuildView } from './discord/guild-view.js';
 import { retryCardThreads } from './cards/thread-access.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { systemClock, type Clock } from './delivery/clock.js';
@@ -67,7 +68,8 @@ function sealingKey(config: Config, logger: Logger): { key: Buffer | undefined; 
   }
   if (!config.keyFile) return { key: undefined, previous, place: { kind: 'none' } };
   const { key, created, looseMode } = loadOrCreateKeyFile(config.keyFile);
-  if (created) logger.info({ key_file: config.keyFile }, 'made a key file to seal signing secrets and Sentry tokens: keep it with the database');
+  if (created)
+    logger.info({ key_file: config.keyFile }, 'made a key file to seal signing secrets and Sentry tokens: keep it with the database');
   if (looseMode) logger.warn({ key_file: config.keyFile }, 'the key file can be read by other users: `chmod 600` it');
   return { key, previous, place: { kind: 'file', path: config.keyFile } };
 }
@@ -89,8 +91,13 @@ async function sealSecrets(config: Config, db: Database, logger: Logger): Promis
       `the key file ${place.path} does not open the stored secrets (${error.message}): put back the key file made with this database, or set DISPATCH_ENCRYPTION_KEY to the key that sealed them`,
     );
   }
-  if (place.kind === 'none') logger.warn('no key to seal secrets with (an in-memory database): signing secrets and Sentry tokens are kept in plain text');
-  else logger.info({ key_id: secrets.keyId, key_file: place.kind === 'file' ? place.path : undefined }, 'signing secrets and Sentry tokens are sealed');
+  if (place.kind === 'none')
+    logger.warn('no key to seal secrets with (an in-memory database): signing secrets and Sentry tokens are kept in plain text');
+  else
+    logger.info(
+      { key_id: secrets.keyId, key_file: place.kind === 'file' ? place.path : undefined },
+      'signing secrets and Sentry tokens are sealed',
+    );
   return { secrets, keyPlace: place };
 }
 
@@ -99,7 +106,7 @@ async function sealSecrets(config: Config, db: Database, logger: Logger): Promis
  * replicas, each spaces its requests so that together they stay within it (replicas/budget.ts).
  * Alone, discord.js's own limiter suffices.
  */
-function discordRest(config: Config, coordinator: Coordinator, metrics: Metrics): DiscordChannels {
+function discordRest(config: Config, coordinator: Coordinator, metrics: Metrics): { channels: DiscordChannels; guilds: GuildView } {
   const turn = pacer(() => requestGapMs(coordinator.replicas()), Date.now);
   const makeRequest: RESTOptions['makeRequest'] = async (url, init) => {
     await turn();
@@ -110,7 +117,7 @@ function discordRest(config: Config, coordinator: Coordinator, metrics: Metrics)
   rest.on('response', (_request, response) => {
     if (response.status === 429) metrics.rateLimitHits.inc({ kind: '429' });
   });
-  return restChannels(rest);
+  return { channels: restChannels(rest), guilds: restGuildView(rest) };
 }
 
 /** The delivery worker as configured: the one composition the program and the simulation test both run. */
@@ -162,7 +169,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   });
   const now = options.now ?? Date.now;
   const metrics = createMetrics(db, now);
-  const discord = discordRest(config, coordinator, metrics);
+  const { channels: discord, guilds } = discordRest(config, coordinator, metrics);
   const worker = deliveryWorker(config, { db, discord, logger, metrics, clock: options.clock ?? systemClock(now), coordinator });
   // Events stored by this replica or another (and commands that make some due) wake the worker.
   const eventsStored = () => {
@@ -213,6 +220,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     metricsToken: config.metricsToken,
     onAccepted: eventsStored,
     requireSignature: config.requireSignature,
+    guilds,
     gatewayState: () => gatewayState(gateway.client),
     role: () => coordinator.role(),
     deliveryHealth: () => worker.health(),

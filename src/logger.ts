@@ -25,13 +25,14 @@ const REDACT_PATHS = [
 
 /**
  * Credentials that travel inside text: interaction tokens in Discord URLs (a discord.js error's
- * `url`), webhook slugs in paths (a slug lets anyone post to a source without a secret), and
- * `Bot`/`Bearer` authorization values.
+ * `url`), source slugs in paths (`/hooks/`, `/sentry-ui/`: a slug lets anyone post to a source
+ * without a secret), and `Bot`/`Bearer` authorization values.
  */
 const SECRETS_IN_TEXT: [RegExp, string][] = [
   [/(\/interactions\/\d+\/)[^/\s?]+/g, '$1[token]'],
   [/(\/webhooks\/\d+\/)[^/\s?]+/g, '$1[token]'],
   [/(\/hooks\/)[^/\s?]+/g, '$1[slug]'],
+  [/(\/sentry-ui\/)[^/\s?]+/g, '$1[slug]'],
   [/\b(Bot|Bearer)\s+[\w.~+/=-]+/g, '$1 [redacted]'],
   // The password of any URL with credentials (DATABASE_URL's, in a driver's error).
   [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi, '$1[redacted]@'],

@@ -37,7 +37,8 @@ export function actorOf(actor: string | undefined): Actor | undefined {
   return match ? { type: match[1]!, id: match[2]! } : undefined;
 }
 
-export const sameActor = (a: Actor | undefined, b: Actor | undefined) => a !== undefined && b !== undefined && a.type === b.type && a.id === b.id;
+export const sameActor = (a: Actor | undefined, b: Actor | undefined) =>
+  a !== undefined && b !== undefined && a.type === b.type && a.id === b.id;
 
 const archivedAlike = (status: string | undefined) => (status === 'archived' ? 'ignored' : status);
 
@@ -58,7 +59,11 @@ export function expecting(previous: readonly ExpectedEcho[] | undefined, added: 
  * Is this event Sentry's echo of a change made from Discord? Returns the echoes still expected
  * afterwards (the matched one is used up), or undefined when it is a change of its own.
  */
-export function consumeEcho(expected: readonly ExpectedEcho[] | undefined, effect: IssueEffect | undefined, at: number): ExpectedEcho[] | undefined {
+export function consumeEcho(
+  expected: readonly ExpectedEcho[] | undefined,
+  effect: IssueEffect | undefined,
+  at: number,
+): ExpectedEcho[] | undefined {
   if (!effect) return undefined;
   const live = expecting(expected, undefined, at);
   const index = live.findIndex((e) => matches(e, effect));

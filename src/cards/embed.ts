@@ -9,6 +9,7 @@ import { discordTimestamp } from '../embed/time.js';
 import { pullRequestText, seerProgress } from '../sentry/formatters/seer.js';
 import { windowText } from '../sentry/formatters/metric-alert.js';
 import { statusWords } from '../sentry/issue-status.js';
+import { alertActionFields } from '../render/alert-action-fields.js';
 import type { CardState } from './state.js';
 
 /** How a card is drawn: from its state alone, so an edit always sends the whole current card. */
@@ -125,6 +126,7 @@ export function cardEmbed(state: CardState, look: CardLook): APIEmbed {
           `${oneLine(state.alert.rule)} · ${at(state.alert.at)}${state.alert.times > 1 ? ` · ${state.alert.times} times` : ''}`,
         false,
       ),
+      ...alertActionFields((state.kind === 'incident' ? state.incident : state.alert) ?? {}),
       field('Latest event', latestEventText(state), false),
       field(
         'Last activity',

@@ -119,7 +119,8 @@ export class CardReconciler {
         if (!(error instanceof SentryApiError)) throw error;
         const left = cards.length - outcome.checked;
         outcome.problem = `${describeSentryProblem(error.problem).replace(/ Nothing was changed\.$/, '')} (${left} cards left for the next read-back)`;
-        if (error.problem.kind === 'revoked' || error.problem.kind === 'forbidden') await setSentryProblem(db, sourceId, describeSentryProblem(error.problem));
+        if (error.problem.kind === 'revoked' || error.problem.kind === 'forbidden')
+          await setSentryProblem(db, sourceId, describeSentryProblem(error.problem));
         logger.info({ source_id: sourceId, problem: error.problem.kind, cards_left: left }, 'reading cards back from Sentry stopped');
         break;
       }
@@ -133,7 +134,8 @@ export class CardReconciler {
       }
     }
     await recordCardSync(db, sourceId, outcome);
-    if (outcome.fixed > 0) logger.info({ source_id: sourceId, checked: outcome.checked, fixed: outcome.fixed }, 'cards set right from Sentry');
+    if (outcome.fixed > 0)
+      logger.info({ source_id: sourceId, checked: outcome.checked, fixed: outcome.fixed }, 'cards set right from Sentry');
     return outcome;
   }
 
@@ -161,7 +163,11 @@ export class CardReconciler {
   }
 
   /** Stores the read-back for the card when it differs from Sentry's issue; true if it did. */
-  private async setRight(card: CardTarget & { state: string }, issue: Record<string, unknown>, reason: SyncPayload['data']['reason']): Promise<boolean> {
+  private async setRight(
+    card: CardTarget & { state: string },
+    issue: Record<string, unknown>,
+    reason: SyncPayload['data']['reason'],
+  ): Promise<boolean> {
     if (drift(stateOf(card), issue).length === 0) return false;
     const payload: SyncPayload = { action: 'sync', data: { issue, reason } };
     await recordCardEvent(this.deps.db, card, SYNC_EVENT_TYPE, payload, this.deps.now());

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { asCardKey, type CardKey } from '../ids.js';
+import { asCardKey, type CardKey, type RouteId } from '../ids.js';
+import { alertActionOf } from '../sentry/alert-action.js';
+import { namedRouteMissing } from '../routing/select-routes.js';
 import { humanize } from '../embed/text.js';
 import type { EventFacts } from '../sentry/facts.js';
 import { splitEventType } from '../sentry/event-type.js';
@@ -44,15 +46,25 @@ export interface CardState {
   lastSeen?: string;
   /** The latest error event about the issue: what it raised, where and in which environment and release. */
   latestEvent?: { title?: string; culprit?: string; environment?: string; release?: string; platform?: string; at: number };
-  /** The last alert rule that fired, and how often one has. */
-  alert?: { rule: string; times: number; at: number };
+  /** The last alert rule that fired, and how often one has; its Dispatch action's note, and whether the route it named was gone. */
+  alert?: { rule: string; times: number; at: number } & AlertShown;
   /** The last activity an activity alert reported (a Seer result, an escalation), with its summary. */
   activity?: { label: string; summary?: string; at: number };
   /**
    * Seer's run: the stage it reached, and the latest of what each completed stage produced. `links`
    * is how cards from before `prs` kept the pull requests' addresses.
    */
-  seer?: { stage: number; of: number; label: string; links: string[]; prs?: SeerPullRequest[]; rootCause?: string; repo?: string; solution?: string; fix?: string };
+  seer?: {
+    stage: number;
+    of: number;
+    label: string;
+    links: string[];
+    prs?: SeerPullRequest[];
+    rootCause?: string;
+    repo?: string;
+    solution?: string;
+    fix?: string;
+  };
   comment?: { author: string; text: string; at: number; deleted?: boolean };
   /** Metric alert incidents: critical, warning, resolved or open; what the rule measures and against what. */
   incident?: {
@@ -64,7 +76,7 @@ export interface CardState {
     window?: number;
     threshold?: number;
     projects?: string[];
-  };
+  } & AlertShown;
   /** The Sentry organization, from the payloads' URLs (triage calls need it). */
   org?: string;
   /** Changes made from Discord whose webhook from Sentry has not come yet (it then adds nothing). */
@@ -72,6 +84,19 @@ export interface CardState {
   lastUpdate: { text: string; at: number };
   /** The latest lines of its history, oldest first (shown on the card when it has no thread). */
   history: { text: string; at: number }[];
+}
+
+/** What an alert routed by its rule's Dispatch action shows (src/render/alert-action-fields.ts). */
+export interface AlertShown {
+  note?: string;
+  misrouted?: boolean;
+}
+
+/** The note and the missing-route line of an alert, as delivered on `routeId`. */
+function alertShown(type: string, payload: unknown, routeId: RouteId | undefined): AlertShown {
+  const action = alertActionOf(type, payload);
+  if (!action) return {};
+  return { ...(action.note ? { note: action.note } : {}), ...(namedRouteMissing(action, routeId) ? { misrouted: true } : {}) };
 }
 
 export interface CardChange {
@@ -248,7 +273,7 @@ function errorStep(prev: CardState | undefined, payload: unknown, at: number): S
   };
 }
 
-function alertStep(prev: CardState | undefined, payload: unknown, at: number): Step {
+function alertStep(prev: CardState | undefined, payload: unknown, at: number, shown: AlertShown): Step {
   const { data } = parseLoose(ErrorPayload, payload);
   const event = data?.event ?? {};
   const rule = data?.triggered_rule ?? data?.issue_alert?.title ?? 'an alert rule';
@@ -259,7 +284,7 @@ function alertStep(prev: CardState | undefined, payload: unknown, at: number): S
       url: prev?.url ?? event.web_url,
       culprit: prev?.culprit ?? event.culprit,
       level: event.level,
-      alert: { rule, times, at },
+      alert: { rule, times, at, ...shown },
       latestEvent: latestEventOf(event, at),
     },
     line: times > 1 ? `Alert "${rule}" fired again (${times} times)` : `Alert "${rule}" fired`,
@@ -316,7 +341,13 @@ function seerStep(prev: CardState | undefined, action: string, payload: unknown)
 
 const INCIDENT_LEVELS: Record<string, string> = { critical: 'error', warning: 'warning' };
 
-function incidentStep(prev: CardState | undefined, action: string, payload: unknown): Step {
+function withoutShown(incident: CardState['incident']): CardState['incident'] {
+  if (!incident) return undefined;
+  const { note: _note, misrouted: _misrouted, ...rest } = incident;
+  return rest;
+}
+
+function incidentStep(prev: CardState | undefined, action: string, payload: unknown, shown: AlertShown): Step {
   const { data } = parseLoose(MetricAlertPayload, payload);
   const incident = data?.metric_alert;
   const rule = incident?.alert_rule?.name ?? incident?.title;
@@ -333,17 +364,21 @@ function incidentStep(prev: CardState | undefined, action: string, payload: unkn
       url: data?.web_url,
       project: incident?.projects?.[0],
       level: INCIDENT_LEVELS[action],
-      incident: merged(before ?? { status: action }, {
-        status: action,
-        rule,
-        description: data?.description_text?.replace(/\\n/g, '\n'),
-        startedAt: incident?.date_started,
-        metric: measure.metric,
-        window: measure.window,
-        // The threshold of the trigger that fired; resolving has none of its own.
-        threshold: measure.threshold,
-        projects: measure.projects.length > 0 ? measure.projects : undefined,
-      }),
+      // The note and the missing-route line are the latest alert's own: not kept from an earlier one.
+      incident: {
+        ...merged(withoutShown(before) ?? { status: action }, {
+          status: action,
+          rule,
+          description: data?.description_text?.replace(/\\n/g, '\n'),
+          startedAt: incident?.date_started,
+          metric: measure.metric,
+          window: measure.window,
+          // The threshold of the trigger that fired; resolving has none of its own.
+          threshold: measure.threshold,
+          projects: measure.projects.length > 0 ? measure.projects : undefined,
+        }),
+        ...shown,
+      },
     },
     line: `${label}${rule ? `: ${rule}` : ''}`,
     attention: again,
@@ -409,7 +444,7 @@ function syncStep(prev: CardState | undefined, payload: unknown): Step {
   };
 }
 
-function step(prev: CardState | undefined, type: string, payload: unknown, at: number): Step {
+function step(prev: CardState | undefined, type: string, payload: unknown, at: number, routeId: RouteId | undefined): Step {
   if (type === TRIAGE_EVENT_TYPE) return triageStep(prev, payload, at);
   if (type === SYNC_EVENT_TYPE) return syncStep(prev, payload);
   const { resource, action } = splitEventType(type);
@@ -419,7 +454,7 @@ function step(prev: CardState | undefined, type: string, payload: unknown, at: n
     case 'error':
       return errorStep(prev, payload, at);
     case 'event_alert':
-      return alertStep(prev, payload, at);
+      return alertStep(prev, payload, at, alertShown(type, payload, routeId));
     case 'activity_alert':
       return activityStep(prev, payload, at);
     case 'comment':
@@ -427,7 +462,7 @@ function step(prev: CardState | undefined, type: string, payload: unknown, at: n
     case 'seer':
       return seerStep(prev, action, payload);
     case 'metric_alert':
-      return incidentStep(prev, action, payload);
+      return incidentStep(prev, action, payload, alertShown(type, payload, routeId));
     default:
       return { update: {}, line: type };
   }
@@ -443,13 +478,20 @@ function echoesOf(state: CardState | undefined): ExpectedEcho[] | undefined {
  * The card after one more event about it. Pure: the same card and event always give the same
  * result, which is what makes a card edit safe to send again after a crash.
  */
-export function applyEvent(prev: CardState | undefined, event: { type: string; payload: unknown; key: string; at: number }): CardChange {
-  const { update, clear = [], line, attention = false, detailed = false, effect, expects, quiet = false } = step(
-    prev,
-    event.type,
-    event.payload,
-    event.at,
-  );
+export function applyEvent(
+  prev: CardState | undefined,
+  event: { type: string; payload: unknown; key: string; at: number; routeId?: RouteId },
+): CardChange {
+  const {
+    update,
+    clear = [],
+    line,
+    attention = false,
+    detailed = false,
+    effect,
+    expects,
+    quiet = false,
+  } = step(prev, event.type, event.payload, event.at, event.routeId);
   // Sentry's webhook for a change made from Discord: it uses up the expectation and adds no line.
   const left = expects ? undefined : consumeEcho(echoesOf(prev), effect, event.at);
   const silent = quiet || left !== undefined;

@@ -48,9 +48,7 @@ export function drift(state: CardState, rawIssue: unknown): string[] {
   const unassigned = (rawIssue as { assignedTo?: unknown } | null)?.assignedTo === null;
   if (unassigned && state.assignee !== undefined) out.push('unassigned');
   else if (now.assigneeId !== undefined) {
-    const differs = state.assigneeId
-      ? !sameActor(state.assigneeId, now.assigneeId)
-      : looseName(state.assignee) !== looseName(now.assignee);
+    const differs = state.assigneeId ? !sameActor(state.assigneeId, now.assigneeId) : looseName(state.assignee) !== looseName(now.assignee);
     if (differs) out.push(`assigned to ${now.assignee ?? `${now.assigneeId.type} ${now.assigneeId.id}`}`);
   }
   return out;

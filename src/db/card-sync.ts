@@ -40,7 +40,13 @@ export async function cardsToSync(db: Database, sourceId: SourceId, since: numbe
       and not exists (select 1 from deliveries d
         where d.route_id = c.route_id and d.card_key = c.card_key and d.status in ('pending', 'paused'))
     order by c.updated_at desc limit ${limit}`);
-  return rows.map((r) => ({ routeId: asRouteId(Number(r.route_id)), sourceId, channelId: r.channel_id, cardKey: r.card_key, state: r.state }));
+  return rows.map((r) => ({
+    routeId: asRouteId(Number(r.route_id)),
+    sourceId,
+    channelId: r.channel_id,
+    cardKey: r.card_key,
+    state: r.state,
+  }));
 }
 
 /** What the read-back did, for `/dispatch source info`. */

@@ -4,7 +4,6 @@ import { dirname } from 'node:path';
 import { SecretKeyError } from './secret-box.js';
 import { parseKey } from '../secret-key.js';
 
-
 /** Where the key that seals secrets comes from: said in the start-up log and by `/dispatch source info`. */
 export type KeyPlace = { kind: 'variable' } | { kind: 'file'; path: string } | { kind: 'none' };
 

@@ -284,3 +284,21 @@ export const templates = pgTable(
       .where(sql`${t.routeId} is not null`),
   ],
 );
+
+/**
+ * A role an alert rule in Sentry may ping through a source: one that the check Sentry asks for when
+ * the rule is saved (POST /sentry-ui/<slug>/settings) found to be a mentionable role of the
+ * source's own server. An alert's ping role that is not here never pings.
+ */
+export const alertPingRoles = pgTable(
+  'alert_ping_roles',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    sourceId: integer('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    roleId: text('role_id').notNull(),
+    acceptedAt: bigint('accepted_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [uniqueIndex('alert_ping_roles_source_role').on(t.sourceId, t.roleId)],
+);

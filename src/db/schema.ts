@@ -287,6 +287,25 @@ export const templates = sqliteTable(
   ],
 );
 
+/**
+ * A role an alert rule in Sentry may ping through a source: one that the check Sentry asks for when
+ * the rule is saved (POST /sentry-ui/<slug>/settings) found to be a mentionable role of the
+ * source's own server. An alert's ping role that is not here never pings.
+ */
+export const alertPingRoles = sqliteTable(
+  'alert_ping_roles',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    sourceId: integer('source_id')
+      .$type<SourceId>()
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    roleId: text('role_id').$type<RoleId>().notNull(),
+    acceptedAt: integer('accepted_at').notNull(),
+  },
+  (t) => [uniqueIndex('alert_ping_roles_source_role').on(t.sourceId, t.roleId)],
+);
+
 export type Source = typeof sources.$inferSelect;
 export type TemplateRow = typeof templates.$inferSelect;
 export type EventRow = typeof events.$inferSelect;

@@ -22,6 +22,9 @@ export class SourceNameTaken extends Error {
   }
 }
 
+/** Slugs are 24 random bytes in base64url; anything else cannot name a source. */
+export const SLUG_PATTERN = /^[A-Za-z0-9_-]{32}$/;
+
 /** 24 random bytes = 192 bits, URL-safe. */
 function newSlug(): string {
   return randomBytes(24).toString('base64url');

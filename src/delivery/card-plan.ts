@@ -23,9 +23,11 @@ import type { BatchId, ChannelId, RoleId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { renderEvent, type EventToRender, type RenderedEvent } from '../render/render-event.js';
 import { parsePayload } from '../sentry/payload.js';
+import { alertActionOf } from '../sentry/alert-action.js';
 import { TRIAGE_EVENT_TYPE } from '../triage/actions.js';
 import { cardButtons, sharedButtons } from '../triage/components.js';
-import { sendPlan, withPing, type SendPlan } from './plan.js';
+import { acceptedAlertRole, sendPlan, withPing, type SendPlan } from './plan.js';
+import { mentions } from '../routing/ping.js';
 import { CARD_EDIT_EVERY_MS, cardEditAt, gatheringUntil, isCardJob, needsBump, partsThatFit } from './policy.js';
 import { newNonce, type DiscordChannels } from './sender.js';
 import { letIngestIn } from './clock.js';
@@ -67,6 +69,11 @@ export interface CardUpdatePlan {
   details: APIEmbed[];
   /** A route's ping for an event that calls for one, when the card is posted again. */
   ping?: { content: string; roleIds: RoleId[] };
+  /**
+   * The roles the edit's alerts named and the settings check accepted: an edit notifies nobody, so
+   * they go with the card's thread lines, or with the card posted again when it has no thread.
+   */
+  alertPing?: { content: string; roleIds: RoleId[] };
   /** Its source is connected to Sentry's API: the card shows triage buttons. */
   connected: boolean;
   /** Set when this edit probes a held channel. */
@@ -85,8 +92,8 @@ const payloadOf = (job: Job): unknown => {
   }
 };
 
-const changeFor = (prev: CardState | undefined, job: Job): CardChange =>
-  applyEvent(prev, { type: job.eventType, payload: payloadOf(job), key: job.cardKey!, at: job.receivedAt });
+const changeFor = (prev: CardState | undefined, job: Job, payload = payloadOf(job)): CardChange =>
+  applyEvent(prev, { type: job.eventType, payload, key: job.cardKey!, at: job.receivedAt, routeId: job.routeId });
 
 const cardId = (job: Pick<Job, 'routeId' | 'cardKey'>) => `${job.routeId}:${job.cardKey}`;
 
@@ -229,7 +236,8 @@ export class CardPlanner {
     const rendered = renderEvent(job, await templateFor(this.deps.db, job.sourceId, job.routeId, job.eventType));
     const own = rendered.templatePattern !== undefined || job.renderFallback >= 2;
     const embed = own ? rendered.embeds[0]! : cardEmbed(state, { history });
-    return { job, state, part: withPing({ ...rendered, embeds: [embed] }, route) };
+    const alertRole = await acceptedAlertRole(this.deps.db, job.sourceId, rendered.alert);
+    return { job, state, part: withPing({ ...rendered, embeds: [embed] }, route, alertRole) };
   }
 
   /**
@@ -250,12 +258,16 @@ export class CardPlanner {
     if (!route) return { waitUntil: now };
     let state = JSON.parse(card.state) as CardState;
     const changes: CardChange[] = [];
+    const alertRoles = new Set<RoleId>();
     for (const [i, job] of jobs.entries()) {
       // A card under a storm of events folds them in slices, giving way to webhooks in between.
       if (i % FOLD_SLICE === FOLD_SLICE - 1) await letIngestIn();
-      const change = changeFor(state, job);
+      const payload = payloadOf(job);
+      const change = changeFor(state, job, payload);
       changes.push(change);
       state = change.state;
+      const alertRole = await acceptedAlertRole(db, job.sourceId, alertActionOf(job.eventType, payload));
+      if (alertRole) alertRoles.add(alertRole);
     }
     // A card left in the channel its route posted to before a move goes to where the route posts now.
     const bump =
@@ -289,6 +301,7 @@ export class CardPlanner {
       ...(rendered.templatePattern !== undefined ? { template: { embed: rendered.embeds[0]!, pattern: rendered.templatePattern } } : {}),
       details,
       ...(ping.content ? { ping: { content: ping.content, roleIds: ping.allowedRoleIds } } : {}),
+      ...(alertRoles.size > 0 ? { alertPing: { content: mentions([...alertRoles]), roleIds: [...alertRoles] } } : {}),
       connected,
     };
   }

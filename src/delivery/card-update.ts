@@ -4,8 +4,10 @@ import { cardEmbed, pointerContent, threadLines, threadName } from '../cards/emb
 import { cardMessage, saveCard, saveCardMessage, setThreadProblem, type SentCardMessage } from '../db/cards.js';
 import type { Database } from '../db/database.js';
 import { guildsOfSources } from '../db/sources.js';
-import { EMBED_LIMITS, embedLength } from '../embed/limits.js';
-import type { ChannelId, MessageId } from '../ids.js';
+import { CONTENT_LIMIT, EMBED_LIMITS, embedLength } from '../embed/limits.js';
+import type { ChannelId, MessageId, RoleId } from '../ids.js';
+import { truncate } from '../embed/text.js';
+import { mentions } from '../routing/ping.js';
 import type { Logger } from '../logger.js';
 import { cardButtons } from '../triage/components.js';
 import type { CardUpdatePlan } from './card-plan.js';
@@ -23,6 +25,12 @@ export interface CardUpdateDeps {
 export interface CardUpdateDone {
   messageId: MessageId;
   record: (tx: Database, at: number) => Promise<void>;
+}
+
+/** A route's ping and an alert's, as one message's content. */
+function mergePings(...pings: ({ content: string; roleIds: RoleId[] } | undefined)[]): { content: string; roleIds: RoleId[] } | undefined {
+  const roleIds = [...new Set(pings.flatMap((p) => p?.roleIds ?? []))];
+  return roleIds.length > 0 ? { content: mentions(roleIds), roleIds } : undefined;
 }
 
 function fits(embeds: readonly APIEmbed[]): boolean {
@@ -48,19 +56,25 @@ export class CardUpdater {
     const threadsAllowed = () => !card.shared && !route.threadProblem;
     let threadId = card.threadId;
     let linesPosted = false;
+    // An alert's ping must notify: with no thread to carry it, the card is posted again with it (below).
     let moved = plan.bump;
+    // Whether the alert's ping went out already (with the lines in the thread).
+    let alertPinged = false;
 
     if (threadId && threadsAllowed()) {
-      const outcome = await this.postLines(plan, threadId);
+      const outcome = await this.postLines(plan, threadId, true);
       // The thread was deleted, or archived and locked: the card starts over further down, with a fresh thread.
       if (outcome === 'gone') [threadId, moved] = [null, true];
       linesPosted = outcome === 'posted';
+      alertPinged = linesPosted;
     }
     if (!moved && !threadId && threadsAllowed()) {
       const started = await this.ensureThread(plan, card.messageId);
       if (started === 'message gone') moved = true;
       else threadId = started;
     }
+    // Threads turned out not to be allowed here: the alert's ping goes with the card, posted again.
+    if (plan.alertPing && !alertPinged && !threadsAllowed()) moved = true;
     // A thread shows under the message it was started from; a card that moved down links to it instead.
     const drawCard = (history: boolean, onMessage?: string) =>
       plan.template?.embed ?? cardEmbed(plan.state, { history, threadLink: threadId && threadId !== onMessage ? threadId : null });
@@ -84,6 +98,7 @@ export class CardUpdater {
     }
     let messageId = card.messageId;
     let pointer: SentCardMessage | undefined;
+    const repostPing = moved ? mergePings(plan.ping, alertPinged ? undefined : plan.alertPing) : undefined;
     if (moved) {
       // Without a thread yet, one is started from the new card, so its history is not drawn on it.
       embeds = [drawCard(!threadsAllowed())];
@@ -91,11 +106,12 @@ export class CardUpdater {
         await discord.post(channelId, {
           embeds,
           nonce: batchId,
-          content: plan.ping?.content,
-          allowedRoleIds: plan.ping?.roleIds,
+          content: repostPing?.content,
+          allowedRoleIds: repostPing?.roleIds,
           components: ownButtons,
         })
       ).id;
+      alertPinged ||= repostPing !== undefined;
       const sourceId = plan.batch[0]!.sourceId;
       const guildId = (await guildsOfSources(db, [sourceId])).get(sourceId) ?? '@me';
       pointer = await this.leavePointer(plan, message, `https://discord.com/channels/${guildId}/${channelId}/${messageId}`);
@@ -104,7 +120,7 @@ export class CardUpdater {
         threadId = started === 'message gone' ? null : started;
       }
     }
-    if (threadId && threadsAllowed() && !linesPosted) await this.postLines(plan, threadId);
+    if (threadId && threadsAllowed() && !linesPosted) await this.postLines(plan, threadId, !alertPinged);
 
     const final = {
       threadId,
@@ -112,7 +128,7 @@ export class CardUpdater {
       moved,
       embeds,
       pointer,
-      content: moved ? (plan.ping?.content ?? null) : message.content,
+      content: moved ? (repostPing?.content ?? null) : message.content,
       components: moved ? ownButtons : components,
     };
     return {
@@ -201,14 +217,16 @@ export class CardUpdater {
    * unarchives an archived thread; a locked one is unarchived first, and if that fails too the
    * thread is `gone`, like a deleted one.
    */
-  private async postLines(plan: CardUpdatePlan, threadId: ChannelId): Promise<'posted' | 'gone' | 'unavailable'> {
+  private async postLines(plan: CardUpdatePlan, threadId: ChannelId, withAlertPing: boolean): Promise<'posted' | 'gone' | 'unavailable'> {
     // Sentry's echo of a change made from Discord adds nothing: its line is already there.
     const lines = plan.changes.flatMap((c, i) => (c.silent ? [] : [{ text: c.line, at: plan.batch[i]!.receivedAt }]));
     if (lines.length === 0) return 'posted';
-    const content = threadLines(lines);
+    const ping = withAlertPing ? plan.alertPing : undefined;
+    const content = truncate([ping?.content, threadLines(lines)].filter(Boolean).join('\n'), CONTENT_LIMIT);
     const embeds = plan.details.slice(0, partsThatFit(plan.details.map((e) => ({ embeds: [e] }))));
     // Its own nonce: the card's post in the channel carries the batch id itself.
-    const post = () => this.deps.discord.post(threadId, { content, embeds, nonce: `${plan.batchId}:t` });
+    const post = () =>
+      this.deps.discord.post(threadId, { content, embeds, nonce: `${plan.batchId}:t`, ...(ping ? { allowedRoleIds: ping.roleIds } : {}) });
     try {
       await post();
       return 'posted';

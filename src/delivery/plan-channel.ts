@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import { renderEvent, type RenderedEvent } from '../render/render-event.js';
 import type { CardPlanner, CardUpdatePlan } from './card-plan.js';
 import { floodPlan, summaryPlan } from './flood.js';
-import { sendPlan, withPing, type SendPlan } from './plan.js';
+import { acceptedAlertRole, sendPlan, withPing, type SendPlan } from './plan.js';
 import { gatheringUntil, isCardJob, joinableWithHead, partsThatFit, type FloodSettings } from './policy.js';
 import { newNonce } from './sender.js';
 import { letIngestIn } from './clock.js';
@@ -68,8 +68,8 @@ export class ChannelPlanner {
 
   /**
    * Each delivery drawn with the template that applies on its route (looked up once per route and
-   * event type), and its route's ping when the event calls for one; giving way to webhooks between
-   * drawings.
+   * event type), and its pings (its route's when the event calls for one, its alert rule's); giving
+   * way to webhooks between drawings.
    */
   private async render(jobs: readonly Job[]): Promise<RenderedEvent[]> {
     const routes = await routesByIds(this.deps.db, [...new Set(jobs.map((j) => j.routeId))]);
@@ -79,7 +79,8 @@ export class ChannelPlanner {
       const key = `${job.routeId}:${job.eventType}`;
       if (!templates.has(key)) templates.set(key, await templateFor(this.deps.db, job.sourceId, job.routeId, job.eventType));
       await letIngestIn();
-      parts.push(withPing(renderEvent(job, templates.get(key)), routes.get(job.routeId)));
+      const part = renderEvent(job, templates.get(key));
+      parts.push(withPing(part, routes.get(job.routeId), await acceptedAlertRole(this.deps.db, job.sourceId, part.alert)));
     }
     return parts;
   }

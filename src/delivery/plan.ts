@@ -3,9 +3,11 @@ import type { Database } from '../db/database.js';
 import type { Job } from '../db/queue.js';
 import type { Hold, Route } from '../db/schema.js';
 import type { RenderedEvent } from '../render/render-event.js';
-import { pingFor } from '../routing/ping.js';
+import type { AlertAction } from '../sentry/alert-action.js';
+import { alertPingRoleAccepted } from '../db/alert-ping-roles.js';
+import { mentions, pingFor } from '../routing/ping.js';
 import { feedButtons, type ActionRow } from '../triage/components.js';
-import type { BatchId, ChannelId, MessageId, RoleId } from '../ids.js';
+import { asRoleId, type BatchId, type ChannelId, type MessageId, type RoleId, type SourceId } from '../ids.js';
 
 /** One message to post in a channel, and what it stands for. */
 export interface SendPlan {
@@ -31,15 +33,36 @@ export interface SendPlan {
   record?: (tx: Database, messageId: MessageId, at: number) => Promise<void>;
 }
 
-/** A route's ping goes in the message's content, before a template's own text if it has one. */
-export function withPing(part: RenderedEvent, route: Pick<Route, 'pingRoleId' | 'pingLevel'> | undefined): RenderedEvent {
-  const ping = route ? pingFor(route, part.facts) : undefined;
-  if (!ping) return part;
+/**
+ * A part's pings go in the message's content, before a template's own text if it has one: its
+ * route's role (at the route's level), and the role its alert rule named when the settings check
+ * accepted that role for the source (`alertRole`, see `acceptedAlertRole`).
+ */
+export function withPing(
+  part: RenderedEvent,
+  route: Pick<Route, 'pingRoleId' | 'pingLevel'> | undefined,
+  alertRole?: RoleId,
+): RenderedEvent {
+  // An alert's role pings every time its rule fires, whatever the level.
+  const roleIds = [...new Set([...((route && pingFor(route, part.facts)?.roleIds) || []), ...(alertRole ? [alertRole] : [])])];
+  if (roleIds.length === 0) return part;
   return {
     ...part,
-    content: [ping.content, part.content].filter(Boolean).join(' '),
-    allowedRoleIds: [...new Set([...ping.roleIds, ...part.allowedRoleIds])],
+    content: [mentions(roleIds), part.content].filter(Boolean).join(' '),
+    allowedRoleIds: [...new Set([...roleIds, ...part.allowedRoleIds])],
   };
+}
+
+/**
+ * The role an alert's rule named, if the settings check accepted it for the event's source (so a
+ * role of that source's own server): the only role a payload can have pinged.
+ */
+export async function acceptedAlertRole(db: Database, sourceId: SourceId, alert: AlertAction | undefined): Promise<RoleId | undefined> {
+  const named = alert?.pingRole;
+  if (named === undefined) return undefined;
+  // Unchecked text until found among the accepted roles of this very source.
+  const roleId = asRoleId(named);
+  return (await alertPingRoleAccepted(db, sourceId, roleId)) ? roleId : undefined;
 }
 
 /** The message for a batch of parts: their embeds, the content they share, and a link to Sentry for each. */

@@ -38,8 +38,16 @@ export function channelProblem(guild: Guild | null | undefined, channelId: Chann
   if (!POSTABLE.has(channel.type)) return { kind: 'not postable' };
   const me = guild.members.me;
   const permissions = me ? channel.permissionsFor(me) : null;
-  const missing = REQUIRED_CHANNEL_PERMISSIONS.filter(([, bit]) => !permissions?.has(bit)).map(([name]) => name);
+  const missing = missingToPost((bit) => permissions?.has(bit) ?? false);
   return missing.length > 0 ? { kind: 'missing', permissions: missing } : undefined;
+}
+
+/** Whether the bot posts in channels of this type (text and announcement channels). */
+export const isPostableType = (type: ChannelType): boolean => POSTABLE.has(type);
+
+/** The names of what the bot lacks to post embeds, given whether it has each permission bit. */
+export function missingToPost(has: (bit: bigint) => boolean): string[] {
+  return REQUIRED_CHANNEL_PERMISSIONS.filter(([, bit]) => !has(bit)).map(([name]) => name);
 }
 
 /** A channel problem in words, for a member of the server. */

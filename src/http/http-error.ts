@@ -12,6 +12,13 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * A refusal of a request Sentry's UI components make (select options, the settings check when an
+ * alert rule is saved). Sentry shows the JSON `message` of the answer to the person in its UI, as
+ * `<integration>: <message>` (alert_rule_action_requester.py), so it is one sentence for them.
+ */
+export class SentryUiRefusal extends HttpError {}
+
 /** body-parser and Express raise errors with a `status` and a `type`; these are their client errors. */
 function clientStatusOf(error: unknown): number | undefined {
   const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status;
@@ -30,7 +37,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return;
     if (error instanceof HttpError) {
       if (error.sentryHookError) res.set('Sentry-Hook-Error', error.sentryHookError);
-      res.status(error.status).json({ error: error.message });
+      res.status(error.status).json(error instanceof SentryUiRefusal ? { message: error.message } : { error: error.message });
       return;
     }
     const status = clientStatusOf(error);

@@ -2,16 +2,18 @@ import express, { type RequestHandler } from 'express';
 import { isForeignKeyViolation, type Database } from '../db/database.js';
 import type { WriteEvent } from '../db/event-writer.js';
 import type { SecretBox } from '../db/secret-box.js';
-import { findWebhookTarget, type WebhookTarget } from '../db/sources.js';
+import { findWebhookTarget, SLUG_PATTERN, type WebhookTarget } from '../db/sources.js';
 import { forgetTarget } from '../db/target-cache.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { cardKeyOf } from '../cards/state.js';
 import { selectRoutes } from '../routing/select-routes.js';
+import { alertActionOf } from '../sentry/alert-action.js';
 import { eventTypeOf } from '../sentry/event-type.js';
 import { eventFacts } from '../sentry/facts.js';
 import { decodeBody, parsePayload, PayloadError } from '../sentry/payload.js';
-import { checkTimestamp, verifySignature } from '../sentry/verify.js';
+import { checkTimestamp } from '../sentry/verify.js';
+import { checkSourceSignature } from './signature-check.js';
 import { HttpError } from './http-error.js';
 
 export interface WebhookDeps {
@@ -31,9 +33,6 @@ export interface WebhookDeps {
   metrics: Metrics;
 }
 
-/** Slugs are 24 random bytes in base64url; anything else cannot name a source. */
-const SLUG = /^[A-Za-z0-9_-]{32}$/;
-
 /** One answer for an unknown, disabled or deleted source, so the URL space reveals nothing. */
 const unknownSource = () => new HttpError(404, 'unknown source', 'unknown source');
 
@@ -44,7 +43,7 @@ const unknownSource = () => new HttpError(404, 'unknown source', 'unknown source
 export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
   const findSource: RequestHandler<{ slug: string }> = async (req, res, next) => {
     const slug = req.params.slug;
-    const source = SLUG.test(slug) ? await findWebhookTarget(deps.db, slug) : undefined;
+    const source = SLUG_PATTERN.test(slug) ? await findWebhookTarget(deps.db, slug) : undefined;
     if (!source || !source.enabled) throw unknownSource();
     if (!req.is('application/json'))
       throw new HttpError(415, 'content-type must be application/json', 'content-type must be application/json');
@@ -62,19 +61,16 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     // Plain fields rather than a child logger: this runs for every request.
     const about = { source_id: source.id, guild_id: source.guildId };
 
-    if (source.signingSecret === null) {
-      if (deps.requireSignature) {
-        deps.logger.info({ ...about, outcome: 'rejected', reason: 'signature required' }, 'webhook refused');
-        throw new HttpError(401, 'signature required', 'signature required: set a signing secret with /dispatch source secret');
-      }
-      deps.logger.debug(about, 'source has no signing secret: signature check skipped');
-    } else {
-      const verdict = verifySignature(body, deps.secrets.open(source.signingSecret), req.get('sentry-hook-signature'));
-      if (!verdict.ok) {
-        deps.logger.info({ ...about, outcome: 'rejected', reason: verdict.reason }, 'webhook refused');
-        throw new HttpError(401, verdict.reason, verdict.reason);
-      }
+    const signature = checkSourceSignature(source, deps, body, req.get('sentry-hook-signature'));
+    if (!signature.ok) {
+      deps.logger.info({ ...about, outcome: 'rejected', reason: signature.reason }, 'webhook refused');
+      const shown =
+        signature.reason === 'signature required'
+          ? 'signature required: set a signing secret with /dispatch source secret'
+          : signature.reason;
+      throw new HttpError(401, signature.reason, shown);
     }
+    if (!signature.checked) deps.logger.debug(about, 'source has no signing secret: signature check skipped');
 
     const fresh = checkTimestamp(req.get('sentry-hook-timestamp'), deps.now(), deps.timestampToleranceMs);
     if (!fresh.ok) {
@@ -90,8 +86,10 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     res.locals.eventType = typed.eventType.type;
     const facts = eventFacts(typed.eventType.type, payload);
     const cardKey = cardKeyOf(facts);
+    // An alert whose rule names a route in Dispatch's action goes there; anything else by filters.
+    const action = alertActionOf(typed.eventType.type, payload);
     const store = async (target: WebhookTarget) => {
-      const { through, filteredBy } = selectRoutes(target.routes, typed.eventType.type, facts);
+      const { through, filteredBy } = selectRoutes(target.routes, typed.eventType.type, facts, action);
       const event = { sourceId: target.id, eventType: typed.eventType.type, body, text, routes: through, filteredBy, cardKey };
       return { through, filteredBy, accepted: await deps.writeEvent(event) };
     };

@@ -8,7 +8,10 @@ import { renderTemplate } from '../templates/render-template.js';
 import { compileCached } from '../templates/template-cache.js';
 import { TemplateError, type TemplateFailure } from '../templates/template-error.js';
 import { truncate } from '../embed/text.js';
-import type { RoleId } from '../ids.js';
+import type { RoleId, RouteId } from '../ids.js';
+import { alertActionOf, type AlertAction } from '../sentry/alert-action.js';
+import { namedRouteMissing } from '../routing/select-routes.js';
+import { withAlertActionFields } from './alert-action-fields.js';
 
 /** What rendering needs of a stored event. */
 export interface EventToRender {
@@ -18,6 +21,8 @@ export interface EventToRender {
   body: string;
   /** The plainest drawing to start from (see DRAWINGS): set after Discord refused a richer one. */
   renderFallback?: number;
+  /** The route it is delivered on, when it is: an alert posted elsewhere than the route its rule named says why. */
+  routeId?: RouteId;
 }
 
 /** 0: its template, 1: the built-in embed, 2: the generic embed (the order of policy's DRAWINGS). */
@@ -37,6 +42,8 @@ export interface RenderedEvent {
   /** Roles `content` may ping; empty for the built-in embeds. */
   allowedRoleIds: RoleId[];
   facts: EventFacts;
+  /** The Dispatch action of the alert rule that sent it, if any: its route, ping role and note (unchecked). */
+  alert?: AlertAction;
   /** How it was drawn this time. */
   drawing: Drawing;
   /** The pattern of the template it was drawn with (drawing 0). */
@@ -61,10 +68,14 @@ export function renderEvent(event: EventToRender, template?: TemplateToApply): R
   }
   const facts = eventFacts(event.eventType, payload ?? {});
   const fallback = event.renderFallback ?? 0;
+  const alert = payload && alertActionOf(event.eventType, payload);
+  const annotated = (embed: APIEmbed) =>
+    alert ? withAlertActionFields(embed, { note: alert.note, misrouted: namedRouteMissing(alert, event.routeId) }) : embed;
   const part = (embed: APIEmbed, drawing: Drawing): RenderedEvent => ({
-    embeds: [embed],
+    embeds: [drawing === 2 ? embed : annotated(embed)],
     allowedRoleIds: [],
     facts,
+    ...(alert ? { alert } : {}),
     drawing,
     warnings: [],
   });
@@ -93,10 +104,11 @@ export function renderEvent(event: EventToRender, template?: TemplateToApply): R
       payload,
     });
     return {
-      embeds: [LimitedEmbedBuilder.fit(rendered.embed)],
+      embeds: [annotated(LimitedEmbedBuilder.fit(rendered.embed))],
       ...(rendered.content ? { content: rendered.content } : {}),
       allowedRoleIds: rendered.allowedRoleIds,
       facts,
+      ...(alert ? { alert } : {}),
       drawing: 0,
       templatePattern: template.eventPattern,
       warnings: rendered.warnings,

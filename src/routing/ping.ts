@@ -12,5 +12,10 @@ export function pingFor(
   facts: EventFacts,
 ): { content: string; roleIds: RoleId[] } | undefined {
   if (!route.pingRoleId || !atOrAbove(facts.level, route.pingLevel as Level)) return undefined;
-  return { content: `<@&${route.pingRoleId}>`, roleIds: [route.pingRoleId] };
+  return { content: mentions([route.pingRoleId]), roleIds: [route.pingRoleId] };
+}
+
+/** Role mentions as a message's content: what `allowed_mentions` must then allow, exactly these roles. */
+export function mentions(roleIds: readonly RoleId[]): string {
+  return roleIds.map((id) => `<@&${id}>`).join(' ');
 }

@@ -64,6 +64,7 @@ function resolutionOf(stored: string | undefined): string | undefined {
 export function statusWords(status: string | undefined, substatus?: string, resolution?: string): string | undefined {
   if (!status) return undefined;
   if (status === 'resolved') return ['resolved', resolutionOf(resolution)].filter(Boolean).join(' ');
-  if (isArchived(status)) return ['archived', substatus ? (ARCHIVED[substatus] ?? substatus.replace(/_/g, ' ')) : undefined].filter(Boolean).join(' ');
+  if (isArchived(status))
+    return ['archived', substatus ? (ARCHIVED[substatus] ?? substatus.replace(/_/g, ' ')) : undefined].filter(Boolean).join(' ');
   return [status.replace(/_/g, ' '), substatus?.replace(/_/g, ' ')].filter(Boolean).join(' · ');
 }

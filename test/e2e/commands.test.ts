@@ -436,7 +436,21 @@ describe('npm run deploy-commands', () => {
     expect(command.name).toBe('dispatch');
     expect(command.default_member_permissions).toBe(String(PERMISSIONS.ManageGuild));
     const subs = command.options[0].options.map((o: { name: string }) => o.name);
-    expect(subs).toEqual(['create', 'list', 'info', 'enable', 'disable', 'delete', 'secret', 'test', 'retry', 'log', 'edit', 'connect']);
+    expect(subs).toEqual([
+      'create',
+      'list',
+      'info',
+      'enable',
+      'disable',
+      'delete',
+      'secret',
+      'test',
+      'retry',
+      'log',
+      'edit',
+      'connect',
+      'schema',
+    ]);
     expect(command.options[1].options.map((o: { name: string }) => o.name)).toEqual(['add', 'list', 'edit', 'remove', 'test']);
     expect(command.options[2].options.map((o: { name: string }) => o.name)).toEqual(['set', 'preview', 'list', 'clear']);
 

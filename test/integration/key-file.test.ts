@@ -90,7 +90,7 @@ describe('sealed by default', () => {
 
 describe('upgrading a database with plain secrets', () => {
   it.runIf(process.env.DISPATCH_TEST_DIALECT !== 'postgres')(
-    '0005_compositions → now: the signing secret and the Sentry token are sealed with the new key file, and both still work',
+    '0006_alert_rule_action → now: the signing secret and the Sentry token are sealed with the new key file, and both still work',
     async () => {
       const guild = testGuild();
       const discord = await FakeDiscord.start({ guilds: [guild] });
@@ -102,7 +102,7 @@ describe('upgrading a database with plain secrets', () => {
         () => sentry.stop(),
       );
       const channelId = guild.channels[0]!.id;
-      const path = databaseAtRelease(dir.path, '0005_compositions', (db) => {
+      const path = databaseAtRelease(dir.path, '0006_alert_rule_action', (db) => {
         db.prepare(
           `insert into sources (id, guild_id, name, slug, signing_secret, created_by, created_at, updated_at, sentry_token, sentry_base_url, sentry_org, sentry_identity)
            values (4, ?, 'plain', 'PLAINPLAINPLAINPLAINPLAINPLAIN00', 'plain-secret', '1', 1, 1, 'sntrys_plain-token-1234567890', ?, 'example-org', 'Dispatch')`,
@@ -123,7 +123,7 @@ describe('upgrading a database with plain secrets', () => {
       });
       const env = testEnv(discord, path, { SENTRY_ALLOW_INSECURE_URLS: 'true', SENTRY_ALLOW_PRIVATE_URLS: 'true', CARD_SYNC_EVERY: '0s' });
       const config = loadConfig(env);
-      expect(config.keyFile).toBe(join(dir.path, 'at-0005_compositions.key'));
+      expect(config.keyFile).toBe(join(dir.path, 'at-0006_alert_rule_action.key'));
       const dispatch = await startDispatch(config, silent);
       cleanups.push(() => dispatch.stop());
       const source = await sourceRow(dispatch.db, asSourceId(4));

@@ -5,7 +5,9 @@ import { startDispatch, type Dispatch } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
 import { deliveriesOf, eventsOf, sourceRow } from '../support/db.js';
 import { deleteRoute, routesOf } from '../../src/db/routes.js';
-import { asSourceId } from '../../src/ids.js';
+import { asGuildId, asSourceId } from '../../src/ids.js';
+import { deleteSource, findSourceById } from '../../src/db/sources.js';
+import { settingsRequest } from '../support/sentry-ui.js';
 import { FakeDiscord } from '../support/fake-discord.js';
 import { tempDir, testEnv, testGuild } from '../support/harness.js';
 import { databaseAtRelease } from '../support/previous-release.js';
@@ -303,5 +305,46 @@ describe('upgrading a database made by the previous release', () => {
     const ops = (await routesOf(dispatch.db, asSourceId(6))).find((r) => r.name === 'ops')!;
     expect(await deleteRoute(dispatch.db, ops)).toBe(1);
     expect((await sourceRow(dispatch.db, asSourceId(6))).eventsDropped).toBe(1);
+  });
+
+  it("0005_compositions → now: a source's alert rules may name its routes and roles; accepted roles go with the source", async () => {
+    const { guild, discord, dir } = await discordAndFolder();
+    const role = { id: '1300000000000000555', name: 'payments', mentionable: true };
+    guild.roles = [role];
+    const channelId = guild.channels[0]!.id;
+    const path = databaseAtRelease(dir.path, '0005_compositions', (db) => {
+      db.prepare(
+        `insert into sources (id, guild_id, name, slug, signing_secret, created_by, created_at, updated_at)
+         values (5, ?, 'web', 'ALERTSALERTSALERTSALERTSALERTS00', 'sek', '1', 1, 1)`,
+      ).run(guild.id);
+      db.prepare(
+        `insert into routes (id, source_id, name, channel_id, filter, layout, created_by, created_at, updated_at)
+         values (14, 5, 'main', ?, '{"events":["issue.*"]}', 'feed', '1', 1, 1)`,
+      ).run(channelId);
+    });
+    const dispatch: Dispatch = await startDispatch(loadConfig(testEnv(discord, path)), silent);
+    cleanups.push(() => dispatch.stop());
+    const fields = [
+      { name: 'dispatch_route', value: '14' },
+      { name: 'dispatch_ping_role', value: role.id },
+    ];
+    const check = settingsRequest(
+      `${dispatch.url}/hooks/ALERTSALERTSALERTSALERTSALERTS00`,
+      '/sentry-ui/ALERTSALERTSALERTSALERTSALERTS00/settings',
+      'sek',
+      fields,
+    );
+    expect((await fetch(check.url, check.init)).status).toBe(200);
+    const alert = loadFixture('example-app-mocks/event_alert.triggered.with_alert_rule_action.json') as { data: Record<string, any> };
+    const named = { ...alert, data: { ...alert.data, issue_alert: { ...alert.data.issue_alert, settings: fields } } };
+    const response = await fetch(`${dispatch.url}/hooks/ALERTSALERTSALERTSALERTSALERTS00`, {
+      method: 'POST',
+      ...sentryRequest('event_alert', named, 'sek'),
+    });
+    expect(response.status).toBe(202);
+    const message = await discord.waitForMessage((m) => m.channel_id === channelId);
+    expect(message.allowed_mentions).toEqual({ parse: [], roles: [role.id] });
+    await deleteSource(dispatch.db, (await findSourceById(dispatch.db, asGuildId(guild.id), asSourceId(5)))!);
+    expect(await dispatch.db.all(sql`select * from alert_ping_roles`)).toEqual([]);
   });
 });

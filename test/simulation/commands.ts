@@ -13,7 +13,7 @@ import { PERMISSIONS } from '../support/fake-discord.js';
 import { sentryRequest } from '../support/sentry.js';
 import { checkAfterStep } from './invariants.js';
 import { channelOf, eventToken, guildOfSlot, issueToken, liveRoutes, SLOTS, type Model, type SimRoute, type SimSource } from './model.js';
-import { EVENT_KINDS, FILTERS, LEVELS, payloadOf, TEMPLATE, type EventKind } from './payloads.js';
+import { EVENT_KINDS, FILTERS, LEVELS, payloadOf, ruleSettings, TEMPLATE, type EventKind } from './payloads.js';
 import type { World } from './world.js';
 
 type Cmd = fc.AsyncCommand<Model, World>;
@@ -119,8 +119,11 @@ class Webhook extends Step {
   }
 }
 
-/** Posts one marked event of a kind to a slot's source; records it in the model when acknowledged. */
-async function postEvent(model: Model, world: World, slot: number, kind: EventKind, issuePick: number, level: number) {
+/**
+ * Posts one marked event of a kind to a slot's source; records it in the model when acknowledged.
+ * With `namedRoute`, an alert whose rule's Dispatch action names that route id.
+ */
+async function postEvent(model: Model, world: World, slot: number, kind: EventKind, issuePick: number, level: number, namedRoute?: number) {
   const s = model.sources[slot]!;
   const incident = kind === 'metric_alert.critical';
   const own = s.issues.filter((i) => i.incident === incident);
@@ -131,14 +134,18 @@ async function postEvent(model: Model, world: World, slot: number, kind: EventKi
   if (!reuse) s.issues.push(issue);
   const n = model.nextEvent++;
   const marks = { event: eventToken(s.guild, slot, n), issue: issue.token, issueId: issue.id, level: LEVELS[level]! };
-  const payload = payloadOf(kind, marks);
+  const payload = payloadOf(kind, marks, namedRoute === undefined ? undefined : ruleSettings(namedRoute, marks));
   const request = sentryRequest(kind.split('.')[0]!, payload, s.secret, Math.floor(world.clock.now() / 1000));
   const response = await fetch(`${world.url}/hooks/${s.slug}`, { method: 'POST', body: request.body, headers: request.headers });
   if (s.deleted || !s.enabled) return expect(response.status, `a webhook to a ${s.deleted ? 'deleted' : 'disabled'} source`).toBe(404);
   expect(response.status).toBe(202);
   const { event_id } = (await response.json()) as { event_id: EventId };
   const routes = liveRoutes(s).map((r) => ({ id: r.id, filter: r.filter }));
-  const takes = selectRoutes(routes, kind, eventFacts(kind, payload)).through.map((r) => r.id);
+  // The model's own rule for alerts routed by their settings: the named route of this source, else its first.
+  const named = routes.find((r) => Number(r.id) === namedRoute);
+  const misrouted = namedRoute !== undefined && !named;
+  const takes =
+    namedRoute === undefined ? selectRoutes(routes, kind, eventFacts(kind, payload)).through.map((r) => r.id) : [(named ?? routes[0]!).id];
   model.events.push({
     n,
     slot,
@@ -147,10 +154,43 @@ async function postEvent(model: Model, world: World, slot: number, kind: EventKi
     marks,
     eventId: event_id,
     takes,
+    ...(misrouted ? { misrouted } : {}),
     body: request.body,
     at: world.clock.now(),
     wave: model.wave,
   });
+}
+
+/**
+ * An alert whose rule (in Sentry) names a route: one of the source's own, one removed since, or a
+ * route of another slot's source (another server's, half the time). Filters do not apply to it.
+ */
+class RuleAlert extends Step {
+  constructor(
+    readonly slot: number,
+    readonly kind: 'event_alert.triggered' | 'metric_alert.critical',
+    readonly target: 'own' | 'removed' | 'other',
+    readonly pick: number,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return !!source(model, this.slot);
+  }
+  private named(model: Readonly<Model>): number {
+    const s = model.sources[this.slot]!;
+    const removed = s.routes.filter((r) => r.removed);
+    const others = model.sources.filter((o) => o && o.slot !== this.slot).flatMap((o) => o.routes);
+    const from =
+      this.target === 'removed' && removed.length > 0 ? removed : this.target === 'other' && others.length > 0 ? others : s.routes;
+    return Number(from[this.pick % from.length]!.id);
+  }
+  async act(model: Model, world: World) {
+    await postEvent(model, world, this.slot, this.kind, this.pick, 1, this.named(model));
+  }
+  toString() {
+    return `RuleAlert(slot ${this.slot}, ${this.kind}, names ${this.target} route ${this.pick})`;
+  }
 }
 
 class Burst extends Step {
@@ -596,6 +636,16 @@ export const commandArbitraries: fc.Arbitrary<Cmd>[] = [
     fc
       .tuple(slot, fc.constantFrom(...EVENT_KINDS), fc.nat(5), fc.integer({ min: 0, max: 2 }))
       .map(([s, kind, pick, level]) => new Webhook(s, kind, pick, level)),
+  ),
+  ...Array.from({ length: 2 }, () =>
+    fc
+      .tuple(
+        slot,
+        fc.constantFrom<RuleAlert['kind']>('event_alert.triggered', 'metric_alert.critical'),
+        fc.constantFrom<RuleAlert['target']>('own', 'own', 'removed', 'other'),
+        fc.nat(5),
+      )
+      .map(([s, kind, target, pick]) => new RuleAlert(s, kind, target, pick)),
   ),
   fc.tuple(slot, fc.integer({ min: 3, max: 16 })).map(([s, n]) => new Burst(s, n)),
   fc

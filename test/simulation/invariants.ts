@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { expect } from 'vitest';
+import { MISSING_ROUTE_LINE } from '../../src/routing/select-routes.js';
 import type { PostedMessage } from '../support/fake-discord.js';
 import { liveRoutes, type Model } from './model.js';
 import type { Costs, World } from './world.js';
@@ -137,6 +138,7 @@ export async function checkAtQuiescence(model: Model, world: World): Promise<voi
     }
   }
 
+  checkMisroutedLines(model, world);
   checkFeedCounts(model, world, rows);
   checkSummaries(world, rows);
   checkOneCardPerIssue(world);
@@ -183,6 +185,23 @@ function checkFeedCounts(model: Model, world: World, rows: DeliveryRow[]): void 
     expect(count, `${token} shown ${count} times, recorded ${expected}`).toBeGreaterThanOrEqual(expected);
     expect(count, `${token} shown ${count} times, recorded ${expected}`).toBeLessThanOrEqual(expected + (unrecorded.get(token) ?? 0));
   }
+}
+
+/**
+ * An alert its rule sent to a route its source no longer has (or never had) was posted on the
+ * first route with the line that says why; one that reached its route carries no such line.
+ * (Feed embeds: a card shows the last alert's line, which later alerts change.)
+ */
+function checkMisroutedLines(model: Model, world: World): void {
+  const misrouted = new Map(model.events.map((e) => [e.marks.event, e.misrouted === true]));
+  for (const message of channelMessages(world))
+    for (const embed of embedsOf(message).filter(isFeed))
+      for (const token of tokensIn(embed)) {
+        if (!misrouted.has(token)) continue;
+        expect(JSON.stringify(embed).includes(MISSING_ROUTE_LINE), `${token}'s embed says its named route was missing`).toBe(
+          misrouted.get(token),
+        );
+      }
 }
 
 /** A summary counts exactly the deliveries collapsed into it. */

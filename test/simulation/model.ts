@@ -50,6 +50,8 @@ export interface SimEvent {
   eventId: EventId;
   /** The routes that took it when it arrived. */
   takes: RouteId[];
+  /** An alert whose rule named a route its source did not have: its first route took it, and must say why. */
+  misrouted?: boolean;
   /** The exact bytes, for sending a duplicate. */
   body: string;
   /** When it arrived (simulated time). */

@@ -50,8 +50,42 @@ export interface Marks {
   level: (typeof LEVELS)[number];
 }
 
+/**
+ * The settings of Dispatch's action in an alert rule (src/sentry/alert-action.ts), naming a route
+ * by its id, with a note that carries the event's token.
+ */
+export function ruleSettings(routeId: number, marks: Marks): { name: string; value: string }[] {
+  return [
+    { name: 'dispatch_route', value: String(routeId) },
+    { name: 'dispatch_ping_role', value: 'none' },
+    { name: 'dispatch_note', value: `note of ${marks.event}` },
+  ];
+}
+
+/** An alert's payload with its rule's Dispatch action (`settings`), where Sentry puts it for each kind of alert. */
+function withRule(kind: EventKind, payload: Record<string, any>, settings: unknown): Record<string, unknown> {
+  if (kind === 'event_alert.triggered')
+    return { ...payload, data: { ...payload.data, issue_alert: { id: '1', title: 'sim rule', sentry_app_id: 1, settings } } };
+  const rule = payload.data.metric_alert.alert_rule;
+  const triggers = [
+    {
+      label: 'critical',
+      actions: [
+        { type: 'email', settings: null },
+        { type: 'sentry_app', sentry_app_id: 1, settings },
+      ],
+    },
+  ];
+  return { ...payload, data: { ...payload.data, metric_alert: { ...payload.data.metric_alert, alert_rule: { ...rule, triggers } } } };
+}
+
 /** The webhook body of an event of `kind` about one issue, marked. Its resource is the kind's first part. */
-export function payloadOf(kind: EventKind, marks: Marks): Record<string, unknown> {
+export function payloadOf(kind: EventKind, marks: Marks, settings?: unknown): Record<string, unknown> {
+  const payload = eventPayload(kind, marks);
+  return settings === undefined ? payload : withRule(kind, payload, settings);
+}
+
+function eventPayload(kind: EventKind, marks: Marks): Record<string, any> {
   const { event, issue, issueId, level } = marks;
   switch (kind) {
     case 'issue.created':

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, inject, it } from 'vitest';
+import { MISSING_ROUTE_LINE } from '../../src/routing/select-routes.js';
 import { TEST_DIALECT } from '../support/harness.js';
 import { addRoute, commandArbitraries, heal, makeSource } from './commands.js';
 import { checkAtQuiescence, checkNothingStale } from './invariants.js';
@@ -9,7 +10,7 @@ import { World } from './world.js';
 /**
  * The delivery engine as a whole, under a generated story: webhooks to four sources in two
  * servers (feed and card routes, several routes per source, follow-ups about the same issues,
- * duplicates), route and source changes, templates, Discord failing in every way delivery knows
+ * duplicates, alerts whose rule names a route: their own, one removed, another server's), route and source changes, templates, Discord failing in every way delivery knows
  * (5xx runs, 429s, outages, a channel denied, a card deleted, the edit cap), sends held in flight
  * while the rest goes on, floods past FLOOD_AFTER, and restarts. The real worker, card lane,
  * routing, webhook app and database run against the loopback Discord on a simulated clock; a
@@ -25,7 +26,19 @@ const SEED = process.env.SIM_SEED === undefined ? Date.now() % 2 ** 31 : Number(
 const MAX_COMMANDS = Number(process.env.SIM_COMMANDS ?? 28);
 
 /** What the stories exercised, summed over the run: a budget that never floods or holds proves little. */
-const coverage = { stories: 0, events: 0, summaries: 0, cards: 0, threads: 0, pointers: 0, restarts: 0, requests: 0 };
+const coverage = {
+  stories: 0,
+  events: 0,
+  summaries: 0,
+  cards: 0,
+  threads: 0,
+  pointers: 0,
+  restarts: 0,
+  requests: 0,
+  /** Messages showing an alert routed by its rule's settings (its note), and those saying the named route was missing. */
+  ruleAlerts: 0,
+  misrouted: 0,
+};
 
 function tally(world: World): void {
   coverage.stories += 1;
@@ -37,6 +50,8 @@ function tally(world: World): void {
     if (text.includes('flood summary')) coverage.summaries += 1;
     if (text.includes('live card')) coverage.cards += 1;
     if (message.content?.includes('this card moved down')) coverage.pointers += 1;
+    if (text.includes('note of')) coverage.ruleAlerts += 1;
+    if (text.includes(MISSING_ROUTE_LINE)) coverage.misrouted += 1;
   }
 }
 

@@ -9,6 +9,7 @@ import { openPostgres } from '../../src/db/postgres.js';
 import { createSecretBox } from '../../src/db/secret-box.js';
 import { openSqlite } from '../../src/db/sqlite.js';
 import { restChannels } from '../../src/delivery/sender.js';
+import { restGuildView } from '../../src/discord/guild-view.js';
 import type { DeliveryWorker } from '../../src/delivery/worker.js';
 import { deliveryWorker } from '../../src/dispatch.js';
 import { createApp } from '../../src/http/app.js';
@@ -137,6 +138,7 @@ export class World {
       metricsToken: undefined,
       onAccepted: () => this.worker.kick(),
       requireSignature: false,
+      guilds: restGuildView(rest),
       gatewayState: () => 'ready',
       role: () => 'single',
       deliveryHealth: () => this.worker.health(),

@@ -159,7 +159,14 @@ export class FakeDiscord {
   /** Every edit the bot made (PATCH of a message), in order. */
   readonly edits: { messageId: string; channelId: string; at: number; body: any }[] = [];
   /** Interaction callbacks, edits and follow-ups, in arrival order. */
-  readonly interactionResponses: { interactionId?: string; token: string; kind: 'callback' | 'edit' | 'followup'; body: any }[] = [];
+  readonly interactionResponses: {
+    interactionId?: string;
+    token: string;
+    kind: 'callback' | 'edit' | 'followup';
+    body: any;
+    /** Files attached to the answer (multipart), by name. */
+    files?: { name: string; content: string }[];
+  }[] = [];
   readonly registeredCommands = new Map<string, unknown[]>();
   /** Messages the bot deleted, by id. */
   readonly deleted: string[] = [];
@@ -168,6 +175,7 @@ export class FakeDiscord {
   private readonly injected: { channelId?: string; response: InjectedResponse }[] = [];
   private readonly injectedEdits: { messageId?: string; response: InjectedResponse }[] = [];
   private readonly injectedCallbacks: InjectedResponse[] = [];
+  private readonly injectedReads: InjectedResponse[] = [];
   private readonly sentTimes = new Map<string, number[]>();
   private readonly messageWaiters: Waiter<PostedMessage>[] = [];
   private readonly responseWaiters: Waiter<FakeDiscord['interactionResponses'][number]>[] = [];
@@ -288,6 +296,16 @@ export class FakeDiscord {
     this.dispatch('CHANNEL_UPDATE', channelPayload(found.channel, found.guild.id));
   }
 
+  /** The next reads of a server (its roles, channels, the bot's member) get these answers, in order. */
+  injectReads(responses: InjectedResponse[]): void {
+    this.injectedReads.push(...responses);
+  }
+
+  /** Requests that read a server: GET /guilds/{id}/roles, /channels, /members/{id}. */
+  guildReads(guildId?: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === 'GET' && /^\/guilds\/\d+\//.test(r.path) && (!guildId || r.path.includes(guildId)));
+  }
+
   /** The next interaction callbacks get these answers, in order (to force an error in a command). */
   injectCallbacks(responses: InjectedResponse[]): void {
     this.injectedCallbacks.push(...responses);
@@ -393,7 +411,8 @@ export class FakeDiscord {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
-    const body = text && req.headers['content-type']?.includes('json') ? JSON.parse(text) : parseMultipart(text);
+    const multipart = parseMultipart(text, req.headers['content-type']);
+    const body = text && req.headers['content-type']?.includes('json') ? JSON.parse(text) : multipart.json;
     const url = new URL(req.url ?? '/', 'http://x');
     const path = decodeURIComponent(url.pathname).replace(/^\/api\/v10/, '');
     const method = req.method ?? 'GET';
@@ -450,7 +469,13 @@ export class FakeDiscord {
     if (method === 'POST' && (m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path))) {
       const injected = this.injectedCallbacks.shift();
       if (injected) return json(injected.status, injected.body ?? { message: 'injected', code: 0 }, injected.headers);
-      this.recordResponse({ interactionId: m[1], token: m[2]!, kind: 'callback', body });
+      this.recordResponse({
+        interactionId: m[1],
+        token: m[2]!,
+        kind: 'callback',
+        body,
+        ...(multipart.files.length > 0 ? { files: multipart.files } : {}),
+      });
       if (url.searchParams.get('with_response') === 'true') {
         return json(200, {
           interaction: { id: m[1], type: 2 },
@@ -474,6 +499,23 @@ export class FakeDiscord {
         200,
         (body as { name: string }[]).map((c) => ({ ...c, id: snowflake(), application_id: APP_ID, version: '1' })),
       );
+    }
+    if (method === 'GET' && path === '/users/@me') {
+      return json(200, { id: BOT_USER_ID, username: 'dispatch', discriminator: '0', global_name: null, avatar: null, bot: true });
+    }
+    if (method === 'GET' && (m = /^\/guilds\/(\d+)\/(roles|channels|members\/(\d+))$/.exec(path))) {
+      const injected = this.injectedReads.shift();
+      if (injected) return json(injected.status, injected.body ?? { message: 'injected', code: 0 }, injected.headers);
+      const guild = this.guilds.find((g) => g.id === m![1]);
+      if (!guild) return json(404, { code: 10004, message: 'Unknown Guild' });
+      if (m[2] === 'roles') return json(200, [everyoneRole(guild), ...(guild.roles ?? []).map((role, i) => rolePayload(role, i + 1))]);
+      if (m[2] === 'channels')
+        return json(
+          200,
+          guild.channels.map((c) => channelPayload(c, guild.id)),
+        );
+      if (m[3] !== BOT_USER_ID) return json(404, { code: 10007, message: 'Unknown Member' });
+      return json(200, { user: { id: BOT_USER_ID, username: 'dispatch', bot: true }, roles: [], joined_at: new Date().toISOString() });
     }
     if (method === 'GET' && (m = /^\/channels\/(\d+)$/.exec(path))) {
       const found = this.findChannel(m[1]!);
@@ -854,10 +896,23 @@ function invalidFormBody(problem: string): Record<string, unknown> {
   };
 }
 
-/** discord.js sends multipart only with files; Dispatch sends none, so the JSON part is enough. */
-function parseMultipart(text: string): unknown {
-  const match = /\{[\s\S]*\}/.exec(text);
-  return match ? JSON.parse(match[0]) : undefined;
+/** discord.js sends multipart with files: the JSON in `payload_json`, each file in `files[n]`. */
+function parseMultipart(text: string, contentType: string | undefined): { json: unknown; files: { name: string; content: string }[] } {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(contentType ?? '');
+  if (!text || !boundary) return { json: undefined, files: [] };
+  let json: unknown;
+  const files: { name: string; content: string }[] = [];
+  for (const part of text.split(`--${boundary[1] ?? boundary[2]}`)) {
+    const split = part.indexOf('\r\n\r\n');
+    if (split === -1) continue;
+    const headers = part.slice(0, split);
+    const content = part.slice(split + 4).replace(/\r\n$/, '');
+    const name = /name="([^"]+)"/.exec(headers)?.[1];
+    const fileName = /filename="([^"]+)"/.exec(headers)?.[1];
+    if (name === 'payload_json') json = JSON.parse(content);
+    else if (fileName) files.push({ name: fileName, content });
+  }
+  return { json, files };
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

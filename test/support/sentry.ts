@@ -40,7 +40,12 @@ export function serializeLikeSentry(payload: Record<string, unknown>): string {
   const ordered: Record<string, unknown> = {};
   for (const key of SENTRY_KEY_ORDER) if (key in payload) ordered[key] = payload[key];
   for (const [key, value] of Object.entries(payload)) if (!(key in ordered)) ordered[key] = value;
-  return JSON.stringify(ordered).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return asciiJson(ordered);
+}
+
+/** `sentry.utils.json.dumps`: compact separators, every non-ASCII character escaped as \uXXXX. */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export interface SignedRequest {

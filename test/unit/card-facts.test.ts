@@ -41,7 +41,8 @@ function plain(text: string): string {
 }
 
 /** Labels of what happened, which the card says in its own words in its latest-update line. */
-const EVENT_LABELS = /^(new issue|assigned|ignored|resolved|archived|unresolved again|deleted|new error event|seer autofix|issue alert triggered|activity alert|integration (un)?installed)$/i;
+const EVENT_LABELS =
+  /^(new issue|assigned|ignored|resolved|archived|unresolved again|deleted|new error event|seer autofix|issue alert triggered|activity alert|integration (un)?installed)$/i;
 /** The card of an issue is named by its id until a payload names its title. */
 const IDENTITY = /^(comment on )?issue \d+$/i;
 
@@ -79,7 +80,10 @@ function shown(embeds: APIEmbed[], lines: string[] = []): string {
     e.footer?.text,
     ...(e.fields ?? []).flatMap((f) => [f.name, f.value]),
   ]);
-  return [...parts, ...lines].filter(Boolean).map((t) => plain(t!)).join('\n');
+  return [...parts, ...lines]
+    .filter(Boolean)
+    .map((t) => plain(t!))
+    .join('\n');
 }
 
 /** Long texts are cut on a card: their start must be there. */
