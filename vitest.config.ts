@@ -25,6 +25,8 @@ const ON_POSTGRES = [
   'test/simulation/simulation.test.ts',
   'test/integration/idle-cost.test.ts',
   'test/e2e/alert-rule-action.test.ts',
+  'test/e2e/card-sync.test.ts',
+  'test/integration/key-file.test.ts',
 ];
 
 export default defineConfig({

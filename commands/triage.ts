@@ -91,7 +91,9 @@ async function recordTriage(
   issue: Record<string, unknown>,
 ) {
   const payload: TriagePayload = { action: 'triage', data: { triage, issue } };
-  await recordCardEvent(ctx.db, cardOf(route, issueId), TRIAGE_EVENT_TYPE, payload, ctx.now());
+  if (!(await recordCardEvent(ctx.db, cardOf(route, issueId), TRIAGE_EVENT_TYPE, payload, ctx.now()))) {
+    throw new UserError('Done in Sentry, but this card is no longer managed by Dispatch: its route was removed meanwhile.');
+  }
   ctx.wakeDelivery();
 }
 

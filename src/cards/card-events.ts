@@ -1,5 +1,5 @@
 import { acceptEvents } from '../db/events.js';
-import type { Database } from '../db/database.js';
+import { isForeignKeyViolation, type Database } from '../db/database.js';
 import type { CardKey, ChannelId, RouteId, SourceId } from '../ids.js';
 
 /** The card an event of Dispatch's own is for: its route (and the route's source and channel) and key. */
@@ -14,8 +14,15 @@ export interface CardTarget {
  * Stores an event of Dispatch's own (a change made from Discord, a read-back from Sentry) for one
  * card: it is delivered like Sentry's webhooks, through the card's queue and in order with them,
  * and survives a restart. Each carries its time, so two alike are never deduplicated into one.
+ * False when the card's route (or its source) was removed meanwhile: there is no card to show it.
  */
-export async function recordCardEvent(db: Database, target: CardTarget, eventType: string, payload: object, now: number): Promise<void> {
+export async function recordCardEvent(
+  db: Database,
+  target: CardTarget,
+  eventType: string,
+  payload: object,
+  now: number,
+): Promise<boolean> {
   const text = JSON.stringify({ ...payload, at: now });
   const [result] = await acceptEvents(
     db,
@@ -33,5 +40,7 @@ export async function recordCardEvent(db: Database, target: CardTarget, eventTyp
     now,
     0,
   );
-  if (!result!.ok) throw result!.error;
+  if (result!.ok) return true;
+  if (isForeignKeyViolation(result!.error)) return false;
+  throw result!.error;
 }

@@ -103,6 +103,7 @@ export class CardReconciler {
   /** One source's read-back; what it did is kept for `/dispatch source info`. */
   async syncSource(sourceId: SourceId): Promise<SyncOutcome> {
     const { db, logger } = this.deps;
+    const startedAt = this.deps.now();
     const source = await sourceById(db, sourceId);
     const api = source && sentryApiOf(source, this.deps.secrets, this.deps.sentryUrls, this.deps.resolve);
     if (!source || !api) return { checked: 0, fixed: 0, problem: null };
@@ -118,7 +119,9 @@ export class CardReconciler {
       } catch (error) {
         if (!(error instanceof SentryApiError)) throw error;
         const left = cards.length - outcome.checked;
-        outcome.problem = `${describeSentryProblem(error.problem).replace(/ Nothing was changed\.$/, '')} (${left} cards left for the next read-back)`;
+        // The words a member gets at a click, without their "nothing was changed" (a read-back changes nothing in Sentry).
+        const words = describeSentryProblem(error.problem).replace(/\.? Nothing was changed\.$/, '');
+        outcome.problem = `${words} (${left} cards left for the next read-back)`;
         if (error.problem.kind === 'revoked' || error.problem.kind === 'forbidden')
           await setSentryProblem(db, sourceId, describeSentryProblem(error.problem));
         logger.info({ source_id: sourceId, problem: error.problem.kind, cards_left: left }, 'reading cards back from Sentry stopped');
@@ -133,7 +136,7 @@ export class CardReconciler {
         if (await this.setRight(card, issue, 'reconcile')) outcome.fixed += 1;
       }
     }
-    await recordCardSync(db, sourceId, outcome);
+    await recordCardSync(db, sourceId, { ...outcome, startedAt });
     if (outcome.fixed > 0)
       logger.info({ source_id: sourceId, checked: outcome.checked, fixed: outcome.fixed }, 'cards set right from Sentry');
     return outcome;
@@ -170,7 +173,8 @@ export class CardReconciler {
   ): Promise<boolean> {
     if (drift(stateOf(card), issue).length === 0) return false;
     const payload: SyncPayload = { action: 'sync', data: { issue, reason } };
-    await recordCardEvent(this.deps.db, card, SYNC_EVENT_TYPE, payload, this.deps.now());
+    // Its route removed meanwhile: nothing left to set right.
+    if (!(await recordCardEvent(this.deps.db, card, SYNC_EVENT_TYPE, payload, this.deps.now()))) return false;
     this.deps.wake();
     return true;
   }

@@ -53,10 +53,11 @@ export async function cardsToSync(db: Database, sourceId: SourceId, since: numbe
 export async function recordCardSync(
   db: Database,
   sourceId: SourceId,
-  outcome: { checked: number; fixed: number; problem: string | null },
+  outcome: { startedAt: number; checked: number; fixed: number; problem: string | null },
 ): Promise<void> {
   await db.run(sql`
-    update sources set cards_checked = ${outcome.checked}, cards_fixed = ${outcome.fixed}, card_sync_problem = ${outcome.problem}
+    update sources set card_synced_at = ${outcome.startedAt}, cards_checked = ${outcome.checked}, cards_fixed = ${outcome.fixed},
+      card_sync_problem = ${outcome.problem}
     where id = ${sourceId}`);
 }
 

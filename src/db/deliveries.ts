@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Database } from './database.js';
 import { JOB, seqsOf, toJob, type Job, type QueuedJob } from './queue.js';
 import type { BatchId, MessageId, RouteId, SourceId } from '../ids.js';
+import { isOwnEvent } from '../sentry/event-type.js';
 
 /**
  * What became of deliveries once a send was tried: delivered, retried, held, failed, split or
@@ -44,7 +45,8 @@ export function markDelivered(
       update deliveries set status = ${collapsed ? 'collapsed' : 'delivered'}, delivered_at = ${now}, message_id = ${messageId}, last_error = null,
         sending = ${false}
       where seq in ${seqsOf(recorded)}`);
-    for (const [sourceId, count] of countBySource(recorded)) {
+    // Dispatch's own events (a change made from Discord, a read-back) were never Sentry's: not counted as its events delivered.
+    for (const [sourceId, count] of countBySource(recorded.filter((job) => !isOwnEvent(job.eventType)))) {
       await tx.run(
         collapsed
           ? sql`update sources set events_collapsed = events_collapsed + ${count}, flood_summaries = flood_summaries + ${summaries},

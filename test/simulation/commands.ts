@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import { createRoute, deleteRoute, RouteChannelTaken, updateRoute } from '../../src/db/routes.js';
 import type { Route } from '../../src/db/schema.js';
-import { createSource, deleteSource, renameSource, setSourceEnabled } from '../../src/db/sources.js';
+import { createSource, deleteSource, renameSource, setSentryConnection, setSourceEnabled } from '../../src/db/sources.js';
+import { sql } from 'drizzle-orm';
 import { clearTemplate, setTemplate } from '../../src/db/templates.js';
 import { asChannelId, asGuildId, type EventId } from '../../src/ids.js';
 import { routesOf } from '../../src/db/routes.js';
@@ -14,7 +15,7 @@ import { sentryRequest } from '../support/sentry.js';
 import { checkAfterStep } from './invariants.js';
 import { channelOf, eventToken, guildOfSlot, issueToken, liveRoutes, SLOTS, type Model, type SimRoute, type SimSource } from './model.js';
 import { EVENT_KINDS, FILTERS, LEVELS, payloadOf, ruleSettings, TEMPLATE, type EventKind } from './payloads.js';
-import type { World } from './world.js';
+import { SENTRY_TOKEN, type World } from './world.js';
 
 type Cmd = fc.AsyncCommand<Model, World>;
 
@@ -62,6 +63,13 @@ export async function makeSource(model: Model, world: World, slot: number, layou
     },
     world.clock.now(),
   );
+  // Connected to Sentry's API: its cards are read back when a story says so.
+  await setSentryConnection(
+    world.db,
+    source,
+    { token: SENTRY_TOKEN, baseUrl: world.sentry.url, org: 'example-org', identity: 'sim' },
+    world.clock.now(),
+  );
   const made: SimSource = {
     slot,
     guild,
@@ -97,6 +105,17 @@ export async function addRoute(model: Model, world: World, slot: number, channel
   const added = createRoute(world.db, input, world.clock.now());
   if (taken) return void (await expect(added).rejects.toBeInstanceOf(RouteChannelTaken));
   s.routes.push(toSimRoute(await added));
+}
+
+/** What an issue webhook says the issue now is, kept as Sentry's own state of it. */
+function mirrorInSentry(world: World, kind: EventKind, payload: Record<string, unknown>): void {
+  if (!kind.startsWith('issue.')) return;
+  const issue = (payload.data as { issue: Record<string, unknown> }).issue;
+  const id = String(issue.id);
+  const before = world.sentry.issues.get(id) ?? { assignedTo: null };
+  if (kind === 'issue.assigned') return void world.sentry.issues.set(id, { ...before, assignedTo: issue.assignedTo });
+  const status = String(issue.status);
+  world.sentry.issues.set(id, { ...before, status, substatus: status === 'resolved' ? null : (issue.substatus ?? null) });
 }
 
 class Webhook extends Step {
@@ -135,6 +154,8 @@ async function postEvent(model: Model, world: World, slot: number, kind: EventKi
   const n = model.nextEvent++;
   const marks = { event: eventToken(s.guild, slot, n), issue: issue.token, issueId: issue.id, level: LEVELS[level]! };
   const payload = payloadOf(kind, marks, namedRoute === undefined ? undefined : ruleSettings(namedRoute, marks));
+  // Sentry has the issue as its webhook says, whether or not Dispatch takes the webhook.
+  mirrorInSentry(world, kind, payload);
   const request = sentryRequest(kind.split('.')[0]!, payload, s.secret, Math.floor(world.clock.now() / 1000));
   const response = await fetch(`${world.url}/hooks/${s.slug}`, { method: 'POST', body: request.body, headers: request.headers });
   if (s.deleted || !s.enabled) return expect(response.status, `a webhook to a ${s.deleted ? 'deleted' : 'disabled'} source`).toBe(404);
@@ -563,6 +584,53 @@ function releaseBeforeLongWait(model: Model, ms: number): void {
   if (ms > 10_000) for (const open of model.gates.splice(0)) open();
 }
 
+/** What Sentry may do to an issue without Dispatch hearing of it (a release, another integration, a lost webhook). */
+const SENTRY_CHANGES = {
+  resolve: { status: 'resolved', substatus: null, statusDetails: { inNextRelease: true } },
+  escalate: { status: 'unresolved', substatus: 'escalating' },
+  archive: { status: 'ignored', substatus: 'archived_forever' },
+  'assign-team': { assignedTo: { type: 'team', id: '77', name: 'backend' } },
+  unassign: { assignedTo: null },
+} as const;
+
+/** An issue changes in Sentry and no webhook tells Dispatch. */
+class SentryChange extends Step {
+  constructor(
+    readonly slot: number,
+    readonly pick: number,
+    readonly change: keyof typeof SENTRY_CHANGES,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return !!source(model, this.slot);
+  }
+  async act(model: Model, world: World) {
+    const known = model.sources[this.slot]!.issues.filter((i) => !i.incident && world.sentry.issues.has(i.id));
+    const issue = known[this.pick % Math.max(1, known.length)];
+    if (issue) world.sentry.issues.set(issue.id, { ...world.sentry.issues.get(issue.id), ...SENTRY_CHANGES[this.change] });
+  }
+  toString() {
+    return `SentryChange(slot ${this.slot}, issue ${this.pick}, ${this.change})`;
+  }
+}
+
+/** The cards are read back from Sentry; read back again at once, nothing more is set right. */
+class ReadBack extends Step {
+  check() {
+    return true;
+  }
+  async act(_model: Model, world: World) {
+    await world.reconciler.syncAll(0);
+    await world.reconciler.syncAll(0);
+    const fixed = await world.db.all<{ id: number; cards_fixed: number }>(sql`select id, cards_fixed from sources where cards_fixed > 0`);
+    expect(fixed, 'a second read-back right after the first set cards right again').toEqual([]);
+  }
+  toString() {
+    return 'ReadBack()';
+  }
+}
+
 class Release extends Step {
   check(model: Readonly<Model>) {
     return model.gates.length > 0;
@@ -700,4 +768,8 @@ export const commandArbitraries: fc.Arbitrary<Cmd>[] = [
   ...Array.from({ length: 3 }, () => fc.constantFrom(200, 1_200, 5_000, 12_000, 61_000, 11 * 60_000).map((ms) => new Tick(ms))),
   fc.constant(new Restart()),
   fc.constant(new Heal()),
+  fc
+    .tuple(slot, fc.nat(5), fc.constantFrom(...(Object.keys(SENTRY_CHANGES) as (keyof typeof SENTRY_CHANGES)[])))
+    .map(([s, pick, change]) => new SentryChange(s, pick, change)),
+  fc.constant(new ReadBack()),
 ];

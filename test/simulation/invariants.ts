@@ -3,6 +3,8 @@ import { expect } from 'vitest';
 import { MISSING_ROUTE_LINE } from '../../src/routing/select-routes.js';
 import type { PostedMessage } from '../support/fake-discord.js';
 import { liveRoutes, type Model } from './model.js';
+import { drift } from '../../src/cards/sync.js';
+import type { CardState } from '../../src/cards/state.js';
 import type { Costs, World } from './world.js';
 
 /**
@@ -262,4 +264,22 @@ export async function checkNothingStale(world: World, olderThanMs: number): Prom
     where d.status = 'pending' and s.enabled = ${true} and d.channel_id not in (select channel_id from holds)
       and d.next_attempt_at <= ${world.clock.now() - olderThanMs}`);
   expect(stale, 'deliveries due for a while in a healthy channel').toEqual([]);
+}
+
+/**
+ * After a last read-back, every issue card of an enabled source's card route shows what Sentry has
+ * (status, substatus, assignee), whatever webhooks were missed, collapsed into summaries or sent
+ * while its source was disabled.
+ */
+export async function checkCardsTrueToSentry(world: World): Promise<void> {
+  const cards = await world.db.all<{ card_key: string; state: string; route_id: number }>(sql`
+    select c.card_key, c.state, c.route_id from cards c join routes r on r.id = c.route_id join sources s on s.id = r.source_id
+    where s.enabled = ${true} and r.layout = 'card' and c.card_key like 'issue:%'`);
+  for (const card of cards) {
+    const id = card.card_key.slice('issue:'.length);
+    const issue = world.sentry.issues.get(id);
+    if (!issue) continue;
+    const state = JSON.parse(card.state) as CardState;
+    expect(drift(state, { id, ...issue }), `card ${card.card_key} of route ${card.route_id} against Sentry`).toEqual([]);
+  }
 }

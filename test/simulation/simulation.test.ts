@@ -3,14 +3,15 @@ import { describe, expect, inject, it } from 'vitest';
 import { MISSING_ROUTE_LINE } from '../../src/routing/select-routes.js';
 import { TEST_DIALECT } from '../support/harness.js';
 import { addRoute, commandArbitraries, heal, makeSource } from './commands.js';
-import { checkAtQuiescence, checkNothingStale } from './invariants.js';
+import { checkAtQuiescence, checkCardsTrueToSentry, checkNothingStale } from './invariants.js';
 import type { Model } from './model.js';
 import { World } from './world.js';
 
 /**
  * The delivery engine as a whole, under a generated story: webhooks to four sources in two
  * servers (feed and card routes, several routes per source, follow-ups about the same issues,
- * duplicates, alerts whose rule names a route: their own, one removed, another server's), route and source changes, templates, Discord failing in every way delivery knows
+ * duplicates, alerts whose rule names a route: their own, one removed, another server's), route and source changes, templates,
+ * issues changing in Sentry without a webhook and cards read back from Sentry's API, Discord failing in every way delivery knows
  * (5xx runs, 429s, outages, a channel denied, a card deleted, the edit cap), sends held in flight
  * while the rest goes on, floods past FLOOD_AFTER, and restarts. The real worker, card lane,
  * routing, webhook app and database run against the loopback Discord on a simulated clock; a
@@ -38,6 +39,8 @@ const coverage = {
   /** Messages showing an alert routed by its rule's settings (its note), and those saying the named route was missing. */
   ruleAlerts: 0,
   misrouted: 0,
+  /** Cards set right by a read-back from Sentry (their line, in a thread or on the card). */
+  readBacks: 0,
 };
 
 function tally(world: World): void {
@@ -52,6 +55,7 @@ function tally(world: World): void {
     if (message.content?.includes('this card moved down')) coverage.pointers += 1;
     if (text.includes('note of')) coverage.ruleAlerts += 1;
     if (text.includes(MISSING_ROUTE_LINE)) coverage.misrouted += 1;
+    if (message.content?.includes('Synced from Sentry')) coverage.readBacks += 1;
   }
 }
 
@@ -75,6 +79,10 @@ async function story(commands: Iterable<fc.AsyncCommand<Model, World>>): Promise
     // Everything healed, and the clock moved well past every retry and probe.
     await heal(model, world);
     expect(await world.advance(5 * 60_000), 'the engine went quiet while healing').toBe(true);
+    // A last read-back from Sentry: every card then says what Sentry has.
+    await world.reconciler.syncAll(0);
+    expect(await world.advance(60_000), 'the engine went quiet after the last read-back').toBe(true);
+    await checkCardsTrueToSentry(world);
     await checkNothingStale(world, 0);
     await checkAtQuiescence(model, world);
     tally(world);

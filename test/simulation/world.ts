@@ -21,6 +21,11 @@ import { tempDir } from '../support/harness.js';
 import { freshDatabase } from '../support/postgres.js';
 import { sentryRequest } from '../support/sentry.js';
 import { SimClock } from './sim-clock.js';
+import { FakeSentry } from '../support/fake-sentry.js';
+import { CardReconciler } from '../../src/cards/reconciler.js';
+
+/** The integration token every simulated source is connected with. */
+export const SENTRY_TOKEN = 'sntrys_sim-token';
 
 /** Where the simulated time starts: a fixed instant, so a seed replays the same times. */
 const EPOCH = Date.UTC(2026, 0, 5, 9, 0, 0);
@@ -57,6 +62,8 @@ export class World {
   readonly costs: Costs = { statements: 0, requests: 0 };
   db!: Database;
   worker!: DeliveryWorker;
+  /** Reads cards back from the loopback Sentry when a story says so (ReadBack). */
+  reconciler!: CardReconciler;
   url!: string;
   config!: Config;
   restarts = 0;
@@ -65,6 +72,8 @@ export class World {
 
   private constructor(
     readonly discord: FakeDiscord,
+    /** Sentry's API, for every source (one organization's token): what each issue is in Sentry, webhook or not. */
+    readonly sentry: FakeSentry,
     private readonly connect: () => Promise<Database>,
     private readonly cleanup: () => Promise<void>,
     private readonly options: WorldOptions,
@@ -73,14 +82,17 @@ export class World {
   static async create(options: WorldOptions): Promise<World> {
     let clock: SimClock | undefined;
     const discord = await FakeDiscord.start({ guilds: [], now: () => clock!.now() });
+    const sentry = await FakeSentry.start({ token: SENTRY_TOKEN, org: '*' });
     const dir = tempDir('dispatch-sim-');
     const postgresUrl = options.dialect === 'postgres' ? await freshDatabase(options.postgresUrl!) : undefined;
     const connect = async () => (postgresUrl ? openPostgres(postgresUrl, { max: 4 }) : openSqlite(join(dir.path, 'sim.db')));
     const world = new World(
       discord,
+      sentry,
       connect,
       async () => {
         await discord.stop();
+        await sentry.stop();
         dir.remove();
       },
       options,
@@ -149,6 +161,18 @@ export class World {
     });
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     this.worker.start();
+    this.reconciler = new CardReconciler({
+      db: this.db,
+      logger,
+      secrets: createSecretBox(undefined, []),
+      sentryUrls: { allowInsecure: true, allowPrivate: true, timeoutMs: 5000 },
+      everyMs: 0, // never by itself: a story's ReadBack step runs it
+      windowMs: 7 * 86_400_000,
+      checkAfterMs: 0,
+      now,
+      pause: async () => {},
+      wake: () => this.worker.kick(),
+    });
   }
 
   /**
@@ -158,6 +182,7 @@ export class World {
    */
   async restart(): Promise<void> {
     this.restarts += 1;
+    void this.reconciler.stop();
     void this.worker.stop(0);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -166,6 +191,7 @@ export class World {
   }
 
   async close(): Promise<void> {
+    await this.reconciler.stop();
     await this.worker.stop(0);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -28,7 +28,7 @@ export interface Injected {
   headers?: Record<string, string>;
   /** Answer this many ms late. */
   delayMs?: number;
-  /** Carry the request out as usual, then answer as injected (a slow PUT Sentry still applies). */
+  /** Carry the request out as usual (a slow PUT Sentry still applies), then answer as injected: its body, else Sentry's own. */
   apply?: boolean;
 }
 
@@ -104,10 +104,11 @@ export class FakeSentry {
     };
     const injected = this.injected.shift();
     if (injected) {
-      if (injected.apply) this.carryOut(method, path, query, authorization, body);
+      const done = injected.apply ? this.carryOut(method, path, query, authorization, body) : undefined;
       if (injected.delayMs) await new Promise((r) => setTimeout(r, injected.delayMs));
       if (res.destroyed) return;
-      return json(injected.status, injected.body ?? { detail: 'secret-looking body <@&1> that must never be shown' }, injected.headers);
+      const answer = injected.body ?? done?.body ?? { detail: 'secret-looking body <@&1> that must never be shown' };
+      return json(injected.status, answer, injected.headers);
     }
     const answer = this.carryOut(method, path, query, authorization, body);
     json(answer.status, answer.body);
@@ -123,7 +124,8 @@ export class FakeSentry {
   ): { status: number; body: unknown } {
     const json = (status: number, payload: unknown) => ({ status, body: payload });
     if (authorization !== `Bearer ${this.options.token}`) return json(401, { detail: 'Invalid token' });
-    const { org } = this.options;
+    // `*`: one Sentry answering for any organization (the simulation's payloads name several).
+    const org = this.options.org === '*' ? '[^/]+' : this.options.org;
     let m: RegExpExecArray | null;
     if (method === 'GET' && path === '/api/0/') {
       return json(200, {
@@ -132,7 +134,7 @@ export class FakeSentry {
         user: { id: '9', name: 'Dispatch Triage', username: 'dispatch-triage-abc' },
       });
     }
-    if (method === 'GET' && path === `/api/0/organizations/${org}/issues/`) {
+    if (method === 'GET' && new RegExp(`^/api/0/organizations/${org}/issues/$`).test(path)) {
       // Issues looked up by id: those Sentry has, in no particular order; the rest left out.
       const ids = query.filter(([name]) => name === 'group').map(([, id]) => id);
       return json(200, ids.flatMap((id) => (this.issues.has(id) ? [{ id, ...this.issues.get(id) }] : [])).reverse());
@@ -159,7 +161,7 @@ export class FakeSentry {
         return json(200, changed);
       }
     }
-    if (method === 'GET' && path === `/api/0/organizations/${org}/members/`) return json(200, this.members);
+    if (method === 'GET' && new RegExp(`^/api/0/organizations/${org}/members/$`).test(path)) return json(200, this.members);
     if (method === 'GET' && (m = new RegExp(`^/api/0/projects/${org}/([^/]+)/teams/$`).exec(path))) return json(200, this.teams);
     return json(404, { detail: 'The requested resource does not exist' });
   }
