@@ -16,13 +16,7 @@ export interface CardTarget {
  * and survives a restart. Each carries its time, so two alike are never deduplicated into one.
  * False when the card's route (or its source) was removed meanwhile: there is no card to show it.
  */
-export async function recordCardEvent(
-  db: Database,
-  target: CardTarget,
-  eventType: string,
-  payload: object,
-  now: number,
-): Promise<boolean> {
+export async function recordCardEvent(db: Database, target: CardTarget, eventType: string, payload: object, now: number): Promise<boolean> {
   const text = JSON.stringify({ ...payload, at: now });
   const [result] = await acceptEvents(
     db,
