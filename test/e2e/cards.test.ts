@@ -234,6 +234,21 @@ describe("Discord's edges", () => {
     expect(harness.discord.threads.has(card.id)).toBe(true);
   });
 
+  it('the edit cap, and the old card cannot be deleted either: it stays as it last was, nothing more is added to it', async () => {
+    const { harness, source, card, followUp } = await withCard();
+    const before = JSON.stringify(harness.discord.message(card.id)!.embeds);
+    harness.discord.undeletable.add(card.id);
+    harness.discord.injectEdits([ERROR_30046, ERROR_30046], card.id);
+    await followUp();
+    await expect.poll(() => botMessages(harness, source.channelId).length, { timeout: 5000 }).toBe(2);
+    // The delete was tried and refused.
+    await expect.poll(() => harness.discord.requests.some((r) => r.method === 'DELETE' && r.path.endsWith(card.id))).toBe(true);
+    const shown = botMessages(harness, source.channelId);
+    expect(JSON.stringify(harness.discord.message(card.id)!.embeds)).toBe(before);
+    expect(field(shown[1]!.embeds[0], 'Last comment')).toContain('follow-up 1');
+    expect(harness.discord.deleted).not.toContain(card.id);
+  });
+
   it('without Create Public Threads the history goes on the card, info says why, and threads come back once granted', async () => {
     const { harness, source, card, followUp } = await withCard();
     harness.discord.updateChannel(source.channelId, PERMISSIONS.CreatePublicThreads);

@@ -170,6 +170,8 @@ export class FakeDiscord {
   readonly registeredCommands = new Map<string, unknown[]>();
   /** Messages the bot deleted, by id. */
   readonly deleted: string[] = [];
+  /** Messages the bot may not delete (Discord answers 50013 Missing Permissions). */
+  readonly undeletable = new Set<string>();
   readonly guilds: FakeGuild[];
   rateLimitHits = 0;
   private readonly injected: { channelId?: string; response: InjectedResponse }[] = [];
@@ -445,6 +447,7 @@ export class FakeDiscord {
     if (method === 'DELETE' && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
       const index = this.messages.findIndex((msg) => msg.id === m![2] && msg.channel_id === m![1] && !msg.byMember);
       if (index === -1) return json(ERRORS.unknownMessage.status, ERRORS.unknownMessage.body);
+      if (this.undeletable.has(m[2]!)) return json(403, { code: 50013, message: 'Missing Permissions' });
       this.messages.splice(index, 1);
       this.deleted.push(m[2]!);
       record.status = 204;
