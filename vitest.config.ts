@@ -17,6 +17,7 @@ const ON_POSTGRES = [
   'test/e2e/require-signature.test.ts',
   'test/e2e/commands.test.ts',
   'test/e2e/routes.test.ts',
+  'test/e2e/quiet-hours.test.ts',
   'test/e2e/cards.test.ts',
   'test/e2e/triage.test.ts',
   'test/e2e/crash-recovery.test.ts',

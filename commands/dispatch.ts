@@ -14,7 +14,8 @@ import { searchRouteNames } from '../src/db/routes.js';
 import { LEVELS } from '../src/sentry/facts.js';
 import { EVENT_PATTERN_MAX_LENGTH } from '../src/sentry/event-type.js';
 import { UserError } from '../src/user-error.js';
-import { routeAddCommand, routeEditCommand, routeListCommand, routeRemoveCommand, routeTestCommand } from './route.js';
+import { routeAddCommand, routeDigestCommand, routeEditCommand, routeListCommand, routeRemoveCommand, routeTestCommand } from './route.js';
+import { timeZoneChoices } from './route-schedule.js';
 import { createCommand } from './source-create.js';
 import { deleteCommand } from './source-delete.js';
 import { logCommand, retryCommand } from './source-delivery.js';
@@ -173,10 +174,41 @@ const data = new SlashCommandBuilder()
             o.setName('triage-role').setDescription('Members with this role may use the triage buttons (besides Manage Server)'),
           )
           .addBooleanOption((o) => o.setName('remove-triage-role').setDescription('Only Manage Server may triage again'))
-          .addStringOption(layoutOption('card or feed (existing cards stay where they are)')),
+          .addStringOption(layoutOption('card or feed (existing cards stay where they are)'))
+          .addStringOption((o) =>
+            o
+              .setName('quiet')
+              .setDescription('Quiet hours, e.g. 22:00-08:00: held for a digest at their end (off to stop)')
+              .setMaxLength(20),
+          )
+          .addStringOption((o) =>
+            o
+              .setName('timezone')
+              .setDescription('For quiet hours and digests, e.g. Europe/Berlin (default UTC)')
+              .setAutocomplete(true)
+              .setMaxLength(64),
+          )
+          .addStringOption((o) =>
+            o
+              .setName('quiet-pass')
+              .setDescription('During quiet hours, still post events at or above this level (default fatal)')
+              .addChoices(...LEVEL_CHOICES),
+          )
+          .addStringOption((o) =>
+            o.setName('digest').setDescription('A summary: "daily 09:00" or "weekly mon 09:00" (off to stop)').setMaxLength(30),
+          )
+          .addBooleanOption((o) => o.setName('digest-empty').setDescription('Post the digest even when nothing happened (default no)')),
       )
       .addSubcommand((sub) =>
         sub.setName('remove').setDescription('Remove a route').addStringOption(sourceOption).addStringOption(routeOption(true)),
+      )
+      .addSubcommand((sub) =>
+        sub
+          .setName('digest')
+          .setDescription("A route's digest now: what happened since its last one")
+          .addStringOption(sourceOption)
+          .addStringOption(routeOption(true))
+          .addBooleanOption((o) => o.setName('post').setDescription('Post it in the route’s channel (default: only you see it)')),
       )
       .addSubcommand((sub) =>
         sub
@@ -234,7 +266,14 @@ const HANDLERS: Record<string, Record<string, Handler>> = {
     connect: connectCommand,
     schema: schemaCommand,
   },
-  route: { add: routeAddCommand, list: routeListCommand, edit: routeEditCommand, remove: routeRemoveCommand, test: routeTestCommand },
+  route: {
+    add: routeAddCommand,
+    list: routeListCommand,
+    edit: routeEditCommand,
+    remove: routeRemoveCommand,
+    test: routeTestCommand,
+    digest: routeDigestCommand,
+  },
   template: { set: templateSetCommand, preview: templatePreviewCommand, list: templateListCommand, clear: templateClearCommand },
 };
 
@@ -253,6 +292,7 @@ export const dispatchCommand = {
       const source = await findSource(ctx.db, guildOf(interaction), interaction.options.getString('source') ?? '');
       if (source) names = await searchRouteNames(ctx.db, source.id, String(focused.value));
     }
+    if (focused.name === 'timezone') names = timeZoneChoices(String(focused.value));
     await interaction.respond(names.map((name) => ({ name, value: name })));
   },
 } satisfies Command;

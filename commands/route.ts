@@ -8,7 +8,7 @@ import {
   type Guild,
   type Role,
 } from 'discord.js';
-import { backlogOfRoute } from '../src/db/deliveries.js';
+import { backlogOfRoute, heldOfRoute } from '../src/db/deliveries.js';
 import { latestEvents } from '../src/db/events.js';
 import { holdsOfChannels } from '../src/db/holds.js';
 import {
@@ -35,6 +35,7 @@ import { applyFilterOptions, deserializeFilter, describeFilter, serializeFilter,
 import { selectRoutes } from '../src/routing/select-routes.js';
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral, relativeTime } from './replies.js';
+import { describeSchedule, scheduleChanges } from './route-schedule.js';
 import { assertFormFresh } from './source-create.js';
 import { requireSource } from './source-lookup.js';
 import { holdReason } from './source-status.js';
@@ -157,9 +158,14 @@ export async function routeListCommand(interaction: Interaction, ctx: CommandCon
     const { waiting } = await backlogOfRoute(ctx.db, route.id);
     const hold = holds.get(route.channelId);
     const state = hold ? `\n⛔ on hold since ${relativeTime(hold.since)}: ${holdReason(hold, interaction.guild)}` : '';
+    const schedule = describeSchedule(route, ctx.now());
+    const held = route.quietFrom !== null ? ` · held for the quiet-hours digest ${await heldOfRoute(ctx.db, route.id)}` : '';
     embed.addFields({
       name: route.name,
-      value: truncate(`${describeRoute(route)}\nwaiting ${waiting} · filtered out ${route.eventsFiltered}${state}`, 1024),
+      value: truncate(
+        `${describeRoute(route)}\nwaiting ${waiting}${held} · filtered out ${route.eventsFiltered}${schedule ? `\n${schedule}` : ''}${state}`,
+        1024,
+      ),
     });
   }
   await interaction.reply(ephemeral('', { embeds: [embed] }));
@@ -194,10 +200,13 @@ export async function routeEditCommand(interaction: Interaction, ctx: CommandCon
     changes.triageRoleId = roleIdOf(triageRole);
   }
   if (interaction.options.getBoolean('remove-triage-role')) changes.triageRoleId = null;
+  const schedule = scheduleChanges(interaction, route);
+  if (schedule) changes.schedule = schedule;
   const updated = await updateRoute(ctx.db, route, changes, ctx.now()).catch((error: unknown) => {
     throw routeRefusal(error, source);
   });
-  if (changes.channelId || changes.layout) ctx.wakeDelivery();
+  const released = route.quietFrom !== null && updated.quietFrom === null;
+  if (changes.channelId || changes.layout || released) ctx.wakeDelivery();
   ctx.logger.info({ source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id }, 'route edited');
   const moved =
     changes.channelId && changes.channelId !== route.channelId ? `Events still waiting go to <#${changes.channelId}>.` : undefined;
@@ -208,6 +217,8 @@ export async function routeEditCommand(interaction: Interaction, ctx: CommandCon
       ? 'Cards already posted stay as they are; new events are posted one by one.'
       : undefined,
     changes.channelId || changes.layout ? threadWarning(updated, interaction.guild) : undefined,
+    schedule ? (describeSchedule(updated, ctx.now()) ?? 'No quiet hours and no digest: every event goes out as it comes.') : undefined,
+    released ? 'Quiet hours are off: what they held goes out now.' : undefined,
     ping?.warning,
   ];
   await interaction.reply(ephemeral(lines.filter(Boolean).join('\n')));
@@ -291,4 +302,25 @@ export async function routeTestCommand(interaction: Interaction, ctx: CommandCon
     });
   }
   await interaction.reply(ephemeral('', { embeds: [embed] }));
+}
+
+/**
+ * `/dispatch route digest`: the route's digest since its last one (or of the last day), now — only
+ * to the member who asked, or (`post`) in the route's channel like a scheduled one.
+ */
+export async function routeDigestCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
+  const route = await requireRoute(ctx, source, interaction.options.getString('route', true));
+  if (interaction.options.getBoolean('post')) {
+    assertCanPostIn(interaction.guild, route.channelId);
+    await ctx.digests.makeNow(route, source.guildId);
+    ctx.logger.info(
+      { source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id },
+      'digest asked for',
+    );
+    await interaction.reply(ephemeral(`📋 The digest of **${route.name}** is on its way to <#${route.channelId}>.`));
+    return;
+  }
+  const embeds = await ctx.digests.preview(route, source.guildId);
+  await interaction.reply(ephemeral(embeds.length === 0 ? 'Nothing to say.' : '', { embeds: embeds.slice(0, 10) }));
 }

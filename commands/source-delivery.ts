@@ -70,6 +70,10 @@ function outcome(delivery: DeliveryRow, guildId: GuildId, hold: Hold | undefined
       return '⏳ waiting';
     case 'paused':
       return '⏸️ waiting: the source is disabled';
+    case 'held':
+      return '🌙 held: its route is in quiet hours; it goes in the digest when they end';
+    case 'digested':
+      return `🌙 shown in a quiet-hours digest${link}`;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { CardReconciler } from '../src/cards/reconciler.js';
+import type { DigestScheduler } from '../src/schedule/digest-scheduler.js';
 import type { KeyPlace } from '../src/db/key-file.js';
 import type {
   AutocompleteInteraction,
@@ -36,6 +37,8 @@ export interface CommandContext {
   sentryUrls: UrlPolicy;
   /** Reads an issue back a few seconds after a change Sentry did not confirm. */
   cardChecks: Pick<CardReconciler, 'checkSoon'>;
+  /** Makes a route's digest now (`/dispatch route digest`), or shows what it would say. */
+  digests: Pick<DigestScheduler, 'makeNow' | 'preview'>;
   /** Where the key that seals secrets is kept, for `info`. */
   keyPlace: KeyPlace;
 }

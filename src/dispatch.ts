@@ -8,6 +8,7 @@ import { createEventWriter } from './db/event-writer.js';
 import { createSecretBox, sealStoredSecrets, SecretKeyError, type SecretBox } from './db/secret-box.js';
 import { loadOrCreateKeyFile, readKeyFile, type KeyPlace } from './db/key-file.js';
 import { CardReconciler } from './cards/reconciler.js';
+import { DigestScheduler } from './schedule/digest-scheduler.js';
 import { compactSqlite, openSqlite } from './db/sqlite.js';
 import { singleProcess, type Coordinator } from './replicas/coordinator.js';
 import { pacer, requestGapMs } from './replicas/budget.js';
@@ -36,6 +37,7 @@ export interface Dispatch {
   readonly coordinator: Coordinator;
   /** Reads cards back from Sentry (tests run it at will). */
   readonly reconciler: CardReconciler;
+  readonly digests: DigestScheduler;
   stop(): Promise<void>;
 }
 
@@ -170,7 +172,8 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   const now = options.now ?? Date.now;
   const metrics = createMetrics(db, now);
   const { channels: discord, guilds } = discordRest(config, coordinator, metrics);
-  const worker = deliveryWorker(config, { db, discord, logger, metrics, clock: options.clock ?? systemClock(now), coordinator });
+  const clock = options.clock ?? systemClock(now);
+  const worker = deliveryWorker(config, { db, discord, logger, metrics, clock, coordinator });
   // Events stored by this replica or another (and commands that make some due) wake the worker.
   const eventsStored = () => {
     worker.kick();
@@ -186,6 +189,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     now,
     wake: eventsStored,
   });
+  const digests = new DigestScheduler({ db, logger, clock, wake: eventsStored });
 
   const route = createInteractionRouter(
     { commands, components: componentHandlers },
@@ -201,6 +205,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       wakeDelivery: eventsStored,
       sentryUrls: config.sentryUrls,
       cardChecks: reconciler,
+      digests,
       keyPlace,
     },
   );
@@ -235,6 +240,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
 
   worker.start();
   reconciler.start();
+  digests.start();
   coordinator.onLeadership((leader) => (leader ? gateway.start() : void gateway.stop()));
   await coordinator.start();
 
@@ -247,8 +253,9 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     worker,
     coordinator,
     reconciler,
+    digests,
     stop: once(() =>
-      stopAll({ logger, server, worker, reconciler, gateway, coordinator, db, shutdownTimeoutMs: config.shutdownTimeoutMs }),
+      stopAll({ logger, server, worker, reconciler, digests, gateway, coordinator, db, shutdownTimeoutMs: config.shutdownTimeoutMs }),
     ),
   };
 }
@@ -259,16 +266,18 @@ async function stopAll(parts: {
   server: Server;
   worker: DeliveryWorker;
   reconciler: CardReconciler;
+  digests: DigestScheduler;
   gateway: Gateway;
   coordinator: Coordinator;
   db: Database;
   shutdownTimeoutMs: number;
 }): Promise<void> {
-  const { logger, server, worker, reconciler, gateway, coordinator, db } = parts;
+  const { logger, server, worker, reconciler, digests, gateway, coordinator, db } = parts;
   logger.info('shutting down');
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   await reconciler.stop();
+  await digests.stop();
   await worker.stop(parts.shutdownTimeoutMs);
   server.closeAllConnections();
   await closed;

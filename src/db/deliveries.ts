@@ -205,6 +205,12 @@ export async function backlogOfRoute(db: Database, routeId: RouteId): Promise<Ba
   return { waiting: Number(row!.waiting), oldestReceivedAt: row!.oldest === null ? null : Number(row!.oldest) };
 }
 
+/** How many of a route's deliveries its quiet hours hold for their digest. */
+export async function heldOfRoute(db: Database, routeId: RouteId): Promise<number> {
+  const row = await db.get<{ n: number }>(sql`select count(*) as n from deliveries where route_id = ${routeId} and status = 'held'`);
+  return Number(row!.n);
+}
+
 /** How many of a source's deliveries wait (over all its routes). */
 export async function waitingOfSource(db: Database, sourceId: SourceId): Promise<number> {
   const row = await db.get<{ n: number }>(sql`

@@ -22,8 +22,8 @@ export interface IncomingEvent {
   body: Buffer;
   /** The same bytes decoded (once, by the route): what is stored. */
   text: string;
-  /** The routes whose filters let it through: a delivery each. */
-  routes: readonly { id: RouteId; channelId: ChannelId }[];
+  /** The routes whose filters let it through: a delivery each, held or muted by the route's quiet hours (see `quietTreatment`). */
+  routes: readonly { id: RouteId; channelId: ChannelId; quiet?: 'held' | 'muted' }[];
   /** The routes whose filters kept it out. */
   filteredBy: readonly RouteId[];
   /** The card it is about on card routes (`issue:<id>`, `incident:<id>`), if any. */
@@ -99,8 +99,9 @@ function chunked<T>(items: readonly T[], size: number): T[][] {
  */
 function deliveryRow(seq: number, route: IncomingEvent['routes'][number], input: IncomingEvent, now: number) {
   const channel = sql`coalesce((select r.channel_id from routes r where r.id = ${route.id}), ${route.channelId})`;
-  const status = sql`(select case when s.enabled then 'pending' else 'paused' end from sources s where s.id = ${input.sourceId})`;
-  return sql`(${seq}, ${route.id}, ${channel}, coalesce(${status}, 'pending'), ${input.cardKey ?? null}, ${now})`;
+  const waiting = route.quiet === 'held' ? 'held' : 'pending';
+  const status = sql`(select case when s.enabled then ${waiting} else 'paused' end from sources s where s.id = ${input.sourceId})`;
+  return sql`(${seq}, ${route.id}, ${channel}, coalesce(${status}, ${waiting}), ${input.cardKey ?? null}, ${route.quiet === 'muted'}, ${now})`;
 }
 
 /** The whole group in a few statements; throws if any of it fails (the caller then goes one by one). */
@@ -130,7 +131,7 @@ async function acceptTogether(
   });
   for (const chunk of chunked(deliveryValues, ROWS_PER_STATEMENT)) {
     await db.run(sql`
-      insert into deliveries (event_seq, route_id, channel_id, status, card_key, next_attempt_at)
+      insert into deliveries (event_seq, route_id, channel_id, status, card_key, muted, next_attempt_at)
       values ${sql.join(chunk, sql`, `)}`);
   }
   const filteredByRoute = new Map<RouteId, number>();
@@ -172,7 +173,7 @@ async function acceptOne(db: Database, input: IncomingEvent, now: number, dedupe
   }
   for (const route of input.routes) {
     await db.run(sql`
-      insert into deliveries (event_seq, route_id, channel_id, status, card_key, next_attempt_at)
+      insert into deliveries (event_seq, route_id, channel_id, status, card_key, muted, next_attempt_at)
       values ${deliveryRow(inserted.seq, route, input, now)}`);
   }
   if (input.filteredBy.length > 0)

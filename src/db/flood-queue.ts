@@ -13,7 +13,7 @@ export async function waitingByType(
   const rows = await db.all<{ event_type: string; n: number; first: number; last: number }>(sql`
     select e.event_type, count(*) as n, min(e.received_at) as first, max(e.received_at) as last
     from deliveries d join events e on e.seq = d.event_seq
-    where d.route_id = ${routeId} and d.status = 'pending' and d.batch_id is null
+    where d.route_id = ${routeId} and d.status = 'pending' and d.batch_id is null and e.event_type not like 'dispatch.%'
     group by e.event_type order by min(d.seq)`);
   return rows.map((r) => ({
     eventType: r.event_type,

@@ -103,14 +103,21 @@ export async function pendingForCard(db: Database, routeId: RouteId, cardKey: Ca
 }
 
 /**
- * Whether another channel is sending an edit of this card right now (its route moved while the
- * edit was on its way): a card's edits go one at a time, wherever they are sent from.
+ * Of these cards, the ones another channel is sending right now, by `routeId:cardKey` (their route
+ * moved while a new card or an edit was on its way): a card's sends go one at a time, wherever they
+ * are sent from, so that the late answer from the old channel is not recorded over a newer card.
  */
-export async function cardSendingElsewhere(db: Database, routeId: RouteId, cardKey: CardKey, channelId: ChannelId): Promise<boolean> {
-  const row = await db.get(sql`
-    select 1 as busy from deliveries where route_id = ${routeId} and card_key = ${cardKey} and status = 'pending' and sending
-      and channel_id <> ${channelId} limit 1`);
-  return row !== undefined;
+export async function cardsSendingElsewhere(
+  db: Database,
+  cards: readonly { routeId: RouteId; cardKey: CardKey | null }[],
+  channelId: ChannelId,
+): Promise<Set<string>> {
+  const keyed = cards.filter((c): c is { routeId: RouteId; cardKey: CardKey } => c.cardKey !== null);
+  if (keyed.length === 0) return new Set();
+  const rows = await db.all<{ route_id: number; card_key: CardKey }>(sql`
+    select distinct route_id, card_key from deliveries where route_id in ${[...new Set(keyed.map((c) => c.routeId))]}
+      and card_key in ${[...new Set(keyed.map((c) => c.cardKey))]} and status = 'pending' and sending and channel_id <> ${channelId}`);
+  return new Set(rows.map((r) => `${Number(r.route_id)}:${r.card_key}`));
 }
 
 /**

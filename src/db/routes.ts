@@ -123,6 +123,10 @@ export interface RouteChanges {
   pingLevel?: string;
   layout?: Layout;
   triageRoleId?: RoleId | null;
+  /** Quiet hours and digest (see src/schedule/route-schedule.ts); setting any restarts `scheduleSince`. */
+  schedule?: Partial<
+    Pick<Route, 'timeZone' | 'quietFrom' | 'quietTo' | 'quietPass' | 'digestEvery' | 'digestWeekday' | 'digestAt' | 'digestWhenEmpty'>
+  >;
 }
 
 /**
@@ -135,7 +139,7 @@ export interface RouteChanges {
 export function updateRoute(db: Database, route: Route, changes: RouteChanges, now: number): Promise<Route> {
   targetsChanged();
   return db.transaction(async (tx) => {
-    const next = { ...route, ...changes };
+    const next = { ...route, ...changes, ...changes.schedule, scheduleSince: changes.schedule ? now : route.scheduleSince };
     await lockRoutesOf(tx, route.sourceId);
     if (changes.channelId !== undefined && changes.channelId !== route.channelId)
       await assertChannelFree(tx, route.sourceId, changes.channelId, route.id);
@@ -144,6 +148,9 @@ export function updateRoute(db: Database, route: Route, changes: RouteChanges, n
       row = await tx.get(sql`
         update routes set name = ${next.name}, channel_id = ${next.channelId}, filter = ${next.filter}, ping_role_id = ${next.pingRoleId},
           ping_level = ${next.pingLevel}, layout = ${next.layout}, triage_role_id = ${next.triageRoleId},
+          time_zone = ${next.timeZone}, quiet_from = ${next.quietFrom}, quiet_to = ${next.quietTo}, quiet_pass = ${next.quietPass},
+          digest_every = ${next.digestEvery}, digest_weekday = ${next.digestWeekday}, digest_at = ${next.digestAt},
+          digest_when_empty = ${next.digestWhenEmpty}, schedule_since = ${next.scheduleSince},
           thread_problem = ${changes.channelId !== undefined || changes.layout !== undefined ? null : route.threadProblem}, updated_at = ${now}
         where id = ${route.id} returning *`);
     } catch (error) {
@@ -153,12 +160,18 @@ export function updateRoute(db: Database, route: Route, changes: RouteChanges, n
     if (changes.channelId !== undefined && changes.channelId !== route.channelId) {
       await tx.run(sql`
         update deliveries set channel_id = ${changes.channelId}, batch_id = null, summary = ${false}, next_attempt_at = ${now}
-        where route_id = ${route.id} and status in ('pending', 'paused') and not sending`);
+        where route_id = ${route.id} and status in ('pending', 'paused', 'held') and not sending`);
     } else if (changes.layout !== undefined && changes.layout !== route.layout) {
       // Batches formed for the old layout (not yet being sent) are formed again, as the new one draws them.
       await tx.run(sql`
         update deliveries set batch_id = null, summary = ${false}
         where route_id = ${route.id} and status in ('pending', 'paused') and not sending and batch_id is not null`);
+    }
+    // Quiet hours turned off: what they held goes out now, as usual (no digest will come for it).
+    if (route.quietFrom !== null && next.quietFrom === null) {
+      await tx.run(
+        sql`update deliveries set status = 'pending', next_attempt_at = ${now} where route_id = ${route.id} and status = 'held'`,
+      );
     }
     return toRoute(row!);
   });
@@ -173,7 +186,7 @@ export function deleteRoute(db: Database, route: Route): Promise<number> {
   return db.transaction(async (tx) => {
     const waiting = Number(
       (await tx.get<{ n: number }>(
-        sql`select count(*) as n from deliveries where route_id = ${route.id} and status in ('pending', 'paused')`,
+        sql`select count(*) as n from deliveries where route_id = ${route.id} and status in ('pending', 'paused', 'held')`,
       ))!.n,
     );
     await tx.run(sql`delete from routes where id = ${route.id}`);

@@ -98,6 +98,24 @@ export const routes = pgTable(
     triageRoleId: text('triage_role_id'),
     /** Events this route let through to no message, by its filter. */
     eventsFiltered: integer('events_filtered').notNull().default(0),
+    /**
+     * Quiet hours and digests (src/schedule/route-schedule.ts), on the wall clock of `timeZone`.
+     * Quiet hours: from `quietFrom` to `quietTo` (minutes after midnight; none when null) only
+     * events at or above `quietPass` go out as usual; a feed route holds the rest for a digest when
+     * they end, a card route edits and posts its cards without notifications.
+     */
+    timeZone: text('time_zone').notNull().default('UTC'),
+    quietFrom: integer('quiet_from'),
+    quietTo: integer('quiet_to'),
+    quietPass: text('quiet_pass').notNull().default('fatal'),
+    /** A digest of the route's events `daily` or `weekly` (on `digestWeekday`, 0 Sunday) at `digestAt` minutes after midnight. */
+    digestEvery: text('digest_every', { enum: ['daily', 'weekly'] }),
+    digestWeekday: integer('digest_weekday').notNull().default(0),
+    digestAt: integer('digest_at'),
+    /** Post a digest that says nothing happened, rather than nothing. */
+    digestWhenEmpty: boolean('digest_when_empty').notNull().default(false),
+    /** When the quiet hours or digest were last set: the first digest covers from here. */
+    scheduleSince: bigint('schedule_since', { mode: 'number' }),
     createdBy: text('created_by').notNull(),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
     updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
@@ -161,7 +179,7 @@ export const deliveries = pgTable(
      * it is enabled; kept apart so that finding what is due never reads past a disabled backlog);
      * collapsed: counted in a flood summary message instead of posted on its own.
      */
-    status: text('status', { enum: ['pending', 'paused', 'delivered', 'failed', 'collapsed'] })
+    status: text('status', { enum: ['pending', 'paused', 'delivered', 'failed', 'collapsed', 'held', 'digested'] })
       .notNull()
       .default('pending'),
     attempts: integer('attempts').notNull().default(0),
@@ -170,6 +188,8 @@ export const deliveries = pgTable(
     batchId: text('batch_id'),
     /** After Discord refused a batch as invalid, this delivery is sent on its own. */
     solo: boolean('solo').notNull().default(false),
+    /** Arrived during its card route's quiet hours below `quietPass`: posted without a notification, and without its ping. */
+    muted: boolean('muted').notNull().default(false),
     /** Its batch is a flood summary: a resend rebuilds the summary, not one embed per event. */
     summary: boolean('summary').notNull().default(false),
     /**
@@ -301,4 +321,22 @@ export const alertPingRoles = pgTable(
     acceptedAt: bigint('accepted_at', { mode: 'number' }).notNull(),
   },
   (t) => [uniqueIndex('alert_ping_roles_source_role').on(t.sourceId, t.roleId)],
+);
+
+/** A digest of a route (see the SQLite schema for what each column means). */
+export const digests = pgTable(
+  'digests',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    routeId: integer('route_id')
+      .notNull()
+      .references(() => routes.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ['quiet', 'scheduled', 'now'] }).notNull(),
+    periodStart: bigint('period_start', { mode: 'number' }).notNull(),
+    periodEnd: bigint('period_end', { mode: 'number' }).notNull(),
+    events: integer('events').notNull().default(0),
+    eventId: text('event_id'),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [uniqueIndex('digests_route_kind_end').on(t.routeId, t.kind, t.periodEnd)],
 );

@@ -93,6 +93,24 @@ export const routes = sqliteTable(
     triageRoleId: text('triage_role_id').$type<RoleId>(),
     /** Events this route let through to no message, by its filter. */
     eventsFiltered: integer('events_filtered').notNull().default(0),
+    /**
+     * Quiet hours and digests (src/schedule/route-schedule.ts), on the wall clock of `timeZone`.
+     * Quiet hours: from `quietFrom` to `quietTo` (minutes after midnight; none when null) only
+     * events at or above `quietPass` go out as usual; a feed route holds the rest for a digest when
+     * they end, a card route edits and posts its cards without notifications.
+     */
+    timeZone: text('time_zone').notNull().default('UTC'),
+    quietFrom: integer('quiet_from'),
+    quietTo: integer('quiet_to'),
+    quietPass: text('quiet_pass').notNull().default('fatal'),
+    /** A digest of the route's events `daily` or `weekly` (on `digestWeekday`, 0 Sunday) at `digestAt` minutes after midnight. */
+    digestEvery: text('digest_every', { enum: ['daily', 'weekly'] }),
+    digestWeekday: integer('digest_weekday').notNull().default(0),
+    digestAt: integer('digest_at'),
+    /** Post a digest that says nothing happened, rather than nothing. */
+    digestWhenEmpty: integer('digest_when_empty', { mode: 'boolean' }).notNull().default(false),
+    /** When the quiet hours or digest were last set: the first digest covers from here. */
+    scheduleSince: integer('schedule_since'),
     createdBy: text('created_by').notNull(),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
@@ -157,9 +175,11 @@ export const deliveries = sqliteTable(
     /**
      * pending: waiting to go; paused: waiting while its source is disabled (set back to pending when
      * it is enabled; kept apart so that finding what is due never reads past a disabled backlog);
-     * collapsed: counted in a flood summary message instead of posted on its own.
+     * collapsed: counted in a flood summary message instead of posted on its own; held: arrived
+     * during its feed route's quiet hours, waiting for the digest at their end; digested: shown in
+     * that digest instead of posted on its own.
      */
-    status: text('status', { enum: ['pending', 'paused', 'delivered', 'failed', 'collapsed'] })
+    status: text('status', { enum: ['pending', 'paused', 'delivered', 'failed', 'collapsed', 'held', 'digested'] })
       .notNull()
       .default('pending'),
     attempts: integer('attempts').notNull().default(0),
@@ -168,6 +188,8 @@ export const deliveries = sqliteTable(
     batchId: text('batch_id').$type<BatchId>(),
     /** After Discord refused a batch as invalid, this delivery is sent on its own. */
     solo: integer('solo', { mode: 'boolean' }).notNull().default(false),
+    /** Arrived during its card route's quiet hours below `quietPass`: posted without a notification, and without its ping. */
+    muted: integer('muted', { mode: 'boolean' }).notNull().default(false),
     /** Its batch is a flood summary: a resend rebuilds the summary, not one embed per event. */
     summary: integer('summary', { mode: 'boolean' }).notNull().default(false),
     /**
@@ -306,6 +328,32 @@ export const alertPingRoles = sqliteTable(
   (t) => [uniqueIndex('alert_ping_roles_source_role').on(t.sourceId, t.roleId)],
 );
 
+/**
+ * A digest of a route: of the events its quiet hours held (`quiet`), of its last day or week
+ * (`scheduled`), or asked for (`now`). The row is the claim: one per route, kind and period end
+ * (unique), written with the stored digest event in one transaction, so a digest is made once
+ * however many replicas see it due, and a restart before it was made makes it then.
+ */
+export const digests = sqliteTable(
+  'digests',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    routeId: integer('route_id')
+      .$type<RouteId>()
+      .notNull()
+      .references(() => routes.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ['quiet', 'scheduled', 'now'] }).notNull(),
+    periodStart: integer('period_start').notNull(),
+    periodEnd: integer('period_end').notNull(),
+    /** The events it counts; 0 for an empty period (no message unless the route asks for one). */
+    events: integer('events').notNull().default(0),
+    /** The stored `dispatch.digest` event that carries it to the channel, if there was anything to say. */
+    eventId: text('event_id').$type<EventId>(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('digests_route_kind_end').on(t.routeId, t.kind, t.periodEnd)],
+);
+
 export type Source = typeof sources.$inferSelect;
 export type TemplateRow = typeof templates.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
@@ -314,3 +362,4 @@ export type DeliveryRow = typeof deliveries.$inferSelect;
 export type CardRow = typeof cards.$inferSelect;
 export type CardMessageRow = typeof cardMessages.$inferSelect;
 export type Hold = typeof holds.$inferSelect;
+export type DigestRow = typeof digests.$inferSelect;

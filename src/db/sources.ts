@@ -4,6 +4,7 @@ import { fromRow, isUniqueViolation, type Database } from './database.js';
 import { createRoute, FIRST_ROUTE_NAME, type Layout } from './routes.js';
 import { cachedTarget, targetsChanged } from './target-cache.js';
 import { sources, type Route, type Source } from './schema.js';
+import { scheduleOf, type RouteSchedule } from '../schedule/route-schedule.js';
 import { asSourceId, type ChannelId, type GuildId, type RouteId, type SourceId } from '../ids.js';
 
 /** Source names are shown in Discord, so they are kept to characters that cannot mention or format. */
@@ -82,7 +83,16 @@ export interface WebhookTarget {
   guildId: GuildId;
   enabled: boolean;
   signingSecret: string | null;
-  routes: { id: RouteId; channelId: ChannelId; filter: string }[];
+  routes: WebhookRoute[];
+}
+
+/** A route as the webhook needs it: where it posts, what it takes, and its quiet hours. */
+export interface WebhookRoute {
+  id: RouteId;
+  channelId: ChannelId;
+  filter: string;
+  layout: Layout;
+  schedule: RouteSchedule;
 }
 
 export function findWebhookTarget(db: Database, slug: string): Promise<WebhookTarget | undefined> {
@@ -98,8 +108,14 @@ async function readWebhookTarget(db: Database, slug: string): Promise<WebhookTar
     route_id: RouteId;
     channel_id: ChannelId;
     filter: string;
+    layout: string;
+    time_zone: string;
+    quiet_from: number | null;
+    quiet_to: number | null;
+    quiet_pass: string;
   }>(sql`
-    select s.id, s.guild_id, s.enabled, s.signing_secret, r.id as route_id, r.channel_id, r.filter
+    select s.id, s.guild_id, s.enabled, s.signing_secret, r.id as route_id, r.channel_id, r.filter, r.layout,
+      r.time_zone, r.quiet_from, r.quiet_to, r.quiet_pass
     from sources s join routes r on r.source_id = s.id where s.slug = ${slug} order by r.id`);
   const first = rows[0];
   if (!first) return undefined;
@@ -108,7 +124,23 @@ async function readWebhookTarget(db: Database, slug: string): Promise<WebhookTar
     guildId: first.guild_id,
     enabled: Boolean(first.enabled),
     signingSecret: first.signing_secret,
-    routes: rows.map((r) => ({ id: r.route_id, channelId: r.channel_id, filter: r.filter })),
+    routes: rows.map((r) => ({
+      id: r.route_id,
+      channelId: r.channel_id,
+      filter: r.filter,
+      layout: r.layout === 'card' ? 'card' : 'feed',
+      // Only the quiet hours: the digest is the scheduler's, not the webhook's.
+      schedule: scheduleOf({
+        timeZone: r.time_zone,
+        quietFrom: r.quiet_from === null ? null : Number(r.quiet_from),
+        quietTo: r.quiet_to === null ? null : Number(r.quiet_to),
+        quietPass: r.quiet_pass,
+        digestEvery: null,
+        digestWeekday: 0,
+        digestAt: null,
+        digestWhenEmpty: false,
+      }),
+    })),
   };
 }
 

@@ -5,7 +5,7 @@ import { cardsOfKeys, saveCard, saveCardMessage } from '../db/cards.js';
 import type { Database } from '../db/database.js';
 import {
   assignBatch,
-  cardSendingElsewhere,
+  cardsSendingElsewhere,
   jobsInBatch,
   jobsOf,
   pendingForCard,
@@ -76,6 +76,8 @@ export interface CardUpdatePlan {
   alertPing?: { content: string; roleIds: RoleId[] };
   /** Its source is connected to Sentry's API: the card shows triage buttons. */
   connected: boolean;
+  /** Every event of it arrived in its route's quiet hours: what is posted (the card again, thread lines) does not notify. */
+  silent: boolean;
   /** Set when this edit probes a held channel. */
   probing?: Hold;
   /** Its batch was formed for this send, and so claimed already (see assignBatch). */
@@ -143,7 +145,14 @@ export class CardPlanner {
       if (!card) {
         if (newCardsTried) continue;
         newCardsTried = true;
-        const fresh = heads.filter((j) => !cards.has(cardId(j)) && !j.batchId && j.nextAttemptAt <= now);
+        const unsent = heads.filter((j) => !cards.has(cardId(j)) && !j.batchId && j.nextAttemptAt <= now);
+        // A new card whose first events are still being sent from the channel its route left: after them.
+        const elsewhere = await cardsSendingElsewhere(db, unsent, channelId);
+        const fresh = unsent.filter((j) => !elsewhere.has(cardId(j)));
+        if (fresh.length === 0) {
+          earliest = Math.min(earliest, now + CARD_EDIT_EVERY_MS);
+          continue;
+        }
         const together = fresh[0]!.solo ? [fresh[0]!] : fresh.slice(0, EMBED_LIMITS.embedsPerMessage).filter((j, i) => i === 0 || !j.solo);
         const waitUntil = options.ignoreLinger ? undefined : gatheringUntil(together, now, this.deps.batchLingerMs);
         if (waitUntil === undefined) return this.planNewCards(channelId, await jobsOf(db, seqsOf(together)));
@@ -237,7 +246,7 @@ export class CardPlanner {
     const own = rendered.templatePattern !== undefined || job.renderFallback >= 2;
     const embed = own ? rendered.embeds[0]! : cardEmbed(state, { history });
     const alertRole = await acceptedAlertRole(this.deps.db, job.sourceId, rendered.alert);
-    return { job, state, part: withPing({ ...rendered, embeds: [embed] }, route, alertRole) };
+    return { job, state, part: withPing({ ...rendered, embeds: [embed] }, route, alertRole, job.muted) };
   }
 
   /**
@@ -248,8 +257,7 @@ export class CardPlanner {
   private async planUpdate(head: QueuedJob, card: CardRow, now: number): Promise<CardPlan> {
     const { db } = this.deps;
     // Its previous edit is still being sent from the channel the route posted to before a move: after that one.
-    if (!head.batchId && (await cardSendingElsewhere(db, head.routeId, head.cardKey!, head.channelId)))
-      return { waitUntil: now + CARD_EDIT_EVERY_MS };
+    if (!head.batchId && (await cardsSendingElsewhere(db, [head], head.channelId)).size > 0) return { waitUntil: now + CARD_EDIT_EVERY_MS };
     const jobs = head.batchId
       ? await jobsInBatch(db, head.batchId)
       : await pendingForCard(db, head.routeId, head.cardKey!, EVENTS_PER_EDIT);
@@ -266,7 +274,7 @@ export class CardPlanner {
       const change = changeFor(state, job, payload);
       changes.push(change);
       state = change.state;
-      const alertRole = await acceptedAlertRole(db, job.sourceId, alertActionOf(job.eventType, payload));
+      const alertRole = job.muted ? undefined : await acceptedAlertRole(db, job.sourceId, alertActionOf(job.eventType, payload));
       if (alertRole) alertRoles.add(alertRole);
     }
     // A card left in the channel its route posted to before a move goes to where the route posts now.
@@ -282,7 +290,9 @@ export class CardPlanner {
     const last = jobs[jobs.length - 1]!;
     const rendered = renderEvent(last, await templateFor(db, last.sourceId, last.routeId, last.eventType));
     const details = threadDetails(jobs, changes);
-    const ping = withPing({ ...rendered, content: undefined, allowedRoleIds: [] }, route);
+    // In quiet hours (every event of the edit muted) the card is edited, or posted again, without a sound.
+    const silent = jobs.every((job) => job.muted);
+    const ping = withPing({ ...rendered, content: undefined, allowedRoleIds: [] }, route, undefined, silent);
     const connected = (await sourcesConnected(db, [head.sourceId])).has(head.sourceId);
     // Formed (and claimed) last, once nothing can stop the send.
     const batchId = head.batchId ?? newNonce();
@@ -303,6 +313,7 @@ export class CardPlanner {
       ...(ping.content ? { ping: { content: ping.content, roleIds: ping.allowedRoleIds } } : {}),
       ...(alertRoles.size > 0 ? { alertPing: { content: mentions([...alertRoles]), roleIds: [...alertRoles] } } : {}),
       connected,
+      silent,
     };
   }
 

@@ -109,6 +109,7 @@ export class CardUpdater {
           content: repostPing?.content,
           allowedRoleIds: repostPing?.roleIds,
           components: ownButtons,
+          silent: plan.silent,
         })
       ).id;
       alertPinged ||= repostPing !== undefined;
@@ -226,7 +227,13 @@ export class CardUpdater {
     const embeds = plan.details.slice(0, partsThatFit(plan.details.map((e) => ({ embeds: [e] }))));
     // Its own nonce: the card's post in the channel carries the batch id itself.
     const post = () =>
-      this.deps.discord.post(threadId, { content, embeds, nonce: `${plan.batchId}:t`, ...(ping ? { allowedRoleIds: ping.roleIds } : {}) });
+      this.deps.discord.post(threadId, {
+        content,
+        embeds,
+        nonce: `${plan.batchId}:t`,
+        silent: plan.silent,
+        ...(ping ? { allowedRoleIds: ping.roleIds } : {}),
+      });
     try {
       await post();
       return 'posted';

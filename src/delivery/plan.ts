@@ -27,6 +27,8 @@ export interface SendPlan {
   parts: RenderedEvent[];
   /** Set when this send probes a held channel. */
   probing?: Hold;
+  /** Every event of it arrived in its route's quiet hours (muted): posted without a notification. */
+  silent?: boolean;
   /** Its batch was formed for this send, and so claimed already (see assignBatch). */
   claimed?: boolean;
   /** What else to record with the delivery, in its transaction (new cards: where they now are). */
@@ -42,7 +44,10 @@ export function withPing(
   part: RenderedEvent,
   route: Pick<Route, 'pingRoleId' | 'pingLevel'> | undefined,
   alertRole?: RoleId,
+  muted = false,
 ): RenderedEvent {
+  // An event that arrived in its route's quiet hours (and did not pass them) pings nobody.
+  if (muted) return part;
   // An alert's role pings every time its rule fires, whatever the level.
   const roleIds = [...new Set([...((route && pingFor(route, part.facts)?.roleIds) || []), ...(alertRole ? [alertRole] : [])])];
   if (roleIds.length === 0) return part;
@@ -79,5 +84,6 @@ export function sendPlan(channelId: ChannelId, batchId: BatchId, batch: Job[], p
     summary: false,
     parts,
     ...(first?.content ? { content: first.content, allowedRoleIds: first.allowedRoleIds } : {}),
+    ...(batch.length > 0 && batch.every((job) => job.muted) ? { silent: true } : {}),
   };
 }

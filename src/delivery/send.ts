@@ -41,8 +41,8 @@ export async function send(deps: SendDeps, attempt: Attempt): Promise<void> {
   let alsoRecord: ((tx: Database) => Promise<void>) | undefined;
   try {
     if (attempt.kind === 'send') {
-      const { embeds, batchId, content, allowedRoleIds, components, record } = attempt;
-      messageId = (await deps.discord.post(attempt.channelId, { embeds, nonce: batchId, content, allowedRoleIds, components })).id;
+      const { embeds, batchId, content, allowedRoleIds, components, record, silent } = attempt;
+      messageId = (await deps.discord.post(attempt.channelId, { embeds, nonce: batchId, content, allowedRoleIds, components, silent })).id;
       alsoRecord = record ? (tx) => record(tx, messageId, deps.clock.now()) : undefined;
     } else {
       const done = await deps.cards.carryOut(attempt);

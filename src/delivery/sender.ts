@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Routes, type APIEmbed, type APIMessage, type REST } from 'discord.js';
+import { MessageFlags, Routes, type APIEmbed, type APIMessage, type REST } from 'discord.js';
 import { asBatchId, asChannelId, asMessageId, type BatchId, type ChannelId, type MessageId, type RoleId } from '../ids.js';
 import type { ActionRow } from '../triage/components.js';
 import { DISCORD, discordCode, DiscordUnreachable, isDiscordFailure } from './discord-codes.js';
@@ -12,6 +12,8 @@ export interface OutgoingMessage {
   allowedRoleIds?: RoleId[];
   /** Buttons or a menu (links to Sentry, triage). */
   components?: ActionRow[];
+  /** Posted without a push or desktop notification (quiet hours): Discord's SUPPRESS_NOTIFICATIONS. */
+  silent?: boolean;
 }
 
 /** 20 random characters: Discord takes nonces of at most 25. */
@@ -67,6 +69,7 @@ export function restChannels(rest: REST): DiscordChannels {
         ...(message.content ? { content: message.content } : {}),
         ...(message.components?.length ? { components: message.components } : {}),
         allowed_mentions: noPings(message.allowedRoleIds),
+        ...(message.silent ? { flags: MessageFlags.SuppressNotifications } : {}),
         nonce: message.nonce,
         enforce_nonce: true,
       };

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { cardKeyOf } from '../cards/state.js';
 import { selectRoutes } from '../routing/select-routes.js';
+import { quietTreatment } from '../schedule/route-schedule.js';
 import { alertActionOf } from '../sentry/alert-action.js';
 import { eventTypeOf } from '../sentry/event-type.js';
 import { eventFacts } from '../sentry/facts.js';
@@ -90,7 +91,10 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     const action = alertActionOf(typed.eventType.type, payload);
     const store = async (target: WebhookTarget) => {
       const { through, filteredBy } = selectRoutes(target.routes, typed.eventType.type, facts, action);
-      const event = { sourceId: target.id, eventType: typed.eventType.type, body, text, routes: through, filteredBy, cardKey };
+      const now = deps.now();
+      const kind = { type: typed.eventType.type, level: facts.level };
+      const routes = through.map((route) => ({ ...route, quiet: quietTreatment(route.layout, route.schedule, kind, now) }));
+      const event = { sourceId: target.id, eventType: typed.eventType.type, body, text, routes, filteredBy, cardKey };
       return { through, filteredBy, accepted: await deps.writeEvent(event) };
     };
     let stored;

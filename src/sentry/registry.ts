@@ -13,6 +13,7 @@ import { preprodArtifactFormatter } from './formatters/preprod-artifact.js';
 import { seerFormatter } from './formatters/seer.js';
 import type { Formatter } from './formatters/types.js';
 import { ownEventFormatter } from '../cards/own-event-formatter.js';
+import { DIGEST_EVENT_TYPE, digestFormatter } from '../schedule/digest-formatter.js';
 
 /** Keyed by `resource.action` or `resource`; the most specific key wins, then the generic embed. */
 const formatters = new Map<string, Formatter>([
@@ -26,6 +27,7 @@ const formatters = new Map<string, Formatter>([
   ['activity_alert', activityAlertFormatter],
   ['preprod_artifact', preprodArtifactFormatter],
   ['dispatch', ownEventFormatter],
+  [DIGEST_EVENT_TYPE, digestFormatter],
 ]);
 
 function formatterFor(type: string): Formatter {

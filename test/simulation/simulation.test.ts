@@ -18,7 +18,7 @@ import { World } from './world.js';
  * model of what should happen runs beside them (fast-check's model-based testing), and a failure
  * shrinks to the shortest story that shows it.
  *
- * SIM_RUNS (how many stories) and SIM_SEED (to replay one) go further than CI's budget; SIM_LOG=1
+ * SIM_RUNS (how many stories) and SIM_SEED (to replay one; with SIM_PATH and SIM_REPLAY, the shrunk counterexample alone) go further than CI's budget; SIM_LOG=1
  * keeps the engine's log for the failing story.
  */
 
@@ -110,8 +110,20 @@ describe(`the delivery engine simulated (${TEST_DIALECT})`, () => {
     console.log(`simulation: ${RUNS} runs on ${TEST_DIALECT}, seed ${SEED} (replay with SIM_SEED=${SEED})`);
     const started = Date.now();
     await fc.assert(
-      fc.asyncProperty(fc.commands(commandArbitraries, { maxCommands: MAX_COMMANDS, size: 'max' }), (commands) => story(commands)),
-      { numRuns: RUNS, seed: SEED, endOnFailure: process.env.SIM_SHRINK === '0' },
+      fc.asyncProperty(
+        fc.commands(commandArbitraries, {
+          maxCommands: MAX_COMMANDS,
+          size: 'max',
+          ...(process.env.SIM_REPLAY === undefined ? {} : { replayPath: process.env.SIM_REPLAY }),
+        }),
+        (commands) => story(commands),
+      ),
+      {
+        numRuns: RUNS,
+        seed: SEED,
+        endOnFailure: process.env.SIM_SHRINK === '0',
+        ...(process.env.SIM_PATH === undefined ? {} : { path: process.env.SIM_PATH }),
+      },
     );
     console.log(`simulation: ${RUNS} runs in ${((Date.now() - started) / 1000).toFixed(1)} s; exercised ${JSON.stringify(coverage)}`);
   });

@@ -54,6 +54,8 @@ export interface PostedMessage {
   content?: string;
   embeds: Record<string, unknown>[];
   allowed_mentions?: unknown;
+  /** Message flags as posted (4096: SUPPRESS_NOTIFICATIONS). */
+  flags?: number;
   nonce?: string;
   enforce_nonce?: boolean;
   /** Buttons and menus, as last sent. */
@@ -699,6 +701,7 @@ export class FakeDiscord {
       content: body?.content,
       embeds: body?.embeds ?? [],
       allowed_mentions: body?.allowed_mentions,
+      ...(typeof body?.flags === 'number' ? { flags: body.flags } : {}),
       nonce: body?.nonce,
       enforce_nonce: body?.enforce_nonce,
       components: body?.components ?? [],

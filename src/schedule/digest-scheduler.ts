@@ -1,0 +1,181 @@
+import {
+  cardLinks,
+  digestMade,
+  eventsOfPeriod,
+  heldBefore,
+  lastDigestEnd,
+  makeDigest,
+  scheduledRoutes,
+  type DigestKind,
+  type ScheduledRoute,
+} from '../db/digests.js';
+import type { Database } from '../db/database.js';
+import type { Route } from '../db/schema.js';
+import type { Clock, Timer } from '../delivery/clock.js';
+import type { GuildId } from '../ids.js';
+import type { Logger } from '../logger.js';
+import { buildDigest } from './digest.js';
+import {
+  LATE_AFTER_MS,
+  lastDigestDue,
+  lastQuietPeriod,
+  periodsIn,
+  previousDigestDue,
+  scheduleOf,
+  type Period,
+  type RouteSchedule,
+} from './route-schedule.js';
+
+/** How often due digests are looked for: a digest goes out within this long of its time. */
+export const DIGEST_CHECK_EVERY_MS = 30_000;
+
+export interface DigestSchedulerDeps {
+  db: Database;
+  logger: Logger;
+  /** The delivery engine's clock: the simulation and tests move it. */
+  clock: Clock;
+  /** A digest was stored: the delivery worker (of whichever replica leads) should look. */
+  wake: () => void;
+}
+
+/**
+ * Makes each route's digests when they are due: when its quiet hours end (what they held), and on
+ * its daily or weekly schedule. Every replica looks; the digest's row in the database is the claim
+ * (see `makeDigest`), so one is made once, and one due while Dispatch was down is made when it
+ * comes back (saying it is late). The digest then travels as a stored event, like a webhook.
+ */
+export class DigestScheduler {
+  private timer: Timer | undefined;
+  private running: Promise<number> | undefined;
+  private stopped = false;
+
+  constructor(private readonly deps: DigestSchedulerDeps) {}
+
+  start(): void {
+    this.stopped = false;
+    const loop = () => {
+      if (this.stopped) return;
+      void this.tick().finally(() => {
+        if (!this.stopped) this.timer = this.deps.clock.after(DIGEST_CHECK_EVERY_MS, loop);
+      });
+    };
+    loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Makes every digest due now; how many were made. One pass at a time. */
+  tick(): Promise<number> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async pass(): Promise<number> {
+    let made = 0;
+    try {
+      for (const scheduled of await scheduledRoutes(this.deps.db)) made += await this.dueFor(scheduled);
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'digests: could not look for due digests; trying again shortly');
+    }
+    if (made > 0) this.deps.wake();
+    return made;
+  }
+
+  private async dueFor({ route, guildId }: ScheduledRoute): Promise<number> {
+    const now = this.deps.clock.now();
+    const schedule = scheduleOf(route);
+    const since = route.scheduleSince ?? route.createdAt;
+    let made = 0;
+    const quiet = lastQuietPeriod(schedule, now);
+    if (quiet && quiet.end > since && !(await digestMade(this.deps.db, route.id, 'quiet', quiet.end))) {
+      // Held events of an earlier quiet period whose digest was never made (down all day) are in this one.
+      const held = await heldBefore(this.deps.db, route.id, quiet.end);
+      const start = Math.min(Math.max(quiet.start, since), held.oldest ?? Number.POSITIVE_INFINITY);
+      if (await this.make(route, guildId, schedule, 'quiet', { start, end: quiet.end }, now - quiet.end, 1)) made++;
+    }
+    const due = lastDigestDue(schedule, now);
+    if (due !== undefined && due > since && !(await digestMade(this.deps.db, route.id, 'scheduled', due))) {
+      const previous = (await lastDigestEnd(this.deps.db, route.id, 'scheduled')) ?? previousDigestDue(schedule, due) ?? due;
+      const period = { start: Math.min(previous, due), end: due };
+      if (await this.make(route, guildId, schedule, 'scheduled', period, now - due, periodsIn(schedule, period))) made++;
+    }
+    return made;
+  }
+
+  /** `/dispatch route digest`: the route's digest from its last one (or the last day) until now, made now. */
+  async makeNow(route: Route, guildId: GuildId): Promise<boolean> {
+    const now = this.deps.clock.now();
+    const schedule = scheduleOf(route);
+    const start = (await lastDigestEnd(this.deps.db, route.id, 'scheduled')) ?? now - 86_400_000;
+    const made = await this.make(route, guildId, schedule, 'now', { start, end: now }, 0, 1);
+    if (made) this.deps.wake();
+    return made;
+  }
+
+  /** What a digest would say, without making it (an ephemeral `/dispatch route digest`). */
+  async preview(route: Route, guildId: GuildId): Promise<ReturnType<typeof buildDigest>> {
+    const now = this.deps.clock.now();
+    const start = (await lastDigestEnd(this.deps.db, route.id, 'scheduled')) ?? now - 86_400_000;
+    return this.draw(route, guildId, scheduleOf(route), 'now', { start, end: now }, 0, 1);
+  }
+
+  private async draw(
+    route: Route,
+    guildId: GuildId,
+    schedule: RouteSchedule,
+    kind: DigestKind,
+    period: Period,
+    lateByMs: number,
+    periods: number,
+  ) {
+    const { events, unread } = await eventsOfPeriod(this.deps.db, route.id, period);
+    const links = await cardLinks(
+      this.deps.db,
+      route.id,
+      guildId,
+      events.flatMap((e) => (e.cardKey ? [e.cardKey] : [])),
+    );
+    const embeds = buildDigest(
+      {
+        kind,
+        schedule,
+        period,
+        routeName: route.name,
+        cardLinks: links,
+        lateByMs: lateByMs >= LATE_AFTER_MS ? lateByMs : 0,
+        periods,
+        unread,
+      },
+      events,
+    );
+    return Object.assign(embeds, { counted: events.length + unread });
+  }
+
+  private async make(
+    route: Route,
+    guildId: GuildId,
+    schedule: RouteSchedule,
+    kind: DigestKind,
+    period: Period,
+    lateByMs: number,
+    periods: number,
+  ): Promise<boolean> {
+    const embeds = await this.draw(route, guildId, schedule, kind, period, lateByMs, periods);
+    const made = await makeDigest(
+      this.deps.db,
+      { route, kind, period, events: embeds.counted, embeds, takesHeld: kind === 'quiet' },
+      this.deps.clock.now(),
+    );
+    if (made) {
+      this.deps.logger.info(
+        { route_id: route.id, source_id: route.sourceId, kind, events: embeds.counted, messages: embeds.length, late_ms: lateByMs },
+        'digest made',
+      );
+    }
+    return made;
+  }
+}

@@ -1,0 +1,266 @@
+import type { APIEmbed } from 'discord.js';
+import { applyEvent, isResolved, type CardState } from '../cards/state.js';
+import { COLORS } from '../embed/colors.js';
+import { escapeText, link } from '../embed/markdown.js';
+import { truncate } from '../embed/text.js';
+import { EMBED_LIMITS } from '../embed/limits.js';
+import { isOwnEvent } from '../sentry/event-type.js';
+import { describeQuiet, type Period, type RouteSchedule } from './route-schedule.js';
+
+/**
+ * What a digest says, from the events of one route in one period: pure (events in, embeds out).
+ * Each issue's events are folded through the card state (src/cards/state.ts), so a digest names an
+ * issue, its status and its assignee exactly as its card would.
+ */
+
+/** One delivery of the period, as stored. */
+export interface DigestEvent {
+  eventType: string;
+  payload: unknown;
+  receivedAt: number;
+  /** `issue:<id>` or `incident:<id>`; events about neither are counted, not listed. */
+  cardKey: string | null;
+}
+
+export interface DigestInput {
+  kind: 'quiet' | 'scheduled' | 'now';
+  schedule: RouteSchedule;
+  period: Period;
+  /** The route's name and channel, for the title. */
+  routeName: string;
+  /** Where each issue's card is, by card key (a link to the Discord message). */
+  cardLinks: ReadonlyMap<string, string>;
+  /** Posted this long after it was due (Dispatch was not running): it says so. */
+  lateByMs: number;
+  /** How many of the schedule's periods it covers (after a long stop, one digest stands in for several). */
+  periods: number;
+  /** Events of the period beyond what was read (the digest says there were more). */
+  unread: number;
+}
+
+/** What happened to one issue (or metric alert incident) in the period. */
+export interface IssueSummary {
+  key: string;
+  state: CardState;
+  events: number;
+  created: boolean;
+  regressed: boolean;
+  resolved: boolean;
+  assigned: boolean;
+  alerts: number;
+  comments: number;
+  firstAt: number;
+}
+
+/** Per issue, in order of first appearance; events about no issue are left out (counted by the caller). */
+export function summarizeIssues(events: readonly DigestEvent[]): IssueSummary[] {
+  const byKey = new Map<string, IssueSummary>();
+  for (const event of events) {
+    if (!event.cardKey || isOwnEvent(event.eventType)) continue;
+    const prev = byKey.get(event.cardKey);
+    const { state } = applyEvent(prev?.state, { type: event.eventType, payload: event.payload, key: event.cardKey, at: event.receivedAt });
+    const summary = prev ?? {
+      key: event.cardKey,
+      state,
+      events: 0,
+      created: false,
+      regressed: false,
+      resolved: false,
+      assigned: false,
+      alerts: 0,
+      comments: 0,
+      firstAt: event.receivedAt,
+    };
+    summary.state = state;
+    summary.events += 1;
+    if (event.eventType === 'issue.created') summary.created = true;
+    if (event.eventType === 'issue.unresolved') summary.regressed = true;
+    if (event.eventType === 'issue.resolved') summary.resolved = true;
+    if (event.eventType === 'issue.assigned') summary.assigned = true;
+    if (event.eventType.startsWith('event_alert.') || event.eventType.startsWith('metric_alert.')) summary.alerts += 1;
+    if (event.eventType.startsWith('comment.')) summary.comments += 1;
+    byKey.set(event.cardKey, summary);
+  }
+  return [...byKey.values()];
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** `**[PROJ-1A](link)** Title`: to its card when it has one, else to Sentry. */
+function issueLink(summary: IssueSummary, cardLinks: ReadonlyMap<string, string>): string {
+  const { state } = summary;
+  const name = state.shortId ?? (state.kind === 'incident' ? (state.incident?.rule ?? 'Metric alert') : 'Issue');
+  const title = escapeText(truncate((state.title ?? state.incident?.description ?? '').replace(/\s+/g, ' '), 90));
+  const named = link(name, cardLinks.get(summary.key) ?? state.url) ?? escapeText(name);
+  return `**${named}**${title ? ` ${title}` : ''}`;
+}
+
+/** What happened to it, in words: `new · assigned to Alice · 3 alerts · resolved`. */
+function happenings(summary: IssueSummary): string {
+  const { state } = summary;
+  const words: string[] = [];
+  if (summary.created) words.push('new');
+  if (summary.regressed) words.push('regressed');
+  if (summary.assigned && state.assignee) words.push(`assigned to ${escapeText(state.assignee)}`);
+  if (state.kind === 'incident' && state.incident) words.push(`${state.incident.status}`);
+  if (summary.alerts > 0 && state.kind !== 'incident') words.push(plural(summary.alerts, 'alert'));
+  if (summary.comments > 0) words.push(plural(summary.comments, 'comment'));
+  if (summary.resolved || (state.kind === 'issue' && isResolved(state))) words.push('resolved');
+  return words.join(' · ');
+}
+
+const lineOf = (summary: IssueSummary, links: ReadonlyMap<string, string>): string => {
+  const what = happenings(summary);
+  return `${issueLink(summary, links)}${what ? ` — ${what}` : ''} (${plural(summary.events, 'event')})`;
+};
+
+const byEvents = (a: IssueSummary, b: IssueSummary) => b.events - a.events || a.firstAt - b.firstAt;
+
+/** A section: a heading and up to `max` lines, with a count of the rest. */
+function section(heading: string, lines: readonly string[], max: number): string[] {
+  if (lines.length === 0) return [];
+  const shown = lines.slice(0, max);
+  const rest = lines.length - shown.length;
+  return [`**${heading}**`, ...shown.map((l) => `• ${l}`), ...(rest > 0 ? [`• …and ${rest} more`] : []), ''];
+}
+
+const TOP = 5;
+
+/** The lines of a scheduled (daily, weekly, or asked-for) digest. */
+function scheduledLines(input: DigestInput, issues: readonly IssueSummary[], events: readonly DigestEvent[]): string[] {
+  const link = (s: IssueSummary) => lineOf(s, input.cardLinks);
+  const isIssue = (s: IssueSummary) => s.state.kind === 'issue';
+  const alertsByRule = new Map<string, number>();
+  const byProject = new Map<string, number>();
+  for (const event of events) {
+    if (isOwnEvent(event.eventType)) continue;
+    const alertName = alertNameOf(event);
+    if (alertName) alertsByRule.set(alertName, (alertsByRule.get(alertName) ?? 0) + 1);
+  }
+  for (const issue of issues) {
+    const project = issue.state.project ?? issue.state.incident?.projects?.[0];
+    if (project) byProject.set(project, (byProject.get(project) ?? 0) + issue.events);
+  }
+  return [
+    ...section(
+      'New issues',
+      issues
+        .filter((s) => isIssue(s) && s.created)
+        .sort(byEvents)
+        .map(link),
+      TOP,
+    ),
+    ...section(
+      'Still open, most events',
+      issues
+        .filter((s) => isIssue(s) && !isResolved(s.state))
+        .sort(byEvents)
+        .map(link),
+      TOP,
+    ),
+    ...section('Regressed', issues.filter((s) => isIssue(s) && s.regressed).map(link), TOP),
+    ...section('Resolved', issues.filter((s) => isIssue(s) && (s.resolved || isResolved(s.state))).map(link), TOP),
+    ...section(
+      'Alerts fired',
+      [...alertsByRule].sort((a, b) => b[1] - a[1]).map(([rule, n]) => `${escapeText(rule)} ×${n}`),
+      TOP,
+    ),
+    ...section(
+      'Busiest projects',
+      [...byProject].sort((a, b) => b[1] - a[1]).map(([project, n]) => `${escapeText(project)}: ${plural(n, 'event')}`),
+      TOP,
+    ),
+  ];
+}
+
+/** An alert's rule (issue alerts) or alert name (metric alerts), read as the card does. */
+function alertNameOf(event: DigestEvent): string | undefined {
+  if (!event.eventType.startsWith('event_alert.') && !event.eventType.startsWith('metric_alert.')) return undefined;
+  const { state } = applyEvent(undefined, { type: event.eventType, payload: event.payload, key: event.cardKey ?? 'issue:', at: 0 });
+  return state.alert?.rule ?? state.incident?.rule ?? event.eventType;
+}
+
+/** The lines of a quiet-hours digest: per issue, what happened while the channel was quiet, busiest first. */
+function quietLines(input: DigestInput, issues: readonly IssueSummary[]): string[] {
+  return section(
+    'While it was quiet',
+    [...issues].sort(byEvents).map((s) => lineOf(s, input.cardLinks)),
+    40,
+  );
+}
+
+function when(ms: number, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+  }).format(ms);
+}
+
+/** The digest's title. */
+export function digestTitle(input: Pick<DigestInput, 'kind' | 'schedule' | 'routeName'>): string {
+  const { kind, schedule, routeName } = input;
+  if (kind === 'quiet')
+    return `🌙 Quiet hours are over (${schedule.quiet ? describeQuiet(schedule.quiet) : ''} ${schedule.timeZone}) · ${routeName}`;
+  if (kind === 'now') return `📋 Digest so far · ${routeName}`;
+  return `📋 ${schedule.digest?.every === 'weekly' ? 'Weekly' : 'Daily'} digest · ${routeName}`;
+}
+
+/** Nothing happened in the period: a scheduled digest then says nothing unless the route asks. */
+export const isEmptyDigest = (events: readonly DigestEvent[]) => events.every((e) => isOwnEvent(e.eventType));
+
+/**
+ * The digest's embeds: one, or a few when there is a lot to say (each is its own message, so each
+ * stays within one embed's limits). Empty when there is nothing to say and the route did not ask
+ * to hear it.
+ */
+export function buildDigest(input: DigestInput, events: readonly DigestEvent[]): APIEmbed[] {
+  const counted = events.filter((e) => !isOwnEvent(e.eventType));
+  if (counted.length === 0 && input.unread === 0 && input.kind !== 'now' && !input.schedule.digest?.whenEmpty) return [];
+  const issues = summarizeIssues(counted);
+  const others = counted.filter((e) => !e.cardKey).length;
+  const { timeZone } = input.schedule;
+  const header = [
+    `${when(input.period.start, timeZone)} – ${when(input.period.end, timeZone)} (${timeZone}) · ${plural(counted.length + input.unread, 'event')}`,
+    ...(input.lateByMs > 0
+      ? [
+          `⏰ Late: due ${when(input.period.end, timeZone)}, Dispatch was not running then${input.periods > 1 ? `; it covers ${input.periods} periods` : ''}.`,
+        ]
+      : []),
+    '',
+  ];
+  const body =
+    counted.length === 0
+      ? ['Nothing happened.']
+      : input.kind === 'quiet'
+        ? quietLines(input, issues)
+        : scheduledLines(input, issues, counted);
+  const footer = [
+    ...(others > 0 ? [`${plural(others, 'other event')} (not about an issue).`] : []),
+    ...(input.unread > 0 ? [`…and ${plural(input.unread, 'more event')} not read into this digest.`] : []),
+  ];
+  return pack(digestTitle(input), [...header, ...body, ...footer]);
+}
+
+/** Lines into embeds of at most a description each; a line never splits. */
+function pack(title: string, lines: readonly string[]): APIEmbed[] {
+  const limit = EMBED_LIMITS.description - 100;
+  const pages: string[][] = [[]];
+  let size = 0;
+  for (const line of lines.map((l) => truncate(l, 1000))) {
+    if (size + line.length + 1 > limit && pages[pages.length - 1]!.length > 0) {
+      pages.push([]);
+      size = 0;
+    }
+    pages[pages.length - 1]!.push(line);
+    size += line.length + 1;
+  }
+  return pages.map((page, i) => ({
+    title: truncate(pages.length > 1 ? `${title} (${i + 1}/${pages.length})` : title, EMBED_LIMITS.title),
+    description: page.join('\n').trim(),
+    color: COLORS.blue,
+  }));
+}
