@@ -104,7 +104,11 @@ function happenings(summary: IssueSummary): string {
   if (summary.assigned && state.assignee) words.push(`assigned to ${escapeText(state.assignee)}`);
   if (state.kind === 'incident' && state.incident) words.push(`${state.incident.status}`);
   if (summary.alerts > 0 && state.kind !== 'incident') words.push(plural(summary.alerts, 'alert'));
-  if (summary.comments > 0) words.push(plural(summary.comments, 'comment'));
+  if (summary.comments > 0) {
+    const latest =
+      state.comment && !state.comment.deleted ? `, the latest: “${escapeText(truncate(state.comment.text.replace(/\s+/g, ' '), 80))}”` : '';
+    words.push(`${plural(summary.comments, 'comment')}${latest}`);
+  }
   if (summary.resolved || (state.kind === 'issue' && isResolved(state))) words.push('resolved');
   return words.join(' · ');
 }
@@ -125,6 +129,8 @@ function section(heading: string, lines: readonly string[], max: number): string
 }
 
 const TOP = 5;
+/** A quiet-hours digest lists this many issues (a few messages at most), busiest first, and counts the rest. */
+export const QUIET_MAX = 100;
 
 /** The lines of a scheduled (daily, weekly, or asked-for) digest. */
 function scheduledLines(input: DigestInput, issues: readonly IssueSummary[], events: readonly DigestEvent[]): string[] {
@@ -185,7 +191,7 @@ function quietLines(input: DigestInput, issues: readonly IssueSummary[]): string
   return section(
     'While it was quiet',
     [...issues].sort(byEvents).map((s) => lineOf(s, input.cardLinks)),
-    40,
+    QUIET_MAX,
   );
 }
 

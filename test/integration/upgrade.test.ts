@@ -347,4 +347,34 @@ describe('upgrading a database made by the previous release', () => {
     await deleteSource(dispatch.db, (await findSourceById(dispatch.db, asGuildId(guild.id), asSourceId(5)))!);
     expect(await dispatch.db.all(sql`select * from alert_ping_roles`)).toEqual([]);
   });
+
+  it('0007_card_sync → now: routes start without quiet hours or digests, a waiting event is posted as before, and nothing is held', async () => {
+    const { guild, discord, dir } = await discordAndFolder();
+    const channelId = guild.channels[0]!.id;
+    const path = databaseAtRelease(dir.path, '0007_card_sync', (db) => {
+      db.prepare(
+        `insert into sources (id, guild_id, name, slug, signing_secret, created_by, created_at, updated_at)
+         values (3, ?, 'web', 'QUIETQUIETQUIETQUIETQUIETQUIET00', 'sek', '1', 1, 1)`,
+      ).run(guild.id);
+      db.prepare(
+        `insert into routes (id, source_id, name, channel_id, filter, layout, created_by, created_at, updated_at)
+         values (9, 3, 'main', ?, '{}', 'feed', '1', 1, 1)`,
+      ).run(channelId);
+      const body = serializeLikeSentry(issueWith(loadFixture('issue.created.json') as never, 'UPGRADE-7'));
+      db.prepare(
+        `insert into events (id, source_id, event_type, body_hash, body, received_at) values ('e7', 3, 'issue.created', 'h7', ?, ?)`,
+      ).run(body, Date.now());
+      db.prepare(`insert into deliveries (event_seq, route_id, channel_id, status, next_attempt_at) values (1, 9, ?, 'pending', 0)`).run(
+        channelId,
+      );
+    });
+    const dispatch: Dispatch = await startDispatch(loadConfig(testEnv(discord, path)), silent);
+    cleanups.push(() => dispatch.stop());
+    const message = await discord.waitForMessage((m) => m.channel_id === channelId && JSON.stringify(m.embeds).includes('UPGRADE-7'));
+    expect(message.flags ?? 0).toBe(0);
+    const [route] = await routesOf(dispatch.db, asSourceId(3));
+    expect(route).toMatchObject({ timeZone: 'UTC', quietFrom: null, quietTo: null, quietPass: 'fatal', digestEvery: null });
+    await expect.poll(async () => (await deliveriesOf(dispatch.db, 3)).map((d) => [d.status, d.muted])).toEqual([['delivered', false]]);
+    expect(await dispatch.digests.tick()).toBe(0);
+  });
 });

@@ -9,6 +9,7 @@ import { asChannelId, asGuildId, type EventId } from '../../src/ids.js';
 import { routesOf } from '../../src/db/routes.js';
 import { findSourceById } from '../../src/db/sources.js';
 import { selectRoutes } from '../../src/routing/select-routes.js';
+import { quietTreatment } from '../../src/schedule/route-schedule.js';
 import { eventFacts } from '../../src/sentry/facts.js';
 import { PERMISSIONS } from '../support/fake-discord.js';
 import { sentryRequest } from '../support/sentry.js';
@@ -44,6 +45,7 @@ const toSimRoute = (route: Route): SimRoute => ({
   everCard: route.layout === 'card',
   filter: route.filter,
   removed: false,
+  quietOffAt: [],
 });
 
 /** A source in a slot: made at the start, and again after a delete (with new ids, so source and route ids drift apart). */
@@ -165,8 +167,18 @@ async function postEvent(model: Model, world: World, slot: number, kind: EventKi
   // The model's own rule for alerts routed by their settings: the named route of this source, else its first.
   const named = routes.find((r) => Number(r.id) === namedRoute);
   const misrouted = namedRoute !== undefined && !named;
-  const takes =
-    namedRoute === undefined ? selectRoutes(routes, kind, eventFacts(kind, payload)).through.map((r) => r.id) : [(named ?? routes[0]!).id];
+  const facts = eventFacts(kind, payload);
+  const takes = namedRoute === undefined ? selectRoutes(routes, kind, facts).through.map((r) => r.id) : [(named ?? routes[0]!).id];
+  const at = world.clock.now();
+  // Held by a feed route's quiet hours: below `fatal`, and not a metric alert going critical.
+  const heldOn = liveRoutes(s)
+    .filter((r) => takes.includes(r.id) && r.quiet)
+    .filter(
+      (r) =>
+        quietTreatment(r.layout, { timeZone: 'UTC', quiet: { ...r.quiet!, pass: 'fatal' } }, { type: kind, level: facts.level }, at) ===
+        'held',
+    )
+    .map((r) => r.id);
   model.events.push({
     n,
     slot,
@@ -175,9 +187,10 @@ async function postEvent(model: Model, world: World, slot: number, kind: EventKi
     marks,
     eventId: event_id,
     takes,
+    heldOn,
     ...(misrouted ? { misrouted } : {}),
     body: request.body,
-    at: world.clock.now(),
+    at,
     wave: model.wave,
   });
 }
@@ -631,6 +644,39 @@ class ReadBack extends Step {
   }
 }
 
+/**
+ * Quiet hours on one of a slot's routes, from the current minute for five minutes (UTC), or off
+ * again: events that do not pass are held on a feed route (shown in the digest when they end) and
+ * posted silently on a card route; turning them off sends what they held.
+ */
+class Quiet extends Step {
+  constructor(
+    readonly slot: number,
+    readonly pick: number,
+    readonly on: boolean,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot);
+  }
+  async act(model: Model, world: World) {
+    const s = model.sources[this.slot]!;
+    const routes = liveRoutes(s);
+    const route = routes[this.pick % routes.length]!;
+    const real = (await routesOf(world.db, s.id)).find((r) => r.id === route.id)!;
+    const minute = Math.floor((world.clock.now() % 86_400_000) / 60_000);
+    const quiet = this.on ? { from: minute, to: (minute + 5) % 1440 } : undefined;
+    const schedule = { timeZone: 'UTC', quietFrom: quiet?.from ?? null, quietTo: quiet?.to ?? null, quietPass: 'fatal' };
+    await updateRoute(world.db, real, { schedule }, world.clock.now());
+    if (route.quiet && !quiet) route.quietOffAt.push(world.clock.now());
+    route.quiet = quiet;
+  }
+  toString() {
+    return `Quiet(slot ${this.slot}, route ${this.pick}, ${this.on ? 'on for 5 min' : 'off'})`;
+  }
+}
+
 class Release extends Step {
   check(model: Readonly<Model>) {
     return model.gates.length > 0;
@@ -772,4 +818,5 @@ export const commandArbitraries: fc.Arbitrary<Cmd>[] = [
     .tuple(slot, fc.nat(5), fc.constantFrom(...(Object.keys(SENTRY_CHANGES) as (keyof typeof SENTRY_CHANGES)[])))
     .map(([s, pick, change]) => new SentryChange(s, pick, change)),
   fc.constant(new ReadBack()),
+  fc.tuple(slot, fc.nat(3), fc.constantFrom(true, true, false)).map(([s, pick, on]) => new Quiet(s, pick, on)),
 ];

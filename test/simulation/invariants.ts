@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { expect } from 'vitest';
 import { MISSING_ROUTE_LINE } from '../../src/routing/select-routes.js';
+import { QUIET_MAX } from '../../src/schedule/digest.js';
 import type { PostedMessage } from '../support/fake-discord.js';
 import { liveRoutes, type Model } from './model.js';
 import { drift } from '../../src/cards/sync.js';
@@ -25,8 +26,10 @@ const isCard = (embed: Embed) => embed.footer?.text?.startsWith('live card') ?? 
 const isSummary = (embed: Embed) => embed.footer?.text?.endsWith('flood summary') ?? false;
 /** What is left where a card of a shared message moved down: a line pointing at it. */
 const isPointer = (embed: Embed) => embed.description?.startsWith('↓') ?? false;
+/** A digest: what a route's quiet hours held (or its day), per issue. */
+const isDigest = (embed: Embed) => embed.footer?.text?.startsWith('dispatch.digest') ?? false;
 /** An embed that shows one event, as a feed route (or a template) draws it. */
-const isFeed = (embed: Embed) => !isCard(embed) && !isSummary(embed) && !isPointer(embed);
+const isFeed = (embed: Embed) => !isCard(embed) && !isSummary(embed) && !isPointer(embed) && !isDigest(embed);
 const has = (text: string, token: string) => new RegExp(`${token}(?!\\d)`).test(text);
 /** The event tokens an embed shows, each once. */
 const tokensIn = (embed: Embed) => new Set([...JSON.stringify(embed).matchAll(/G\dS\d+E\d+/g)].map((m) => m[0]));
@@ -110,10 +113,10 @@ export async function checkAtQuiescence(model: Model, world: World): Promise<voi
   const byEvent = new Map<string, DeliveryRow[]>();
   for (const row of rows) byEvent.set(row.event_id, [...(byEvent.get(row.event_id) ?? []), row]);
 
-  // Nothing lost: every delivery of an enabled source reached Discord (posted, or counted in a summary).
+  // Nothing lost: every delivery of an enabled source reached Discord (posted, counted in a summary, or shown in a digest).
   for (const row of rows)
     if (row.enabled)
-      expect(row.status, `delivery ${row.seq} (route ${row.route_id}) of an enabled source`).toMatch(/^(delivered|collapsed)$/);
+      expect(row.status, `delivery ${row.seq} (route ${row.route_id}) of an enabled source`).toMatch(/^(delivered|collapsed|digested)$/);
 
   for (const event of model.events) {
     const source = model.sources[event.slot]!;
@@ -127,6 +130,24 @@ export async function checkAtQuiescence(model: Model, world: World): Promise<voi
       // …posted in a channel its route has had since.
       const route = source.routes.find((r) => Number(r.id) === Number(row.route_id))!;
       expect(route.channels, `${event.marks.event} posted outside its route's channels`).toContain(row.channel_id);
+      const heldByQuiet = event.heldOn.map(Number).includes(Number(row.route_id));
+      if (row.status === 'digested') {
+        // Only what its route's quiet hours held, shown in a digest in the channel the route had then (never in another's).
+        expect(heldByQuiet, `${event.marks.event} digested on route ${row.route_id}, which did not hold it`).toBe(true);
+        // (A disabled source's digest waits with its other events.)
+        if (row.enabled && event.kind !== 'preprod_artifact.build_distribution_completed')
+          expect(
+            digestsIn(world, row.channel_id).some((text) => has(text, event.marks.issue) || listedInFull(text)),
+            `${event.marks.event}'s issue ${event.marks.issue} in a digest in ${row.channel_id}`,
+          ).toBe(true);
+        continue;
+      }
+      // Held, then posted on its own: only when its route's quiet hours were turned off meanwhile.
+      if (heldByQuiet && row.status !== 'paused')
+        expect(
+          route.quietOffAt.some((at) => at >= event.at),
+          `${event.marks.event} held by route ${row.route_id}, then ${row.status} without its quiet hours turned off`,
+        ).toBe(true);
       if (row.status === 'collapsed') {
         // Counted in a summary posted where the delivery was to go, never in another route's channel.
         expect(world.discord.message(row.message_id!)?.channel_id, `${event.marks.event}'s summary is in its channel`).toBe(row.channel_id);
@@ -204,6 +225,16 @@ function checkMisroutedLines(model: Model, world: World): void {
           misrouted.get(token),
         );
       }
+}
+
+/** A quiet-hours digest past QUIET_MAX issues lists that many and counts the rest. */
+const listedInFull = (text: string) => (text.match(/• /g)?.length ?? 0) >= QUIET_MAX && /…and \d+ more/.test(text);
+
+/** The texts of the digest messages in a channel. */
+function digestsIn(world: World, channelId: string): string[] {
+  return channelMessages(world)
+    .filter((m) => m.channel_id === channelId && embedsOf(m).some(isDigest))
+    .map((m) => JSON.stringify(m.embeds));
 }
 
 /** A summary counts exactly the deliveries collapsed into it. */

@@ -22,6 +22,10 @@ export interface SimRoute {
   everCard: boolean;
   filter: string;
   removed: boolean;
+  /** Its quiet hours (UTC minutes after midnight, `fatal` passes), when set. */
+  quiet?: { from: number; to: number };
+  /** When its quiet hours were turned off: what they held then went out as usual. */
+  quietOffAt: number[];
 }
 
 export interface SimSource {
@@ -50,6 +54,8 @@ export interface SimEvent {
   eventId: EventId;
   /** The routes that took it when it arrived. */
   takes: RouteId[];
+  /** Of those, the feed routes whose quiet hours held it for their digest. */
+  heldOn: RouteId[];
   /** An alert whose rule named a route its source did not have: its first route took it, and must say why. */
   misrouted?: boolean;
   /** The exact bytes, for sending a duplicate. */

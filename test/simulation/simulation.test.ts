@@ -41,6 +41,8 @@ const coverage = {
   misrouted: 0,
   /** Cards set right by a read-back from Sentry (their line, in a thread or on the card). */
   readBacks: 0,
+  digests: 0,
+  silent: 0,
 };
 
 function tally(world: World): void {
@@ -56,6 +58,8 @@ function tally(world: World): void {
     if (text.includes('note of')) coverage.ruleAlerts += 1;
     if (text.includes(MISSING_ROUTE_LINE)) coverage.misrouted += 1;
     if (message.content?.includes('Synced from Sentry')) coverage.readBacks += 1;
+    if (text.includes('dispatch.digest')) coverage.digests += 1;
+    if (message.flags === 4096) coverage.silent += 1;
   }
 }
 

@@ -23,6 +23,7 @@ import { sentryRequest } from '../support/sentry.js';
 import { SimClock } from './sim-clock.js';
 import { FakeSentry } from '../support/fake-sentry.js';
 import { CardReconciler } from '../../src/cards/reconciler.js';
+import { DigestScheduler } from '../../src/schedule/digest-scheduler.js';
 
 /** The integration token every simulated source is connected with. */
 export const SENTRY_TOKEN = 'sntrys_sim-token';
@@ -64,6 +65,7 @@ export class World {
   worker!: DeliveryWorker;
   /** Reads cards back from the loopback Sentry when a story says so (ReadBack). */
   reconciler!: CardReconciler;
+  digests!: DigestScheduler;
   url!: string;
   config!: Config;
   restarts = 0;
@@ -173,6 +175,8 @@ export class World {
       pause: async () => {},
       wake: () => this.worker.kick(),
     });
+    // Not started: `advance` looks for due digests as the clock moves, so a story never races its loop.
+    this.digests = new DigestScheduler({ db: this.db, logger, clock: this.clock, wake: () => this.worker.kick() });
   }
 
   /**
@@ -228,8 +232,12 @@ export class World {
   async advance(ms: number): Promise<boolean> {
     const until = this.clock.now() + ms;
     let quiet = await this.quiet();
-    while (this.clock.step(until)) quiet = (await this.quiet()) && quiet;
-    return quiet;
+    for (;;) {
+      while (this.clock.step(until)) quiet = (await this.quiet()) && quiet;
+      // Quiet hours that ended on the way are summed up, and the digests delivered like any event.
+      if ((await this.digests.tick()) === 0) return quiet;
+      quiet = (await this.quiet()) && quiet;
+    }
   }
 
   logs(): string {
