@@ -26,6 +26,7 @@ import { SAMPLE_EVENT_TYPE, sampleIssueCreated } from '../src/sentry/samples.js'
 import { UserError } from '../src/user-error.js';
 import { customId, ephemeral, failureText, relativeTime, webhookUrl } from './replies.js';
 import { describeRoute } from './route.js';
+import { describeSchedule } from './route-schedule.js';
 import { sentryApiLine } from './source-connect.js';
 import { requireSource } from './source-lookup.js';
 import { statusLine } from './source-status.js';
@@ -140,9 +141,10 @@ function sealedWith(place: KeyPlace): string {
   return 'kept in plain text (no key: an in-memory database)';
 }
 
-/** A route in one line, with what its filter kept out. */
-function routeLine(route: Route): string {
-  return `**${route.name}** → ${describeRoute(route)} · filtered out ${route.eventsFiltered}`;
+/** A route in one line, with what its filter kept out (and its quiet hours and digest on the next, if any). */
+function routeLine(route: Route, now: number): string {
+  const schedule = describeSchedule(route, now);
+  return `**${route.name}** → ${describeRoute(route)} · filtered out ${route.eventsFiltered}${schedule ? `\n${schedule}` : ''}`;
 }
 
 export async function infoCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
@@ -155,7 +157,10 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
     .setColor(source.enabled ? COLORS.blue : COLORS.gray)
     .addFields(
       { name: 'Webhook URL', value: `\`${webhookUrl(ctx.publicUrl, source)}\`` },
-      { name: routes.length === 1 ? 'Route' : `Routes (${routes.length})`, value: truncate(routes.map(routeLine).join('\n'), 1024) },
+      {
+        name: routes.length === 1 ? 'Route' : `Routes (${routes.length})`,
+        value: truncate(routes.map((route) => routeLine(route, ctx.now())).join('\n'), 1024),
+      },
       { name: 'Status', value: truncate(statusLine(source, holds, interaction.guild, waiting), 1024), inline: holds.length === 0 },
       {
         name: 'Signing secret',

@@ -451,7 +451,7 @@ describe('npm run deploy-commands', () => {
       'connect',
       'schema',
     ]);
-    expect(command.options[1].options.map((o: { name: string }) => o.name)).toEqual(['add', 'list', 'edit', 'remove', 'test']);
+    expect(command.options[1].options.map((o: { name: string }) => o.name)).toEqual(['add', 'list', 'edit', 'remove', 'digest', 'test']);
     expect(command.options[2].options.map((o: { name: string }) => o.name)).toEqual(['set', 'preview', 'list', 'clear']);
 
     // Asynchronously: the fake Discord answers from this same process.

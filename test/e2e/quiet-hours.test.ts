@@ -184,6 +184,8 @@ describe('quiet hours and digests, end to end', () => {
     expect(shownText(bad)).toContain('`digest` is `daily 09:00`');
     const set = await command('route', 'edit', [str('source', 'daily'), str('route', 'main'), str('digest', 'daily 09:00')]);
     expect(shownText(set)).toContain('digest daily 09:00 UTC');
+    const info = await command('source', 'info', [str('source', 'daily')]);
+    expect(shownText(info)).toContain(`digest daily 09:00 UTC · next <t:${Date.parse('2026-04-01T09:00:00Z') / 1000}:f>`);
     setClock('2026-04-01T10:00:00Z');
     for (let i = 0; i < 3; i++) await send('daily', 'error.created', 'D1');
     await send('daily', 'issue.created', 'D1');
