@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { patternsMatching } from '../sentry/event-type.js';
+import { isOwnEvent, patternsMatching } from '../sentry/event-type.js';
 import { fromRow, type Database } from './database.js';
 import { templates, type TemplateRow } from './schema.js';
 import type { RouteId, SourceId } from '../ids.js';
@@ -57,6 +57,9 @@ export async function templateFor(
   routeId: RouteId | null,
   eventType: string,
 ): Promise<TemplateRow | undefined> {
+  // Dispatch's own events (a change made from Discord, a read-back, a digest) are not Sentry's: a
+  // `*` template written for Sentry's payloads would draw them wrong (and replace a card with it).
+  if (isOwnEvent(eventType)) return undefined;
   const patterns = patternsMatching(eventType);
   const rows = (
     await db.all(sql`

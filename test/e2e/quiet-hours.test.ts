@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { startDispatch, type Dispatch } from '../../src/dispatch.js';
+import { setTemplate } from '../../src/db/templates.js';
+import { asSourceId } from '../../src/ids.js';
 import { createLogger } from '../../src/logger.js';
 import { snowflake, type FakeChannel, type FakeGuild, type PostedMessage } from '../support/fake-discord.js';
 import { startHarness, TEST_DIALECT, testGuild, waitFor, type Harness } from '../support/harness.js';
@@ -198,6 +200,14 @@ describe('quiet hours and digests, end to end', () => {
     await waitFor(() => inChannel(channels.daily.id).length >= 1, 10_000, 'the events');
     await settle();
 
+    // A template for every event of the source draws Sentry's events, not the digest.
+    const [daily] = await h.dispatch.db.all<{ id: number }>(sql`select id from sources where name = 'daily'`);
+    const everything = JSON.stringify({ embed: { title: 'templated', description: 'by template' } });
+    await setTemplate(
+      h.dispatch.db,
+      { sourceId: asSourceId(Number(daily!.id)), routeId: null, eventPattern: '*', body: everything, updatedBy: 't' },
+      now(),
+    );
     // Dispatch stops before 09:00 and comes back at 11:30: the digest is made then, once, and says it is late.
     await h.dispatch.stop();
     setClock('2026-04-02T11:30:00Z');
@@ -209,6 +219,7 @@ describe('quiet hours and digests, end to end', () => {
       expect(digestsIn(channels.daily.id)).toHaveLength(1);
       const shown = text(digestsIn(channels.daily.id)[0]!);
       expect(shown).toContain('Daily digest');
+      expect(shown).not.toContain('templated');
       expect(shown).toContain('Late: due');
       // D1 has the most events, then D2 (one each for D2 and D3, D2 first to appear).
       expect(shown).toMatch(/New issues\*\*\\n• \*\*\[ISS-D1\].*\(6 events\)\\n• \*\*\[ISS-D2\]/);
