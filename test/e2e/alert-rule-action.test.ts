@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRoute, deleteRoute, updateRoute } from '../../src/db/routes.js';
 import type { Route } from '../../src/db/schema.js';
-import { setSourceEnabled } from '../../src/db/sources.js';
+import { setSourceEnabled, setSourceSecret } from '../../src/db/sources.js';
 import { asChannelId } from '../../src/ids.js';
 import { MISSING_ROUTE_LINE } from '../../src/routing/select-routes.js';
 import { alertRuleActionSchema, sentryUiUri, type SentryUiEndpoint } from '../../src/sentry/ui-schema.js';
@@ -237,6 +237,17 @@ describe('the settings check when a rule is saved', () => {
     );
   });
 
+  it('a source without a signing secret refuses the check, so that no unsigned request can make a role pingable', async () => {
+    const open = await h.addSource({ name: 'no-secret', secret: null });
+    // Not Sentry: anyone who has the webhook URL, no signature.
+    const answer = await settings(open, choose(open.route, roles.payments.id), null);
+    expect(answer.status).toBe(401);
+    expect(shownInSentry(APP, answer)).toBe(
+      `${APP}: Dispatch checks alert rule settings only when they are signed: set the signing secret with /dispatch source secret.`,
+    );
+    expect(await acceptedRoles(open.id)).toEqual([]);
+  });
+
   it("another server's source accepts its own role, for itself only", async () => {
     expect((await settings(other, choose(other.route, roles.elsewhere.id), OTHER_SECRET)).status).toBe(200);
     expect((await settings(other, choose(other.route, roles.payments.id), OTHER_SECRET)).status).toBe(400);
@@ -391,6 +402,18 @@ describe('alerts routed by their own settings', () => {
     await handled(forged);
     expect((await h.discord.waitForMessage(showing('FORGED-ROLE'))).allowed_mentions).toEqual({ parse: [], roles: [] });
     expect(h.discord.messagesIn(other.channelId).length).toBe(before);
+  });
+
+  it('on a source without a signing secret, an unsigned alert naming a role pings nobody, even a role accepted before the secret was cleared', async () => {
+    const open = await h.addSource({ name: 'cleared', secret: 'soon-cleared' });
+    expect((await settings(open, choose(open.route, roles.payments.id), 'soon-cleared')).status).toBe(200);
+    expect(await acceptedRoles(open.id)).toEqual([roles.payments.id]);
+    const cleared = await setSourceSecret(h.dispatch.db, open, null, Date.now());
+    const response = await h.postEvent(cleared, 'event_alert', issueAlertWith('UNSIGNED-PING', choose(open.route, roles.payments.id)));
+    expect(response.status).toBe(202);
+    await handled(((await response.json()) as { event_id: string }).event_id);
+    const message = await h.discord.waitForMessage(showing('UNSIGNED-PING'));
+    expect({ content: message.content ?? '', pinged: message.allowed_mentions }).toEqual({ content: '', pinged: { parse: [], roles: [] } });
   });
 
   it('alerts without our settings are routed by filters exactly as before', async () => {
