@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { asCardKey, type CardKey, type RouteId } from '../ids.js';
-import { alertActionOf } from '../sentry/alert-action.js';
-import { namedRouteMissing } from '../routing/select-routes.js';
+import { alertActionsOf } from '../sentry/alert-action.js';
+import { alertActionOn } from '../routing/select-routes.js';
 import { humanize } from '../embed/text.js';
 import type { EventFacts } from '../sentry/facts.js';
 import { splitEventType } from '../sentry/event-type.js';
@@ -94,9 +94,9 @@ export interface AlertShown {
 
 /** The note and the missing-route line of an alert, as delivered on `routeId`. */
 function alertShown(type: string, payload: unknown, routeId: RouteId | undefined): AlertShown {
-  const action = alertActionOf(type, payload);
-  if (!action) return {};
-  return { ...(action.note ? { note: action.note } : {}), ...(namedRouteMissing(action, routeId) ? { misrouted: true } : {}) };
+  const shown = alertActionOn(alertActionsOf(type, payload), routeId);
+  if (!shown) return {};
+  return { ...(shown.action?.note ? { note: shown.action.note } : {}), ...(shown.misrouted ? { misrouted: true } : {}) };
 }
 
 export interface CardChange {
