@@ -81,6 +81,12 @@ export interface CardState {
   org?: string;
   /** Changes made from Discord whose webhook from Sentry has not come yet (it then adds nothing). */
   echoes?: ExpectedEcho[];
+  /**
+   * As of when the card knows where the issue stands (status, substatus, assignee: what a read-back
+   * compares): when the last event that said so was received (a webhook, a change made from Discord
+   * once Sentry answered), or when the read of a read-back began.
+   */
+  standingAsOf?: number;
   lastUpdate: { text: string; at: number };
   /** The latest lines of its history, oldest first (shown on the card when it has no thread). */
   history: { text: string; at: number }[];
@@ -162,6 +168,8 @@ type Step = {
   expects?: ExpectedEcho;
   /** Adds no line whatever it is (a read-back that found the card right). */
   quiet?: boolean;
+  /** What it says of the issue is as of this time rather than the event's (a read-back: when its read began). */
+  asOf?: number;
 };
 
 /** An issue payload is the whole issue: a field it sends as null is empty now, not unknown. */
@@ -426,11 +434,19 @@ function triageStep(prev: CardState | undefined, payload: unknown, at: number): 
   };
 }
 
-const SyncEvent = z.looseObject({ data: loose({ issue: z.unknown() }) });
+const SyncEvent = z.looseObject({ data: loose({ issue: z.unknown(), readAt: z.number().optional().catch(undefined) }) });
 
 /** Sentry's API answer for the issue: what differs from the card is set right, with one line saying what. */
 function syncStep(prev: CardState | undefined, payload: unknown): Step {
-  const raw = parseLoose(SyncEvent, payload).data?.issue;
+  const { issue: raw, readAt } = parseLoose(SyncEvent, payload).data ?? {};
+  // The answer is Sentry's issue as of some moment after its read began, and it is applied after
+  // everything stored while Sentry was answering. If the card has since learned where the issue
+  // stands from an event received after the read began, the answer may be the older of the two,
+  // and which parts of it are cannot be told: it is dropped whole, with no line. Whatever is still
+  // wrong is set right by the next read-back, which begins after that event.
+  if (prev && readAt !== undefined && prev.standingAsOf !== undefined && prev.standingAsOf >= readAt) {
+    return { update: {}, line: syncLine([]), quiet: true };
+  }
   const issue = parseLoose(IssueSchema, raw);
   const update = fromIssue(issue);
   // A card that does not exist yet (it was removed since) starts from Sentry's answer.
@@ -441,6 +457,7 @@ function syncStep(prev: CardState | undefined, payload: unknown): Step {
     line: syncLine(words),
     // Already right (a webhook came in between): the card takes Sentry's counts, with no line.
     quiet: prev !== undefined && words.length === 0,
+    ...(readAt !== undefined ? { asOf: readAt } : {}),
   };
 }
 
@@ -468,6 +485,9 @@ function step(prev: CardState | undefined, type: string, payload: unknown, at: n
   }
 }
 
+/** Where the issue stands, as a read-back compares it (see sync.ts `drift`). */
+const STANDING: (keyof CardState)[] = ['status', 'substatus', 'assignee', 'assigneeId'];
+
 /** Cards stored before `echoes` kept one change made from Discord, by status only. */
 function echoesOf(state: CardState | undefined): ExpectedEcho[] | undefined {
   const legacy = (state as { echo?: { status?: string; at: number } } | undefined)?.echo;
@@ -491,6 +511,7 @@ export function applyEvent(
     effect,
     expects,
     quiet = false,
+    asOf = event.at,
   } = step(prev, event.type, event.payload, event.at, event.routeId);
   // Sentry's webhook for a change made from Discord: it uses up the expectation and adds no line.
   const left = expects ? undefined : consumeEcho(echoesOf(prev), effect, event.at);
@@ -505,6 +526,8 @@ export function applyEvent(
   const state = merged(base, { ...update, ...(org ? { org } : {}) });
   for (const key of clear) if (update[key] === undefined) delete state[key];
   delete (state as { echo?: unknown }).echo;
+  if (STANDING.some((key) => update[key] !== undefined || clear.includes(key)))
+    state.standingAsOf = Math.max(prev?.standingAsOf ?? asOf, asOf);
   const echoes = left ?? expecting(echoesOf(prev), expects, event.at);
   if (echoes.length > 0) state.echoes = echoes;
   else delete state.echoes;

@@ -193,4 +193,25 @@ describe("a read-back from Sentry's API", () => {
     expect(lines).toEqual(['New issue', 'Synced from Sentry: resolved in the next release', null]);
     expect(field(state, 'Status')).toBe('resolved in the next release');
   });
+
+  it('is dropped, with no line, when the card learned where the issue stands after the read began; applied when before', () => {
+    const readAt = (issue: Payload, at: number) => ({ action: 'sync', data: { issue, reason: 'reconcile', readAt: at } });
+    const unresolved = { id: '1', status: 'unresolved', substatus: 'new', assignedTo: { type: 'user', id: '501', name: 'Alice' } };
+    const { lines, state } = fold([
+      ['issue.created', webhook('created'), 1_000],
+      // Read at 1 500; the webhook received at 2 000 is newer than the answer delivered after it.
+      ['issue.resolved', webhook('resolved', { status: 'resolved', substatus: null }), 2_000],
+      [SYNC_EVENT_TYPE, readAt(unresolved, 1_500), 2_100],
+      // A comment says nothing of where the issue stands: a read begun before it still counts.
+      ['comment.created', { action: 'created', data: { comment: 'hi', issue_id: '1' }, actor: { name: 'bob' } }, 3_000],
+      [SYNC_EVENT_TYPE, readAt(unresolved, 2_500), 3_100],
+    ]);
+    expect(lines).toEqual(['New issue', 'Resolved', null, 'bob commented: hi', 'Synced from Sentry: unresolved · new, assigned to Alice']);
+    expect(field(state, 'Status')).toBe('unresolved · new');
+    // The answer counts as of its read: a second answer read before it is older still.
+    expect(
+      applyEvent(state, { type: SYNC_EVENT_TYPE, payload: readAt({ ...unresolved, status: 'resolved' }, 2_400), key: KEY, at: 3_200 })
+        .silent,
+    ).toBe(true);
+  });
 });
