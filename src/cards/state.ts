@@ -11,7 +11,7 @@ import { seerStage, seerSummary, type SeerPullRequest } from '../sentry/formatte
 import { eventFacts } from '../sentry/facts.js';
 import { isStatusAction, TRIAGE_ACTIONS, TRIAGE_EVENT_TYPE } from '../triage/actions.js';
 import { eventTitle, exceptionOf, SentryEventSchema, tagOf, type SentryEventData } from '../sentry/formatters/sentry-event.js';
-import { loose, optIdish, optString, parseLoose } from '../sentry/loose-schema.js';
+import { loose, optBool, optIdish, optString, parseLoose } from '../sentry/loose-schema.js';
 import { actorOf, consumeEcho, expecting, type Actor, type ExpectedEcho, type IssueEffect } from './echo.js';
 import { assigneeActor, assigneeName, fromIssue } from './issue-fields.js';
 import { drift, SYNC_EVENT_TYPE, syncLine } from './sync.js';
@@ -395,16 +395,37 @@ function incidentStep(prev: CardState | undefined, action: string, payload: unkn
 
 const TriageEvent = z.looseObject({
   data: loose({
-    triage: loose({ kind: optString, by: optString, assignee: optString, actor: optString }),
+    triage: loose({ kind: optString, by: optString, assignee: optString, actor: optString, unconfirmed: optBool }),
     issue: IssueSchema,
   }),
 });
 
-/** A change made from Discord with the buttons: Sentry's answer, and who did it. */
+/**
+ * A change made from Discord with the buttons: Sentry's answer, and who did it. When Sentry did not
+ * say whether it made the change, the card shows what was asked and changes nothing else, but still
+ * expects Sentry's webhook for it (within the echo window): if Sentry made it, that webhook is the
+ * member's own change, not news (no line, no move down, no ping); if not, no such webhook comes,
+ * and the read-back after it finds the card right.
+ */
 function triageStep(prev: CardState | undefined, payload: unknown, at: number): Step {
   const { data } = parseLoose(TriageEvent, payload);
   const kind = data?.triage?.kind ?? '';
   const by = data?.triage?.by ?? 'someone';
+  const step = answeredTriageStep(prev, kind, by, data, at);
+  if (!data?.triage?.unconfirmed) return step;
+  const who = data.triage.assignee;
+  const asked =
+    kind === 'assign-to' ? (who ? `Assign to ${who}` : 'Unassign') : isStatusAction(kind) ? TRIAGE_ACTIONS[kind].label : 'A change';
+  return { update: {}, line: `⏳ ${asked} asked by ${by} from Discord; Sentry has not confirmed it`, expects: step.expects };
+}
+
+function answeredTriageStep(
+  prev: CardState | undefined,
+  kind: string,
+  by: string,
+  data: z.output<typeof TriageEvent>['data'],
+  at: number,
+): Step {
   const update = fromIssue(data?.issue ?? {});
   if (kind === 'assign-to') {
     const actor = actorOf(data?.triage?.actor);

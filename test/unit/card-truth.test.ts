@@ -125,6 +125,28 @@ describe("Sentry's webhook for a change made from Discord", () => {
     expect(lines.filter((l) => l !== null)).toHaveLength(3);
   });
 
+  it("a change Sentry did not confirm: the card says what was asked, changes nothing else, and Sentry's webhook for it is the change's own", () => {
+    const asked = fold([
+      ['issue.created', webhook('created')],
+      ['issue.resolved', webhook('resolved', { status: 'resolved', substatus: null })],
+      [TRIAGE_EVENT_TYPE, triage({ kind: 'unresolve', by: 'alice', unconfirmed: true })],
+    ]);
+    expect(asked.lines.at(-1)).toBe('⏳ Unresolve asked by alice from Discord; Sentry has not confirmed it');
+    expect(field(asked.state, 'Status')).toBe('resolved');
+    const echo = applyEvent(asked.state, {
+      type: 'issue.unresolved',
+      payload: webhook('unresolved', { status: 'unresolved', substatus: 'ongoing' }),
+      key: KEY,
+      at: 5_000,
+    });
+    // No line, and not a regression that needs eyes (no move down, no ping).
+    expect({ silent: echo.silent, attention: echo.attention, status: field(echo.state, 'Status') }).toEqual({
+      silent: true,
+      attention: false,
+      status: 'unresolved · ongoing',
+    });
+  });
+
   it('a card stored before echoes were kept by identity still recognizes a status echo', () => {
     const legacy = { ...fold([['issue.created', webhook('created')]]).state, echo: { status: 'resolved', at: 1_000 } };
     const change = applyEvent(legacy as CardState, {
