@@ -81,7 +81,7 @@ async function noteTokenProblem(ctx: CommandContext, source: Source, error: Sent
 /**
  * The change is stored as an event of its card's route and delivered like Sentry's own: the card
  * is edited (at once: a triage event skips the coalescing second) and its thread gets the line,
- * in order with whatever Sentry sends about the issue.
+ * in order with whatever Sentry sends about the issue. False when the route was removed meanwhile.
  */
 async function recordTriage(
   ctx: CommandContext,
@@ -89,12 +89,11 @@ async function recordTriage(
   issueId: string,
   triage: TriagePayload['data']['triage'],
   issue: Record<string, unknown>,
-) {
+): Promise<boolean> {
   const payload: TriagePayload = { action: 'triage', data: { triage, issue } };
-  if (!(await recordCardEvent(ctx.db, cardOf(route, issueId), TRIAGE_EVENT_TYPE, payload, ctx.now()))) {
-    throw new UserError('Done in Sentry, but this card is no longer managed by Dispatch: its route was removed meanwhile.');
-  }
+  if (!(await recordCardEvent(ctx.db, cardOf(route, issueId), TRIAGE_EVENT_TYPE, payload, ctx.now()))) return false;
   ctx.wakeDelivery();
+  return true;
 }
 
 const cardOf = (route: Route, issueId: string) => ({
@@ -203,14 +202,20 @@ export const triageHandler: ComponentHandler = {
     await interaction.deferUpdate();
     try {
       const issue = await api.updateIssue(org, issueId!, change);
-      await recordTriage(ctx, route, issueId!, triage, issue);
+      if (!(await recordTriage(ctx, route, issueId!, triage, issue)))
+        throw new UserError('Done in Sentry, but this card is no longer managed by Dispatch: its route was removed meanwhile.');
     } catch (error) {
       if (!(error instanceof SentryApiError)) throw error;
       ctx.logger.warn({ ...about, problem: error.problem.kind }, 'triage action refused by Sentry');
       await noteTokenProblem(ctx, source, error);
-      // Sentry may still make the change: the issue is read back shortly and the card follows it.
       const unknown = outcomeUnknown(error.problem);
-      if (unknown) ctx.cardChecks.checkSoon(cardOf(route, issueId!), api, org);
+      if (unknown) {
+        // Sentry may still make the change: the card says what was asked and takes Sentry's webhook
+        // for it as the member's own change, not as news; the issue is read back shortly and the
+        // card follows what Sentry has.
+        await recordTriage(ctx, route, issueId!, { ...triage, unconfirmed: true }, {});
+        ctx.cardChecks.checkSoon(cardOf(route, issueId!), api, org);
+      }
       return void (await tellClicker(interaction, `${unknown ? '⏳' : '❌'} ${describeSentryProblem(error.problem)}`));
     }
     ctx.logger.info(about, 'triage action done');

@@ -114,6 +114,7 @@ export class CardReconciler {
       if (this.stopped) break;
       if (i > 0) await (this.deps.pause ?? pauseFor)(REQUEST_GAP_MS);
       let issues: Record<string, unknown>[];
+      const readAt = this.deps.now();
       try {
         issues = await api.issues(org, [...new Set(batch.map(issueIdOf))]);
       } catch (error) {
@@ -133,7 +134,7 @@ export class CardReconciler {
         const issue = byId.get(issueIdOf(card));
         // Not in Sentry's answer: deleted, merged, or in a project the token cannot see. Nothing to say.
         if (!issue) continue;
-        if (await this.setRight(card, issue, 'reconcile')) outcome.fixed += 1;
+        if (await this.setRight(card, issue, { reason: 'reconcile', readAt })) outcome.fixed += 1;
       }
     }
     await recordCardSync(db, sourceId, { ...outcome, startedAt });
@@ -160,19 +161,24 @@ export class CardReconciler {
   }
 
   private async check(target: CardTarget, api: SentryApi, org: string): Promise<void> {
+    const readAt = this.deps.now();
     const issue = await api.issue(org, target.cardKey.slice('issue:'.length));
     const card = await findCardByKey(this.deps.db, target.routeId, target.cardKey);
-    if (card) await this.setRight({ ...target, state: card.state }, issue, 'check');
+    if (card) await this.setRight({ ...target, state: card.state }, issue, { reason: 'check', readAt });
   }
 
-  /** Stores the read-back for the card when it differs from Sentry's issue; true if it did. */
+  /**
+   * Stores the read-back for the card when it differs from Sentry's issue; true if it did. It is
+   * queued behind whatever was stored while Sentry was answering, and the card drops it if one of
+   * those was newer (see syncStep in state.ts).
+   */
   private async setRight(
     card: CardTarget & { state: string },
     issue: Record<string, unknown>,
-    reason: SyncPayload['data']['reason'],
+    read: Pick<SyncPayload['data'], 'reason' | 'readAt'>,
   ): Promise<boolean> {
     if (drift(stateOf(card), issue).length === 0) return false;
-    const payload: SyncPayload = { action: 'sync', data: { issue, reason } };
+    const payload: SyncPayload = { action: 'sync', data: { issue, ...read } };
     // Its route removed meanwhile: nothing left to set right.
     if (!(await recordCardEvent(this.deps.db, card, SYNC_EVENT_TYPE, payload, this.deps.now()))) return false;
     this.deps.wake();

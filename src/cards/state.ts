@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { asCardKey, type CardKey, type RouteId } from '../ids.js';
-import { alertActionOf } from '../sentry/alert-action.js';
-import { namedRouteMissing } from '../routing/select-routes.js';
+import { alertActionsOf } from '../sentry/alert-action.js';
+import { alertActionOn } from '../routing/select-routes.js';
 import { humanize } from '../embed/text.js';
 import type { EventFacts } from '../sentry/facts.js';
 import { splitEventType } from '../sentry/event-type.js';
@@ -11,7 +11,7 @@ import { seerStage, seerSummary, type SeerPullRequest } from '../sentry/formatte
 import { eventFacts } from '../sentry/facts.js';
 import { isStatusAction, TRIAGE_ACTIONS, TRIAGE_EVENT_TYPE } from '../triage/actions.js';
 import { eventTitle, exceptionOf, SentryEventSchema, tagOf, type SentryEventData } from '../sentry/formatters/sentry-event.js';
-import { loose, optIdish, optString, parseLoose } from '../sentry/loose-schema.js';
+import { loose, optBool, optIdish, optString, parseLoose } from '../sentry/loose-schema.js';
 import { actorOf, consumeEcho, expecting, type Actor, type ExpectedEcho, type IssueEffect } from './echo.js';
 import { assigneeActor, assigneeName, fromIssue } from './issue-fields.js';
 import { drift, SYNC_EVENT_TYPE, syncLine } from './sync.js';
@@ -81,6 +81,12 @@ export interface CardState {
   org?: string;
   /** Changes made from Discord whose webhook from Sentry has not come yet (it then adds nothing). */
   echoes?: ExpectedEcho[];
+  /**
+   * As of when the card knows where the issue stands (status, substatus, assignee: what a read-back
+   * compares): when the last event that said so was received (a webhook, a change made from Discord
+   * once Sentry answered), or when the read of a read-back began.
+   */
+  standingAsOf?: number;
   lastUpdate: { text: string; at: number };
   /** The latest lines of its history, oldest first (shown on the card when it has no thread). */
   history: { text: string; at: number }[];
@@ -94,9 +100,9 @@ export interface AlertShown {
 
 /** The note and the missing-route line of an alert, as delivered on `routeId`. */
 function alertShown(type: string, payload: unknown, routeId: RouteId | undefined): AlertShown {
-  const action = alertActionOf(type, payload);
-  if (!action) return {};
-  return { ...(action.note ? { note: action.note } : {}), ...(namedRouteMissing(action, routeId) ? { misrouted: true } : {}) };
+  const shown = alertActionOn(alertActionsOf(type, payload), routeId);
+  if (!shown) return {};
+  return { ...(shown.action?.note ? { note: shown.action.note } : {}), ...(shown.misrouted ? { misrouted: true } : {}) };
 }
 
 export interface CardChange {
@@ -162,6 +168,8 @@ type Step = {
   expects?: ExpectedEcho;
   /** Adds no line whatever it is (a read-back that found the card right). */
   quiet?: boolean;
+  /** What it says of the issue is as of this time rather than the event's (a read-back: when its read began). */
+  asOf?: number;
 };
 
 /** An issue payload is the whole issue: a field it sends as null is empty now, not unknown. */
@@ -387,16 +395,37 @@ function incidentStep(prev: CardState | undefined, action: string, payload: unkn
 
 const TriageEvent = z.looseObject({
   data: loose({
-    triage: loose({ kind: optString, by: optString, assignee: optString, actor: optString }),
+    triage: loose({ kind: optString, by: optString, assignee: optString, actor: optString, unconfirmed: optBool }),
     issue: IssueSchema,
   }),
 });
 
-/** A change made from Discord with the buttons: Sentry's answer, and who did it. */
+/**
+ * A change made from Discord with the buttons: Sentry's answer, and who did it. When Sentry did not
+ * say whether it made the change, the card shows what was asked and changes nothing else, but still
+ * expects Sentry's webhook for it (within the echo window): if Sentry made it, that webhook is the
+ * member's own change, not news (no line, no move down, no ping); if not, no such webhook comes,
+ * and the read-back after it finds the card right.
+ */
 function triageStep(prev: CardState | undefined, payload: unknown, at: number): Step {
   const { data } = parseLoose(TriageEvent, payload);
   const kind = data?.triage?.kind ?? '';
   const by = data?.triage?.by ?? 'someone';
+  const step = answeredTriageStep(prev, kind, by, data, at);
+  if (!data?.triage?.unconfirmed) return step;
+  const who = data.triage.assignee;
+  const asked =
+    kind === 'assign-to' ? (who ? `Assign to ${who}` : 'Unassign') : isStatusAction(kind) ? TRIAGE_ACTIONS[kind].label : 'A change';
+  return { update: {}, line: `⏳ ${asked} asked by ${by} from Discord; Sentry has not confirmed it`, expects: step.expects };
+}
+
+function answeredTriageStep(
+  prev: CardState | undefined,
+  kind: string,
+  by: string,
+  data: z.output<typeof TriageEvent>['data'],
+  at: number,
+): Step {
   const update = fromIssue(data?.issue ?? {});
   if (kind === 'assign-to') {
     const actor = actorOf(data?.triage?.actor);
@@ -426,11 +455,19 @@ function triageStep(prev: CardState | undefined, payload: unknown, at: number): 
   };
 }
 
-const SyncEvent = z.looseObject({ data: loose({ issue: z.unknown() }) });
+const SyncEvent = z.looseObject({ data: loose({ issue: z.unknown(), readAt: z.number().optional().catch(undefined) }) });
 
 /** Sentry's API answer for the issue: what differs from the card is set right, with one line saying what. */
 function syncStep(prev: CardState | undefined, payload: unknown): Step {
-  const raw = parseLoose(SyncEvent, payload).data?.issue;
+  const { issue: raw, readAt } = parseLoose(SyncEvent, payload).data ?? {};
+  // The answer is Sentry's issue as of some moment after its read began, and it is applied after
+  // everything stored while Sentry was answering. If the card has since learned where the issue
+  // stands from an event received after the read began, the answer may be the older of the two,
+  // and which parts of it are cannot be told: it is dropped whole, with no line. Whatever is still
+  // wrong is set right by the next read-back, which begins after that event.
+  if (prev && readAt !== undefined && prev.standingAsOf !== undefined && prev.standingAsOf >= readAt) {
+    return { update: {}, line: syncLine([]), quiet: true };
+  }
   const issue = parseLoose(IssueSchema, raw);
   const update = fromIssue(issue);
   // A card that does not exist yet (it was removed since) starts from Sentry's answer.
@@ -441,6 +478,7 @@ function syncStep(prev: CardState | undefined, payload: unknown): Step {
     line: syncLine(words),
     // Already right (a webhook came in between): the card takes Sentry's counts, with no line.
     quiet: prev !== undefined && words.length === 0,
+    ...(readAt !== undefined ? { asOf: readAt } : {}),
   };
 }
 
@@ -468,6 +506,9 @@ function step(prev: CardState | undefined, type: string, payload: unknown, at: n
   }
 }
 
+/** Where the issue stands, as a read-back compares it (see sync.ts `drift`). */
+const STANDING: (keyof CardState)[] = ['status', 'substatus', 'assignee', 'assigneeId'];
+
 /** Cards stored before `echoes` kept one change made from Discord, by status only. */
 function echoesOf(state: CardState | undefined): ExpectedEcho[] | undefined {
   const legacy = (state as { echo?: { status?: string; at: number } } | undefined)?.echo;
@@ -491,6 +532,7 @@ export function applyEvent(
     effect,
     expects,
     quiet = false,
+    asOf = event.at,
   } = step(prev, event.type, event.payload, event.at, event.routeId);
   // Sentry's webhook for a change made from Discord: it uses up the expectation and adds no line.
   const left = expects ? undefined : consumeEcho(echoesOf(prev), effect, event.at);
@@ -505,6 +547,8 @@ export function applyEvent(
   const state = merged(base, { ...update, ...(org ? { org } : {}) });
   for (const key of clear) if (update[key] === undefined) delete state[key];
   delete (state as { echo?: unknown }).echo;
+  if (STANDING.some((key) => update[key] !== undefined || clear.includes(key)))
+    state.standingAsOf = Math.max(prev?.standingAsOf ?? asOf, asOf);
   const echoes = left ?? expecting(echoesOf(prev), expects, event.at);
   if (echoes.length > 0) state.echoes = echoes;
   else delete state.echoes;

@@ -20,6 +20,8 @@ export interface SyncPayload {
     issue: Record<string, unknown>;
     /** `reconcile`: the periodic read-back; `check`: the read after a change Sentry did not confirm. */
     reason: 'reconcile' | 'check';
+    /** When the read began: the answer is Sentry's issue as of then or later (absent from before this was kept). */
+    readAt?: number;
   };
 }
 

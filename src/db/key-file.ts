@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, readFileSync, statSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SecretKeyError } from './secret-box.js';
 import { parseKey } from '../secret-key.js';
@@ -9,29 +9,42 @@ export type KeyPlace = { kind: 'variable' } | { kind: 'file'; path: string } | {
 
 /**
  * The key in `path`, made on first start: 32 random bytes, base64, in a file only this user may
- * read or write (0600), created exclusively, so two processes starting at once end up with the
- * same key. A file that holds no key stops start-up with a message naming it.
+ * read or write (0600). Two processes starting at once end up with the same key (see
+ * `createKeyFile`). A file that holds no key stops start-up with a message naming it.
  */
 export function loadOrCreateKeyFile(path: string): { key: Buffer; created: boolean; looseMode: boolean } {
   mkdirSync(dirname(path), { recursive: true });
-  let created = false;
-  try {
-    const fd = openSync(path, 'wx', 0o600);
-    try {
-      writeSync(fd, `${randomBytes(32).toString('base64')}\n`);
-    } finally {
-      closeSync(fd);
-    }
-    created = true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new SecretKeyError(`cannot create the key file ${path}: ${(error as Error).message}`);
-    }
-  }
+  const created = !existsSync(path) && createKeyFile(path);
   const key = readKeyFile(path);
   // Readable by the group or others: said at start-up, not changed behind the owner's back.
   const looseMode = process.platform !== 'win32' && (statSync(path).mode & 0o077) !== 0;
   return { key, created, looseMode };
+}
+
+/**
+ * Makes the key file unless another process just did; false when one did. The key is written (and
+ * flushed to disk) in a file of its own beside it, then linked into place: a link never replaces a
+ * file, and the file appears with its key in it. So no process ever reads the key file empty or
+ * half written, and whoever links second reads the winner's key.
+ */
+function createKeyFile(path: string): boolean {
+  const draft = `${path}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const fd = openSync(draft, 'wx', 0o600);
+    try {
+      writeSync(fd, `${randomBytes(32).toString('base64')}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    linkSync(draft, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST' && existsSync(path)) return false;
+    throw new SecretKeyError(`cannot create the key file ${path}: ${(error as Error).message}`);
+  } finally {
+    rmSync(draft, { force: true });
+  }
 }
 
 /** The key in an existing key file; start-up stops, naming the file, when it holds none. */

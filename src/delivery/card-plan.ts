@@ -23,7 +23,7 @@ import type { BatchId, ChannelId, RoleId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { renderEvent, type EventToRender, type RenderedEvent } from '../render/render-event.js';
 import { parsePayload } from '../sentry/payload.js';
-import { alertActionOf } from '../sentry/alert-action.js';
+import { alertActionsOf } from '../sentry/alert-action.js';
 import { TRIAGE_EVENT_TYPE } from '../triage/actions.js';
 import { cardButtons, sharedButtons } from '../triage/components.js';
 import { acceptedAlertRole, sendPlan, withPing, type SendPlan } from './plan.js';
@@ -245,7 +245,7 @@ export class CardPlanner {
     const rendered = renderEvent(job, await templateFor(this.deps.db, job.sourceId, job.routeId, job.eventType));
     const own = rendered.templatePattern !== undefined || job.renderFallback >= 2;
     const embed = own ? rendered.embeds[0]! : cardEmbed(state, { history });
-    const alertRole = await acceptedAlertRole(this.deps.db, job.sourceId, rendered.alert);
+    const alertRole = await acceptedAlertRole(this.deps.db, job.sourceId, rendered.alert, job.routeId);
     return { job, state, part: withPing({ ...rendered, embeds: [embed] }, route, alertRole, job.muted) };
   }
 
@@ -274,7 +274,9 @@ export class CardPlanner {
       const change = changeFor(state, job, payload);
       changes.push(change);
       state = change.state;
-      const alertRole = job.muted ? undefined : await acceptedAlertRole(db, job.sourceId, alertActionOf(job.eventType, payload));
+      const alertRole = job.muted
+        ? undefined
+        : await acceptedAlertRole(db, job.sourceId, alertActionsOf(job.eventType, payload), job.routeId);
       if (alertRole) alertRoles.add(alertRole);
     }
     // A card left in the channel its route posted to before a move goes to where the route posts now.

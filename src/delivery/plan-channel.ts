@@ -80,7 +80,9 @@ export class ChannelPlanner {
       if (!templates.has(key)) templates.set(key, await templateFor(this.deps.db, job.sourceId, job.routeId, job.eventType));
       await letIngestIn();
       const part = renderEvent(job, templates.get(key));
-      parts.push(withPing(part, routes.get(job.routeId), await acceptedAlertRole(this.deps.db, job.sourceId, part.alert), job.muted));
+      parts.push(
+        withPing(part, routes.get(job.routeId), await acceptedAlertRole(this.deps.db, job.sourceId, part.alert, job.routeId), job.muted),
+      );
     }
     return parts;
   }

@@ -3,11 +3,12 @@ import type { Database } from '../db/database.js';
 import type { Job } from '../db/queue.js';
 import type { Hold, Route } from '../db/schema.js';
 import type { RenderedEvent } from '../render/render-event.js';
-import type { AlertAction } from '../sentry/alert-action.js';
+import type { AlertActions } from '../sentry/alert-action.js';
+import { alertActionOn } from '../routing/select-routes.js';
 import { alertPingRoleAccepted } from '../db/alert-ping-roles.js';
 import { mentions, pingFor } from '../routing/ping.js';
 import { feedButtons, type ActionRow } from '../triage/components.js';
-import { asRoleId, type BatchId, type ChannelId, type MessageId, type RoleId, type SourceId } from '../ids.js';
+import { asRoleId, type BatchId, type ChannelId, type MessageId, type RoleId, type RouteId, type SourceId } from '../ids.js';
 
 /** One message to post in a channel, and what it stands for. */
 export interface SendPlan {
@@ -59,11 +60,17 @@ export function withPing(
 }
 
 /**
- * The role an alert's rule named, if the settings check accepted it for the event's source (so a
- * role of that source's own server): the only role a payload can have pinged.
+ * The role an alert's rule named for its delivery on `routeId`, if the settings check accepted it
+ * for the event's source (so a role of that source's own server): the only role a payload can have
+ * pinged.
  */
-export async function acceptedAlertRole(db: Database, sourceId: SourceId, alert: AlertAction | undefined): Promise<RoleId | undefined> {
-  const named = alert?.pingRole;
+export async function acceptedAlertRole(
+  db: Database,
+  sourceId: SourceId,
+  alert: AlertActions | undefined,
+  routeId: RouteId,
+): Promise<RoleId | undefined> {
+  const named = alertActionOn(alert, routeId)?.action?.pingRole;
   if (named === undefined) return undefined;
   // Unchecked text until found among the accepted roles of this very source.
   const roleId = asRoleId(named);

@@ -98,9 +98,18 @@ export function sentryUiRouter(deps: SentryUiDeps): Router {
     next();
   };
 
-  /** Sentry signs a select's GET over an empty string, the settings POST over its exact body. */
-  const verified = (req: Request, source: WebhookTarget, signed: Buffer) => {
-    const verdict = checkSourceSignature(source, deps, signed, req.get('sentry-app-signature'));
+  /**
+   * Sentry signs a select's GET over an empty string, the settings POST over its exact body. The
+   * settings check is signed even without REQUIRE_SIGNATURE (`secretRequired`): it makes a role
+   * pingable by the source's alerts, which nobody but Sentry may do.
+   */
+  const verified = (req: Request, source: WebhookTarget, signed: Buffer, secretRequired = deps.requireSignature) => {
+    const verdict = checkSourceSignature(
+      source,
+      { secrets: deps.secrets, requireSignature: secretRequired },
+      signed,
+      req.get('sentry-app-signature'),
+    );
     if (verdict.ok) return;
     deps.logger.info(
       { source_id: source.id, guild_id: source.guildId, endpoint: req.path.split('/').pop(), reason: verdict.reason },
@@ -108,9 +117,11 @@ export function sentryUiRouter(deps: SentryUiDeps): Router {
     );
     throw refuse(
       401,
-      verdict.reason === 'signature required'
-        ? 'Dispatch requires a signing secret: set the Client Secret with /dispatch source secret.'
-        : `Dispatch refused the request: ${verdict.reason} (is the Client Secret given to Dispatch this integration's?).`,
+      verdict.reason !== 'signature required'
+        ? `Dispatch refused the request: ${verdict.reason} (is the Client Secret given to Dispatch this integration's?).`
+        : deps.requireSignature
+          ? 'Dispatch requires a signing secret: set the Client Secret with /dispatch source secret.'
+          : 'Dispatch checks alert rule settings only when they are signed: set the signing secret with /dispatch source secret.',
     );
   };
 
@@ -149,7 +160,7 @@ export function sentryUiRouter(deps: SentryUiDeps): Router {
     async (req, res) => {
       const source = res.locals.source as WebhookTarget;
       const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      verified(req, source, body);
+      verified(req, source, body, true);
       const about = { source_id: source.id, guild_id: source.guildId };
       try {
         const accepted = await checkSettings(deps, source, readSettings(body));

@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics.js';
 import { cardKeyOf } from '../cards/state.js';
 import { selectRoutes } from '../routing/select-routes.js';
 import { quietTreatment } from '../schedule/route-schedule.js';
-import { alertActionOf } from '../sentry/alert-action.js';
+import { alertActionsOf } from '../sentry/alert-action.js';
 import { eventTypeOf } from '../sentry/event-type.js';
 import { eventFacts } from '../sentry/facts.js';
 import { decodeBody, parsePayload, PayloadError } from '../sentry/payload.js';
@@ -87,10 +87,10 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     res.locals.eventType = typed.eventType.type;
     const facts = eventFacts(typed.eventType.type, payload);
     const cardKey = cardKeyOf(facts);
-    // An alert whose rule names a route in Dispatch's action goes there; anything else by filters.
-    const action = alertActionOf(typed.eventType.type, payload);
+    // An alert whose rule names routes in Dispatch's actions goes there; anything else by filters.
+    const actions = alertActionsOf(typed.eventType.type, payload);
     const store = async (target: WebhookTarget) => {
-      const { through, filteredBy } = selectRoutes(target.routes, typed.eventType.type, facts, action);
+      const { through, filteredBy } = selectRoutes(target.routes, typed.eventType.type, facts, actions);
       const now = deps.now();
       const kind = { type: typed.eventType.type, level: facts.level };
       const routes = through.map((route) => ({ ...route, quiet: quietTreatment(route.layout, route.schedule, kind, now) }));

@@ -9,8 +9,8 @@ import { compileCached } from '../templates/template-cache.js';
 import { TemplateError, type TemplateFailure } from '../templates/template-error.js';
 import { truncate } from '../embed/text.js';
 import type { RoleId, RouteId } from '../ids.js';
-import { alertActionOf, type AlertAction } from '../sentry/alert-action.js';
-import { namedRouteMissing } from '../routing/select-routes.js';
+import { alertActionsOf, type AlertActions } from '../sentry/alert-action.js';
+import { alertActionOn } from '../routing/select-routes.js';
 import { withAlertActionFields } from './alert-action-fields.js';
 
 /** What rendering needs of a stored event. */
@@ -42,8 +42,8 @@ export interface RenderedEvent {
   /** Roles `content` may ping; empty for the built-in embeds. */
   allowedRoleIds: RoleId[];
   facts: EventFacts;
-  /** The Dispatch action of the alert rule that sent it, if any: its route, ping role and note (unchecked). */
-  alert?: AlertAction;
+  /** The Dispatch actions of the alert rule that sent it, if any: routes, ping roles and notes (unchecked). */
+  alert?: AlertActions;
   /** How it was drawn this time. */
   drawing: Drawing;
   /** The pattern of the template it was drawn with (drawing 0). */
@@ -68,9 +68,10 @@ export function renderEvent(event: EventToRender, template?: TemplateToApply): R
   }
   const facts = eventFacts(event.eventType, payload ?? {});
   const fallback = event.renderFallback ?? 0;
-  const alert = payload && alertActionOf(event.eventType, payload);
+  const alert = payload && alertActionsOf(event.eventType, payload);
+  const shown = alertActionOn(alert, event.routeId);
   const annotated = (embed: APIEmbed) =>
-    alert ? withAlertActionFields(embed, { note: alert.note, misrouted: namedRouteMissing(alert, event.routeId) }) : embed;
+    shown ? withAlertActionFields(embed, { note: shown.action?.note, misrouted: shown.misrouted }) : embed;
   const part = (embed: APIEmbed, drawing: Drawing): RenderedEvent => ({
     embeds: [drawing === 2 ? embed : annotated(embed)],
     allowedRoleIds: [],

@@ -1,5 +1,5 @@
 import { parseRouteId, type RouteId } from '../ids.js';
-import type { AlertAction } from '../sentry/alert-action.js';
+import type { AlertAction, AlertActions } from '../sentry/alert-action.js';
 import type { EventFacts } from '../sentry/facts.js';
 import { deserializeFilter, matchesFilter, type RouteFilter } from './filter.js';
 
@@ -18,13 +18,32 @@ function filterOf(json: string): RouteFilter {
 }
 
 /**
+ * The actions of an alert's rule that are a source's own: those naming one of its routes (`owns`),
+ * from the first group that has any (see AlertActions), one per route. Sentry does not say which
+ * integration an action belongs to, but route ids are never reused: another Dispatch source's action
+ * never names one of this source's routes.
+ */
+export function ownAlertActions(actions: AlertActions, owns: (route: RouteId) => boolean): AlertAction[] {
+  for (const group of actions) {
+    const byRoute = new Map<RouteId, AlertAction>();
+    for (const action of group) {
+      const id = parseRouteId(action.route);
+      if (id !== undefined && owns(id) && !byRoute.has(id)) byRoute.set(id, action);
+    }
+    if (byRoute.size > 0) return [...byRoute.values()];
+  }
+  return [];
+}
+
+/**
  * Which of a source's routes take an event, and which keep it out by their filters. Routing is
  * decided one of two ways:
  *
- * - an alert whose rule carries Dispatch's action (see src/sentry/alert-action.ts) goes to the route
- *   the rule named, and to it only: filters do not apply. A route that is not this source's (gone
- *   since, or another source's: ids are never reused) is unknown, and the source's first route takes
- *   the alert instead, which then says why (`namedRouteMissing`): an alert is never dropped;
+ * - an alert whose rule carries Dispatch's action (see src/sentry/alert-action.ts) goes to the
+ *   routes of this source its rule's actions name (one, or several for an incident whose triggers
+ *   name different routes when it resolves), and to them only: filters do not apply. When none is
+ *   this source's (removed since), the source's first route takes the alert instead, which then
+ *   says why (`alertActionOn`): an alert is never dropped;
  * - anything else goes through every route whose filter lets it.
  *
  * `routes` are the source's, first route first.
@@ -33,11 +52,12 @@ export function selectRoutes<R extends { id: RouteId; filter: string }>(
   routes: readonly R[],
   eventType: string,
   facts: EventFacts,
-  action?: AlertAction,
+  actions?: AlertActions,
 ): { through: R[]; filteredBy: RouteId[] } {
-  if (action && routes.length > 0) {
-    const named = routes.find((route) => route.id === parseRouteId(action.route));
-    return { through: [named ?? routes[0]!], filteredBy: [] };
+  if (actions && routes.length > 0) {
+    const byId = new Map(routes.map((route) => [route.id, route]));
+    const named = ownAlertActions(actions, (id) => byId.has(id)).map((action) => byId.get(parseRouteId(action.route)!)!);
+    return { through: named.length > 0 ? named : [routes[0]!], filteredBy: [] };
   }
   const through: R[] = [];
   const filteredBy: RouteId[] = [];
@@ -49,12 +69,23 @@ export function selectRoutes<R extends { id: RouteId; filter: string }>(
 }
 
 /**
- * Whether a delivery of an alert went to the source's first route because the route its rule named
- * is not the source's any more. Read again when the alert is drawn, from the stored body: a delivery
- * on any other route than the named one can only be that fallback.
+ * What a delivery of an alert on `deliveredOn` stands for, read again when it is drawn, from the
+ * stored body: the action naming that route. A delivery on a route no action names can only be the
+ * fallback of a rule whose route is no longer the source's (`misrouted`); it carries the rule's note
+ * and ping role only when the rule has one Dispatch action to take them from (with several, some
+ * are another source's, and which one was this source's cannot be told). Not knowing the route (a
+ * preview), the first action.
  */
-export function namedRouteMissing(action: AlertAction | undefined, deliveredOn: RouteId | undefined): boolean {
-  return action !== undefined && deliveredOn !== undefined && parseRouteId(action.route) !== deliveredOn;
+export function alertActionOn(
+  actions: AlertActions | undefined,
+  deliveredOn: RouteId | undefined,
+): { action?: AlertAction; misrouted: boolean } | undefined {
+  if (!actions) return undefined;
+  if (deliveredOn === undefined) return { action: actions[0]![0]!, misrouted: false };
+  const [named] = ownAlertActions(actions, (id) => id === deliveredOn);
+  if (named) return { action: named, misrouted: false };
+  const candidates = new Set(actions[0]!.map((action) => action.route));
+  return { ...(candidates.size === 1 ? { action: actions[0]![0]! } : {}), misrouted: true };
 }
 
 /** The line a fallback delivery shows. */

@@ -9,7 +9,9 @@ import { splitEventType } from './event-type.js';
  *   action this webhook is for (Sentry sends one webhook per action);
  * - metric alerts (`metric_alert.*`): `data.metric_alert.alert_rule.triggers[].actions[].settings`,
  *   every action of every trigger (other apps', email, Slack) and no field naming which one this
- *   delivery is for, nor our installation. Ours is the one whose settings carry our field names.
+ *   delivery is for, nor our installation. Dispatch's are those whose settings carry our field
+ *   names; with two Dispatch sources in one Sentry organization, the other source's too: the route
+ *   each names tells them apart (src/routing/select-routes.ts).
  *
  * Settings are `[{name, value, label?}]`; a value is a string, sometimes a number or null.
  */
@@ -61,33 +63,34 @@ const listAt = (node: unknown, key: string): unknown[] => {
 };
 
 /**
- * A metric alert's action of ours: in the trigger the webhook is about (`critical`, `warning`)
- * when it has one, else the first of ours in any trigger (`resolved` names no trigger).
+ * An alert's Dispatch actions, in groups that speak for it in turn (the first group with an action
+ * of the source's wins): an issue alert's one action; a metric alert's actions of the trigger the
+ * webhook is about (`critical`, `warning`), then those of every trigger (`resolved` names no
+ * trigger: only those). Any of them may be another Dispatch source's.
  */
-function metricAlertAction(payload: unknown, action: string): AlertAction | undefined {
+export type AlertActions = readonly (readonly AlertAction[])[];
+
+/** A metric alert's Dispatch actions: of the trigger it is about, then of every trigger. */
+function metricAlertActions(payload: unknown, action: string): AlertActions {
   const triggers = listAt(objectAt(objectAt(objectAt(payload, 'data'), 'metric_alert'), 'alert_rule'), 'triggers');
-  const ours = (trigger: unknown) =>
-    listAt(trigger, 'actions')
-      .map((a) => alertActionIn(objectAt(a, 'settings')))
-      .find((found) => found !== undefined);
-  const own = triggers.filter((t) => objectAt(t, 'label') === action);
-  for (const trigger of [...own, ...triggers]) {
-    const found = ours(trigger);
-    if (found) return found;
-  }
-  return undefined;
+  const dispatchActions = (trigger: unknown) => listAt(trigger, 'actions').flatMap((a) => alertActionIn(objectAt(a, 'settings')) ?? []);
+  const own = triggers.filter((t) => objectAt(t, 'label') === action).flatMap(dispatchActions);
+  return [own, triggers.flatMap(dispatchActions)].filter((group) => group.length > 0);
 }
 
 /**
- * The action of ours an alert webhook carries, if any. Only issue and metric alerts carry one. A
- * resolved incident goes where the rule says, and pings nobody: its role is for an alert firing.
+ * The Dispatch actions an alert webhook carries, if any. Only issue and metric alerts carry them.
+ * A resolved incident goes where the rule says, and pings nobody: its role is for an alert firing.
  */
-export function alertActionOf(eventType: string, payload: unknown): AlertAction | undefined {
+export function alertActionsOf(eventType: string, payload: unknown): AlertActions | undefined {
   const { resource, action } = splitEventType(eventType);
-  if (resource === 'event_alert') return alertActionIn(objectAt(objectAt(objectAt(payload, 'data'), 'issue_alert'), 'settings'));
-  if (resource !== 'metric_alert') return undefined;
-  const found = metricAlertAction(payload, action);
-  if (action !== 'resolved' || !found) return found;
-  const { pingRole: _calm, ...rest } = found;
-  return rest;
+  let groups: AlertActions;
+  if (resource === 'event_alert') {
+    const one = alertActionIn(objectAt(objectAt(objectAt(payload, 'data'), 'issue_alert'), 'settings'));
+    groups = one ? [[one]] : [];
+  } else if (resource === 'metric_alert') {
+    groups = metricAlertActions(payload, action);
+    if (action === 'resolved') groups = groups.map((group) => group.map(({ pingRole: _calm, ...rest }) => rest));
+  } else return undefined;
+  return groups.length > 0 ? groups : undefined;
 }

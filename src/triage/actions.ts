@@ -57,9 +57,12 @@ export const TRIAGE_EVENT_TYPE = 'dispatch.triage';
 export interface TriagePayload {
   action: 'triage';
   data: {
-    /** `actor`: whom it was assigned to, as Sentry names them (`user:501`, `team:77`); `assignee` the name shown. */
-    triage: { kind: StatusAction | 'assign-to'; by: string; assignee?: string; actor?: string };
-    /** What Sentry answered: the issue's fields after the change. */
+    /**
+     * `actor`: whom it was assigned to, as Sentry names them (`user:501`, `team:77`); `assignee` the
+     * name shown. `unconfirmed`: Sentry did not say whether it made the change (no answer in time, a 5xx).
+     */
+    triage: { kind: StatusAction | 'assign-to'; by: string; assignee?: string; actor?: string; unconfirmed?: boolean };
+    /** What Sentry answered: the issue's fields after the change (nothing when unconfirmed). */
     issue: Record<string, unknown>;
   };
 }

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRoute, deleteRoute, updateRoute } from '../../src/db/routes.js';
 import type { Route } from '../../src/db/schema.js';
-import { setSourceEnabled } from '../../src/db/sources.js';
+import { setSourceEnabled, setSourceSecret } from '../../src/db/sources.js';
 import { asChannelId } from '../../src/ids.js';
 import { MISSING_ROUTE_LINE } from '../../src/routing/select-routes.js';
 import { alertRuleActionSchema, sentryUiUri, type SentryUiEndpoint } from '../../src/sentry/ui-schema.js';
@@ -237,6 +237,17 @@ describe('the settings check when a rule is saved', () => {
     );
   });
 
+  it('a source without a signing secret refuses the check, so that no unsigned request can make a role pingable', async () => {
+    const open = await h.addSource({ name: 'no-secret', secret: null });
+    // Not Sentry: anyone who has the webhook URL, no signature.
+    const answer = await settings(open, choose(open.route, roles.payments.id), null);
+    expect(answer.status).toBe(401);
+    expect(shownInSentry(APP, answer)).toBe(
+      `${APP}: Dispatch checks alert rule settings only when they are signed: set the signing secret with /dispatch source secret.`,
+    );
+    expect(await acceptedRoles(open.id)).toEqual([]);
+  });
+
   it("another server's source accepts its own role, for itself only", async () => {
     expect((await settings(other, choose(other.route, roles.elsewhere.id), OTHER_SECRET)).status).toBe(200);
     expect((await settings(other, choose(other.route, roles.payments.id), OTHER_SECRET)).status).toBe(400);
@@ -259,36 +270,31 @@ function issueAlertWith(marker: string, fields: { name: string; value: unknown }
   };
 }
 
-/** The example app's metric alert: our action in the critical trigger, another app's in the warning one. */
-function checkoutLatency(action: 'critical' | 'warning' | 'resolved', fields: { name: string; value: unknown }[], incident = '4242') {
-  const rule = metricAlert.data.metric_alert.alert_rule;
+type MetricAction = 'critical' | 'warning' | 'resolved';
+type Fields = { name: string; value: unknown }[];
+const exampleRule = metricAlert.data.metric_alert.alert_rule;
+
+/** A metric alert of the rule `name` about `incident`, its triggers' actions as Sentry lists them (every action of every trigger). */
+function metricAlertOf(name: string, action: MetricAction, incident: string, triggers: { label: string; actions: unknown[] }[]) {
   return {
     ...metricAlert,
     action,
     data: {
       ...metricAlert.data,
-      description_title: `checkout-latency ${action}`,
-      metric_alert: {
-        ...metricAlert.data.metric_alert,
-        id: incident,
-        alert_rule: {
-          ...rule,
-          name: 'checkout-latency',
-          triggers: [
-            {
-              label: 'critical',
-              actions: [
-                { type: 'email', settings: null },
-                { type: 'sentry_app', settings: fields },
-              ],
-            },
-            { label: 'warning', actions: [rule.triggers[1].actions[0]] },
-          ],
-        },
-      },
+      description_title: `${name} ${action}`,
+      metric_alert: { ...metricAlert.data.metric_alert, id: incident, alert_rule: { ...exampleRule, name, triggers } },
     },
   };
 }
+/** A "Send to Discord via Dispatch" action of a rule: `sentry_app`, with the fields chosen in it. */
+const dispatchAction = (fields: Fields) => ({ type: 'sentry_app', settings: fields });
+
+/** The example app's metric alert: our action in the critical trigger, another app's in the warning one. */
+const checkoutLatency = (action: MetricAction, fields: Fields, incident = '4242') =>
+  metricAlertOf('checkout-latency', action, incident, [
+    { label: 'critical', actions: [{ type: 'email', settings: null }, dispatchAction(fields)] },
+    { label: 'warning', actions: [exampleRule.triggers[1].actions[0]] },
+  ]);
 
 async function postTo(source: TestSource, resource: string, payload: Record<string, unknown>): Promise<string> {
   const response = await h.post(source.slug, sentryRequest(resource, payload, source.signingSecret!));
@@ -393,6 +399,18 @@ describe('alerts routed by their own settings', () => {
     expect(h.discord.messagesIn(other.channelId).length).toBe(before);
   });
 
+  it('on a source without a signing secret, an unsigned alert naming a role pings nobody, even a role accepted before the secret was cleared', async () => {
+    const open = await h.addSource({ name: 'cleared', secret: 'soon-cleared' });
+    expect((await settings(open, choose(open.route, roles.payments.id), 'soon-cleared')).status).toBe(200);
+    expect(await acceptedRoles(open.id)).toEqual([roles.payments.id]);
+    const cleared = await setSourceSecret(h.dispatch.db, open, null, Date.now());
+    const response = await h.postEvent(cleared, 'event_alert', issueAlertWith('UNSIGNED-PING', choose(open.route, roles.payments.id)));
+    expect(response.status).toBe(202);
+    await handled(((await response.json()) as { event_id: string }).event_id);
+    const message = await h.discord.waitForMessage(showing('UNSIGNED-PING'));
+    expect({ content: message.content ?? '', pinged: message.allowed_mentions }).toEqual({ content: '', pinged: { parse: [], roles: [] } });
+  });
+
   it('alerts without our settings are routed by filters exactly as before', async () => {
     const plain = { ...issueAlert, data: { ...issueAlert.data, issue_alert: { ...issueAlert.data.issue_alert, title: 'PLAIN' } } };
     const eventId = await postTo(backend, 'event_alert', plain);
@@ -406,5 +424,70 @@ describe('alerts routed by their own settings', () => {
     for (const secret of [SECRET, OTHER_SECRET, sign('', SECRET), 'Checkout p95', backend.slug, other.slug])
       expect(logs).not.toContain(secret);
     expect(logs).toContain('alert rule settings refused');
+  });
+});
+
+describe('a metric alert rule with several Dispatch actions', () => {
+  it("notifying two Dispatch sources of one Sentry organization: each takes its own action's route and note, not the other's", async () => {
+    // One rule, its critical trigger: the other team's "Send to Discord via Dispatch", then this source's.
+    const triggers = [
+      {
+        label: 'critical',
+        actions: [
+          dispatchAction(choose(other.route, 'none', 'other team: call Bob')),
+          dispatchAction(choose(payments, 'none', 'backend team')),
+        ],
+      },
+    ];
+    const mine = await postTo(backend, 'metric_alert', metricAlertOf('latency-7001', 'critical', '7001', triggers));
+    const theirs = await postTo(other, 'metric_alert', metricAlertOf('latency-7001', 'critical', '7001', triggers));
+    expect((await handled(mine)).map((d) => d.routeId)).toEqual([payments.id]);
+    expect((await handled(theirs)).map((d) => d.routeId)).toEqual([other.route.id]);
+    const shown = async (channelId: string) => {
+      const card = await h.discord.waitForMessage((m) => m.channel_id === channelId && showing('latency-7001')(m));
+      return {
+        note: fieldsOf(card).find((f) => f.name === 'Note')?.value,
+        warned: JSON.stringify(card.embeds).includes(MISSING_ROUTE_LINE),
+      };
+    };
+    expect(await shown(channels.payments.id)).toEqual({ note: 'backend team', warned: false });
+    expect(await shown(other.channelId)).toEqual({ note: 'other team: call Bob', warned: false });
+  });
+
+  it('an incident whose triggers name two routes: its resolution reaches the card each opened', async () => {
+    const ops = channel('ops');
+    h.guild.channels.push(ops);
+    const opsRoute = await createRoute(
+      h.dispatch.db,
+      {
+        sourceId: backend.id,
+        name: 'ops-fyi',
+        channelId: asChannelId(ops.id),
+        layout: 'card',
+        filter: '{}',
+        pingRoleId: null,
+        pingLevel: 'error',
+        createdBy: '1',
+      },
+      Date.now(),
+    );
+    // Page on critical in #payments-alerts, tell #ops on warning.
+    const triggers = [
+      { label: 'critical', actions: [dispatchAction(choose(payments))] },
+      { label: 'warning', actions: [dispatchAction(choose(opsRoute))] },
+    ];
+    const incident = (action: MetricAction) => metricAlertOf('latency-7002', action, '7002', triggers);
+    expect((await handled(await postTo(backend, 'metric_alert', incident('warning')))).map((d) => d.routeId)).toEqual([opsRoute.id]);
+    expect((await handled(await postTo(backend, 'metric_alert', incident('critical')))).map((d) => d.routeId)).toEqual([payments.id]);
+    const resolved = await handled(await postTo(backend, 'metric_alert', incident('resolved')));
+    expect(resolved.map((d) => d.routeId).sort()).toEqual([payments.id, opsRoute.id].sort());
+    const statusIn = (channelId: string) => {
+      const card = h.discord.messagesIn(channelId).find(showing('latency-7002'));
+      return card && fieldsOf(card).find((f) => f.name === 'Status')?.value;
+    };
+    await expect
+      .poll(() => ({ payments: statusIn(channels.payments.id), ops: statusIn(ops.id) }))
+      .toEqual({ payments: 'resolved', ops: 'resolved' });
+    await deleteRoute(h.dispatch.db, opsRoute);
   });
 });

@@ -175,6 +175,38 @@ describe('cards read back from Sentry', () => {
     expect((await allDeliveries(h.dispatch.db)).filter((d) => d.routeId === extra.route.id)).toEqual([]);
   });
 
+  it('a webhook stored while the read-back waits for its answer is not undone by the older answer', async () => {
+    const race = await h.addSource({ layout: 'card', name: 'race', channelId: h.guild.channels[1]!.id });
+    await connect(race, sentryA, TOKEN_A);
+    expect((await h.postEvent(race, 'issue', issueOf(9001, 'RACE-1'))).status).toBe(202);
+    await drained();
+    // While Dispatch was away, someone assigned the issue in Sentry: the read-back is to tell the card.
+    const alice = { type: 'user', id: '501', name: 'Alice' };
+    sentryA.issues.set('9001', { status: 'unresolved', substatus: 'new', assignedTo: alice });
+    // Sentry reads the issue for the read-back now, and its answer takes 800 ms to arrive…
+    sentryA.inject({ status: 200, delayMs: 800, apply: true });
+    const reading = h.dispatch.reconciler.syncSource(race.id);
+    await new Promise((r) => setTimeout(r, 150));
+    // …meanwhile the issue is resolved in Sentry, and Sentry's webhook for that is stored.
+    sentryA.issues.set('9001', { status: 'resolved', substatus: null, assignedTo: alice });
+    const resolved = issueOf(9001, 'RACE-1');
+    resolved.action = 'resolved';
+    resolved.data.issue = { ...resolved.data.issue, status: 'resolved', substatus: null };
+    expect((await h.postEvent(race, 'issue', resolved)).status).toBe(202);
+    await reading;
+    await drained();
+    await new Promise((r) => setTimeout(r, 1500)); // a card edit waits a second after the last
+    await drained();
+    Object.assign(race, await setSentryConnection(h.dispatch.db, race, null, Date.now())); // out of the tests below
+    // Sentry's last word (its webhook, after the read began) stands: the older answer adds nothing.
+    const card = h.discord.messagesIn(race.channelId).find((m) => JSON.stringify(m.embeds).includes('RACE-1'))!;
+    const shown = [JSON.stringify(card.embeds), ...h.discord.messagesIn(card.id).map((m) => m.content ?? '')];
+    expect({ status: statusOf(race.channelId, 'RACE-1'), synced: shown.some((text) => text.includes('Synced from Sentry')) }).toEqual({
+      status: 'resolved',
+      synced: false,
+    });
+  });
+
   it('a read-back delivered after its card route was switched to feed: the change still shows, as a feed message', async () => {
     expect((await h.postEvent(a, 'issue', issueOf(8001, 'FEED-1'))).status).toBe(202);
     await drained();

@@ -20,6 +20,9 @@ import {
 } from '../support/interactions.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 import { allDeliveries, allEvents, deliveriesOfEvent } from '../support/db.js';
+import { sql } from 'drizzle-orm';
+import { updateRoute } from '../../src/db/routes.js';
+import { asRoleId } from '../../src/ids.js';
 
 /**
  * Triage from the cards, end to end: real discord.js button and menu interactions against the
@@ -52,9 +55,9 @@ const labels = (message: { components: any[] }) =>
   message.components.flatMap((row) => row.components.map((c: any) => c.label ?? c.placeholder));
 const buttonId = (message: { components: any[] }, label: string) =>
   message.components.flatMap((row) => row.components).find((c: any) => c.label === label)?.custom_id as string;
-const threadLines = () =>
+const threadLines = (cardId = card.id) =>
   h.discord
-    .messagesIn(card.id)
+    .messagesIn(cardId)
     .flatMap((m) => (m.content ?? '').split('\n'))
     .map((l) => l.replace(/^<t:\d+:t> /, '').replace(/\\(.)/g, '$1'));
 
@@ -224,7 +227,7 @@ describe('triage from a card', () => {
     ],
     [{ status: 302, headers: { location: 'http://169.254.169.254/' } }, 'does not follow', false],
     [{ status: 401 }, 'Sentry refused the token (401)', false],
-  ])('Sentry answering %j: the clicker is told "%s", the card stays as it was', async (injected, words, readBack) => {
+  ])('Sentry answering %j: the clicker is told "%s", the issue stays as it was on the card', async (injected, words, readBack) => {
     const before = JSON.stringify(current().embeds);
     const edits = h.discord.editsOf(card.id).length;
     const changes = (await allEvents(h.dispatch.db)).filter((e) => e.eventType.startsWith('dispatch.')).length;
@@ -235,12 +238,22 @@ describe('triage from a card', () => {
     expect(told.body.flags).toBe(64);
     expect(shownText(told)).toContain(words);
     expect(shownText(told)).not.toContain('secret-looking body');
-    // Sentry did not say what became of the change: the issue is read back, and (Sentry not having made it) nothing follows.
-    if (readBack) await expect.poll(readsOfIssue, { timeout: 5000 }).toBe(reads + 1);
-    // Nothing was stored for the card to show (a change is an event of its own), so nothing can edit it later.
-    expect((await allEvents(h.dispatch.db)).filter((e) => e.eventType.startsWith('dispatch.'))).toHaveLength(changes);
-    expect(JSON.stringify(current().embeds)).toBe(before);
-    expect(h.discord.editsOf(card.id)).toHaveLength(edits);
+    const stored = async () => (await allEvents(h.dispatch.db)).filter((e) => e.eventType.startsWith('dispatch.')).length;
+    if (readBack) {
+      // Sentry did not say what became of the change: the card says what was asked (and waits for
+      // Sentry's webhook for it), the issue is read back, and (Sentry not having made it) nothing follows.
+      await expect.poll(readsOfIssue, { timeout: 5000 }).toBe(reads + 1);
+      expect(await stored()).toBe(changes + 1);
+      await expect
+        .poll(() => threadLines().at(-1), { timeout: 5000 })
+        .toBe('⏳ Archive asked by alice from Discord; Sentry has not confirmed it');
+      expect(field(current().embeds[0], 'Status')).toBe(field(JSON.parse(before)[0], 'Status'));
+    } else {
+      // Nothing was stored for the card to show (a change is an event of its own), so nothing can edit it later.
+      expect(await stored()).toBe(changes);
+      expect(JSON.stringify(current().embeds)).toBe(before);
+      expect(h.discord.editsOf(card.id)).toHaveLength(edits);
+    }
     if (injected.status === 429) await new Promise((r) => setTimeout(r, 1000)); // the token's wait, over
   });
 
@@ -256,6 +269,50 @@ describe('triage from a card', () => {
     // Back as it was, for what follows.
     await click(alice, 'Mark ongoing');
     await expect.poll(() => field(current().embeds[0], 'Status'), { timeout: 5000 }).toBe('unresolved · ongoing');
+  });
+
+  it("Sentry's webhook for a member's own Unresolve that Sentry answered too late is not news: no line, no move down, no ping", async () => {
+    // An issue of its own, so that no change made earlier from Discord is still expected.
+    const LATE_ID = '4242001';
+    const late = (action: string, changes: Payload = {}): Payload =>
+      issueEvent(action, { id: LATE_ID, shortId: 'LATE-1', title: 'Late answer', ...changes });
+    sentry.issues.set(LATE_ID, { status: 'unresolved', substatus: 'new', assignedTo: null });
+    await handled(await postWebhook(late('created', { assignedTo: null })));
+    const lateCard = () =>
+      h.discord
+        .messagesIn(source.channelId)
+        .filter((m) => JSON.stringify(m.embeds).includes('LATE-1'))
+        .at(-1)!;
+    const oncall = { id: snowflake(), name: 'oncall', mentionable: true };
+    h.guild.roles = [...(h.guild.roles ?? []), oncall];
+    // The route pings @oncall for errors and worse (the issue is fatal), and the card is old: what needs eyes moves it down.
+    await updateRoute(h.dispatch.db, source.route, { pingRoleId: asRoleId(oncall.id) }, Date.now());
+    await h.dispatch.db.run(sql`update cards set posted_at = 0 where message_id = ${lateCard().id}`);
+    const pings = () => h.discord.messageRequests().filter((r) => JSON.stringify(r.body).includes(`<@&${oncall.id}>`)).length;
+    await click(alice, 'Resolve', lateCard());
+    await expect.poll(() => field(lateCard().embeds[0], 'Status'), { timeout: 5000 }).toBe('resolved');
+    await handled(await postWebhook(late('resolved', { status: 'resolved', substatus: null, assignedTo: null })));
+    const before = { messages: h.discord.messagesIn(source.channelId).length, pings: pings(), lines: threadLines(lateCard().id).length };
+
+    // Unresolve, answered after SENTRY_TIMEOUT; Sentry made the change and sends its webhook.
+    sentry.inject({ status: 200, delayMs: 2500, apply: true });
+    const answer = await click(alice, 'Unresolve', lateCard());
+    const told = await h.discord.waitForResponse((r) => r.token === answer.token && r.kind === 'followup');
+    expect(shownText(told)).toContain('the change may still apply');
+    await handled(await postWebhook(late('unresolved', { status: 'unresolved', substatus: 'ongoing', assignedTo: null })));
+    await new Promise((r) => setTimeout(r, 1500)); // the read-back, SENTRY_CHECK_AFTER later
+    await expect.poll(async () => (await allDeliveries(h.dispatch.db)).every((d) => d.status === 'delivered')).toBe(true);
+
+    const lines = threadLines(lateCard().id).slice(before.lines);
+    expect({
+      status: field(lateCard().embeds[0], 'Status'),
+      messages: h.discord.messagesIn(source.channelId).length - before.messages,
+      pings: pings() - before.pings,
+      news: lines.filter((line) => line.startsWith('Unresolved again')),
+    }).toEqual({ status: 'unresolved · ongoing', messages: 0, pings: 0, news: [] });
+    // What the thread says instead: what was asked (and, if the read-back came before the webhook, what Sentry had).
+    expect(lines[0]).toBe('⏳ Unresolve asked by alice from Discord; Sentry has not confirmed it');
+    await updateRoute(h.dispatch.db, source.route, { pingRoleId: null }, Date.now());
   });
 
   it("Sentry's rate limit (X-Sentry-Rate-Limit-Reset, no Retry-After): the wait is shown, and a click within it waits too, without a request", async () => {

@@ -1,8 +1,9 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { loadOrCreateKeyFile } from '../../src/db/key-file.js';
 import { createSecretBox } from '../../src/db/secret-box.js';
 import { startDispatch, type Dispatch } from '../../src/dispatch.js';
 import { asSourceId } from '../../src/ids.js';
@@ -20,6 +21,28 @@ import { loadFixture, sentryRequest } from '../support/sentry.js';
  * with a key file made beside the database on first start. (On the postgres project the file is
  * named with DISPATCH_KEY_FILE, as replicas sharing one would.)
  */
+
+/**
+ * Every synchronous call into node:fs, from the test and from Dispatch alike, ends by calling
+ * `afterFsCall` when one is set: the race test runs a second process's start-up at that point.
+ */
+const fsCalls = vi.hoisted(() => ({ afterFsCall: undefined as (() => void) | undefined }));
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const wrapped = Object.fromEntries(
+    Object.entries(fs).map(([name, value]) => [
+      name,
+      typeof value === 'function' && name.endsWith('Sync')
+        ? (...args: unknown[]) => {
+            const result = (value as (...a: unknown[]) => unknown)(...args);
+            fsCalls.afterFsCall?.();
+            return result;
+          }
+        : value,
+    ]),
+  );
+  return { ...wrapped, default: wrapped };
+});
 
 const silent = createLogger({ level: 'silent', pretty: false });
 const issue = loadFixture('issue.created.json');
@@ -85,6 +108,46 @@ describe('sealed by default', () => {
     const withVariable = await t.start({ DISPATCH_ENCRYPTION_KEY: key.toString('base64') });
     expect(await t.stored()).toMatch(new RegExp(`^enc:v1:${createSecretBox(key).keyId}:`));
     expect((await t.post(withVariable, 'plain-old-secret')).status).toBe(202);
+  });
+});
+
+describe('two processes making the key file at once', () => {
+  /** Process 1 makes the key file; at its `step`-th call into the file system, process 2 starts and runs to the end. */
+  function race(path: string, step: number) {
+    let calls = 0;
+    let second: Buffer | string | undefined;
+    fsCalls.afterFsCall = () => {
+      if (++calls !== step) return;
+      fsCalls.afterFsCall = undefined;
+      try {
+        second = loadOrCreateKeyFile(path).key;
+      } catch (error) {
+        second = (error as Error).message;
+      }
+    };
+    try {
+      return { first: loadOrCreateKeyFile(path).key, second, calls };
+    } finally {
+      fsCalls.afterFsCall = undefined;
+    }
+  }
+
+  it('wherever the second one starts while the first makes the file, both get the one key the file holds, and no other file is left', () => {
+    const dir = tempDir('dispatch-key-race-');
+    cleanups.push(() => dir.remove());
+    // How many calls process 1 makes on its own: the second one starts after each of them in turn.
+    const { calls } = race(join(dir.path, 'alone.key'), 0);
+    expect(calls).toBeGreaterThan(1);
+    for (let step = 1; step <= calls; step++) {
+      const path = join(dir.path, `step-${step}.key`);
+      const { first, second } = race(path, step);
+      expect(first).toHaveLength(32);
+      expect({ step, second }).toEqual({ step, second: first });
+      expect(parseKey(readFileSync(path, 'utf8'))).toEqual(first);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+    }
+    expect(readdirSync(dir.path).filter((name) => !name.endsWith('.key'))).toEqual([]);
+    expect(existsSync(join(dir.path, 'alone.key'))).toBe(true);
   });
 });
 

@@ -3,8 +3,8 @@ import { schemaReply } from '../../commands/source-schema.js';
 import { permissionsIn } from '../../src/discord/guild-view.js';
 import { asGuildId, asRouteId } from '../../src/ids.js';
 import { renderEvent } from '../../src/render/render-event.js';
-import { MISSING_ROUTE_LINE, namedRouteMissing, selectRoutes } from '../../src/routing/select-routes.js';
-import { alertActionIn, alertActionOf } from '../../src/sentry/alert-action.js';
+import { alertActionOn, MISSING_ROUTE_LINE, selectRoutes } from '../../src/routing/select-routes.js';
+import { alertActionIn, alertActionsOf } from '../../src/sentry/alert-action.js';
 import { eventFacts } from '../../src/sentry/facts.js';
 import { ACTION_TITLE, alertRuleActionSchema, sentryUiUri } from '../../src/sentry/ui-schema.js';
 import { loadFixture } from '../support/sentry.js';
@@ -165,10 +165,10 @@ const withTriggers = (triggers: unknown[]) => ({
   },
 });
 
-describe("an alert's Dispatch action, read from its payload", () => {
+describe("an alert's Dispatch actions, read from its payload", () => {
   it("the example app's settings are another integration's: not ours", () => {
-    expect(alertActionOf('event_alert.triggered', issueAlert)).toBeUndefined();
-    expect(alertActionOf('metric_alert.critical', metricAlert)).toBeUndefined();
+    expect(alertActionsOf('event_alert.triggered', issueAlert)).toBeUndefined();
+    expect(alertActionsOf('metric_alert.critical', metricAlert)).toBeUndefined();
   });
 
   it('an issue alert: data.issue_alert.settings, values as text (numbers too), "none" and blanks as nothing', () => {
@@ -176,39 +176,39 @@ describe("an alert's Dispatch action, read from its payload", () => {
       { name: 'dispatch_ping_role', value: 'none' },
       { name: 'dispatch_note', value: '  ' },
     ]);
-    expect(alertActionOf('event_alert.triggered', withIssueSettings(settings))).toEqual({ route: '12' });
+    expect(alertActionsOf('event_alert.triggered', withIssueSettings(settings))).toEqual([[{ route: '12' }]]);
     const full = ours('12', [
       { name: 'dispatch_ping_role', value: '1300000000000000001' },
       { name: 'dispatch_note', value: 'Checkout is slow' },
     ]);
-    expect(alertActionOf('event_alert.triggered', withIssueSettings(full))).toEqual({
-      route: '12',
-      pingRole: '1300000000000000001',
-      note: 'Checkout is slow',
-    });
+    expect(alertActionsOf('event_alert.triggered', withIssueSettings(full))).toEqual([
+      [{ route: '12', pingRole: '1300000000000000001', note: 'Checkout is slow' }],
+    ]);
     expect(alertActionIn([{ name: 'dispatch_route', value: null }])).toBeUndefined();
     expect(alertActionIn('not a list')).toBeUndefined();
     // Only alerts carry it: the same block on another resource is not read.
-    expect(alertActionOf('issue.created', withIssueSettings(full))).toBeUndefined();
+    expect(alertActionsOf('issue.created', withIssueSettings(full))).toBeUndefined();
   });
 
-  it("a metric alert: ours among every trigger's actions, from the trigger the webhook is about", () => {
+  it('a metric alert: every Dispatch action of every trigger, those of the trigger the webhook is about first', () => {
     const other = { type: 'sentry_app', settings: [{ name: 'channel', value: '#x' }] };
     const email = { type: 'email', settings: null };
+    const dispatch = (route: string) => ({ type: 'sentry_app', settings: ours(route) });
     const payload = withTriggers([
-      { label: 'critical', actions: [email, other, { type: 'sentry_app', settings: ours('1') }] },
-      { label: 'warning', actions: [{ type: 'sentry_app', settings: ours('2') }] },
+      { label: 'critical', actions: [email, other, dispatch('1'), dispatch('3')] },
+      { label: 'warning', actions: [dispatch('2')] },
     ]);
-    expect(alertActionOf('metric_alert.critical', payload)?.route).toBe('1');
-    expect(alertActionOf('metric_alert.warning', payload)?.route).toBe('2');
-    // `resolved` names no trigger: the first of ours; and it pings nobody.
-    expect(alertActionOf('metric_alert.resolved', payload)?.route).toBe('1');
+    const every = [{ route: '1' }, { route: '3' }, { route: '2' }];
+    expect(alertActionsOf('metric_alert.critical', payload)).toEqual([[{ route: '1' }, { route: '3' }], every]);
+    expect(alertActionsOf('metric_alert.warning', payload)).toEqual([[{ route: '2' }], every]);
+    // `resolved` names no trigger: every trigger's; and it pings nobody.
+    expect(alertActionsOf('metric_alert.resolved', payload)).toEqual([every]);
     const pinging = withTriggers([
       { label: 'critical', actions: [{ type: 'sentry_app', settings: ours('1', [{ name: 'dispatch_ping_role', value: '42' }]) }] },
     ]);
-    expect(alertActionOf('metric_alert.critical', pinging)).toEqual({ route: '1', pingRole: '42' });
-    expect(alertActionOf('metric_alert.resolved', pinging)).toEqual({ route: '1' });
-    expect(alertActionOf('metric_alert.critical', withTriggers([{ label: 'critical', actions: [other, email] }]))).toBeUndefined();
+    expect(alertActionsOf('metric_alert.critical', pinging)).toEqual([[{ route: '1', pingRole: '42' }], [{ route: '1', pingRole: '42' }]]);
+    expect(alertActionsOf('metric_alert.resolved', pinging)).toEqual([[{ route: '1' }]]);
+    expect(alertActionsOf('metric_alert.critical', withTriggers([{ label: 'critical', actions: [other, email] }]))).toBeUndefined();
   });
 });
 
@@ -218,17 +218,56 @@ describe('routing by the alert rule, and by filters', () => {
     { id: asRouteId(9), filter: JSON.stringify({ events: ['issue.*'] }) },
   ];
   const facts = eventFacts('event_alert.triggered', issueAlert);
+  const through = (actions: { route: string }[][]) => selectRoutes(routes, 'metric_alert.critical', facts, actions).through;
 
   it('a named route of the source takes the alert alone, its filter bypassed', () => {
-    expect(selectRoutes(routes, 'event_alert.triggered', facts, { route: '9' })).toEqual({ through: [routes[1]], filteredBy: [] });
+    expect(selectRoutes(routes, 'event_alert.triggered', facts, [[{ route: '9' }]])).toEqual({ through: [routes[1]], filteredBy: [] });
+  });
+
+  it("another Dispatch source's action in the same rule is not this source's: its own action decides, wherever it is", () => {
+    expect(through([[{ route: '77' }, { route: '9' }]])).toEqual([routes[1]]);
+    // None in the trigger the alert is about: the source's own in another trigger.
+    expect(through([[{ route: '77' }], [{ route: '77' }, { route: '5' }]])).toEqual([routes[0]]);
+    // The trigger's own first, then the others'.
+    expect(through([[{ route: '9' }], [{ route: '5' }, { route: '9' }]])).toEqual([routes[1]]);
+  });
+
+  it('a resolution named by several triggers goes to each of their routes, once', () => {
+    expect(through([[{ route: '9' }, { route: '77' }, { route: '5' }, { route: '09' }]])).toEqual([routes[1], routes[0]]);
   });
 
   it("a route that is not the source's (gone, another's, not an id) → its first route, which says why", () => {
     for (const route of ['77', 'abc', '-1', '9.5'])
-      expect(selectRoutes(routes, 'event_alert.triggered', facts, { route }).through).toEqual([routes[0]]);
-    expect(namedRouteMissing({ route: '77' }, asRouteId(5))).toBe(true);
-    expect(namedRouteMissing({ route: '5' }, asRouteId(5))).toBe(false);
-    expect(namedRouteMissing(undefined, asRouteId(5))).toBe(false);
+      expect(selectRoutes(routes, 'event_alert.triggered', facts, [[{ route }]]).through).toEqual([routes[0]]);
+    expect(alertActionOn([[{ route: '77', note: 'a' }]], asRouteId(5))).toEqual({ action: { route: '77', note: 'a' }, misrouted: true });
+    expect(alertActionOn([[{ route: '5', note: 'a' }]], asRouteId(5))).toEqual({ action: { route: '5', note: 'a' }, misrouted: false });
+    expect(
+      alertActionOn(
+        [
+          [
+            { route: '77', note: 'b' },
+            { route: '5', note: 'a' },
+          ],
+        ],
+        asRouteId(5),
+      ),
+    ).toEqual({
+      action: { route: '5', note: 'a' },
+      misrouted: false,
+    });
+    // Two actions, neither the source's: which was its own cannot be told, so neither's note or role.
+    expect(
+      alertActionOn(
+        [
+          [
+            { route: '77', note: 'b' },
+            { route: '78', note: 'a' },
+          ],
+        ],
+        asRouteId(5),
+      ),
+    ).toEqual({ misrouted: true });
+    expect(alertActionOn(undefined, asRouteId(5))).toBeUndefined();
   });
 
   it('without our action, filters decide exactly as before', () => {

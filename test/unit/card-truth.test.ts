@@ -125,6 +125,28 @@ describe("Sentry's webhook for a change made from Discord", () => {
     expect(lines.filter((l) => l !== null)).toHaveLength(3);
   });
 
+  it("a change Sentry did not confirm: the card says what was asked, changes nothing else, and Sentry's webhook for it is the change's own", () => {
+    const asked = fold([
+      ['issue.created', webhook('created')],
+      ['issue.resolved', webhook('resolved', { status: 'resolved', substatus: null })],
+      [TRIAGE_EVENT_TYPE, triage({ kind: 'unresolve', by: 'alice', unconfirmed: true })],
+    ]);
+    expect(asked.lines.at(-1)).toBe('⏳ Unresolve asked by alice from Discord; Sentry has not confirmed it');
+    expect(field(asked.state, 'Status')).toBe('resolved');
+    const echo = applyEvent(asked.state, {
+      type: 'issue.unresolved',
+      payload: webhook('unresolved', { status: 'unresolved', substatus: 'ongoing' }),
+      key: KEY,
+      at: 5_000,
+    });
+    // No line, and not a regression that needs eyes (no move down, no ping).
+    expect({ silent: echo.silent, attention: echo.attention, status: field(echo.state, 'Status') }).toEqual({
+      silent: true,
+      attention: false,
+      status: 'unresolved · ongoing',
+    });
+  });
+
   it('a card stored before echoes were kept by identity still recognizes a status echo', () => {
     const legacy = { ...fold([['issue.created', webhook('created')]]).state, echo: { status: 'resolved', at: 1_000 } };
     const change = applyEvent(legacy as CardState, {
@@ -192,5 +214,26 @@ describe("a read-back from Sentry's API", () => {
     ]);
     expect(lines).toEqual(['New issue', 'Synced from Sentry: resolved in the next release', null]);
     expect(field(state, 'Status')).toBe('resolved in the next release');
+  });
+
+  it('is dropped, with no line, when the card learned where the issue stands after the read began; applied when before', () => {
+    const readAt = (issue: Payload, at: number) => ({ action: 'sync', data: { issue, reason: 'reconcile', readAt: at } });
+    const unresolved = { id: '1', status: 'unresolved', substatus: 'new', assignedTo: { type: 'user', id: '501', name: 'Alice' } };
+    const { lines, state } = fold([
+      ['issue.created', webhook('created'), 1_000],
+      // Read at 1 500; the webhook received at 2 000 is newer than the answer delivered after it.
+      ['issue.resolved', webhook('resolved', { status: 'resolved', substatus: null }), 2_000],
+      [SYNC_EVENT_TYPE, readAt(unresolved, 1_500), 2_100],
+      // A comment says nothing of where the issue stands: a read begun before it still counts.
+      ['comment.created', { action: 'created', data: { comment: 'hi', issue_id: '1' }, actor: { name: 'bob' } }, 3_000],
+      [SYNC_EVENT_TYPE, readAt(unresolved, 2_500), 3_100],
+    ]);
+    expect(lines).toEqual(['New issue', 'Resolved', null, 'bob commented: hi', 'Synced from Sentry: unresolved · new, assigned to Alice']);
+    expect(field(state, 'Status')).toBe('unresolved · new');
+    // The answer counts as of its read: a second answer read before it is older still.
+    expect(
+      applyEvent(state, { type: SYNC_EVENT_TYPE, payload: readAt({ ...unresolved, status: 'resolved' }, 2_400), key: KEY, at: 3_200 })
+        .silent,
+    ).toBe(true);
   });
 });
