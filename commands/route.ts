@@ -4,6 +4,7 @@ import {
   ButtonStyle,
   EmbedBuilder,
   PermissionFlagsBits,
+  type APIEmbed,
   type ChatInputCommandInteraction,
   type Guild,
   type Role,
@@ -34,6 +35,7 @@ import { renderEvent } from '../src/render/render-event.js';
 import { applyFilterOptions, deserializeFilter, describeFilter, serializeFilter, type FilterOptions } from '../src/routing/filter.js';
 import { selectRoutes } from '../src/routing/select-routes.js';
 import { UserError } from '../src/user-error.js';
+import { partsThatFit } from '../src/delivery/policy.js';
 import { customId, ephemeral, relativeTime } from './replies.js';
 import { describeSchedule, scheduleChanges } from './route-schedule.js';
 import { assertFormFresh } from './source-create.js';
@@ -305,6 +307,17 @@ export async function routeTestCommand(interaction: Interaction, ctx: CommandCon
 }
 
 /**
+ * A digest as one ephemeral answer, which holds 6,000 characters of embeds: a long digest shows
+ * its first pages and says how many more there are.
+ */
+export function digestPreview(pages: readonly APIEmbed[]): { content: string; embeds: APIEmbed[] } {
+  const embeds = pages.slice(0, partsThatFit(pages.map((page) => ({ embeds: [page] }))));
+  const rest = pages.length - embeds.length;
+  if (pages.length === 0) return { content: 'Nothing to say.', embeds };
+  return { content: rest > 0 ? `${rest} more page${rest === 1 ? '' : 's'}: \`post:true\` posts it whole.` : '', embeds };
+}
+
+/**
  * `/dispatch route digest`: the route's digest since its last one (or of the last day), now — only
  * to the member who asked, or (`post`) in the route's channel like a scheduled one.
  */
@@ -321,6 +334,6 @@ export async function routeDigestCommand(interaction: Interaction, ctx: CommandC
     await interaction.reply(ephemeral(`📋 The digest of **${route.name}** is on its way to <#${route.channelId}>.`));
     return;
   }
-  const embeds = await ctx.digests.preview(route, source.guildId);
-  await interaction.reply(ephemeral(embeds.length === 0 ? 'Nothing to say.' : '', { embeds: embeds.slice(0, 10) }));
+  const { content, embeds } = digestPreview(await ctx.digests.preview(route, source.guildId));
+  await interaction.reply(ephemeral(content, { embeds }));
 }

@@ -18,6 +18,7 @@ ALTER TABLE "routes" ADD COLUMN "digest_every" text;--> statement-breakpoint
 ALTER TABLE "routes" ADD COLUMN "digest_weekday" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "routes" ADD COLUMN "digest_at" integer;--> statement-breakpoint
 ALTER TABLE "routes" ADD COLUMN "digest_when_empty" boolean DEFAULT false NOT NULL;--> statement-breakpoint
-ALTER TABLE "routes" ADD COLUMN "schedule_since" bigint;--> statement-breakpoint
+ALTER TABLE "routes" ADD COLUMN "quiet_since" bigint;--> statement-breakpoint
+ALTER TABLE "routes" ADD COLUMN "digest_since" bigint;--> statement-breakpoint
 ALTER TABLE "digests" ADD CONSTRAINT "digests_route_id_routes_id_fk" FOREIGN KEY ("route_id") REFERENCES "public"."routes"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "digests_route_kind_end" ON "digests" USING btree ("route_id","kind","period_end");

@@ -20,4 +20,5 @@ ALTER TABLE `routes` ADD `digest_every` text;--> statement-breakpoint
 ALTER TABLE `routes` ADD `digest_weekday` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `routes` ADD `digest_at` integer;--> statement-breakpoint
 ALTER TABLE `routes` ADD `digest_when_empty` integer DEFAULT false NOT NULL;--> statement-breakpoint
-ALTER TABLE `routes` ADD `schedule_since` integer;
+ALTER TABLE `routes` ADD `quiet_since` integer;--> statement-breakpoint
+ALTER TABLE `routes` ADD `digest_since` integer;

@@ -40,12 +40,17 @@ export async function lastDigestEnd(db: Database, routeId: RouteId, kind: Digest
   return row?.end === null || row?.end === undefined ? undefined : Number(row.end);
 }
 
-/** The route's deliveries still held by quiet hours that arrived before `before`: the oldest's time, and how many. */
-export async function heldBefore(db: Database, routeId: RouteId, before: number): Promise<{ count: number; oldest: number | null }> {
-  const row = await db.get<{ n: number; oldest: number | null }>(sql`
-    select count(*) as n, min(e.received_at) as oldest from deliveries d join events e on e.seq = d.event_seq
+/** The route's deliveries still held by quiet hours that arrived before `before`: how many, and when the oldest and newest arrived. */
+export async function heldBefore(
+  db: Database,
+  routeId: RouteId,
+  before: number,
+): Promise<{ count: number; oldest: number | null; newest: number | null }> {
+  const row = await db.get<{ n: number; oldest: number | null; newest: number | null }>(sql`
+    select count(*) as n, min(e.received_at) as oldest, max(e.received_at) as newest from deliveries d join events e on e.seq = d.event_seq
     where d.route_id = ${routeId} and d.status = 'held' and e.received_at < ${before}`);
-  return { count: Number(row?.n ?? 0), oldest: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest) };
+  const time = (value: number | null | undefined) => (value === null || value === undefined ? null : Number(value));
+  return { count: Number(row?.n ?? 0), oldest: time(row?.oldest), newest: time(row?.newest) };
 }
 
 /** At most this many events are read into one digest (a week of a busy route); the rest are counted. */

@@ -215,9 +215,9 @@ export async function lastEventMatching(db: Database, sourceId: SourceId, patter
   return row ? toEvent(row) : undefined;
 }
 
-/** Deletes events older than the retention with nothing left to deliver (their deliveries go with them). */
+/** Deletes events older than the retention with nothing left to deliver (their deliveries go with them); held ones wait for their digest. */
 export function pruneFinished(db: Database, olderThan: number): Promise<number> {
   return db.run(sql`
     delete from events where received_at < ${olderThan}
-    and not exists (select 1 from deliveries d where d.event_seq = events.seq and d.status in ('pending', 'paused'))`);
+    and not exists (select 1 from deliveries d where d.event_seq = events.seq and d.status in ('pending', 'paused', 'held'))`);
 }

@@ -123,7 +123,7 @@ export interface RouteChanges {
   pingLevel?: string;
   layout?: Layout;
   triageRoleId?: RoleId | null;
-  /** Quiet hours and digest (see src/schedule/route-schedule.ts); setting any restarts `scheduleSince`. */
+  /** Quiet hours and digest (see src/schedule/route-schedule.ts); moving either restarts its `…Since`. */
   schedule?: Partial<
     Pick<Route, 'timeZone' | 'quietFrom' | 'quietTo' | 'quietPass' | 'digestEvery' | 'digestWeekday' | 'digestAt' | 'digestWhenEmpty'>
   >;
@@ -139,7 +139,11 @@ export interface RouteChanges {
 export function updateRoute(db: Database, route: Route, changes: RouteChanges, now: number): Promise<Route> {
   targetsChanged();
   return db.transaction(async (tx) => {
-    const next = { ...route, ...changes, ...changes.schedule, scheduleSince: changes.schedule ? now : route.scheduleSince };
+    const next = { ...route, ...changes, ...changes.schedule };
+    const moved = (keys: readonly (keyof Route)[]) => keys.some((key) => next[key] !== route[key]);
+    // A digest covers from when its own schedule was set: setting the other one (or quiet-pass) does not cut it short.
+    const quietSince = moved(['quietFrom', 'quietTo', 'timeZone']) ? now : route.quietSince;
+    const digestSince = moved(['digestEvery', 'digestAt', 'digestWeekday', 'timeZone']) ? now : route.digestSince;
     await lockRoutesOf(tx, route.sourceId);
     if (changes.channelId !== undefined && changes.channelId !== route.channelId)
       await assertChannelFree(tx, route.sourceId, changes.channelId, route.id);
@@ -150,7 +154,7 @@ export function updateRoute(db: Database, route: Route, changes: RouteChanges, n
           ping_level = ${next.pingLevel}, layout = ${next.layout}, triage_role_id = ${next.triageRoleId},
           time_zone = ${next.timeZone}, quiet_from = ${next.quietFrom}, quiet_to = ${next.quietTo}, quiet_pass = ${next.quietPass},
           digest_every = ${next.digestEvery}, digest_weekday = ${next.digestWeekday}, digest_at = ${next.digestAt},
-          digest_when_empty = ${next.digestWhenEmpty}, schedule_since = ${next.scheduleSince},
+          digest_when_empty = ${next.digestWhenEmpty}, quiet_since = ${quietSince}, digest_since = ${digestSince},
           thread_problem = ${changes.channelId !== undefined || changes.layout !== undefined ? null : route.threadProblem}, updated_at = ${now}
         where id = ${route.id} returning *`);
     } catch (error) {
@@ -167,11 +171,14 @@ export function updateRoute(db: Database, route: Route, changes: RouteChanges, n
         update deliveries set batch_id = null, summary = ${false}
         where route_id = ${route.id} and status in ('pending', 'paused') and not sending and batch_id is not null`);
     }
-    // Quiet hours turned off: what they held goes out now, as usual (no digest will come for it).
-    if (route.quietFrom !== null && next.quietFrom === null) {
-      await tx.run(
-        sql`update deliveries set status = 'pending', next_attempt_at = ${now} where route_id = ${route.id} and status = 'held'`,
-      );
+    // Quiet hours turned off: what they held goes out now, as usual (no digest will come for it); a
+    // route turned into cards holds nothing: what it held makes its cards, quietly. A disabled source's wait.
+    const toCards = next.layout === 'card' && route.layout !== 'card';
+    if ((route.quietFrom !== null && next.quietFrom === null) || toCards) {
+      await tx.run(sql`
+        update deliveries set next_attempt_at = ${now}, muted = ${toCards} or muted,
+          status = (select case when s.enabled then 'pending' else 'paused' end from sources s where s.id = ${route.sourceId})
+        where route_id = ${route.id} and status = 'held'`);
     }
     return toRoute(row!);
   });

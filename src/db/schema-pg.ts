@@ -114,8 +114,9 @@ export const routes = pgTable(
     digestAt: integer('digest_at'),
     /** Post a digest that says nothing happened, rather than nothing. */
     digestWhenEmpty: boolean('digest_when_empty').notNull().default(false),
-    /** When the quiet hours or digest were last set: the first digest covers from here. */
-    scheduleSince: bigint('schedule_since', { mode: 'number' }),
+    /** When the quiet hours and the digest were last set (see the SQLite schema). */
+    quietSince: bigint('quiet_since', { mode: 'number' }),
+    digestSince: bigint('digest_since', { mode: 'number' }),
     createdBy: text('created_by').notNull(),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
     updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),

@@ -109,8 +109,10 @@ export const routes = sqliteTable(
     digestAt: integer('digest_at'),
     /** Post a digest that says nothing happened, rather than nothing. */
     digestWhenEmpty: integer('digest_when_empty', { mode: 'boolean' }).notNull().default(false),
-    /** When the quiet hours or digest were last set: the first digest covers from here. */
-    scheduleSince: integer('schedule_since'),
+    /** When the quiet hours (or the time zone) were last set: the first quiet digest covers from here. */
+    quietSince: integer('quiet_since'),
+    /** When the digest's schedule (or the time zone) was last set: a digest before it does not stretch the next one back. */
+    digestSince: integer('digest_since'),
     createdBy: text('created_by').notNull(),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),

@@ -31,6 +31,8 @@ import { mentions } from '../routing/ping.js';
 import { CARD_EDIT_EVERY_MS, cardEditAt, gatheringUntil, isCardJob, needsBump, partsThatFit } from './policy.js';
 import { newNonce, type DiscordChannels } from './sender.js';
 import { letIngestIn } from './clock.js';
+import { isOwnEvent } from '../sentry/event-type.js';
+import { isQuiet, scheduleOf } from '../schedule/route-schedule.js';
 
 /** A card is moved down when it needs eyes and is no longer among this many latest messages. */
 const VISIBLE_MESSAGES = 20;
@@ -292,9 +294,16 @@ export class CardPlanner {
     const last = jobs[jobs.length - 1]!;
     const rendered = renderEvent(last, await templateFor(db, last.sourceId, last.routeId, last.eventType));
     const details = threadDetails(jobs, changes);
-    // In quiet hours (every event of the edit muted) the card is edited, or posted again, without a sound.
-    const silent = jobs.every((job) => job.muted);
-    const ping = withPing({ ...rendered, content: undefined, allowedRoleIds: [] }, route, undefined, silent);
+    // Sentry's events that did not arrive in quiet hours (or passed them): only these may notify and ping.
+    const loud = jobs.filter((job) => !job.muted && !isOwnEvent(job.eventType));
+    // Otherwise the card is edited, or posted again, without a sound: events muted by quiet hours, and
+    // Dispatch's own (a read-back, a click) while the route is quiet.
+    const silent = loud.length === 0 && (jobs.some((job) => job.muted) || isQuiet(scheduleOf(route), now));
+    const pingJob = loud[loud.length - 1];
+    const pingPart = pingJob === last ? rendered : pingJob && renderEvent(pingJob);
+    const ping = pingPart
+      ? withPing({ ...pingPart, content: undefined, allowedRoleIds: [] }, route)
+      : { content: undefined, allowedRoleIds: [] };
     const connected = (await sourcesConnected(db, [head.sourceId])).has(head.sourceId);
     // Formed (and claimed) last, once nothing can stop the send.
     const batchId = head.batchId ?? newNonce();

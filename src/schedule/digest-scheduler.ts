@@ -16,6 +16,7 @@ import type { GuildId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { buildDigest } from './digest.js';
 import {
+  isQuiet,
   LATE_AFTER_MS,
   lastDigestDue,
   lastQuietPeriod,
@@ -88,22 +89,43 @@ export class DigestScheduler {
   private async dueFor({ route, guildId }: ScheduledRoute): Promise<number> {
     const now = this.deps.clock.now();
     const schedule = scheduleOf(route);
-    const since = route.scheduleSince ?? route.createdAt;
     let made = 0;
+    const quietSince = route.quietSince ?? route.createdAt;
     const quiet = lastQuietPeriod(schedule, now);
-    if (quiet && quiet.end > since && !(await digestMade(this.deps.db, route.id, 'quiet', quiet.end))) {
+    if (quiet && quiet.end > quietSince && !(await digestMade(this.deps.db, route.id, 'quiet', quiet.end))) {
       // Held events of an earlier quiet period whose digest was never made (down all day) are in this one.
       const held = await heldBefore(this.deps.db, route.id, quiet.end);
-      const start = Math.min(Math.max(quiet.start, since), held.oldest ?? Number.POSITIVE_INFINITY);
+      const start = Math.min(Math.max(quiet.start, quietSince), held.oldest ?? Number.POSITIVE_INFINITY);
       if (await this.make(route, guildId, schedule, 'quiet', { start, end: quiet.end }, now - quiet.end, 1)) made++;
     }
+    if (schedule.quiet && !isQuiet(schedule, now) && (await this.leftOver(route, guildId, schedule, now))) made++;
+    const digestSince = route.digestSince ?? route.createdAt;
     const due = lastDigestDue(schedule, now);
-    if (due !== undefined && due > since && !(await digestMade(this.deps.db, route.id, 'scheduled', due))) {
-      const previous = (await lastDigestEnd(this.deps.db, route.id, 'scheduled')) ?? previousDigestDue(schedule, due) ?? due;
-      const period = { start: Math.min(previous, due), end: due };
+    if (due !== undefined && due > digestSince && !(await digestMade(this.deps.db, route.id, 'scheduled', due))) {
+      const usual = previousDigestDue(schedule, due) ?? due;
+      // After missed periods (Dispatch was down) the digest reaches back to the last one it made; not
+      // past when this schedule was set (a digest turned off for a month covers its last day, not the month).
+      const last = await lastDigestEnd(this.deps.db, route.id, 'scheduled');
+      const start = last !== undefined && last >= digestSince ? Math.min(last, usual) : usual;
+      const period = { start: Math.min(start, due), end: due };
       if (await this.make(route, guildId, schedule, 'scheduled', period, now - due, periodsIn(schedule, period))) made++;
     }
     return made;
+  }
+
+  /**
+   * Outside quiet hours, nothing should be held: events held after their period's digest was made
+   * (received in the last instant of quiet hours, in the hour a clock going back repeats, or under
+   * quiet hours changed at night to a window already over) get a digest of their own. Its period
+   * ends just after the newest of them, so every replica that sees the same held events makes the
+   * same claim, and one makes it.
+   */
+  private async leftOver(route: Route, guildId: GuildId, schedule: RouteSchedule, now: number): Promise<boolean> {
+    const held = await heldBefore(this.deps.db, route.id, now);
+    if (held.count === 0 || held.oldest === null || held.newest === null) return false;
+    const period = { start: held.oldest, end: held.newest + 1 };
+    if (await digestMade(this.deps.db, route.id, 'quiet', period.end)) return false;
+    return this.make(route, guildId, schedule, 'quiet', period, 0, 1);
   }
 
   /** `/dispatch route digest`: the route's digest from its last one (or the last day) until now, made now. */
