@@ -45,7 +45,7 @@ const toSimRoute = (route: Route): SimRoute => ({
   everCard: route.layout === 'card',
   filter: route.filter,
   removed: false,
-  quietOffAt: [],
+  releasedAt: [],
 });
 
 /** A source in a slot: made at the start, and again after a delete (with new ids, so source and route ids drift apart). */
@@ -354,6 +354,7 @@ class EditRoute extends Step {
     await edited;
     if (channelId !== undefined && channelId !== channelOf(route)) route.channels.push(channelId);
     if (changes.filter) route.filter = changes.filter;
+    if (changes.layout === 'card' && route.layout === 'feed') route.releasedAt.push(world.clock.now());
     if (changes.layout) route.layout = changes.layout;
     if (route.layout === 'card') route.everCard = true;
   }
@@ -499,6 +500,7 @@ class MidSend extends Step {
         break;
       case 'layout':
         await updateRoute(world.db, real, { layout: route.layout === 'card' ? 'feed' : 'card' }, world.clock.now());
+        if (route.layout === 'feed') route.releasedAt.push(world.clock.now());
         route.layout = route.layout === 'card' ? 'feed' : 'card';
         if (route.layout === 'card') route.everCard = true;
         break;
@@ -669,7 +671,7 @@ class Quiet extends Step {
     const quiet = this.on ? { from: minute, to: (minute + 5) % 1440 } : undefined;
     const schedule = { timeZone: 'UTC', quietFrom: quiet?.from ?? null, quietTo: quiet?.to ?? null, quietPass: 'fatal' };
     await updateRoute(world.db, real, { schedule }, world.clock.now());
-    if (route.quiet && !quiet) route.quietOffAt.push(world.clock.now());
+    if (route.quiet && !quiet) route.releasedAt.push(world.clock.now());
     route.quiet = quiet;
   }
   toString() {

@@ -142,10 +142,10 @@ export async function checkAtQuiescence(model: Model, world: World): Promise<voi
           ).toBe(true);
         continue;
       }
-      // Held, then posted on its own: only when its route's quiet hours were turned off meanwhile.
+      // Held, then posted on its own: only when its route let go of what it held meanwhile (quiet hours off, or cards).
       if (heldByQuiet && row.status !== 'paused')
         expect(
-          route.quietOffAt.some((at) => at >= event.at),
+          route.releasedAt.some((at) => at >= event.at),
           `${event.marks.event} held by route ${row.route_id}, then ${row.status} without its quiet hours turned off`,
         ).toBe(true);
       if (row.status === 'collapsed') {

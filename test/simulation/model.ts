@@ -24,8 +24,8 @@ export interface SimRoute {
   removed: boolean;
   /** Its quiet hours (UTC minutes after midnight, `fatal` passes), when set. */
   quiet?: { from: number; to: number };
-  /** When its quiet hours were turned off: what they held then went out as usual. */
-  quietOffAt: number[];
+  /** When what its quiet hours held was let go (quiet hours turned off, or the route turned into cards): it then went out as usual. */
+  releasedAt: number[];
 }
 
 export interface SimSource {
