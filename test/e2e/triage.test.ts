@@ -188,7 +188,7 @@ describe('triage from a card', () => {
     await click(bob, 'Unresolve');
     await expect.poll(() => sentry.updates().at(-1)!.body).toEqual({ status: 'unresolved', substatus: 'ongoing' });
     await expect.poll(() => threadLines().at(-1), { timeout: 5000 }).toBe('✅ Unresolved by bob from Discord');
-    expect(labels(current()).slice(0, 3)).toEqual(['Resolve', 'Resolve in next release', 'Archive']);
+    await expect.poll(() => labels(current()).slice(0, 3)).toEqual(['Resolve', 'Resolve in next release', 'Archive']);
     await interact(
       h.discord,
       slash(alice, 'edit', [str('source', 'web'), str('route', 'main'), bool('remove-triage-role', true)], 'route'),
