@@ -4,8 +4,8 @@ import { renderTranscript, type ChannelView, type MessageView, type Transcript }
 /**
  * demo/index.html: the recording as one page. Each block is a transcript drawn by the library
  * (transcript.ts); this module only arranges them, with a heading and a sentence each. Blocks have
- * ids (`channel-sentry`, `life-1`, `panel-triage`, `thread-1`), and messages worth a picture carry
- * `data-picture`, for `npm run docs:pictures`.
+ * ids (`channel-sentry`, `life-1`, `panel-triage`, `thread-1`) and end with `<!-- end <id> -->`, and
+ * messages worth a picture carry `data-picture`, for `npm run docs:pictures` and the tests.
  */
 
 const escapeHtml = (text: string) =>
@@ -63,11 +63,11 @@ export interface PageText {
 
 export async function renderStoryPage(recording: Recording, text: PageText): Promise<string> {
   const parts: string[] = [];
-  let styles = '';
+  const styles = new Map<string, string>();
   const block = async (id: string, view: ChannelView, className = 'block') => {
     const transcript = await renderTranscript(view);
-    styles ||= transcript.styles;
-    return `<div class="${className}" id="${id}">${marked(transcript, recording.highlights)}</div>`;
+    for (const [name, style] of transcript.styles) styles.set(name, style);
+    return `<div class="${className}" id="${id}">${marked(transcript, recording.highlights)}</div><!-- end ${id} -->`;
   };
   const base = recording.channels[0]!;
 
@@ -81,7 +81,9 @@ export async function renderStoryPage(recording: Recording, text: PageText): Pro
   for (const [i, life] of recording.lives.entries()) {
     const captions = life.states.map((state, n) => `<div>${n === 0 ? 'Posted' : `Edit ${n}`} · ${escapeHtml(statusOf(state))}</div>`);
     const transcript = await block(`life-states-${i + 1}`, asChannel(base, `${life.messageId}-life`, life.states), 'states');
-    parts.push(`<div class="block" id="life-${i + 1}"><div class="state-captions">${captions.join('')}</div>${transcript}</div>`);
+    parts.push(
+      `<div class="block" id="life-${i + 1}"><div class="state-captions">${captions.join('')}</div>${transcript}</div><!-- end life-${i + 1} -->`,
+    );
   }
   for (const panel of recording.panels) {
     parts.push(
@@ -107,10 +109,10 @@ export interface AnnotatedMessage {
 
 export async function renderTemplatePage(channel: ChannelView, rows: AnnotatedMessage[], text: PageText): Promise<string> {
   const parts: string[] = [];
-  let styles = '';
+  const styles = new Map<string, string>();
   for (const [i, row] of rows.entries()) {
     const transcript = await renderTranscript(asChannel(channel, `${channel.id}-${i}`, [row.message]));
-    styles ||= transcript.styles;
+    for (const [name, style] of transcript.styles) styles.set(name, style);
     const notes = row.notes.map((note) => `<p class="note ${note.kind}">${escapeHtml(note.text)}</p>`).join('');
     parts.push(
       `<h2><code>${escapeHtml(row.fixture)}</code></h2>${notes}<div class="block panel" id="event-${i + 1}">${transcript.body}</div>`,
@@ -119,11 +121,12 @@ export async function renderTemplatePage(channel: ChannelView, rows: AnnotatedMe
   return page(text, styles, parts);
 }
 
-function page(text: PageText, styles: string, parts: string[]): string {
+/** The page: every component stylesheet any transcript used, once, then the page's own layout. */
+function page(text: PageText, styles: Map<string, string>, parts: string[]): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(text.title)}</title>
-${styles}
+${[...styles.values()].join('\n')}
 <style>${PAGE_STYLES}</style></head>
 <body><main>
 <h1>${escapeHtml(text.title)}</h1>

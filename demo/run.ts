@@ -3,13 +3,14 @@
  * loopback Discord and Sentry of the tests, plays a story from the repo's Sentry fixtures, and
  * writes demo/index.html, the channels as Discord shows them.
  *
- * npm run demo -- --template <file.json> [--event <fixture>] — the same page for one template,
- * over every fixture (or one), with what the template did beside each message.
+ * npm run demo -- --template <file.json> [--event <fixture>…] — the same page for one template,
+ * over every fixture (or those named), with what the template did beside each message.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { FakeDiscord } from '../test/support/fake-discord.js';
 import { startLoopback } from './loopback.js';
 import { renderStoryPage, renderTemplatePage } from './page.js';
 import type { Recording } from './recording.js';
@@ -21,6 +22,8 @@ export const DEMO_DIR = fileURLToPath(new URL('.', import.meta.url));
 export interface StoryDemo {
   html: string;
   recording: Recording;
+  /** The loopback Discord after the story (stopped): everything the bot sent it. */
+  discord: FakeDiscord;
 }
 
 /** The story, played and drawn. */
@@ -40,7 +43,7 @@ export async function storyDemo(): Promise<StoryDemo> {
       `The story: an issue is created, assigned, commented on, alerted on twice, given a root cause by Seer and resolved; a metric alert goes critical, then resolves; a burst of new issues arrives while #${STORY.feed} is slow (summarized there, batched as cards in #${STORY.cards}); and a template is set for new issues on the feed route.`,
     ],
   });
-  return { html, recording };
+  return { html, recording, discord: loop.discord };
 }
 
 export interface TemplateDemo {
@@ -48,13 +51,13 @@ export interface TemplateDemo {
   tour: TemplateTour;
 }
 
-/** One template over every fixture (or one), drawn with what it did to each event. */
-export async function templateDemo(templatePath: string, event?: string): Promise<TemplateDemo> {
+/** One template over every fixture (or those named), drawn with what it did to each event. */
+export async function templateDemo(templatePath: string, events: string[] = []): Promise<TemplateDemo> {
   const template = readFileSync(templatePath, 'utf8');
   const loop = await startLoopback([TOUR_CHANNEL]);
   let tour: TemplateTour;
   try {
-    tour = await playTemplateTour(loop, template, event);
+    tour = await playTemplateTour(loop, template, events);
   } finally {
     await loop.stop();
   }
@@ -69,7 +72,9 @@ export async function templateDemo(templatePath: string, event?: string): Promis
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { template: { type: 'string' }, event: { type: 'string' }, out: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { template: { type: 'string' }, event: { type: 'string', multiple: true }, out: { type: 'string' } },
+  });
   if (values.event && !values.template) throw new Error('--event goes with --template <file.json>');
   const outDir = resolve(values.out ?? DEMO_DIR);
   mkdirSync(outDir, { recursive: true });

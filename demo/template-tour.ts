@@ -10,7 +10,7 @@ import type { ChannelView } from './transcript.js';
 
 /**
  * `npm run demo -- --template <file.json>`: one template, set for every event of a feed route, over
- * every fixture (or one). Beside each message, what the template did with that event, worked out by
+ * every fixture (or those named). Beside each message, what the template did with that event, worked out by
  * the renderer Dispatch itself uses (src/render/render-event.ts): drawn with it, with what it
  * dropped, or failed and why, the built-in embed posted instead.
  */
@@ -23,13 +23,15 @@ export interface TemplateTour {
   refused?: string;
 }
 
-/** A fixture named as in test/fixtures/sentry/ (`issue.created.json`), or a file of that shape. */
-function fixturesFor(event: string | undefined): { name: string; path: string }[] {
-  if (!event) return envelopeFixtures().map((name) => ({ name, path: join(FIXTURES_DIR, name) }));
-  const path = [resolve(event), join(FIXTURES_DIR, event), join(FIXTURES_DIR, `${event}.json`)].find((p) => existsSync(p));
-  if (!path) throw new Error(`--event ${event}: no such file here or in test/fixtures/sentry/`);
-  const inFixtures = relative(FIXTURES_DIR, path);
-  return [{ name: inFixtures.startsWith('..') ? basename(path) : inFixtures, path }];
+/** Fixtures named as in test/fixtures/sentry/ (`issue.created.json`), or files of that shape; every fixture when none is named. */
+function fixturesFor(events: string[]): { name: string; path: string }[] {
+  if (events.length === 0) return envelopeFixtures().map((name) => ({ name, path: join(FIXTURES_DIR, name) }));
+  return events.map((event) => {
+    const path = [resolve(event), join(FIXTURES_DIR, event), join(FIXTURES_DIR, `${event}.json`)].find((p) => existsSync(p));
+    if (!path) throw new Error(`--event ${event}: no such file here or in test/fixtures/sentry/`);
+    const inFixtures = relative(FIXTURES_DIR, path);
+    return { name: inFixtures.startsWith('..') ? basename(path) : inFixtures, path };
+  });
 }
 
 function notesFor(eventType: string, body: string, template: string, posted: Record<string, unknown>[]): AnnotatedMessage['notes'] {
@@ -48,13 +50,13 @@ function notesFor(eventType: string, body: string, template: string, posted: Rec
   return notes;
 }
 
-export async function playTemplateTour(loop: Loopback, template: string, event?: string): Promise<TemplateTour> {
+export async function playTemplateTour(loop: Loopback, template: string, events: string[]): Promise<TemplateTour> {
   const channel = loop.channel(TOUR_CHANNEL);
   const { slug } = await loop.createSource('templates', TOUR_CHANNEL, 'feed');
   const saved = shownText(await loop.form('template', 'set', [['source', 'templates']], { event: '*', template }));
   const refused = saved.includes('✅') ? undefined : saved.trim();
   const rows: AnnotatedMessage[] = [];
-  for (const fixture of fixturesFor(event)) {
+  for (const fixture of fixturesFor(events)) {
     const payload = JSON.parse(readFileSync(fixture.path, 'utf8')) as Record<string, unknown>;
     const { resource, type } = eventTypeOfFixture(fixture.name);
     const before = loop.discord.messagesIn(channel.id).length;

@@ -41,9 +41,12 @@ export interface ChannelView {
   messages: MessageView[];
 }
 
-/** A rendered transcript: its styles (the same for every transcript), its markup, and each message's element id by MessageView id. */
+/**
+ * A rendered transcript: the stylesheets of the components it uses (by name: the same component has
+ * the same stylesheet in every transcript), its markup, and each message's element id by MessageView id.
+ */
 export interface Transcript {
-  styles: string;
+  styles: Map<string, string>;
   body: string;
   elementIds: Map<string, string>;
 }
@@ -146,12 +149,13 @@ function discordMessages(view: ChannelView): {
 function pieces(html: string): Omit<Transcript, 'elementIds'> {
   const head = /<head>([\s\S]*)<\/head>/.exec(html)?.[1] ?? '';
   const body = /<body[^>]*>([\s\S]*)<\/body>/.exec(html)?.[1] ?? '';
-  const styles = [...head.matchAll(/<style[\s\S]*?<\/style>/g)]
-    .map(([style]) => style)
-    .join('\n')
-    // Web fonts from CDNs: the page falls back to the system's sans-serif instead of calling out.
-    .replace(/@import url\([^)]*\);?/g, '')
-    .replace(/@font-face\{[^}]*\}/g, '');
+  const styles = new Map(
+    [...head.matchAll(/<style sty-id="([^"]+)">[\s\S]*?<\/style>/g)].map(([style, name]) => [
+      name!,
+      // Web fonts from CDNs: the page falls back to the system's sans-serif instead of calling out.
+      style.replace(/@import url\([^)]*\);?/g, '').replace(/@font-face\{[^}]*\}/g, ''),
+    ]),
+  );
   return {
     styles,
     body: body
@@ -160,6 +164,7 @@ function pieces(html: string): Omit<Transcript, 'elementIds'> {
       .replace(/<script>[\s\S]*?<\/script>/g, '')
       // Emoji as pictures from a CDN: the character itself instead, drawn by the system's emoji font.
       .replaceAll(/<img aria-label=":([^"]+):" src="https:\/\/cdnjs\.cloudflare\.com\/ajax\/libs\/twemoji\/[^"]*"[^>]*>/g, '$1')
+      .replaceAll(/ url="https:\/\/cdnjs\.cloudflare\.com\/ajax\/libs\/twemoji\/[^"]*"/g, '')
       .replaceAll(/https:\/\/cdn\.discordapp\.com\/embed\/avatars\/\d+\.png(\?size=\d+)?/g, AVATAR),
   };
 }
