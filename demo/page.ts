@@ -21,6 +21,9 @@ const PAGE_STYLES = `
   .block { margin: 10px 0 18px; border-radius: 8px; overflow: hidden; }
   .caption { color: #b5bac1; font-size: 14px; margin: 4px 0; }
   .discord-messages { min-height: 0 !important; border: 0 !important; }
+  /* Discord keeps a button's label on one line and cuts a long one short; the library lets it wrap over what is above. */
+  .discord-button { max-width: 100%; } .discord-button > span:first-child { display: block !important; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  .discord-action-row { flex-wrap: wrap; }
   /* A card's states side by side: one column per state, without the channel's header and footer. */
   .states .discord-messages { display: flex; flex-direction: row; align-items: stretch; gap: 0; padding-bottom: 12px; }
   .states .discord-messages > * { flex: 1 1 0; min-width: 0; }

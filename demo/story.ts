@@ -154,6 +154,7 @@ export async function playStory(loop: Loopback): Promise<Recording> {
   await loop.webhook(slug, 'event_alert', alert('b2'.repeat(16), 60_000));
   await loop.webhook(slug, 'seer', seerRootCause());
   await until(() => fieldOf(now(), 'Seer') !== undefined && fieldOf(now(), 'Last comment') !== undefined, 'the card to show Seer');
+  await until(() => discord.messagesIn(card.id).length > 0, 'the lines in the card’s thread');
 
   // A member opens the assign menu (only they see it).
   const assign = now()!
@@ -221,7 +222,7 @@ export async function playStory(loop: Loopback): Promise<Recording> {
     highlights: {
       'issue-card': card.id,
       'metric-alert': find(cards, 'Too many errors'),
-      'feed-message': find(feed, 'Very Important Alert Rule'),
+      'feed-message': find(feed, `New issue · ${ISSUE.shortId}`),
       'flood-summary': find(feed, 'more issue.created events'),
     },
   });
