@@ -1,5 +1,6 @@
 import { ChannelType, Client, MessageFlags, type Message, type TextChannel, type ThreadChannel } from 'discord.js';
 import { ExportReturnType, generateFromMessages } from 'discord-html-transcripts';
+import { messageFrom } from '../test/support/fake-discord.js';
 
 /**
  * Messages drawn as Discord draws them, by discord-html-transcripts (which renders discord.js
@@ -121,22 +122,12 @@ function discordMessages(view: ChannelView): {
   const channel = channelOf(view.id);
   const toMessage = (message: MessageView, where: typeof channel) =>
     (where.messages as unknown as Adder<Message>)._add({
-      id: idOf(message),
-      channel_id: where.id,
-      type: 0,
-      content: message.content ?? '',
+      // The message as the loopback Discord answers it, at its own time, with its thread and ephemeral flags.
+      ...messageFrom(idOf(message), where.id, message),
       author: BOT,
       timestamp: new Date(message.at).toISOString(),
       edited_timestamp: message.editedAt ? new Date(message.editedAt).toISOString() : null,
-      tts: false,
-      mention_everyone: false,
-      mentions: [],
-      mention_roles: [],
-      attachments: [],
-      pinned: false,
       flags: (message.thread ? MessageFlags.HasThread : 0) | (message.ephemeral ? MessageFlags.Ephemeral : 0),
-      embeds: message.embeds,
-      components: message.components,
     });
   for (const message of view.messages) {
     const last = message.thread?.lastMessage;
