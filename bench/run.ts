@@ -1,8 +1,8 @@
 /**
  * npm run bench — Dispatch's numbers beside a baseline measured in the same run, as ratios and
- * ranges over repeated rounds. Dispatch runs as production does: the compiled JavaScript, started
- * with the node command and flags of `npm start` (read from package.json).
- *   1. start and idle: time from spawn to /healthz 200 and to the gateway being ready; RSS once idle;
+ * ranges over repeated rounds. Dispatch runs as production does: `npm start`, as users run it (the
+ * compiled JavaScript, with its node flags; the bench builds first, so nothing is compiled then).
+ *   1. start and idle: time from spawning `npm start` to /healthz 200 and to the gateway being ready; RSS once idle;
  *   2. ingest with delivery running: signed issue.created webhooks, autocannon, 50 connections,
  *      10 s, against Dispatch (delivering to the loopback Discord meanwhile) and against a bare
  *      Express 5 endpoint answering 202 to the same requests, alternating, BENCH_ROUNDS times;
@@ -17,14 +17,16 @@
  *      and beside 1,000 idle sources (2,000 routes, half card and half feed, each with history);
  *   8. layouts: ingest with delivery running on a card route and on a feed route, beside bare Express;
  *   9. start-up beside 1,000 sources and 10,000 open cards: spawn → /healthz, idle RSS;
- *  10. sections 7 and 9 again on Postgres, one replica.
+ *  10. sections 7 and 9 again on Postgres, one replica;
+ *  11. restarts: `npm start` → /healthz 200 with dist/ up to date, and after a source file changed
+ *      (npm start then builds first).
  * BENCH_BUILD=<folder> runs another checkout's build (its dist/) as Dispatch: the figures of two
  * releases side by side, from the same bench.
  * Everything runs on loopback; Dispatch and the baseline run as child processes. The bench
  * stands on its own: it uses Dispatch's code and its own loopback Discord, nothing from test/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -48,13 +50,8 @@ const SECRET = 'bench-client-secret';
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-/** `npm start`'s command: node, its flags and the compiled entry point, so the bench measures what production runs. */
-function productionCommand(): string[] {
-  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const words = start.split(/\s+/).filter(Boolean);
-  if (words[0] !== 'node') throw new Error(`npm start is not a plain node command: ${start}`);
-  return words.slice(1);
-}
+/** How users start Dispatch, so the bench measures what they get: npm and all (in BENCH_BUILD's checkout, its own `npm start`). */
+const NPM_START = ['npm', 'start', '--silent'];
 const CONNECTIONS = 50;
 
 const template = JSON.stringify({ ...sampleIssueCreated(Date.now()), action: 'created' }).replace('DISPATCH-TEST', 'BENCH-__N__');
@@ -72,6 +69,8 @@ function nextRequest(): { body: string; headers: Record<string, string> } {
 interface Child {
   url: string;
   process: ChildProcess;
+  /** The server's own process (under `npm start`, the node process npm started): what RSS and CPU are read from. */
+  pid: number;
   exited: Promise<unknown>;
   /** performance.now() at spawn. */
   started: number;
@@ -79,10 +78,32 @@ interface Child {
   gateway: Promise<number>;
 }
 
-/** Starts a server (node `args`) and resolves with the URL from its "webhook listener ready" line, and when that came. */
-async function startProcess(args: string[], env: Record<string, string>, cwd = ROOT): Promise<Child> {
+/** The descendant of `pid` running `script` (npm runs the start command through a shell), from /proc. */
+function descendantRunning(pid: number, script: string): number | undefined {
+  const parents = new Map<number, number>();
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return ''; // the process is gone
+    }
+  };
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    const stat = read(`/proc/${entry}/stat`);
+    if (stat) parents.set(Number(entry), Number(stat.split(') ')[1]!.split(' ')[1]));
+  }
+  const isUnder = (candidate: number): boolean => {
+    for (let p = parents.get(candidate); p !== undefined && p > 1; p = parents.get(p)) if (p === pid) return true;
+    return false;
+  };
+  return [...parents.keys()].find((candidate) => isUnder(candidate) && read(`/proc/${candidate}/cmdline`).split('\0').includes(script));
+}
+
+/** Starts a server (`command`) and resolves with the URL from its "webhook listener ready" line, and when that came. */
+async function startProcess(command: string[], env: Record<string, string>, cwd = ROOT): Promise<Child> {
   const started = performance.now();
-  const child = spawn(process.execPath, args, {
+  const [file, ...args] = command as [string, ...string[]];
+  const child = spawn(file, args, {
     cwd,
     env: { PATH: process.env.PATH, LOG_PRETTY: 'false', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -100,9 +121,11 @@ async function startProcess(args: string[], env: Record<string, string>, cwd = R
         // not a log line
       }
     });
-    void exited.then(() => reject(new Error(`${args.join(' ')} exited before it was ready`)));
+    void exited.then(() => reject(new Error(`${command.join(' ')} exited before it was ready`)));
   });
-  return { url, process: child, exited, started, gateway };
+  const pid = file === 'npm' ? descendantRunning(child.pid!, 'dist/src/index.js') : child.pid;
+  if (pid === undefined) throw new Error(`no Dispatch process under ${command.join(' ')}`);
+  return { url, process: child, pid, exited, started, gateway };
 }
 
 async function startDispatch(
@@ -155,7 +178,7 @@ async function startReplicas(
     ...options.env,
   };
   const children: Child[] = [];
-  for (let i = 0; i < count; i++) children.push(await startProcess(productionCommand(), env, BUILD));
+  for (let i = 0; i < count; i++) children.push(await startProcess(NPM_START, env, BUILD));
   return { children, source, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -221,17 +244,17 @@ async function healthyAfter(child: Child): Promise<number> {
 
 /** One round: a fresh bare Express and a fresh Dispatch (delivering to a loopback Discord), same load. */
 async function ingestRound() {
-  const bare = await startProcess(['bench/bare-express.mjs'], {});
-  const baseline = await load(`${bare.url}/hooks/bench`, bare.process.pid!);
+  const bare = await startProcess([process.execPath, 'bench/bare-express.mjs'], {});
+  const baseline = await load(`${bare.url}/hooks/bench`, bare.pid);
   await stop(bare);
   const discord = await startLoopbackDiscord();
   const { child, source, cleanup } = await startDispatch(discord);
   const healthz = await healthyAfter(child);
   const gateway = await child.gateway;
   await new Promise((r) => setTimeout(r, 3000)); // settled: the gateway's guild, the first prune
-  const idleRss = rssMb(child.process.pid!);
-  const dispatch = await load(`${child.url}/hooks/${source.slug}`, child.process.pid!);
-  const peakRss = peakRssMb(child.process.pid!);
+  const idleRss = rssMb(child.pid);
+  const dispatch = await load(`${child.url}/hooks/${source.slug}`, child.pid);
+  const peakRss = peakRssMb(child.pid);
   const delivered = discord.messages.reduce((n, m) => n + m.embeds, 0);
   await stop(child);
   await discord.stop();
@@ -351,17 +374,15 @@ async function cardEdits(cards = 50, followUps = 200) {
  * between them). Postgres flushes every commit, as SQLite does.
  */
 async function storageRound(postgresUrl: string) {
-  const bare = await startProcess(['bench/bare-express.mjs'], {});
-  const baseline = await load(`${bare.url}/hooks/bench`, bare.process.pid!);
+  const bare = await startProcess([process.execPath, 'bench/bare-express.mjs'], {});
+  const baseline = await load(`${bare.url}/hooks/bench`, bare.pid);
   await stop(bare);
   const measure = async (replicas: number, postgres: boolean) => {
     const discord = await startLoopbackDiscord();
     const { children, source, cleanup } = await startReplicas(discord, replicas, postgres ? { postgresUrl } : {});
     await Promise.all(children.map((child) => healthyAfter(child)));
     await new Promise((r) => setTimeout(r, 3000)); // settled: leadership, the gateway, the first prune
-    const runs = await Promise.all(
-      children.map((child) => load(`${child.url}/hooks/${source.slug}`, child.process.pid!, CONNECTIONS / replicas)),
-    );
+    const runs = await Promise.all(children.map((child) => load(`${child.url}/hooks/${source.slug}`, child.pid, CONNECTIONS / replicas)));
     await Promise.all(children.map(stop));
     await discord.stop();
     cleanup();
@@ -414,15 +435,15 @@ async function idleSourcesRound(postgresUrl?: string) {
 
 /** One round of section 8: bare Express, then the same ingest to a feed route and to a card route. */
 async function layoutRound() {
-  const bare = await startProcess(['bench/bare-express.mjs'], {});
-  const baseline = await load(`${bare.url}/hooks/bench`, bare.process.pid!);
+  const bare = await startProcess([process.execPath, 'bench/bare-express.mjs'], {});
+  const baseline = await load(`${bare.url}/hooks/bench`, bare.pid);
   await stop(bare);
   const measure = async (layout: 'feed' | 'card') => {
     const discord = await startLoopbackDiscord();
     const { child, source, cleanup } = await startDispatch(discord, {}, layout);
     await healthyAfter(child);
     await new Promise((r) => setTimeout(r, 2000));
-    const result = await load(`${child.url}/hooks/${source.slug}`, child.process.pid!);
+    const result = await load(`${child.url}/hooks/${source.slug}`, child.pid);
     await stop(child);
     await discord.stop();
     cleanup();
@@ -438,16 +459,31 @@ async function bigStartRound(postgresUrl?: string) {
   const child = children[0]!;
   const healthz = await healthyAfter(child);
   await new Promise((r) => setTimeout(r, 3000)); // settled: the gateway's guild, the first prune, a few passes
-  const idleRss = rssMb(child.process.pid!);
+  const idleRss = rssMb(child.pid);
   await stop(child);
   await discord.stop();
   cleanup();
   return { healthz, idleRss };
 }
 
+/** One start of section 11: `npm start` → /healthz 200; after `touched` (a source file's time set to now: it builds first). */
+async function restartRound(touched?: string) {
+  if (touched) {
+    const now = new Date();
+    utimesSync(join(BUILD, touched), now, now);
+  }
+  const discord = await startLoopbackDiscord();
+  const { child, cleanup } = await startDispatch(discord);
+  const healthz = await healthyAfter(child);
+  await stop(child);
+  await discord.stop();
+  cleanup();
+  return healthz;
+}
+
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
-/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres, idle, layouts, bigstart, scale-postgres); all by default. */
+/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres, idle, layouts, bigstart, scale-postgres, restart); all by default. */
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const wanted = (section: string) => !only || only.includes(section);
 
@@ -463,7 +499,7 @@ if (wanted('ingest')) {
   const rounds: Awaited<ReturnType<typeof ingestRound>>[] = [];
   for (let r = 0; r < ROUNDS; r++) rounds.push(await ingestRound());
   const of = <T>(pick: (round: (typeof rounds)[number]) => T) => rounds.map(pick);
-  console.log(`1. Start and idle (${ROUNDS} starts of \`${['node', ...productionCommand()].join(' ')}\`)`);
+  console.log(`1. Start and idle (${ROUNDS} starts of \`npm start\` with dist/ built)`);
   console.log(
     `   spawn → /healthz 200 : ${range(
       of((x) => x.healthz),
@@ -650,4 +686,14 @@ if (wanted('scale-postgres')) {
   } finally {
     await cluster.stop();
   }
+}
+
+if (wanted('restart')) {
+  const upToDate: number[] = [];
+  const rebuilt: number[] = [];
+  for (let r = 0; r < Math.max(ROUNDS, 5); r++) upToDate.push(await restartRound());
+  for (let r = 0; r < Math.max(ROUNDS, 5); r++) rebuilt.push(await restartRound('src/index.ts'));
+  console.log(`\n11. Restarts (\`npm start\` → /healthz 200; ${upToDate.length} starts each)`);
+  console.log(`   dist/ up to date         : ${range(upToDate, 0)} ms (target ≤ 1500 ms)`);
+  console.log(`   after a source changed   : ${range(rebuilt, 0)} ms (it builds first)`);
 }

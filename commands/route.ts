@@ -32,7 +32,18 @@ import { COLORS } from '../src/embed/colors.js';
 import { escapeText } from '../src/embed/markdown.js';
 import { truncate } from '../src/embed/text.js';
 import { renderEvent } from '../src/render/render-event.js';
-import { applyFilterOptions, deserializeFilter, describeFilter, serializeFilter, type FilterOptions } from '../src/routing/filter.js';
+import {
+  applyFilterOptions,
+  deserializeFilter,
+  describeFilter,
+  environmentCaseMismatches,
+  serializeFilter,
+  takesNoEvent,
+  type FilterOptions,
+  type RouteFilter,
+} from '../src/routing/filter.js';
+import { eventFacts } from '../src/sentry/facts.js';
+import { parsePayload } from '../src/sentry/payload.js';
 import { selectRoutes } from '../src/routing/select-routes.js';
 import { UserError } from '../src/user-error.js';
 import { partsThatFit } from '../src/delivery/policy.js';
@@ -107,6 +118,44 @@ export function describeRoute(route: Route): string {
   return `<#${route.channelId}> · ${describeLayout(route)} · ${escapeText(describeFilter(deserializeFilter(route.filter)))}${ping}${triage}`;
 }
 
+/** `ping-level` alone would be stored and never used: say so rather than accept it silently. */
+function assertPingLevelHasRole(level: string | null, pingRoleId: string | null | undefined): void {
+  if (level && !pingRoleId) {
+    throw new UserError(
+      '`ping-level` says from which level the route pings its role, and this route pings no role: add `ping:@role` too, or leave `ping-level` out.',
+    );
+  }
+}
+
+/** The environments of the source's recent events, as their payloads say (what the filter is matched against). */
+async function recentEnvironments(ctx: CommandContext, source: Source): Promise<string[]> {
+  const environments: string[] = [];
+  for (const event of await latestEvents(ctx.db, source.id, DRY_RUN_EVENTS)) {
+    try {
+      const environment = eventFacts(event.eventType, parsePayload(event.body)).environment;
+      if (environment) environments.push(environment);
+    } catch {
+      // a body that does not read has no environment to compare
+    }
+  }
+  return environments;
+}
+
+/** What a filter will not do that its author likely meant it to: take no event at all, or miss an environment by its case. */
+async function filterWarnings(ctx: CommandContext, source: Source, filter: RouteFilter, typed: FilterOptions): Promise<string[]> {
+  const warnings: string[] = [];
+  const nothing = takesNoEvent(filter);
+  if (nothing) warnings.push(`⚠️ This route can never take an event: ${nothing}. Change its \`events\` (\`-\` clears them).`);
+  if (typed.environments && filter.environments?.length) {
+    for (const { typed: name, seen } of environmentCaseMismatches(filter, await recentEnvironments(ctx, source))) {
+      warnings.push(
+        `⚠️ \`environments\`: this source's recent events say "${escapeText(seen)}", not "${escapeText(name)}", and environments match exactly, case included.`,
+      );
+    }
+  }
+  return warnings;
+}
+
 /** On a card route, the warning that its cards will have no threads there, if so. */
 function threadWarning(route: Route, guild: Guild): string | undefined {
   return route.layout === 'card' ? threadPermissionWarning(guild, route.channelId) : undefined;
@@ -119,9 +168,12 @@ export async function routeAddCommand(interaction: Interaction, ctx: CommandCont
   const channelId = channelIdOf(interaction.options.getChannel('channel', true));
   const layout = layoutFrom(interaction.options.getString('layout'), DEFAULT_LAYOUT);
   assertCanPostIn(interaction.guild, channelId);
-  const filter = applyFilterOptions({}, filterOptions(interaction));
+  const typed = filterOptions(interaction);
+  const filter = applyFilterOptions({}, typed);
   const role = interaction.options.getRole('ping');
   const ping = role ? pingRole(role, interaction.guild, channelId) : undefined;
+  const pingLevel = interaction.options.getString('ping-level');
+  assertPingLevelHasRole(pingLevel, ping?.roleId);
   const route = await createRoute(
     ctx.db,
     {
@@ -131,7 +183,7 @@ export async function routeAddCommand(interaction: Interaction, ctx: CommandCont
       layout,
       filter: serializeFilter(filter),
       pingRoleId: ping?.roleId ?? null,
-      pingLevel: interaction.options.getString('ping-level') ?? 'error',
+      pingLevel: pingLevel ?? 'error',
       createdBy: interaction.user.id,
     },
     ctx.now(),
@@ -144,6 +196,7 @@ export async function routeAddCommand(interaction: Interaction, ctx: CommandCont
     'The webhook URL stays the same.',
     threadWarning(route, interaction.guild),
     ping?.warning,
+    ...(await filterWarnings(ctx, source, filter, typed)),
   ];
   await interaction.reply(ephemeral(lines.filter(Boolean).join('\n')));
 }
@@ -185,13 +238,15 @@ export async function routeEditCommand(interaction: Interaction, ctx: CommandCon
     assertCanPostIn(interaction.guild, channelIdOf(channel));
     changes.channelId = channelIdOf(channel);
   }
-  const filter = applyFilterOptions(deserializeFilter(route.filter), filterOptions(interaction));
+  const typed = filterOptions(interaction);
+  const filter = applyFilterOptions(deserializeFilter(route.filter), typed);
   changes.filter = serializeFilter(filter);
   const role = interaction.options.getRole('ping');
   const ping = role ? pingRole(role, interaction.guild, changes.channelId ?? route.channelId) : undefined;
   if (ping) changes.pingRoleId = ping.roleId;
   if (interaction.options.getBoolean('remove-ping')) changes.pingRoleId = null;
   const level = interaction.options.getString('ping-level');
+  assertPingLevelHasRole(level, changes.pingRoleId === undefined ? route.pingRoleId : changes.pingRoleId);
   if (level) changes.pingLevel = level;
   const layout = interaction.options.getString('layout');
   if (layout) changes.layout = layoutFrom(layout, route.layout);
@@ -222,6 +277,7 @@ export async function routeEditCommand(interaction: Interaction, ctx: CommandCon
     schedule ? (describeSchedule(updated, ctx.now()) ?? 'No quiet hours and no digest: every event goes out as it comes.') : undefined,
     released ? 'Quiet hours are off: what they held goes out now.' : undefined,
     ping?.warning,
+    ...(await filterWarnings(ctx, source, filter, typed)),
   ];
   await interaction.reply(ephemeral(lines.filter(Boolean).join('\n')));
 }

@@ -172,14 +172,16 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
         inline: false,
       },
       { name: 'Sentry API', value: truncate(sentryApiLine(source), 1024) },
-      { name: 'Received', value: String(source.eventsReceived), inline: true },
-      { name: 'Delivered', value: String(source.eventsDelivered), inline: true },
-      { name: 'Failed', value: String(source.eventsFailed), inline: true },
-      { name: 'Waiting', value: String(waiting), inline: true },
+      // Two units: events arrive once; each is delivered once per route that takes it (a card's follow-ups too).
+      { name: 'Events received', value: String(source.eventsReceived), inline: true },
+      { name: 'Deliveries posted', value: String(source.eventsDelivered), inline: true },
+      { name: 'Deliveries failed', value: String(source.eventsFailed), inline: true },
+      { name: 'Deliveries waiting', value: String(waiting), inline: true },
       { name: 'Last event', value: relativeTime(source.lastEventAt), inline: true },
       { name: 'Created', value: `${relativeTime(source.createdAt)} by <@${source.createdBy}>`, inline: true },
       { name: 'Flood', value: truncate(await floodState(source, routes, ctx), 1024) },
     );
+  embed.setFooter({ text: 'An event is received once and delivered once to each route that takes it.' });
   if (holds.length > 0) {
     embed.addFields({
       name: 'On hold: what to do',

@@ -143,12 +143,13 @@ export function deliveryWorker(
 function discordGateway(
   config: Config,
   logger: Logger,
+  now: () => number,
   route: ReturnType<typeof createInteractionRouter>,
   onServerChanged: (client: Client) => Parameters<typeof onServerChange>[1],
 ): Gateway {
   return new Gateway(
     () => {
-      const client = createDiscordClient(config.discordApiUrl, logger);
+      const client = createDiscordClient(config.discordApiUrl, logger, now);
       client.on('interactionCreate', (interaction) => void route(interaction));
       onServerChange(client, onServerChanged(client));
       return client;
@@ -209,7 +210,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       keyPlace,
     },
   );
-  const gateway = discordGateway(config, logger, route, (client) => (guildId) => {
+  const gateway = discordGateway(config, logger, now, route, (client) => (guildId) => {
     void worker.serverChanged(guildId);
     void retryCardThreads(db, client.guilds.cache.get(guildId), logger);
   });

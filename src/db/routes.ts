@@ -3,6 +3,7 @@ import { fromRow, isUniqueViolation, type Database } from './database.js';
 import { routes, type Route } from './schema.js';
 import { targetsChanged } from './target-cache.js';
 import type { ChannelId, RoleId, RouteId, SourceId } from '../ids.js';
+import { byNaturalOrder } from '../natural-order.js';
 
 /** Route names follow the source-name rules: shown in Discord, so nothing that mentions or formats. */
 export const ROUTE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -111,8 +112,11 @@ export async function routesByIds(db: Database, ids: readonly RouteId[]): Promis
 export async function searchRouteNames(db: Database, sourceId: SourceId, prefix: string, limit = 25): Promise<string[]> {
   const typed = prefix.trim().toLowerCase();
   const rows = await db.all<{ name: string }>(sql`
-    select name from routes where source_id = ${sourceId} and substr(name, 1, ${typed.length}) = ${typed} order by name limit ${limit}`);
-  return rows.map((r) => r.name);
+    select name from routes where source_id = ${sourceId} and substr(name, 1, ${typed.length}) = ${typed}`);
+  return rows
+    .map((r) => r.name)
+    .sort(byNaturalOrder)
+    .slice(0, limit);
 }
 
 export interface RouteChanges {

@@ -6,6 +6,7 @@ import { cachedTarget, targetsChanged } from './target-cache.js';
 import { sources, type Route, type Source } from './schema.js';
 import { scheduleOf, type RouteSchedule } from '../schedule/route-schedule.js';
 import { asSourceId, type ChannelId, type GuildId, type RouteId, type SourceId } from '../ids.js';
+import { byNaturalOrder } from '../natural-order.js';
 
 /** Source names are shown in Discord, so they are kept to characters that cannot mention or format. */
 export const SOURCE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -163,16 +164,19 @@ export async function findSource(db: Database, guildId: GuildId, name: string): 
 }
 
 export async function listSources(db: Database, guildId: GuildId): Promise<Source[]> {
-  return (await db.all(sql`select * from sources where guild_id = ${guildId} order by name`)).map(toSource);
+  const sources = (await db.all(sql`select * from sources where guild_id = ${guildId}`)).map(toSource);
+  return sources.sort((a, b) => byNaturalOrder(a.name, b.name));
 }
 
 /** Names starting with what was typed; `_` and `%` are matched literally. */
 export async function searchSourceNames(db: Database, guildId: GuildId, prefix: string, limit = 25): Promise<string[]> {
   const typed = canonicalSourceName(prefix);
   const rows = await db.all<{ name: string }>(sql`
-    select name from sources where guild_id = ${guildId} and substr(name, 1, ${typed.length}) = ${typed}
-    order by name limit ${limit}`);
-  return rows.map((r) => r.name);
+    select name from sources where guild_id = ${guildId} and substr(name, 1, ${typed.length}) = ${typed}`);
+  return rows
+    .map((r) => r.name)
+    .sort(byNaturalOrder)
+    .slice(0, limit);
 }
 
 async function updateSource(db: Database, source: Source, assignments: ReturnType<typeof sql>, now: number): Promise<Source> {

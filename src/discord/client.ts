@@ -1,8 +1,9 @@
 import { Client, GatewayIntentBits, Options, Status } from 'discord.js';
 import type { Logger } from '../logger.js';
+import { gatewayOutageLog } from './outage-log.js';
 
 /** The gateway client: it receives interactions. Messages to channels go through the delivery REST client. */
-export function createDiscordClient(apiUrl: string, logger: Logger): Client {
+export function createDiscordClient(apiUrl: string, logger: Logger, now: () => number): Client {
   const client = new Client({
     // Guilds alone: servers, channels, roles, threads and the bot's own member, which is all the
     // bot reads (channel permissions, role names). No messages, members or presences arrive.
@@ -34,7 +35,10 @@ export function createDiscordClient(apiUrl: string, logger: Logger): Client {
   client.on('error', (error) => logger.error({ err: error }, 'Discord client error'));
   client.on('warn', (message) => logger.warn({ discord: message }, 'Discord client warning'));
   client.on('shardDisconnect', (_event, shardId) => logger.warn({ shard: shardId }, 'Discord gateway disconnected'));
-  client.on('shardReconnecting', (shardId) => logger.info({ shard: shardId }, 'Discord gateway reconnecting'));
+  const outage = gatewayOutageLog(logger, now);
+  client.on('shardReconnecting', (shardId) => outage.reconnecting(shardId));
+  client.on('shardResume', (shardId) => outage.connected(shardId));
+  client.on('shardReady', (shardId) => outage.connected(shardId));
   client.once('clientReady', (ready) => logger.info({ user: ready.user.tag, guilds: ready.guilds.cache.size }, 'Discord gateway ready'));
   return client;
 }

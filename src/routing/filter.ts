@@ -146,6 +146,40 @@ export function matchesFilter(filter: RouteFilter, eventType: string, facts: Eve
   return true;
 }
 
+/** The patterns an included pattern stands for, as an event would be matched against them: `issue.*` is taken out by `issue.*` or `*`. */
+function coveringPatterns(pattern: string): readonly string[] {
+  if (pattern === '*') return ['*'];
+  if (pattern.endsWith('.*')) return [pattern, '*'];
+  return patternsMatching(pattern);
+}
+
+/**
+ * Why a filter's `events` part can take no event at all (`!*`, or `issue.created, !issue.*`), in
+ * words; undefined when some event can pass it.
+ */
+export function takesNoEvent(filter: RouteFilter): string | undefined {
+  if (!filter.events?.length) return undefined;
+  const excluded = filter.events.filter((p) => p.startsWith('!')).map((p) => p.slice(1));
+  if (excluded.includes('*')) return '`!*` leaves out every event';
+  const included = filter.events.filter((p) => !p.startsWith('!'));
+  if (included.length > 0 && included.every((p) => coveringPatterns(p).some((c) => excluded.includes(c))))
+    return `every pattern it takes (${included.map((p) => `\`${p}\``).join(', ')}) is also left out`;
+  return undefined;
+}
+
+/**
+ * Environments a filter names that the source's events never carry as written, but do in another
+ * case (`Production` where events say `production`): environments match exactly.
+ */
+export function environmentCaseMismatches(filter: RouteFilter, seen: Iterable<string>): { typed: string; seen: string }[] {
+  const known = [...new Set(seen)];
+  return (filter.environments ?? []).flatMap((typed) => {
+    if (known.includes(typed)) return [];
+    const other = known.find((environment) => environment.toLowerCase() === typed.toLowerCase());
+    return other === undefined ? [] : [{ typed, seen: other }];
+  });
+}
+
 /** The filter in words, for `route list` and `info`. */
 export function describeFilter(filter: RouteFilter): string {
   const parts = [

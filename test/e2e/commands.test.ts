@@ -207,6 +207,17 @@ describe('/dispatch source, end to end through discord.js', () => {
     expect(forBob.body.data.choices).toEqual([{ name: 'auto-two', value: 'auto-two' }]);
   });
 
+  it('lists and autocompletes names in natural order: pad-1, pad-2, pad-10', async () => {
+    for (const name of ['pad-10', 'pad-2', 'pad-1']) await createSource(bob, name, guildB.channels[0]!.id, '');
+    const list = shownText(await interact(h.discord, slash(bob, 'list')));
+    const at = (name: string) => list.indexOf(`**${name}**`);
+    expect(at('pad-1')).toBeGreaterThan(-1);
+    expect(at('pad-1')).toBeLessThan(at('pad-2'));
+    expect(at('pad-2')).toBeLessThan(at('pad-10'));
+    const typed = await interact(h.discord, autocomplete(bob, 'info', 'pad'));
+    expect(typed.body.data.choices.map((c: { name: string }) => c.name)).toEqual(['pad-1', 'pad-2', 'pad-10']);
+  });
+
   it('lists sources in pages within Discord limits, and shows info without the secret', async () => {
     for (let i = 0; i < 23; i++) await createSource(alice, `bulk-${String(i).padStart(2, '0')}`, h.channelId, i % 2 ? 'sec' : '');
     const list = await interact(h.discord, slash(alice, 'list'));
@@ -221,7 +232,8 @@ describe('/dispatch source, end to end through discord.js', () => {
     const info = await interact(h.discord, slash(alice, 'info', [str('source', 'bulk-01')]));
     const text = shownText(info);
     expect(text).toContain('/hooks/');
-    expect(text).toContain('Received');
+    expect(text).toContain('Events received');
+    expect(text).toContain('Deliveries posted');
     expect(text).not.toContain('sec"');
     expect(info.body.data.flags & EPHEMERAL).toBe(EPHEMERAL);
   });

@@ -127,6 +127,17 @@ describe('routes, end to end', () => {
     expect(log).toContain('filtered out by main');
   });
 
+  it('source info counts events received and deliveries posted apart: an event is delivered once per route that takes it', async () => {
+    const info = await interact(h.discord, slash(alice, 'info', [str('source', 'backend')]));
+    const fields = info.body.data.embeds[0].fields as { name: string; value: string }[];
+    const value = (name: string) => fields.find((f) => f.name === name)?.value;
+    expect(value('Events received')).toBe(String(EVENTS.length));
+    const posted = [channels.sentry, channels.alerts, channels.seer].reduce((n, c) => n + markersIn(h.discord.messagesIn(c.id)).length, 0);
+    expect(value('Deliveries posted')).toBe(String(posted));
+    expect(posted).toBeGreaterThan(EVENTS.length);
+    expect(info.body.data.embeds[0].footer.text).toBe('An event is received once and delivered once to each route that takes it.');
+  });
+
   it('refuses an invalid filter, naming the part that is wrong, and changes nothing', async () => {
     const badEvents = await route('add', [
       str('source', 'backend'),
@@ -182,5 +193,63 @@ describe('routes, end to end', () => {
     );
     const last = await route('remove', [str('source', 'api'), str('route', 'main')]);
     expect(shownText(last)).toContain('is the only route of **api**');
+  });
+});
+
+describe('route options a new user trips over', () => {
+  let checks: string;
+
+  beforeAll(async () => {
+    const opened = await interact(
+      h.discord,
+      slash(alice, 'create', [str('name', 'checks'), chan('channel', channels.seer.id), str('layout', 'feed')]),
+    );
+    const created = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { secret: 'checks-secret' }));
+    checks = /\/hooks\/([A-Za-z0-9_-]{32})/.exec(shownText(created))![1]!;
+    for (const environment of ['production', 'Staging'])
+      expect((await h.post(checks, sentryRequest('error', errorIn(`ENV-${environment}`, environment), 'checks-secret'))).status).toBe(202);
+  });
+
+  it('ping-level without a role to ping is refused with a sentence saying why, and nothing is added', async () => {
+    const refused = await route('add', [
+      str('source', 'checks'),
+      str('name', 'levels'),
+      chan('channel', channels.alerts.id),
+      str('ping-level', 'fatal'),
+    ]);
+    expect(shownText(refused)).toContain('`ping-level` says from which level the route pings its role, and this route pings no role');
+    expect(shownText(await route('list', [str('source', 'checks')]))).not.toContain('"name":"levels"');
+    const edited = await route('edit', [str('source', 'checks'), str('route', 'main'), str('ping-level', 'fatal')]);
+    expect(shownText(edited)).toContain('this route pings no role');
+    // With a role, now or already set, it is what it says.
+    const withRole = await route('edit', [
+      str('source', 'checks'),
+      str('route', 'main'),
+      role('ping', oncall.id),
+      str('ping-level', 'fatal'),
+    ]);
+    expect(shownText(withRole)).toContain(`pings <@&${oncall.id}> at fatal and above`);
+    const levelOnly = await route('edit', [str('source', 'checks'), str('route', 'main'), str('ping-level', 'error')]);
+    expect(shownText(levelOnly)).toContain(`pings <@&${oncall.id}> at error and above`);
+  });
+
+  it('an events filter that can take no event is saved with a warning that says so', async () => {
+    const none = await route('edit', [str('source', 'checks'), str('route', 'main'), str('events', '!*')]);
+    expect(shownText(none)).toContain('This route can never take an event: `!*` leaves out every event');
+    const covered = await route('edit', [str('source', 'checks'), str('route', 'main'), str('events', 'issue.created, !issue.*')]);
+    expect(shownText(covered)).toContain('every pattern it takes (`issue.created`) is also left out');
+    const fine = await route('edit', [str('source', 'checks'), str('route', 'main'), str('events', 'issue.*, !issue.resolved')]);
+    expect(shownText(fine)).not.toContain('never take an event');
+    await route('edit', [str('source', 'checks'), str('route', 'main'), str('events', '-')]);
+  });
+
+  it("an environment that differs from the source's recent events only by its case gets a hint", async () => {
+    const hinted = await route('edit', [str('source', 'checks'), str('route', 'main'), str('environments', 'Production, staging, qa')]);
+    const text = shownText(hinted);
+    expect(text).toContain('this source\'s recent events say "production", not "Production"');
+    expect(text).toContain('say "Staging", not "staging"');
+    expect(text).not.toContain('"qa"'); // never seen in any case: nothing to hint
+    const exact = await route('edit', [str('source', 'checks'), str('route', 'main'), str('environments', 'production, Staging')]);
+    expect(shownText(exact)).not.toContain('case included');
   });
 });

@@ -14,24 +14,30 @@ export interface ChildDispatch {
   exited: Promise<number | null>;
 }
 
-/** The node arguments of `npm start` (its flags and the compiled entry point), from package.json. */
+/**
+ * The node arguments of `npm start` (the build check it loads first, its flags and the compiled
+ * entry point), from package.json. Its `exec` makes the shell npm runs it in become node, so that
+ * the SIGTERM npm passes on reaches Dispatch.
+ */
 export function productionArgs(): string[] {
   const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const [node, ...args] = start.split(/\s+/).filter(Boolean);
-  if (node !== 'node') throw new Error(`npm start is not a plain node command: ${start}`);
+  const [exec, node, ...args] = start.split(/\s+/).filter(Boolean);
+  if (exec !== 'exec' || node !== 'node') throw new Error(`npm start is not \`exec node …\`: ${start}`);
   return args;
 }
 
 /**
  * Runs Dispatch in its own process: from source through tsx (as `npm run dev` does; no build
- * needed), or with `args`, e.g. `productionArgs()` after `npm run build`.
+ * needed), or with `args`, e.g. `productionArgs()` (it builds first if dist/ is stale), or another
+ * `command` (`npm`, with `['start']`).
  */
 export async function startChild(
   env: Record<string, string>,
   args: string[] = ['--import', 'tsx', join(ROOT, 'src/index.ts')],
+  command = process.execPath,
 ): Promise<ChildDispatch> {
   // node --import tsx rather than the tsx binary, so that the pid is the process doing the work.
-  const child = spawn(process.execPath, args, {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, LOG_PRETTY: 'false', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -24,6 +24,10 @@ describe('README template examples', () => {
     expect(examples.map((e) => e.name)).toEqual(['a compact issue line', 'ping on-call on fatal errors']);
   });
 
+  it('the demo plays the compact issue line as the README prints it', () => {
+    expect(readFileSync(new URL('../../demo/templates/compact-issue-line.json', import.meta.url), 'utf8')).toBe(examples[0]!.source);
+  });
+
   it('renders the compact issue line', () => {
     const out = renderTemplate(compileTemplate(examples[0]!.source), event('fatal'));
     expect(out.embed.title).toMatch(/^PYTHON-Y · Error generated/);

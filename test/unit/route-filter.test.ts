@@ -3,10 +3,13 @@ import {
   applyFilterOptions,
   describeFilter,
   deserializeFilter,
+  environmentCaseMismatches,
   FilterError,
   matchesFilter,
   serializeFilter,
+  takesNoEvent,
 } from '../../src/routing/filter.js';
+import { KNOWN_EVENT_TYPES } from '../../src/sentry/event-type.js';
 import { pingFor } from '../../src/routing/ping.js';
 import type { EventFacts } from '../../src/sentry/facts.js';
 import { asRoleId } from '../../src/ids.js';
@@ -89,5 +92,38 @@ describe('route pings', () => {
     expect(pingFor(route, facts({ level: 'warning' }))).toBeUndefined();
     expect(pingFor(route, facts())).toBeUndefined();
     expect(pingFor({ pingRoleId: null, pingLevel: 'debug' }, facts({ level: 'fatal' }))).toBeUndefined();
+  });
+});
+
+describe('what a filter cannot do', () => {
+  const events = (typed: string) => applyFilterOptions({}, { events: typed });
+
+  it('a filter said to take no event takes none of the known event types, and one that takes some is not flagged', () => {
+    for (const typed of [
+      '!*',
+      'issue.*, !*',
+      'issue.created, !issue.*',
+      'issue.created, issue.resolved, !issue.*',
+      'issue.*, !issue.*',
+      '*, !*',
+    ])
+      expect(takesNoEvent(events(typed)), typed).toBeDefined();
+    for (const typed of ['*', '!issue.*', 'issue.*, !issue.created', 'issue.created, error.*, !issue.*', '*, !issue.*'])
+      expect(takesNoEvent(events(typed)), typed).toBeUndefined();
+    // The rule agrees with the matcher itself on every event type Sentry sends.
+    for (const typed of ['!*', 'issue.created, !issue.*', 'issue.*, !issue.resolved', '*, !error.*']) {
+      const filter = events(typed);
+      const passes = [...KNOWN_EVENT_TYPES].some((type) => matchesFilter(filter, type, facts()));
+      expect(takesNoEvent(filter) === undefined, typed).toBe(passes);
+    }
+  });
+
+  it('names environments that the events carry only in another case', () => {
+    const filter = applyFilterOptions({}, { environments: 'Production, staging, qa' });
+    expect(environmentCaseMismatches(filter, ['production', 'staging', 'production'])).toEqual([
+      { typed: 'Production', seen: 'production' },
+    ]);
+    expect(environmentCaseMismatches(filter, [])).toEqual([]);
+    expect(environmentCaseMismatches({}, ['production'])).toEqual([]);
   });
 });
