@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { productionArgs, startChild, type ChildDispatch } from '../test/support/child.js';
 import { FakeDiscord, snowflake, type FakeChannel, type FakeGuild } from '../test/support/fake-discord.js';
 import { FakeSentry } from '../test/support/fake-sentry.js';
-import { admin, answerOf, chan, interact, modalSubmit, shownText, slash, str, type Member } from '../test/support/interactions.js';
+import { admin, answerOf, bool, chan, interact, modalSubmit, shownText, slash, str, type Member } from '../test/support/interactions.js';
 import { sentryRequest } from '../test/support/sentry.js';
 
 /**
@@ -30,7 +30,7 @@ export interface Loopback {
   /** `/dispatch source create` and its form: the source's webhook slug, and what Dispatch answered. */
   createSource(name: string, channel: string, layout: 'card' | 'feed'): Promise<{ slug: string; answer: string }>;
   /** Runs a `/dispatch` command and returns the bot's answer to it. */
-  command(group: string, sub: string, options: [string, string][]): ReturnType<typeof answerOf>;
+  command(group: string, sub: string, options: [string, string | boolean][]): ReturnType<typeof answerOf>;
   /** A command that opens a form, then the form submitted with `values`: the bot's answer. */
   form(group: string, sub: string, options: [string, string][], values: Record<string, string>): ReturnType<typeof answerOf>;
   /** A signed webhook, as Sentry sends it; resolves once Dispatch has answered 202. */
@@ -76,8 +76,10 @@ export async function startLoopback(channels: string[], env: Record<string, stri
   await until(() => dispatch.logs.some((l) => l.msg === 'Discord gateway ready'), 'the Discord gateway');
   const alice: Member = { ...admin(guild), username: 'alice' };
   const channel = (name: string) => guild.channels.find((c) => c.name === name)!;
-  const optionsOf = (options: [string, string][]) =>
-    options.map(([name, value]) => (name === 'channel' ? chan(name, channel(value).id) : str(name, value)));
+  const optionsOf = (options: [string, string | boolean][]) =>
+    options.map(([name, value]) =>
+      typeof value === 'boolean' ? bool(name, value) : name === 'channel' ? chan(name, channel(value).id) : str(name, value),
+    );
   const loopback: Loopback = {
     discord,
     sentry,

@@ -22,6 +22,7 @@ export const PICTURES: Record<string, { selector: string; parts?: string[]; widt
   triage: { selector: '#panel-triage' },
   'feed-message': { selector: '[data-picture="feed-message"]' },
   'flood-summary': { selector: '[data-picture="flood-summary"]' },
+  digest: { selector: '[data-picture="digest"]' },
   'metric-alert': { selector: '#life-2', width: 1100 },
   seer: {
     selector: '#channel-sentry-feed discord-embed[author-name="Seer autofix"]',

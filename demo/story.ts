@@ -12,7 +12,8 @@ import type { MessageView } from './transcript.js';
  * source `backend` with a card route in #sentry and a feed route in #sentry-feed, connected to
  * Sentry's API; one issue's life (created → assigned → comment → alert ×2 → Seer's root cause →
  * resolved), a metric alert (critical → resolved), a burst of new issues while #sentry-feed is
- * slow (a flood summary there, batched cards in #sentry), and a template on the feed route.
+ * slow (a flood summary there, batched cards in #sentry), a template on the feed route, and the
+ * feed route's digest asked for with `/dispatch route digest post:true`.
  * Fixtures about another issue are pointed at the story's issue, and their dates are moved to the
  * last few minutes, so that the page reads like a channel today.
  */
@@ -215,6 +216,13 @@ export async function playStory(loop: Loopback): Promise<Recording> {
     () => discord.messagesIn(feed).some((m) => String(m.embeds[0]?.title ?? '').startsWith(`${templated.data.issue.shortId} · `)),
     'the templated message',
   );
+  // The feed route's digest, asked for now and posted in its channel as a scheduled one is.
+  await loop.command('route', 'digest', [
+    ['source', STORY.source],
+    ['route', 'feed'],
+    ['post', true],
+  ]);
+  await until(() => discord.messagesIn(feed).some((m) => carries(m, 'Digest so far')), 'the digest');
   await settled(loop);
   const find = (channel: string, text: string) => discord.messagesIn(channel).find((m) => carries(m, text))?.id ?? '';
   return record(discord, loop.guild, {
@@ -224,6 +232,7 @@ export async function playStory(loop: Loopback): Promise<Recording> {
       'metric-alert': find(cards, 'Too many errors'),
       'feed-message': find(feed, `New issue · ${ISSUE.shortId}`),
       'flood-summary': find(feed, 'more issue.created events'),
+      digest: find(feed, 'Digest so far'),
     },
   });
 }

@@ -179,9 +179,14 @@ function scheduledLines(input: DigestInput, issues: readonly IssueSummary[], eve
   ];
 }
 
-/** An alert's rule (issue alerts) or alert name (metric alerts), read as the card does. */
+/** The rule of an alert that fired (issue alerts) or its alert's name (metric alerts), read as the card does. */
 function alertNameOf(event: DigestEvent): string | undefined {
-  if (!event.eventType.startsWith('event_alert.') && !event.eventType.startsWith('metric_alert.')) return undefined;
+  // Fired: an issue alert, or a metric alert going warning or critical (not its resolution).
+  const fired =
+    event.eventType === 'event_alert.triggered' ||
+    event.eventType === 'metric_alert.critical' ||
+    event.eventType === 'metric_alert.warning';
+  if (!fired) return undefined;
   const { state } = applyEvent(undefined, { type: event.eventType, payload: event.payload, key: event.cardKey ?? 'issue:', at: 0 });
   return state.alert?.rule ?? state.incident?.rule ?? event.eventType;
 }
