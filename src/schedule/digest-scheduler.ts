@@ -27,6 +27,19 @@ import {
   type RouteSchedule,
 } from './route-schedule.js';
 
+/** One digest to draw or make: of which route, what kind, over which period, and how late. */
+interface DigestRequest {
+  route: Route;
+  guildId: GuildId;
+  schedule: RouteSchedule;
+  kind: DigestKind;
+  period: Period;
+  /** How long after its due time it is made (shown when LATE_AFTER_MS or more). */
+  lateByMs?: number;
+  /** How many of the schedule's periods it covers. */
+  periods?: number;
+}
+
 /** How often due digests are looked for: a digest goes out within this long of its time. */
 export const DIGEST_CHECK_EVERY_MS = 30_000;
 
@@ -96,7 +109,8 @@ export class DigestScheduler {
       // Held events of an earlier quiet period whose digest was never made (down all day) are in this one.
       const held = await heldBefore(this.deps.db, route.id, quiet.end);
       const start = Math.min(Math.max(quiet.start, quietSince), held.oldest ?? Number.POSITIVE_INFINITY);
-      if (await this.make(route, guildId, schedule, 'quiet', { start, end: quiet.end }, now - quiet.end, 1)) made++;
+      if (await this.make({ route, guildId, schedule, kind: 'quiet', period: { start, end: quiet.end }, lateByMs: now - quiet.end }))
+        made++;
     }
     if (schedule.quiet && !isQuiet(schedule, now) && (await this.leftOver(route, guildId, schedule, now))) made++;
     const digestSince = route.digestSince ?? route.createdAt;
@@ -108,7 +122,10 @@ export class DigestScheduler {
       const last = await lastDigestEnd(this.deps.db, route.id, 'scheduled');
       const start = last !== undefined && last >= digestSince ? Math.min(last, usual) : usual;
       const period = { start: Math.min(start, due), end: due };
-      if (await this.make(route, guildId, schedule, 'scheduled', period, now - due, periodsIn(schedule, period))) made++;
+      if (
+        await this.make({ route, guildId, schedule, kind: 'scheduled', period, lateByMs: now - due, periods: periodsIn(schedule, period) })
+      )
+        made++;
     }
     return made;
   }
@@ -125,7 +142,7 @@ export class DigestScheduler {
     if (held.count === 0 || held.oldest === null || held.newest === null) return false;
     const period = { start: held.oldest, end: held.newest + 1 };
     if (await digestMade(this.deps.db, route.id, 'quiet', period.end)) return false;
-    return this.make(route, guildId, schedule, 'quiet', period, 0, 1);
+    return this.make({ route, guildId, schedule, kind: 'quiet', period });
   }
 
   /** `/dispatch route digest`: the route's digest from its last one (or the last day) until now, made now. */
@@ -133,7 +150,7 @@ export class DigestScheduler {
     const now = this.deps.clock.now();
     const schedule = scheduleOf(route);
     const start = (await lastDigestEnd(this.deps.db, route.id, 'scheduled')) ?? now - 86_400_000;
-    const made = await this.make(route, guildId, schedule, 'now', { start, end: now }, 0, 1);
+    const made = await this.make({ route, guildId, schedule, kind: 'now', period: { start, end: now } });
     if (made) this.deps.wake();
     return made;
   }
@@ -142,18 +159,10 @@ export class DigestScheduler {
   async preview(route: Route, guildId: GuildId): Promise<ReturnType<typeof buildDigest>> {
     const now = this.deps.clock.now();
     const start = (await lastDigestEnd(this.deps.db, route.id, 'scheduled')) ?? now - 86_400_000;
-    return this.draw(route, guildId, scheduleOf(route), 'now', { start, end: now }, 0, 1);
+    return this.draw({ route, guildId, schedule: scheduleOf(route), kind: 'now', period: { start, end: now } });
   }
 
-  private async draw(
-    route: Route,
-    guildId: GuildId,
-    schedule: RouteSchedule,
-    kind: DigestKind,
-    period: Period,
-    lateByMs: number,
-    periods: number,
-  ) {
+  private async draw({ route, guildId, schedule, kind, period, lateByMs = 0, periods = 1 }: DigestRequest) {
     const { events, unread } = await eventsOfPeriod(this.deps.db, route.id, period);
     const links = await cardLinks(
       this.deps.db,
@@ -177,16 +186,9 @@ export class DigestScheduler {
     return Object.assign(embeds, { counted: events.length + unread });
   }
 
-  private async make(
-    route: Route,
-    guildId: GuildId,
-    schedule: RouteSchedule,
-    kind: DigestKind,
-    period: Period,
-    lateByMs: number,
-    periods: number,
-  ): Promise<boolean> {
-    const embeds = await this.draw(route, guildId, schedule, kind, period, lateByMs, periods);
+  private async make(request: DigestRequest): Promise<boolean> {
+    const { route, kind, period, lateByMs = 0 } = request;
+    const embeds = await this.draw(request);
     const made = await makeDigest(
       this.deps.db,
       { route, kind, period, events: embeds.counted, embeds, takesHeld: kind === 'quiet' },
