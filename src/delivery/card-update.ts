@@ -11,6 +11,7 @@ import { mentions } from '../routing/ping.js';
 import type { Logger } from '../logger.js';
 import { cardButtons } from '../triage/components.js';
 import type { CardUpdatePlan } from './card-plan.js';
+import { classifyFailure } from './classify-error.js';
 import { DISCORD, discordCode, NO_ACCESS } from './discord-codes.js';
 import { partsThatFit } from './policy.js';
 import type { DiscordChannels } from './sender.js';
@@ -174,6 +175,9 @@ export class CardUpdater {
       });
       return pointer;
     } catch (error) {
+      // Discord out of reach or failing for now: the whole step is tried again (the card posted
+      // again comes back under its nonce), so that the old card does not stay claiming a state.
+      if (classifyFailure(error).kind === 'transient') throw error;
       // Past Discord's edit cap, the old card would go on claiming a state the new one has left: a
       // card of its own is deleted instead (the bot's own message; its thread stays). A message
       // that is gone, or shared with other cards, is left as it is.

@@ -115,10 +115,12 @@ describe('templates in delivery', () => {
     await setTemplate(h.dispatch.db, { sourceId: source.id, routeId: null, eventPattern: 'issue.*', body, updatedBy: '1' });
     const message = await postAndGetEmbed(h, source, 'issue', issueCreated);
     expect((message.embeds[0] as { author?: { name: string } }).author?.name).toBe('New issue · PYTHON-Y');
-    const row = await sourceRow(h.dispatch.db, source.id);
-    expect(row.lastTemplateError).toMatch(/^template issue\.\* failed/);
-    expect(row.lastTemplateError).toMatch(error);
-    expect(row.eventsDelivered).toBe(1);
+    // Recorded with the delivery, just after Discord's answer.
+    await expect
+      .poll(async () => (await sourceRow(h!.dispatch.db, source.id)).lastTemplateError ?? '')
+      .toMatch(/^template issue\.\* failed/);
+    await expect.poll(async () => (await sourceRow(h!.dispatch.db, source.id)).eventsDelivered).toBe(1);
+    expect((await sourceRow(h.dispatch.db, source.id)).lastTemplateError).toMatch(error);
   });
 
   it('pings a role from content only when the template allows it, and sends that event alone', async () => {
