@@ -78,7 +78,7 @@ export interface CardUpdatePlan {
   alertPing?: { content: string; roleIds: RoleId[] };
   /** Its source is connected to Sentry's API: the card shows triage buttons. */
   connected: boolean;
-  /** Every event of it arrived in its route's quiet hours: what is posted (the card again, thread lines) does not notify. */
+  /** Nothing of it may notify (its events arrived in quiet hours, or are Dispatch's own while the route is quiet): what is posted (the card again, thread lines) is silent. */
   silent: boolean;
   /** Set when this edit probes a held channel. */
   probing?: Hold;
