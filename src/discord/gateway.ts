@@ -37,6 +37,8 @@ export class Gateway {
     await login.done;
     const old = this.current;
     this.current = this.make();
+    // Closing the connection on purpose is not an outage: nothing about it is logged after `stopped`.
+    for (const event of ['shardDisconnect', 'shardReconnecting', 'shardResume', 'shardReady'] as const) old.removeAllListeners(event);
     await old.destroy();
   }
 }
