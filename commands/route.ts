@@ -9,7 +9,7 @@ import {
   type Guild,
   type Role,
 } from 'discord.js';
-import { backlogOfRoute, heldOfRoute } from '../src/db/deliveries.js';
+import { backlogOfRoute, waitingOfRoute } from '../src/db/queue.js';
 import { latestEvents } from '../src/db/events.js';
 import { holdsOfChannels } from '../src/db/holds.js';
 import {
@@ -214,7 +214,7 @@ export async function routeListCommand(interaction: Interaction, ctx: CommandCon
     const hold = holds.get(route.channelId);
     const state = hold ? `\n⛔ on hold since ${relativeTime(hold.since)}: ${holdReason(hold, interaction.guild)}` : '';
     const schedule = describeSchedule(route, ctx.now());
-    const held = route.quietFrom !== null ? ` · held for the quiet-hours digest ${await heldOfRoute(ctx.db, route.id)}` : '';
+    const held = route.quietFrom !== null ? ` · held for the quiet-hours digest ${await waitingOfRoute(ctx.db, route.id, 'quiet')}` : '';
     embed.addFields({
       name: route.name,
       value: truncate(
@@ -320,7 +320,7 @@ export const routeRemoveButton: ComponentHandler = {
     const source = route ? await findSourceById(ctx.db, guildOf(interaction), route.sourceId) : undefined;
     if (!route || !source) throw new UserError('That route no longer exists.');
     if ((await routesOf(ctx.db, source.id)).length === 1) throw new UserError('A source needs one route: this is its last one now.');
-    const dropped = await deleteRoute(ctx.db, route);
+    const dropped = await deleteRoute(ctx.db, route, ctx.now());
     ctx.logger.info(
       { source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id, dropped },
       'route removed',

@@ -3,7 +3,7 @@ import { retrySource } from '../src/db/deliveries.js';
 import { recentEvents } from '../src/db/events.js';
 import { deferProbe, holdsOfChannels } from '../src/db/holds.js';
 import { routesOf } from '../src/db/routes.js';
-import type { DeliveryRow, EventRow, Hold, Route } from '../src/db/schema.js';
+import type { DeliveryRow, EventRow, Hold, Route, Source } from '../src/db/schema.js';
 import { COLORS } from '../src/embed/colors.js';
 import { EMBED_LIMITS } from '../src/embed/limits.js';
 import { escapeText } from '../src/embed/markdown.js';
@@ -53,7 +53,7 @@ export async function retryCommand(interaction: Interaction, ctx: CommandContext
   await interaction.reply(ephemeral(lines.join('\n')));
 }
 
-function outcome(delivery: DeliveryRow, guildId: GuildId, hold: Hold | undefined): string {
+function outcome(delivery: DeliveryRow, guildId: GuildId, hold: Hold | undefined, enabled: boolean): string {
   const link = delivery.messageId ? ` [message](https://discord.com/channels/${guildId}/${delivery.channelId}/${delivery.messageId})` : '';
   switch (delivery.status) {
     case 'delivered':
@@ -63,15 +63,16 @@ function outcome(delivery: DeliveryRow, guildId: GuildId, hold: Hold | undefined
     case 'failed':
       return `❌ failed: ${escapeText(truncate(delivery.lastError ?? 'unknown reason', 140))}`;
     case 'pending':
-      if (hold) return '⛔ held: its channel is on hold';
+      if (!enabled) return '⏸️ waiting: the source is disabled';
+      if (hold) return '⛔ waiting: its channel is on hold';
       if (delivery.attempts > 0) {
         return `🔁 retrying (attempt ${delivery.attempts + 1} ${relativeTime(delivery.nextAttemptAt)}): ${escapeText(truncate(delivery.lastError ?? '', 100))}`;
       }
       return '⏳ waiting';
-    case 'paused':
-      return '⏸️ waiting: the source is disabled';
-    case 'held':
-      return '🌙 held: its route is in quiet hours; it goes in the digest when they end';
+    case 'sending':
+      return '📤 being sent';
+    case 'quiet':
+      return '🌙 kept for the quiet-hours digest: it goes in the digest when they end';
     case 'digested':
       return `🌙 shown in a quiet-hours digest${link}`;
   }
@@ -83,11 +84,15 @@ function logLine(
   deliveries: readonly DeliveryRow[],
   routes: ReadonlyMap<number, Route>,
   holds: ReadonlyMap<string, Hold>,
-  guildId: GuildId,
+  source: Pick<Source, 'guildId' | 'enabled'>,
 ): string {
   const name = (routeId: RouteId) => routes.get(routeId)?.name ?? 'a removed route';
   const many = routes.size > 1;
-  const outcomes = deliveries.map((d) => `${many ? `${name(d.routeId)}: ` : ''}${outcome(d, guildId, holds.get(d.channelId))}`);
+  // A waiting delivery goes where its route posts now; one being sent, where its send began.
+  const channelOf = (d: DeliveryRow) => (d.status === 'pending' ? (routes.get(d.routeId)?.channelId ?? d.channelId) : d.channelId);
+  const outcomes = deliveries.map(
+    (d) => `${many ? `${name(d.routeId)}: ` : ''}${outcome(d, source.guildId, holds.get(channelOf(d)), source.enabled)}`,
+  );
   const filteredBy = (JSON.parse(event.filteredBy) as RouteId[]).map(name);
   if (filteredBy.length > 0) outcomes.push(`🚫 filtered out by ${filteredBy.join(', ')}`);
   const again = event.duplicates > 0 ? ` · received again ${event.duplicates}× (duplicate, not posted again)` : '';
@@ -104,7 +109,7 @@ export async function logCommand(interaction: Interaction, ctx: CommandContext):
     routes.map((r) => r.channelId),
   );
   const byId = new Map(routes.map((r) => [r.id, r]));
-  const lines = recent.map(({ event, deliveries }) => logLine(event, deliveries, byId, holds, source.guildId));
+  const lines = recent.map(({ event, deliveries }) => logLine(event, deliveries, byId, holds, source));
   const embed = new EmbedBuilder()
     .setTitle(`Last ${LOG_LENGTH} events of ${source.name}`)
     .setColor(COLORS.blue)

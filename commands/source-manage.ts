@@ -9,7 +9,7 @@ import {
   type ChatInputCommandInteraction,
   type InteractionReplyOptions,
 } from 'discord.js';
-import { backlogOfRoute, waitingOfSource } from '../src/db/deliveries.js';
+import { backlogOfRoute, waitingOfSource } from '../src/db/queue.js';
 import { holdsOfChannels } from '../src/db/holds.js';
 import { routesOf, routesOfSources } from '../src/db/routes.js';
 import type { KeyPlace } from '../src/db/key-file.js';

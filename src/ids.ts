@@ -18,6 +18,8 @@ export type EventSeq = Brand<number, 'EventSeq'>;
 export type EventId = Brand<string, 'EventId'>;
 /** `deliveries.seq`: one event on its way to one route's channel. */
 export type DeliverySeq = Brand<number, 'DeliverySeq'>;
+/** `digests.id`: a digest of a route (its claim). */
+export type DigestId = Brand<number, 'DigestId'>;
 /** A batch of deliveries sent as one message; also its Discord nonce. */
 export type BatchId = Brand<string, 'BatchId'>;
 /** A Discord server (guild) snowflake. */
@@ -37,6 +39,7 @@ export const asEventSeq = (seq: number) => seq as EventSeq;
 export const asEventId = (id: string) => id as EventId;
 export const asDeliverySeq = (seq: number) => seq as DeliverySeq;
 export const asBatchId = (id: string) => id as BatchId;
+export const asDigestId = (id: number) => id as DigestId;
 export const asGuildId = (id: string) => id as GuildId;
 export const asChannelId = (id: string) => id as ChannelId;
 export const asMessageId = (id: string) => id as MessageId;

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Database } from './db/database.js';
-import { queueStats } from './db/deliveries.js';
+import { queueStats } from './db/queue.js';
 
 /** Prometheus metrics, one registry per process (tests build their own). */
 export function createMetrics(db: Database, now: () => number) {

@@ -1,4 +1,4 @@
-import { acceptEvents } from '../db/events.js';
+import { acceptEvents, SourceGone } from '../db/events.js';
 import { isForeignKeyViolation, type Database } from '../db/database.js';
 import type { CardKey, ChannelId, RouteId, SourceId } from '../ids.js';
 
@@ -26,7 +26,7 @@ export async function recordCardEvent(db: Database, target: CardTarget, eventTyp
         eventType,
         body: Buffer.from(text),
         text,
-        routes: [{ id: target.routeId, channelId: target.channelId }],
+        routes: [{ id: target.routeId }],
         filteredBy: [],
         cardKey: target.cardKey,
       },
@@ -34,7 +34,7 @@ export async function recordCardEvent(db: Database, target: CardTarget, eventTyp
     now,
     0,
   );
-  if (result!.ok) return true;
-  if (isForeignKeyViolation(result!.error)) return false;
+  if (result!.ok) return result!.value.delivered > 0;
+  if (isForeignKeyViolation(result!.error) || result!.error instanceof SourceGone) return false;
   throw result!.error;
 }

@@ -1,14 +1,18 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { fromRow, type Database } from './database.js';
+import { enqueue, lockSources, STEP_ROWS, type NewDelivery } from './delivery-state.js';
 import { deliveries, events, type DeliveryRow, type EventRow } from './schema.js';
-import type { CardKey, ChannelId, EventId, RouteId, SourceId } from '../ids.js';
+import type { CardKey, EventSeq, RouteId, SourceId } from '../ids.js';
 import { isOwnEvent } from '../sentry/event-type.js';
+import type { Level } from '../sentry/facts.js';
 
 export interface AcceptedEvent {
   id: string;
   /** True when the same bytes already reached this source: nothing new was stored. */
   duplicate: boolean;
+  /** How many deliveries it was written with (a route removed since the look-up takes none). */
+  delivered: number;
 }
 
 function hashBody(body: Buffer): string {
@@ -18,31 +22,42 @@ function hashBody(body: Buffer): string {
 export interface IncomingEvent {
   sourceId: SourceId;
   eventType: string;
+  /** What quiet hours look at: the event's level (its type is `eventType`). */
+  level?: Level;
   /** The exact bytes the signature covered: what deduplication compares. */
   body: Buffer;
   /** The same bytes decoded (once, by the route): what is stored. */
   text: string;
-  /** The routes whose filters let it through: a delivery each, held or muted by the route's quiet hours (see `quietTreatment`). */
-  routes: readonly { id: RouteId; channelId: ChannelId; quiet?: 'held' | 'muted' }[];
+  /** The routes whose filters let it through: a delivery each (pending or quiet as the route is when it is written). */
+  routes: readonly { id: RouteId }[];
   /** The routes whose filters kept it out. */
   filteredBy: readonly RouteId[];
   /** The card it is about on card routes (`issue:<id>`, `incident:<id>`), if any. */
   cardKey?: CardKey;
+  /** Its deliveries go alone, never batched or summarized (a digest). */
+  solo?: boolean;
 }
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** The source was deleted between the webhook's look-up and its write: answered as any unknown source. */
+export class SourceGone extends Error {
+  constructor(readonly sourceId: SourceId) {
+    super(`source ${sourceId} was deleted`);
+  }
+}
 
 const toEvent = (row: Record<string, unknown>): EventRow => fromRow(events, row);
 
 /**
  * Stores accepted webhooks and their deliveries in one transaction, so that once this returns every
- * stored one survives a crash.
+ * stored one survives a crash. Each delivery's first state (pending, or quiet) is decided by
+ * delivery-state.ts from the route as it is in this transaction.
  *
  * The group is written with one multi-row insert of events and one of deliveries: a statement
  * costs a round trip to Postgres, and the same rows one by one cost several per event. If any of
- * it fails (an event whose source was just deleted, say), that attempt is undone and each event is
- * written again under its own savepoint, so the one that fails is undone and reported alone and the
- * others commit.
+ * it fails, that attempt is undone and each event is written again under its own savepoint, so the
+ * one that fails is undone and reported alone and the others commit.
  *
  * An identical body for the same source within `dedupeWindowMs` is the same event: it is counted
  * as a duplicate and answered with the first one's id. After the window the old event stops being
@@ -55,12 +70,24 @@ export function acceptEvents(
   dedupeWindowMs: number,
 ): Promise<Settled<AcceptedEvent>[]> {
   return db.transaction(async (tx) => {
+    // The sources first, in id order: no route change can commit between the read of the routes and this commit.
+    const sourceIds = [...new Set(inputs.map((input) => input.sourceId))];
+    await lockSources(tx, sourceIds);
+    const live = await liveSources(tx, sourceIds);
     let results: Settled<AcceptedEvent>[];
+    const accepting = inputs.filter((input) => live.has(input.sourceId));
     try {
-      results = await tx.transaction((together) => acceptTogether(together, inputs, now, dedupeWindowMs));
+      const together = await tx.transaction((group) => acceptTogether(group, accepting, now, dedupeWindowMs));
+      results = inputs.map((input) =>
+        live.has(input.sourceId) ? together.shift()! : { ok: false, error: new SourceGone(input.sourceId) },
+      );
     } catch {
       results = [];
       for (const input of inputs) {
+        if (!live.has(input.sourceId)) {
+          results.push({ ok: false, error: new SourceGone(input.sourceId) });
+          continue;
+        }
         try {
           results.push({ ok: true, value: await tx.transaction((one) => acceptOne(one, input, now, dedupeWindowMs)) });
         } catch (error) {
@@ -83,6 +110,12 @@ export function acceptEvents(
   });
 }
 
+async function liveSources(tx: Database, ids: readonly SourceId[]): Promise<Set<SourceId>> {
+  if (ids.length === 0) return new Set();
+  const rows = await tx.all<{ id: number }>(sql`select id from sources where id in ${ids} and deleted_at is null`);
+  return new Set(rows.map((r) => Number(r.id) as SourceId));
+}
+
 /** Rows per multi-row statement: well within SQLite's 32,766 bound parameters (7 per event). */
 const ROWS_PER_STATEMENT = 500;
 
@@ -92,16 +125,35 @@ function chunked<T>(items: readonly T[], size: number): T[][] {
   return chunks;
 }
 
+/** The deliveries of a stored event, for delivery-state.ts to write. */
+const deliveriesOf = (seq: number, input: IncomingEvent): NewDelivery[] =>
+  input.routes.map((route) => ({
+    eventSeq: seq as EventSeq,
+    routeId: route.id,
+    cardKey: input.cardKey ?? null,
+    kind: { type: input.eventType, level: input.level },
+    solo: input.solo ?? false,
+  }));
+
 /**
- * One delivery's row. Its channel and whether it waits paused are read from the route and the
- * source as they are now, in the transaction: the webhook's copy of them may be up to a second old
- * (another replica moved the route, or disabled the source, meanwhile).
+ * Writes the deliveries; those of a route removed meanwhile are counted as dropped on the source.
+ * Resolves with how many were written per event.
  */
-function deliveryRow(seq: number, route: IncomingEvent['routes'][number], input: IncomingEvent, now: number) {
-  const channel = sql`coalesce((select r.channel_id from routes r where r.id = ${route.id}), ${route.channelId})`;
-  const waiting = route.quiet === 'held' ? 'held' : 'pending';
-  const status = sql`(select case when s.enabled then ${waiting} else 'paused' end from sources s where s.id = ${input.sourceId})`;
-  return sql`(${seq}, ${route.id}, ${channel}, coalesce(${status}, ${waiting}), ${input.cardKey ?? null}, ${route.quiet === 'muted'}, ${now})`;
+async function writeDeliveries(
+  db: Database,
+  rows: readonly NewDelivery[],
+  sourceOf: (row: NewDelivery) => SourceId,
+  now: number,
+): Promise<Map<number, number>> {
+  const { gone } = await enqueue(db, rows, now);
+  const dropped = new Map<SourceId, number>();
+  for (const row of gone) dropped.set(sourceOf(row), (dropped.get(sourceOf(row)) ?? 0) + 1);
+  for (const [sourceId, count] of [...dropped].sort(([a], [b]) => a - b))
+    await db.run(sql`update sources set events_dropped = events_dropped + ${count} where id = ${sourceId}`);
+  const written = new Map<number, number>();
+  for (const row of rows) written.set(row.eventSeq, (written.get(row.eventSeq) ?? 0) + 1);
+  for (const row of gone) written.set(row.eventSeq, written.get(row.eventSeq)! - 1);
+  return written;
 }
 
 /** The whole group in a few statements; throws if any of it fails (the caller then goes one by one). */
@@ -124,16 +176,14 @@ async function acceptTogether(
       on conflict (source_id, body_hash) where deduped do nothing returning id, seq`);
     for (const row of inserted) seqOf.set(row.id, Number(row.seq));
   }
-  const deliveryValues = rows.flatMap(({ input, id }) => {
+  const sourceOfSeq = new Map<number, SourceId>();
+  const deliveryRows = rows.flatMap(({ input, id }) => {
     const seq = seqOf.get(id);
     if (seq === undefined) return [];
-    return input.routes.map((route) => deliveryRow(seq, route, input, now));
+    sourceOfSeq.set(seq, input.sourceId);
+    return deliveriesOf(seq, input);
   });
-  for (const chunk of chunked(deliveryValues, ROWS_PER_STATEMENT)) {
-    await db.run(sql`
-      insert into deliveries (event_seq, route_id, channel_id, status, card_key, muted, next_attempt_at)
-      values ${sql.join(chunk, sql`, `)}`);
-  }
+  const written = await writeDeliveries(db, deliveryRows, (row) => sourceOfSeq.get(row.eventSeq)!, now);
   const filteredByRoute = new Map<RouteId, number>();
   for (const { input, id } of rows) {
     if (!seqOf.has(id)) continue;
@@ -145,7 +195,8 @@ async function acceptTogether(
   // Not inserted: the same bytes are already stored (earlier, or earlier in this group). Rare: one by one.
   const results: Settled<AcceptedEvent>[] = [];
   for (const { input, id } of rows) {
-    if (seqOf.has(id)) results.push({ ok: true, value: { id, duplicate: false } });
+    const seq = seqOf.get(id);
+    if (seq !== undefined) results.push({ ok: true, value: { id, duplicate: false, delivered: written.get(seq) ?? 0 } });
     else results.push({ ok: true, value: await acceptOne(db, input, now, dedupeWindowMs) });
   }
   return results;
@@ -165,29 +216,30 @@ async function acceptOne(db: Database, input: IncomingEvent, now: number, dedupe
     ))!;
     if (now - Number(earlier.received_at) < dedupeWindowMs) {
       await db.run(sql`update events set duplicates = duplicates + 1, last_duplicate_at = ${now} where id = ${earlier.id}`);
-      return { id: earlier.id, duplicate: true };
+      return { id: earlier.id, duplicate: true, delivered: 0 };
     }
     // Only on a conflict, so a new event costs one statement: the old one stops being matched.
     await db.run(sql`update events set deduped = ${false} where id = ${earlier.id}`);
     inserted = (await insert())!;
   }
-  for (const route of input.routes) {
-    await db.run(sql`
-      insert into deliveries (event_seq, route_id, channel_id, status, card_key, muted, next_attempt_at)
-      values ${deliveryRow(inserted.seq, route, input, now)}`);
-  }
+  const written = await writeDeliveries(db, deliveriesOf(Number(inserted.seq), input), () => input.sourceId, now);
   if (input.filteredBy.length > 0)
     await db.run(sql`update routes set events_filtered = events_filtered + 1 where id in ${input.filteredBy}`);
-  return { id: inserted.id, duplicate: false };
+  return { id: inserted.id, duplicate: false, delivered: written.get(Number(inserted.seq)) ?? 0 };
 }
 
-/** A source's latest events with their deliveries, newest first: what `/dispatch source log` shows. */
+/** An event's columns but its body (read only where it is drawn). */
+const WITHOUT_BODY = sql`seq, id, source_id, event_type, body_hash, deduped, duplicates, last_duplicate_at, '' as body, received_at, filtered_by`;
+
+/** A source's latest events with their deliveries, newest first, without their bodies: what `/dispatch source log` shows. */
 export async function recentEvents(
   db: Database,
   sourceId: SourceId,
   limit: number,
 ): Promise<{ event: EventRow; deliveries: DeliveryRow[] }[]> {
-  const recent = (await db.all(sql`select * from events where source_id = ${sourceId} order by seq desc limit ${limit}`)).map(toEvent);
+  const recent = (await db.all(sql`select ${WITHOUT_BODY} from events where source_id = ${sourceId} order by seq desc limit ${limit}`)).map(
+    toEvent,
+  );
   if (recent.length === 0) return [];
   const rows = (await db.all(sql`select * from deliveries where event_seq in ${recent.map((e) => e.seq)} order by seq`)).map((r) =>
     fromRow(deliveries, r),
@@ -195,9 +247,27 @@ export async function recentEvents(
   return recent.map((event) => ({ event, deliveries: rows.filter((d) => d.eventSeq === event.seq) }));
 }
 
-/** A source's latest events, for the dry run of its routes. */
+/** Bodies one command reads at most (a dry run over recent events): bounded in bytes, not rows. */
+const COMMAND_BODY_BUDGET = 8 * 1024 * 1024;
+
+/**
+ * A source's latest events (at most `limit`), newest first, as many as fit `COMMAND_BODY_BUDGET`
+ * bytes of bodies (at least one): for the dry run of its routes and the environment hint. Sizes
+ * come from the rows' headers, so choosing reads no body.
+ */
 export async function latestEvents(db: Database, sourceId: SourceId, limit: number): Promise<EventRow[]> {
-  return (await db.all(sql`select * from events where source_id = ${sourceId} order by seq desc limit ${limit}`)).map(toEvent);
+  const sized = await db.all<{ seq: number; bytes: number }>(
+    sql`select seq, octet_length(body) as bytes from events where source_id = ${sourceId} order by seq desc limit ${limit}`,
+  );
+  let total = 0;
+  const chosen: number[] = [];
+  for (const row of sized) {
+    total += Number(row.bytes);
+    if (chosen.length > 0 && total > COMMAND_BODY_BUDGET) break;
+    chosen.push(Number(row.seq));
+  }
+  if (chosen.length === 0) return [];
+  return (await db.all(sql`select * from events where seq in ${chosen} order by seq desc`)).map(toEvent);
 }
 
 /**
@@ -215,9 +285,41 @@ export async function lastEventMatching(db: Database, sourceId: SourceId, patter
   return row ? toEvent(row) : undefined;
 }
 
-/** Deletes events older than the retention with nothing left to deliver (their deliveries go with them); held ones wait for their digest. */
-export function pruneFinished(db: Database, olderThan: number): Promise<number> {
+/**
+ * Deletes the events numbered in `[fromSeq, toSeq)` that have nothing left to deliver (their
+ * deliveries go with them); events still pending, sending or quiet wait. `pruneOlderThan` walks the
+ * old events a window of `STEP_ROWS` at a time, so no step reads far.
+ */
+function pruneFinished(db: Database, fromSeq: number, toSeq: number): Promise<number> {
   return db.run(sql`
-    delete from events where received_at < ${olderThan}
-    and not exists (select 1 from deliveries d where d.event_seq = events.seq and d.status in ('pending', 'paused', 'held'))`);
+    delete from events where seq >= ${fromSeq} and seq < ${toSeq}
+      and not exists (select 1 from deliveries d where d.event_seq = events.seq and d.status in ('pending', 'sending', 'quiet'))`);
+}
+
+/**
+ * Prunes the events received before `olderThan` that have nothing left to deliver, a window of
+ * `STEP_ROWS` event numbers at a time, giving way to the event loop in between; `stop` ends it
+ * early (the worker is stopping). Resolves with how many went.
+ */
+export async function pruneOlderThan(db: Database, olderThan: number, stop: () => boolean = () => false): Promise<number> {
+  const { from, to } = await oldEventRange(db, olderThan);
+  let removed = 0;
+  for (let start = from; start < to && !stop(); start += STEP_ROWS) {
+    removed += await pruneFinished(db, start, Math.min(start + STEP_ROWS, to));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return removed;
+}
+
+/** The range of event numbers older than `olderThan`: from the first stored to the first received at or after it. */
+async function oldEventRange(db: Database, olderThan: number): Promise<{ from: number; to: number }> {
+  const first = await db.get<{ seq: number | null }>(sql`select min(seq) as seq from events`);
+  const bound = await db.get<{ seq: number }>(
+    sql`select seq from events where received_at >= ${olderThan} order by received_at, seq limit 1`,
+  );
+  const from = first?.seq === null || first?.seq === undefined ? 0 : Number(first.seq);
+  const to = bound
+    ? Number(bound.seq)
+    : Number((await db.get<{ seq: number | null }>(sql`select max(seq) as seq from events`))?.seq ?? 0) + 1;
+  return { from, to };
 }

@@ -1,48 +1,73 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from './database.js';
-import { JOB, toJob, type Job } from './queue.js';
-import type { BatchId, RouteId } from '../ids.js';
+import { jobsOf, type Job } from './queue.js';
+import type { DeliverySeq, EventSeq, RouteId } from '../ids.js';
 
-/** What a flood summary needs of a route's backlog: the waiting deliveries by type, and the latest of each. */
+/** What a flood summary needs of a route's backlog, read without bodies but for a few examples. */
 
-/** Waiting deliveries of one route not yet in a batch, by event type, oldest type first. */
-export async function waitingByType(
-  db: Database,
-  routeId: RouteId,
-): Promise<{ eventType: string; count: number; firstReceivedAt: number; lastReceivedAt: number }[]> {
-  const rows = await db.all<{ event_type: string; n: number; first: number; last: number }>(sql`
-    select e.event_type, count(*) as n, min(e.received_at) as first, max(e.received_at) as last
-    from deliveries d join events e on e.seq = d.event_seq
-    where d.route_id = ${routeId} and d.status = 'pending' and d.batch_id is null and e.event_type not like 'dispatch.%'
-    group by e.event_type order by min(d.seq)`);
-  return rows.map((r) => ({
-    eventType: r.event_type,
-    count: Number(r.n),
-    firstReceivedAt: Number(r.first),
-    lastReceivedAt: Number(r.last),
+/** A waiting delivery a summary may count: which one, and its event's type. */
+export interface CollapsedRow {
+  seq: DeliverySeq;
+  eventSeq: EventSeq;
+  eventType: string;
+}
+
+/** The oldest `limit` waiting deliveries of a route that a summary may count (not in a batch, not Dispatch's own), in order. */
+export async function collapsible(db: Database, routeId: RouteId, limit: number): Promise<CollapsedRow[]> {
+  const rows = await db.all<{ seq: number; event_seq: number; event_type: string }>(sql`
+    select d.seq, d.event_seq, e.event_type from deliveries d join events e on e.seq = d.event_seq
+    where d.status = 'pending' and d.route_id = ${routeId} and d.batch_id is null and e.event_type not like 'dispatch.%'
+    order by d.seq limit ${limit}`);
+  return rows.map((r) => ({ seq: Number(r.seq) as DeliverySeq, eventSeq: Number(r.event_seq) as EventSeq, eventType: r.event_type }));
+}
+
+export interface CollapsedGroupRows {
+  eventType: string;
+  count: number;
+  firstReceivedAt: number;
+  lastReceivedAt: number;
+  /** The delivery seqs of its latest events, oldest first (the examples are drawn from the last few). */
+  latestSeqs: DeliverySeq[];
+}
+
+/** The rows by type, in order of each type's first row, with when its first and last event arrived (two event rows read per type). */
+export async function groupsOf(db: Database, rows: readonly CollapsedRow[]): Promise<CollapsedGroupRows[]> {
+  const byType = new Map<string, { count: number; first: EventSeq; last: EventSeq; latest: DeliverySeq[] }>();
+  for (const row of rows) {
+    const group = byType.get(row.eventType) ?? { count: 0, first: row.eventSeq, last: row.eventSeq, latest: [] };
+    group.count += 1;
+    group.last = row.eventSeq;
+    group.latest.push(row.seq);
+    if (group.latest.length > 10) group.latest.shift();
+    byType.set(row.eventType, group);
+  }
+  const ends = [...byType.values()].flatMap((g) => [g.first, g.last]);
+  const times = new Map<number, number>();
+  if (ends.length > 0) {
+    for (const r of await db.all<{ seq: number; received_at: number }>(
+      sql`select seq, received_at from events where seq in ${[...new Set(ends)]}`,
+    ))
+      times.set(Number(r.seq), Number(r.received_at));
+  }
+  return [...byType].map(([eventType, g]) => ({
+    eventType,
+    count: g.count,
+    firstReceivedAt: times.get(g.first) ?? 0,
+    lastReceivedAt: times.get(g.last) ?? 0,
+    latestSeqs: g.latest,
   }));
 }
 
-/** The latest waiting, unbatched deliveries of one event type of a route, newest last. */
-export async function latestWaitingOfType(db: Database, routeId: RouteId, eventType: string, limit: number): Promise<Job[]> {
-  const rows = await db.all(sql`
-    ${JOB} where d.route_id = ${routeId} and d.status = 'pending' and d.batch_id is null and e.event_type = ${eventType}
-    order by d.seq desc limit ${limit}`);
-  return rows.map(toJob).reverse();
-}
+/** An example is drawn only from a body at most this big; a larger one is left out (its type is still counted). */
+const EXAMPLE_MAX_BYTES = 256 * 1024;
 
-/** Puts every waiting, unbatched delivery of a route of each group of types into one summary batch per group. */
-export async function assignSummaryBatches(
-  db: Database,
-  routeId: RouteId,
-  groups: readonly { batchId: BatchId; eventTypes: readonly string[] }[],
-): Promise<void> {
-  await db.transaction(async (tx) => {
-    for (const { batchId, eventTypes } of groups) {
-      await tx.run(sql`
-        update deliveries set batch_id = ${batchId}, summary = ${true}
-        where route_id = ${routeId} and status = 'pending' and batch_id is null
-        and exists (select 1 from events e where e.seq = deliveries.event_seq and e.event_type in ${eventTypes})`);
-    }
-  });
+/** These deliveries with their bodies, but those too big to be an example: a summary reads at most a few small bodies per type. */
+export async function examplesOf(db: Database, seqs: readonly DeliverySeq[]): Promise<Job[]> {
+  if (seqs.length === 0) return [];
+  const small = await db.all<{ seq: number }>(sql`
+    select d.seq from deliveries d join events e on e.seq = d.event_seq where d.seq in ${seqs} and octet_length(e.body) <= ${EXAMPLE_MAX_BYTES}`);
+  return jobsOf(
+    db,
+    small.map((r) => Number(r.seq) as DeliverySeq),
+  );
 }

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { fromRow, type Database } from './database.js';
 import { deliveries, type DeliveryRow } from './schema.js';
 import {
+  asChannelId,
   asEventId,
   asSourceId,
   type BatchId,
@@ -13,7 +14,21 @@ import {
   type SourceId,
 } from '../ids.js';
 
-/** A delivery with what the worker needs of its event: the unit the queue hands out. */
+/**
+ * What the delivery worker reads of the queue: which channels have work, and what each sends next.
+ * Reads only; every change of a delivery's state is in delivery-state.ts.
+ *
+ * The queue is kept per route (the `(status, route_id, seq)` index): a waiting delivery goes to
+ * its route's channel as the route is when its send begins, so a moved route takes its waiting
+ * deliveries with it without a row being written, and a disabled or deleted source's deliveries are
+ * skipped by reading one flag, not rewritten. A channel's queue is its routes' queues merged by `seq`.
+ */
+
+/**
+ * A delivery with what the worker needs of its event: the unit the queue hands out. Its `channelId`
+ * is where it goes now (its route's channel, or where its send began), and its `batchId` a batch
+ * formed for that channel (one formed for another channel, before its route moved, is dropped).
+ */
 export interface Job extends DeliveryRow {
   eventId: EventId;
   sourceId: SourceId;
@@ -22,23 +37,35 @@ export interface Job extends DeliveryRow {
   receivedAt: number;
   /** Its route's layout: a card route keeps a card per Sentry issue. */
   layout: 'card' | 'feed';
+  /** Its event body's size in bytes (read from the row's header, not its content). */
+  bytes: number;
 }
 
 /** A job without its event's body: what deciding what goes next needs (bodies are read only for what is drawn). */
 export type QueuedJob = Omit<Job, 'body'>;
 
 const FROM = sql`from deliveries d join events e on e.seq = d.event_seq join routes r on r.id = d.route_id`;
-export const JOB = sql`select d.*, e.id as event_id, e.source_id, e.event_type, e.body, e.received_at, r.layout ${FROM}`;
-const QUEUED = sql`select d.*, e.id as event_id, e.source_id, e.event_type, e.received_at, r.layout ${FROM}`;
+// Where it goes: a pending delivery to its route's channel now; a sending one where its send began.
+const COLUMNS = sql`d.*, e.id as event_id, e.source_id, e.event_type, e.received_at, octet_length(e.body) as bytes, r.layout,
+  case when d.status = 'sending' then d.channel_id else r.channel_id end as target_channel_id`;
+const QUEUED = sql`select ${COLUMNS} ${FROM}`;
+export const JOB = sql`select ${COLUMNS}, e.body ${FROM}`;
 
 function toQueued(row: Record<string, unknown>): QueuedJob {
+  const stored = fromRow(deliveries, row);
+  const channelId = asChannelId(String(row.target_channel_id));
+  // A batch formed for another channel (its route moved since) is no batch here: its nonce was for there.
+  const stale = stored.status === 'pending' && stored.batchId !== null && stored.channelId !== channelId;
   return {
-    ...fromRow(deliveries, row),
+    ...stored,
+    ...(stale ? { batchId: null, summary: false } : {}),
+    channelId,
     eventId: asEventId(String(row.event_id)),
     sourceId: asSourceId(Number(row.source_id)),
     eventType: String(row.event_type),
     receivedAt: Number(row.received_at),
     layout: row.layout === 'card' ? 'card' : 'feed',
+    bytes: Number(row.bytes ?? 0),
   };
 }
 
@@ -48,58 +75,113 @@ export function toJob(row: Record<string, unknown>): Job {
 
 export const seqsOf = (jobs: readonly Pick<QueuedJob, 'seq'>[]): DeliverySeq[] => jobs.map((j) => j.seq);
 
+/** Bodies read at once at most (a batch, a card's edit, a summary's examples): reads are bounded in bytes, not rows. */
+export const BODY_BUDGET_BYTES = 4 * 1024 * 1024;
+
+/** The leading jobs whose bodies fit in `budget` bytes, and always the first (a body alone is within MAX_BODY_BYTES). */
+export function withinBytes<J extends Pick<QueuedJob, 'bytes'>>(jobs: readonly J[], budget = BODY_BUDGET_BYTES): J[] {
+  let total = 0;
+  const taken: J[] = [];
+  for (const job of jobs) {
+    total += job.bytes;
+    if (taken.length > 0 && total > budget) break;
+    taken.push(job);
+  }
+  return taken;
+}
+
+/** Live routes of enabled, live sources: the only ones whose deliveries may go. */
+const SENDABLE_ROUTE = sql`r.removed_at is null and exists (select 1 from sources s where s.id = r.source_id and s.enabled and s.deleted_at is null)`;
+
 /**
- * The head (oldest pending delivery) of every channel that has pending deliveries and is not on
- * hold: the only deliveries that may go next. One statement, whose cost follows the channels that
- * have work, not the channels, routes or sources that exist: a recursive query jumps from one
- * channel with pending deliveries to the next along the `(status, channel_id, seq)` index (a
- * loose index scan), so an idle channel is never visited, and each head is the first index entry
- * of its channel. (A disabled source's deliveries are `paused`, not pending: never read here.)
+ * `heads(seq)`: the oldest pending delivery of every route that has one. A loose index scan jumps
+ * from one route with pending deliveries to the next along `(status, route_id, seq)`, so its cost
+ * follows the routes with work, not the backlog or the routes that exist.
+ */
+const ROUTE_HEADS = sql`
+  with recursive busy(route_id) as (
+    select min(route_id) from deliveries where status = 'pending'
+    union all
+    select (select min(d.route_id) from deliveries d where d.status = 'pending' and d.route_id > b.route_id)
+    from busy b where b.route_id is not null
+  ),
+  heads(seq) as (
+    select (select hd.seq from deliveries hd where hd.status = 'pending' and hd.route_id = b.route_id order by hd.seq limit 1)
+    from busy b where b.route_id is not null
+  )`;
+
+/**
+ * The next delivery of every channel with work, at most one per channel, not on hold: a batch left
+ * `sending` there (in flight here, or interrupted by a restart or another replica's end: sent
+ * again under its nonce) first, else the oldest pending delivery of the routes that post there.
+ * One pass over the routes that have pending deliveries (a loose index scan jumps from one to the
+ * next, so an idle route is never visited), and one over the few sending batches.
  */
 export async function dueHeads(db: Database): Promise<QueuedJob[]> {
   const rows = await db.all(sql`
-    with recursive waiting(channel_id) as (
-      select min(channel_id) from deliveries where status = 'pending'
-      union all
-      select (select min(d.channel_id) from deliveries d where d.status = 'pending' and d.channel_id > w.channel_id)
-      from waiting w where w.channel_id is not null
-    ),
-    heads(seq) as (
-      select (select hd.seq from deliveries hd where hd.status = 'pending' and hd.channel_id = w.channel_id order by hd.seq limit 1)
-      from waiting w where w.channel_id is not null and w.channel_id not in (select channel_id from holds)
-    )
-    ${QUEUED} join heads h on h.seq = d.seq order by d.seq`);
-  return rows.map(toQueued);
+    ${ROUTE_HEADS}
+    ${QUEUED} where d.seq in (select seq from heads union all select min(seq) from deliveries where status = 'sending' group by channel_id)
+      and ${SENDABLE_ROUTE}
+      and (case when d.status = 'sending' then d.channel_id else r.channel_id end) not in (select channel_id from holds)`);
+  const byChannel = new Map<ChannelId, QueuedJob>();
+  // What is being sent in a channel goes first there; then the oldest of its routes' heads.
+  const order = (job: QueuedJob) => (job.status === 'sending' ? 0 : 1);
+  for (const job of rows.map(toQueued).sort((a, b) => order(a) - order(b) || a.seq - b.seq)) {
+    if (!byChannel.has(job.channelId)) byChannel.set(job.channelId, job);
+  }
+  return [...byChannel.values()].sort((a, b) => a.seq - b.seq);
 }
 
-/** The first `limit` pending deliveries of a channel, without their bodies: to decide what goes next. */
+/** The routes whose deliveries go to a channel now (live, of an enabled source). */
+export async function routesSendingTo(db: Database, channelId: ChannelId): Promise<RouteId[]> {
+  const rows = await db.all<{ id: number }>(sql`select r.id from routes r where r.channel_id = ${channelId} and ${SENDABLE_ROUTE}`);
+  return rows.map((r) => Number(r.id) as RouteId);
+}
+
+/** The batch being sent to a channel, if one is (or was, when the process stopped): it goes first. */
+export async function sendingIn(db: Database, channelId: ChannelId): Promise<Job[]> {
+  const head = await db.get<{ batch_id: BatchId }>(
+    sql`select batch_id from deliveries where status = 'sending' and channel_id = ${channelId} order by seq limit 1`,
+  );
+  return head ? jobsInBatch(db, head.batch_id) : [];
+}
+
+/**
+ * The first `limit` pending deliveries for a channel, without their bodies: its routes' queues
+ * merged in order (each route's read through the queue index, however long its backlog).
+ */
 export async function queuedForChannel(db: Database, channelId: ChannelId, limit: number): Promise<QueuedJob[]> {
-  const rows = await db.all(sql`${QUEUED} where d.status = 'pending' and d.channel_id = ${channelId} order by d.seq limit ${limit}`);
-  return rows.map(toQueued);
+  const routes = await routesSendingTo(db, channelId);
+  const jobs: QueuedJob[] = [];
+  for (const routeId of routes) {
+    const rows = await db.all(sql`${QUEUED} where d.status = 'pending' and d.route_id = ${routeId} order by d.seq limit ${limit}`);
+    jobs.push(...rows.map(toQueued));
+  }
+  return jobs.sort((a, b) => a.seq - b.seq).slice(0, limit);
 }
 
-/** These deliveries with their bodies, in order: what is about to be drawn. */
+/** These deliveries with their bodies, in order: what is about to be drawn (choose them with `withinBytes`). */
 export async function jobsOf(db: Database, seqs: readonly DeliverySeq[]): Promise<Job[]> {
   if (seqs.length === 0) return [];
   return (await db.all(sql`${JOB} where d.seq in ${seqs} order by d.seq`)).map(toJob);
 }
 
-/** Pending deliveries of a channel in arrival order, starting at the head. */
-export async function pendingForChannel(db: Database, channelId: ChannelId, limit: number): Promise<Job[]> {
-  const rows = await db.all(sql`${JOB} where d.status = 'pending' and d.channel_id = ${channelId} order by d.seq limit ${limit}`);
-  return rows.map(toJob);
-}
-
+/** A batch's deliveries still on their way (pending or sending), with their bodies, in order. */
 export async function jobsInBatch(db: Database, batchId: BatchId): Promise<Job[]> {
-  return (await db.all(sql`${JOB} where d.batch_id = ${batchId} and d.status = 'pending' order by d.seq`)).map(toJob);
+  return (await db.all(sql`${JOB} where d.batch_id = ${batchId} and d.status in ('pending', 'sending') order by d.seq`)).map(toJob);
 }
 
-/** The first `limit` waiting deliveries for one card of a route not yet in a batch, in order: what one edit of the card takes in. */
-export async function pendingForCard(db: Database, routeId: RouteId, cardKey: CardKey, limit: number): Promise<Job[]> {
+/** The same without bodies. */
+export async function queuedInBatch(db: Database, batchId: BatchId): Promise<QueuedJob[]> {
+  return (await db.all(sql`${QUEUED} where d.batch_id = ${batchId} and d.status in ('pending', 'sending') order by d.seq`)).map(toQueued);
+}
+
+/** The first `limit` pending deliveries for one card of a route not bound to a batch, without bodies, in order: what one edit may take in. */
+export async function queuedForCard(db: Database, routeId: RouteId, cardKey: CardKey, limit: number): Promise<QueuedJob[]> {
   const rows = await db.all(sql`
-    ${JOB} where d.route_id = ${routeId} and d.card_key = ${cardKey} and d.status = 'pending' and d.batch_id is null
+    ${QUEUED} where d.route_id = ${routeId} and d.card_key = ${cardKey} and d.status = 'pending' and d.batch_id is null
     order by d.seq limit ${limit}`);
-  return rows.map(toJob);
+  return rows.map(toQueued);
 }
 
 /**
@@ -115,45 +197,54 @@ export async function cardsSendingElsewhere(
   const keyed = cards.filter((c): c is { routeId: RouteId; cardKey: CardKey } => c.cardKey !== null);
   if (keyed.length === 0) return new Set();
   const rows = await db.all<{ route_id: number; card_key: CardKey }>(sql`
-    select distinct route_id, card_key from deliveries where route_id in ${[...new Set(keyed.map((c) => c.routeId))]}
-      and card_key in ${[...new Set(keyed.map((c) => c.cardKey))]} and status = 'pending' and sending and channel_id <> ${channelId}`);
+    select distinct route_id, card_key from deliveries where status = 'sending' and channel_id <> ${channelId}
+      and route_id in ${[...new Set(keyed.map((c) => c.routeId))]} and card_key in ${[...new Set(keyed.map((c) => c.cardKey))]}`);
   return new Set(rows.map((r) => `${Number(r.route_id)}:${r.card_key}`));
 }
 
-/**
- * Forms a batch about to be sent: these deliveries go as one message, under the batch id as
- * Discord nonce, and are claimed for their channel in the same statement (see `claimBatch`).
- */
-export async function assignBatch(db: Database, seqs: readonly DeliverySeq[], batchId: BatchId): Promise<void> {
-  await db.run(sql`update deliveries set batch_id = ${batchId}, sending = ${true} where seq in ${seqs}`);
+/** How many of a route's deliveries wait (pending, or quiet), counted through the index, up to `cap` (then `cap` means "at least"). */
+export async function waitingOfRoute(db: Database, routeId: RouteId, status: 'pending' | 'quiet', cap = 100_000): Promise<number> {
+  const row = await db.get<{ n: number }>(sql`
+    select count(*) as n from (select 1 from deliveries where status = ${status} and route_id = ${routeId} limit ${cap}) as capped`);
+  return Number(row?.n ?? 0);
+}
+
+/** How many of a route's deliveries wait to be sent (up to `cap`), and since when the oldest: what the flood rule looks at. */
+export async function backlogOfRoute(
+  db: Database,
+  routeId: RouteId,
+  cap = 100_000,
+): Promise<{ waiting: number; oldestReceivedAt: number | null }> {
+  const waiting = await waitingOfRoute(db, routeId, 'pending', cap);
+  const head = await db.get<{ received_at: number }>(sql`
+    select e.received_at from events e where e.seq = (select d.event_seq from deliveries d where d.status = 'pending' and d.route_id = ${routeId}
+      order by d.seq limit 1)`);
+  return { waiting, oldestReceivedAt: head ? Number(head.received_at) : null };
+}
+
+/** How many of a source's deliveries wait (over all its routes, pending or quiet), through the index, up to `cap`. */
+export async function waitingOfSource(db: Database, sourceId: SourceId, cap = 100_000): Promise<number> {
+  const row = await db.get<{ n: number }>(sql`
+    select count(*) as n from (select 1 from deliveries where status in ('pending', 'quiet')
+      and route_id in (select id from routes where source_id = ${sourceId}) limit ${cap}) as capped`);
+  return Number(row?.n ?? 0);
 }
 
 /**
- * Claims a batch for its channel as its send begins: from now on a route moved elsewhere leaves it
- * where it is being sent (see `followMovedRoutes`). Resolves with how many deliveries were
- * claimed: fewer than the batch holds means the batch changed since it was planned (a route moved
- * or was removed), and it must not be sent as planned.
+ * The whole queue's depth (up to `cap`) and when its oldest delivery's event arrived: /healthz and
+ * the metrics. Deliveries and events are numbered in arrival order, so the oldest is the first
+ * head of a route's queue: one event row is read, not the whole backlog's.
  */
-export function claimBatch(db: Database, batchId: BatchId, channelId: ChannelId): Promise<number> {
-  return db.run(sql`
-    update deliveries set sending = ${true} where batch_id = ${batchId} and channel_id = ${channelId} and status = 'pending'`);
-}
-
-/** A batch that will not be sent as planned (it changed since): what it had claimed is free again. */
-export async function releaseClaim(db: Database, batchId: BatchId): Promise<void> {
-  await db.run(sql`update deliveries set sending = ${false} where batch_id = ${batchId} and status = 'pending'`);
-}
-
-/**
- * After a send failed: deliveries whose route now posts to another channel (it was moved while they
- * were being sent) follow it, as new deliveries there. Resolves with the ones that moved.
- */
-export async function followMovedRoutes(db: Database, batch: readonly Job[], now: number): Promise<Set<DeliverySeq>> {
-  const moved = await db.all<{ seq: DeliverySeq }>(sql`
-    update deliveries set channel_id = (select r.channel_id from routes r where r.id = deliveries.route_id),
-      batch_id = null, sending = ${false}, summary = ${false}, solo = ${false}, next_attempt_at = ${now}
-    where seq in ${seqsOf(batch)} and status = 'pending'
-      and channel_id <> (select r.channel_id from routes r where r.id = deliveries.route_id)
-    returning seq`);
-  return new Set(moved.map((row) => Number(row.seq) as DeliverySeq));
+export async function queueStats(
+  db: Database,
+  now: number,
+  cap = 1_000_000,
+): Promise<{ depth: number; oldestPendingAgeMs: number | null }> {
+  const depth = await db.get<{ n: number }>(sql`
+    select count(*) as n from (select 1 from deliveries where status in ('pending', 'sending') limit ${cap}) as capped`);
+  // The oldest of the routes' heads and of what is being sent (few rows either way).
+  const oldest = await db.get<{ received_at: number }>(sql`
+    ${ROUTE_HEADS}, waiting(seq) as (select seq from heads union all select min(seq) from deliveries where status = 'sending')
+    select e.received_at from events e where e.seq = (select d.event_seq from deliveries d where d.seq = (select min(seq) from waiting))`);
+  return { depth: Number(depth?.n ?? 0), oldestPendingAgeMs: oldest ? now - Number(oldest.received_at) : null };
 }

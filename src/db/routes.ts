@@ -4,6 +4,7 @@ import { routes, type Route } from './schema.js';
 import { targetsChanged } from './target-cache.js';
 import type { ChannelId, RoleId, RouteId, SourceId } from '../ids.js';
 import { byNaturalOrder } from '../natural-order.js';
+import { UserError } from '../user-error.js';
 
 /** Route names follow the source-name rules: shown in Discord, so nothing that mentions or formats. */
 export const ROUTE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -37,11 +38,14 @@ export class RouteChannelTaken extends Error {
  */
 async function assertChannelFree(db: Database, sourceId: SourceId, channelId: ChannelId, except: RouteId | null): Promise<void> {
   const other = await db.get<{ name: string }>(sql`
-    select name from routes where source_id = ${sourceId} and channel_id = ${channelId} and id <> ${except ?? 0} limit 1`);
+    select name from routes where source_id = ${sourceId} and channel_id = ${channelId} and id <> ${except ?? 0} and removed_at is null limit 1`);
   if (other) throw new RouteChannelTaken(other.name, channelId);
 }
 
 const toRoute = (row: Record<string, unknown>): Route => fromRow(routes, row);
+
+/** A route removed is gone for every reader at once; its leftovers are purged in the background (src/db/purge.ts). */
+const LIVE = sql`removed_at is null`;
 
 /** `card`: a live card per Sentry issue, edited in place. `feed`: a message per event. */
 export type Layout = 'card' | 'feed';
@@ -84,13 +88,13 @@ export function createRoute(db: Database, input: NewRoute, now: number): Promise
 
 /** A source's routes, the first one first. */
 export async function routesOf(db: Database, sourceId: SourceId): Promise<Route[]> {
-  return (await db.all(sql`select * from routes where source_id = ${sourceId} order by id`)).map(toRoute);
+  return (await db.all(sql`select * from routes where source_id = ${sourceId} and ${LIVE} order by id`)).map(toRoute);
 }
 
 export async function routesOfSources(db: Database, sourceIds: readonly SourceId[]): Promise<Map<SourceId, Route[]>> {
   const out = new Map<SourceId, Route[]>();
   if (sourceIds.length === 0) return out;
-  for (const row of await db.all(sql`select * from routes where source_id in ${sourceIds} order by id`)) {
+  for (const row of await db.all(sql`select * from routes where source_id in ${sourceIds} and ${LIVE} order by id`)) {
     const route = toRoute(row);
     out.set(route.sourceId, [...(out.get(route.sourceId) ?? []), route]);
   }
@@ -98,13 +102,13 @@ export async function routesOfSources(db: Database, sourceIds: readonly SourceId
 }
 
 export async function findRoute(db: Database, sourceId: SourceId, name: string): Promise<Route | undefined> {
-  const row = await db.get(sql`select * from routes where source_id = ${sourceId} and name = ${name.trim().toLowerCase()}`);
+  const row = await db.get(sql`select * from routes where source_id = ${sourceId} and name = ${name.trim().toLowerCase()} and ${LIVE}`);
   return row ? toRoute(row) : undefined;
 }
 
 export async function routesByIds(db: Database, ids: readonly RouteId[]): Promise<Map<RouteId, Route>> {
   if (ids.length === 0) return new Map();
-  const found = (await db.all(sql`select * from routes where id in ${ids}`)).map(toRoute);
+  const found = (await db.all(sql`select * from routes where id in ${ids} and ${LIVE}`)).map(toRoute);
   return new Map(found.map((route) => [route.id, route]));
 }
 
@@ -112,7 +116,7 @@ export async function routesByIds(db: Database, ids: readonly RouteId[]): Promis
 export async function searchRouteNames(db: Database, sourceId: SourceId, prefix: string, limit = 25): Promise<string[]> {
   const typed = prefix.trim().toLowerCase();
   const rows = await db.all<{ name: string }>(sql`
-    select name from routes where source_id = ${sourceId} and substr(name, 1, ${typed.length}) = ${typed}`);
+    select name from routes where source_id = ${sourceId} and substr(name, 1, ${typed.length}) = ${typed} and ${LIVE}`);
   return rows
     .map((r) => r.name)
     .sort(byNaturalOrder)
@@ -134,11 +138,12 @@ export interface RouteChanges {
 }
 
 /**
- * Changes a route. A new channel takes the deliveries still waiting for the old one with it, as new
- * batches (a batch's nonce was for the old channel), except a batch whose send has begun: it ends
- * where it began, and follows the route only if it fails. Cards stay where they are until the next
- * event about their issue moves them (see the card planner). A new channel or layout tries card
- * threads again, should they have been refused before.
+ * Changes a route. Nothing else is written: a new channel takes the route's waiting deliveries with
+ * it, since a waiting delivery goes to its route's channel as it is when its send begins (a batch
+ * already being sent ends where it began); cards stay where they are until the next event about
+ * their issue moves them (see the card planner). Quiet hours turned off, or a feed turned into
+ * cards, let go of what they held in the background (delivery-state.ts `releaseQuiet`, guarded on
+ * the route as it then is). A new channel or layout tries card threads again.
  */
 export function updateRoute(db: Database, route: Route, changes: RouteChanges, now: number): Promise<Route> {
   targetsChanged();
@@ -160,48 +165,36 @@ export function updateRoute(db: Database, route: Route, changes: RouteChanges, n
           digest_every = ${next.digestEvery}, digest_weekday = ${next.digestWeekday}, digest_at = ${next.digestAt},
           digest_when_empty = ${next.digestWhenEmpty}, quiet_since = ${quietSince}, digest_since = ${digestSince},
           thread_problem = ${changes.channelId !== undefined || changes.layout !== undefined ? null : route.threadProblem}, updated_at = ${now}
-        where id = ${route.id} returning *`);
+        where id = ${route.id} and ${LIVE} returning *`);
     } catch (error) {
       if (isUniqueViolation(error)) throw new RouteNameTaken(next.name);
       throw error;
     }
-    if (changes.channelId !== undefined && changes.channelId !== route.channelId) {
-      await tx.run(sql`
-        update deliveries set channel_id = ${changes.channelId}, batch_id = null, summary = ${false}, next_attempt_at = ${now}
-        where route_id = ${route.id} and status in ('pending', 'paused', 'held') and not sending`);
-    } else if (changes.layout !== undefined && changes.layout !== route.layout) {
-      // Batches formed for the old layout (not yet being sent) are formed again, as the new one draws them.
-      await tx.run(sql`
-        update deliveries set batch_id = null, summary = ${false}
-        where route_id = ${route.id} and status in ('pending', 'paused') and not sending and batch_id is not null`);
-    }
-    // Quiet hours turned off: what they held goes out now, as usual (no digest will come for it); a
-    // route turned into cards holds nothing: what it held makes its cards, quietly. A disabled source's wait.
-    const toCards = next.layout === 'card' && route.layout !== 'card';
-    if ((route.quietFrom !== null && next.quietFrom === null) || toCards) {
-      await tx.run(sql`
-        update deliveries set next_attempt_at = ${now}, muted = ${toCards} or muted,
-          status = (select case when s.enabled then 'pending' else 'paused' end from sources s where s.id = ${route.sourceId})
-        where route_id = ${route.id} and status = 'held'`);
-    }
-    return toRoute(row!);
+    // Removed meanwhile (by another member, or on another replica).
+    if (!row) throw new UserError(`The route **${route.name}** was removed meanwhile.`);
+    return toRoute(row);
   });
 }
 
 /**
- * Removes a route; its waiting deliveries go with it, counted on the source as dropped (never
- * silently lost). Resolves with how many were waiting.
+ * Removes a route: it is gone for commands and delivery at once, and what it left (its waiting
+ * deliveries, counted on the source as dropped, never silently lost; its cards) is purged in the
+ * background. Resolves with how many deliveries were waiting (up to `WAITING_CAP`, counted through
+ * the queue's index).
  */
-export function deleteRoute(db: Database, route: Route): Promise<number> {
+export function deleteRoute(db: Database, route: Route, now: number): Promise<number> {
   targetsChanged();
   return db.transaction(async (tx) => {
+    await lockRoutesOf(tx, route.sourceId);
     const waiting = Number(
-      (await tx.get<{ n: number }>(
-        sql`select count(*) as n from deliveries where route_id = ${route.id} and status in ('pending', 'paused', 'held')`,
-      ))!.n,
+      (await tx.get<{ n: number }>(sql`
+        select count(*) as n from (select 1 from deliveries where status in ('pending', 'quiet') and route_id = ${route.id}
+          limit ${WAITING_CAP}) as capped`))!.n,
     );
-    await tx.run(sql`delete from routes where id = ${route.id}`);
-    if (waiting > 0) await tx.run(sql`update sources set events_dropped = events_dropped + ${waiting} where id = ${route.sourceId}`);
+    await tx.run(sql`update routes set removed_at = ${now} where id = ${route.id} and ${LIVE}`);
     return waiting;
   });
 }
+
+/** A removal reports at most this many waiting deliveries (it says "at least" then): counting more would hold the event loop. */
+export const WAITING_CAP = 100_000;

@@ -62,8 +62,13 @@ export const sources = pgTable(
     cardsChecked: integer('cards_checked').notNull().default(0),
     cardsFixed: integer('cards_fixed').notNull().default(0),
     cardSyncProblem: text('card_sync_problem'),
+    deletedAt: bigint('deleted_at', { mode: 'number' }),
   },
-  (t) => [uniqueIndex('sources_guild_name').on(t.guildId, t.name)],
+  (t) => [
+    uniqueIndex('sources_guild_name')
+      .on(t.guildId, t.name)
+      .where(sql`${t.deletedAt} is null`),
+  ],
 );
 
 /**
@@ -120,8 +125,14 @@ export const routes = pgTable(
     createdBy: text('created_by').notNull(),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
     updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+    removedAt: bigint('removed_at', { mode: 'number' }),
   },
-  (t) => [uniqueIndex('routes_source_name').on(t.sourceId, t.name), index('routes_source').on(t.sourceId)],
+  (t) => [
+    uniqueIndex('routes_source_name')
+      .on(t.sourceId, t.name)
+      .where(sql`${t.removedAt} is null`),
+    index('routes_source').on(t.sourceId),
+  ],
 );
 
 /**
@@ -158,10 +169,7 @@ export const events = pgTable(
   ],
 );
 
-/**
- * One event on its way to one route's channel: the delivery job. `seq` orders deliveries per
- * channel (it follows the events' order, since both are written in one transaction).
- */
+/** One event on its way to one route: the delivery job (see the SQLite schema and src/db/delivery-state.ts). */
 export const deliveries = pgTable(
   'deliveries',
   {
@@ -173,48 +181,35 @@ export const deliveries = pgTable(
       .notNull()
       .references(() => routes.id, { onDelete: 'cascade' }),
     channelId: text('channel_id').notNull(),
-    /** The card the event is about (`issue:<id>`, `incident:<id>`), whatever the route's layout. */
     cardKey: text('card_key'),
-    /**
-     * pending: waiting to go; paused: waiting while its source is disabled (set back to pending when
-     * it is enabled; kept apart so that finding what is due never reads past a disabled backlog);
-     * collapsed: counted in a flood summary message instead of posted on its own.
-     */
-    status: text('status', { enum: ['pending', 'paused', 'delivered', 'failed', 'collapsed', 'held', 'digested'] })
+    status: text('status', { enum: ['pending', 'sending', 'quiet', 'delivered', 'collapsed', 'digested', 'failed'] })
       .notNull()
       .default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: bigint('next_attempt_at', { mode: 'number' }).notNull(),
-    /** Set just before a send; a restart resends the same batch with the same Discord nonce. */
     batchId: text('batch_id'),
-    /** After Discord refused a batch as invalid, this delivery is sent on its own. */
     solo: boolean('solo').notNull().default(false),
-    /** Arrived during its card route's quiet hours below `quietPass`: posted without a notification, and without its ping. */
     muted: boolean('muted').notNull().default(false),
-    /** Its batch is a flood summary: a resend rebuilds the summary, not one embed per event. */
     summary: boolean('summary').notNull().default(false),
-    /**
-     * Its batch's send has begun, and Discord may have it (set in the statement that claims the batch
-     * for its channel, kept through a failure that leaves that open: a timeout, a 5xx). A route moved
-     * meanwhile leaves it where it is being sent, to be sent again there under its nonce; a failure
-     * that proves nothing was posted lets it follow the route.
-     */
-    sending: boolean('sending').notNull().default(false),
-    /** How it is drawn after Discord refused a drawing: 0 as usual, 1 the built-in embed, 2 the generic embed. */
     renderFallback: integer('render_fallback').notNull().default(0),
     lastError: text('last_error'),
     deliveredAt: bigint('delivered_at', { mode: 'number' }),
     messageId: text('message_id'),
+    digestId: integer('digest_id'),
   },
   (t) => [
-    index('deliveries_pending_channel').on(t.status, t.channelId, t.seq),
-    // Partial: new deliveries have no batch yet, so inserts never touch it.
+    index('deliveries_queue').on(t.status, t.routeId, t.seq),
+    index('deliveries_sending')
+      .on(t.channelId, t.batchId)
+      .where(sql`${t.status} = 'sending'`),
     index('deliveries_batch')
       .on(t.batchId)
       .where(sql`${t.batchId} is not null`),
     index('deliveries_event').on(t.eventSeq),
-    index('deliveries_route_status').on(t.routeId, t.status),
     index('deliveries_card').on(t.routeId, t.cardKey, t.status),
+    index('deliveries_digest')
+      .on(t.digestId)
+      .where(sql`${t.digestId} is not null`),
   ],
 );
 
@@ -332,12 +327,14 @@ export const digests = pgTable(
     routeId: integer('route_id')
       .notNull()
       .references(() => routes.id, { onDelete: 'cascade' }),
-    kind: text('kind', { enum: ['quiet', 'scheduled', 'now'] }).notNull(),
+    kind: text('kind', { enum: ['quiet', 'leftover', 'scheduled', 'now'] }).notNull(),
     periodStart: bigint('period_start', { mode: 'number' }).notNull(),
     periodEnd: bigint('period_end', { mode: 'number' }).notNull(),
     events: integer('events').notNull().default(0),
     eventId: text('event_id'),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    doneAt: bigint('done_at', { mode: 'number' }),
+    attempts: integer('attempts').notNull().default(0),
   },
   (t) => [uniqueIndex('digests_route_kind_end').on(t.routeId, t.kind, t.periodEnd)],
 );

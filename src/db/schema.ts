@@ -1,6 +1,19 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import type { BatchId, CardKey, ChannelId, DeliverySeq, EventId, EventSeq, GuildId, MessageId, RoleId, RouteId, SourceId } from '../ids.js';
+import type {
+  BatchId,
+  CardKey,
+  ChannelId,
+  DeliverySeq,
+  DigestId,
+  EventId,
+  EventSeq,
+  GuildId,
+  MessageId,
+  RoleId,
+  RouteId,
+  SourceId,
+} from '../ids.js';
 
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
 
@@ -56,8 +69,18 @@ export const sources = sqliteTable(
     cardsChecked: integer('cards_checked').notNull().default(0),
     cardsFixed: integer('cards_fixed').notNull().default(0),
     cardSyncProblem: text('card_sync_problem'),
+    /**
+     * Set when the source was deleted: from then on it is gone for every command and webhook, and
+     * its events are purged in small batches in the background (src/db/purge.ts), so a delete
+     * answers at once however much the source stored. The row goes last.
+     */
+    deletedAt: integer('deleted_at'),
   },
-  (t) => [uniqueIndex('sources_guild_name').on(t.guildId, t.name)],
+  (t) => [
+    uniqueIndex('sources_guild_name')
+      .on(t.guildId, t.name)
+      .where(sql`${t.deletedAt} is null`),
+  ],
 );
 
 /**
@@ -116,8 +139,15 @@ export const routes = sqliteTable(
     createdBy: text('created_by').notNull(),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
+    /** Set when the route was removed: gone for commands and delivery, its deliveries purged in the background (as a deleted source's). */
+    removedAt: integer('removed_at'),
   },
-  (t) => [uniqueIndex('routes_source_name').on(t.sourceId, t.name), index('routes_source').on(t.sourceId)],
+  (t) => [
+    uniqueIndex('routes_source_name')
+      .on(t.sourceId, t.name)
+      .where(sql`${t.removedAt} is null`),
+    index('routes_source').on(t.sourceId),
+  ],
 );
 
 /**
@@ -156,8 +186,11 @@ export const events = sqliteTable(
 );
 
 /**
- * One event on its way to one route's channel: the delivery job. `seq` orders deliveries per
- * channel (it follows the events' order, since both are written in one transaction).
+ * One event on its way to one route: the delivery job. Its state is `status`, written only by
+ * src/db/delivery-state.ts (the table of states and transitions is there and in the README). A
+ * waiting delivery goes to its route's channel as it is when its send begins; `seq` orders the
+ * deliveries of a route, and of a channel across routes (it follows the events' order, since both
+ * are written in one transaction).
  */
 export const deliveries = sqliteTable(
   'deliveries',
@@ -171,22 +204,21 @@ export const deliveries = sqliteTable(
       .$type<RouteId>()
       .notNull()
       .references(() => routes.id, { onDelete: 'cascade' }),
+    /**
+     * The channel its batch was formed for and is (or was last) sent to. Only a `sending` delivery
+     * is bound to it; a waiting one follows its route, and keeps its batch (and nonce) only while
+     * the route still posts here.
+     */
     channelId: text('channel_id').$type<ChannelId>().notNull(),
     /** The card the event is about (`issue:<id>`, `incident:<id>`), whatever the route's layout. */
     cardKey: text('card_key').$type<CardKey>(),
-    /**
-     * pending: waiting to go; paused: waiting while its source is disabled (set back to pending when
-     * it is enabled; kept apart so that finding what is due never reads past a disabled backlog);
-     * collapsed: counted in a flood summary message instead of posted on its own; held: arrived
-     * during its feed route's quiet hours, waiting for the digest at their end; digested: shown in
-     * that digest instead of posted on its own.
-     */
-    status: text('status', { enum: ['pending', 'paused', 'delivered', 'failed', 'collapsed', 'held', 'digested'] })
+    /** See DELIVERY_STATES in src/db/delivery-state.ts. */
+    status: text('status', { enum: ['pending', 'sending', 'quiet', 'delivered', 'collapsed', 'digested', 'failed'] })
       .notNull()
       .default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at').notNull(),
-    /** Set just before a send; a restart resends the same batch with the same Discord nonce. */
+    /** Set when a send begins; a restart resends the same batch with the same Discord nonce. */
     batchId: text('batch_id').$type<BatchId>(),
     /** After Discord refused a batch as invalid, this delivery is sent on its own. */
     solo: integer('solo', { mode: 'boolean' }).notNull().default(false),
@@ -194,28 +226,30 @@ export const deliveries = sqliteTable(
     muted: integer('muted', { mode: 'boolean' }).notNull().default(false),
     /** Its batch is a flood summary: a resend rebuilds the summary, not one embed per event. */
     summary: integer('summary', { mode: 'boolean' }).notNull().default(false),
-    /**
-     * Its batch's send has begun, and Discord may have it (set in the statement that claims the batch
-     * for its channel, kept through a failure that leaves that open: a timeout, a 5xx). A route moved
-     * meanwhile leaves it where it is being sent, to be sent again there under its nonce; a failure
-     * that proves nothing was posted lets it follow the route.
-     */
-    sending: integer('sending', { mode: 'boolean' }).notNull().default(false),
     /** How it is drawn after Discord refused a drawing: 0 as usual, 1 the built-in embed, 2 the generic embed. */
     renderFallback: integer('render_fallback').notNull().default(0),
     lastError: text('last_error'),
     deliveredAt: integer('delivered_at'),
     messageId: text('message_id').$type<MessageId>(),
+    /** The quiet-hours digest that took it (status `digested`): the digest is drawn from exactly these. */
+    digestId: integer('digest_id').$type<DigestId>(),
   },
   (t) => [
-    index('deliveries_pending_channel').on(t.status, t.channelId, t.seq),
+    // The queue: which routes have waiting deliveries, and each route's in order.
+    index('deliveries_queue').on(t.status, t.routeId, t.seq),
+    // Partial: only what is being sent, so inserts never touch it.
+    index('deliveries_sending')
+      .on(t.channelId, t.batchId)
+      .where(sql`${t.status} = 'sending'`),
     // Partial: new deliveries have no batch yet, so inserts never touch it.
     index('deliveries_batch')
       .on(t.batchId)
       .where(sql`${t.batchId} is not null`),
     index('deliveries_event').on(t.eventSeq),
-    index('deliveries_route_status').on(t.routeId, t.status),
     index('deliveries_card').on(t.routeId, t.cardKey, t.status),
+    index('deliveries_digest')
+      .on(t.digestId)
+      .where(sql`${t.digestId} is not null`),
   ],
 );
 
@@ -331,20 +365,20 @@ export const alertPingRoles = sqliteTable(
 );
 
 /**
- * A digest of a route: of the events its quiet hours held (`quiet`), of its last day or week
- * (`scheduled`), or asked for (`now`). The row is the claim: one per route, kind and period end
+ * A digest of a route: of the night its quiet hours held (`quiet`), of what they held past that
+ * night's digest (`leftover`), of its last day or week (`scheduled`), or asked for (`now`). The row is the claim: one per route, kind and period end
  * (unique), written with the stored digest event in one transaction, so a digest is made once
  * however many replicas see it due, and a restart before it was made makes it then.
  */
 export const digests = sqliteTable(
   'digests',
   {
-    id: integer('id').primaryKey({ autoIncrement: true }),
+    id: integer('id').$type<DigestId>().primaryKey({ autoIncrement: true }),
     routeId: integer('route_id')
       .$type<RouteId>()
       .notNull()
       .references(() => routes.id, { onDelete: 'cascade' }),
-    kind: text('kind', { enum: ['quiet', 'scheduled', 'now'] }).notNull(),
+    kind: text('kind', { enum: ['quiet', 'leftover', 'scheduled', 'now'] }).notNull(),
     periodStart: integer('period_start').notNull(),
     periodEnd: integer('period_end').notNull(),
     /** The events it counts; 0 for an empty period (no message unless the route asks for one). */
@@ -352,6 +386,12 @@ export const digests = sqliteTable(
     /** The stored `dispatch.digest` event that carries it to the channel, if there was anything to say. */
     eventId: text('event_id').$type<EventId>(),
     createdAt: integer('created_at').notNull(),
+    /**
+     * Null while it is being made (claimed, not yet drawn and stored); a restart finishes a digest
+     * left so. `attempts` counts the tries, so one that cannot be drawn is given up, not retried forever.
+     */
+    doneAt: integer('done_at'),
+    attempts: integer('attempts').notNull().default(0),
   },
   (t) => [uniqueIndex('digests_route_kind_end').on(t.routeId, t.kind, t.periodEnd)],
 );

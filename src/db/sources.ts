@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { fromRow, isUniqueViolation, type Database } from './database.js';
-import { createRoute, FIRST_ROUTE_NAME, type Layout } from './routes.js';
+import { createRoute, FIRST_ROUTE_NAME, WAITING_CAP, type Layout } from './routes.js';
 import { cachedTarget, targetsChanged } from './target-cache.js';
 import { sources, type Route, type Source } from './schema.js';
-import { scheduleOf, type RouteSchedule } from '../schedule/route-schedule.js';
 import { asSourceId, type ChannelId, type GuildId, type RouteId, type SourceId } from '../ids.js';
 import { byNaturalOrder } from '../natural-order.js';
+import { UserError } from '../user-error.js';
 
 /** Source names are shown in Discord, so they are kept to characters that cannot mention or format. */
 export const SOURCE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -45,6 +45,9 @@ export interface NewSource {
 }
 
 const toSource = (row: Record<string, unknown>): Source => fromRow(sources, row);
+
+/** A deleted source is gone for every reader at once; its events are purged in the background (src/db/purge.ts). */
+const LIVE = sql`deleted_at is null`;
 
 /** A source and its first route (everything, to the given channel), in one transaction. */
 export function createSource(db: Database, input: NewSource, now: number): Promise<{ source: Source; route: Route }> {
@@ -87,13 +90,14 @@ export interface WebhookTarget {
   routes: WebhookRoute[];
 }
 
-/** A route as the webhook needs it: where it posts, what it takes, and its quiet hours. */
+/**
+ * A route as the webhook needs it: what it takes. Where it posts and whether its quiet hours hold
+ * an event are read when the delivery is written (delivery-state.ts), not from this copy, which
+ * may be a second old.
+ */
 export interface WebhookRoute {
   id: RouteId;
-  channelId: ChannelId;
   filter: string;
-  layout: Layout;
-  schedule: RouteSchedule;
 }
 
 export function findWebhookTarget(db: Database, slug: string): Promise<WebhookTarget | undefined> {
@@ -107,17 +111,11 @@ async function readWebhookTarget(db: Database, slug: string): Promise<WebhookTar
     enabled: unknown;
     signing_secret: string | null;
     route_id: RouteId;
-    channel_id: ChannelId;
     filter: string;
-    layout: string;
-    time_zone: string;
-    quiet_from: number | null;
-    quiet_to: number | null;
-    quiet_pass: string;
   }>(sql`
-    select s.id, s.guild_id, s.enabled, s.signing_secret, r.id as route_id, r.channel_id, r.filter, r.layout,
-      r.time_zone, r.quiet_from, r.quiet_to, r.quiet_pass
-    from sources s join routes r on r.source_id = s.id where s.slug = ${slug} order by r.id`);
+    select s.id, s.guild_id, s.enabled, s.signing_secret, r.id as route_id, r.filter
+    from sources s join routes r on r.source_id = s.id
+    where s.slug = ${slug} and ${LIVE} and r.removed_at is null order by r.id`);
   const first = rows[0];
   if (!first) return undefined;
   return {
@@ -125,23 +123,7 @@ async function readWebhookTarget(db: Database, slug: string): Promise<WebhookTar
     guildId: first.guild_id,
     enabled: Boolean(first.enabled),
     signingSecret: first.signing_secret,
-    routes: rows.map((r) => ({
-      id: r.route_id,
-      channelId: r.channel_id,
-      filter: r.filter,
-      layout: r.layout === 'card' ? 'card' : 'feed',
-      // Only the quiet hours: the digest is the scheduler's, not the webhook's.
-      schedule: scheduleOf({
-        timeZone: r.time_zone,
-        quietFrom: r.quiet_from === null ? null : Number(r.quiet_from),
-        quietTo: r.quiet_to === null ? null : Number(r.quiet_to),
-        quietPass: r.quiet_pass,
-        digestEvery: null,
-        digestWeekday: 0,
-        digestAt: null,
-        digestWhenEmpty: false,
-      }),
-    })),
+    routes: rows.map((r) => ({ id: r.route_id, filter: r.filter })),
   };
 }
 
@@ -154,17 +136,17 @@ export async function guildsOfSources(db: Database, sourceIds: readonly SourceId
 
 /** By id, but only within `guildId`: ids come back from Discord components and are not trusted. */
 export async function findSourceById(db: Database, guildId: GuildId, id: SourceId): Promise<Source | undefined> {
-  const row = await db.get(sql`select * from sources where id = ${id} and guild_id = ${guildId}`);
+  const row = await db.get(sql`select * from sources where id = ${id} and guild_id = ${guildId} and ${LIVE}`);
   return row ? toSource(row) : undefined;
 }
 
 export async function findSource(db: Database, guildId: GuildId, name: string): Promise<Source | undefined> {
-  const row = await db.get(sql`select * from sources where guild_id = ${guildId} and name = ${canonicalSourceName(name)}`);
+  const row = await db.get(sql`select * from sources where guild_id = ${guildId} and name = ${canonicalSourceName(name)} and ${LIVE}`);
   return row ? toSource(row) : undefined;
 }
 
 export async function listSources(db: Database, guildId: GuildId): Promise<Source[]> {
-  const sources = (await db.all(sql`select * from sources where guild_id = ${guildId}`)).map(toSource);
+  const sources = (await db.all(sql`select * from sources where guild_id = ${guildId} and ${LIVE}`)).map(toSource);
   return sources.sort((a, b) => byNaturalOrder(a.name, b.name));
 }
 
@@ -172,7 +154,7 @@ export async function listSources(db: Database, guildId: GuildId): Promise<Sourc
 export async function searchSourceNames(db: Database, guildId: GuildId, prefix: string, limit = 25): Promise<string[]> {
   const typed = canonicalSourceName(prefix);
   const rows = await db.all<{ name: string }>(sql`
-    select name from sources where guild_id = ${guildId} and substr(name, 1, ${typed.length}) = ${typed}`);
+    select name from sources where guild_id = ${guildId} and substr(name, 1, ${typed.length}) = ${typed} and ${LIVE}`);
   return rows
     .map((r) => r.name)
     .sort(byNaturalOrder)
@@ -182,22 +164,25 @@ export async function searchSourceNames(db: Database, guildId: GuildId, prefix: 
 async function updateSource(db: Database, source: Source, assignments: ReturnType<typeof sql>, now: number): Promise<Source> {
   targetsChanged();
   const row = await db.get(
-    sql`update sources set ${assignments}, updated_at = ${now} where id = ${source.id} and guild_id = ${source.guildId} returning *`,
+    sql`update sources set ${assignments}, updated_at = ${now} where id = ${source.id} and guild_id = ${source.guildId} and ${LIVE} returning *`,
   );
-  return toSource(row!);
+  if (!row) throw new UserError(`The source **${source.name}** was deleted meanwhile.`);
+  return toSource(row);
 }
 
 /**
- * Disabling pauses what the source has waiting (it stays, and is not sent); enabling makes it due
- * at once. Both in one transaction with the flag, so no pass sees one without the other.
+ * Disabling stops what the source has waiting from being sent (it stays, and the queue skips a
+ * disabled source's routes); enabling lets it go, at once. One row: no delivery is rewritten, so
+ * this costs the same whatever the backlog. Each route's digest restarts from now: a digest never
+ * reaches back over the days a source was disabled (nor piles them up).
  */
 export function setSourceEnabled(db: Database, source: Source, enabled: boolean, now: number): Promise<Source> {
+  targetsChanged();
   return db.transaction(async (tx) => {
-    const [from, to] = enabled ? ['paused', 'pending'] : ['pending', 'paused'];
-    await tx.run(sql`
-      update deliveries set status = ${to}, next_attempt_at = ${enabled ? now : sql`next_attempt_at`}
-      where status = ${from} and event_seq in (select seq from events where source_id = ${source.id})`);
-    return updateSource(tx, source, sql`enabled = ${enabled}`, now);
+    const updated = await updateSource(tx, source, sql`enabled = ${enabled}`, now);
+    if (enabled && !source.enabled)
+      await tx.run(sql`update routes set digest_since = ${now} where source_id = ${source.id} and digest_every is not null`);
+    return updated;
   });
 }
 
@@ -212,15 +197,18 @@ export function renameSource(db: Database, source: Source, name: string, now: nu
 }
 
 /**
- * Deletes the source; its routes, events, deliveries and templates go with it (foreign key
- * cascade). Resolves with how many deliveries were still waiting, for the record (the log line).
+ * Deletes the source: gone at once for every command and webhook (its URL answers 404, its name is
+ * free again), and what it stored — routes, events, deliveries, templates — is purged in bounded
+ * steps in the background (src/db/purge.ts). Resolves with how many deliveries were still
+ * waiting (up to `WAITING_CAP`), for the record (the log line).
  */
-export function deleteSource(db: Database, source: Source): Promise<number> {
+export function deleteSource(db: Database, source: Source, now: number): Promise<number> {
   targetsChanged();
   return db.transaction(async (tx) => {
     const waiting = await tx.get<{ n: number }>(sql`
-      select count(*) as n from deliveries d join events e on e.seq = d.event_seq where e.source_id = ${source.id} and d.status in ('pending', 'paused')`);
-    await tx.run(sql`delete from sources where id = ${source.id} and guild_id = ${source.guildId}`);
+      select count(*) as n from (select 1 from deliveries where status in ('pending', 'quiet')
+        and route_id in (select id from routes where source_id = ${source.id}) limit ${WAITING_CAP}) as capped`);
+    await tx.run(sql`update sources set deleted_at = ${now} where id = ${source.id} and guild_id = ${source.guildId} and ${LIVE}`);
     return Number(waiting!.n);
   });
 }
@@ -249,7 +237,7 @@ export async function replaceStoredSecret(db: Database, id: number, column: Secr
 export async function sourcesConnected(db: Database, sourceIds: readonly SourceId[]): Promise<Set<number>> {
   if (sourceIds.length === 0) return new Set();
   const rows = await db.all<{ id: number }>(
-    sql`select id from sources where id in ${[...new Set(sourceIds)]} and sentry_token is not null`,
+    sql`select id from sources where id in ${[...new Set(sourceIds)]} and sentry_token is not null and ${LIVE}`,
   );
   return new Set(rows.map((r) => Number(r.id)));
 }

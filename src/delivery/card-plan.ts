@@ -1,16 +1,15 @@
 import type { APIEmbed } from 'discord.js';
-import { applyEvent, isResolved, type CardChange, type CardState } from '../cards/state.js';
-import { cardEmbed } from '../cards/embed.js';
-import { cardsOfKeys, saveCard, saveCardMessage } from '../db/cards.js';
+import { applyEvent, type CardChange, type CardState } from '../cards/state.js';
+import { cardsOfKeys } from '../db/cards.js';
 import type { Database } from '../db/database.js';
 import {
-  assignBatch,
   cardsSendingElsewhere,
   jobsInBatch,
   jobsOf,
-  pendingForCard,
+  queuedForCard,
   queuedForChannel,
   seqsOf,
+  withinBytes,
   type Job,
   type QueuedJob,
 } from '../db/queue.js';
@@ -21,24 +20,24 @@ import { templateFor } from '../db/templates.js';
 import { EMBED_LIMITS } from '../embed/limits.js';
 import type { BatchId, ChannelId, RoleId } from '../ids.js';
 import type { Logger } from '../logger.js';
-import { renderEvent, type EventToRender, type RenderedEvent } from '../render/render-event.js';
-import { parsePayload } from '../sentry/payload.js';
+import { renderEvent, type EventToRender } from '../render/render-event.js';
 import { alertActionsOf } from '../sentry/alert-action.js';
 import { TRIAGE_EVENT_TYPE } from '../triage/actions.js';
-import { cardButtons, sharedButtons } from '../triage/components.js';
-import { acceptedAlertRole, sendPlan, withPing, type SendPlan } from './plan.js';
 import { mentions } from '../routing/ping.js';
-import { CARD_EDIT_EVERY_MS, cardEditAt, gatheringUntil, isCardJob, needsBump, partsThatFit } from './policy.js';
+import { isQuiet, scheduleOf } from '../schedule/route-schedule.js';
+import { payloadOf, planNewCards } from './card-new.js';
+import { claimPlan } from './claim.js';
+import { acceptedAlertRole, withPing, type SendPlan } from './plan.js';
+import { CARD_EDIT_EVERY_MS, cardEditAt, gatheringUntil, isCardJob, needsBump, staysSilent } from './policy.js';
 import { newNonce, type DiscordChannels } from './sender.js';
 import { letIngestIn } from './clock.js';
 import { isOwnEvent } from '../sentry/event-type.js';
-import { isQuiet, scheduleOf } from '../schedule/route-schedule.js';
 
 /** A card is moved down when it needs eyes and is no longer among this many latest messages. */
 const VISIBLE_MESSAGES = 20;
 /** How far down a channel's queue the lane looks for a card that may go while the head's card waits to be edited. */
 const LOOKAHEAD = 100;
-/** One edit takes in at most this many events (a storm about one issue is several edits, a second apart at most). */
+/** One edit takes in at most this many events, and their bodies within BODY_BUDGET_BYTES (a storm about one issue is several edits). */
 const EVENTS_PER_EDIT = 500;
 /** Folding events into a card's state gives way to webhooks this often. */
 const FOLD_SLICE = 50;
@@ -58,7 +57,7 @@ export interface CardUpdatePlan {
   kind: 'card-update';
   channelId: ChannelId;
   batchId: BatchId;
-  batch: Job[];
+  batch: QueuedJob[];
   card: CardRow;
   route: Route;
   state: CardState;
@@ -78,23 +77,13 @@ export interface CardUpdatePlan {
   alertPing?: { content: string; roleIds: RoleId[] };
   /** Its source is connected to Sentry's API: the card shows triage buttons. */
   connected: boolean;
-  /** Nothing of it may notify (its events arrived in quiet hours, or are Dispatch's own while the route is quiet): what is posted (the card again, thread lines) is silent. */
+  /** Nothing of it may notify (see `staysSilent`): what is posted (the card again, thread lines) is silent. */
   silent: boolean;
   /** Set when this edit probes a held channel. */
   probing?: Hold;
-  /** Its batch was formed for this send, and so claimed already (see assignBatch). */
-  claimed?: boolean;
 }
 
 export type CardPlan = SendPlan | CardUpdatePlan | { waitUntil: number };
-
-const payloadOf = (job: Job): unknown => {
-  try {
-    return parsePayload(job.body);
-  } catch {
-    return {};
-  }
-};
 
 const changeFor = (prev: CardState | undefined, job: Job, payload = payloadOf(job)): CardChange =>
   applyEvent(prev, { type: job.eventType, payload, key: job.cardKey!, at: job.receivedAt, routeId: job.routeId });
@@ -110,7 +99,8 @@ function firstOfEachCard(jobs: readonly QueuedJob[]): QueuedJob[] {
 /**
  * What to send next to a channel whose head is about a card (one message per Sentry issue or metric
  * alert incident, edited in place): new cards, or one card's edit. The decisions (gathering,
- * coalescing, moving a card down) are the policy's; card-update.ts carries an edit out.
+ * coalescing, moving a card down) are the policy's; card-update.ts carries an edit out. Every plan
+ * that sends is claimed (see `claimPlan`).
  */
 export class CardPlanner {
   constructor(private readonly deps: CardPlanDeps) {}
@@ -136,12 +126,11 @@ export class CardPlanner {
         continue;
       }
       const card = cards.get(cardId(job));
-      // A batch already formed (a retry, or a resend after a crash) goes again as it was, if it is
-      // still all cards' (otherwise it goes as a feed message once it heads the channel).
+      // A batch already formed (a retry) goes again as it was, if it is still all cards' (otherwise
+      // it goes as a feed message once it heads the channel).
       if (job.batchId) {
-        if (card) return this.planUpdate(job, card, now);
         const batch = await jobsInBatch(db, job.batchId);
-        if (batch.every(isCardJob)) return this.planNewCards(channelId, batch, job.batchId);
+        if (batch.every(isCardJob)) return this.planBatch(channelId, batch, now);
         continue;
       }
       if (!card) {
@@ -155,9 +144,11 @@ export class CardPlanner {
           earliest = Math.min(earliest, now + CARD_EDIT_EVERY_MS);
           continue;
         }
-        const together = fresh[0]!.solo ? [fresh[0]!] : fresh.slice(0, EMBED_LIMITS.embedsPerMessage).filter((j, i) => i === 0 || !j.solo);
+        const together = withinBytes(
+          fresh[0]!.solo ? [fresh[0]!] : fresh.slice(0, EMBED_LIMITS.embedsPerMessage).filter((j, i) => i === 0 || !j.solo),
+        );
         const waitUntil = options.ignoreLinger ? undefined : gatheringUntil(together, now, this.deps.batchLingerMs);
-        if (waitUntil === undefined) return this.planNewCards(channelId, await jobsOf(db, seqsOf(together)));
+        if (waitUntil === undefined) return claimPlan(db, await planNewCards(db, channelId, await jobsOf(db, seqsOf(together)), now));
         earliest = Math.min(earliest, waitUntil);
         continue;
       }
@@ -169,103 +160,27 @@ export class CardPlanner {
     return { waitUntil: earliest };
   }
 
-  /**
-   * New cards go out like any batch: several issues that appear together share a message (up to
-   * 10 embeds, 6,000 characters), and a lone one goes at once. Recording the message records the cards.
-   */
-  private async planNewCards(channelId: ChannelId, jobs: Job[], batchId?: BatchId): Promise<SendPlan> {
-    const { db } = this.deps;
-    const routes = await routesByIds(db, [...new Set(jobs.map((j) => j.routeId))]);
-    // Sized as if shared (with a history field each); a card alone keeps its history in its thread instead.
-    const drafts: Awaited<ReturnType<CardPlanner['draftNewCard']>>[] = [];
-    for (const job of jobs) {
-      await letIngestIn();
-      drafts.push(await this.draftNewCard(job, routes.get(job.routeId), true));
-    }
-    const count = batchId ? jobs.length : partsThatFit(drafts.map((d) => d.part));
-    const batch = jobs.slice(0, count);
-    const shared = count > 1;
-    const final = shared ? drafts.slice(0, count) : [await this.draftNewCard(batch[0]!, routes.get(batch[0]!.routeId), false)];
-    const id = batchId ?? newNonce();
-    if (!batchId) await assignBatch(db, seqsOf(batch), id);
-    const plan = {
-      ...sendPlan(
-        channelId,
-        id,
-        batch,
-        final.map((d) => d.part),
-      ),
-      claimed: !batchId,
-    };
-    const connected = await sourcesConnected(
-      db,
-      batch.map((j) => j.sourceId),
-    );
-    const cards = final.map(({ job, state }) => ({ routeId: job.routeId, state }));
-    plan.components = shared
-      ? sharedButtons(
-          cards,
-          cards.every((c, i) => connected.has(batch[i]!.sourceId)),
-        )
-      : cardButtons(cards[0]!.state, { routeId: cards[0]!.routeId, connected: connected.has(batch[0]!.sourceId) });
-    plan.record = async (tx, messageId, at) => {
-      await saveCardMessage(
-        tx,
-        { messageId, channelId, embeds: plan.embeds, content: plan.content ?? null, components: plan.components ?? [] },
-        at,
-      );
-      for (const [position, { job, state }] of final.entries()) {
-        await saveCard(tx, {
-          routeId: job.routeId,
-          cardKey: job.cardKey!,
-          channelId,
-          messageId,
-          position,
-          shared,
-          threadId: null,
-          state: JSON.stringify(state),
-          postedAt: at,
-          lastEditAt: at,
-          updatedAt: at,
-          resolvedAt: isResolved(state) ? at : null,
-        });
-      }
-    };
-    return plan;
+  /** A batch of card events formed earlier (a retry, or a resend after a crash) goes again as it was formed. */
+  async planBatch(channelId: ChannelId, batch: Job[], now: number): Promise<CardPlan> {
+    const head = batch[0]!;
+    const card = (await cardsOfKeys(this.deps.db, [head])).get(cardId(head));
+    if (card) return this.planUpdate(head, card, now, batch);
+    return claimPlan(this.deps.db, await planNewCards(this.deps.db, channelId, batch, now, head.batchId!));
   }
 
   /**
-   * A new card's part of a message: the card (or the embed its template makes, which replaces the
-   * card for that event), and its route's ping. After Discord refused it twice, the generic embed.
+   * An edit: the card's waiting events at once (several within a second are one edit), folded
+   * into its state. When one of them needs eyes and the card would not be seen where it is (older
+   * than CARD_BUMP_AFTER, or no longer among the channel's last 20 messages), it moves down.
    */
-  private async draftNewCard(
-    job: Job,
-    route: Route | undefined,
-    history: boolean,
-  ): Promise<{ job: Job; state: CardState; part: RenderedEvent }> {
-    const { state } = changeFor(undefined, job);
-    const rendered = renderEvent(job, await templateFor(this.deps.db, job.sourceId, job.routeId, job.eventType));
-    const own = rendered.templatePattern !== undefined || job.renderFallback >= 2;
-    const embed = own ? rendered.embeds[0]! : cardEmbed(state, { history });
-    const alertRole = await acceptedAlertRole(this.deps.db, job.sourceId, rendered.alert, job.routeId);
-    return { job, state, part: withPing({ ...rendered, embeds: [embed] }, route, alertRole, job.muted) };
-  }
-
-  /**
-   * An edit: every waiting event about the card at once (several within a second are one edit),
-   * folded into its state. When one of them needs eyes and the card would not be seen where it is
-   * (older than CARD_BUMP_AFTER, or no longer among the channel's last 20 messages), it moves down.
-   */
-  private async planUpdate(head: QueuedJob, card: CardRow, now: number): Promise<CardPlan> {
+  private async planUpdate(head: QueuedJob, card: CardRow, now: number, formed?: Job[]): Promise<CardPlan> {
     const { db } = this.deps;
     // Its previous edit is still being sent from the channel the route posted to before a move: after that one.
-    if (!head.batchId && (await cardsSendingElsewhere(db, [head], head.channelId)).size > 0) return { waitUntil: now + CARD_EDIT_EVERY_MS };
-    const jobs = head.batchId
-      ? await jobsInBatch(db, head.batchId)
-      : await pendingForCard(db, head.routeId, head.cardKey!, EVENTS_PER_EDIT);
+    if (!formed && (await cardsSendingElsewhere(db, [head], head.channelId)).size > 0) return { waitUntil: now + CARD_EDIT_EVERY_MS };
+    const jobs = formed ?? (await jobsOf(db, seqsOf(withinBytes(await queuedForCard(db, head.routeId, head.cardKey!, EVENTS_PER_EDIT)))));
     const route = (await routesByIds(db, [head.routeId])).get(head.routeId);
-    // The route was removed since the queue was read: its deliveries went with it.
-    if (!route) return { waitUntil: now };
+    // The route was removed since the queue was read.
+    if (!route || jobs.length === 0) return { waitUntil: now };
     let state = JSON.parse(card.state) as CardState;
     const changes: CardChange[] = [];
     const alertRoles = new Set<RoleId>();
@@ -293,26 +208,19 @@ export class CardPlanner {
       }));
     const last = jobs[jobs.length - 1]!;
     const rendered = renderEvent(last, await templateFor(db, last.sourceId, last.routeId, last.eventType));
-    const details = threadDetails(jobs, changes);
-    // Sentry's events that did not arrive in quiet hours (or passed them): only these may notify and ping.
+    const quietNow = isQuiet(scheduleOf(route), now);
+    // Sentry's events that did not arrive in quiet hours (or passed them): only these may ping.
     const loud = jobs.filter((job) => !job.muted && !isOwnEvent(job.eventType));
-    // Otherwise the card is edited, or posted again, without a sound: events muted by quiet hours, and
-    // Dispatch's own (a read-back, a click) while the route is quiet.
-    const silent = loud.length === 0 && (jobs.some((job) => job.muted) || isQuiet(scheduleOf(route), now));
     const pingJob = loud[loud.length - 1];
     const pingPart = pingJob === last ? rendered : pingJob && renderEvent(pingJob);
     const ping = pingPart
       ? withPing({ ...pingPart, content: undefined, allowedRoleIds: [] }, route)
       : { content: undefined, allowedRoleIds: [] };
     const connected = (await sourcesConnected(db, [head.sourceId])).has(head.sourceId);
-    // Formed (and claimed) last, once nothing can stop the send.
-    const batchId = head.batchId ?? newNonce();
-    if (!head.batchId) await assignBatch(db, seqsOf(jobs), batchId);
-    return {
+    return claimPlan(db, {
       kind: 'card-update',
-      claimed: !head.batchId,
       channelId: head.channelId,
-      batchId,
+      batchId: head.batchId ?? newNonce(),
       batch: jobs,
       card,
       route,
@@ -320,12 +228,12 @@ export class CardPlanner {
       changes,
       bump,
       ...(rendered.templatePattern !== undefined ? { template: { embed: rendered.embeds[0]!, pattern: rendered.templatePattern } } : {}),
-      details,
+      details: threadDetails(jobs, changes),
       ...(ping.content ? { ping: { content: ping.content, roleIds: ping.allowedRoleIds } } : {}),
       ...(alertRoles.size > 0 ? { alertPing: { content: mentions([...alertRoles]), roleIds: [...alertRoles] } } : {}),
       connected,
-      silent,
-    };
+      silent: staysSilent(jobs.map((job) => ({ ...job, quietNow }))),
+    });
   }
 
   /** Still among the channel's latest messages? When Discord will not say (no Read Message History), assume so. */

@@ -1,8 +1,8 @@
 import type { APIEmbed } from 'discord.js';
 import type { Database } from '../db/database.js';
-import { backlogOfRoute } from '../db/deliveries.js';
-import { assignSummaryBatches, latestWaitingOfType, waitingByType } from '../db/flood-queue.js';
-import { jobsInBatch, type Job, type QueuedJob } from '../db/queue.js';
+import { claim, release } from '../db/delivery-state.js';
+import { collapsible, examplesOf, groupsOf, type CollapsedRow } from '../db/flood-queue.js';
+import { queuedInBatch, seqsOf, waitingOfRoute, type QueuedJob } from '../db/queue.js';
 import type { BatchId, ChannelId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { renderEvent } from '../render/render-event.js';
@@ -18,20 +18,73 @@ export interface FloodDeps {
 }
 
 /**
- * Only when a route's backlog is past reading (see `isFlooding`): every waiting delivery of the
- * head's route — that route's only, whatever else waits in the channel — is counted in a summary
- * embed per type, and the summaries are packed into messages like any batch (10 embeds, 6,000
- * characters), each message a batch of its own. Undefined when the head's route is not flooding.
+ * At most this many waiting events are counted in one summary message: a backlog of any size is
+ * collapsed a bounded step at a time (each step one message and a few milliseconds of database work).
  */
-export async function floodPlan(deps: FloodDeps, head: QueuedJob, now: number): Promise<SendPlan | undefined> {
+export const SUMMARY_MAX_EVENTS = 5000;
+/** Titles of the latest few events of each type are shown; their bodies are the only ones a summary reads. */
+const EXAMPLES = 3;
+
+/**
+ * Only when a route's backlog is past reading (see `isFlooding`): the oldest waiting deliveries of
+ * the head's route — that route's only, whatever else waits in the channel — up to
+ * `SUMMARY_MAX_EVENTS`, counted in a summary embed per type, as many types as one message holds
+ * (10 embeds, 6,000 characters). Chosen from metadata (no body is read to choose), drawn, then
+ * claimed as a batch; a resend after a crash draws the same message from the batch alone.
+ * Undefined when the head's route is not flooding. The plan is claimed.
+ */
+export async function floodPlan(deps: FloodDeps, head: QueuedJob, now: number): Promise<SendPlan | { waitUntil: number } | undefined> {
   const { db, flood } = deps;
   // Card routes do not flood: events about one issue become one edit, however many there are.
   if (head.layout === 'card' || head.solo || now - head.receivedAt <= flood.afterMs) return undefined;
-  if (!isFlooding(await backlogOfRoute(db, head.routeId), now, flood)) return undefined;
-  const groups = await waitingByType(db, head.routeId);
+  const waiting = await waitingOfRoute(db, head.routeId, 'pending', flood.threshold + 1);
+  if (!isFlooding({ waiting, oldestReceivedAt: head.receivedAt }, now, flood)) return undefined;
+  const candidates = await collapsible(db, head.routeId, SUMMARY_MAX_EVENTS);
+  const drawn = await drawSummary(db, candidates);
+  const chosen = candidates.filter((row) => drawn.types.has(row.eventType));
+  if (chosen.length === 0) return undefined;
+  const batchId = newNonce();
+  const claimed = await claim(db, seqsOf(chosen), { batchId, channelId: head.channelId, summary: true });
+  if (claimed < chosen.length) {
+    // Some of them went meanwhile (the route moved, its source was disabled): plan again.
+    await release(db, batchId);
+    return { waitUntil: now };
+  }
+  deps.logger.warn(
+    { source_id: head.sourceId, route_id: head.routeId, collapsed: chosen.length, embeds: drawn.embeds.length },
+    'flood: collapsing waiting events into a summary',
+  );
+  return {
+    kind: 'send',
+    channelId: head.channelId,
+    batchId,
+    batch: await queuedInBatch(db, batchId),
+    embeds: drawn.embeds,
+    summary: true,
+    parts: [],
+  };
+}
+
+/** A summary message rebuilt from its batch alone, so a resend after a crash makes the same message. */
+export async function summaryPlan(db: Database, channelId: ChannelId, batchId: BatchId): Promise<SendPlan> {
+  const batch = await queuedInBatch(db, batchId);
+  const { embeds } = await drawSummary(
+    db,
+    batch.map((job) => ({ seq: job.seq, eventSeq: job.eventSeq, eventType: job.eventType })),
+  );
+  return { kind: 'send', channelId, batchId, batch, embeds, summary: true, parts: [] };
+}
+
+/**
+ * The summary of these waiting deliveries: an embed per type in order of each type's first event,
+ * as many as fit one message. Counts come from the rows; times from each type's first and last
+ * event; titles from its latest few bodies, the only ones read.
+ */
+async function drawSummary(db: Database, rows: readonly CollapsedRow[]): Promise<{ embeds: APIEmbed[]; types: Set<string> }> {
   const embeds: APIEmbed[] = [];
-  for (const group of groups) {
-    const latest = (await latestWaitingOfType(db, head.routeId, group.eventType, 3)).map((e) => renderEvent(e));
+  const groups = await groupsOf(db, rows);
+  for (const group of groups.slice(0, 10)) {
+    const latest = (await examplesOf(db, group.latestSeqs.slice(-EXAMPLES))).map((job) => renderEvent(job));
     embeds.push(
       floodSummaryEmbed({
         ...group,
@@ -40,39 +93,6 @@ export async function floodPlan(deps: FloodDeps, head: QueuedJob, now: number): 
       }),
     );
   }
-  const messages: { batchId: BatchId; eventTypes: string[] }[] = [];
-  for (let start = 0; start < embeds.length; ) {
-    const count = partsThatFit(embeds.slice(start).map((embed) => ({ embeds: [embed] })));
-    messages.push({ batchId: newNonce(), eventTypes: groups.slice(start, start + count).map((g) => g.eventType) });
-    start += count;
-  }
-  if (messages.length === 0) return undefined;
-  await assignSummaryBatches(db, head.routeId, messages);
-  const first = await jobsInBatch(db, messages[0]!.batchId);
-  // Nothing was collapsed after all (the backlog went meanwhile): plan as usual rather than send an empty summary.
-  if (first.length === 0) return undefined;
-  const collapsed = groups.reduce((n, g) => n + g.count, 0);
-  deps.logger.warn(
-    { source_id: head.sourceId, route_id: head.routeId, collapsed, messages: messages.length },
-    'flood: collapsing waiting events into summaries',
-  );
-  return summaryPlan(head.channelId, messages[0]!.batchId, first);
-}
-
-/** A summary message rebuilt from its batch alone, so a resend after a crash makes the same message. */
-export function summaryPlan(channelId: ChannelId, batchId: BatchId, batch: Job[]): SendPlan {
-  const byType = new Map<string, Job[]>();
-  for (const event of batch) byType.set(event.eventType, [...(byType.get(event.eventType) ?? []), event]);
-  const embeds = [...byType].map(([eventType, group]) => {
-    const latest = group.slice(-3).map((e) => renderEvent(e));
-    return floodSummaryEmbed({
-      eventType,
-      count: group.length,
-      project: latest[0]?.facts.projects[0],
-      firstReceivedAt: group[0]!.receivedAt,
-      lastReceivedAt: group[group.length - 1]!.receivedAt,
-      examples: latest.map((part) => part.embeds[0]?.title ?? eventType),
-    });
-  });
-  return { kind: 'send', channelId, batchId, batch, embeds, summary: true, parts: [] };
+  const fits = partsThatFit(embeds.map((embed) => ({ embeds: [embed] })));
+  return { embeds: embeds.slice(0, fits), types: new Set(groups.slice(0, fits).map((g) => g.eventType)) };
 }

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { assignBatch, jobsInBatch, jobsOf, queuedForChannel, seqsOf, type Job } from '../db/queue.js';
+import { jobsInBatch, jobsOf, queuedForChannel, sendingIn, seqsOf, withinBytes, type Job } from '../db/queue.js';
 import { routesByIds } from '../db/routes.js';
 import { templateFor } from '../db/templates.js';
 import { EMBED_LIMITS } from '../embed/limits.js';
@@ -7,8 +7,9 @@ import type { ChannelId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { renderEvent, type RenderedEvent } from '../render/render-event.js';
 import type { CardPlanner, CardUpdatePlan } from './card-plan.js';
+import { claimPlan } from './claim.js';
 import { floodPlan, summaryPlan } from './flood.js';
-import { acceptedAlertRole, sendPlan, withPing, type SendPlan } from './plan.js';
+import { acceptedAlertRole, sendPlan, silentSend, withPing, type SendPlan } from './plan.js';
 import { gatheringUntil, isCardJob, joinableWithHead, partsThatFit, type FloodSettings } from './policy.js';
 import { newNonce } from './sender.js';
 import { letIngestIn } from './clock.js';
@@ -31,39 +32,46 @@ export interface ChannelPlannerDeps {
 }
 
 /**
- * Plans one channel: its head's batch if it already has one (a retry, or a resend after a crash),
- * a flood summary, a new batch, or nothing yet while a burst gathers. A head about a card on a
- * card route is the card planner's.
+ * Plans one channel: a batch whose send began there (sent again, under its nonce), a retry of a
+ * batch formed for it, a flood summary, a new batch, or nothing yet while a burst gathers. A head
+ * about a card on a card route is the card planner's. A plan that sends has claimed its deliveries
+ * for the channel (see `claimPlan`).
  */
 export class ChannelPlanner {
   constructor(private readonly deps: ChannelPlannerDeps) {}
 
   async plan(channelId: ChannelId, now: number, options: PlanOptions = {}): Promise<Plan> {
     const { db } = this.deps;
+    const sending = await sendingIn(db, channelId);
+    if (sending.length > 0) return this.again(channelId, sending, now);
     const pending = await queuedForChannel(db, channelId, EMBED_LIMITS.embedsPerMessage);
     const head = pending[0];
     if (!head) return { nothing: true };
-    if (head.batchId) {
-      // A batch already formed (a retry, a resend after a crash) goes again as it was formed: as
-      // cards only if every event in it is a card's now (a route's layout may have changed since).
-      const batch = await jobsInBatch(db, head.batchId);
-      if (head.summary) return summaryPlan(channelId, head.batchId, batch);
-      if (batch.every(isCardJob)) return this.deps.cards.plan(channelId, now, options);
-      return sendPlan(channelId, head.batchId, batch, await this.render(batch));
-    }
+    if (head.batchId) return this.again(channelId, await jobsInBatch(db, head.batchId), now);
     if (isCardJob(head)) return this.deps.cards.plan(channelId, now, options);
     const flood = await floodPlan(this.deps, head, now);
     if (flood) return flood;
-    const queued = joinableWithHead(pending);
+    const queued = withinBytes(joinableWithHead(pending));
     const waitUntil = options.ignoreLinger ? undefined : gatheringUntil(queued, now, this.deps.batchLingerMs);
     if (waitUntil !== undefined) return { waitUntil };
     const joinable = await jobsOf(db, seqsOf(queued));
     const parts = await this.render(joinable);
-    const count = partsThatFit(parts);
-    const batch = joinable.slice(0, count);
-    const batchId = newNonce();
-    await assignBatch(db, seqsOf(batch), batchId);
-    return { ...sendPlan(channelId, batchId, batch, parts.slice(0, count)), claimed: true };
+    const batch = joinable.slice(0, partsThatFit(parts));
+    return claimPlan(db, sendPlan(channelId, newNonce(), batch, parts.slice(0, batch.length), await silentSend(db, batch, now)));
+  }
+
+  /**
+   * A batch formed earlier goes again as it was formed (a retry; a resend after a restart): as
+   * cards only if every event in it is a card's now (a route's layout may have changed since).
+   */
+  private async again(channelId: ChannelId, batch: Job[], now: number): Promise<Plan> {
+    const { db } = this.deps;
+    const head = batch[0]!;
+    if (!head.summary && batch.every(isCardJob)) return this.deps.cards.planBatch(channelId, batch, now);
+    const plan = head.summary
+      ? await summaryPlan(db, channelId, head.batchId!)
+      : sendPlan(channelId, head.batchId!, batch, await this.render(batch), await silentSend(db, batch, now));
+    return claimPlan(db, plan);
   }
 
   /**

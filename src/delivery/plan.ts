@@ -1,6 +1,6 @@
 import type { APIEmbed } from 'discord.js';
 import type { Database } from '../db/database.js';
-import type { Job } from '../db/queue.js';
+import type { QueuedJob } from '../db/queue.js';
 import type { Hold, Route } from '../db/schema.js';
 import type { RenderedEvent } from '../render/render-event.js';
 import type { AlertActions } from '../sentry/alert-action.js';
@@ -8,6 +8,9 @@ import { alertActionOn } from '../routing/select-routes.js';
 import { alertPingRoleAccepted } from '../db/alert-ping-roles.js';
 import { mentions, pingFor } from '../routing/ping.js';
 import { feedButtons, type ActionRow } from '../triage/components.js';
+import { routesByIds } from '../db/routes.js';
+import { isQuiet, scheduleOf } from '../schedule/route-schedule.js';
+import { staysSilent } from './policy.js';
 import { asRoleId, type BatchId, type ChannelId, type MessageId, type RoleId, type RouteId, type SourceId } from '../ids.js';
 
 /** One message to post in a channel, and what it stands for. */
@@ -15,7 +18,8 @@ export interface SendPlan {
   kind: 'send';
   channelId: ChannelId;
   batchId: BatchId;
-  batch: Job[];
+  /** Its deliveries (their bodies are drawn already: the parts). */
+  batch: QueuedJob[];
   embeds: APIEmbed[];
   /** The batch is a flood summary: its events are counted, not shown one by one. */
   summary: boolean;
@@ -28,10 +32,8 @@ export interface SendPlan {
   parts: RenderedEvent[];
   /** Set when this send probes a held channel. */
   probing?: Hold;
-  /** Every event of it arrived in its route's quiet hours (muted): posted without a notification. */
+  /** Posted without a notification (see `staysSilent`). */
   silent?: boolean;
-  /** Its batch was formed for this send, and so claimed already (see assignBatch). */
-  claimed?: boolean;
   /** What else to record with the delivery, in its transaction (new cards: where they now are). */
   record?: (tx: Database, messageId: MessageId, at: number) => Promise<void>;
 }
@@ -78,7 +80,7 @@ export async function acceptedAlertRole(
 }
 
 /** The message for a batch of parts: their embeds, the content they share, and a link to Sentry for each. */
-export function sendPlan(channelId: ChannelId, batchId: BatchId, batch: Job[], parts: RenderedEvent[]): SendPlan {
+export function sendPlan(channelId: ChannelId, batchId: BatchId, batch: QueuedJob[], parts: RenderedEvent[], silent: boolean): SendPlan {
   const first = parts[0];
   const embeds = parts.flatMap((p) => p.embeds);
   return {
@@ -91,6 +93,17 @@ export function sendPlan(channelId: ChannelId, batchId: BatchId, batch: Job[], p
     summary: false,
     parts,
     ...(first?.content ? { content: first.content, allowedRoleIds: first.allowedRoleIds } : {}),
-    ...(batch.length > 0 && batch.every((job) => job.muted) ? { silent: true } : {}),
+    ...(silent ? { silent: true } : {}),
   };
+}
+
+/** Whether a send of these deliveries stays silent, with their routes' quiet hours as they are `now` (see `staysSilent`). */
+export async function silentSend(db: Database, jobs: readonly QueuedJob[], now: number): Promise<boolean> {
+  const routes = await routesByIds(db, [...new Set(jobs.map((job) => job.routeId))]);
+  return staysSilent(
+    jobs.map((job) => {
+      const route = routes.get(job.routeId);
+      return { ...job, quietNow: route !== undefined && isQuiet(scheduleOf(route), now) };
+    }),
+  );
 }

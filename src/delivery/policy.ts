@@ -2,6 +2,7 @@ import type { Job } from '../db/queue.js';
 import { EMBED_LIMITS, embedLength } from '../embed/limits.js';
 import type { RenderedEvent } from '../render/render-event.js';
 import type { Failure } from './classify-error.js';
+import { isOwnEvent } from '../sentry/event-type.js';
 
 /**
  * When an event goes out, with what, and what happens when Discord says no. Pure decisions: no
@@ -148,6 +149,16 @@ export function followsMovedRoute(failure: Failure): boolean {
 /** During an outage with nothing due: when to probe Discord with the oldest waiting batch, or undefined outside an outage. */
 export function outageProbeAt(lastTransientFailureAt: number | undefined): number | undefined {
   return lastTransientFailureAt === undefined ? undefined : lastTransientFailureAt + RECOVERY.outageProbeMs;
+}
+
+/**
+ * Notify or stay silent, decided here for every send: a feed message, a card posted or moved down,
+ * its thread lines, a digest. A delivery notifies unless it arrived in its route's quiet hours
+ * below `quiet-pass` (muted), or it is Dispatch's own (a digest, a read-back, a click) and its route
+ * is quiet now; a send stays silent when none of its deliveries notifies.
+ */
+export function staysSilent(jobs: readonly (Pick<Job, 'muted' | 'eventType'> & { quietNow: boolean })[]): boolean {
+  return jobs.length > 0 && !jobs.some((job) => !job.muted && !(isOwnEvent(job.eventType) && job.quietNow));
 }
 
 /** A card is edited at most once a second: updates that arrive meanwhile become one edit. */

@@ -1,7 +1,7 @@
 import { isForeignKeyViolation, type Database } from '../db/database.js';
 import { markDelivered, markFailed, markHeld, markRetry, redrawWith, splitBatch, splitSummary, wakeRetries } from '../db/deliveries.js';
 import { deferProbe, holdChannel, liftHold } from '../db/holds.js';
-import { followMovedRoutes, type Job } from '../db/queue.js';
+import type { QueuedJob } from '../db/queue.js';
 import { guildsOfSources } from '../db/sources.js';
 import { recordTemplateError } from '../db/templates.js';
 import type { GuildId, MessageId, SourceId } from '../ids.js';
@@ -12,15 +12,7 @@ import type { CardUpdatePlan } from './card-plan.js';
 import { classifyFailure } from './classify-error.js';
 import { sleepOn, type Clock } from './clock.js';
 import type { SendPlan } from './plan.js';
-import {
-  afterFailure,
-  countsAsOutage,
-  followsMovedRoute,
-  nextAttemptAt,
-  RECOVERY,
-  type AfterFailure,
-  type RetrySettings,
-} from './policy.js';
+import { afterFailure, countsAsOutage, nextAttemptAt, RECOVERY, type AfterFailure, type RetrySettings } from './policy.js';
 import { newNonce } from './sender.js';
 
 /** A send that was tried: a message, or a card's edit. */
@@ -83,12 +75,10 @@ export class Recorder {
     const now = clock.now();
     const log = this.deps.logger.child({ channel_id: attempt.channelId, batch_id: attempt.batchId });
     const failure = classifyFailure(error);
-    // The route was moved while its batch was sent, and Discord surely posted nothing: those events follow it.
-    const moved = (followsMovedRoute(failure) && (await this.persist(() => followMovedRoutes(db, attempt.batch, now)))) || new Set();
-    const batch = attempt.batch.filter((job) => !moved.has(job.seq));
-    if (moved.size > 0) log.info({ moved: moved.size }, 'a route moved while its events were being sent: they follow it');
+    const { batch } = attempt;
     if (batch.length === 0) return;
-    const fields = { event_ids: batch.map((e) => e.eventId), source_id: batch[0]!.sourceId, reason: failure.reason };
+    // A summary's batch holds thousands: the log names the first few.
+    const fields = { event_ids: batch.slice(0, 20).map((e) => e.eventId), source_id: batch[0]!.sourceId, reason: failure.reason };
     const parts = attempt.kind === 'send' ? attempt.parts : [];
     const decision =
       attempt.kind === 'card-update' && failure.kind === 'invalid'
@@ -146,7 +136,7 @@ export class Recorder {
 
   private async redraw(
     attempt: Attempt,
-    batch: Job[],
+    batch: QueuedJob[],
     reason: string,
     renderFallback: number,
     now: number,
@@ -174,8 +164,9 @@ export class Recorder {
     const { db } = this.deps;
     if (this.state.transientFailureAt !== undefined) {
       this.state.transientFailureAt = undefined;
-      const woken = await this.persist(() => wakeRetries(db, at));
-      log.info({ woken }, 'Discord answers again: every waiting retry is due now');
+      log.info('Discord answers again: every waiting retry is due now');
+      // In bounded steps, not holding this send's channel: a long backlog of retries wakes up behind it.
+      void this.persist(() => wakeRetries(db, at)).then((woken) => log.info({ woken }, 'waiting retries woken'));
     }
     const probing = 'probing' in attempt ? attempt.probing : undefined;
     if (probing) {
@@ -199,7 +190,7 @@ export class Recorder {
   }
 
   private countDelivered(
-    batch: readonly Job[],
+    batch: readonly QueuedJob[],
     messageId: MessageId,
     at: number,
     started: number,

@@ -1,5 +1,4 @@
 import type { Database } from '../db/database.js';
-import { claimBatch, followMovedRoutes, releaseClaim } from '../db/queue.js';
 import type { MessageId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { CardUpdater } from './card-update.js';
@@ -17,8 +16,9 @@ export interface SendDeps {
 }
 
 /**
- * Carries out one planned send: claims its batch for the channel, makes the request (a message,
- * or a card's edit), and records what became of it. The caller holds the channel meanwhile.
+ * Carries out one planned send, claimed for its channel by the planner (see claim.ts): makes the
+ * request (a message, or a card's edit), and records what became of it. The caller holds the
+ * channel meanwhile.
  *
  * Exactly once, as far as possible: a batch has its id (its Discord nonce, sent with
  * enforce_nonce) in the database before the send. If the process dies after Discord posted but
@@ -27,15 +27,6 @@ export interface SendDeps {
  */
 export async function send(deps: SendDeps, attempt: Attempt): Promise<void> {
   if (attempt.batch.length === 0) return;
-  // A batch formed earlier (a retry, a resend after a crash) is claimed now, in one statement: if a
-  // route moved or was removed since, (some of) the batch is gone and the channel is planned again.
-  if (!attempt.claimed && (await claimBatch(deps.db, attempt.batchId, attempt.channelId)) < attempt.batch.length) {
-    deps.logger.info({ channel_id: attempt.channelId, batch_id: attempt.batchId }, 'the batch changed before its send; planning again');
-    // Nothing was sent this time: what is left of the batch follows a moved route, the rest waits unclaimed.
-    await followMovedRoutes(deps.db, attempt.batch, deps.clock.now());
-    await releaseClaim(deps.db, attempt.batchId);
-    return;
-  }
   const started = deps.clock.now();
   let messageId: MessageId;
   let alsoRecord: ((tx: Database) => Promise<void>) | undefined;

@@ -1,7 +1,5 @@
 import type { Database } from '../db/database.js';
-import { expireHeld, markFailed } from '../db/deliveries.js';
-import { pruneCards } from '../db/cards.js';
-import { pruneFinished } from '../db/events.js';
+import { markFailed } from '../db/deliveries.js';
 import { deferProbe, holdOf, holdsDue, liftHold, nextHoldProbe, probeHoldsOfGuild } from '../db/holds.js';
 import { dueHeads, type QueuedJob } from '../db/queue.js';
 import type { Hold } from '../db/schema.js';
@@ -10,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { CardPlanner } from './card-plan.js';
 import { CardUpdater } from './card-update.js';
+import { Housekeeper } from './housekeeping.js';
 import { letIngestIn, type Clock, type Timer } from './clock.js';
 import { ChannelPlanner, type Plan, type PlanOptions } from './plan-channel.js';
 import { outageGate, outageProbeAt, RECOVERY, type FloodSettings, type RetrySettings } from './policy.js';
@@ -50,7 +49,6 @@ export interface DeliveryHealth {
   recordingFailing: boolean;
 }
 
-const PRUNE_EVERY_MS = 60 * 60 * 1000;
 /**
  * A pass runs at least this often, kicked or not: no waiting event depends on a wake-up (a kick
  * missed, a NOTIFY lost while a replica's coordination connection was down, a command that forgot).
@@ -91,10 +89,10 @@ export class DeliveryWorker {
   private readonly planner: ChannelPlanner;
   private readonly recorder: Recorder;
   private readonly cards: CardUpdater;
+  private readonly housekeeper: Housekeeper;
   private wakeTimer: Timer | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
   private safetyTimer: Timer | undefined;
-  private pruneTimer: Timer | undefined;
   private passScheduled = false;
   /** When the last pass began (wall time: this paces CPU, it is not the delivery clock). */
   private lastPassAt = Number.NEGATIVE_INFINITY;
@@ -106,13 +104,19 @@ export class DeliveryWorker {
     this.planner = new ChannelPlanner({ ...deps, cards });
     this.recorder = new Recorder(deps, this.state);
     this.cards = new CardUpdater(deps);
+    this.housekeeper = new Housekeeper({ ...deps, wake: () => this.kick() });
   }
 
   start(): void {
     this.state.stopped = false;
-    this.prunePeriodically();
+    this.housekeeper.start();
     this.passPeriodically();
     this.kick();
+  }
+
+  /** A delete or a route change left work for the background (a purge, quiet hours letting go): do it now rather than within TIDY_EVERY_MS. */
+  tidy(): Promise<void> {
+    return this.housekeeper.tidy();
   }
 
   /** Something may be ready to send: look soon (calls in the same tick are coalesced). */
@@ -151,7 +155,8 @@ export class DeliveryWorker {
   /** Stops taking work and waits up to `timeoutMs` (wall time) for sends in flight; unfinished ones resume on restart. */
   async stop(timeoutMs: number): Promise<void> {
     this.state.stopped = true;
-    for (const timer of [this.wakeTimer, this.safetyTimer, this.pruneTimer]) timer?.cancel();
+    for (const timer of [this.wakeTimer, this.safetyTimer]) timer?.cancel();
+    await this.housekeeper.stop();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
@@ -175,13 +180,6 @@ export class DeliveryWorker {
     this.safetyTimer = this.deps.clock.after(SAFETY_PASS_MS, () => {
       this.kick();
       if (!this.state.stopped) this.passPeriodically();
-    });
-  }
-
-  private prunePeriodically(): void {
-    void this.prune();
-    this.pruneTimer = this.deps.clock.after(PRUNE_EVERY_MS, () => {
-      if (!this.state.stopped) this.prunePeriodically();
     });
   }
 
@@ -340,21 +338,5 @@ export class DeliveryWorker {
         this.kick();
       });
     this.inFlight.add(work);
-  }
-
-  private async prune(): Promise<void> {
-    try {
-      const now = this.deps.clock.now();
-      const expired = await expireHeld(this.deps.db, now - this.deps.retentionMs, now);
-      if (expired > 0) {
-        this.deps.metrics.deliveries.inc({ outcome: 'failed' }, expired);
-        this.deps.logger.warn({ expired }, 'held events older than the retention gave up');
-      }
-      const removed = await pruneFinished(this.deps.db, now - this.deps.retentionMs);
-      await pruneCards(this.deps.db, now - this.deps.retentionMs);
-      if (removed > 0) this.deps.logger.info({ removed }, 'pruned finished events');
-    } catch (error) {
-      this.deps.logger.error({ err: error }, 'pruning failed');
-    }
   }
 }

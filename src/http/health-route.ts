@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Database } from '../db/database.js';
-import { queueStats } from '../db/deliveries.js';
+import { queueStats } from '../db/queue.js';
 import { countHolds } from '../db/holds.js';
 import type { DeliveryHealth } from '../delivery/worker.js';
 

@@ -1,6 +1,7 @@
 import express, { type RequestHandler } from 'express';
 import { isForeignKeyViolation, type Database } from '../db/database.js';
 import type { WriteEvent } from '../db/event-writer.js';
+import { SourceGone } from '../db/events.js';
 import type { SecretBox } from '../db/secret-box.js';
 import { findWebhookTarget, SLUG_PATTERN, type WebhookTarget } from '../db/sources.js';
 import { forgetTarget } from '../db/target-cache.js';
@@ -8,7 +9,6 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { cardKeyOf } from '../cards/state.js';
 import { selectRoutes } from '../routing/select-routes.js';
-import { quietTreatment } from '../schedule/route-schedule.js';
 import { alertActionsOf } from '../sentry/alert-action.js';
 import { eventTypeOf } from '../sentry/event-type.js';
 import { eventFacts } from '../sentry/facts.js';
@@ -91,24 +91,33 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     const actions = alertActionsOf(typed.eventType.type, payload);
     const store = async (target: WebhookTarget) => {
       const { through, filteredBy } = selectRoutes(target.routes, typed.eventType.type, facts, actions);
-      const now = deps.now();
-      const kind = { type: typed.eventType.type, level: facts.level };
-      const routes = through.map((route) => ({ ...route, quiet: quietTreatment(route.layout, route.schedule, kind, now) }));
-      const event = { sourceId: target.id, eventType: typed.eventType.type, body, text, routes, filteredBy, cardKey };
+      // Whether a route's quiet hours hold it is decided when it is written, from the route as it is then.
+      const event = {
+        sourceId: target.id,
+        eventType: typed.eventType.type,
+        level: facts.level,
+        body,
+        text,
+        routes: through,
+        filteredBy,
+        cardKey,
+      };
       return { through, filteredBy, accepted: await deps.writeEvent(event) };
     };
     let stored;
     try {
       stored = await store(source);
     } catch (error) {
-      if (!isForeignKeyViolation(error)) throw error;
+      if (!isForeignKeyViolation(error) && !(error instanceof SourceGone)) throw error;
       // A route (or the source) was removed after the look-up, by a command here or on another
       // replica: look again, past the cache, and store the event for the routes that are left.
       forgetTarget(deps.db, res.locals.slug as string);
       const fresh = await findWebhookTarget(deps.db, res.locals.slug as string);
       if (!fresh || !fresh.enabled || fresh.id !== source.id) throw unknownSource();
       // The source was deleted meanwhile after all: the same answer as for any unknown source.
-      stored = await store(fresh).catch((again: unknown) => Promise.reject(isForeignKeyViolation(again) ? unknownSource() : again));
+      stored = await store(fresh).catch((again: unknown) =>
+        Promise.reject(isForeignKeyViolation(again) || again instanceof SourceGone ? unknownSource() : again),
+      );
     }
     const { through, filteredBy, accepted } = stored;
     const outcome = accepted.duplicate ? 'duplicate' : through.length === 0 ? 'filtered' : 'accepted';

@@ -1,26 +1,17 @@
 import type { APIEmbed } from 'discord.js';
-import { applyEvent, isResolved, type CardState } from '../cards/state.js';
+import { isResolved } from '../cards/state.js';
 import { COLORS } from '../embed/colors.js';
 import { escapeText, link } from '../embed/markdown.js';
 import { truncate } from '../embed/text.js';
 import { EMBED_LIMITS } from '../embed/limits.js';
-import { isOwnEvent } from '../sentry/event-type.js';
+import type { DigestFacts, IssueSummary } from './digest-facts.js';
 import { describeQuiet, type Period, type RouteSchedule } from './route-schedule.js';
 
 /**
- * What a digest says, from the events of one route in one period: pure (events in, embeds out).
- * Each issue's events are folded through the card state (src/cards/state.ts), so a digest names an
- * issue, its status and its assignee exactly as its card would.
+ * What a digest says, from the facts of one route's period (src/schedule/digest-facts.ts): pure
+ * (facts in, embeds out). Each issue's state is folded through the card state
+ * (src/cards/state.ts), so a digest names an issue, its status and its assignee as its card would.
  */
-
-/** One delivery of the period, as stored. */
-export interface DigestEvent {
-  eventType: string;
-  payload: unknown;
-  receivedAt: number;
-  /** `issue:<id>` or `incident:<id>`; events about neither are counted, not listed. */
-  cardKey: string | null;
-}
 
 export interface DigestInput {
   kind: 'quiet' | 'scheduled' | 'now';
@@ -34,54 +25,6 @@ export interface DigestInput {
   lateByMs: number;
   /** How many of the schedule's periods it covers (after a long stop, one digest stands in for several). */
   periods: number;
-  /** Events of the period beyond what was read (the digest says there were more). */
-  unread: number;
-}
-
-/** What happened to one issue (or metric alert incident) in the period. */
-export interface IssueSummary {
-  key: string;
-  state: CardState;
-  events: number;
-  created: boolean;
-  regressed: boolean;
-  resolved: boolean;
-  assigned: boolean;
-  alerts: number;
-  comments: number;
-  firstAt: number;
-}
-
-/** Per issue, in order of first appearance; events about no issue are left out (counted by the caller). */
-export function summarizeIssues(events: readonly DigestEvent[]): IssueSummary[] {
-  const byKey = new Map<string, IssueSummary>();
-  for (const event of events) {
-    if (!event.cardKey || isOwnEvent(event.eventType)) continue;
-    const prev = byKey.get(event.cardKey);
-    const { state } = applyEvent(prev?.state, { type: event.eventType, payload: event.payload, key: event.cardKey, at: event.receivedAt });
-    const summary = prev ?? {
-      key: event.cardKey,
-      state,
-      events: 0,
-      created: false,
-      regressed: false,
-      resolved: false,
-      assigned: false,
-      alerts: 0,
-      comments: 0,
-      firstAt: event.receivedAt,
-    };
-    summary.state = state;
-    summary.events += 1;
-    if (event.eventType === 'issue.created') summary.created = true;
-    if (event.eventType === 'issue.unresolved') summary.regressed = true;
-    if (event.eventType === 'issue.resolved') summary.resolved = true;
-    if (event.eventType === 'issue.assigned') summary.assigned = true;
-    if (event.eventType.startsWith('event_alert.') || event.eventType.startsWith('metric_alert.')) summary.alerts += 1;
-    if (event.eventType.startsWith('comment.')) summary.comments += 1;
-    byKey.set(event.cardKey, summary);
-  }
-  return [...byKey.values()];
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -118,13 +61,13 @@ const lineOf = (summary: IssueSummary, links: ReadonlyMap<string, string>): stri
   return `${issueLink(summary, links)}${what ? ` — ${what}` : ''} (${plural(summary.events, 'event')})`;
 };
 
-const byEvents = (a: IssueSummary, b: IssueSummary) => b.events - a.events || a.firstAt - b.firstAt;
+const byEvents = (a: IssueSummary, b: IssueSummary) => b.events - a.events || a.first - b.first;
 
-/** A section: a heading and up to `max` lines, with a count of the rest. */
-function section(heading: string, lines: readonly string[], max: number): string[] {
+/** A section: a heading and up to `max` lines, with a count of the rest (`more` beyond those listed). */
+function section(heading: string, lines: readonly string[], max: number, more = 0): string[] {
   if (lines.length === 0) return [];
   const shown = lines.slice(0, max);
-  const rest = lines.length - shown.length;
+  const rest = lines.length - shown.length + more;
   return [`**${heading}**`, ...shown.map((l) => `• ${l}`), ...(rest > 0 ? [`• …and ${rest} more`] : []), ''];
 }
 
@@ -133,20 +76,10 @@ const TOP = 5;
 export const QUIET_MAX = 100;
 
 /** The lines of a scheduled (daily, weekly, or asked-for) digest. */
-function scheduledLines(input: DigestInput, issues: readonly IssueSummary[], events: readonly DigestEvent[]): string[] {
+function scheduledLines(input: DigestInput, facts: DigestFacts): string[] {
   const link = (s: IssueSummary) => lineOf(s, input.cardLinks);
   const isIssue = (s: IssueSummary) => s.state.kind === 'issue';
-  const alertsByRule = new Map<string, number>();
-  const byProject = new Map<string, number>();
-  for (const event of events) {
-    if (isOwnEvent(event.eventType)) continue;
-    const alertName = alertNameOf(event);
-    if (alertName) alertsByRule.set(alertName, (alertsByRule.get(alertName) ?? 0) + 1);
-  }
-  for (const issue of issues) {
-    const project = issue.state.project ?? issue.state.incident?.projects?.[0];
-    if (project) byProject.set(project, (byProject.get(project) ?? 0) + issue.events);
-  }
+  const { issues } = facts;
   return [
     ...section(
       'New issues',
@@ -164,39 +97,42 @@ function scheduledLines(input: DigestInput, issues: readonly IssueSummary[], eve
         .map(link),
       TOP,
     ),
-    ...section('Regressed', issues.filter((s) => isIssue(s) && s.regressed).map(link), TOP),
-    ...section('Resolved', issues.filter((s) => isIssue(s) && (s.resolved || isResolved(s.state))).map(link), TOP),
+    ...section(
+      'Regressed',
+      issues
+        .filter((s) => isIssue(s) && s.regressed)
+        .sort((a, b) => a.first - b.first)
+        .map(link),
+      TOP,
+    ),
+    ...section(
+      'Resolved',
+      issues
+        .filter((s) => isIssue(s) && (s.resolved || isResolved(s.state)))
+        .sort((a, b) => a.first - b.first)
+        .map(link),
+      TOP,
+    ),
     ...section(
       'Alerts fired',
-      [...alertsByRule].sort((a, b) => b[1] - a[1]).map(([rule, n]) => `${escapeText(rule)} ×${n}`),
+      facts.alertsByRule.map(([rule, n]) => `${escapeText(rule)} ×${n}`),
       TOP,
     ),
     ...section(
       'Busiest projects',
-      [...byProject].sort((a, b) => b[1] - a[1]).map(([project, n]) => `${escapeText(project)}: ${plural(n, 'event')}`),
+      facts.byProject.map(([project, n]) => `${escapeText(project)}: ${plural(n, 'event')}`),
       TOP,
     ),
   ];
 }
 
-/** The rule of an alert that fired (issue alerts) or its alert's name (metric alerts), read as the card does. */
-function alertNameOf(event: DigestEvent): string | undefined {
-  // Fired: an issue alert, or a metric alert going warning or critical (not its resolution).
-  const fired =
-    event.eventType === 'event_alert.triggered' ||
-    event.eventType === 'metric_alert.critical' ||
-    event.eventType === 'metric_alert.warning';
-  if (!fired) return undefined;
-  const { state } = applyEvent(undefined, { type: event.eventType, payload: event.payload, key: event.cardKey ?? 'issue:', at: 0 });
-  return state.alert?.rule ?? state.incident?.rule ?? event.eventType;
-}
-
 /** The lines of a quiet-hours digest: per issue, what happened while the channel was quiet, busiest first. */
-function quietLines(input: DigestInput, issues: readonly IssueSummary[]): string[] {
+function quietLines(input: DigestInput, facts: DigestFacts): string[] {
   return section(
     'While it was quiet',
-    [...issues].sort(byEvents).map((s) => lineOf(s, input.cardLinks)),
+    [...facts.issues].sort(byEvents).map((s) => lineOf(s, input.cardLinks)),
     QUIET_MAX,
+    facts.moreIssues,
   );
 }
 
@@ -220,22 +156,17 @@ export function digestTitle(input: Pick<DigestInput, 'kind' | 'schedule' | 'rout
   return `📋 ${schedule.digest?.every === 'weekly' ? 'Weekly' : 'Daily'} digest · ${routeName}`;
 }
 
-/** Nothing happened in the period: a scheduled digest then says nothing unless the route asks. */
-export const isEmptyDigest = (events: readonly DigestEvent[]) => events.every((e) => isOwnEvent(e.eventType));
-
 /**
  * The digest's embeds: one, or a few when there is a lot to say (each is its own message, so each
  * stays within one embed's limits). Empty when there is nothing to say and the route did not ask
  * to hear it.
  */
-export function buildDigest(input: DigestInput, events: readonly DigestEvent[]): APIEmbed[] {
-  const counted = events.filter((e) => !isOwnEvent(e.eventType));
-  if (counted.length === 0 && input.unread === 0 && input.kind !== 'now' && !input.schedule.digest?.whenEmpty) return [];
-  const issues = summarizeIssues(counted);
-  const others = counted.filter((e) => !e.cardKey).length;
+export function buildDigest(input: DigestInput, facts: DigestFacts): APIEmbed[] {
+  const counted = facts.total;
+  if (counted === 0 && input.kind !== 'now' && !input.schedule.digest?.whenEmpty) return [];
   const { timeZone } = input.schedule;
   const header = [
-    `${when(input.period.start, timeZone)} – ${when(input.period.end, timeZone)} (${timeZone}) · ${plural(counted.length + input.unread, 'event')}`,
+    `${when(input.period.start, timeZone)} – ${when(input.period.end, timeZone)} (${timeZone}) · ${plural(counted, 'event')}`,
     ...(input.lateByMs > 0
       ? [
           `⏰ Late: due ${when(input.period.end, timeZone)}, Dispatch was not running then${input.periods > 1 ? `; it covers ${input.periods} periods` : ''}.`,
@@ -243,15 +174,10 @@ export function buildDigest(input: DigestInput, events: readonly DigestEvent[]):
       : []),
     '',
   ];
-  const body =
-    counted.length === 0
-      ? ['Nothing happened.']
-      : input.kind === 'quiet'
-        ? quietLines(input, issues)
-        : scheduledLines(input, issues, counted);
+  const body = counted === 0 ? ['Nothing happened.'] : input.kind === 'quiet' ? quietLines(input, facts) : scheduledLines(input, facts);
   const footer = [
-    ...(others > 0 ? [`${plural(others, 'other event')} (not about an issue).`] : []),
-    ...(input.unread > 0 ? [`…and ${plural(input.unread, 'more event')} not read into this digest.`] : []),
+    ...(facts.others > 0 ? [`${plural(facts.others, 'other event')} (not about an issue).`] : []),
+    ...(facts.unread > 0 ? [`…and ${plural(facts.unread, 'more event')} about issues not listed one by one.`] : []),
   ];
   return pack(digestTitle(input), [...header, ...body, ...footer]);
 }

@@ -216,7 +216,7 @@ export function scheduleOf(route: ScheduleColumns): RouteSchedule {
 
 /**
  * What quiet hours do to one delivery of an event arriving at `ms`: nothing (`undefined`: outside
- * them, or the event passes), `held` on a feed route (kept for the digest at their end, not
+ * them, or the event passes), `quiet` on a feed route (kept for the digest at their end, not
  * posted), `muted` on a card route (its card is still posted and edited, without a notification
  * or a ping: the channel shows the truth, quietly). Dispatch's own events are never held: a
  * member who clicked a button is looking at the card.
@@ -226,8 +226,8 @@ export function quietTreatment(
   schedule: RouteSchedule,
   event: { type: string; level: Level | undefined },
   ms: number,
-): 'held' | 'muted' | undefined {
+): 'quiet' | 'muted' | undefined {
   if (!schedule.quiet || isOwnEvent(event.type) || !isQuiet(schedule, ms)) return undefined;
   if (passesQuiet(schedule.quiet, event.type, event.level)) return undefined;
-  return layout === 'card' ? 'muted' : 'held';
+  return layout === 'card' ? 'muted' : 'quiet';
 }

@@ -2,8 +2,9 @@
  * Wall-clock time in an IANA time zone, from the runtime's own zone data (Intl): what "22:00 in
  * Europe/Berlin" is as an instant on a given day, and what a given instant reads there. Days with a
  * daylight-saving change are 23 or 25 hours long; a wall time the change skips (02:30 on the spring
- * night) is taken as the same time after the change (03:30), and one that happens twice (02:30 on
- * the autumn night) as its first occurrence — the rules Temporal calls "compatible".
+ * night) is the instant the clock jumps past it (03:00 after the change: the first instant the
+ * wall clock reads 02:30 or later, which is when `localMinutes` says it has passed), and one that
+ * happens twice (02:30 on the autumn night) its first occurrence.
  */
 
 /** A date on the wall calendar: year, month 1–12, day 1–31. */
@@ -114,6 +115,19 @@ export function instantAt(date: LocalDate, minutes: number, timeZone: string): n
   const before = offsetAt(wall - DAY / 2, timeZone);
   const after = offsetAt(wall + DAY / 2, timeZone);
   const candidates = [wall - before, wall - after].filter((t) => t + offsetAt(t, timeZone) === wall);
-  // Twice (autumn): the first. Never (spring): as far past the change as it was meant to be past midnight.
-  return candidates.length > 0 ? Math.min(...candidates) : wall - before;
+  // Twice (autumn): the first.
+  if (candidates.length > 0) return Math.min(...candidates);
+  // Never (spring): the change itself, the first instant the clock reads later than this wall time.
+  return changeBetween(wall - after, wall - before, before, timeZone);
+}
+
+/** The instant (to the minute) in `[from, to]` at which the zone's offset stops being `offsetBefore`. */
+function changeBetween(from: number, to: number, offsetBefore: number, timeZone: string): number {
+  let [lo, hi] = [Math.floor(from / MINUTE), Math.ceil(to / MINUTE)];
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (offsetAt(mid * MINUTE, timeZone) === offsetBefore) lo = mid;
+    else hi = mid;
+  }
+  return hi * MINUTE;
 }

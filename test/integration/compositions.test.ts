@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { queueStats } from '../../src/db/deliveries.js';
+import { queueStats } from '../../src/db/queue.js';
 import { deferProbe, holdChannel } from '../../src/db/holds.js';
 import { createRoute, updateRoute } from '../../src/db/routes.js';
 import { deleteSource, setSourceEnabled } from '../../src/db/sources.js';
@@ -105,7 +105,7 @@ describe('where features meet', () => {
     h.discord.inject([{ status: 200, answerAfter: held.opened }], first.channelId);
     expect((await h.postEvent(first, 'issue', issueTitled('DELETED-SOURCE'))).status).toBe(202);
     await waitFor(() => h.discord.messagesIn(first.channelId).length === 1, 5000, 'the card posted, its answer held');
-    await deleteSource(h.dispatch.db, first);
+    await deleteSource(h.dispatch.db, first, Date.now());
     held.open();
 
     const second = await h.addSource({ secret: null, channelId: first.channelId });

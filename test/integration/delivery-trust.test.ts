@@ -250,7 +250,9 @@ describe('a message Discord refuses', () => {
     }
     expect((await Promise.all(sends)).every((r) => r.status === 202)).toBe(true);
     await expect
-      .poll(async () => (await allDeliveries(h!.dispatch.db)).filter((e) => e.status === 'pending').length, { timeout: 30_000 })
+      .poll(async () => (await allDeliveries(h!.dispatch.db)).filter((e) => e.status === 'pending' || e.status === 'sending').length, {
+        timeout: 30_000,
+      })
       .toBe(0);
     const refused = h.discord.messageRequests(source.channelId).filter((r) => r.status === 400);
     expect(refused).toEqual([]);
@@ -332,7 +334,7 @@ describe('/dispatch source log', () => {
     const log = shownText(await interact(h.discord, slash(admin(h.guild), 'log', [str('source', 'logged')])));
     expect(log).toContain(`posted [message](https://discord.com/channels/${h.guild.id}/${source.channelId}/${posted.id})`);
     expect(log).toContain('received again 1× (duplicate, not posted again)');
-    expect(log).toContain('held: its channel is on hold');
+    expect(log).toContain('waiting: its channel is on hold');
     expect(log).toMatch(/On hold.*since <t:\d+:R>/);
     const deliveries = await h.dispatch.db.all(sql`select status from deliveries`);
     expect(deliveries).toHaveLength(2);

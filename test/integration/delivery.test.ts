@@ -1,6 +1,6 @@
 import type { APIEmbed } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pruneFinished } from '../../src/db/events.js';
+import { pruneOlderThan } from '../../src/db/events.js';
 import type { Source } from '../../src/db/schema.js';
 import { setSourceEnabled } from '../../src/db/sources.js';
 import { EMBED_LIMITS, embedLength } from '../../src/embed/limits.js';
@@ -187,9 +187,9 @@ describe('delivery', () => {
     await setSourceEnabled(h.dispatch.db, source, false, Date.now());
     const text = '{"action":"created"}';
     await storeEvent(h.dispatch.db, { sourceId: source.id, route: source.route, eventType: 'issue.created', text }, 0);
-    expect(await pruneFinished(h.dispatch.db, Date.now() - 60_000)).toBe(0);
-    expect(await pruneFinished(h.dispatch.db, Date.now() + 1)).toBe(1);
-    // The waiting one stays: it waits paused, since its source is disabled.
-    expect((await eventRows(h, source)).map((e) => e.status)).toEqual(['paused']);
+    expect(await pruneOlderThan(h.dispatch.db, Date.now() - 60_000)).toBe(0);
+    expect(await pruneOlderThan(h.dispatch.db, Date.now() + 1)).toBe(1);
+    // The waiting one stays: it waits, since its source is disabled.
+    expect((await eventRows(h, source)).map((e) => e.status)).toEqual(['pending']);
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { queueStats } from '../../src/db/deliveries.js';
+import { queueStats } from '../../src/db/queue.js';
 import { deliveriesOf, sourceRow } from '../support/db.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
 import { admin, interact, shownText, slash, str } from '../support/interactions.js';

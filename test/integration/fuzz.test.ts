@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { queueStats } from '../../src/db/deliveries.js';
+import { queueStats } from '../../src/db/queue.js';
 import { allEvents } from '../support/db.js';
 import { sign } from '../../src/sentry/verify.js';
 import { startHarness } from '../support/harness.js';

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { findCardByKey } from '../../src/db/cards.js';
 import type { Database } from '../../src/db/database.js';
 import { markDelivered } from '../../src/db/deliveries.js';
-import { assignBatch, jobsInBatch, pendingForChannel } from '../../src/db/queue.js';
+import { dueHeads, jobsInBatch, queuedForChannel } from '../../src/db/queue.js';
+import { claim } from '../../src/db/delivery-state.js';
 import { createRoute, deleteRoute, RouteChannelTaken, routesOf, updateRoute } from '../../src/db/routes.js';
 import { createSource, setSourceEnabled } from '../../src/db/sources.js';
 import { openSqlite } from '../../src/db/sqlite.js';
@@ -115,23 +116,26 @@ describe('where the rewritten engine met the other features', () => {
     expect(cardsOf(a)).toHaveLength(0); // the old one is a pointer now
   });
 
-  it('a route moved after Discord posted but answered 500: the batch is sent again where it was (its nonce finds the message), not in both channels', async () => {
-    const h = await start({ RETRY_SCHEDULE: '400ms' });
+  /**
+   * Issue 28 item 10: three events failing with 503, the route moved while they wait for their
+   * retry, Discord back: all three were posted in the old channel. A batch sleeping between retries
+   * is waiting, not being sent, so it follows its route (a new batch, a new nonce for the new
+   * channel); only a send under way when the route moves ends where it began.
+   */
+  it('a route moved while its events wait for a retry: they are posted where the route posts now, none in the old channel', async () => {
+    const h = await start({ RETRY_SCHEDULE: '400ms', BATCH_LINGER: '0ms' });
     const source = await h.addSource({ secret: null });
-    // Discord posts the message, then answers 500: the bot cannot know whether it was posted.
-    h.discord.inject([{ status: 500, postThenFail: 500 }], source.channelId);
-    expect((await h.postEvent(source, 'issue', issueTitled('AMBIGUOUS'))).status).toBe(202);
-    await waitFor(() => h.discord.messagesIn(source.channelId).length === 1, 5000, 'posted, answered 500');
-    await expect.poll(async () => (await deliveriesOf(h.dispatch.db, source.id))[0]?.attempts, { timeout: 5000 }).toBe(1);
-    // The route moves while the batch waits for its retry.
-    await updateRoute(h.dispatch.db, source.route, { channelId: asChannelId(h.guild.channels[1]!.id) }, Date.now());
-    await expect.poll(() => allDelivered(h, source.id), { timeout: 8000 }).toEqual(['delivered']);
-    const where = h.discord.messages.filter((m) => JSON.stringify(m.embeds).includes('AMBIGUOUS')).map((m) => m.channel_id);
-    expect(where).toEqual([source.channelId]);
-    // What comes next follows the route.
-    expect((await h.postEvent(source, 'issue', issueTitled('NEXT'))).status).toBe(202);
-    const next = await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('NEXT'), 5000);
-    expect(next.channel_id).toBe(h.guild.channels[1]!.id);
+    const [a, b] = [source.channelId, h.guild.channels[1]!.id];
+    h.discord.inject(
+      Array.from({ length: 3 }, () => ({ status: 503 })),
+      a,
+    );
+    for (const title of ['WAIT-1', 'WAIT-2', 'WAIT-3']) expect((await h.postEvent(source, 'issue', issueTitled(title))).status).toBe(202);
+    await expect.poll(async () => (await deliveriesOf(h.dispatch.db, source.id)).some((d) => d.attempts > 0), { timeout: 5000 }).toBe(true);
+    await updateRoute(h.dispatch.db, source.route, { channelId: asChannelId(b) }, Date.now());
+    await expect.poll(() => allDelivered(h, source.id), { timeout: 10_000 }).toEqual(['delivered', 'delivered', 'delivered']);
+    const where = (title: string) => h.discord.messages.filter((m) => JSON.stringify(m.embeds).includes(title)).map((m) => m.channel_id);
+    expect({ 1: where('WAIT-1'), 2: where('WAIT-2'), 3: where('WAIT-3') }).toEqual({ 1: [b], 2: [b], 3: [b] });
   });
 
   it('a webhook right after another replica moved the route is stored for where the route is now', async () => {
@@ -167,7 +171,7 @@ describe('where the rewritten engine met the other features', () => {
       },
       Date.now(),
     );
-    await deleteRoute(h.dispatch.db, source.route); // nothing waits any more
+    await deleteRoute(h.dispatch.db, source.route, Date.now()); // nothing waits any more
     expect(second.id).not.toBe(source.route.id);
     h.dispatch.worker.kick();
     await expect.poll(async () => ((await (await fetch(`${h.dispatch.url}/healthz`)).json()) as { status: string }).status).toBe('ok');
@@ -221,10 +225,10 @@ describe('the repositories under concurrent changes', () => {
       Date.now(),
     );
     await storeEvent(db, { sourceId: source.id, eventType: 'issue.created', text: '{"a":1}', route });
-    await assignBatch(
+    await claim(
       db,
-      (await pendingForChannel(db, route.channelId, 10)).map((j) => j.seq),
-      asBatchId('b'),
+      (await queuedForChannel(db, route.channelId, 10)).map((j) => j.seq),
+      { batchId: asBatchId('b'), channelId: route.channelId },
     );
     const batch = await jobsInBatch(db, asBatchId('b'));
     await markDelivered(db, batch, asMessageId('1'), Date.now());
@@ -232,7 +236,7 @@ describe('the repositories under concurrent changes', () => {
     expect((await sourceRow(db, source.id)).eventsDelivered).toBe(1);
   });
 
-  it("a disabled source's waiting deliveries are paused (never read by the queue), and enabling makes them due", async () => {
+  it("a disabled source's waiting deliveries are skipped by the queue (none rewritten), and enabling makes them due", async () => {
     const db = await database();
     const { source, route } = await createSource(
       db,
@@ -241,12 +245,16 @@ describe('the repositories under concurrent changes', () => {
     );
     await storeEvent(db, { sourceId: source.id, eventType: 'issue.created', text: '{"a":1}', route });
     const disabled = await setSourceEnabled(db, source, false, Date.now());
-    expect((await deliveriesOf(db, source.id)).map((d) => d.status)).toEqual(['paused']);
-    expect(await pendingForChannel(db, route.channelId, 10)).toEqual([]);
-    // Even one stored after (a webhook that read the source just before it was disabled) waits paused.
+    expect((await deliveriesOf(db, source.id)).map((d) => d.status)).toEqual(['pending']);
+    expect(await queuedForChannel(db, route.channelId, 10)).toEqual([]);
+    expect(await dueHeads(db)).toEqual([]);
+    // Even one stored after (a webhook that read the source just before it was disabled) waits.
     await storeEvent(db, { sourceId: source.id, eventType: 'issue.created', text: '{"a":2}', route });
-    expect((await deliveriesOf(db, source.id)).map((d) => d.status)).toEqual(['paused', 'paused']);
+    expect(await queuedForChannel(db, route.channelId, 10)).toEqual([]);
+    // Nor can a batch planned before the disable be claimed after it.
+    const seqs = (await deliveriesOf(db, source.id)).map((d) => d.seq);
+    expect(await claim(db, seqs, { batchId: asBatchId('late'), channelId: route.channelId })).toBe(0);
     await setSourceEnabled(db, disabled, true, Date.now());
-    expect((await pendingForChannel(db, route.channelId, 10)).length).toBe(2);
+    expect((await queuedForChannel(db, route.channelId, 10)).length).toBe(2);
   });
 });

@@ -118,7 +118,7 @@ describe('POST /hooks/:slug', () => {
       const { setSourceEnabled, deleteSource } = await import('../../src/db/sources.js');
       const disabled = await setSourceEnabled(h.dispatch.db, await h.addSource({ secret: SECRET }), false, Date.now());
       const deleted = await h.addSource({ secret: SECRET });
-      await deleteSource(h.dispatch.db, deleted);
+      await deleteSource(h.dispatch.db, deleted, Date.now());
       const answers = [];
       for (const slug of ['A'.repeat(32), disabled.slug, deleted.slug, '..%2F..%2Fetc', 'x']) {
         const { response, stored, json } = await postAndCountStored(slug, sentryRequest('issue', issueCreated, SECRET));

@@ -176,7 +176,7 @@ async function postEvent(model: Model, world: World, slot: number, kind: EventKi
     .filter(
       (r) =>
         quietTreatment(r.layout, { timeZone: 'UTC', quiet: { ...r.quiet!, pass: 'fatal' } }, { type: kind, level: facts.level }, at) ===
-        'held',
+        'quiet',
     )
     .map((r) => r.id);
   model.events.push({
@@ -378,7 +378,7 @@ class RemoveRoute extends Step {
     const routes = liveRoutes(s);
     const route = routes[this.pick % routes.length]!;
     const real = (await routesOf(world.db, s.id)).find((r) => r.id === route.id)!;
-    s.dropped += await deleteRoute(world.db, real);
+    s.dropped += await deleteRoute(world.db, real, world.clock.now());
     route.removed = true;
   }
   toString() {
@@ -411,7 +411,7 @@ class SourceAction extends Step {
         await renameSource(world.db, real, s.name, now);
         return;
       case 'delete':
-        await deleteSource(world.db, real);
+        await deleteSource(world.db, real, world.clock.now());
         s.deleted = true;
         return;
       case 'template':
@@ -474,12 +474,12 @@ class MidSend extends Step {
     const real = (await routesOf(world.db, s.id)).find((r) => r.id === route.id)!;
     switch (this.change) {
       case 'delete-source':
-        await deleteSource(world.db, (await findSourceById(world.db, asGuildId(world.guilds[s.guild]!.id), s.id))!);
+        await deleteSource(world.db, (await findSourceById(world.db, asGuildId(world.guilds[s.guild]!.id), s.id))!, world.clock.now());
         s.deleted = true;
         break;
       case 'remove-route':
         if (routes.length < 2) break;
-        s.dropped += await deleteRoute(world.db, real);
+        s.dropped += await deleteRoute(world.db, real, world.clock.now());
         route.removed = true;
         break;
       case 'move-route': {

@@ -102,7 +102,8 @@ interface DeliveryRow {
 async function deliveries(world: World): Promise<DeliveryRow[]> {
   return world.db.all<DeliveryRow>(sql`
     select d.seq, d.route_id, d.channel_id, d.status, d.message_id, e.id as event_id, e.source_id, s.enabled
-    from deliveries d join events e on e.seq = d.event_seq join sources s on s.id = e.source_id order by d.seq`);
+    from deliveries d join events e on e.seq = d.event_seq join sources s on s.id = e.source_id join routes r on r.id = d.route_id
+    where s.deleted_at is null and r.removed_at is null order by d.seq`);
 }
 
 /** Once healed and quiet: what must be true of everything that happened. */
@@ -143,7 +144,7 @@ export async function checkAtQuiescence(model: Model, world: World): Promise<voi
         continue;
       }
       // Held, then posted on its own: only when its route let go of what it held meanwhile (quiet hours off, or cards).
-      if (heldByQuiet && row.status !== 'paused')
+      if (heldByQuiet && row.status !== 'quiet')
         expect(
           route.releasedAt.some((at) => at >= event.at),
           `${event.marks.event} held by route ${row.route_id}, then ${row.status} without its quiet hours turned off`,
@@ -291,8 +292,10 @@ function checkOrder(model: Model, world: World): void {
 /** With Discord healthy and the clock moved on, no channel sits on work that is due. */
 export async function checkNothingStale(world: World, olderThanMs: number): Promise<void> {
   const stale = await world.db.all<{ seq: number; channel_id: string }>(sql`
-    select d.seq, d.channel_id from deliveries d join events e on e.seq = d.event_seq join sources s on s.id = e.source_id
-    where d.status = 'pending' and s.enabled = ${true} and d.channel_id not in (select channel_id from holds)
+    select d.seq, r.channel_id from deliveries d join events e on e.seq = d.event_seq join sources s on s.id = e.source_id
+      join routes r on r.id = d.route_id
+    where d.status = 'pending' and s.enabled = ${true} and s.deleted_at is null and r.removed_at is null
+      and r.channel_id not in (select channel_id from holds)
       and d.next_attempt_at <= ${world.clock.now() - olderThanMs}`);
   expect(stale, 'deliveries due for a while in a healthy channel').toEqual([]);
 }

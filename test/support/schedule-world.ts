@@ -5,11 +5,12 @@ import { sql } from 'drizzle-orm';
 import { openSqlite } from '../../src/db/sqlite.js';
 import type { Database } from '../../src/db/database.js';
 import { acceptEvents } from '../../src/db/events.js';
+import { inSteps } from '../../src/db/deliveries.js';
+import { releaseQuiet } from '../../src/db/delivery-state.js';
 import { createSource } from '../../src/db/sources.js';
 import { findRoute, updateRoute } from '../../src/db/routes.js';
 import type { Route } from '../../src/db/schema.js';
 import { DigestScheduler } from '../../src/schedule/digest-scheduler.js';
-import { quietTreatment, scheduleOf } from '../../src/schedule/route-schedule.js';
 import { cardKeyOf } from '../../src/cards/state.js';
 import { eventFacts } from '../../src/sentry/facts.js';
 import { createLogger } from '../../src/logger.js';
@@ -39,7 +40,12 @@ export async function scheduleWorld(layout: 'feed' | 'card' = 'feed') {
   );
   const scheduler = new DigestScheduler({ db, logger: createLogger({ level: 'silent', pretty: false }), clock, wake: () => {} });
   const current = async (): Promise<Route> => (await findRoute(db, source.id, route.name))!;
-  const edit = async (changes: Parameters<typeof updateRoute>[2]) => updateRoute(db, await current(), changes, t);
+  /** Changes the route, then lets the worker's housekeeping step run (quiet hours turned off let go of what they held). */
+  const edit = async (changes: Parameters<typeof updateRoute>[2]) => {
+    const updated = await updateRoute(db, await current(), changes, t);
+    await inSteps(() => releaseQuiet(db, t));
+    return updated;
+  };
   let n = 0;
   /** Stores an event as the webhook would (quiet treatment on the route as it is now). */
   const send = async (kind: EventKind, issue: string, level: Marks['level'] = 'error', edit?: (payload: any) => void) => {
@@ -49,7 +55,6 @@ export async function scheduleWorld(layout: 'feed' | 'card' = 'feed') {
     const text = JSON.stringify(payload);
     const r = await current();
     const facts = eventFacts(kind, payload);
-    const quiet = quietTreatment(r.layout as 'feed' | 'card', scheduleOf(r), { type: kind, level: facts.level }, t);
     const cardKey = cardKeyOf(facts) as CardKey | undefined;
     const [res] = await acceptEvents(
       db,
@@ -57,9 +62,10 @@ export async function scheduleWorld(layout: 'feed' | 'card' = 'feed') {
         {
           sourceId: source.id,
           eventType: kind,
+          level: facts.level,
           body: Buffer.from(text),
           text,
-          routes: [{ id: r.id, channelId: r.channelId, quiet }],
+          routes: [{ id: r.id }],
           filteredBy: [],
           ...(cardKey ? { cardKey } : {}),
         },

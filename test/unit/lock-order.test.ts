@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
 import { markDelivered } from '../../src/db/deliveries.js';
 import { acceptEvents } from '../../src/db/events.js';
-import { jobsInBatch, assignBatch } from '../../src/db/queue.js';
+import { jobsInBatch } from '../../src/db/queue.js';
+import { claim } from '../../src/db/delivery-state.js';
 import { createSource } from '../../src/db/sources.js';
 import { openSqlite } from '../../src/db/sqlite.js';
 import { asBatchId, asChannelId, asGuildId, asMessageId, type DeliverySeq } from '../../src/ids.js';
@@ -51,7 +52,7 @@ describe('counter updates lock rows in id order', () => {
       eventType: 'issue.created',
       text,
       body: Buffer.from(text),
-      routes: [{ id: source.route.id, channelId: source.route.channelId }],
+      routes: [{ id: source.route.id }],
       filteredBy: [],
     });
     await acceptEvents(recording.db, [event(second, '{"a":1}'), event(first, '{"a":2}')], Date.now(), 3_600_000);
@@ -65,12 +66,14 @@ describe('counter updates lock rows in id order', () => {
       eventType: 'issue.created',
       text,
       body: Buffer.from(text),
-      routes: [{ id: source.route.id, channelId: asChannelId('300') }],
+      routes: [{ id: source.route.id }],
       filteredBy: [],
     });
     await acceptEvents(db, [event(second, '{"b":1}'), event(first, '{"b":2}')], Date.now(), 3_600_000);
     const seqs = (await db.all<{ seq: DeliverySeq }>(sql`select seq from deliveries order by seq`)).map((r) => r.seq);
-    await assignBatch(db, seqs, asBatchId('b1'));
+    // Two routes, two channels: each delivery is claimed for its own route's channel, in one batch.
+    await claim(db, [seqs[0]!], { batchId: asBatchId('b1'), channelId: second.route.channelId });
+    await claim(db, [seqs[1]!], { batchId: asBatchId('b1'), channelId: first.route.channelId });
     const batch = await jobsInBatch(db, asBatchId('b1'));
     expect(batch.map((j) => j.sourceId)).toEqual([second.source.id, first.source.id]);
     const recording = recordingDatabase(db);

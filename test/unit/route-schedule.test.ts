@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildDigest, type DigestEvent, type DigestInput } from '../../src/schedule/digest.js';
+import { buildDigest as draw, type DigestInput } from '../../src/schedule/digest.js';
+import { factsOfEvents, type DigestEvent } from '../../src/schedule/digest-facts.js';
 import {
   isQuiet,
   lastDigestDue,
@@ -60,12 +61,12 @@ describe('quiet hours on the wall clock', () => {
   it('holds on a feed route, mutes on a card route, and lets fatal events, critical metric alerts and our own events through', () => {
     const night = at('2026-01-10T23:00:00Z');
     const day = at('2026-01-10T12:00:00Z');
-    expect(quietTreatment('feed', berlin, { type: 'issue.created', level: 'error' }, night)).toBe('held');
+    expect(quietTreatment('feed', berlin, { type: 'issue.created', level: 'error' }, night)).toBe('quiet');
     expect(quietTreatment('card', berlin, { type: 'issue.created', level: 'error' }, night)).toBe('muted');
-    expect(quietTreatment('feed', berlin, { type: 'comment.created', level: undefined }, night)).toBe('held');
+    expect(quietTreatment('feed', berlin, { type: 'comment.created', level: undefined }, night)).toBe('quiet');
     expect(quietTreatment('feed', berlin, { type: 'issue.created', level: 'fatal' }, night)).toBeUndefined();
     expect(quietTreatment('feed', berlin, { type: 'metric_alert.critical', level: undefined }, night)).toBeUndefined();
-    expect(quietTreatment('feed', berlin, { type: 'metric_alert.warning', level: undefined }, night)).toBe('held');
+    expect(quietTreatment('feed', berlin, { type: 'metric_alert.warning', level: undefined }, night)).toBe('quiet');
     expect(quietTreatment('card', berlin, { type: 'dispatch.triage', level: undefined }, night)).toBeUndefined();
     expect(quietTreatment('feed', berlin, { type: 'issue.created', level: 'error' }, day)).toBeUndefined();
     const lenient = { ...berlin, quiet: { ...berlin.quiet!, pass: 'warning' as const } };
@@ -92,6 +93,8 @@ describe('digest times', () => {
 });
 
 describe('what a digest says', () => {
+  /** A digest of these events, every one at hand (what the database reading gives for a period this small). */
+  const buildDigest = (input: DigestInput, events: readonly DigestEvent[]) => draw(input, factsOfEvents(events));
   let n = 0;
   const event = (kind: EventKind, issue: string, receivedAt = at('2026-04-01T10:00:00Z')): DigestEvent => {
     const marks = {
@@ -111,7 +114,6 @@ describe('what a digest says', () => {
     cardLinks: new Map(),
     lateByMs: 0,
     periods: 1,
-    unread: 0,
     ...over,
   });
 

@@ -1,0 +1,57 @@
+import { sql } from 'drizzle-orm';
+import type { Database } from './database.js';
+import { dropOfRoute } from './delivery-state.js';
+import type { RouteId, SourceId } from '../ids.js';
+
+/**
+ * What a removed route or a deleted source leaves behind, deleted a bounded step at a time in the
+ * background (the command marked it gone and answered at once): its deliveries, then its events,
+ * then the row itself, whose foreign keys take the small rest (cards, templates, digests).
+ */
+
+/** Events of a deleted source deleted per step (their deliveries go with them). */
+const EVENTS_PER_STEP = 200;
+
+/** Routes removed (or of a deleted source) whose leftovers are still to purge. */
+export async function routesToPurge(db: Database): Promise<{ id: RouteId; sourceId: SourceId }[]> {
+  const rows = await db.all<{ id: number; source_id: number }>(sql`
+    select r.id, r.source_id from routes r where r.removed_at is not null
+      or exists (select 1 from sources s where s.id = r.source_id and s.deleted_at is not null)
+    order by r.id`);
+  return rows.map((r) => ({ id: Number(r.id) as RouteId, sourceId: Number(r.source_id) as SourceId }));
+}
+
+/** Sources deleted whose events are still to purge. */
+export async function sourcesToPurge(db: Database): Promise<SourceId[]> {
+  const rows = await db.all<{ id: number }>(sql`select id from sources where deleted_at is not null order by id`);
+  return rows.map((r) => Number(r.id) as SourceId);
+}
+
+/**
+ * One step of purging a route: some of its deliveries (pending and quiet ones counted as dropped on
+ * the source), or, when none are left, the route itself if it was removed (a deleted source's
+ * routes go with the source). Resolves with the rows this step deleted: 0 when done.
+ */
+export async function purgeRouteStep(db: Database, route: { id: RouteId; sourceId: SourceId }): Promise<number> {
+  const deleted = await dropOfRoute(db, route.id, route.sourceId);
+  if (deleted > 0) return deleted;
+  await db.run(sql`delete from routes where id = ${route.id} and removed_at is not null`);
+  return 0;
+}
+
+/** One step of purging a deleted source: some of its events, or, when none are left, the source. Resolves with the rows deleted: 0 when done. */
+export async function purgeSourceStep(db: Database, sourceId: SourceId): Promise<number> {
+  const deleted = await db.run(sql`
+    delete from events where seq in (select seq from events where source_id = ${sourceId} order by seq limit ${EVENTS_PER_STEP})`);
+  if (deleted > 0) return deleted;
+  await db.run(sql`delete from sources where id = ${sourceId} and deleted_at is not null`);
+  return 0;
+}
+
+/** Whether anything waits to be purged: a cheap look, every few seconds. */
+export async function anythingToPurge(db: Database): Promise<boolean> {
+  const row = await db.get(sql`
+    select 1 as found where exists (select 1 from routes where removed_at is not null)
+      or exists (select 1 from sources where deleted_at is not null)`);
+  return row !== undefined;
+}

@@ -1,0 +1,108 @@
+import { applyEvent, isResolved, type CardState } from '../cards/state.js';
+import { cardEmbed } from '../cards/embed.js';
+import { saveCard, saveCardMessage } from '../db/cards.js';
+import type { Database } from '../db/database.js';
+import type { Job } from '../db/queue.js';
+import { routesByIds } from '../db/routes.js';
+import type { Route } from '../db/schema.js';
+import { sourcesConnected } from '../db/sources.js';
+import { templateFor } from '../db/templates.js';
+import type { BatchId, ChannelId } from '../ids.js';
+import { renderEvent, type RenderedEvent } from '../render/render-event.js';
+import { parsePayload } from '../sentry/payload.js';
+import { cardButtons, sharedButtons } from '../triage/components.js';
+import { letIngestIn } from './clock.js';
+import { acceptedAlertRole, sendPlan, silentSend, withPing, type SendPlan } from './plan.js';
+import { partsThatFit } from './policy.js';
+import { newNonce } from './sender.js';
+
+/** A delivery's payload, as the card state folds it (an unreadable one folds as empty). */
+export const payloadOf = (job: Job): unknown => {
+  try {
+    return parsePayload(job.body);
+  } catch {
+    return {};
+  }
+};
+
+/**
+ * New cards go out like any batch: several issues that appear together share a message (up to
+ * 10 embeds, 6,000 characters), and a lone one goes at once. Recording the message records the
+ * cards. With `batchId`, a batch formed earlier goes again as it was (a retry; a resend).
+ */
+export async function planNewCards(db: Database, channelId: ChannelId, jobs: Job[], now: number, batchId?: BatchId): Promise<SendPlan> {
+  const routes = await routesByIds(db, [...new Set(jobs.map((j) => j.routeId))]);
+  // Sized as if shared (with a history field each); a card alone keeps its history in its thread instead.
+  const drafts: Awaited<ReturnType<typeof draftNewCard>>[] = [];
+  for (const job of jobs) {
+    await letIngestIn();
+    drafts.push(await draftNewCard(db, job, routes.get(job.routeId), true));
+  }
+  const count = batchId ? jobs.length : partsThatFit(drafts.map((d) => d.part));
+  const batch = jobs.slice(0, count);
+  const shared = count > 1;
+  const final = shared ? drafts.slice(0, count) : [await draftNewCard(db, batch[0]!, routes.get(batch[0]!.routeId), false)];
+  const plan = sendPlan(
+    channelId,
+    batchId ?? newNonce(),
+    batch,
+    final.map((d) => d.part),
+    await silentSend(db, batch, now),
+  );
+  const connected = await sourcesConnected(db, [...new Set(batch.map((j) => j.sourceId))]);
+  const cards = final.map(({ job, state }) => ({ routeId: job.routeId, state }));
+  plan.components = shared
+    ? sharedButtons(
+        cards,
+        cards.every((_, i) => connected.has(batch[i]!.sourceId)),
+      )
+    : cardButtons(cards[0]!.state, { routeId: cards[0]!.routeId, connected: connected.has(batch[0]!.sourceId) });
+  plan.record = async (tx, messageId, at) => {
+    await saveCardMessage(
+      tx,
+      { messageId, channelId, embeds: plan.embeds, content: plan.content ?? null, components: plan.components ?? [] },
+      at,
+    );
+    for (const [position, { job, state }] of final.entries()) {
+      await saveCard(tx, {
+        routeId: job.routeId,
+        cardKey: job.cardKey!,
+        channelId,
+        messageId,
+        position,
+        shared,
+        threadId: null,
+        state: JSON.stringify(state),
+        postedAt: at,
+        lastEditAt: at,
+        updatedAt: at,
+        resolvedAt: isResolved(state) ? at : null,
+      });
+    }
+  };
+  return plan;
+}
+
+/**
+ * A new card's part of a message: the card (or the embed its template makes, which replaces the
+ * card for that event), and its route's ping. After Discord refused it twice, the generic embed.
+ */
+async function draftNewCard(
+  db: Database,
+  job: Job,
+  route: Route | undefined,
+  history: boolean,
+): Promise<{ job: Job; state: CardState; part: RenderedEvent }> {
+  const { state } = applyEvent(undefined, {
+    type: job.eventType,
+    payload: payloadOf(job),
+    key: job.cardKey!,
+    at: job.receivedAt,
+    routeId: job.routeId,
+  });
+  const rendered = renderEvent(job, await templateFor(db, job.sourceId, job.routeId, job.eventType));
+  const own = rendered.templatePattern !== undefined || job.renderFallback >= 2;
+  const embed = own ? rendered.embeds[0]! : cardEmbed(state, { history });
+  const alertRole = await acceptedAlertRole(db, job.sourceId, rendered.alert, job.routeId);
+  return { job, state, part: withPing({ ...rendered, embeds: [embed] }, route, alertRole, job.muted) };
+}
