@@ -57,7 +57,8 @@ export class CardUpdater {
    *    take the edit (deleted, 10008; past the edit cap, 30046);
    * 4. otherwise it is posted again further down, a pointer is left where it was, and it gets a thread;
    * 5. the lines not posted yet go to its thread.
-   * Every step can be repeated after a crash: an edit sends the whole card, a message has one
+   * An edit notifies nobody; what is posted (the card again, thread lines) carries the pings and is
+   * silent when the plan is (quiet hours). Every step can be repeated after a crash: an edit sends the whole card, a message has one
    * thread, and posts carry nonces drawn from the batch id. The caller records the result.
    */
   async carryOut(plan: CardUpdatePlan): Promise<CardUpdateDone> {
