@@ -10,7 +10,7 @@ import { pullRequestText, seerProgress } from '../sentry/formatters/seer.js';
 import { windowText } from '../sentry/formatters/metric-alert.js';
 import { statusWords } from '../sentry/issue-status.js';
 import { alertActionFields } from '../render/alert-action-fields.js';
-import type { CardState } from './state.js';
+import type { CardState } from './card-state.js';
 
 /** How a card is drawn: from its state alone, so an edit always sends the whole current card. */
 export interface CardLook {

@@ -1,7 +1,7 @@
 import { issueUrl, type Issue } from '../sentry/formatters/issue.js';
 import { resolutionWords } from '../sentry/issue-status.js';
 import { actorOf, type Actor } from './echo.js';
-import type { CardState } from './state.js';
+import type { CardState } from './card-state.js';
 
 /** A Sentry user or team as a card names it: `Alice`, `team Backend`. */
 export function assigneeName(assignee: { type?: string; name?: string } | undefined): string | undefined {

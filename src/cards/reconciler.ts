@@ -9,7 +9,7 @@ import { describeSentryProblem, SentryApiError, type Resolve, type SentryApi } f
 import { sentryApiOf, sentryOrgOf } from '../sentry-api/for-source.js';
 import type { UrlPolicy } from '../sentry-api/url-guard.js';
 import { recordCardEvent, type CardTarget } from './card-events.js';
-import type { CardState } from './state.js';
+import type { CardState } from './card-state.js';
 import { drift, SYNC_EVENT_TYPE, type SyncPayload } from './sync.js';
 
 /**

@@ -3,7 +3,7 @@ import { isArchived, statusWords } from '../sentry/issue-status.js';
 import { parseLoose } from '../sentry/loose-schema.js';
 import { sameActor } from './echo.js';
 import { fromIssue } from './issue-fields.js';
-import type { CardState } from './state.js';
+import type { CardState } from './card-state.js';
 
 /**
  * The event under which what Sentry's API says of an issue is delivered to its card, when it
