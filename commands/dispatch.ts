@@ -4,7 +4,6 @@ import {
   InteractionContextType,
   PermissionFlagsBits,
   SlashCommandBuilder,
-  type ChatInputCommandInteraction,
   type SlashCommandChannelOption,
   type SlashCommandStringOption,
   type SlashCommandSubcommandBuilder,
@@ -13,7 +12,6 @@ import { findSource, searchSourceNames, SOURCE_NAME_MAX } from '../src/db/source
 import { searchRouteNames } from '../src/db/routes.js';
 import { LEVELS } from '../src/sentry/facts.js';
 import { EVENT_PATTERN_MAX_LENGTH } from '../src/sentry/event-type.js';
-import { UserError } from '../src/user-error.js';
 import { routeAddCommand, routeDigestCommand, routeEditCommand, routeListCommand, routeRemoveCommand, routeTestCommand } from './route.js';
 import { timeZoneChoices } from './route-schedule.js';
 import { createCommand } from './source-create.js';
@@ -25,7 +23,7 @@ import { secretCommand } from './source-secret.js';
 import { connectCommand } from './source-connect.js';
 import { schemaCommand } from './source-schema.js';
 import { templateClearCommand, templateListCommand, templatePreviewCommand, templateSetCommand } from './template.js';
-import type { Command, CommandContext } from './types.js';
+import type { Command, SlashHandler } from './types.js';
 
 const NAME_MAX = SOURCE_NAME_MAX;
 
@@ -248,42 +246,39 @@ const data = new SlashCommandBuilder()
       ),
   );
 
-type Handler = (interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext) => Promise<void>;
-
-const HANDLERS: Record<string, Record<string, Handler>> = {
-  source: {
-    create: createCommand,
-    list: listCommand,
-    info: infoCommand,
-    enable: enableCommand,
-    disable: disableCommand,
-    delete: deleteCommand,
-    secret: secretCommand,
-    test: testCommand,
-    retry: retryCommand,
-    log: logCommand,
-    edit: editCommand,
-    connect: connectCommand,
-    schema: schemaCommand,
-  },
-  route: {
-    add: routeAddCommand,
-    list: routeListCommand,
-    edit: routeEditCommand,
-    remove: routeRemoveCommand,
-    test: routeTestCommand,
-    digest: routeDigestCommand,
-  },
-  template: { set: templateSetCommand, preview: templatePreviewCommand, list: templateListCommand, clear: templateClearCommand },
-};
+/**
+ * Every subcommand's handler and how it is acknowledged, in one table: a form first (`modal`: only
+ * a bounded indexed read before it), or deferred (`reply`) before anything else runs.
+ */
+const HANDLERS = {
+  'source create': { acknowledge: 'modal', run: createCommand },
+  'source list': { acknowledge: 'reply', run: listCommand },
+  'source info': { acknowledge: 'reply', run: infoCommand },
+  'source enable': { acknowledge: 'reply', run: enableCommand },
+  'source disable': { acknowledge: 'reply', run: disableCommand },
+  'source delete': { acknowledge: 'reply', run: deleteCommand },
+  'source secret': { acknowledge: 'modal', run: secretCommand },
+  'source test': { acknowledge: 'reply', run: testCommand },
+  'source retry': { acknowledge: 'reply', run: retryCommand },
+  'source log': { acknowledge: 'reply', run: logCommand },
+  'source edit': { acknowledge: 'reply', run: editCommand },
+  'source connect': { acknowledge: 'modal', run: connectCommand },
+  'source schema': { acknowledge: 'reply', run: schemaCommand },
+  'route add': { acknowledge: 'reply', run: routeAddCommand },
+  'route list': { acknowledge: 'reply', run: routeListCommand },
+  'route edit': { acknowledge: 'reply', run: routeEditCommand },
+  'route remove': { acknowledge: 'reply', run: routeRemoveCommand },
+  'route test': { acknowledge: 'reply', run: routeTestCommand },
+  'route digest': { acknowledge: 'reply', run: routeDigestCommand },
+  'template set': { acknowledge: 'modal', run: templateSetCommand },
+  'template preview': { acknowledge: 'reply', run: templatePreviewCommand },
+  'template list': { acknowledge: 'reply', run: templateListCommand },
+  'template clear': { acknowledge: 'reply', run: templateClearCommand },
+} satisfies Record<string, SlashHandler>;
 
 export const dispatchCommand = {
   data,
-  async execute(interaction, ctx) {
-    const handler = HANDLERS[interaction.options.getSubcommandGroup() ?? '']?.[interaction.options.getSubcommand()];
-    if (!handler) throw new UserError('Unknown command. Run `npm run deploy-commands` to refresh the command list.');
-    await handler(interaction, ctx);
-  },
+  handlers: HANDLERS,
   async autocomplete(interaction, ctx) {
     const focused = interaction.options.getFocused(true);
     let names: string[] = [];

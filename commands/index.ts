@@ -25,4 +25,4 @@ export const componentHandlers: readonly ComponentHandler[] = [
   triagePickHandler,
 ];
 
-export type { Command, CommandContext, ComponentHandler } from './types.js';
+export type { Answer, Command, CommandContext, ComponentHandler, Deferral, SlashHandler } from './types.js';

@@ -1,15 +1,6 @@
-import { MessageFlags, type InteractionReplyOptions } from 'discord.js';
 import type { Source } from '../src/db/schema.js';
 import { escapeText } from '../src/embed/markdown.js';
 import { truncate } from '../src/embed/text.js';
-
-/** Anything that names a source's URL or details is only shown to the member who asked. */
-export function ephemeral(
-  content: string,
-  extra: Omit<InteractionReplyOptions, 'content' | 'flags'> = {},
-): InteractionReplyOptions & { flags: MessageFlags.Ephemeral } {
-  return { content, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] }, ...extra };
-}
 
 export function webhookUrl(publicUrl: string, source: Source): string {
   return `${publicUrl}/hooks/${source.slug}`;

@@ -1,4 +1,3 @@
-import type { ChatInputCommandInteraction } from 'discord.js';
 import type { RouteChanges } from '../src/db/routes.js';
 import type { Route } from '../src/db/schema.js';
 import { LEVELS } from '../src/sentry/facts.js';
@@ -15,8 +14,9 @@ import {
 } from '../src/schedule/route-schedule.js';
 import { canonicalTimeZone, timeZones } from '../src/schedule/zoned-time.js';
 import { UserError } from '../src/user-error.js';
+import type { CommandInvocation } from './types.js';
 
-type Interaction = ChatInputCommandInteraction<'cached'>;
+type Interaction = CommandInvocation;
 
 /** Options `quiet`, `timezone`, `quiet-pass`, `digest` and `digest-empty` of `route edit`, as changes (undefined: none given). */
 export function scheduleChanges(interaction: Interaction, route: Route): RouteChanges['schedule'] {

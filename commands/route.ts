@@ -5,7 +5,6 @@ import {
   EmbedBuilder,
   PermissionFlagsBits,
   type APIEmbed,
-  type ChatInputCommandInteraction,
   type Guild,
   type Role,
 } from 'discord.js';
@@ -47,16 +46,16 @@ import { parsePayload } from '../src/sentry/payload.js';
 import { selectRoutes } from '../src/routing/select-routes.js';
 import { UserError } from '../src/user-error.js';
 import { partsThatFit } from '../src/delivery/policy.js';
-import { customId, ephemeral, relativeTime } from './replies.js';
+import { customId, relativeTime } from './replies.js';
 import { describeSchedule, scheduleChanges } from './route-schedule.js';
 import { assertFormFresh } from './source-create.js';
 import { requireSource } from './source-lookup.js';
 import { holdReason } from './source-status.js';
-import type { CommandContext, ComponentHandler } from './types.js';
+import type { Answer, CommandContext, CommandInvocation, ComponentHandler } from './types.js';
 import type { ChannelId, RoleId } from '../src/ids.js';
 import { channelIdOf, guildOf, parseRouteId, roleIdOf } from '../src/ids.js';
 
-type Interaction = ChatInputCommandInteraction<'cached'>;
+type Interaction = CommandInvocation;
 
 /** Events the dry run replays. */
 const DRY_RUN_EVENTS = 50;
@@ -162,7 +161,7 @@ function threadWarning(route: Route, guild: Guild): string | undefined {
 }
 
 /** `/dispatch route add`: another channel for some of a source's events; the webhook URL does not change. */
-export async function routeAddCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function routeAddCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const name = routeNameFrom(interaction.options.getString('name', true));
   const channelId = channelIdOf(interaction.options.getChannel('channel', true));
@@ -198,10 +197,10 @@ export async function routeAddCommand(interaction: Interaction, ctx: CommandCont
     ping?.warning,
     ...(await filterWarnings(ctx, source, filter, typed)),
   ];
-  await interaction.reply(ephemeral(lines.filter(Boolean).join('\n')));
+  return { content: lines.filter(Boolean).join('\n') };
 }
 
-export async function routeListCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function routeListCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const routes = await routesOf(ctx.db, source.id);
   const holds = await holdsOfChannels(
@@ -223,11 +222,11 @@ export async function routeListCommand(interaction: Interaction, ctx: CommandCon
       ),
     });
   }
-  await interaction.reply(ephemeral('', { embeds: [embed] }));
+  return { embeds: [embed] };
 }
 
 /** `/dispatch route edit`: any of channel, filter parts, ping, name; `-` clears a filter part. */
-export async function routeEditCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function routeEditCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const route = await requireRoute(ctx, source, interaction.options.getString('route', true));
   const changes: RouteChanges = {};
@@ -279,11 +278,11 @@ export async function routeEditCommand(interaction: Interaction, ctx: CommandCon
     ping?.warning,
     ...(await filterWarnings(ctx, source, filter, typed)),
   ];
-  await interaction.reply(ephemeral(lines.filter(Boolean).join('\n')));
+  return { content: lines.filter(Boolean).join('\n') };
 }
 
 /** `/dispatch route remove`: asks first; a source keeps at least one route. */
-export async function routeRemoveCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function routeRemoveCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const route = await requireRoute(ctx, source, interaction.options.getString('route', true));
   if ((await routesOf(ctx.db, source.id)).length === 1) {
@@ -304,16 +303,16 @@ export async function routeRemoveCommand(interaction: Interaction, ctx: CommandC
       .setStyle(ButtonStyle.Secondary),
   );
   const dropped = waiting > 0 ? ` Its ${waiting} waiting event${waiting === 1 ? ' is' : 's are'} dropped.` : '';
-  await interaction.reply(
-    ephemeral(`Remove route **${route.name}** (<#${route.channelId}>) of **${source.name}**?${dropped}`, { components: [buttons] }),
-  );
+  return { content: `Remove route **${route.name}** (<#${route.channelId}>) of **${source.name}**?${dropped}`, components: [buttons] };
 }
 
 export const routeRemoveButton: ComponentHandler = {
   action: 'route-del',
+  // The answer replaces the question (and its buttons) with what was done.
+  acknowledge: 'update',
   async handle(interaction, [routeId, choice, issuedAt], ctx) {
     if (!interaction.isButton()) throw new UserError('This button is not valid any more.');
-    if (choice !== 'confirm') return void (await interaction.update({ content: 'Nothing was removed.', components: [] }));
+    if (choice !== 'confirm') return { content: 'Nothing was removed.', components: [] };
     assertFormFresh(issuedAt, ctx.now());
     const id = parseRouteId(routeId);
     const route = id === undefined ? undefined : (await routesByIds(ctx.db, [id])).get(id);
@@ -327,12 +326,12 @@ export const routeRemoveButton: ComponentHandler = {
     );
     const note =
       dropped > 0 ? ` ${dropped} waiting event${dropped === 1 ? ' was' : 's were'} dropped (counted in \`/dispatch source info\`).` : '';
-    await interaction.update({ content: `🗑️ Route **${route.name}** of **${source.name}** removed.${note}`, components: [] });
+    return { content: `🗑️ Route **${route.name}** of **${source.name}** removed.${note}`, components: [] };
   },
 };
 
 /** `/dispatch route test`: the source's last events through its current routes. Nothing is posted. */
-export async function routeTestCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function routeTestCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const routes = await routesOf(ctx.db, source.id);
   const events = await latestEvents(ctx.db, source.id, DRY_RUN_EVENTS);
@@ -359,7 +358,7 @@ export async function routeTestCommand(interaction: Interaction, ctx: CommandCon
       value: truncate(`${describeRoute(route)}${tally.example ? `\ne.g. ${tally.example}` : ''}`, 1024),
     });
   }
-  await interaction.reply(ephemeral('', { embeds: [embed] }));
+  return { embeds: [embed] };
 }
 
 /**
@@ -375,9 +374,10 @@ export function digestPreview(pages: readonly APIEmbed[]): { content: string; em
 
 /**
  * `/dispatch route digest`: the route's digest since its last one (or of the last day), now — only
- * to the member who asked, or (`post`) in the route's channel like a scheduled one.
+ * to the member who asked, or (`post`) in the route's channel like a scheduled one. Drawing it
+ * reads the route's stored events: acknowledged (deferred) before, like every command.
  */
-export async function routeDigestCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function routeDigestCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const route = await requireRoute(ctx, source, interaction.options.getString('route', true));
   if (interaction.options.getBoolean('post')) {
@@ -387,9 +387,7 @@ export async function routeDigestCommand(interaction: Interaction, ctx: CommandC
       { source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id },
       'digest asked for',
     );
-    await interaction.reply(ephemeral(`📋 The digest of **${route.name}** is on its way to <#${route.channelId}>.`));
-    return;
+    return { content: `📋 The digest of **${route.name}** is on its way to <#${route.channelId}>.` };
   }
-  const { content, embeds } = digestPreview(await ctx.digests.preview(route, source.guildId));
-  await interaction.reply(ephemeral(content, { embeds }));
+  return digestPreview(await ctx.digests.preview(route, source.guildId));
 }

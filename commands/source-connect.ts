@@ -1,14 +1,14 @@
 import { guildOf } from '../src/ids.js';
-import { LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle, type ChatInputCommandInteraction } from 'discord.js';
+import { LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle } from 'discord.js';
 import type { Source } from '../src/db/schema.js';
 import { setSentryConnection } from '../src/db/sources.js';
 import { describeSentryProblem, SentryApi, SentryApiError, systemResolve } from '../src/sentry-api/client.js';
 import { checkBaseUrl, DEFAULT_SENTRY_URL } from '../src/sentry-api/url-guard.js';
 import { UserError } from '../src/user-error.js';
-import { customId, ephemeral, modalTitle, relativeTime } from './replies.js';
+import { customId, modalTitle, relativeTime } from './replies.js';
 import { assertFormFresh } from './source-create.js';
 import { requireSource, sourceById } from './source-lookup.js';
-import type { CommandContext, ComponentHandler } from './types.js';
+import type { CommandContext, CommandInvocation, ComponentHandler } from './types.js';
 
 /** What triage needs; `event:admin` covers `event:write`, which covers `event:read`. */
 const NEEDED_SCOPES = ['event:read', 'event:write'] as const;
@@ -22,9 +22,9 @@ function input(id: string, label: string, description: string, options: { value?
 }
 
 /** `/dispatch source connect`: a form for the integration token (never pre-filled), the Sentry URL and the organization. */
-export async function connectCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
+export async function connectCommand(interaction: CommandInvocation, ctx: CommandContext): Promise<ModalBuilder> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
-  const modal = new ModalBuilder()
+  return new ModalBuilder()
     .setCustomId(customId('connect', source.id, ctx.now()))
     .setTitle(modalTitle(`Sentry API: ${source.name}`))
     .addLabelComponents(
@@ -35,7 +35,6 @@ export async function connectCommand(interaction: ChatInputCommandInteraction<'c
       }),
       input('org', 'Organization slug (optional)', 'Read from each issue when blank.', { value: source.sentryOrg ?? undefined, max: 64 }),
     );
-  await interaction.showModal(modal);
 }
 
 /** `info`'s lines about the Sentry API: who the token is, and the last read-back of the cards. */
@@ -54,6 +53,7 @@ export function sentryApiLine(source: Source): string {
 
 export const connectModalHandler: ComponentHandler = {
   action: 'connect',
+  acknowledge: 'reply',
   async handle(interaction, [sourceId, issuedAt], ctx) {
     if (!interaction.isModalSubmit()) throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
@@ -63,9 +63,7 @@ export const connectModalHandler: ComponentHandler = {
     if (token === '') {
       await setSentryConnection(ctx.db, source, null, ctx.now());
       ctx.logger.info(about, 'Sentry API disconnected');
-      return void (await interaction.reply(
-        ephemeral(`🔌 **${source.name}** is no longer connected to Sentry's API: its cards keep only **Open in Sentry**.`),
-      ));
+      return { content: `🔌 **${source.name}** is no longer connected to Sentry's API: its cards keep only **Open in Sentry**.` };
     }
     if (/\s/.test(token)) throw new UserError('A token has no spaces or line breaks. Paste it exactly.');
     const url = checkBaseUrl(interaction.fields.getTextInputValue('url'), ctx.sentryUrls);
@@ -74,25 +72,20 @@ export const connectModalHandler: ComponentHandler = {
     if (org !== '' && !ORG_PATTERN.test(org))
       throw new UserError('An organization slug is lowercase letters, digits, "-" and "_", as in its Sentry URL.');
     // Checked with one read call before anything is saved: a wrong token never replaces a working one.
-    await interaction.deferReply({ flags: 'Ephemeral' });
     let who: { name: string; scopes: string[] };
     try {
       who = await new SentryApi(url.url, token, ctx.sentryUrls, systemResolve).whoami();
     } catch (error) {
       if (!(error instanceof SentryApiError)) throw error;
       ctx.logger.warn({ ...about, problem: error.problem.kind }, 'Sentry API token check failed');
-      return void (await interaction.editReply({
-        content: `❌ Not connected. ${describeSentryProblem(error.problem)}`,
-        allowedMentions: { parse: [] },
-      }));
+      return { content: `❌ Not connected. ${describeSentryProblem(error.problem)}` };
     }
     const granted = new Set(who.scopes.flatMap((s) => [s, ...(SCOPE_COVERS[s] ?? [])]));
     const missing = NEEDED_SCOPES.filter((s) => !granted.has(s));
     if (missing.length > 0) {
-      return void (await interaction.editReply({
+      return {
         content: `❌ Not connected: the token lacks ${missing.map((s) => `\`${s}\``).join(' and ')}. In Sentry, give the internal integration **Issue & Event: Read & Write**, then paste its token again.`,
-        allowedMentions: { parse: [] },
-      }));
+      };
     }
     const identity = `${who.name.replace(/[^\p{L}\p{N} _.-]/gu, '').slice(0, 64) || 'an integration'} (${who.scopes.slice(0, 12).join(', ')})`;
     const saved = await setSentryConnection(
@@ -102,9 +95,8 @@ export const connectModalHandler: ComponentHandler = {
       ctx.now(),
     );
     ctx.logger.info({ ...about, base_url: url.url }, 'Sentry API connected');
-    await interaction.editReply({
+    return {
       content: `✅ **${source.name}** is connected to Sentry's API: ${sentryApiLine(saved)}.\nIts cards get triage buttons from their next update. Who may click: members with Manage Server, or a route's \`triage-role\` (\`/dispatch route edit\`).`,
-      allowedMentions: { parse: [] },
-    });
+    };
   },
 };

@@ -1,12 +1,12 @@
 import { asChannelId, channelIdOf, guildOf } from '../src/ids.js';
-import { LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle, type ChatInputCommandInteraction } from 'discord.js';
+import { LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle } from 'discord.js';
 import { createSource, findSource, SourceNameTaken } from '../src/db/sources.js';
 import { assertCanPostIn, threadPermissionWarning } from '../src/discord/channel-check.js';
 import { DEFAULT_LAYOUT, describeLayout, layoutFrom } from './layout.js';
 import { UserError } from '../src/user-error.js';
-import { FORM_LIFETIME_MS, customId, ephemeral, modalTitle, webhookUrl } from './replies.js';
+import { FORM_LIFETIME_MS, customId, modalTitle, webhookUrl } from './replies.js';
 import { nameTaken, sourceNameFrom } from './source-lookup.js';
-import type { CommandContext, ComponentHandler } from './types.js';
+import type { CommandContext, CommandInvocation, ComponentHandler } from './types.js';
 
 /** Sentry's Client Secret is a 64-character hex string; leave room for other senders. */
 const SECRET_MAX_LENGTH = 256;
@@ -40,15 +40,15 @@ export function assertFormFresh(issuedAt: string | undefined, now: number): void
   }
 }
 
-/** `/dispatch source create`: checks what it can, then asks for the secret in a modal. */
-export async function createCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
+/** `/dispatch source create`: checks what it can (one indexed read), then asks for the secret in a modal. */
+export async function createCommand(interaction: CommandInvocation, ctx: CommandContext): Promise<ModalBuilder> {
   const name = sourceNameFrom(interaction.options.getString('name', true));
   const channel = interaction.options.getChannel('channel', true);
   const layout = layoutFrom(interaction.options.getString('layout'), DEFAULT_LAYOUT);
   // Checked before the form, so nobody fills it in for a name that cannot be used.
   if (await findSource(ctx.db, guildOf(interaction), name)) throw nameTaken(name);
   assertCanPostIn(interaction.guild, channelIdOf(channel));
-  const modal = new ModalBuilder()
+  return new ModalBuilder()
     .setCustomId(customId('create', name, channel.id, layout, ctx.now()))
     .setTitle(modalTitle(`New Sentry source: ${name}`))
     .addLabelComponents(
@@ -59,7 +59,6 @@ export async function createCommand(interaction: ChatInputCommandInteraction<'ca
         ctx.requireSignature,
       ),
     );
-  await interaction.showModal(modal);
 }
 
 function setupSteps(url: string, hasSecret: boolean): string {
@@ -80,6 +79,7 @@ function setupSteps(url: string, hasSecret: boolean): string {
 
 export const createModalHandler: ComponentHandler = {
   action: 'create',
+  acknowledge: 'reply',
   async handle(interaction, [rawName, rawChannelId, rawLayout, issuedAt], ctx) {
     if (!interaction.isModalSubmit() || !rawName || !rawChannelId || !rawLayout)
       throw new UserError('This form is not valid any more. Run the command again.');
@@ -106,17 +106,15 @@ export const createModalHandler: ComponentHandler = {
       'source created',
     );
     const threads = layout === 'card' ? threadPermissionWarning(interaction.guild, channelId) : undefined;
-    await interaction.reply(
-      ephemeral(
-        [
-          `✅ Source **${source.name}** created. Events will be posted in <#${channelId}> as ${describeLayout(route)}.`,
-          threads,
-          '',
-          setupSteps(webhookUrl(ctx.publicUrl, source), secret !== null),
-        ]
-          .filter((line) => line !== undefined)
-          .join('\n'),
-      ),
-    );
+    return {
+      content: [
+        `✅ Source **${source.name}** created. Events will be posted in <#${channelId}> as ${describeLayout(route)}.`,
+        threads,
+        '',
+        setupSteps(webhookUrl(ctx.publicUrl, source), secret !== null),
+      ]
+        .filter((line) => line !== undefined)
+        .join('\n'),
+    };
   },
 };

@@ -1,14 +1,14 @@
 import { guildOf } from '../src/ids.js';
-import { ActionRowBuilder, ButtonBuilder, ButtonStyle, type ChatInputCommandInteraction } from 'discord.js';
+import { ActionRowBuilder, ButtonBuilder, ButtonStyle } from 'discord.js';
 import { deleteSource } from '../src/db/sources.js';
 import { UserError } from '../src/user-error.js';
-import { customId, ephemeral } from './replies.js';
+import { customId } from './replies.js';
 import { assertFormFresh } from './source-create.js';
 import { requireSource, sourceById } from './source-lookup.js';
-import type { CommandContext, ComponentHandler } from './types.js';
+import type { Answer, CommandContext, CommandInvocation, ComponentHandler } from './types.js';
 
 /** `/dispatch source delete`: nothing is deleted until the member confirms with the button. */
-export async function deleteCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
+export async function deleteCommand(interaction: CommandInvocation, ctx: CommandContext): Promise<Answer> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const issued = ctx.now();
   const buttons = new ActionRowBuilder<ButtonBuilder>().addComponents(
@@ -21,27 +21,24 @@ export async function deleteCommand(interaction: ChatInputCommandInteraction<'ca
       .setLabel('Cancel')
       .setStyle(ButtonStyle.Secondary),
   );
-  await interaction.reply(
-    ephemeral(
-      `Delete source **${source.name}**? Its webhook URL stops working at once and its queued events are dropped. This cannot be undone.`,
-      { components: [buttons] },
-    ),
-  );
+  return {
+    content: `Delete source **${source.name}**? Its webhook URL stops working at once and its queued events are dropped. This cannot be undone.`,
+    components: [buttons],
+  };
 }
 
 export const deleteButtonHandler: ComponentHandler = {
   action: 'delete',
+  // The answer replaces the question (and its buttons) with what was done.
+  acknowledge: 'update',
   async handle(interaction, [sourceId, choice, issuedAt], ctx) {
     if (!interaction.isButton()) throw new UserError('This button is not valid any more.');
-    if (choice !== 'confirm') {
-      await interaction.update({ content: 'Nothing was deleted.', components: [] });
-      return;
-    }
+    if (choice !== 'confirm') return { content: 'Nothing was deleted.', components: [] };
     assertFormFresh(issuedAt, ctx.now());
     const source = await sourceById(ctx, guildOf(interaction), sourceId);
     const dropped = await deleteSource(ctx.db, source, ctx.now());
     ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, dropped }, 'source deleted');
     const note = dropped > 0 ? ` ${dropped} waiting event${dropped === 1 ? ' was' : 's were'} dropped with it.` : '';
-    await interaction.update({ content: `🗑️ Source **${source.name}** deleted.${note}`, components: [] });
+    return { content: `🗑️ Source **${source.name}** deleted.${note}`, components: [] };
   },
 };

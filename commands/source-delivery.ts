@@ -1,4 +1,4 @@
-import { EmbedBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import { EmbedBuilder } from 'discord.js';
 import { retrySource } from '../src/db/deliveries.js';
 import { recentEvents } from '../src/db/events.js';
 import { deferProbe, holdsOfChannels } from '../src/db/holds.js';
@@ -9,14 +9,14 @@ import { EMBED_LIMITS } from '../src/embed/limits.js';
 import { escapeText } from '../src/embed/markdown.js';
 import { truncate } from '../src/embed/text.js';
 import { UserError } from '../src/user-error.js';
-import { ephemeral, relativeTime } from './replies.js';
+import { relativeTime } from './replies.js';
 import { requireSource } from './source-lookup.js';
 import { holdReason } from './source-status.js';
-import type { CommandContext } from './types.js';
+import type { Answer, CommandContext, CommandInvocation } from './types.js';
 import type { GuildId, RouteId } from '../src/ids.js';
 import { guildOf } from '../src/ids.js';
 
-type Interaction = ChatInputCommandInteraction<'cached'>;
+type Interaction = CommandInvocation;
 
 const LOG_LENGTH = 20;
 
@@ -25,7 +25,7 @@ const LOG_LENGTH = 20;
  * routes is sent one message to see whether it works again), and its failed deliveries still
  * within retention are queued again. Each is posted once: a delivery keeps the nonce of its batch.
  */
-export async function retryCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function retryCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   if (!source.enabled) throw new UserError(`**${source.name}** is disabled. Enable it with \`/dispatch source enable\` first.`);
   const now = ctx.now();
@@ -50,7 +50,7 @@ export async function retryCommand(interaction: Interaction, ctx: CommandContext
     ),
     'See what happened with `/dispatch source log`.',
   ];
-  await interaction.reply(ephemeral(lines.join('\n')));
+  return { content: lines.join('\n') };
 }
 
 function outcome(delivery: DeliveryRow, guildId: GuildId, hold: Hold | undefined, enabled: boolean): string {
@@ -100,7 +100,7 @@ function logLine(
 }
 
 /** `/dispatch source log`: the source's last events and what became of each, so "did Dispatch get it?" has an answer. */
-export async function logCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function logCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const routes = await routesOf(ctx.db, source.id);
   const recent = await recentEvents(ctx.db, source.id, LOG_LENGTH);
@@ -124,5 +124,5 @@ export async function logCommand(interaction: Interaction, ctx: CommandContext):
       value: `<#${hold.channelId}> since ${relativeTime(hold.since)}: ${holdReason(hold, interaction.guild)}`,
     });
   }
-  await interaction.reply(ephemeral('', { embeds: [embed] }));
+  return { embeds: [embed] };
 }

@@ -1,19 +1,17 @@
 import { channelIdOf, guildOf } from '../src/ids.js';
-import type { ChatInputCommandInteraction } from 'discord.js';
 import { routesOf, updateRoute } from '../src/db/routes.js';
 import { findSource, renameSource, SourceNameTaken } from '../src/db/sources.js';
 import { assertCanPostIn } from '../src/discord/channel-check.js';
 import { UserError } from '../src/user-error.js';
-import { ephemeral } from './replies.js';
 import { routeRefusal } from './route.js';
 import { nameTaken, requireSource, sourceNameFrom } from './source-lookup.js';
-import type { CommandContext } from './types.js';
+import type { Answer, CommandContext, CommandInvocation } from './types.js';
 
 /**
  * `/dispatch source edit`: a new name, or a new channel for the first route (its waiting events go
  * with it). The webhook URL, and so Sentry's settings, never change.
  */
-export async function editCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
+export async function editCommand(interaction: CommandInvocation, ctx: CommandContext): Promise<Answer> {
   let source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const rawName = interaction.options.getString('name');
   const channel = interaction.options.getChannel('channel');
@@ -39,5 +37,5 @@ export async function editCommand(interaction: ChatInputCommandInteraction<'cach
   }
   ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source edited');
   lines.push('The webhook URL is unchanged: nothing to change in Sentry.');
-  await interaction.reply(ephemeral(lines.join('\n')));
+  return { content: lines.join('\n') };
 }

@@ -1,14 +1,5 @@
 import { guildOf } from '../src/ids.js';
-import {
-  ActionRowBuilder,
-  ButtonBuilder,
-  ButtonStyle,
-  EmbedBuilder,
-  MessageFlags,
-  type ButtonInteraction,
-  type ChatInputCommandInteraction,
-  type InteractionReplyOptions,
-} from 'discord.js';
+import { ActionRowBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder, type ButtonInteraction } from 'discord.js';
 import { backlogOfRoute, waitingOfSource } from '../src/db/queue.js';
 import { holdsOfChannels } from '../src/db/holds.js';
 import { routesOf, routesOfSources } from '../src/db/routes.js';
@@ -24,15 +15,15 @@ import { escapeText } from '../src/embed/markdown.js';
 import { renderEvent } from '../src/render/render-event.js';
 import { SAMPLE_EVENT_TYPE, sampleIssueCreated } from '../src/sentry/samples.js';
 import { UserError } from '../src/user-error.js';
-import { customId, ephemeral, failureText, relativeTime, webhookUrl } from './replies.js';
+import { customId, failureText, relativeTime, webhookUrl } from './replies.js';
 import { describeRoute } from './route.js';
 import { describeSchedule } from './route-schedule.js';
 import { sentryApiLine } from './source-connect.js';
 import { requireSource } from './source-lookup.js';
 import { statusLine } from './source-status.js';
-import type { CommandContext, ComponentHandler } from './types.js';
+import type { Answer, CommandContext, CommandInvocation, ComponentHandler } from './types.js';
 
-type Interaction = ChatInputCommandInteraction<'cached'>;
+type Interaction = CommandInvocation;
 
 const LIST_PAGE_SIZE = 10;
 
@@ -41,11 +32,7 @@ function sourceOption(interaction: Interaction, ctx: CommandContext): Promise<So
 }
 
 /** One page of `/dispatch source list`, with buttons when there are more pages. */
-async function listPage(
-  interaction: Interaction | ButtonInteraction<'cached'>,
-  ctx: CommandContext,
-  page: number,
-): Promise<InteractionReplyOptions> {
+async function listPage(interaction: Interaction | ButtonInteraction<'cached'>, ctx: CommandContext, page: number): Promise<Answer> {
   const sources = await listSources(ctx.db, guildOf(interaction));
   const pages = Math.max(1, Math.ceil(sources.length / LIST_PAGE_SIZE));
   const current = Math.min(Math.max(0, page), pages - 1);
@@ -87,19 +74,20 @@ async function listPage(
           ),
         ]
       : [];
-  return ephemeral('', { embeds: [embed], components });
+  return { embeds: [embed], components };
 }
 
-export async function listCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
-  await interaction.reply(await listPage(interaction, ctx, 0));
+export function listCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
+  return listPage(interaction, ctx, 0);
 }
 
 export const listPageButton: ComponentHandler = {
   action: 'list',
+  // The page shown is replaced by the one asked for.
+  acknowledge: 'update',
   async handle(interaction, [page], ctx) {
     if (!interaction.isButton()) throw new UserError('This button is not valid any more.');
-    const { content: _content, flags: _flags, ...update } = await listPage(interaction, ctx, Number(page) || 0);
-    await interaction.update(update);
+    return listPage(interaction, ctx, Number(page) || 0);
   },
 };
 
@@ -147,7 +135,7 @@ function routeLine(route: Route, now: number): string {
   return `**${route.name}** → ${describeRoute(route)} · filtered out ${route.eventsFiltered}${schedule ? `\n${schedule}` : ''}`;
 }
 
-export async function infoCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function infoCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await sourceOption(interaction, ctx);
   const routes = await routesOf(ctx.db, source.id);
   const waiting = await waitingOfSource(ctx.db, source.id);
@@ -201,10 +189,10 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
   if (source.lastTemplateError) {
     embed.addFields({ name: 'Last template failure', value: failureText(source.lastTemplateError, source.lastTemplateErrorAt) });
   }
-  await interaction.reply(ephemeral('', { embeds: [embed] }));
+  return { embeds: [embed] };
 }
 
-export async function enableCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function enableCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await sourceOption(interaction, ctx);
   const channels = [...new Set((await routesOf(ctx.db, source.id)).map((r) => r.channelId))];
   for (const channelId of channels) assertCanPostIn(interaction.guild, channelId);
@@ -212,26 +200,21 @@ export async function enableCommand(interaction: Interaction, ctx: CommandContex
   // What waited while it was disabled goes now (the worker's periodic pass would find it within seconds anyway).
   ctx.wakeDelivery();
   ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source enabled');
-  await interaction.reply(
-    ephemeral(`▶️ Source **${source.name}** is enabled: events are posted in ${channels.map((c) => `<#${c}>`).join(', ')} again.`),
-  );
+  return { content: `▶️ Source **${source.name}** is enabled: events are posted in ${channels.map((c) => `<#${c}>`).join(', ')} again.` };
 }
 
-export async function disableCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function disableCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await sourceOption(interaction, ctx);
   await setSourceEnabled(ctx.db, source, false, ctx.now());
   ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id }, 'source disabled');
-  await interaction.reply(
-    ephemeral(
-      `⏸️ Source **${source.name}** is disabled: its URL now answers 404 and nothing is posted. Events already accepted wait until you enable it again.`,
-    ),
-  );
+  return {
+    content: `⏸️ Source **${source.name}** is disabled: its URL now answers 404 and nothing is posted. Events already accepted wait until you enable it again.`,
+  };
 }
 
 /** Posts a sample embed in each channel the source's routes post to, and says exactly why when Discord refuses. */
-export async function testCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function testCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await sourceOption(interaction, ctx);
-  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   const sample = renderEvent({ eventType: SAMPLE_EVENT_TYPE, receivedAt: ctx.now(), body: JSON.stringify(sampleIssueCreated(ctx.now())) });
   const lines: string[] = [];
   for (const channelId of new Set((await routesOf(ctx.db, source.id)).map((r) => r.channelId))) {
@@ -247,5 +230,5 @@ export async function testCommand(interaction: Interaction, ctx: CommandContext)
       outcome.ok ? `✅ Posted a sample event in <#${channelId}>.` : `❌ Could not post to <#${channelId}>: ${escapeText(outcome.reason)}`,
     );
   }
-  await interaction.editReply({ content: lines.join('\n'), allowedMentions: { parse: [] } });
+  return { content: lines.join('\n') };
 }

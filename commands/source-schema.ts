@@ -1,11 +1,11 @@
-import { AttachmentBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import { AttachmentBuilder } from 'discord.js';
 import type { Source } from '../src/db/schema.js';
 import { CONTENT_LIMIT } from '../src/embed/limits.js';
 import { guildOf } from '../src/ids.js';
 import { ACTION_TITLE, alertRuleActionSchema } from '../src/sentry/ui-schema.js';
-import { ephemeral, webhookUrl } from './replies.js';
+import { webhookUrl } from './replies.js';
 import { requireSource } from './source-lookup.js';
-import type { CommandContext } from './types.js';
+import type { Answer, CommandContext, CommandInvocation } from './types.js';
 
 /** Where the schema goes in Sentry, and what it then does: the README's step list, in short. */
 function schemaSteps(source: Source, url: string): string[] {
@@ -24,17 +24,18 @@ function schemaSteps(source: Source, url: string): string[] {
  * The answer: the steps and the JSON in a code block when they fit in one message, else the steps
  * with the JSON as a file (a schema pasted from a cut message would be refused by Sentry).
  */
-export function schemaReply(steps: string[], json: string, fileName: string) {
+export function schemaReply(steps: string[], json: string, fileName: string): Answer {
   const inline = [...steps, '```json', json, '```'].join('\n');
-  if (inline.length <= CONTENT_LIMIT) return ephemeral(inline);
-  return ephemeral([...steps, `The schema is in **${fileName}**, attached.`].join('\n'), {
+  if (inline.length <= CONTENT_LIMIT) return { content: inline };
+  return {
+    content: [...steps, `The schema is in **${fileName}**, attached.`].join('\n'),
     files: [new AttachmentBuilder(Buffer.from(json, 'utf8'), { name: fileName })],
-  });
+  };
 }
 
 /** `/dispatch source schema`: the JSON to paste in the Sentry integration's Schema field. */
-export async function schemaCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
+export async function schemaCommand(interaction: CommandInvocation, ctx: CommandContext): Promise<Answer> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const json = JSON.stringify(alertRuleActionSchema(ctx.publicUrl, source.slug), null, 2);
-  await interaction.reply(schemaReply(schemaSteps(source, webhookUrl(ctx.publicUrl, source)), json, `dispatch-${source.name}-schema.json`));
+  return schemaReply(schemaSteps(source, webhookUrl(ctx.publicUrl, source)), json, `dispatch-${source.name}-schema.json`);
 }

@@ -1,16 +1,16 @@
 import { guildOf } from '../src/ids.js';
-import { ModalBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import { ModalBuilder } from 'discord.js';
 import { setSourceSecret } from '../src/db/sources.js';
 import { UserError } from '../src/user-error.js';
-import { customId, ephemeral, modalTitle } from './replies.js';
+import { customId, modalTitle } from './replies.js';
 import { assertFormFresh, readSecret, secretInput } from './source-create.js';
 import { requireSource, sourceById } from './source-lookup.js';
-import type { CommandContext, ComponentHandler } from './types.js';
+import type { CommandContext, CommandInvocation, ComponentHandler } from './types.js';
 
 /** `/dispatch source secret`: a modal to set, rotate or clear the signing secret. */
-export async function secretCommand(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void> {
+export async function secretCommand(interaction: CommandInvocation, ctx: CommandContext): Promise<ModalBuilder> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
-  const modal = new ModalBuilder()
+  return new ModalBuilder()
     .setCustomId(customId('secret', source.id, ctx.now()))
     .setTitle(modalTitle(`Signing secret: ${source.name}`))
     .addLabelComponents(
@@ -19,11 +19,11 @@ export async function secretCommand(interaction: ChatInputCommandInteraction<'ca
         ctx.requireSignature,
       ),
     );
-  await interaction.showModal(modal);
 }
 
 export const secretModalHandler: ComponentHandler = {
   action: 'secret',
+  acknowledge: 'reply',
   async handle(interaction, [sourceId, issuedAt], ctx) {
     if (!interaction.isModalSubmit()) throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
@@ -41,6 +41,6 @@ export const secretModalHandler: ComponentHandler = {
         : had
           ? 'rotated: only the new secret is accepted from now on'
           : 'set: every webhook must now be signed with it';
-    await interaction.reply(ephemeral(`🔑 Signing secret for **${source.name}** ${what}.`));
+    return { content: `🔑 Signing secret for **${source.name}** ${what}.` };
   },
 };

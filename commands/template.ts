@@ -1,12 +1,4 @@
-import {
-  EmbedBuilder,
-  LabelBuilder,
-  MessageFlags,
-  ModalBuilder,
-  TextInputBuilder,
-  TextInputStyle,
-  type ChatInputCommandInteraction,
-} from 'discord.js';
+import { EmbedBuilder, LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle } from 'discord.js';
 import { lastEventMatching } from '../src/db/events.js';
 import type { Route, Source } from '../src/db/schema.js';
 import { routesByIds, routesOf } from '../src/db/routes.js';
@@ -21,14 +13,14 @@ import { sampleEvent } from '../src/sentry/samples.js';
 import { TEMPLATE_LIMITS } from '../src/templates/engine.js';
 import { compileTemplate } from '../src/templates/template-spec.js';
 import { UserError } from '../src/user-error.js';
-import { customId, ephemeral, failureText, modalTitle, relativeTime } from './replies.js';
+import { customId, failureText, modalTitle, relativeTime } from './replies.js';
 import { assertFormFresh } from './source-create.js';
 import { requireRoute } from './route.js';
 import { requireSource, sourceById } from './source-lookup.js';
-import type { CommandContext, ComponentHandler } from './types.js';
+import type { Answer, CommandContext, CommandInvocation, ComponentHandler } from './types.js';
 import { guildOf, parseRouteId, type RouteId } from '../src/ids.js';
 
-type Interaction = ChatInputCommandInteraction<'cached'>;
+type Interaction = CommandInvocation;
 
 /** The `event` option, or a form's copy of it, as a pattern; the error says what one looks like. */
 function eventPatternFrom(raw: string | null | undefined): string {
@@ -60,8 +52,8 @@ async function target(interaction: Interaction, ctx: CommandContext): Promise<Ta
 const where = ({ source, route }: Pick<Target, 'source' | 'route'>) =>
   route ? `route **${route.name}** of **${source.name}**` : `**${source.name}**`;
 
-/** `/dispatch template set`: a modal with the template, pre-filled with the current one. */
-export async function templateSetCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+/** `/dispatch template set`: a modal with the template, pre-filled with the current one (indexed reads only). */
+export async function templateSetCommand(interaction: Interaction, ctx: CommandContext): Promise<ModalBuilder> {
   const { source, route, owner, pattern } = await target(interaction, ctx);
   const current = await templateOf(ctx.db, owner, pattern);
   const input = new TextInputBuilder()
@@ -79,7 +71,7 @@ export async function templateSetCommand(interaction: Interaction, ctx: CommandC
     .setRequired(true)
     .setMaxLength(EVENT_PATTERN_MAX_LENGTH)
     .setValue(pattern);
-  const modal = new ModalBuilder()
+  return new ModalBuilder()
     .setCustomId(customId('tpl-set', source.id, route?.id ?? 0, ctx.now()))
     .setTitle(modalTitle(route ? `Template on ${source.name} › ${route.name}` : `Template on ${source.name}`))
     .addLabelComponents(
@@ -89,11 +81,11 @@ export async function templateSetCommand(interaction: Interaction, ctx: CommandC
         .setDescription('See the README: variables event and payload, helpers, examples.')
         .setTextInputComponent(input),
     );
-  await interaction.showModal(modal);
 }
 
 export const templateSetModal: ComponentHandler = {
   action: 'tpl-set',
+  acknowledge: 'reply',
   async handle(interaction, [sourceId, routeId, issuedAt], ctx) {
     if (!interaction.isModalSubmit()) throw new UserError('This form is not valid any more. Run the command again.');
     assertFormFresh(issuedAt, ctx.now());
@@ -113,18 +105,15 @@ export const templateSetModal: ComponentHandler = {
       { source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, event_pattern: eventPattern },
       'template saved',
     );
-    await interaction.reply(
-      ephemeral(
-        `✅ Template for \`${eventPattern}\` saved on ${where({ source, route })}. Try it with \`/dispatch template preview source:${source.name} event:${eventPattern}${route ? ` route:${route.name}` : ''}\`.`,
-      ),
-    );
+    return {
+      content: `✅ Template for \`${eventPattern}\` saved on ${where({ source, route })}. Try it with \`/dispatch template preview source:${source.name} event:${eventPattern}${route ? ` route:${route.name}` : ''}\`.`,
+    };
   },
 };
 
 /** `/dispatch template preview`: renders against the last matching event, or a sample, and shows what would be posted. */
-export async function templatePreviewCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function templatePreviewCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const { source, route, pattern } = await target(interaction, ctx);
-  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   const last = await lastEventMatching(ctx.db, source.id, pattern);
   const sample = last ? undefined : sampleEvent(pattern, ctx.now());
   const event = last ?? { eventType: sample!.eventType, receivedAt: ctx.now(), body: JSON.stringify(sample!.payload) };
@@ -156,14 +145,10 @@ export async function templatePreviewCommand(interaction: Interaction, ctx: Comm
   }
   if (source.lastTemplateError)
     lines.push(`Last failure in delivery: ${failureText(source.lastTemplateError, source.lastTemplateErrorAt)}`);
-  await interaction.editReply({
-    content: truncate(lines.join('\n'), CONTENT_LIMIT),
-    embeds: rendered.embeds,
-    allowedMentions: { parse: [] },
-  });
+  return { content: truncate(lines.join('\n'), CONTENT_LIMIT), embeds: rendered.embeds };
 }
 
-export async function templateListCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function templateListCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
   const rows = await listTemplates(ctx.db, source.id);
   const routes = new Map((await routesOf(ctx.db, source.id)).map((r) => [r.id, r.name]));
@@ -183,10 +168,10 @@ export async function templateListCommand(interaction: Interaction, ctx: Command
     );
   if (source.lastTemplateError)
     embed.addFields({ name: 'Last failure', value: failureText(source.lastTemplateError, source.lastTemplateErrorAt) });
-  await interaction.reply(ephemeral('', { embeds: [embed] }));
+  return { embeds: [embed] };
 }
 
-export async function templateClearCommand(interaction: Interaction, ctx: CommandContext): Promise<void> {
+export async function templateClearCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
   const { source, route, owner, pattern } = await target(interaction, ctx);
   if (!(await clearTemplate(ctx.db, owner, pattern)))
     throw new UserError(`${where({ source, route })} has no template for \`${pattern}\`.`);
@@ -194,5 +179,5 @@ export async function templateClearCommand(interaction: Interaction, ctx: Comman
     { source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, event_pattern: pattern },
     'template cleared',
   );
-  await interaction.reply(ephemeral(`🗑️ Template for \`${pattern}\` removed from ${where({ source, route })}.`));
+  return { content: `🗑️ Template for \`${pattern}\` removed from ${where({ source, route })}.` };
 }

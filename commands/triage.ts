@@ -65,13 +65,6 @@ function orgOf(source: Source, state: CardState | undefined): string {
   return org;
 }
 
-/** The answer to a click that went wrong after it was acknowledged: to the clicker only, never on the card. */
-async function tellClicker(interaction: Clicked, content: string): Promise<void> {
-  const message = { content, allowedMentions: { parse: [] } };
-  if (interaction.message.flags.has(MessageFlags.Ephemeral)) await interaction.editReply({ ...message, components: [] });
-  else await interaction.followUp({ ...message, flags: MessageFlags.Ephemeral });
-}
-
 /** Sentry refused the token: `info` says so until the source is connected again. */
 async function noteTokenProblem(ctx: CommandContext, source: Source, error: SentryApiError): Promise<void> {
   const { kind } = error.problem;
@@ -141,12 +134,15 @@ function assignMenu(routeId: RouteId, issueId: string, people: Assignee[], click
 
 /**
  * A triage button or menu on a card: Resolve, Resolve in next release, Archive, Unresolve, Mark
- * ongoing, Assign… The click is acknowledged at once (Discord allows 3 s), Sentry is called with a
- * deadline, and the card shows the result as soon as Sentry has it.
+ * ongoing, Assign… The click is acknowledged before anything (Discord allows 3 s), Sentry is called
+ * with a deadline, and the card shows the result as soon as Sentry has it. The answer goes to the
+ * clicker only (the router never edits a card with it): on the card nothing, the card shows it.
  */
 export const triageHandler: ComponentHandler = {
   action: 'triage',
   anyMember: true,
+  // Assign… answers with a menu of its own; every other choice changes the issue, and so the card.
+  acknowledge: ([, , kind]) => (kind === 'assign' ? 'reply' : 'update'),
   async handle(interaction, [routeId, issueId, kind], ctx) {
     if (!interaction.isButton() && !interaction.isStringSelectMenu()) throw new UserError('This button is not valid any more.');
     const { route, source, state } = await target(ctx, guildOf(interaction), routeId, issueId);
@@ -163,21 +159,18 @@ export const triageHandler: ComponentHandler = {
     };
 
     if (kind === 'assign') {
-      await interaction.deferReply({ flags: MessageFlags.Ephemeral });
       try {
         const people = await api.assignees(org, state?.project);
         const names = [interaction.member.displayName, interaction.user.username, interaction.user.globalName ?? ''];
-        await interaction.editReply({
+        return {
           content: `Assign **${state?.shortId ?? issueId}** to…`,
           components: assignMenu(route.id, issueId!, people, names, state?.url),
-          allowedMentions: { parse: [] },
-        });
+        };
       } catch (error) {
         if (!(error instanceof SentryApiError)) throw error;
         await noteTokenProblem(ctx, source, error);
-        await interaction.editReply({ content: `❌ ${describeSentryProblem(error.problem)}`, allowedMentions: { parse: [] } });
+        return { content: `❌ ${describeSentryProblem(error.problem)}` };
       }
-      return;
     }
 
     let change: Record<string, unknown>;
@@ -199,7 +192,6 @@ export const triageHandler: ComponentHandler = {
       throw new UserError('This button is not valid any more.');
     }
 
-    await interaction.deferUpdate();
     try {
       const issue = await api.updateIssue(org, issueId!, change);
       if (!(await recordTriage(ctx, route, issueId!, triage, issue)))
@@ -216,22 +208,18 @@ export const triageHandler: ComponentHandler = {
         await recordTriage(ctx, route, issueId!, { ...triage, unconfirmed: true }, {});
         ctx.cardChecks.checkSoon(cardOf(route, issueId!), api, org);
       }
-      return void (await tellClicker(interaction, `${unknown ? '⏳' : '❌'} ${describeSentryProblem(error.problem)}`));
+      return { content: `${unknown ? '⏳' : '❌'} ${describeSentryProblem(error.problem)}`, components: [] };
     }
     ctx.logger.info(about, 'triage action done');
-    if (interaction.message.flags.has(MessageFlags.Ephemeral)) {
-      const done =
-        kind === 'assign-to'
-          ? triage.assignee
-            ? `assigned to ${triage.assignee}`
-            : 'unassigned'
-          : TRIAGE_ACTIONS[kind as StatusAction].done.toLowerCase();
-      await interaction.editReply({
-        content: `✅ **${state?.shortId ?? issueId}** ${done}.`,
-        components: [],
-        allowedMentions: { parse: [] },
-      });
-    }
+    // On a card, the card shows it; on the clicker's own menu or buttons, the answer replaces them.
+    if (!interaction.message.flags.has(MessageFlags.Ephemeral)) return undefined;
+    const done =
+      kind === 'assign-to'
+        ? triage.assignee
+          ? `assigned to ${triage.assignee}`
+          : 'unassigned'
+        : TRIAGE_ACTIONS[kind as StatusAction].done.toLowerCase();
+    return { content: `✅ **${state?.shortId ?? issueId}** ${done}.`, components: [] };
   },
 };
 
@@ -239,17 +227,17 @@ export const triageHandler: ComponentHandler = {
 export const triagePickHandler: ComponentHandler = {
   action: 'triage-pick',
   anyMember: true,
+  // The shared message stays as it is: the chosen issue's buttons come in a new ephemeral message.
+  acknowledge: 'reply',
   async handle(interaction, _args, ctx) {
     if (!interaction.isStringSelectMenu()) throw new UserError('This menu is not valid any more.');
     const [routeId, issueId] = (interaction.values[0] ?? '').split(':');
     const { route, source, state } = await target(ctx, guildOf(interaction), routeId, issueId);
     assertMayTriage(interaction.member, interaction.memberPermissions, route);
     if (!state) throw new UserError('This card is no longer managed by Dispatch.');
-    await interaction.reply({
+    return {
       content: `**${state.shortId ?? issueId}** · ${truncate(state.title ?? '', 200)}`,
       components: cardButtons(state, { routeId: route.id, connected: source.sentryToken !== null }),
-      flags: MessageFlags.Ephemeral,
-      allowedMentions: { parse: [] },
-    });
+    };
   },
 };

@@ -5,6 +5,8 @@ import type {
   AutocompleteInteraction,
   ButtonInteraction,
   ChatInputCommandInteraction,
+  InteractionEditReplyOptions,
+  ModalBuilder,
   ModalSubmitInteraction,
   RESTPostAPIChatInputApplicationCommandsJSONBody,
   StringSelectMenuInteraction,
@@ -43,12 +45,55 @@ export interface CommandContext {
   keyPlace: KeyPlace;
 }
 
-/** A slash command: its definition and its handlers (the discord.js guide's `{ data, execute }`). */
+/**
+ * How an interaction is first answered. Discord allows 3 s for that, and on SQLite a handler's
+ * database work holds the one event loop (no timer fires meanwhile), so the router sends it before
+ * the handler runs, and runs the handler only once Discord has taken it:
+ * - `reply`: an ephemeral deferred reply ("Dispatch is thinking…"); the handler's answer replaces it.
+ * - `update`: a deferred update of the message the button or menu sits on; the answer edits that
+ *   message when it is the member's own (ephemeral) one, and comes as an ephemeral follow-up on a
+ *   shared one (a card): an answer never edits a card.
+ * - `modal`: the handler's form is the first answer (Discord allows nothing before a form), so the
+ *   handler may only do bounded indexed reads (a source or route by name) before returning it.
+ */
+export type Acknowledgement = 'reply' | 'update' | 'modal';
+
+/** A handler's answer once its work is done; the router sends it, ephemeral and pinging nobody. */
+export type Answer = Omit<InteractionEditReplyOptions, 'allowedMentions' | 'message' | 'content'> & { content?: string };
+
+/** The methods that answer an interaction: the router's alone (see Acknowledgement). */
+type AnswerMethod =
+  | 'reply'
+  | 'deferReply'
+  | 'editReply'
+  | 'deleteReply'
+  | 'fetchReply'
+  | 'followUp'
+  | 'showModal'
+  | 'awaitModalSubmit'
+  | 'launchActivity'
+  | 'sendPremiumRequired';
+
+/** A `/dispatch` invocation as its handler sees it: what was asked, not how to answer. */
+export type CommandInvocation = Omit<ChatInputCommandInteraction<'cached'>, AnswerMethod>;
+
+/** A subcommand's handler: deferred, it returns its answer; opening a form, it returns the form. */
+export type SlashHandler =
+  | { acknowledge: 'reply'; run(interaction: CommandInvocation, ctx: CommandContext): Promise<Answer> }
+  | { acknowledge: 'modal'; run(interaction: CommandInvocation, ctx: CommandContext): Promise<ModalBuilder> };
+
+/** A slash command: its definition and its handlers (the discord.js guide's `{ data, execute }`, one handler per subcommand). */
 export interface Command {
   data: { name: string; toJSON(): RESTPostAPIChatInputApplicationCommandsJSONBody };
-  execute(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<void>;
+  /** Its handlers by subcommand path (`source create`), each declaring how it is acknowledged. */
+  handlers: Readonly<Record<string, SlashHandler>>;
   autocomplete?(interaction: AutocompleteInteraction<'cached'>, ctx: CommandContext): Promise<void>;
 }
+
+/** The acknowledgements that come before the work: a button, menu or form submit of ours never answers with a form. */
+export type Deferral = Exclude<Acknowledgement, 'modal'>;
+
+export type ComponentInteraction = ModalSubmitInteraction<'cached'> | ButtonInteraction<'cached'> | StringSelectMenuInteraction<'cached'>;
 
 /**
  * A modal or button of ours. Its custom id is `<command>:<action>:<args…>`; `action` picks the
@@ -58,9 +103,12 @@ export interface ComponentHandler {
   action: string;
   /** Any member may use it: the handler checks who may itself (triage: Manage Server or the route's role). Otherwise Manage Server only. */
   anyMember?: true;
-  handle(
-    interaction: ModalSubmitInteraction<'cached'> | ButtonInteraction<'cached'> | StringSelectMenuInteraction<'cached'>,
-    args: string[],
-    ctx: CommandContext,
-  ): Promise<void>;
+  /**
+   * How it is acknowledged (see Acknowledgement): a form submit or a new ephemeral message is a
+   * `reply`, a button or menu that changes the message it sits on an `update`. A function of the
+   * custom id's args where they differ (triage: Assign… opens a menu, Resolve changes the card).
+   */
+  acknowledge: Deferral | ((args: readonly string[]) => Deferral);
+  /** Its work, after the acknowledgement; undefined (after an `update` only): nothing to say beyond it (a card the delivery will edit). */
+  handle(interaction: ComponentInteraction, args: string[], ctx: CommandContext): Promise<Answer | undefined>;
 }

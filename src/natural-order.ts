@@ -7,3 +7,10 @@ const collator = new Intl.Collator('en', { numeric: true });
 export function byNaturalOrder(a: string, b: string): number {
   return collator.compare(a, b);
 }
+
+/**
+ * How many names an autocomplete search reads (the first in code order) before sorting them
+ * naturally: bounded work whatever the number of names; with more matches than this, the first
+ * shown may not be the naturally first, and typing more narrows them.
+ */
+export const NAME_CANDIDATES = 250;

@@ -3,7 +3,7 @@ import { fromRow, isUniqueViolation, type Database } from './database.js';
 import { routes, type Route } from './schema.js';
 import { targetsChanged } from './target-cache.js';
 import type { ChannelId, RoleId, RouteId, SourceId } from '../ids.js';
-import { byNaturalOrder } from '../natural-order.js';
+import { byNaturalOrder, NAME_CANDIDATES } from '../natural-order.js';
 import { UserError } from '../user-error.js';
 
 /** Route names follow the source-name rules: shown in Discord, so nothing that mentions or formats. */
@@ -112,11 +112,16 @@ export async function routesByIds(db: Database, ids: readonly RouteId[]): Promis
   return new Map(found.map((route) => [route.id, route]));
 }
 
-/** Names starting with what was typed; `_` and `%` are matched literally. */
+/**
+ * Names starting with what was typed, in natural order; `_` and `%` are matched literally. Bounded
+ * for autocomplete: at most NAME_CANDIDATES names are read (the first in code order, from the
+ * unique index), then sorted as people count. Past that many matches the member narrows by typing.
+ */
 export async function searchRouteNames(db: Database, sourceId: SourceId, prefix: string, limit = 25): Promise<string[]> {
   const typed = prefix.trim().toLowerCase();
   const rows = await db.all<{ name: string }>(sql`
-    select name from routes where source_id = ${sourceId} and substr(name, 1, ${typed.length}) = ${typed} and ${LIVE}`);
+    select name from routes where source_id = ${sourceId} and substr(name, 1, ${typed.length}) = ${typed} and ${LIVE}
+    order by name limit ${NAME_CANDIDATES}`);
   return rows
     .map((r) => r.name)
     .sort(byNaturalOrder)

@@ -5,7 +5,7 @@ import { createRoute, FIRST_ROUTE_NAME, WAITING_CAP, type Layout } from './route
 import { cachedTarget, targetsChanged } from './target-cache.js';
 import { sources, type Route, type Source } from './schema.js';
 import { asSourceId, type ChannelId, type GuildId, type RouteId, type SourceId } from '../ids.js';
-import { byNaturalOrder } from '../natural-order.js';
+import { byNaturalOrder, NAME_CANDIDATES } from '../natural-order.js';
 import { UserError } from '../user-error.js';
 
 /** Source names are shown in Discord, so they are kept to characters that cannot mention or format. */
@@ -150,11 +150,16 @@ export async function listSources(db: Database, guildId: GuildId): Promise<Sourc
   return sources.sort((a, b) => byNaturalOrder(a.name, b.name));
 }
 
-/** Names starting with what was typed; `_` and `%` are matched literally. */
+/**
+ * Names starting with what was typed, in natural order; `_` and `%` are matched literally. Bounded
+ * for autocomplete: at most NAME_CANDIDATES names are read (the first in code order, from the
+ * unique index), then sorted as people count. Past that many matches the member narrows by typing.
+ */
 export async function searchSourceNames(db: Database, guildId: GuildId, prefix: string, limit = 25): Promise<string[]> {
   const typed = canonicalSourceName(prefix);
   const rows = await db.all<{ name: string }>(sql`
-    select name from sources where guild_id = ${guildId} and substr(name, 1, ${typed.length}) = ${typed} and ${LIVE}`);
+    select name from sources where guild_id = ${guildId} and substr(name, 1, ${typed.length}) = ${typed} and ${LIVE}
+    order by name limit ${NAME_CANDIDATES}`);
   return rows
     .map((r) => r.name)
     .sort(byNaturalOrder)

@@ -10,7 +10,7 @@ import { sign } from '../../src/sentry/verify.js';
 import { deliveriesOfEvent } from '../support/db.js';
 import { PERMISSIONS, snowflake, type FakeChannel, type PostedMessage } from '../support/fake-discord.js';
 import { startHarness, testGuild, waitFor, type Harness, type TestSource } from '../support/harness.js';
-import { admin, interact, shownText, slash, str, type Member } from '../support/interactions.js';
+import { admin, answeredEphemerally, answerOf, shownText, slash, str, type Member } from '../support/interactions.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 import { selectRequest, send, settingsRequest, shownInSentry } from '../support/sentry-ui.js';
 
@@ -101,15 +101,16 @@ afterAll(async () => {
 
 describe('/dispatch source schema', () => {
   it("answers, only to the member, the JSON to paste in the integration's Schema field, naming this source", async () => {
-    const reply = await interact(h.discord, slash(alice, 'schema', [str('source', 'backend')]));
-    expect(reply.body.data.flags & 64).toBe(64);
+    const asked = slash(alice, 'schema', [str('source', 'backend')]);
+    const reply = await answerOf(h.discord, asked);
+    expect(answeredEphemerally(h.discord, asked)).toBe(true);
     const text = shownText(reply);
     const json = reply.files?.[0]?.content ?? /```json\n([\s\S]*)\n```/.exec(text)?.[1];
     expect(JSON.parse(json!)).toEqual(alertRuleActionSchema(h.config.publicUrl, backend.slug));
     expect(text).toContain('Schema');
     expect(text).toContain('Alert Rule Action');
     // The other server's source of the same name is its own: its schema carries its own slug.
-    const theirs = await interact(h.discord, slash(bob, 'schema', [str('source', 'backend')]));
+    const theirs = await answerOf(h.discord, slash(bob, 'schema', [str('source', 'backend')]));
     expect(shownText(theirs) + (theirs.files?.[0]?.content ?? '')).toContain(other.slug);
     expect(shownText(theirs) + (theirs.files?.[0]?.content ?? '')).not.toContain(backend.slug);
   });
@@ -370,7 +371,7 @@ describe('alerts routed by their own settings', () => {
   });
 
   it('the dry run replays stored alerts by their settings too', async () => {
-    const dry = shownText(await interact(h.discord, slash(alice, 'test', [str('source', 'backend')], 'route')));
+    const dry = shownText(await answerOf(h.discord, slash(alice, 'test', [str('source', 'backend')], 'route')));
     expect(dry).toContain('"name":"ops → would post 2"');
   });
 

@@ -13,7 +13,7 @@ import { parseKey } from '../../src/secret-key.js';
 import { allDeliveries } from '../support/db.js';
 import { FakeSentry } from '../support/fake-sentry.js';
 import { startHarness, testGuild, waitFor, type Harness, type TestSource } from '../support/harness.js';
-import { admin, interact, shownText, slash, str } from '../support/interactions.js';
+import { admin, answerOf, shownText, slash, str } from '../support/interactions.js';
 import { loadFixture } from '../support/sentry.js';
 
 /**
@@ -124,7 +124,7 @@ describe('cards read back from Sentry', () => {
     expect(await h.dispatch.reconciler.syncSource(a.id)).toEqual({ checked: 120, fixed: 0, problem: null });
     await drained();
     expect(h.discord.edits).toHaveLength(edits);
-    const info = shownText(await interact(h.discord, slash(admin(h.guild), 'info', [str('source', 'web')])));
+    const info = shownText(await answerOf(h.discord, slash(admin(h.guild), 'info', [str('source', 'web')])));
     expect(info).toMatch(/cards read back from Sentry <t:\d+:R>: 120 checked, 0 set right/);
   });
 
@@ -236,7 +236,7 @@ describe('cards read back from Sentry', () => {
     const calls = sentryA.requests.length;
     expect((await h.dispatch.reconciler.syncSource(a.id)).problem).toMatch(/rate-limiting/);
     expect(sentryA.requests).toHaveLength(calls);
-    const info = shownText(await interact(h.discord, slash(admin(h.guild), 'info', [str('source', 'web')])));
+    const info = shownText(await answerOf(h.discord, slash(admin(h.guild), 'info', [str('source', 'web')])));
     expect(info).toContain('⚠️ Sentry is rate-limiting the token');
     await new Promise((r) => setTimeout(r, reset * 1000 - Date.now() + 50));
     expect((await h.dispatch.reconciler.syncSource(a.id)).problem).toBeNull();

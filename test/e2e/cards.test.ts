@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, waitFor, type Harness, type TestSource } from '../support/harness.js';
 import { PERMISSIONS, snowflake, type InjectedResponse, type PostedMessage } from '../support/fake-discord.js';
-import { admin, chan, interact, shownText, slash, str } from '../support/interactions.js';
+import { admin, answerOf, chan, shownText, slash, str } from '../support/interactions.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 import { updateRoute } from '../../src/db/routes.js';
 import { setTemplate } from '../../src/db/templates.js';
@@ -256,12 +256,12 @@ describe("Discord's edges", () => {
     await expect.poll(() => field(harness.discord.message(card.id)?.embeds[0], 'History'), { timeout: 5000 }).toContain(line);
     expect(harness.discord.threads.size).toBe(0);
     const alice = admin(harness.guild);
-    const info = shownText(await interact(harness.discord, slash(alice, 'info', [str('source', source.name)])));
+    const info = shownText(await answerOf(harness.discord, slash(alice, 'info', [str('source', source.name)])));
     expect(info).toContain('no threads: the bot lacks Create Public Threads');
 
     harness.discord.updateChannel(source.channelId, undefined);
     await expect
-      .poll(async () => shownText(await interact(harness.discord, slash(alice, 'info', [str('source', source.name)]))), { timeout: 5000 })
+      .poll(async () => shownText(await answerOf(harness.discord, slash(alice, 'info', [str('source', source.name)]))), { timeout: 5000 })
       .not.toContain('no threads');
     const next = await followUp();
     await expect.poll(() => threadLines(harness, card.id), { timeout: 5000 }).toEqual([next]);
@@ -274,10 +274,10 @@ describe("Discord's edges", () => {
     h.discord.addChannel(h.guild.id, forum);
     const alice = admin(h.guild);
     await expect
-      .poll(async () => shownText(await interact(h!.discord, slash(alice, 'create', [str('name', 'web'), chan('channel', forum.id)]))))
+      .poll(async () => shownText(await answerOf(h!.discord, slash(alice, 'create', [str('name', 'web'), chan('channel', forum.id)]))))
       .toContain('is a forum: Dispatch posts in text or announcement channels');
     const added = shownText(
-      await interact(h.discord, slash(alice, 'create', [str('name', 'web'), chan('channel', h.channelId), str('layout', 'bogus')])),
+      await answerOf(h.discord, slash(alice, 'create', [str('name', 'web'), chan('channel', h.channelId), str('layout', 'bogus')])),
     );
     expect(added).toContain('The layout is `card` or `feed`');
   });

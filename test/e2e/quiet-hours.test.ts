@@ -6,7 +6,7 @@ import { asSourceId } from '../../src/ids.js';
 import { createLogger } from '../../src/logger.js';
 import { snowflake, type FakeChannel, type FakeGuild, type PostedMessage } from '../support/fake-discord.js';
 import { startHarness, TEST_DIALECT, testGuild, waitFor, type Harness } from '../support/harness.js';
-import { admin, chan, interact, modalSubmit, shownText, slash, str, type Member } from '../support/interactions.js';
+import { admin, answerOf, chan, messageOf, modalSubmit, shownText, slash, str, type Member } from '../support/interactions.js';
 import { sentryRequest } from '../support/sentry.js';
 import { payloadOf, type EventKind, type Marks } from '../simulation/payloads.js';
 
@@ -43,12 +43,12 @@ afterAll(async () => {
 });
 
 const command = (group: string, sub: string, options: Parameters<typeof slash>[2]) =>
-  interact(h.discord, slash(alice, sub, options, group));
+  answerOf(h.discord, slash(alice, sub, options, group));
 
 async function createSource(name: string, channelId: string, layout: 'feed' | 'card'): Promise<void> {
   const opened = await command('source', 'create', [str('name', name), chan('channel', channelId), str('layout', layout)]);
   const secret = `secret-of-${name}`;
-  const created = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { secret }));
+  const created = await answerOf(h.discord, modalSubmit(alice, messageOf(opened).custom_id, { secret }));
   sources[name] = { slug: /\/hooks\/([A-Za-z0-9_-]{32})/.exec(shownText(created))![1]!, secret };
 }
 

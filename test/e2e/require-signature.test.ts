@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
-import { admin, chan, interact, modalSubmit, shownText, slash, str, type Member } from '../support/interactions.js';
+import { admin, answerOf, chan, messageOf, modalSubmit, shownText, slash, str, type Member } from '../support/interactions.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 
 let h: Harness;
@@ -16,17 +16,17 @@ afterAll(async () => {
 
 describe('REQUIRE_SIGNATURE=true', () => {
   it('create asks for the secret as required, and refuses a blank one', async () => {
-    const opened = await interact(h.discord, slash(alice, 'create', [str('name', 'strict'), chan('channel', h.channelId)]));
-    expect(opened.body.data.components[0].component).toMatchObject({ custom_id: 'secret', required: true });
-    const refused = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { secret: '  ' }));
+    const opened = await answerOf(h.discord, slash(alice, 'create', [str('name', 'strict'), chan('channel', h.channelId)]));
+    expect(messageOf(opened).components[0].component).toMatchObject({ custom_id: 'secret', required: true });
+    const refused = await answerOf(h.discord, modalSubmit(alice, messageOf(opened).custom_id, { secret: '  ' }));
     expect(shownText(refused)).toContain('requires a signing secret');
-    const created = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { secret: 'strict-secret' }));
+    const created = await answerOf(h.discord, modalSubmit(alice, messageOf(opened).custom_id, { secret: 'strict-secret' }));
     expect(shownText(created)).toContain('created');
   });
 
   it('a secret cannot be cleared', async () => {
-    const form = await interact(h.discord, slash(alice, 'secret', [str('source', 'strict')]));
-    const refused = await interact(h.discord, modalSubmit(alice, form.body.data.custom_id, { secret: '' }));
+    const form = await answerOf(h.discord, slash(alice, 'secret', [str('source', 'strict')]));
+    const refused = await answerOf(h.discord, modalSubmit(alice, messageOf(form).custom_id, { secret: '' }));
     expect(shownText(refused)).toContain('requires a signing secret');
   });
 
@@ -35,7 +35,7 @@ describe('REQUIRE_SIGNATURE=true', () => {
     const response = await h.post(open.slug, sentryRequest('issue', loadFixture('issue.created.json')));
     expect(response.status).toBe(401);
     expect(response.headers.get('sentry-hook-error')).toMatch(/^signature required/);
-    const info = await interact(h.discord, slash(alice, 'info', [str('source', 'legacy')]));
+    const info = await answerOf(h.discord, slash(alice, 'info', [str('source', 'legacy')]));
     expect(shownText(info)).toContain('every webhook is refused (401) until one is set');
   });
 });
@@ -46,7 +46,7 @@ describe('without REQUIRE_SIGNATURE', () => {
     try {
       await waitFor(() => other.dispatch.client.isReady(), 20_000, 'the gateway');
       await other.addSource({ secret: null, name: 'open' });
-      const info = await interact(other.discord, slash(admin(other.guild), 'info', [str('source', 'open')]));
+      const info = await answerOf(other.discord, slash(admin(other.guild), 'info', [str('source', 'open')]));
       expect(shownText(info)).toContain('anyone with the URL can post to this channel');
     } finally {
       await other.close();

@@ -2,7 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSource } from '../../src/db/sources.js';
 import { PERMISSIONS, snowflake, type FakeChannel, type PostedMessage } from '../support/fake-discord.js';
 import { startHarness, testGuild, waitFor, type Harness } from '../support/harness.js';
-import { admin, button, chan, interact, modalSubmit, role, shownText, slash, str, type Member } from '../support/interactions.js';
+import {
+  admin,
+  answerOf,
+  button,
+  chan,
+  messageOf,
+  modalSubmit,
+  role,
+  shownText,
+  slash,
+  str,
+  type Member,
+} from '../support/interactions.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 import { asGuildId } from '../../src/ids.js';
 
@@ -27,7 +39,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const route = (sub: string, options: Parameters<typeof slash>[2]) => interact(h.discord, slash(alice, sub, options, 'route'));
+const route = (sub: string, options: Parameters<typeof slash>[2]) => answerOf(h.discord, slash(alice, sub, options, 'route'));
 
 /** Each fixture with a marker in a field its embed shows, so the test can tell where each went. */
 const error = loadFixture('error.created.json') as { data: { error: Record<string, unknown> } };
@@ -55,11 +67,11 @@ const markersIn = (messages: PostedMessage[]) =>
 
 describe('routes, end to end', () => {
   it('one source, three routes: each channel gets exactly what its filter passes, and the role is pinged only at its level', async () => {
-    const opened = await interact(
+    const opened = await answerOf(
       h.discord,
       slash(alice, 'create', [str('name', 'backend'), chan('channel', channels.sentry.id), str('layout', 'feed')]),
     );
-    const created = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { secret: 'route-secret' }));
+    const created = await answerOf(h.discord, modalSubmit(alice, messageOf(opened).custom_id, { secret: 'route-secret' }));
     slug = /\/hooks\/([A-Za-z0-9_-]{32})/.exec(shownText(created))![1]!;
 
     const main = await route('edit', [str('source', 'backend'), str('route', 'main'), str('events', '*, !seer.*')]);
@@ -123,19 +135,19 @@ describe('routes, end to end', () => {
     const list = shownText(await route('list', [str('source', 'backend')]));
     expect(list).toMatch(/filtered out 1/); // main kept out the Seer event
     expect(list).toMatch(/filtered out 5/); // alerts kept out five
-    const log = shownText(await interact(h.discord, slash(alice, 'log', [str('source', 'backend')])));
+    const log = shownText(await answerOf(h.discord, slash(alice, 'log', [str('source', 'backend')])));
     expect(log).toContain('filtered out by main');
   });
 
   it('source info counts events received and deliveries posted apart: an event is delivered once per route that takes it', async () => {
-    const info = await interact(h.discord, slash(alice, 'info', [str('source', 'backend')]));
-    const fields = info.body.data.embeds[0].fields as { name: string; value: string }[];
+    const info = await answerOf(h.discord, slash(alice, 'info', [str('source', 'backend')]));
+    const fields = messageOf(info).embeds[0].fields as { name: string; value: string }[];
     const value = (name: string) => fields.find((f) => f.name === name)?.value;
     expect(value('Events received')).toBe(String(EVENTS.length));
     const posted = [channels.sentry, channels.alerts, channels.seer].reduce((n, c) => n + markersIn(h.discord.messagesIn(c.id)).length, 0);
     expect(value('Deliveries posted')).toBe(String(posted));
     expect(posted).toBeGreaterThan(EVENTS.length);
-    expect(info.body.data.embeds[0].footer.text).toBe('An event is received once and delivered once to each route that takes it.');
+    expect(messageOf(info).embeds[0].footer.text).toBe('An event is received once and delivered once to each route that takes it.');
   });
 
   it('refuses an invalid filter, naming the part that is wrong, and changes nothing', async () => {
@@ -167,7 +179,7 @@ describe('routes, end to end', () => {
     const waiting = issueAt('WAITING-1', 'info');
     expect((await h.post(slug, sentryRequest('issue', waiting, 'route-secret'))).status).toBe(202);
     await expect.poll(() => h.discord.messageRequests(channels.sentry.id).at(-1)?.status).toBe(403);
-    const edited = await interact(
+    const edited = await answerOf(
       h.discord,
       slash(alice, 'edit', [str('source', 'backend'), str('name', 'api'), chan('channel', channels.moved.id)]),
     );
@@ -185,11 +197,11 @@ describe('routes, end to end', () => {
   it('removes a route after confirmation, and never the last one', async () => {
     const asked = await route('remove', [str('source', 'api'), str('route', 'seer')]);
     expect(shownText(asked)).toContain('Remove route **seer**');
-    const confirm = asked.body.data.components[0].components[0].custom_id as string;
-    const removed = await interact(h.discord, button(alice, confirm));
-    expect(removed.body.data.content).toContain('Route **seer** of **api** removed');
+    const confirm = messageOf(asked).components[0].components[0].custom_id as string;
+    const removed = await answerOf(h.discord, button(alice, confirm));
+    expect(messageOf(removed).content).toContain('Route **seer** of **api** removed');
     await route('remove', [str('source', 'api'), str('route', 'alerts')]).then((a) =>
-      interact(h.discord, button(alice, a.body.data.components[0].components[0].custom_id)),
+      answerOf(h.discord, button(alice, messageOf(a).components[0].components[0].custom_id)),
     );
     const last = await route('remove', [str('source', 'api'), str('route', 'main')]);
     expect(shownText(last)).toContain('is the only route of **api**');
@@ -200,11 +212,11 @@ describe('route options a new user trips over', () => {
   let checks: string;
 
   beforeAll(async () => {
-    const opened = await interact(
+    const opened = await answerOf(
       h.discord,
       slash(alice, 'create', [str('name', 'checks'), chan('channel', channels.seer.id), str('layout', 'feed')]),
     );
-    const created = await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { secret: 'checks-secret' }));
+    const created = await answerOf(h.discord, modalSubmit(alice, messageOf(opened).custom_id, { secret: 'checks-secret' }));
     checks = /\/hooks\/([A-Za-z0-9_-]{32})/.exec(shownText(created))![1]!;
     for (const environment of ['production', 'Staging'])
       expect((await h.post(checks, sentryRequest('error', errorIn(`ENV-${environment}`, environment), 'checks-secret'))).status).toBe(202);

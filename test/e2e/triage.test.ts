@@ -6,10 +6,14 @@ import { FakeSentry } from '../support/fake-sentry.js';
 import { SentryApi, SentryApiError, type Resolve } from '../../src/sentry-api/client.js';
 import {
   admin,
+  answeredEphemerally,
   answerOf,
   bool,
+  CALLBACK,
+  callbackOf,
   componentClick,
   interact,
+  messageOf,
   modalSubmit,
   plainMember,
   role,
@@ -86,6 +90,11 @@ function click(
   return interact(h.discord, componentClick(member, message, id));
 }
 
+/** What the clicker is told after the click was acknowledged: a follow-up, or the edit of their own message. */
+function answerTo(first: { token: string }) {
+  return h.discord.waitForResponse((r) => r.token === first.token && r.kind !== 'callback');
+}
+
 async function connect(member: Member, values: { token: string; url: string; org?: string }) {
   const opened = await interact(h.discord, slash(member, 'connect', [str('source', source.name)]));
   expect(opened.body.type).toBe(9); // the form
@@ -126,7 +135,7 @@ describe('triage from a card', () => {
 
     const good = await connect(alice, { token: TOKEN, url: sentry.url });
     expect(shownText(good)).toContain('connected as Dispatch Triage (event:read, event:write');
-    const info = shownText(await interact(h.discord, slash(alice, 'info', [str('source', 'web')])));
+    const info = shownText(await answerOf(h.discord, slash(alice, 'info', [str('source', 'web')])));
     expect(info).toContain('connected as Dispatch Triage');
     for (const text of [shownText(bad), shownText(good), info]) expect(text).not.toContain(TOKEN);
   });
@@ -174,13 +183,14 @@ describe('triage from a card', () => {
   it("refuses a member without Manage Server or the route's triage role, naming the role; the role then works", async () => {
     const bob: Member = { ...plainMember(h.guild), username: 'bob' };
     const before = sentry.updates().length;
-    const refused = await click(bob, 'Unresolve');
+    const refused = await answerTo(await click(bob, 'Unresolve'));
+    expect(refused.kind).toBe('followup'); // never on the card
     expect(shownText(refused)).toContain('Only members with Manage Server can triage');
-    await interact(
+    await answerOf(
       h.discord,
       slash(alice, 'edit', [str('source', 'web'), str('route', 'main'), role('triage-role', triagers.id)], 'route'),
     );
-    const named = await click(bob, 'Unresolve');
+    const named = await answerTo(await click(bob, 'Unresolve'));
     expect(shownText(named)).toContain(`Only members with <@&${triagers.id}> or Manage Server`);
     expect(sentry.updates()).toHaveLength(before);
 
@@ -189,7 +199,7 @@ describe('triage from a card', () => {
     await expect.poll(() => sentry.updates().at(-1)!.body).toEqual({ status: 'unresolved', substatus: 'ongoing' });
     await expect.poll(() => threadLines().at(-1), { timeout: 5000 }).toBe('✅ Unresolved by bob from Discord');
     await expect.poll(() => labels(current()).slice(0, 3)).toEqual(['Resolve', 'Resolve in next release', 'Archive']);
-    await interact(
+    await answerOf(
       h.discord,
       slash(alice, 'edit', [str('source', 'web'), str('route', 'main'), bool('remove-triage-role', true)], 'route'),
     );
@@ -369,15 +379,17 @@ describe('triage from a card', () => {
         },
       ],
     };
-    const picked = await interact(h.discord, componentClick(alice, shared, 'dispatch:triage-pick', [`${source.route.id}:${ISSUE_ID}`]));
-    expect(picked.body.data.flags).toBe(64);
-    expect(labels(picked.body.data)).toContain('Assign…');
-    const unknown = await interact(h.discord, componentClick(alice, shared, 'dispatch:triage-pick', ['999999:1']));
+    const pick = componentClick(alice, shared, 'dispatch:triage-pick', [`${source.route.id}:${ISSUE_ID}`]);
+    const picked = await answerOf(h.discord, pick);
+    expect(callbackOf(h.discord, pick).body.type).toBe(CALLBACK.deferredReply); // the shared message stays as it is
+    expect(answeredEphemerally(h.discord, pick)).toBe(true);
+    expect(labels(messageOf(picked))).toContain('Assign…');
+    const unknown = await answerOf(h.discord, componentClick(alice, shared, 'dispatch:triage-pick', ['999999:1']));
     expect(shownText(unknown)).toContain('no longer managed by Dispatch');
   });
 
   it('info shows a token Sentry refused; the token is never in a log line, a reply or the database file in clear', async () => {
-    const info = shownText(await interact(h.discord, slash(alice, 'info', [str('source', 'web')])));
+    const info = shownText(await answerOf(h.discord, slash(alice, 'info', [str('source', 'web')])));
     expect(info).toContain('Sentry refused the token (401)');
     for (const line of h.logLines) expect(line).not.toContain(TOKEN);
     for (const response of h.discord.interactionResponses) expect(JSON.stringify(response.body)).not.toContain(TOKEN);

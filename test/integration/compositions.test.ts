@@ -8,7 +8,7 @@ import { asChannelId, asGuildId } from '../../src/ids.js';
 import { deliveriesOf, refuseWrites } from '../support/db.js';
 import { PERMISSIONS, snowflake, type FakeGuild } from '../support/fake-discord.js';
 import { startHarness, testGuild, waitFor, type Harness, type TestSource } from '../support/harness.js';
-import { admin, chan, interact, shownText, slash, str } from '../support/interactions.js';
+import { admin, answerOf, chan, shownText, slash, str } from '../support/interactions.js';
 import { loadFixture } from '../support/sentry.js';
 
 /**
@@ -127,7 +127,7 @@ describe('where features meet', () => {
     held.open();
     await expect.poll(async () => (await deliveriesOf(h.dispatch.db, source.id))[0]?.status, { timeout: 5000 }).toBe('delivered');
 
-    const enabled = await interact(h.discord, slash(admin(h.guild), 'enable', [str('source', 'sleepy')]));
+    const enabled = await answerOf(h.discord, slash(admin(h.guild), 'enable', [str('source', 'sleepy')]));
     expect(shownText(enabled)).toContain('enabled');
     await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('WAITED'), 5000);
   });
@@ -218,17 +218,17 @@ describe('where features meet', () => {
     await waitFor(() => h.dispatch.client.isReady(), 20_000, 'the gateway');
     const alice = admin(guildA);
     const source = await h.addSource({ secret: null, name: 'twice' });
-    const same = await interact(
+    const same = await answerOf(
       h.discord,
       slash(alice, 'add', [str('source', 'twice'), str('name', 'again'), chan('channel', source.channelId)], 'route'),
     );
     expect(shownText(same)).toContain('already posts');
-    const other = await interact(
+    const other = await answerOf(
       h.discord,
       slash(alice, 'add', [str('source', 'twice'), str('name', 'other'), chan('channel', guildA.channels[1]!.id)], 'route'),
     );
     expect(shownText(other)).toContain('Route **other**');
-    const onto = await interact(
+    const onto = await answerOf(
       h.discord,
       slash(alice, 'edit', [str('source', 'twice'), str('route', 'other'), chan('channel', source.channelId)], 'route'),
     );

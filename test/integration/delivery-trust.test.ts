@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { allDeliveries, deliveriesOf, eventsOf, refuseWrites, sourceRow, storeEvent } from '../support/db.js';
 import { PERMISSIONS } from '../support/fake-discord.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
-import { admin, interact, shownText, slash, str } from '../support/interactions.js';
+import { admin, answerOf, shownText, slash, str } from '../support/interactions.js';
 import { loadFixture, sentryRequest, serializeLikeSentry } from '../support/sentry.js';
 import { sign } from '../../src/sentry/verify.js';
 import { setTemplate } from '../../src/db/templates.js';
@@ -139,17 +139,17 @@ describe('holds', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(h.discord.messageRequests(channel.id)).toHaveLength(1);
     const alice = admin(h.guild);
-    const info = shownText(await interact(h.discord, slash(alice, 'info', [str('source', 'held')])));
+    const info = shownText(await answerOf(h.discord, slash(alice, 'info', [str('source', 'held')])));
     expect(info).toMatch(/on hold since <t:\d+:R>: .*50013.*; 3 events waiting/);
 
     channel.deny = undefined; // fixed, but Discord tells nobody: the member runs retry
-    const retried = await interact(h.discord, slash(alice, 'retry', [str('source', 'held')]));
+    const retried = await answerOf(h.discord, slash(alice, 'retry', [str('source', 'held')]));
     expect(shownText(retried)).toContain('Trying **held** again now: 3 waiting events');
     await h.discord.waitForMessages(3, channel.id);
     await new Promise((r) => setTimeout(r, 300));
     expect(shortIds(h, channel.id).sort()).toEqual(['HOLD-1', 'HOLD-2', 'HOLD-3']);
     expect((await sourceRow(h.dispatch.db, source.id)).eventsDelivered).toBe(3);
-    expect(shownText(await interact(h.discord, slash(alice, 'info', [str('source', 'held')])))).toContain('✅ enabled');
+    expect(shownText(await answerOf(h.discord, slash(alice, 'info', [str('source', 'held')])))).toContain('✅ enabled');
   });
 
   it('a held channel is probed again soon after a channel change in its server, and every 10 minutes', async () => {
@@ -191,7 +191,7 @@ describe('holds', () => {
     h.discord.inject(Array(2).fill({ status: 502 }));
     await h.postEvent(source, 'issue', issue('LATE-1'));
     await expect.poll(async () => (await deliveriesOf(h!.dispatch.db, source.id))[0]?.status, { timeout: 5000 }).toBe('failed');
-    const retried = await interact(h.discord, slash(admin(h.guild), 'retry', [str('source', 'flaky')]));
+    const retried = await answerOf(h.discord, slash(admin(h.guild), 'retry', [str('source', 'flaky')]));
     expect(shownText(retried)).toContain('1 failed event queued again');
     await h.discord.waitForMessage((m) => JSON.stringify(m.embeds).includes('LATE-1'));
     await new Promise((r) => setTimeout(r, 300));
@@ -331,7 +331,7 @@ describe('/dispatch source log', () => {
     h.guild.channels[0]!.deny = PERMISSIONS.SendMessages;
     await h.postEvent(source, 'issue', issue('LOG-2'));
     await expect.poll(async () => (await sourceRow(h!.dispatch.db, source.id)).lastError).toContain('50013');
-    const log = shownText(await interact(h.discord, slash(admin(h.guild), 'log', [str('source', 'logged')])));
+    const log = shownText(await answerOf(h.discord, slash(admin(h.guild), 'log', [str('source', 'logged')])));
     expect(log).toContain(`posted [message](https://discord.com/channels/${h.guild.id}/${source.channelId}/${posted.id})`);
     expect(log).toContain('received again 1× (duplicate, not posted again)');
     expect(log).toContain('waiting: its channel is on hold');

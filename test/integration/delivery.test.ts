@@ -6,7 +6,7 @@ import { setSourceEnabled } from '../../src/db/sources.js';
 import { EMBED_LIMITS, embedLength } from '../../src/embed/limits.js';
 import { deliveriesOf, eventsOf, sourceRow as readSource, storeEvent } from '../support/db.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
-import { admin, interact, shownText, slash } from '../support/interactions.js';
+import { admin, answerOf, shownText, slash } from '../support/interactions.js';
 import { loadFixture, sentryRequest, serializeLikeSentry } from '../support/sentry.js';
 
 const base = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
@@ -88,7 +88,7 @@ describe('delivery', () => {
     expect(row).toMatchObject({ eventsFailed: 0, eventsDelivered: 0 });
     expect((await eventRows(h, source)).map((e) => e.status)).toEqual(['pending', 'pending', 'pending']);
     await waitFor(() => h!.dispatch.client.isReady(), 20_000, 'the gateway');
-    expect(shownText(await interact(h.discord, slash(admin(h.guild), 'list')))).toMatch(/on hold since <t:\d+:R>: .*; 3 events waiting/);
+    expect(shownText(await answerOf(h.discord, slash(admin(h.guild), 'list')))).toMatch(/on hold since <t:\d+:R>: .*; 3 events waiting/);
   });
 
   it('posts an identical body once, answering both with the same event id', async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { queueStats } from '../../src/db/queue.js';
 import { deliveriesOf, sourceRow } from '../support/db.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
-import { admin, interact, shownText, slash, str } from '../support/interactions.js';
+import { admin, answerOf, shownText, slash, str } from '../support/interactions.js';
 import { loadFixture } from '../support/sentry.js';
 
 const issue = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
@@ -76,7 +76,7 @@ describe('floods', () => {
     expect(after).toMatchObject({ eventsCollapsed: summarizedTotal, eventsDelivered: individual, floodSummaries: summarized.size });
 
     await waitFor(() => h!.dispatch.client.isReady(), 20_000, 'the gateway');
-    const info = await interact(h!.discord, slash(admin(h!.guild), 'info', [str('source', source.name)]));
+    const info = await answerOf(h!.discord, slash(admin(h!.guild), 'info', [str('source', source.name)]));
     expect(shownText(info)).toContain(`${summarizedTotal} events collapsed into ${summarized.size} summaries`);
   });
 

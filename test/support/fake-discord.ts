@@ -85,6 +85,8 @@ export interface InjectedResponse {
   postThenFail?: number;
   /** Post (or make the edit) as usual, but answer only once this settles: a send the test holds in flight. */
   answerAfter?: Promise<unknown>;
+  /** Close the connection without an answer, the request not taken (a kept-alive connection gone stale). */
+  reset?: boolean;
 }
 
 /** A thread started from a message: its id is the message's. */
@@ -179,6 +181,7 @@ export class FakeDiscord {
   private readonly injected: { channelId?: string; response: InjectedResponse }[] = [];
   private readonly injectedEdits: { messageId?: string; response: InjectedResponse }[] = [];
   private readonly injectedCallbacks: InjectedResponse[] = [];
+  private readonly injectedAnswers: InjectedResponse[] = [];
   private readonly injectedReads: InjectedResponse[] = [];
   private readonly sentTimes = new Map<string, number[]>();
   private readonly messageWaiters: Waiter<PostedMessage>[] = [];
@@ -244,6 +247,7 @@ export class FakeDiscord {
   clearInjected(): void {
     this.injected.splice(0);
     this.injectedEdits.splice(0);
+    this.injectedAnswers.splice(0);
   }
 
   /** The next message edits (optionally of one message) get these answers, in order (e.g. 30046). */
@@ -310,9 +314,17 @@ export class FakeDiscord {
     return this.requests.filter((r) => r.method === 'GET' && /^\/guilds\/\d+\//.test(r.path) && (!guildId || r.path.includes(guildId)));
   }
 
-  /** The next interaction callbacks get these answers, in order (to force an error in a command). */
+  /**
+   * The next interaction callbacks get these answers, in order (to force an error in a command); one
+   * with `answerAfter` is taken (recorded) at once and answered only once it settles.
+   */
   injectCallbacks(responses: InjectedResponse[]): void {
     this.injectedCallbacks.push(...responses);
+  }
+
+  /** The next edits of an interaction's reply and follow-ups get these answers, in order (`status` and `body`, or `reset`). */
+  injectAnswers(responses: InjectedResponse[]): void {
+    this.injectedAnswers.push(...responses);
   }
 
   /** Refuse gateway connections (Discord's gateway down); REST keeps answering. */
@@ -473,7 +485,8 @@ export class FakeDiscord {
     }
     if (method === 'POST' && (m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path))) {
       const injected = this.injectedCallbacks.shift();
-      if (injected) return json(injected.status, injected.body ?? { message: 'injected', code: 0 }, injected.headers);
+      if (injected && !injected.answerAfter)
+        return json(injected.status, injected.body ?? { message: 'injected', code: 0 }, injected.headers);
       this.recordResponse({
         interactionId: m[1],
         token: m[2]!,
@@ -481,6 +494,7 @@ export class FakeDiscord {
         body,
         ...(multipart.files.length > 0 ? { files: multipart.files } : {}),
       });
+      if (injected?.answerAfter) await injected.answerAfter;
       if (url.searchParams.get('with_response') === 'true') {
         return json(200, {
           interaction: { id: m[1], type: 2 },
@@ -490,12 +504,16 @@ export class FakeDiscord {
       res.writeHead(204).end();
       return;
     }
+    const isAnswer = (method === 'PATCH' || method === 'POST') && /^\/webhooks\/\d+\/[^/]+(\/messages\/@original)?$/.test(path);
+    const answer = isAnswer ? this.injectedAnswers.shift() : undefined;
+    if (answer?.reset) return void res.socket?.destroy();
+    if (answer) return json(answer.status, answer.body ?? { message: 'injected', code: 0 }, answer.headers);
     if (method === 'PATCH' && (m = /^\/webhooks\/(\d+)\/([^/]+)\/messages\/@original$/.exec(path))) {
-      this.recordResponse({ token: m[2]!, kind: 'edit', body });
+      this.recordResponse({ token: m[2]!, kind: 'edit', body, ...(multipart.files.length > 0 ? { files: multipart.files } : {}) });
       return json(200, messageFrom(snowflake(), '0', body));
     }
     if (method === 'POST' && (m = /^\/webhooks\/(\d+)\/([^/]+)$/.exec(path))) {
-      this.recordResponse({ token: m[2]!, kind: 'followup', body });
+      this.recordResponse({ token: m[2]!, kind: 'followup', body, ...(multipart.files.length > 0 ? { files: multipart.files } : {}) });
       return json(200, messageFrom(snowflake(), '0', body));
     }
     if (method === 'PUT' && (m = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(path))) {

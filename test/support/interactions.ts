@@ -169,15 +169,44 @@ export async function interact(discord: FakeDiscord, payload: InteractionPayload
   return discord.waitForResponse((r) => r.token === payload.token && (kind === undefined || r.kind === kind));
 }
 
-/** The bot's answer to an interaction: its reply, or, when it deferred the reply (type 5), the edit that followed. */
+/** Callback types: a reply, and the two acknowledgements that come before the work (a deferred reply, a deferred update). */
+export const CALLBACK = { reply: 4, deferredReply: 5, deferredUpdate: 6, update: 7, modal: 9 } as const;
+
+/**
+ * The bot's answer to an interaction: its reply or form, or, when it deferred (a reply, type 5, or
+ * an update, type 6), the edit or follow-up that followed.
+ */
 export async function answerOf(discord: FakeDiscord, payload: InteractionPayload) {
   const first = await interact(discord, payload);
-  if (first.kind !== 'callback' || first.body?.type !== 5) return first;
-  return discord.waitForResponse((r) => r.token === payload.token && r.kind === 'edit');
+  if (first.kind !== 'callback' || (first.body?.type !== CALLBACK.deferredReply && first.body?.type !== CALLBACK.deferredUpdate))
+    return first;
+  return answerAfterAcknowledgement(discord, payload);
+}
+
+/** The edit or follow-up the bot sent after acknowledging an interaction already sent (with `interact`). */
+export function answerAfterAcknowledgement(discord: FakeDiscord, payload: InteractionPayload) {
+  return discord.waitForResponse((r) => r.token === payload.token && r.kind !== 'callback');
+}
+
+/** The message a callback, edit or follow-up shows. */
+export function messageOf(response: { kind: string; body: any }): any {
+  return response.kind === 'callback' ? response.body?.data : response.body;
+}
+
+/** The bot's first answer to an interaction (its callback: a reply, a form, or an acknowledgement), once it has come. */
+export function callbackOf(discord: FakeDiscord, payload: InteractionPayload) {
+  const callback = discord.interactionResponses.find((r) => r.token === payload.token && r.kind === 'callback');
+  if (!callback) throw new Error(`no callback to interaction ${payload.id} yet`);
+  return callback;
+}
+
+/** Whether the bot answered an interaction only to the member: its reply, or its deferred reply, is ephemeral. */
+export function answeredEphemerally(discord: FakeDiscord, payload: InteractionPayload): boolean {
+  return (Number(callbackOf(discord, payload).body?.data?.flags ?? 0) & 64) === 64;
 }
 
 /** The text a callback, edit or follow-up shows: its content and its embeds' text. */
 export function shownText(response: { kind: string; body: any }): string {
-  const message = response.kind === 'callback' ? response.body?.data : response.body;
+  const message = messageOf(response);
   return [message?.content ?? '', ...(message?.embeds ?? []).map((e: unknown) => JSON.stringify(e))].join('\n');
 }
