@@ -133,7 +133,7 @@ export class DigestScheduler {
       if (
         held.oldest !== null &&
         !held.digestUnderway &&
-        (await this.make({ route, guildId, kind: 'quiet', period: { start: held.oldest, end: now } }))
+        (await this.make({ route, guildId, kind: 'leftover', period: { start: held.oldest, end: now } }))
       )
         made++;
     }
