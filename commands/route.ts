@@ -263,6 +263,7 @@ export async function routeEditCommand(interaction: Interaction, ctx: CommandCon
   });
   const released = route.quietFrom !== null && updated.quietFrom === null;
   if (changes.channelId || changes.layout || released) ctx.wakeDelivery();
+  if (changes.layout || released) ctx.tidy();
   ctx.logger.info({ source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id }, 'route edited');
   const moved =
     changes.channelId && changes.channelId !== route.channelId ? `Events still waiting go to <#${changes.channelId}>.` : undefined;
@@ -320,6 +321,7 @@ export const routeRemoveButton: ComponentHandler = {
     if (!route || !source) throw new UserError('That route no longer exists.');
     if ((await routesOf(ctx.db, source.id)).length === 1) throw new UserError('A source needs one route: this is its last one now.');
     const dropped = await deleteRoute(ctx.db, route, ctx.now());
+    ctx.tidy();
     ctx.logger.info(
       { source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id, dropped },
       'route removed',

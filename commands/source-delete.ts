@@ -37,6 +37,7 @@ export const deleteButtonHandler: ComponentHandler = {
     assertFormFresh(issuedAt, ctx.now());
     const source = await sourceById(ctx, guildOf(interaction), sourceId);
     const dropped = await deleteSource(ctx.db, source, ctx.now());
+    ctx.tidy();
     ctx.logger.info({ source_id: source.id, guild_id: source.guildId, user_id: interaction.user.id, dropped }, 'source deleted');
     const note = dropped > 0 ? ` ${dropped} waiting event${dropped === 1 ? ' was' : 's were'} dropped with it.` : '';
     return { content: `🗑️ Source **${source.name}** deleted.${note}`, components: [] };

@@ -35,6 +35,11 @@ export interface CommandContext {
   flood: FloodSettings;
   /** Tells the delivery worker that events became due (after `retry`, a triage action). */
   wakeDelivery: () => void;
+  /**
+   * Tells the worker's housekeeping that a change left it work: a removed route or deleted source
+   * to purge, quiet hours that no longer hold what they held. Done within seconds anyway; this is now.
+   */
+  tidy: () => void;
   /** Which Sentry base URLs may be called (SENTRY_ALLOW_INSECURE_URLS, SENTRY_ALLOW_PRIVATE_URLS). */
   sentryUrls: UrlPolicy;
   /** Reads an issue back a few seconds after a change Sentry did not confirm. */

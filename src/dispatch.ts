@@ -204,6 +204,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       flood: config.flood,
       requireSignature: config.requireSignature,
       wakeDelivery: eventsStored,
+      tidy: () => void worker.tidy(),
       sentryUrls: config.sentryUrls,
       cardChecks: reconciler,
       digests,

@@ -37,9 +37,9 @@ const PAGE = 2000;
 /** A body read for a digest is at most this big (a larger one is counted, not read). */
 const BODY_MAX_BYTES = 1024 * 1024;
 /** All the bodies one digest reads, at most. */
-const BODIES_BUDGET_BYTES = 16 * 1024 * 1024;
-/** The latest events of each issue shown that are folded into its state. */
-const EVENTS_PER_ISSUE = 20;
+const BODIES_BUDGET_BYTES = 8 * 1024 * 1024;
+/** The latest events of each issue shown that are folded into its state (its title, status and assignee are in the latest). */
+const EVENTS_PER_ISSUE = 5;
 
 const ALL_STATUSES = sql`('pending', 'sending', 'quiet', 'delivered', 'collapsed', 'digested', 'failed')`;
 const NOT_DIGESTED = sql`('pending', 'sending', 'quiet', 'delivered', 'collapsed', 'failed')`;

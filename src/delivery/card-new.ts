@@ -47,7 +47,11 @@ export async function planNewCards(db: Database, channelId: ChannelId, jobs: Job
     batchId ?? newNonce(),
     batch,
     final.map((d) => d.part),
-    await silentSend(db, batch, now),
+    await silentSend(
+      db,
+      final.map(({ job, part }) => ({ job, level: part.facts.level })),
+      now,
+    ),
   );
   const connected = await sourcesConnected(db, [...new Set(batch.map((j) => j.sourceId))]);
   const cards = final.map(({ job, state }) => ({ routeId: job.routeId, state }));

@@ -24,14 +24,14 @@ import { renderEvent, type EventToRender } from '../render/render-event.js';
 import { alertActionsOf } from '../sentry/alert-action.js';
 import { TRIAGE_EVENT_TYPE } from '../triage/actions.js';
 import { mentions } from '../routing/ping.js';
-import { isQuiet, scheduleOf } from '../schedule/route-schedule.js';
 import { payloadOf, planNewCards } from './card-new.js';
 import { claimPlan } from './claim.js';
-import { acceptedAlertRole, withPing, type SendPlan } from './plan.js';
+import { acceptedAlertRole, quietNow, withPing, type SendPlan } from './plan.js';
 import { CARD_EDIT_EVERY_MS, cardEditAt, gatheringUntil, isCardJob, needsBump, staysSilent } from './policy.js';
 import { newNonce, type DiscordChannels } from './sender.js';
 import { letIngestIn } from './clock.js';
 import { isOwnEvent } from '../sentry/event-type.js';
+import { eventFacts, type Level } from '../sentry/facts.js';
 
 /** A card is moved down when it needs eyes and is no longer among this many latest messages. */
 const VISIBLE_MESSAGES = 20;
@@ -183,11 +183,13 @@ export class CardPlanner {
     if (!route || jobs.length === 0) return { waitUntil: now };
     let state = JSON.parse(card.state) as CardState;
     const changes: CardChange[] = [];
+    const levels: (Level | undefined)[] = [];
     const alertRoles = new Set<RoleId>();
     for (const [i, job] of jobs.entries()) {
       // A card under a storm of events folds them in slices, giving way to webhooks in between.
       if (i % FOLD_SLICE === FOLD_SLICE - 1) await letIngestIn();
       const payload = payloadOf(job);
+      levels.push(eventFacts(job.eventType, payload).level);
       const change = changeFor(state, job, payload);
       changes.push(change);
       state = change.state;
@@ -208,7 +210,7 @@ export class CardPlanner {
       }));
     const last = jobs[jobs.length - 1]!;
     const rendered = renderEvent(last, await templateFor(db, last.sourceId, last.routeId, last.eventType));
-    const quietNow = isQuiet(scheduleOf(route), now);
+    const quiet = quietNow(route, now);
     // Sentry's events that did not arrive in quiet hours (or passed them): only these may ping.
     const loud = jobs.filter((job) => !job.muted && !isOwnEvent(job.eventType));
     const pingJob = loud[loud.length - 1];
@@ -232,7 +234,7 @@ export class CardPlanner {
       ...(ping.content ? { ping: { content: ping.content, roleIds: ping.allowedRoleIds } } : {}),
       ...(alertRoles.size > 0 ? { alertPing: { content: mentions([...alertRoles]), roleIds: [...alertRoles] } } : {}),
       connected,
-      silent: staysSilent(jobs.map((job) => ({ ...job, quietNow }))),
+      silent: staysSilent(jobs.map((job, i) => ({ muted: job.muted, eventType: job.eventType, level: levels[i], quietNow: quiet }))),
     });
   }
 

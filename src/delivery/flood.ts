@@ -7,7 +7,8 @@ import type { BatchId, ChannelId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { renderEvent } from '../render/render-event.js';
 import { floodSummaryEmbed } from './flood-summary.js';
-import type { SendPlan } from './plan.js';
+import { quietNow, type SendPlan } from './plan.js';
+import { routesByIds } from '../db/routes.js';
 import { isFlooding, partsThatFit, type FloodSettings } from './policy.js';
 import { newNonce } from './sender.js';
 
@@ -54,25 +55,37 @@ export async function floodPlan(deps: FloodDeps, head: QueuedJob, now: number): 
     { source_id: head.sourceId, route_id: head.routeId, collapsed: chosen.length, embeds: drawn.embeds.length },
     'flood: collapsing waiting events into a summary',
   );
+  const batch = await queuedInBatch(db, batchId);
   return {
     kind: 'send',
     channelId: head.channelId,
     batchId,
-    batch: await queuedInBatch(db, batchId),
+    batch,
     embeds: drawn.embeds,
     summary: true,
     parts: [],
+    ...(await silence(db, batch, now)),
   };
 }
 
+/**
+ * A summary counts events, it does not show them: inside its route's quiet hours it is posted
+ * without a notification, whatever it counts (what passes quiet hours would have gone out alone).
+ */
+async function silence(db: Database, batch: readonly QueuedJob[], now: number): Promise<{ silent?: true }> {
+  const routeId = batch[0]?.routeId;
+  const route = routeId === undefined ? undefined : (await routesByIds(db, [routeId])).get(routeId);
+  return quietNow(route, now) ? { silent: true } : {};
+}
+
 /** A summary message rebuilt from its batch alone, so a resend after a crash makes the same message. */
-export async function summaryPlan(db: Database, channelId: ChannelId, batchId: BatchId): Promise<SendPlan> {
+export async function summaryPlan(db: Database, channelId: ChannelId, batchId: BatchId, now: number): Promise<SendPlan> {
   const batch = await queuedInBatch(db, batchId);
   const { embeds } = await drawSummary(
     db,
     batch.map((job) => ({ seq: job.seq, eventSeq: job.eventSeq, eventType: job.eventType })),
   );
-  return { kind: 'send', channelId, batchId, batch, embeds, summary: true, parts: [] };
+  return { kind: 'send', channelId, batchId, batch, embeds, summary: true, parts: [], ...(await silence(db, batch, now)) };
 }
 
 /**

@@ -58,6 +58,11 @@ export class Housekeeper {
     await this.tidying;
   }
 
+  /** A run is under way (for tests that wait for the engine to go quiet). */
+  busy(): boolean {
+    return this.tidying !== undefined;
+  }
+
   /** Purges and releases what is waiting for it; one run at a time (a call meanwhile runs it again after). */
   tidy(): Promise<void> {
     if (this.tidying) {

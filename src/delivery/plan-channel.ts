@@ -14,6 +14,9 @@ import { gatheringUntil, isCardJob, joinableWithHead, partsThatFit, type FloodSe
 import { newNonce } from './sender.js';
 import { letIngestIn } from './clock.js';
 
+/** Each delivery with its event's level, as its drawing read it. */
+const levelled = (jobs: readonly Job[], parts: readonly RenderedEvent[]) => jobs.map((job, i) => ({ job, level: parts[i]?.facts.level }));
+
 /** What a channel does next: send a message, edit a card, look again later, or nothing. */
 export type Plan = SendPlan | CardUpdatePlan | { waitUntil: number } | { nothing: true };
 
@@ -57,7 +60,8 @@ export class ChannelPlanner {
     const joinable = await jobsOf(db, seqsOf(queued));
     const parts = await this.render(joinable);
     const batch = joinable.slice(0, partsThatFit(parts));
-    return claimPlan(db, sendPlan(channelId, newNonce(), batch, parts.slice(0, batch.length), await silentSend(db, batch, now)));
+    const shown = parts.slice(0, batch.length);
+    return claimPlan(db, sendPlan(channelId, newNonce(), batch, shown, await silentSend(db, levelled(batch, shown), now)));
   }
 
   /**
@@ -68,9 +72,12 @@ export class ChannelPlanner {
     const { db } = this.deps;
     const head = batch[0]!;
     if (!head.summary && batch.every(isCardJob)) return this.deps.cards.planBatch(channelId, batch, now);
-    const plan = head.summary
-      ? await summaryPlan(db, channelId, head.batchId!)
-      : sendPlan(channelId, head.batchId!, batch, await this.render(batch), await silentSend(db, batch, now));
+    let plan: SendPlan;
+    if (head.summary) plan = await summaryPlan(db, channelId, head.batchId!, now);
+    else {
+      const parts = await this.render(batch);
+      plan = sendPlan(channelId, head.batchId!, batch, parts, await silentSend(db, levelled(batch, parts), now));
+    }
     return claimPlan(db, plan);
   }
 

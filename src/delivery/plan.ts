@@ -9,7 +9,8 @@ import { alertPingRoleAccepted } from '../db/alert-ping-roles.js';
 import { mentions, pingFor } from '../routing/ping.js';
 import { feedButtons, type ActionRow } from '../triage/components.js';
 import { routesByIds } from '../db/routes.js';
-import { isQuiet, scheduleOf } from '../schedule/route-schedule.js';
+import { isQuiet, scheduleOf, type QuietHours } from '../schedule/route-schedule.js';
+import type { Level } from '../sentry/facts.js';
 import { staysSilent } from './policy.js';
 import { asRoleId, type BatchId, type ChannelId, type MessageId, type RoleId, type RouteId, type SourceId } from '../ids.js';
 
@@ -97,13 +98,21 @@ export function sendPlan(channelId: ChannelId, batchId: BatchId, batch: QueuedJo
   };
 }
 
-/** Whether a send of these deliveries stays silent, with their routes' quiet hours as they are `now` (see `staysSilent`). */
-export async function silentSend(db: Database, jobs: readonly QueuedJob[], now: number): Promise<boolean> {
-  const routes = await routesByIds(db, [...new Set(jobs.map((job) => job.routeId))]);
+/** A route's quiet hours if they are on at `now`. */
+export function quietNow(route: Parameters<typeof scheduleOf>[0] | undefined, now: number): QuietHours | undefined {
+  if (!route) return undefined;
+  const schedule = scheduleOf(route);
+  return isQuiet(schedule, now) ? schedule.quiet : undefined;
+}
+
+/** Whether a send of these deliveries (with their events' levels) stays silent, with their routes' quiet hours as they are `now` (see `staysSilent`). */
+export async function silentSend(
+  db: Database,
+  jobs: readonly { job: QueuedJob; level: Level | undefined }[],
+  now: number,
+): Promise<boolean> {
+  const routes = await routesByIds(db, [...new Set(jobs.map(({ job }) => job.routeId))]);
   return staysSilent(
-    jobs.map((job) => {
-      const route = routes.get(job.routeId);
-      return { ...job, quietNow: route !== undefined && isQuiet(scheduleOf(route), now) };
-    }),
+    jobs.map(({ job, level }) => ({ muted: job.muted, eventType: job.eventType, level, quietNow: quietNow(routes.get(job.routeId), now) })),
   );
 }

@@ -3,6 +3,8 @@ import { EMBED_LIMITS, embedLength } from '../embed/limits.js';
 import type { RenderedEvent } from '../render/render-event.js';
 import type { Failure } from './classify-error.js';
 import { isOwnEvent } from '../sentry/event-type.js';
+import type { Level } from '../sentry/facts.js';
+import { passesQuiet, type QuietHours } from '../schedule/route-schedule.js';
 
 /**
  * When an event goes out, with what, and what happens when Discord says no. Pure decisions: no
@@ -151,14 +153,26 @@ export function outageProbeAt(lastTransientFailureAt: number | undefined): numbe
   return lastTransientFailureAt === undefined ? undefined : lastTransientFailureAt + RECOVERY.outageProbeMs;
 }
 
+/** A delivery about to be sent, as notifying decides it: muted on arrival, its level, and its route's quiet hours if they are on now. */
+export interface SilenceInput {
+  muted: boolean;
+  eventType: string;
+  level: Level | undefined;
+  /** The route's quiet hours, when it is quiet hours on the route at the time of the send. */
+  quietNow: QuietHours | undefined;
+}
+
 /**
  * Notify or stay silent, decided here for every send: a feed message, a card posted or moved down,
  * its thread lines, a digest. A delivery notifies unless it arrived in its route's quiet hours
- * below `quiet-pass` (muted), or it is Dispatch's own (a digest, a read-back, a click) and its route
- * is quiet now; a send stays silent when none of its deliveries notifies.
+ * below `quiet-pass` (muted), or its route is quiet now and it does not pass them (below
+ * `quiet-pass`; Dispatch's own events — a digest, a read-back, a click — never pass). A send stays
+ * silent when none of its deliveries notifies: nothing notifies inside quiet hours but what passes.
  */
-export function staysSilent(jobs: readonly (Pick<Job, 'muted' | 'eventType'> & { quietNow: boolean })[]): boolean {
-  return jobs.length > 0 && !jobs.some((job) => !job.muted && !(isOwnEvent(job.eventType) && job.quietNow));
+export function staysSilent(jobs: readonly SilenceInput[]): boolean {
+  const notifies = (job: SilenceInput) =>
+    !job.muted && (job.quietNow === undefined || (!isOwnEvent(job.eventType) && passesQuiet(job.quietNow, job.eventType, job.level)));
+  return jobs.length > 0 && !jobs.some(notifies);
 }
 
 /** A card is edited at most once a second: updates that arrive meanwhile become one edit. */

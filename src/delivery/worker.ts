@@ -148,8 +148,8 @@ export class DeliveryWorker {
   }
 
   /** What the loop is doing now (for tests that step a clock and wait for the engine to go quiet in between). */
-  activity(): { running: boolean; scheduled: boolean; inFlight: number } {
-    return { running: this.running, scheduled: this.passScheduled, inFlight: this.inFlight.size };
+  activity(): { running: boolean; scheduled: boolean; inFlight: number; tidying: boolean } {
+    return { running: this.running, scheduled: this.passScheduled, inFlight: this.inFlight.size, tidying: this.housekeeper.busy() };
   }
 
   /** Stops taking work and waits up to `timeoutMs` (wall time) for sends in flight; unfinished ones resume on restart. */

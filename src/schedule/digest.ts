@@ -96,6 +96,8 @@ function scheduledLines(input: DigestInput, facts: DigestFacts): string[] {
         .sort(byEvents)
         .map(link),
       TOP,
+      // Issues whose state was not read (past what a digest reads) may be open too: counted, not listed.
+      facts.moreIssues,
     ),
     ...section(
       'Regressed',

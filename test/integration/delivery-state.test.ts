@@ -171,6 +171,37 @@ describe('digests of one night, and of a disabled source (items 6 and 7)', () =>
   });
 });
 
+describe('a digest is claimed before it is drawn (item 2)', () => {
+  it('one a stopped maker left unfinished is finished later; one that failed every try is given up, never due again', async () => {
+    w = await scheduleWorld('feed');
+    await w.edit({ schedule: { quietFrom: 22 * 60, quietTo: 8 * 60 } });
+    w.setClock('2026-01-10T23:00:00Z');
+    await w.send('issue.created', 'U1', 'warning');
+    const route = await w.current();
+    // Claimed at 08:00 by a maker that stopped before drawing it (a crash, a deploy)…
+    await w.db.run(sql`insert into digests (route_id, kind, period_start, period_end, created_at)
+      values (${route.id}, 'quiet', ${Date.parse('2026-01-10T22:00:00Z')}, ${Date.parse('2026-01-11T08:00:00Z')}, ${Date.parse('2026-01-11T08:00:01Z')})`);
+    w.setClock('2026-01-11T08:00:30Z');
+    await w.scheduler.tick();
+    // …it is not made twice, nor finished while its maker may still be at it…
+    expect(await w.digestBodies()).toEqual([]);
+    w.setClock('2026-01-11T08:02:00Z');
+    await w.scheduler.tick();
+    // …and a minute on, whoever looks finishes it: what the night held, in one digest.
+    expect((await w.digestBodies()).map((b) => b.data.description).join()).toContain('ISS-U1');
+    expect(await w.statuses()).toEqual(['digested:1']);
+
+    // A digest whose drawing failed every time (the process died drawing it) is given up, not due again at every start.
+    await w.db.run(sql`insert into digests (route_id, kind, period_start, period_end, created_at, attempts)
+      values (${route.id}, 'now', 0, 1, ${Date.parse('2026-01-11T08:00:00Z')}, 3)`);
+    await w.scheduler.tick();
+    const given = await w.db.get<{ done_at: number | null; event_id: string | null }>(
+      sql`select done_at, event_id from digests where kind = 'now'`,
+    );
+    expect({ done: given?.done_at !== null, event: given?.event_id }).toEqual({ done: true, event: null });
+  });
+});
+
 describe('what the review suspected, settled', () => {
   it('a left-over digest counts what quiet hours held, not what was posted meanwhile', async () => {
     w = await scheduleWorld('feed');

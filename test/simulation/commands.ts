@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { request as httpRequest } from 'node:http';
 import { expect } from 'vitest';
 import { createRoute, deleteRoute, RouteChannelTaken, updateRoute } from '../../src/db/routes.js';
 import type { Route } from '../../src/db/schema.js';
@@ -11,7 +12,7 @@ import { findSourceById } from '../../src/db/sources.js';
 import { selectRoutes } from '../../src/routing/select-routes.js';
 import { quietTreatment } from '../../src/schedule/route-schedule.js';
 import { eventFacts } from '../../src/sentry/facts.js';
-import { PERMISSIONS } from '../support/fake-discord.js';
+import { PERMISSIONS, snowflake } from '../support/fake-discord.js';
 import { sentryRequest } from '../support/sentry.js';
 import { checkAfterStep } from './invariants.js';
 import { channelOf, eventToken, guildOfSlot, issueToken, liveRoutes, SLOTS, type Model, type SimRoute, type SimSource } from './model.js';
@@ -41,6 +42,8 @@ const toSimRoute = (route: Route): SimRoute => ({
   id: route.id,
   name: route.name,
   channels: [route.channelId],
+  history: [{ channel: route.channelId, since: snowflake() }],
+  quietHistory: [],
   layout: route.layout,
   everCard: route.layout === 'card',
   filter: route.filter,
@@ -84,6 +87,7 @@ export async function makeSource(model: Model, world: World, slot: number, layou
     routes: [toSimRoute(route)],
     issues: [],
     dropped: 0,
+    disabledSpans: [],
   };
   model.sources[slot] = made;
   return made;
@@ -107,6 +111,25 @@ export async function addRoute(model: Model, world: World, slot: number, channel
   const added = createRoute(world.db, input, world.clock.now());
   if (taken) return void (await expect(added).rejects.toBeInstanceOf(RouteChannelTaken));
   s.routes.push(toSimRoute(await added));
+}
+
+/** The source is enabled or disabled from `now` on. */
+function toggled(s: SimSource, enabled: boolean, now: number): void {
+  if (s.enabled && !enabled) s.disabledSpans.push({ from: now });
+  if (!s.enabled && enabled) s.disabledSpans[s.disabledSpans.length - 1]!.until = now;
+  s.enabled = enabled;
+}
+
+/** The route posts to another channel from now on (Discord's next message). */
+function moveTo(route: SimRoute, channel: string): void {
+  route.channels.push(channel);
+  route.history.push({ channel, since: snowflake() });
+}
+
+/** The route's quiet hours from now on. */
+function setQuiet(route: SimRoute, quiet: SimRoute['quiet']): void {
+  route.quiet = quiet;
+  route.quietHistory.push({ ...(quiet ? { quiet } : {}), since: snowflake() });
 }
 
 /** What an issue webhook says the issue now is, kept as Sentry's own state of it. */
@@ -144,7 +167,16 @@ class Webhook extends Step {
  * Posts one marked event of a kind to a slot's source; records it in the model when acknowledged.
  * With `namedRoute`, an alert whose rule's Dispatch action names that route id.
  */
-async function postEvent(model: Model, world: World, slot: number, kind: EventKind, issuePick: number, level: number, namedRoute?: number) {
+async function postEvent(
+  model: Model,
+  world: World,
+  slot: number,
+  kind: EventKind,
+  issuePick: number,
+  level: number,
+  namedRoute?: number,
+  options: SendOptions = {},
+) {
   const s = model.sources[slot]!;
   const incident = kind === 'metric_alert.critical';
   const own = s.issues.filter((i) => i.incident === incident);
@@ -156,21 +188,27 @@ async function postEvent(model: Model, world: World, slot: number, kind: EventKi
   const n = model.nextEvent++;
   const marks = { event: eventToken(s.guild, slot, n), issue: issue.token, issueId: issue.id, level: LEVELS[level]! };
   const payload = payloadOf(kind, marks, namedRoute === undefined ? undefined : ruleSettings(namedRoute, marks));
+  // A body near MAX_BODY_BYTES: a stack trace's worth of padding Dispatch stores and never shows.
+  if (options.padTo)
+    (payload.data as Record<string, unknown>).padding = 'x'.repeat(Math.max(0, options.padTo - JSON.stringify(payload).length - 20));
   // Sentry has the issue as its webhook says, whether or not Dispatch takes the webhook.
   mirrorInSentry(world, kind, payload);
   const request = sentryRequest(kind.split('.')[0]!, payload, s.secret, Math.floor(world.clock.now() / 1000));
-  const response = await fetch(`${world.url}/hooks/${s.slug}`, { method: 'POST', body: request.body, headers: request.headers });
-  if (s.deleted || !s.enabled) return expect(response.status, `a webhook to a ${s.deleted ? 'deleted' : 'disabled'} source`).toBe(404);
-  expect(response.status).toBe(202);
-  const { event_id } = (await response.json()) as { event_id: EventId };
+  // What the webhook looks up when it arrives (the source, its routes and their filters), before anything `between` changes.
+  const acceptedWhenLookedUp = !s.deleted && s.enabled;
   const routes = liveRoutes(s).map((r) => ({ id: r.id, filter: r.filter }));
+  const response = await sendWebhook(world, s.slug, request, options.between);
+  if (!acceptedWhenLookedUp) return expect(response.status, `a webhook to a ${s.deleted ? 'deleted' : 'disabled'} source`).toBe(404);
+  expect(response.status).toBe(202);
+  const { event_id } = JSON.parse(response.body) as { event_id: EventId };
   // The model's own rule for alerts routed by their settings: the named route of this source, else its first.
   const named = routes.find((r) => Number(r.id) === namedRoute);
   const misrouted = namedRoute !== undefined && !named;
   const facts = eventFacts(kind, payload);
   const takes = namedRoute === undefined ? selectRoutes(routes, kind, facts).through.map((r) => r.id) : [(named ?? routes[0]!).id];
   const at = world.clock.now();
-  // Held by a feed route's quiet hours: below `fatal`, and not a metric alert going critical.
+  // Held by a feed route's quiet hours (below `fatal`, and not a metric alert going critical), as
+  // the route is when the event is written: after whatever changed while its body was arriving.
   const heldOn = liveRoutes(s)
     .filter((r) => takes.includes(r.id) && r.quiet)
     .filter(
@@ -193,6 +231,187 @@ async function postEvent(model: Model, world: World, slot: number, kind: EventKi
     at,
     wave: model.wave,
   });
+}
+
+interface SendOptions {
+  /** Runs between the first half of the body and the rest: after the webhook looked its source up, before it is stored. */
+  between?: () => Promise<void>;
+  /** Pads the body to about this many bytes. */
+  padTo?: number;
+}
+
+/** Sends a signed webhook; with `between`, its body in two halves around it. */
+async function sendWebhook(
+  world: World,
+  slug: string,
+  request: { body: string; headers: Record<string, string> },
+  between?: () => Promise<void>,
+): Promise<{ status: number; body: string }> {
+  if (!between) {
+    const response = await fetch(`${world.url}/hooks/${slug}`, { method: 'POST', body: request.body, headers: request.headers });
+    return { status: response.status, body: await response.text() };
+  }
+  const bytes = Buffer.from(request.body);
+  const first = bytes.subarray(0, bytes.length >> 1);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${world.url}/hooks/${slug}`,
+      { method: 'POST', headers: { ...request.headers, 'content-length': String(bytes.length) } },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += String(chunk)));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    // The first half goes once the server has looked the source up (the request line and headers are enough).
+    req.write(first, () =>
+      setTimeout(() => {
+        void between()
+          .catch(reject)
+          .finally(() => req.end(bytes.subarray(bytes.length >> 1)));
+      }, 20),
+    );
+  });
+}
+
+/**
+ * A webhook whose body arrives in two parts with a member's change in between (issue 28 item 1):
+ * the webhook decided from the route as it was, and is stored after the change. Quiet hours turned
+ * off or on, the route turned into cards, moved, its source disabled or the route removed.
+ */
+class SplitWebhook extends Step {
+  constructor(
+    readonly slot: number,
+    readonly pick: number,
+    readonly change: 'quiet-off' | 'quiet-on' | 'cards' | 'move' | 'disable' | 'remove',
+    readonly level: number,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot) && model.sources[this.slot]!.enabled;
+  }
+  async act(model: Model, world: World) {
+    const s = model.sources[this.slot]!;
+    const routes = liveRoutes(s);
+    const route = routes[this.pick % routes.length]!;
+    const between = async () => {
+      const real = (await routesOf(world.db, s.id)).find((r) => r.id === route.id)!;
+      const now = world.clock.now();
+      switch (this.change) {
+        case 'quiet-off':
+        case 'quiet-on': {
+          const minute = Math.floor((now % 86_400_000) / 60_000);
+          const quiet = this.change === 'quiet-on' ? { from: minute, to: (minute + 5) % 1440 } : undefined;
+          await updateRoute(
+            world.db,
+            real,
+            { schedule: { timeZone: 'UTC', quietFrom: quiet?.from ?? null, quietTo: quiet?.to ?? null, quietPass: 'fatal' } },
+            now,
+          );
+          if (route.quiet && !quiet) route.releasedAt.push(now);
+          setQuiet(route, quiet);
+          return void (await world.worker.tidy());
+        }
+        case 'cards':
+          if (route.layout === 'card') return;
+          await updateRoute(world.db, real, { layout: 'card' }, now);
+          route.releasedAt.push(now);
+          route.layout = 'card';
+          route.everCard = true;
+          return void (await world.worker.tidy());
+        case 'move': {
+          const free = world.guilds[s.guild]!.channels.map((c) => c.id).find((id) => !routes.some((r) => channelOf(r) === id));
+          if (!free) return;
+          await updateRoute(world.db, real, { channelId: asChannelId(free) }, now);
+          return moveTo(route, free);
+        }
+        case 'disable':
+          await setSourceEnabled(world.db, (await findSourceById(world.db, asGuildId(world.guilds[s.guild]!.id), s.id))!, false, now);
+          return toggled(s, false, now);
+        case 'remove':
+          if (routes.length < 2) return;
+          s.dropped += await deleteRoute(world.db, real, now);
+          route.removed = true;
+          return void (await world.worker.tidy());
+      }
+    };
+    const before = model.events.length;
+    await postEvent(model, world, this.slot, 'issue.created', this.pick, this.level, undefined, { between });
+    // Its delivery on a route removed meanwhile is dropped when it is written, and counted so.
+    const event = model.events[before];
+    if (event && route.removed && event.takes.includes(route.id)) s.dropped += 1;
+  }
+  toString() {
+    return `SplitWebhook(slot ${this.slot}, route ${this.pick}, ${this.change} while its body arrives, ${LEVELS[this.level]})`;
+  }
+}
+
+/**
+ * A source disabled over several digest periods (issue 28 item 7): its route has a daily digest,
+ * the source is off for `days` days (the clock jumping a day at a time), then on again for a day.
+ * No digest is made while it is off (none piles up to be posted at once), one on its first day back.
+ */
+class DaysOff extends Step {
+  constructor(
+    readonly slot: number,
+    readonly days: number,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    // Discord healthy: a day's jump past a failing send would reach its DELIVERY_DEADLINE.
+    return usable(model, this.slot) && model.sources[this.slot]!.enabled && model.gates.length === 0 && model.faults === 0;
+  }
+  async act(model: Model, world: World) {
+    const s = model.sources[this.slot]!;
+    const route = liveRoutes(s)[0]!;
+    const real = (await routesOf(world.db, s.id)).find((r) => r.id === route.id)!;
+    const minute = (Math.floor((world.clock.now() % 86_400_000) / 60_000) + 1) % 1440;
+    await updateRoute(
+      world.db,
+      real,
+      { schedule: { digestEvery: 'daily', digestAt: minute, digestWeekday: 0, digestWhenEmpty: true } },
+      world.clock.now(),
+    );
+    const toggle = async (enabled: boolean) => {
+      await setSourceEnabled(
+        world.db,
+        (await findSourceById(world.db, asGuildId(world.guilds[s.guild]!.id), s.id))!,
+        enabled,
+        world.clock.now(),
+      );
+      toggled(s, enabled, world.clock.now());
+    };
+    await toggle(false);
+    for (let day = 0; day < this.days; day++) expect(await world.sleep(86_400_000), 'quiet after a day off').toBe(true);
+    await toggle(true);
+    expect(await world.sleep(86_400_000), 'quiet after a day back').toBe(true);
+  }
+  toString() {
+    return `DaysOff(slot ${this.slot}, ${this.days} days, with a daily digest)`;
+  }
+}
+
+/** A webhook whose body is near MAX_BODY_BYTES (a large stack trace): stored, drawn and posted like any. */
+class LargeWebhook extends Step {
+  constructor(
+    readonly slot: number,
+    readonly kind: EventKind,
+    readonly pick: number,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return !!source(model, this.slot);
+  }
+  async act(model: Model, world: World) {
+    await postEvent(model, world, this.slot, this.kind, this.pick, 1, undefined, { padTo: world.config.maxBodyBytes - 2048 });
+  }
+  toString() {
+    return `LargeWebhook(slot ${this.slot}, ${this.kind}, issue ${this.pick})`;
+  }
 }
 
 /**
@@ -352,11 +571,13 @@ class EditRoute extends Step {
     if (channelId !== undefined && channelId !== channelOf(route) && routes.some((r) => channelOf(r) === channelId))
       return void (await expect(edited).rejects.toBeInstanceOf(RouteChannelTaken));
     await edited;
-    if (channelId !== undefined && channelId !== channelOf(route)) route.channels.push(channelId);
+    if (channelId !== undefined && channelId !== channelOf(route)) moveTo(route, channelId);
     if (changes.filter) route.filter = changes.filter;
     if (changes.layout === 'card' && route.layout === 'feed') route.releasedAt.push(world.clock.now());
     if (changes.layout) route.layout = changes.layout;
     if (route.layout === 'card') route.everCard = true;
+    // As the command does: a layout change lets go of what quiet hours held.
+    if (changes.layout) await world.worker.tidy();
   }
   toString() {
     return `EditRoute(slot ${this.slot}, route ${this.pick}, ${JSON.stringify(this.change)})`;
@@ -380,6 +601,7 @@ class RemoveRoute extends Step {
     const real = (await routesOf(world.db, s.id)).find((r) => r.id === route.id)!;
     s.dropped += await deleteRoute(world.db, real, world.clock.now());
     route.removed = true;
+    await world.worker.tidy();
   }
   toString() {
     return `RemoveRoute(slot ${this.slot}, route ${this.pick})`;
@@ -404,7 +626,7 @@ class SourceAction extends Step {
       case 'disable':
       case 'enable':
         await setSourceEnabled(world.db, real, this.action === 'enable', now);
-        s.enabled = this.action === 'enable';
+        toggled(s, this.action === 'enable', now);
         return;
       case 'rename':
         s.name = `s${this.slot}-${model.nextName++}`;
@@ -413,6 +635,7 @@ class SourceAction extends Step {
       case 'delete':
         await deleteSource(world.db, real, world.clock.now());
         s.deleted = true;
+        await world.worker.tidy();
         return;
       case 'template':
         return setTemplate(world.db, { sourceId: s.id, routeId: null, eventPattern: 'issue.*', body: TEMPLATE, updatedBy: 'sim' }, now);
@@ -476,17 +699,19 @@ class MidSend extends Step {
       case 'delete-source':
         await deleteSource(world.db, (await findSourceById(world.db, asGuildId(world.guilds[s.guild]!.id), s.id))!, world.clock.now());
         s.deleted = true;
+        await world.worker.tidy();
         break;
       case 'remove-route':
         if (routes.length < 2) break;
         s.dropped += await deleteRoute(world.db, real, world.clock.now());
         route.removed = true;
+        await world.worker.tidy();
         break;
       case 'move-route': {
         const free = world.guilds[s.guild]!.channels.map((c) => c.id).find((id) => !routes.some((r) => channelOf(r) === id));
         if (!free) break;
         await updateRoute(world.db, real, { channelId: asChannelId(free) }, world.clock.now());
-        route.channels.push(free);
+        moveTo(route, free);
         break;
       }
       case 'disable':
@@ -496,7 +721,7 @@ class MidSend extends Step {
           false,
           world.clock.now(),
         );
-        s.enabled = false;
+        toggled(s, false, world.clock.now());
         break;
       case 'layout':
         await updateRoute(world.db, real, { layout: route.layout === 'card' ? 'feed' : 'card' }, world.clock.now());
@@ -672,7 +897,9 @@ class Quiet extends Step {
     const schedule = { timeZone: 'UTC', quietFrom: quiet?.from ?? null, quietTo: quiet?.to ?? null, quietPass: 'fatal' };
     await updateRoute(world.db, real, { schedule }, world.clock.now());
     if (route.quiet && !quiet) route.releasedAt.push(world.clock.now());
-    route.quiet = quiet;
+    setQuiet(route, quiet);
+    // As the command does: what quiet hours no longer hold goes out now.
+    await world.worker.tidy();
   }
   toString() {
     return `Quiet(slot ${this.slot}, route ${this.pick}, ${this.on ? 'on for 5 min' : 'off'})`;
@@ -768,6 +995,20 @@ export const commandArbitraries: fc.Arbitrary<Cmd>[] = [
     .tuple(slot, fc.integer({ min: 8, max: 24 }), fc.integer({ min: 3, max: 8 }), fc.boolean(), fc.nat(3))
     .map(([s, n, f, everywhere, pick]) => new Flood(s, n, f, everywhere, pick)),
   fc.nat(50).map((pick) => new Duplicate(pick)),
+  ...Array.from({ length: 2 }, () =>
+    fc
+      .tuple(
+        slot,
+        fc.nat(3),
+        fc.constantFrom<SplitWebhook['change']>('quiet-off', 'quiet-on', 'cards', 'move', 'disable', 'remove'),
+        fc.integer({ min: 0, max: 2 }),
+      )
+      .map(([s, pick, change, level]) => new SplitWebhook(s, pick, change, level)),
+  ),
+  fc
+    .tuple(slot, fc.constantFrom<EventKind>('error.created', 'issue.created', 'event_alert.triggered'), fc.nat(5))
+    .map(([s, kind, pick]) => new LargeWebhook(s, kind, pick)),
+  fc.tuple(slot, fc.integer({ min: 2, max: 4 })).map(([s, days]) => new DaysOff(s, days)),
   fc.tuple(slot, channel, layout, fc.nat(FILTERS.length - 1)).map(([s, c, l, f]) => new AddRoute(s, c, l, f)),
   fc
     .tuple(

@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { MISSING_ROUTE_LINE } from '../../src/routing/select-routes.js';
 import { QUIET_MAX } from '../../src/schedule/digest.js';
 import type { PostedMessage } from '../support/fake-discord.js';
-import { liveRoutes, type Model } from './model.js';
+import { liveRoutes, type Model, type SimRoute } from './model.js';
 import { drift } from '../../src/cards/sync.js';
 import type { CardState } from '../../src/cards/state.js';
 import type { Costs, World } from './world.js';
@@ -149,6 +149,8 @@ export async function checkAtQuiescence(model: Model, world: World): Promise<voi
           route.releasedAt.some((at) => at >= event.at),
           `${event.marks.event} held by route ${row.route_id}, then ${row.status} without its quiet hours turned off`,
         ).toBe(true);
+      // …and there only if its route pointed there when its send began, or later: a waiting event follows its route.
+      if (row.message_id && !route.everCard) checkSentWhereRouteWas(world, route, event.marks.event, row.message_id);
       if (row.status === 'collapsed') {
         // Counted in a summary posted where the delivery was to go, never in another route's channel.
         expect(world.discord.message(row.message_id!)?.channel_id, `${event.marks.event}'s summary is in its channel`).toBe(row.channel_id);
@@ -162,6 +164,9 @@ export async function checkAtQuiescence(model: Model, world: World): Promise<voi
     }
   }
 
+  checkNothingHeldPastQuietHours(model, world, rows);
+  await checkNoDigestWhileDisabled(model, world);
+  await checkSilentInQuietHours(model, world);
   checkMisroutedLines(model, world);
   checkFeedCounts(model, world, rows);
   checkSummaries(world, rows);
@@ -171,6 +176,86 @@ export async function checkAtQuiescence(model: Model, world: World): Promise<voi
   for (const source of model.sources.filter((s) => !s.deleted)) {
     const row = dropped.find((d) => Number(d.id) === Number(source.id));
     expect(Number(row?.events_dropped), `events dropped by removed routes of slot ${source.slot}, recorded`).toBe(source.dropped);
+  }
+}
+
+/**
+ * A message is posted in the channel its route pointed at when the message's send began, or in one
+ * it pointed at later; never where it pointed before (issue 28 item 10: events waiting out a retry
+ * stayed in the channel their route had left). Discord's ids grow, so "when" is a comparison of the
+ * message's id with the id issued when the route took each channel; a send held in flight across a
+ * move was posted (and got its id) before it.
+ */
+function checkSentWhereRouteWas(world: World, route: SimRoute, token: string, messageId: string): void {
+  const message = world.discord.message(messageId);
+  if (!message) return;
+  const sent = BigInt(message.id);
+  const current = route.history.findLastIndex((h) => BigInt(h.since) < sent);
+  const allowed = route.history.slice(Math.max(0, current)).map((h) => h.channel);
+  expect(allowed, `${token} posted in ${message.channel_id}, which its route had left before its send began`).toContain(message.channel_id);
+}
+
+const minuteOf = (ms: number) => Math.floor((ms % 86_400_000) / 60_000);
+const inWindow = (minute: number, quiet: { from: number; to: number }) =>
+  quiet.from < quiet.to ? minute >= quiet.from && minute < quiet.to : minute >= quiet.from || minute < quiet.to;
+
+/**
+ * No event outlives its quiet hours held: once they are over (and the digest that follows them
+ * has had its turn), nothing of an enabled source is still held. Only a route that is in quiet
+ * hours now, or a disabled source (its digests wait for it), keeps held events.
+ */
+function checkNothingHeldPastQuietHours(model: Model, world: World, rows: DeliveryRow[]): void {
+  const routes = new Map(model.sources.flatMap((s) => s.routes.map((r) => [Number(r.id), { route: r, source: s }] as const)));
+  for (const row of rows.filter((r) => r.status === 'quiet')) {
+    const owner = routes.get(Number(row.route_id));
+    if (!owner || !owner.source.enabled) continue;
+    const quietNow = owner.route.quiet !== undefined && inWindow(minuteOf(world.clock.now()), owner.route.quiet);
+    expect(quietNow, `delivery ${row.seq} still held on route ${row.route_id}, past its quiet hours`).toBe(true);
+  }
+}
+
+/** No digest is made for a route while its source is disabled (issue 28 item 7: a week off piled up seven, posted at once). */
+async function checkNoDigestWhileDisabled(model: Model, world: World): Promise<void> {
+  const made = await world.db.all<{ route_id: number; created_at: number; kind: string }>(
+    sql`select route_id, created_at, kind from digests`,
+  );
+  for (const digest of made) {
+    const source = model.sources.find((s) => s.routes.some((r) => Number(r.id) === Number(digest.route_id)));
+    const off = source?.disabledSpans.find(
+      (span) => span.from < Number(digest.created_at) && (span.until === undefined || Number(digest.created_at) < span.until),
+    );
+    expect(off, `a ${digest.kind} digest of route ${digest.route_id} made while its source was disabled`).toBeUndefined();
+  }
+}
+
+/**
+ * Nothing posted with a notification inside quiet hours but what passes them: a message posted
+ * (at Discord's clock, the simulated one) while its route had quiet hours on is silent unless one
+ * of the events it carries passes them (`fatal`, or a metric alert going critical). Dispatch's own
+ * events (digests, read-backs) never pass. Thread lines are not looked at: they follow their card.
+ */
+async function checkSilentInQuietHours(model: Model, world: World): Promise<void> {
+  const routes = new Map(model.sources.flatMap((s) => s.routes.map((r) => [Number(r.id), r] as const)));
+  const events = new Map(model.events.map((e) => [e.eventId as string, e]));
+  const rows = await world.db.all<{ route_id: number; message_id: string; event_id: string }>(sql`
+    select d.route_id, d.message_id, e.id as event_id from deliveries d join events e on e.seq = d.event_seq where d.message_id is not null`);
+  const byMessage = new Map<string, typeof rows>();
+  for (const row of rows) byMessage.set(row.message_id, [...(byMessage.get(row.message_id) ?? []), row]);
+  for (const message of channelMessages(world)) {
+    const carried = byMessage.get(message.id) ?? [];
+    const sent = BigInt(message.id);
+    const loudAllowed = carried.some((row) => {
+      const route = routes.get(Number(row.route_id));
+      const quiet = route?.quietHistory.findLast((q) => BigInt(q.since) < sent)?.quiet;
+      if (!quiet || !inWindow(minuteOf(message.nonceAt), quiet)) return true;
+      const event = events.get(row.event_id);
+      return event !== undefined && (event.marks.level === 'fatal' || event.kind === 'metric_alert.critical');
+    });
+    if (carried.length > 0 && !loudAllowed)
+      expect(
+        message.flags,
+        `message ${message.id} in ${message.channel_id} posted with a notification inside its route's quiet hours`,
+      ).toBe(4096);
   }
 }
 

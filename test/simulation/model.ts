@@ -17,6 +17,14 @@ export interface SimRoute {
   name: string;
   /** Every channel it has posted to, the current one last. */
   channels: string[];
+  /**
+   * The same, each with a snowflake Discord issued when the route took the channel: Discord's ids
+   * grow, so whether the route pointed there when a message was posted is a comparison of ids,
+   * whatever the clocks say.
+   */
+  history: { channel: string; since: string }[];
+  /** Its quiet hours as they were set, each with the snowflake issued when they were (none: `quiet` undefined). */
+  quietHistory: { quiet?: { from: number; to: number }; since: string }[];
   layout: Layout;
   /** It has been a card route (cards keep order per issue, not per channel). */
   everCard: boolean;
@@ -42,6 +50,8 @@ export interface SimSource {
   issues: { id: string; token: string; incident: boolean }[];
   /** What `events_dropped` must say: deliveries that waited when a route of it was removed. */
   dropped: number;
+  /** When it was disabled and enabled again (simulated time; `until` unset while it still is). */
+  disabledSpans: { from: number; until?: number }[];
 }
 
 export interface SimEvent {

@@ -24,6 +24,17 @@ export class SimClock implements Clock {
     return this.timers.reduce<number | undefined>((min, t) => (min === undefined || t.at < min ? t.at : min), undefined);
   }
 
+  /**
+   * Jumps `ms` ahead at once, as a machine that slept (or a paused process) finds the time moved:
+   * every timer due meanwhile fires once, in order, at the new time.
+   */
+  jump(ms: number): void {
+    this.time += ms;
+    const due = this.timers.filter((t) => t.at <= this.time).sort((a, b) => a.at - b.at || a.seq - b.seq);
+    this.timers = this.timers.filter((t) => t.at > this.time);
+    for (const timer of due) timer.fn();
+  }
+
   /** Moves to the next timer's time (no further than `limit`) and fires the timers due then; false when none is due by `limit`. */
   step(limit: number): boolean {
     const next = this.nextAt();

@@ -111,6 +111,8 @@ export class World {
       // A card older than this moves down when something about it needs eyes (a regression, an alert again).
       CARD_BUMP_AFTER: '2m',
       LOG_LEVEL: 'silent',
+      // Large bodies near the limit (LargeWebhook), at a size the stories can afford.
+      MAX_BODY_BYTES: '262144',
     });
     await world.boot();
     return world;
@@ -217,8 +219,8 @@ export class World {
   async quiet(): Promise<boolean> {
     const deadline = Date.now() + QUIET_WITHIN_MS;
     const settled = () => {
-      const { running, scheduled, inFlight } = this.worker.activity();
-      return !running && !scheduled && inFlight <= this.discord.heldAnswers();
+      const { running, scheduled, inFlight, tidying } = this.worker.activity();
+      return !running && !scheduled && !tidying && inFlight <= this.discord.heldAnswers();
     };
     while (Date.now() < deadline) {
       // Settled, and still so once pending callbacks have had their turn: only the clock can wake it now.
@@ -238,6 +240,14 @@ export class World {
       if ((await this.digests.tick()) === 0) return quiet;
       quiet = (await this.quiet()) && quiet;
     }
+  }
+
+  /** The clock jumps `ms` ahead (the machine slept): what fell due runs once, due digests are made, and the engine goes quiet. */
+  async sleep(ms: number): Promise<boolean> {
+    this.clock.jump(ms);
+    let quiet = await this.quiet();
+    while ((await this.digests.tick()) > 0) quiet = (await this.quiet()) && quiet;
+    return quiet;
   }
 
   logs(): string {
