@@ -1,13 +1,13 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from './database.js';
-import { delivered, dueNow, fail, failHeldTooLong, requeueFailed, sendDifferently, sendLater } from './delivery-state.js';
+import { delivered, dueNow, fail, failHeldTooLong, requeueFailed, sendDifferently, sendLater } from './delivery-state/index.js';
 import { seqsOf, waitingOfSource, type QueuedJob } from './queue.js';
 import type { BatchId, EventSeq, MessageId, SourceId } from '../ids.js';
 import { isOwnEvent } from '../sentry/event-type.js';
 
 /**
  * What became of a send, recorded: the delivery-state transition and the source's counters in one
- * transaction. The transitions themselves are delivery-state.ts's; what goes next is queue.ts's.
+ * transaction. The transitions themselves are delivery-state/'s; what goes next is queue.ts's.
  */
 
 /** Counts per source, in source id order: counters are updated in one order everywhere, so two transactions never wait on each other in a cycle (Postgres). */

@@ -10,7 +10,7 @@ import type { DigestId, GuildId, RouteId, SourceId } from '../ids.js';
 /**
  * Digests, made once each, in steps a restart can finish: a digest's row is its claim (unique per
  * route, kind and period end), written *before* anything is drawn; a quiet-hours digest then takes
- * the deliveries it shows (delivery-state.ts `digestQuiet`); it is drawn from bounded reads
+ * the deliveries it shows (delivery-state/ `digestQuiet`); it is drawn from bounded reads
  * (digest-read.ts); and its messages are stored as `dispatch.digest` events with `done_at`, in one
  * transaction. A digest a crash left unfinished is finished later, and given up after a few tries,
  * so no digest can make the same heavy work due on every start.

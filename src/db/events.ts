@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { fromRow, type Database } from './database.js';
-import { enqueue, lockSources, STEP_ROWS, type NewDelivery } from './delivery-state.js';
+import { enqueue, lockSources, type NewDelivery } from './delivery-state/index.js';
 import { deliveries, events, type DeliveryRow, type EventRow } from './schema.js';
 import type { CardKey, EventSeq, RouteId, SourceId } from '../ids.js';
 import { isOwnEvent } from '../sentry/event-type.js';
@@ -52,7 +52,7 @@ const toEvent = (row: Record<string, unknown>): EventRow => fromRow(events, row)
 /**
  * Stores accepted webhooks and their deliveries in one transaction, so that once this returns every
  * stored one survives a crash. Each delivery's first state (pending, or quiet) is decided by
- * delivery-state.ts from the route as it is in this transaction.
+ * delivery-state/ from the route as it is in this transaction.
  *
  * The group is written with one multi-row insert of events and one of deliveries: a statement
  * costs a round trip to Postgres, and the same rows one by one cost several per event. If any of
@@ -125,7 +125,7 @@ function chunked<T>(items: readonly T[], size: number): T[][] {
   return chunks;
 }
 
-/** The deliveries of a stored event, for delivery-state.ts to write. */
+/** The deliveries of a stored event, for delivery-state/ to write. */
 const deliveriesOf = (seq: number, input: IncomingEvent): NewDelivery[] =>
   input.routes.map((route) => ({
     eventSeq: seq as EventSeq,
@@ -283,43 +283,4 @@ export async function lastEventMatching(db: Database, sourceId: SourceId, patter
         : sql`and event_type = ${pattern}`;
   const row = await db.get(sql`select * from events where source_id = ${sourceId} ${match} order by seq desc limit 1`);
   return row ? toEvent(row) : undefined;
-}
-
-/**
- * Deletes the events numbered in `[fromSeq, toSeq)` that have nothing left to deliver (their
- * deliveries go with them); events still pending, sending or quiet wait. `pruneOlderThan` walks the
- * old events a window of `STEP_ROWS` at a time, so no step reads far.
- */
-function pruneFinished(db: Database, fromSeq: number, toSeq: number): Promise<number> {
-  return db.run(sql`
-    delete from events where seq >= ${fromSeq} and seq < ${toSeq}
-      and not exists (select 1 from deliveries d where d.event_seq = events.seq and d.status in ('pending', 'sending', 'quiet'))`);
-}
-
-/**
- * Prunes the events received before `olderThan` that have nothing left to deliver, a window of
- * `STEP_ROWS` event numbers at a time, giving way to the event loop in between; `stop` ends it
- * early (the worker is stopping). Resolves with how many went.
- */
-export async function pruneOlderThan(db: Database, olderThan: number, stop: () => boolean = () => false): Promise<number> {
-  const { from, to } = await oldEventRange(db, olderThan);
-  let removed = 0;
-  for (let start = from; start < to && !stop(); start += STEP_ROWS) {
-    removed += await pruneFinished(db, start, Math.min(start + STEP_ROWS, to));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return removed;
-}
-
-/** The range of event numbers older than `olderThan`: from the first stored to the first received at or after it. */
-async function oldEventRange(db: Database, olderThan: number): Promise<{ from: number; to: number }> {
-  const first = await db.get<{ seq: number | null }>(sql`select min(seq) as seq from events`);
-  const bound = await db.get<{ seq: number }>(
-    sql`select seq from events where received_at >= ${olderThan} order by received_at, seq limit 1`,
-  );
-  const from = first?.seq === null || first?.seq === undefined ? 0 : Number(first.seq);
-  const to = bound
-    ? Number(bound.seq)
-    : Number((await db.get<{ seq: number | null }>(sql`select max(seq) as seq from events`))?.seq ?? 0) + 1;
-  return { from, to };
 }

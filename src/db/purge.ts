@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from './database.js';
-import { dropOfRoute } from './delivery-state.js';
+import { dropOfRoute, STEP_ROWS } from './delivery-state/index.js';
 import type { RouteId, SourceId } from '../ids.js';
 
 /**
@@ -54,4 +54,45 @@ export async function anythingToPurge(db: Database): Promise<boolean> {
     select 1 as found where exists (select 1 from routes where removed_at is not null)
       or exists (select 1 from sources where deleted_at is not null)`);
   return row !== undefined;
+}
+
+// ── old events past the retention ──────────────────────────────────────────────────────────────
+
+/**
+ * Deletes the events numbered in `[fromSeq, toSeq)` that have nothing left to deliver (their
+ * deliveries go with them); events still pending, sending or quiet wait. `pruneOlderThan` walks the
+ * old events a window of `STEP_ROWS` at a time, so no step reads far.
+ */
+function pruneFinished(db: Database, fromSeq: number, toSeq: number): Promise<number> {
+  return db.run(sql`
+    delete from events where seq >= ${fromSeq} and seq < ${toSeq}
+      and not exists (select 1 from deliveries d where d.event_seq = events.seq and d.status in ('pending', 'sending', 'quiet'))`);
+}
+
+/**
+ * Prunes the events received before `olderThan` that have nothing left to deliver, a window of
+ * `STEP_ROWS` event numbers at a time, giving way to the event loop in between; `stop` ends it
+ * early (the worker is stopping). Resolves with how many went.
+ */
+export async function pruneOlderThan(db: Database, olderThan: number, stop: () => boolean = () => false): Promise<number> {
+  const { from, to } = await oldEventRange(db, olderThan);
+  let removed = 0;
+  for (let start = from; start < to && !stop(); start += STEP_ROWS) {
+    removed += await pruneFinished(db, start, Math.min(start + STEP_ROWS, to));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return removed;
+}
+
+/** The range of event numbers older than `olderThan`: from the first stored to the first received at or after it. */
+async function oldEventRange(db: Database, olderThan: number): Promise<{ from: number; to: number }> {
+  const first = await db.get<{ seq: number | null }>(sql`select min(seq) as seq from events`);
+  const bound = await db.get<{ seq: number }>(
+    sql`select seq from events where received_at >= ${olderThan} order by received_at, seq limit 1`,
+  );
+  const from = first?.seq === null || first?.seq === undefined ? 0 : Number(first.seq);
+  const to = bound
+    ? Number(bound.seq)
+    : Number((await db.get<{ seq: number | null }>(sql`select max(seq) as seq from events`))?.seq ?? 0) + 1;
+  return { from, to };
 }

@@ -16,7 +16,7 @@ import {
 
 /**
  * What the delivery worker reads of the queue: which channels have work, and what each sends next.
- * Reads only; every change of a delivery's state is in delivery-state.ts.
+ * Reads only; every change of a delivery's state is in delivery-state/.
  *
  * The queue is kept per route (the `(status, route_id, seq)` index): a waiting delivery goes to
  * its route's channel as the route is when its send begins, so a moved route takes its waiting

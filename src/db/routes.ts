@@ -147,7 +147,7 @@ export interface RouteChanges {
  * it, since a waiting delivery goes to its route's channel as it is when its send begins (a batch
  * already being sent ends where it began); cards stay where they are until the next event about
  * their issue moves them (see the card planner). Quiet hours turned off, or a feed turned into
- * cards, let go of what they held in the background (delivery-state.ts `releaseQuiet`, guarded on
+ * cards, let go of what they held in the background (delivery-state/ `releaseQuiet`, guarded on
  * the route as it then is). A new channel or layout tries card threads again.
  */
 export function updateRoute(db: Database, route: Route, changes: RouteChanges, now: number): Promise<Route> {

@@ -169,7 +169,7 @@ export const events = pgTable(
   ],
 );
 
-/** One event on its way to one route: the delivery job (see the SQLite schema and src/db/delivery-state.ts). */
+/** One event on its way to one route: the delivery job (see the SQLite schema and src/db/delivery-state/). */
 export const deliveries = pgTable(
   'deliveries',
   {

@@ -187,7 +187,7 @@ export const events = sqliteTable(
 
 /**
  * One event on its way to one route: the delivery job. Its state is `status`, written only by
- * src/db/delivery-state.ts (the table of states and transitions is there and in the README). A
+ * src/db/delivery-state/ (the table of states and transitions is there and in the README). A
  * waiting delivery goes to its route's channel as it is when its send begins; `seq` orders the
  * deliveries of a route, and of a channel across routes (it follows the events' order, since both
  * are written in one transaction).
@@ -212,7 +212,7 @@ export const deliveries = sqliteTable(
     channelId: text('channel_id').$type<ChannelId>().notNull(),
     /** The card the event is about (`issue:<id>`, `incident:<id>`), whatever the route's layout. */
     cardKey: text('card_key').$type<CardKey>(),
-    /** See DELIVERY_STATES in src/db/delivery-state.ts. */
+    /** See DELIVERY_STATES in src/db/delivery-state/. */
     status: text('status', { enum: ['pending', 'sending', 'quiet', 'delivered', 'collapsed', 'digested', 'failed'] })
       .notNull()
       .default('pending'),

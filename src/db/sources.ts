@@ -92,7 +92,7 @@ export interface WebhookTarget {
 
 /**
  * A route as the webhook needs it: what it takes. Where it posts and whether its quiet hours hold
- * an event are read when the delivery is written (delivery-state.ts), not from this copy, which
+ * an event are read when the delivery is written (delivery-state/), not from this copy, which
  * may be a second old.
  */
 export interface WebhookRoute {

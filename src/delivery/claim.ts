@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { claim, release } from '../db/delivery-state.js';
+import { claim, release } from '../db/delivery-state/index.js';
 import { seqsOf } from '../db/queue.js';
 import type { CardUpdatePlan } from './card-plan.js';
 import type { SendPlan } from './plan.js';

@@ -37,3 +37,11 @@ export function sleepOn(clock: Clock, ms: number): Promise<void> {
 export function letIngestIn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/** The earliest of several times to look again. */
+export class NextLook {
+  at = Number.POSITIVE_INFINITY;
+  consider(at: number | undefined): void {
+    if (at !== undefined) this.at = Math.min(this.at, at);
+  }
+}

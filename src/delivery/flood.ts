@@ -1,6 +1,6 @@
 import type { APIEmbed } from 'discord.js';
 import type { Database } from '../db/database.js';
-import { claim, release } from '../db/delivery-state.js';
+import { claim, release } from '../db/delivery-state/index.js';
 import { collapsible, examplesOf, groupsOf, type CollapsedRow } from '../db/flood-queue.js';
 import { queuedInBatch, seqsOf, waitingOfRoute, type QueuedJob } from '../db/queue.js';
 import type { BatchId, ChannelId } from '../ids.js';

@@ -1,8 +1,8 @@
 import { pruneCards } from '../db/cards.js';
 import type { Database } from '../db/database.js';
-import { releaseQuiet } from '../db/delivery-state.js';
+import { releaseQuiet } from '../db/delivery-state/index.js';
 import { expireHeld, inSteps } from '../db/deliveries.js';
-import { pruneOlderThan } from '../db/events.js';
+import { pruneOlderThan } from '../db/purge.js';
 import { anythingToPurge, purgeRouteStep, purgeSourceStep, routesToPurge, sourcesToPurge } from '../db/purge.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';

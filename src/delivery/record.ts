@@ -18,6 +18,14 @@ import { newNonce } from './sender.js';
 /** A send that was tried: a message, or a card's edit. */
 export type Attempt = SendPlan | CardUpdatePlan;
 
+/** What /healthz reports of delivery. */
+export interface DeliveryHealth {
+  /** Discord is failing transiently: sends are paced to probes. */
+  outage: boolean;
+  /** Messages were sent but recording them in the database keeps failing. */
+  recordingFailing: boolean;
+}
+
 /** What the worker and the recorder share: Discord's health, and whether recording works. */
 export interface DeliveryState {
   /** Set while Discord fails transiently (sends are then paced to probes); cleared by the next success. */

@@ -1,29 +1,20 @@
 import type { Database } from '../db/database.js';
-import { markFailed } from '../db/deliveries.js';
 import { deferProbe, holdOf, holdsDue, liftHold, nextHoldProbe, probeHoldsOfGuild } from '../db/holds.js';
 import { dueHeads, type QueuedJob } from '../db/queue.js';
 import type { Hold } from '../db/schema.js';
-import type { ChannelId, DeliverySeq, GuildId } from '../ids.js';
+import type { ChannelId, GuildId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { CardPlanner } from './card-plan.js';
 import { CardUpdater } from './card-update.js';
 import { Housekeeper } from './housekeeping.js';
-import { letIngestIn, type Clock, type Timer } from './clock.js';
+import { StuckHeads } from './stuck-heads.js';
+import { letIngestIn, NextLook, type Clock, type Timer } from './clock.js';
 import { ChannelPlanner, type Plan, type PlanOptions } from './plan-channel.js';
 import { outageGate, outageProbeAt, RECOVERY, type FloodSettings, type RetrySettings } from './policy.js';
-import { Recorder, type Attempt, type DeliveryState } from './record.js';
+import { Recorder, type Attempt, type DeliveryHealth, type DeliveryState } from './record.js';
 import { send } from './send.js';
 import type { DiscordChannels } from './sender.js';
-
-/**
- * Who sends to a channel when several replicas share the database: a channel is taken before it is
- * planned and given back when its send is over (with SQLite, always this process).
- */
-export interface ChannelLocks {
-  take(channelId: ChannelId): Promise<boolean>;
-  release(channelId: ChannelId): Promise<void>;
-}
 
 export interface WorkerDeps {
   db: Database;
@@ -38,15 +29,8 @@ export interface WorkerDeps {
   flood: FloodSettings;
   /** A card this old is posted again, further down, when something about it needs eyes. */
   cardBumpAfterMs: number;
-  channels: ChannelLocks;
-}
-
-/** What /healthz reports of delivery. */
-export interface DeliveryHealth {
-  /** Discord is failing transiently: sends are paced to probes. */
-  outage: boolean;
-  /** Messages were sent but recording them in the database keeps failing. */
-  recordingFailing: boolean;
+  /** Who sends to a channel when several replicas share the database: taken before it is planned, given back when its send is over. */
+  channels: { take(channelId: ChannelId): Promise<boolean>; release(channelId: ChannelId): Promise<void> };
 }
 
 /**
@@ -58,20 +42,10 @@ export const SAFETY_PASS_MS = 5000;
 const MIN_PASS_GAP_MS = 5;
 /** Channels sent to at once; discord.js queues each channel's route on its own, under a global 50/s. */
 const MAX_CONCURRENT_CHANNELS = 8;
-/** A channel's head that fails to be planned this many times in a row is set aside (failed, with the reason). */
-const MAX_PLAN_FAILURES = 5;
 /** After an unexpected error planning a channel, look at it again this much later. */
 const REPLAN_AFTER_ERROR_MS = 1000;
 /** A channel another replica is sending to is looked at again this much later (so a dead replica's channels are taken over within it). */
 const RETRY_TAKEN_CHANNEL_MS = 1000;
-
-/** The earliest of several times to look again. */
-class NextLook {
-  at = Number.POSITIVE_INFINITY;
-  consider(at: number | undefined): void {
-    if (at !== undefined) this.at = Math.min(this.at, at);
-  }
-}
 
 /**
  * Delivers stored events: the loop. Each pass finds the channels with due work (one query, see
@@ -82,8 +56,7 @@ class NextLook {
  */
 export class DeliveryWorker {
   private readonly busy = new Set<ChannelId>();
-  /** Consecutive failures to plan a channel's head, by channel (see setAsideIfStuck). */
-  private readonly planFailures = new Map<ChannelId, { seq: DeliverySeq; count: number }>();
+  private readonly stuck: StuckHeads;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly state: DeliveryState = { transientFailureAt: undefined, recordingFailing: false, stopped: true };
   private readonly planner: ChannelPlanner;
@@ -105,6 +78,7 @@ export class DeliveryWorker {
     this.recorder = new Recorder(deps, this.state);
     this.cards = new CardUpdater(deps);
     this.housekeeper = new Housekeeper({ ...deps, wake: () => this.kick() });
+    this.stuck = new StuckHeads(deps);
   }
 
   start(): void {
@@ -245,7 +219,7 @@ export class DeliveryWorker {
   ): Promise<number | undefined> {
     try {
       const plan = await this.planTaken(channelId, now, options);
-      this.planFailures.delete(channelId);
+      this.stuck.planned(channelId);
       if (plan === 'taken elsewhere') return now + RETRY_TAKEN_CHANNEL_MS;
       if ('kind' in plan) this.startSend(options.probing ? { ...plan, probing: options.probing } : plan);
       else if ('waitUntil' in plan) {
@@ -256,30 +230,8 @@ export class DeliveryWorker {
       return undefined;
     } catch (error) {
       this.deps.logger.error({ err: error, channel_id: channelId }, 'could not plan a delivery; trying again shortly');
-      if (options.head) await this.setAsideIfStuck(options.head, error);
+      if (options.head) await this.stuck.failed(options.head, error);
       return now + REPLAN_AFTER_ERROR_MS;
-    }
-  }
-
-  /**
-   * A head that cannot even be planned, again and again (a bug meeting one event), would hold its
-   * channel forever: after a few tries it is failed, with the reason, so the channel goes on. It
-   * stays in `source log`, and `/dispatch source retry` queues it again.
-   */
-  private async setAsideIfStuck(head: QueuedJob, error: unknown): Promise<void> {
-    const strikes = this.planFailures.get(head.channelId);
-    const count = strikes?.seq === head.seq ? strikes.count + 1 : 1;
-    this.planFailures.set(head.channelId, { seq: head.seq, count });
-    if (count < MAX_PLAN_FAILURES) return;
-    this.planFailures.delete(head.channelId);
-    const why = error instanceof Error ? error.message : String(error);
-    const reason = `Dispatch could not prepare this event for Discord (${why}); set aside so that the channel goes on`;
-    try {
-      await markFailed(this.deps.db, [head], reason.slice(0, 500), this.deps.clock.now());
-      this.deps.metrics.deliveries.inc({ outcome: 'failed' }, 1);
-      this.deps.logger.error({ channel_id: head.channelId, event_id: head.eventId, source_id: head.sourceId }, reason);
-    } catch (markError) {
-      this.deps.logger.error({ err: markError, channel_id: head.channelId }, 'could not set a stuck event aside');
     }
   }
 

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import type { Database } from '../db/database.js';
 import { queueStats } from '../db/queue.js';
 import { countHolds } from '../db/holds.js';
-import type { DeliveryHealth } from '../delivery/worker.js';
+import type { DeliveryHealth } from '../delivery/record.js';
 
 export interface HealthDeps {
   db: Database;

@@ -1,4 +1,4 @@
-import { digestQuiet } from '../db/delivery-state.js';
+import { digestQuiet } from '../db/delivery-state/index.js';
 import { inSteps } from '../db/deliveries.js';
 import { readDigestFacts, seqRangeOf, type DigestScope, type SeqRange } from '../db/digest-read.js';
 import {

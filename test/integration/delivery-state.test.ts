@@ -8,13 +8,16 @@ import { asChannelId } from '../../src/ids.js';
 import { startHarness, waitFor, type Harness, type TestSource } from '../support/harness.js';
 import { admin, answerOf, shownText, slash, str } from '../support/interactions.js';
 import { scheduleWorld } from '../support/schedule-world.js';
+import { sourceRow } from '../support/db.js';
+import { holdChannel } from '../../src/db/holds.js';
+import { expireHeld } from '../../src/db/deliveries.js';
 import { sentryRequest } from '../support/sentry.js';
 import { payloadOf } from '../simulation/payloads.js';
 
 /**
  * Issue 28's review, one test per finding, each written to fail on the release it was found in:
  * whether a delivery waits, is sent, is held for quiet hours or is digested is decided in one place
- * (src/db/delivery-state.ts), from the route as it is when the row is written or moved.
+ * (src/db/delivery-state/), from the route as it is when the row is written or moved.
  */
 let h: Harness | undefined;
 let w: Awaited<ReturnType<typeof scheduleWorld>> | undefined;
@@ -199,6 +202,28 @@ describe('a digest is claimed before it is drawn (item 2)', () => {
       sql`select done_at, event_id from digests where kind = 'now'`,
     );
     expect({ done: given?.done_at !== null, event: given?.event_id }).toEqual({ done: true, event: null });
+  });
+});
+
+describe('a held channel past the retention', () => {
+  it('its waiting events give up, a bounded step at a time; newer ones and other channels wait on', async () => {
+    w = await scheduleWorld('feed');
+    const route = await w.current();
+    w.setClock('2026-01-01T10:00:00Z');
+    await w.send('issue.created', 'OLD1');
+    await w.send('issue.created', 'OLD2');
+    w.setClock('2026-01-09T10:00:00Z');
+    await w.send('issue.created', 'NEW1');
+    await holdChannel(
+      w.db,
+      { channelId: route.channelId, guildId: w.source.guildId, code: 50013, reason: 'Missing Permissions' },
+      w.now(),
+      w.now() + 600_000,
+    );
+    // EVENT_RETENTION of 7 days, as the worker's hourly pruning runs it.
+    expect(await expireHeld(w.db, w.now() - 7 * 86_400_000, w.now())).toBe(2);
+    expect(await w.statuses()).toEqual(['failed:2', 'pending:1']);
+    expect((await sourceRow(w.db, w.source.id)).eventsFailed).toBe(2);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { APIEmbed } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pruneOlderThan } from '../../src/db/events.js';
+import { pruneOlderThan } from '../../src/db/purge.js';
 import type { Source } from '../../src/db/schema.js';
 import { setSourceEnabled } from '../../src/db/sources.js';
 import { EMBED_LIMITS, embedLength } from '../../src/embed/limits.js';

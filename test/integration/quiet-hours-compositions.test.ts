@@ -6,7 +6,7 @@ import { asGuildId } from '../../src/ids.js';
 import { createEventWriter } from '../../src/db/event-writer.js';
 import { createLogger } from '../../src/logger.js';
 import { payloadOf } from '../simulation/payloads.js';
-import { pruneOlderThan } from '../../src/db/events.js';
+import { pruneOlderThan } from '../../src/db/purge.js';
 import { quietTreatment, scheduleOf } from '../../src/schedule/route-schedule.js';
 import { recordCardEvent } from '../../src/cards/card-events.js';
 import { saveCard } from '../../src/db/cards.js';
@@ -105,7 +105,7 @@ describe('quiet hours and digests across features', () => {
   /**
    * The webhook read the route at 07:59:59.999 (still quiet hours), but its delivery is written by
    * the group commit a few milliseconds later. Whether quiet hours hold it is decided when it is
-   * written, from the route and the clock as they are then (delivery-state.ts `enqueue`): past 08:00
+   * written, from the route and the clock as they are then (delivery-state/ `enqueue`): past 08:00
    * it is not held, so it goes out as usual and nothing waits a day for the next night's digest.
    */
   it('an event read in the last moment of quiet hours but written after them is posted, not held for a day', async () => {

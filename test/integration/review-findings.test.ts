@@ -5,7 +5,7 @@ import { findCardByKey } from '../../src/db/cards.js';
 import type { Database } from '../../src/db/database.js';
 import { markDelivered } from '../../src/db/deliveries.js';
 import { dueHeads, jobsInBatch, queuedForChannel } from '../../src/db/queue.js';
-import { claim } from '../../src/db/delivery-state.js';
+import { claim } from '../../src/db/delivery-state/index.js';
 import { createRoute, deleteRoute, RouteChannelTaken, routesOf, updateRoute } from '../../src/db/routes.js';
 import { createSource, setSourceEnabled } from '../../src/db/sources.js';
 import { openSqlite } from '../../src/db/sqlite.js';

@@ -6,7 +6,7 @@ import { openSqlite } from '../../src/db/sqlite.js';
 import type { Database } from '../../src/db/database.js';
 import { acceptEvents } from '../../src/db/events.js';
 import { inSteps } from '../../src/db/deliveries.js';
-import { releaseQuiet } from '../../src/db/delivery-state.js';
+import { releaseQuiet } from '../../src/db/delivery-state/index.js';
 import { createSource } from '../../src/db/sources.js';
 import { findRoute, updateRoute } from '../../src/db/routes.js';
 import type { Route } from '../../src/db/schema.js';

@@ -5,7 +5,7 @@ import type { Database } from '../../src/db/database.js';
 import { markDelivered } from '../../src/db/deliveries.js';
 import { acceptEvents } from '../../src/db/events.js';
 import { jobsInBatch } from '../../src/db/queue.js';
-import { claim } from '../../src/db/delivery-state.js';
+import { claim } from '../../src/db/delivery-state/index.js';
 import { createSource } from '../../src/db/sources.js';
 import { openSqlite } from '../../src/db/sqlite.js';
 import { asBatchId, asChannelId, asGuildId, asMessageId, type DeliverySeq } from '../../src/ids.js';

@@ -1,0 +1,95 @@
+import { sql, type SQL } from 'drizzle-orm';
+import type { Database } from '../database.js';
+import type { DeliverySeq, DigestId, EventSeq, RouteId, SourceId } from '../../ids.js';
+import { STEP_ROWS } from './common.js';
+import { fail } from './send.js';
+import type { DeliveryStatus } from './states.js';
+
+// ── commands and background steps, each bounded ───────────────────────────────────────────────────
+
+/** Deliveries of these routes, a bounded statement's worth: `STEP_ROWS` of the given status, oldest first. */
+const selectSome = (routeIds: SQL, status: DeliveryStatus, extra: SQL = sql``) =>
+  sql`select seq from deliveries where status = ${status} and route_id in ${routeIds} ${extra} order by route_id, seq limit ${STEP_ROWS}`;
+/** The same, as a subquery (`seq in …`). */
+const someOf = (routeIds: SQL, status: DeliveryStatus, extra: SQL = sql``) => sql`(${selectSome(routeIds, status, extra)})`;
+
+const routesOfSource = (sourceId: SourceId) => sql`(select id from routes where source_id = ${sourceId})`;
+
+/** failed → pending, `STEP_ROWS` at a time (`/dispatch source retry`): resolves with how many moved this step. */
+export function requeueFailed(db: Database, sourceId: SourceId, now: number): Promise<number> {
+  return db.run(sql`
+    update deliveries set status = 'pending', attempts = 0, next_attempt_at = ${now}, delivered_at = null, render_fallback = 0
+    where seq in ${someOf(routesOfSource(sourceId), 'failed')} and status = 'failed'`);
+}
+
+/**
+ * Pending deliveries waiting out a retry become due now, `STEP_ROWS` at a time: of one source
+ * (`/dispatch source retry`), or of every channel not on hold (Discord answers again after an outage).
+ */
+export function dueNow(db: Database, scope: { sourceId: SourceId } | 'every-retry', now: number): Promise<number> {
+  const routes =
+    scope === 'every-retry'
+      ? sql`(select id from routes where channel_id not in (select channel_id from holds))`
+      : routesOfSource(scope.sourceId);
+  return db.run(sql`
+    update deliveries set next_attempt_at = ${now}
+    where seq in ${someOf(routes, 'pending', sql`and next_attempt_at > ${now}${scope === 'every-retry' ? sql` and attempts > 0` : sql``}`)}
+      and status = 'pending'`);
+}
+
+/**
+ * quiet → pending, `STEP_ROWS` at a time, for routes that no longer hold: quiet hours turned off,
+ * or a card route now (which makes cards of them, muted: quietly). Guarded on the route as it is
+ * in this very statement: quiet hours turned on again meanwhile keep them for the next digest.
+ */
+export function releaseQuiet(db: Database, now: number): Promise<number> {
+  const releasing = sql`(select id from routes where quiet_from is null or layout = 'card')`;
+  return db.run(sql`
+    update deliveries set status = 'pending', next_attempt_at = ${now},
+      muted = muted or (select r.layout = 'card' from routes r where r.id = deliveries.route_id)
+    where seq in ${someOf(releasing, 'quiet')} and status = 'quiet'
+      and route_id in ${releasing}`);
+}
+
+/** quiet → digested, `STEP_ROWS` at a time: the deliveries a quiet-hours digest takes (it is drawn from exactly these). */
+export function digestQuiet(db: Database, routeId: RouteId, digestId: DigestId): Promise<number> {
+  return db.run(sql`
+    update deliveries set status = 'digested', digest_id = ${digestId}
+    where seq in ${someOf(sql`(${routeId})`, 'quiet')} and status = 'quiet'`);
+}
+
+/**
+ * Pending deliveries of channels on hold whose events arrived before `olderThan` give up,
+ * `STEP_ROWS` at a time: the hold was never fixed. `olderThanSeq` is the first event seq received
+ * at or after that time (events are numbered as they arrive), so no event row is read.
+ */
+export async function failHeldTooLong(
+  tx: Database,
+  olderThanSeq: EventSeq,
+  now: number,
+): Promise<{ seq: DeliverySeq; sourceId: SourceId }[]> {
+  const held = sql`(select id from routes where channel_id in (select channel_id from holds))`;
+  const rows = await tx.all<{ seq: number }>(selectSome(held, 'pending', sql`and event_seq < ${olderThanSeq}`));
+  return fail(
+    tx,
+    rows.map((r) => Number(r.seq) as DeliverySeq),
+    'held for longer than EVENT_RETENTION: the channel was never fixed',
+    now,
+  );
+}
+
+/**
+ * Deletes `STEP_ROWS` deliveries of a removed route (or of a route of a deleted source), counting
+ * the pending and quiet ones as dropped on the source. Resolves with how many rows went; 0 when
+ * none are left.
+ */
+export async function dropOfRoute(db: Database, routeId: RouteId, sourceId: SourceId): Promise<number> {
+  return db.transaction(async (tx) => {
+    const rows = await tx.all<{ status: DeliveryStatus }>(sql`
+      delete from deliveries where seq in (select seq from deliveries where route_id = ${routeId} limit ${STEP_ROWS})
+      returning status`);
+    const dropped = rows.filter((r) => r.status === 'pending' || r.status === 'quiet').length;
+    if (dropped > 0) await tx.run(sql`update sources set events_dropped = events_dropped + ${dropped} where id = ${sourceId}`);
+    return rows.length;
+  });
+}

@@ -1,0 +1,20 @@
+import { sql } from 'drizzle-orm';
+import type { ChannelId, DeliverySeq } from '../../ids.js';
+
+/** Rows one bounded statement touches at most: a step stays within a few milliseconds whatever the backlog. */
+export const STEP_ROWS = 500;
+
+export const seqList = (seqs: readonly DeliverySeq[]) =>
+  sql`(${sql.join(
+    seqs.map((s) => sql`${s}`),
+    sql`, `,
+  )})`;
+
+/**
+ * The route may take a send to `channelId` now: live, posting there, and its source live and
+ * enabled. Read in the claiming statement itself, so a move, removal or disable that committed
+ * first wins.
+ */
+export const routeSendsTo = (channelId: ChannelId) => sql`exists (
+  select 1 from routes r join sources s on s.id = r.source_id
+  where r.id = deliveries.route_id and r.channel_id = ${channelId} and r.removed_at is null and s.enabled and s.deleted_at is null)`;
