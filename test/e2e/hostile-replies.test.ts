@@ -5,19 +5,7 @@ import { startHarness, waitFor, type Harness, type TestSource } from '../support
 import { snowflake, type PostedMessage } from '../support/fake-discord.js';
 import { FakeSentry } from '../support/fake-sentry.js';
 import { HOSTILE_LINES, HOSTILE_NAME, HOSTILE_TEXT, markdownParts, markupLeaks, plainParts } from '../support/hostile.js';
-import {
-  admin,
-  answerOf,
-  bool,
-  chan,
-  componentClick,
-  interact,
-  modalSubmit,
-  shownText,
-  slash,
-  str,
-  type Member,
-} from '../support/interactions.js';
+import { admin, answerOf, bool, chan, componentClick, modalSubmit, shownText, slash, str, type Member } from '../support/interactions.js';
 import { loadFixture } from '../support/sentry.js';
 import { allDeliveries } from '../support/db.js';
 
@@ -86,10 +74,10 @@ beforeAll(async () => {
   alice = { ...admin(h.guild), username: 'alice' };
   source = await h.addSource({ layout: 'card', name: 'web', secret: null });
   feedChannel = h.guild.channels[1]!.id;
-  const opened = await interact(h.discord, slash(alice, 'connect', [str('source', 'web')]));
+  const opened = await answerOf(h.discord, slash(alice, 'connect', [str('source', 'web')]));
   const connected = await answerOf(h.discord, modalSubmit(alice, opened.body.data.custom_id, { token: TOKEN, url: sentry.url, org: '' }));
   expect(shownText(connected)).toContain('is connected');
-  const added = await interact(
+  const added = await answerOf(
     h.discord,
     slash(alice, 'add', [str('source', 'web'), str('name', 'feed'), chan('channel', feedChannel), str('layout', 'feed')], 'route'),
   );
@@ -129,7 +117,7 @@ describe('payload text in replies, menus and digests', () => {
 
   it('the menu of a shared message, Assign…, the assignee chosen and Resolve: each answer shows the short id, title and name as text', async () => {
     const option = shared.components[0].components[0].options[0];
-    const picked = await interact(h.discord, componentClick(alice, shared, 'dispatch:triage-pick', [option.value]));
+    const picked = await answerOf(h.discord, componentClick(alice, shared, 'dispatch:triage-pick', [option.value]));
     expectShownAsText(picked, 'Sign in again');
     expect(shownText(picked)).toContain(escapeText('[Sign in again](https://evil.example/login)'));
     const reply = { id: snowflake(), channel_id: source.channelId, embeds: [], components: shown(picked).components, flags: 64 };
@@ -140,10 +128,10 @@ describe('payload text in replies, menus and digests', () => {
     const select = shown(asked).components[0].components[0];
     expect(select.options.map((o: any) => o.label)).toContain(HOSTILE_NAME);
     const menuMessage = { ...reply, id: snowflake(), components: shown(asked).components };
-    const chosen = await interact(h.discord, componentClick(alice, menuMessage, select.custom_id, ['user:509']), 'edit');
+    const chosen = await answerOf(h.discord, componentClick(alice, menuMessage, select.custom_id, ['user:509']));
     expectShownAsText(chosen, 'Mallory');
 
-    const resolved = await interact(h.discord, componentClick(alice, reply, button('Resolve')), 'edit');
+    const resolved = await answerOf(h.discord, componentClick(alice, reply, button('Resolve')));
     expectShownAsText(resolved, 'PWN-');
   });
 
@@ -151,18 +139,18 @@ describe('payload text in replies, menus and digests', () => {
     h.discord.inject([{ status: 400, body: { code: 50006, message: `Cannot send an empty message ${HOSTILE_NAME}` } }], feedChannel);
     expect((await h.postEvent(source, 'issue', hostileIssue('7004', 4))).status).toBe(202);
     await expect.poll(async () => (await allDeliveries(h.dispatch.db)).some((d) => d.status === 'failed'), { timeout: 10_000 }).toBe(true);
-    expectShownAsText(await interact(h.discord, slash(alice, 'log', [str('source', 'web')])), 'Mallory');
-    expectShownAsText(await interact(h.discord, slash(alice, 'info', [str('source', 'web')])), 'Mallory');
+    expectShownAsText(await answerOf(h.discord, slash(alice, 'log', [str('source', 'web')])), 'Mallory');
+    expectShownAsText(await answerOf(h.discord, slash(alice, 'info', [str('source', 'web')])), 'Mallory');
     for (const answer of [
-      await interact(h.discord, slash(alice, 'list')),
-      await interact(h.discord, slash(alice, 'list', [str('source', 'web')], 'route')),
+      await answerOf(h.discord, slash(alice, 'list')),
+      await answerOf(h.discord, slash(alice, 'list', [str('source', 'web')], 'route')),
     ]) {
       expect(leaksIn('list', shown(answer))).toEqual([]);
     }
   });
 
   it('the dry run of the routes and the template preview (built-in embed, a template printing the payload): as text', async () => {
-    expectShownAsText(await interact(h.discord, slash(alice, 'test', [str('source', 'web')], 'route')), 'Sign in again');
+    expectShownAsText(await answerOf(h.discord, slash(alice, 'test', [str('source', 'web')], 'route')), 'Sign in again');
     const builtIn = await answerOf(h.discord, slash(alice, 'preview', [str('source', 'web'), str('event', 'issue.created')], 'template'));
     expectShownAsText(builtIn, 'Sign in again');
     await setTemplate(
@@ -208,7 +196,7 @@ describe('payload text in replies, menus and digests', () => {
     // Names Sentry could not use (with `<`, `>`, `@`, spaces) are refused or split when typed; the rest is fair game.
     const environment = 'Prod[Mallory](https://evil.example/env)**bold**||x||';
     expect((await h.postEvent(source, 'error', { ...error, data: { error: { ...error.data.error, environment } } })).status).toBe(202);
-    const edited = await interact(
+    const edited = await answerOf(
       h.discord,
       slash(alice, 'edit', [str('source', 'web'), str('route', 'feed'), str('environments', environment.toLowerCase())], 'route'),
     );
