@@ -346,7 +346,8 @@ export async function routeTestCommand(interaction: Interaction, ctx: CommandCon
     for (const route of through) {
       const tally = posted.get(route.id)!;
       tally.count += 1;
-      tally.example ??= `\`${event.eventType}\` ${escapeText(truncate(drawn.embeds[0]?.title ?? '', 120))}`;
+      // An embed title is markdown already, its payload text escaped by the formatter or template.
+      tally.example ??= `\`${event.eventType}\` ${truncate(drawn.embeds[0]?.title ?? '', 120)}`;
     }
   }
   const embed = new EmbedBuilder()

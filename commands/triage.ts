@@ -16,6 +16,7 @@ import { describeSentryProblem, outcomeUnknown, SentryApi, SentryApiError, type 
 import { sentryApiOf, sentryOrgOf } from '../src/sentry-api/for-source.js';
 import { isStatusAction, TRIAGE_ACTIONS, TRIAGE_EVENT_TYPE, type StatusAction, type TriagePayload } from '../src/triage/actions.js';
 import { cardButtons, triageId, type ActionRow } from '../src/triage/components.js';
+import { escapeText, oneLine } from '../src/embed/markdown.js';
 import { truncate } from '../src/embed/text.js';
 import { UserError } from '../src/user-error.js';
 import type { CommandContext, ComponentHandler } from './types.js';
@@ -96,6 +97,9 @@ const cardOf = (route: Route, issueId: string) => ({
   cardKey: issueCardKey(issueId),
 });
 
+/** The issue's short id in bold, for a reply: payload text (anyone can name an issue), so escaped. */
+const shortIdOf = (state: CardState | undefined, issueId: string) => `**${escapeText(state?.shortId ?? issueId)}**`;
+
 const displayName = (interaction: Clicked) => interaction.member.displayName.replace(/[^\p{L}\p{N} _.-]/gu, '').slice(0, 64) || 'someone';
 
 /** The assign menu: the clicker first when their Discord name matches a Sentry member, then teams and members, 25 at most. */
@@ -163,7 +167,7 @@ export const triageHandler: ComponentHandler = {
         const people = await api.assignees(org, state?.project);
         const names = [interaction.member.displayName, interaction.user.username, interaction.user.globalName ?? ''];
         return {
-          content: `Assign **${state?.shortId ?? issueId}** to…`,
+          content: `Assign ${shortIdOf(state, issueId!)} to…`,
           components: assignMenu(route.id, issueId!, people, names, state?.url),
         };
       } catch (error) {
@@ -216,10 +220,10 @@ export const triageHandler: ComponentHandler = {
     const done =
       kind === 'assign-to'
         ? triage.assignee
-          ? `assigned to ${triage.assignee}`
+          ? `assigned to ${escapeText(triage.assignee)}`
           : 'unassigned'
         : TRIAGE_ACTIONS[kind as StatusAction].done.toLowerCase();
-    return { content: `✅ **${state?.shortId ?? issueId}** ${done}.`, components: [] };
+    return { content: `✅ ${shortIdOf(state, issueId!)} ${done}.`, components: [] };
   },
 };
 
@@ -236,7 +240,7 @@ export const triagePickHandler: ComponentHandler = {
     assertMayTriage(interaction.member, interaction.memberPermissions, route);
     if (!state) throw new UserError('This card is no longer managed by Dispatch.');
     return {
-      content: `**${state.shortId ?? issueId}** · ${truncate(state.title ?? '', 200)}`,
+      content: `${shortIdOf(state, issueId!)} · ${oneLine(truncate(state.title ?? '', 200)) ?? ''}`,
       components: cardButtons(state, { routeId: route.id, connected: source.sentryToken !== null }),
     };
   },

@@ -11,10 +11,10 @@ import { messageFrom } from '../test/support/fake-discord.js';
  * and timestamps, buttons, select menus, Discord's markdown and `<t:…>` times, thread previews),
  * while @derockdev/discord-components-core, which it is built on, is only the web components: a
  * message, an embed or a button is an element to fill in, and the markdown inside embeds (escaped
- * payload text, code spans, links, time tags) would be ours to parse. Two workarounds: 3.3.0
+ * payload text, code spans, links, time tags) would be ours to parse. Three workarounds: 3.3.0
  * requires `debug` without declaring it, and declares React 19 while its components package asks
  * npm for React 18 (two Reacts fail to render), so package.json adds `debug` and pins React with
- * an override.
+ * an override; it draws an embed's title as written, not as markdown (see `titleAsShown`).
  */
 
 /** A message as the loopback Discord holds it: Discord's JSON shapes. */
@@ -64,6 +64,14 @@ function snowflakeAt(at: number, sequence: number): string {
 const AVATAR = `data:image/svg+xml,${encodeURIComponent(
   '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><circle cx="32" cy="32" r="32" fill="#5865f2"/><path d="M20 18h14a14 14 0 0 1 0 28H20z" fill="none" stroke="#fff" stroke-width="6"/><circle cx="44" cy="20" r="6" fill="#f04747"/></svg>',
 )}`;
+
+/**
+ * An embed's title is markdown in Discord (payload text in it is escaped, and Discord hides the
+ * backslashes); the library draws a title as it is written, so it gets the title as Discord shows it.
+ */
+function titleAsShown(embed: Record<string, unknown>): Record<string, unknown> {
+  return typeof embed.title === 'string' ? { ...embed, title: embed.title.replace(/\\([!-/:-@[-`{-~])/g, '$1') } : embed;
+}
 
 type Adder<T> = { _add(data: unknown): T };
 type GuildCache = { _add(data: unknown): { channels: { cache: Map<string, unknown> } } };
@@ -123,7 +131,7 @@ function discordMessages(view: ChannelView): {
   const toMessage = (message: MessageView, where: typeof channel) =>
     (where.messages as unknown as Adder<Message>)._add({
       // The message as the loopback Discord answers it, at its own time, with its thread and ephemeral flags.
-      ...messageFrom(idOf(message), where.id, message),
+      ...messageFrom(idOf(message), where.id, { ...message, embeds: message.embeds.map(titleAsShown) }),
       author: BOT,
       timestamp: new Date(message.at).toISOString(),
       edited_timestamp: message.editedAt ? new Date(message.editedAt).toISOString() : null,

@@ -1,15 +1,13 @@
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { DefaultRestOptions, REST, type Client, type RESTOptions } from 'discord.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { createEventWriter } from './db/event-writer.js';
-import { createSecretBox, sealStoredSecrets, SecretKeyError, type SecretBox } from './db/secret-box.js';
-import { loadOrCreateKeyFile, readKeyFile, type KeyPlace } from './db/key-file.js';
 import { CardReconciler } from './cards/reconciler.js';
 import { DigestScheduler } from './schedule/digest-scheduler.js';
-import { compactSqlite, openSqlite } from './db/sqlite.js';
+import { openSqlite } from './db/sqlite.js';
+import { sealSecrets } from './seal-secrets.js';
 import { singleProcess, type Coordinator } from './replicas/coordinator.js';
 import { pacer, requestGapMs } from './replicas/budget.js';
 import { Gateway } from './discord/gateway.js';
@@ -58,49 +56,6 @@ async function openStorage(config: Config, logger: Logger): Promise<{ db: Databa
   const onError = (error: Error) => logger.error({ err: error }, 'Postgres connection error');
   const db = await openPostgres(config.databaseUrl, { onError });
   return { db, coordinator: postgresCoordinator({ url: config.databaseUrl, logger }) };
-}
-
-/** The key file beside the database (made on first start), unless DISPATCH_ENCRYPTION_KEY is set. */
-function sealingKey(config: Config, logger: Logger): { key: Buffer | undefined; previous: Buffer[]; place: KeyPlace } {
-  const previous = config.previousEncryptionKey ? [config.previousEncryptionKey] : [];
-  if (config.encryptionKey) {
-    // A key file from before the variable was set still opens what it sealed, which is sealed again with the variable's key.
-    if (config.keyFile && existsSync(config.keyFile)) previous.push(readKeyFile(config.keyFile));
-    return { key: config.encryptionKey, previous, place: { kind: 'variable' } };
-  }
-  if (!config.keyFile) return { key: undefined, previous, place: { kind: 'none' } };
-  const { key, created, looseMode } = loadOrCreateKeyFile(config.keyFile);
-  if (created)
-    logger.info({ key_file: config.keyFile }, 'made a key file to seal signing secrets and Sentry tokens: keep it with the database');
-  if (looseMode) logger.warn({ key_file: config.keyFile }, 'the key file can be read by other users: `chmod 600` it');
-  return { key, previous, place: { kind: 'file', path: config.keyFile } };
-}
-
-/** The key that seals signing secrets and tokens, with every stored one sealed by it before anything reads them. */
-async function sealSecrets(config: Config, db: Database, logger: Logger): Promise<{ secrets: SecretBox; keyPlace: KeyPlace }> {
-  const { key, previous, place } = sealingKey(config, logger);
-  const secrets = createSecretBox(key, previous);
-  try {
-    const { sealed } = await sealStoredSecrets(db, secrets);
-    if (sealed > 0) {
-      // What they were before is not left behind in the file's free pages.
-      if (db.dialect === 'sqlite') await compactSqlite(db);
-      logger.info({ sealed, key_id: secrets.keyId }, 'sealed stored signing secrets and Sentry tokens with the current key');
-    }
-  } catch (error) {
-    if (!(error instanceof SecretKeyError) || place.kind !== 'file') throw error;
-    throw new SecretKeyError(
-      `the key file ${place.path} does not open the stored secrets (${error.message}): put back the key file made with this database, or set DISPATCH_ENCRYPTION_KEY to the key that sealed them`,
-    );
-  }
-  if (place.kind === 'none')
-    logger.warn('no key to seal secrets with (an in-memory database): signing secrets and Sentry tokens are kept in plain text');
-  else
-    logger.info(
-      { key_id: secrets.keyId, key_file: place.kind === 'file' ? place.path : undefined },
-      'signing secrets and Sentry tokens are sealed',
-    );
-  return { secrets, keyPlace: place };
 }
 
 /**
@@ -165,12 +120,12 @@ function discordGateway(
  * retries in the background.
  */
 export async function startDispatch(config: Config, logger: Logger, options: StartOptions = {}): Promise<Dispatch> {
+  const now = options.now ?? Date.now;
   const { db, coordinator } = await openStorage(config, logger);
-  const { secrets, keyPlace } = await sealSecrets(config, db, logger).catch(async (error: unknown) => {
+  const { secrets, keyPlace } = await sealSecrets(config, db, logger, now()).catch(async (error: unknown) => {
     await db.close();
     throw error;
   });
-  const now = options.now ?? Date.now;
   const metrics = createMetrics(db, now);
   const { channels: discord, guilds } = discordRest(config, coordinator, metrics);
   const clock = options.clock ?? systemClock(now);

@@ -110,7 +110,7 @@ export function cardEmbed(state: CardState, look: CardLook): APIEmbed {
     .setAuthor({
       name: [state.shortId ?? (state.kind === 'incident' ? 'Metric alert' : 'Issue'), state.project].filter(Boolean).join(' · '),
     })
-    .setTitle(state.title ?? state.shortId ?? untitled(state))
+    .setTitle(oneLine(state.title ?? state.shortId) ?? untitled(state))
     .setURL(state.url)
     .setDescription(
       [state.kind === 'incident' ? prose(truncate(state.incident?.description ?? '', 600)) : inlineCode(state.culprit), lastUpdate]

@@ -1,6 +1,6 @@
 import { LimitedEmbedBuilder } from '../embed/builder.js';
 import { COLORS } from '../embed/colors.js';
-import { escapeText } from '../embed/markdown.js';
+import { escapeText, oneLine } from '../embed/markdown.js';
 import type { Formatter } from '../sentry/formatters/types.js';
 import { applyEvent } from './state.js';
 
@@ -13,7 +13,7 @@ export const ownEventFormatter: Formatter = (event) => {
   const { state, line } = applyEvent(undefined, { type: event.type, payload: event.payload, key: 'issue:', at: 0 });
   return new LimitedEmbedBuilder()
     .setAuthor({ name: state.shortId ?? 'Sentry issue' })
-    .setTitle(state.title ?? 'A Sentry issue changed')
+    .setTitle(oneLine(state.title) ?? 'A Sentry issue changed')
     .setURL(state.url)
     .setDescription(escapeText(line))
     .setColor(state.status === 'resolved' ? COLORS.green : COLORS.blue);

@@ -4,6 +4,7 @@ import { parseLoose } from '../sentry/loose-schema.js';
 import { sameActor } from './echo.js';
 import { fromIssue } from './issue-fields.js';
 import type { CardState } from './card-state.js';
+import { ownEventType } from '../own-events.js';
 
 /**
  * The event under which what Sentry's API says of an issue is delivered to its card, when it
@@ -11,7 +12,7 @@ import type { CardState } from './card-state.js';
  * resolved the issue with a release) or a change whose answer never came. It goes through the
  * card's queue like any event, so it is ordered with Sentry's webhooks and survives a restart.
  */
-export const SYNC_EVENT_TYPE = 'dispatch.sync';
+export const SYNC_EVENT_TYPE = ownEventType('sync');
 
 export interface SyncPayload {
   action: 'sync';

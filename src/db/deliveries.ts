@@ -3,7 +3,7 @@ import type { Database } from './database.js';
 import { delivered, dueNow, fail, failHeldTooLong, requeueFailed, sendDifferently, sendLater } from './delivery-state/index.js';
 import { seqsOf, waitingOfSource, type QueuedJob } from './queue.js';
 import type { BatchId, EventSeq, MessageId, SourceId } from '../ids.js';
-import { isOwnEvent } from '../sentry/event-type.js';
+import { isOwnEvent } from '../own-events.js';
 
 /**
  * What became of a send, recorded: the delivery-state transition and the source's counters in one

@@ -5,6 +5,7 @@ import type { DeliverySeq, DigestId, RouteId } from '../ids.js';
 import type { Period } from '../schedule/route-schedule.js';
 import { alertRuleOf, DigestTally, factsOf, issuesToRead, type DigestFacts } from '../schedule/digest-facts.js';
 import { parsePayload } from '../sentry/payload.js';
+import { isOwnEventSql } from '../own-events.js';
 
 /**
  * Reads what a digest shows, bounded whatever the period holds: every delivery of the period is
@@ -136,7 +137,7 @@ function latestOfIssue(scope: DigestScope, key: string): SQL {
   if (scope.range)
     parts.push(sql`(d.route_id = ${scope.range.routeId} and d.seq >= ${scope.range.fromSeq} and d.seq < ${scope.range.toSeq})`);
   return sql`select d.seq, octet_length(e.body) as bytes from deliveries d join events e on e.seq = d.event_seq
-    where d.card_key = ${key} and (${sql.join(parts, sql` or `)}) and e.event_type not like 'dispatch.%' order by d.seq desc limit ${EVENTS_PER_ISSUE}`;
+    where d.card_key = ${key} and (${sql.join(parts, sql` or `)}) and not ${isOwnEventSql(sql`e.event_type`)} order by d.seq desc limit ${EVENTS_PER_ISSUE}`;
 }
 
 /** What a digest of this scope shows: tallied in full, with the states of the issues it may show and the names of the alerts' rules. */

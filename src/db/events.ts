@@ -4,7 +4,7 @@ import { fromRow, type Database } from './database.js';
 import { enqueue, lockSources, type NewDelivery } from './delivery-state/index.js';
 import { deliveries, events, type DeliveryRow, type EventRow } from './schema.js';
 import type { CardKey, EventSeq, RouteId, SourceId } from '../ids.js';
-import { isOwnEvent } from '../sentry/event-type.js';
+import { isOwnEvent } from '../own-events.js';
 import type { Level } from '../sentry/facts.js';
 
 export interface AcceptedEvent {

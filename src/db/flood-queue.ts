@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Database } from './database.js';
 import { jobsOf, type Job } from './queue.js';
 import type { DeliverySeq, EventSeq, RouteId } from '../ids.js';
+import { isOwnEventSql } from '../own-events.js';
 
 /** What a flood summary needs of a route's backlog, read without bodies but for a few examples. */
 
@@ -16,7 +17,7 @@ export interface CollapsedRow {
 export async function collapsible(db: Database, routeId: RouteId, limit: number): Promise<CollapsedRow[]> {
   const rows = await db.all<{ seq: number; event_seq: number; event_type: string }>(sql`
     select d.seq, d.event_seq, e.event_type from deliveries d join events e on e.seq = d.event_seq
-    where d.status = 'pending' and d.route_id = ${routeId} and d.batch_id is null and e.event_type not like 'dispatch.%'
+    where d.status = 'pending' and d.route_id = ${routeId} and d.batch_id is null and not ${isOwnEventSql(sql`e.event_type`)}
     order by d.seq limit ${limit}`);
   return rows.map((r) => ({ seq: Number(r.seq) as DeliverySeq, eventSeq: Number(r.event_seq) as EventSeq, eventType: r.event_type }));
 }

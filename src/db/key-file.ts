@@ -10,9 +10,16 @@ export type KeyPlace = { kind: 'variable' } | { kind: 'file'; path: string } | {
 /**
  * The key in `path`, made on first start: 32 random bytes, base64, in a file only this user may
  * read or write (0600). Two processes starting at once end up with the same key (see
- * `createKeyFile`). A file that holds no key stops start-up with a message naming it.
+ * `createKeyFile`). A file that holds no key stops start-up with a message naming it. With
+ * `create: false` (replicas on Postgres: each machine would make its own) a missing file stops
+ * start-up too.
  */
-export function loadOrCreateKeyFile(path: string): { key: Buffer; created: boolean; looseMode: boolean } {
+export function loadOrCreateKeyFile(path: string, { create = true } = {}): { key: Buffer; created: boolean; looseMode: boolean } {
+  if (!create && !existsSync(path)) {
+    throw new SecretKeyError(
+      `the key file ${path} (DISPATCH_KEY_FILE) does not exist: with DATABASE_URL every replica must hold the same key, so Dispatch does not make one; copy the file the other replicas use, or make it once (\`openssl rand -base64 32 > ${path}\`, mode 0600) and give each replica a copy`,
+    );
+  }
   mkdirSync(dirname(path), { recursive: true });
   const created = !existsSync(path) && createKeyFile(path);
   const key = readKeyFile(path);

@@ -338,3 +338,10 @@ export const digests = pgTable(
   },
   (t) => [uniqueIndex('digests_route_kind_end').on(t.routeId, t.kind, t.periodEnd)],
 );
+
+/** Facts about the database itself (see the SQLite schema). */
+export const settings = pgTable('settings', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+});

@@ -396,6 +396,17 @@ export const digests = sqliteTable(
   (t) => [uniqueIndex('digests_route_kind_end').on(t.routeId, t.kind, t.periodEnd)],
 );
 
+/**
+ * Facts about the database itself, one row each. `key_check`: which key its secrets are sealed
+ * with, as a check value that does not reveal the key (see key-check.ts), so that a process
+ * holding another key refuses to start instead of failing each webhook it cannot verify.
+ */
+export const settings = sqliteTable('settings', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
 export type Source = typeof sources.$inferSelect;
 export type TemplateRow = typeof templates.$inferSelect;
 export type EventRow = typeof events.$inferSelect;

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { Database } from './database.js';
+import { adoptKeyCheck } from './key-check.js';
 import { replaceStoredSecret, storedSecrets } from './sources.js';
 
 /** Stored form of an encrypted secret: enc:v1:<key id>:<nonce>:<ciphertext>:<tag>, base64url parts. */
@@ -7,6 +8,9 @@ const PREFIX = 'enc:v1:';
 
 /** A start-up problem with the encryption key; its message names what to do. */
 export class SecretKeyError extends Error {}
+
+/** The database's secrets are sealed with a key this process does not hold (its key check differs). */
+export class AnotherKeyError extends SecretKeyError {}
 
 export interface SecretBox {
   /** What to store for a secret: encrypted when a key is configured, else the plain text. */
@@ -61,12 +65,22 @@ export function createSecretBox(key: Buffer | undefined, previousKeys: readonly 
 }
 
 /**
- * At start-up: every stored secret must open with the configured keys (else start-up stops with a
- * SecretKeyError), and, with a key configured, every secret not yet sealed with it — plain text
- * from before encryption, or sealed with a previous key — is sealed with it. One transaction.
+ * At start-up, in one transaction: the key must be the database's (its key check, recorded by the
+ * first start, else AnotherKeyError; a previous key's check moves to this key), every stored
+ * secret must open with the configured keys (else a SecretKeyError), and, with a key configured,
+ * every secret not yet sealed with it — plain text from before encryption, or sealed with a
+ * previous key — is sealed with it.
  */
-export function sealStoredSecrets(db: Database, box: SecretBox): Promise<{ sealed: number }> {
+export function sealStoredSecrets(
+  db: Database,
+  box: SecretBox,
+  keys: { key: Buffer; previous: readonly Buffer[] } | undefined,
+  now: number,
+): Promise<{ sealed: number }> {
   return db.transaction(async (tx) => {
+    if (keys && (await adoptKeyCheck(tx, keys.key, keys.previous, now)) === 'another key') {
+      throw new AnotherKeyError("the key is not the one this database's secrets are sealed with");
+    }
     let sealed = 0;
     for (const row of await storedSecrets(tx)) {
       const plain = box.open(row.secret);

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { isOwnEvent, patternsMatching } from '../sentry/event-type.js';
+import { isOwnEvent } from '../own-events.js';
+import { patternsMatching } from '../sentry/event-type.js';
 import { fromRow, type Database } from './database.js';
 import { templates, type TemplateRow } from './schema.js';
 import type { RouteId, SourceId } from '../ids.js';

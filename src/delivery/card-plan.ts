@@ -30,7 +30,7 @@ import { acceptedAlertRole, quietNow, withPing, type SendPlan } from './plan.js'
 import { CARD_EDIT_EVERY_MS, cardEditAt, gatheringUntil, isCardJob, needsBump, staysSilent } from './policy.js';
 import { newNonce, type DiscordChannels } from './sender.js';
 import { letIngestIn } from './clock.js';
-import { isOwnEvent } from '../sentry/event-type.js';
+import { isOwnEvent } from '../own-events.js';
 import { eventFacts, type Level } from '../sentry/facts.js';
 
 /** A card is moved down when it needs eyes and is no longer among this many latest messages. */

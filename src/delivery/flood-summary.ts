@@ -1,7 +1,7 @@
 import type { APIEmbed } from 'discord.js';
 import { LimitedEmbedBuilder } from '../embed/builder.js';
 import { COLORS } from '../embed/colors.js';
-import { oneLine } from '../embed/markdown.js';
+import { escapeText } from '../embed/markdown.js';
 
 export interface CollapsedGroup {
   eventType: string;
@@ -9,21 +9,21 @@ export interface CollapsedGroup {
   project: string | undefined;
   firstReceivedAt: number;
   lastReceivedAt: number;
-  /** Titles of the latest few events, newest last. */
+  /** Titles of the latest few events, newest last: embed titles, whose payload text is escaped already. */
   examples: string[];
 }
 
 /** One embed standing for `count` events of one type that were not posted one by one. */
 export function floodSummaryEmbed(group: CollapsedGroup): APIEmbed {
   const since = Math.floor(group.firstReceivedAt / 1000);
-  const from = group.project ? ` from ${group.project}` : '';
+  const from = group.project ? ` from ${escapeText(group.project)}` : '';
   const plural = group.count === 1 ? '' : 's';
   return new LimitedEmbedBuilder()
     .setTitle(`+${group.count} more ${group.eventType} event${plural}${from} since ${timeOfDay(group.firstReceivedAt)}`)
     .setDescription(
       [
         `Discord could not keep up with this source, so ${group.count} waiting event${group.count === 1 ? ' is' : 's are'} summarized here instead of posted one by one. Waiting since <t:${since}:f> (<t:${since}:R>).`,
-        group.examples.length > 0 ? `**Latest:**\n${group.examples.map((t) => `• ${oneLine(t) ?? t}`).join('\n')}` : undefined,
+        group.examples.length > 0 ? `**Latest:**\n${group.examples.map((t) => `• ${t.replace(/\s+/g, ' ')}`).join('\n')}` : undefined,
       ]
         .filter(Boolean)
         .join('\n\n'),

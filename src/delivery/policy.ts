@@ -2,7 +2,7 @@ import type { Job } from '../db/queue.js';
 import { EMBED_LIMITS, embedLength } from '../embed/limits.js';
 import type { RenderedEvent } from '../render/render-event.js';
 import type { Failure } from './classify-error.js';
-import { isOwnEvent } from '../sentry/event-type.js';
+import { isOwnEvent } from '../own-events.js';
 import type { Level } from '../sentry/facts.js';
 import { passesQuiet, type QuietHours } from '../schedule/route-schedule.js';
 

@@ -1,5 +1,5 @@
 import { applyEvent, type CardState } from '../cards/state.js';
-import { isOwnEvent } from '../sentry/event-type.js';
+import { isOwnEvent } from '../own-events.js';
 
 /**
  * What a digest knows of its period, in two parts: a tally of every delivery, from metadata only

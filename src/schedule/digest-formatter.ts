@@ -1,9 +1,10 @@
 import { LimitedEmbedBuilder } from '../embed/builder.js';
 import { COLORS } from '../embed/colors.js';
 import type { Formatter } from '../sentry/formatters/types.js';
+import { ownEventType } from '../own-events.js';
 
 /** The event that carries a digest to its channel: made once (see digest-scheduler.ts), its text inside. */
-export const DIGEST_EVENT_TYPE = 'dispatch.digest';
+export const DIGEST_EVENT_TYPE = ownEventType('digest');
 
 export interface DigestPayload {
   action: 'digest';

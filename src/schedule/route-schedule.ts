@@ -1,5 +1,5 @@
 import { atOrAbove } from '../routing/filter.js';
-import { isOwnEvent } from '../sentry/event-type.js';
+import { isOwnEvent } from '../own-events.js';
 import { LEVELS, type Level } from '../sentry/facts.js';
 import { addDays, instantAt, localDate, localMinutes, weekdayOf, type LocalDate } from './zoned-time.js';
 

@@ -1,3 +1,5 @@
+import { isOwnEvent } from '../own-events.js';
+
 /**
  * The event-name grammar, in one place: event types (`issue.created`), the patterns that templates
  * and route filters use for them (`issue.created`, `issue.*`, `*`), and which patterns match a type.
@@ -60,15 +62,21 @@ function nameOf(raw: string): string | undefined {
   return NAME.test(name) ? name : undefined;
 }
 
+/** Why a webhook naming Dispatch's own resource is refused (src/own-events.ts). */
+export const OWN_RESOURCE_REFUSED = "sentry-hook-resource 'dispatch' is reserved for Dispatch's own events";
+
 /**
  * `Sentry-Hook-Resource` + the body's `action` → the event type used for routing and display.
  * Both are required: they say what the event is. An odd spelling (`Preprod-Artifact`) is read in
- * the grammar rather than refused, since Sentry never sends an event twice.
+ * the grammar rather than refused, since Sentry never sends an event twice. A type that would be
+ * one of Dispatch's own (`dispatch.*`, however the header spells it) is refused: Sentry sends none.
  */
 export function eventTypeOf(resourceHeader: string | undefined, payload: unknown): EventTypeResult {
   if (!resourceHeader?.trim()) return { ok: false, reason: 'missing sentry-hook-resource header' };
   const resource = nameOf(resourceHeader);
   if (!resource) return { ok: false, reason: 'invalid sentry-hook-resource header' };
+  // Decided on the type as it would be stored, by the same test that treats a stored event as Dispatch's own.
+  if (isOwnEvent(`${resource}.`)) return { ok: false, reason: OWN_RESOURCE_REFUSED };
   const rawAction = (payload as { action?: unknown } | null)?.action;
   const action = typeof rawAction === 'string' ? nameOf(rawAction) : undefined;
   if (!action) return { ok: false, reason: 'body has no valid "action"' };
@@ -90,9 +98,3 @@ export function parseEventPattern(raw: string | null | undefined): string | unde
 export function patternsMatching(eventType: string): [string, string, string] {
   return [eventType, `${splitEventType(eventType).resource}.*`, '*'];
 }
-
-/**
- * Events Dispatch stores itself for its cards (`dispatch.triage`, `dispatch.sync`): delivered like
- * Sentry's, but never counted as received from Sentry.
- */
-export const isOwnEvent = (type: string): boolean => type.startsWith('dispatch.');

@@ -28,8 +28,11 @@ export interface RenderedMessage {
   warnings: string[];
 }
 
-/** Strings shown as markdown: what they print from a payload is escaped. */
-const MARKDOWN_PATH = /^(content|embed\.description|embed\.fields\.\d+\.(name|value))$/;
+/**
+ * Strings Discord draws as markdown (an embed's title too: emphasis, strike-through, code, and the
+ * backslashes that escape them): what they print from a payload is escaped.
+ */
+const MARKDOWN_PATH = /^(content|embed\.(title|description)|embed\.fields\.\d+\.(name|value))$/;
 
 /**
  * Renders a compiled template against an event. Anything that keeps it from making a message

@@ -1,3 +1,5 @@
+import { ownEventType } from '../own-events.js';
+
 /**
  * The triage actions a card offers, what each asks Sentry (PUT /issues/{id}/), and what it leaves
  * the issue as. One table: the buttons, the API call, the thread line and the recognition of
@@ -51,7 +53,7 @@ export function statusActionsFor(status: string | undefined): StatusAction[] {
  * The event type under which a triage action done from Discord is stored and delivered to its
  * card, so it goes through the card's queue in order with Sentry's webhooks.
  */
-export const TRIAGE_EVENT_TYPE = 'dispatch.triage';
+export const TRIAGE_EVENT_TYPE = ownEventType('triage');
 
 /** What a stored triage event carries. */
 export interface TriagePayload {

@@ -87,7 +87,8 @@ describe('a live card follows its issue', () => {
     await post('issue', issueEvent('created'));
     const card = await harness.discord.waitForMessage((m) => m.channel_id === channel);
     expect(card.embeds).toHaveLength(1);
-    expect(card.embeds[0]!.title).toContain('Error generated with event_id');
+    // An embed title is markdown: the payload's `_` is escaped.
+    expect(card.embeds[0]!.title).toContain('Error generated with event\\_id');
     expect(field(card.embeds[0], 'Status')).toBe('unresolved · new');
     expect(field(card.embeds[0], 'Assigned to')).toBe('nobody');
 

@@ -27,6 +27,7 @@ import { allDeliveries, allEvents, deliveriesOfEvent } from '../support/db.js';
 import { sql } from 'drizzle-orm';
 import { updateRoute } from '../../src/db/routes.js';
 import { asRoleId } from '../../src/ids.js';
+import { isOwnEvent } from '../../src/own-events.js';
 
 /**
  * Triage from the cards, end to end: real discord.js button and menu interactions against the
@@ -240,7 +241,7 @@ describe('triage from a card', () => {
   ])('Sentry answering %j: the clicker is told "%s", the issue stays as it was on the card', async (injected, words, readBack) => {
     const before = JSON.stringify(current().embeds);
     const edits = h.discord.editsOf(card.id).length;
-    const changes = (await allEvents(h.dispatch.db)).filter((e) => e.eventType.startsWith('dispatch.')).length;
+    const changes = (await allEvents(h.dispatch.db)).filter((e) => isOwnEvent(e.eventType)).length;
     const reads = readsOfIssue();
     sentry.inject(injected);
     const answer = await click(alice, 'Archive');
@@ -248,7 +249,7 @@ describe('triage from a card', () => {
     expect(told.body.flags).toBe(64);
     expect(shownText(told)).toContain(words);
     expect(shownText(told)).not.toContain('secret-looking body');
-    const stored = async () => (await allEvents(h.dispatch.db)).filter((e) => e.eventType.startsWith('dispatch.')).length;
+    const stored = async () => (await allEvents(h.dispatch.db)).filter((e) => isOwnEvent(e.eventType)).length;
     if (readBack) {
       // Sentry did not say what became of the change: the card says what was asked (and waits for
       // Sentry's webhook for it), the issue is read back, and (Sentry not having made it) nothing follows.

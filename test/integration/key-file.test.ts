@@ -1,10 +1,11 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { loadOrCreateKeyFile } from '../../src/db/key-file.js';
 import { createSecretBox } from '../../src/db/secret-box.js';
+import { replaceStoredSecret } from '../../src/db/sources.js';
 import { startDispatch, type Dispatch } from '../../src/dispatch.js';
 import { asSourceId } from '../../src/ids.js';
 import { createLogger } from '../../src/logger.js';
@@ -12,14 +13,15 @@ import { parseKey } from '../../src/secret-key.js';
 import { sourceRow } from '../support/db.js';
 import { FakeDiscord } from '../support/fake-discord.js';
 import { FakeSentry } from '../support/fake-sentry.js';
-import { openTestDatabase, preparedDatabase, tempDir, testEnv, testGuild } from '../support/harness.js';
+import { openTestDatabase, preparedDatabase, tempDir, TEST_DIALECT, testEnv, testGuild } from '../support/harness.js';
 import { databaseAtRelease } from '../support/previous-release.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 
 /**
  * Sealed by default: without DISPATCH_ENCRYPTION_KEY, signing secrets and Sentry tokens are sealed
  * with a key file made beside the database on first start. (On the postgres project the file is
- * named with DISPATCH_KEY_FILE, as replicas sharing one would.)
+ * named with DISPATCH_KEY_FILE and made by hand before the first start, as replicas sharing one
+ * must: with DATABASE_URL Dispatch never makes it.)
  */
 
 /**
@@ -51,10 +53,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function prepared() {
-  const t = await preparedDatabase({ secret: 'plain-old-secret' });
+async function prepared({ secret = 'plain-old-secret' as string | null, keyFileByHand = TEST_DIALECT === 'postgres' } = {}) {
+  const t = await preparedDatabase({ secret });
   cleanups.push(() => t.cleanup());
   const keyFile = join(dirname(t.path), 'dispatch.key');
+  if (keyFileByHand) keyFileWith(keyFile);
   // No DISPATCH_ENCRYPTION_KEY: the key file (named, so that the postgres project uses one too).
   const env = (overrides: Record<string, string> = {}) => t.env({ DISPATCH_ENCRYPTION_KEY: '', DISPATCH_KEY_FILE: keyFile, ...overrides });
   const start = async (overrides: Record<string, string> = {}) => {
@@ -92,11 +95,13 @@ describe('sealed by default', () => {
     expect((await t.post(second, 'plain-old-secret')).status).toBe(202);
   });
 
-  it('a key file that does not open the stored secrets stops start-up naming the file; one holding no key too', async () => {
+  it('a key file that is not the database’s stops start-up naming the file; one holding no key too', async () => {
     const t = await prepared();
     await (await t.start()).stop();
     writeFileSync(t.keyFile, randomBytes(32).toString('base64'));
-    await expect(t.start()).rejects.toThrow(`the key file ${t.keyFile} does not open the stored secrets`);
+    await expect(t.start()).rejects.toThrow(
+      `the key file ${t.keyFile} (DISPATCH_KEY_FILE) is not the key this database's secrets are sealed with`,
+    );
     writeFileSync(t.keyFile, 'not a key');
     await expect(t.start()).rejects.toThrow(`the key file ${t.keyFile} does not hold a key`);
   });
@@ -209,4 +214,80 @@ describe('upgrading a database with plain secrets', () => {
       expect(sentry.listings().at(-1)!.authorization).toBe('Bearer sntrys_plain-token-1234567890');
     },
   );
+});
+
+/** A key as `openssl rand -base64 32` writes it, in a file only its owner may read. */
+function keyFileWith(path: string, key = randomBytes(32)): Buffer {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${key.toString('base64')}\n`, { mode: 0o600 });
+  return key;
+}
+
+/** Start-up refused: the message, which must be one line. */
+async function refusal(start: Promise<unknown>): Promise<string> {
+  const error = await start.then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  expect(error, 'start-up refused').toBeInstanceOf(Error);
+  expect(error!.message).not.toContain('\n');
+  return error!.message;
+}
+
+describe('the database remembers the key it was first started with', () => {
+  it('another DISPATCH_ENCRYPTION_KEY is refused even with no secret stored yet; during a rotation the check follows the new key', async () => {
+    const t = await prepared({ secret: null });
+    const [first, second] = [randomBytes(32).toString('base64'), randomBytes(32).toString('base64')];
+    await (await t.start({ DISPATCH_ENCRYPTION_KEY: first })).stop();
+    expect(await refusal(t.start({ DISPATCH_ENCRYPTION_KEY: second }))).toMatch(
+      /^DISPATCH_ENCRYPTION_KEY is not the key this database's secrets are sealed with/,
+    );
+    // Rotating: the new key, with the old one as the previous key.
+    const rotated = await t.start({ DISPATCH_ENCRYPTION_KEY: second, DISPATCH_ENCRYPTION_KEY_PREVIOUS: first });
+    await rotated.stop();
+    // From then on the old key alone is another key; the new one alone is the database's.
+    expect(await refusal(t.start({ DISPATCH_ENCRYPTION_KEY: first }))).toMatch(/^DISPATCH_ENCRYPTION_KEY is not the key/);
+    await (await t.start({ DISPATCH_ENCRYPTION_KEY: second })).stop();
+  });
+
+  it('a key file replaced on a database with no secret yet is refused, naming the file and DISPATCH_KEY_FILE', async () => {
+    const t = await prepared({ secret: null });
+    keyFileWith(t.keyFile);
+    await (await t.start()).stop();
+    keyFileWith(t.keyFile);
+    const message = await refusal(t.start());
+    expect(message).toContain(`the key file ${t.keyFile} (DISPATCH_KEY_FILE) is not the key this database's secrets are sealed with`);
+  });
+});
+
+describe.runIf(TEST_DIALECT === 'postgres')('replicas on one Postgres with DISPATCH_KEY_FILE', () => {
+  it('a missing key file is never made: start-up stops with one line naming it', async () => {
+    const t = await prepared({ secret: null, keyFileByHand: false });
+    const message = await refusal(t.start());
+    expect(message).toContain(`the key file ${t.keyFile} (DISPATCH_KEY_FILE) does not exist`);
+    expect(existsSync(t.keyFile)).toBe(false);
+  });
+
+  it("two machines with the same .env but their own key file: the second replica refuses to start; with the first's file, both verify its webhooks", async () => {
+    const t = await prepared({ secret: null });
+    // Two machines: the same DISPATCH_KEY_FILE path, each on its own disk.
+    const machines = [tempDir(), tempDir()];
+    cleanups.push(...machines.map((m) => () => m.remove()));
+    const keyFiles = machines.map((m) => join(m.path, 'data', 'dispatch.key'));
+    const startOn = (machine: number) => t.start({ DISPATCH_KEY_FILE: keyFiles[machine]! });
+    const leaderKey = keyFileWith(keyFiles[0]!);
+    keyFileWith(keyFiles[1]!);
+    const leader = await startOn(0);
+    expect(await refusal(startOn(1))).toContain(
+      `the key file ${keyFiles[1]} (DISPATCH_KEY_FILE) is not the key this database's secrets are sealed with`,
+    );
+
+    copyFileSync(keyFiles[0]!, keyFiles[1]!);
+    const standby = await startOn(1);
+    // A secret set on the leader, sealed with its key.
+    await replaceStoredSecret(leader.db, t.source.id, 'signing_secret', createSecretBox(leaderKey).seal('client-secret'));
+    const statuses = [];
+    for (const replica of [leader, standby]) statuses.push((await t.post(replica, 'client-secret')).status);
+    expect(statuses).toEqual([202, 202]);
+  });
 });

@@ -108,7 +108,9 @@ describe('signing secrets at rest', () => {
       expect(run.code).toBe(1);
       const lines = String(run.stderr).trim().split('\n');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^dispatch: could not start: a signing secret is encrypted with key [0-9a-f]{8}, which is not configured/);
+      expect(lines[0]).toMatch(
+        /^dispatch: could not start: DISPATCH_ENCRYPTION_KEY is not the key this database's secrets are sealed with/,
+      );
     } finally {
       await t.cleanup();
     }

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { keyCheckOf } from '../../src/db/key-check.js';
 import { startDispatch, type Dispatch } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
 import { deliveriesOf, eventsOf, sourceRow } from '../support/db.js';
@@ -379,5 +381,35 @@ describe('upgrading a database made by the previous release', () => {
     expect(route).toMatchObject({ timeZone: 'UTC', quietFrom: null, quietTo: null, quietPass: 'fatal', digestEvery: null });
     await expect.poll(async () => (await deliveriesOf(dispatch.db, 3)).map((d) => [d.status, d.muted])).toEqual([['delivered', false]]);
     expect(await dispatch.digests.tick()).toBe(0);
+  });
+
+  it("0008_quiet_hours → now: the first start records which key seals the database's secrets; another key is then refused, the first one still verifies", async () => {
+    const { guild, discord, dir } = await discordAndFolder();
+    const path = databaseAtRelease(dir.path, '0008_quiet_hours', (db) => {
+      db.prepare(
+        `insert into sources (id, guild_id, name, slug, signing_secret, created_by, created_at, updated_at)
+         values (5, ?, 'web', 'KEYCHECKKEYCHECKKEYCHECKKEYCHEC0', 'sek', '1', 1, 1)`,
+      ).run(guild.id);
+      db.prepare(
+        `insert into routes (id, source_id, name, channel_id, filter, layout, created_by, created_at, updated_at)
+         values (9, 5, 'main', ?, '{}', 'feed', '1', 1, 1)`,
+      ).run(guild.channels[0]!.id);
+    });
+    const [key, other] = [randomBytes(32), randomBytes(32)];
+    const start = (k: Buffer) =>
+      startDispatch(loadConfig(testEnv(discord, path, { DISPATCH_ENCRYPTION_KEY: k.toString('base64') })), silent);
+    const first = await start(key);
+    expect(await first.db.get(sql`select value from settings where name = 'key_check'`)).toEqual({ value: keyCheckOf(key) });
+    await first.stop();
+    await expect(start(other)).rejects.toThrow(/^DISPATCH_ENCRYPTION_KEY is not the key this database's secrets are sealed with/);
+    const again = await start(key);
+    cleanups.push(() => again.stop());
+    const request = sentryRequest('issue', loadFixture('issue.created.json'), 'sek');
+    const answer = await fetch(`${again.url}/hooks/KEYCHECKKEYCHECKKEYCHECKKEYCHEC0`, {
+      method: 'POST',
+      body: request.body,
+      headers: request.headers,
+    });
+    expect(answer.status).toBe(202);
   });
 });

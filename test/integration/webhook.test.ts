@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from '../../src/sentry/verify.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
-import { allEvents } from '../support/db.js';
+import { allEvents, sourceRow } from '../support/db.js';
 import { loadFixture, sentryRequest, serializeLikeSentry } from '../support/sentry.js';
 
 const SECRET = 'integration-client-secret';
@@ -207,5 +207,71 @@ describe('GET /healthz', () => {
     expect(waiting.queue.oldest_pending_age_ms).toBeGreaterThanOrEqual(0);
     release();
     await expect.poll(async () => (await health()).queue.depth, { timeout: 5000 }).toBe(0);
+  });
+});
+
+/**
+ * Dispatch stores events of its own (`dispatch.triage`, `dispatch.sync`, `dispatch.digest`) that
+ * are never held, never counted as received, left out of digests and flood summaries, and whose
+ * digest text is drawn as Dispatch wrote it. A webhook naming that resource, in any spelling the
+ * event-type grammar reads as `dispatch`, is refused before anything is stored.
+ */
+describe('a webhook cannot pass for one of Dispatch’s own events', () => {
+  const RESERVED = "sentry-hook-resource 'dispatch' is reserved for Dispatch's own events";
+  const SPELLINGS = [
+    'dispatch',
+    'Dispatch',
+    'DISPATCH',
+    ' DISPATCH ',
+    'dispatch ',
+    '\tdispatch',
+    '-dispatch',
+    '_dispatch',
+    '1dispatch',
+    '..DiSpAtCh',
+  ];
+  const ACTIONS = ['digest', 'sync', 'triage', 'Digest', ' SYNC ', 'created', 'no such action'];
+  const PHISH = '[Sign in again to Sentry](https://evil.example/login) **now**';
+
+  it.each(SPELLINGS)(
+    'Sentry-Hook-Resource %j is refused with 400 for every action, signed or not, and nothing is stored',
+    async (spelling) => {
+      const open = await h.addSource({ secret: null });
+      const signed = await h.addSource({ secret: SECRET });
+      for (const action of ACTIONS) {
+        const payload = { action, data: { title: '📋 Daily digest · main', description: PHISH, kind: 'scheduled' } };
+        for (const [source, secret] of [
+          [open, undefined],
+          [signed, SECRET],
+        ] as const) {
+          const { response, stored, json } = await postAndCountStored(source.slug, sentryRequest(spelling, payload, secret));
+          expect({ spelling, action, status: response.status, json, stored }).toEqual({
+            spelling,
+            action,
+            status: 400,
+            json: { error: RESERVED },
+            stored: 0,
+          });
+          expect(response.headers.get('sentry-hook-error')).toBe(RESERVED);
+        }
+      }
+    },
+  );
+
+  it('beside a real event: the real one is posted and counted, the forged digest never reaches Discord, and no own event is stored', async () => {
+    const source = await h.addSource({ secret: null });
+    const forged = await h.post(
+      source.slug,
+      sentryRequest('dispatch', { action: 'digest', data: { title: '📋 Daily digest · main', description: PHISH, kind: 'scheduled' } }),
+    );
+    expect(forged.status).toBe(400);
+    const real = await h.post(source.slug, sentryRequest('issue', issueCreated));
+    expect(real.status).toBe(202);
+    const message = await h.discord.waitForMessage((m) => m.channel_id === source.channelId);
+    const mine = (await allEvents(h.dispatch.db)).filter((e) => e.sourceId === source.id);
+    expect(mine.map((e) => e.eventType)).toEqual(['issue.created']);
+    expect((await sourceRow(h.dispatch.db, source.id)).eventsReceived).toBe(1);
+    expect(JSON.stringify(h.discord.messagesIn(source.channelId))).not.toContain('evil.example');
+    expect(message.embeds).toHaveLength(1);
   });
 });

@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import { openSqlite } from '../../src/db/sqlite.js';
 import type { Database } from '../../src/db/database.js';
 import { acceptEvents } from '../../src/db/events.js';
+import { isOwnEventSql } from '../../src/own-events.js';
 import { inSteps } from '../../src/db/deliveries.js';
 import { releaseQuiet } from '../../src/db/delivery-state/index.js';
 import { createSource } from '../../src/db/sources.js';
@@ -17,6 +18,7 @@ import { createLogger } from '../../src/logger.js';
 import { asChannelId, asGuildId, type CardKey } from '../../src/ids.js';
 import type { Clock } from '../../src/delivery/clock.js';
 import { payloadOf, type EventKind, type Marks } from '../simulation/payloads.js';
+import { DIGEST_EVENT_TYPE } from '../../src/schedule/digest-formatter.js';
 
 /** A SQLite database with one source (route `main`), a clock the test moves, and the digest scheduler on it. */
 export async function scheduleWorld(layout: 'feed' | 'card' = 'feed') {
@@ -79,7 +81,7 @@ export async function scheduleWorld(layout: 'feed' | 'card' = 'feed') {
   const statuses = async () =>
     (
       await db.all<{ status: string; n: number }>(sql`select d.status, count(*) as n from deliveries d join events e on e.seq = d.event_seq
-      where e.event_type not like 'dispatch.%' group by d.status order by d.status`)
+      where not ${isOwnEventSql(sql`e.event_type`)} group by d.status order by d.status`)
     ).map((r) => `${r.status}:${Number(r.n)}`);
   const digests = async () =>
     (
@@ -88,7 +90,7 @@ export async function scheduleWorld(layout: 'feed' | 'card' = 'feed') {
       )
     ).map((d) => ({ ...d, period_start: Number(d.period_start), period_end: Number(d.period_end), events: Number(d.events) }));
   const digestBodies = async () =>
-    (await db.all<{ body: string }>(sql`select body from events where event_type = 'dispatch.digest' order by seq`)).map(
+    (await db.all<{ body: string }>(sql`select body from events where event_type = ${DIGEST_EVENT_TYPE} order by seq`)).map(
       (r) => JSON.parse(r.body) as { data: { title: string; description: string } },
     );
   return {

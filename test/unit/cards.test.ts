@@ -3,7 +3,8 @@ import { cardEmbed, pointerContent, threadLines, threadName } from '../../src/ca
 import { applyEvent, cardKeyOf, isResolved, type CardState } from '../../src/cards/state.js';
 import { needsBump } from '../../src/delivery/policy.js';
 import { EMBED_LIMITS, embedLength } from '../../src/embed/limits.js';
-import { loadFixture } from '../support/sentry.js';
+import { everyStringHostile, markdownParts, markupLeaks } from '../support/hostile.js';
+import { envelopeFixtures, eventTypeOfFixture, loadFixture } from '../support/sentry.js';
 
 type Payload = Record<string, any>;
 const created = loadFixture('issue.created.json') as Payload;
@@ -117,7 +118,8 @@ describe('a card as drawn', () => {
       // The hostile text is shown (cut to nothing would prove nothing)…
       expect(JSON.stringify(embed.fields)).toContain('phish');
       expect(embed.title).toContain('phish');
-      // …and where it is markdown (fields, description, history), escaped.
+      // …and where it is markdown (title, fields, description, history), escaped.
+      assertEscaped(embed.title!);
       for (const field of embed.fields ?? []) assertEscaped(field.value);
       // The culprit is a code span, where Discord renders nothing; the rest of the description is escaped.
       expect(embed.description).toMatch(/^`[^`]*phish[^`]*`\n/);
@@ -127,6 +129,22 @@ describe('a card as drawn', () => {
     assertEscaped(pointerContent(state, 'https://discord.com/channels/1/2/3'));
     assertEscaped(threadLines([{ text: hostile, at: 0 }]));
     expect(threadLines([{ text: hostile, at: 0 }])).toContain('\\[phish\\]');
+  });
+
+  it('shows every string of every real payload as text: the card, its thread line and its pointer, first or after a created issue', () => {
+    const first = applyEvent(undefined, { type: 'issue.created', payload: created, key: 'issue:1', at: 1 }).state;
+    for (const file of envelopeFixtures()) {
+      const { type } = eventTypeOfFixture(file);
+      for (const prev of [undefined, first]) {
+        const change = applyEvent(prev, { type, payload: everyStringHostile(loadFixture(file)), key: 'issue:1', at: 2 });
+        const shown = [
+          ...[true, false].flatMap((history) => markdownParts({ embeds: [cardEmbed(change.state, { history, threadLink: '1' })] })),
+          threadLines([{ text: change.line, at: 0 }]),
+          pointerContent(change.state, 'https://discord.com/channels/1/2/3'),
+        ];
+        expect(shown.flatMap(markupLeaks), type).toEqual([]);
+      }
+    }
   });
 
   it('stays within every Discord limit, however long the payload text', () => {

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EMBED_LIMITS, embedLength } from '../../src/embed/limits.js';
 import { formatEvent, genericEmbed } from '../../src/sentry/registry.js';
+import { everyStringHostile, markdownParts, markupLeaks } from '../support/hostile.js';
 import { envelopeFixtures, eventTypeOfFixture, loadFixture } from '../support/sentry.js';
 
 /** Throws unless Discord would accept the embed. */
@@ -110,6 +111,15 @@ describe.each([...byResource.keys()])('the %s formatter', (resource) => {
       ),
       { numRuns: 1000, seed: SEED },
     );
+  });
+
+  it('shows every string of a real payload as text: each one made hostile, nothing in the markdown links, mentions or formats', () => {
+    for (const { action, fixture } of samples) {
+      const payload = everyStringHostile(fixture);
+      for (const embed of [formatEvent(`${resource}.${action}`, payload), genericEmbed(`${resource}.${action}`, payload)]) {
+        expect(markdownParts({ embeds: [embed] }).flatMap(markupLeaks), `${resource}.${action}`).toEqual([]);
+      }
+    }
   });
 
   it('never throws and stays within Discord limits on random payloads', () => {

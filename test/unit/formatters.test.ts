@@ -2,6 +2,7 @@ import type { APIEmbed } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { COLORS } from '../../src/embed/colors.js';
 import { formatEvent } from '../../src/sentry/registry.js';
+import { escapeText } from '../../src/embed/markdown.js';
 import { envelopeFixtures, eventTypeOfFixture, loadFixture } from '../support/sentry.js';
 
 /** For every fixture: the color it must get and facts that must appear in the embed. */
@@ -140,7 +141,8 @@ describe('payload details', () => {
   ])('says how an issue was resolved (%s) in its Status, in words', (type, statusDetails, words) => {
     const payload = withData({ resolution_type: type });
     (payload.data as any).issue = { ...(payload.data as any).issue, status: 'resolved', statusDetails };
-    expect(formatEvent('issue.resolved', payload).fields?.find((f) => f.name === 'Status')?.value).toBe(words);
+    // Shown as text: a Status is payload words (Dispatch's own among them), escaped as one.
+    expect(formatEvent('issue.resolved', payload).fields?.find((f) => f.name === 'Status')?.value).toBe(escapeText(words));
   });
 
   it('shows data.assignee on issue.assigned, a team as a team', () => {

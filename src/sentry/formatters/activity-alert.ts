@@ -24,7 +24,7 @@ export const activityAlertFormatter: Formatter = (event) => {
   const activity = humanize(data?.activity?.type?.replace(/^seer_/, 'Seer ')) ?? 'Activity';
   return new LimitedEmbedBuilder()
     .setAuthor({ name: data?.alert?.title ? `Alert: ${data.alert.title}` : 'Activity alert' })
-    .setTitle(`${activity}: ${issue.shortId ?? issue.title ?? 'issue'}`)
+    .setTitle(oneLine(`${activity}: ${issue.shortId ?? issue.title ?? 'issue'}`))
     .setURL(data?.alert?.url ?? data?.alert?.web_url ?? issueUrl(issue))
     .setDescription([prose(data?.activity?.details?.summary), inlineCode(issue.culprit)].filter(Boolean).join('\n'))
     .setColor(levelColor(issue.level))

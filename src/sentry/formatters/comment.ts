@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LimitedEmbedBuilder } from '../../embed/builder.js';
 import { COLORS } from '../../embed/colors.js';
-import { field } from '../../embed/fields.js';
+import { field, textField } from '../../embed/fields.js';
 import { oneLine, prose } from '../../embed/markdown.js';
 import { isoTime } from '../../embed/time.js';
 import { loose, optIdish, optString, parseLoose } from '../loose-schema.js';
@@ -23,7 +23,7 @@ export const commentFormatter: Formatter = (event) => {
   const verb = VERBS[event.action] ?? event.action;
   return new LimitedEmbedBuilder()
     .setAuthor({ name: `${actor?.name?.replace(/\s+/g, ' ') ?? 'Someone'} ${verb}` })
-    .setTitle(issue ? `Comment on issue ${issue}` : 'Comment')
+    .setTitle(issue ? oneLine(`Comment on issue ${issue}`) : 'Comment')
     .setDescription(
       text
         ? text
@@ -33,6 +33,6 @@ export const commentFormatter: Formatter = (event) => {
         : `${who} ${verb}`,
     )
     .setColor(event.action === 'deleted' ? COLORS.gray : COLORS.blue)
-    .addFields(field('Issue', issue), field('Project', oneLine(data?.project_slug)), field('Author', who))
+    .addFields(textField('Issue', issue), field('Project', oneLine(data?.project_slug)), field('Author', who))
     .setTimestamp(isoTime(data?.timestamp));
 };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LimitedEmbedBuilder } from '../../embed/builder.js';
 import { levelColor } from '../../embed/colors.js';
-import { field } from '../../embed/fields.js';
+import { field, textField } from '../../embed/fields.js';
 import { inlineCode, link, oneLine } from '../../embed/markdown.js';
 import { isoTime } from '../../embed/time.js';
 import { loose, parseLoose } from '../loose-schema.js';
@@ -16,7 +16,7 @@ export const errorFormatter: Formatter = (event) => {
   const title = exception.type ? [exception.type, exception.value].filter(Boolean).join(': ') : eventTitle(error);
   return new LimitedEmbedBuilder()
     .setAuthor({ name: 'New error event' })
-    .setTitle(title || 'Error')
+    .setTitle(oneLine(title) ?? 'Error')
     .setURL(error.web_url)
     .setDescription(
       [inlineCode(error.culprit), error.title && error.title !== title ? oneLine(error.title) : undefined].filter(Boolean).join('\n'),
@@ -24,11 +24,11 @@ export const errorFormatter: Formatter = (event) => {
     .setColor(levelColor(error.level ?? tagOf(error, 'level')))
     .addFields(
       field('Exception', inlineCode(exception.type)),
-      field('Level', error.level ?? tagOf(error, 'level')),
-      field('Platform', error.platform),
-      field('Environment', error.environment ?? tagOf(error, 'environment')),
+      textField('Level', error.level ?? tagOf(error, 'level')),
+      textField('Platform', error.platform),
+      textField('Environment', error.environment ?? tagOf(error, 'environment')),
       field('Release', inlineCode(error.release ?? tagOf(error, 'release'))),
-      field('Issue', link(`Issue ${error.issue_id ?? ''}`.trim(), error.web_url) ?? error.issue_id),
+      field('Issue', link(`Issue ${error.issue_id ?? ''}`.trim(), error.web_url)) ?? textField('Issue', error.issue_id),
     )
     .setTimestamp(isoTime(error.datetime, error.timestamp));
 };

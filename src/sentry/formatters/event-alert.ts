@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LimitedEmbedBuilder } from '../../embed/builder.js';
 import { COLORS } from '../../embed/colors.js';
-import { field } from '../../embed/fields.js';
+import { field, textField } from '../../embed/fields.js';
 import { inlineCode, link, oneLine } from '../../embed/markdown.js';
 import { isoTime } from '../../embed/time.js';
 import { loose, optString, parseLoose } from '../loose-schema.js';
@@ -23,16 +23,16 @@ export const eventAlertFormatter: Formatter = (event) => {
   const rule = data?.triggered_rule ?? data?.issue_alert?.title;
   return new LimitedEmbedBuilder()
     .setAuthor({ name: rule ? `Alert: ${rule}` : 'Issue alert triggered' })
-    .setTitle(eventTitle(error) ?? 'Issue alert triggered')
+    .setTitle(oneLine(eventTitle(error)) ?? 'Issue alert triggered')
     .setURL(error.web_url)
     .setDescription(inlineCode(error.culprit))
     .setColor(COLORS.orange)
     .addFields(
       field('Alert rule', oneLine(rule)),
-      field('Level', error.level ?? tagOf(error, 'level')),
-      field('Environment', error.environment ?? tagOf(error, 'environment')),
+      textField('Level', error.level ?? tagOf(error, 'level')),
+      textField('Environment', error.environment ?? tagOf(error, 'environment')),
       field('Release', inlineCode(error.release ?? undefined)),
-      field('Issue', link(`Issue ${error.issue_id ?? ''}`.trim(), error.web_url) ?? error.issue_id),
+      field('Issue', link(`Issue ${error.issue_id ?? ''}`.trim(), error.web_url)) ?? textField('Issue', error.issue_id),
     )
     .setTimestamp(isoTime(error.datetime, error.timestamp));
 };

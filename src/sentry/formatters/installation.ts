@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LimitedEmbedBuilder } from '../../embed/builder.js';
 import { COLORS } from '../../embed/colors.js';
-import { field } from '../../embed/fields.js';
+import { field, textField } from '../../embed/fields.js';
 import { oneLine } from '../../embed/markdown.js';
 import { loose, optString, parseLoose } from '../loose-schema.js';
 import type { Formatter } from './types.js';
@@ -32,7 +32,7 @@ export const installationFormatter: Formatter = (event) => {
     .addFields(
       field('App', app),
       field('Organization', org),
-      field('Status', installation?.status),
-      field('By', actor?.name ? `${who} (${actor.type ?? 'user'})` : undefined),
+      textField('Status', installation?.status),
+      field('By', actor?.name ? `${who} (${oneLine(actor.type) ?? 'user'})` : undefined),
     );
 };

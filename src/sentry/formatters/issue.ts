@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LimitedEmbedBuilder } from '../../embed/builder.js';
 import { COLORS, levelColor } from '../../embed/colors.js';
-import { field } from '../../embed/fields.js';
+import { field, textField } from '../../embed/fields.js';
 import { inlineCode, oneLine } from '../../embed/markdown.js';
 import { humanize } from '../../embed/text.js';
 import { discordTimestamp, isoTime } from '../../embed/time.js';
@@ -68,9 +68,9 @@ function assigneeText(assignee: { type?: string; name?: string } | undefined): s
 /** Level, status and priority: where an issue stands, in every embed about an issue. */
 export function issueStateFields(issue: Issue, resolutionType?: string) {
   return [
-    field('Level', issue.level),
-    field('Status', statusWords(issue.status, issue.substatus ?? undefined, resolutionWords(resolutionType, issue.statusDetails))),
-    field('Priority', issue.priority),
+    textField('Level', issue.level),
+    textField('Status', statusWords(issue.status, issue.substatus ?? undefined, resolutionWords(resolutionType, issue.statusDetails))),
+    textField('Priority', issue.priority),
   ];
 }
 
@@ -78,8 +78,8 @@ export function issueStateFields(issue: Issue, resolutionType?: string) {
 function issueFacts(issue: Issue, resolutionType: string | undefined) {
   return [
     ...issueStateFields(issue, resolutionType),
-    field('Events', issue.count),
-    field('Users', issue.userCount),
+    textField('Events', issue.count),
+    textField('Users', issue.userCount),
     field('First seen', discordTimestamp(issue.firstSeen)),
     field('Last seen', discordTimestamp(issue.lastSeen)),
   ];
@@ -93,7 +93,7 @@ export const issueFormatter: Formatter = (event) => {
   const assignee = assigneeText(data?.assignee ?? issue.assignedTo);
   return new LimitedEmbedBuilder()
     .setAuthor({ name: [label, issue.shortId].filter(Boolean).join(' · ') })
-    .setTitle(title || 'Untitled issue')
+    .setTitle(oneLine(title) ?? 'Untitled issue')
     .setURL(issueUrl(issue))
     .setDescription(inlineCode(issue.culprit))
     .setColor(issueColor(event.action, issue.level))

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LimitedEmbedBuilder } from '../../embed/builder.js';
 import { COLORS } from '../../embed/colors.js';
-import { field } from '../../embed/fields.js';
+import { field, textField } from '../../embed/fields.js';
 import { inlineCode, oneLine, prose } from '../../embed/markdown.js';
 import { discordTimestamp, isoTime } from '../../embed/time.js';
 import { loose, looseArray, optIdish, optNumberish, optString, parseLoose } from '../loose-schema.js';
@@ -66,18 +66,18 @@ export const metricAlertFormatter: Formatter = (event) => {
   const label = event.action.charAt(0).toUpperCase() + event.action.slice(1);
   return (
     new LimitedEmbedBuilder()
-      .setTitle(data?.description_title ?? `${label}: ${rule?.name ?? incident?.title ?? 'metric alert'}`)
+      .setTitle(oneLine(data?.description_title ?? `${label}: ${rule?.name ?? incident?.title ?? 'metric alert'}`))
       .setURL(data?.web_url)
       // Sentry's example carries a literal backslash-n here; show it as the line break it means.
       .setDescription(prose(data?.description_text?.replace(/\\n/g, '\n')))
       .setColor(ACTION_COLORS[event.action] ?? (incident?.status === 10 ? COLORS.orange : COLORS.red))
       .addFields(
         field('Alert rule', oneLine(rule?.name ?? incident?.title)),
-        field('Status', incident?.status !== undefined ? (STATUS_NAMES[incident.status] ?? String(incident.status)) : label),
+        textField('Status', incident?.status !== undefined ? (STATUS_NAMES[incident.status] ?? String(incident.status)) : label),
         field('Projects', projects.map(oneLine).join(', ')),
         field('Metric', inlineCode(metric)),
         field('Time window', windowText(rule?.time_window)),
-        field('Threshold', threshold),
+        textField('Threshold', threshold),
         field('Started', discordTimestamp(incident?.date_started ?? incident?.date_detected)),
         event.action === 'resolved' ? field('Closed', discordTimestamp(incident?.date_closed ?? undefined)) : undefined,
       )

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LimitedEmbedBuilder } from '../../embed/builder.js';
 import { COLORS } from '../../embed/colors.js';
-import { field } from '../../embed/fields.js';
+import { field, textField } from '../../embed/fields.js';
 import { inlineCode, link, oneLine, prose } from '../../embed/markdown.js';
 import { humanize, truncate } from '../../embed/text.js';
 import { isoTime } from '../../embed/time.js';
@@ -74,17 +74,17 @@ export const preprodArtifactFormatter: Formatter = (event) => {
   const git = data.gitInfo;
   const failed = Boolean(data.errorMessage) || data.state === 'FAILED';
   return new LimitedEmbedBuilder()
-    .setTitle(`${humanize(event.action.replace(/_completed$/, '')) ?? 'Build'}: ${name}`)
+    .setTitle(oneLine(`${humanize(event.action.replace(/_completed$/, '')) ?? 'Build'}: ${name}`))
     .setURL(data.isInstallable ? data.installUrl : undefined)
     .setDescription(failed ? prose(data.errorMessage ?? 'The analysis failed.') : undefined)
     .setColor(failed ? COLORS.red : data.state === 'COMPLETED' ? COLORS.green : COLORS.blue)
     .addFields(
-      field('Platform', data.platform),
-      field('Artifact', app?.artifactType),
-      field('State', data.state),
+      textField('Platform', data.platform),
+      textField('Artifact', app?.artifactType),
+      textField('State', data.state),
       field('Download size', bytes(data.downloadSize)),
       field('Install size', bytes(data.installSize)),
-      field('Configuration', data.buildConfiguration),
+      textField('Configuration', data.buildConfiguration),
       data.isInstallable !== undefined
         ? field('Installable', data.isInstallable ? (link('Install', data.installUrl) ?? 'yes') : 'no')
         : undefined,
@@ -95,7 +95,7 @@ export const preprodArtifactFormatter: Formatter = (event) => {
         .slice(0, 5)
         .map((c) =>
           field(
-            `Size vs base · ${humanize(c.metricsArtifactType?.toLowerCase()) ?? 'artifact'}`,
+            `Size vs base · ${oneLine(humanize(c.metricsArtifactType?.toLowerCase())) ?? 'artifact'}`,
             [
               `download ${change(c.sizeMetricDiff?.headDownloadSize, c.sizeMetricDiff?.baseDownloadSize) ?? '?'}`,
               `install ${change(c.sizeMetricDiff?.headInstallSize, c.sizeMetricDiff?.baseInstallSize) ?? '?'}`,

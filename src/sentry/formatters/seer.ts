@@ -2,7 +2,7 @@ import type { APIEmbedField } from 'discord.js';
 import { z } from 'zod';
 import { LimitedEmbedBuilder } from '../../embed/builder.js';
 import { COLORS } from '../../embed/colors.js';
-import { field } from '../../embed/fields.js';
+import { field, textField } from '../../embed/fields.js';
 import { codeBlock, inlineCode, link, oneLine, prose } from '../../embed/markdown.js';
 import { loose, looseArray, optBool, optIdish, optNumberish, optString, parseLoose } from '../loose-schema.js';
 import type { Formatter } from './types.js';
@@ -112,16 +112,22 @@ function codeChanges(data: SeerData): { summary?: string; fields: (APIEmbedField
   let firstDiff: string | undefined;
   for (const [repo, rawFiles] of Object.entries(data.code_changes ?? {})) {
     const files = rawFiles.map((f) => FileChange.safeParse(f)).flatMap((r) => (r.success ? [r.data] : []));
-    const lines = files.map((f) => `${f.type ?? 'M'} ${inlineCode(f.path) ?? '?'} (+${f.added ?? 0} −${f.removed ?? 0})`);
+    const lines = files.map((f) => `${oneLine(f.type) ?? 'M'} ${inlineCode(f.path) ?? '?'} (+${f.added ?? 0} −${f.removed ?? 0})`);
     const added = files.reduce((n, f) => n + (f.added ?? 0), 0);
     const removed = files.reduce((n, f) => n + (f.removed ?? 0), 0);
-    out.push(field(`${repo} · ${files.length} file${files.length === 1 ? '' : 's'}, +${added} −${removed}`, lines.join('\n'), false));
+    out.push(
+      field(
+        `${oneLine(repo) ?? 'Repository'} · ${files.length} file${files.length === 1 ? '' : 's'}, +${added} −${removed}`,
+        lines.join('\n'),
+        false,
+      ),
+    );
     firstDiff ??= files.find((f) => f.diff)?.diff;
   }
   for (const change of data.changes ?? []) {
     out.push(
       field(
-        change.repo_name ?? 'Repository',
+        oneLine(change.repo_name) ?? 'Repository',
         [oneLine(change.title), prose(change.description), change.branch_name ? `Branch ${inlineCode(change.branch_name)}` : undefined]
           .filter(Boolean)
           .join('\n'),
@@ -224,7 +230,7 @@ export const seerFormatter: Formatter = (event) => {
   const firstPr = data.pull_requests?.[0]?.pull_request?.pr_url;
   return new LimitedEmbedBuilder()
     .setAuthor({ name: 'Seer autofix' })
-    .setTitle(`${label}${data.group_id !== undefined ? ` · issue ${data.group_id}` : ''}`)
+    .setTitle(oneLine(`${label}${data.group_id !== undefined ? ` · issue ${data.group_id}` : ''}`))
     .setURL(event.action === 'pr_created' ? firstPr : undefined)
     .setDescription(
       [stage > 0 ? `${seerProgress(stage)} stage ${stage} of ${SEER_STAGES.length}` : undefined, details.summary]
@@ -232,5 +238,5 @@ export const seerFormatter: Formatter = (event) => {
         .join('\n\n'),
     )
     .setColor(event.action === 'pr_created' ? COLORS.green : COLORS.purple)
-    .addFields(...details.fields, field('Issue', data.group_id), field('Run', data.run_id));
+    .addFields(...details.fields, textField('Issue', data.group_id), textField('Run', data.run_id));
 };

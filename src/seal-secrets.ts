@@ -1,0 +1,81 @@
+import { existsSync } from 'node:fs';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import { loadOrCreateKeyFile, readKeyFile, type KeyPlace } from './db/key-file.js';
+import { AnotherKeyError, createSecretBox, sealStoredSecrets, SecretKeyError, type SecretBox } from './db/secret-box.js';
+import { compactSqlite } from './db/sqlite.js';
+import type { Logger } from './logger.js';
+
+/**
+ * Start-up's key: where it comes from (DISPATCH_ENCRYPTION_KEY, else the key file), proof that it
+ * is the database's (src/db/key-check.ts), and every stored secret sealed with it before anything
+ * reads one. Every refusal is one line naming the variable or the file.
+ */
+
+/**
+ * The key file beside the database (made on first start; with DATABASE_URL it must exist: each
+ * replica would make its own), unless DISPATCH_ENCRYPTION_KEY is set.
+ */
+function sealingKey(config: Config, logger: Logger): { key: Buffer | undefined; previous: Buffer[]; place: KeyPlace } {
+  const previous = config.previousEncryptionKey ? [config.previousEncryptionKey] : [];
+  if (config.encryptionKey) {
+    // A key file from before the variable was set still opens what it sealed, which is sealed again with the variable's key.
+    if (config.keyFile && existsSync(config.keyFile)) previous.push(readKeyFile(config.keyFile));
+    return { key: config.encryptionKey, previous, place: { kind: 'variable' } };
+  }
+  if (!config.keyFile) return { key: undefined, previous, place: { kind: 'none' } };
+  const { key, created, looseMode } = loadOrCreateKeyFile(config.keyFile, { create: !config.databaseUrl });
+  if (created)
+    logger.info({ key_file: config.keyFile }, 'made a key file to seal signing secrets and Sentry tokens: keep it with the database');
+  if (looseMode) logger.warn({ key_file: config.keyFile }, 'the key file can be read by other users: `chmod 600` it');
+  return { key, previous, place: { kind: 'file', path: config.keyFile } };
+}
+
+/** A key the database refused, in one line naming where the key came from and what to do. */
+function keyRefusal(error: SecretKeyError, place: KeyPlace): SecretKeyError {
+  const isFile = place.kind === 'file';
+  const which = isFile ? `the key file ${place.path} (DISPATCH_KEY_FILE)` : 'DISPATCH_ENCRYPTION_KEY';
+  if (error instanceof AnotherKeyError) {
+    return new SecretKeyError(
+      isFile
+        ? `${which} is not the key this database's secrets are sealed with: put back the key file made with this database or copy the one the other replicas use, or set DISPATCH_ENCRYPTION_KEY to that key`
+        : `${which} is not the key this database's secrets are sealed with (another replica or an earlier start used another): set DISPATCH_ENCRYPTION_KEY to the key the others use; to change keys, give the old one as DISPATCH_ENCRYPTION_KEY_PREVIOUS`,
+    );
+  }
+  if (!isFile) return error;
+  return new SecretKeyError(
+    `the key file ${place.path} does not open the stored secrets (${error.message}): put back the key file made with this database, or set DISPATCH_ENCRYPTION_KEY to the key that sealed them`,
+  );
+}
+
+/**
+ * The key that seals signing secrets and tokens, proven to be the database's (every replica's),
+ * with every stored secret sealed by it before anything reads them.
+ */
+export async function sealSecrets(
+  config: Config,
+  db: Database,
+  logger: Logger,
+  now: number,
+): Promise<{ secrets: SecretBox; keyPlace: KeyPlace }> {
+  const { key, previous, place } = sealingKey(config, logger);
+  const secrets = createSecretBox(key, previous);
+  try {
+    const { sealed } = await sealStoredSecrets(db, secrets, key ? { key, previous } : undefined, now);
+    if (sealed > 0) {
+      // What they were before is not left behind in the file's free pages.
+      if (db.dialect === 'sqlite') await compactSqlite(db);
+      logger.info({ sealed, key_id: secrets.keyId }, 'sealed stored signing secrets and Sentry tokens with the current key');
+    }
+  } catch (error) {
+    throw error instanceof SecretKeyError ? keyRefusal(error, place) : error;
+  }
+  if (place.kind === 'none')
+    logger.warn('no key to seal secrets with (an in-memory database): signing secrets and Sentry tokens are kept in plain text');
+  else
+    logger.info(
+      { key_id: secrets.keyId, key_file: place.kind === 'file' ? place.path : undefined },
+      'signing secrets and Sentry tokens are sealed',
+    );
+  return { secrets, keyPlace: place };
+}
