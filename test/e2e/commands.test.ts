@@ -81,7 +81,7 @@ describe('/dispatch source, end to end through discord.js', () => {
     expect(answeredEphemerally(h.discord, submit)).toBe(true);
     const text = shownText(reply);
     expect(text).toContain(`https://dispatch.example.com/hooks/${slug}`);
-    expect(text).toContain('New Internal Integration');
+    expect(text).toContain('Create New Integration');
     expect(text).not.toContain('No signing secret');
     expect(text).not.toContain('s3cret-one');
     expect(slug).toBeDefined();
