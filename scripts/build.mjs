@@ -66,8 +66,9 @@ function withBuildLock(root, work) {
   }
 }
 
-/** Every TypeScript file under `path` (declaration files aside). */
+/** Every TypeScript file under `path` (declaration files aside); none when there is no such folder. */
 function typescriptFiles(path) {
+  if (!existsSync(path)) return [];
   return readdirSync(path, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts'))
     .map((entry) => join(entry.parentPath, entry.name));
