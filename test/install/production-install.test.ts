@@ -30,7 +30,7 @@ const run = (command: string, args: string[], cwd = clone) =>
 function npmStart(env: Record<string, string>) {
   const child = spawn('npm', ['start', '--silent'], {
     cwd: clone,
-    env: { PATH: shellEnv.PATH!, HOME: shellEnv.HOME!, LOG_PRETTY: 'false', ...env },
+    env: { PATH: shellEnv.PATH!, HOME: shellEnv.HOME!, LOG_PRETTY: 'false', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const errors: string[] = [];
@@ -43,12 +43,15 @@ function npmStart(env: Record<string, string>) {
   return { child, errors, logs, exited };
 }
 
+/** The first log line saying `msg`; fails when npm start ends first, or has said nothing of it for two minutes. */
 async function logged(start: ReturnType<typeof npmStart>, msg: string): Promise<{ msg: string; url?: string }> {
+  const giveUpAt = Date.now() + 120_000;
   for (;;) {
     const found = start.logs.find((l) => l.msg === msg);
     if (found) return found;
     const ended = await Promise.race([start.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))]);
-    if (ended) throw new Error(`npm start ended before "${msg}": ${start.errors.join('\n')}`);
+    if (ended || Date.now() > giveUpAt)
+      throw new Error(`npm start ${ended ? 'ended' : 'said nothing'} before "${msg}": ${start.errors.join('\n')}`);
   }
 }
 
