@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_ID, FakeDiscord } from '../support/fake-discord.js';
-import { tempDir, testGuild } from '../support/harness.js';
+import { startHarness, tempDir, testGuild, waitFor } from '../support/harness.js';
 
 /**
  * `npm run deploy-commands` as an operator runs it (the script, from source through tsx, in a folder
@@ -74,6 +74,22 @@ describe('npm run deploy-commands', () => {
       `deploy-commands: Discord refused to register /dispatch in server ${elsewhere} (50001 Missing Access): the bot is not in that server, or was invited without the applications.commands scope. Invite it with ${invite(elsewhere)} , or correct DISCORD_GUILD_ID`,
     );
     expect(discord.registeredCommands.has(elsewhere)).toBe(false);
+  });
+
+  it('a first start before the bot is in any server logs the invite link', async () => {
+    const lonely = await startHarness({ discord: { guilds: [] }, captureLogs: true });
+    try {
+      await waitFor(() => lonely.logLines.some((line) => line.includes('in no server yet')), 20_000, 'the invite line');
+      const line = lonely.logLines
+        .map((text) => JSON.parse(text) as { level: number; msg: string })
+        .find((l) => l.msg.includes('no server'));
+      expect(line).toMatchObject({
+        level: 40,
+        msg: `the bot is in no server yet: invite it with https://discord.com/oauth2/authorize?client_id=${APP_ID}&scope=bot+applications.commands&permissions=309237730304`,
+      });
+    } finally {
+      await lonely.close();
+    }
   });
 
   it('--help says what it does, without a token and without calling Discord', async () => {
