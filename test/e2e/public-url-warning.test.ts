@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
-import { admin, chan, interact, modalSubmit, shownText, slash, str } from '../support/interactions.js';
+import { admin, answerOf, chan, messageOf, modalSubmit, shownText, slash, str } from '../support/interactions.js';
 
 /**
  * PUBLIC_URL left at a private address: the operator is told at start, and the member pasting the
@@ -29,20 +29,20 @@ describe('PUBLIC_URL at a private address', () => {
 
   it('source create and source info say it beside the webhook URL; a Dispatch with a public PUBLIC_URL does not', async () => {
     const alice = admin(h.guild);
-    const opened = await interact(h.discord, slash(alice, 'create', [str('name', 'lan'), chan('channel', h.channelId)]));
-    const created = shownText(await interact(h.discord, modalSubmit(alice, opened.body.data.custom_id, { secret: '' })));
+    const opened = await answerOf(h.discord, slash(alice, 'create', [str('name', 'lan'), chan('channel', h.channelId)]));
+    const created = shownText(await answerOf(h.discord, modalSubmit(alice, messageOf(opened).custom_id, { secret: '' })));
     expect(created).toMatch(
       /Webhook URL: `http:\/\/192\.168\.1\.20:3000\/hooks\/[A-Za-z0-9_-]{32}`\n⚠️ \*\*Sentry cannot reach this URL\*\*/,
     );
     expect(created).toContain(WARNING);
-    expect(shownText(await interact(h.discord, slash(alice, 'info', [str('source', 'lan')])))).toContain(WARNING);
+    expect(shownText(await answerOf(h.discord, slash(alice, 'info', [str('source', 'lan')])))).toContain(WARNING);
 
     const reachable = await startHarness({ env: { PUBLIC_URL: 'https://dispatch.example.com' } });
     try {
       await waitFor(() => reachable.dispatch.client.isReady(), 20_000, 'the gateway');
       const member = admin(reachable.guild);
-      const form = await interact(reachable.discord, slash(member, 'create', [str('name', 'web'), chan('channel', reachable.channelId)]));
-      const answer = shownText(await interact(reachable.discord, modalSubmit(member, form.body.data.custom_id, { secret: '' })));
+      const form = await answerOf(reachable.discord, slash(member, 'create', [str('name', 'web'), chan('channel', reachable.channelId)]));
+      const answer = shownText(await answerOf(reachable.discord, modalSubmit(member, messageOf(form).custom_id, { secret: '' })));
       expect(answer).toContain('https://dispatch.example.com/hooks/');
       expect(answer).not.toContain('Sentry cannot reach');
     } finally {
