@@ -1,8 +1,7 @@
 import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { Config } from '../config.js';
-import { defaultKeyFile } from '../config.js';
+import { defaultKeyFile, type Config } from '../config.js';
 
 /**
  * What stops Dispatch from opening its files, checked before anything is loaded so that each
