@@ -19,7 +19,9 @@
  *   9. start-up beside 1,000 sources and 10,000 open cards: spawn → /healthz, idle RSS;
  *  10. sections 7 and 9 again on Postgres, one replica;
  *  11. restarts: `npm start` → /healthz 200 with dist/ up to date, and after a source file changed
- *      (npm start then builds first).
+ *      (npm start then builds first);
+ *  12. a configuration error: plain `node dist/src/index.js` → its exit, with no DISCORD_TOKEN, and
+ *      with four bad variables (a database path among them): what an operator waits for a mistake.
  * BENCH_BUILD=<folder> runs another checkout's build (its dist/) as Dispatch: the figures of two
  * releases side by side, from the same bench.
  * Everything runs on loopback; Dispatch and the baseline run as child processes. The bench
@@ -481,9 +483,25 @@ async function restartRound(touched?: string) {
   return healthz;
 }
 
+/** One run of section 12: node on the compiled entry point with only `env`, in an empty folder (no .env), spawn → exit, in ms. */
+async function configErrorRound(env: Record<string, string>): Promise<number> {
+  const folder = mkdtempSync(join(tmpdir(), 'dispatch-bench-config-'));
+  const started = performance.now();
+  const child = spawn(process.execPath, [join(BUILD, 'dist/src/index.js')], {
+    cwd: folder,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: 'ignore',
+  });
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  const ms = performance.now() - started;
+  rmSync(folder, { recursive: true, force: true });
+  if (code !== 1) throw new Error(`a configuration error exited with ${String(code)}, not 1`);
+  return ms;
+}
+
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
-/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres, idle, layouts, bigstart, scale-postgres, restart); all by default. */
+/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres, idle, layouts, bigstart, scale-postgres, restart, config-error); all by default. */
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const wanted = (section: string) => !only || only.includes(section);
 
@@ -696,4 +714,18 @@ if (wanted('restart')) {
   console.log(`\n11. Restarts (\`npm start\` → /healthz 200; ${upToDate.length} starts each)`);
   console.log(`   dist/ up to date         : ${range(upToDate, 0)} ms (target ≤ 1500 ms)`);
   console.log(`   after a source changed   : ${range(rebuilt, 0)} ms (it builds first)`);
+}
+
+if (wanted('config-error')) {
+  const runs = Math.max(ROUNDS, 10);
+  const missing: number[] = [];
+  const several: number[] = [];
+  const bad = { PORT: 'abc', LOG_LEVEL: 'loud', RETRY_SCHEDULE: 'soon', DATABASE_PATH: '/proc/version/dispatch.db' };
+  for (let r = 0; r < runs; r++) {
+    missing.push(await configErrorRound({}));
+    several.push(await configErrorRound(bad));
+  }
+  console.log(`\n12. A configuration error (\`node dist/src/index.js\` → exit 1; ${runs} runs each)`);
+  console.log(`   no DISCORD_TOKEN          : ${range(missing, 0)} ms (target ≤ 500 ms)`);
+  console.log(`   four bad variables at once: ${range(several, 0)} ms (target ≤ 500 ms)`);
 }

@@ -4,6 +4,7 @@ import { createSource, findSource, SourceNameTaken } from '../src/db/sources.js'
 import { assertCanPostIn, threadPermissionWarning } from '../src/discord/channel-check.js';
 import { DEFAULT_LAYOUT, describeLayout, layoutFrom } from './layout.js';
 import { UserError } from '../src/user-error.js';
+import { webhookUrlWarning } from '../src/public-url.js';
 import { FORM_LIFETIME_MS, customId, modalTitle, webhookUrl } from './replies.js';
 import { nameTaken, sourceNameFrom } from './source-lookup.js';
 import type { CommandContext, CommandInvocation, ComponentHandler } from './types.js';
@@ -40,7 +41,12 @@ export function assertFormFresh(issuedAt: string | undefined, now: number): void
   }
 }
 
-/** `/dispatch source create`: checks what it can (one indexed read), then asks for the secret in a modal. */
+/**
+ * `/dispatch source create`: checks what it can, then a form for the secret, which may be left
+ * blank: Sentry shows the Client Secret only once the integration is saved with the webhook URL
+ * this command gives, so on a first set-up the secret comes after, with `/dispatch source secret`
+ * (under REQUIRE_SIGNATURE too, where webhooks are refused until it is set).
+ */
 export async function createCommand(interaction: CommandInvocation, ctx: CommandContext): Promise<ModalBuilder> {
   const name = sourceNameFrom(interaction.options.getString('name', true));
   const channel = interaction.options.getChannel('channel', true);
@@ -51,30 +57,30 @@ export async function createCommand(interaction: CommandInvocation, ctx: Command
   return new ModalBuilder()
     .setCustomId(customId('create', name, channel.id, layout, ctx.now()))
     .setTitle(modalTitle(`New Sentry source: ${name}`))
-    .addLabelComponents(
-      secretInput(
-        ctx.requireSignature
-          ? "Your Sentry integration's Client Secret (required here)."
-          : "Your Sentry integration's Client Secret. Leave blank to skip signature checks (not recommended).",
-        ctx.requireSignature,
-      ),
-    );
+    .addLabelComponents(secretInput('Leave blank on a first set-up: Sentry shows the Client Secret once you save the integration.', false));
 }
 
-function setupSteps(url: string, hasSecret: boolean): string {
+function setupSteps(url: string, hasSecret: boolean, requireSignature: boolean): string {
   return [
     `Webhook URL: \`${url}\``,
+    webhookUrlWarning(url),
     '',
     '**Set it up in Sentry**',
-    '1. Settings → Developer Settings → **New Internal Integration**.',
+    '1. Settings → Developer Settings → **Custom Integrations** → **Create New Integration** → **Internal Integration**.',
     '2. Paste the webhook URL above into **Webhook URL**.',
-    '3. Enable **Alert Rule Action** if you want alerts, and tick the webhook resources to send (issue, error, comment, seer…).',
-    '4. Save, then copy the **Client Secret**' +
-      (hasSecret ? ' (you already gave it to Dispatch).' : ' and set it with `/dispatch source secret`.'),
+    '3. Tick the webhook resources to send (Issue, Error, Comment, Seer…), and **Alert Rule Action** if alert rules should be able to send here.',
+    '4. Save' +
+      (hasSecret
+        ? ' (you already gave Dispatch the **Client Secret**).'
+        : `, then copy the **Client Secret** Sentry now shows and set it with \`/dispatch source secret\`.`),
     ...(hasSecret
       ? []
-      : ['', '⚠️ **No signing secret:** anyone who learns this URL can post to your channel. Set one with `/dispatch source secret`.']),
-  ].join('\n');
+      : requireSignature
+        ? ['', '⚠️ **No signing secret yet:** webhooks to this URL are refused (401) until you set it (REQUIRE_SIGNATURE is on).']
+        : ['', '⚠️ **No signing secret:** anyone who learns this URL can post to your channel. Set one with `/dispatch source secret`.']),
+  ]
+    .filter((line) => line !== undefined)
+    .join('\n');
 }
 
 export const createModalHandler: ComponentHandler = {
@@ -88,7 +94,7 @@ export const createModalHandler: ComponentHandler = {
     const channelId = asChannelId(rawChannelId);
     const layout = layoutFrom(rawLayout, DEFAULT_LAYOUT);
     const name = sourceNameFrom(rawName);
-    const secret = readSecret(interaction.fields.getTextInputValue('secret'), ctx.requireSignature);
+    const secret = readSecret(interaction.fields.getTextInputValue('secret'), false);
     assertCanPostIn(interaction.guild, channelId);
     const input = {
       guildId: guildOf(interaction),
@@ -111,7 +117,7 @@ export const createModalHandler: ComponentHandler = {
         `✅ Source **${source.name}** created. Events will be posted in <#${channelId}> as ${describeLayout(route)}.`,
         threads,
         '',
-        setupSteps(webhookUrl(ctx.publicUrl, source), secret !== null),
+        setupSteps(webhookUrl(ctx.publicUrl, source), secret !== null, ctx.requireSignature),
       ]
         .filter((line) => line !== undefined)
         .join('\n'),

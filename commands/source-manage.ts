@@ -3,7 +3,7 @@ import { ActionRowBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder, type Button
 import { backlogOfRoute, waitingOfSource } from '../src/db/queue.js';
 import { holdsOfChannels } from '../src/db/holds.js';
 import { routesOf, routesOfSources } from '../src/db/routes.js';
-import type { KeyPlace } from '../src/db/key-file.js';
+import { KEY_FILE_ADVICE, type KeyPlace } from '../src/db/key-file.js';
 import type { Hold, Route, Source } from '../src/db/schema.js';
 import { listSources, setSourceEnabled } from '../src/db/sources.js';
 import { isFlooding } from '../src/delivery/policy.js';
@@ -15,6 +15,7 @@ import { escapeText } from '../src/embed/markdown.js';
 import { renderEvent } from '../src/render/render-event.js';
 import { SAMPLE_EVENT_TYPE, sampleIssueCreated } from '../src/sentry/samples.js';
 import { UserError } from '../src/user-error.js';
+import { webhookUrlWarning } from '../src/public-url.js';
 import { customId, failureText, relativeTime, webhookUrl } from './replies.js';
 import { describeRoute } from './route.js';
 import { describeSchedule } from './route-schedule.js';
@@ -125,7 +126,7 @@ async function floodState(source: Source, routes: readonly Route[], ctx: Pick<Co
 /** Where the key that seals the secret and token is: a path on the host, never the key. */
 function sealedWith(place: KeyPlace): string {
   if (place.kind === 'variable') return 'sealed with DISPATCH_ENCRYPTION_KEY';
-  if (place.kind === 'file') return `sealed with the key file \`${place.path}\` on the host (keep it with the database)`;
+  if (place.kind === 'file') return `sealed with the key file \`${place.path}\` on the host (${KEY_FILE_ADVICE})`;
   return 'kept in plain text (no key: an in-memory database)';
 }
 
@@ -144,7 +145,10 @@ export async function infoCommand(interaction: Interaction, ctx: CommandContext)
     .setTitle(`Source ${source.name}`)
     .setColor(source.enabled ? COLORS.blue : COLORS.gray)
     .addFields(
-      { name: 'Webhook URL', value: `\`${webhookUrl(ctx.publicUrl, source)}\`` },
+      {
+        name: 'Webhook URL',
+        value: [`\`${webhookUrl(ctx.publicUrl, source)}\``, webhookUrlWarning(ctx.publicUrl)].filter(Boolean).join('\n'),
+      },
       {
         name: routes.length === 1 ? 'Route' : `Routes (${routes.length})`,
         value: truncate(routes.map((route) => routeLine(route, ctx.now())).join('\n'), 1024),

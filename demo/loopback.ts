@@ -66,6 +66,8 @@ export async function startLoopback(channels: string[], env: Record<string, stri
       PORT: '0',
       HOST: '127.0.0.1',
       DATABASE_PATH: join(dir, 'dispatch.db'),
+      // Webhook URLs as an installation reachable by Sentry shows them (the demo posts to the listener itself).
+      PUBLIC_URL: 'https://dispatch.example.com',
       // The loopback Sentry API is plain http on 127.0.0.1.
       SENTRY_ALLOW_INSECURE_URLS: 'true',
       SENTRY_ALLOW_PRIVATE_URLS: 'true',
@@ -97,11 +99,14 @@ export async function startLoopback(channels: string[], env: Record<string, stri
             ['channel', channelName],
             ['layout', layout],
           ],
-          { secret: SECRET },
+          // Left blank, as on a first set-up: Sentry shows the Client Secret once the integration is saved with the URL.
+          { secret: '' },
         ),
       );
       const slug = /\/hooks\/([A-Za-z0-9_-]{32})/.exec(answer)?.[1];
       if (!slug) throw new Error(`demo: source create answered ${answer}`);
+      const secret = shownText(await loopback.form('source', 'secret', [['source', name]], { secret: SECRET }));
+      if (!/secret/i.test(secret)) throw new Error(`demo: source secret answered ${secret}`);
       return { slug, answer };
     },
     command: (group, sub, options) => answerOf(discord, slash(alice, sub, optionsOf(options), group)),

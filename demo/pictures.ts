@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const page = join(DEMO_DIR, 'index.html');
-  writeFileSync(page, (await storyDemo()).html);
+  writeFileSync(page, (await storyDemo((step) => console.log(`demo: ${step}`))).html);
   mkdirSync(OUT, { recursive: true });
   const browser = await chromium.launch({ executablePath: CHROMIUM });
   try {

@@ -8,7 +8,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { FakeDiscord } from '../test/support/fake-discord.js';
 import { startLoopback } from './loopback.js';
@@ -26,15 +26,17 @@ export interface StoryDemo {
   discord: FakeDiscord;
 }
 
-/** The story, played and drawn. */
-export async function storyDemo(): Promise<StoryDemo> {
+/** The story, played and drawn, each step said with `say` as it happens (it takes seconds). */
+export async function storyDemo(say: (step: string) => void): Promise<StoryDemo> {
   const loop = await startLoopback([STORY.cards, STORY.feed], STORY_ENV);
+  say('Dispatch started as `npm start` starts it, logged in to a loopback Discord (nothing leaves this machine)');
   let recording: Recording;
   try {
-    recording = await playStory(loop);
+    recording = await playStory(loop, say);
   } finally {
     await loop.stop();
   }
+  say('drawing the page');
   const html = await renderStoryPage(recording, {
     title: 'Dispatch, as your Discord shows it',
     intro: [
@@ -71,10 +73,30 @@ export async function templateDemo(templatePath: string, events: string[] = []):
   return { html, tour };
 }
 
+const HELP = `npm run demo — what Dispatch posts, without a Discord token or a Sentry account.
+
+Starts Dispatch as \`npm start\` does, against a Discord and a Sentry API on loopback (those the
+tests use), plays a story from the Sentry examples in test/fixtures/sentry/ and writes a page
+showing the channels as Discord would: demo/index.html. Nothing leaves the machine.
+
+  --out <folder>        write index.html there instead of demo/
+  --template <file>     one template (JSON) over every example event, with what it did to each
+  --event <fixture>     with --template: only this event (a path or a name in test/fixtures/sentry/); repeatable
+  --help                this text`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { template: { type: 'string' }, event: { type: 'string', multiple: true }, out: { type: 'string' } },
+    options: {
+      template: { type: 'string' },
+      event: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
   if (values.event && !values.template) throw new Error('--event goes with --template <file.json>');
   const outDir = resolve(values.out ?? DEMO_DIR);
   mkdirSync(outDir, { recursive: true });
@@ -82,15 +104,16 @@ async function main(): Promise<void> {
   if (values.template) {
     const { html, tour } = await templateDemo(resolve(values.template), values.event);
     writeFileSync(file, html);
-    console.log(file);
+    console.log(`Open ${pathToFileURL(file).href}`);
     if (tour.refused) {
       console.error(`Dispatch refused the template: ${tour.refused}`);
       process.exitCode = 1;
     }
     return;
   }
-  writeFileSync(file, (await storyDemo()).html);
-  console.log(file);
+  const say = (step: string) => console.log(`demo: ${step}`);
+  writeFileSync(file, (await storyDemo(say)).html);
+  console.log(`Open ${pathToFileURL(file).href}`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -6,6 +6,7 @@ import { loadFixture } from '../test/support/sentry.js';
 import { SENTRY_TOKEN, until, type Loopback } from './loopback.js';
 import { record, view, type Recording } from './recording.js';
 import type { MessageView } from './transcript.js';
+import { BURST_ERRORS, burstIssueOf } from './burst.js';
 
 /**
  * The story `npm run demo` plays, from the repo's Sentry fixtures (test/fixtures/sentry/): a
@@ -26,7 +27,7 @@ export const STORY = { source: 'backend', cards: 'sentry', feed: 'sentry-feed' }
 /** The settings it runs with: a flood after 8 waiting events a second old (250 and 30 s by default), so a short burst shows one. */
 export const STORY_ENV = { FLOOD_THRESHOLD: '8', FLOOD_AFTER: '1s', BATCH_LINGER: '300ms', CARD_SYNC_EVERY: '0s' };
 
-const BURST = 14;
+const BURST = BURST_ERRORS.length;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** The payload with every date moved by the same amount, so that its latest is `ageMs` ago. */
@@ -93,10 +94,9 @@ function metricAlert(action: 'critical' | 'resolved'): Payload {
   };
 }
 
-/** The burst: new issues of the story's project, as a bad release makes them. */
+/** The burst: new issues of the story's project, as a bad release makes them (demo/burst.ts). */
 function burstIssue(i: number): Payload {
-  const shortId = `${String(ISSUE.shortId).replace(/-[^-]*$/, '')}-${(100 + i).toString(36).toUpperCase()}`;
-  return freshDates({ ...created, data: { ...created.data, issue: { ...ISSUE, id: String(7_000_000 + i), shortId } } }, 30_000);
+  return freshDates({ ...created, data: { ...created.data, issue: burstIssueOf(ISSUE, i) } }, 30_000);
 }
 
 export const EXAMPLE_TEMPLATE = fileURLToPath(new URL('templates/compact-issue-line.json', import.meta.url));
@@ -118,8 +118,8 @@ function answerView(answer: { kind: string; body: any }): MessageView {
   };
 }
 
-/** Plays the story against a started loopback; resolves with what Discord holds at the end. */
-export async function playStory(loop: Loopback): Promise<Recording> {
+/** Plays the story against a started loopback, saying each step with `say`; resolves with what Discord holds at the end. */
+export async function playStory(loop: Loopback, say: (step: string) => void): Promise<Recording> {
   const { discord } = loop;
   const cards = loop.channel(STORY.cards).id;
   const feed = loop.channel(STORY.feed).id;
@@ -129,6 +129,9 @@ export async function playStory(loop: Loopback): Promise<Recording> {
 
   // Set-up, as an admin types it.
   const { slug } = await loop.createSource(STORY.source, STORY.cards, 'card');
+  say(
+    `/dispatch source create name:${STORY.source} channel:#${STORY.cards} → a webhook URL; the Client Secret set with /dispatch source secret`,
+  );
   const route = await loop.command('route', 'add', [
     ['source', STORY.source],
     ['name', 'feed'],
@@ -136,18 +139,23 @@ export async function playStory(loop: Loopback): Promise<Recording> {
     ['layout', 'feed'],
   ]);
   asked('route-add', `/dispatch route add source:${STORY.source} name:feed channel:#${STORY.feed} layout:feed`, route);
+  say(`/dispatch route add source:${STORY.source} name:feed channel:#${STORY.feed} layout:feed → a second route, a message per event`);
   const connected = await loop.form('source', 'connect', [['source', STORY.source]], {
     token: SENTRY_TOKEN,
     url: loop.sentry.url,
     org: '',
   });
   if (!shownText(connected).includes('connected as')) throw new Error(`demo: source connect answered ${shownText(connected)}`);
+  say(`/dispatch source connect → connected to the loopback Sentry API: cards get triage buttons`);
 
   // An issue's life, and a metric alert beside it.
   await loop.webhook(slug, 'issue', issueEvent('created'));
   await loop.webhook(slug, 'metric_alert', metricAlert('critical'));
   const card = await discord.waitForMessage((m) => m.channel_id === cards && carries(m, String(ISSUE.shortId)));
   const now = () => discord.message(card.id);
+  say(
+    `issue.created ${ISSUE.shortId} and a metric alert going critical → a live card each in #${STORY.cards}, a message each in #${STORY.feed}`,
+  );
   // Follow-ups that arrive within the card's second of coalescing: one edit, one thread line each.
   await loop.webhook(slug, 'issue', issueEvent('assigned', { assignedTo }));
   await loop.webhook(slug, 'comment', comment());
@@ -156,6 +164,7 @@ export async function playStory(loop: Loopback): Promise<Recording> {
   await loop.webhook(slug, 'seer', seerRootCause());
   await until(() => fieldOf(now(), 'Seer') !== undefined && fieldOf(now(), 'Last comment') !== undefined, 'the card to show Seer');
   await until(() => discord.messagesIn(card.id).length > 0, 'the lines in the card’s thread');
+  say(`assigned, a comment, two alerts, Seer's root cause → the card edited in place, a line each in its thread`);
 
   // A member opens the assign menu (only they see it).
   const assign = now()!
@@ -171,6 +180,7 @@ export async function playStory(loop: Loopback): Promise<Recording> {
       'alice clicks Assign… on the card: Dispatch asks Sentry for the project’s teams and the organization’s members, and shows her a menu only she sees',
     messages: [clicked, answerView(menu)],
   });
+  say(`alice clicks Assign… on the card → a menu of Sentry's members and teams, only she sees`);
 
   await loop.webhook(slug, 'issue', issueEvent('resolved', { status: 'resolved', substatus: null, assignedTo }));
   await loop.webhook(slug, 'metric_alert', metricAlert('resolved'));
@@ -179,6 +189,7 @@ export async function playStory(loop: Loopback): Promise<Recording> {
     () => discord.messagesIn(cards).some((m) => carries(m, 'Too many errors') && m.edits > 0 && /resolved/i.test(JSON.stringify(m.embeds))),
     'the metric alert card to be resolved',
   );
+  say(`issue.resolved and the metric alert resolved → both cards turn green`);
 
   // A burst while #sentry-feed answers slowly: it waits past FLOOD_AFTER and is summarized there; #sentry batches cards.
   let release = () => {};
@@ -192,6 +203,7 @@ export async function playStory(loop: Loopback): Promise<Recording> {
   release();
   await until(() => discord.messagesIn(feed).some((m) => carries(m, 'more issue.created events')), 'a flood summary');
   await until(() => discord.messagesIn(cards).reduce((n, m) => n + m.embeds.length, 0) >= 2 + BURST, 'the burst as cards in #sentry');
+  say(`a burst of ${BURST} new issues while #${STORY.feed} is slow → a flood summary there, cards batched in #${STORY.cards}`);
 
   // A template on the feed route: new issues there get the README's compact line.
   const template = readFileSync(EXAMPLE_TEMPLATE, 'utf8');
@@ -216,6 +228,7 @@ export async function playStory(loop: Loopback): Promise<Recording> {
     () => discord.messagesIn(feed).some((m) => String(m.embeds[0]?.title ?? '').startsWith(`${templated.data.issue.shortId} · `)),
     'the templated message',
   );
+  say(`/dispatch template set source:${STORY.source} event:issue.created route:feed → new issues there as one compact line`);
   // The feed route's digest, asked for now and posted in its channel as a scheduled one is.
   await loop.command('route', 'digest', [
     ['source', STORY.source],
@@ -223,6 +236,7 @@ export async function playStory(loop: Loopback): Promise<Recording> {
     ['post', true],
   ]);
   await until(() => discord.messagesIn(feed).some((m) => carries(m, 'Digest so far')), 'the digest');
+  say(`/dispatch route digest source:${STORY.source} route:feed post:true → the feed route's digest`);
   await settled(loop);
   const find = (channel: string, text: string) => discord.messagesIn(channel).find((m) => carries(m, text))?.id ?? '';
   return record(discord, loop.guild, {

@@ -2,8 +2,12 @@ import { basename, dirname, extname, join } from 'node:path';
 import { z } from 'zod';
 import { parseKey } from './secret-key.js';
 
-/** Thrown for a missing or invalid setting; start-up prints its message as one line. */
-export class ConfigError extends Error {}
+/** Thrown for missing or invalid settings: one problem a line, each naming its variable (start-up prints them all). */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+  }
+}
 
 const MIB = 1024 * 1024;
 
@@ -135,6 +139,8 @@ export interface Config {
   readonly host: string;
   /** Base of the webhook URLs shown to users, without a trailing slash. */
   readonly publicUrl: string;
+  /** PUBLIC_URL was not set: the base is this machine's port (see defaultPublicUrl), which Sentry cannot reach. */
+  readonly publicUrlIsDefault: boolean;
   readonly databasePath: string;
   /** Postgres instead of SQLite: several replicas can share it (see README, Running several replicas). */
   readonly databaseUrl: string | undefined;
@@ -187,27 +193,24 @@ export function secretValues(config: Config): string[] {
 
 /** Parses the environment once. Nothing else in the program reads process.env. */
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
-  // `KEY=` (as in .env.example) means "not set", for every key.
-  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const given = givenValues(env);
   const parsed = schema.safeParse(given);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = String(issue.path[0] ?? 'configuration');
-    throw new ConfigError(`${key} ${issue.message}`);
-  }
-  const e = parsed.data;
-  if (e.DATABASE_URL && !e.DISPATCH_ENCRYPTION_KEY && !e.DISPATCH_KEY_FILE) {
-    throw new ConfigError(
+  const problems = parsed.success ? [] : firstIssuePerVariable(parsed.error.issues);
+  if (given.DATABASE_URL && !given.DISPATCH_ENCRYPTION_KEY && !given.DISPATCH_KEY_FILE) {
+    problems.push(
       'DISPATCH_ENCRYPTION_KEY is required with DATABASE_URL: every replica must seal secrets with the same key (`openssl rand -base64 32`), or set DISPATCH_KEY_FILE to a key file they share',
     );
   }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
   return Object.freeze({
     discordToken: e.DISCORD_TOKEN,
     discordApiUrl: e.DISCORD_API_URL.replace(/\/+$/, ''),
     discordGuildId: e.DISCORD_GUILD_ID,
     port: e.PORT,
     host: e.HOST,
-    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    publicUrl: (e.PUBLIC_URL ?? defaultPublicUrl(e.PORT)).replace(/\/+$/, ''),
+    publicUrlIsDefault: e.PUBLIC_URL === undefined,
     databasePath: e.DATABASE_PATH,
     databaseUrl: e.DATABASE_URL,
     maxBodyBytes: e.MAX_BODY_BYTES,
@@ -232,12 +235,60 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       timeoutMs: e.SENTRY_TIMEOUT,
     }),
     cardSync: Object.freeze({ everyMs: e.CARD_SYNC_EVERY, windowMs: e.CARD_SYNC_WINDOW, checkAfterMs: e.SENTRY_CHECK_AFTER }),
-    keyFile: e.DISPATCH_KEY_FILE ?? (e.DATABASE_URL ? undefined : defaultKeyFile(e.DATABASE_PATH)),
+    keyFile: keyFileOf(e),
   });
 }
 
+/** Where the data is, for tools that need nothing else (`npm run backup`, the start-up's path checks): no token required. */
+export type StorageConfig = Pick<Config, 'databasePath' | 'databaseUrl' | 'keyFile' | 'encryptionKey'>;
+
+const storageSchema = schema.pick({ DATABASE_PATH: true, DATABASE_URL: true, DISPATCH_KEY_FILE: true, DISPATCH_ENCRYPTION_KEY: true });
+
+export function loadStorageConfig(env: NodeJS.ProcessEnv): StorageConfig {
+  const parsed = storageSchema.safeParse(givenValues(env));
+  if (!parsed.success) throw new ConfigError(firstIssuePerVariable(parsed.error.issues));
+  const e = parsed.data;
+  return Object.freeze({
+    databasePath: e.DATABASE_PATH,
+    databaseUrl: e.DATABASE_URL,
+    keyFile: keyFileOf(e),
+    encryptionKey: e.DISPATCH_ENCRYPTION_KEY,
+  });
+}
+
+/** `KEY=` (as in .env.example) means "not set", for every key. */
+function givenValues(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1].trim() !== ''),
+  );
+}
+
+/** The key file: DISPATCH_KEY_FILE, else beside the SQLite file; with Postgres there is no default (replicas must share a key). */
+function keyFileOf(e: {
+  DISPATCH_KEY_FILE?: string | undefined;
+  DATABASE_URL?: string | undefined;
+  DATABASE_PATH: string;
+}): string | undefined {
+  return e.DISPATCH_KEY_FILE ?? (e.DATABASE_URL ? undefined : defaultKeyFile(e.DATABASE_PATH));
+}
+
+/** Every bad variable, once each (its first problem), in the order of the schema: all are reported at once. */
+function firstIssuePerVariable(issues: readonly z.core.$ZodIssue[]): string[] {
+  const byKey = new Map<string, string>();
+  for (const issue of issues) {
+    const key = String(issue.path[0] ?? 'configuration');
+    if (!byKey.has(key)) byKey.set(key, `${key} ${issue.message}`);
+  }
+  return [...byKey.values()];
+}
+
+/** Without PUBLIC_URL, webhook URLs point at this machine's port (the port listened on, when PORT=0 picks one). */
+export function defaultPublicUrl(port: number): string {
+  return `http://localhost:${port}`;
+}
+
 /** `./data/dispatch.db` → `./data/dispatch.key`: beside the database, but a copy of the database file alone (a backup, a dump) does not hold it. */
-function defaultKeyFile(databasePath: string): string | undefined {
+export function defaultKeyFile(databasePath: string): string | undefined {
   if (databasePath === ':memory:') return undefined;
   return join(dirname(databasePath), `${basename(databasePath, extname(databasePath)) || 'dispatch'}.key`);
 }

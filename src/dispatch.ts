@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { DefaultRestOptions, REST, type Client, type RESTOptions } from 'discord.js';
-import type { Config } from './config.js';
+import { defaultPublicUrl, type Config } from './config.js';
+import { publicUrlWarning } from './public-url.js';
 import type { Database } from './db/database.js';
 import { createEventWriter } from './db/event-writer.js';
 import { CardReconciler } from './cards/reconciler.js';
@@ -28,6 +29,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 export interface Dispatch {
   /** Where the webhook listener actually listens (useful with PORT=0). */
   readonly url: string;
+  /** The base of the webhook URLs handed out: PUBLIC_URL, or this machine and the port listened on. */
+  readonly publicUrl: string;
   readonly db: Database;
   /** The gateway client (a fresh one each time this replica becomes the leader). */
   readonly client: Client;
@@ -44,6 +47,11 @@ export interface StartOptions {
   now?: () => number;
   /** The delivery engine's clock (its timers too), for tests that step time; default the wall clock on `now`. */
   clock?: Clock;
+  /**
+   * Discord refused DISCORD_TOKEN (401) before ever accepting it: the program stops, saying so.
+   * Without it (tests), the login is retried as for an outage.
+   */
+  onTokenRefused?: () => void;
 }
 
 /** SQLite at DATABASE_PATH, or Postgres at DATABASE_URL (with the coordination replicas need). */
@@ -101,6 +109,7 @@ function discordGateway(
   now: () => number,
   route: ReturnType<typeof createInteractionRouter>,
   onServerChanged: (client: Client) => Parameters<typeof onServerChange>[1],
+  onTokenRefused: (() => void) | undefined,
 ): Gateway {
   return new Gateway(
     () => {
@@ -111,6 +120,7 @@ function discordGateway(
     },
     config.discordToken,
     logger,
+    onTokenRefused,
   );
 }
 
@@ -146,30 +156,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     wake: eventsStored,
   });
   const digests = new DigestScheduler({ db, logger, clock, wake: eventsStored });
-
-  const route = createInteractionRouter(
-    { commands, components: componentHandlers },
-    {
-      db,
-      logger,
-      publicUrl: config.publicUrl,
-      send: discord.post,
-      now,
-      secrets,
-      flood: config.flood,
-      requireSignature: config.requireSignature,
-      wakeDelivery: eventsStored,
-      tidy: () => void worker.tidy(),
-      sentryUrls: config.sentryUrls,
-      cardChecks: reconciler,
-      digests,
-      keyPlace,
-    },
-  );
-  const gateway = discordGateway(config, logger, now, route, (client) => (guildId) => {
-    void worker.serverChanged(guildId);
-    void retryCardThreads(db, client.guilds.cache.get(guildId), logger);
-  });
+  let gateway: Gateway;
 
   const app = createApp({
     db,
@@ -183,6 +170,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     onAccepted: eventsStored,
     requireSignature: config.requireSignature,
     guilds,
+    // Assigned right after the listener opens, with no await between: no request is answered before.
     gatewayState: () => gatewayState(gateway.client),
     role: () => coordinator.role(),
     deliveryHealth: () => worker.health(),
@@ -192,8 +180,44 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     await db.close();
     throw error;
   });
-  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${(server.address() as AddressInfo).port}`;
-  logger.info({ url, public_url: config.publicUrl }, 'webhook listener ready');
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  // Without PUBLIC_URL, the port listened on (PORT=0 picks one): known only now, so what hands out URLs is built after.
+  const publicUrl = config.publicUrlIsDefault ? defaultPublicUrl(port) : config.publicUrl;
+  logger.info({ url, public_url: publicUrl }, 'webhook listener ready');
+  const unreachable = publicUrlWarning(publicUrl, config.publicUrlIsDefault);
+  if (unreachable) logger.warn({ public_url: publicUrl }, `⚠️ ${unreachable}`);
+
+  const route = createInteractionRouter(
+    { commands, components: componentHandlers },
+    {
+      db,
+      logger,
+      publicUrl,
+      send: discord.post,
+      now,
+      secrets,
+      flood: config.flood,
+      requireSignature: config.requireSignature,
+      wakeDelivery: eventsStored,
+      tidy: () => void worker.tidy(),
+      sentryUrls: config.sentryUrls,
+      cardChecks: reconciler,
+      digests,
+      keyPlace,
+    },
+  );
+  gateway = discordGateway(
+    config,
+    logger,
+    now,
+    route,
+    (client) => (guildId) => {
+      void worker.serverChanged(guildId);
+      void retryCardThreads(db, client.guilds.cache.get(guildId), logger);
+    },
+    options.onTokenRefused,
+  );
 
   worker.start();
   reconciler.start();
@@ -203,6 +227,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
 
   return {
     url,
+    publicUrl,
     db,
     get client() {
       return gateway.client;

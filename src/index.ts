@@ -1,44 +1,44 @@
-import { existsSync } from 'node:fs';
-import { ConfigError, loadConfig, secretValues, type Config } from './config.js';
-import { startDispatch } from './dispatch.js';
-import { createLogger } from './logger.js';
+import { ConfigError, loadConfig, loadStorageConfig, type Config } from './config.js';
+import { storagePathProblems } from './db/storage-paths.js';
+import { readEnvironment } from './env-file.js';
 
-/** Start-up and shutdown only. Everything else is built by startDispatch. */
-function readConfig(): Config {
-  if (existsSync('.env')) process.loadEnvFile('.env');
-  try {
-    return loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`dispatch: configuration error: ${error.message}`);
-      process.exit(1);
-    }
-    throw error;
-  }
-}
+/**
+ * Start-up: the configuration is read and checked first, with only what that needs loaded, so a
+ * mistake is reported in a fraction of a second, every bad variable at once, one line each; the
+ * rest of the bot is loaded only then (src/run.ts).
+ */
+const config = checkedConfig();
+const { run } = await import('./run.js');
+await run(config);
 
-const config = readConfig();
-const logger = createLogger({ level: config.logLevel, pretty: config.logPretty, secretValues: secretValues(config) });
-
-process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
-
-let dispatch: Awaited<ReturnType<typeof startDispatch>>;
-try {
-  dispatch = await startDispatch(config, logger);
-} catch (error) {
-  const message = (error as Error).message ?? String(error);
-  console.error(`dispatch: could not start: ${message}`);
+function checkedConfig(): Config {
+  const problems: string[] = [];
+  const env = environment(problems);
+  const config = env && collect(problems, () => loadConfig(env));
+  // The files are checked even when another variable is wrong, so that one run reports everything.
+  const storage = env && collect(problems, () => loadStorageConfig(env), { silently: true });
+  if (storage) problems.push(...storagePathProblems(storage));
+  if (config && problems.length === 0) return config;
+  for (const problem of problems) console.error(`dispatch: configuration error: ${problem}`);
   process.exit(1);
 }
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    void dispatch.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'error during shutdown');
-        process.exit(1);
-      },
-    );
-  });
+function environment(problems: string[]): NodeJS.ProcessEnv | undefined {
+  try {
+    return readEnvironment(process.env, process.cwd());
+  } catch (error) {
+    problems.push(`.env cannot be read: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+/** The result of `load`, or undefined with its problems added (unless already reported by another load). */
+function collect<T>(problems: string[], load: () => T, { silently = false } = {}): T | undefined {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    if (!silently) problems.push(...error.problems);
+    return undefined;
+  }
 }

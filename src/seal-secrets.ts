@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
-import { loadOrCreateKeyFile, readKeyFile, type KeyPlace } from './db/key-file.js';
+import { KEY_FILE_ADVICE, loadOrCreateKeyFile, readKeyFile, type KeyPlace } from './db/key-file.js';
 import { AnotherKeyError, createSecretBox, sealStoredSecrets, SecretKeyError, type SecretBox } from './db/secret-box.js';
 import { compactSqlite } from './db/sqlite.js';
 import type { Logger } from './logger.js';
@@ -25,8 +25,7 @@ function sealingKey(config: Config, logger: Logger): { key: Buffer | undefined; 
   }
   if (!config.keyFile) return { key: undefined, previous, place: { kind: 'none' } };
   const { key, created, looseMode } = loadOrCreateKeyFile(config.keyFile, { create: !config.databaseUrl });
-  if (created)
-    logger.info({ key_file: config.keyFile }, 'made a key file to seal signing secrets and Sentry tokens: keep it with the database');
+  if (created) logger.info({ key_file: config.keyFile }, `made a key file to seal signing secrets and Sentry tokens: ${KEY_FILE_ADVICE}`);
   if (looseMode) logger.warn({ key_file: config.keyFile }, 'the key file can be read by other users: `chmod 600` it');
   return { key, previous, place: { kind: 'file', path: config.keyFile } };
 }

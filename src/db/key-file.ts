@@ -4,6 +4,13 @@ import { dirname } from 'node:path';
 import { SecretKeyError } from './secret-box.js';
 import { parseKey } from '../secret-key.js';
 
+/**
+ * What to do with the key file, in the same words wherever it is said (the start-up log, `source
+ * info`, `npm run backup`, the README): a copy of the database alone opens no secret, so the key
+ * is kept, but not beside the database's backups.
+ */
+export const KEY_FILE_ADVICE = 'back it up, and store that copy apart from the database backups';
+
 /** Where the key that seals secrets comes from: said in the start-up log and by `/dispatch source info`. */
 export type KeyPlace = { kind: 'variable' } | { kind: 'file'; path: string } | { kind: 'none' };
 

@@ -15,6 +15,20 @@ const THREAD_PERMISSIONS = [
   ['Send Messages in Threads', PermissionFlagsBits.SendMessagesInThreads],
 ] as const;
 
+/** What a card uses besides: the channel's latest messages, to tell whether the card has scrolled out of sight (src/delivery/sender.ts, countNewer). */
+const HISTORY_PERMISSION = ['Read Message History', PermissionFlagsBits.ReadMessageHistory] as const;
+
+/**
+ * Every permission the bot uses in a channel, with what needs it: what the invite URL asks for
+ * (src/discord/invite.ts), no more. Mentioning a role that is not mentionable would need Mention
+ * @everyone, @here, and All Roles: that one is left to the server's admins (`route add` says when).
+ */
+export const BOT_PERMISSIONS: readonly { name: string; bit: bigint; neededFor: string }[] = [
+  ...REQUIRED_CHANNEL_PERMISSIONS.map(([name, bit]) => ({ name, bit, neededFor: 'to post, on every route' })),
+  ...THREAD_PERMISSIONS.map(([name, bit]) => ({ name, bit, neededFor: "for cards' history threads" })),
+  { name: HISTORY_PERMISSION[0], bit: HISTORY_PERMISSION[1], neededFor: 'to tell whether a card has scrolled out of sight' },
+];
+
 const POSTABLE = new Set<ChannelType>([ChannelType.GuildText, ChannelType.GuildAnnouncement]);
 /** Every message in these starts its own post: there is no channel to keep cards and their threads in. */
 const FORUMS = new Set<ChannelType>([ChannelType.GuildForum, ChannelType.GuildMedia]);
@@ -81,12 +95,17 @@ export function assertCanPostIn(guild: Guild | null, channelId: ChannelId): void
   throw new UserError(`${describeChannelProblem(problem, channelId)}.`);
 }
 
+/** The names of what the bot lacks to keep cards' history in threads, given whether it has each permission bit. */
+export function missingForThreads(has: (bit: bigint) => boolean): string[] {
+  return THREAD_PERMISSIONS.filter(([, bit]) => !has(bit)).map(([name]) => name);
+}
+
 /** For a card route: a warning when the bot cannot keep cards' history in threads there, else undefined. */
 export function threadPermissionWarning(guild: Guild | null, channelId: ChannelId): string | undefined {
   const channel = guild?.channels.cache.get(channelId);
   const me = guild?.members.me;
   const permissions = channel && me ? channel.permissionsFor(me) : null;
-  const missing = THREAD_PERMISSIONS.filter(([, bit]) => !permissions?.has(bit)).map(([name]) => name);
+  const missing = missingForThreads((bit) => permissions?.has(bit) ?? false);
   if (missing.length === 0) return undefined;
   return `⚠️ The bot lacks ${missing.join(', ')} in <#${channelId}>: cards will show their history on the card instead of in a thread until it is granted.`;
 }

@@ -1,5 +1,6 @@
 import { Client, GatewayIntentBits, Options, Status } from 'discord.js';
 import type { Logger } from '../logger.js';
+import { inviteUrl } from './invite.js';
 import { gatewayOutageLog } from './outage-log.js';
 
 /** The gateway client: it receives interactions. Messages to channels go through the delivery REST client. */
@@ -39,7 +40,11 @@ export function createDiscordClient(apiUrl: string, logger: Logger, now: () => n
   client.on('shardReconnecting', (shardId) => outage.reconnecting(shardId));
   client.on('shardResume', (shardId) => outage.connected(shardId));
   client.on('shardReady', (shardId) => outage.connected(shardId));
-  client.once('clientReady', (ready) => logger.info({ user: ready.user.tag, guilds: ready.guilds.cache.size }, 'Discord gateway ready'));
+  client.once('clientReady', (ready) => {
+    logger.info({ user: ready.user.tag, guilds: ready.guilds.cache.size }, 'Discord gateway ready');
+    // A first start before the invite: the link is what the operator needs next.
+    if (ready.guilds.cache.size === 0) logger.warn(`the bot is in no server yet: invite it with ${inviteUrl(ready.application.id)}`);
+  });
   return client;
 }
 

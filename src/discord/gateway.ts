@@ -6,15 +6,20 @@ import { loginWithRetry } from './login-loop.js';
  * The Discord gateway session, held while this replica leads (always, with one process): `start`
  * logs a fresh client in (retrying in the background), `stop` logs it out. A client that was
  * destroyed cannot log in again, so each start makes a new one with `make`.
+ * A token Discord refuses (401) before it has ever accepted it is a mistake in the settings, not
+ * an outage: `onTokenRefused` is told, once, instead of retrying for ever. Refused after it was
+ * accepted (reset in the portal while running), the login is retried, as for an outage.
  */
 export class Gateway {
   private current: Client;
   private login: { abort: AbortController; done: Promise<void> } | undefined;
+  private tokenAccepted = false;
 
   constructor(
     private readonly make: () => Client,
     private readonly token: string,
     private readonly logger: Logger,
+    private readonly onTokenRefused?: () => void,
   ) {
     this.current = make();
   }
@@ -26,7 +31,12 @@ export class Gateway {
   start(): void {
     if (this.login) return;
     const abort = new AbortController();
-    this.login = { abort, done: loginWithRetry(this.current, this.token, this.logger, abort.signal) };
+    const giveUp = this.onTokenRefused !== undefined && !this.tokenAccepted;
+    const done = loginWithRetry(this.current, this.token, this.logger, abort.signal, giveUp).then((outcome) => {
+      if (outcome === 'logged in') this.tokenAccepted = true;
+      if (outcome === 'token refused') this.onTokenRefused?.();
+    });
+    this.login = { abort, done };
   }
 
   async stop(): Promise<void> {

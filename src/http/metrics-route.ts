@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 import type { RequestHandler } from 'express';
 import type { Metrics } from '../metrics.js';
 import { eventTypeLabel } from '../sentry/event-type.js';
@@ -10,9 +11,25 @@ function sameToken(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** GET /metrics in Prometheus text format; with METRICS_TOKEN set, only for `Authorization: Bearer <token>`. */
+/** The connection comes from this machine (IPv4 loopback, IPv6 loopback, or IPv4 loopback mapped into IPv6). */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.replace(/^::ffff:/i, '');
+  return address === '::1' || (isIPv4(v4) && v4.startsWith('127.'));
+}
+
+/**
+ * GET /metrics in Prometheus text format. With METRICS_TOKEN set, for `Authorization: Bearer
+ * <token>` from anywhere; without it, for this machine only (a scraper on the host, or a tunnel),
+ * so that a listener on 0.0.0.0 does not tell the internet its queue depth and event types.
+ * Behind a reverse proxy on the same host every request is local: expose only /hooks/ and
+ * /sentry-ui/ there (README: Behind a reverse proxy).
+ */
 export function metricsRoute(metrics: Metrics, token: string | undefined): RequestHandler {
   return async (req, res) => {
+    if (token === undefined && !isLoopback(req.socket.remoteAddress)) {
+      throw new HttpError(403, 'metrics answer only this machine: set METRICS_TOKEN to read them from elsewhere');
+    }
     if (token !== undefined) {
       const given = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '')?.[1]?.trim();
       if (!given || !sameToken(given, token)) {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSource } from '../../src/db/sources.js';
 import { deployCommands } from '../../src/discord/deploy.js';
-import { PERMISSIONS, snowflake, type FakeGuild } from '../support/fake-discord.js';
+import { APP_ID, PERMISSIONS, snowflake, type FakeGuild } from '../support/fake-discord.js';
 import { startHarness, testGuild, waitFor, type Harness } from '../support/harness.js';
 import {
   admin,
@@ -81,7 +81,7 @@ describe('/dispatch source, end to end through discord.js', () => {
     expect(answeredEphemerally(h.discord, submit)).toBe(true);
     const text = shownText(reply);
     expect(text).toContain(`https://dispatch.example.com/hooks/${slug}`);
-    expect(text).toContain('New Internal Integration');
+    expect(text).toContain('Create New Integration');
     expect(text).not.toContain('No signing secret');
     expect(text).not.toContain('s3cret-one');
     expect(slug).toBeDefined();
@@ -485,7 +485,7 @@ describe('secrets stay secret', () => {
 describe('npm run deploy-commands', () => {
   it('registers the command tree globally, or in DISCORD_GUILD_ID, at the configured API', async () => {
     const result = await deployCommands({ token: 't', apiUrl: h.discord.apiUrl });
-    expect(result).toEqual({ scope: 'global', names: ['dispatch'] });
+    expect(result).toEqual({ scope: 'global', names: ['dispatch'], applicationId: APP_ID });
     const [command] = h.discord.registeredCommands.get('global') as any[];
     expect(command.name).toBe('dispatch');
     expect(command.default_member_permissions).toBe(String(PERMISSIONS.ManageGuild));

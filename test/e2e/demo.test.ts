@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storyDemo, type StoryDemo } from '../../demo/run.js';
 import { EXAMPLE_TEMPLATE } from '../../demo/story.js';
+import { BURST_ERRORS } from '../../demo/burst.js';
 import { tempDir } from '../support/harness.js';
 
 /**
@@ -14,8 +15,10 @@ import { tempDir } from '../support/harness.js';
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let demo: StoryDemo;
+/** What the demo said while it ran: a line per step of its story. */
+const steps: string[] = [];
 beforeAll(async () => {
-  demo = await storyDemo();
+  demo = await storyDemo((step) => steps.push(step));
 }, 180_000);
 
 /** The block of the page with this id. */
@@ -80,6 +83,36 @@ describe('npm run demo', () => {
     expect(page).not.toMatch(/<script|<link|src="http|url\(['"]?http|@import/);
   });
 
+  it('says each step of its story as it goes, in order', () => {
+    const order = [
+      'Dispatch started',
+      '/dispatch source create',
+      '/dispatch route add',
+      '/dispatch source connect',
+      'issue.created',
+      'assigned, a comment',
+      'Assign…',
+      'issue.resolved',
+      'a burst of',
+      '/dispatch template set',
+      '/dispatch route digest',
+      'drawing the page',
+    ];
+    expect(steps).toHaveLength(order.length);
+    order.forEach((start, i) => expect(steps[i]).toContain(start));
+  });
+
+  it("bursts with distinct issues: each new card has its own title, culprit and link, as a bad release's issues do", () => {
+    const { discord } = demo;
+    const cards = demo.recording.channels.find((c) => c.name === 'sentry')!;
+    const burst = discord
+      .messagesIn(cards.id)
+      .flatMap((m) => m.embeds as { title?: string; url?: string; description?: string }[])
+      .filter((embed) => embed.url?.includes('/issues/70000'));
+    expect(burst.length).toBe(BURST_ERRORS.length);
+    for (const part of ['title', 'url', 'description'] as const) expect(new Set(burst.map((embed) => embed[part])).size).toBe(burst.length);
+  });
+
   it("draws each card's states side by side, as many as its post and edits", () => {
     const { discord } = demo;
     const edited = discord.messages.filter((m) => m.edits > 0 && !discord.threads.has(m.channel_id));
@@ -130,7 +163,7 @@ describe('npm run demo -- --template', () => {
       { cwd: ROOT, timeout: 120_000 },
     );
     const file = join(out.path, 'index.html');
-    expect(stdout.trim()).toBe(file); // the page's path, and exit 0
+    expect(stdout.trim()).toBe(`Open ${pathToFileURL(file).href}`); // a link to the page, and exit 0
     const html = readFileSync(file, 'utf8');
     const row = (n: number) =>
       html.slice(html.indexOf(`<h2>`, html.indexOf(`id="event-${n - 1}"`)), html.indexOf(`<!-- end event-${n} -->`));

@@ -15,13 +15,24 @@ afterAll(async () => {
 });
 
 describe('REQUIRE_SIGNATURE=true', () => {
-  it('create asks for the secret as required, and refuses a blank one', async () => {
+  it('create takes no secret yet (Sentry shows it only once the integration is saved): webhooks get 401 until source secret sets it', async () => {
     const opened = await answerOf(h.discord, slash(alice, 'create', [str('name', 'strict'), chan('channel', h.channelId)]));
-    expect(messageOf(opened).components[0].component).toMatchObject({ custom_id: 'secret', required: true });
-    const refused = await answerOf(h.discord, modalSubmit(alice, messageOf(opened).custom_id, { secret: '  ' }));
-    expect(shownText(refused)).toContain('requires a signing secret');
-    const created = await answerOf(h.discord, modalSubmit(alice, messageOf(opened).custom_id, { secret: 'strict-secret' }));
-    expect(shownText(created)).toContain('created');
+    expect(messageOf(opened).components[0].component).toMatchObject({ custom_id: 'secret', required: false });
+    const created = shownText(await answerOf(h.discord, modalSubmit(alice, messageOf(opened).custom_id, { secret: '  ' })));
+    expect(created).toContain('created');
+    expect(created).toContain('refused (401) until you set it (REQUIRE_SIGNATURE is on)');
+    const slug = /\/hooks\/([A-Za-z0-9_-]{32})/.exec(created)![1]!;
+    const unsigned = await h.post(slug, sentryRequest('issue', loadFixture('issue.created.json')));
+    expect(unsigned.status).toBe(401);
+    expect(unsigned.headers.get('sentry-hook-error')).toMatch(/^signature required/);
+
+    // Sentry now shows the Client Secret: set it, and signed webhooks are taken.
+    const form = await answerOf(h.discord, slash(alice, 'secret', [str('source', 'strict')]));
+    expect(shownText(await answerOf(h.discord, modalSubmit(alice, messageOf(form).custom_id, { secret: 'strict-secret' })))).toContain(
+      'set',
+    );
+    expect((await h.post(slug, sentryRequest('issue', loadFixture('issue.created.json'), 'strict-secret'))).status).toBe(202);
+    expect((await h.post(slug, sentryRequest('issue', loadFixture('issue.created.json')))).status).toBe(401);
   });
 
   it('a secret cannot be cleared', async () => {

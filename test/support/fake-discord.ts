@@ -190,6 +190,8 @@ export class FakeDiscord {
   private readonly hung = new Set<ServerResponse>();
   private seq = 0;
   private gatewayEnabled = true;
+  /** Tokens Discord refuses (reset in the portal, or never valid): every REST request with one gets 401. */
+  private readonly refusedTokens = new Set<string>();
   private readonly wss: WebSocketServer;
 
   private constructor(
@@ -327,6 +329,11 @@ export class FakeDiscord {
     this.injectedAnswers.push(...responses);
   }
 
+  /** Every REST request made with this bot token gets 401 from now on, as Discord answers a token it does not know. */
+  refuseToken(token: string): void {
+    this.refusedTokens.add(token);
+  }
+
   /** Refuse gateway connections (Discord's gateway down); REST keeps answering. */
   setGatewayEnabled(enabled: boolean): void {
     this.gatewayEnabled = enabled;
@@ -441,6 +448,8 @@ export class FakeDiscord {
       res.end(payload === undefined ? '' : JSON.stringify(payload));
     };
 
+    const token = /^Bot (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (token !== undefined && this.refusedTokens.has(token)) return json(401, { message: '401: Unauthorized', code: 0 });
     let m: RegExpExecArray | null;
     if (method === 'GET' && path === '/gateway/bot') {
       return json(200, {
@@ -517,6 +526,8 @@ export class FakeDiscord {
       return json(200, messageFrom(snowflake(), '0', body));
     }
     if (method === 'PUT' && (m = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(path))) {
+      // A server the bot is not in (or was added to without applications.commands): Discord's answer.
+      if (m[2] && !this.guilds.some((g) => g.id === m![2])) return json(403, { message: 'Missing Access', code: 50001 });
       this.registeredCommands.set(m[2] ?? 'global', body as unknown[]);
       return json(
         200,

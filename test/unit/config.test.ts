@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, secretValues } from '../../src/config.js';
+import { ConfigError, loadConfig, loadStorageConfig, secretValues } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('names a missing DISCORD_TOKEN', () => {
@@ -55,6 +55,43 @@ describe('loadConfig', () => {
     [{ CARD_SYNC_WINDOW: 'a week' }, /^CARD_SYNC_WINDOW "a week" is not a duration/],
   ])('refuses %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig({ DISCORD_TOKEN: 't', ...env })).toThrow(message);
+  });
+
+  it('reports every bad variable at once, one problem each, in the order of the configuration table', () => {
+    const problems = (() => {
+      try {
+        loadConfig({ PORT: 'abc', LOG_LEVEL: 'loud', RETRY_SCHEDULE: '1s,soon', DATABASE_URL: 'postgres://db/dispatch' });
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+      return [];
+    })();
+    expect(problems).toEqual([
+      'DISCORD_TOKEN is required (the bot token from the Discord developer portal)',
+      'PORT must be a port number from 0 to 65535',
+      'LOG_LEVEL must be fatal, error, warn, info, debug, trace or silent',
+      'RETRY_SCHEDULE "soon" is not a duration like 500ms, 5s, 2m, 1h',
+      expect.stringMatching(/^DISPATCH_ENCRYPTION_KEY is required with DATABASE_URL/),
+    ]);
+  });
+
+  it('without PUBLIC_URL, says the base is the default one (the port listened on replaces PORT=0 at start)', () => {
+    expect(loadConfig({ DISCORD_TOKEN: 't', PORT: '0' })).toMatchObject({ publicUrl: 'http://localhost:0', publicUrlIsDefault: true });
+    expect(loadConfig({ DISCORD_TOKEN: 't', PUBLIC_URL: 'https://d.example.com' }).publicUrlIsDefault).toBe(false);
+  });
+});
+
+describe('loadStorageConfig', () => {
+  it('reads where the data is without needing the bot token, with the same defaults as loadConfig', () => {
+    const full = loadConfig({ DISCORD_TOKEN: 't' });
+    expect(loadStorageConfig({})).toEqual({
+      databasePath: full.databasePath,
+      databaseUrl: undefined,
+      keyFile: full.keyFile,
+      encryptionKey: undefined,
+    });
+    expect(loadStorageConfig({ DATABASE_PATH: '/srv/d/bot.db' }).keyFile).toBe('/srv/d/bot.key');
+    expect(() => loadStorageConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/^DATABASE_URL must be a postgres/);
   });
 });
 
