@@ -23,6 +23,7 @@ const ON_POSTGRES = [
   'test/e2e/crash-recovery.test.ts',
   'test/e2e/replicas.test.ts',
   'test/e2e/replicas-partition.test.ts',
+  'test/e2e/replicas-connection-lost.test.ts',
   'test/simulation/simulation.test.ts',
   'test/integration/idle-cost.test.ts',
   'test/e2e/alert-rule-action.test.ts',
@@ -41,7 +42,7 @@ export default defineConfig({
         test: {
           name: 'sqlite',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/e2e/replicas.test.ts', 'test/e2e/replicas-partition.test.ts'],
+          exclude: ['test/e2e/replicas*.test.ts'],
         },
       },
       {

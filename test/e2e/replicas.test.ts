@@ -11,7 +11,8 @@ import { FakeDiscord, snowflake, type FakeGuild } from '../support/fake-discord.
 import { startHarness, testEnv } from '../support/harness.js';
 import { admin, shownText, slash } from '../support/interactions.js';
 import { freshDatabase } from '../support/postgres.js';
-import { loadFixture, sentryRequest } from '../support/sentry.js';
+import { sentryRequest } from '../support/sentry.js';
+import { health, issue, postedIds } from '../support/replicas.js';
 import { asChannelId, asGuildId } from '../../src/ids.js';
 
 /**
@@ -23,27 +24,12 @@ const CHANNELS = 20;
 const EVENTS = 1000;
 const PER_CHANNEL = EVENTS / CHANNELS;
 
-const base = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
-const issue = (shortId: string) => ({ ...base, data: { issue: { ...base.data.issue, shortId } } });
-
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 type Replica = ChildDispatch & { alive: boolean; name: string };
-
-async function health(replica: Replica): Promise<{ replica?: string; discord: { gateway: string } }> {
-  return (await (await fetch(`${replica.url}/healthz`)).json()) as never;
-}
-
-/** The short ids of the embeds posted in a channel, in the order Discord shows them. */
-function postedIds(discord: FakeDiscord, channelId: string): string[] {
-  return discord
-    .messagesIn(channelId)
-    .flatMap((m) => m.embeds)
-    .map((embed) => /· ([A-Z0-9-]+)$/.exec((embed as { author?: { name: string } }).author?.name ?? '')?.[1] ?? '?');
-}
 
 /**
  * What `/dispatch source list` shows once some replica answers it: asked again each second, as a
@@ -65,7 +51,7 @@ async function commandAnswered(discord: FakeDiscord, guild: FakeGuild): Promise<
 }
 
 async function leaderOf(replicas: Replica[]): Promise<Replica> {
-  for (const r of replicas) if (r.alive && (await health(r)).replica === 'leader') return r;
+  for (const r of replicas) if (r.alive && (await health(r)).body.replica === 'leader') return r;
   throw new Error('no leader');
 }
 
@@ -177,7 +163,7 @@ describe('several replicas on one Postgres', () => {
 
     // One gateway session, held by the leader; the other two stand by and are healthy too.
     await expect.poll(() => discord.gatewayClients, { timeout: 15_000 }).toBe(1);
-    const roles = await Promise.all(replicas.map(async (r) => (await health(r)).replica));
+    const roles = await Promise.all(replicas.map(async (r) => (await health(r)).body.replica));
     expect(roles.sort()).toEqual(['leader', 'standby', 'standby']);
 
     // Each channel's events go out one after another (so their order is defined), spread over all
@@ -229,7 +215,7 @@ describe('several replicas on one Postgres', () => {
     const answered = await commandAnswered(discord, guild);
     const takeover = Date.now() - leaderKilledAt;
     expect(answered).toContain('team-0');
-    expect((await health(survivor)).replica).toBe('leader');
+    expect((await health(survivor)).body.replica).toBe('leader');
     expect(discord.gatewayClients).toBe(1);
 
     // The survivor alone still delivers.
@@ -307,7 +293,7 @@ describe('a rolling deploy', () => {
     await new Promise((r) => setTimeout(r, 500)); // a double would show up now
     for (const source of channels) expect(postedIds(discord, source.channelId)).toEqual(sent.get(source.channelId));
     expect(await commandAnswered(discord, guild)).toContain('team-0');
-    expect((await health(other)).replica).toBe('leader');
+    expect((await health(other)).body.replica).toBe('leader');
     expect(discord.gatewayClients).toBe(1);
   }, 120_000);
 });
