@@ -19,7 +19,9 @@
  *   9. start-up beside 1,000 sources and 10,000 open cards: spawn → /healthz, idle RSS;
  *  10. sections 7 and 9 again on Postgres, one replica;
  *  11. restarts: `npm start` → /healthz 200 with dist/ up to date, and after a source file changed
- *      (npm start then builds first).
+ *      (npm start then builds first);
+ *  12. Postgres away (one replica): webhooks a second while they go to its spool (10,000, 50
+ *      connections), then the drain of those 10,000 into Postgres once it answers again.
  * BENCH_BUILD=<folder> runs another checkout's build (its dist/) as Dispatch: the figures of two
  * releases side by side, from the same bench.
  * Everything runs on loopback; Dispatch and the baseline run as child processes. The bench
@@ -32,6 +34,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import { createSource } from '../src/db/sources.js';
 import { openSqlite } from '../src/db/sqlite.js';
 import { openPostgres } from '../src/db/postgres.js';
@@ -145,7 +148,7 @@ async function startReplicas(
   discord: LoopbackDiscord,
   count: number,
   options: { env?: Record<string, string>; layout?: 'feed' | 'card'; postgresUrl?: string; seed?: Omit<IdleSeed, 'guildId'> } = {},
-): Promise<{ children: Child[]; source: Source; cleanup: () => void }> {
+): Promise<{ children: Child[]; source: Source; databaseUrl?: string; cleanup: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'dispatch-bench-'));
   const databasePath = join(dir, 'dispatch.db');
   const databaseUrl = options.postgresUrl ? await freshDatabase(options.postgresUrl) : undefined;
@@ -179,7 +182,7 @@ async function startReplicas(
   };
   const children: Child[] = [];
   for (let i = 0; i < count; i++) children.push(await startProcess(NPM_START, env, BUILD));
-  return { children, source, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { children, source, databaseUrl, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 async function stop(child: Child) {
@@ -199,14 +202,14 @@ function peakRssMb(pid: number): number {
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
-/** Load from this process; the server's own CPU use is read from /proc around the run. */
-async function load(url: string, pid: number, connections = CONNECTIONS) {
+/** Load from this process (for DURATION_S, or `amount` requests); the server's own CPU use is read from /proc around the run. */
+async function load(url: string, pid: number, connections = CONNECTIONS, amount?: number) {
   const cpuBefore = cpuSeconds(pid);
   const result = await autocannon({
     url,
     method: 'POST',
     connections,
-    duration: DURATION_S,
+    ...(amount ? { amount } : { duration: DURATION_S }),
     requests: [{ setupRequest: (req) => ({ ...req, ...nextRequest() }) }],
   });
   return {
@@ -416,6 +419,41 @@ async function paced(child: Child, source: Source, discord: LoopbackDiscord, sam
   return { ackP50: percentile(acks, 50), ackP99: percentile(acks, 99), e2eP50: percentile(endToEnd, 50), e2eP99: percentile(endToEnd, 99) };
 }
 
+/**
+ * One round of section 12: Postgres away for the replica's pool (its database refuses new
+ * connections and its pooled ones are ended; the coordination connection is left, as a pool-only
+ * outage would), 10,000 webhooks taken into the spool, then Postgres back: how long from the
+ * replica seeing it back (/healthz "database": "ok") to an empty spool.
+ */
+async function spoolRound(postgresUrl: string, events = 10_000) {
+  const discord = await startLoopbackDiscord();
+  const { children, source, databaseUrl, cleanup } = await startReplicas(discord, 1, { postgresUrl });
+  const child = children[0]!;
+  const health = async () => (await (await fetch(`${child.url}/healthz`)).json()) as { database: string; spooled?: number };
+  await healthyAfter(child);
+  await new Promise((r) => setTimeout(r, 3000)); // settled: leadership, the gateway, the first prune
+  const hook = `${child.url}/hooks/${source.slug}`;
+  await fetch(hook, { method: 'POST', ...nextRequest() }); // the replica's last good read of the source
+  const name = new URL(databaseUrl!).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  await admin.query(`alter database ${name} allow_connections false`);
+  await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name = 'dispatch'", [name]);
+  while ((await health()).database !== 'away') await new Promise((r) => setTimeout(r, 20));
+  const spooling = await load(hook, child.pid, CONNECTIONS, events);
+  const spooled = (await health()).spooled ?? 0;
+  await admin.query(`alter database ${name} allow_connections true`);
+  while ((await health()).database !== 'ok') await new Promise((r) => setTimeout(r, 5));
+  const back = performance.now();
+  while ((await health()).spooled !== 0) await new Promise((r) => setTimeout(r, 5));
+  const drainMs = performance.now() - back;
+  await admin.end();
+  await stop(child);
+  await discord.stop();
+  cleanup();
+  return { spooling, spooled, drainMs };
+}
+
 /** One round of section 7 (or 10): the same paced traffic on an empty database and beside 1,000 idle sources. */
 async function idleSourcesRound(postgresUrl?: string) {
   const measure = async (seed?: Omit<IdleSeed, 'guildId'>) => {
@@ -483,7 +521,7 @@ async function restartRound(touched?: string) {
 
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
-/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres, idle, layouts, bigstart, scale-postgres, restart); all by default. */
+/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres, idle, layouts, bigstart, scale-postgres, restart, spool); all by default. */
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const wanted = (section: string) => !only || only.includes(section);
 
@@ -696,4 +734,24 @@ if (wanted('restart')) {
   console.log(`\n11. Restarts (\`npm start\` → /healthz 200; ${upToDate.length} starts each)`);
   console.log(`   dist/ up to date         : ${range(upToDate, 0)} ms (target ≤ 1500 ms)`);
   console.log(`   after a source changed   : ${range(rebuilt, 0)} ms (it builds first)`);
+}
+
+if (wanted('spool')) {
+  const cluster = await startPostgres({ durable: true });
+  try {
+    const rounds: Awaited<ReturnType<typeof spoolRound>>[] = [];
+    for (let r = 0; r < ROUNDS; r++) rounds.push(await spoolRound(cluster.url));
+    const pick = (f: (x: (typeof rounds)[number]) => number, digits = 0) => range(rounds.map(f), digits);
+    console.log(
+      `\n12. Postgres away, one replica (10,000 webhooks, ${CONNECTIONS} connections, into the spool; ${ROUNDS} rounds; DATABASE_SYNCHRONOUS=FULL)`,
+    );
+    console.log(
+      `   while spooling : ${pick((x) => x.spooling.rps)} req/s   p99 ${pick((x) => x.spooling.p99)} ms   (${rounds.reduce((n, x) => n + x.spooling.non2xx + x.spooling.errors, 0)} failed; ${pick((x) => x.spooled)} in the spool)`,
+    );
+    console.log(
+      `   drain          : ${pick((x) => x.drainMs)} ms for the 10,000 (${pick((x) => x.spooled / (x.drainMs / 1000))} events/s into Postgres, the worker delivering meanwhile)`,
+    );
+  } finally {
+    await cluster.stop();
+  }
 }

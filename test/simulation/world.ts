@@ -5,6 +5,7 @@ import { REST } from 'discord.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import { createEventWriter } from '../../src/db/event-writer.js';
+import { findWebhookTarget } from '../../src/db/sources.js';
 import { openPostgres } from '../../src/db/postgres.js';
 import { createSecretBox } from '../../src/db/secret-box.js';
 import { openSqlite } from '../../src/db/sqlite.js';
@@ -147,6 +148,7 @@ export class World {
       db: this.db,
       logger,
       maxBodyBytes: this.config.maxBodyBytes,
+      findTarget: (slug) => findWebhookTarget(this.db, slug),
       writeEvent: createEventWriter(this.db, now, this.config.dedupeWindowMs),
       timestampToleranceMs: this.config.timestampToleranceMs,
       secrets: createSecretBox(undefined, []),

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { openPostgres } from '../../src/db/postgres.js';
 import { createSource } from '../../src/db/sources.js';
-import type { Source } from '../../src/db/schema.js';
+import type { Route, Source } from '../../src/db/schema.js';
 import { asChannelId, asGuildId } from '../../src/ids.js';
 import { startChild, type ChildDispatch } from './child.js';
 import { FakeDiscord, snowflake, type FakeDiscordOptions, type FakeGuild } from './fake-discord.js';
@@ -40,16 +40,18 @@ export function postedIds(discord: FakeDiscord, channelId: string): string[] {
     .map((embed) => /· ([A-Z0-9-]+)$/.exec((embed as { author?: { name: string } }).author?.name ?? '')?.[1] ?? '?');
 }
 
-export type ReplicaSource = Source & { channelId: string };
+export type ReplicaSource = Source & { channelId: string; route: Route };
 
 /**
  * Replicas whose every connection to Postgres goes through a proxy the test can cut (a failover, a
  * restart), each with its own data folder (DATABASE_PATH: where its spool is kept), and feed
- * sources signed with `sek`, one per channel of the guild.
+ * sources signed with `sek`, one per channel of the guild (`team-<i>`), then `spare` channels
+ * with no source (`spare-<i>`).
  */
 export async function replicasBehindProxy(options: {
   names: string[];
   channels: number;
+  spare?: number;
   env?: Record<string, string>;
   discord?: FakeDiscordOptions;
   cleanups: (() => Promise<unknown> | unknown)[];
@@ -58,17 +60,20 @@ export async function replicasBehindProxy(options: {
   const guild: FakeGuild = {
     id: snowflake(),
     name: 'Acme',
-    channels: Array.from({ length: options.channels }, (_, i) => ({ id: snowflake(), name: `team-${i}`, type: 0 })),
+    channels: [
+      ...Array.from({ length: options.channels }, (_, i) => ({ id: snowflake(), name: `team-${i}`, type: 0 })),
+      ...Array.from({ length: options.spare ?? 0 }, (_, i) => ({ id: snowflake(), name: `spare-${i}`, type: 0 })),
+    ],
   };
   const discord = await FakeDiscord.start({ guilds: [guild], ...options.discord });
   cleanups.push(() => discord.stop());
   const direct = new URL(await freshDatabase(inject('postgresUrl')));
   const db = await openPostgres(direct.toString());
   const sources: ReplicaSource[] = [];
-  for (const [i, channel] of guild.channels.entries()) {
+  for (const [i, channel] of guild.channels.slice(0, options.channels).entries()) {
     const input = { guildId: asGuildId(guild.id), channelId: asChannelId(channel.id), layout: 'feed' as const };
-    const { source } = await createSource(db, { ...input, name: `team-${i}`, signingSecret: 'sek', createdBy: '1' }, Date.now());
-    sources.push({ ...source, channelId: channel.id });
+    const { source, route } = await createSource(db, { ...input, name: `team-${i}`, signingSecret: 'sek', createdBy: '1' }, Date.now());
+    sources.push({ ...source, channelId: channel.id, route });
   }
   await db.close();
   const proxy = await TcpProxy.start({ host: direct.hostname, port: Number(direct.port) });
