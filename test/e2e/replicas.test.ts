@@ -94,6 +94,10 @@ async function setUp(names = ['a', 'b', 'c']) {
       BATCH_LINGER: '20ms',
       SHUTDOWN_TIMEOUT: '1s',
       FLOOD_THRESHOLD: '100000',
+      // Order across replicas is what these tests check: a write slower than SPOOL_AFTER on this
+      // crowded machine would be spooled and acknowledged before it commits, and so be ordered
+      // within its replica only (README, Postgres away). replicas-spool.test.ts tests the spool.
+      SPOOL_AFTER: '10s',
     });
   };
   // Started together, as a deploy would: they race for the migrations lock and for leadership.
