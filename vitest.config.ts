@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
  */
 const ON_POSTGRES = [
   'test/integration/webhook.test.ts',
+  'test/integration/spool-drain.test.ts',
   'test/integration/delivery.test.ts',
   'test/integration/delivery-trust.test.ts',
   'test/integration/flood.test.ts',
@@ -23,6 +24,8 @@ const ON_POSTGRES = [
   'test/e2e/crash-recovery.test.ts',
   'test/e2e/replicas.test.ts',
   'test/e2e/replicas-partition.test.ts',
+  'test/e2e/replicas-connection-lost.test.ts',
+  'test/e2e/replicas-spool.test.ts',
   'test/simulation/simulation.test.ts',
   'test/integration/idle-cost.test.ts',
   'test/e2e/alert-rule-action.test.ts',
@@ -42,7 +45,7 @@ export default defineConfig({
           name: 'sqlite',
           include: ['test/**/*.test.ts'],
           // The production install from a clean clone takes minutes: `npm run test:install` (vitest.install.config.ts).
-          exclude: ['test/e2e/replicas.test.ts', 'test/e2e/replicas-partition.test.ts', 'test/install/**'],
+          exclude: ['test/e2e/replicas*.test.ts', 'test/install/**'],
         },
       },
       {

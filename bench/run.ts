@@ -22,6 +22,8 @@
  *      (npm start then builds first);
  *  12. a configuration error: plain `node dist/src/index.js` → its exit, with no DISCORD_TOKEN, and
  *      with four bad variables (a database path among them): what an operator waits for a mistake.
+ *  13. Postgres away (one replica): webhooks a second while they go to its spool (10,000, 50
+ *      connections), then the drain of those 10,000 into Postgres once it answers again.
  * BENCH_BUILD=<folder> runs another checkout's build (its dist/) as Dispatch: the figures of two
  * releases side by side, from the same bench.
  * Everything runs on loopback; Dispatch and the baseline run as child processes. The bench
@@ -34,6 +36,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import { createSource } from '../src/db/sources.js';
 import { openSqlite } from '../src/db/sqlite.js';
 import { openPostgres } from '../src/db/postgres.js';
@@ -147,7 +150,7 @@ async function startReplicas(
   discord: LoopbackDiscord,
   count: number,
   options: { env?: Record<string, string>; layout?: 'feed' | 'card'; postgresUrl?: string; seed?: Omit<IdleSeed, 'guildId'> } = {},
-): Promise<{ children: Child[]; source: Source; cleanup: () => void }> {
+): Promise<{ children: Child[]; source: Source; databaseUrl?: string; cleanup: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'dispatch-bench-'));
   const databasePath = join(dir, 'dispatch.db');
   const databaseUrl = options.postgresUrl ? await freshDatabase(options.postgresUrl) : undefined;
@@ -181,7 +184,7 @@ async function startReplicas(
   };
   const children: Child[] = [];
   for (let i = 0; i < count; i++) children.push(await startProcess(NPM_START, env, BUILD));
-  return { children, source, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { children, source, databaseUrl, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 async function stop(child: Child) {
@@ -201,14 +204,14 @@ function peakRssMb(pid: number): number {
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
-/** Load from this process; the server's own CPU use is read from /proc around the run. */
-async function load(url: string, pid: number, connections = CONNECTIONS) {
+/** Load from this process (for DURATION_S, or `amount` requests); the server's own CPU use is read from /proc around the run. */
+async function load(url: string, pid: number, connections = CONNECTIONS, amount?: number) {
   const cpuBefore = cpuSeconds(pid);
   const result = await autocannon({
     url,
     method: 'POST',
     connections,
-    duration: DURATION_S,
+    ...(amount ? { amount } : { duration: DURATION_S }),
     requests: [{ setupRequest: (req) => ({ ...req, ...nextRequest() }) }],
   });
   return {
@@ -418,6 +421,41 @@ async function paced(child: Child, source: Source, discord: LoopbackDiscord, sam
   return { ackP50: percentile(acks, 50), ackP99: percentile(acks, 99), e2eP50: percentile(endToEnd, 50), e2eP99: percentile(endToEnd, 99) };
 }
 
+/**
+ * One round of section 13: Postgres away for the replica's pool (its database refuses new
+ * connections and its pooled ones are ended; the coordination connection is left, as a pool-only
+ * outage would), 10,000 webhooks taken into the spool, then Postgres back: how long from the
+ * replica seeing it back (/healthz "database": "ok") to an empty spool.
+ */
+async function spoolRound(postgresUrl: string, events = 10_000) {
+  const discord = await startLoopbackDiscord();
+  const { children, source, databaseUrl, cleanup } = await startReplicas(discord, 1, { postgresUrl });
+  const child = children[0]!;
+  const health = async () => (await (await fetch(`${child.url}/healthz`)).json()) as { database: string; spooled?: number };
+  await healthyAfter(child);
+  await new Promise((r) => setTimeout(r, 3000)); // settled: leadership, the gateway, the first prune
+  const hook = `${child.url}/hooks/${source.slug}`;
+  await fetch(hook, { method: 'POST', ...nextRequest() }); // the replica's last good read of the source
+  const name = new URL(databaseUrl!).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  await admin.query(`alter database ${name} allow_connections false`);
+  await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name = 'dispatch'", [name]);
+  while ((await health()).database !== 'away') await new Promise((r) => setTimeout(r, 20));
+  const spooling = await load(hook, child.pid, CONNECTIONS, events);
+  const spooled = (await health()).spooled ?? 0;
+  await admin.query(`alter database ${name} allow_connections true`);
+  while ((await health()).database !== 'ok') await new Promise((r) => setTimeout(r, 5));
+  const back = performance.now();
+  while ((await health()).spooled !== 0) await new Promise((r) => setTimeout(r, 5));
+  const drainMs = performance.now() - back;
+  await admin.end();
+  await stop(child);
+  await discord.stop();
+  cleanup();
+  return { spooling, spooled, drainMs };
+}
+
 /** One round of section 7 (or 10): the same paced traffic on an empty database and beside 1,000 idle sources. */
 async function idleSourcesRound(postgresUrl?: string) {
   const measure = async (seed?: Omit<IdleSeed, 'guildId'>) => {
@@ -501,7 +539,7 @@ async function configErrorRound(env: Record<string, string>): Promise<number> {
 
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
-/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres, idle, layouts, bigstart, scale-postgres, restart, config-error); all by default. */
+/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres, idle, layouts, bigstart, scale-postgres, restart, config-error, spool); all by default. */
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const wanted = (section: string) => !only || only.includes(section);
 
@@ -728,4 +766,24 @@ if (wanted('config-error')) {
   console.log(`\n12. A configuration error (\`node dist/src/index.js\` → exit 1; ${runs} runs each)`);
   console.log(`   no DISCORD_TOKEN          : ${range(missing, 0)} ms (target ≤ 500 ms)`);
   console.log(`   four bad variables at once: ${range(several, 0)} ms (target ≤ 500 ms)`);
+}
+
+if (wanted('spool')) {
+  const cluster = await startPostgres({ durable: true });
+  try {
+    const rounds: Awaited<ReturnType<typeof spoolRound>>[] = [];
+    for (let r = 0; r < ROUNDS; r++) rounds.push(await spoolRound(cluster.url));
+    const pick = (f: (x: (typeof rounds)[number]) => number, digits = 0) => range(rounds.map(f), digits);
+    console.log(
+      `\n13. Postgres away, one replica (10,000 webhooks, ${CONNECTIONS} connections, into the spool; ${ROUNDS} rounds; DATABASE_SYNCHRONOUS=FULL)`,
+    );
+    console.log(
+      `   while spooling : ${pick((x) => x.spooling.rps)} req/s   p99 ${pick((x) => x.spooling.p99)} ms   (${rounds.reduce((n, x) => n + x.spooling.non2xx + x.spooling.errors, 0)} failed; ${pick((x) => x.spooled)} in the spool)`,
+    );
+    console.log(
+      `   drain          : ${pick((x) => x.drainMs)} ms for the 10,000 (${pick((x) => x.spooled / (x.drainMs / 1000))} events/s into Postgres, the worker delivering meanwhile)`,
+    );
+  } finally {
+    await cluster.stop();
+  }
 }

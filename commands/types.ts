@@ -48,6 +48,8 @@ export interface CommandContext {
   digests: Pick<DigestScheduler, 'makeNow' | 'preview'>;
   /** Where the key that seals secrets is kept, for `info`. */
   keyPlace: KeyPlace;
+  /** True while this replica knows Postgres is away (src/spool): commands are answered that it is, at once. */
+  databaseAway?: () => boolean;
 }
 
 /**

@@ -129,6 +129,12 @@ const schema = z.object({
   CARD_SYNC_WINDOW: duration.default(7 * 86_400_000),
   SENTRY_CHECK_AFTER: duration.default(5000),
   DISPATCH_KEY_FILE: optionalText,
+  SPOOL_AFTER: duration.pipe(z.number().min(1, 'must be at least 1ms')).default(1000),
+  SPOOL_MAX_BYTES: z.coerce
+    .number({ error: 'must be a number of bytes' })
+    .int('must be a whole number of bytes')
+    .positive('must be a positive number of bytes')
+    .default(256 * MIB),
 });
 
 export interface Config {
@@ -183,6 +189,12 @@ export interface Config {
    * start. Beside the SQLite file by default; with Postgres there is no default (replicas must share a key).
    */
   readonly keyFile: string | undefined;
+  /**
+   * With Postgres, each replica's spool (src/spool): webhooks whose read or write Postgres has not
+   * answered within `afterMs` are kept in the SQLite file at `path` (beside DATABASE_PATH) and
+   * acknowledged, up to `maxBytes` of bodies, and drained into Postgres when it answers again.
+   */
+  readonly spool: { readonly path: string; readonly afterMs: number; readonly maxBytes: number };
 }
 
 /** Values the logger must never write, wherever they turn up: the bot token, and the password in DATABASE_URL. */
@@ -236,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     }),
     cardSync: Object.freeze({ everyMs: e.CARD_SYNC_EVERY, windowMs: e.CARD_SYNC_WINDOW, checkAfterMs: e.SENTRY_CHECK_AFTER }),
     keyFile: keyFileOf(e),
+    spool: Object.freeze({ path: spoolBeside(e.DATABASE_PATH), afterMs: e.SPOOL_AFTER, maxBytes: e.SPOOL_MAX_BYTES }),
   });
 }
 
@@ -291,4 +304,11 @@ export function defaultPublicUrl(port: number): string {
 export function defaultKeyFile(databasePath: string): string | undefined {
   if (databasePath === ':memory:') return undefined;
   return join(dirname(databasePath), `${basename(databasePath, extname(databasePath)) || 'dispatch'}.key`);
+}
+
+/** `./data/dispatch.db` → `./data/dispatch.spool.db`: beside DATABASE_PATH, so each replica keeps its own where it keeps its data. */
+function spoolBeside(databasePath: string): string {
+  if (databasePath === ':memory:') return ':memory:';
+  const ext = extname(databasePath);
+  return join(dirname(databasePath), `${basename(databasePath, ext) || 'dispatch'}.spool${ext || '.db'}`);
 }

@@ -25,6 +25,8 @@ import { createApp } from './http/app.js';
 import { answerClientErrors } from './http/client-error.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import type { Spool } from './spool/spool.js';
+import { webhookStorage, type WebhookStorage } from './spool/webhook-storage.js';
 
 export interface Dispatch {
   /** Where the webhook listener actually listens (useful with PORT=0). */
@@ -136,7 +138,8 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     await db.close();
     throw error;
   });
-  const metrics = createMetrics(db, now);
+  let spool: Spool | undefined;
+  const metrics = createMetrics(db, now, () => spool?.isAway ?? false);
   const { channels: discord, guilds } = discordRest(config, coordinator, metrics);
   const clock = options.clock ?? systemClock(now);
   const worker = deliveryWorker(config, { db, discord, logger, metrics, clock, coordinator });
@@ -146,6 +149,14 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     coordinator.announce();
   };
   coordinator.onAnnounce(() => worker.kick());
+  let storage: WebhookStorage;
+  try {
+    storage = webhookStorage(config, { db, logger, metrics, now, stored: eventsStored });
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  spool = storage.spool;
   const reconciler = new CardReconciler({
     db,
     logger,
@@ -162,7 +173,9 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     db,
     logger,
     maxBodyBytes: config.maxBodyBytes,
-    writeEvent: createEventWriter(db, now, config.dedupeWindowMs),
+    findTarget: storage.findTarget,
+    writeEvent: storage.writeEvent,
+    spool,
     timestampToleranceMs: config.timestampToleranceMs,
     secrets,
     metrics,
@@ -177,6 +190,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     now,
   });
   const server = await listen(app, config.port, config.host).catch(async (error: unknown) => {
+    await storage.close();
     await db.close();
     throw error;
   });
@@ -205,6 +219,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       cardChecks: reconciler,
       digests,
       keyPlace,
+      databaseAway: () => spool?.isAway ?? false,
     },
   );
   gateway = discordGateway(
@@ -220,6 +235,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   );
 
   worker.start();
+  storage.drainer?.start();
   reconciler.start();
   digests.start();
   coordinator.onLeadership((leader) => (leader ? gateway.start() : void gateway.stop()));
@@ -237,12 +253,23 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
     reconciler,
     digests,
     stop: once(() =>
-      stopAll({ logger, server, worker, reconciler, digests, gateway, coordinator, db, shutdownTimeoutMs: config.shutdownTimeoutMs }),
+      stopAll({
+        logger,
+        server,
+        worker,
+        reconciler,
+        digests,
+        gateway,
+        coordinator,
+        storage,
+        db,
+        shutdownTimeoutMs: config.shutdownTimeoutMs,
+      }),
     ),
   };
 }
 
-/** Stops in the reverse order: webhooks, then the sends in flight, then the gateway, coordination and the database. */
+/** Stops in the reverse order: webhooks, then the sends in flight, then the gateway, coordination, the spool and the database. */
 async function stopAll(parts: {
   logger: Logger;
   server: Server;
@@ -251,10 +278,11 @@ async function stopAll(parts: {
   digests: DigestScheduler;
   gateway: Gateway;
   coordinator: Coordinator;
+  storage: WebhookStorage;
   db: Database;
   shutdownTimeoutMs: number;
 }): Promise<void> {
-  const { logger, server, worker, reconciler, digests, gateway, coordinator, db } = parts;
+  const { logger, server, worker, reconciler, digests, gateway, coordinator, storage, db } = parts;
   logger.info('shutting down');
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
@@ -266,6 +294,7 @@ async function stopAll(parts: {
   await gateway.stop();
   await gateway.client.destroy();
   await coordinator.stop();
+  await storage.close();
   await db.close();
   logger.info('stopped');
 }

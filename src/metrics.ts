@@ -2,8 +2,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Database } from './db/database.js';
 import { queueStats } from './db/queue.js';
 
-/** Prometheus metrics, one registry per process (tests build their own). */
-export function createMetrics(db: Database, now: () => number) {
+/**
+ * Prometheus metrics, one registry per process (tests build their own). The queue gauges read the
+ * database, and keep their last values while it is away (`databaseAway`, src/spool).
+ */
+export function createMetrics(db: Database, now: () => number, databaseAway: () => boolean = () => false) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'dispatch_' });
   return {
@@ -42,7 +45,7 @@ export function createMetrics(db: Database, now: () => number) {
       help: 'Events waiting to be delivered',
       registers: [registry],
       async collect() {
-        this.set((await queueStats(db, now())).depth);
+        if (!databaseAway()) this.set((await queueStats(db, now())).depth);
       },
     }),
     oldestPending: new Gauge({
@@ -50,8 +53,29 @@ export function createMetrics(db: Database, now: () => number) {
       help: 'Age of the oldest event waiting to be delivered (0 when none)',
       registers: [registry],
       async collect() {
-        this.set(((await queueStats(db, now())).oldestPendingAgeMs ?? 0) / 1000);
+        if (!databaseAway()) this.set(((await queueStats(db, now())).oldestPendingAgeMs ?? 0) / 1000);
       },
+    }),
+    spooled: new Counter({
+      name: 'dispatch_spool_events_total',
+      help: "Webhooks kept in this replica's spool while Postgres was away, and what became of them when drained: spooled, duplicate (the same bytes already spooled), refused (the spool full: 503), stored, stored_duplicate (Postgres had it already), source_gone (the source deleted meanwhile: dropped), unreadable or rejected (by Postgres: dropped, logged)",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    spoolDepth: new Gauge({
+      name: 'dispatch_spool_depth',
+      help: "Events in this replica's spool, waiting for Postgres",
+      registers: [registry],
+    }),
+    spoolBytes: new Gauge({
+      name: 'dispatch_spool_bytes',
+      help: "Bytes of webhook bodies in this replica's spool (the cap is SPOOL_MAX_BYTES)",
+      registers: [registry],
+    }),
+    databaseAway: new Gauge({
+      name: 'dispatch_database_away',
+      help: '1 while Postgres does not answer this replica in time (webhooks go to its spool), else 0',
+      registers: [registry],
     }),
   };
 }

@@ -47,3 +47,39 @@ export function isForeignKeyViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
 }
+
+/** Node's words for a connection that could not be made or was lost. */
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * The database did not answer, as opposed to refusing what was asked: the connection could not be
+ * made or was lost (Postgres restarting, a failover, the network), Postgres is shutting down or
+ * not taking connections, or the pool gave up waiting. What is asked may succeed later, as is.
+ */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  if (error instanceof DatabaseUnreachable) return true;
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string') {
+    if (CONNECTION_ERRNOS.has(code)) return true;
+    // SQLSTATE class 08: connection exception; 57P01–57P03: shutting down, crashed, starting up; 53300: too many connections.
+    if (code.startsWith('08') || ['57P01', '57P02', '57P03', '53300'].includes(code)) return true;
+  }
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|timeout exceeded when trying to connect|not queryable|not currently accepting connections|Query read timeout/i.test(
+      message,
+    )
+  );
+}
+
+/** Raised when the database has not answered within the time the caller could give it. */
+export class DatabaseUnreachable extends Error {}

@@ -3,6 +3,16 @@ import { acceptEvents, type AcceptedEvent, type IncomingEvent } from './events.j
 
 export type WriteEvent = (input: IncomingEvent) => Promise<AcceptedEvent>;
 
+/** An event kept in this replica's spool while the database is away (src/spool): it is stored when drained. */
+export interface SpooledEvent {
+  spooled: true;
+  /** The same bytes are already in the spool for this source: nothing new was kept. */
+  duplicate: boolean;
+}
+
+/** The webhook route's write: the event stored, or spooled; `slug` is how the spool's drain finds its source again. */
+export type AcceptWebhook = (input: IncomingEvent, slug: string) => Promise<AcceptedEvent | SpooledEvent>;
+
 type Waiting = { input: IncomingEvent; resolve: (e: AcceptedEvent) => void; reject: (error: unknown) => void };
 
 /**

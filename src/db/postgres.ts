@@ -40,9 +40,11 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     types,
     application_name: options.applicationName ?? 'dispatch',
   });
-  pool.on('error', (error) => options.onError?.(error));
+  const onError = options.onError ?? (() => {});
+  pool.on('error', onError);
   try {
     const client = await pool.connect();
+    const stopWatching = watchCheckedOut(client, onError);
     try {
       await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
       try {
@@ -51,13 +53,33 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
         await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]);
       }
     } finally {
-      client.release();
+      client.release(stopWatching());
     }
   } catch (error) {
     await pool.end();
     throw error;
   }
-  return new PostgresDatabase(pool, url);
+  return new PostgresDatabase(pool, url, onError);
+}
+
+/**
+ * A client taken out of the pool has lost the pool's own 'error' listener until it is given back:
+ * a connection cut meanwhile (a failover, a reset, Postgres restarted) would be an unhandled
+ * 'error' event, which ends the process. Its queries fail with the error anyway; the event only
+ * needs a listener, and the client must then not go back to the pool: stopping the watch returns
+ * the error, if any, for `release`.
+ */
+function watchCheckedOut(client: pg.PoolClient, onError: (error: Error) => void): () => Error | undefined {
+  let lost: Error | undefined;
+  const listener = (error: Error) => {
+    lost ??= error;
+    onError(error);
+  };
+  client.on('error', listener);
+  return () => {
+    client.removeListener('error', listener);
+    return lost;
+  };
 }
 
 const bindable = (value: unknown): unknown => (value === undefined ? null : value);
@@ -111,6 +133,7 @@ export class PostgresDatabase implements Database {
     private readonly pool: pg.Pool,
     /** Where it connects: the coordination connection (src/replicas) opens its own to the same database. */
     readonly url: string,
+    private readonly onError: (error: Error) => void,
   ) {}
 
   async all<T = Row>(q: SQL): Promise<T[]> {
@@ -127,6 +150,7 @@ export class PostgresDatabase implements Database {
 
   async transaction<T>(work: (tx: Database) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const stopWatching = watchCheckedOut(client, this.onError);
     let broken = false;
     try {
       await client.query('BEGIN');
@@ -139,8 +163,9 @@ export class PostgresDatabase implements Database {
         throw error;
       }
     } finally {
-      // A connection whose rollback failed is not given back to the pool.
-      client.release(broken);
+      // A connection that was lost, or whose rollback failed, is not given back to the pool.
+      const lost = stopWatching();
+      client.release(lost ?? broken);
     }
   }
 

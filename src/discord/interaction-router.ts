@@ -7,10 +7,12 @@ import {
   type RepliableInteraction,
 } from 'discord.js';
 import type { Answer, Command, CommandContext, Deferral, ComponentHandler } from '../../commands/index.js';
+import { isDatabaseUnreachable } from '../db/database.js';
 import { UserError } from '../user-error.js';
 
 const GENERIC_ERROR = 'Something went wrong on our side. Try again; if it keeps happening, ask the bot operator to check the logs.';
 const NEEDS_MANAGE_GUILD = 'You need the **Manage Server** permission to use Dispatch.';
+const DATABASE_AWAY = 'The database is unreachable; try again in a moment.';
 
 /** An answer that did not reach Discord is sent once more (a kept-alive connection may have gone stale while the work ran). */
 const ANSWER_ATTEMPTS = 2;
@@ -60,6 +62,8 @@ export function createInteractionRouter(
         if (interaction.isRepliable()) throw new UserError('Dispatch works inside a server it has joined. Invite the bot, then try again.');
         return;
       }
+      // Known to be away (this replica spools webhooks): say so at once rather than after a connection timeout.
+      if (ctx.databaseAway?.() && !interaction.isAutocomplete()) throw new UserError(DATABASE_AWAY);
       const allowed = interaction.memberPermissions.has(PermissionFlagsBits.ManageGuild);
       if (interaction.isAutocomplete()) {
         const command = commandsByName.get(interaction.commandName);
@@ -147,17 +151,19 @@ async function answerError(
   ctx: CommandContext,
 ): Promise<void> {
   const isUserError = error instanceof UserError;
+  const databaseAway = !isUserError && isDatabaseUnreachable(error);
   if (!isUserError) {
-    ctx.logger.error(
+    ctx.logger[databaseAway ? 'warn' : 'error'](
       { err: error, interaction_id: interaction.id, guild_id: interaction.guildId, user_id: interaction.user.id },
-      'interaction failed',
+      databaseAway ? 'interaction failed: the database is unreachable' : 'interaction failed',
     );
   }
+  const shown = isUserError ? `❌ ${error.message}` : databaseAway ? `❌ ${DATABASE_AWAY}` : GENERIC_ERROR;
   try {
     if (interaction.isAutocomplete()) {
       if (!interaction.responded) await interaction.respond([]);
     } else if (interaction.isRepliable()) {
-      await send(interaction, acknowledged, { content: isUserError ? `❌ ${error.message}` : GENERIC_ERROR }, true);
+      await send(interaction, acknowledged, { content: shown }, true);
     }
   } catch (replyError) {
     ctx.logger.warn({ err: replyError, interaction_id: interaction.id }, 'could not tell the user about an error');

@@ -1,17 +1,15 @@
 import express, { type RequestHandler } from 'express';
-import { isForeignKeyViolation, type Database } from '../db/database.js';
-import type { WriteEvent } from '../db/event-writer.js';
+import { DatabaseUnreachable, isForeignKeyViolation, type Database } from '../db/database.js';
+import type { AcceptWebhook } from '../db/event-writer.js';
 import { SourceGone } from '../db/events.js';
 import type { SecretBox } from '../db/secret-box.js';
 import { findWebhookTarget, SLUG_PATTERN, type WebhookTarget } from '../db/sources.js';
 import { forgetTarget } from '../db/target-cache.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { cardKeyOf } from '../cards/state.js';
-import { selectRoutes } from '../routing/select-routes.js';
-import { alertActionsOf } from '../sentry/alert-action.js';
+import { routeEvent, type VerifiedEvent } from '../routing/incoming-event.js';
+import { SpoolFull } from '../spool/spool-file.js';
 import { eventTypeOf } from '../sentry/event-type.js';
-import { eventFacts } from '../sentry/facts.js';
 import { decodeBody, parsePayload, PayloadError } from '../sentry/payload.js';
 import { checkTimestamp } from '../sentry/verify.js';
 import { checkSourceSignature } from './signature-check.js';
@@ -21,8 +19,13 @@ export interface WebhookDeps {
   db: Database;
   logger: Logger;
   maxBodyBytes: number;
-  /** Stores an accepted event durably; resolves once it is committed. */
-  writeEvent: WriteEvent;
+  /**
+   * The source a slug names and its routes: read from the database (cached for a second), or while
+   * the database is away this replica's last good read of it (src/spool).
+   */
+  findTarget: (slug: string) => Promise<WebhookTarget | undefined>;
+  /** Stores an accepted event durably, or while the database is away spools it; resolves once it is committed either way. */
+  writeEvent: AcceptWebhook;
   timestampToleranceMs: number;
   now: () => number;
   /** Opens the stored (possibly encrypted) signing secret. */
@@ -37,6 +40,13 @@ export interface WebhookDeps {
 /** One answer for an unknown, disabled or deleted source, so the URL space reveals nothing. */
 const unknownSource = () => new HttpError(404, 'unknown source', 'unknown source');
 
+/** Not acknowledged, so Sentry's log shows it as failed: nothing is lost silently. */
+function asUnavailable(error: unknown): never {
+  if (error instanceof SpoolFull) throw new HttpError(503, 'database unreachable and spool full', 'database unreachable and spool full');
+  if (error instanceof DatabaseUnreachable) throw new HttpError(503, 'database unreachable', 'database unreachable');
+  throw error;
+}
+
 /**
  * POST /hooks/:slug. Order matters: the cheap refusals come before reading the body, and the
  * signature is checked on the raw bytes before anything parses them.
@@ -44,7 +54,7 @@ const unknownSource = () => new HttpError(404, 'unknown source', 'unknown source
 export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
   const findSource: RequestHandler<{ slug: string }> = async (req, res, next) => {
     const slug = req.params.slug;
-    const source = SLUG_PATTERN.test(slug) ? await findWebhookTarget(deps.db, slug) : undefined;
+    const source = SLUG_PATTERN.test(slug) ? await deps.findTarget(slug).catch(asUnavailable) : undefined;
     if (!source || !source.enabled) throw unknownSource();
     if (!req.is('application/json'))
       throw new HttpError(415, 'content-type must be application/json', 'content-type must be application/json');
@@ -85,24 +95,11 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
     if (!typed.ok) throw new HttpError(400, typed.reason, typed.reason);
 
     res.locals.eventType = typed.eventType.type;
-    const facts = eventFacts(typed.eventType.type, payload);
-    const cardKey = cardKeyOf(facts);
-    // An alert whose rule names routes in Dispatch's actions goes there; anything else by filters.
-    const actions = alertActionsOf(typed.eventType.type, payload);
+    const slug = res.locals.slug as string;
+    const verified: VerifiedEvent = { eventType: typed.eventType.type, body, text, payload };
     const store = async (target: WebhookTarget) => {
-      const { through, filteredBy } = selectRoutes(target.routes, typed.eventType.type, facts, actions);
-      // Whether a route's quiet hours hold it is decided when it is written, from the route as it is then.
-      const event = {
-        sourceId: target.id,
-        eventType: typed.eventType.type,
-        level: facts.level,
-        body,
-        text,
-        routes: through,
-        filteredBy,
-        cardKey,
-      };
-      return { through, filteredBy, accepted: await deps.writeEvent(event) };
+      const { through, filteredBy, input } = routeEvent(target, verified);
+      return { through, filteredBy, accepted: await deps.writeEvent(input, slug).catch(asUnavailable) };
     };
     let stored;
     try {
@@ -111,8 +108,8 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
       if (!isForeignKeyViolation(error) && !(error instanceof SourceGone)) throw error;
       // A route (or the source) was removed after the look-up, by a command here or on another
       // replica: look again, past the cache, and store the event for the routes that are left.
-      forgetTarget(deps.db, res.locals.slug as string);
-      const fresh = await findWebhookTarget(deps.db, res.locals.slug as string);
+      forgetTarget(deps.db, slug);
+      const fresh = await findWebhookTarget(deps.db, slug);
       if (!fresh || !fresh.enabled || fresh.id !== source.id) throw unknownSource();
       // The source was deleted meanwhile after all: the same answer as for any unknown source.
       stored = await store(fresh).catch((again: unknown) =>
@@ -120,6 +117,13 @@ export function webhookRoute(deps: WebhookDeps): RequestHandler[] {
       );
     }
     const { through, filteredBy, accepted } = stored;
+    if ('spooled' in accepted) {
+      // Routed again when drained, with the routes as they are then: nothing to count yet.
+      const outcome = accepted.duplicate ? 'duplicate' : 'spooled';
+      deps.logger.info({ ...about, event_type: typed.eventType.type, outcome }, 'webhook received');
+      res.status(202).json({ spooled: true });
+      return;
+    }
     const outcome = accepted.duplicate ? 'duplicate' : through.length === 0 ? 'filtered' : 'accepted';
     deps.logger.info({ event_id: accepted.id, ...about, event_type: typed.eventType.type, outcome }, 'webhook received');
     res.status(202).json({ event_id: accepted.id });

@@ -238,8 +238,17 @@ describe.runIf(TEST_DIALECT === 'postgres')('digests with two replicas', () => {
   it('two replicas see the same digest due: one is posted', async () => {
     setClock('2026-04-03T10:00:00Z');
     await h.dispatch.stop().catch(() => undefined);
+    // Each replica with its own spool file, as each has its own data folder.
     const replicas = await Promise.all(
-      [0, 1].map(() => startDispatch(h.config, createLogger({ level: 'silent', pretty: false }), { now })),
+      [0, 1].map((i) =>
+        startDispatch(
+          { ...h.config, spool: { ...h.config.spool, path: `${h.databasePath}.replica-${i}.spool` } },
+          createLogger({ level: 'silent', pretty: false }),
+          {
+            now,
+          },
+        ),
+      ),
     );
     try {
       await send('daily', 'issue.created', 'R1', 'error', replicas[1]);

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { busiestSecond } from '../support/rates.js';
 import { DISCORD_GLOBAL_PER_SECOND } from '../../src/replicas/budget.js';
@@ -8,10 +9,11 @@ import { createSource } from '../../src/db/sources.js';
 import type { Source } from '../../src/db/schema.js';
 import { startChild, type ChildDispatch } from '../support/child.js';
 import { FakeDiscord, snowflake, type FakeGuild } from '../support/fake-discord.js';
-import { startHarness, testEnv } from '../support/harness.js';
+import { startHarness, tempDir, testEnv } from '../support/harness.js';
 import { admin, shownText, slash } from '../support/interactions.js';
 import { freshDatabase } from '../support/postgres.js';
-import { loadFixture, sentryRequest } from '../support/sentry.js';
+import { sentryRequest } from '../support/sentry.js';
+import { health, issue, postedIds } from '../support/replicas.js';
 import { asChannelId, asGuildId } from '../../src/ids.js';
 
 /**
@@ -23,27 +25,12 @@ const CHANNELS = 20;
 const EVENTS = 1000;
 const PER_CHANNEL = EVENTS / CHANNELS;
 
-const base = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
-const issue = (shortId: string) => ({ ...base, data: { issue: { ...base.data.issue, shortId } } });
-
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 type Replica = ChildDispatch & { alive: boolean; name: string };
-
-async function health(replica: Replica): Promise<{ replica?: string; discord: { gateway: string } }> {
-  return (await (await fetch(`${replica.url}/healthz`)).json()) as never;
-}
-
-/** The short ids of the embeds posted in a channel, in the order Discord shows them. */
-function postedIds(discord: FakeDiscord, channelId: string): string[] {
-  return discord
-    .messagesIn(channelId)
-    .flatMap((m) => m.embeds)
-    .map((embed) => /· ([A-Z0-9-]+)$/.exec((embed as { author?: { name: string } }).author?.name ?? '')?.[1] ?? '?');
-}
 
 /**
  * What `/dispatch source list` shows once some replica answers it: asked again each second, as a
@@ -65,7 +52,7 @@ async function commandAnswered(discord: FakeDiscord, guild: FakeGuild): Promise<
 }
 
 async function leaderOf(replicas: Replica[]): Promise<Replica> {
-  for (const r of replicas) if (r.alive && (await health(r)).replica === 'leader') return r;
+  for (const r of replicas) if (r.alive && (await health(r)).body.replica === 'leader') return r;
   throw new Error('no leader');
 }
 
@@ -97,17 +84,26 @@ async function setUp(names = ['a', 'b', 'c']) {
     sources.push({ ...source, channelId: channel.id });
   }
   await db.close();
-  const env = testEnv(discord, '/nonexistent/unused.db', {
-    DATABASE_URL: url,
-    RETRY_SCHEDULE: '50ms,100ms,200ms',
-    BATCH_LINGER: '20ms',
-    SHUTDOWN_TIMEOUT: '1s',
-    FLOOD_THRESHOLD: '100000',
-  });
+  const env = (name: string) => {
+    // Each replica's own data folder: its spool.
+    const dir = tempDir(`dispatch-${name}-`);
+    cleanups.push(dir.remove);
+    return testEnv(discord, join(dir.path, 'dispatch.db'), {
+      DATABASE_URL: url,
+      RETRY_SCHEDULE: '50ms,100ms,200ms',
+      BATCH_LINGER: '20ms',
+      SHUTDOWN_TIMEOUT: '1s',
+      FLOOD_THRESHOLD: '100000',
+      // Order across replicas is what these tests check: a write slower than SPOOL_AFTER on this
+      // crowded machine would be spooled and acknowledged before it commits, and so be ordered
+      // within its replica only (README, Postgres away). replicas-spool.test.ts tests the spool.
+      SPOOL_AFTER: '10s',
+    });
+  };
   // Started together, as a deploy would: they race for the migrations lock and for leadership.
   const replicas: Replica[] = await Promise.all(
     names.map(async (name) => {
-      const child = await startChild(env);
+      const child = await startChild(env(name));
       cleanups.push(() => void child.process.kill('SIGKILL'));
       return Object.assign(child, { alive: true, name });
     }),
@@ -177,7 +173,7 @@ describe('several replicas on one Postgres', () => {
 
     // One gateway session, held by the leader; the other two stand by and are healthy too.
     await expect.poll(() => discord.gatewayClients, { timeout: 15_000 }).toBe(1);
-    const roles = await Promise.all(replicas.map(async (r) => (await health(r)).replica));
+    const roles = await Promise.all(replicas.map(async (r) => (await health(r)).body.replica));
     expect(roles.sort()).toEqual(['leader', 'standby', 'standby']);
 
     // Each channel's events go out one after another (so their order is defined), spread over all
@@ -229,7 +225,7 @@ describe('several replicas on one Postgres', () => {
     const answered = await commandAnswered(discord, guild);
     const takeover = Date.now() - leaderKilledAt;
     expect(answered).toContain('team-0');
-    expect((await health(survivor)).replica).toBe('leader');
+    expect((await health(survivor)).body.replica).toBe('leader');
     expect(discord.gatewayClients).toBe(1);
 
     // The survivor alone still delivers.
@@ -247,31 +243,62 @@ describe('several replicas on one Postgres', () => {
 });
 
 describe('when Postgres goes away and comes back', () => {
-  it('webhooks are refused (never acknowledged and lost), the leader gives up the gateway, and all resumes when Postgres is back', async () => {
-    const h = await startHarness();
+  it('webhooks are spooled and acknowledged, /healthz stays 200, commands say the database is away, a full spool refuses; all is drained and posted once Postgres is back', async () => {
+    const probe = sentryRequest('issue', issue('SIZE-PROBE'), 'client-secret');
+    // Room for one of these bodies, not two.
+    const h = await startHarness({ env: { SPOOL_MAX_BYTES: String(Math.floor(probe.body.length * 1.5)) } });
     cleanups.push(() => h.close());
     const source = await h.addSource();
     await expect.poll(() => h.dispatch.coordinator.role(), { timeout: 10_000 }).toBe('leader');
     await expect.poll(() => h.discord.gatewayClients, { timeout: 10_000 }).toBe(1);
+    // Read once while Postgres is there: the replica's last good read of the source.
+    expect((await h.postEvent(source, 'issue', issue('BEFORE'))).status).toBe(202);
     const name = new URL(h.config.databaseUrl!).pathname.slice(1);
-    const admin = new pg.Client({ connectionString: inject('postgresUrl') });
-    await admin.connect();
-    cleanups.push(() => admin.end());
-    // Postgres down, for this database: no new connections, and the open ones cut.
-    await admin.query(`alter database ${name} allow_connections false`);
-    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
+    const cluster = new pg.Client({ connectionString: inject('postgresUrl') });
+    await cluster.connect();
+    cleanups.push(() => cluster.end());
+    // Postgres gone for the pool: no new connections, and its open ones cut. The coordination
+    // connection is left alone, so this replica keeps leading and commands still reach it.
+    await cluster.query(`alter database ${name} allow_connections false`);
+    await cluster.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name = 'dispatch'", [
+      name,
+    ]);
 
-    const refused = await h.postEvent(source, 'issue', issue('WHILE-DOWN'));
-    expect(refused.status).toBeGreaterThanOrEqual(500);
-    expect((await fetch(`${h.dispatch.url}/healthz`)).status).toBe(503);
-    await expect.poll(() => h.dispatch.coordinator.role(), { timeout: 10_000 }).toBe('standby');
-    await expect.poll(() => h.discord.gatewayClients, { timeout: 10_000 }).toBe(0);
+    const spooled = await h.postEvent(source, 'issue', issue('WHILE-AWAY'));
+    expect(spooled.status).toBe(202);
+    expect(await spooled.json()).toEqual({ spooled: true });
+    const away = await fetch(`${h.dispatch.url}/healthz`);
+    expect(away.status).toBe(200);
+    expect(await away.json()).toMatchObject({ status: 'degraded', database: 'away', spooled: 1, replica: 'leader' });
+    // The same bytes again: one event, as on the normal path.
+    const again = await h.post(source.slug, sentryRequest('issue', issue('WHILE-AWAY'), 'client-secret'));
+    expect(again.status).toBe(202);
 
-    await admin.query(`alter database ${name} allow_connections true`);
-    await expect.poll(async () => (await h.postEvent(source, 'issue', issue('AFTER-BACK'))).status, { timeout: 15_000 }).toBe(202);
-    await expect.poll(() => h.dispatch.coordinator.role(), { timeout: 15_000 }).toBe('leader');
-    await expect.poll(() => h.discord.gatewayClients, { timeout: 15_000 }).toBe(1);
-    await expect.poll(() => postedIds(h.discord, source.channelId), { timeout: 10_000 }).toEqual(['AFTER-BACK']);
+    const command = slash(admin(h.guild), 'list');
+    h.discord.dispatch('INTERACTION_CREATE', command);
+    expect(shownText(await h.discord.waitForResponse((r) => r.token === command.token))).toContain(
+      'The database is unreachable; try again in a moment.',
+    );
+
+    const refused = await h.postEvent(source, 'issue', issue('NO-ROOM'));
+    expect(refused.status).toBe(503);
+    const full = await fetch(`${h.dispatch.url}/healthz`);
+    expect(full.status).toBe(503);
+    expect(await full.json()).toMatchObject({ database: 'away', spool: 'full', spooled: 1 });
+
+    await cluster.query(`alter database ${name} allow_connections true`);
+    await expect.poll(() => postedIds(h.discord, source.channelId), { timeout: 15_000 }).toEqual(['BEFORE', 'WHILE-AWAY']);
+    await expect
+      .poll(async () => (await (await fetch(`${h.dispatch.url}/healthz`)).json()) as unknown, { timeout: 10_000 })
+      .toMatchObject({
+        database: 'ok',
+        spooled: 0,
+      });
+    const direct = await h.postEvent(source, 'issue', issue('AFTER-BACK'));
+    expect(direct.status).toBe(202);
+    expect(await direct.json()).toHaveProperty('event_id');
+    await expect.poll(() => postedIds(h.discord, source.channelId), { timeout: 10_000 }).toEqual(['BEFORE', 'WHILE-AWAY', 'AFTER-BACK']);
+    expect(h.dispatch.coordinator.role()).toBe('leader');
   }, 60_000);
 });
 
@@ -307,7 +334,7 @@ describe('a rolling deploy', () => {
     await new Promise((r) => setTimeout(r, 500)); // a double would show up now
     for (const source of channels) expect(postedIds(discord, source.channelId)).toEqual(sent.get(source.channelId));
     expect(await commandAnswered(discord, guild)).toContain('team-0');
-    expect((await health(other)).replica).toBe('leader');
+    expect((await health(other)).body.replica).toBe('leader');
     expect(discord.gatewayClients).toBe(1);
   }, 120_000);
 });

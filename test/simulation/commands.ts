@@ -15,7 +15,18 @@ import { eventFacts } from '../../src/sentry/facts.js';
 import { PERMISSIONS, snowflake } from '../support/fake-discord.js';
 import { sentryRequest } from '../support/sentry.js';
 import { checkAfterStep } from './invariants.js';
-import { channelOf, eventToken, guildOfSlot, issueToken, liveRoutes, SLOTS, type Model, type SimRoute, type SimSource } from './model.js';
+import {
+  channelOf,
+  eventToken,
+  guildOfSlot,
+  issueToken,
+  liveRoutes,
+  SLOTS,
+  type Model,
+  type SimEvent,
+  type SimRoute,
+  type SimSource,
+} from './model.js';
 import { EVENT_KINDS, FILTERS, LEVELS, payloadOf, ruleSettings, TEMPLATE, type EventKind } from './payloads.js';
 import { SENTRY_TOKEN, type World } from './world.js';
 
@@ -163,6 +174,9 @@ class Webhook extends Step {
   }
 }
 
+/** The event id of a webhook answered from the spool, until it is drained and its stored id read. */
+const SPOOLED = 'spooled' as EventId;
+
 /**
  * Posts one marked event of a kind to a slot's source; records it in the model when acknowledged.
  * With `namedRoute`, an alert whose rule's Dispatch action names that route id.
@@ -200,7 +214,10 @@ async function postEvent(
   const response = await sendWebhook(world, s.slug, request, options.between);
   if (!acceptedWhenLookedUp) return expect(response.status, `a webhook to a ${s.deleted ? 'deleted' : 'disabled'} source`).toBe(404);
   expect(response.status).toBe(202);
-  const { event_id } = JSON.parse(response.body) as { event_id: EventId };
+  const answer = JSON.parse(response.body) as { event_id?: EventId; spooled?: true };
+  // Spooled exactly while the database is away; its id is known once drained (DatabaseAway).
+  expect(answer.spooled === true, 'spooled, as the database is away').toBe(world.databaseAway);
+  const event_id = answer.event_id ?? SPOOLED;
   // The model's own rule for alerts routed by their settings: the named route of this source, else its first.
   const named = routes.find((r) => Number(r.id) === namedRoute);
   const misrouted = namedRoute !== undefined && !named;
@@ -465,6 +482,32 @@ class Burst extends Step {
   }
 }
 
+/**
+ * The database away (a Postgres failover) while webhooks arrive for a source: each is verified
+ * against the last read of the source, spooled and acknowledged, the same bytes again kept once;
+ * once the database is back, the spool is drained into the queue, routed as the routes are then,
+ * and delivered like any event (the invariants hold them to it). The source had a webhook just
+ * before, as a source with traffic has: its last good read is fresh.
+ */
+class DatabaseAway extends Burst {
+  override async act(model: Model, world: World) {
+    await postEvent(model, world, this.slot, 'issue.created', 0, 1);
+    const first = model.events.length;
+    world.setDatabaseAway(true);
+    try {
+      for (let i = 0; i < this.count; i++) await postEvent(model, world, this.slot, i % 2 ? 'comment.created' : 'issue.created', i, i % 3);
+      expect((await postAgain(model, world, model.events[first]!)).status, 'the same bytes again, while away').toBe(202);
+    } finally {
+      world.setDatabaseAway(false);
+    }
+    await world.drainSpool();
+    for (const event of model.events.slice(first)) event.eventId = await world.eventIdOf(event.sourceId, event.body);
+  }
+  override toString() {
+    return `DatabaseAway(slot ${this.slot}, ${this.count} webhooks)`;
+  }
+}
+
 /** Discord fails a slot's first channel a few times while a burst arrives, and the clock moves past FLOOD_AFTER. */
 export class Flood extends Step {
   constructor(
@@ -497,6 +540,14 @@ export class Flood extends Step {
   }
 }
 
+/** The exact bytes of an event sent before, signed again now. */
+function postAgain(model: Readonly<Model>, world: World, event: SimEvent): Promise<{ status: number; body: string }> {
+  const s = model.sources[event.slot]!;
+  const request = sentryRequest(event.kind.split('.')[0]!, JSON.parse(event.body), s.secret, Math.floor(world.clock.now() / 1000));
+  expect(request.body).toBe(event.body);
+  return sendWebhook(world, s.slug, request);
+}
+
 class Duplicate extends Step {
   constructor(readonly pick: number) {
     super();
@@ -512,13 +563,10 @@ class Duplicate extends Step {
     const candidates = this.candidates(model, world.clock.now());
     if (candidates.length === 0) return;
     const event = candidates[this.pick % candidates.length]!;
-    const s = model.sources[event.slot]!;
-    const request = sentryRequest(event.kind.split('.')[0]!, JSON.parse(event.body), s.secret, Math.floor(world.clock.now() / 1000));
-    expect(request.body).toBe(event.body);
-    const response = await fetch(`${world.url}/hooks/${s.slug}`, { method: 'POST', body: request.body, headers: request.headers });
-    if (!s.enabled) return expect(response.status).toBe(404);
+    const response = await postAgain(model, world, event);
+    if (!model.sources[event.slot]!.enabled) return expect(response.status).toBe(404);
     expect(response.status).toBe(202);
-    expect(((await response.json()) as { event_id: string }).event_id).toBe(event.eventId);
+    expect((JSON.parse(response.body) as { event_id: string }).event_id).toBe(event.eventId);
   }
   toString() {
     return `Duplicate(${this.pick})`;
@@ -1009,6 +1057,7 @@ export const commandArbitraries: fc.Arbitrary<Cmd>[] = [
     .tuple(slot, fc.constantFrom<EventKind>('error.created', 'issue.created', 'event_alert.triggered'), fc.nat(5))
     .map(([s, kind, pick]) => new LargeWebhook(s, kind, pick)),
   fc.tuple(slot, fc.integer({ min: 2, max: 4 })).map(([s, days]) => new DaysOff(s, days)),
+  fc.tuple(slot, fc.integer({ min: 1, max: 6 })).map(([s, n]) => new DatabaseAway(s, n)),
   fc.tuple(slot, channel, layout, fc.nat(FILTERS.length - 1)).map(([s, c, l, f]) => new AddRoute(s, c, l, f)),
   fc
     .tuple(

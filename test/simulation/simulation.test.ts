@@ -43,11 +43,14 @@ const coverage = {
   readBacks: 0,
   digests: 0,
   silent: 0,
+  /** Webhooks acknowledged from the spool while the database was away, then drained. */
+  spooled: 0,
 };
 
 function tally(world: World): void {
   coverage.stories += 1;
   coverage.restarts += world.restarts;
+  coverage.spooled += world.spooled;
   coverage.requests += world.costs.requests;
   coverage.threads += world.discord.threads.size;
   for (const message of world.discord.messages) {

@@ -2,9 +2,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { REST } from 'discord.js';
+import { expect } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import { createEventWriter } from '../../src/db/event-writer.js';
+import { findWebhookTarget } from '../../src/db/sources.js';
 import { openPostgres } from '../../src/db/postgres.js';
 import { createSecretBox } from '../../src/db/secret-box.js';
 import { openSqlite } from '../../src/db/sqlite.js';
@@ -22,6 +24,11 @@ import { freshDatabase } from '../support/postgres.js';
 import { sentryRequest } from '../support/sentry.js';
 import { SimClock } from './sim-clock.js';
 import { FakeSentry } from '../support/fake-sentry.js';
+import { Spool } from '../../src/spool/spool.js';
+import { SpoolDrainer } from '../../src/spool/drainer.js';
+import { SpoolFile } from '../../src/spool/spool-file.js';
+import { sql } from 'drizzle-orm';
+import type { EventId } from '../../src/ids.js';
 import { CardReconciler } from '../../src/cards/reconciler.js';
 import { DigestScheduler } from '../../src/schedule/digest-scheduler.js';
 
@@ -49,8 +56,9 @@ export interface Costs {
 
 /**
  * One simulated installation: two Discord servers (three channels each) in the loopback Discord,
- * the real webhook app, event writer, delivery worker, card lane and routing on a real database,
- * every clock in it the simulation's. What it does not have is the gateway: user actions are the
+ * the real webhook app, event writer, spool (src/spool: what takes webhooks while the database is
+ * away), delivery worker, card lane and routing on a real database, every clock in it the
+ * simulation's. What it does not have is the gateway: user actions are the
  * same repository functions the command handlers call (see commands.ts).
  */
 export class World {
@@ -69,6 +77,12 @@ export class World {
   url!: string;
   config!: Config;
   restarts = 0;
+  /** The database answers nothing while set (`setDatabaseAway`): every statement fails as a refused connection would. */
+  databaseAway = false;
+  /** Webhooks drained from the spool so far (what the stories' DatabaseAway steps exercised). */
+  spooled = 0;
+  private spoolFile!: SpoolFile;
+  private drainer!: SpoolDrainer;
   private server!: Server;
   private readonly logLines: string[] = [];
 
@@ -127,7 +141,7 @@ export class World {
   /** The process starts: database, webhook app, delivery worker (no gateway: the simulation acts as the members). */
   private async boot(): Promise<void> {
     const real = await this.connect();
-    this.db = counting(real, this.costs);
+    this.db = counting(real, this.costs, () => this.databaseAway);
     const logger = this.options.log
       ? createLogger({ level: 'debug', pretty: false, destination: { write: (line: string) => this.logLines.push(line) } as never })
       : createLogger({ level: 'silent', pretty: false });
@@ -143,11 +157,26 @@ export class World {
       clock: this.clock,
       coordinator: singleProcess(),
     });
+    // As with Postgres: the spool in front of the webhook's look-up and write. Its deadline is long,
+    // so that only the database being away spools (not a slow turn of the wall clock).
+    this.spoolFile = SpoolFile.open(this.config.spool.path, { synchronous: 'NORMAL', maxBytes: this.config.spool.maxBytes });
+    const spooling = {
+      file: this.spoolFile,
+      db: this.db,
+      deadlineMs: 60_000,
+      dedupeWindowMs: this.config.dedupeWindowMs,
+      now,
+      logger,
+      metrics,
+    };
+    const spool = new Spool(spooling);
+    this.drainer = new SpoolDrainer({ ...spooling, spool, stored: () => this.worker.kick() });
     const app = createApp({
       db: this.db,
       logger,
       maxBodyBytes: this.config.maxBodyBytes,
-      writeEvent: createEventWriter(this.db, now, this.config.dedupeWindowMs),
+      findTarget: (slug) => spool.findTarget(slug, () => findWebhookTarget(this.db, slug)),
+      writeEvent: spool.writer(createEventWriter(this.db, now, this.config.dedupeWindowMs)),
       timestampToleranceMs: this.config.timestampToleranceMs,
       secrets: createSecretBox(undefined, []),
       metrics,
@@ -192,6 +221,8 @@ export class World {
     void this.worker.stop(0);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.drainer.stop();
+    this.spoolFile.close();
     await this.db.close();
     await this.boot();
   }
@@ -201,8 +232,30 @@ export class World {
     await this.worker.stop(0);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.drainer.stop();
+    this.spoolFile.close();
     await this.db.close();
     await this.cleanup();
+  }
+
+  /** The database goes away (every statement refused) or comes back; nothing is drained until `drainSpool`. */
+  setDatabaseAway(away: boolean): void {
+    this.databaseAway = away;
+  }
+
+  /** The spool's drain, now (the program's runs every second of wall time; the simulation says when). */
+  async drainSpool(): Promise<void> {
+    const held = this.spoolFile.count;
+    await this.drainer.drainNow();
+    expect(this.spoolFile.count, 'the spool drained').toBe(0);
+    this.spooled += held;
+  }
+
+  /** The id a drained event was stored under, by its bytes (a spooled webhook is answered without one). */
+  async eventIdOf(sourceId: number, body: string): Promise<EventId> {
+    const row = await this.db.get<{ id: EventId }>(sql`select id from events where source_id = ${sourceId} and body = ${body}`);
+    if (!row) throw new Error(`no stored event for source ${sourceId} with those bytes`);
+    return row.id;
   }
 
   /** A webhook as Sentry sends it, signed at the simulated time. */
@@ -255,15 +308,17 @@ export class World {
   }
 }
 
-/** The Database seam, counting the statements it runs (transactions' included). */
-function counting(db: Database, costs: Costs): Database {
+/** The Database seam, counting the statements it runs (transactions' included), and refusing them all while `away()`. */
+function counting(db: Database, costs: Costs, away: () => boolean): Database {
+  const refused = () =>
+    Promise.reject(Object.assign(new Error('connect ECONNREFUSED (the simulated database is away)'), { code: 'ECONNREFUSED' }));
   const wrap = (inner: Database): Database => ({
     dialect: inner.dialect,
-    all: (q) => (costs.statements++, inner.all(q)),
-    get: (q) => (costs.statements++, inner.get(q)),
-    run: (q) => (costs.statements++, inner.run(q)),
-    transaction: (work) => inner.transaction((tx) => work(wrap(tx))),
-    isUsable: () => inner.isUsable(),
+    all: (q) => (away() ? refused() : (costs.statements++, inner.all(q))),
+    get: (q) => (away() ? refused() : (costs.statements++, inner.get(q))),
+    run: (q) => (away() ? refused() : (costs.statements++, inner.run(q))),
+    transaction: (work) => (away() ? refused() : inner.transaction((tx) => work(wrap(tx)))),
+    isUsable: async () => !away() && (await inner.isUsable()),
     close: () => inner.close(),
   });
   return wrap(db);

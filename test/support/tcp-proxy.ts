@@ -8,6 +8,7 @@ import { once } from 'node:events';
  */
 export class TcpProxy {
   private partitioned = false;
+  private cutOff = false;
   private readonly pairs = new Set<[Socket, Socket]>();
 
   private constructor(private readonly server: Server) {}
@@ -15,7 +16,10 @@ export class TcpProxy {
   static async start(target: { host: string; port: number }): Promise<TcpProxy> {
     const server = createServer();
     const proxy = new TcpProxy(server);
-    server.on('connection', (downstream) => proxy.carry(downstream, connect(target.port, target.host)));
+    server.on('connection', (downstream) => {
+      if (proxy.cutOff) downstream.resetAndDestroy();
+      else proxy.carry(downstream, connect(target.port, target.host));
+    });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     return proxy;
@@ -33,6 +37,21 @@ export class TcpProxy {
   /** From now on nothing crosses, in either direction, on existing or new connections. */
   partition(): void {
     this.partitioned = true;
+  }
+
+  /**
+   * Every connection reset at once, both ways, and new ones reset as they open, until `restore()`:
+   * what a replica sees of a Postgres failover or restart (ECONNRESET, then no server for a while).
+   */
+  cut(): void {
+    this.cutOff = true;
+    for (const pair of this.pairs) for (const socket of pair) socket.resetAndDestroy();
+    this.pairs.clear();
+  }
+
+  /** After `cut()`: new connections reach the server again. */
+  restore(): void {
+    this.cutOff = false;
   }
 
   async stop(): Promise<void> {

@@ -22,6 +22,20 @@ describe('loadConfig', () => {
       databaseSynchronous: 'FULL',
       cardSync: { everyMs: 600_000, windowMs: 7 * 86_400_000, checkAfterMs: 5000 },
       keyFile: 'data/dispatch.key',
+      spool: { path: 'data/dispatch.spool.db', afterMs: 1000, maxBytes: 256 * 1024 * 1024 },
+    });
+  });
+
+  it('keeps the spool beside DATABASE_PATH', () => {
+    expect(loadConfig({ DISCORD_TOKEN: 't', DATABASE_PATH: '/var/lib/dispatch/bot.sqlite' }).spool.path).toBe(
+      '/var/lib/dispatch/bot.spool.sqlite',
+    );
+    expect(loadConfig({ DISCORD_TOKEN: 't', DATABASE_PATH: '/var/lib/dispatch/state' }).spool.path).toBe(
+      '/var/lib/dispatch/state.spool.db',
+    );
+    expect(loadConfig({ DISCORD_TOKEN: 't', SPOOL_AFTER: '250ms', SPOOL_MAX_BYTES: '1048576' }).spool).toMatchObject({
+      afterMs: 250,
+      maxBytes: 1024 * 1024,
     });
   });
 
@@ -52,6 +66,9 @@ describe('loadConfig', () => {
     [{ DELIVERY_DEADLINE: '24' }, /^DELIVERY_DEADLINE "24" is not a duration/],
     [{ DATABASE_SYNCHRONOUS: 'OFF' }, /^DATABASE_SYNCHRONOUS must be FULL or NORMAL/],
     [{ CARD_SYNC_EVERY: '10' }, /^CARD_SYNC_EVERY "10" is not a duration/],
+    [{ SPOOL_AFTER: '1' }, /^SPOOL_AFTER "1" is not a duration/],
+    [{ SPOOL_AFTER: '0s' }, /^SPOOL_AFTER must be at least 1ms/],
+    [{ SPOOL_MAX_BYTES: 'lots' }, /^SPOOL_MAX_BYTES must be a number of bytes/],
     [{ CARD_SYNC_WINDOW: 'a week' }, /^CARD_SYNC_WINDOW "a week" is not a duration/],
   ])('refuses %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig({ DISCORD_TOKEN: 't', ...env })).toThrow(message);

@@ -1,0 +1,114 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/database.js';
+import { findWebhookTarget, type WebhookTarget } from '../../src/db/sources.js';
+import { createLogger } from '../../src/logger.js';
+import { createMetrics } from '../../src/metrics.js';
+import { routeEvent } from '../../src/routing/incoming-event.js';
+import { SpoolDrainer } from '../../src/spool/drainer.js';
+import { SpoolFile } from '../../src/spool/spool-file.js';
+import { Spool } from '../../src/spool/spool.js';
+import { deliveriesOf, eventsOf } from '../support/db.js';
+import { openTestDatabase, preparedDatabase, tempDir } from '../support/harness.js';
+import { issue } from '../support/replicas.js';
+import { sentryRequest } from '../support/sentry.js';
+
+/**
+ * The drain's promise, on the real storage of each test project: a batch handed to the database
+ * and committed, whose acknowledgement never came back (the connection cut after COMMIT, or the
+ * replica killed before it removed the batch), is drained again without being stored twice, even
+ * past the dedupe window.
+ */
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const HOUR = 3_600_000;
+const silent = createLogger({ level: 'silent', pretty: false });
+const connectionReset = () => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+
+/** The database, except that the first transaction's acknowledgement is lost: it commits, then the caller sees the connection reset. */
+function ackLostOnce(db: Database): Database {
+  let lose = true;
+  return {
+    dialect: db.dialect,
+    all: (q) => db.all(q),
+    get: (q) => db.get(q),
+    run: (q) => db.run(q),
+    transaction: async (work) => {
+      const result = await db.transaction(work);
+      if (!lose) return result;
+      lose = false;
+      throw connectionReset();
+    },
+    isUsable: () => db.isUsable(),
+    close: () => db.close(),
+  };
+}
+
+async function setUp() {
+  const prepared = await preparedDatabase();
+  cleanups.push(prepared.cleanup);
+  const db = await openTestDatabase(prepared.path, prepared.env());
+  cleanups.push(() => db.close());
+  const dir = tempDir('dispatch-spool-');
+  cleanups.push(dir.remove);
+  const target = (await findWebhookTarget(db, prepared.source.slug))!;
+  let clock = 1_700_000_000_000;
+  const now = () => clock;
+  /** This replica, (re)started on its spool file, on `db`. */
+  const replica = (on: Database) => {
+    const file = SpoolFile.open(join(dir.path, 'dispatch.spool.db'), { synchronous: 'FULL', maxBytes: 1_000_000 });
+    const metrics = createMetrics(on, now);
+    const common = { file, db: on, deadlineMs: 1000, dedupeWindowMs: HOUR, now, logger: silent, metrics };
+    const spool = new Spool(common);
+    const drainer = new SpoolDrainer({ ...common, spool, stored: () => {} });
+    return { file, spool, drainer, metrics };
+  };
+  return { db, source: prepared.source, target, replica, advance: (ms: number) => (clock += ms) };
+}
+
+/** A webhook for `target` as the route hands it to its write. */
+function incoming(target: WebhookTarget, shortId: string) {
+  const text = sentryRequest('issue', issue(shortId), 'sek').body;
+  return routeEvent(target, { eventType: 'issue.created', body: Buffer.from(text), text, payload: JSON.parse(text) }).input;
+}
+
+const outcome = async (metrics: ReturnType<typeof createMetrics>, name: string) =>
+  (await metrics.spooled.get()).values.find((v) => v.labels.outcome === name)?.value ?? 0;
+
+const shortIds = (texts: string[]) =>
+  texts.map((text) => (JSON.parse(text) as { data: { issue: { shortId: string } } }).data.issue.shortId);
+
+describe('draining the spool', () => {
+  it('a batch committed whose answer was lost, then the replica killed: drained again two hours later, stored once, in order', async () => {
+    const { db, source, target, replica, advance } = await setUp();
+    const first = replica(ackLostOnce(db));
+    const unreachable = first.spool.writer(() => Promise.reject(connectionReset()));
+    for (const id of ['S-1', 'S-2', 'S-3']) expect(await unreachable(incoming(target, id), source.slug)).toMatchObject({ spooled: true });
+    expect(first.spool.isAway).toBe(true);
+
+    await first.drainer.drainNow();
+    // Committed, but not known to be: still in the spool, and Postgres away again as far as it can tell.
+    expect(shortIds((await eventsOf(db, source.id)).map((e) => e.body))).toEqual(['S-1', 'S-2', 'S-3']);
+    expect(first.file.count).toBe(3);
+    expect(first.spool.isAway).toBe(true);
+    first.file.close();
+
+    advance(2 * HOUR);
+    const second = replica(db);
+    // The spool is not empty: a new webhook goes behind what it holds, not around it.
+    const write = second.spool.writer(() => Promise.reject(new Error('not to be called while the spool holds events')));
+    expect(await write(incoming(target, 'S-4'), source.slug)).toMatchObject({ spooled: true });
+    await second.drainer.drainNow();
+
+    expect(second.file.count).toBe(0);
+    expect(shortIds((await eventsOf(db, source.id)).map((e) => e.body))).toEqual(['S-1', 'S-2', 'S-3', 'S-4']);
+    expect(await deliveriesOf(db, source.id)).toHaveLength(4);
+    expect(await outcome(second.metrics, 'stored_duplicate')).toBe(3);
+    expect(await outcome(second.metrics, 'stored')).toBe(1);
+    second.file.close();
+  });
+});
