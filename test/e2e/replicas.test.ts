@@ -42,8 +42,9 @@ async function commandAnswered(discord: FakeDiscord, guild: FakeGuild): Promise<
   while (Date.now() < deadline) {
     const command = slash(alice, 'list');
     discord.dispatch('INTERACTION_CREATE', command);
+    // Acknowledged first (by whichever replica holds the gateway), then answered.
     const answered = await discord
-      .waitForResponse((r) => r.token === command.token, 1000)
+      .waitForResponse((r) => r.token === command.token && r.kind !== 'callback', 3000)
       .then(shownText)
       .catch(() => undefined);
     if (answered) return answered;

@@ -74,7 +74,7 @@ describe('.env.example', () => {
     expect(text).toMatch(
       /true: human-readable lines; false: JSON lines\. Default: true when stdout is a terminal, else false\.\nLOG_PRETTY=/,
     );
-    expect(text).toContain('With DATABASE_URL one of the two is\n# required: this key, or a DISPATCH_KEY_FILE every replica shares.');
+    expect(text).toContain('With DATABASE_URL one of the two is\n# required: this key, or a DISPATCH_KEY_FILE every replica shares');
   });
 });
 
