@@ -5,7 +5,9 @@ import { asRouteId, asSourceId, type CardKey, type ChannelId, type RouteId, type
 
 /** Sources that can read their cards back from Sentry: connected with a token, and enabled. */
 export async function connectedSourceIds(db: Database): Promise<SourceId[]> {
-  const rows = await db.all<{ id: number }>(sql`select id from sources where sentry_token is not null and enabled order by id`);
+  const rows = await db.all<{ id: number }>(
+    sql`select id from sources where sentry_token is not null and enabled and deleted_at is null order by id`,
+  );
   return rows.map((r) => asSourceId(Number(r.id)));
 }
 
@@ -31,14 +33,15 @@ export interface CardToSync {
 
 /**
  * A source's issue cards on its card routes seen since `since`, most recently changed first. A
- * card with events still waiting is left for the next time: those events are about to change it.
+ * card with events still waiting or being sent is left for the next time: those events are about
+ * to change it (a read-back's own correction among them).
  */
 export async function cardsToSync(db: Database, sourceId: SourceId, since: number, limit: number): Promise<CardToSync[]> {
   const rows = await db.all<{ route_id: number; channel_id: ChannelId; card_key: CardKey; state: string }>(sql`
     select c.route_id, r.channel_id, c.card_key, c.state from cards c join routes r on r.id = c.route_id
-    where r.source_id = ${sourceId} and r.layout = 'card' and c.card_key like 'issue:%' and c.updated_at >= ${since}
+    where r.source_id = ${sourceId} and r.layout = 'card' and r.removed_at is null and c.card_key like 'issue:%' and c.updated_at >= ${since}
       and not exists (select 1 from deliveries d
-        where d.route_id = c.route_id and d.card_key = c.card_key and d.status in ('pending', 'paused'))
+        where d.route_id = c.route_id and d.card_key = c.card_key and d.status in ('pending', 'sending'))
     order by c.updated_at desc limit ${limit}`);
   return rows.map((r) => ({
     routeId: asRouteId(Number(r.route_id)),

@@ -127,6 +127,8 @@ export class World {
       LOG_LEVEL: 'silent',
       // Large bodies near the limit (LargeWebhook), at a size the stories can afford.
       MAX_BODY_BYTES: '262144',
+      // A story's days off (DaysOff) add up to a week or more: nothing it checks is pruned meanwhile.
+      EVENT_RETENTION: '365d',
     });
     await world.boot();
     return world;
