@@ -211,7 +211,7 @@ async function postEvent(
   // What the webhook looks up when it arrives (the source, its routes and their filters), before anything `between` changes.
   const acceptedWhenLookedUp = !s.deleted && s.enabled;
   const routes = liveRoutes(s).map((r) => ({ id: r.id, filter: r.filter }));
-  const response = await sendWebhook(world, s.slug, request, options.between);
+  const response = await sendWebhook(world, options.toSpooling ? world.url : world.webhookUrl(), s.slug, request, options.between);
   if (!acceptedWhenLookedUp) return expect(response.status, `a webhook to a ${s.deleted ? 'deleted' : 'disabled'} source`).toBe(404);
   expect(response.status).toBe(202);
   const answer = JSON.parse(response.body) as { event_id?: EventId; spooled?: true };
@@ -255,24 +255,27 @@ interface SendOptions {
   between?: () => Promise<void>;
   /** Pads the body to about this many bytes. */
   padTo?: number;
+  /** To the instance with the spool (on Postgres there are two: see World.webhookUrl), not whichever is next. */
+  toSpooling?: boolean;
 }
 
 /** Sends a signed webhook; with `between`, its body in two halves around it. */
 async function sendWebhook(
   world: World,
+  url: string,
   slug: string,
   request: { body: string; headers: Record<string, string> },
   between?: () => Promise<void>,
 ): Promise<{ status: number; body: string }> {
   if (!between) {
-    const response = await fetch(`${world.url}/hooks/${slug}`, { method: 'POST', body: request.body, headers: request.headers });
+    const response = await fetch(`${url}/hooks/${slug}`, { method: 'POST', body: request.body, headers: request.headers });
     return { status: response.status, body: await response.text() };
   }
   const bytes = Buffer.from(request.body);
   const first = bytes.subarray(0, bytes.length >> 1);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      `${world.url}/hooks/${slug}`,
+      `${url}/hooks/${slug}`,
       { method: 'POST', headers: { ...request.headers, 'content-length': String(bytes.length) } },
       (res) => {
         let body = '';
@@ -491,7 +494,8 @@ class Burst extends Step {
  */
 class DatabaseAway extends Burst {
   override async act(model: Model, world: World) {
-    await postEvent(model, world, this.slot, 'issue.created', 0, 1);
+    // The spooling instance reads the source once while the database answers: what it spools from later.
+    await postEvent(model, world, this.slot, 'issue.created', 0, 1, undefined, { toSpooling: true });
     const first = model.events.length;
     world.setDatabaseAway(true);
     try {
@@ -545,7 +549,7 @@ function postAgain(model: Readonly<Model>, world: World, event: SimEvent): Promi
   const s = model.sources[event.slot]!;
   const request = sentryRequest(event.kind.split('.')[0]!, JSON.parse(event.body), s.secret, Math.floor(world.clock.now() / 1000));
   expect(request.body).toBe(event.body);
-  return sendWebhook(world, s.slug, request);
+  return sendWebhook(world, world.webhookUrl(), s.slug, request);
 }
 
 class Duplicate extends Step {

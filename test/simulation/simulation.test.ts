@@ -13,7 +13,9 @@ import { World } from './world.js';
  * duplicates, alerts whose rule names a route: their own, one removed, another server's), route and source changes, templates,
  * issues changing in Sentry without a webhook and cards read back from Sentry's API, Discord failing in every way delivery knows
  * (5xx runs, 429s, outages, a channel denied, a card deleted, the edit cap), sends held in flight
- * while the rest goes on, floods past FLOOD_AFTER, and restarts. The real worker, card lane,
+ * while the rest goes on, floods past FLOOD_AFTER, and restarts; webhooks whose body arrives around a member's change, bodies near
+ * MAX_BODY_BYTES, a source off for days with a daily digest; on Postgres, two Dispatch instances on one database sharing channels
+ * through advisory locks, webhooks to each in turn. The real worker, card lane,
  * routing, webhook app and database run against the loopback Discord on a simulated clock; a
  * model of what should happen runs beside them (fast-check's model-based testing), and a failure
  * shrinks to the shortest story that shows it.
@@ -42,6 +44,8 @@ const coverage = {
   /** Cards set right by a read-back from Sentry (their line, in a thread or on the card). */
   readBacks: 0,
   digests: 0,
+  /** Discord requests made by the second Dispatch on the same Postgres (0 on SQLite). */
+  secondInstance: 0,
   silent: 0,
   /** Webhooks acknowledged from the spool while the database was away, then drained. */
   spooled: 0,
@@ -50,6 +54,7 @@ const coverage = {
 function tally(world: World): void {
   coverage.stories += 1;
   coverage.restarts += world.restarts;
+  coverage.secondInstance += world.secondRequests;
   coverage.spooled += world.spooled;
   coverage.requests += world.costs.requests;
   coverage.threads += world.discord.threads.size;

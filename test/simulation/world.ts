@@ -17,7 +17,9 @@ import { deliveryWorker } from '../../src/dispatch.js';
 import { createApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
-import { singleProcess } from '../../src/replicas/coordinator.js';
+import { singleProcess, type Coordinator } from '../../src/replicas/coordinator.js';
+import { CHANNEL_LOCKS } from '../../src/replicas/postgres-coordinator.js';
+import pg from 'pg';
 import { FakeDiscord, snowflake, type FakeGuild } from '../support/fake-discord.js';
 import { tempDir } from '../support/harness.js';
 import { freshDatabase } from '../support/postgres.js';
@@ -28,7 +30,7 @@ import { Spool } from '../../src/spool/spool.js';
 import { SpoolDrainer } from '../../src/spool/drainer.js';
 import { SpoolFile } from '../../src/spool/spool-file.js';
 import { sql } from 'drizzle-orm';
-import type { EventId } from '../../src/ids.js';
+import type { ChannelId, EventId } from '../../src/ids.js';
 import { CardReconciler } from '../../src/cards/reconciler.js';
 import { DigestScheduler } from '../../src/schedule/digest-scheduler.js';
 
@@ -84,9 +86,22 @@ export class World {
   private spoolFile!: SpoolFile;
   private drainer!: SpoolDrainer;
   private server!: Server;
+  /**
+   * On Postgres, a second Dispatch on the same database (its own connection, worker, digest
+   * scheduler and webhook listener): webhooks go to one or the other in turn, and the two share
+   * channels as replicas do, through Postgres's advisory locks.
+   */
+  private second: Instance | undefined;
+  private turn = 0;
+  /** Discord requests the second instance made (what the stories exercised of two instances sharing channels). */
+  secondRequests = 0;
+  /** This instance's channel locks (Postgres: a session of its own). */
+  private locks: ChannelLocks | undefined;
   private readonly logLines: string[] = [];
 
   private constructor(
+    /** This world's own Postgres database (on Postgres). */
+    private readonly postgresUrl: string | undefined,
     readonly discord: FakeDiscord,
     /** Sentry's API, for every source (one organization's token): what each issue is in Sentry, webhook or not. */
     readonly sentry: FakeSentry,
@@ -103,6 +118,7 @@ export class World {
     const postgresUrl = options.dialect === 'postgres' ? await freshDatabase(options.postgresUrl!) : undefined;
     const connect = async () => (postgresUrl ? openPostgres(postgresUrl, { max: 4 }) : openSqlite(join(dir.path, 'sim.db')));
     const world = new World(
+      postgresUrl,
       discord,
       sentry,
       connect,
@@ -151,13 +167,14 @@ export class World {
     const metrics = createMetrics(this.db, now);
     const rest = new REST({ api: this.config.discordApiUrl, retries: 0, timeout: 5000 }).setToken(this.config.discordToken);
     rest.on('response', () => void this.costs.requests++);
+    this.locks = this.postgresUrl ? await advisoryChannelLocks(this.postgresUrl) : undefined;
     this.worker = deliveryWorker(this.config, {
       db: this.db,
       discord: restChannels(rest),
       logger,
       metrics,
       clock: this.clock,
-      coordinator: singleProcess(),
+      coordinator: sharingChannels(this.locks),
     });
     // As with Postgres: the spool in front of the webhook's look-up and write. Its deadline is long,
     // so that only the database being away spools (not a slow turn of the wall clock).
@@ -196,6 +213,7 @@ export class World {
     });
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     this.worker.start();
+    if (this.options.dialect === 'postgres') this.second = await this.bootSecond(logger);
     this.reconciler = new CardReconciler({
       db: this.db,
       logger,
@@ -212,6 +230,66 @@ export class World {
     this.digests = new DigestScheduler({ db: this.db, logger, clock: this.clock, wake: () => this.worker.kick() });
   }
 
+  /** The second instance on Postgres: the same pieces as `boot`'s but the spool and the read-back, on its own connection. */
+  private async bootSecond(logger: ReturnType<typeof createLogger>): Promise<Instance> {
+    const db = counting(await this.connect(), this.costs, () => this.databaseAway);
+    const now = this.clock.now;
+    const metrics = createMetrics(db, now);
+    const rest = new REST({ api: this.config.discordApiUrl, retries: 0, timeout: 5000 }).setToken(this.config.discordToken);
+    rest.on('response', () => void (this.costs.requests++, this.secondRequests++));
+    const locks = await advisoryChannelLocks(this.postgresUrl!);
+    const worker = deliveryWorker(this.config, {
+      db,
+      discord: restChannels(rest),
+      logger,
+      metrics,
+      clock: this.clock,
+      coordinator: sharingChannels(locks),
+    });
+    const app = createApp({
+      db,
+      logger,
+      maxBodyBytes: this.config.maxBodyBytes,
+      findTarget: (slug) => findWebhookTarget(db, slug),
+      writeEvent: createEventWriter(db, now, this.config.dedupeWindowMs),
+      timestampToleranceMs: this.config.timestampToleranceMs,
+      secrets: createSecretBox(undefined, []),
+      metrics,
+      metricsToken: undefined,
+      onAccepted: () => worker.kick(),
+      requireSignature: false,
+      guilds: restGuildView(rest),
+      gatewayState: () => 'ready',
+      role: () => 'single',
+      deliveryHealth: () => worker.health(),
+      now,
+    });
+    const server = await new Promise<Server>((resolve) => {
+      const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+    });
+    worker.start();
+    const digests = new DigestScheduler({ db, logger, clock: this.clock, wake: () => worker.kick() });
+    return { db, worker, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, digests, locks };
+  }
+
+  /** Where the next webhook goes: this instance, or (on Postgres) the second one, in turn; while the database is away, the one with a spool. */
+  webhookUrl(): string {
+    if (this.databaseAway) return this.url;
+    this.turn += 1;
+    return this.second && this.turn % 2 === 0 ? this.second.url : this.url;
+  }
+
+  private async stopSecond(): Promise<void> {
+    const second = this.second;
+    this.second = undefined;
+    if (!second) return;
+    await second.worker.stop(0);
+    second.server.closeAllConnections();
+    await new Promise<void>((resolve) => second.server.close(() => resolve()));
+    await second.locks.close();
+    await second.db.close();
+  }
+
   /**
    * The process dies mid-whatever and starts again on the same database: the worker stops without
    * waiting for its sends (their answers still arrive, to a process that can no longer record
@@ -225,6 +303,8 @@ export class World {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.drainer.stop();
     this.spoolFile.close();
+    await this.stopSecond();
+    await this.locks?.close();
     await this.db.close();
     await this.boot();
   }
@@ -236,6 +316,8 @@ export class World {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.drainer.stop();
     this.spoolFile.close();
+    await this.stopSecond();
+    await this.locks?.close();
     await this.db.close();
     await this.cleanup();
   }
@@ -263,7 +345,7 @@ export class World {
   /** A webhook as Sentry sends it, signed at the simulated time. */
   post(slug: string, secret: string, resource: string, payload: Record<string, unknown>): Promise<Response> {
     const request = sentryRequest(resource, payload, secret, Math.floor(this.clock.now() / 1000));
-    return fetch(`${this.url}/hooks/${slug}`, { method: 'POST', body: request.body, headers: request.headers });
+    return fetch(`${this.webhookUrl()}/hooks/${slug}`, { method: 'POST', body: request.body, headers: request.headers });
   }
 
   /**
@@ -274,8 +356,9 @@ export class World {
   async quiet(): Promise<boolean> {
     const deadline = Date.now() + QUIET_WITHIN_MS;
     const settled = () => {
-      const { running, scheduled, inFlight, tidying } = this.worker.activity();
-      return !running && !scheduled && !tidying && inFlight <= this.discord.heldAnswers();
+      const workers = [this.worker, ...(this.second ? [this.second.worker] : [])].map((w) => w.activity());
+      const inFlight = workers.reduce((n, w) => n + w.inFlight, 0);
+      return workers.every((w) => !w.running && !w.scheduled && !w.tidying) && inFlight <= this.discord.heldAnswers();
     };
     while (Date.now() < deadline) {
       // Settled, and still so once pending callbacks have had their turn: only the clock can wake it now.
@@ -291,8 +374,8 @@ export class World {
     let quiet = await this.quiet();
     for (;;) {
       while (this.clock.step(until)) quiet = (await this.quiet()) && quiet;
-      // Quiet hours that ended on the way are summed up, and the digests delivered like any event.
-      if ((await this.digests.tick()) === 0) return quiet;
+      // Quiet hours that ended on the way are summed up (by whichever instance claims each), and the digests delivered like any event.
+      if ((await this.tickDigests()) === 0) return quiet;
       quiet = (await this.quiet()) && quiet;
     }
   }
@@ -301,8 +384,14 @@ export class World {
   async sleep(ms: number): Promise<boolean> {
     this.clock.jump(ms);
     let quiet = await this.quiet();
-    while ((await this.digests.tick()) > 0) quiet = (await this.quiet()) && quiet;
+    while ((await this.tickDigests()) > 0) quiet = (await this.quiet()) && quiet;
     return quiet;
+  }
+
+  /** Every instance looks for due digests at once, as replicas do; how many were made. */
+  private async tickDigests(): Promise<number> {
+    const made = await Promise.all([this.digests.tick(), ...(this.second ? [this.second.digests.tick()] : [])]);
+    return made.reduce((a, b) => a + b, 0);
   }
 
   logs(): string {
@@ -324,4 +413,52 @@ function counting(db: Database, costs: Costs, away: () => boolean): Database {
     close: () => inner.close(),
   });
   return wrap(db);
+}
+
+/** A second Dispatch on the same database (see World.second). */
+interface Instance {
+  db: Database;
+  worker: DeliveryWorker;
+  server: Server;
+  url: string;
+  digests: DigestScheduler;
+  locks: ChannelLocks;
+}
+
+interface ChannelLocks {
+  take(channelId: ChannelId): Promise<boolean>;
+  release(channelId: ChannelId): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Channel locks as replicas hold them (src/replicas/postgres-coordinator.ts): a session advisory
+ * lock per channel, in the coordinator's namespace, on a connection of the instance's own, one
+ * query at a time.
+ */
+async function advisoryChannelLocks(url: string): Promise<ChannelLocks> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = queue.then(work, work);
+    queue = run.catch(() => {});
+    return run;
+  };
+  return {
+    take: (channelId) =>
+      serial(
+        async () =>
+          (await client.query('select pg_try_advisory_lock($1, hashtext($2)) as ok', [CHANNEL_LOCKS, channelId])).rows[0].ok === true,
+      ),
+    release: (channelId) =>
+      serial(async () => void (await client.query('select pg_advisory_unlock($1, hashtext($2))', [CHANNEL_LOCKS, channelId]))),
+    close: () => serial(() => client.end()),
+  };
+}
+
+/** One process's coordinator, but for the channels: shared through `locks` when there are several instances. */
+function sharingChannels(locks: ChannelLocks | undefined): Coordinator {
+  const single = singleProcess();
+  return locks ? { ...single, takeChannel: (id) => locks.take(id), releaseChannel: (id) => locks.release(id) } : single;
 }
