@@ -12,6 +12,7 @@ import { createSecretBox } from '../../src/db/secret-box.js';
 import { openSqlite } from '../../src/db/sqlite.js';
 import { restChannels } from '../../src/delivery/sender.js';
 import { restGuildView } from '../../src/discord/guild-view.js';
+import { restPeople } from '../../src/discord/people.js';
 import type { DeliveryWorker } from '../../src/delivery/worker.js';
 import { deliveryWorker } from '../../src/dispatch.js';
 import { createApp } from '../../src/http/app.js';
@@ -171,6 +172,7 @@ export class World {
     this.worker = deliveryWorker(this.config, {
       db: this.db,
       discord: restChannels(rest),
+      people: restPeople(rest),
       logger,
       metrics,
       clock: this.clock,
