@@ -24,6 +24,9 @@ import { connectCommand } from './source-connect.js';
 import { schemaCommand } from './source-schema.js';
 import { templateClearCommand, templateListCommand, templatePreviewCommand, templateSetCommand } from './template.js';
 import type { Command, SlashHandler } from './types.js';
+import { meConnectCommand, meDisconnectCommand, meNotifyCommand, meShowCommand } from './me.js';
+import { issueAutocomplete, issueFindCommand } from './issue.js';
+import { DM_KINDS } from '../src/people/dm-kinds.js';
 
 const NAME_MAX = SOURCE_NAME_MAX;
 
@@ -217,6 +220,39 @@ const data = new SlashCommandBuilder()
   )
   .addSubcommandGroup((group) =>
     group
+      .setName('me')
+      .setDescription('Your own Sentry identity: your clicks act as you, Assign to me, direct messages')
+      .addSubcommand((sub) => sub.setName('show').setDescription('Your Sentry identity here and what it is used for'))
+      .addSubcommand((sub) => sub.setName('connect').setDescription('Connect a personal Sentry token of yours (a form)'))
+      .addSubcommand((sub) =>
+        sub
+          .setName('disconnect')
+          .setDescription('Delete your Sentry identity here, token and all')
+          .addBooleanOption((o) => o.setName('all').setDescription('In every server (default: this one)')),
+      )
+      .addSubcommand((sub) => {
+        sub.setName('notify').setDescription('Which direct messages you want about issues assigned to you');
+        for (const [kind, when] of Object.entries(DM_KINDS))
+          sub.addBooleanOption((o) => o.setName(kind).setDescription(`A DM when ${when}`.slice(0, 100)));
+        return sub;
+      }),
+  )
+  .addSubcommand((sub) =>
+    sub
+      .setName('issue')
+      .setDescription('Show a Sentry issue as its card, to you (post:true posts it as a live card)')
+      .addStringOption((o) =>
+        o
+          .setName('find')
+          .setDescription('Its short id (BACKEND-4F), number or Sentry URL')
+          .setRequired(true)
+          .setAutocomplete(true)
+          .setMaxLength(300),
+      )
+      .addBooleanOption((o) => o.setName('post').setDescription('Post it as a live card of the route that takes it')),
+  )
+  .addSubcommandGroup((group) =>
+    group
       .setName('template')
       .setDescription('Custom message templates')
       .addSubcommand((sub) =>
@@ -274,13 +310,22 @@ const HANDLERS = {
   'template preview': { acknowledge: 'reply', run: templatePreviewCommand },
   'template list': { acknowledge: 'reply', run: templateListCommand },
   'template clear': { acknowledge: 'reply', run: templateClearCommand },
+  // A member's own (any member; each checks what it must).
+  'me show': { acknowledge: 'reply', anyMember: true, run: meShowCommand },
+  'me connect': { acknowledge: 'modal', anyMember: true, run: meConnectCommand },
+  'me disconnect': { acknowledge: 'reply', anyMember: true, run: meDisconnectCommand },
+  'me notify': { acknowledge: 'reply', anyMember: true, run: meNotifyCommand },
+  issue: { acknowledge: 'reply', anyMember: true, run: issueFindCommand },
 } satisfies Record<string, SlashHandler>;
 
 export const dispatchCommand = {
   data,
   handlers: HANDLERS,
+  // `issue find` suggests only the cards the member may triage.
+  memberAutocomplete: (interaction) => interaction.options.getFocused(true).name === 'find',
   async autocomplete(interaction, ctx) {
     const focused = interaction.options.getFocused(true);
+    if (focused.name === 'find') return issueAutocomplete(interaction, ctx);
     let names: string[] = [];
     if (focused.name === 'source') names = await searchSourceNames(ctx.db, guildOf(interaction), String(focused.value));
     if (focused.name === 'route') {

@@ -18,7 +18,7 @@ import { restPeople, type DiscordPeople } from './discord/people.js';
 import { retryCardThreads } from './cards/thread-access.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { systemClock, type Clock } from './delivery/clock.js';
-import { commands, componentHandlers } from '../commands/index.js';
+import { commands, componentHandlers, messageCommands } from '../commands/index.js';
 import { createDiscordClient, gatewayState } from './discord/client.js';
 import { createInteractionRouter } from './discord/interaction-router.js';
 import { onServerChange } from './discord/server-changes.js';
@@ -216,7 +216,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   if (unreachable) logger.warn({ public_url: publicUrl }, `⚠️ ${unreachable}`);
 
   const route = createInteractionRouter(
-    { commands, components: componentHandlers },
+    { commands, components: componentHandlers, messageCommands },
     {
       db,
       logger,
@@ -233,6 +233,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       digests,
       keyPlace,
       databaseAway: () => spool?.isAway ?? false,
+      people,
     },
   );
   gateway = discordGateway(

@@ -87,10 +87,10 @@ export function disconnect(db: Database, userId: UserId, where: GuildId | 'every
 }
 
 /**
- * Sentry refused a member's token (401): it is dropped at once (the link stays, without it, so that
- * they can be told), and they are told `notice` in their next answer.
+ * Sentry refused a member's token (401): it is dropped at once (the link stays, without it, to say
+ * so in `/dispatch me`), and, when they were not told at once, they are told `notice` in their next answer.
  */
-export async function dropToken(db: Database, id: MemberLinkId, notice: string, now: number): Promise<void> {
+export async function dropToken(db: Database, id: MemberLinkId, notice: string | null, now: number): Promise<void> {
   targetsChanged();
   await db.run(sql`update member_links set token = null, notice = ${notice}, updated_at = ${now} where id = ${id}`);
 }

@@ -275,3 +275,10 @@ export function setSentryConnection(db: Database, source: Source, connection: Se
 export async function setSentryProblem(db: Database, sourceId: SourceId, problem: string | null): Promise<void> {
   await db.run(sql`update sources set sentry_problem = ${problem} where id = ${sourceId}`);
 }
+
+/** The Sentry URLs and organizations this server's sources are connected to (a few at most): what `/dispatch me connect` suggests. */
+export async function sentryPlacesOf(db: Database, guildId: GuildId): Promise<{ baseUrl: string | null; org: string | null }[]> {
+  const rows = await db.all<{ sentry_base_url: string | null; sentry_org: string | null }>(sql`
+    select distinct sentry_base_url, sentry_org from sources where guild_id = ${guildId} and sentry_token is not null and ${LIVE} limit 5`);
+  return rows.map((r) => ({ baseUrl: r.sentry_base_url, org: r.sentry_org }));
+}

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { CardState } from '../cards/card-state.js';
 import { fromIssue } from '../cards/issue-fields.js';
 import { merged } from '../cards/card-step.js';
+import { statusText } from '../cards/embed.js';
 import { LimitedEmbedBuilder } from '../embed/builder.js';
 import { COLORS, levelColor } from '../embed/colors.js';
 import { field } from '../embed/fields.js';
@@ -59,7 +60,7 @@ export function directMessageEmbed(input: DirectMessageInput): APIEmbed {
   const { data } = parseLoose(Payload, input.payload);
   const issue = data?.issue ? fromIssue(data.issue, data.resolution_type) : {};
   const state: Partial<CardState> = merged(input.card?.state ?? {}, issue);
-  const status = statusWords(state.status, state.substatus, state.resolution);
+  const status = statusText(state);
   const resolved = state.status === 'resolved';
   return new LimitedEmbedBuilder()
     .setAuthor({ name: [state.shortId ?? 'Sentry issue', state.project].filter(Boolean).join(' · ') })
@@ -71,7 +72,7 @@ export function directMessageEmbed(input: DirectMessageInput): APIEmbed {
         .join('\n'),
     )
     .setColor(resolved ? COLORS.green : levelColor(state.level))
-    .addFields(field('Status', status && escapeText(status)), field('Level', state.level && escapeText(state.level)))
+    .addFields(field('Status', status), field('Level', state.level && escapeText(state.level)))
     .setFooter({ text: `${input.sourceName} · a direct message from Dispatch · /dispatch me notify to choose which` })
     .toJSON();
 }
