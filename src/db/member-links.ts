@@ -133,10 +133,13 @@ export function leftServer(db: Database, guildId: GuildId, userId: UserId, now: 
   return disconnect(db, userId, guildId, now);
 }
 
-/** What the member is to be told once (a token refused, DMs closed), read and cleared in one go. */
-export async function takeNotices(db: Database, guildId: GuildId, userId: UserId): Promise<string[]> {
-  const rows = await db.all<{ notice: string }>(sql`
-    update member_links set notice = null where guild_id = ${guildId} and user_id = ${userId} and notice is not null
-    returning notice`);
-  return [...new Set(rows.map((r) => r.notice))];
+/** What the member is to be told once (their DMs found closed), read and cleared together: a notice cleared is one told. */
+export function takeNotices(db: Database, guildId: GuildId, userId: UserId): Promise<string[]> {
+  return db.transaction(async (tx) => {
+    const rows = await tx.all<{ id: number; notice: string }>(sql`
+      select id, notice from member_links where guild_id = ${guildId} and user_id = ${userId} and notice is not null`);
+    if (rows.length === 0) return [];
+    await tx.run(sql`update member_links set notice = null where id in ${rows.map((r) => Number(r.id))}`);
+    return [...new Set(rows.map((r) => r.notice))];
+  });
 }

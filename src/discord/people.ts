@@ -13,31 +13,24 @@ export interface DiscordPeople {
   isMember(guildId: GuildId, userId: UserId): Promise<boolean | undefined>;
 }
 
-/** A member's presence is taken as known for this long: a DM after they left goes out at most this late. */
-const MEMBER_TTL_MS = 60_000;
-const MAX_ENTRIES = 1000;
-
-export function restPeople(rest: REST, now: () => number = Date.now): DiscordPeople {
-  const seen = new Map<string, number>();
+/**
+ * Over REST. Membership is asked afresh before each DM (one request, a DM being rare): a member who
+ * left the server a moment ago gets nothing more about it.
+ */
+export function restPeople(rest: REST): DiscordPeople {
   return {
     async openDm(userId) {
       const channel = (await rest.post(Routes.userChannels(), { body: { recipient_id: userId } })) as { id: string };
       return asChannelId(channel.id);
     },
     async isMember(guildId, userId) {
-      const key = `${guildId}:${userId}`;
-      const at = seen.get(key);
-      if (at !== undefined && now() - at < MEMBER_TTL_MS) return true;
       try {
         await rest.get(Routes.guildMember(guildId, userId));
+        return true;
       } catch (error) {
         const code = error instanceof DiscordAPIError ? Number(error.code) : undefined;
-        if (code === UNKNOWN_MEMBER || code === UNKNOWN_GUILD) return false;
-        return undefined;
+        return code === UNKNOWN_MEMBER || code === UNKNOWN_GUILD ? false : undefined;
       }
-      if (seen.size >= MAX_ENTRIES) seen.clear();
-      seen.set(key, now());
-      return true;
     },
   };
 }
