@@ -152,8 +152,10 @@ export const triageHandler: ComponentHandler = {
     });
     if (!outcome.done) return withNotices(ctx, member, { content: `${outcome.unknown ? '⏳' : '❌'} ${outcome.words}`, components: [] });
     // On a card, the card shows it; on the clicker's own menu or buttons, the answer replaces them.
+    // (An issue shown by `/dispatch issue` may have no card: Sentry's answer names it.)
+    const named = typeof outcome.issue.shortId === 'string' ? outcome.issue.shortId : shortId;
     const answer: Answer | undefined = interaction.message.flags.has(MessageFlags.Ephemeral)
-      ? { content: doneWords(outcome, shortId), components: [] }
+      ? { content: doneWords(outcome, target.state?.shortId ?? named), components: [] }
       : undefined;
     return withNotices(ctx, member, answer);
   },

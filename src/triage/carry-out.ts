@@ -47,7 +47,7 @@ export interface Click {
 }
 
 export type ClickOutcome =
-  | { done: true; triage: TriagePayload['data']['triage']; acting: Acting }
+  | { done: true; triage: TriagePayload['data']['triage']; acting: Acting; issue: Record<string, unknown> }
   /** Not done: why, in words for the member; `unknown` when Sentry may still make it (the card follows Sentry then). */
   | { done: false; words: string; unknown: boolean };
 
@@ -93,8 +93,9 @@ export async function carryOut(deps: CarryOutDeps, click: Click): Promise<ClickO
     action: click.change.kind,
     as_member: acting.link !== undefined,
   };
+  let issue: Record<string, unknown>;
   try {
-    const issue = await acting.api.updateIssue(click.org, click.issueId, body);
+    issue = await acting.api.updateIssue(click.org, click.issueId, body);
     if (click.onCard && !(await record(deps, click, triage, issue)))
       throw new UserError('Done in Sentry, but this card is no longer managed by Dispatch: its route was removed meanwhile.');
   } catch (error) {
@@ -111,7 +112,7 @@ export async function carryOut(deps: CarryOutDeps, click: Click): Promise<ClickO
     return { done: false, unknown, words: await problemWords(deps, click, acting, error) };
   }
   deps.logger.info(about, 'triage action done');
-  return { done: true, triage, acting };
+  return { done: true, triage, acting, issue };
 }
 
 /** A refusal in words: the member's own token's (src/people/acting.ts), or the integration's, which `info` then shows too. */
