@@ -146,7 +146,8 @@ export const triageHandler: ComponentHandler = {
       ...target,
       org,
       integration,
-      onCard: target.state !== undefined,
+      // A click on a card, or on buttons of a card; not on an issue `/dispatch issue` showed without one.
+      onCard: target.state !== undefined || !interaction.message.flags.has(MessageFlags.Ephemeral),
       member: { ...member, name: displayName(interaction) },
       change: changeOf(interaction, kind),
     });

@@ -148,9 +148,9 @@ describe("a member's own Sentry identity", () => {
   });
 
   it('a connected and an unconnected member click the same card: each PUT carries its own token, and the thread says who', async () => {
-    await post(web, issueEvent('created', { assignedTo: null }));
+    await handled(h, await post(web, issueEvent('created', { assignedTo: null })));
     card = await h.discord.waitForMessage((m) => m.channel_id === web.channelId);
-    await expect.poll(() => labelsOf(current())).toContain('Archive…');
+    expect(labelsOf(current())).toContain('Archive…');
 
     await clickButton(h, alice, current(), 'Resolve');
     await expect
@@ -261,17 +261,13 @@ describe("a member's own Sentry identity", () => {
     expect(shownText(await answerOf(h.discord, slash(bob, 'disconnect', [], 'me')))).toContain('Disconnected');
     h.discord.clearInjected();
     h.dispatch.worker.kick();
-    await h.dispatch.worker.tidy();
-    await expect
-      .poll(
-        async () =>
-          (
-            await h.dispatch.db.all(
-              sql`select 1 from deliveries d join events e on e.seq = d.event_seq where e.id = ${waiting} and d.status <> 'delivered'`,
-            )
-          ).length,
-      )
-      .toBe(0);
+    const left = async () => {
+      // What the disconnect left is purged in the background: done now, as often as it takes.
+      await h.dispatch.worker.tidy();
+      const rows = sql`select 1 from deliveries d join events e on e.seq = d.event_seq where e.id = ${waiting} and d.status <> 'delivered'`;
+      return (await h.dispatch.db.all(rows)).length;
+    };
+    await expect.poll(left, { timeout: 5000 }).toBe(0);
     expect(dmsTo(bob)).toHaveLength(sent);
 
     // Connected again; a third source of the server, deleted while its DM waits.
@@ -299,17 +295,9 @@ describe("a member's own Sentry identity", () => {
   it('a member who left the server gets no DM about it, and their links there go', async () => {
     guildA.members = guildA.members!.filter((id) => id !== bob.userId);
     const sent = dmsTo(bob).length;
-    const left = await post(web, assigned(BOB, user(ALICE), { title: 'after bob left' }));
+    await post(web, assigned(BOB, user(ALICE), { title: 'after bob left' }));
     await expect.poll(async () => (await h.dispatch.db.all(sql`select 1 from member_links where user_id = ${bob.userId}`)).length).toBe(0);
-    await expect
-      .poll(async () =>
-        (
-          await h.dispatch.db.all<{ last_error: string }>(
-            sql`select d.last_error from deliveries d join events e on e.seq = d.event_seq where e.id = ${left} and d.status = 'failed'`,
-          )
-        ).map((r) => r.last_error),
-      )
-      .toEqual(['the member is no longer in the server']);
+    expect(h.logLines.some((l) => l.includes('a linked member left the server') && l.includes(bob.userId))).toBe(true);
     expect(dmsTo(bob)).toHaveLength(sent);
     guildA.members.push(bob.userId);
   });
