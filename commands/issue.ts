@@ -17,6 +17,7 @@ import { newestServerCards } from '../src/db/cards.js';
 import { routesOf } from '../src/db/routes.js';
 import type { Route } from '../src/db/schema.js';
 import { truncate } from '../src/embed/text.js';
+import { escapeText } from '../src/embed/markdown.js';
 import { guildOf, userOf } from '../src/ids.js';
 import { selectRoutes } from '../src/routing/select-routes.js';
 import { eventFacts } from '../src/sentry/facts.js';
@@ -102,7 +103,7 @@ async function show(ctx: CommandContext, asker: Asker, ref: IssueRef, posting: b
     : 'It has no live card in this server' + (posting ? '.' : ' (`post:true` posts one).');
   const posted = posting ? await post(ctx, asker, found, routes) : undefined;
   return (await withNotices(ctx, member, {
-    content: [`**${state.shortId ?? found.issueId}** from **${found.source.name}**, as Sentry has it now. ${where}`, posted]
+    content: [`**${escapeText(state.shortId ?? found.issueId)}** from **${found.source.name}**, as Sentry has it now. ${where}`, posted]
       .filter(Boolean)
       .join('\n'),
     embeds: [cardEmbed(state, { history: false })],

@@ -64,7 +64,7 @@ export function directMessageEmbed(input: DirectMessageInput): APIEmbed {
   const resolved = state.status === 'resolved';
   return new LimitedEmbedBuilder()
     .setAuthor({ name: [state.shortId ?? 'Sentry issue', state.project].filter(Boolean).join(' · ') })
-    .setTitle(state.title ?? state.shortId ?? 'An issue assigned to you')
+    .setTitle(oneLine(state.title ?? state.shortId) ?? 'An issue assigned to you')
     .setURL(state.url)
     .setDescription(
       [whatHappened(input.type, input.payload, state), input.card ? link('Its card in the server', input.card.url) : undefined]

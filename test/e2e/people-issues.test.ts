@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oneLine } from '../../src/embed/markdown.js';
 import { routesOf, updateRoute } from '../../src/db/routes.js';
 import { findSourceById, setSentryConnection } from '../../src/db/sources.js';
 import { asChannelId } from '../../src/ids.js';
@@ -182,7 +183,7 @@ describe('any issue on demand', () => {
     const shown = messageOf(await answerOf(h.discord, asked));
     expect(answeredEphemerally(h.discord, asked)).toBe(true); // only the member sees it
     expect(shown.content).toContain(`Its live card: https://discord.com/channels/${web.guildId}/${web.channelId}/${card.id}`);
-    expect(shown.embeds[0].title).toBe(created.data.issue.title);
+    expect(shown.embeds[0].title).toBe(oneLine(created.data.issue.title));
     expect(labelsOf(shown)).toContain('Assign…');
   });
 
@@ -255,7 +256,7 @@ describe('any issue on demand', () => {
   it('"Show Sentry issue" on a message shows the first Sentry issue it links to; a message without one says so', async () => {
     const target = messageShowing(h, web.channelId, 'PYTHON-Y')!;
     const shown = messageOf(await answerOf(h.discord, messageCommand(alice, 'Show Sentry issue', target)));
-    expect(shown.embeds[0].title).toBe(created.data.issue.title);
+    expect(shown.embeds[0].title).toBe(oneLine(created.data.issue.title));
     expect(shown.content).toContain(`Its live card: https://discord.com/channels/${web.guildId}/${web.channelId}/${card.id}`);
     const chat = { id: '1', channel_id: web.channelId, content: 'did anyone look at this? no link here' };
     expect(shownText(await answerOf(h.discord, messageCommand(alice, 'Show Sentry issue', chat)))).toContain(

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oneLine } from '../../src/embed/markdown.js';
 import { deleteSource, findSourceById, setSentryConnection } from '../../src/db/sources.js';
 import { updateRoute } from '../../src/db/routes.js';
 import { asGuildId, asRoleId } from '../../src/ids.js';
@@ -194,7 +195,7 @@ describe("a member's own Sentry identity", () => {
     await expect.poll(() => dmsTo(bob).length).toBe(1);
     const [dm] = dmsTo(bob);
     const embed = dm!.embeds[0] as Payload;
-    expect(embed.title).toBe(created.data.issue.title);
+    expect(embed.title).toBe(oneLine(created.data.issue.title));
     expect(embed.description).toContain('Assigned to you** by Alice');
     expect(embed.description).toContain(`https://discord.com/channels/${guildA.id}/${web.channelId}/${card.id}`);
     expect(dm!.allowed_mentions).toEqual({ parse: [], roles: [] });

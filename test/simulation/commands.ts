@@ -455,6 +455,8 @@ class LargeWebhook extends Step {
   toString() {
     return `LargeWebhook(slot ${this.slot}, ${this.kind}, issue ${this.pick})`;
   }
+}
+
 /** An assignment in Sentry to one of its users, made by another user or by themselves. */
 interface Assignment {
   to: string;

@@ -107,7 +107,7 @@ describe('a direct message', () => {
     });
     expect(embed.description).toContain('📌 **Assigned to you** by @\u200beveryone \\*\\*Alice\\*\\*');
     expect(embed.description).toContain('[Its card in the server](https://discord.com/channels/1/2/3)');
-    expect(embed.title).toBe(payload.data.issue.title); // a title is never markdown in Discord
+    expect(embed.title).toBe('\\<@&123\\> \\[click\\]\\(https://evil.example\\) @\u200bhere');
     expect(embed.footer?.text).toContain('web');
   });
 
