@@ -9,7 +9,7 @@ import { answerTo, chooseFromMenu, clickButton, connectMe, fieldOf, handled, lab
 import { snowflake, type FakeGuild, type PostedMessage } from '../support/fake-discord.js';
 import { FakeSentry } from '../support/fake-sentry.js';
 import { startHarness, testGuild, waitFor, type Harness, type TestSource } from '../support/harness.js';
-import { admin, answerOf, bool, plainMember, shownText, slash, type Member } from '../support/interactions.js';
+import { admin, answerOf, bool, plainMember, shownText, slash, str, type Member } from '../support/interactions.js';
 import { loadFixture } from '../support/sentry.js';
 
 /**
@@ -199,6 +199,10 @@ describe("a member's own Sentry identity", () => {
     expect(embed.description).toContain('Assigned to you** by Alice');
     expect(embed.description).toContain(`https://discord.com/channels/${guildA.id}/${web.channelId}/${card.id}`);
     expect(dm!.allowed_mentions).toEqual({ parse: [], roles: [] });
+    // The log names the DM for what it is (route commands never show its route), with no link into Bob's DMs.
+    const log = shownText(await answerOf(h.discord, slash(alice, 'log', [str('source', 'web')])));
+    expect(log).toContain('a direct message: ✅ posted');
+    expect(log).not.toContain(dm!.channel_id);
     // Bob takes it back himself in Sentry, then gives it to himself again: his own changes, no DM.
     await handled(h, await post(web, assigned(BOB, user(BOB), { title: 'second' })));
     expect(dmsTo(bob)).toHaveLength(1);
