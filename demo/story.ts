@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { PostedMessage } from '../test/support/fake-discord.js';
-import { admin, componentClick, interact, shownText, type Member } from '../test/support/interactions.js';
+import { admin, componentClick, interact, shownText } from '../test/support/interactions.js';
 import { loadFixture } from '../test/support/sentry.js';
 import { SENTRY_TOKEN, until, type Loopback } from './loopback.js';
 import { record, view, type Recording } from './recording.js';
-import type { MessageView } from './transcript.js';
 import { BURST_ERRORS, burstIssueOf } from './burst.js';
+import { people } from './story-people.js';
+import { answerView, carries, fieldOf } from './story-views.js';
 
 /**
  * The story `npm run demo` plays, from the repo's Sentry fixtures (test/fixtures/sentry/): a
@@ -101,23 +101,6 @@ function burstIssue(i: number): Payload {
 
 export const EXAMPLE_TEMPLATE = fileURLToPath(new URL('templates/compact-issue-line.json', import.meta.url));
 
-const carries = (message: PostedMessage | undefined, text: string) => JSON.stringify(message?.embeds ?? []).includes(text);
-const fieldOf = (message: PostedMessage | undefined, name: string): string | undefined =>
-  (message?.embeds[0]?.fields as { name: string; value: string }[] | undefined)?.find((f) => f.name === name)?.value;
-
-/** What the bot answered to an interaction, as a message only the member sees. */
-function answerView(answer: { kind: string; body: any }): MessageView {
-  const message = answer.kind === 'callback' ? answer.body?.data : answer.body;
-  return {
-    id: `answer-${answer.kind}-${Date.now()}`,
-    at: Date.now(),
-    content: message?.content ?? '',
-    embeds: message?.embeds ?? [],
-    components: message?.components ?? [],
-    ephemeral: true,
-  };
-}
-
 /** Plays the story against a started loopback, saying each step with `say`; resolves with what Discord holds at the end. */
 export async function playStory(loop: Loopback, say: (step: string) => void): Promise<Recording> {
   const { discord } = loop;
@@ -190,7 +173,7 @@ export async function playStory(loop: Loopback, say: (step: string) => void): Pr
     'the metric alert card to be resolved',
   );
   say(`issue.resolved and the metric alert resolved → both cards turn green`);
-  await people(loop, slug, panels, say);
+  await people(loop, { slug, cards: STORY.cards, issueEvent }, panels, say);
 
   // A burst while #sentry-feed answers slowly: it waits past FLOOD_AFTER and is summarized there; #sentry batches cards.
   let release = () => {};
@@ -250,84 +233,6 @@ export async function playStory(loop: Loopback, say: (step: string) => void): Pr
       digest: find(feed, 'Digest so far'),
     },
   });
-}
-
-/** The story's connected member: Bob, of the server, who is Sentry's user Bob (the loopback Sentry's member 502). */
-const BOB = { id: '502', name: 'Bob', email: 'bob@example.com' };
-const BOB_TOKEN = 'sntryu_demo-bob-personal-token';
-
-/** A second issue of the story's project, Bob's to look after: its own card. */
-const MAILER = {
-  id: '1234567901',
-  shortId: 'PYTHON-Z',
-  title: "TypeError: Cannot read properties of undefined (reading 'email')",
-  culprit: 'app/mailer.js in sendWelcomeEmail',
-  level: 'error',
-};
-const mailerEvent = (action: string, changes: Payload = {}): Payload => {
-  const web_url = String(ISSUE.web_url).replace(String(ISSUE.id), MAILER.id);
-  return issueEvent(action, {
-    ...MAILER,
-    web_url,
-    permalink: web_url,
-    url: String(ISSUE.url).replace(String(ISSUE.id), MAILER.id),
-    ...changes,
-  });
-};
-
-/**
- * People: Bob connects his own Sentry identity; a new issue comes in, Alice gives it to him in
- * Sentry (he gets a DM with it and a link to its card), and he archives it for 24 hours from the
- * card, as himself (Sentry's activity names him; the card's thread says so).
- */
-async function people(loop: Loopback, slug: string, panels: Recording['panels'], say: (step: string) => void) {
-  const { discord } = loop;
-  const cards = loop.channel(STORY.cards).id;
-  const bob: Member = { ...admin(loop.guild), username: 'bob' };
-  loop.sentry.addPersonalToken(BOB_TOKEN, BOB);
-  const connected = await loop.form('me', 'connect', [], { token: BOB_TOKEN, url: loop.sentry.url, org: 'example-org' }, bob);
-  if (!shownText(connected).includes('Connected as Bob')) throw new Error(`demo: me connect answered ${shownText(connected)}`);
-  panels.push({
-    id: 'me-connect',
-    caption: 'bob runs /dispatch me connect and pastes a personal token of his',
-    messages: [answerView(connected)],
-  });
-  say('/dispatch me connect (bob, a personal Sentry token) → his clicks act as him in Sentry, issues assigned to him come as DMs');
-
-  await loop.webhook(slug, 'issue', mailerEvent('created'));
-  const card = await discord.waitForMessage((m) => m.channel_id === cards && carries(m, MAILER.shortId));
-  const assigned = mailerEvent('assigned', { assignedTo: { type: 'user', id: BOB.id, name: BOB.name, email: BOB.email } });
-  assigned.actor = { type: 'user', id: 501, name: 'Alice' };
-  assigned.data = { ...assigned.data, assignee: { type: 'user', id: Number(BOB.id), name: BOB.name, email: BOB.email } };
-  await loop.webhook(slug, 'issue', assigned);
-  await until(() => discord.directMessagesTo(bob.userId).length > 0, 'the DM to bob');
-  panels.push({
-    id: 'dm',
-    caption:
-      'Alice assigns a new issue to Bob in Sentry: Sentry’s webhook names him, and he gets a direct message with the issue and a link to its card',
-    messages: discord.directMessagesTo(bob.userId).map((m) => view(m, discord)),
-  });
-  say(`issue.created ${MAILER.shortId}, then issue.assigned to Bob in Sentry → a DM to bob with the issue and a link to its card`);
-
-  const now = () => discord.message(card.id)!;
-  await until(() => fieldOf(now(), 'Assigned to') === BOB.name, 'the card to say Bob');
-  const archive = now()
-    .components.flatMap((row: { components: { label?: string; custom_id?: string }[] }) => row.components)
-    .find((c) => c.label === 'Archive…');
-  if (!archive?.custom_id) throw new Error('demo: the card has no Archive… button');
-  const clicked = view(now(), discord);
-  const opened = await interact(discord, componentClick(bob, now(), archive.custom_id));
-  const menu = await discord.waitForResponse((r) => r.token === opened.token && r.kind === 'edit');
-  panels.push({
-    id: 'archive',
-    caption: 'bob clicks Archive… on the card: Sentry’s choices, only he sees them',
-    messages: [clicked, answerView(menu)],
-  });
-  const select = menu.body.components[0].components[0];
-  const own = { id: 'bob-archive-menu', channel_id: card.channel_id, components: menu.body.components, embeds: [], flags: 64 };
-  await interact(discord, componentClick(bob, own, select.custom_id, ['archive-24h']));
-  await until(() => /^archived for 24 h, until /.test(fieldOf(now(), 'Status') ?? ''), 'the card archived for 24 h');
-  say('bob chooses Archive… → For 24 hours → archived in Sentry as him; the card says "archived for 24 h, until …"');
 }
 
 /** Until the loopback Discord has had no request for a moment: every edit and thread line has landed. */
