@@ -24,9 +24,8 @@ import { connectCommand } from './source-connect.js';
 import { schemaCommand } from './source-schema.js';
 import { templateClearCommand, templateListCommand, templatePreviewCommand, templateSetCommand } from './template.js';
 import type { Command, SlashHandler } from './types.js';
-import { meConnectCommand, meDisconnectCommand, meNotifyCommand, meShowCommand } from './me.js';
-import { issueAutocomplete, issueFindCommand } from './issue.js';
-import { DM_KINDS } from '../src/people/dm-kinds.js';
+import { meConnectCommand, meDisconnectCommand, meGroup, meNotifyCommand, meShowCommand } from './me.js';
+import { issueAutocomplete, issueFindCommand, issueSubcommand } from './issue.js';
 
 const NAME_MAX = SOURCE_NAME_MAX;
 
@@ -218,39 +217,8 @@ const data = new SlashCommandBuilder()
           .addStringOption(sourceOption),
       ),
   )
-  .addSubcommandGroup((group) =>
-    group
-      .setName('me')
-      .setDescription('Your own Sentry identity: your clicks act as you, Assign to me, direct messages')
-      .addSubcommand((sub) => sub.setName('show').setDescription('Your Sentry identity here and what it is used for'))
-      .addSubcommand((sub) => sub.setName('connect').setDescription('Connect a personal Sentry token of yours (a form)'))
-      .addSubcommand((sub) =>
-        sub
-          .setName('disconnect')
-          .setDescription('Delete your Sentry identity here, token and all')
-          .addBooleanOption((o) => o.setName('all').setDescription('In every server (default: this one)')),
-      )
-      .addSubcommand((sub) => {
-        sub.setName('notify').setDescription('Which direct messages you want about issues assigned to you');
-        for (const [kind, when] of Object.entries(DM_KINDS))
-          sub.addBooleanOption((o) => o.setName(kind).setDescription(`A DM when ${when}`.slice(0, 100)));
-        return sub;
-      }),
-  )
-  .addSubcommand((sub) =>
-    sub
-      .setName('issue')
-      .setDescription('Show a Sentry issue as its card, to you (post:true posts it as a live card)')
-      .addStringOption((o) =>
-        o
-          .setName('find')
-          .setDescription('Its short id (BACKEND-4F), number or Sentry URL')
-          .setRequired(true)
-          .setAutocomplete(true)
-          .setMaxLength(300),
-      )
-      .addBooleanOption((o) => o.setName('post').setDescription('Post it as a live card of the route that takes it')),
-  )
+  .addSubcommandGroup(meGroup)
+  .addSubcommand(issueSubcommand)
   .addSubcommandGroup((group) =>
     group
       .setName('template')

@@ -6,6 +6,7 @@ import {
   type AutocompleteInteraction,
   type GuildMember,
   type PermissionsBitField,
+  type SlashCommandSubcommandBuilder,
 } from 'discord.js';
 import { FOUND_EVENT_TYPE, type FoundPayload } from '../src/cards/fold-found.js';
 import { recordCardEvent } from '../src/cards/card-events.js';
@@ -30,6 +31,22 @@ import { cardButtons } from '../src/triage/components.js';
 import { UserError } from '../src/user-error.js';
 import { withNotices } from './notices.js';
 import type { Answer, CommandContext, CommandInvocation, MessageCommand, MessageInvocation } from './types.js';
+
+/** `/dispatch issue find:<…> [post]`: any issue on demand (Manage Server or a triage role of its source's routes). */
+export function issueSubcommand(sub: SlashCommandSubcommandBuilder): SlashCommandSubcommandBuilder {
+  return sub
+    .setName('issue')
+    .setDescription('Show a Sentry issue as its card, to you (post:true posts it as a live card)')
+    .addStringOption((o) =>
+      o
+        .setName('find')
+        .setDescription('Its short id (BACKEND-4F), number or Sentry URL')
+        .setRequired(true)
+        .setAutocomplete(true)
+        .setMaxLength(300),
+    )
+    .addBooleanOption((o) => o.setName('post').setDescription('Post it as a live card of the route that takes it'));
+}
 
 /**
  * Any Sentry issue on demand: `/dispatch issue find` (a short id, a number or a Sentry URL) and

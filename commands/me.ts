@@ -1,4 +1,4 @@
-import { ModalBuilder } from 'discord.js';
+import { ModalBuilder, type SlashCommandSubcommandGroupBuilder } from 'discord.js';
 import { disconnect, linksOf, saveLink, setDirectMessages } from '../src/db/member-links.js';
 import type { MemberLink } from '../src/db/schema.js';
 import { sentryPlacesOf } from '../src/db/sources.js';
@@ -13,6 +13,27 @@ import { customId, relativeTime } from './replies.js';
 import { assertFormFresh } from './source-create.js';
 import { grantedScopes, input, ORG_PATTERN } from './source-connect.js';
 import type { Answer, CommandContext, CommandInvocation, ComponentHandler } from './types.js';
+
+/** `/dispatch me …`: a member's own Sentry identity and direct messages (any member, for themselves). */
+export function meGroup(group: SlashCommandSubcommandGroupBuilder): SlashCommandSubcommandGroupBuilder {
+  return group
+    .setName('me')
+    .setDescription('Your own Sentry identity: your clicks act as you, Assign to me, direct messages')
+    .addSubcommand((sub) => sub.setName('show').setDescription('Your Sentry identity here and what it is used for'))
+    .addSubcommand((sub) => sub.setName('connect').setDescription('Connect a personal Sentry token of yours (a form)'))
+    .addSubcommand((sub) =>
+      sub
+        .setName('disconnect')
+        .setDescription('Delete your Sentry identity here, token and all')
+        .addBooleanOption((o) => o.setName('all').setDescription('In every server (default: this one)')),
+    )
+    .addSubcommand((sub) => {
+      sub.setName('notify').setDescription('Which direct messages you want about issues assigned to you');
+      for (const [kind, when] of Object.entries(DM_KINDS))
+        sub.addBooleanOption((o) => o.setName(kind).setDescription(`A DM when ${when}`.slice(0, 100)));
+      return sub;
+    });
+}
 
 /**
  * `/dispatch me`: a member's own Sentry identity in this server (src/people/). Any member may use
