@@ -5,6 +5,7 @@ import type { IncomingEvent } from '../db/events.js';
 import type { CardKey, GuildId, RouteId, SourceId } from '../ids.js';
 import { eventFacts } from '../sentry/facts.js';
 import { DEFAULT_SENTRY_URL } from '../sentry-api/url-guard.js';
+import type { DmKind } from './dm-kinds.js';
 import { DM_EVENT_TYPES, dmKindOf, dmRecipients, dmSubjectOf } from './dm-select.js';
 
 /**
@@ -17,18 +18,40 @@ import { DM_EVENT_TYPES, dmKindOf, dmRecipients, dmSubjectOf } from './dm-select
  */
 export async function withDirectMessages(tx: Database, input: IncomingEvent, now: number): Promise<IncomingEvent> {
   if (!DM_EVENT_TYPES.has(input.eventType)) return input;
+  const about = mayBeAbout(input);
+  if (!about) return input;
   // In a savepoint of its own: whatever goes wrong here costs the DMs, never the event.
-  const dms = await tx.transaction((inner) => directMessageRoutes(inner, input, now)).catch(() => []);
+  const dms = await tx.transaction((inner) => directMessageRoutes(inner, input, about, now)).catch(() => []);
   return dms.length === 0 ? input : { ...input, routes: [...input.routes, ...dms] };
 }
 
-async function directMessageRoutes(db: Database, input: IncomingEvent, now: number): Promise<{ id: RouteId; solo: true }[]> {
-  const payload: unknown = JSON.parse(input.text);
+/**
+ * Whether the event may be about someone, from its payload alone: an assignment, resolution or
+ * regression names its user assignee, a comment's is on its card. Most are about nobody (no
+ * assignee, a team's), and cost the webhook's transaction no statement.
+ */
+function mayBeAbout(input: IncomingEvent): { payload: unknown; kind: DmKind } | undefined {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(input.text);
+  } catch {
+    return undefined;
+  }
   const kind = dmKindOf(input.eventType, payload);
+  if (!kind || (kind !== 'comments' && !dmSubjectOf(input.eventType, payload))) return undefined;
+  return { payload, kind };
+}
+
+async function directMessageRoutes(
+  db: Database,
+  input: IncomingEvent,
+  { payload, kind }: { payload: unknown; kind: DmKind },
+  now: number,
+): Promise<{ id: RouteId; solo: true }[]> {
   const source = await db.get<{ guild_id: GuildId; sentry_base_url: string | null; sentry_org: string | null }>(
     sql`select guild_id, sentry_base_url, sentry_org from sources where id = ${input.sourceId}`,
   );
-  if (!kind || !source) return [];
+  if (!source) return [];
   const onCard = kind === 'comments' && input.cardKey ? await cardAssignee(db, input.sourceId, input.cardKey as CardKey) : undefined;
   const subject = dmSubjectOf(input.eventType, payload, onCard);
   if (!subject) return [];
