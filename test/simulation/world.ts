@@ -275,6 +275,7 @@ export class World {
     const worker = deliveryWorker(this.config, {
       db,
       discord: restChannels(rest),
+      people: restPeople(rest),
       logger,
       metrics,
       clock: this.clock,
