@@ -21,6 +21,8 @@ const ON_POSTGRES = [
   'test/e2e/quiet-hours.test.ts',
   'test/e2e/cards.test.ts',
   'test/e2e/triage.test.ts',
+  'test/e2e/people.test.ts',
+  'test/e2e/people-issues.test.ts',
   'test/e2e/crash-recovery.test.ts',
   'test/e2e/replicas.test.ts',
   'test/e2e/replicas-partition.test.ts',

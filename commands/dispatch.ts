@@ -24,6 +24,8 @@ import { connectCommand } from './source-connect.js';
 import { schemaCommand } from './source-schema.js';
 import { templateClearCommand, templateListCommand, templatePreviewCommand, templateSetCommand } from './template.js';
 import type { Command, SlashHandler } from './types.js';
+import { meConnectCommand, meDisconnectCommand, meGroup, meNotifyCommand, meShowCommand } from './me.js';
+import { issueAutocomplete, issueFindCommand, issueSubcommand } from './issue.js';
 
 const NAME_MAX = SOURCE_NAME_MAX;
 
@@ -215,6 +217,8 @@ const data = new SlashCommandBuilder()
           .addStringOption(sourceOption),
       ),
   )
+  .addSubcommandGroup(meGroup)
+  .addSubcommand(issueSubcommand)
   .addSubcommandGroup((group) =>
     group
       .setName('template')
@@ -274,13 +278,22 @@ const HANDLERS = {
   'template preview': { acknowledge: 'reply', run: templatePreviewCommand },
   'template list': { acknowledge: 'reply', run: templateListCommand },
   'template clear': { acknowledge: 'reply', run: templateClearCommand },
+  // A member's own (any member; each checks what it must).
+  'me show': { acknowledge: 'reply', anyMember: true, run: meShowCommand },
+  'me connect': { acknowledge: 'modal', anyMember: true, run: meConnectCommand },
+  'me disconnect': { acknowledge: 'reply', anyMember: true, run: meDisconnectCommand },
+  'me notify': { acknowledge: 'reply', anyMember: true, run: meNotifyCommand },
+  issue: { acknowledge: 'reply', anyMember: true, run: issueFindCommand },
 } satisfies Record<string, SlashHandler>;
 
 export const dispatchCommand = {
   data,
   handlers: HANDLERS,
+  // `issue find` suggests only the cards the member may triage.
+  memberAutocomplete: (interaction) => interaction.options.getFocused(true).name === 'find',
   async autocomplete(interaction, ctx) {
     const focused = interaction.options.getFocused(true);
+    if (focused.name === 'find') return issueAutocomplete(interaction, ctx);
     let names: string[] = [];
     if (focused.name === 'source') names = await searchSourceNames(ctx.db, guildOf(interaction), String(focused.value));
     if (focused.name === 'route') {

@@ -12,11 +12,28 @@ import type { CommandContext, CommandInvocation, ComponentHandler } from './type
 
 /** What triage needs; `event:admin` covers `event:write`, which covers `event:read`. */
 const NEEDED_SCOPES = ['event:read', 'event:write'] as const;
-const SCOPE_COVERS: Record<string, string[]> = { 'event:admin': ['event:write', 'event:read'], 'event:write': ['event:read'] };
-const ORG_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const SCOPE_COVERS: Record<string, string[]> = {
+  'event:admin': ['event:write', 'event:read'],
+  'event:write': ['event:read'],
+  'member:admin': ['member:write', 'member:read'],
+  'member:write': ['member:read'],
+};
+export const ORG_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-function input(id: string, label: string, description: string, options: { value?: string; max: number }): LabelBuilder {
-  const field = new TextInputBuilder().setCustomId(id).setStyle(TextInputStyle.Short).setRequired(false).setMaxLength(options.max);
+/** The scopes a token's scopes grant, the higher ones covering the lower. */
+export const grantedScopes = (scopes: readonly string[]): Set<string> => new Set(scopes.flatMap((s) => [s, ...(SCOPE_COVERS[s] ?? [])]));
+
+export function input(
+  id: string,
+  label: string,
+  description: string,
+  options: { value?: string; max: number; required?: boolean },
+): LabelBuilder {
+  const field = new TextInputBuilder()
+    .setCustomId(id)
+    .setStyle(TextInputStyle.Short)
+    .setRequired(options.required ?? false)
+    .setMaxLength(options.max);
   if (options.value) field.setValue(options.value);
   return new LabelBuilder().setLabel(label).setDescription(description).setTextInputComponent(field);
 }
@@ -80,7 +97,7 @@ export const connectModalHandler: ComponentHandler = {
       ctx.logger.warn({ ...about, problem: error.problem.kind }, 'Sentry API token check failed');
       return { content: `❌ Not connected. ${describeSentryProblem(error.problem)}` };
     }
-    const granted = new Set(who.scopes.flatMap((s) => [s, ...(SCOPE_COVERS[s] ?? [])]));
+    const granted = grantedScopes(who.scopes);
     const missing = NEEDED_SCOPES.filter((s) => !granted.has(s));
     if (missing.length > 0) {
       return {

@@ -1,6 +1,7 @@
 import { EmbedBuilder } from 'discord.js';
 import { retrySource } from '../src/db/deliveries.js';
 import { recentEvents } from '../src/db/events.js';
+import { dmRouteIds } from '../src/db/dm-routes.js';
 import { deferProbe, holdsOfChannels } from '../src/db/holds.js';
 import { routesOf } from '../src/db/routes.js';
 import type { DeliveryRow, EventRow, Hold, Route, Source } from '../src/db/schema.js';
@@ -53,8 +54,10 @@ export async function retryCommand(interaction: Interaction, ctx: CommandContext
   return { content: lines.join('\n') };
 }
 
-function outcome(delivery: DeliveryRow, guildId: GuildId, hold: Hold | undefined, enabled: boolean): string {
-  const link = delivery.messageId ? ` [message](https://discord.com/channels/${guildId}/${delivery.channelId}/${delivery.messageId})` : '';
+function outcome(delivery: DeliveryRow, guildId: GuildId | undefined, hold: Hold | undefined, enabled: boolean): string {
+  // A DM has no link the server's members could open: it lives in one member's direct messages.
+  const link =
+    delivery.messageId && guildId ? ` [message](https://discord.com/channels/${guildId}/${delivery.channelId}/${delivery.messageId})` : '';
   switch (delivery.status) {
     case 'delivered':
       return `✅ posted${link}`;
@@ -85,13 +88,15 @@ function logLine(
   routes: ReadonlyMap<number, Route>,
   holds: ReadonlyMap<string, Hold>,
   source: Pick<Source, 'guildId' | 'enabled'>,
+  directMessages: ReadonlySet<RouteId>,
 ): string {
-  const name = (routeId: RouteId) => routes.get(routeId)?.name ?? 'a removed route';
-  const many = routes.size > 1;
+  const name = (routeId: RouteId) => routes.get(routeId)?.name ?? (directMessages.has(routeId) ? 'a direct message' : 'a removed route');
+  const many = routes.size > 1 || deliveries.some((d) => directMessages.has(d.routeId));
   // A waiting delivery goes where its route posts now; one being sent, where its send began.
   const channelOf = (d: DeliveryRow) => (d.status === 'pending' ? (routes.get(d.routeId)?.channelId ?? d.channelId) : d.channelId);
   const outcomes = deliveries.map(
-    (d) => `${many ? `${name(d.routeId)}: ` : ''}${outcome(d, source.guildId, holds.get(channelOf(d)), source.enabled)}`,
+    (d) =>
+      `${many ? `${name(d.routeId)}: ` : ''}${outcome(d, directMessages.has(d.routeId) ? undefined : source.guildId, holds.get(channelOf(d)), source.enabled)}`,
   );
   const filteredBy = (JSON.parse(event.filteredBy) as RouteId[]).map(name);
   if (filteredBy.length > 0) outcomes.push(`🚫 filtered out by ${filteredBy.join(', ')}`);
@@ -109,7 +114,12 @@ export async function logCommand(interaction: Interaction, ctx: CommandContext):
     routes.map((r) => r.channelId),
   );
   const byId = new Map(routes.map((r) => [r.id, r]));
-  const lines = recent.map(({ event, deliveries }) => logLine(event, deliveries, byId, holds, source));
+  // Route commands never show a member's DM route; the log names it for what it is.
+  const directMessages = await dmRouteIds(
+    ctx.db,
+    recent.flatMap(({ deliveries }) => deliveries.map((d) => d.routeId).filter((id) => !byId.has(id))),
+  );
+  const lines = recent.map(({ event, deliveries }) => logLine(event, deliveries, byId, holds, source, directMessages));
   const embed = new EmbedBuilder()
     .setTitle(`Last ${LOG_LENGTH} events of ${source.name}`)
     .setColor(COLORS.blue)

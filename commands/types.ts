@@ -7,8 +7,10 @@ import type {
   ChatInputCommandInteraction,
   InteractionEditReplyOptions,
   ModalBuilder,
+  MessageContextMenuCommandInteraction,
   ModalSubmitInteraction,
   RESTPostAPIChatInputApplicationCommandsJSONBody,
+  RESTPostAPIContextMenuApplicationCommandsJSONBody,
   StringSelectMenuInteraction,
 } from 'discord.js';
 import type { Database } from '../src/db/database.js';
@@ -17,6 +19,7 @@ import type { FloodSettings } from '../src/delivery/policy.js';
 import type { SendMessage } from '../src/delivery/sender.js';
 import type { Logger } from '../src/logger.js';
 import type { UrlPolicy } from '../src/sentry-api/url-guard.js';
+import type { DiscordPeople } from '../src/discord/people.js';
 
 /** What handlers may use; built once at start-up and passed down. */
 export interface CommandContext {
@@ -50,6 +53,8 @@ export interface CommandContext {
   keyPlace: KeyPlace;
   /** True while this replica knows Postgres is away (src/spool): commands are answered that it is, at once. */
   databaseAway?: () => boolean;
+  /** A member's DM channel with the bot, for `/dispatch me` (src/discord/people.ts). */
+  people: Pick<DiscordPeople, 'openDm'>;
 }
 
 /**
@@ -84,10 +89,28 @@ type AnswerMethod =
 /** A `/dispatch` invocation as its handler sees it: what was asked, not how to answer. */
 export type CommandInvocation = Omit<ChatInputCommandInteraction<'cached'>, AnswerMethod>;
 
-/** A subcommand's handler: deferred, it returns its answer; opening a form, it returns the form. */
-export type SlashHandler =
+/**
+ * A subcommand's handler: deferred, it returns its answer; opening a form, it returns the form.
+ * `anyMember`: not only members with Manage Server (a member's own settings, `/dispatch me`; or a
+ * handler that checks who may itself, `/dispatch issue`).
+ */
+export type SlashHandler = { anyMember?: true } & (
   | { acknowledge: 'reply'; run(interaction: CommandInvocation, ctx: CommandContext): Promise<Answer> }
-  | { acknowledge: 'modal'; run(interaction: CommandInvocation, ctx: CommandContext): Promise<ModalBuilder> };
+  | { acknowledge: 'modal'; run(interaction: CommandInvocation, ctx: CommandContext): Promise<ModalBuilder> }
+);
+
+/** A message command (a message's Apps menu) as its handler sees it: the message it was used on, and who used it. */
+export type MessageInvocation = Omit<MessageContextMenuCommandInteraction<'cached'>, AnswerMethod>;
+
+/**
+ * A message command: its definition and its handler, deferred like a subcommand's. Discord hands it
+ * the target message, so it needs no Message Content intent. Its handler checks who may use it.
+ */
+export interface MessageCommand {
+  data: { name: string; toJSON(): RESTPostAPIContextMenuApplicationCommandsJSONBody };
+  acknowledge: 'reply';
+  run(interaction: MessageInvocation, ctx: CommandContext): Promise<Answer>;
+}
 
 /** A slash command: its definition and its handlers (the discord.js guide's `{ data, execute }`, one handler per subcommand). */
 export interface Command {
@@ -95,6 +118,8 @@ export interface Command {
   /** Its handlers by subcommand path (`source create`), each declaring how it is acknowledged. */
   handlers: Readonly<Record<string, SlashHandler>>;
   autocomplete?(interaction: AutocompleteInteraction<'cached'>, ctx: CommandContext): Promise<void>;
+  /** Whether this autocomplete is one a member without Manage Server may use (it then shows only what they may see). */
+  memberAutocomplete?(interaction: AutocompleteInteraction<'cached'>): boolean;
 }
 
 /** The acknowledgements that come before the work: a button, menu or form submit of ours never answers with a form. */

@@ -29,10 +29,10 @@ export interface Loopback {
   channel(name: string): FakeChannel;
   /** `/dispatch source create` and its form: the source's webhook slug, and what Dispatch answered. */
   createSource(name: string, channel: string, layout: 'card' | 'feed'): Promise<{ slug: string; answer: string }>;
-  /** Runs a `/dispatch` command and returns the bot's answer to it. */
-  command(group: string, sub: string, options: [string, string | boolean][]): ReturnType<typeof answerOf>;
+  /** Runs a `/dispatch` command (as alice, or `as` another member) and returns the bot's answer to it. */
+  command(group: string, sub: string, options: [string, string | boolean][], as?: Member): ReturnType<typeof answerOf>;
   /** A command that opens a form, then the form submitted with `values`: the bot's answer. */
-  form(group: string, sub: string, options: [string, string][], values: Record<string, string>): ReturnType<typeof answerOf>;
+  form(group: string, sub: string, options: [string, string][], values: Record<string, string>, as?: Member): ReturnType<typeof answerOf>;
   /** A signed webhook, as Sentry sends it; resolves once Dispatch has answered 202. */
   webhook(slug: string, resource: string, payload: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
@@ -109,11 +109,11 @@ export async function startLoopback(channels: string[], env: Record<string, stri
       if (!/secret/i.test(secret)) throw new Error(`demo: source secret answered ${secret}`);
       return { slug, answer };
     },
-    command: (group, sub, options) => answerOf(discord, slash(alice, sub, optionsOf(options), group)),
-    async form(group, sub, options, values) {
-      const opened = await interact(discord, slash(alice, sub, optionsOf(options), group));
+    command: (group, sub, options, as = alice) => answerOf(discord, slash(as, sub, optionsOf(options), group)),
+    async form(group, sub, options, values, as = alice) {
+      const opened = await interact(discord, slash(as, sub, optionsOf(options), group));
       if (opened.body?.type !== 9) throw new Error(`demo: /dispatch ${group} ${sub} answered ${shownText(opened)}`);
-      return answerOf(discord, modalSubmit(alice, opened.body.data.custom_id, values));
+      return answerOf(discord, modalSubmit(as, opened.body.data.custom_id, values));
     },
     async webhook(slug, resource, payload) {
       const { body, headers } = sentryRequest(resource, payload, SECRET);

@@ -33,8 +33,8 @@ const PAGE_STYLES = `
   .state-captions div { flex: 1 1 0; padding: 8px 16px; font-size: 14px; color: #f2f3f5; border-left: 1px solid #3f4147; }
   .panel .discord-header, .panel .discord-messages > div:last-child { display: none; }
   /* The triage panel shows the member's menu opened, its choices listed under it. */
-  #panel-triage .discord-select-menu { height: auto; flex-wrap: wrap; padding: 8px; }
-  #panel-triage .discord-select-menu > div[style*="position: absolute"] { display: block !important; position: static !important; margin-top: 8px; }
+  #panel-triage .discord-select-menu, #panel-archive .discord-select-menu { height: auto; flex-wrap: wrap; padding: 8px; }
+  #panel-triage .discord-select-menu > div[style*="position: absolute"], #panel-archive .discord-select-menu > div[style*="position: absolute"] { display: block !important; position: static !important; margin-top: 8px; }
   .note { margin: 0 0 4px; padding: 6px 12px; border-radius: 4px; font-size: 14px; }
   .note.ok { background: #1f3b2b; } .note.warning { background: #4a3d1a; } .note.error { background: #4f2226; }
 `;
@@ -42,7 +42,12 @@ const PAGE_STYLES = `
 /** A card's status on a state, for the caption above it. */
 function statusOf(state: MessageView): string {
   const embed = state.embeds[0] as { fields?: { name: string; value: string }[]; title?: string } | undefined;
-  return embed?.fields?.find((f) => f.name === 'Status')?.value ?? embed?.title ?? 'posted';
+  const status = embed?.fields?.find((f) => f.name === 'Status')?.value ?? embed?.title ?? 'posted';
+  // A time tag ("archived for 24 h, until <t:…:t>") as the time it stands for: the caption is plain text.
+  return status.replace(
+    /<t:(\d+):[a-zA-Z]>/g,
+    (_, seconds: string) => `${new Date(Number(seconds) * 1000).toISOString().slice(11, 16)} UTC`,
+  );
 }
 
 /** The transcript with `data-picture` on the messages named in `highlights`. */

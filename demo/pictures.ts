@@ -20,6 +20,8 @@ export const PICTURES: Record<string, { selector: string; parts?: string[]; widt
   'live-card': { selector: '[data-picture="issue-card"]' },
   'card-life': { selector: '#life-1', width: 1700 },
   triage: { selector: '#panel-triage' },
+  'archive-choice': { selector: '#panel-archive' },
+  'direct-message': { selector: '#panel-dm' },
   'feed-message': { selector: '[data-picture="feed-message"]' },
   'flood-summary': { selector: '[data-picture="flood-summary"]' },
   digest: { selector: '[data-picture="digest"]' },

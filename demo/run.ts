@@ -42,7 +42,7 @@ export async function storyDemo(say: (step: string) => void): Promise<StoryDemo>
     intro: [
       `Made by <code>npm run demo</code> on ${new Date().toUTCString()}: Dispatch, started as <code>npm start</code> starts it, logged in to a Discord on this machine (the one the tests use), received webhooks made from the Sentry examples in <code>test/fixtures/sentry/</code>, and posted this. Nothing was sent to Discord or Sentry.`,
       `The source <code>${STORY.source}</code> has two routes: <code>main</code>, live cards in #${STORY.cards}, and <code>feed</code>, a message per event in #${STORY.feed}. It is connected to Sentry's API, so its cards have triage buttons.`,
-      `The story: an issue is created, assigned, commented on, alerted on twice, given a root cause by Seer and resolved; a metric alert goes critical, then resolves; a burst of new issues arrives while #${STORY.feed} is slow (summarized there, batched as cards in #${STORY.cards}); and a template is set for new issues on the feed route.`,
+      `The story: an issue is created, assigned, commented on, alerted on twice, given a root cause by Seer and resolved; a metric alert goes critical, then resolves; Bob connects his own Sentry identity, Alice gives him a new issue in Sentry (he gets a DM) and he archives it for 24 hours from its card, as himself; a burst of new issues arrives while #${STORY.feed} is slow (summarized there, batched as cards in #${STORY.cards}); and a template is set for new issues on the feed route.`,
     ],
   });
   return { html, recording, discord: loop.discord };

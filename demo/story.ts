@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { PostedMessage } from '../test/support/fake-discord.js';
-import { componentClick, interact, shownText } from '../test/support/interactions.js';
+import { admin, componentClick, interact, shownText } from '../test/support/interactions.js';
 import { loadFixture } from '../test/support/sentry.js';
 import { SENTRY_TOKEN, until, type Loopback } from './loopback.js';
 import { record, view, type Recording } from './recording.js';
-import type { MessageView } from './transcript.js';
 import { BURST_ERRORS, burstIssueOf } from './burst.js';
+import { people } from './story-people.js';
+import { answerView, carries, fieldOf } from './story-views.js';
 
 /**
  * The story `npm run demo` plays, from the repo's Sentry fixtures (test/fixtures/sentry/): a
@@ -101,23 +101,6 @@ function burstIssue(i: number): Payload {
 
 export const EXAMPLE_TEMPLATE = fileURLToPath(new URL('templates/compact-issue-line.json', import.meta.url));
 
-const carries = (message: PostedMessage | undefined, text: string) => JSON.stringify(message?.embeds ?? []).includes(text);
-const fieldOf = (message: PostedMessage | undefined, name: string): string | undefined =>
-  (message?.embeds[0]?.fields as { name: string; value: string }[] | undefined)?.find((f) => f.name === name)?.value;
-
-/** What the bot answered to an interaction, as a message only the member sees. */
-function answerView(answer: { kind: string; body: any }): MessageView {
-  const message = answer.kind === 'callback' ? answer.body?.data : answer.body;
-  return {
-    id: `answer-${answer.kind}-${Date.now()}`,
-    at: Date.now(),
-    content: message?.content ?? '',
-    embeds: message?.embeds ?? [],
-    components: message?.components ?? [],
-    ephemeral: true,
-  };
-}
-
 /** Plays the story against a started loopback, saying each step with `say`; resolves with what Discord holds at the end. */
 export async function playStory(loop: Loopback, say: (step: string) => void): Promise<Recording> {
   const { discord } = loop;
@@ -190,6 +173,7 @@ export async function playStory(loop: Loopback, say: (step: string) => void): Pr
     'the metric alert card to be resolved',
   );
   say(`issue.resolved and the metric alert resolved → both cards turn green`);
+  await people(loop, { slug, cards: STORY.cards, issueEvent }, panels, say);
 
   // A burst while #sentry-feed answers slowly: it waits past FLOOD_AFTER and is summarized there; #sentry batches cards.
   let release = () => {};

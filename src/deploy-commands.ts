@@ -21,7 +21,9 @@ const options = { token: config.discordToken, apiUrl: config.discordApiUrl, guil
 try {
   const result = await deployCommands(options);
   const where = result.scope === 'guild' ? `in server ${config.discordGuildId}` : 'globally (may take up to an hour to appear)';
-  console.log(`Registered /${result.names.join(', /')} ${where}.`);
+  // Slash commands are named /dispatch; a message command by its label in the Apps menu.
+  const names = result.names.map((name) => (/^[a-z-]+$/.test(name) ? `/${name}` : `"${name}"`));
+  console.log(`Registered ${names.join(' and ')} ${where}.`);
   console.log(`Invite the bot with: ${inviteUrl(result.applicationId, config.discordGuildId)}`);
   console.log(`It asks for ${describeInvitePermissions()}.`);
 } catch (error) {

@@ -14,10 +14,11 @@ import { pacer, requestGapMs } from './replicas/budget.js';
 import { Gateway } from './discord/gateway.js';
 import { restChannels, type DiscordChannels } from './delivery/sender.js';
 import { restGuildView, type GuildView } from './discord/guild-view.js';
+import { restPeople, type DiscordPeople } from './discord/people.js';
 import { retryCardThreads } from './cards/thread-access.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { systemClock, type Clock } from './delivery/clock.js';
-import { commands, componentHandlers } from '../commands/index.js';
+import { commands, componentHandlers, messageCommands } from '../commands/index.js';
 import { createDiscordClient, gatewayState } from './discord/client.js';
 import { createInteractionRouter } from './discord/interaction-router.js';
 import { onServerChange } from './discord/server-changes.js';
@@ -73,7 +74,11 @@ async function openStorage(config: Config, logger: Logger): Promise<{ db: Databa
  * replicas, each spaces its requests so that together they stay within it (replicas/budget.ts).
  * Alone, discord.js's own limiter suffices.
  */
-function discordRest(config: Config, coordinator: Coordinator, metrics: Metrics): { channels: DiscordChannels; guilds: GuildView } {
+function discordRest(
+  config: Config,
+  coordinator: Coordinator,
+  metrics: Metrics,
+): { channels: DiscordChannels; guilds: GuildView; people: DiscordPeople } {
   const turn = pacer(() => requestGapMs(coordinator.replicas()), Date.now);
   const makeRequest: RESTOptions['makeRequest'] = async (url, init) => {
     await turn();
@@ -84,13 +89,21 @@ function discordRest(config: Config, coordinator: Coordinator, metrics: Metrics)
   rest.on('response', (_request, response) => {
     if (response.status === 429) metrics.rateLimitHits.inc({ kind: '429' });
   });
-  return { channels: restChannels(rest), guilds: restGuildView(rest) };
+  return { channels: restChannels(rest), guilds: restGuildView(rest), people: restPeople(rest) };
 }
 
 /** The delivery worker as configured: the one composition the program and the simulation test both run. */
 export function deliveryWorker(
   config: Pick<Config, 'retry' | 'eventRetentionMs' | 'batchLingerMs' | 'flood' | 'cardBumpAfterMs'>,
-  parts: { db: Database; discord: DiscordChannels; logger: Logger; metrics: Metrics; clock: Clock; coordinator: Coordinator },
+  parts: {
+    db: Database;
+    discord: DiscordChannels;
+    people: DiscordPeople;
+    logger: Logger;
+    metrics: Metrics;
+    clock: Clock;
+    coordinator: Coordinator;
+  },
 ): DeliveryWorker {
   const { coordinator, ...rest } = parts;
   return new DeliveryWorker({
@@ -140,9 +153,9 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   });
   let spool: Spool | undefined;
   const metrics = createMetrics(db, now, () => spool?.isAway ?? false);
-  const { channels: discord, guilds } = discordRest(config, coordinator, metrics);
+  const { channels: discord, guilds, people } = discordRest(config, coordinator, metrics);
   const clock = options.clock ?? systemClock(now);
-  const worker = deliveryWorker(config, { db, discord, logger, metrics, clock, coordinator });
+  const worker = deliveryWorker(config, { db, discord, people, logger, metrics, clock, coordinator });
   // Events stored by this replica or another (and commands that make some due) wake the worker.
   const eventsStored = () => {
     worker.kick();
@@ -203,7 +216,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   if (unreachable) logger.warn({ public_url: publicUrl }, `⚠️ ${unreachable}`);
 
   const route = createInteractionRouter(
-    { commands, components: componentHandlers },
+    { commands, components: componentHandlers, messageCommands },
     {
       db,
       logger,
@@ -220,6 +233,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       digests,
       keyPlace,
       databaseAway: () => spool?.isAway ?? false,
+      people,
     },
   );
   gateway = discordGateway(

@@ -32,6 +32,10 @@ export type MessageId = Brand<string, 'MessageId'>;
 export type RoleId = Brand<string, 'RoleId'>;
 /** What a card is about on a card route: `issue:<id>` or `incident:<id>`. */
 export type CardKey = Brand<string, 'CardKey'>;
+/** A Discord user snowflake (a member who clicks, connects, gets a direct message). */
+export type UserId = Brand<string, 'UserId'>;
+/** `member_links.id`: a member's own Sentry identity in one server, for one Sentry organization. */
+export type MemberLinkId = Brand<number, 'MemberLinkId'>;
 
 export const asSourceId = (id: number) => id as SourceId;
 export const asRouteId = (id: number) => id as RouteId;
@@ -45,6 +49,8 @@ export const asChannelId = (id: string) => id as ChannelId;
 export const asMessageId = (id: string) => id as MessageId;
 export const asRoleId = (id: string) => id as RoleId;
 export const asCardKey = (key: string) => key as CardKey;
+export const asUserId = (id: string) => id as UserId;
+export const asMemberLinkId = (id: number) => id as MemberLinkId;
 
 /** A thread started from a message has the message's id, and is a channel one can post in. */
 export const threadOfMessage = (messageId: MessageId) => messageId as string as ChannelId;
@@ -54,6 +60,8 @@ export const guildOf = (from: { guildId: string }) => from.guildId as GuildId;
 /** A channel or role discord.js hands over (a command option, the gateway's cache). */
 export const channelIdOf = (channel: { id: string }) => channel.id as ChannelId;
 export const roleIdOf = (role: { id: string }) => role.id as RoleId;
+/** The member an interaction comes from. */
+export const userOf = (from: { user: { id: string } }) => from.user.id as UserId;
 
 /** An id a component's custom id carried back: untrusted, so a number only if it is one (it is then looked up within the clicker's server). */
 function numericId(raw: string | undefined): number | undefined {

@@ -3,7 +3,7 @@ import { sql, type SQL } from 'drizzle-orm';
 /**
  * Events Dispatch stores itself and delivers like Sentry's: a change made from Discord
  * (`dispatch.triage`), a card read back from Sentry (`dispatch.sync`), a digest
- * (`dispatch.digest`). They are never held for quiet hours, never counted as received, and left
+ * (`dispatch.digest`), an issue a member posted as a card (`dispatch.found`, `/dispatch issue post:true`). They are never held for quiet hours, never counted as received, and left
  * out of digests and flood summaries; a digest's text is drawn as Dispatch wrote it. So only
  * Dispatch may make one: their types come from `ownEventType` alone, and the webhook refuses any
  * request the event-type grammar would read as one (src/sentry/event-type.ts).
@@ -12,7 +12,7 @@ import { sql, type SQL } from 'drizzle-orm';
 /** The resource of every own event; no Sentry resource is named so. */
 const OWN_RESOURCE = 'dispatch';
 
-export type OwnEventKind = 'triage' | 'sync' | 'digest';
+export type OwnEventKind = 'triage' | 'sync' | 'digest' | 'found';
 
 /** The one maker of an own event's type. */
 export function ownEventType(kind: OwnEventKind): `${typeof OWN_RESOURCE}.${OwnEventKind}` {

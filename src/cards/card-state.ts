@@ -22,6 +22,8 @@ export interface CardState {
   substatus?: string;
   /** How it was resolved, in words ("in the next release"); none when resolved by hand. */
   resolution?: string;
+  /** Archived until a condition (src/cards/archive.ts): for how long it was asked (only a change made from Discord knows), until when, or until how many more events. */
+  archive?: ArchiveCondition;
   /** Who it is assigned to, as shown (`Alice`, `team Backend`)… */
   assignee?: string;
   /** …and as Sentry names them, to compare with Sentry by identity. */
@@ -77,6 +79,14 @@ export interface CardState {
   lastUpdate: { text: string; at: number };
   /** The latest lines of its history, oldest first (shown on the card when it has no thread). */
   history: { text: string; at: number }[];
+}
+
+/** An archive's condition: `minutes` asked (from Discord), `until` (ISO, Sentry's ignoreUntil), `count` more events within `window` minutes. */
+export interface ArchiveCondition {
+  minutes?: number;
+  until?: string;
+  count?: number;
+  window?: number;
 }
 
 /** What an alert routed by its rule's Dispatch action shows (src/render/alert-action-fields.ts). */

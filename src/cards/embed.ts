@@ -11,6 +11,7 @@ import { windowText } from '../sentry/formatters/metric-alert.js';
 import { statusWords } from '../sentry/issue-status.js';
 import { alertActionFields } from '../render/alert-action-fields.js';
 import type { CardState } from './card-state.js';
+import { archiveConditionText } from './archive.js';
 
 /** How a card is drawn: from its state alone, so an edit always sends the whole current card. */
 export interface CardLook {
@@ -36,10 +37,17 @@ function color(state: CardState): number {
   return levelColor(state.level);
 }
 
-function issueFields(state: CardState) {
+/** Where the issue stands, in words; an archive until a condition says which ("archived for 24 h, until 14:05"). */
+export function statusText(state: Pick<CardState, 'status' | 'substatus' | 'resolution' | 'archive'>): string | undefined {
+  const condition = archiveConditionText(state);
+  if (condition) return `archived ${condition}`;
   const status = statusWords(state.status, state.substatus, state.resolution);
+  return status && escapeText(status);
+}
+
+function issueFields(state: CardState) {
   return [
-    field('Status', status && escapeText(status)),
+    field('Status', statusText(state)),
     field('Level', state.level && escapeText(state.level)),
     field('Priority', state.priority && escapeText(state.priority)),
     field('Assigned to', state.assignee ? oneLine(state.assignee) : state.kind === 'issue' ? 'nobody' : undefined),

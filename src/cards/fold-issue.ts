@@ -7,6 +7,7 @@ import type { CardState } from './card-state.js';
 import type { CardStep } from './card-step.js';
 import { assigneeActor, assigneeName, fromIssue } from './issue-fields.js';
 import { clearedIn, withoutStatus } from './standing.js';
+import { keptArchive } from './archive.js';
 
 const Assignee = loose({ type: optString, name: optString, id: optIdish });
 const IssuePayload = z.looseObject({ data: loose({ issue: IssueSchema, resolution_type: optString, assignee: Assignee }) });
@@ -16,9 +17,11 @@ const rawIssueOf = (payload: unknown): unknown => (payload as { data?: { issue?:
 /** Sentry's `issue.*` webhooks (created, resolved, assigned, archived, unresolved…): the issue as it is now. */
 export function foldIssue(prev: CardState | undefined, action: string, payload: unknown): CardStep {
   const step = issueChange(prev, action, payload);
+  const { archive, clear } = keptArchive(prev, step.update);
   return {
     ...step,
-    clear: [...clearedIn(rawIssueOf(payload)), ...(step.clear ?? [])],
+    update: { ...step.update, archive },
+    clear: [...clearedIn(rawIssueOf(payload)), ...(step.clear ?? []), ...(clear ? (['archive'] as const) : [])],
     ...(unresolvedNeedsEyes(action) ? { attention: true } : {}),
   };
 }

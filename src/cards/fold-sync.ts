@@ -6,6 +6,7 @@ import type { CardState } from './card-state.js';
 import type { CardStep } from './card-step.js';
 import { fromIssue } from './issue-fields.js';
 import { clearedIn } from './standing.js';
+import { keptArchive } from './archive.js';
 import { drift, syncLine } from './sync.js';
 
 const SyncEvent = z.looseObject({ data: loose({ issue: z.unknown(), readAt: z.number().optional().catch(undefined) }) });
@@ -22,12 +23,18 @@ export function foldSync(prev: CardState | undefined, payload: unknown): CardSte
     return { update: {}, line: syncLine([]), quiet: true };
   }
   const issue = parseLoose(IssueSchema, raw);
-  const update = fromIssue(issue);
+  const read = fromIssue(issue);
+  const kept = keptArchive(prev, read);
+  const update = { ...read, archive: kept.archive };
   // A card that does not exist yet (it was removed since) starts from Sentry's answer.
   const words = prev ? drift(prev, raw) : [statusWords(update.status, update.substatus, update.resolution) ?? 'read'];
   return {
     update,
-    clear: [...clearedIn(raw), ...(update.status === 'resolved' ? [] : (['resolution'] as const))],
+    clear: [
+      ...clearedIn(raw),
+      ...(update.status === 'resolved' ? [] : (['resolution'] as const)),
+      ...(kept.clear ? (['archive'] as const) : []),
+    ],
     line: syncLine(words),
     // Already right (a webhook came in between): the card takes Sentry's counts, with no line.
     quiet: prev !== undefined && words.length === 0,

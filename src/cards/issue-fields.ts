@@ -1,5 +1,6 @@
 import { issueUrl, type Issue } from '../sentry/formatters/issue.js';
-import { resolutionWords } from '../sentry/issue-status.js';
+import { isArchived, resolutionWords } from '../sentry/issue-status.js';
+import { archiveOf } from './archive.js';
 import { actorOf, type Actor } from './echo.js';
 import type { CardState } from './card-state.js';
 
@@ -26,6 +27,7 @@ export function fromIssue(issue: Issue, resolutionType?: string): Partial<CardSt
     status: issue.status,
     substatus: issue.substatus,
     resolution: issue.status === 'resolved' || resolutionType ? resolutionWords(resolutionType, issue.statusDetails) : undefined,
+    archive: isArchived(issue.status) ? archiveOf(issue.statusDetails) : undefined,
     priority: issue.priority,
     count: issue.count,
     userCount: issue.userCount,

@@ -14,6 +14,7 @@ import { foldIncident } from './fold-incident.js';
 import { foldIssue } from './fold-issue.js';
 import { foldSeer } from './fold-seer.js';
 import { foldSync } from './fold-sync.js';
+import { FOUND_EVENT_TYPE, foldFound } from './fold-found.js';
 import { foldTriage } from './fold-triage.js';
 import { saysWhereItStands } from './standing.js';
 import { SYNC_EVENT_TYPE } from './sync.js';
@@ -35,6 +36,7 @@ function alertShown(type: string, payload: unknown, routeId: RouteId | undefined
 function foldFor(prev: CardState | undefined, type: string, payload: unknown, at: number, routeId: RouteId | undefined): CardStep {
   if (type === TRIAGE_EVENT_TYPE) return foldTriage(prev, payload, at);
   if (type === SYNC_EVENT_TYPE) return foldSync(prev, payload);
+  if (type === FOUND_EVENT_TYPE) return foldFound(prev, payload);
   const { resource, action } = splitEventType(type);
   switch (resource) {
     case 'issue':

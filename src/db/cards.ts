@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { fromRow, type Database } from './database.js';
 import { cardMessages, cards, type CardMessageRow, type CardRow } from './schema.js';
 import type { ActionRow } from '../triage/components.js';
-import { asRouteId, type CardKey, type ChannelId, type GuildId, type MessageId, type RouteId } from '../ids.js';
+import { asRouteId, type CardKey, type ChannelId, type GuildId, type MessageId, type RouteId, type SourceId } from '../ids.js';
 
 const toCard = (row: Record<string, unknown>): CardRow => fromRow(cards, row);
 
@@ -109,4 +109,49 @@ export async function routesWithThreadProblem(db: Database, guildId: GuildId): P
 export async function findCardByKey(db: Database, routeId: RouteId, cardKey: CardKey): Promise<CardRow | undefined> {
   const row = await db.get(sql`select * from cards where route_id = ${routeId} and card_key = ${cardKey}`);
   return row ? toCard(row) : undefined;
+}
+
+/** The Sentry organization a source's cards learned from their payloads: for a source connected without naming one. */
+export async function orgOfCards(db: Database, sourceId: SourceId): Promise<string | undefined> {
+  const rows = await db.all<{ state: string }>(sql`
+    select c.state from cards c join routes r on r.id = c.route_id where r.source_id = ${sourceId} order by c.updated_at desc limit 5`);
+  return rows.map((r) => (JSON.parse(r.state) as { org?: string }).org).find((org) => org !== undefined);
+}
+
+/** An issue's card as a server's members may look it up: where it is, on which route (and who may triage there), and what it shows. */
+export interface ServerCard {
+  routeId: RouteId;
+  sourceId: SourceId;
+  channelId: ChannelId;
+  messageId: MessageId;
+  triageRoleId: string | null;
+  state: string;
+}
+
+/** Issue cards among the live channel routes of a server's live sources. */
+const SERVER_CARDS = (guildId: GuildId) => sql`
+  select c.route_id, r.source_id, c.channel_id, c.message_id, r.triage_role_id, c.state
+  from cards c join routes r on r.id = c.route_id join sources s on s.id = r.source_id
+  where s.guild_id = ${guildId} and s.deleted_at is null and r.removed_at is null and r.kind = 'channel'`;
+
+const toServerCard = (r: Record<string, unknown>): ServerCard => ({
+  routeId: asRouteId(Number(r.route_id)),
+  sourceId: Number(r.source_id) as SourceId,
+  channelId: r.channel_id as ChannelId,
+  messageId: r.message_id as MessageId,
+  triageRoleId: (r.triage_role_id as string | null) ?? null,
+  state: String(r.state),
+});
+
+/** An issue's cards in a server, the one changed last first. */
+export async function serverCardsOf(db: Database, guildId: GuildId, cardKey: CardKey): Promise<ServerCard[]> {
+  return (await db.all(sql`${SERVER_CARDS(guildId)} and c.card_key = ${cardKey} order by c.updated_at desc limit 10`)).map(toServerCard);
+}
+
+/**
+ * A server's newest issue cards, at most `limit` (the newest by id: the primary key's order, so a
+ * server with thousands of cards costs no sort): what autocomplete and a short id are looked up in.
+ */
+export async function newestServerCards(db: Database, guildId: GuildId, limit: number): Promise<ServerCard[]> {
+  return (await db.all(sql`${SERVER_CARDS(guildId)} and c.card_key like 'issue:%' order by c.id desc limit ${limit}`)).map(toServerCard);
 }

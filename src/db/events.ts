@@ -5,6 +5,7 @@ import { enqueue, lockSources, type NewDelivery } from './delivery-state/index.j
 import { deliveries, events, type DeliveryRow, type EventRow } from './schema.js';
 import type { CardKey, EventSeq, RouteId, SourceId } from '../ids.js';
 import { isOwnEvent } from '../own-events.js';
+import { withDirectMessages } from '../people/dm-routing.js';
 import type { Level } from '../sentry/facts.js';
 
 export interface AcceptedEvent {
@@ -28,8 +29,11 @@ export interface IncomingEvent {
   body: Buffer;
   /** The same bytes decoded (once, by the route): what is stored. */
   text: string;
-  /** The routes whose filters let it through: a delivery each (pending or quiet as the route is when it is written). */
-  routes: readonly { id: RouteId }[];
+  /**
+   * The routes whose filters let it through: a delivery each (pending or quiet as the route is when
+   * it is written); `solo` for a route whose deliveries always go alone (a member's DM).
+   */
+  routes: readonly { id: RouteId; solo?: boolean }[];
   /** The routes whose filters kept it out. */
   filteredBy: readonly RouteId[];
   /** The card it is about on card routes (`issue:<id>`, `incident:<id>`), if any. */
@@ -74,8 +78,11 @@ export function acceptEvents(
     const sourceIds = [...new Set(inputs.map((input) => input.sourceId))];
     await lockSources(tx, sourceIds);
     const live = await liveSources(tx, sourceIds);
+    // The linked members an event is about also get it as a DM, written with it (src/people/dm-routing.ts).
+    const routed: IncomingEvent[] = [];
+    for (const input of inputs) routed.push(live.has(input.sourceId) ? await withDirectMessages(tx, input, now) : input);
     let results: Settled<AcceptedEvent>[];
-    const accepting = inputs.filter((input) => live.has(input.sourceId));
+    const accepting = routed.filter((input) => live.has(input.sourceId));
     try {
       const together = await tx.transaction((group) => acceptTogether(group, accepting, now, dedupeWindowMs));
       results = inputs.map((input) =>
@@ -83,7 +90,7 @@ export function acceptEvents(
       );
     } catch {
       results = [];
-      for (const input of inputs) {
+      for (const input of routed) {
         if (!live.has(input.sourceId)) {
           results.push({ ok: false, error: new SourceGone(input.sourceId) });
           continue;
@@ -132,7 +139,7 @@ const deliveriesOf = (seq: number, input: IncomingEvent): NewDelivery[] =>
     routeId: route.id,
     cardKey: input.cardKey ?? null,
     kind: { type: input.eventType, level: input.level },
-    solo: input.solo ?? false,
+    solo: (input.solo ?? false) || route.solo === true,
   }));
 
 /**

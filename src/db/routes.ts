@@ -46,6 +46,11 @@ const toRoute = (row: Record<string, unknown>): Route => fromRow(routes, row);
 
 /** A route removed is gone for every reader at once; its leftovers are purged in the background (src/db/purge.ts). */
 const LIVE = sql`removed_at is null`;
+/** What route commands show and change: the routes a server's admins made, never a member's direct messages (src/people/). */
+const SHOWN = sql`removed_at is null and kind = 'channel'`;
+
+/** A route an admin made, as opposed to a member's direct messages: only these are shown, changed or clicked through. */
+export const isChannelRoute = (route: Pick<Route, 'kind'>): boolean => route.kind === 'channel';
 
 /** `card`: a live card per Sentry issue, edited in place. `feed`: a message per event. */
 export type Layout = 'card' | 'feed';
@@ -86,15 +91,15 @@ export function createRoute(db: Database, input: NewRoute, now: number): Promise
   });
 }
 
-/** A source's routes, the first one first. */
+/** A source's routes (those its admins made), the first one first. */
 export async function routesOf(db: Database, sourceId: SourceId): Promise<Route[]> {
-  return (await db.all(sql`select * from routes where source_id = ${sourceId} and ${LIVE} order by id`)).map(toRoute);
+  return (await db.all(sql`select * from routes where source_id = ${sourceId} and ${SHOWN} order by id`)).map(toRoute);
 }
 
 export async function routesOfSources(db: Database, sourceIds: readonly SourceId[]): Promise<Map<SourceId, Route[]>> {
   const out = new Map<SourceId, Route[]>();
   if (sourceIds.length === 0) return out;
-  for (const row of await db.all(sql`select * from routes where source_id in ${sourceIds} and ${LIVE} order by id`)) {
+  for (const row of await db.all(sql`select * from routes where source_id in ${sourceIds} and ${SHOWN} order by id`)) {
     const route = toRoute(row);
     out.set(route.sourceId, [...(out.get(route.sourceId) ?? []), route]);
   }
@@ -102,7 +107,7 @@ export async function routesOfSources(db: Database, sourceIds: readonly SourceId
 }
 
 export async function findRoute(db: Database, sourceId: SourceId, name: string): Promise<Route | undefined> {
-  const row = await db.get(sql`select * from routes where source_id = ${sourceId} and name = ${name.trim().toLowerCase()} and ${LIVE}`);
+  const row = await db.get(sql`select * from routes where source_id = ${sourceId} and name = ${name.trim().toLowerCase()} and ${SHOWN}`);
   return row ? toRoute(row) : undefined;
 }
 
@@ -120,7 +125,7 @@ export async function routesByIds(db: Database, ids: readonly RouteId[]): Promis
 export async function searchRouteNames(db: Database, sourceId: SourceId, prefix: string, limit = 25): Promise<string[]> {
   const typed = prefix.trim().toLowerCase();
   const rows = await db.all<{ name: string }>(sql`
-    select name from routes where source_id = ${sourceId} and substr(name, 1, ${typed.length}) = ${typed} and ${LIVE}
+    select name from routes where source_id = ${sourceId} and substr(name, 1, ${typed.length}) = ${typed} and ${SHOWN}
     order by name limit ${NAME_CANDIDATES}`);
   return rows
     .map((r) => r.name)

@@ -71,6 +71,33 @@ export const sources = pgTable(
   ],
 );
 
+/** A member's own Sentry identity in one server (see the SQLite schema). */
+export const memberLinks = pgTable(
+  'member_links',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    guildId: text('guild_id').notNull(),
+    userId: text('user_id').notNull(),
+    sentryBaseUrl: text('sentry_base_url').notNull(),
+    sentryOrg: text('sentry_org').notNull(),
+    token: text('token'),
+    sentryUserId: text('sentry_user_id').notNull(),
+    sentryName: text('sentry_name').notNull(),
+    sentryEmail: text('sentry_email').notNull(),
+    scopes: text('scopes').notNull().default(''),
+    dmKinds: text('dm_kinds').notNull().default('assigned'),
+    dmChannelId: text('dm_channel_id'),
+    dmsClosedAt: bigint('dms_closed_at', { mode: 'number' }),
+    notice: text('notice'),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('member_links_member').on(t.guildId, t.userId, t.sentryBaseUrl, t.sentryOrg),
+    index('member_links_sentry_user').on(t.guildId, t.sentryUserId),
+  ],
+);
+
 /**
  * Where a source's events go: a channel, with an optional filter and role to ping. A source has at
  * least one; the first is made with the source.
@@ -126,12 +153,18 @@ export const routes = pgTable(
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
     updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
     removedAt: bigint('removed_at', { mode: 'number' }),
+    /** `channel`, or `dm`: one member's direct messages (see the SQLite schema). */
+    kind: text('kind', { enum: ['channel', 'dm'] })
+      .notNull()
+      .default('channel'),
+    memberLinkId: integer('member_link_id').references(() => memberLinks.id, { onDelete: 'set null' }),
   },
   (t) => [
     uniqueIndex('routes_source_name')
       .on(t.sourceId, t.name)
       .where(sql`${t.removedAt} is null`),
     index('routes_source').on(t.sourceId),
+    index('routes_member').on(t.memberLinkId),
   ],
 );
 

@@ -9,10 +9,12 @@ import type {
   EventId,
   EventSeq,
   GuildId,
+  MemberLinkId,
   MessageId,
   RoleId,
   RouteId,
   SourceId,
+  UserId,
 } from '../ids.js';
 
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
@@ -84,6 +86,43 @@ export const sources = sqliteTable(
 );
 
 /**
+ * A member's own Sentry identity in one server (src/people/): their Sentry user auth token (sealed
+ * like other secrets; null once Sentry refused it) for one Sentry organization at one Sentry URL,
+ * who Sentry says it is, and the direct messages they want. Given in one server, used in that one
+ * only: a member in two servers links each separately.
+ */
+export const memberLinks = sqliteTable(
+  'member_links',
+  {
+    id: integer('id').$type<MemberLinkId>().primaryKey({ autoIncrement: true }),
+    guildId: text('guild_id').$type<GuildId>().notNull(),
+    userId: text('user_id').$type<UserId>().notNull(),
+    sentryBaseUrl: text('sentry_base_url').notNull(),
+    sentryOrg: text('sentry_org').notNull(),
+    token: text('token'),
+    /** Who the token is, as Sentry's `GET /api/0/` said: its user id (what webhooks name assignees and actors by), name and email. */
+    sentryUserId: text('sentry_user_id').notNull(),
+    sentryName: text('sentry_name').notNull(),
+    sentryEmail: text('sentry_email').notNull(),
+    scopes: text('scopes').notNull().default(''),
+    /** Which direct messages they want, comma-separated (src/people/dm-kinds.ts). */
+    dmKinds: text('dm_kinds').notNull().default('assigned'),
+    /** Their direct-message channel with the bot, once opened. */
+    dmChannelId: text('dm_channel_id').$type<ChannelId>(),
+    /** Discord refused a direct message to them (50007): none is written until they ask again (`/dispatch me notify`). */
+    dmsClosedAt: integer('dms_closed_at'),
+    /** Something to tell them once, in their next answer from Dispatch (their DMs closed, their token refused). */
+    notice: text('notice'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('member_links_member').on(t.guildId, t.userId, t.sentryBaseUrl, t.sentryOrg),
+    index('member_links_sentry_user').on(t.guildId, t.sentryUserId),
+  ],
+);
+
+/**
  * Where a source's events go: a channel, with an optional filter and role to ping. A source has at
  * least one; the first is made with the source.
  */
@@ -141,12 +180,25 @@ export const routes = sqliteTable(
     updatedAt: integer('updated_at').notNull(),
     /** Set when the route was removed: gone for commands and delivery, its deliveries purged in the background (as a deleted source's). */
     removedAt: integer('removed_at'),
+    /**
+     * `channel`: a route the server's admins made. `dm`: one member's direct messages about this
+     * source's issues (src/people/), made and removed by Dispatch and never shown by route
+     * commands; its deliveries go through the same queue, budget and retries as a channel's.
+     */
+    kind: text('kind', { enum: ['channel', 'dm'] })
+      .notNull()
+      .default('channel'),
+    /** A `dm` route's member; null once their link is gone (the route is removed with it). */
+    memberLinkId: integer('member_link_id')
+      .$type<MemberLinkId>()
+      .references(() => memberLinks.id, { onDelete: 'set null' }),
   },
   (t) => [
     uniqueIndex('routes_source_name')
       .on(t.sourceId, t.name)
       .where(sql`${t.removedAt} is null`),
     index('routes_source').on(t.sourceId),
+    index('routes_member').on(t.memberLinkId),
   ],
 );
 
@@ -416,3 +468,4 @@ export type CardRow = typeof cards.$inferSelect;
 export type CardMessageRow = typeof cardMessages.$inferSelect;
 export type Hold = typeof holds.$inferSelect;
 export type DigestRow = typeof digests.$inferSelect;
+export type MemberLink = typeof memberLinks.$inferSelect;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { fromRow, isUniqueViolation, type Database } from './database.js';
 import { createRoute, FIRST_ROUTE_NAME, WAITING_CAP, type Layout } from './routes.js';
 import { cachedTarget, targetsChanged } from './target-cache.js';
@@ -115,7 +115,7 @@ async function readWebhookTarget(db: Database, slug: string): Promise<WebhookTar
   }>(sql`
     select s.id, s.guild_id, s.enabled, s.signing_secret, r.id as route_id, r.filter
     from sources s join routes r on r.source_id = s.id
-    where s.slug = ${slug} and ${LIVE} and r.removed_at is null order by r.id`);
+    where s.slug = ${slug} and ${LIVE} and r.removed_at is null and r.kind = 'channel' order by r.id`);
   const first = rows[0];
   if (!first) return undefined;
   return {
@@ -218,24 +218,28 @@ export function deleteSource(db: Database, source: Source, now: number): Promise
   });
 }
 
-/** The columns that hold secrets: signing secrets and Sentry API tokens, sealed alike. */
-export type SecretColumn = 'signing_secret' | 'sentry_token';
+/** The columns that hold secrets: signing secrets, Sentry API tokens and members' own Sentry tokens, sealed alike. */
+export type SecretColumn = 'signing_secret' | 'sentry_token' | 'member_token';
 
 /** Every stored secret, for sealing them at start-up. */
 export async function storedSecrets(db: Database): Promise<{ id: number; column: SecretColumn; secret: string }[]> {
   return db.all<{ id: number; column: SecretColumn; secret: string }>(sql`
     select id, 'signing_secret' as "column", signing_secret as secret from sources where signing_secret is not null
     union all
-    select id, 'sentry_token' as "column", sentry_token as secret from sources where sentry_token is not null`);
+    select id, 'sentry_token' as "column", sentry_token as secret from sources where sentry_token is not null
+    union all
+    select id, 'member_token' as "column", token as secret from member_links where token is not null`);
 }
+
+const SECRET_UPDATES: Record<SecretColumn, (id: number, sealed: string) => SQL> = {
+  signing_secret: (id, sealed) => sql`update sources set signing_secret = ${sealed} where id = ${id}`,
+  sentry_token: (id, sealed) => sql`update sources set sentry_token = ${sealed} where id = ${id}`,
+  member_token: (id, sealed) => sql`update member_links set token = ${sealed} where id = ${id}`,
+};
 
 export async function replaceStoredSecret(db: Database, id: number, column: SecretColumn, sealed: string): Promise<void> {
   targetsChanged();
-  await db.run(
-    column === 'sentry_token'
-      ? sql`update sources set sentry_token = ${sealed} where id = ${id}`
-      : sql`update sources set signing_secret = ${sealed} where id = ${id}`,
-  );
+  await db.run(SECRET_UPDATES[column](id, sealed));
 }
 
 /** Which of these sources have a Sentry API token (their cards show triage buttons). */
@@ -270,4 +274,11 @@ export function setSentryConnection(db: Database, source: Source, connection: Se
 /** Sentry refused the token at a click (revoked, missing a scope): `info` shows it until the next connect. */
 export async function setSentryProblem(db: Database, sourceId: SourceId, problem: string | null): Promise<void> {
   await db.run(sql`update sources set sentry_problem = ${problem} where id = ${sourceId}`);
+}
+
+/** The Sentry URLs and organizations this server's sources are connected to (a few at most): what `/dispatch me connect` suggests. */
+export async function sentryPlacesOf(db: Database, guildId: GuildId): Promise<{ baseUrl: string | null; org: string | null }[]> {
+  const rows = await db.all<{ sentry_base_url: string | null; sentry_org: string | null }>(sql`
+    select distinct sentry_base_url, sentry_org from sources where guild_id = ${guildId} and sentry_token is not null and ${LIVE} limit 5`);
+  return rows.map((r) => ({ baseUrl: r.sentry_base_url, org: r.sentry_org }));
 }

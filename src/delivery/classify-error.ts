@@ -21,6 +21,17 @@ export interface Failure {
   reason: string;
 }
 
+/**
+ * A send that must not be made at all, found out before its request (a DM to a member who left the
+ * server): refused for good, without asking Discord.
+ */
+export class Undeliverable extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'Undeliverable';
+  }
+}
+
 function describe(error: unknown): string {
   const name = (error as { name?: string } | null)?.name ?? 'Error';
   const message = (error as { message?: string } | null)?.message ?? String(error);
@@ -29,6 +40,7 @@ function describe(error: unknown): string {
 
 /** What a failed step of a delivery means for the events it carried. */
 export function classifyFailure(error: unknown): Failure {
+  if (error instanceof Undeliverable) return { kind: 'refused', reason: error.message };
   if (error instanceof DiscordAPIError) {
     const code = typeof error.code === 'number' ? error.code : Number(error.code);
     const known = HOLD_REASONS.get(code);

@@ -12,6 +12,8 @@ export const DISCORD = {
   EDIT_CAP: 30046,
   MISSING_ACCESS: 50001,
   MISSING_PERMISSIONS: 50013,
+  /** A direct message the user does not accept (DMs closed to the bot, or the bot blocked). */
+  CANNOT_DM: 50007,
   INVALID_FORM_BODY: 50035,
   THREAD_ARCHIVED: 50083,
   THREAD_EXISTS: 160004,

@@ -9,7 +9,8 @@ import { renderEvent, type RenderedEvent } from '../render/render-event.js';
 import type { CardPlanner, CardUpdatePlan } from './card-plan.js';
 import { claimPlan } from './claim.js';
 import { floodPlan, summaryPlan } from './flood.js';
-import { acceptedAlertRole, sendPlan, silentSend, withPing, type SendPlan } from './plan.js';
+import { acceptedAlertRole, sendPlan, silentSend, withPing, type SendGuard, type SendPlan } from './plan.js';
+import type { DirectMessages } from '../people/direct-messages.js';
 import { gatheringUntil, isCardJob, joinableWithHead, partsThatFit, type FloodSettings } from './policy.js';
 import { newNonce } from './sender.js';
 import { letIngestIn } from './clock.js';
@@ -32,6 +33,8 @@ export interface ChannelPlannerDeps {
   /** How long a partial batch may wait for more events once a burst is under way. */
   batchLingerMs: number;
   cards: CardPlanner;
+  /** How a member's DM is drawn and checked (a DM route's deliveries; src/people/). */
+  directMessages: DirectMessages;
 }
 
 /**
@@ -58,10 +61,11 @@ export class ChannelPlanner {
     const waitUntil = options.ignoreLinger ? undefined : gatheringUntil(queued, now, this.deps.batchLingerMs);
     if (waitUntil !== undefined) return { waitUntil };
     const joinable = await jobsOf(db, seqsOf(queued));
-    const parts = await this.render(joinable);
+    const { parts, guard } = await this.render(joinable);
     const batch = joinable.slice(0, partsThatFit(parts));
     const shown = parts.slice(0, batch.length);
-    return claimPlan(db, sendPlan(channelId, newNonce(), batch, shown, await silentSend(db, levelled(batch, shown), now)));
+    const plan = sendPlan(channelId, newNonce(), batch, shown, await silentSend(db, levelled(batch, shown), now));
+    return claimPlan(db, guard ? { ...plan, guard } : plan);
   }
 
   /**
@@ -72,22 +76,21 @@ export class ChannelPlanner {
     const { db } = this.deps;
     const head = batch[0]!;
     if (!head.summary && batch.every(isCardJob)) return this.deps.cards.planBatch(channelId, batch, now);
-    let plan: SendPlan;
-    if (head.summary) plan = await summaryPlan(db, channelId, head.batchId!, now);
-    else {
-      const parts = await this.render(batch);
-      plan = sendPlan(channelId, head.batchId!, batch, parts, await silentSend(db, levelled(batch, parts), now));
-    }
-    return claimPlan(db, plan);
+    if (head.summary) return claimPlan(db, await summaryPlan(db, channelId, head.batchId!, now));
+    const { parts, guard } = await this.render(batch);
+    const plan = sendPlan(channelId, head.batchId!, batch, parts, await silentSend(db, levelled(batch, parts), now));
+    return claimPlan(db, guard ? { ...plan, guard } : plan);
   }
 
   /**
    * Each delivery drawn with the template that applies on its route (looked up once per route and
    * event type), and its pings (its route's when the event calls for one, its alert rule's); giving
-   * way to webhooks between drawings.
+   * way to webhooks between drawings. A member's DM (always alone) is drawn as a DM, with its guard.
    */
-  private async render(jobs: readonly Job[]): Promise<RenderedEvent[]> {
+  private async render(jobs: readonly Job[]): Promise<{ parts: RenderedEvent[]; guard?: SendGuard }> {
     const routes = await routesByIds(this.deps.db, [...new Set(jobs.map((j) => j.routeId))]);
+    const dm = routes.get(jobs[0]!.routeId);
+    if (dm?.kind === 'dm') return { parts: [await this.deps.directMessages.draw(jobs[0]!, dm)], guard: this.deps.directMessages.guard(dm) };
     const templates = new Map<string, Awaited<ReturnType<typeof templateFor>>>();
     const parts: RenderedEvent[] = [];
     for (const job of jobs) {
@@ -99,6 +102,6 @@ export class ChannelPlanner {
         withPing(part, routes.get(job.routeId), await acceptedAlertRole(this.deps.db, job.sourceId, part.alert, job.routeId), job.muted),
       );
     }
-    return parts;
+    return { parts };
   }
 }

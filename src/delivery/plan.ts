@@ -12,6 +12,7 @@ import { routesByIds } from '../db/routes.js';
 import { isQuiet, scheduleOf, type QuietHours } from '../schedule/route-schedule.js';
 import type { Level } from '../sentry/facts.js';
 import { staysSilent } from './policy.js';
+import type { Failure } from './classify-error.js';
 import { asRoleId, type BatchId, type ChannelId, type MessageId, type RoleId, type RouteId, type SourceId } from '../ids.js';
 
 /** One message to post in a channel, and what it stands for. */
@@ -37,6 +38,15 @@ export interface SendPlan {
   silent?: boolean;
   /** What else to record with the delivery, in its transaction (new cards: where they now are). */
   record?: (tx: Database, messageId: MessageId, at: number) => Promise<void>;
+  /** A member's DM: checked before its request, and told of Discord's refusal (src/people/direct-messages.ts). */
+  guard?: SendGuard;
+}
+
+/** What a send to a member checks first, and learns from a refusal for good (their DMs closed). */
+export interface SendGuard {
+  /** Why the send must not be made at all now (the member left the server), or undefined to make it. */
+  before(): Promise<string | undefined>;
+  refused(failure: Failure): Promise<void>;
 }
 
 /**

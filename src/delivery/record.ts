@@ -138,6 +138,7 @@ export class Recorder {
           await markFailed(db, batch, failure.reason, now);
           metrics.deliveries.inc({ outcome: 'failed' }, batch.length);
           log.error({ ...fields, outcome: 'failed' }, 'delivery failed for good');
+          if (attempt.kind === 'send') await attempt.guard?.refused(failure);
       }
     });
   }

@@ -5,6 +5,7 @@ import type { CardUpdater } from './card-update.js';
 import type { Clock } from './clock.js';
 import type { Recorder, Attempt } from './record.js';
 import type { DiscordChannels } from './sender.js';
+import { Undeliverable } from './classify-error.js';
 
 export interface SendDeps {
   db: Database;
@@ -32,7 +33,9 @@ export async function send(deps: SendDeps, attempt: Attempt): Promise<void> {
   let alsoRecord: ((tx: Database) => Promise<void>) | undefined;
   try {
     if (attempt.kind === 'send') {
-      const { embeds, batchId, content, allowedRoleIds, components, record, silent } = attempt;
+      const { embeds, batchId, content, allowedRoleIds, components, record, silent, guard } = attempt;
+      const refusal = await guard?.before();
+      if (refusal !== undefined) throw new Undeliverable(refusal);
       messageId = (await deps.discord.post(attempt.channelId, { embeds, nonce: batchId, content, allowedRoleIds, components, silent })).id;
       alsoRecord = record ? (tx) => record(tx, messageId, deps.clock.now()) : undefined;
     } else {

@@ -15,6 +15,8 @@ import { outageGate, outageProbeAt, RECOVERY, type FloodSettings, type RetrySett
 import { Recorder, type Attempt, type DeliveryHealth, type DeliveryState } from './record.js';
 import { send } from './send.js';
 import type { DiscordChannels } from './sender.js';
+import type { DiscordPeople } from '../discord/people.js';
+import { DirectMessages } from '../people/direct-messages.js';
 
 export interface WorkerDeps {
   db: Database;
@@ -31,6 +33,8 @@ export interface WorkerDeps {
   cardBumpAfterMs: number;
   /** Who sends to a channel when several replicas share the database: taken before it is planned, given back when its send is over. */
   channels: { take(channelId: ChannelId): Promise<boolean>; release(channelId: ChannelId): Promise<void> };
+  /** Whether a member is still in a server: asked before a DM to them (src/people/direct-messages.ts). */
+  people: Pick<DiscordPeople, 'isMember'>;
 }
 
 /**
@@ -74,7 +78,8 @@ export class DeliveryWorker {
 
   constructor(private readonly deps: WorkerDeps) {
     const cards = new CardPlanner({ ...deps, bumpAfterMs: deps.cardBumpAfterMs });
-    this.planner = new ChannelPlanner({ ...deps, cards });
+    const directMessages = new DirectMessages({ ...deps, members: deps.people });
+    this.planner = new ChannelPlanner({ ...deps, cards, directMessages });
     this.recorder = new Recorder(deps, this.state);
     this.cards = new CardUpdater(deps);
     this.housekeeper = new Housekeeper({ ...deps, wake: () => this.kick() });

@@ -1,5 +1,5 @@
 import { REST, Routes, type APIApplication } from 'discord.js';
-import { commands } from '../../commands/index.js';
+import { commands, messageCommands } from '../../commands/index.js';
 import { inviteUrl } from './invite.js';
 import { isTokenRefused, TOKEN_REFUSED } from './token-refused.js';
 
@@ -29,7 +29,7 @@ export async function deployCommands(options: { token: string; apiUrl: string; g
   let applicationId: string | undefined;
   try {
     applicationId = ((await rest.get(Routes.currentApplication())) as APIApplication).id;
-    const body = commands.map((command) => command.data.toJSON());
+    const body = [...commands, ...messageCommands].map((command) => command.data.toJSON());
     const route = options.guildId
       ? Routes.applicationGuildCommands(applicationId, options.guildId)
       : Routes.applicationCommands(applicationId);

@@ -6,7 +6,7 @@ import {
   type Interaction,
   type RepliableInteraction,
 } from 'discord.js';
-import type { Answer, Command, CommandContext, Deferral, ComponentHandler } from '../../commands/index.js';
+import type { Answer, Command, CommandContext, Deferral, ComponentHandler, MessageCommand } from '../../commands/index.js';
 import { isDatabaseUnreachable } from '../db/database.js';
 import { UserError } from '../user-error.js';
 
@@ -28,11 +28,12 @@ type Work = { acknowledge: 'modal'; run: () => Promise<void> } | { acknowledge: 
  * otherwise a generic one.
  */
 export function createInteractionRouter(
-  registry: { commands: readonly Command[]; components: readonly ComponentHandler[] },
+  registry: { commands: readonly Command[]; components: readonly ComponentHandler[]; messageCommands: readonly MessageCommand[] },
   ctx: CommandContext,
 ): (interaction: Interaction) => Promise<void> {
   const commandsByName = new Map(registry.commands.map((c) => [c.data.name, c]));
   const componentsByAction = new Map(registry.components.map((c) => [c.action, c]));
+  const messageCommandsByName = new Map(registry.messageCommands.map((c) => [c.data.name, c]));
 
   /** The handler an interaction is for, bound to it; a member or an id it cannot serve is their error. */
   function workOf(interaction: Interaction<'cached'>, allowed: boolean): Work | undefined {
@@ -44,10 +45,16 @@ export function createInteractionRouter(
       const acknowledge = typeof handler.acknowledge === 'function' ? handler.acknowledge(args) : handler.acknowledge;
       return { acknowledge, run: () => handler.handle(interaction, args, ctx) };
     }
-    if (!allowed) throw new UserError(NEEDS_MANAGE_GUILD);
+    if (interaction.isMessageContextMenuCommand()) {
+      // Its handler checks who may use it (it acts as the triage buttons do).
+      const command = messageCommandsByName.get(interaction.commandName);
+      if (!command) throw new UserError('Unknown command. Run `npm run deploy-commands` to refresh the command list.');
+      return { acknowledge: command.acknowledge, run: () => command.run(interaction, ctx) };
+    }
     if (!interaction.isChatInputCommand()) return undefined;
     const path = [interaction.options.getSubcommandGroup(false), interaction.options.getSubcommand(false)].filter(Boolean).join(' ');
     const handler = commandsByName.get(interaction.commandName)?.handlers[path];
+    if (!allowed && !handler?.anyMember) throw new UserError(NEEDS_MANAGE_GUILD);
     if (!handler) throw new UserError('Unknown command. Run `npm run deploy-commands` to refresh the command list.');
     if (handler.acknowledge === 'modal')
       return { acknowledge: 'modal', run: async () => void (await interaction.showModal(await handler.run(interaction, ctx))) };
@@ -67,7 +74,8 @@ export function createInteractionRouter(
       const allowed = interaction.memberPermissions.has(PermissionFlagsBits.ManageGuild);
       if (interaction.isAutocomplete()) {
         const command = commandsByName.get(interaction.commandName);
-        if (!allowed || !command?.autocomplete) return void (await interaction.respond([]));
+        // A member without Manage Server gets suggestions only where a command of theirs asks (the autocomplete checks what they may see).
+        if (!command?.autocomplete || (!allowed && !command.memberAutocomplete?.(interaction))) return void (await interaction.respond([]));
         return void (await command.autocomplete(interaction, ctx));
       }
       const work = workOf(interaction, allowed);

@@ -27,6 +27,13 @@ export class SentryApiError extends Error {
   }
 }
 
+/** A Sentry user, as a person's own token says who they are. */
+export interface SentryUser {
+  id: string;
+  name: string;
+  email: string;
+}
+
 /** Sentry's members and teams, as the assign menu shows them. */
 export interface Assignee {
   /** `user:<id>` or `team:<id>`: what Sentry's `assignedTo` takes. */
@@ -79,16 +86,32 @@ export class SentryApi {
     this.gateKey = tokenKey(baseUrl, token);
   }
 
-  /** Who the token is and its scopes (GET /api/0/): the check before a token is saved. */
-  async whoami(): Promise<{ name: string; scopes: string[] }> {
+  /**
+   * Who the token is and its scopes (Sentry's index, `GET /api/0/`: `{ version, auth: { scopes },
+   * user }`, the user serialized as `{ id, name, username, email, … }`): the check before a token is
+   * saved. An integration's token is its proxy user, which has no email; a person's has theirs.
+   */
+  async whoami(): Promise<{ name: string; scopes: string[]; user?: SentryUser }> {
     const body = (await this.call('GET', '/api/0/', 'org:read')) as {
       auth?: { scopes?: unknown };
-      user?: { name?: unknown; username?: unknown };
+      user?: { id?: unknown; name?: unknown; username?: unknown; email?: unknown };
     };
     const scopes = Array.isArray(body?.auth?.scopes) ? body.auth.scopes.filter((s): s is string => typeof s === 'string') : [];
-    const name =
-      [body?.user?.name, body?.user?.username].find((n): n is string => typeof n === 'string' && n.trim() !== '') ?? 'an integration';
-    return { name, scopes };
+    const text = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined);
+    const name = text(body?.user?.name) ?? text(body?.user?.username) ?? 'an integration';
+    const id = typeof body?.user?.id === 'number' ? String(body.user.id) : text(body?.user?.id);
+    const email = text(body?.user?.email);
+    return { name, scopes, ...(id && email ? { user: { id, name, email } } : {}) };
+  }
+
+  /** An issue by its short id (`BACKEND-4F`): Sentry's short id lookup answers `{ groupId, group, … }`. */
+  async issueByShortId(org: string, shortId: string): Promise<Record<string, unknown>> {
+    const body = (await this.call('GET', `/api/0/organizations/${enc(org)}/shortids/${enc(shortId)}/`, 'event:read')) as {
+      groupId?: unknown;
+      group?: unknown;
+    };
+    const group = body?.group && typeof body.group === 'object' ? (body.group as Record<string, unknown>) : {};
+    return { ...group, ...(group.id === undefined && body?.groupId !== undefined ? { id: String(body.groupId) } : {}) };
   }
 
   /** PUT an issue's status or assignee; resolves with what Sentry says the issue now is. */

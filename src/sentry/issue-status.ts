@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loose, optBool, optString } from './loose-schema.js';
+import { loose, optBool, optNumberish, optString } from './loose-schema.js';
 
 /**
  * Where an issue stands, in words: the one place that turns Sentry's status, substatus and
@@ -17,6 +17,10 @@ export const StatusDetailsSchema = loose({
     .optional()
     .catch(undefined),
   autoResolved: optBool,
+  // An archive until a condition: until when, or until how many more events (in a window of minutes).
+  ignoreUntil: optString,
+  ignoreCount: optNumberish,
+  ignoreWindow: optNumberish,
 });
 export type StatusDetails = NonNullable<z.output<typeof StatusDetailsSchema>>;
 

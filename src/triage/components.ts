@@ -48,11 +48,13 @@ export function cardButtons(state: CardState, options: { routeId: RouteId; conne
   const buttons: APIComponentInMessageActionRow[] = [];
   if (options.connected && issueId) {
     for (const kind of statusActionsFor(state.status)) {
+      // Archive is a choice (how long, or until what): its button opens the menu of them.
+      const archive = kind === 'archive';
       buttons.push({
         type: ComponentType.Button,
         style: kind === 'resolve' ? ButtonStyle.Success : ButtonStyle.Secondary,
-        label: TRIAGE_ACTIONS[kind].label,
-        custom_id: triageId(options.routeId, issueId, kind),
+        label: archive ? 'Archive…' : TRIAGE_ACTIONS[kind].label,
+        custom_id: triageId(options.routeId, issueId, archive ? 'archive-menu' : kind),
       });
     }
     buttons.push({

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commands, componentHandlers, type Command } from '../../commands/index.js';
+import { commands, componentHandlers, messageCommands, type Command } from '../../commands/index.js';
 import { findRoute } from '../../src/db/routes.js';
 import { findSource } from '../../src/db/sources.js';
 import { asGuildId } from '../../src/ids.js';
@@ -15,10 +15,12 @@ import {
   CALLBACK,
   chan,
   interact,
+  messageCommand,
   messageOf,
   shownText,
   slash,
   str,
+  topSlash,
   type InteractionPayload,
   type Member,
 } from '../support/interactions.js';
@@ -63,25 +65,28 @@ describe('every registered command and component declares how it is acknowledged
   const GROUP = 2;
   const CHANNEL = 7;
 
-  /** Every subcommand of a command's definition, as `group sub`, with its options. */
+  /** Every subcommand of a command's definition, as `group sub` (or `sub`, at the top: `/dispatch issue`), with its options. */
   const subcommandsOf = (command: Command) =>
     ((command.data.toJSON() as { options?: Json[] }).options ?? []).flatMap((group) =>
       group.type === GROUP
         ? (group.options ?? [])
             .filter((s) => s.type === SUBCOMMAND)
-            .map((s) => ({ group: group.name, sub: s.name, options: s.options ?? [] }))
-        : [],
+            .map((s) => ({ group: group.name as string | undefined, sub: s.name, options: s.options ?? [] }))
+        : group.type === SUBCOMMAND
+          ? [{ group: undefined, sub: group.name, options: group.options ?? [] }]
+          : [],
     );
 
+  const pathOf = (group: string | undefined, sub: string) => (group ? `${group} ${sub}` : sub);
   const rows = commands.flatMap((command) =>
-    subcommandsOf(command).map(({ group, sub, options }) => ({ path: `${group} ${sub}`, group, sub, options, command })),
+    subcommandsOf(command).map(({ group, sub, options }) => ({ path: pathOf(group, sub), group, sub, options, command })),
   );
 
   it('the handler table and the command tree name the same subcommands', () => {
     for (const command of commands) {
       expect(Object.keys(command.handlers).sort()).toEqual(
         subcommandsOf(command)
-          .map(({ group, sub }) => `${group} ${sub}`)
+          .map(({ group, sub }) => pathOf(group, sub))
           .sort(),
       );
     }
@@ -97,13 +102,14 @@ describe('every registered command and component declares how it is acknowledged
         if (o.name === 'source') return str('source', 'acked');
         if (o.name === 'route') return str('route', 'main');
         if (o.name === 'name') return str('name', `new-${path.replace(' ', '-')}`);
+        if (o.name === 'find') return str('find', '4242');
         throw new Error(`no sample value for the required option ${o.name} of ${path}: add one here`);
       });
 
   it.each(rows)('/dispatch $path: the declared acknowledgement is its first answer', async ({ path, group, sub, options, command }) => {
     const handler = command.handlers[path]!;
     expect(['reply', 'modal']).toContain(handler.acknowledge);
-    const payload = slash(alice, sub, requiredOptions(path, options), group);
+    const payload = group ? slash(alice, sub, requiredOptions(path, options), group) : topSlash(alice, sub, requiredOptions(path, options));
     const first = await interact(h.discord, payload);
     if (handler.acknowledge === 'modal') {
       expect(first.body.type, shownText(first)).toBe(CALLBACK.modal);
@@ -125,8 +131,9 @@ describe('every registered command and component declares how it is acknowledged
     delete: [['0', 'cancel', '0']],
     'route-del': [['0', 'cancel', '0']],
     list: [['0']],
-    triage: [...Object.keys(TRIAGE_ACTIONS), 'assign', 'assign-to'].map((kind) => ['0', '1', kind]),
+    triage: [...Object.keys(TRIAGE_ACTIONS), 'assign', 'assign-to', 'archive-menu', 'archive-to'].map((kind) => ['0', '1', kind]),
     'triage-pick': [[]],
+    'me-connect': [['x']],
   };
 
   it('each component has arguments to try', () => {
@@ -146,6 +153,19 @@ describe('every registered command and component declares how it is acknowledged
     await answerAfterAcknowledgement(h.discord, payload); // something follows: the answer, or why not
     expect(responsesTo(payload).filter((r) => r.kind === 'callback')).toHaveLength(1);
   });
+});
+
+describe('message commands declare how they are acknowledged too', () => {
+  it.each(messageCommands.map((command) => ({ name: command.data.name, command })))(
+    '"$name": a deferred reply, only to the member, then its answer',
+    async ({ name }) => {
+      const payload = messageCommand(alice, name, { id: '1', channel_id: h.guild.channels[0]!.id, content: 'no link here' });
+      const first = await interact(h.discord, payload);
+      expect(first.body.type).toBe(CALLBACK.deferredReply);
+      expect(answeredEphemerally(h.discord, payload)).toBe(true);
+      expect((await answerAfterAcknowledgement(h.discord, payload)).kind).toBe('edit');
+    },
+  );
 });
 
 describe('the acknowledgement reaches Discord before any of the work', () => {

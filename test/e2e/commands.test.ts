@@ -485,10 +485,14 @@ describe('secrets stay secret', () => {
 describe('npm run deploy-commands', () => {
   it('registers the command tree globally, or in DISCORD_GUILD_ID, at the configured API', async () => {
     const result = await deployCommands({ token: 't', apiUrl: h.discord.apiUrl });
-    expect(result).toEqual({ scope: 'global', names: ['dispatch'], applicationId: APP_ID });
-    const [command] = h.discord.registeredCommands.get('global') as any[];
+    expect(result).toEqual({ scope: 'global', names: ['dispatch', 'Show Sentry issue'], applicationId: APP_ID });
+    const [command, showIssue] = h.discord.registeredCommands.get('global') as any[];
     expect(command.name).toBe('dispatch');
     expect(command.default_member_permissions).toBe(String(PERMISSIONS.ManageGuild));
+    // The message command (a message's Apps menu): shown to the same members, and a server may open it to more.
+    expect(showIssue).toMatchObject({ name: 'Show Sentry issue', type: 3, default_member_permissions: String(PERMISSIONS.ManageGuild) });
+    const byName = (name: string) => command.options.find((o: { name: string }) => o.name === name);
+    expect(command.options.map((o: { name: string }) => o.name)).toEqual(['source', 'route', 'me', 'issue', 'template']);
     const subs = command.options[0].options.map((o: { name: string }) => o.name);
     expect(subs).toEqual([
       'create',
@@ -505,8 +509,10 @@ describe('npm run deploy-commands', () => {
       'connect',
       'schema',
     ]);
-    expect(command.options[1].options.map((o: { name: string }) => o.name)).toEqual(['add', 'list', 'edit', 'remove', 'digest', 'test']);
-    expect(command.options[2].options.map((o: { name: string }) => o.name)).toEqual(['set', 'preview', 'list', 'clear']);
+    expect(byName('route').options.map((o: { name: string }) => o.name)).toEqual(['add', 'list', 'edit', 'remove', 'digest', 'test']);
+    expect(byName('me').options.map((o: { name: string }) => o.name)).toEqual(['show', 'connect', 'disconnect', 'notify']);
+    expect(byName('issue').options.map((o: { name: string }) => o.name)).toEqual(['find', 'post']);
+    expect(byName('template').options.map((o: { name: string }) => o.name)).toEqual(['set', 'preview', 'list', 'clear']);
 
     // Asynchronously: the fake Discord answers from this same process.
     const run = await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'src/deploy-commands.ts')], {
@@ -516,7 +522,7 @@ describe('npm run deploy-commands', () => {
       timeout: 20_000,
     });
     expect(run.stderr).toBe('');
-    expect(run.stdout).toContain(`Registered /dispatch in server ${guildB.id}`);
-    expect(h.discord.registeredCommands.get(guildB.id)).toHaveLength(1);
+    expect(run.stdout).toContain(`Registered /dispatch and "Show Sentry issue" in server ${guildB.id}`);
+    expect(h.discord.registeredCommands.get(guildB.id)).toHaveLength(2);
   });
 });

@@ -93,6 +93,9 @@ describe('npm run demo', () => {
       'assigned, a comment',
       'Assign…',
       'issue.resolved',
+      '/dispatch me connect',
+      'issue.assigned to Bob',
+      'Archive…',
       'a burst of',
       '/dispatch template set',
       '/dispatch route digest',
@@ -100,6 +103,16 @@ describe('npm run demo', () => {
     ];
     expect(steps).toHaveLength(order.length);
     order.forEach((start, i) => expect(steps[i]).toContain(start));
+  });
+
+  it('shows a connected member: his DM about the issue given to him, the archive choice only he saw, and the card archived as him', () => {
+    const dm = block('panel-dm');
+    expect(dm).toContain('Assigned to you');
+    expect(dm).toContain('Its card in the server');
+    const archive = block('panel-archive');
+    for (const choice of ['Until escalating', 'For 24 hours', 'Until 1,000 more events', 'Forever']) expect(archive).toContain(choice);
+    // (The page's markup splits text with comments where Discord's markdown could start.)
+    expect(demo.html.replace(/<!--.*?-->/g, '')).toContain('Archived for 24 h by bob, as bob@example.com in Sentry');
   });
 
   it("bursts with distinct issues: each new card has its own title, culprit and link, as a bad release's issues do", () => {

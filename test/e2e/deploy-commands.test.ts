@@ -51,11 +51,16 @@ describe('npm run deploy-commands', () => {
     const run = await deploy({ DISCORD_TOKEN: 't', DISCORD_GUILD_ID: guild.id });
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout.trim().split('\n')).toEqual([
-      `Registered /dispatch in server ${guild.id}.`,
+      `Registered /dispatch and "Show Sentry issue" in server ${guild.id}.`,
       `Invite the bot with: ${invite(guild.id)}`,
       "It asks for View Channel, Send Messages, Embed Links (to post, on every route); Create Public Threads, Send Messages in Threads (for cards' history threads); Read Message History (to tell whether a card has scrolled out of sight).",
     ]);
-    expect(discord.registeredCommands.get(guild.id)).toHaveLength(1);
+    // The slash command and the message command ("Show Sentry issue", type 3), in one PUT.
+    const registered = discord.registeredCommands.get(guild.id) as { name: string; type?: number }[];
+    expect(registered.map((c) => [c.name, c.type ?? 1])).toEqual([
+      ['dispatch', 1],
+      ['Show Sentry issue', 3],
+    ]);
   });
 
   it('a token Discord refuses (401): one line saying where to make a new one, exit 1', async () => {

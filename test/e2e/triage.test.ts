@@ -91,6 +91,18 @@ function click(
   return interact(h.discord, componentClick(member, message, id));
 }
 
+/**
+ * Archive…, then a choice in the menu it opens (to the clicker only); resolves with the bot's first
+ * answer to the choice. `archive` (until escalating) is what the Archive button did before it was a choice.
+ */
+async function archiveWith(member: Member, choice = 'archive') {
+  const opened = await click(member, 'Archive…');
+  const menu = await h.discord.waitForResponse((r) => r.token === opened.token && r.kind === 'edit');
+  const select = menu.body.components[0].components[0];
+  const ephemeral = { id: snowflake(), channel_id: source.channelId, components: menu.body.components, embeds: [], flags: 64 };
+  return interact(h.discord, componentClick(member, ephemeral, select.custom_id, [choice]));
+}
+
 /** What the clicker is told after the click was acknowledged: a follow-up, or the edit of their own message. */
 function answerTo(first: { token: string }) {
   return h.discord.waitForResponse((r) => r.token === first.token && r.kind !== 'callback');
@@ -146,7 +158,7 @@ describe('triage from a card', () => {
     card = await h.discord.waitForMessage((m) => m.channel_id === source.channelId);
     // Recorded once Discord has answered: from then on the card's buttons find it.
     await expect.poll(async () => (await allDeliveries(h.dispatch.db)).every((d) => d.status === 'delivered')).toBe(true);
-    expect(labels(card)).toEqual(['Resolve', 'Resolve in next release', 'Archive', 'Assign…', 'Open in Sentry']);
+    expect(labels(card)).toEqual(['Resolve', 'Resolve in next release', 'Archive…', 'Assign…', 'Open in Sentry']);
     expect(card.components.flatMap((r) => r.components).find((c: any) => c.label === 'Open in Sentry').url).toBe(
       created.data.issue.web_url,
     );
@@ -199,7 +211,7 @@ describe('triage from a card', () => {
     await click(bob, 'Unresolve');
     await expect.poll(() => sentry.updates().at(-1)!.body).toEqual({ status: 'unresolved', substatus: 'ongoing' });
     await expect.poll(() => threadLines().at(-1), { timeout: 5000 }).toBe('✅ Unresolved by bob from Discord');
-    await expect.poll(() => labels(current()).slice(0, 3)).toEqual(['Resolve', 'Resolve in next release', 'Archive']);
+    await expect.poll(() => labels(current()).slice(0, 3)).toEqual(['Resolve', 'Resolve in next release', 'Archive…']);
     await answerOf(
       h.discord,
       slash(alice, 'edit', [str('source', 'web'), str('route', 'main'), bool('remove-triage-role', true)], 'route'),
@@ -244,9 +256,10 @@ describe('triage from a card', () => {
     const changes = (await allEvents(h.dispatch.db)).filter((e) => isOwnEvent(e.eventType)).length;
     const reads = readsOfIssue();
     sentry.inject(injected);
-    const answer = await click(alice, 'Archive');
-    const told = await h.discord.waitForResponse((r) => r.token === answer.token && r.kind === 'followup');
-    expect(told.body.flags).toBe(64);
+    const answer = await archiveWith(alice);
+    // The clicker's own menu (only they see it) becomes the answer.
+    const told = await answerTo(answer);
+    expect(told.kind).toBe('edit');
     expect(shownText(told)).toContain(words);
     expect(shownText(told)).not.toContain('secret-looking body');
     const stored = async () => (await allEvents(h.dispatch.db)).filter((e) => isOwnEvent(e.eventType)).length;
@@ -257,7 +270,7 @@ describe('triage from a card', () => {
       expect(await stored()).toBe(changes + 1);
       await expect
         .poll(() => threadLines().at(-1), { timeout: 5000 })
-        .toBe('⏳ Archive asked by alice from Discord; Sentry has not confirmed it');
+        .toBe('⏳ Archive until escalating asked by alice from Discord; Sentry has not confirmed it');
       expect(field(current().embeds[0], 'Status')).toBe(field(JSON.parse(before)[0], 'Status'));
     } else {
       // Nothing was stored for the card to show (a change is an event of its own), so nothing can edit it later.
@@ -271,8 +284,9 @@ describe('triage from a card', () => {
   it('a slow change Sentry still makes: the clicker is told it may still apply, and the card follows Sentry once read back', async () => {
     expect(field(current().embeds[0], 'Status')).toBe('unresolved · ongoing');
     sentry.inject({ status: 200, delayMs: 2500, apply: true });
-    const answer = await click(alice, 'Archive');
-    const told = await h.discord.waitForResponse((r) => r.token === answer.token && r.kind === 'followup');
+    const answer = await archiveWith(alice);
+    // The clicker's own menu becomes the answer.
+    const told = await answerTo(answer);
     expect(shownText(told)).toContain('the change may still apply');
     await expect.poll(() => field(current().embeds[0], 'Status'), { timeout: 5000 }).toBe('archived until escalating');
     await expect.poll(() => threadLines().at(-1), { timeout: 5000 }).toBe('Synced from Sentry: archived until escalating');
@@ -333,8 +347,8 @@ describe('triage from a card', () => {
       body: 'You are attempting to use this endpoint too frequently',
       headers: { 'x-sentry-rate-limit-reset': String(reset), 'x-sentry-rate-limit-remaining': '0', 'x-sentry-rate-limit-limit': '40' },
     });
-    const first = await click(alice, 'Archive');
-    const told = await h.discord.waitForResponse((r) => r.token === first.token && r.kind === 'followup');
+    const first = await archiveWith(alice);
+    const told = await answerTo(first);
     expect(shownText(told)).toMatch(/rate-limiting the token: try again in [1-4] s/);
     const calls = sentry.requests.length;
     const second = await click(alice, 'Resolve');
@@ -343,7 +357,7 @@ describe('triage from a card', () => {
     expect(sentry.requests).toHaveLength(calls); // Sentry was not asked again
     // After the reset, the token is used again.
     await new Promise((r) => setTimeout(r, reset * 1000 - Date.now() + 50));
-    await click(alice, 'Archive');
+    await archiveWith(alice);
     await expect.poll(() => field(current().embeds[0], 'Status'), { timeout: 5000 }).toBe('archived until escalating');
     await click(alice, 'Mark ongoing');
     await expect.poll(() => field(current().embeds[0], 'Status'), { timeout: 5000 }).toBe('unresolved · ongoing');

@@ -52,6 +52,8 @@ function worker(db: Database, posts: string[]) {
   const built = new DeliveryWorker({
     db,
     discord,
+    // No member is ever sent a DM here.
+    people: { isMember: async () => true },
     logger: createLogger({ level: 'silent', pretty: false }),
     metrics: createMetrics(db, Date.now),
     clock: systemClock(),

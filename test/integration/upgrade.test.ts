@@ -7,7 +7,8 @@ import { startDispatch, type Dispatch } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
 import { deliveriesOf, eventsOf, sourceRow } from '../support/db.js';
 import { deleteRoute, routesOf } from '../../src/db/routes.js';
-import { asGuildId, asSourceId } from '../../src/ids.js';
+import { asChannelId, asGuildId, asSourceId, asUserId } from '../../src/ids.js';
+import { saveLink } from '../../src/db/member-links.js';
 import { deleteSource, findSourceById } from '../../src/db/sources.js';
 import { settingsRequest } from '../support/sentry-ui.js';
 import { FakeDiscord } from '../support/fake-discord.js';
@@ -411,5 +412,66 @@ describe('upgrading a database made by the previous release', () => {
       headers: request.headers,
     });
     expect(answer.status).toBe(202);
+  });
+
+  it("0010_key_check → now: every route is a channel's; a member then connects and gets a DM through a route of their own that route commands never show", async () => {
+    const { guild, discord, dir } = await discordAndFolder();
+    const channelId = guild.channels[0]!.id;
+    const path = databaseAtRelease(dir.path, '0010_key_check', (db) => {
+      db.prepare(
+        `insert into sources (id, guild_id, name, slug, signing_secret, created_by, created_at, updated_at)
+         values (4, ?, 'web', 'PEOPLEPEOPLEPEOPLEPEOPLEPEOPLE00', 'sek', '1', 1, 1)`,
+      ).run(guild.id);
+      db.prepare(
+        `insert into routes (id, source_id, name, channel_id, filter, layout, created_by, created_at, updated_at)
+         values (11, 4, 'main', ?, '{}', 'feed', '1', 1, 1)`,
+      ).run(channelId);
+    });
+    const dispatch: Dispatch = await startDispatch(loadConfig(testEnv(discord, path)), silent);
+    cleanups.push(() => dispatch.stop());
+    expect((await routesOf(dispatch.db, asSourceId(4))).map((r) => [r.name, r.kind])).toEqual([['main', 'channel']]);
+
+    // A member of the server connects (as /dispatch me connect saves it), with their DM channel.
+    const userId = '1400000000000000001';
+    guild.members = [...(guild.members ?? []), userId];
+    const dmChannelId = '1400000000000000002';
+    discord.dmChannels.set(dmChannelId, userId);
+    await saveLink(
+      dispatch.db,
+      {
+        guildId: asGuildId(guild.id),
+        userId: asUserId(userId),
+        baseUrl: 'https://sentry.io',
+        org: 'example-org',
+        token: 'sealed-elsewhere',
+        sentryUserId: '501',
+        sentryName: 'Alice',
+        sentryEmail: 'alice@example.com',
+        scopes: ['event:write'],
+        dmChannelId: asChannelId(dmChannelId),
+      },
+      Date.now(),
+    );
+    const created = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
+    const assigned = {
+      ...created,
+      action: 'assigned',
+      data: {
+        ...created.data,
+        issue: { ...created.data.issue, shortId: 'UPGRADE-10' },
+        assignee: { type: 'user', id: 501, name: 'Alice' },
+      },
+    };
+    const request = sentryRequest('issue', assigned, 'sek');
+    const answer = await fetch(`${dispatch.url}/hooks/PEOPLEPEOPLEPEOPLEPEOPLEPEOPLE00`, {
+      method: 'POST',
+      body: request.body,
+      headers: request.headers,
+    });
+    expect(answer.status).toBe(202);
+    const dm = await discord.waitForMessage((m) => m.channel_id === dmChannelId);
+    expect(JSON.stringify(dm.embeds)).toContain('Assigned to you');
+    await discord.waitForMessage((m) => m.channel_id === channelId && JSON.stringify(m.embeds).includes('UPGRADE-10'));
+    expect((await routesOf(dispatch.db, asSourceId(4))).map((r) => r.name)).toEqual(['main']);
   });
 });

@@ -76,6 +76,8 @@ describe('a channel put on hold while a pass of the worker is under way', () => 
     const worker = new DeliveryWorker({
       db,
       discord,
+      // No member is ever sent a DM here.
+      people: { isMember: async () => true },
       logger: createLogger({ level: 'silent', pretty: false }),
       metrics: createMetrics(db, Date.now),
       clock: systemClock(),

@@ -6,7 +6,12 @@ import type { Route } from '../../src/db/schema.js';
 import { createSource, deleteSource, renameSource, setSentryConnection, setSourceEnabled } from '../../src/db/sources.js';
 import { sql } from 'drizzle-orm';
 import { clearTemplate, setTemplate } from '../../src/db/templates.js';
-import { asChannelId, asGuildId, type EventId } from '../../src/ids.js';
+import { asChannelId, asGuildId, asUserId, type EventId } from '../../src/ids.js';
+import { disconnect, saveLink } from '../../src/db/member-links.js';
+import { findCardByKey } from '../../src/db/cards.js';
+import { issueCardKey } from '../../src/cards/state.js';
+import { sentryApiOf } from '../../src/sentry-api/for-source.js';
+import { carryOut } from '../../src/triage/carry-out.js';
 import { routesOf } from '../../src/db/routes.js';
 import { findSourceById } from '../../src/db/sources.js';
 import { selectRoutes } from '../../src/routing/select-routes.js';
@@ -201,7 +206,8 @@ async function postEvent(
   if (!reuse) s.issues.push(issue);
   const n = model.nextEvent++;
   const marks = { event: eventToken(s.guild, slot, n), issue: issue.token, issueId: issue.id, level: LEVELS[level]! };
-  const payload = payloadOf(kind, marks, namedRoute === undefined ? undefined : ruleSettings(namedRoute, marks));
+  const drawn = payloadOf(kind, marks, namedRoute === undefined ? undefined : ruleSettings(namedRoute, marks));
+  const payload = options.assignment ? assignedTo(drawn, options.assignment) : drawn;
   // A body near MAX_BODY_BYTES: a stack trace's worth of padding Dispatch stores and never shows.
   if (options.padTo)
     (payload.data as Record<string, unknown>).padding = 'x'.repeat(Math.max(0, options.padTo - JSON.stringify(payload).length - 20));
@@ -247,10 +253,13 @@ async function postEvent(
     body: request.body,
     at,
     wave: model.wave,
+    ...(options.assignment ? { dmFor: dmsDue(model, s, options.assignment) } : {}),
   });
 }
 
 interface SendOptions {
+  /** An assignment in Sentry to one of its users (by another user or themselves): the payload says so, and the model expects its DMs. */
+  assignment?: Assignment;
   /** Runs between the first half of the body and the rest: after the webhook looked its source up, before it is stored. */
   between?: () => Promise<void>;
   /** Pads the body to about this many bytes. */
@@ -446,6 +455,29 @@ class LargeWebhook extends Step {
   toString() {
     return `LargeWebhook(slot ${this.slot}, ${this.kind}, issue ${this.pick})`;
   }
+}
+
+/** An assignment in Sentry to one of its users, made by another user or by themselves. */
+interface Assignment {
+  to: string;
+  by: string;
+}
+
+/** The marked `issue.assigned` payload, made an assignment to `to` by `by` (Sentry's webhook names both by user id). */
+function assignedTo(payload: Record<string, any>, { to, by }: Assignment): Record<string, unknown> {
+  const who = (id: string) => ({ type: 'user', id: Number(id), name: `Sentry user ${id}` });
+  return {
+    ...payload,
+    actor: who(by),
+    data: { ...payload.data, issue: { ...payload.data.issue, assignedTo: { ...who(to), id: to } }, assignee: who(to) },
+  };
+}
+
+/** The model's rule for DMs: the people connected in the source's server who are the assignee, unless the assignee did it. */
+function dmsDue(model: Model, source: SimSource, { to, by }: Assignment): number[] {
+  return model.people.flatMap((p, i) =>
+    p.linked && !p.closed && p.guild === source.guild && p.sentryUserId === to && by !== to ? [i] : [],
+  );
 }
 
 /**
@@ -977,6 +1009,8 @@ class Restart extends Step {
 /** Everything that was failing is fixed: Discord answers, denied channels are open again (and the server says so). */
 export async function heal(model: Model, world: World): Promise<void> {
   world.discord.clearInjected();
+  // DMs open again at Discord; a member Dispatch marked closed gets DMs once they connect again.
+  world.discord.closedDms.clear();
   for (const open of model.gates.splice(0)) open();
   for (const guild of world.guilds) {
     for (const channel of guild.channels) if (channel.deny) world.discord.updateChannel(channel.id, undefined);
@@ -994,6 +1028,160 @@ class Heal extends Step {
   }
   toString() {
     return 'Heal()';
+  }
+}
+
+/** A member connects their own Sentry identity, as `/dispatch me connect` saves it (their DM channel opened), or disconnects. */
+class Link extends Step {
+  constructor(
+    readonly person: number,
+    readonly link: boolean,
+  ) {
+    super();
+  }
+  check() {
+    return true;
+  }
+  async act(model: Model, world: World) {
+    await linkPerson(model, world, this.person, this.link);
+  }
+  toString() {
+    return `${this.link ? 'Link' : 'Unlink'}(person ${this.person})`;
+  }
+}
+
+/** A person connects (or disconnects) their own Sentry identity in their server; the model follows. */
+export async function linkPerson(model: Model, world: World, index: number, link: boolean): Promise<void> {
+  const person = model.people[index]!;
+  const guildId = asGuildId(world.guilds[person.guild]!.id);
+  const userId = asUserId(person.userId);
+  const now = world.clock.now();
+  if (!link) {
+    await disconnect(world.db, userId, guildId, now);
+    if (person.linked) person.stops.push(model.wave);
+    person.linked = false;
+    return;
+  }
+  {
+    const { sentryUserId } = person;
+    await saveLink(
+      world.db,
+      {
+        guildId,
+        userId,
+        baseUrl: world.sentry.url,
+        org: 'example-org',
+        token: person.token,
+        sentryUserId,
+        sentryName: `Sentry user ${sentryUserId}`,
+        sentryEmail: `u${sentryUserId}@example.com`,
+        scopes: ['event:read', 'event:write', 'member:read'],
+        dmChannelId: await world.discordPeople.openDm(userId),
+      },
+      now,
+    );
+    // Connecting again lifts a closed-DMs mark (Discord lets them through again once healed).
+    person.linked = true;
+    person.closed = false;
+  }
+}
+
+/** Sentry assigns one of a slot's issues to a Sentry user (one that people are, or nobody's), by another user or by themselves. */
+class Assign extends Step {
+  constructor(
+    readonly slot: number,
+    readonly issuePick: number,
+    readonly to: string,
+    readonly own: boolean,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return !!source(model, this.slot);
+  }
+  async act(model: Model, world: World) {
+    const by = this.own ? this.to : '799';
+    await postEvent(model, world, this.slot, 'issue.assigned', this.issuePick, 1, undefined, { assignment: { to: this.to, by } });
+  }
+  toString() {
+    return `Assign(slot ${this.slot}, issue ${this.issuePick}, to Sentry user ${this.to}${this.own ? ', by themselves' : ''})`;
+  }
+}
+
+/**
+ * A member clicks a card (the triage carried out as the command handler does it): as themselves
+ * when connected in the card's server (the PUT carries their personal token), else through the
+ * integration. Assign to me needs a connection; without one the member resolves.
+ */
+class PersonalClick extends Step {
+  constructor(
+    readonly slot: number,
+    readonly issuePick: number,
+    /** Which member of the card's server clicks: the first or second person of it (by index among the people there), or one who never connected. */
+    readonly who: number,
+    readonly action: 'resolve' | 'unresolve' | 'archive-24h' | 'assign-me',
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot) && model.sources[this.slot]!.enabled;
+  }
+  async act(model: Model, world: World) {
+    const s = model.sources[this.slot]!;
+    const route = liveRoutes(s).find((r) => r.layout === 'card');
+    const issues = s.issues.filter((i) => !i.incident);
+    if (!route || issues.length === 0) return;
+    const issue = issues[this.issuePick % issues.length]!;
+    if (!(await findCardByKey(world.db, route.id, issueCardKey(issue.id)))) return; // only cards there are clicked
+    const member = model.people.filter((p) => p.guild === s.guild)[this.who];
+    const linked = member?.linked === true;
+    const guildId = asGuildId(world.guilds[s.guild]!.id);
+    const realSource = (await findSourceById(world.db, guildId, s.id))!;
+    const realRoute = (await routesOf(world.db, s.id)).find((r) => r.id === route.id)!;
+    const change =
+      this.action === 'assign-me' && linked
+        ? { kind: 'assign-to' as const, actor: 'me' }
+        : { kind: this.action === 'assign-me' ? ('resolve' as const) : this.action };
+    const updates = world.sentry.updates().length;
+    const outcome = await carryOut(world.triage, {
+      route: realRoute,
+      source: realSource,
+      issueId: issue.id,
+      org: 'example-org',
+      member: { guildId, userId: asUserId(member?.userId ?? '1'), name: 'sim' },
+      change,
+      integration: sentryApiOf(realSource, world.triage.secrets, world.triage.sentryUrls)!,
+      onCard: true,
+    });
+    expect(outcome.done, `the click ${this} was carried out`).toBe(true);
+    const puts = world.sentry.updates().slice(updates);
+    expect(
+      puts.map((r) => r.authorization),
+      'the PUT carries the member’s own token when connected in this server, else the integration’s',
+    ).toEqual([`Bearer ${linked ? member!.token : SENTRY_TOKEN}`]);
+  }
+  toString() {
+    return `PersonalClick(slot ${this.slot}, issue ${this.issuePick}, member ${this.who}, ${this.action})`;
+  }
+}
+
+/** A member's DMs close (Discord will answer 50007): what waits for them may be dropped, and none is written after the refusal. */
+class CloseDms extends Step {
+  constructor(readonly person: number) {
+    super();
+  }
+  check() {
+    return true;
+  }
+  async act(model: Model, world: World) {
+    const person = model.people[this.person]!;
+    world.discord.closedDms.add(person.userId);
+    person.stops.push(model.wave);
+    person.closed = true;
+    model.faults += 1;
+  }
+  toString() {
+    return `CloseDms(person ${this.person})`;
   }
 }
 
@@ -1091,4 +1279,22 @@ export const commandArbitraries: fc.Arbitrary<Cmd>[] = [
     .map(([s, pick, change]) => new SentryChange(s, pick, change)),
   fc.constant(new ReadBack()),
   fc.tuple(slot, fc.nat(3), fc.constantFrom(true, true, false)).map(([s, pick, on]) => new Quiet(s, pick, on)),
+  // People: connecting, assignments in Sentry (to a connected member, another server's same Sentry user, nobody's), clicks as them.
+  ...Array.from({ length: 2 }, () => fc.tuple(fc.nat(2), fc.constantFrom(true, true, false)).map(([p, on]) => new Link(p, on))),
+  ...Array.from({ length: 3 }, () =>
+    fc
+      .tuple(slot, fc.nat(5), fc.constantFrom('701', '701', '702', '703'), fc.constantFrom(false, false, true))
+      .map(([s, pick, to, own]) => new Assign(s, pick, to, own)),
+  ),
+  ...Array.from({ length: 3 }, () =>
+    fc
+      .tuple(
+        fc.constantFrom(1, 3, 1, 3, 0, 2),
+        fc.nat(5),
+        fc.constantFrom(0, 0, 1, 2),
+        fc.constantFrom<PersonalClick['action']>('resolve', 'unresolve', 'archive-24h', 'assign-me'),
+      )
+      .map(([s, pick, who, action]) => new PersonalClick(s, pick, who, action)),
+  ),
+  fc.nat(2).map((p) => new CloseDms(p)),
 ];

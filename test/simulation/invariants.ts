@@ -34,14 +34,14 @@ const has = (text: string, token: string) => new RegExp(`${token}(?!\\d)`).test(
 /** The event tokens an embed shows, each once. */
 const tokensIn = (embed: Embed) => new Set([...JSON.stringify(embed).matchAll(/G\dS\d+E\d+/g)].map((m) => m[0]));
 
-/** Messages in channels (not threads), in the order Discord shows them. */
+/** Messages in a server's channels (not threads, not members' DMs), in the order Discord shows them. */
 function channelMessages(world: World): PostedMessage[] {
-  return world.discord.messages.filter((m) => !world.discord.threads.has(m.channel_id));
+  return world.discord.messages.filter((m) => !world.discord.threads.has(m.channel_id) && !world.discord.dmChannels.has(m.channel_id));
 }
 
-/** No text of one server's webhooks in another server's channels or threads. */
+/** No text of one server's webhooks in another server's channels or threads (members' DMs: checkDirectMessages). */
 export function checkServersApart(world: World): void {
-  for (const message of world.discord.messages) {
+  for (const message of world.discord.messages.filter((m) => !world.discord.dmChannels.has(m.channel_id))) {
     const guild = world.guilds.indexOf(world.guildOf(message.channel_id));
     const text = JSON.stringify([message.content, message.embeds]);
     for (const match of text.matchAll(TOKEN))
@@ -77,9 +77,46 @@ export function checkNoDoublePosts(model: Model, world: World): void {
   }
 }
 
+/**
+ * Members' DMs: each shows only events of a server its member connected in (two members of two
+ * servers may be one Sentry user: neither gets the other's server's), and each event at most once.
+ */
+export function checkDirectMessages(model: Model, world: World): void {
+  for (const [channelId, userId] of world.discord.dmChannels) {
+    const guilds = new Set(model.people.filter((p) => p.userId === userId).map((p) => p.guild));
+    const sent = new Map<string, number>();
+    for (const message of world.discord.messagesIn(channelId)) {
+      const text = JSON.stringify([message.content, message.embeds]);
+      for (const match of text.matchAll(TOKEN))
+        expect(guilds.has(Number(match[1])), `${match[0]} of server ${match[1]} in a DM to a member of server ${[...guilds]}`).toBe(true);
+      for (const embed of embedsOf(message)) for (const token of tokensIn(embed)) sent.set(token, (sent.get(token) ?? 0) + 1);
+    }
+    for (const [token, count] of sent) expect(count, `${token} sent ${count} times in a DM`).toBe(1);
+  }
+}
+
+/**
+ * Every DM due reached its member once: an assignment in a server where they were connected, to
+ * the Sentry user they are, made by someone else, unless they disconnected or their DMs closed
+ * since (or its source was deleted or is disabled).
+ */
+function checkDirectMessagesArrived(model: Model, world: World): void {
+  for (const event of model.events) {
+    const source = model.sources[event.slot]!;
+    if (source.id !== event.sourceId || source.deleted || !source.enabled) continue;
+    for (const index of event.dmFor ?? []) {
+      const person = model.people[index]!;
+      if (person.stops.some((wave) => wave >= event.wave)) continue;
+      const shown = world.discord.directMessagesTo(person.userId).filter((m) => has(JSON.stringify(m.embeds), event.marks.event));
+      expect(shown.length, `the DM of ${event.marks.event} to person ${index}`).toBe(1);
+    }
+  }
+}
+
 export async function checkAfterStep(model: Model, world: World, before: Costs, step: string): Promise<void> {
   checkServersApart(world);
   checkNoDoublePosts(model, world);
+  checkDirectMessages(model, world);
   expect(world.costs.requests - before.requests, `Discord requests during ${step}`).toBeLessThanOrEqual(
     REQUESTS_PER_STEP + 4 * model.events.length,
   );
@@ -103,13 +140,15 @@ async function deliveries(world: World): Promise<DeliveryRow[]> {
   return world.db.all<DeliveryRow>(sql`
     select d.seq, d.route_id, d.channel_id, d.status, d.message_id, e.id as event_id, e.source_id, s.enabled
     from deliveries d join events e on e.seq = d.event_seq join sources s on s.id = e.source_id join routes r on r.id = d.route_id
-    where s.deleted_at is null and r.removed_at is null order by d.seq`);
+    where s.deleted_at is null and r.removed_at is null and r.kind = 'channel' order by d.seq`);
 }
 
 /** Once healed and quiet: what must be true of everything that happened. */
 export async function checkAtQuiescence(model: Model, world: World): Promise<void> {
   checkServersApart(world);
   checkNoDoublePosts(model, world);
+  checkDirectMessages(model, world);
+  checkDirectMessagesArrived(model, world);
   const rows = await deliveries(world);
   const byEvent = new Map<string, DeliveryRow[]>();
   for (const row of rows) byEvent.set(row.event_id, [...(byEvent.get(row.event_id) ?? []), row]);

@@ -74,11 +74,30 @@ export interface SimEvent {
   at: number;
   /** The step that sent it: events of one step were sent concurrently and have no order among them. */
   wave: number;
+  /** The people a DM about it is for (linked in its server, the Sentry user it assigns, not its author): indexes into `people`. */
+  dmFor?: number[];
+}
+
+/**
+ * A member of one of the two servers who may connect their own Sentry identity: a Sentry user
+ * (two members of different servers can be the same Sentry user), with their personal token.
+ */
+export interface SimPerson {
+  guild: number;
+  userId: string;
+  sentryUserId: string;
+  token: string;
+  linked: boolean;
+  /** Their DMs were closed at Discord (and may be marked so): no DM is due until they connect again. */
+  closed: boolean;
+  /** Steps at which their DMs stopped being wanted or possible: unlinked, or their DMs closed (a DM of an event before that may be dropped). */
+  stops: number[];
 }
 
 export interface Model {
   sources: SimSource[];
   events: SimEvent[];
+  people: SimPerson[];
   nextEvent: number;
   nextIssue: number;
   nextName: number;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, inject, it } from 'vitest';
 import { MISSING_ROUTE_LINE } from '../../src/routing/select-routes.js';
 import { TEST_DIALECT } from '../support/harness.js';
-import { addRoute, commandArbitraries, heal, makeSource } from './commands.js';
+import { addRoute, commandArbitraries, heal, linkPerson, makeSource } from './commands.js';
 import { checkAtQuiescence, checkCardsTrueToSentry, checkNothingStale } from './invariants.js';
 import type { Model } from './model.js';
 import { World } from './world.js';
@@ -49,10 +49,15 @@ const coverage = {
   silent: 0,
   /** Webhooks acknowledged from the spool while the database was away, then drained. */
   spooled: 0,
+  /** Members' DMs sent, and clicks made as a connected member (their personal token). */
+  dms: 0,
+  personalClicks: 0,
 };
 
 function tally(world: World): void {
   coverage.stories += 1;
+  coverage.dms += world.discord.messages.filter((m) => world.discord.dmChannels.has(m.channel_id)).length;
+  coverage.personalClicks += world.sentry.updates().filter((r) => r.authorization?.startsWith('Bearer sntryu_')).length;
   coverage.restarts += world.restarts;
   coverage.secondInstance += world.secondRequests;
   coverage.spooled += world.spooled;
@@ -77,7 +82,17 @@ async function story(commands: Iterable<fc.AsyncCommand<Model, World>>): Promise
     ...(TEST_DIALECT === 'postgres' ? { postgresUrl: inject('postgresUrl') } : {}),
     log: process.env.SIM_LOG === '1',
   });
-  const model: Model = { sources: [], events: [], nextEvent: 1, nextIssue: 1, nextName: 1, faults: 0, gates: [], wave: 0 };
+  const model: Model = {
+    sources: [],
+    events: [],
+    people: world.people.map((p) => ({ ...p, linked: false, closed: false, stops: [] })),
+    nextEvent: 1,
+    nextIssue: 1,
+    nextName: 1,
+    faults: 0,
+    gates: [],
+    wave: 0,
+  };
   try {
     // Two sources per server; the first has three routes, so that source and route ids differ from the start
     // (source 3, in server 1, has the id of route 3, in server 0).
@@ -87,6 +102,9 @@ async function story(commands: Iterable<fc.AsyncCommand<Model, World>>): Promise
     await makeSource(model, world, 1, 'card', 1);
     await makeSource(model, world, 2, 'feed', 0);
     await makeSource(model, world, 3, 'card', 0);
+    // Two people connected from the start (Sentry user 701 in both servers), the third may connect later.
+    await linkPerson(model, world, 0, true);
+    await linkPerson(model, world, 1, true);
     await fc.asyncModelRun(() => ({ model, real: world }), commands);
     // Everything healed, and the clock moved well past every retry and probe.
     await heal(model, world);

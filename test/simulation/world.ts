@@ -12,6 +12,7 @@ import { createSecretBox } from '../../src/db/secret-box.js';
 import { openSqlite } from '../../src/db/sqlite.js';
 import { restChannels } from '../../src/delivery/sender.js';
 import { restGuildView } from '../../src/discord/guild-view.js';
+import { restPeople, type DiscordPeople } from '../../src/discord/people.js';
 import type { DeliveryWorker } from '../../src/delivery/worker.js';
 import { deliveryWorker } from '../../src/dispatch.js';
 import { createApp } from '../../src/http/app.js';
@@ -33,6 +34,7 @@ import { sql } from 'drizzle-orm';
 import type { ChannelId, EventId } from '../../src/ids.js';
 import { CardReconciler } from '../../src/cards/reconciler.js';
 import { DigestScheduler } from '../../src/schedule/digest-scheduler.js';
+import type { CarryOutDeps } from '../../src/triage/carry-out.js';
 
 /** The integration token every simulated source is connected with. */
 export const SENTRY_TOKEN = 'sntrys_sim-token';
@@ -70,12 +72,25 @@ export class World {
     name: `Server ${g}`,
     channels: [0, 1, 2].map((c) => ({ id: snowflake(), name: `g${g}-c${c}`, type: 0 })),
   }));
+  /**
+   * Members who may connect their own Sentry identity (src/people/): two of server 0 (Sentry users
+   * 701 and 702) and one of server 1 who is Sentry user 701 too, each with a personal token.
+   */
+  readonly people = [
+    { guild: 0, sentryUserId: '701' },
+    { guild: 1, sentryUserId: '701' },
+    { guild: 0, sentryUserId: '702' },
+  ].map((p, i) => ({ ...p, userId: snowflake(), token: `sntryu_sim-person-${i}` }));
   readonly costs: Costs = { statements: 0, requests: 0 };
   db!: Database;
+  /** Discord's users as Dispatch asks about them: DM channels, membership. */
+  discordPeople!: DiscordPeople;
   worker!: DeliveryWorker;
   /** Reads cards back from the loopback Sentry when a story says so (ReadBack). */
   reconciler!: CardReconciler;
   digests!: DigestScheduler;
+  /** What a click on a card is carried out with (src/triage/carry-out.ts), as the command handler has it. */
+  triage!: CarryOutDeps;
   url!: string;
   config!: Config;
   restarts = 0;
@@ -130,6 +145,15 @@ export class World {
       options,
     );
     clock = world.clock;
+    for (const person of world.people) {
+      const guild = world.guilds[person.guild]!;
+      guild.members = [...(guild.members ?? []), person.userId];
+      sentry.addPersonalToken(person.token, {
+        id: person.sentryUserId,
+        name: `Sentry user ${person.sentryUserId}`,
+        email: `u${person.sentryUserId}@example.com`,
+      });
+    }
     discord.guilds.push(...world.guilds);
     world.config = loadConfig({
       DISCORD_TOKEN: 'sim-token',
@@ -171,6 +195,7 @@ export class World {
     this.worker = deliveryWorker(this.config, {
       db: this.db,
       discord: restChannels(rest),
+      people: (this.discordPeople = restPeople(rest)),
       logger,
       metrics,
       clock: this.clock,
@@ -228,6 +253,15 @@ export class World {
     });
     // Not started: `advance` looks for due digests as the clock moves, so a story never races its loop.
     this.digests = new DigestScheduler({ db: this.db, logger, clock: this.clock, wake: () => this.worker.kick() });
+    this.triage = {
+      db: this.db,
+      secrets: createSecretBox(undefined, []),
+      sentryUrls: { allowInsecure: true, allowPrivate: true, timeoutMs: 5000 },
+      logger,
+      now,
+      cardChecks: this.reconciler,
+      wakeDelivery: () => this.worker.kick(),
+    };
   }
 
   /** The second instance on Postgres: the same pieces as `boot`'s but the spool and the read-back, on its own connection. */
@@ -241,6 +275,7 @@ export class World {
     const worker = deliveryWorker(this.config, {
       db,
       discord: restChannels(rest),
+      people: restPeople(rest),
       logger,
       metrics,
       clock: this.clock,

@@ -36,6 +36,8 @@ export interface FakeGuild {
   channels: FakeChannel[];
   /** Roles besides @everyone. */
   roles?: FakeRole[];
+  /** Its members besides the bot, by user id (GET /guilds/{id}/members/{user} finds these; anyone else is 10007 Unknown Member). */
+  members?: string[];
 }
 
 export interface PostedMessage {
@@ -126,6 +128,7 @@ const ERRORS = {
   missingAccess: { status: 403, body: { code: 50001, message: 'Missing Access' } },
   missingPermissions: { status: 403, body: { code: 50013, message: 'Missing Permissions' } },
   cannotEditOthers: { status: 403, body: { code: 50005, message: 'Cannot edit a message authored by another user' } },
+  cannotDm: { status: 403, body: { code: 50007, message: 'Cannot send messages to this user' } },
   threadArchived: { status: 400, body: { code: 50083, message: 'Thread is archived' } },
   threadExists: { status: 400, body: { code: 160004, message: 'A thread has already been created for this message' } },
   editCap: {
@@ -241,6 +244,22 @@ export class FakeDiscord {
   }
 
   /** The next channel-message requests (optionally to one channel) get these answers, in order. */
+  /** DM channels the bot opened (POST /users/@me/channels), by channel id: whose they are. */
+  readonly dmChannels = new Map<string, string>();
+  /** Users whose DMs are closed to the bot: a message to them is refused with 50007. */
+  readonly closedDms = new Set<string>();
+
+  /** The bot's DM channel with a user, if it opened one. */
+  dmChannelOf(userId: string): string | undefined {
+    return [...this.dmChannels].find(([, user]) => user === userId)?.[0];
+  }
+
+  /** The direct messages the bot sent a user. */
+  directMessagesTo(userId: string): PostedMessage[] {
+    const channelId = this.dmChannelOf(userId);
+    return channelId ? this.messagesIn(channelId) : [];
+  }
+
   inject(responses: InjectedResponse[], channelId?: string): void {
     for (const response of responses) this.injected.push({ channelId, response });
   }
@@ -534,6 +553,14 @@ export class FakeDiscord {
         (body as { name: string }[]).map((c) => ({ ...c, id: snowflake(), application_id: APP_ID, version: '1' })),
       );
     }
+    if (method === 'POST' && path === '/users/@me/channels') {
+      // A DM channel: the same one for a user every time.
+      const userId = String(body?.recipient_id ?? '');
+      if (!/^\d+$/.test(userId)) return json(400, invalidFormBody('recipient_id'));
+      const channelId = this.dmChannelOf(userId) ?? snowflake();
+      this.dmChannels.set(channelId, userId);
+      return json(200, { id: channelId, type: 1, recipients: [{ id: userId, username: `user${userId.slice(-4)}`, discriminator: '0' }] });
+    }
     if (method === 'GET' && path === '/users/@me') {
       return json(200, { id: BOT_USER_ID, username: 'dispatch', discriminator: '0', global_name: null, avatar: null, bot: true });
     }
@@ -548,8 +575,10 @@ export class FakeDiscord {
           200,
           guild.channels.map((c) => channelPayload(c, guild.id)),
         );
-      if (m[3] !== BOT_USER_ID) return json(404, { code: 10007, message: 'Unknown Member' });
-      return json(200, { user: { id: BOT_USER_ID, username: 'dispatch', bot: true }, roles: [], joined_at: new Date().toISOString() });
+      if (m[3] === BOT_USER_ID)
+        return json(200, { user: { id: BOT_USER_ID, username: 'dispatch', bot: true }, roles: [], joined_at: new Date().toISOString() });
+      if (!guild.members?.includes(m[3]!)) return json(404, { code: 10007, message: 'Unknown Member' });
+      return json(200, { user: { id: m[3], username: `user${m[3]!.slice(-4)}` }, roles: [], joined_at: new Date().toISOString() });
     }
     if (method === 'GET' && (m = /^\/channels\/(\d+)$/.exec(path))) {
       const found = this.findChannel(m[1]!);
@@ -579,8 +608,10 @@ export class FakeDiscord {
     return undefined;
   }
 
-  /** Where a message may be posted: a channel, or a thread (checked against its parent's permissions). */
+  /** Where a message may be posted: a channel, a thread (checked against its parent's permissions), or a user's DMs (unless closed). */
   private postingProblem(channelId: string): (typeof ERRORS)[keyof typeof ERRORS] | 'unarchive' | undefined {
+    const dmUser = this.dmChannels.get(channelId);
+    if (dmUser !== undefined) return this.closedDms.has(dmUser) ? ERRORS.cannotDm : undefined;
     const thread = this.threads.get(channelId);
     const found = this.findChannel(thread?.parentId ?? channelId);
     if (!found) return ERRORS.unknownChannel;

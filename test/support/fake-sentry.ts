@@ -47,6 +47,8 @@ export class FakeSentry {
     { id: '3', email: 'invited@example.com', name: 'invited@example.com' }, // an invitation: no user yet
   ];
   readonly teams = [{ id: '77', slug: 'backend', name: 'Backend' }];
+  /** Personal tokens (User Settings → Personal Tokens): whose each is, and its scopes. Sentry acts as that user with it. */
+  readonly personal = new Map<string, { user: { id: string; name: string; username: string; email: string }; scopes: string[] }>();
   private readonly injected: Injected[] = [];
   private constructor(
     private readonly server: Server,
@@ -77,6 +79,15 @@ export class FakeSentry {
   /** The next requests get these answers, in order. */
   inject(...responses: Injected[]): void {
     this.injected.push(...responses);
+  }
+
+  /** A person's own token: the loopback Sentry answers it as that user (a member of the organization). */
+  addPersonalToken(
+    token: string,
+    user: { id: string; name: string; email: string },
+    scopes = ['event:read', 'event:write', 'member:read'],
+  ): void {
+    this.personal.set(token, { user: { ...user, username: user.email.split('@')[0]! }, scopes });
   }
 
   /** PUTs to issues, in order. */
@@ -123,16 +134,25 @@ export class FakeSentry {
     body: any,
   ): { status: number; body: unknown } {
     const json = (status: number, payload: unknown) => ({ status, body: payload });
-    if (authorization !== `Bearer ${this.options.token}`) return json(401, { detail: 'Invalid token' });
+    const person = this.personal.get(authorization?.replace(/^Bearer /, '') ?? '');
+    if (authorization !== `Bearer ${this.options.token}` && !person) return json(401, { detail: 'Invalid token' });
     // `*`: one Sentry answering for any organization (the simulation's payloads name several).
     const org = this.options.org === '*' ? '[^/]+' : this.options.org;
     let m: RegExpExecArray | null;
     if (method === 'GET' && path === '/api/0/') {
+      // An integration's token is its proxy user, which has no email; a person's is theirs.
+      if (person) return json(200, { version: '0', auth: { scopes: person.scopes }, user: { ...person.user, isActive: true } });
       return json(200, {
         version: '0',
         auth: { scopes: this.options.scopes },
-        user: { id: '9', name: 'Dispatch Triage', username: 'dispatch-triage-abc' },
+        user: { id: '9', name: 'Dispatch Triage', username: 'dispatch-triage-abc', email: '' },
       });
+    }
+    if (method === 'GET' && (m = new RegExp(`^/api/0/organizations/(${org})/shortids/([^/]+)/$`).exec(path))) {
+      const found = [...this.issues].find(([, issue]) => String(issue.shortId ?? '').toUpperCase() === decodeURIComponent(m![2]!));
+      if (!found) return json(404, { detail: 'The requested resource does not exist' });
+      const [id, issue] = found;
+      return json(200, { organizationSlug: m[1], projectSlug: 'python', groupId: id, group: { id, ...issue }, shortId: issue.shortId });
     }
     if (method === 'GET' && new RegExp(`^/api/0/organizations/${org}/issues/$`).test(path)) {
       // Issues looked up by id: those Sentry has, in no particular order; the rest left out.
@@ -148,6 +168,12 @@ export class FakeSentry {
         if (body.substatus !== undefined) next.substatus = body.substatus;
         else if (body.status !== undefined && body.status !== 'unresolved') next.substatus = null;
         if (body.status === 'resolvedInNextRelease') next.statusDetails = { inNextRelease: true };
+        else if (body.status !== undefined) next.statusDetails = {};
+        // Archived until a condition: Sentry keeps when it ends (ignoreUntil) or how many more events (ignoreCount).
+        const details = body.statusDetails ?? {};
+        if (details.ignoreDuration !== undefined)
+          next.statusDetails = { ignoreUntil: new Date(Date.now() + details.ignoreDuration * 60_000).toISOString(), ignoreCount: null };
+        if (details.ignoreCount !== undefined) next.statusDetails = { ignoreCount: details.ignoreCount, ignoreUntil: null };
         if (body.assignedTo !== undefined) {
           const [type, id] = String(body.assignedTo).split(':');
           // The API names a team by its slug, a user by their name (a webhook names a team by its display name).

@@ -21,12 +21,19 @@ export interface Member {
   username?: string;
 }
 
+/** A new member of the guild (the loopback Discord then knows them as one: GET /guilds/{id}/members/{user}). */
+function joined(guild: FakeGuild, permissions: bigint): Member {
+  const userId = snowflake();
+  guild.members = [...(guild.members ?? []), userId];
+  return { guild, userId, permissions };
+}
+
 export function admin(guild: FakeGuild): Member {
-  return { guild, userId: snowflake(), permissions: PERMISSIONS.ManageGuild | PERMISSIONS.ViewChannel | PERMISSIONS.SendMessages };
+  return joined(guild, PERMISSIONS.ManageGuild | PERMISSIONS.ViewChannel | PERMISSIONS.SendMessages);
 }
 
 export function plainMember(guild: FakeGuild): Member {
-  return { guild, userId: snowflake(), permissions: PERMISSIONS.ViewChannel | PERMISSIONS.SendMessages };
+  return joined(guild, PERMISSIONS.ViewChannel | PERMISSIONS.SendMessages);
 }
 
 type Option = { name: string; type: number; value?: string | number | boolean; focused?: boolean; options?: Option[] };
@@ -102,6 +109,43 @@ export function slash(member: Member, sub: string, options: Option[] = [], group
     guild_id: member.guild.id,
     options: [{ name: group, type: 2, options: [{ name: sub, type: 1, options }] }],
     ...(Object.keys(resolved).length > 0 ? { resolved } : {}),
+  });
+}
+
+/** `/dispatch <sub> …options`: a subcommand at the top of /dispatch (`/dispatch issue find:…`). */
+export function topSlash(member: Member, sub: string, options: Option[] = []): InteractionPayload {
+  return base(2, member, {
+    id: snowflake(),
+    name: 'dispatch',
+    type: 1,
+    guild_id: member.guild.id,
+    options: [{ name: sub, type: 1, options }],
+  });
+}
+
+/** A message command ("Show Sentry issue", from a message's Apps menu): Discord sends the target message with it. */
+export function messageCommand(
+  member: Member,
+  name: string,
+  message: { id: string; channel_id: string; content?: string; embeds?: unknown[]; components?: unknown[] },
+): InteractionPayload {
+  return base(2, member, {
+    id: snowflake(),
+    name,
+    type: 3,
+    guild_id: member.guild.id,
+    target_id: message.id,
+    resolved: { messages: { [message.id]: messageFrom(message.id, message.channel_id, message) } },
+  });
+}
+
+/** Autocomplete of one option of a top-level subcommand (`/dispatch issue find:`). */
+export function topAutocomplete(member: Member, sub: string, option: string, typed: string): InteractionPayload {
+  return base(4, member, {
+    id: snowflake(),
+    name: 'dispatch',
+    type: 1,
+    options: [{ name: sub, type: 1, options: [{ name: option, type: 3, value: typed, focused: true }] }],
   });
 }
 

@@ -89,7 +89,11 @@ export async function dropOfRoute(db: Database, routeId: RouteId, sourceId: Sour
       delete from deliveries where seq in (select seq from deliveries where route_id = ${routeId} limit ${STEP_ROWS})
       returning status`);
     const dropped = rows.filter((r) => r.status === 'pending' || r.status === 'quiet').length;
-    if (dropped > 0) await tx.run(sql`update sources set events_dropped = events_dropped + ${dropped} where id = ${sourceId}`);
+    // A member's direct messages dropped with their DM route (they disconnected) are not the source's events dropped.
+    if (dropped > 0)
+      await tx.run(sql`
+        update sources set events_dropped = events_dropped + ${dropped}
+        where id = ${sourceId} and exists (select 1 from routes where id = ${routeId} and kind = 'channel')`);
     return rows.length;
   });
 }

@@ -57,6 +57,6 @@ export const TRANSITIONS = [
     by: 'dropOfRoute',
     from: 'any',
     to: '(deleted)',
-    when: 'its route or source was removed: purged in bounded batches, pending and quiet ones counted as dropped',
+    when: 'its route or source was removed (a DM route: its member disconnected, left or closed their DMs): purged in bounded batches, pending and quiet ones of a channel route counted as dropped',
   },
 ] as const;

@@ -1,0 +1,370 @@
+import { readFileSync } from 'node:fs';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oneLine } from '../../src/embed/markdown.js';
+import { deleteSource, findSourceById, setSentryConnection } from '../../src/db/sources.js';
+import { updateRoute } from '../../src/db/routes.js';
+import { asGuildId, asRoleId } from '../../src/ids.js';
+import { answerTo, chooseFromMenu, clickButton, connectMe, fieldOf, handled, labelsOf, threadLinesOf } from '../support/card-ui.js';
+import { snowflake, type FakeGuild, type PostedMessage } from '../support/fake-discord.js';
+import { FakeSentry } from '../support/fake-sentry.js';
+import { startHarness, testGuild, waitFor, type Harness, type TestSource } from '../support/harness.js';
+import { admin, answerOf, bool, plainMember, shownText, slash, str, type Member } from '../support/interactions.js';
+import { loadFixture } from '../support/sentry.js';
+
+/**
+ * People, not just channels (issue #31), end to end: members connect their own Sentry identity,
+ * their clicks act as them, Assign to me, and direct messages from Sentry's webhooks, beside a
+ * second server whose member is the same Sentry user, with disconnects, a member leaving and a
+ * source deleted while a DM waits. The real discord.js client against the loopback Discord (DM
+ * channels and 50007 included) and the loopback Sentry API (personal tokens included).
+ */
+
+type Payload = Record<string, any>;
+const created = loadFixture('issue.created.json') as Payload;
+
+const TOKEN = 'sntrys_integration-token-1a2b3c4d';
+const ALICE_TOKEN = 'sntryu_alice-personal-token-5e6f7a8b';
+const BOB_TOKEN = 'sntryu_bob-personal-token-9c0d1e2f';
+const KEY = 'c'.repeat(64);
+const ALICE = { id: '501', name: 'Alice', email: 'alice@example.com' };
+const BOB = { id: '502', name: 'Bob', email: 'bob@example.com' };
+const user = (who: typeof ALICE) => ({ type: 'user', id: Number(who.id), name: who.name });
+
+let h: Harness;
+let sentry: FakeSentry;
+let guildA: FakeGuild;
+let guildB: FakeGuild;
+let web: TestSource;
+let other: TestSource;
+/** Connected: alice (Manage Server), bob (the route's triage role); not: dave (Manage Server). In the second server: eve. */
+let alice: Member;
+let bob: Member;
+let dave: Member;
+let eve: Member;
+let card: PostedMessage;
+const triagers = { id: snowflake(), name: 'triagers' };
+
+/** An issue webhook about the card's issue (or another), its URLs at the loopback Sentry, as `actor` did it. */
+function issueEvent(
+  action: string,
+  changes: Payload = {},
+  actor: Payload = { type: 'application', id: 'sentry', name: 'Sentry' },
+): Payload {
+  const id = String(changes.id ?? created.data.issue.id);
+  const web_url = `${sentry.url}/organizations/example-org/issues/${id}/`;
+  return {
+    ...created,
+    action,
+    actor,
+    data: { ...created.data, issue: { ...created.data.issue, web_url, permalink: web_url, ...changes } },
+  };
+}
+
+/** Sentry's `issue.assigned` for an assignment to `to`, made by `by`. */
+function assigned(to: typeof ALICE, by: Payload, changes: Payload = {}): Payload {
+  const event = issueEvent('assigned', { assignedTo: { type: 'user', id: to.id, name: to.name, email: to.email }, ...changes }, by);
+  return { ...event, data: { ...event.data, assignee: { type: 'user', id: Number(to.id), name: to.name, email: to.email } } };
+}
+
+async function post(source: TestSource, payload: Payload): Promise<string> {
+  const response = await h.postEvent(source, 'issue', payload);
+  expect(response.status).toBe(202);
+  return ((await response.json()) as { event_id: string }).event_id;
+}
+
+const current = () => h.discord.message(card.id)!;
+const threadLines = () => threadLinesOf(h, card.id);
+const dmsTo = (member: Member) => h.discord.directMessagesTo(member.userId);
+const dmRequests = (member: Member) => {
+  const channel = h.discord.dmChannelOf(member.userId);
+  return channel ? h.discord.messageRequests(channel) : [];
+};
+/** The source connected to the loopback Sentry's API (its integration token). */
+const connectSource = async (source: TestSource) =>
+  setSentryConnection(
+    h.dispatch.db,
+    (await findSourceById(h.dispatch.db, source.guildId, source.id))!,
+    { token: TOKEN, baseUrl: sentry.url, org: 'example-org', identity: 'Dispatch Triage' },
+    Date.now(),
+  );
+const show = async (member: Member) => shownText(await answerOf(h.discord, slash(member, 'show', [], 'me')));
+
+beforeAll(async () => {
+  sentry = await FakeSentry.start({ token: TOKEN });
+  sentry.addPersonalToken(ALICE_TOKEN, ALICE);
+  sentry.addPersonalToken(BOB_TOKEN, BOB);
+  guildA = testGuild('Acme');
+  guildB = testGuild('Other');
+  guildA.roles = [triagers];
+  h = await startHarness({
+    discord: { guilds: [guildA, guildB] },
+    captureLogs: true,
+    env: { SENTRY_ALLOW_INSECURE_URLS: 'true', SENTRY_ALLOW_PRIVATE_URLS: 'true', SENTRY_TIMEOUT: '1s', DISPATCH_ENCRYPTION_KEY: KEY },
+  });
+  await waitFor(() => h.dispatch.client.isReady(), 20_000, 'the gateway');
+  web = await h.addSource({ layout: 'card', name: 'web', guildId: guildA.id, channelId: guildA.channels[0]!.id });
+  other = await h.addSource({ layout: 'card', name: 'web', guildId: guildB.id, channelId: guildB.channels[0]!.id });
+  await connectSource(web);
+  await connectSource(other);
+  await updateRoute(h.dispatch.db, web.route, { triageRoleId: asRoleId(triagers.id) }, Date.now());
+  alice = { ...admin(guildA), username: 'alice' };
+  bob = { ...plainMember(guildA), username: 'bob', roles: [triagers.id] };
+  dave = { ...admin(guildA), username: 'dave' };
+  eve = { ...admin(guildB), username: 'eve' };
+});
+afterAll(async () => {
+  await h?.close();
+  await sentry?.stop();
+});
+
+describe("a member's own Sentry identity", () => {
+  it('me connect: one call says who the token is, an integration’s token is refused, and the token is sealed and never shown', async () => {
+    const refused = await connectMe(h, alice, { token: TOKEN, url: sentry.url, org: 'example-org' });
+    expect(shownText(refused.answer)).toContain('belongs to an integration, not to a person');
+    expect(sentry.requests.at(-1)).toMatchObject({ method: 'GET', path: '/api/0/', authorization: `Bearer ${TOKEN}` });
+
+    const before = sentry.requests.length;
+    const { form, answer } = await connectMe(h, alice, { token: ALICE_TOKEN, url: sentry.url, org: 'example-org' });
+    expect(sentry.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['GET /api/0/']);
+    expect(shownText(answer)).toContain('Connected as Alice <alice@example.com> in example-org');
+    // The form suggests the server's Sentry and organization, and is never pre-filled with a token.
+    expect(JSON.stringify(form)).toContain(sentry.url);
+    expect(JSON.stringify(form)).toContain('example-org');
+    expect(JSON.stringify(form)).not.toContain(ALICE_TOKEN);
+    // Their DM channel is opened once, at connect.
+    expect(h.discord.requests.filter((r) => r.path === '/users/@me/channels').map((r) => (r.body as Payload).recipient_id)).toEqual([
+      alice.userId,
+    ]);
+
+    expect(shownText((await connectMe(h, bob, { token: BOB_TOKEN, url: sentry.url, org: 'example-org' })).answer)).toContain(
+      'Connected as Bob <bob@example.com>',
+    );
+    const shown = await show(alice);
+    expect(shown).toContain('Alice <alice@example.com> in example-org');
+    expect(shown).toContain('act as you in Sentry');
+    expect(shown).toContain('Direct messages: `assigned`');
+    const stored = await h.dispatch.db.all<{ token: string }>(sql`select token from member_links`);
+    expect(stored.every((r) => r.token.startsWith('enc:v1:'))).toBe(true);
+  });
+
+  it('a connected and an unconnected member click the same card: each PUT carries its own token, and the thread says who', async () => {
+    await handled(h, await post(web, issueEvent('created', { assignedTo: null })));
+    card = await h.discord.waitForMessage((m) => m.channel_id === web.channelId);
+    expect(labelsOf(current())).toContain('Archive…');
+
+    await clickButton(h, alice, current(), 'Resolve');
+    await expect
+      .poll(() => sentry.updates().at(-1))
+      .toMatchObject({ body: { status: 'resolved' }, authorization: `Bearer ${ALICE_TOKEN}` });
+    await expect.poll(threadLines, { timeout: 5000 }).toEqual(['✅ Resolved by alice, as alice@example.com in Sentry']);
+
+    await clickButton(h, dave, current(), 'Unresolve');
+    await expect.poll(() => sentry.updates().at(-1)).toMatchObject({ body: { status: 'unresolved' }, authorization: `Bearer ${TOKEN}` });
+    await expect.poll(() => threadLines().at(-1), { timeout: 5000 }).toBe('✅ Unresolved by dave from Discord');
+    expect(fieldOf(current().embeds[0], 'Status')).toBe('unresolved · ongoing');
+  });
+
+  it('a personal token gives attribution, not permission: without Manage Server or the triage role, a connected member is refused', async () => {
+    const updates = sentry.updates().length;
+    const refused = await answerTo(h, await clickButton(h, { ...bob, roles: [] }, current(), 'Resolve'));
+    expect(shownText(refused)).toContain(`Only members with <@&${triagers.id}> or Manage Server`);
+    expect(sentry.updates()).toHaveLength(updates);
+  });
+
+  it('Assign to me: the first entry of the menu for a connected member; Sentry’s webhook for it adds nothing and DMs nobody', async () => {
+    const { menu, chosen } = await chooseFromMenu(h, alice, current(), 'Assign…', 'me');
+    const options = menu.components[0].components[0].options.map((o: Payload) => o.label);
+    expect(options[0]).toBe('Assign to me (Alice)');
+    expect(options.filter((o: string) => o.startsWith('Alice'))).toEqual([]); // not listed twice
+    expect(chosen.body.type).toBe(6);
+    await expect
+      .poll(() => sentry.updates().at(-1))
+      .toMatchObject({ body: { assignedTo: 'user:501' }, authorization: `Bearer ${ALICE_TOKEN}` });
+    await expect.poll(() => threadLines().at(-1), { timeout: 5000 }).toBe('✅ Assigned to Alice by alice, as alice@example.com in Sentry');
+    await expect.poll(() => fieldOf(current().embeds[0], 'Assigned to')).toBe('Alice');
+    // Sentry's webhook for it: made by Alice with her own token, so Sentry names her as its actor.
+    const lines = threadLines().length;
+    await handled(h, await post(web, assigned(ALICE, user(ALICE))));
+    expect(threadLines()).toHaveLength(lines);
+    expect(dmsTo(alice)).toEqual([]);
+  });
+
+  it('a DM on assignment from Sentry’s webhook: the issue, who did it and a link to its card; none for a change of one’s own', async () => {
+    await handled(h, await post(web, assigned(BOB, user(ALICE))));
+    await expect.poll(() => dmsTo(bob).length).toBe(1);
+    const [dm] = dmsTo(bob);
+    const embed = dm!.embeds[0] as Payload;
+    expect(embed.title).toBe(oneLine(created.data.issue.title));
+    expect(embed.description).toContain('Assigned to you** by Alice');
+    expect(embed.description).toContain(`https://discord.com/channels/${guildA.id}/${web.channelId}/${card.id}`);
+    expect(dm!.allowed_mentions).toEqual({ parse: [], roles: [] });
+    // The log names the DM for what it is (route commands never show its route), with no link into Bob's DMs.
+    const log = shownText(await answerOf(h.discord, slash(alice, 'log', [str('source', 'web')])));
+    expect(log).toContain('a direct message: ✅ posted');
+    expect(log).not.toContain(dm!.channel_id);
+    // Bob takes it back himself in Sentry, then gives it to himself again: his own changes, no DM.
+    await handled(h, await post(web, assigned(BOB, user(BOB), { title: 'second' })));
+    expect(dmsTo(bob)).toHaveLength(1);
+    expect(dmsTo(dave)).toEqual([]);
+  });
+
+  it('beside a second server: its member linked as the same Sentry user gets only DMs of their own server', async () => {
+    await connectMe(h, eve, { token: BOB_TOKEN, url: sentry.url, org: 'example-org' });
+    const before = dmsTo(bob).length;
+    await handled(h, await post(web, assigned(BOB, user(ALICE), { title: 'third' })));
+    await expect.poll(() => dmsTo(bob).length).toBe(before + 1);
+    expect(dmsTo(eve)).toEqual([]);
+    await handled(h, await post(other, assigned(BOB, user(ALICE), { id: '77001', title: 'in the other server' })));
+    await expect.poll(() => dmsTo(eve).length).toBe(1);
+    expect(JSON.stringify(dmsTo(eve)[0]!.embeds)).toContain('in the other server');
+    expect(JSON.stringify(dmsTo(bob).map((m) => m.embeds))).not.toContain('in the other server');
+    expect(dmsTo(bob)).toHaveLength(before + 1);
+  });
+
+  it('50007: the member is marked, told once in their next answer, not sent another DM; notify turns DMs on again', async () => {
+    h.discord.closedDms.add(bob.userId);
+    const requests = dmRequests(bob).length;
+    await post(web, assigned(BOB, user(ALICE), { title: 'closed' }));
+    await expect.poll(() => dmRequests(bob).filter((r) => r.status === 403).length).toBe(1);
+    await expect
+      .poll(
+        async () =>
+          (await h.dispatch.db.all(sql`select 1 from member_links where user_id = ${bob.userId} and dms_closed_at is not null`)).length,
+      )
+      .toBe(1);
+    await handled(h, await post(web, assigned(BOB, user(ALICE), { title: 'closed again' })));
+    expect(dmRequests(bob)).toHaveLength(requests + 1); // not tried again
+
+    const first = await show(bob);
+    expect(first).toContain('ℹ️ Discord refused Dispatch a direct message to you');
+    expect(first).toContain('Direct messages: ⚠️ none');
+    expect(await show(bob)).not.toContain('ℹ️');
+
+    h.discord.closedDms.delete(bob.userId);
+    const notified = shownText(await answerOf(h.discord, slash(bob, 'notify', [bool('assigned', true), bool('comments', true)], 'me')));
+    expect(notified).toContain('Direct messages: `assigned` and `comments`');
+    const delivered = dmsTo(bob).length;
+    await post(web, assigned(BOB, user(ALICE), { title: 'open again' }));
+    await expect.poll(() => dmsTo(bob).length).toBe(delivered + 1);
+    // A comment on an issue the card says is Bob's: a DM too, now that he asked for them.
+    await h.postEvent(web, 'comment', {
+      action: 'created',
+      actor: user(ALICE),
+      data: { comment: 'Is this the cache again?', issue_id: Number(created.data.issue.id), project_slug: 'python', comment_id: 9 },
+    });
+    await expect.poll(() => JSON.stringify(dmsTo(bob).at(-1)?.embeds)).toContain('Is this the cache again?');
+  });
+
+  it('a DM that waits while the member disconnects is never sent, nor one while its source is deleted', async () => {
+    const channel = h.discord.dmChannelOf(bob.userId)!;
+    const sent = dmsTo(bob).length;
+    const down = { status: 503, body: { message: 'Service Unavailable', code: 0 } };
+    h.discord.inject(Array(3).fill(down), channel);
+    const waiting = await post(web, assigned(BOB, user(ALICE), { title: 'waits, then bob leaves' }));
+    await expect.poll(() => dmRequests(bob).filter((r) => r.status === 503).length).toBeGreaterThan(0);
+    expect(shownText(await answerOf(h.discord, slash(bob, 'disconnect', [], 'me')))).toContain('Disconnected');
+    h.discord.clearInjected();
+    h.dispatch.worker.kick();
+    const left = async () => {
+      // What the disconnect left is purged in the background: done now, as often as it takes.
+      await h.dispatch.worker.tidy();
+      const rows = sql`select 1 from deliveries d join events e on e.seq = d.event_seq where e.id = ${waiting} and d.status <> 'delivered'`;
+      return (await h.dispatch.db.all(rows)).length;
+    };
+    await expect.poll(left, { timeout: 5000 }).toBe(0);
+    expect(dmsTo(bob)).toHaveLength(sent);
+
+    // Connected again; a third source of the server, deleted while its DM waits.
+    await connectMe(h, bob, { token: BOB_TOKEN, url: sentry.url, org: 'example-org' });
+    const ops = await h.addSource({ layout: 'card', name: 'ops', guildId: guildA.id, channelId: guildA.channels[1]!.id });
+    await connectSource(ops);
+    const failed = dmRequests(bob).filter((r) => r.status === 503).length;
+    h.discord.inject(Array(3).fill(down), channel);
+    await post(ops, assigned(BOB, user(ALICE), { id: '88001', title: 'ops waits' }));
+    await expect.poll(() => dmRequests(bob).filter((r) => r.status === 503).length).toBeGreaterThan(failed);
+    await deleteSource(h.dispatch.db, (await findSourceById(h.dispatch.db, asGuildId(guildA.id), ops.id))!, Date.now());
+    h.discord.clearInjected();
+    h.dispatch.worker.kick();
+    await h.dispatch.worker.tidy();
+    // A later DM arrives (the channel works again), and the deleted source's never did.
+    const later = dmsTo(bob).length;
+    await post(web, assigned(BOB, user(ALICE), { title: 'after ops was deleted' }));
+    await expect.poll(() => dmsTo(bob).length).toBe(later + 1);
+    expect(JSON.stringify(dmsTo(bob).map((m) => m.embeds))).not.toContain('ops waits');
+    expect(JSON.stringify(dmsTo(bob).map((m) => m.embeds))).not.toContain('waits, then bob leaves');
+    // Deleting a source does not touch members' links.
+    expect(await show(bob)).toContain('Bob <bob@example.com>');
+  });
+
+  it('a member who left the server gets no DM about it, and their links there go', async () => {
+    guildA.members = guildA.members!.filter((id) => id !== bob.userId);
+    const sent = dmsTo(bob).length;
+    await post(web, assigned(BOB, user(ALICE), { title: 'after bob left' }));
+    await expect.poll(async () => (await h.dispatch.db.all(sql`select 1 from member_links where user_id = ${bob.userId}`)).length).toBe(0);
+    expect(h.logLines.some((l) => l.includes('a linked member left the server') && l.includes(bob.userId))).toBe(true);
+    expect(dmsTo(bob)).toHaveLength(sent);
+    guildA.members.push(bob.userId);
+  });
+
+  it('401 on a member’s own token: dropped at once and said in words; their next click acts through the integration', async () => {
+    sentry.inject({ status: 401 });
+    const told = await answerTo(h, await clickButton(h, alice, current(), 'Resolve'));
+    expect(shownText(told)).toContain('Sentry refused your personal token (401)');
+    expect(await show(alice)).toContain('Sentry refused your token, so Dispatch forgot it');
+    // The source's token is not blamed: info shows no problem with it.
+    expect(shownText(await answerOf(h.discord, slash(alice, 'info', [{ name: 'source', type: 3, value: 'web' }])))).not.toContain(
+      'refused the token',
+    );
+    await clickButton(h, alice, current(), 'Resolve');
+    await expect.poll(() => sentry.updates().at(-1)).toMatchObject({ body: { status: 'resolved' }, authorization: `Bearer ${TOKEN}` });
+    await expect.poll(() => threadLines().at(-1), { timeout: 5000 }).toBe('✅ Resolved by alice from Discord');
+  });
+
+  it('403 on a member’s own token: said in words, and never made through the integration instead', async () => {
+    await connectMe(h, alice, { token: ALICE_TOKEN, url: sentry.url, org: 'example-org' });
+    const updates = sentry.updates().length;
+    sentry.inject({ status: 403 });
+    const told = await answerTo(h, await clickButton(h, alice, current(), 'Unresolve'));
+    expect(shownText(told)).toContain('Sentry refused this for you (403)');
+    expect(shownText(told)).toContain('did not do it through the integration instead');
+    expect(
+      sentry
+        .updates()
+        .slice(updates)
+        .map((r) => r.authorization),
+    ).toEqual([`Bearer ${ALICE_TOKEN}`]);
+    expect(fieldOf(current().embeds[0], 'Status')).toBe('resolved');
+  });
+
+  it('me disconnect all:true deletes the member’s links in every server; tokens never reach a log, an answer or the database in clear', async () => {
+    const frank: Member = { ...admin(guildA), username: 'frank' };
+    const frankThere: Member = { ...frank, guild: guildB };
+    guildB.members = [...(guildB.members ?? []), frank.userId];
+    await connectMe(h, frank, { token: ALICE_TOKEN, url: sentry.url, org: 'example-org' });
+    await connectMe(h, frankThere, { token: ALICE_TOKEN, url: sentry.url, org: 'example-org' });
+    // Another server's admin never sees or uses it: eve's `me` shows her own link only.
+    expect(await show(eve)).not.toContain('Alice');
+    const done = shownText(await answerOf(h.discord, slash(frank, 'disconnect', [bool('all', true)], 'me')));
+    expect(done).toContain('2 Sentry identities in every server deleted');
+    expect(await show(frankThere)).toContain('You have not connected your own Sentry identity in this server');
+
+    for (const secret of [TOKEN, ALICE_TOKEN, BOB_TOKEN]) {
+      for (const line of h.logLines) expect(line).not.toContain(secret);
+      for (const response of h.discord.interactionResponses) expect(JSON.stringify(response.body)).not.toContain(secret);
+      for (const message of h.discord.messages) expect(JSON.stringify(message)).not.toContain(secret);
+    }
+    // Members' tokens are sealed (the sources' were set by this test directly: sealing them is the triage tests' subject).
+    for (const secret of [ALICE_TOKEN, BOB_TOKEN]) {
+      for (const file of [h.databasePath, `${h.databasePath}-wal`]) {
+        let bytes: Buffer;
+        try {
+          bytes = readFileSync(file);
+        } catch {
+          continue;
+        }
+        expect(bytes.includes(secret)).toBe(false);
+      }
+    }
+  });
+});
