@@ -122,7 +122,11 @@ export async function splitBatch(db: Database, batch: readonly QueuedJob[]): Pro
 /** A refused flood summary: each of its types becomes a summary batch of its own. */
 export async function splitSummary(db: Database, batch: readonly QueuedJob[], newBatchId: () => BatchId): Promise<void> {
   const byType = new Map<string, QueuedJob[]>();
-  for (const job of batch) byType.set(job.eventType, [...(byType.get(job.eventType) ?? []), job]);
+  for (const job of batch) {
+    const jobs = byType.get(job.eventType);
+    if (jobs) jobs.push(job);
+    else byType.set(job.eventType, [job]);
+  }
   await db.transaction(async (tx) => {
     for (const jobs of byType.values()) await sendDifferently(tx, seqsOf(jobs), { batchId: newBatchId() });
   });

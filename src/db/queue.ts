@@ -138,12 +138,15 @@ export async function routesSendingTo(db: Database, channelId: ChannelId): Promi
   return rows.map((r) => Number(r.id) as RouteId);
 }
 
-/** The batch being sent to a channel, if one is (or was, when the process stopped): it goes first. */
-export async function sendingIn(db: Database, channelId: ChannelId): Promise<Job[]> {
+/**
+ * The batch being sent to a channel, if one is (or was, when the process stopped): it goes first.
+ * Without bodies: a flood summary's batch holds thousands (read the bodies of any other with `jobsOf`).
+ */
+export async function sendingIn(db: Database, channelId: ChannelId): Promise<QueuedJob[]> {
   const head = await db.get<{ batch_id: BatchId }>(
     sql`select batch_id from deliveries where status = 'sending' and channel_id = ${channelId} order by seq limit 1`,
   );
-  return head ? jobsInBatch(db, head.batch_id) : [];
+  return head ? queuedInBatch(db, head.batch_id) : [];
 }
 
 /**
@@ -166,7 +169,10 @@ export async function jobsOf(db: Database, seqs: readonly DeliverySeq[]): Promis
   return (await db.all(sql`${JOB} where d.seq in ${seqs} order by d.seq`)).map(toJob);
 }
 
-/** A batch's deliveries still on their way (pending or sending), with their bodies, in order. */
+/**
+ * A batch's deliveries still on their way (pending or sending), with their bodies, in order. Only for
+ * a batch known to be small (not a flood summary's, which holds up to SUMMARY_MAX_EVENTS): see `queuedInBatch`.
+ */
 export async function jobsInBatch(db: Database, batchId: BatchId): Promise<Job[]> {
   return (await db.all(sql`${JOB} where d.batch_id = ${batchId} and d.status in ('pending', 'sending') order by d.seq`)).map(toJob);
 }

@@ -4,10 +4,10 @@ import { cardsOfKeys } from '../db/cards.js';
 import type { Database } from '../db/database.js';
 import {
   cardsSendingElsewhere,
-  jobsInBatch,
   jobsOf,
   queuedForCard,
   queuedForChannel,
+  queuedInBatch,
   seqsOf,
   withinBytes,
   type Job,
@@ -129,8 +129,9 @@ export class CardPlanner {
       // A batch already formed (a retry) goes again as it was, if it is still all cards' (otherwise
       // it goes as a feed message once it heads the channel).
       if (job.batchId) {
-        const batch = await jobsInBatch(db, job.batchId);
-        if (batch.every(isCardJob)) return this.planBatch(channelId, batch, now);
+        // Read without bodies first: a flood summary's batch (thousands) is never a card's.
+        const batch = await queuedInBatch(db, job.batchId);
+        if (!batch[0]?.summary && batch.every(isCardJob)) return this.planBatch(channelId, await jobsOf(db, seqsOf(batch)), now);
         continue;
       }
       if (!card) {

@@ -78,9 +78,14 @@ async function silence(db: Database, batch: readonly QueuedJob[], now: number): 
   return quietNow(route, now) ? { silent: true } : {};
 }
 
-/** A summary message rebuilt from its batch alone, so a resend after a crash makes the same message. */
-export async function summaryPlan(db: Database, channelId: ChannelId, batchId: BatchId, now: number): Promise<SendPlan> {
-  const batch = await queuedInBatch(db, batchId);
+/** A summary message rebuilt from its batch alone (read without bodies), so a resend after a crash makes the same message. */
+export async function summaryPlan(
+  db: Database,
+  channelId: ChannelId,
+  batchId: BatchId,
+  batch: QueuedJob[],
+  now: number,
+): Promise<SendPlan> {
   const { embeds } = await drawSummary(
     db,
     batch.map((job) => ({ seq: job.seq, eventSeq: job.eventSeq, eventType: job.eventType })),

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { jobsInBatch, jobsOf, queuedForChannel, sendingIn, seqsOf, withinBytes, type Job } from '../db/queue.js';
+import { jobsOf, queuedForChannel, queuedInBatch, sendingIn, seqsOf, withinBytes, type Job, type QueuedJob } from '../db/queue.js';
 import { routesByIds } from '../db/routes.js';
 import { templateFor } from '../db/templates.js';
 import { EMBED_LIMITS } from '../embed/limits.js';
@@ -53,7 +53,7 @@ export class ChannelPlanner {
     const pending = await queuedForChannel(db, channelId, EMBED_LIMITS.embedsPerMessage);
     const head = pending[0];
     if (!head) return { nothing: true };
-    if (head.batchId) return this.again(channelId, await jobsInBatch(db, head.batchId), now);
+    if (head.batchId) return this.again(channelId, await queuedInBatch(db, head.batchId), now);
     if (isCardJob(head)) return this.deps.cards.plan(channelId, now, options);
     const flood = await floodPlan(this.deps, head, now);
     if (flood) return flood;
@@ -70,13 +70,15 @@ export class ChannelPlanner {
 
   /**
    * A batch formed earlier goes again as it was formed (a retry; a resend after a restart): as
-   * cards only if every event in it is a card's now (a route's layout may have changed since).
+   * cards only if every event in it is a card's now (a route's layout may have changed since). A
+   * flood summary is drawn again from its rows alone: its bodies (thousands) are never read.
    */
-  private async again(channelId: ChannelId, batch: Job[], now: number): Promise<Plan> {
+  private async again(channelId: ChannelId, queued: QueuedJob[], now: number): Promise<Plan> {
     const { db } = this.deps;
-    const head = batch[0]!;
-    if (!head.summary && batch.every(isCardJob)) return this.deps.cards.planBatch(channelId, batch, now);
-    if (head.summary) return claimPlan(db, await summaryPlan(db, channelId, head.batchId!, now));
+    const head = queued[0]!;
+    if (head.summary) return claimPlan(db, await summaryPlan(db, channelId, head.batchId!, queued, now));
+    const batch = await jobsOf(db, seqsOf(queued));
+    if (batch.every(isCardJob)) return this.deps.cards.planBatch(channelId, batch, now);
     const { parts, guard } = await this.render(batch);
     const plan = sendPlan(channelId, head.batchId!, batch, parts, await silentSend(db, levelled(batch, parts), now));
     return claimPlan(db, guard ? { ...plan, guard } : plan);

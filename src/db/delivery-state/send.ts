@@ -58,9 +58,14 @@ export async function sendLater(
   jobs: readonly { seq: DeliverySeq; nextAttemptAt: number }[],
   outcome: { reason: string; countAttempt: boolean },
 ): Promise<void> {
-  // One statement per distinct time: a card's edit may carry hundreds of deliveries, all due together.
+  // One statement per distinct time: a card's edit may carry hundreds of deliveries, a flood summary
+  // thousands, all due together (pushed, not copied: a copy per delivery is quadratic in a summary's size).
   const byTime = new Map<number, DeliverySeq[]>();
-  for (const job of jobs) byTime.set(job.nextAttemptAt, [...(byTime.get(job.nextAttemptAt) ?? []), job.seq]);
+  for (const job of jobs) {
+    const seqs = byTime.get(job.nextAttemptAt);
+    if (seqs) seqs.push(job.seq);
+    else byTime.set(job.nextAttemptAt, [job.seq]);
+  }
   for (const [at, seqs] of byTime) {
     await tx.run(sql`
       update deliveries set status = 'pending', next_attempt_at = ${at}, last_error = ${outcome.reason},
