@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from './database.js';
-import { jobsOf, type Job } from './queue.js';
+import { jobsOf, UNBATCHED, type Job } from './queue.js';
 import type { DeliverySeq, EventSeq, RouteId } from '../ids.js';
 import { isOwnEventSql } from '../own-events.js';
 
@@ -13,11 +13,11 @@ export interface CollapsedRow {
   eventType: string;
 }
 
-/** The oldest `limit` waiting deliveries of a route that a summary may count (not in a batch, not Dispatch's own), in order. */
+/** The oldest `limit` waiting deliveries of a route that a summary may count (not in a batch for its channel, not Dispatch's own), in order. */
 export async function collapsible(db: Database, routeId: RouteId, limit: number): Promise<CollapsedRow[]> {
   const rows = await db.all<{ seq: number; event_seq: number; event_type: string }>(sql`
-    select d.seq, d.event_seq, e.event_type from deliveries d join events e on e.seq = d.event_seq
-    where d.status = 'pending' and d.route_id = ${routeId} and d.batch_id is null and not ${isOwnEventSql(sql`e.event_type`)}
+    select d.seq, d.event_seq, e.event_type from deliveries d join events e on e.seq = d.event_seq join routes r on r.id = d.route_id
+    where d.status = 'pending' and d.route_id = ${routeId} and ${UNBATCHED} and not ${isOwnEventSql(sql`e.event_type`)}
     order by d.seq limit ${limit}`);
   return rows.map((r) => ({ seq: Number(r.seq) as DeliverySeq, eventSeq: Number(r.event_seq) as EventSeq, eventType: r.event_type }));
 }

@@ -51,6 +51,12 @@ const COLUMNS = sql`d.*, e.id as event_id, e.source_id, e.event_type, e.received
 const QUEUED = sql`select ${COLUMNS} ${FROM}`;
 export const JOB = sql`select ${COLUMNS}, e.body ${FROM}`;
 
+/**
+ * A pending delivery not bound to a batch for where it goes now: none formed, or one formed for the
+ * channel its route has left (its nonce was for there; `toQueued` drops it). Needs `d` and its route `r`.
+ */
+export const UNBATCHED = sql`(d.batch_id is null or d.channel_id <> r.channel_id)`;
+
 function toQueued(row: Record<string, unknown>): QueuedJob {
   const stored = fromRow(deliveries, row);
   const channelId = asChannelId(String(row.target_channel_id));
@@ -182,10 +188,10 @@ export async function queuedInBatch(db: Database, batchId: BatchId): Promise<Que
   return (await db.all(sql`${QUEUED} where d.batch_id = ${batchId} and d.status in ('pending', 'sending') order by d.seq`)).map(toQueued);
 }
 
-/** The first `limit` pending deliveries for one card of a route not bound to a batch, without bodies, in order: what one edit may take in. */
+/** The first `limit` pending deliveries for one card of a route not bound to a batch for its channel (`UNBATCHED`), without bodies, in order: what one edit may take in. */
 export async function queuedForCard(db: Database, routeId: RouteId, cardKey: CardKey, limit: number): Promise<QueuedJob[]> {
   const rows = await db.all(sql`
-    ${QUEUED} where d.route_id = ${routeId} and d.card_key = ${cardKey} and d.status = 'pending' and d.batch_id is null
+    ${QUEUED} where d.route_id = ${routeId} and d.card_key = ${cardKey} and d.status = 'pending' and ${UNBATCHED}
     order by d.seq limit ${limit}`);
   return rows.map(toQueued);
 }

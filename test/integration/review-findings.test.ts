@@ -138,6 +138,36 @@ describe('where the rewritten engine met the other features', () => {
     expect({ 1: where('WAIT-1'), 2: where('WAIT-2'), 3: where('WAIT-3') }).toEqual({ 1: [b], 2: [b], 3: [b] });
   });
 
+  /**
+   * The same for a card's edit: it failed with a 503 and waits for its retry, bound to a batch formed
+   * for A, when the route moves to B. The queue hands it to B without that batch, but the card's
+   * edit read only deliveries whose stored batch was none: it found nothing, asked to look again at
+   * once, and did so forever, with B's other events stuck behind it.
+   */
+  it("a card's edit waiting for its retry when its route moves: the card follows the route, and the channel goes on", async () => {
+    const h = await start({ RETRY_SCHEDULE: '300ms', BATCH_LINGER: '0ms' });
+    const [a, b] = [h.guild.channels[0]!.id, h.guild.channels[1]!.id];
+    const source = await h.addSource({ secret: null, layout: 'card' });
+    expect((await h.postEvent(source, 'issue', issueTitled('CARD-R', '4242'))).status).toBe(202);
+    await waitFor(() => h.discord.messagesIn(a).length === 1, 5000, 'the card in A');
+    const card = h.discord.messagesIn(a)[0]!;
+    await new Promise((r) => setTimeout(r, 1100)); // past the card's coalescing second
+    h.discord.injectEdits(
+      Array.from({ length: 50 }, () => ({ status: 503 })),
+      card.id,
+    );
+    expect((await h.postEvent(source, 'issue', followUp('CARD-R', '4242'))).status).toBe(202);
+    await expect.poll(async () => (await deliveriesOf(h.dispatch.db, source.id))[1]?.attempts ?? 0, { timeout: 5000 }).toBeGreaterThan(0);
+    await updateRoute(h.dispatch.db, source.route, { channelId: asChannelId(b) }, Date.now());
+    h.discord.clearInjected();
+    const other = await h.addSource({ secret: null, channelId: b });
+    expect((await h.postEvent(other, 'issue', issueTitled('OTHER-IN-B'))).status).toBe(202);
+    await expect
+      .poll(async () => ({ card: await allDelivered(h, source.id), other: await allDelivered(h, other.id) }), { timeout: 10_000 })
+      .toEqual({ card: ['delivered', 'delivered'], other: ['delivered'] });
+    expect((await findCardByKey(h.dispatch.db, source.route.id, asCardKey('issue:4242')))!.channelId).toBe(b);
+  });
+
   it('a webhook right after another replica moved the route is stored for where the route is now', async () => {
     const h = await start();
     const source = await h.addSource({ secret: null });
