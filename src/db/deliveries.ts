@@ -154,8 +154,9 @@ export function wakeRetries(db: Database, now: number): Promise<number> {
 
 /**
  * `/dispatch source retry`: the source's waiting deliveries are due now, and its failed ones still
- * within retention are queued again, keeping their batch ids (a batch Discord did post is answered
- * with the existing message, not posted twice). In bounded steps.
+ * within retention are queued again, keeping their batch ids when their whole batch failed (a batch
+ * Discord did post is answered with the existing message, not posted twice; see `requeueFailed`). In
+ * bounded steps.
  */
 export async function retrySource(db: Database, sourceId: SourceId, now: number): Promise<{ requeued: number; waiting: number }> {
   const requeued = await inSteps(() =>

@@ -6,7 +6,7 @@ import { setSourceEnabled } from '../../src/db/sources.js';
 import { EMBED_LIMITS, embedLength } from '../../src/embed/limits.js';
 import { deliveriesOf, eventsOf, sourceRow as readSource, storeEvent } from '../support/db.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
-import { admin, answerOf, shownText, slash } from '../support/interactions.js';
+import { admin, answerOf, shownText, slash, str } from '../support/interactions.js';
 import { loadFixture, sentryRequest, serializeLikeSentry } from '../support/sentry.js';
 
 const base = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
@@ -54,6 +54,38 @@ describe('delivery', () => {
     // The second try comes a second after the first failure (no hammering during an outage): past the deadline.
     expect(h.discord.messageRequests(h.channelId)).toHaveLength(2);
     expect((await sourceRow(h, source)).lastError).toMatch(/gave up after 2 attempts: Discord 502/);
+  });
+
+  it('a batch given up in part: its failed event, queued again by source retry, is posted under a nonce of its own', async () => {
+    h = await startHarness({ env: { DELIVERY_DEADLINE: '4s', RETRY_SCHEDULE: '200ms', BATCH_LINGER: '50ms' } });
+    const source = await h.addSource();
+    let answer: () => void = () => {};
+    h.discord.inject([{ status: 200, answerAfter: new Promise<void>((resolve) => (answer = resolve)) }], h.channelId);
+    await h.postEvent(source, 'issue', issue('FIRST-0'));
+    await waitFor(() => h!.discord.messageRequests(h!.channelId).length === 1, 5000, 'the first send, held');
+    await h.postEvent(source, 'issue', issue('OLDER-1'));
+    await new Promise((r) => setTimeout(r, 2000)); // OLDER-1 reaches its deadline two seconds before YOUNGER-2
+    await h.postEvent(source, 'issue', issue('YOUNGER-2'));
+    h.discord.inject(Array(200).fill({ status: 503 }), h.channelId);
+    answer();
+    // One batch: OLDER-1 is given up at its deadline while YOUNGER-2 still waits for its retry under the batch's nonce.
+    await expect
+      .poll(async () => (await eventRows(h!, source)).map((d) => d.status), { timeout: 15_000 })
+      .toEqual(['delivered', 'failed', 'pending']);
+    const [, older, younger] = await eventRows(h, source);
+    expect(older!.batchId).toBe(younger!.batchId);
+    h.discord.clearInjected();
+    await expect
+      .poll(async () => (await eventRows(h!, source)).map((d) => d.status), { timeout: 15_000 })
+      .toEqual(['delivered', 'failed', 'delivered']);
+    await answerOf(h.discord, slash(admin(h.guild), 'retry', [str('source', source.name)]));
+    await expect
+      .poll(async () => (await eventRows(h!, source)).map((d) => d.status), { timeout: 15_000 })
+      .toEqual(['delivered', 'delivered', 'delivered']);
+    // Not swallowed by the nonce of the message YOUNGER-2 went out in: a message shows it.
+    const posted = await eventRows(h, source);
+    expect(shortIdsIn(h.discord.message(posted[1]!.messageId!)!.embeds)).toEqual(['OLDER-1']);
+    expect(await sourceRow(h, source)).toMatchObject({ eventsDelivered: 3, eventsFailed: 0 });
   });
 
   it('honours a 429 Retry-After before posting', async () => {

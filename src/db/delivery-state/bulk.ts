@@ -15,10 +15,23 @@ const someOf = (routeIds: SQL, status: DeliveryStatus, extra: SQL = sql``) => sq
 
 const routesOfSource = (sourceId: SourceId) => sql`(select id from routes where source_id = ${sourceId})`;
 
-/** failed → pending, `STEP_ROWS` at a time (`/dispatch source retry`): resolves with how many moved this step. */
+/**
+ * Another delivery of this one's batch was posted (or collapsed) under the batch's nonce: the batch
+ * failed only in part (some of it past its deadline, a stuck head set aside) and the rest went.
+ */
+const batchWentWithoutIt = sql`exists (select 1 from deliveries o where o.batch_id = deliveries.batch_id and o.status in ('delivered', 'collapsed'))`;
+
+/**
+ * failed → pending, `STEP_ROWS` at a time (`/dispatch source retry`): resolves with how many moved this
+ * step. A delivery keeps its batch (and nonce) when the whole batch failed: if Discord did post it,
+ * the retry is answered with that message. Not when the rest of its batch was posted without it:
+ * under that nonce Discord would answer with a message that does not show it.
+ */
 export function requeueFailed(db: Database, sourceId: SourceId, now: number): Promise<number> {
   return db.run(sql`
-    update deliveries set status = 'pending', attempts = 0, next_attempt_at = ${now}, delivered_at = null, render_fallback = 0
+    update deliveries set status = 'pending', attempts = 0, next_attempt_at = ${now}, delivered_at = null, render_fallback = 0,
+      batch_id = case when ${batchWentWithoutIt} then null else batch_id end,
+      summary = case when ${batchWentWithoutIt} then ${false} else summary end
     where seq in ${someOf(routesOfSource(sourceId), 'failed')} and status = 'failed'`);
 }
 
