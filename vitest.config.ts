@@ -33,6 +33,8 @@ const ON_POSTGRES = [
   'test/e2e/alert-rule-action.test.ts',
   'test/e2e/card-sync.test.ts',
   'test/integration/key-file.test.ts',
+  'test/integration/purge.test.ts',
+  'test/review-findings/upgrade-postgres.test.ts',
 ];
 
 export default defineConfig({

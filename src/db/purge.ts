@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from './database.js';
 import { dropOfRoute, STEP_ROWS } from './delivery-state/index.js';
 import type { RouteId, SourceId } from '../ids.js';
@@ -27,24 +27,39 @@ export async function sourcesToPurge(db: Database): Promise<SourceId[]> {
   return rows.map((r) => Number(r.id) as SourceId);
 }
 
+/** What a route keeps besides its deliveries that can be many: a card route's cards, one per issue it has shown. */
+const routeHoldsNothing = (routeId: SQL) => sql`not exists (select 1 from deliveries where route_id = ${routeId})
+  and not exists (select 1 from cards where route_id = ${routeId})`;
+
 /**
  * One step of purging a route: some of its deliveries (pending and quiet ones counted as dropped on
- * the source), or, when none are left, the route itself if it was removed (a deleted source's
- * routes go with the source). Resolves with the rows this step deleted: 0 when done.
+ * the source), then some of its cards, or, when none are left, the route itself if it was removed (a
+ * deleted source's routes go with the source). The row goes only once nothing of it is left: its
+ * cascade must not take what a step would have counted (another replica purging the same route
+ * may be deleting the rows this step found gone), nor tens of thousands of cards in one statement.
+ * Resolves with the rows this step deleted: 0 when done (or when another replica holds what is left).
  */
 export async function purgeRouteStep(db: Database, route: { id: RouteId; sourceId: SourceId }): Promise<number> {
   const deleted = await dropOfRoute(db, route.id, route.sourceId);
   if (deleted > 0) return deleted;
-  await db.run(sql`delete from routes where id = ${route.id} and removed_at is not null`);
+  const cards = await db.run(sql`
+    delete from cards where id in (select id from cards where route_id = ${route.id} limit ${STEP_ROWS})`);
+  if (cards > 0) return cards;
+  await db.run(sql`delete from routes where id = ${route.id} and removed_at is not null and ${routeHoldsNothing(sql`${route.id}`)}`);
   return 0;
 }
 
-/** One step of purging a deleted source: some of its events, or, when none are left, the source. Resolves with the rows deleted: 0 when done. */
+/**
+ * One step of purging a deleted source: some of its events, or, when none are left (and its routes
+ * were purged, see `purgeRouteStep`), the source. Resolves with the rows deleted: 0 when done.
+ */
 export async function purgeSourceStep(db: Database, sourceId: SourceId): Promise<number> {
   const deleted = await db.run(sql`
     delete from events where seq in (select seq from events where source_id = ${sourceId} order by seq limit ${EVENTS_PER_STEP})`);
   if (deleted > 0) return deleted;
-  await db.run(sql`delete from sources where id = ${sourceId} and deleted_at is not null`);
+  await db.run(sql`delete from sources where id = ${sourceId} and deleted_at is not null
+    and not exists (select 1 from events where source_id = ${sourceId})
+    and not exists (select 1 from routes r where r.source_id = ${sourceId} and not (${routeHoldsNothing(sql`r.id`)}))`);
   return 0;
 }
 
