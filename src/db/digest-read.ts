@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from './database.js';
 import { applyEvent, type CardState } from '../cards/state.js';
-import type { DeliverySeq, DigestId, RouteId } from '../ids.js';
+import type { DeliverySeq, DigestId, EventSeq, RouteId } from '../ids.js';
 import type { Period } from '../schedule/route-schedule.js';
 import { alertRuleOf, DigestTally, factsOf, issuesToRead, type DigestFacts } from '../schedule/digest-facts.js';
 import { parsePayload } from '../sentry/payload.js';
@@ -61,6 +61,14 @@ export async function seqRangeOf(db: Database, period: Period): Promise<{ fromSe
   const end = async (at: number) =>
     Number((await first(at))?.seq ?? (await db.get<{ n: number }>(sql`select coalesce(max(seq), 0) + 1 as n from deliveries`))!.n);
   return { fromSeq: await end(period.start), toSeq: await end(period.end) };
+}
+
+/** The number of the first event received at or after `at` (one past the last stored when there is none): events before it arrived before `at`. */
+export async function firstEventSeqAt(db: Database, at: number): Promise<EventSeq> {
+  const row = await db.get<{ seq: number }>(sql`
+    select coalesce((select seq from events where received_at >= ${at} order by received_at, seq limit 1),
+      (select coalesce(max(seq), 0) + 1 from events)) as seq`);
+  return Number(row!.seq) as EventSeq;
 }
 
 const COLUMNS = sql`select d.seq, d.card_key, e.event_type from deliveries d join events e on e.seq = d.event_seq`;

@@ -1,6 +1,6 @@
 import { digestQuiet } from '../db/delivery-state/index.js';
 import { inSteps } from '../db/deliveries.js';
-import { readDigestFacts, seqRangeOf, type DigestScope, type SeqRange } from '../db/digest-read.js';
+import { firstEventSeqAt, readDigestFacts, seqRangeOf, type DigestScope, type SeqRange } from '../db/digest-read.js';
 import {
   cardLinks,
   claimDigest,
@@ -205,7 +205,10 @@ export class DigestScheduler {
       return false;
     }
     const quiet = request.kind === 'quiet' || request.kind === 'leftover';
-    if (quiet) await inSteps(() => digestQuiet(db, request.route.id, digest.id));
+    if (quiet) {
+      const before = await firstEventSeqAt(db, request.period.end);
+      await inSteps(() => digestQuiet(db, request.route.id, digest.id, before));
+    }
     // A quiet digest shows what it took and what went out as usual in the night; a left-over one only what it took.
     const scope: DigestScope = {
       ...(quiet ? { digestId: digest.id } : {}),

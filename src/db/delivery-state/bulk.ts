@@ -64,11 +64,16 @@ export function releaseQuiet(db: Database, now: number): Promise<number> {
       and route_id in ${releasing}`);
 }
 
-/** quiet → digested, `STEP_ROWS` at a time: the deliveries a quiet-hours digest takes (it is drawn from exactly these). */
-export function digestQuiet(db: Database, routeId: RouteId, digestId: DigestId): Promise<number> {
+/**
+ * quiet → digested, `STEP_ROWS` at a time: the deliveries a quiet-hours digest takes (it is drawn
+ * from exactly these): those of events that arrived before its period ended (`beforeEventSeq`, the
+ * first event received at or after its end). A digest made late, in the next quiet hours, leaves
+ * what those hold to their own digest.
+ */
+export function digestQuiet(db: Database, routeId: RouteId, digestId: DigestId, beforeEventSeq: EventSeq): Promise<number> {
   return db.run(sql`
     update deliveries set status = 'digested', digest_id = ${digestId}
-    where seq in ${someOf(sql`(${routeId})`, 'quiet')} and status = 'quiet'`);
+    where seq in ${someOf(sql`(${routeId})`, 'quiet', sql`and event_seq < ${beforeEventSeq}`)} and status = 'quiet'`);
 }
 
 /**
