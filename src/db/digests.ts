@@ -80,7 +80,7 @@ export function claimDigest(
     if (claim.kind === 'quiet' || claim.kind === 'leftover') {
       if (tx.dialect === 'postgres') await tx.all(sql`select id from routes where id = ${claim.routeId} for update`);
       const underway = await tx.get(
-        sql`select 1 as found from digests where route_id = ${claim.routeId} and kind = 'quiet' and done_at is null`,
+        sql`select 1 as found from digests where route_id = ${claim.routeId} and kind in ('quiet', 'leftover') and done_at is null`,
       );
       if (underway) return undefined;
     }
