@@ -34,7 +34,7 @@ const ON_POSTGRES = [
   'test/e2e/card-sync.test.ts',
   'test/integration/key-file.test.ts',
   'test/integration/purge.test.ts',
-  'test/review-findings/upgrade-postgres.test.ts',
+  'test/integration/upgrade-postgres.test.ts',
 ];
 
 export default defineConfig({

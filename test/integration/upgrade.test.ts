@@ -6,10 +6,10 @@ import { keyCheckOf } from '../../src/db/key-check.js';
 import { startDispatch, type Dispatch } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
 import { deliveriesOf, eventsOf, sourceRow } from '../support/db.js';
-import { deleteRoute, routesOf } from '../../src/db/routes.js';
+import { deleteRoute, routesOf, updateRoute } from '../../src/db/routes.js';
 import { asChannelId, asGuildId, asSourceId, asUserId } from '../../src/ids.js';
 import { saveLink } from '../../src/db/member-links.js';
-import { deleteSource, findSourceById } from '../../src/db/sources.js';
+import { deleteSource, findSourceById, setSourceEnabled } from '../../src/db/sources.js';
 import { settingsRequest } from '../support/sentry-ui.js';
 import { FakeDiscord } from '../support/fake-discord.js';
 import { tempDir, testEnv, testGuild } from '../support/harness.js';
@@ -473,5 +473,73 @@ describe('upgrading a database made by the previous release', () => {
     expect(JSON.stringify(dm.embeds)).toContain('Assigned to you');
     await discord.waitForMessage((m) => m.channel_id === channelId && JSON.stringify(m.embeds).includes('UPGRADE-10'));
     expect((await routesOf(dispatch.db, asSourceId(4))).map((r) => r.name)).toEqual(['main']);
+  });
+
+  it("0008_quiet_hours → now: 'pending' being sent, 'paused' and 'held' deliveries each end as the old release meant", async () => {
+    const { guild, discord, dir } = await discordAndFolder();
+    const [a, b] = [guild.channels[0]!.id, guild.channels[1]!.id];
+    const bodyOf = (shortId: string) => serializeLikeSentry(issueWith(loadFixture('issue.created.json') as never, shortId));
+    const minute = new Date().getUTCHours() * 60 + new Date().getUTCMinutes();
+    const now = Date.now();
+    const path = databaseAtRelease(dir.path, '0008_quiet_hours', (db) => {
+      db.prepare(
+        `insert into sources (id, guild_id, name, slug, signing_secret, created_by, created_at, updated_at, enabled)
+        values (5, ?, 'live', 'LIVELIVELIVELIVELIVELIVELIVELIV0', null, '1', 1, 1, 1),
+               (6, ?, 'off', 'OFFOFFOFFOFFOFFOFFOFFOFFOFFOFF00', null, '1', 1, 1, 0)`,
+      ).run(guild.id, guild.id);
+      db.prepare(
+        `insert into routes (id, source_id, name, channel_id, filter, layout, created_by, created_at, updated_at, quiet_from, quiet_to, quiet_since)
+        values (9, 5, 'main', ?, '{}', 'feed', '1', 1, 1, null, null, null),
+               (10, 6, 'main', ?, '{}', 'feed', '1', 1, 1, null, null, null),
+               (11, 5, 'night', ?, '{}', 'feed', '1', 1, 1, ?, ?, ?)`,
+      ).run(a, b, b, (minute + 1440 - 60) % 1440, (minute + 120) % 1440, now - 3_600_000);
+      const event = db.prepare(
+        `insert into events (seq, id, source_id, event_type, body_hash, body, received_at) values (?, ?, ?, 'issue.created', ?, ?, ?)`,
+      );
+      event.run(1, 'e1', 5, 'h1', bodyOf('BEING-SENT'), now - 3000);
+      event.run(2, 'e2', 6, 'h2', bodyOf('PAUSED'), now - 2000);
+      event.run(3, 'e3', 5, 'h3', bodyOf('HELD'), now - 1000);
+      const delivery = db.prepare(
+        `insert into deliveries (event_seq, route_id, channel_id, status, batch_id, sending, attempts, next_attempt_at) values (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      delivery.run(1, 9, a, 'pending', 'begun-nonce', 1, 1, 0); // its send had begun; Discord posted it
+      delivery.run(2, 10, b, 'paused', null, 0, 0, 0);
+      delivery.run(3, 11, b, 'held', null, 0, 0, 0);
+    });
+    discord.messages.push({
+      id: '1300000000000000888',
+      channel_id: a,
+      at: now,
+      embeds: [{ title: 'BEING-SENT' }],
+      components: [],
+      edits: 0,
+      nonce: 'begun-nonce',
+      nonceAt: now,
+    });
+
+    const dispatch: Dispatch = await startDispatch(loadConfig(testEnv(discord, path)), silent);
+    cleanups.push(() => dispatch.stop());
+    await expect
+      .poll(async () => (await deliveriesOf(dispatch.db, 5)).map((d) => d.status), { timeout: 5000 })
+      .toEqual(['delivered', 'quiet']);
+    expect((await deliveriesOf(dispatch.db, 5))[0]!.messageId).toBe('1300000000000000888');
+    expect(discord.messagesIn(a)).toHaveLength(1);
+    expect((await deliveriesOf(dispatch.db, 6)).map((d) => d.status)).toEqual(['pending']);
+    expect(discord.messagesIn(b)).toHaveLength(0);
+
+    // The disabled source enabled: its paused event goes. Quiet hours off: the held one goes.
+    const off = (await findSourceById(dispatch.db, asGuildId(guild.id), asSourceId(6)))!;
+    await setSourceEnabled(dispatch.db, off, true, Date.now());
+    const night = (await routesOf(dispatch.db, asSourceId(5))).find((r) => r.name === 'night')!;
+    await updateRoute(dispatch.db, night, { schedule: { quietFrom: null, quietTo: null } }, Date.now());
+    await dispatch.worker.tidy();
+    dispatch.worker.kick();
+    await expect.poll(async () => (await deliveriesOf(dispatch.db, 6)).map((d) => d.status), { timeout: 5000 }).toEqual(['delivered']);
+    await expect
+      .poll(async () => (await deliveriesOf(dispatch.db, 5)).map((d) => d.status), { timeout: 5000 })
+      .toEqual(['delivered', 'delivered']);
+    const inB = JSON.stringify(discord.messagesIn(b).map((m) => m.embeds));
+    expect([inB.includes('PAUSED'), inB.includes('HELD')]).toEqual([true, true]);
+    expect((await sourceRow(dispatch.db, 5)).eventsDelivered).toBe(2);
   });
 });
