@@ -153,13 +153,17 @@ async function writeDeliveries(
   now: number,
 ): Promise<Map<number, number>> {
   const { gone } = await enqueue(db, rows, now);
+  // Sentry's events only: Dispatch's own (a read-back, a click, a digest) were never the source's events.
   const dropped = new Map<SourceId, number>();
-  for (const row of gone) dropped.set(sourceOf(row), (dropped.get(sourceOf(row)) ?? 0) + 1);
+  for (const row of gone.filter((r) => !isOwnEvent(r.kind.type))) dropped.set(sourceOf(row), (dropped.get(sourceOf(row)) ?? 0) + 1);
   for (const [sourceId, count] of [...dropped].sort(([a], [b]) => a - b))
     await db.run(sql`update sources set events_dropped = events_dropped + ${count} where id = ${sourceId}`);
   const written = new Map<number, number>();
   for (const row of rows) written.set(row.eventSeq, (written.get(row.eventSeq) ?? 0) + 1);
   for (const row of gone) written.set(row.eventSeq, written.get(row.eventSeq)! - 1);
+  // An own event for a card whose route went meanwhile has nothing to show it: it is not kept.
+  const orphans = rows.filter((r) => isOwnEvent(r.kind.type) && written.get(r.eventSeq) === 0).map((r) => r.eventSeq);
+  if (orphans.length > 0) await db.run(sql`delete from events where seq in ${[...new Set(orphans)]}`);
   return written;
 }
 

@@ -98,6 +98,13 @@ export function withinBytes<J extends Pick<QueuedJob, 'bytes'>>(jobs: readonly J
 
 /** Live routes of enabled, live sources: the only ones whose deliveries may go. */
 const SENDABLE_ROUTE = sql`r.removed_at is null and exists (select 1 from sources s where s.id = r.source_id and s.enabled and s.deleted_at is null)`;
+/**
+ * A batch whose send has begun finishes where it began, whatever happened since but a delete: a
+ * route moved or a source disabled after the claim do not stop it (it may be in Discord already;
+ * sent again under its nonce, it is answered with that message). A removed route's or deleted
+ * source's is left to the purge.
+ */
+const LIVE_ROUTE = sql`r.removed_at is null and exists (select 1 from sources s where s.id = r.source_id and s.deleted_at is null)`;
 
 /**
  * `heads(seq)`: the oldest pending delivery of every route that has one. A loose index scan jumps
@@ -127,7 +134,7 @@ export async function dueHeads(db: Database): Promise<QueuedJob[]> {
   const rows = await db.all(sql`
     ${ROUTE_HEADS}
     ${QUEUED} where d.seq in (select seq from heads union all select min(seq) from deliveries where status = 'sending' group by channel_id)
-      and ${SENDABLE_ROUTE}
+      and (case when d.status = 'sending' then ${LIVE_ROUTE} else ${SENDABLE_ROUTE} end)
       and (case when d.status = 'sending' then d.channel_id else r.channel_id end) not in (select channel_id from holds)`);
   const byChannel = new Map<ChannelId, QueuedJob>();
   // What is being sent in a channel goes first there; then the oldest of its routes' heads.
@@ -149,9 +156,9 @@ export async function routesSendingTo(db: Database, channelId: ChannelId): Promi
  * Without bodies: a flood summary's batch holds thousands (read the bodies of any other with `jobsOf`).
  */
 export async function sendingIn(db: Database, channelId: ChannelId): Promise<QueuedJob[]> {
-  const head = await db.get<{ batch_id: BatchId }>(
-    sql`select batch_id from deliveries where status = 'sending' and channel_id = ${channelId} order by seq limit 1`,
-  );
+  const head = await db.get<{ batch_id: BatchId }>(sql`
+    select d.batch_id from deliveries d join routes r on r.id = d.route_id
+    where d.status = 'sending' and d.channel_id = ${channelId} and ${LIVE_ROUTE} order by d.seq limit 1`);
   return head ? queuedInBatch(db, head.batch_id) : [];
 }
 

@@ -13,6 +13,8 @@ import { asBatchId, asCardKey, asChannelId, asGuildId, asMessageId } from '../..
 import { deliveriesOf, sourceRow, storeEvent } from '../support/db.js';
 import { startHarness, tempDir, testGuild, waitFor, type Harness } from '../support/harness.js';
 import { loadFixture } from '../support/sentry.js';
+import { recordCardEvent } from '../../src/cards/card-events.js';
+import { ownEventType } from '../../src/own-events.js';
 
 /**
  * What a second review across features found in the rewritten engine (each was a failing script
@@ -286,5 +288,49 @@ describe('the repositories under concurrent changes', () => {
     expect(await claim(db, seqs, { batchId: asBatchId('late'), channelId: route.channelId })).toBe(0);
     await setSourceEnabled(db, disabled, true, Date.now());
     expect((await queuedForChannel(db, route.channelId, 10)).length).toBe(2);
+  });
+
+  /**
+   * A batch left `sending` by a process that stopped, its source disabled meanwhile: its send had
+   * begun, so it finishes where it began, under its nonce, as soon as Dispatch starts (not only when
+   * another source's event happens to come to the same channel, as a review found); what was
+   * still waiting waits for the source to be enabled.
+   */
+  it('a batch left sending when its source was then disabled is sent at start under its nonce, the rest waits', async () => {
+    const db = await database();
+    const { source, route } = await createSource(
+      db,
+      { guildId: asGuildId('1'), channelId: asChannelId('10'), layout: 'feed', name: 's', signingSecret: null, createdBy: '1' },
+      Date.now(),
+    );
+    await storeEvent(db, { sourceId: source.id, eventType: 'issue.created', text: '{"a":1}', route });
+    await storeEvent(db, { sourceId: source.id, eventType: 'issue.created', text: '{"a":2}', route });
+    const [begun] = await deliveriesOf(db, source.id);
+    expect(await claim(db, [begun!.seq], { batchId: asBatchId('left-sending'), channelId: route.channelId })).toBe(1);
+    await setSourceEnabled(db, source, false, Date.now());
+    const heads = await dueHeads(db);
+    expect(heads.map((h) => [h.seq, h.batchId])).toEqual([[begun!.seq, 'left-sending']]);
+    expect(await queuedForChannel(db, route.channelId, 10)).toEqual([]);
+  });
+
+  it("Dispatch's own event for a card whose route was removed meanwhile is neither kept nor counted as one of the source's dropped", async () => {
+    const db = await database();
+    const { source, route } = await createSource(
+      db,
+      { guildId: asGuildId('1'), channelId: asChannelId('10'), layout: 'card', name: 'web', signingSecret: null, createdBy: '1' },
+      Date.now(),
+    );
+    await deleteRoute(db, route, Date.now());
+    const target = { routeId: route.id, sourceId: source.id, channelId: route.channelId, cardKey: asCardKey('issue:1') };
+    expect(await recordCardEvent(db, target, ownEventType('sync'), { action: 'sync', data: { issue: { id: '1' } } }, Date.now())).toBe(
+      false,
+    );
+    const row = await sourceRow(db, source.id);
+    const stored = await db.all(sql`select seq from events where source_id = ${source.id}`);
+    expect({ dropped: row.eventsDropped, received: row.eventsReceived, stored: stored.length }).toEqual({
+      dropped: 0,
+      received: 0,
+      stored: 0,
+    });
   });
 });
