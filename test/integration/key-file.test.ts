@@ -274,7 +274,9 @@ describe.runIf(TEST_DIALECT === 'postgres')('replicas on one Postgres with DISPA
     const machines = [tempDir(), tempDir()];
     cleanups.push(...machines.map((m) => () => m.remove()));
     const keyFiles = machines.map((m) => join(m.path, 'data', 'dispatch.key'));
-    const startOn = (machine: number) => t.start({ DISPATCH_KEY_FILE: keyFiles[machine]! });
+    // Each machine has its own disk: its own DATABASE_PATH folder (where a replica keeps its spool) and key file.
+    const startOn = (machine: number) =>
+      t.start({ DISPATCH_KEY_FILE: keyFiles[machine]!, DATABASE_PATH: join(machines[machine]!.path, 'data', 'dispatch.db') });
     const leaderKey = keyFileWith(keyFiles[0]!);
     keyFileWith(keyFiles[1]!);
     const leader = await startOn(0);
