@@ -67,6 +67,22 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/**
+ * A URL whose parts can be read: the WHATWG parser takes it, and its user name and password decode.
+ * Checked here, never shown: the value holds the password, and Node's own URL error would print it.
+ */
+function readableUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const { username, password } = new URL(value);
+  try {
+    decodeURIComponent(username);
+    decodeURIComponent(password);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const schema = z.object({
   DISCORD_TOKEN: z
     .string({ error: 'is required (the bot token from the Discord developer portal)' })
@@ -91,6 +107,10 @@ const schema = z.object({
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .refine(
+      readableUrl,
+      'is not a URL Dispatch can read: in the user name and password, write @ : / ? # % percent-encoded (/ as %2F, @ as %40, # as %23, % as %25)',
+    )
     .optional(),
   MAX_BODY_BYTES: z.coerce
     .number({ error: 'must be a number of bytes' })

@@ -2,11 +2,24 @@ import type { Config } from './config.js';
 
 /**
  * A start-up failure in one line naming the setting and the fix, for what an operator meets on a
- * first install: the port taken, the address not this machine's, SQLite's native module missing,
- * a database file SQLite cannot use. Anything else keeps its own message.
+ * first install: the port taken, the address not this machine's, Postgres's host not found, SQLite's
+ * native module missing, a database file SQLite cannot use. Anything else keeps its own message.
  */
-export function startFailure(error: unknown, config: Pick<Config, 'port' | 'host' | 'databasePath'>): string {
-  const { code, message = String(error) } = (error ?? {}) as { code?: string; message?: string };
+export function startFailure(
+  error: unknown,
+  config: Pick<Config, 'port' | 'host' | 'databasePath'> & Partial<Pick<Config, 'databaseUrl'>>,
+): string {
+  const {
+    code,
+    message = String(error),
+    syscall,
+    hostname,
+  } = (error ?? {}) as {
+    code?: string;
+    message?: string;
+    syscall?: string;
+    hostname?: string;
+  };
   switch (code) {
     case 'EADDRINUSE':
       return `PORT ${config.port} is already in use on HOST ${config.host} (another Dispatch, or another program, listens there): stop it, or set PORT to a free port`;
@@ -16,8 +29,15 @@ export function startFailure(error: unknown, config: Pick<Config, 'port' | 'host
       break;
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `HOST ${config.host} is not an address of this machine: set HOST to 0.0.0.0 (every address), 127.0.0.1 (this machine only) or one of its own addresses`;
+    case 'EAI_AGAIN': {
+      // Postgres's host is looked up too: a name DATABASE_URL gives that does not resolve is not HOST's fault.
+      const database = databaseHost(config.databaseUrl);
+      if (database !== undefined && hostname === database)
+        return `DATABASE_URL names the host ${database}, which this machine cannot resolve (${code}): check the host in DATABASE_URL and this machine's DNS`;
+      if (syscall === 'listen' || /^listen\b/.test(message) || hostname === config.host)
+        return `HOST ${config.host} is not an address of this machine: set HOST to 0.0.0.0 (every address), 127.0.0.1 (this machine only) or one of its own addresses`;
+      break;
+    }
     case 'SQLITE_CANTOPEN':
     case 'SQLITE_READONLY':
     case 'SQLITE_PERM':
@@ -28,6 +48,12 @@ export function startFailure(error: unknown, config: Pick<Config, 'port' | 'host
   const native = nativeModuleProblem(message);
   if (native) return native;
   return message;
+}
+
+/** The host DATABASE_URL names (never its user or password), if it has one. */
+function databaseHost(databaseUrl: string | undefined): string | undefined {
+  if (!databaseUrl || !URL.canParse(databaseUrl)) return undefined;
+  return new URL(databaseUrl).hostname.replace(/^\[|\]$/g, '') || undefined;
 }
 
 /** better-sqlite3's compiled part: missing (its install script did not run) or built for another Node.js. */

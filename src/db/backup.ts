@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 
@@ -33,6 +33,9 @@ export async function backupSqlite(databasePath: string, destination: string): P
   const source = new BetterSqlite3(databasePath, { fileMustExist: true });
   try {
     source.pragma('busy_timeout = 5000');
+    // Made empty and for its owner only before SQLite writes into it (SQLite would make it 0644, and
+    // its journal files alike): a backup killed midway leaves no copy other users can read.
+    writeFileSync(partial, '', { mode: 0o600, flag: 'wx' });
     await source.backup(partial, { progress: () => ALL_PAGES });
   } catch (error) {
     rmSync(partial, { force: true });
@@ -42,7 +45,7 @@ export async function backupSqlite(databasePath: string, destination: string): P
   }
   try {
     const result = checkCopy(partial);
-    // Event payloads can carry personal data: the copy is for its owner only, as the key file is.
+    // Event payloads can carry personal data: the copy is for its owner only, as the key file is (whatever a umask did).
     chmodSync(partial, 0o600);
     renameSync(partial, destination);
     return result;

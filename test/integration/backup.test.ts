@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { backupSqlite } from '../../src/db/backup.js';
 import { startDispatch } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
 import { preparedDatabase, tempDir } from '../support/harness.js';
@@ -121,6 +122,34 @@ describe('npm run backup', () => {
       await cleanup();
     }
   }, 60_000);
+
+  it("the copy is its owner's alone while it is being written too: a backup killed midway leaves nothing others can read", async () => {
+    const databasePath = join(backups.path, 'modes.db');
+    const db = new BetterSqlite3(databasePath);
+    db.pragma('journal_mode = WAL');
+    db.exec('create table events (id text); create table sources (id integer)');
+    const insert = db.prepare('insert into events values (?)');
+    for (let i = 0; i < 2000; i++) insert.run(`event-${i}-${'x'.repeat(200)}`);
+    db.close();
+    // The partial copy's mode as SQLite writes it: read at the backup's first progress report.
+    const modes: number[] = [];
+    const original = BetterSqlite3.prototype.backup;
+    BetterSqlite3.prototype.backup = function (this: BetterSqlite3.Database, filename: string, options?: BetterSqlite3.BackupOptions) {
+      const progress = (info: BetterSqlite3.BackupMetadata) => {
+        modes.push(statSync(filename).mode & 0o777);
+        return options?.progress?.(info) ?? 100;
+      };
+      return original.call(this, filename, { ...options, progress });
+    } as typeof original;
+    try {
+      await backupSqlite(databasePath, join(backups.path, 'modes-copy.db'));
+    } finally {
+      BetterSqlite3.prototype.backup = original;
+    }
+    expect(modes.length).toBeGreaterThan(0);
+    expect(modes.every((mode) => mode === 0o600)).toBe(true);
+    expect(statSync(join(backups.path, 'modes-copy.db')).mode & 0o777).toBe(0o600);
+  });
 
   it('with DATABASE_URL: says to use pg_dump; without a file: says how to name one; --help without any setting', async () => {
     const postgres = await backup(

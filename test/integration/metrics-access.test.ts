@@ -33,6 +33,19 @@ describe('GET /metrics', () => {
     expect(await remote.json()).toEqual({ error: 'metrics answer only this machine: set METRICS_TOKEN to read them from elsewhere' });
   });
 
+  it('without METRICS_TOKEN: a request a reverse proxy on this machine forwards for a visitor is not from this machine', async () => {
+    const h = await startHarness();
+    harnesses.push(h);
+    // What nginx (proxy_set_header X-Forwarded-For / X-Real-IP) and Caddy (X-Forwarded-For) add, and RFC 7239's header.
+    for (const headers of [
+      ['x-forwarded-for', '203.0.113.9'],
+      ['x-real-ip', '203.0.113.9'],
+      ['forwarded', 'for=203.0.113.9'],
+    ] as const)
+      expect((await fetch(from(h, '127.0.0.1'), { headers: Object.fromEntries([headers]) })).status).toBe(403);
+    expect((await fetch(from(h, '127.0.0.1'))).status).toBe(200);
+  });
+
   it('with METRICS_TOKEN: from anywhere with the token, from nowhere without it', async () => {
     const h = await startHarness({ env: { HOST: '0.0.0.0', METRICS_TOKEN: 'scrape-me' } });
     harnesses.push(h);

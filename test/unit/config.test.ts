@@ -135,4 +135,23 @@ describe('secretValues', () => {
     });
     expect(secretValues(config)).toEqual(['bot-token-123', 's3cr@t-pass']);
   });
+
+  it('a DATABASE_URL whose password is not percent-encoded is one line naming the variable, never the password', () => {
+    // A base64 password pasted as it is: its "/" ends the host part, and the URL does not parse.
+    for (const url of [
+      'postgres://dispatch:ab/cd+ef=@db.internal:5432/dispatch',
+      'postgres://dispatch:ab#cd@db.internal:5432/dispatch',
+      'postgres://dispatch:ab%zz@db.internal:5432/dispatch',
+    ]) {
+      let problems: readonly string[] = [];
+      try {
+        loadConfig({ DISCORD_TOKEN: 't', DATABASE_URL: url, DISPATCH_ENCRYPTION_KEY: 'a'.repeat(64) });
+      } catch (error) {
+        problems = (error as ConfigError).problems;
+      }
+      expect(problems).toEqual([expect.stringMatching(/^DATABASE_URL is not a URL Dispatch can read: .*percent-encoded/)]);
+      expect(problems.join('\n')).not.toMatch(/ab\/cd|ab#cd|ab%zz/);
+      expect(() => loadStorageConfig({ DATABASE_URL: url })).toThrow(/^DATABASE_URL is not a URL Dispatch can read/);
+    }
+  });
 });

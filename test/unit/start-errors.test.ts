@@ -50,4 +50,23 @@ describe('a start-up failure in one line', () => {
     );
     expect(startFailure(new Error('something else'), config)).toBe('something else');
   });
+
+  it("a Postgres host that does not resolve names DATABASE_URL's host, not HOST (the listener's), and never its password", () => {
+    // As pg's connection fails (net.connect's lookup), and as the listener's own lookup of HOST fails.
+    const lookup = (code: string, hostname: string) =>
+      Object.assign(new Error(`getaddrinfo ${code} ${hostname}`), { code, syscall: 'getaddrinfo', hostname });
+    const onPostgres = { ...config, databaseUrl: 'postgres://dispatch:s3cret@db.internal:5432/dispatch' };
+    for (const code of ['ENOTFOUND', 'EAI_AGAIN']) {
+      const line = startFailure(lookup(code, 'db.internal'), onPostgres);
+      expect(line).toBe(
+        `DATABASE_URL names the host db.internal, which this machine cannot resolve (${code}): check the host in DATABASE_URL and this machine's DNS`,
+      );
+      expect(line).not.toContain('s3cret');
+    }
+    expect(startFailure(lookup('ENOTFOUND', 'dispatch.invalid'), { ...onPostgres, host: 'dispatch.invalid' })).toMatch(
+      /^HOST dispatch\.invalid is not an address of this machine/,
+    );
+    // Neither: the message as it is, rather than blaming a setting that is fine.
+    expect(startFailure(lookup('ENOTFOUND', 'elsewhere.invalid'), onPostgres)).toBe('getaddrinfo ENOTFOUND elsewhere.invalid');
+  });
 });
