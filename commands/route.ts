@@ -12,13 +12,13 @@ import { backlogOfRoute, waitingOfRoute } from '../src/db/queue.js';
 import { latestEvents } from '../src/db/events.js';
 import { holdsOfChannels } from '../src/db/holds.js';
 import {
+  channelRouteById,
   createRoute,
   deleteRoute,
   findRoute,
   ROUTE_NAME_PATTERN,
   RouteChannelTaken,
   RouteNameTaken,
-  routesByIds,
   routesOf,
   updateRoute,
   type RouteChanges,
@@ -316,7 +316,7 @@ export const routeRemoveButton: ComponentHandler = {
     if (choice !== 'confirm') return { content: 'Nothing was removed.', components: [] };
     assertFormFresh(issuedAt, ctx.now());
     const id = parseRouteId(routeId);
-    const route = id === undefined ? undefined : (await routesByIds(ctx.db, [id])).get(id);
+    const route = id === undefined ? undefined : await channelRouteById(ctx.db, id);
     const source = route ? await findSourceById(ctx.db, guildOf(interaction), route.sourceId) : undefined;
     if (!route || !source) throw new UserError('That route no longer exists.');
     if ((await routesOf(ctx.db, source.id)).length === 1) throw new UserError('A source needs one route: this is its last one now.');

@@ -1,7 +1,7 @@
 import { EmbedBuilder, LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle } from 'discord.js';
 import { lastEventMatching } from '../src/db/events.js';
 import type { Route, Source } from '../src/db/schema.js';
-import { routesByIds, routesOf } from '../src/db/routes.js';
+import { channelRouteById, routesOf } from '../src/db/routes.js';
 import { clearTemplate, listTemplates, setTemplate, templateFor, templateOf, type TemplateOwner } from '../src/db/templates.js';
 import { COLORS } from '../src/embed/colors.js';
 import { escapeText } from '../src/embed/markdown.js';
@@ -91,7 +91,7 @@ export const templateSetModal: ComponentHandler = {
     assertFormFresh(issuedAt, ctx.now());
     const source = await sourceById(ctx, guildOf(interaction), sourceId);
     const id = parseRouteId(routeId);
-    const route = id === undefined ? undefined : (await routesByIds(ctx.db, [id])).get(id);
+    const route = id === undefined ? undefined : await channelRouteById(ctx.db, id);
     if (id !== undefined && route?.sourceId !== source.id) throw new UserError('That route no longer exists.');
     const eventPattern = eventPatternFrom(interaction.fields.getTextInputValue('event'));
     const body = interaction.fields.getTextInputValue('template');

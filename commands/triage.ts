@@ -1,7 +1,7 @@
 import { MessageFlags, PermissionFlagsBits, type ButtonInteraction, type GuildMember, type StringSelectMenuInteraction } from 'discord.js';
 import { issueCardKey, type CardState } from '../src/cards/state.js';
 import { findCardByKey, orgOfCards } from '../src/db/cards.js';
-import { isChannelRoute, routesByIds } from '../src/db/routes.js';
+import { channelRouteById } from '../src/db/routes.js';
 import type { Route, Source } from '../src/db/schema.js';
 import { findSourceById } from '../src/db/sources.js';
 import { actingFor } from '../src/people/acting.js';
@@ -26,8 +26,8 @@ const ISSUE_ID = /^\d{1,20}$/;
 export async function triageTarget(ctx: CommandContext, guildId: GuildId, routeId: string | undefined, issueId: string | undefined) {
   // The route id comes back from the component's custom id: it is looked up only within the clicker's server.
   const id = parseRouteId(routeId);
-  const route = id === undefined ? undefined : (await routesByIds(ctx.db, [id])).get(id);
-  const source = route && isChannelRoute(route) ? await findSourceById(ctx.db, guildId, route.sourceId) : undefined;
+  const route = id === undefined ? undefined : await channelRouteById(ctx.db, id);
+  const source = route ? await findSourceById(ctx.db, guildId, route.sourceId) : undefined;
   if (!route || !source || !issueId || !ISSUE_ID.test(issueId)) throw new UserError('This card is no longer managed by Dispatch.');
   const card = await findCardByKey(ctx.db, route.id, issueCardKey(issueId));
   const state = card ? (JSON.parse(card.state) as CardState) : undefined;

@@ -118,6 +118,16 @@ export async function routesByIds(db: Database, ids: readonly RouteId[]): Promis
 }
 
 /**
+ * A route a command's button or form names by id (ids come back from Discord and are not trusted):
+ * only a route an admin made, never a member's DM route. The caller still checks its source is the
+ * server's own.
+ */
+export async function channelRouteById(db: Database, id: RouteId): Promise<Route | undefined> {
+  const row = await db.get(sql`select * from routes where id = ${id} and ${SHOWN}`);
+  return row ? toRoute(row) : undefined;
+}
+
+/**
  * Names starting with what was typed, in natural order; `_` and `%` are matched literally. Bounded
  * for autocomplete: at most NAME_CANDIDATES names are read (the first in code order, from the
  * unique index), then sorted as people count. Past that many matches the member narrows by typing.

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { ensureDmRoutes } from '../../src/db/dm-routes.js';
+import { saveLink } from '../../src/db/member-links.js';
 import { findSource } from '../../src/db/sources.js';
 import { PERMISSIONS, snowflake, type FakeChannel, type PostedMessage } from '../support/fake-discord.js';
 import { startHarness, testGuild, waitFor, type Harness } from '../support/harness.js';
@@ -16,7 +19,7 @@ import {
   type Member,
 } from '../support/interactions.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
-import { asGuildId } from '../../src/ids.js';
+import { asChannelId, asGuildId, asUserId } from '../../src/ids.js';
 
 let h: Harness;
 let alice: Member;
@@ -205,6 +208,57 @@ describe('routes, end to end', () => {
     );
     const last = await route('remove', [str('source', 'api'), str('route', 'main')]);
     expect(shownText(last)).toContain('is the only route of **api**');
+  });
+});
+
+describe("a member's DM route is not a route of the server's commands", () => {
+  it('route remove, route edit and template set refuse a DM route, by name or by a forged id, and change nothing', async () => {
+    const opened = await answerOf(h.discord, slash(alice, 'create', [str('name', 'people'), chan('channel', channels.moved.id)]));
+    await answerOf(h.discord, modalSubmit(alice, messageOf(opened).custom_id, { secret: 'people-secret' }));
+    await route('add', [str('source', 'people'), str('name', 'second'), chan('channel', channels.alerts.id)]);
+    const db = h.dispatch.db;
+    const source = (await findSource(db, asGuildId(h.guild.id), 'people'))!;
+    // Bob's own DMs about this source: a route of kind dm, made as a webhook makes it.
+    const bob = snowflake();
+    const link = await saveLink(
+      db,
+      {
+        guildId: asGuildId(h.guild.id),
+        userId: asUserId(bob),
+        baseUrl: 'https://sentry.io',
+        org: 'example-org',
+        token: 'sealed',
+        sentryUserId: '9',
+        sentryName: 'Bob',
+        sentryEmail: 'bob@example.com',
+        scopes: ['event:write'],
+        dmChannelId: asChannelId(snowflake()),
+      },
+      Date.now(),
+    );
+    const dmRoute = (await ensureDmRoutes(db, source.id, [link.id], Date.now())).get(link.id)!;
+    const dmRouteNow = async () => (await db.get<{ removed_at: number | null }>(sql`select removed_at from routes where id = ${dmRoute}`))!;
+
+    // A forged confirmation of route remove naming the DM route's id.
+    const removed = await answerOf(h.discord, button(alice, `dispatch:route-del:${dmRoute}:confirm:${Date.now()}`));
+    expect(shownText(removed)).toContain('That route no longer exists.');
+    expect((await dmRouteNow()).removed_at).toBeNull();
+
+    // A forged template form naming it.
+    const templated = await answerOf(
+      h.discord,
+      modalSubmit(alice, `dispatch:tpl-set:${source.id}:${dmRoute}:${Date.now()}`, { event: '*', template: '{"content": "hi"}' }),
+    );
+    expect(shownText(templated)).toContain('That route no longer exists.');
+    expect(await db.all(sql`select 1 from templates where route_id = ${dmRoute}`)).toEqual([]);
+
+    // By name: unknown to every route command.
+    for (const sub of ['remove', 'edit'])
+      expect(shownText(await route(sub, [str('source', 'people'), str('route', `dm:${link.id}`), str('events', '*')]))).toContain(
+        'has no route named',
+      );
+    expect((await dmRouteNow()).removed_at).toBeNull();
+    expect(shownText(await route('list', [str('source', 'people')]))).not.toContain('dm:');
   });
 });
 
