@@ -15,8 +15,9 @@ import { merged } from '../src/cards/card-step.js';
 import { cardEmbed } from '../src/cards/embed.js';
 import { fromIssue } from '../src/cards/issue-fields.js';
 import { newestServerCards } from '../src/db/cards.js';
-import { routesOf } from '../src/db/routes.js';
-import type { Route } from '../src/db/schema.js';
+import { routesOf, routesOfSources } from '../src/db/routes.js';
+import type { Route, Source } from '../src/db/schema.js';
+import { listSources } from '../src/db/sources.js';
 import { truncate } from '../src/embed/text.js';
 import { escapeText } from '../src/embed/markdown.js';
 import { guildOf, userOf } from '../src/ids.js';
@@ -66,6 +67,23 @@ const CARDS_READ = 250;
 const mayManage = (permissions: Readonly<PermissionsBitField>) => permissions.has(PermissionFlagsBits.ManageGuild);
 const hasRole = (member: GuildMember, roleId: string | null) => roleId !== null && member.roles.cache.has(roleId);
 
+/**
+ * The sources whose issues the member may look up (Manage Server: all; else those with a route
+ * whose triage role they have), decided before anything is asked of Sentry; none is their error.
+ */
+async function sourcesMaySee(ctx: CommandContext, asker: Asker): Promise<(source: Source) => boolean> {
+  if (mayManage(asker.memberPermissions)) return () => true;
+  const sources = await listSources(ctx.db, guildOf(asker));
+  const routes = await routesOfSources(
+    ctx.db,
+    sources.map((s) => s.id),
+  );
+  const allowed = new Set(sources.filter((s) => routes.get(s.id)?.some((r) => hasRole(asker.member, r.triageRoleId))).map((s) => s.id));
+  if (allowed.size === 0)
+    throw new UserError('Only members with Manage Server or a triage role of a source’s routes can look its issues up.');
+  return (source) => allowed.has(source.id);
+}
+
 /** Members with Manage Server, or a triage role of one of the issue's source's routes. */
 function assertMaySee(asker: Asker, routes: readonly Route[], sourceName: string): void {
   if (mayManage(asker.memberPermissions) || routes.some((r) => hasRole(asker.member, r.triageRoleId))) return;
@@ -99,7 +117,7 @@ async function post(ctx: CommandContext, asker: Asker, found: FoundIssue, routes
 /** The issue shown as its card (the card's own state brought up to date with Sentry's answer), with its buttons. */
 async function show(ctx: CommandContext, asker: Asker, ref: IssueRef, posting: boolean): Promise<Answer> {
   const member = { guildId: guildOf(asker), userId: userOf(asker) };
-  const found = await findIssue(ctx, member.guildId, ref);
+  const found = await findIssue(ctx, member.guildId, ref, await sourcesMaySee(ctx, asker));
   if ('problem' in found) return (await withNotices(ctx, member, { content: `❌ ${found.problem}` }))!;
   const routes = await routesOf(ctx.db, found.source.id);
   assertMaySee(asker, routes, found.source.name);

@@ -51,10 +51,18 @@ async function cardOf(db: Database, guildId: GuildId, ref: IssueRef): Promise<Fo
   return card ? { ...card, parsed: JSON.parse(card.state) as CardState } : undefined;
 }
 
-/** The issue, or why it was not found, in words for the member. */
-export async function findIssue(deps: FindDeps, guildId: GuildId, ref: IssueRef): Promise<FoundIssue | { problem: string }> {
+/**
+ * The issue, or why it was not found, in words for the member. Only the sources `mayAsk` allows
+ * (those whose issues the member may see) are asked: who may look is decided before any call.
+ */
+export async function findIssue(
+  deps: FindDeps,
+  guildId: GuildId,
+  ref: IssueRef,
+  mayAsk: (source: Source) => boolean,
+): Promise<FoundIssue | { problem: string }> {
   const card = await cardOf(deps.db, guildId, ref);
-  const connected = (await listSources(deps.db, guildId)).filter((s) => s.sentryToken !== null);
+  const connected = (await listSources(deps.db, guildId)).filter((s) => s.sentryToken !== null && mayAsk(s));
   if (connected.length === 0)
     return {
       problem:

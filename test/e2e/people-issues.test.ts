@@ -246,6 +246,18 @@ describe('any issue on demand', () => {
     expect(suggested.body.data.choices).toEqual([]);
   });
 
+  it('a member who may not look issues up is refused before any call to Sentry, by short id, number, URL or message command', async () => {
+    const plain = plainMember(guildA);
+    const before = sentry.requests.length;
+    for (const what of ['PYTHON-Y', 'PYTHON-LONE', LONE_ID, issueUrl(LONE_ID)])
+      expect(shownText(await find(plain, what, true))).toContain('Only members with Manage Server or a triage role');
+    const pasted = { id: '3', channel_id: web.channelId, content: `look: <${issueUrl(LONE_ID)}>` };
+    expect(shownText(await answerOf(h.discord, messageCommand(plain, 'Show Sentry issue', pasted)))).toContain(
+      'Only members with Manage Server or a triage role',
+    );
+    expect(sentry.requests.slice(before)).toEqual([]);
+  });
+
   it("autocompletes from the server's cards the member may see", async () => {
     const suggested = await interact(h.discord, topAutocomplete(alice, 'issue', 'find', 'python-y'));
     expect(suggested.body.data.choices).toEqual([{ name: expect.stringMatching(/^PYTHON-Y · /), value: ISSUE_ID }]);
