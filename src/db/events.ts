@@ -40,6 +40,12 @@ export interface IncomingEvent {
   cardKey?: CardKey;
   /** Its deliveries go alone, never batched or summarized (a digest). */
   solo?: boolean;
+  /**
+   * When it arrived, if that was before it is stored (a webhook kept in the spool while the
+   * database was away): its time as stored, and what its dedupe window is judged from. Otherwise
+   * the time it is stored.
+   */
+  receivedAt?: number;
 }
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -65,7 +71,9 @@ const toEvent = (row: Record<string, unknown>): EventRow => fromRow(events, row)
  *
  * An identical body for the same source within `dedupeWindowMs` is the same event: it is counted
  * as a duplicate and answered with the first one's id. After the window the old event stops being
- * matched and the same bytes are a new event (a re-resolved issue with nothing new, say).
+ * matched and the same bytes are a new event (a re-resolved issue with nothing new, say). The
+ * window is judged between the times the two arrived (`receivedAt`: a spooled event's is when it
+ * reached the replica, not when the spool is drained), either way round.
  */
 export function acceptEvents(
   db: Database,
@@ -179,7 +187,7 @@ async function acceptTogether(
   for (const chunk of chunked(rows, ROWS_PER_STATEMENT)) {
     const values = chunk.map(
       ({ input, id, hash }) =>
-        sql`(${id}, ${input.sourceId}, ${input.eventType}, ${hash}, ${input.text}, ${now}, ${JSON.stringify(input.filteredBy)})`,
+        sql`(${id}, ${input.sourceId}, ${input.eventType}, ${hash}, ${input.text}, ${input.receivedAt ?? now}, ${JSON.stringify(input.filteredBy)})`,
     );
     const inserted = await db.all<{ id: string; seq: number }>(sql`
       insert into events (id, source_id, event_type, body_hash, body, received_at, filtered_by)
@@ -215,23 +223,29 @@ async function acceptTogether(
 
 async function acceptOne(db: Database, input: IncomingEvent, now: number, dedupeWindowMs: number): Promise<AcceptedEvent> {
   const bodyHash = hashBody(input.body);
-  const insert = () =>
+  const arrived = input.receivedAt ?? now;
+  const insert = (deduped = true) =>
     db.get<{ id: string; seq: number }>(sql`
-      insert into events (id, source_id, event_type, body_hash, body, received_at, filtered_by)
-      values (${randomUUID()}, ${input.sourceId}, ${input.eventType}, ${bodyHash}, ${input.text}, ${now}, ${JSON.stringify(input.filteredBy)})
+      insert into events (id, source_id, event_type, body_hash, body, received_at, filtered_by, deduped)
+      values (${randomUUID()}, ${input.sourceId}, ${input.eventType}, ${bodyHash}, ${input.text}, ${arrived}, ${JSON.stringify(input.filteredBy)}, ${deduped})
       on conflict (source_id, body_hash) where deduped do nothing returning id, seq`);
   let inserted = await insert();
   if (!inserted) {
     const earlier = (await db.get<{ id: string; received_at: number }>(
       sql`select id, received_at from events where source_id = ${input.sourceId} and body_hash = ${bodyHash} and deduped`,
     ))!;
-    if (now - Number(earlier.received_at) < dedupeWindowMs) {
+    if (Math.abs(arrived - Number(earlier.received_at)) < dedupeWindowMs) {
       await db.run(sql`update events set duplicates = duplicates + 1, last_duplicate_at = ${now} where id = ${earlier.id}`);
       return { id: earlier.id, duplicate: true, delivered: 0 };
     }
-    // Only on a conflict, so a new event costs one statement: the old one stops being matched.
-    await db.run(sql`update events set deduped = ${false} where id = ${earlier.id}`);
-    inserted = (await insert())!;
+    if (arrived > Number(earlier.received_at)) {
+      // Only on a conflict, so a new event costs one statement: the old one stops being matched.
+      await db.run(sql`update events set deduped = ${false} where id = ${earlier.id}`);
+      inserted = (await insert())!;
+    } else {
+      // Drained from a spool long after a later copy was stored: the later one stays the one matched.
+      inserted = (await insert(false))!;
+    }
   }
   const written = await writeDeliveries(db, deliveriesOf(Number(inserted.seq), input), () => input.sourceId, now);
   if (input.filteredBy.length > 0)

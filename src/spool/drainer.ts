@@ -39,11 +39,14 @@ const isTransient = (error: unknown) => ['40001', '40P01'].includes(String((erro
  * Moves the spool into Postgres once it answers: oldest first, a batch at a time, each batch
  * through acceptEvents (the webhook's own write) with the routes as they are now, then removed.
  *
+ * Each event is stored with the time it arrived (kept in the spool), not the drain's: its dedupe
+ * window is judged from then, against what Postgres already has and what comes after.
+ *
  * Exactly once, across a kill at any point: before a batch is handed to Postgres it is marked
  * with the time it is drained at, durably, in the spool. If the replica dies (or Postgres goes
- * away again) before the batch is removed, the same batch is drained again later *with that same
- * time*: what Postgres committed the first time is then found by its dedupe key (the same bytes
- * for the same source, received at that very time) and counted as a duplicate, not stored twice.
+ * away again) before the batch is removed, the same batch is drained again later: what Postgres
+ * committed the first time is then found by its dedupe key (the same bytes for the same source,
+ * received at that very time) and counted as a duplicate, not stored twice.
  *
  * Nothing here sends to Discord: drained events join the shared queue like any other.
  */
@@ -163,7 +166,9 @@ export class SpoolDrainer {
   private routed(row: SpooledRow, target: WebhookTarget): RoutedEvent | undefined {
     try {
       const text = decodeBody(row.body);
-      return routeEvent(target, { eventType: row.eventType, body: row.body, text, payload: parsePayload(text) });
+      const { input, ...routed } = routeEvent(target, { eventType: row.eventType, body: row.body, text, payload: parsePayload(text) });
+      // Stored with the time it arrived: every window (dedupe, DMs) is judged from then, not from the drain.
+      return { ...routed, input: { ...input, receivedAt: row.receivedAt } };
     } catch (error) {
       this.deps.logger.error(
         { err: error, source_id: row.sourceId, event_type: row.eventType },

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
+import { acceptEvents } from '../../src/db/events.js';
 import { findWebhookTarget, type WebhookTarget } from '../../src/db/sources.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -111,4 +112,43 @@ describe('draining the spool', () => {
     expect(await outcome(second.metrics, 'stored')).toBe(1);
     second.file.close();
   });
+
+  it('a duplicate of an event stored before the outage, arriving 10 s later into the spool, is the same event however late the drain', async () => {
+    const { db, source, target, replica, advance } = await setUp();
+    const stored = await acceptEvents(db, [incoming(target, 'D-1')], now(advance), HOUR);
+    expect(stored[0]).toMatchObject({ ok: true, value: { duplicate: false } });
+    const first = replica(db);
+    advance(10_000);
+    const unreachable = first.spool.writer(() => Promise.reject(connectionReset()));
+    expect(await unreachable(incoming(target, 'D-1'), source.slug)).toMatchObject({ spooled: true, duplicate: false });
+    // Postgres is away for two hours, longer than the dedupe window: the copy still arrived 10 s after the first.
+    advance(2 * HOUR);
+    await first.drainer.drainNow();
+    expect(first.file.count).toBe(0);
+    expect(shortIds((await eventsOf(db, source.id)).map((e) => e.body))).toEqual(['D-1']);
+    expect(await deliveriesOf(db, source.id)).toHaveLength(1);
+    expect(await outcome(first.metrics, 'stored_duplicate')).toBe(1);
+    first.file.close();
+  });
+
+  it('an event spooled during the outage is stored with the time it arrived: the same bytes past the window after its arrival are a new event', async () => {
+    const { db, source, target, replica, advance } = await setUp();
+    const first = replica(db);
+    const arrived = now(advance);
+    const unreachable = first.spool.writer(() => Promise.reject(connectionReset()));
+    expect(await unreachable(incoming(target, 'E-1'), source.slug)).toMatchObject({ spooled: true });
+    advance(50 * 60_000);
+    await first.drainer.drainNow();
+    // 70 minutes after the first arrived (20 after the drain): past the hour's window, Sentry's new event.
+    advance(20 * 60_000);
+    const again = await acceptEvents(db, [incoming(target, 'E-1')], now(advance), HOUR);
+    expect(again[0]).toMatchObject({ ok: true, value: { duplicate: false } });
+    expect(shortIds((await eventsOf(db, source.id)).map((e) => e.body))).toEqual(['E-1', 'E-1']);
+    expect(await deliveriesOf(db, source.id)).toHaveLength(2);
+    expect((await eventsOf(db, source.id)).map((e) => e.receivedAt)).toEqual([arrived, arrived + 70 * 60_000]);
+    first.file.close();
+  });
 });
+
+/** The test clock's time now. */
+const now = (advance: (ms: number) => number) => advance(0);
