@@ -61,9 +61,10 @@ export function markRetry(
   reason: string,
   nextAttempt: NextAttempt,
   now: number,
+  on: Blame = 'source',
 ): Promise<{ gaveUp: number }> {
   return db.transaction(async (tx) => {
-    await noteSourceError(tx, batch, reason, now);
+    if (on === 'source') await noteSourceError(tx, batch, reason, now);
     const retried: { seq: QueuedJob['seq']; nextAttemptAt: number }[] = [];
     const givenUp: QueuedJob[] = [];
     for (const job of batch) {
@@ -72,7 +73,7 @@ export function markRetry(
       else retried.push({ seq: job.seq, nextAttemptAt: at });
     }
     await sendLater(tx, retried, { reason, countAttempt: true });
-    if (givenUp.length > 0) await failAndCount(tx, givenUp, `gave up after ${givenUp[0]!.attempts + 1} attempts: ${reason}`, now);
+    if (givenUp.length > 0) await failAndCount(tx, givenUp, `gave up after ${givenUp[0]!.attempts + 1} attempts: ${reason}`, now, on);
     return { gaveUp: givenUp.length };
   });
 }
@@ -89,10 +90,26 @@ export async function markHeld(db: Database, batch: readonly QueuedJob[], reason
   });
 }
 
-/** Discord refused for good (a request no drawing of the event can fix): not retried, shown by `info` and `log`. */
-export async function markFailed(db: Database, batch: readonly QueuedJob[], reason: string, now: number): Promise<void> {
-  await db.transaction((tx) => failAndCount(tx, batch, reason, now));
+/**
+ * Discord refused for good (a request no drawing of the event can fix): not retried, shown by `log`,
+ * and by `info` as the source's failure, unless it was a member's DM (`on: 'member'`): that one is
+ * the member's, recorded on its delivery only.
+ */
+export async function markFailed(
+  db: Database,
+  batch: readonly QueuedJob[],
+  reason: string,
+  now: number,
+  on: Blame = 'source',
+): Promise<void> {
+  await db.transaction((tx) => failAndCount(tx, batch, reason, now, on));
 }
+
+/**
+ * Whose failure a failed send is: the source's (its channels, shown by `info` and the source's
+ * health), or a member's (their DM: Discord cannot reach them, which says nothing of the source).
+ */
+export type Blame = 'source' | 'member';
 
 async function noteSourceError(db: Database, batch: readonly QueuedJob[], reason: string, now: number): Promise<void> {
   for (const [sourceId] of countBySource(batch.map((job) => job.sourceId))) {
@@ -100,8 +117,15 @@ async function noteSourceError(db: Database, batch: readonly QueuedJob[], reason
   }
 }
 
-async function failAndCount(tx: Database, batch: readonly Pick<QueuedJob, 'seq'>[], reason: string, now: number): Promise<number> {
+async function failAndCount(
+  tx: Database,
+  batch: readonly Pick<QueuedJob, 'seq'>[],
+  reason: string,
+  now: number,
+  on: Blame = 'source',
+): Promise<number> {
   const failed = await fail(tx, seqsOf(batch), reason, now);
+  if (on === 'member') return failed.length;
   for (const [sourceId, count] of countBySource(failed.map((f) => f.sourceId))) {
     await tx.run(sql`
       update sources set events_failed = events_failed + ${count}, last_error = ${reason}, last_error_at = ${now} where id = ${sourceId}`);

@@ -112,14 +112,21 @@ export async function setDirectMessages(
 
 /**
  * Discord refused a DM to this member (50007: their DMs are closed to the bot, in every server
- * alike): no DM is written for them until they ask again, what waits for them is dropped with their
+ * alike; or their DM channel is unknown to it, `forgetChannel`: opened again when they ask): no DM is written for them until they ask again, what waits for them is dropped with their
  * DM routes, and each of their servers tells them once.
  */
-export function markDmsClosed(db: Database, userId: UserId, notice: string, now: number): Promise<number> {
+export function markDmsClosed(
+  db: Database,
+  userId: UserId,
+  notice: string,
+  now: number,
+  { forgetChannel = false }: { forgetChannel?: boolean } = {},
+): Promise<number> {
   targetsChanged();
   return db.transaction(async (tx) => {
     const closed = await tx.run(sql`
       update member_links set dms_closed_at = ${now}, notice = ${notice}, updated_at = ${now}
+        ${forgetChannel ? sql`, dm_channel_id = null` : sql``}
       where user_id = ${userId} and dms_closed_at is null`);
     await tx.run(sql`
       update routes set removed_at = ${now} where removed_at is null

@@ -8,6 +8,7 @@ import { DiscordAPIError, HTTPError, RateLimitError } from 'discord.js';
 export const DISCORD = {
   UNKNOWN_CHANNEL: 10003,
   UNKNOWN_MESSAGE: 10008,
+  UNKNOWN_USER: 10013,
   /** Too many edits to a message older than an hour. */
   EDIT_CAP: 30046,
   MISSING_ACCESS: 50001,
@@ -24,6 +25,18 @@ export const HOLD_REASONS = new Map<number, string>([
   [DISCORD.MISSING_ACCESS, 'Missing Access: the bot cannot see the channel'],
   [DISCORD.MISSING_PERMISSIONS, 'Missing Permissions: the bot needs View Channel, Send Messages and Embed Links in the channel'],
   [DISCORD.UNKNOWN_CHANNEL, 'Unknown Channel: the channel was deleted'],
+]);
+
+/**
+ * Refusals of a direct message that mean Discord will not let it reach the member (DMs closed, the
+ * user or the DM channel unknown, no access to it): the member's to fix, never a channel to hold.
+ */
+export const MEMBER_UNREACHABLE = new Set<number>([
+  DISCORD.CANNOT_DM,
+  DISCORD.UNKNOWN_USER,
+  DISCORD.UNKNOWN_CHANNEL,
+  DISCORD.MISSING_ACCESS,
+  DISCORD.MISSING_PERMISSIONS,
 ]);
 
 /** Refusals that mean the bot may not do this in the channel (threads, unarchiving), not that the channel is gone. */

@@ -42,7 +42,10 @@ export interface SendPlan {
   guard?: SendGuard;
 }
 
-/** What a send to a member checks first, and learns from a refusal for good (their DMs closed). */
+/**
+ * What a send to a member checks first, and learns from a refusal for good (their DMs closed). Its
+ * failures are the member's: never counted on the source, never a hold (src/delivery/record.ts).
+ */
 export interface SendGuard {
   /** Why the send must not be made at all now (the member left the server), or undefined to make it. */
   before(): Promise<string | undefined>;

@@ -1,5 +1,15 @@
 import { isForeignKeyViolation, type Database } from '../db/database.js';
-import { markDelivered, markFailed, markHeld, markRetry, redrawWith, splitBatch, splitSummary, wakeRetries } from '../db/deliveries.js';
+import {
+  markDelivered,
+  markFailed,
+  markHeld,
+  markRetry,
+  redrawWith,
+  splitBatch,
+  splitSummary,
+  wakeRetries,
+  type Blame,
+} from '../db/deliveries.js';
 import { deferProbe, holdChannel, liftHold } from '../db/holds.js';
 import type { QueuedJob } from '../db/queue.js';
 import { guildsOfSources } from '../db/sources.js';
@@ -10,6 +20,7 @@ import type { Metrics } from '../metrics.js';
 import { describeTemplateFailure } from '../render/render-event.js';
 import type { CardUpdatePlan } from './card-plan.js';
 import { classifyFailure } from './classify-error.js';
+import { MEMBER_UNREACHABLE } from './discord-codes.js';
 import { sleepOn, type Clock } from './clock.js';
 import type { SendPlan } from './plan.js';
 import { afterFailure, countsAsOutage, nextAttemptAt, RECOVERY, type AfterFailure, type RetrySettings } from './policy.js';
@@ -88,14 +99,20 @@ export class Recorder {
     // A summary's batch holds thousands: the log names the first few.
     const fields = { event_ids: batch.slice(0, 20).map((e) => e.eventId), source_id: batch[0]!.sourceId, reason: failure.reason };
     const parts = attempt.kind === 'send' ? attempt.parts : [];
+    // A member's DM: what fails is theirs (their DMs closed, their account gone), not the source's.
+    const guard = attempt.kind === 'send' ? attempt.guard : undefined;
+    const blame: Blame = guard ? 'member' : 'source';
+    const failed = guard ? 'dm_failed' : 'failed';
     const decision =
       attempt.kind === 'card-update' && failure.kind === 'invalid'
         ? cardRefused(attempt)
-        : afterFailure(
-            failure,
-            batch,
-            parts.map((p) => p.drawing),
-          );
+        : guard && failure.code !== undefined && MEMBER_UNREACHABLE.has(failure.code)
+          ? ({ action: 'fail' } as const)
+          : afterFailure(
+              failure,
+              batch,
+              parts.map((p) => p.drawing),
+            );
     if (failure.kind === 'internal')
       log.error({ ...fields, err: error }, 'a delivery step failed in Dispatch itself; it will be tried again');
     if (countsAsOutage(failure)) this.state.transientFailureAt = now;
@@ -115,11 +132,11 @@ export class Recorder {
           return;
         }
         case 'retry': {
-          const { gaveUp } = await markRetry(db, batch, failure.reason, (e) => nextAttemptAt(e, now, this.deps.retry), now);
+          const { gaveUp } = await markRetry(db, batch, failure.reason, (e) => nextAttemptAt(e, now, this.deps.retry), now, blame);
           if (probing)
             await deferProbe(db, attempt.channelId, nextAttemptAt(batch[0]!, now, this.deps.retry) ?? now + RECOVERY.holdProbeIntervalMs);
           metrics.deliveries.inc({ outcome: 'retry' }, batch.length - gaveUp);
-          if (gaveUp > 0) metrics.deliveries.inc({ outcome: 'failed' }, gaveUp);
+          if (gaveUp > 0) metrics.deliveries.inc({ outcome: failed }, gaveUp);
           log.warn(
             { ...fields, outcome: gaveUp > 0 ? 'failed' : 'retry' },
             gaveUp > 0 ? 'delivery failed until its deadline: given up' : 'delivery failed; will retry',
@@ -135,10 +152,12 @@ export class Recorder {
         case 'redraw':
           return this.redraw(attempt, batch, failure.reason, decision.renderFallback, now, log, fields);
         case 'fail':
-          await markFailed(db, batch, failure.reason, now);
-          metrics.deliveries.inc({ outcome: 'failed' }, batch.length);
-          log.error({ ...fields, outcome: 'failed' }, 'delivery failed for good');
-          if (attempt.kind === 'send') await attempt.guard?.refused(failure);
+          await markFailed(db, batch, failure.reason, now, blame);
+          metrics.deliveries.inc({ outcome: failed }, batch.length);
+          if (guard) {
+            log.info({ ...fields, outcome: failed }, 'a direct message could not reach its member: not sent, the source is not blamed');
+            await guard.refused(failure);
+          } else log.error({ ...fields, outcome: 'failed' }, 'delivery failed for good');
       }
     });
   }

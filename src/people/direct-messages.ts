@@ -6,7 +6,7 @@ import type { Job } from '../db/queue.js';
 import type { Route } from '../db/schema.js';
 import type { Failure } from '../delivery/classify-error.js';
 import type { Clock } from '../delivery/clock.js';
-import { DISCORD } from '../delivery/discord-codes.js';
+import { DISCORD, MEMBER_UNREACHABLE } from '../delivery/discord-codes.js';
 import type { SendGuard } from '../delivery/plan.js';
 import type { DiscordPeople } from '../discord/people.js';
 import type { Logger } from '../logger.js';
@@ -19,6 +19,10 @@ import { directMessageEmbed } from './dm-embed.js';
 /** What a member is told once, in their next answer from Dispatch, when Discord refuses them a DM (50007). */
 export const DMS_CLOSED_NOTICE =
   'Discord refused Dispatch a direct message to you (your DMs are closed to it), so Dispatch stopped sending them. Allow direct messages from this server’s members (Privacy Settings), then run `/dispatch me notify` to have them again.';
+
+/** What a member is told once when Discord refused a DM to them for another reason (their DM channel or account unknown to it). */
+export const DM_UNREACHABLE_NOTICE =
+  'Discord would not let a direct message from Dispatch reach you (it did not know your DM channel with Dispatch), so Dispatch stopped sending them. Run `/dispatch me notify` to have them again.';
 
 export interface DirectMessagesDeps {
   db: Database;
@@ -90,11 +94,16 @@ export class DirectMessages {
         return 'the member is no longer in the server';
       },
       async refused(failure: Failure) {
-        if (failure.code !== DISCORD.CANNOT_DM || linkId === null) return;
+        if (failure.code === undefined || !MEMBER_UNREACHABLE.has(failure.code) || linkId === null) return;
         const link = await linkById(db, linkId);
         if (!link) return;
-        await markDmsClosed(db, link.userId, DMS_CLOSED_NOTICE, clock.now());
-        logger.info({ guild_id: link.guildId, user_id: link.userId }, 'a member’s DMs are closed to Dispatch: no more are sent to them');
+        const closed = failure.code === DISCORD.CANNOT_DM;
+        // Their DM channel itself refused (unknown, no access): opened afresh when they ask for DMs again.
+        await markDmsClosed(db, link.userId, closed ? DMS_CLOSED_NOTICE : DM_UNREACHABLE_NOTICE, clock.now(), { forgetChannel: !closed });
+        logger.info(
+          { guild_id: link.guildId, user_id: link.userId, code: failure.code },
+          'Discord will not let a direct message reach a member: no more are sent to them',
+        );
       },
     };
   }

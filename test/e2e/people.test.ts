@@ -11,6 +11,7 @@ import { FakeSentry } from '../support/fake-sentry.js';
 import { startHarness, testGuild, waitFor, type Harness, type TestSource } from '../support/harness.js';
 import { admin, answerOf, bool, plainMember, shownText, slash, str, type Member } from '../support/interactions.js';
 import { loadFixture } from '../support/sentry.js';
+import { deliveriesOfEvent } from '../support/db.js';
 
 /**
  * People, not just channels (issue #31), end to end: members connect their own Sentry identity,
@@ -366,5 +367,81 @@ describe("a member's own Sentry identity", () => {
         expect(bytes.includes(secret)).toBe(false);
       }
     }
+  });
+});
+
+describe("a member's DMs that Discord refuses are the member's, not the source's", () => {
+  const GREG = { id: '503', name: 'Greg', email: 'greg@example.com' };
+  const GREG_TOKEN = 'sntryu_greg-personal-token-3a4b5c6d';
+  let greg: Member;
+
+  /** What `source info`, the health of a source and the metrics say of the source's deliveries. */
+  const sourceHealth = async () => {
+    const row = await h.dispatch.db.get<{ events_failed: number; last_error: string | null }>(
+      sql`select events_failed, last_error from sources where id = ${web.id}`,
+    );
+    const metrics = await (await fetch(`${h.dispatch.url}/metrics`)).text();
+    const counted = (outcome: string) =>
+      Number(
+        metrics
+          .split('\n')
+          .find((l) => l.startsWith(`dispatch_deliveries_total{outcome="${outcome}"}`))
+          ?.split(' ')
+          .pop() ?? 0,
+      );
+    return {
+      failed: Number(row!.events_failed),
+      lastError: row!.last_error,
+      counted: { failed: counted('failed'), held: counted('held') },
+      holds: (await h.dispatch.db.all(sql`select channel_id from holds`)).length,
+    };
+  };
+  const closedMark = async () =>
+    (await h.dispatch.db.get<{ dms_closed_at: number | null }>(sql`select dms_closed_at from member_links where user_id = ${greg.userId}`))!
+      .dms_closed_at;
+  const dmDeliveries = async (eventId: string) =>
+    (await deliveriesOfEvent(h.dispatch.db, eventId)).filter((d) => d.routeId !== web.route.id);
+
+  beforeAll(async () => {
+    sentry.addPersonalToken(GREG_TOKEN, GREG);
+    greg = { ...plainMember(guildA), username: 'greg' };
+    await connectMe(h, greg, { token: GREG_TOKEN, url: sentry.url, org: 'example-org' });
+  });
+
+  it('50007 (DMs closed): the DM fails and their DMs are turned off; the source counts no failure, no error, no hold', async () => {
+    const before = await sourceHealth();
+    h.discord.closedDms.add(greg.userId);
+    const eventId = await post(web, assigned(GREG, user(ALICE), { title: 'greg closed' }));
+    await expect.poll(async () => (await dmDeliveries(eventId)).map((d) => d.status), { timeout: 5000 }).toEqual(['failed']);
+    await expect.poll(closedMark).not.toBeNull();
+    expect(await sourceHealth()).toEqual(before);
+    const info = shownText(await answerOf(h.discord, slash(alice, 'info', [str('source', 'web')])));
+    expect(info).not.toContain('50007');
+    h.discord.closedDms.delete(greg.userId);
+  });
+
+  it('10003 on their DM channel: no channel is held, the source is not blamed, and their DMs are off until they ask again', async () => {
+    await answerOf(h.discord, slash(greg, 'notify', [bool('assigned', true)], 'me'));
+    expect(await closedMark()).toBeNull();
+    const before = await sourceHealth();
+    const channel = h.discord.dmChannelOf(greg.userId)!;
+    h.discord.inject([{ status: 404, body: { code: 10003, message: 'Unknown Channel' } }], channel);
+    const eventId = await post(web, assigned(GREG, user(ALICE), { title: 'greg unknown channel' }));
+    await expect.poll(async () => (await dmDeliveries(eventId)).map((d) => d.status), { timeout: 5000 }).toEqual(['failed']);
+    await expect.poll(closedMark).not.toBeNull();
+    expect(await sourceHealth()).toEqual(before);
+    h.discord.clearInjected();
+  });
+
+  it('10013 (unknown user): the same, the member’s alone', async () => {
+    await answerOf(h.discord, slash(greg, 'notify', [bool('assigned', true)], 'me'));
+    const before = await sourceHealth();
+    const channel = h.discord.dmChannelOf(greg.userId)!;
+    h.discord.inject([{ status: 404, body: { code: 10013, message: 'Unknown User' } }], channel);
+    const eventId = await post(web, assigned(GREG, user(ALICE), { title: 'greg unknown user' }));
+    await expect.poll(async () => (await dmDeliveries(eventId)).map((d) => d.status), { timeout: 5000 }).toEqual(['failed']);
+    await expect.poll(closedMark).not.toBeNull();
+    expect(await sourceHealth()).toEqual(before);
+    h.discord.clearInjected();
   });
 });
