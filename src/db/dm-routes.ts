@@ -2,7 +2,16 @@ import { sql } from 'drizzle-orm';
 import type { Database } from './database.js';
 import type { CardState } from '../cards/card-state.js';
 import type { Actor } from '../cards/echo.js';
-import { asMemberLinkId, asRouteId, type CardKey, type GuildId, type MemberLinkId, type RouteId, type SourceId } from '../ids.js';
+import {
+  asMemberLinkId,
+  asRouteId,
+  type CardKey,
+  type GuildId,
+  type MemberLinkId,
+  type RouteId,
+  type SourceId,
+  type UserId,
+} from '../ids.js';
 import { parseDmKinds } from '../people/dm-kinds.js';
 import type { DmCandidate } from '../people/dm-select.js';
 
@@ -18,18 +27,20 @@ import type { DmCandidate } from '../people/dm-select.js';
 export async function dmCandidates(db: Database, source: { id: SourceId; guildId: GuildId }, sentryUserId: string): Promise<DmCandidate[]> {
   const rows = await db.all<{
     id: number;
+    user_id: UserId;
     sentry_user_id: string;
     dm_kinds: string;
     sentry_base_url: string;
     sentry_org: string;
     route_id: number | null;
   }>(sql`
-    select l.id, l.sentry_user_id, l.dm_kinds, l.sentry_base_url, l.sentry_org, r.id as route_id
+    select l.id, l.user_id, l.sentry_user_id, l.dm_kinds, l.sentry_base_url, l.sentry_org, r.id as route_id
     from member_links l left join routes r on r.member_link_id = l.id and r.source_id = ${source.id} and r.removed_at is null
     where l.guild_id = ${source.guildId} and l.sentry_user_id = ${sentryUserId} and l.token is not null
       and l.dm_channel_id is not null and l.dms_closed_at is null`);
   return rows.map((r) => ({
     linkId: asMemberLinkId(Number(r.id)),
+    userId: r.user_id,
     sentryUserId: r.sentry_user_id,
     kinds: parseDmKinds(r.dm_kinds),
     baseUrl: r.sentry_base_url,
@@ -60,6 +71,26 @@ export async function ensureDmRoutes(
     select id, member_link_id from routes
     where source_id = ${sourceId} and kind = 'dm' and member_link_id in ${linkIds} and removed_at is null`);
   return new Map(rows.map((r) => [asMemberLinkId(Number(r.member_link_id)), asRouteId(Number(r.id))]));
+}
+
+/**
+ * Claims these DMs (their `dmOnceKey`s, hashed) as made at `at`: resolves with the keys that were
+ * not made within `windowMs` before, whose DMs are to be written now. A key made within the window
+ * (another source's copy of the same webhook, stored by this replica or another) is not claimed
+ * again; the unique key decides between two transactions at once. Rows past the window go.
+ */
+export async function claimDms(db: Database, keys: readonly string[], at: number, windowMs: number): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  await db.run(sql`delete from dm_sent where sent_at < ${at - windowMs}`);
+  const claimed = new Set<string>();
+  for (const key of new Set(keys)) {
+    const row = await db.get<{ dm_key: string }>(sql`
+      insert into dm_sent (dm_key, sent_at) values (${key}, ${at})
+      on conflict (dm_key) do update set sent_at = excluded.sent_at where dm_sent.sent_at <= excluded.sent_at - ${windowMs}
+      returning dm_key`);
+    if (row) claimed.add(key);
+  }
+  return claimed;
 }
 
 /** Whom the issue's card (on one of the source's routes) says it is assigned to: what a comment's DM goes by. */

@@ -354,6 +354,21 @@ export const cardMessages = sqliteTable('card_messages', {
 });
 
 /**
+ * The direct messages made lately, one row per member and Sentry change (src/people/dm-routing.ts):
+ * when several sources (of one server or several) receive Sentry's webhook for the same change,
+ * the member gets one DM, whichever replica stores which copy. `dm_key` names the Discord user and
+ * the change; rows older than the window are deleted as new ones are made.
+ */
+export const dmSent = sqliteTable(
+  'dm_sent',
+  {
+    dmKey: text('dm_key').primaryKey(),
+    sentAt: integer('sent_at').notNull(),
+  },
+  (t) => [index('dm_sent_at').on(t.sentAt)],
+);
+
+/**
  * A channel Discord refused for a reason a person can fix (missing access or permissions, unknown
  * channel, a rejected token). Its events wait instead of failing; the worker probes it again.
  */

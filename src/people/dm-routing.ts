@@ -1,12 +1,23 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
-import { cardAssignee, dmCandidates, ensureDmRoutes } from '../db/dm-routes.js';
+import { createHash } from 'node:crypto';
+import { cardAssignee, claimDms, dmCandidates, ensureDmRoutes } from '../db/dm-routes.js';
 import type { IncomingEvent } from '../db/events.js';
 import type { CardKey, GuildId, RouteId, SourceId } from '../ids.js';
 import { eventFacts } from '../sentry/facts.js';
 import { DEFAULT_SENTRY_URL } from '../sentry-api/url-guard.js';
 import type { DmKind } from './dm-kinds.js';
-import { DM_EVENT_TYPES, dmKindOf, dmRecipients, dmSubjectOf } from './dm-select.js';
+import { DM_EVENT_TYPES, dmKindOf, dmOnceKey, dmRecipients, dmSubjectOf } from './dm-select.js';
+
+/**
+ * How long a Sentry change is told once to a member: the copies of Sentry's webhook each of its
+ * integrations gets arrive within seconds of each other; a change that reads the same after this
+ * long (the issue assigned to them once more by the same person) is news again.
+ */
+export const DM_ONCE_WINDOW_MS = 2 * 60_000;
+
+/** The stored form of a DM's key: fixed length, and no member or Sentry id in clear in the table. */
+const dmKeyHash = (key: string) => createHash('sha256').update(key).digest('hex');
 
 /**
  * The DM routes an event also goes to: those of the linked members it is about (dm-select.ts),
@@ -65,14 +76,20 @@ async function directMessageRoutes(
     subject,
     await dmCandidates(db, where, subject.sentryUserId),
   );
-  if (recipients.length === 0) return [];
+  // One DM per person and Sentry change, however many sources (of this server or others) got it.
+  const keyOf = new Map(
+    recipients.map((r) => [r.linkId, dmKeyHash(dmOnceKey(r, { type: input.eventType, payload, cardKey: input.cardKey }, subject))]),
+  );
+  const claimed = await claimDms(db, [...keyOf.values()], input.receivedAt ?? now, DM_ONCE_WINDOW_MS);
+  const once = recipients.filter((r) => claimed.has(keyOf.get(r.linkId)!));
+  if (once.length === 0) return [];
   const made = await ensureDmRoutes(
     db,
     where.id,
-    recipients.filter((r) => r.routeId === undefined).map((r) => r.linkId),
+    once.filter((r) => r.routeId === undefined).map((r) => r.linkId),
     now,
   );
-  return recipients.flatMap((r) => {
+  return once.flatMap((r) => {
     const id = r.routeId ?? made.get(r.linkId);
     return id === undefined ? [] : [{ id, solo: true as const }];
   });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { assigneeActor } from '../cards/issue-fields.js';
 import type { Actor } from '../cards/echo.js';
-import type { MemberLinkId, RouteId } from '../ids.js';
+import type { MemberLinkId, RouteId, UserId } from '../ids.js';
 import { loose, optIdish, optString, parseLoose } from '../sentry/loose-schema.js';
 import type { DmKind } from './dm-kinds.js';
 
@@ -15,6 +15,8 @@ import type { DmKind } from './dm-kinds.js';
 /** A linked member of the source's server who wants some DMs. */
 export interface DmCandidate {
   linkId: MemberLinkId;
+  /** Their Discord user: one person, whatever the servers and sources they get DMs through. */
+  userId: UserId;
   /** Their Sentry user id: what webhooks name assignees and actors by. */
   sentryUserId: string;
   kinds: ReadonlySet<DmKind>;
@@ -27,7 +29,11 @@ export interface DmCandidate {
 const Who = loose({ type: optString, id: optIdish });
 const Payload = z.looseObject({
   actor: Who,
-  data: loose({ assignee: Who, issue: loose({ substatus: optString, assignedTo: Who }) }),
+  data: loose({
+    assignee: Who,
+    issue: loose({ id: optIdish, title: optString, status: optString, substatus: optString, assignedTo: Who }),
+    comment_id: optIdish,
+  }),
 });
 
 /** The event types that can be a DM: everything else is never looked at for one. */
@@ -100,4 +106,32 @@ export function dmRecipients(
       (event.org === undefined || c.org === event.org) &&
       actor !== c.sentryUserId,
   );
+}
+
+/**
+ * What names one Sentry change to one member, whichever source's copy of Sentry's webhook tells of
+ * it (each integration gets its own, with its own installation, and counts that may have moved in
+ * between, so the bytes differ): the person, their Sentry, the kind of change, the issue and what
+ * it says of itself (title, status), whom it is about, who made it (and which comment). Two copies
+ * name the same; a later change that reads the same is told apart by time (src/people/dm-routing.ts).
+ */
+export function dmOnceKey(
+  recipient: Pick<DmCandidate, 'userId' | 'baseUrl' | 'org'>,
+  event: { type: string; payload: unknown; cardKey?: string },
+  subject: DmSubject,
+): string {
+  const { data } = parseLoose(Payload, event.payload);
+  return JSON.stringify([
+    recipient.userId,
+    recipient.baseUrl,
+    recipient.org,
+    event.type,
+    event.cardKey ?? data?.issue?.id ?? '',
+    subject.sentryUserId,
+    changedBy(event.payload) ?? '',
+    data?.comment_id ?? '',
+    data?.issue?.title ?? '',
+    data?.issue?.status ?? '',
+    data?.issue?.substatus ?? '',
+  ]);
 }

@@ -445,3 +445,44 @@ describe("a member's DMs that Discord refuses are the member's, not the source's
     h.discord.clearInjected();
   });
 });
+
+describe('one DM per member per Sentry event, however many sources receive it', () => {
+  const HAL = { id: '504', name: 'Hal', email: 'hal@example.com' };
+  const HAL_TOKEN = 'sntryu_hal-personal-token-7e8f9a0b';
+  let hal: Member;
+  let web2: TestSource;
+
+  beforeAll(async () => {
+    sentry.addPersonalToken(HAL_TOKEN, HAL);
+    hal = { ...plainMember(guildA), username: 'hal' };
+    // The same person in the second server, linked there too (the same Sentry user, the same DM channel).
+    const halThere: Member = { ...hal, guild: guildB };
+    guildB.members = [...(guildB.members ?? []), hal.userId];
+    await connectMe(h, hal, { token: HAL_TOKEN, url: sentry.url, org: 'example-org' });
+    await connectMe(h, halThere, { token: HAL_TOKEN, url: sentry.url, org: 'example-org' });
+    web2 = await h.addSource({ layout: 'card', name: 'web2', guildId: guildA.id, channelId: guildA.channels[1]!.id });
+    await connectSource(web2);
+  });
+
+  it('two sources of a server and one of another, one Sentry organization: an assignment is one DM to the member linked in both servers', async () => {
+    // Each integration gets its own copy of Sentry's webhook (its installation names it): not the same bytes.
+    const copy = (uuid: string, changes: Payload = {}) => ({ ...assigned(HAL, user(ALICE), changes), installation: { uuid } });
+    for (const [source, uuid] of [
+      [web, 'installation-web'],
+      [web2, 'installation-web2'],
+      [other, 'installation-other'],
+    ] as const)
+      await handled(h, await post(source, copy(uuid, { title: 'hal once' })));
+    expect(dmsTo(hal)).toHaveLength(1);
+    expect(JSON.stringify(dmsTo(hal)[0]!.embeds)).toContain('hal once');
+
+    // Another issue assigned to Hal: a DM of its own, once too.
+    for (const [source, uuid] of [
+      [web2, 'installation-web2'],
+      [web, 'installation-web'],
+    ] as const)
+      await handled(h, await post(source, copy(uuid, { id: '99001', title: 'hal again' })));
+    expect(dmsTo(hal)).toHaveLength(2);
+    expect(JSON.stringify(dmsTo(hal)[1]!.embeds)).toContain('hal again');
+  });
+});

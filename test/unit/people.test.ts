@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { archiveConditionText, durationWords, keptArchive } from '../../src/cards/archive.js';
 import type { CardState } from '../../src/cards/card-state.js';
 import { applyEvent } from '../../src/cards/state.js';
-import { asMemberLinkId, asRouteId } from '../../src/ids.js';
+import { asMemberLinkId, asRouteId, asUserId } from '../../src/ids.js';
 import { directMessageEmbed } from '../../src/people/dm-embed.js';
 import { parseDmKinds, storedDmKinds } from '../../src/people/dm-kinds.js';
 import { dmKindOf, dmRecipients, dmSubjectOf, type DmCandidate } from '../../src/people/dm-select.js';
@@ -30,6 +30,7 @@ const assignedTo = (id: string, by: Payload = { type: 'application', id: 'sentry
 });
 const bob: DmCandidate = {
   linkId: asMemberLinkId(1),
+  userId: asUserId('100000000000000502'),
   sentryUserId: '502',
   kinds: new Set(['assigned', 'regressed', 'resolved', 'comments']),
   baseUrl: BASE,
