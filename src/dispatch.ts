@@ -249,7 +249,7 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
   );
 
   worker.start();
-  storage.drainer?.start();
+  storage.start();
   reconciler.start();
   digests.start();
   coordinator.onLeadership((leader) => (leader ? gateway.start() : void gateway.stop()));

@@ -104,27 +104,65 @@ export function findWebhookTarget(db: Database, slug: string): Promise<WebhookTa
   return cachedTarget(db, slug, readWebhookTarget);
 }
 
-async function readWebhookTarget(db: Database, slug: string): Promise<WebhookTarget | undefined> {
-  const rows = await db.all<{
-    id: SourceId;
-    guild_id: GuildId;
-    enabled: unknown;
-    signing_secret: string | null;
-    route_id: RouteId;
-    filter: string;
-  }>(sql`
-    select s.id, s.guild_id, s.enabled, s.signing_secret, r.id as route_id, r.filter
-    from sources s join routes r on r.source_id = s.id
-    where s.slug = ${slug} and ${LIVE} and r.removed_at is null and r.kind = 'channel' order by r.id`);
+type TargetRow = {
+  id: SourceId;
+  slug: string;
+  guild_id: GuildId;
+  enabled: unknown;
+  signing_secret: string | null;
+  route_id: RouteId;
+  filter: string;
+};
+
+const TARGET_COLUMNS = sql`s.id, s.slug, s.guild_id, s.enabled, s.signing_secret, r.id as route_id, r.filter`;
+
+/** One source's rows (one per channel route, in route order) as its target; none: it takes no webhook. */
+function targetOf(rows: readonly TargetRow[]): WebhookTarget | undefined {
   const first = rows[0];
   if (!first) return undefined;
   return {
-    id: first.id,
+    id: Number(first.id) as SourceId,
     guildId: first.guild_id,
     enabled: Boolean(first.enabled),
     signingSecret: first.signing_secret,
-    routes: rows.map((r) => ({ id: r.route_id, filter: r.filter })),
+    routes: rows.map((r) => ({ id: Number(r.route_id) as RouteId, filter: r.filter })),
   };
+}
+
+async function readWebhookTarget(db: Database, slug: string): Promise<WebhookTarget | undefined> {
+  return targetOf(
+    await db.all<TargetRow>(sql`
+      select ${TARGET_COLUMNS} from sources s join routes r on r.source_id = s.id
+      where s.slug = ${slug} and ${LIVE} and r.removed_at is null and r.kind = 'channel' order by r.id`),
+  );
+}
+
+/** Sources per page of `liveWebhookTargets`. */
+export const TARGETS_PAGE = 500;
+
+/**
+ * One page of every live source's webhook target, by slug: the sources after `afterId` in id order,
+ * `limit` at most, in two bounded statements. `next` is where the next page starts, or undefined
+ * after the last. What a replica keeps to take webhooks into its spool while Postgres is away
+ * (src/spool/known-targets.ts).
+ */
+export async function liveWebhookTargets(
+  db: Database,
+  afterId: number,
+  limit = TARGETS_PAGE,
+): Promise<{ targets: Map<string, WebhookTarget>; next: number | undefined }> {
+  const ids = (await db.all<{ id: number }>(sql`select id from sources where id > ${afterId} and ${LIVE} order by id limit ${limit}`)).map(
+    (r) => Number(r.id),
+  );
+  const targets = new Map<string, WebhookTarget>();
+  if (ids.length === 0) return { targets, next: undefined };
+  const rows = await db.all<TargetRow>(sql`
+    select ${TARGET_COLUMNS} from sources s join routes r on r.source_id = s.id
+    where s.id in ${ids} and ${LIVE} and r.removed_at is null and r.kind = 'channel' order by s.id, r.id`);
+  const bySlug = new Map<string, TargetRow[]>();
+  for (const row of rows) bySlug.set(row.slug, [...(bySlug.get(row.slug) ?? []), row]);
+  for (const [slug, of] of bySlug) targets.set(slug, targetOf(of)!);
+  return { targets, next: ids.length < limit ? undefined : ids.at(-1) };
 }
 
 /** The guild of each source, for log lines. */

@@ -7,17 +7,40 @@ import type { Database } from './database.js';
  * Unknown slugs are not cached (anyone can send those).
  *
  * An entry past its time is still the last good read of that slug: while the database is away,
- * the webhook route takes it (`lastReadTarget`) to accept events into the spool (src/spool).
+ * the webhook route takes it (`lastReadTarget`) to accept events into the spool (src/spool), beside
+ * a standby copy of every live source's target that each replica reads at start and keeps fresh.
  */
 const TTL_MS = 1000;
 const MAX_ENTRIES = 1000;
 let generation = 0;
 const caches = new WeakMap<Database, Map<string, { value: unknown; generation: number; at: number }>>();
+/**
+ * Every live source's target as read at `at` (src/spool/known-targets.ts, with Postgres): what a
+ * replica goes on while the database is away for a source it has not read itself, or read before
+ * this. A slug found gone since is taken out.
+ */
+const standby = new WeakMap<Database, { at: number; targets: Map<string, unknown> }>();
+const changeListeners = new Set<() => void>();
 
 /** A source, its secret, its state or its routes changed: cached webhook targets are stale. */
 export function targetsChanged(): void {
   generation += 1;
+  for (const listener of changeListeners) listener();
 }
+
+/** Called at each `targetsChanged` (the standby copy reads the sources again soon); returns how to stop. */
+export function onTargetsChanged(listener: () => void): () => void {
+  changeListeners.add(listener);
+  return () => changeListeners.delete(listener);
+}
+
+/** Every live source's target, read (all pages) from `at` on: the standby copy for `lastReadTarget`. */
+export function rememberLiveTargets<T>(db: Database, targets: Map<string, T>, at: number): void {
+  standby.set(db, { at, targets });
+}
+
+/** The time now on the clock both copies are stamped with. */
+export const readClock = (): number => performance.now();
 
 /** The cached target of one slug is stale (a write to it failed as if a route or the source were gone): read it afresh next time. */
 export function forgetTarget(db: Database, slug: string): void {
@@ -32,21 +55,31 @@ export async function cachedTarget<T>(
   let cache = caches.get(db);
   if (!cache) caches.set(db, (cache = new Map()));
   const hit = cache.get(slug);
-  if (hit && hit.generation === generation && performance.now() - hit.at < TTL_MS) return hit.value as T;
+  if (hit && hit.generation === generation && readClock() - hit.at < TTL_MS) return hit.value as T;
   const readAt = generation;
+  const readFrom = readClock();
   const value = await read(db, slug);
   if (value === undefined) {
     cache.delete(slug);
+    // Gone (deleted, or no route left): not taken from the standby copy either.
+    standby.get(db)?.targets.delete(slug);
     return undefined;
   }
   // The oldest read goes first (a Map keeps insertion order), so the others stay as last good reads.
   cache.delete(slug);
   if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
-  cache.set(slug, { value, generation: readAt, at: performance.now() });
+  cache.set(slug, { value, generation: readAt, at: readFrom });
   return value;
 }
 
-/** The last good read of a slug, however old: what the replica knows of a source while the database is away. */
+/**
+ * The last good read of a slug, however old: what the replica knows of a source while the database
+ * is away. Its own read of the slug, or the standby copy of every live source when that was read
+ * later (a source deleted or disabled since its own read is then known as such).
+ */
 export function lastReadTarget<T>(db: Database, slug: string): T | undefined {
-  return caches.get(db)?.get(slug)?.value as T | undefined;
+  const hit = caches.get(db)?.get(slug);
+  const all = standby.get(db);
+  if (all && (!hit || all.at >= hit.at)) return all.targets.get(slug) as T | undefined;
+  return hit?.value as T | undefined;
 }

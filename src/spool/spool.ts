@@ -44,7 +44,8 @@ type Keeping = {
  * Postgres is "away" from the first read or write that fails for want of a connection or does not
  * answer within the deadline, until the drain's probe gets an answer. While away, webhooks do not
  * wait on Postgres at all (Sentry gives up after a second): the source comes from this replica's
- * last good read of it (a source it never read is refused, 503), and the event goes straight to
+ * last good read of it, or its standby copy of every live source (known-targets.ts; a slug of no
+ * live source is refused), and the event goes straight to
  * the spool. New events keep going to the spool until it is empty, so that this replica's events
  * reach the queue in the order they arrived.
  */
@@ -81,7 +82,7 @@ export class Spool {
       }
     }
     const known = lastReadTarget<WebhookTarget>(this.deps.db, slug);
-    if (!known) throw new DatabaseUnreachable('the database is away and this replica has not read this source before');
+    if (!known) throw new DatabaseUnreachable('the database is away and this replica knows no live source of this slug');
     return known;
   }
 

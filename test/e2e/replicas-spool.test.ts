@@ -1,10 +1,12 @@
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPostgres } from '../../src/db/postgres.js';
 import { updateRoute } from '../../src/db/routes.js';
-import { deleteSource } from '../../src/db/sources.js';
+import { deleteSource, setSourceEnabled } from '../../src/db/sources.js';
+import { KNOWN_SOURCES_READ } from '../../src/spool/known-targets.js';
 import { asChannelId } from '../../src/ids.js';
 import type { FakeDiscord } from '../support/fake-discord.js';
-import { waitFor } from '../support/harness.js';
+import { tempDir, waitFor } from '../support/harness.js';
 import { health, issue, postedIds, replicasBehindProxy, type Replica, type ReplicaSource } from '../support/replicas.js';
 import { sentryRequest } from '../support/sentry.js';
 
@@ -169,4 +171,31 @@ describe('a Postgres failover', () => {
     expect(await spoolOutcome(restarted, 'source_gone')).toBe(5);
     expect(await spoolOutcome(restarted, 'stored')).toBe(10);
   }, 120_000);
+
+  it('a replica that never took a webhook for a source accepts it into its spool while Postgres is away; a disabled or deleted source is still refused', async () => {
+    const { discord, sources, proxy, directUrl, startNamed } = await replicasBehindProxy({ names: [], channels: 3, cleanups });
+    const [live, disabled, deleted] = sources as [ReplicaSource, ReplicaSource, ReplicaSource];
+    const db = await openPostgres(directUrl);
+    await setSourceEnabled(db, disabled, false, Date.now());
+    await deleteSource(db, deleted, Date.now());
+    await db.close();
+    const dir = tempDir('dispatch-cold-');
+    cleanups.push(() => dir.remove());
+    // Started just before the outage: no webhook has reached it yet.
+    const cold = await startNamed('cold', join(dir.path, 'dispatch.db'));
+    await waitFor(() => cold.logs.some((l) => l.msg === KNOWN_SOURCES_READ), 15_000, 'the live sources read');
+    await expect.poll(() => discord.gatewayClients, { timeout: 15_000 }).toBe(1);
+
+    proxy.cut();
+    expect(await post(cold, live, 'COLD-1')).toBe(202);
+    expect(await post(cold, disabled, 'COLD-2')).toBe(404);
+    // Not a live source as far as it knows: refused as any source it cannot vouch for while Postgres is away.
+    expect(await post(cold, deleted, 'COLD-3')).toBe(503);
+    expect((await health(cold)).body).toMatchObject({ database: 'away', spooled: 1 });
+    proxy.restore();
+    await waitFor(() => postedIds(discord, live.channelId).includes('COLD-1'), 30_000, 'the spooled event posted');
+    await settled([cold]);
+    expect(postedIds(discord, live.channelId)).toEqual(['COLD-1']);
+    expect(postedIds(discord, disabled.channelId)).toEqual([]);
+  }, 90_000);
 });

@@ -2,7 +2,17 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
 import { acceptEvents } from '../../src/db/events.js';
-import { findWebhookTarget, type WebhookTarget } from '../../src/db/sources.js';
+import { DatabaseUnreachable } from '../../src/db/database.js';
+import {
+  createSource,
+  deleteSource,
+  findWebhookTarget,
+  liveWebhookTargets,
+  setSourceEnabled,
+  type WebhookTarget,
+} from '../../src/db/sources.js';
+import type { ChannelId } from '../../src/ids.js';
+import { KnownTargets } from '../../src/spool/known-targets.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
 import { routeEvent } from '../../src/routing/incoming-event.js';
@@ -68,7 +78,13 @@ async function setUp() {
     const drainer = new SpoolDrainer({ ...common, spool, stored: () => {} });
     return { file, spool, drainer, metrics };
   };
-  return { db, source: prepared.source, target, replica, advance: (ms: number) => (clock += ms) };
+  /** Another connection to the same database: what a second replica holds, its caches cold. */
+  const reopen = async () => {
+    const other = await openTestDatabase(prepared.path, prepared.env());
+    cleanups.push(() => other.close());
+    return other;
+  };
+  return { db, source: prepared.source, target, replica, reopen, advance: (ms: number) => (clock += ms) };
 }
 
 /** A webhook for `target` as the route hands it to its write. */
@@ -148,6 +164,62 @@ describe('draining the spool', () => {
     expect((await eventsOf(db, source.id)).map((e) => e.receivedAt)).toEqual([arrived, arrived + 70 * 60_000]);
     first.file.close();
   });
+});
+
+describe("a replica's standby copy of the sources", () => {
+  it('read in pages at start and kept fresh: a source it never took a webhook for is taken into the spool; one deleted or disabled since is not', async () => {
+    const { db, source, reopen } = await setUp();
+    const cold = await reopen();
+    const spool = new Spool({ ...spoolParts(cold), file: SpoolFile.open(':memory:', { synchronous: 'FULL', maxBytes: 1_000_000 }) });
+    const known = new KnownTargets({ db: cold, logger: silent, deadlineMs: 1000, isAway: () => spool.isAway });
+    const away = () => Promise.reject(connectionReset());
+    const make = async (name: string) =>
+      (
+        await createSource(
+          db,
+          { guildId: source.guildId, channelId: source.channelId as ChannelId, layout: 'feed', name, signingSecret: 'sek', createdBy: '1' },
+          Date.now(),
+        )
+      ).source;
+    const others = [await make('second'), await make('third')];
+    // Pages of one source each: every live source, in id order, then the end.
+    const pages = [];
+    for (let after: number | undefined = 0; after !== undefined; ) {
+      const page = await liveWebhookTargets(cold, after, 1);
+      pages.push([...page.targets.keys()]);
+      after = page.next;
+    }
+    expect(pages.flat()).toEqual([source.slug, ...others.map((s) => s.slug)]);
+
+    expect(await known.refresh()).toBe(true);
+    for (const slug of [source.slug, ...others.map((s) => s.slug)])
+      expect(await spool.findTarget(slug, away)).toMatchObject({ enabled: true, signingSecret: 'sek' });
+    expect(spool.isAway).toBe(true);
+
+    // Meanwhile, on another replica: one deleted, one disabled, one made.
+    await deleteSource(db, others[0]!, Date.now());
+    await setSourceEnabled(db, others[1]!, false, Date.now());
+    const fourth = await make('fourth');
+    spool.noteBack();
+    expect(await known.refresh()).toBe(true);
+    await expect(spool.findTarget(others[0]!.slug, away)).rejects.toThrow(DatabaseUnreachable);
+    expect(spool.isAway).toBe(true);
+    expect(await spool.findTarget(others[1]!.slug, away)).toMatchObject({ enabled: false });
+    expect(await spool.findTarget(fourth.slug, away)).toMatchObject({ id: fourth.id, enabled: true });
+    // While Postgres is away, the last copy stands.
+    expect(await known.refresh()).toBe(false);
+    expect(await spool.findTarget(fourth.slug, away)).toMatchObject({ id: fourth.id });
+  });
+});
+
+/** A spool's parts but its file, on `db`. */
+const spoolParts = (db: Database) => ({
+  db,
+  deadlineMs: 1000,
+  dedupeWindowMs: HOUR,
+  now: () => Date.now(),
+  logger: silent,
+  metrics: createMetrics(db, () => Date.now()),
 });
 
 /** The test clock's time now. */
