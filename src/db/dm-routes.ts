@@ -83,7 +83,8 @@ export async function claimDms(db: Database, keys: readonly string[], at: number
   if (keys.length === 0) return new Set();
   await db.run(sql`delete from dm_sent where sent_at < ${at - windowMs}`);
   const claimed = new Set<string>();
-  for (const key of new Set(keys)) {
+  // In one order, so two transactions claiming the same ones wait on each other rather than deadlock.
+  for (const key of [...new Set(keys)].sort()) {
     const row = await db.get<{ dm_key: string }>(sql`
       insert into dm_sent (dm_key, sent_at) values (${key}, ${at})
       on conflict (dm_key) do update set sent_at = excluded.sent_at where dm_sent.sent_at <= excluded.sent_at - ${windowMs}

@@ -168,9 +168,14 @@ describe("a member's own Sentry identity", () => {
 
   it('a personal token gives attribution, not permission: without Manage Server or the triage role, a connected member is refused', async () => {
     const updates = sentry.updates().length;
+    const requests = sentry.requests.length;
     const refused = await answerTo(h, await clickButton(h, { ...bob, roles: [] }, current(), 'Resolve'));
     expect(shownText(refused)).toContain(`Only members with <@&${triagers.id}> or Manage Server`);
     expect(sentry.updates()).toHaveLength(updates);
+    // Assign… (which reads Sentry's members as the clicker) is refused before any call too.
+    const assign = await answerTo(h, await clickButton(h, { ...bob, roles: [] }, current(), 'Assign…'));
+    expect(shownText(assign)).toContain(`Only members with <@&${triagers.id}> or Manage Server`);
+    expect(sentry.requests).toHaveLength(requests);
   });
 
   it('Assign to me: the first entry of the menu for a connected member; Sentry’s webhook for it adds nothing and DMs nobody', async () => {
