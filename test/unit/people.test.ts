@@ -5,7 +5,7 @@ import { applyEvent } from '../../src/cards/state.js';
 import { asMemberLinkId, asRouteId, asUserId } from '../../src/ids.js';
 import { directMessageEmbed } from '../../src/people/dm-embed.js';
 import { parseDmKinds, storedDmKinds } from '../../src/people/dm-kinds.js';
-import { dmKindOf, dmRecipients, dmSubjectOf, type DmCandidate } from '../../src/people/dm-select.js';
+import { dmKindOf, dmOnceKey, dmRecipients, dmSubjectOf, type DmCandidate } from '../../src/people/dm-select.js';
 import { ARCHIVE_CHOICES, TRIAGE_ACTIONS } from '../../src/triage/actions.js';
 import { firstIssueLink, parseIssueRef, sameSentry } from '../../src/triage/issue-ref.js';
 import { loadFixture } from '../support/sentry.js';
@@ -83,6 +83,23 @@ describe('who gets a direct message', () => {
     expect(recipients('comment.created', comment, [bob], {}, { type: 'user', id: '502' })).toEqual([bob]);
     expect(recipients('comment.created', comment, [bob], {}, { type: 'user', id: '503' })).toEqual([]);
     expect(recipients('comment.created', comment, [bob])).toEqual([]);
+  });
+
+  it("one Sentry change names one DM, whichever integration's copy tells of it; another change, or another person, another", () => {
+    const alice = { type: 'user', id: '501', name: 'Alice' };
+    const copy = (uuid: string, count: string, changes: Payload = {}, by: Payload = alice) => {
+      const event = assignedTo('502', by);
+      return { ...event, installation: { uuid }, data: { ...event.data, issue: { ...event.data.issue, count, ...changes } } };
+    };
+    const key = (payload: Payload, who = bob) =>
+      dmOnceKey(who, { type: 'issue.assigned', payload, cardKey: 'issue:1' }, dmSubjectOf('issue.assigned', payload)!);
+    // Each integration's copy: its own installation, and a count that moved between the two sends.
+    expect(key(copy('installation-a', '10'))).toBe(key(copy('installation-b', '11')));
+    expect(key(copy('installation-a', '10'))).not.toBe(key(copy('installation-a', '10', { status: 'resolved' })));
+    expect(key(copy('installation-a', '10'))).not.toBe(key(copy('installation-a', '10', {}, { type: 'user', id: '503' })));
+    expect(key(copy('installation-a', '10'))).not.toBe(
+      key(copy('installation-a', '10'), { ...bob, userId: asUserId('100000000000000999') }),
+    );
   });
 
   it('kinds are stored in one order and unknown words are dropped', () => {
