@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import SlowestFirst from './test/support/slowest-first.js';
 
 /**
  * Two projects: every test on SQLite, and the storage, delivery and command tests again on a real
@@ -42,6 +43,12 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Vitest's default is one worker fewer than the cores: one, on a 2-core machine. Most files
+    // spend their time waiting — on Dispatch in a child process, on Postgres, on loopback HTTP —
+    // so two files at a time keep both cores busy (measured: README, Tests). `--maxWorkers` overrides it.
+    maxWorkers: 2,
+    sequence: { sequencer: SlowestFirst },
+    globalSetup: ['test/support/build-setup.ts'],
     projects: [
       {
         extends: true,
@@ -58,7 +65,7 @@ export default defineConfig({
           name: 'postgres',
           include: ON_POSTGRES,
           env: { DISPATCH_TEST_DIALECT: 'postgres' },
-          globalSetup: ['test/support/postgres-setup.ts'],
+          globalSetup: ['test/support/build-setup.ts', 'test/support/postgres-setup.ts'],
         },
       },
     ],

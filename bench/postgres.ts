@@ -107,13 +107,16 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Thro
 
 let counter = 0;
 
-/** A fresh, empty database in the test cluster; resolves with its URL. */
-export async function freshDatabase(adminUrl: string): Promise<string> {
+/**
+ * A fresh database in the test cluster, empty or a copy of `template` (a database nobody is
+ * connected to; a file copy, far quicker than running every migration again); resolves with its URL.
+ */
+export async function freshDatabase(adminUrl: string, template?: string): Promise<string> {
   const name = `t${process.pid}_${Date.now()}_${++counter}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`create database ${name}`);
+    await admin.query(template ? `create database ${name} template ${template}` : `create database ${name}`);
   } finally {
     await admin.end();
   }

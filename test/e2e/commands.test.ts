@@ -28,6 +28,7 @@ import {
 } from '../support/interactions.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 import { asGuildId } from '../../src/ids.js';
+import { compiled } from '../support/child.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const EPHEMERAL = 64;
@@ -515,7 +516,7 @@ describe('npm run deploy-commands', () => {
     expect(byName('template').options.map((o: { name: string }) => o.name)).toEqual(['set', 'preview', 'list', 'clear']);
 
     // Asynchronously: the fake Discord answers from this same process.
-    const run = await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'src/deploy-commands.ts')], {
+    const run = await promisify(execFile)(process.execPath, [compiled('deploy-commands')], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, DISCORD_TOKEN: 't', DISCORD_API_URL: h.discord.apiUrl, DISCORD_GUILD_ID: guildB.id },
       encoding: 'utf8',

@@ -1,17 +1,15 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_ID, FakeDiscord } from '../support/fake-discord.js';
 import { startHarness, tempDir, testGuild, waitFor } from '../support/harness.js';
+import { compiled } from '../support/child.js';
 
 /**
  * `npm run deploy-commands` as an operator runs it (the script, from source through tsx, in a folder
  * without a .env), against the loopback Discord: what it prints when it works, and the hint for
  * each of Discord's refusals a first install meets.
  */
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const guild = testGuild();
 const elsewhere = '1300000000000000777';
 const dir = tempDir('dispatch-deploy-');
@@ -26,16 +24,12 @@ afterAll(async () => {
 
 async function deploy(env: Record<string, string>, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(
-      join(ROOT, 'node_modules/.bin/tsx'),
-      [join(ROOT, 'src/deploy-commands.ts'), ...args],
-      {
-        cwd: dir.path,
-        env: { PATH: process.env.PATH, DISCORD_API_URL: discord.apiUrl, ...env },
-        encoding: 'utf8',
-        timeout: 30_000,
-      },
-    );
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [compiled('deploy-commands'), ...args], {
+      cwd: dir.path,
+      env: { PATH: process.env.PATH, DISCORD_API_URL: discord.apiUrl, ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };

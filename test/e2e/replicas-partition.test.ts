@@ -1,10 +1,10 @@
 import pg from 'pg';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
 import { postgresCoordinator } from '../../src/replicas/postgres-coordinator.js';
 import type { Coordinator } from '../../src/replicas/coordinator.js';
 import { waitFor } from '../support/harness.js';
-import { freshDatabase } from '../support/postgres.js';
+import { migratedDatabase } from '../support/postgres.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 /**
@@ -29,7 +29,7 @@ function track(name: string, coordinator: Coordinator, log: { who: string; leade
 
 describe('a network partition between the leader and Postgres', () => {
   it('the leader stands down on its own, before any other replica can lead', async () => {
-    const url = new URL(await freshDatabase(inject('postgresUrl')));
+    const url = new URL(await migratedDatabase());
     const proxy = await TcpProxy.start({ host: url.hostname, port: Number(url.port) });
     cleanups.push(() => proxy.stop());
     const throughProxy = new URL(url);

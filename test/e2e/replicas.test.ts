@@ -11,7 +11,7 @@ import { startChild, type ChildDispatch } from '../support/child.js';
 import { FakeDiscord, snowflake, type FakeGuild } from '../support/fake-discord.js';
 import { startHarness, tempDir, testEnv } from '../support/harness.js';
 import { admin, shownText, slash } from '../support/interactions.js';
-import { freshDatabase } from '../support/postgres.js';
+import { migratedDatabase } from '../support/postgres.js';
 import { sentryRequest } from '../support/sentry.js';
 import { health, issue, postedIds } from '../support/replicas.js';
 import { asChannelId, asGuildId } from '../../src/ids.js';
@@ -66,7 +66,7 @@ async function setUp(names = ['a', 'b', 'c']) {
   // Channel limits out of the way, so that only the shared global budget can hold the replicas back.
   const discord = await FakeDiscord.start({ guilds: [guild], channelRateLimit: { messages: 1000, windowMs: 1000 } });
   cleanups.push(() => discord.stop());
-  const url = await freshDatabase(inject('postgresUrl'));
+  const url = await migratedDatabase();
   const db = await openPostgres(url);
   const sources: (Source & { channelId: string })[] = [];
   for (const [i, channel] of guild.channels.entries()) {

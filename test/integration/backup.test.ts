@@ -10,6 +10,7 @@ import { startDispatch } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
 import { preparedDatabase, tempDir } from '../support/harness.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
+import { compiled } from '../support/child.js';
 
 /**
  * `npm run backup -- <file>` while Dispatch runs and takes webhooks, then a restore as the README
@@ -30,9 +31,9 @@ const issue = loadFixture('issue.created.json') as { data: { issue: Record<strin
 const webhook = (n: number, secret: string) =>
   sentryRequest('issue', { ...issue, data: { issue: { ...issue.data.issue, id: String(8_000_000 + n), shortId: `WEB-${n}` } } }, secret);
 
-/** The backup script as `npm run backup` runs it (from source here), with only `env`. */
+/** The backup script as `npm run backup` runs it (compiled, as npm run backup runs it), with only `env`. */
 function backup(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/backup.ts'), ...args], {
+  const child = spawn(process.execPath, [compiled('backup'), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import { createSource } from '../../src/db/sources.js';
@@ -12,7 +12,7 @@ import { createMetrics } from '../../src/metrics.js';
 import { seedIdle } from '../../bench/scale.js';
 import { storeEvent } from '../support/db.js';
 import { openTestDatabase, TEST_DIALECT, tempDir } from '../support/harness.js';
-import { freshDatabase } from '../support/postgres.js';
+import { migratedDatabase } from '../support/postgres.js';
 import { recordingDatabase } from '../support/recording-db.js';
 
 /**
@@ -29,7 +29,7 @@ afterEach(async () => {
 async function database(idleSources: number): Promise<Database> {
   const dir = tempDir();
   cleanups.push(() => dir.remove());
-  const env: Record<string, string> = TEST_DIALECT === 'postgres' ? { DATABASE_URL: await freshDatabase(inject('postgresUrl')) } : {};
+  const env: Record<string, string> = TEST_DIALECT === 'postgres' ? { DATABASE_URL: await migratedDatabase() } : {};
   const db = await openTestDatabase(join(dir.path, 'd.db'), env);
   cleanups.push(() => db.close());
   if (idleSources > 0) await seedIdle(db, { sources: idleSources, cards: idleSources, guildId: '10' });

@@ -12,6 +12,7 @@ import { createLogger } from '../../src/logger.js';
 import { sourceRow } from '../support/db.js';
 import { openTestDatabase, preparedDatabase, startHarness, TEST_DIALECT, type Harness } from '../support/harness.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
+import { compiled } from '../support/child.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const issue = loadFixture('issue.created.json');
@@ -102,9 +103,7 @@ describe('signing secrets at rest', () => {
     try {
       (await t.start({ DISPATCH_ENCRYPTION_KEY: randomBytes(32).toString('hex') })).stop();
       const env = { PATH: process.env.PATH!, ...t.env({ DISPATCH_ENCRYPTION_KEY: randomBytes(32).toString('hex') }) };
-      const run = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'src/index.ts')], { cwd: ROOT, env }).catch(
-        (e) => e,
-      );
+      const run = await promisify(execFile)(process.execPath, [compiled('index')], { cwd: ROOT, env }).catch((e) => e);
       expect(run.code).toBe(1);
       const lines = String(run.stderr).trim().split('\n');
       expect(lines).toHaveLength(1);

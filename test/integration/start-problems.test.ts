@@ -1,22 +1,19 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDiscord } from '../support/fake-discord.js';
 import { tempDir, testGuild } from '../support/harness.js';
+import { compiled } from '../support/child.js';
 
 /**
  * What an operator meets on a first start, met as they meet it: Dispatch started as a process
- * (from source through tsx), in a folder without a .env, and its answer on stderr: one line per
+ * (the compiled program), in a folder without a .env, and its answer on stderr: one line per
  * problem naming the variable and the fix, exit code 1.
  */
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = pathToFileURL(createRequire(join(ROOT, 'package.json')).resolve('tsx')).href;
 const dir = tempDir('dispatch-start-problems-');
 // Readable and searchable by the unprivileged user some runs below use.
 chmodSync(dir.path, 0o755);
@@ -39,9 +36,9 @@ interface Run {
   lines: string[];
 }
 
-/** src/index.ts with only `env` (and PATH), as `user` when given, until it exits. */
+/** Dispatch (compiled) with only `env` (and PATH), as `user` when given, until it exits. */
 function start(env: Record<string, string>, options: { user?: { uid?: number; gid?: number } } = {}): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/index.ts')], {
+  const child = spawn(process.execPath, [compiled('index')], {
     cwd: dir.path,
     env: { PATH: process.env.PATH, LOG_PRETTY: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

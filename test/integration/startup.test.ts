@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { sql } from 'drizzle-orm';
@@ -12,8 +11,8 @@ import type { FakeDiscord } from '../support/fake-discord.js';
 import { preparedDatabase, tempDir, TEST_DIALECT, testEnv } from '../support/harness.js';
 import { loadFixture, sentryRequest } from '../support/sentry.js';
 import { asChannelId, asGuildId } from '../../src/ids.js';
+import { compiled } from '../support/child.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const silent = createLogger({ level: 'silent', pretty: false });
 
 describe('start-up', () => {
@@ -21,7 +20,7 @@ describe('start-up', () => {
     const dir = tempDir();
     try {
       const { PATH, HOME } = process.env;
-      const result = spawnSync(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'src/index.ts')], {
+      const result = spawnSync(process.execPath, [compiled('index')], {
         cwd: dir.path,
         env: { PATH, HOME },
         encoding: 'utf8',

@@ -79,7 +79,7 @@ function tally(world: World): void {
 async function story(commands: Iterable<fc.AsyncCommand<Model, World>>): Promise<void> {
   const world = await World.create({
     dialect: TEST_DIALECT,
-    ...(TEST_DIALECT === 'postgres' ? { postgresUrl: inject('postgresUrl') } : {}),
+    ...(TEST_DIALECT === 'postgres' ? { postgresUrl: inject('postgresUrl'), postgresTemplate: inject('postgresTemplate') } : {}),
     log: process.env.SIM_LOG === '1',
   });
   const model: Model = {

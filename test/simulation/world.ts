@@ -48,6 +48,8 @@ export interface WorldOptions {
   dialect: 'sqlite' | 'postgres';
   /** The run's Postgres (the postgres test project); each world gets a fresh database in it. */
   postgresUrl?: string;
+  /** The migrated database each story's is copied from (test/support/postgres-setup.ts). */
+  postgresTemplate?: string;
   /** Every log line, for a failing seed's story (SIM_LOG=1). */
   log?: boolean;
 }
@@ -130,7 +132,7 @@ export class World {
     const discord = await FakeDiscord.start({ guilds: [], now: () => clock!.now() });
     const sentry = await FakeSentry.start({ token: SENTRY_TOKEN, org: '*' });
     const dir = tempDir('dispatch-sim-');
-    const postgresUrl = options.dialect === 'postgres' ? await freshDatabase(options.postgresUrl!) : undefined;
+    const postgresUrl = options.dialect === 'postgres' ? await freshDatabase(options.postgresUrl!, options.postgresTemplate) : undefined;
     const connect = async () => (postgresUrl ? openPostgres(postgresUrl, { max: 4 }) : openSqlite(join(dir.path, 'sim.db')));
     const world = new World(
       postgresUrl,

@@ -26,17 +26,19 @@ export function productionArgs(): string[] {
   return args;
 }
 
+/** A program of src/ (`index`, `backup`, `deploy-commands`) compiled: dist/ is built once per test run by test/support/build-setup.ts. */
+export const compiled = (program: string): string => join(ROOT, `dist/src/${program}.js`);
+
 /**
- * Runs Dispatch in its own process: from source through tsx (as `npm run dev` does; no build
- * needed), or with `args`, e.g. `productionArgs()` (it builds first if dist/ is stale), or another
- * `command` (`npm`, with `['start']`).
+ * Runs Dispatch in its own process: the compiled program (dist/, built for the run), or with
+ * `args`, e.g. `productionArgs()` (npm start's flags; it builds first if dist/ is stale), or
+ * another `command` (`npm`, with `['start']`).
  */
 export async function startChild(
   env: Record<string, string>,
-  args: string[] = ['--import', 'tsx', join(ROOT, 'src/index.ts')],
+  args: string[] = [compiled('index')],
   command = process.execPath,
 ): Promise<ChildDispatch> {
-  // node --import tsx rather than the tsx binary, so that the pid is the process doing the work.
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, LOG_PRETTY: 'false', ...env, LOG_LEVEL: 'info' },

@@ -9,8 +9,7 @@ import type { Layout } from '../../src/db/routes.js';
 import { createSource } from '../../src/db/sources.js';
 import { openSqlite } from '../../src/db/sqlite.js';
 import { openPostgres } from '../../src/db/postgres.js';
-import { inject } from 'vitest';
-import { freshDatabase } from './postgres.js';
+import { migratedDatabase } from './postgres.js';
 import { startDispatch, type Dispatch, type StartOptions } from '../../src/dispatch.js';
 import { createLogger } from '../../src/logger.js';
 import { FakeDiscord, snowflake, type FakeDiscordOptions, type FakeGuild } from './fake-discord.js';
@@ -85,7 +84,7 @@ export const TEST_DIALECT: 'sqlite' | 'postgres' = process.env.DISPATCH_TEST_DIA
 /** DATABASE_URL for a fresh Postgres database on the postgres project; nothing on SQLite. */
 async function databaseEnv(): Promise<Record<string, string>> {
   if (TEST_DIALECT === 'sqlite') return {};
-  return { DATABASE_URL: await freshDatabase(inject('postgresUrl')) };
+  return { DATABASE_URL: await migratedDatabase() };
 }
 
 /** Opens the test's database as Dispatch will (Postgres when the env says so). */

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { inject } from 'vitest';
 import { openPostgres } from '../../src/db/postgres.js';
 import { createSource } from '../../src/db/sources.js';
 import type { Route, Source } from '../../src/db/schema.js';
@@ -7,7 +6,7 @@ import { asChannelId, asGuildId } from '../../src/ids.js';
 import { startChild, type ChildDispatch } from './child.js';
 import { FakeDiscord, snowflake, type FakeDiscordOptions, type FakeGuild } from './fake-discord.js';
 import { tempDir, testEnv } from './harness.js';
-import { freshDatabase } from './postgres.js';
+import { migratedDatabase } from './postgres.js';
 import { loadFixture } from './sentry.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -67,7 +66,7 @@ export async function replicasBehindProxy(options: {
   };
   const discord = await FakeDiscord.start({ guilds: [guild], ...options.discord });
   cleanups.push(() => discord.stop());
-  const direct = new URL(await freshDatabase(inject('postgresUrl')));
+  const direct = new URL(await migratedDatabase());
   const db = await openPostgres(direct.toString());
   const sources: ReplicaSource[] = [];
   for (const [i, channel] of guild.channels.slice(0, options.channels).entries()) {
