@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
 import { inSteps } from '../../src/db/deliveries.js';
 import { STEP_ROWS } from '../../src/db/delivery-state/index.js';
@@ -13,7 +13,7 @@ import { openSqlite } from '../../src/db/sqlite.js';
 import { asChannelId, asGuildId, type RouteId } from '../../src/ids.js';
 import { sourceRow } from '../support/db.js';
 import { TEST_DIALECT, tempDir } from '../support/harness.js';
-import { freshDatabase } from '../support/postgres.js';
+import { migratedDatabase } from '../support/postgres.js';
 
 /**
  * What a removed route or a deleted source leaves is purged in bounded steps by every replica's
@@ -31,7 +31,7 @@ afterEach(async () => {
 /** Two connections to one database, as two replicas have (on SQLite, the first only is used). */
 async function twoReplicas(): Promise<[Database, Database]> {
   if (TEST_DIALECT === 'postgres') {
-    const url = await freshDatabase(inject('postgresUrl'));
+    const url = await migratedDatabase();
     const [a, b] = [await openPostgres(url), await openPostgres(url)];
     cleanups.push(
       () => a.close(),
