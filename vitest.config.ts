@@ -42,6 +42,9 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // expect.poll waits for an event (a message seen, a row written); its default deadline, one
+    // second, is a bet on the machine's speed that a loaded 2-core machine loses.
+    expect: { poll: { timeout: 15_000 } },
     pool: 'forks',
     // Vitest's default is one worker fewer than the cores: one, on a 2-core machine. Most files
     // spend their time waiting — on Dispatch in a child process, on Postgres, on loopback HTTP —
