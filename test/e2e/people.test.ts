@@ -491,3 +491,33 @@ describe('one DM per member per Sentry event, however many sources receive it', 
     expect(JSON.stringify(dmsTo(hal)[1]!.embeds)).toContain('hal again');
   });
 });
+
+describe('review3: the dm_sent claim and the copy that cannot deliver', () => {
+  const IVY = { id: '505', name: 'Ivy', email: 'ivy@example.com' };
+  const IVY_TOKEN = 'sntryu_ivy-personal-token-1c2d3e4f';
+  let ivy: Member;
+
+  beforeAll(async () => {
+    sentry.addPersonalToken(IVY_TOKEN, IVY);
+    ivy = { ...plainMember(guildA), username: 'ivy' };
+    guildB.members = [...(guildB.members ?? []), ivy.userId];
+    await connectMe(h, ivy, { token: IVY_TOKEN, url: sentry.url, org: 'example-org' });
+    await connectMe(h, { ...ivy, guild: guildB }, { token: IVY_TOKEN, url: sentry.url, org: 'example-org' });
+  });
+
+  // FINDING (not fixed): the change is claimed in dm_sent when the first copy is *stored*, for that
+  // copy's link (server A); whether the member can be reached there is learnt only at the *send*
+  // (SendGuard.before: she left A), which drops it, and server B's copy wrote no DM: the DM is lost.
+  // Fix: claim at the send, after before() passed (every copy writes its DM delivery; the guard
+  // claims dmOnceKey, kept on the delivery, and a copy finding it claimed is dropped as a duplicate).
+  it.fails('a member linked in two servers who left the first still gets the change once, from the server they are in', async () => {
+    // Ivy left the first server (Dispatch learns it only at the send, as for bob above).
+    guildA.members = guildA.members!.filter((id) => id !== ivy.userId);
+    const copy = (uuid: string) => ({ ...assigned(IVY, user(ALICE), { title: 'ivy left A' }), installation: { uuid } });
+    // The first server's copy arrives first and claims the change; its DM is dropped at the send (she left).
+    await handled(h, await post(web, copy('installation-web')));
+    await handled(h, await post(other, copy('installation-other')));
+    await expect.poll(() => dmsTo(ivy).length, { timeout: 3000 }).toBe(1);
+    expect(JSON.stringify(dmsTo(ivy)[0]!.embeds)).toContain('ivy left A');
+  });
+});
