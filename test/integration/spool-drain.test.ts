@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
 import { acceptEvents } from '../../src/db/events.js';
+import { seqRangeOf } from '../../src/db/digest-read.js';
 import { DatabaseUnreachable } from '../../src/db/database.js';
 import {
   createSource,
@@ -224,3 +225,36 @@ const spoolParts = (db: Database) => ({
 
 /** The test clock's time now. */
 const now = (advance: (ms: number) => number) => advance(0);
+
+describe('review3: received_at no longer rises with seq', () => {
+  // FINDING (not fixed): a drained event is stored with the time it arrived, so its seq (drain
+  // order) no longer rises with received_at. seqRangeOf, firstEventSeqAt, purge's oldEventRange and
+  // expireHeld all take "the first event received at or after X, by received_at" as the seq from
+  // which every later event starts: an event stored directly by another replica meanwhile (lower
+  // seq, later arrival) falls before the bound, out of its period's digest (and purged or expired
+  // early). Fix: keep received_at the time stored (it rises with seq) and keep the arrival time the
+  // dedupe window is judged from in a column of its own (arrived_at, migration), or bound the reads
+  // by min(seq) over received_at >= X (not an index seek: a scan of the period).
+  it.fails("an event stored by one replica while another's spooled event waits is in its period's digest range", async () => {
+    const { db, source, target, replica, advance } = await setUp();
+    const start = advance(0);
+    const b = replica(db);
+    advance(12 * 60_000);
+    // Replica B cannot reach Postgres at T+12 min: X is spooled.
+    const unreachable = b.spool.writer(() => Promise.reject(connectionReset()));
+    expect(await unreachable(incoming(target, 'X-1'), source.slug)).toMatchObject({ spooled: true });
+    // Replica A stores Y directly at T+20 min.
+    advance(8 * 60_000);
+    expect((await acceptEvents(db, [incoming(target, 'Y-1')], advance(0), HOUR))[0]).toMatchObject({ ok: true });
+    // B drains at T+30 min: X is stored after Y (a higher seq), received at T+12 min.
+    advance(10 * 60_000);
+    await b.drainer.drainNow();
+    const deliveries = await deliveriesOf(db, source.id);
+    expect(shortIds(deliveries.map((d) => d.body))).toEqual(['Y-1', 'X-1']);
+    // The period T+10 min .. T+60 min: both arrived in it.
+    const range = await seqRangeOf(db, { start: start + 10 * 60_000, end: start + 60 * 60_000 });
+    const inRange = deliveries.filter((d) => d.seq >= range.fromSeq && d.seq < range.toSeq);
+    expect(shortIds(inRange.map((d) => d.body))).toEqual(['Y-1', 'X-1']);
+    b.file.close();
+  });
+});
