@@ -547,7 +547,7 @@ describe('review3: a copy drained from a spool after the claim was cleaned up', 
     return result!.value.id;
   }
 
-  // FINDING: the claim is judged from the time the copy arrived, but every other DM's claim deletes
+  // FINDING (fixed: claims are kept a day, pruned by housekeeping): the claim is judged from the time the copy arrived, but every other DM's claim deleted
   // rows older than *its* time less two minutes; a sibling copy spooled by a replica that lost
   // Postgres, drained later, finds the claim gone and DMs the member a second time.
   it('one change, the second copy spooled at once and drained ten minutes later, after another DM: one DM', async () => {
