@@ -299,7 +299,7 @@ describe('review3: who may look, and the card that names the issue’s source', 
     tess = { ...plainMember(guildA), username: 'tess', roles: [sideTriagers.id] };
   });
 
-  // FINDING: the card says the issue is `web`'s, whose routes Tess has no triage role on: before
+  // FINDING (fixed: findIssue refuses when the card's source is not one the member may see): the card says the issue is `web`'s, whose routes Tess has no triage role on: before
   // d67a162 web was asked first and she was refused; now web is left out of the sources asked, so
   // `side` (same organization) finds the issue and she is shown web's issue and its triage buttons.
   it('a triager of one source looking up an issue whose card is on another source of the server is refused', async () => {
