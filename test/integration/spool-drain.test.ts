@@ -269,8 +269,8 @@ describe("review3: the standby copy's reads", () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     const wrapped: Database = {
       dialect: db.dialect,
-      all: async (q) => {
-        const rows = await db.all(q);
+      all: async <T>(q: Parameters<Database['all']>[0]) => {
+        const rows = await db.all<T>(q);
         if (++calls === nth) await gate;
         return rows;
       },
