@@ -335,6 +335,26 @@ describe("review3: the standby copy's reads", () => {
     expect(cold.calls()).toBeGreaterThan(before);
   });
 
+  // FINDING: every targetsChanged (a member connecting or asking for DMs in any server, not only a
+  // source or route change) read every live source again 200 ms later: on a busy instance with
+  // 50,000 sources, pages of all of them back to back on every replica.
+  it('a steady stream of changes reads the sources again at most every few seconds, not back to back', async () => {
+    const { reopen } = await setUp();
+    const cold = watched(await reopen());
+    const known = new KnownTargets({ db: cold.db, logger: silent, deadlineMs: 1000, isAway: () => false });
+    known.start();
+    cleanups.push(() => known.stop());
+    await expect.poll(cold.calls).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = cold.calls();
+    for (let i = 0; i < 30; i++) {
+      targetsChanged();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // One page (two statements) a read: at most one read in these three seconds.
+    expect((cold.calls() - before) / 2).toBeLessThanOrEqual(1);
+  });
+
   it.runIf(TEST_DIALECT === 'sqlite')(
     'past KNOWN_TARGETS_MAX live sources, a source this replica read itself is still taken into the spool',
     async () => {
