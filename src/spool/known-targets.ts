@@ -12,6 +12,11 @@ export const KNOWN_TARGETS_EVERY_MS = 30_000;
 /** After a change on this replica: a burst of changes is one read. */
 const AFTER_CHANGE_MS = 200;
 /**
+ * A change reads again no sooner than this after the last read began: changes come from every
+ * server (members' links too), and each read is every live source.
+ */
+export const CHANGE_READ_GAP_MS = 5_000;
+/**
  * Sources kept at most (a few hundred bytes each): past this many, the rest are taken into the spool
  * only once this replica has read them itself, as before.
  */
@@ -43,12 +48,16 @@ export class KnownTargets {
   private again: Promise<boolean> | undefined;
   private stopListening: (() => void) | undefined;
   private readOnce = false;
+  /** When the last read began (performance.now()). */
+  private lastReadAt = -Infinity;
   private stopped = false;
 
   constructor(private readonly deps: KnownTargetsDeps) {}
 
   start(): void {
-    this.stopListening = onTargetsChanged(() => this.schedule(AFTER_CHANGE_MS));
+    this.stopListening = onTargetsChanged(() =>
+      this.schedule(Math.max(AFTER_CHANGE_MS, this.lastReadAt + CHANGE_READ_GAP_MS - performance.now())),
+    );
     this.schedule(0);
   }
 
@@ -90,6 +99,7 @@ export class KnownTargets {
     const { db, logger, deadlineMs } = this.deps;
     if (this.deps.isAway()) return false;
     const at = readClock();
+    this.lastReadAt = performance.now();
     const targets = new Map<string, WebhookTarget>();
     try {
       for (let after: number | undefined = 0; after !== undefined && targets.size < KNOWN_TARGETS_MAX; ) {

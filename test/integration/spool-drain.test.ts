@@ -335,7 +335,7 @@ describe("review3: the standby copy's reads", () => {
     expect(cold.calls()).toBeGreaterThan(before);
   });
 
-  // FINDING: every targetsChanged (a member connecting or asking for DMs in any server, not only a
+  // FINDING (fixed: CHANGE_READ_GAP_MS): every targetsChanged (a member connecting or asking for DMs in any server, not only a
   // source or route change) read every live source again 200 ms later: on a busy instance with
   // 50,000 sources, pages of all of them back to back on every replica.
   it('a steady stream of changes reads the sources again at most every few seconds, not back to back', async () => {
