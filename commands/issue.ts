@@ -87,8 +87,11 @@ async function sourcesMaySee(ctx: CommandContext, asker: Asker): Promise<(source
 /** Members with Manage Server, or a triage role of one of the issue's source's routes. */
 function assertMaySee(asker: Asker, routes: readonly Route[], sourceName: string): void {
   if (mayManage(asker.memberPermissions) || routes.some((r) => hasRole(asker.member, r.triageRoleId))) return;
-  throw new UserError(`Only members with Manage Server or a triage role of **${sourceName}**’s routes can look its issues up.`);
+  throw mayNotSee(sourceName);
 }
+
+const mayNotSee = (sourceName: string) =>
+  new UserError(`Only members with Manage Server or a triage role of **${sourceName}**’s routes can look its issues up.`);
 
 /** The card route of the source that would take the issue, as if Sentry had just sent it. */
 function routeTaking(routes: readonly Route[], issue: Record<string, unknown>): Route | undefined {
@@ -118,6 +121,7 @@ async function post(ctx: CommandContext, asker: Asker, found: FoundIssue, routes
 async function show(ctx: CommandContext, asker: Asker, ref: IssueRef, posting: boolean): Promise<Answer> {
   const member = { guildId: guildOf(asker), userId: userOf(asker) };
   const found = await findIssue(ctx, member.guildId, ref, await sourcesMaySee(ctx, asker));
+  if ('refused' in found) throw mayNotSee(found.refused.name);
   if ('problem' in found) return (await withNotices(ctx, member, { content: `❌ ${found.problem}` }))!;
   const routes = await routesOf(ctx.db, found.source.id);
   assertMaySee(asker, routes, found.source.name);

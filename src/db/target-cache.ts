@@ -19,7 +19,7 @@ const caches = new WeakMap<Database, Map<string, { value: unknown; generation: n
  * replica goes on while the database is away for a source it has not read itself, or read before
  * this. A slug found gone since is taken out.
  */
-const standby = new WeakMap<Database, { at: number; targets: Map<string, unknown> }>();
+const standby = new WeakMap<Database, { at: number; targets: Map<string, unknown>; complete: boolean }>();
 const changeListeners = new Set<() => void>();
 
 /** A source, its secret, its state or its routes changed: cached webhook targets are stale. */
@@ -34,9 +34,12 @@ export function onTargetsChanged(listener: () => void): () => void {
   return () => changeListeners.delete(listener);
 }
 
-/** Every live source's target, read (all pages) from `at` on: the standby copy for `lastReadTarget`. */
-export function rememberLiveTargets<T>(db: Database, targets: Map<string, T>, at: number): void {
-  standby.set(db, { at, targets });
+/**
+ * Every live source's target, read (all pages) from `at` on: the standby copy for `lastReadTarget`.
+ * Not `complete` (more live sources than a replica keeps): a slug missing from it says nothing.
+ */
+export function rememberLiveTargets<T>(db: Database, targets: Map<string, T>, at: number, complete = true): void {
+  standby.set(db, { at, targets, complete });
 }
 
 /** The time now on the clock both copies are stamped with. */
@@ -80,6 +83,7 @@ export async function cachedTarget<T>(
 export function lastReadTarget<T>(db: Database, slug: string): T | undefined {
   const hit = caches.get(db)?.get(slug);
   const all = standby.get(db);
-  if (all && (!hit || all.at >= hit.at)) return all.targets.get(slug) as T | undefined;
+  // A copy cut short at its cap knows nothing of the slugs past it: this replica's own read stands.
+  if (all && (!hit || all.at >= hit.at) && (all.complete || all.targets.has(slug))) return all.targets.get(slug) as T | undefined;
   return hit?.value as T | undefined;
 }

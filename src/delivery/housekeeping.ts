@@ -2,6 +2,8 @@ import { pruneCards } from '../db/cards.js';
 import type { Database } from '../db/database.js';
 import { releaseQuiet } from '../db/delivery-state/index.js';
 import { expireHeld, inSteps } from '../db/deliveries.js';
+import { pruneDmClaims } from '../db/dm-routes.js';
+import { DM_CLAIMS_KEPT_MS } from '../people/dm-routing.js';
 import { pruneOlderThan } from '../db/purge.js';
 import { anythingToPurge, purgeRouteStep, purgeSourceStep, routesToPurge, sourcesToPurge } from '../db/purge.js';
 import type { Logger } from '../logger.js';
@@ -112,6 +114,7 @@ export class Housekeeper {
       }
       const removed = await pruneOlderThan(db, now - retentionMs, () => this.stopped);
       await pruneCards(db, now - retentionMs);
+      await pruneDmClaims(db, now - DM_CLAIMS_KEPT_MS);
       if (removed > 0) logger.info({ removed }, 'pruned finished events');
     } catch (error) {
       logger.error({ err: error }, 'pruning failed');

@@ -16,6 +16,12 @@ import { DM_EVENT_TYPES, dmKindOf, dmOnceKey, dmRecipients, dmSubjectOf } from '
  */
 export const DM_ONCE_WINDOW_MS = 2 * 60_000;
 
+/**
+ * How long a claim is kept (housekeeping deletes it after): a copy kept in a replica's spool while
+ * Postgres was away and drained within this long still finds its sibling's claim.
+ */
+export const DM_CLAIMS_KEPT_MS = 24 * 3_600_000;
+
 /** The stored form of a DM's key: fixed length, and no member or Sentry id in clear in the table. */
 const dmKeyHash = (key: string) => createHash('sha256').update(key).digest('hex');
 

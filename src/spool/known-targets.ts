@@ -12,6 +12,11 @@ export const KNOWN_TARGETS_EVERY_MS = 30_000;
 /** After a change on this replica: a burst of changes is one read. */
 const AFTER_CHANGE_MS = 200;
 /**
+ * A change reads again no sooner than this after the last read began: changes come from every
+ * server (members' links too), and each read is every live source.
+ */
+export const CHANGE_READ_GAP_MS = 5_000;
+/**
  * Sources kept at most (a few hundred bytes each): past this many, the rest are taken into the spool
  * only once this replica has read them itself, as before.
  */
@@ -36,15 +41,23 @@ export interface KnownTargetsDeps {
  */
 export class KnownTargets {
   private timer: NodeJS.Timeout | undefined;
+  /** When the timer fires (a change never puts off a read already due sooner). */
+  private dueAt = Infinity;
   private reading: Promise<boolean> | undefined;
+  /** A read asked for while one is under way: made after it, so it sees what changed meanwhile. */
+  private again: Promise<boolean> | undefined;
   private stopListening: (() => void) | undefined;
   private readOnce = false;
+  /** When the last read began (performance.now()). */
+  private lastReadAt = -Infinity;
   private stopped = false;
 
   constructor(private readonly deps: KnownTargetsDeps) {}
 
   start(): void {
-    this.stopListening = onTargetsChanged(() => this.schedule(AFTER_CHANGE_MS));
+    this.stopListening = onTargetsChanged(() =>
+      this.schedule(Math.max(AFTER_CHANGE_MS, this.lastReadAt + CHANGE_READ_GAP_MS - performance.now())),
+    );
     this.schedule(0);
   }
 
@@ -56,22 +69,37 @@ export class KnownTargets {
 
   private schedule(ms: number): void {
     if (this.stopped) return;
+    // A steady stream of changes must not put the read off for ever: only a sooner one replaces the timer.
+    if (this.timer !== undefined && performance.now() + ms >= this.dueAt) return;
     clearTimeout(this.timer);
+    this.dueAt = performance.now() + ms;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.dueAt = Infinity;
       void this.refresh().finally(() => this.schedule(this.deps.everyMs ?? KNOWN_TARGETS_EVERY_MS));
     }, ms);
     this.timer.unref();
   }
 
-  /** Reads every live source again; true when the copy was replaced (false: Postgres away or not answering, the last copy stands). */
+  /**
+   * Reads every live source again; true when the copy was replaced (false: Postgres away or not
+   * answering, the last copy stands). Asked while a read is under way (it may have read the
+   * sources before a change), one more read is made after it.
+   */
   refresh(): Promise<boolean> {
-    return (this.reading ??= this.readAll().finally(() => (this.reading = undefined)));
+    if (this.reading)
+      return (this.again ??= this.reading.then(() => {
+        this.again = undefined;
+        return this.refresh();
+      }));
+    return (this.reading = this.readAll().finally(() => (this.reading = undefined)));
   }
 
   private async readAll(): Promise<boolean> {
     const { db, logger, deadlineMs } = this.deps;
     if (this.deps.isAway()) return false;
     const at = readClock();
+    this.lastReadAt = performance.now();
     const targets = new Map<string, WebhookTarget>();
     try {
       for (let after: number | undefined = 0; after !== undefined && targets.size < KNOWN_TARGETS_MAX; ) {
@@ -87,7 +115,7 @@ export class KnownTargets {
       logger.debug({ err: error }, 'could not read the live sources: the last copy stands');
       return false;
     }
-    rememberLiveTargets(db, targets, at);
+    rememberLiveTargets(db, targets, at, targets.size < KNOWN_TARGETS_MAX);
     if (!this.readOnce) {
       this.readOnce = true;
       logger.info({ sources: targets.size }, KNOWN_SOURCES_READ);

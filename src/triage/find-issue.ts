@@ -53,16 +53,21 @@ async function cardOf(db: Database, guildId: GuildId, ref: IssueRef): Promise<Fo
 
 /**
  * The issue, or why it was not found, in words for the member. Only the sources `mayAsk` allows
- * (those whose issues the member may see) are asked: who may look is decided before any call.
+ * (those whose issues the member may see) are asked: who may look is decided before any call. An
+ * issue whose card is on a source they may not see is `refused` (with that source), asking none.
  */
 export async function findIssue(
   deps: FindDeps,
   guildId: GuildId,
   ref: IssueRef,
   mayAsk: (source: Source) => boolean,
-): Promise<FoundIssue | { problem: string }> {
+): Promise<FoundIssue | { problem: string } | { refused: Source }> {
   const card = await cardOf(deps.db, guildId, ref);
-  const connected = (await listSources(deps.db, guildId)).filter((s) => s.sentryToken !== null && mayAsk(s));
+  const sources = await listSources(deps.db, guildId);
+  // The card names the issue's source: one the member may not see refuses them, whichever other source could read it.
+  const cardSource = card && sources.find((s) => s.id === card.sourceId);
+  if (cardSource && !mayAsk(cardSource)) return { refused: cardSource };
+  const connected = sources.filter((s) => s.sentryToken !== null && mayAsk(s));
   if (connected.length === 0)
     return {
       problem:

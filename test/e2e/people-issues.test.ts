@@ -5,7 +5,8 @@ import { findSourceById, setSentryConnection } from '../../src/db/sources.js';
 import { asChannelId } from '../../src/ids.js';
 import { ARCHIVE_CHOICES, TRIAGE_ACTIONS } from '../../src/triage/actions.js';
 import { answerTo, chooseFromMenu, clickButton, fieldOf, handled, labelsOf, messageShowing, threadLinesOf } from '../support/card-ui.js';
-import type { FakeGuild, PostedMessage } from '../support/fake-discord.js';
+import { snowflake, type FakeGuild, type PostedMessage } from '../support/fake-discord.js';
+import { asRoleId } from '../../src/ids.js';
 import { FakeSentry } from '../support/fake-sentry.js';
 import { startHarness, testGuild, waitFor, type Harness, type TestSource } from '../support/harness.js';
 import {
@@ -49,6 +50,8 @@ let other: TestSource;
 let alice: Member;
 let eve: Member;
 let card: PostedMessage;
+/** The triage role of a second source of the first server (review3). */
+const sideTriagers = { id: snowflake(), name: 'side-triagers' };
 
 const issueUrl = (id: string) => `${sentry.url}/organizations/example-org/issues/${id}/`;
 function issueEvent(action: string, changes: Payload = {}): Payload {
@@ -64,6 +67,7 @@ beforeAll(async () => {
   sentry = await FakeSentry.start({ token: TOKEN });
   guildA = testGuild('Acme');
   guildB = testGuild('Other');
+  guildA.roles = [sideTriagers];
   h = await startHarness({
     discord: { guilds: [guildA, guildB] },
     env: { SENTRY_ALLOW_INSECURE_URLS: 'true', SENTRY_ALLOW_PRIVATE_URLS: 'true', SENTRY_TIMEOUT: '1s' },
@@ -276,5 +280,30 @@ describe('any issue on demand', () => {
     );
     const pasted = { id: '2', channel_id: web.channelId, content: `look: <${issueUrl(LONE_ID)}>` };
     expect(shownText(await answerOf(h.discord, messageCommand(alice, 'Show Sentry issue', pasted)))).toContain('Never posted here');
+  });
+});
+
+describe('review3: who may look, and the card that names the issue’s source', () => {
+  let tess: Member;
+
+  beforeAll(async () => {
+    // A second source of the first server, connected to the same organization, its route's triage role Tess's.
+    const side = await h.addSource({ layout: 'card', name: 'side', guildId: guildA.id, channelId: guildA.channels[1]!.id });
+    await setSentryConnection(
+      h.dispatch.db,
+      (await findSourceById(h.dispatch.db, side.guildId, side.id))!,
+      { token: TOKEN, baseUrl: sentry.url, org: 'example-org', identity: 'Dispatch Triage' },
+      Date.now(),
+    );
+    await updateRoute(h.dispatch.db, (await routesOf(h.dispatch.db, side.id))[0]!, { triageRoleId: asRoleId(sideTriagers.id) }, Date.now());
+    tess = { ...plainMember(guildA), username: 'tess', roles: [sideTriagers.id] };
+  });
+
+  // FINDING (fixed: findIssue refuses when the card's source is not one the member may see): the card says the issue is `web`'s, whose routes Tess has no triage role on: before
+  // d67a162 web was asked first and she was refused; now web is left out of the sources asked, so
+  // `side` (same organization) finds the issue and she is shown web's issue and its triage buttons.
+  it('a triager of one source looking up an issue whose card is on another source of the server is refused', async () => {
+    for (const what of ['PYTHON-Y', ISSUE_ID])
+      expect(shownText(await find(tess, what))).toContain('Only members with Manage Server or a triage role');
   });
 });

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneLine } from '../../src/embed/markdown.js';
-import { deleteSource, findSourceById, setSentryConnection } from '../../src/db/sources.js';
+import { deleteSource, findSourceById, findWebhookTarget, setSentryConnection, setSourceEnabled } from '../../src/db/sources.js';
+import { acceptEvents } from '../../src/db/events.js';
+import { routeEvent } from '../../src/routing/incoming-event.js';
 import { updateRoute } from '../../src/db/routes.js';
 import { asGuildId, asRoleId } from '../../src/ids.js';
 import { answerTo, chooseFromMenu, clickButton, connectMe, fieldOf, handled, labelsOf, threadLinesOf } from '../support/card-ui.js';
@@ -489,5 +491,97 @@ describe('one DM per member per Sentry event, however many sources receive it', 
       await handled(h, await post(source, copy(uuid, { id: '99001', title: 'hal again' })));
     expect(dmsTo(hal)).toHaveLength(2);
     expect(JSON.stringify(dmsTo(hal)[1]!.embeds)).toContain('hal again');
+  });
+});
+
+describe('review3: the dm_sent claim and the copy that cannot deliver', () => {
+  const IVY = { id: '505', name: 'Ivy', email: 'ivy@example.com' };
+  const IVY_TOKEN = 'sntryu_ivy-personal-token-1c2d3e4f';
+  let ivy: Member;
+
+  beforeAll(async () => {
+    sentry.addPersonalToken(IVY_TOKEN, IVY);
+    ivy = { ...plainMember(guildA), username: 'ivy' };
+    guildB.members = [...(guildB.members ?? []), ivy.userId];
+    await connectMe(h, ivy, { token: IVY_TOKEN, url: sentry.url, org: 'example-org' });
+    await connectMe(h, { ...ivy, guild: guildB }, { token: IVY_TOKEN, url: sentry.url, org: 'example-org' });
+  });
+
+  // FINDING (not fixed): the change is claimed in dm_sent when the first copy is *stored*, for that
+  // copy's link (server A); whether the member can be reached there is learnt only at the *send*
+  // (SendGuard.before: she left A), which drops it, and server B's copy wrote no DM: the DM is lost.
+  // Fix: claim at the send, after before() passed (every copy writes its DM delivery; the guard
+  // claims dmOnceKey, kept on the delivery, and a copy finding it claimed is dropped as a duplicate).
+  it.fails('a member linked in two servers who left the first still gets the change once, from the server they are in', async () => {
+    // Ivy left the first server (Dispatch learns it only at the send, as for bob above).
+    guildA.members = guildA.members!.filter((id) => id !== ivy.userId);
+    const copy = (uuid: string) => ({ ...assigned(IVY, user(ALICE), { title: 'ivy left A' }), installation: { uuid } });
+    // The first server's copy arrives first and claims the change; its DM is dropped at the send (she left).
+    await handled(h, await post(web, copy('installation-web')));
+    await handled(h, await post(other, copy('installation-other')));
+    await expect.poll(() => dmsTo(ivy).length, { timeout: 3000 }).toBe(1);
+    expect(JSON.stringify(dmsTo(ivy)[0]!.embeds)).toContain('ivy left A');
+  });
+});
+
+describe('review3: a copy drained from a spool after the claim was cleaned up', () => {
+  const JAY = { id: '506', name: 'Jay', email: 'jay@example.com' };
+  const JAY_TOKEN = 'sntryu_jay-personal-token-5a6b7c8d';
+  let jay: Member;
+
+  beforeAll(async () => {
+    sentry.addPersonalToken(JAY_TOKEN, JAY);
+    jay = { ...plainMember(guildA), username: 'jay' };
+    guildB.members = [...(guildB.members ?? []), jay.userId];
+    await connectMe(h, jay, { token: JAY_TOKEN, url: sentry.url, org: 'example-org' });
+    await connectMe(h, { ...jay, guild: guildB }, { token: JAY_TOKEN, url: sentry.url, org: 'example-org' });
+  });
+
+  /** A copy of Sentry's webhook for `source`, stored as the webhook's write (or the spool's drain: `receivedAt`) does. */
+  async function store(source: TestSource, payload: Payload, now: number, receivedAt?: number): Promise<string> {
+    const target = (await findWebhookTarget(h.dispatch.db, source.slug))!;
+    const text = JSON.stringify(payload);
+    const { input } = routeEvent(target, { eventType: `issue.${String(payload.action)}`, body: Buffer.from(text), text, payload });
+    const [result] = await acceptEvents(h.dispatch.db, [{ ...input, ...(receivedAt === undefined ? {} : { receivedAt }) }], now, 3_600_000);
+    if (!result!.ok) throw result!.error;
+    return result!.value.id;
+  }
+
+  // FINDING (not fixed; the same root cause as the member who left): the claiming copy's source is
+  // disabled before its DM goes (its deliveries wait), then deleted (they go): the other server's
+  // copy wrote none, and the member never hears of the change.
+  it.fails(
+    'one change, the claiming copy’s source disabled then deleted before its DM went: the other server’s copy still DMs once',
+    async () => {
+      const side = await h.addSource({ layout: 'card', name: 'side', guildId: guildA.id, channelId: guildA.channels[1]!.id });
+      await connectSource(side);
+      const copy = (uuid: string) => ({ ...assigned(JAY, user(ALICE), { id: '99201', title: 'jay source gone' }), installation: { uuid } });
+      const row = (await findSourceById(h.dispatch.db, asGuildId(guildA.id), side.id))!;
+      // Stored, then the source disabled before its DM went (as a store just before the disable).
+      const disabled = await setSourceEnabled(h.dispatch.db, row, false, Date.now());
+      await store(side, copy('installation-side'), Date.now());
+      await handled(h, await post(other, copy('installation-other')));
+      await deleteSource(h.dispatch.db, disabled, Date.now());
+      await expect
+        .poll(() => dmsTo(jay).filter((m) => JSON.stringify(m.embeds).includes('jay source gone')).length, { timeout: 3000 })
+        .toBe(1);
+    },
+  );
+
+  // FINDING (fixed: claims are kept a day, pruned by housekeeping): the claim is judged from the time the copy arrived, but every other DM's claim deleted
+  // rows older than *its* time less two minutes; a sibling copy spooled by a replica that lost
+  // Postgres, drained later, finds the claim gone and DMs the member a second time.
+  it('one change, the second copy spooled at once and drained ten minutes later, after another DM: one DM', async () => {
+    const copy = (uuid: string) => ({ ...assigned(JAY, user(ALICE), { id: '99101', title: 'jay once' }), installation: { uuid } });
+    const t0 = Date.now() - 10 * 60_000;
+    // The first copy stored ten minutes ago (its DM claimed then); the second reached another replica 5 s later, into its spool.
+    await handled(h, await store(web, copy('installation-web'), t0));
+    // Meanwhile, any other DM (another issue assigned to Jay, now).
+    await handled(h, await post(web, assigned(JAY, user(ALICE), { id: '99102', title: 'jay other' })));
+    // The spool drains now: the second copy stored with the time it arrived.
+    await handled(h, await store(other, copy('installation-other'), Date.now(), t0 + 5_000));
+    await expect.poll(() => dmsTo(jay).length, { timeout: 3000 }).toBeGreaterThanOrEqual(2);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(dmsTo(jay).filter((m) => JSON.stringify(m.embeds).includes('jay once'))).toHaveLength(1);
   });
 });
