@@ -58,8 +58,9 @@ export default defineConfig({
         test: {
           name: 'sqlite',
           include: ['test/**/*.test.ts'],
-          // The production install from a clean clone takes minutes: `npm run test:install` (vitest.install.config.ts).
-          exclude: ['test/e2e/replicas*.test.ts', 'test/install/**'],
+          // The production install from a clean clone takes minutes: `npm run test:install` (vitest.install.config.ts);
+          // the large-database tests too, and hundreds of MB of disk: `npm run test:large` (vitest.large.config.ts).
+          exclude: ['test/e2e/replicas*.test.ts', 'test/install/**', 'test/large/**'],
         },
       },
       {

@@ -3,7 +3,7 @@ import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { KEY_FILE_ADVICE, loadOrCreateKeyFile, readKeyFile, type KeyPlace } from './db/key-file.js';
 import { AnotherKeyError, createSecretBox, sealStoredSecrets, SecretKeyError, type SecretBox } from './db/secret-box.js';
-import { compactSqlite } from './db/sqlite.js';
+import { overwritingOldValues } from './db/sqlite.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -60,10 +60,10 @@ export async function sealSecrets(
   const { key, previous, place } = sealingKey(config, logger);
   const secrets = createSecretBox(key, previous);
   try {
-    const { sealed } = await sealStoredSecrets(db, secrets, key ? { key, previous } : undefined, now);
+    const seal = () => sealStoredSecrets(db, secrets, key ? { key, previous } : undefined, now);
+    // What they were before is not left behind in the file's pages or its log (no VACUUM: it would hold webhooks back).
+    const { sealed } = db.dialect === 'sqlite' ? await overwritingOldValues(db, seal) : await seal();
     if (sealed > 0) {
-      // What they were before is not left behind in the file's free pages.
-      if (db.dialect === 'sqlite') await compactSqlite(db);
       logger.info({ sealed, key_id: secrets.keyId }, 'sealed stored signing secrets and Sentry tokens with the current key');
     }
   } catch (error) {

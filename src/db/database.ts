@@ -29,11 +29,22 @@ export interface Database {
  */
 export function fromRow<T extends Table>(table: T, row: Row): T['$inferSelect'] {
   const out: Row = {};
-  for (const [key, column] of Object.entries(getTableColumns(table))) {
-    const value = row[column.name];
-    out[key] = value === null || value === undefined ? null : column.dataType === 'boolean' ? Boolean(value) : value;
+  for (const [key, name, boolean] of columnsOf(table)) {
+    const value = row[name];
+    out[key] = value === null || value === undefined ? null : boolean ? Boolean(value) : value;
   }
   return out as T['$inferSelect'];
+}
+
+/** Each table's columns as `[key, column name, is boolean]`, listed once: rows are read by the thousand (a flood summary's batch). */
+const COLUMNS = new WeakMap<Table, [string, string, boolean][]>();
+function columnsOf(table: Table): [string, string, boolean][] {
+  let columns = COLUMNS.get(table);
+  if (!columns) {
+    columns = Object.entries(getTableColumns(table)).map(([key, column]) => [key, column.name, column.dataType === 'boolean']);
+    COLUMNS.set(table, columns);
+  }
+  return columns;
 }
 
 /** A unique index refused the row: SQLite's and Postgres's words for it. */

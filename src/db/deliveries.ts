@@ -167,13 +167,16 @@ export async function inSteps(step: () => Promise<number>): Promise<number> {
     const done = await step();
     if (done === 0) return total;
     total += done;
-    await new Promise((resolve) => setImmediate(resolve));
+    await betweenSteps();
   }
 }
 
+/** What a long walk does between its bounded steps: lets the webhooks, the gateway and the worker in. */
+const betweenSteps = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** After a send succeeded following failures: every delivery waiting out a transient failure, in a channel not on hold, is due at once. */
 export function wakeRetries(db: Database, now: number): Promise<number> {
-  return inSteps(() => dueNow(db, 'every-retry', now));
+  return dueNow(db, 'every-retry', now, betweenSteps);
 }
 
 /**
@@ -192,7 +195,7 @@ export async function retrySource(db: Database, sourceId: SourceId, now: number)
       return moved;
     }),
   );
-  await inSteps(() => dueNow(db, { sourceId }, now));
+  await dueNow(db, { sourceId }, now, betweenSteps);
   return { requeued, waiting: await waitingOfSource(db, sourceId) };
 }
 

@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { acceptEvents, type IncomingEvent } from '../../src/db/events.js';
 import { updateRoute } from '../../src/db/routes.js';
 import { asCardKey } from '../../src/ids.js';
-import { productionArgs, startChild, type ChildDispatch } from '../support/child.js';
+import { peakRssMb, productionArgs, startChild, type ChildDispatch } from '../support/child.js';
 import { openTestDatabase, preparedDatabase } from '../support/harness.js';
 import { loadFixture } from '../support/sentry.js';
 
@@ -40,14 +39,6 @@ function errorBody(i: number, template: Record<string, any>, bytes: number): str
     text = JSON.stringify(data);
   }
   return text;
-}
-
-/** The process's peak resident set size so far (Linux: VmHWM), in MB. */
-function peakRssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmHWM:'))!;
-  return Number(/(\d+)/.exec(line)![1]) / 1024;
 }
 
 let child: ChildDispatch | undefined;
@@ -136,7 +127,7 @@ describe('a digest over a day of large events, as npm start runs Dispatch', () =
 });
 
 /**
- * A flood summary counts up to 5,000 waiting events and is drawn from their rows, not their bodies.
+ * A flood summary counts up to 2,000 waiting events and is drawn from their rows, not their bodies.
  * Sent again — after a transient failure (the outage that made the flood), or after a restart left
  * it being sent — it was read with every body of its batch (`jobsInBatch`): 5,000 × 30 KB ran npm
  * start's heap out, and every start did it again. It is drawn again from its rows alone.

@@ -1,5 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import BetterSqlite3 from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -212,6 +214,43 @@ describe('upgrading a database with plain secrets', () => {
       sentry.issues.set('55', { status: 'resolved', substatus: null, assignedTo: null });
       expect(await dispatch.reconciler.syncSource(asSourceId(4))).toEqual({ checked: 1, fixed: 1, problem: null });
       expect(sentry.listings().at(-1)!.authorization).toBe('Bearer sntrys_plain-token-1234567890');
+    },
+  );
+});
+
+describe('sealing on a database with history', () => {
+  it.runIf(process.env.DISPATCH_TEST_DIALECT !== 'postgres')(
+    'the plain secret is left in neither the file nor its log, and the file is not rewritten (its free pages stay: no VACUUM)',
+    async () => {
+      const t = await prepared({ secret: 'plain-old-secret-0123456789abcdef' });
+      const db = await openTestDatabase(t.path, t.env());
+      // A few MB of history, half of it pruned since: free pages a VACUUM would have removed.
+      const body = JSON.stringify(issue).padEnd(4096, ' ');
+      await db.run(sql`
+        with recursive n(i) as (select 0 union all select i + 1 from n where i < 1999)
+        insert into events (id, source_id, event_type, body_hash, body, received_at, deduped)
+        select 'e-' || i, ${t.source.id}, 'issue.created', 'h-' || i, ${body}, i, 0 from n`);
+      await db.run(sql`delete from events where seq % 2 = 0`);
+      await db.close();
+      const freePages = () => {
+        const sqlite = new BetterSqlite3(t.path, { readonly: true });
+        try {
+          return Number(sqlite.pragma('freelist_count', { simple: true }));
+        } finally {
+          sqlite.close();
+        }
+      };
+      const before = freePages();
+      expect(before).toBeGreaterThan(100);
+      expect(readFileSync(t.path).includes('plain-old-secret-0123456789abcdef')).toBe(true);
+
+      const dispatch = await t.start();
+      expect(await t.stored()).toMatch(/^enc:v1:/);
+      for (const file of [t.path, `${t.path}-wal`])
+        if (existsSync(file)) expect(readFileSync(file).includes('plain-old-secret-0123456789abcdef')).toBe(false);
+      expect((await t.post(dispatch, 'plain-old-secret-0123456789abcdef')).status).toBe(202);
+      await dispatch.stop();
+      expect(freePages()).toBeGreaterThanOrEqual(before);
     },
   );
 });

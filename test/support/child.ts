@@ -66,3 +66,11 @@ export async function startChild(
   });
   return { url, process: child, logs, exited };
 }
+
+/** A process's peak resident set size so far (Linux: VmHWM), in MB. */
+export function peakRssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmHWM:'))!;
+  return Number(/(\d+)/.exec(line)![1]) / 1024;
+}
