@@ -507,12 +507,12 @@ describe('review3: the dm_sent claim and the copy that cannot deliver', () => {
     await connectMe(h, { ...ivy, guild: guildB }, { token: IVY_TOKEN, url: sentry.url, org: 'example-org' });
   });
 
-  // FINDING (not fixed): the change is claimed in dm_sent when the first copy is *stored*, for that
-  // copy's link (server A); whether the member can be reached there is learnt only at the *send*
-  // (SendGuard.before: she left A), which drops it, and server B's copy wrote no DM: the DM is lost.
-  // Fix: claim at the send, after before() passed (every copy writes its DM delivery; the guard
-  // claims dmOnceKey, kept on the delivery, and a copy finding it claimed is dropped as a duplicate).
-  it.fails('a member linked in two servers who left the first still gets the change once, from the server they are in', async () => {
+  // FINDING (fixed: claimed at the send, src/people/dm-once.ts): the change was claimed in dm_sent when
+  // the first copy was *stored*, for that copy's link (server A); whether the member can be reached
+  // there is learnt only at the *send* (SendGuard.before: she left A), which dropped it, and server
+  // B's copy wrote no DM: the DM was lost. Now every copy writes its DM, the send claims the change
+  // once before() passed, and a copy that finds it claimed is collapsed, not sent.
+  it('a member linked in two servers who left the first still gets the change once, from the server they are in', async () => {
     // Ivy left the first server (Dispatch learns it only at the send, as for bob above).
     guildA.members = guildA.members!.filter((id) => id !== ivy.userId);
     const copy = (uuid: string) => ({ ...assigned(IVY, user(ALICE), { title: 'ivy left A' }), installation: { uuid } });
@@ -544,29 +544,28 @@ describe('review3: a copy drained from a spool after the claim was cleaned up', 
     const { input } = routeEvent(target, { eventType: `issue.${String(payload.action)}`, body: Buffer.from(text), text, payload });
     const [result] = await acceptEvents(h.dispatch.db, [{ ...input, ...(receivedAt === undefined ? {} : { receivedAt }) }], now, 3_600_000);
     if (!result!.ok) throw result!.error;
+    // As the webhook's storage does once it stored: the worker need not wait for its next pass.
+    h.dispatch.worker.kick();
     return result!.value.id;
   }
 
-  // FINDING (not fixed; the same root cause as the member who left): the claiming copy's source is
-  // disabled before its DM goes (its deliveries wait), then deleted (they go): the other server's
-  // copy wrote none, and the member never hears of the change.
-  it.fails(
-    'one change, the claiming copy’s source disabled then deleted before its DM went: the other server’s copy still DMs once',
-    async () => {
-      const side = await h.addSource({ layout: 'card', name: 'side', guildId: guildA.id, channelId: guildA.channels[1]!.id });
-      await connectSource(side);
-      const copy = (uuid: string) => ({ ...assigned(JAY, user(ALICE), { id: '99201', title: 'jay source gone' }), installation: { uuid } });
-      const row = (await findSourceById(h.dispatch.db, asGuildId(guildA.id), side.id))!;
-      // Stored, then the source disabled before its DM went (as a store just before the disable).
-      const disabled = await setSourceEnabled(h.dispatch.db, row, false, Date.now());
-      await store(side, copy('installation-side'), Date.now());
-      await handled(h, await post(other, copy('installation-other')));
-      await deleteSource(h.dispatch.db, disabled, Date.now());
-      await expect
-        .poll(() => dmsTo(jay).filter((m) => JSON.stringify(m.embeds).includes('jay source gone')).length, { timeout: 3000 })
-        .toBe(1);
-    },
-  );
+  // FINDING (fixed with the member who left: claimed at the send): the claiming copy's source was
+  // disabled before its DM went (its deliveries wait), then deleted (they go): the other server's
+  // copy wrote none, and the member never heard of the change.
+  it('one change, the claiming copy’s source disabled then deleted before its DM went: the other server’s copy still DMs once', async () => {
+    const side = await h.addSource({ layout: 'card', name: 'side', guildId: guildA.id, channelId: guildA.channels[1]!.id });
+    await connectSource(side);
+    const copy = (uuid: string) => ({ ...assigned(JAY, user(ALICE), { id: '99201', title: 'jay source gone' }), installation: { uuid } });
+    const row = (await findSourceById(h.dispatch.db, asGuildId(guildA.id), side.id))!;
+    // Stored, then the source disabled before its DM went (as a store just before the disable).
+    const disabled = await setSourceEnabled(h.dispatch.db, row, false, Date.now());
+    await store(side, copy('installation-side'), Date.now());
+    await handled(h, await post(other, copy('installation-other')));
+    await deleteSource(h.dispatch.db, disabled, Date.now());
+    await expect
+      .poll(() => dmsTo(jay).filter((m) => JSON.stringify(m.embeds).includes('jay source gone')).length, { timeout: 3000 })
+      .toBe(1);
+  });
 
   // FINDING (fixed: claims are kept a day, pruned by housekeeping): the claim is judged from the time the copy arrived, but every other DM's claim deleted
   // rows older than *its* time less two minutes; a sibling copy spooled by a replica that lost
