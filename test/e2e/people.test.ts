@@ -6,7 +6,9 @@ import { deleteSource, findSourceById, findWebhookTarget, setSentryConnection, s
 import { acceptEvents } from '../../src/db/events.js';
 import { routeEvent } from '../../src/routing/incoming-event.js';
 import { updateRoute } from '../../src/db/routes.js';
-import { asGuildId, asRoleId } from '../../src/ids.js';
+import { asDeliverySeq, asGuildId, asRoleId } from '../../src/ids.js';
+import { claimDm } from '../../src/db/dm-sent.js';
+import { DM_ONCE_WINDOW_MS } from '../../src/people/dm-once.js';
 import { answerTo, chooseFromMenu, clickButton, connectMe, fieldOf, handled, labelsOf, threadLinesOf } from '../support/card-ui.js';
 import { snowflake, type FakeGuild, type PostedMessage } from '../support/fake-discord.js';
 import { FakeSentry } from '../support/fake-sentry.js';
@@ -474,14 +476,26 @@ describe('one DM per member per Sentry event, however many sources receive it', 
   it('two sources of a server and one of another, one Sentry organization: an assignment is one DM to the member linked in both servers', async () => {
     // Each integration gets its own copy of Sentry's webhook (its installation names it): not the same bytes.
     const copy = (uuid: string, changes: Payload = {}) => ({ ...assigned(HAL, user(ALICE), changes), installation: { uuid } });
+    const eventIds: string[] = [];
     for (const [source, uuid] of [
       [web, 'installation-web'],
       [web2, 'installation-web2'],
       [other, 'installation-other'],
-    ] as const)
-      await handled(h, await post(source, copy(uuid, { title: 'hal once' })));
+    ] as const) {
+      eventIds.push(await post(source, copy(uuid, { title: 'hal once' })));
+      await handled(h, eventIds.at(-1)!);
+    }
     expect(dmsTo(hal)).toHaveLength(1);
     expect(JSON.stringify(dmsTo(hal)[0]!.embeds)).toContain('hal once');
+    // Each copy wrote its DM: the first sent claimed the change, the others were not sent (no message of their own).
+    const dms = await h.dispatch.db.all<{ status: string; message_id: string | null }>(sql`
+      select d.status, d.message_id from deliveries d join events e on e.seq = d.event_seq join routes r on r.id = d.route_id
+      where e.id in ${eventIds} and r.kind = 'dm' order by d.seq`);
+    expect(dms.map((d) => [d.status, d.message_id !== null])).toEqual([
+      ['delivered', true],
+      ['collapsed', false],
+      ['collapsed', false],
+    ]);
 
     // Another issue assigned to Hal: a DM of its own, once too.
     for (const [source, uuid] of [
@@ -521,6 +535,38 @@ describe('review3: the dm_sent claim and the copy that cannot deliver', () => {
     await handled(h, await post(other, copy('installation-other')));
     await expect.poll(() => dmsTo(ivy).length, { timeout: 3000 }).toBe(1);
     expect(JSON.stringify(dmsTo(ivy)[0]!.embeds)).toContain('ivy left A');
+  });
+});
+
+describe('dm_sent: which delivery tells the member', () => {
+  const key = () => `test-${Math.random().toString(36).slice(2)}`;
+  const claim = (dmKey: string, deliverySeq: number, receivedAt: number) =>
+    claimDm(h.dispatch.db, { key: dmKey, receivedAt, deliverySeq: asDeliverySeq(deliverySeq) }, DM_ONCE_WINDOW_MS);
+
+  it('the first delivery claims the change; its own retry claims it again; another copy within the window does not', async () => {
+    const dmKey = key();
+    const t = Date.now();
+    expect(await claim(dmKey, 1_000_001, t)).toBe(true);
+    expect(await claim(dmKey, 1_000_001, t)).toBe(true);
+    expect(await claim(dmKey, 1_000_002, t + 5_000)).toBe(false);
+    // A copy that arrived earlier (drained from a spool) than the claiming one: the same change, not sent either.
+    expect(await claim(dmKey, 1_000_003, t - 60_000)).toBe(false);
+    expect(await claim(dmKey, 1_000_001, t)).toBe(true);
+  });
+
+  it('a change that reads the same, arriving after the window, is news: taken over, and the older claim’s retry no longer sends', async () => {
+    const dmKey = key();
+    const t = Date.now() - 10 * 60_000;
+    expect(await claim(dmKey, 1_000_011, t)).toBe(true);
+    expect(await claim(dmKey, 1_000_012, t + DM_ONCE_WINDOW_MS)).toBe(true);
+    expect(await claim(dmKey, 1_000_011, t)).toBe(false);
+  });
+
+  it('two sends of two copies at once (two replicas): one claims', async () => {
+    const dmKey = key();
+    const t = Date.now();
+    const claimed = await Promise.all([claim(dmKey, 1_000_021, t), claim(dmKey, 1_000_022, t + 1), claim(dmKey, 1_000_023, t + 2)]);
+    expect(claimed.filter(Boolean)).toHaveLength(1);
   });
 });
 
