@@ -54,15 +54,17 @@ export async function retryCommand(interaction: Interaction, ctx: CommandContext
   return { content: lines.join('\n') };
 }
 
-function outcome(delivery: DeliveryRow, guildId: GuildId | undefined, hold: Hold | undefined, enabled: boolean): string {
+function outcome(delivery: DeliveryRow, guildId: GuildId | undefined, hold: Hold | undefined, enabled: boolean, dm: boolean): string {
   // A DM has no link the server's members could open: it lives in one member's direct messages.
   const link =
-    delivery.messageId && guildId ? ` [message](https://discord.com/channels/${guildId}/${delivery.channelId}/${delivery.messageId})` : '';
+    delivery.messageId && guildId && !dm
+      ? ` [message](https://discord.com/channels/${guildId}/${delivery.channelId}/${delivery.messageId})`
+      : '';
   switch (delivery.status) {
     case 'delivered':
       return `✅ posted${link}`;
     case 'collapsed':
-      return `🌊 counted in a flood summary${link}`;
+      return dm ? '📨 not sent: another source’s copy of the same change told them' : `🌊 counted in a flood summary${link}`;
     case 'failed':
       return `❌ failed: ${escapeText(truncate(delivery.lastError ?? 'unknown reason', 140))}`;
     case 'pending':
@@ -96,7 +98,7 @@ function logLine(
   const channelOf = (d: DeliveryRow) => (d.status === 'pending' ? (routes.get(d.routeId)?.channelId ?? d.channelId) : d.channelId);
   const outcomes = deliveries.map(
     (d) =>
-      `${many ? `${name(d.routeId)}: ` : ''}${outcome(d, directMessages.has(d.routeId) ? undefined : source.guildId, holds.get(channelOf(d)), source.enabled)}`,
+      `${many ? `${name(d.routeId)}: ` : ''}${outcome(d, source.guildId, holds.get(channelOf(d)), source.enabled, directMessages.has(d.routeId))}`,
   );
   const filteredBy = (JSON.parse(event.filteredBy) as RouteId[]).map(name);
   if (filteredBy.length > 0) outcomes.push(`🚫 filtered out by ${filteredBy.join(', ')}`);

@@ -19,7 +19,7 @@ export function createMetrics(db: Database, now: () => number, databaseAway: () 
     }),
     deliveries: new Counter({
       name: 'dispatch_deliveries_total',
-      help: 'Events by delivery outcome: delivered, retry (a failed attempt), held (its channel put on hold), redrawn (sent again more plainly after Discord refused it), failed (given up), dm_failed (a member’s direct message Discord would not let reach them: theirs, not the source’s) or collapsed into a flood summary',
+      help: 'Events by delivery outcome: delivered, retry (a failed attempt), held (its channel put on hold), redrawn (sent again more plainly after Discord refused it), failed (given up), dm_failed (a member’s direct message Discord would not let reach them: theirs, not the source’s) or collapsed (into a flood summary; a member’s direct message another source’s copy of the same Sentry change tells)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -1,6 +1,15 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from './database.js';
-import { delivered, dueNow, fail, failHeldTooLong, requeueFailed, sendDifferently, sendLater } from './delivery-state/index.js';
+import {
+  delivered,
+  dueNow,
+  fail,
+  failHeldTooLong,
+  requeueFailed,
+  sendDifferently,
+  sendLater,
+  toldByAnother,
+} from './delivery-state/index.js';
 import { seqsOf, waitingOfSource, type QueuedJob } from './queue.js';
 import type { BatchId, EventSeq, MessageId, SourceId } from '../ids.js';
 import { isOwnEvent } from '../own-events.js';
@@ -45,6 +54,11 @@ export function markDelivered(
       );
     }
   });
+}
+
+/** A member's DM another source's copy of its Sentry change tells: not sent, nothing counted on the source. */
+export async function markToldElsewhere(db: Database, batch: readonly QueuedJob[], now: number): Promise<void> {
+  await toldByAnother(db, seqsOf(batch), now);
 }
 
 /** The next try of a failed delivery: when, or `undefined` to give up. Decided by the delivery policy. */

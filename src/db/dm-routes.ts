@@ -73,33 +73,6 @@ export async function ensureDmRoutes(
   return new Map(rows.map((r) => [asMemberLinkId(Number(r.member_link_id)), asRouteId(Number(r.id))]));
 }
 
-/**
- * Claims these DMs (their `dmOnceKey`s, hashed) as made at `at`: resolves with the keys that were
- * not made within `windowMs` before, whose DMs are to be written now. A key made within the window
- * (another source's copy of the same webhook, stored by this replica or another) is not claimed
- * again; the unique key decides between two transactions at once. No row is deleted here: a copy
- * drained from a spool long after its sibling was claimed must still find that claim (old rows go
- * with housekeeping, `pruneDmClaims`), and the webhook's transaction takes no lock on others' rows.
- */
-export async function claimDms(db: Database, keys: readonly string[], at: number, windowMs: number): Promise<Set<string>> {
-  if (keys.length === 0) return new Set();
-  const claimed = new Set<string>();
-  // In one order, so two transactions claiming the same ones wait on each other rather than deadlock.
-  for (const key of [...new Set(keys)].sort()) {
-    const row = await db.get<{ dm_key: string }>(sql`
-      insert into dm_sent (dm_key, sent_at) values (${key}, ${at})
-      on conflict (dm_key) do update set sent_at = excluded.sent_at where dm_sent.sent_at <= excluded.sent_at - ${windowMs}
-      returning dm_key`);
-    if (row) claimed.add(key);
-  }
-  return claimed;
-}
-
-/** Claims made before `olderThan` go (housekeeping): one statement, off the webhook's path. */
-export async function pruneDmClaims(db: Database, olderThan: number): Promise<void> {
-  await db.run(sql`delete from dm_sent where sent_at < ${olderThan}`);
-}
-
 /** Whom the issue's card (on one of the source's routes) says it is assigned to: what a comment's DM goes by. */
 export async function cardAssignee(db: Database, sourceId: SourceId, cardKey: CardKey): Promise<Actor | undefined> {
   const row = await db.get<{ state: string }>(sql`

@@ -293,20 +293,21 @@ export const cardMessages = pgTable('card_messages', {
   createdAt: bigint('created_at', { mode: 'number' }).notNull(),
 });
 
-/**
- * A channel Discord refused for a reason a person can fix (missing access or permissions, unknown
- * channel, a rejected token). Its events wait instead of failing; the worker probes it again.
- */
-/** The direct messages made lately (see the SQLite schema). */
+/** Which delivery tells a member of a Sentry change (see the SQLite schema). */
 export const dmSent = pgTable(
   'dm_sent',
   {
     dmKey: text('dm_key').primaryKey(),
-    sentAt: bigint('sent_at', { mode: 'number' }).notNull(),
+    receivedAt: bigint('received_at', { mode: 'number' }).notNull(),
+    deliverySeq: bigint('delivery_seq', { mode: 'number' }).notNull(),
   },
-  (t) => [index('dm_sent_at').on(t.sentAt)],
+  (t) => [index('dm_sent_received_at').on(t.receivedAt)],
 );
 
+/**
+ * A channel Discord refused for a reason a person can fix (missing access or permissions, unknown
+ * channel, a rejected token). Its events wait instead of failing; the worker probes it again.
+ */
 export const holds = pgTable('holds', {
   channelId: text('channel_id').primaryKey(),
   guildId: text('guild_id').notNull(),

@@ -354,18 +354,22 @@ export const cardMessages = sqliteTable('card_messages', {
 });
 
 /**
- * The direct messages made lately, one row per member and Sentry change (src/people/dm-routing.ts):
- * when several sources (of one server or several) receive Sentry's webhook for the same change,
- * the member gets one DM, whichever replica stores which copy. `dm_key` names the Discord user and
- * the change; rows older than the window are deleted as new ones are made.
+ * Which delivery tells a member of a Sentry change, one row per member and change lately
+ * (src/people/dm-once.ts): when several sources (of one server or several) receive Sentry's webhook
+ * for the same change, each copy writes its DM, and the first that can be sent claims the change
+ * here just before its request (the unique key decides between replicas); the others are not sent.
+ * `dm_key` names the Discord user and the change (hashed); `received_at` is when the claiming copy
+ * arrived (a copy arriving more than the window later is news again); `delivery_seq` the claiming
+ * delivery, whose own retries claim again. Rows go with housekeeping after a day.
  */
 export const dmSent = sqliteTable(
   'dm_sent',
   {
     dmKey: text('dm_key').primaryKey(),
-    sentAt: integer('sent_at').notNull(),
+    receivedAt: integer('received_at').notNull(),
+    deliverySeq: integer('delivery_seq').$type<DeliverySeq>().notNull(),
   },
-  (t) => [index('dm_sent_at').on(t.sentAt)],
+  (t) => [index('dm_sent_received_at').on(t.receivedAt)],
 );
 
 /**

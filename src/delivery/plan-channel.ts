@@ -92,7 +92,10 @@ export class ChannelPlanner {
   private async render(jobs: readonly Job[]): Promise<{ parts: RenderedEvent[]; guard?: SendGuard }> {
     const routes = await routesByIds(this.deps.db, [...new Set(jobs.map((j) => j.routeId))]);
     const dm = routes.get(jobs[0]!.routeId);
-    if (dm?.kind === 'dm') return { parts: [await this.deps.directMessages.draw(jobs[0]!, dm)], guard: this.deps.directMessages.guard(dm) };
+    if (dm?.kind === 'dm') {
+      const job = jobs[0]!;
+      return { parts: [await this.deps.directMessages.draw(job, dm)], guard: this.deps.directMessages.guard(dm, job) };
+    }
     const templates = new Map<string, Awaited<ReturnType<typeof templateFor>>>();
     const parts: RenderedEvent[] = [];
     for (const job of jobs) {

@@ -49,6 +49,12 @@ export interface SendPlan {
 export interface SendGuard {
   /** Why the send must not be made at all now (the member left the server), or undefined to make it. */
   before(): Promise<string | undefined>;
+  /**
+   * Once `before` let it go, just before its request: whether this send is the one that tells the
+   * member of its Sentry change. False when another source's copy of the change claimed it: this
+   * one is not sent (src/people/dm-once.ts).
+   */
+  claim(): Promise<boolean>;
   refused(failure: Failure): Promise<void>;
 }
 

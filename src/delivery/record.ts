@@ -4,6 +4,7 @@ import {
   markFailed,
   markHeld,
   markRetry,
+  markToldElsewhere,
   redrawWith,
   splitBatch,
   splitSummary,
@@ -86,6 +87,17 @@ export class Recorder {
     }
     this.countDelivered(attempt.batch, messageId, at, started, guilds, log);
     if (attempt.kind === 'send') await this.templateFailures(attempt, at, guilds, log);
+  }
+
+  /** A member's DM not sent: another source's copy of its Sentry change claimed it first (src/people/dm-once.ts). */
+  async toldElsewhere(attempt: Attempt): Promise<void> {
+    const { db, clock, metrics } = this.deps;
+    await this.persist(() => markToldElsewhere(db, attempt.batch, clock.now()));
+    metrics.deliveries.inc({ outcome: 'collapsed' }, attempt.batch.length);
+    this.deps.logger.info(
+      { channel_id: attempt.channelId, batch_id: attempt.batchId, event_ids: attempt.batch.map((e) => e.eventId), outcome: 'collapsed' },
+      'a direct message another copy of the same Sentry change tells: not sent',
+    );
   }
 
   /** A step of the send failed: what the policy says to do with its events, carried out. */

@@ -1,10 +1,12 @@
 import type { Database } from '../db/database.js';
 import type { MessageId } from '../ids.js';
 import type { Logger } from '../logger.js';
+import type { CardUpdatePlan } from './card-plan.js';
 import type { CardUpdater } from './card-update.js';
 import type { Clock } from './clock.js';
 import type { Recorder, Attempt } from './record.js';
 import type { DiscordChannels } from './sender.js';
+import type { SendPlan } from './plan.js';
 import { Undeliverable } from './classify-error.js';
 
 export interface SendDeps {
@@ -29,23 +31,40 @@ export interface SendDeps {
 export async function send(deps: SendDeps, attempt: Attempt): Promise<void> {
   if (attempt.batch.length === 0) return;
   const started = deps.clock.now();
-  let messageId: MessageId;
-  let alsoRecord: ((tx: Database) => Promise<void>) | undefined;
+  let made: Made | 'told elsewhere';
   try {
-    if (attempt.kind === 'send') {
-      const { embeds, batchId, content, allowedRoleIds, components, record, silent, guard } = attempt;
-      const refusal = await guard?.before();
-      if (refusal !== undefined) throw new Undeliverable(refusal);
-      messageId = (await deps.discord.post(attempt.channelId, { embeds, nonce: batchId, content, allowedRoleIds, components, silent })).id;
-      alsoRecord = record ? (tx) => record(tx, messageId, deps.clock.now()) : undefined;
-    } else {
-      const done = await deps.cards.carryOut(attempt);
-      messageId = done.messageId;
-      alsoRecord = (tx) => done.record(tx, deps.clock.now());
-    }
+    made = attempt.kind === 'send' ? await post(deps, attempt) : await edit(deps, attempt);
   } catch (error) {
     await deps.recorder.failed(attempt, error);
     return;
   }
-  await deps.recorder.delivered(attempt, messageId, started, alsoRecord);
+  if (made === 'told elsewhere') return deps.recorder.toldElsewhere(attempt);
+  await deps.recorder.delivered(attempt, made.messageId, started, made.alsoRecord);
+}
+
+/** What a request made: its message, and what else to record with it. */
+interface Made {
+  messageId: MessageId;
+  alsoRecord?: (tx: Database) => Promise<void>;
+}
+
+/**
+ * A message posted. A member's DM is checked first (refused for good when it cannot go), then
+ * claims its Sentry change: another source's copy of it that claimed first tells the member instead.
+ */
+async function post(deps: SendDeps, plan: SendPlan): Promise<Made | 'told elsewhere'> {
+  const { embeds, batchId, content, allowedRoleIds, components, record, silent, guard } = plan;
+  if (guard) {
+    const refusal = await guard.before();
+    if (refusal !== undefined) throw new Undeliverable(refusal);
+    if (!(await guard.claim())) return 'told elsewhere';
+  }
+  const messageId = (await deps.discord.post(plan.channelId, { embeds, nonce: batchId, content, allowedRoleIds, components, silent })).id;
+  return { messageId, ...(record ? { alsoRecord: (tx: Database) => record(tx, messageId, deps.clock.now()) } : {}) };
+}
+
+/** A card's message edited (or posted anew), by the card updater. */
+async function edit(deps: SendDeps, plan: CardUpdatePlan): Promise<Made> {
+  const done = await deps.cards.carryOut(plan);
+  return { messageId: done.messageId, alsoRecord: (tx) => done.record(tx, deps.clock.now()) };
 }

@@ -3,7 +3,7 @@ import type { CardState } from '../cards/card-state.js';
 import type { Database } from '../db/database.js';
 import { leftServer, linkById, markDmsClosed } from '../db/member-links.js';
 import type { Job } from '../db/queue.js';
-import type { Route } from '../db/schema.js';
+import type { MemberLink, Route } from '../db/schema.js';
 import type { Failure } from '../delivery/classify-error.js';
 import type { Clock } from '../delivery/clock.js';
 import { DISCORD, MEMBER_UNREACHABLE } from '../delivery/discord-codes.js';
@@ -15,6 +15,7 @@ import { eventFacts } from '../sentry/facts.js';
 import { parsePayload } from '../sentry/payload.js';
 import { genericEmbed } from '../sentry/registry.js';
 import { directMessageEmbed } from './dm-embed.js';
+import { claimDmOnce, type DmJob } from './dm-once.js';
 
 /** What a member is told once, in their next answer from Dispatch, when Discord refuses them a DM (50007). */
 export const DMS_CLOSED_NOTICE =
@@ -33,8 +34,9 @@ export interface DirectMessagesDeps {
 
 /**
  * A member's DMs in the delivery worker: how one is drawn (the issue's compact embed and a link to
- * its card; src/people/dm-embed.ts), and what its send checks first (the member is still linked and
- * in the server) and learns from Discord's refusal (their DMs closed: no more are written for them).
+ * its card; src/people/dm-embed.ts), what its send checks first (the member is still linked and
+ * in the server) and then claims (the change, told once: src/people/dm-once.ts), and what it learns
+ * from Discord's refusal (their DMs closed: no more are written for them).
  * Everything else about a DM (queue, budget, retries, nonce, order) is a channel's.
  */
 export class DirectMessages {
@@ -77,21 +79,31 @@ export class DirectMessages {
     };
   }
 
-  /** The checks of a send on a DM route; none for a channel's. */
-  guard(route: Route): SendGuard | undefined {
+  /** The checks of a send of `job` on a DM route; none for a channel's. */
+  guard(route: Route, job: DmJob): SendGuard | undefined {
     if (route.kind !== 'dm') return undefined;
     const { db, logger, clock, members } = this.deps;
     const linkId = route.memberLinkId;
+    // The link `before` found the member reachable by: the one the change is claimed for.
+    let reachable: MemberLink | undefined;
     return {
       async before() {
+        reachable = undefined;
         const link = linkId === null ? undefined : await linkById(db, linkId);
         if (!link || link.token === null) return 'the member disconnected from Sentry';
         if (link.dmsClosedAt !== null) return 'the member’s DMs are closed to Dispatch';
         // A member who left the server gets nothing more about it (their links there go too).
-        if ((await members.isMember(link.guildId, link.userId)) !== false) return undefined;
+        if ((await members.isMember(link.guildId, link.userId)) !== false) {
+          reachable = link;
+          return undefined;
+        }
         await leftServer(db, link.guildId, link.userId, clock.now());
         logger.info({ guild_id: link.guildId, user_id: link.userId }, 'a linked member left the server: their links there are removed');
         return 'the member is no longer in the server';
+      },
+      async claim() {
+        if (!reachable) throw new Error('a direct message claimed before its checks passed');
+        return claimDmOnce(db, job, reachable);
       },
       async refused(failure: Failure) {
         if (failure.code === undefined || !MEMBER_UNREACHABLE.has(failure.code) || linkId === null) return;

@@ -1,37 +1,21 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
-import { createHash } from 'node:crypto';
-import { cardAssignee, claimDms, dmCandidates, ensureDmRoutes } from '../db/dm-routes.js';
+import { cardAssignee, dmCandidates, ensureDmRoutes } from '../db/dm-routes.js';
 import type { IncomingEvent } from '../db/events.js';
 import type { CardKey, GuildId, RouteId, SourceId } from '../ids.js';
 import { eventFacts } from '../sentry/facts.js';
 import { DEFAULT_SENTRY_URL } from '../sentry-api/url-guard.js';
 import type { DmKind } from './dm-kinds.js';
-import { DM_EVENT_TYPES, dmKindOf, dmOnceKey, dmRecipients, dmSubjectOf } from './dm-select.js';
-
-/**
- * How long a Sentry change is told once to a member: the copies of Sentry's webhook each of its
- * integrations gets arrive within seconds of each other; a change that reads the same after this
- * long (the issue assigned to them once more by the same person) is news again.
- */
-export const DM_ONCE_WINDOW_MS = 2 * 60_000;
-
-/**
- * How long a claim is kept (housekeeping deletes it after): a copy kept in a replica's spool while
- * Postgres was away and drained within this long still finds its sibling's claim.
- */
-export const DM_CLAIMS_KEPT_MS = 24 * 3_600_000;
-
-/** The stored form of a DM's key: fixed length, and no member or Sentry id in clear in the table. */
-const dmKeyHash = (key: string) => createHash('sha256').update(key).digest('hex');
+import { DM_EVENT_TYPES, dmKindOf, dmRecipients, dmSubjectOf } from './dm-select.js';
 
 /**
  * The DM routes an event also goes to: those of the linked members it is about (dm-select.ts),
  * made on the first DM due. Decided where the event is stored, in its transaction (the webhook's
  * group commit, or the spool's drain later), so a DM is as durable as the event and a duplicate
  * writes none. Each DM goes alone (solo): one message per change, and the check before it is
- * sent (is the member still in the server?) is about one server. Events that can never be a DM
- * (most of them) cost nothing here.
+ * sent (is the member still in the server?) is about one server. Every source's copy of Sentry's
+ * webhook writes its DM: which one tells the member is decided at the send, by the first that can
+ * go (src/people/dm-once.ts). Events that can never be a DM (most of them) cost nothing here.
  */
 export async function withDirectMessages(tx: Database, input: IncomingEvent, now: number): Promise<IncomingEvent> {
   if (!DM_EVENT_TYPES.has(input.eventType)) return input;
@@ -82,20 +66,14 @@ async function directMessageRoutes(
     subject,
     await dmCandidates(db, where, subject.sentryUserId),
   );
-  // One DM per person and Sentry change, however many sources (of this server or others) got it.
-  const keyOf = new Map(
-    recipients.map((r) => [r.linkId, dmKeyHash(dmOnceKey(r, { type: input.eventType, payload, cardKey: input.cardKey }, subject))]),
-  );
-  const claimed = await claimDms(db, [...keyOf.values()], input.receivedAt ?? now, DM_ONCE_WINDOW_MS);
-  const once = recipients.filter((r) => claimed.has(keyOf.get(r.linkId)!));
-  if (once.length === 0) return [];
+  if (recipients.length === 0) return [];
   const made = await ensureDmRoutes(
     db,
     where.id,
-    once.filter((r) => r.routeId === undefined).map((r) => r.linkId),
+    recipients.filter((r) => r.routeId === undefined).map((r) => r.linkId),
     now,
   );
-  return once.flatMap((r) => {
+  return recipients.flatMap((r) => {
     const id = r.routeId ?? made.get(r.linkId);
     return id === undefined ? [] : [{ id, solo: true as const }];
   });

@@ -113,7 +113,7 @@ export function dmRecipients(
  * it (each integration gets its own, with its own installation, and counts that may have moved in
  * between, so the bytes differ): the person, their Sentry, the kind of change, the issue and what
  * it says of itself (title, status), whom it is about, who made it (and which comment). Two copies
- * name the same; a later change that reads the same is told apart by time (src/people/dm-routing.ts).
+ * name the same; a later change that reads the same is told apart by time (src/people/dm-once.ts).
  */
 export function dmOnceKey(
   recipient: Pick<DmCandidate, 'userId' | 'baseUrl' | 'org'>,

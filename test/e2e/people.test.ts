@@ -6,7 +6,9 @@ import { deleteSource, findSourceById, findWebhookTarget, setSentryConnection, s
 import { acceptEvents } from '../../src/db/events.js';
 import { routeEvent } from '../../src/routing/incoming-event.js';
 import { updateRoute } from '../../src/db/routes.js';
-import { asGuildId, asRoleId } from '../../src/ids.js';
+import { asDeliverySeq, asGuildId, asRoleId } from '../../src/ids.js';
+import { claimDm } from '../../src/db/dm-sent.js';
+import { DM_ONCE_WINDOW_MS } from '../../src/people/dm-once.js';
 import { answerTo, chooseFromMenu, clickButton, connectMe, fieldOf, handled, labelsOf, threadLinesOf } from '../support/card-ui.js';
 import { snowflake, type FakeGuild, type PostedMessage } from '../support/fake-discord.js';
 import { FakeSentry } from '../support/fake-sentry.js';
@@ -474,14 +476,26 @@ describe('one DM per member per Sentry event, however many sources receive it', 
   it('two sources of a server and one of another, one Sentry organization: an assignment is one DM to the member linked in both servers', async () => {
     // Each integration gets its own copy of Sentry's webhook (its installation names it): not the same bytes.
     const copy = (uuid: string, changes: Payload = {}) => ({ ...assigned(HAL, user(ALICE), changes), installation: { uuid } });
+    const eventIds: string[] = [];
     for (const [source, uuid] of [
       [web, 'installation-web'],
       [web2, 'installation-web2'],
       [other, 'installation-other'],
-    ] as const)
-      await handled(h, await post(source, copy(uuid, { title: 'hal once' })));
+    ] as const) {
+      eventIds.push(await post(source, copy(uuid, { title: 'hal once' })));
+      await handled(h, eventIds.at(-1)!);
+    }
     expect(dmsTo(hal)).toHaveLength(1);
     expect(JSON.stringify(dmsTo(hal)[0]!.embeds)).toContain('hal once');
+    // Each copy wrote its DM: the first sent claimed the change, the others were not sent (no message of their own).
+    const dms = await h.dispatch.db.all<{ status: string; message_id: string | null }>(sql`
+      select d.status, d.message_id from deliveries d join events e on e.seq = d.event_seq join routes r on r.id = d.route_id
+      where e.id in ${eventIds} and r.kind = 'dm' order by d.seq`);
+    expect(dms.map((d) => [d.status, d.message_id !== null])).toEqual([
+      ['delivered', true],
+      ['collapsed', false],
+      ['collapsed', false],
+    ]);
 
     // Another issue assigned to Hal: a DM of its own, once too.
     for (const [source, uuid] of [
@@ -507,12 +521,12 @@ describe('review3: the dm_sent claim and the copy that cannot deliver', () => {
     await connectMe(h, { ...ivy, guild: guildB }, { token: IVY_TOKEN, url: sentry.url, org: 'example-org' });
   });
 
-  // FINDING (not fixed): the change is claimed in dm_sent when the first copy is *stored*, for that
-  // copy's link (server A); whether the member can be reached there is learnt only at the *send*
-  // (SendGuard.before: she left A), which drops it, and server B's copy wrote no DM: the DM is lost.
-  // Fix: claim at the send, after before() passed (every copy writes its DM delivery; the guard
-  // claims dmOnceKey, kept on the delivery, and a copy finding it claimed is dropped as a duplicate).
-  it.fails('a member linked in two servers who left the first still gets the change once, from the server they are in', async () => {
+  // FINDING (fixed: claimed at the send, src/people/dm-once.ts): the change was claimed in dm_sent when
+  // the first copy was *stored*, for that copy's link (server A); whether the member can be reached
+  // there is learnt only at the *send* (SendGuard.before: she left A), which dropped it, and server
+  // B's copy wrote no DM: the DM was lost. Now every copy writes its DM, the send claims the change
+  // once before() passed, and a copy that finds it claimed is collapsed, not sent.
+  it('a member linked in two servers who left the first still gets the change once, from the server they are in', async () => {
     // Ivy left the first server (Dispatch learns it only at the send, as for bob above).
     guildA.members = guildA.members!.filter((id) => id !== ivy.userId);
     const copy = (uuid: string) => ({ ...assigned(IVY, user(ALICE), { title: 'ivy left A' }), installation: { uuid } });
@@ -521,6 +535,38 @@ describe('review3: the dm_sent claim and the copy that cannot deliver', () => {
     await handled(h, await post(other, copy('installation-other')));
     await expect.poll(() => dmsTo(ivy).length, { timeout: 3000 }).toBe(1);
     expect(JSON.stringify(dmsTo(ivy)[0]!.embeds)).toContain('ivy left A');
+  });
+});
+
+describe('dm_sent: which delivery tells the member', () => {
+  const key = () => `test-${Math.random().toString(36).slice(2)}`;
+  const claim = (dmKey: string, deliverySeq: number, receivedAt: number) =>
+    claimDm(h.dispatch.db, { key: dmKey, receivedAt, deliverySeq: asDeliverySeq(deliverySeq) }, DM_ONCE_WINDOW_MS);
+
+  it('the first delivery claims the change; its own retry claims it again; another copy within the window does not', async () => {
+    const dmKey = key();
+    const t = Date.now();
+    expect(await claim(dmKey, 1_000_001, t)).toBe(true);
+    expect(await claim(dmKey, 1_000_001, t)).toBe(true);
+    expect(await claim(dmKey, 1_000_002, t + 5_000)).toBe(false);
+    // A copy that arrived earlier (drained from a spool) than the claiming one: the same change, not sent either.
+    expect(await claim(dmKey, 1_000_003, t - 60_000)).toBe(false);
+    expect(await claim(dmKey, 1_000_001, t)).toBe(true);
+  });
+
+  it('a change that reads the same, arriving after the window, is news: taken over, and the older claim’s retry no longer sends', async () => {
+    const dmKey = key();
+    const t = Date.now() - 10 * 60_000;
+    expect(await claim(dmKey, 1_000_011, t)).toBe(true);
+    expect(await claim(dmKey, 1_000_012, t + DM_ONCE_WINDOW_MS)).toBe(true);
+    expect(await claim(dmKey, 1_000_011, t)).toBe(false);
+  });
+
+  it('two sends of two copies at once (two replicas): one claims', async () => {
+    const dmKey = key();
+    const t = Date.now();
+    const claimed = await Promise.all([claim(dmKey, 1_000_021, t), claim(dmKey, 1_000_022, t + 1), claim(dmKey, 1_000_023, t + 2)]);
+    expect(claimed.filter(Boolean)).toHaveLength(1);
   });
 });
 
@@ -544,29 +590,28 @@ describe('review3: a copy drained from a spool after the claim was cleaned up', 
     const { input } = routeEvent(target, { eventType: `issue.${String(payload.action)}`, body: Buffer.from(text), text, payload });
     const [result] = await acceptEvents(h.dispatch.db, [{ ...input, ...(receivedAt === undefined ? {} : { receivedAt }) }], now, 3_600_000);
     if (!result!.ok) throw result!.error;
+    // As the webhook's storage does once it stored: the worker need not wait for its next pass.
+    h.dispatch.worker.kick();
     return result!.value.id;
   }
 
-  // FINDING (not fixed; the same root cause as the member who left): the claiming copy's source is
-  // disabled before its DM goes (its deliveries wait), then deleted (they go): the other server's
-  // copy wrote none, and the member never hears of the change.
-  it.fails(
-    'one change, the claiming copy’s source disabled then deleted before its DM went: the other server’s copy still DMs once',
-    async () => {
-      const side = await h.addSource({ layout: 'card', name: 'side', guildId: guildA.id, channelId: guildA.channels[1]!.id });
-      await connectSource(side);
-      const copy = (uuid: string) => ({ ...assigned(JAY, user(ALICE), { id: '99201', title: 'jay source gone' }), installation: { uuid } });
-      const row = (await findSourceById(h.dispatch.db, asGuildId(guildA.id), side.id))!;
-      // Stored, then the source disabled before its DM went (as a store just before the disable).
-      const disabled = await setSourceEnabled(h.dispatch.db, row, false, Date.now());
-      await store(side, copy('installation-side'), Date.now());
-      await handled(h, await post(other, copy('installation-other')));
-      await deleteSource(h.dispatch.db, disabled, Date.now());
-      await expect
-        .poll(() => dmsTo(jay).filter((m) => JSON.stringify(m.embeds).includes('jay source gone')).length, { timeout: 3000 })
-        .toBe(1);
-    },
-  );
+  // FINDING (fixed with the member who left: claimed at the send): the claiming copy's source was
+  // disabled before its DM went (its deliveries wait), then deleted (they go): the other server's
+  // copy wrote none, and the member never heard of the change.
+  it('one change, the claiming copy’s source disabled then deleted before its DM went: the other server’s copy still DMs once', async () => {
+    const side = await h.addSource({ layout: 'card', name: 'side', guildId: guildA.id, channelId: guildA.channels[1]!.id });
+    await connectSource(side);
+    const copy = (uuid: string) => ({ ...assigned(JAY, user(ALICE), { id: '99201', title: 'jay source gone' }), installation: { uuid } });
+    const row = (await findSourceById(h.dispatch.db, asGuildId(guildA.id), side.id))!;
+    // Stored, then the source disabled before its DM went (as a store just before the disable).
+    const disabled = await setSourceEnabled(h.dispatch.db, row, false, Date.now());
+    await store(side, copy('installation-side'), Date.now());
+    await handled(h, await post(other, copy('installation-other')));
+    await deleteSource(h.dispatch.db, disabled, Date.now());
+    await expect
+      .poll(() => dmsTo(jay).filter((m) => JSON.stringify(m.embeds).includes('jay source gone')).length, { timeout: 3000 })
+      .toBe(1);
+  });
 
   // FINDING (fixed: claims are kept a day, pruned by housekeeping): the claim is judged from the time the copy arrived, but every other DM's claim deleted
   // rows older than *its* time less two minutes; a sibling copy spooled by a replica that lost

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { archiveConditionText, durationWords, keptArchive } from '../../src/cards/archive.js';
 import type { CardState } from '../../src/cards/card-state.js';
 import { applyEvent } from '../../src/cards/state.js';
-import { asMemberLinkId, asRouteId, asUserId } from '../../src/ids.js';
+import { asCardKey, asMemberLinkId, asRouteId, asUserId, type CardKey } from '../../src/ids.js';
 import { directMessageEmbed } from '../../src/people/dm-embed.js';
 import { parseDmKinds, storedDmKinds } from '../../src/people/dm-kinds.js';
+import { dmSentKey } from '../../src/people/dm-once.js';
 import { dmKindOf, dmOnceKey, dmRecipients, dmSubjectOf, type DmCandidate } from '../../src/people/dm-select.js';
 import { ARCHIVE_CHOICES, TRIAGE_ACTIONS } from '../../src/triage/actions.js';
 import { firstIssueLink, parseIssueRef, sameSentry } from '../../src/triage/issue-ref.js';
@@ -100,6 +101,28 @@ describe('who gets a direct message', () => {
     expect(key(copy('installation-a', '10'))).not.toBe(
       key(copy('installation-a', '10'), { ...bob, userId: asUserId('100000000000000999') }),
     );
+  });
+
+  it("the key a DM's send claims, recomputed from its copy's body and the member's link: one for two servers' copies, another for another person", () => {
+    const alice = { type: 'user', id: '501', name: 'Alice' };
+    const body = (uuid: string, count: string) => {
+      const event = assignedTo('502', alice);
+      return JSON.stringify({ ...event, installation: { uuid }, data: { ...event.data, issue: { ...event.data.issue, count } } });
+    };
+    const link = { userId: bob.userId, sentryBaseUrl: BASE, sentryOrg: 'example-org', sentryUserId: '502' };
+    const job = (text: string, cardKey: CardKey | null = asCardKey('issue:1')) => ({ eventType: 'issue.assigned', body: text, cardKey });
+    // Two servers' links of one person (the same Discord user, Sentry and Sentry user): one key.
+    expect(dmSentKey(job(body('installation-a', '10')), link)).toBe(dmSentKey(job(body('installation-b', '11')), link));
+    expect(dmSentKey(job(body('installation-a', '10')), link)).toMatch(/^[0-9a-f]{64}$/);
+    expect(dmSentKey(job(body('installation-a', '10')), link)).not.toBe(
+      dmSentKey(job(body('installation-a', '10')), { ...link, userId: asUserId('100000000000000999') }),
+    );
+    expect(dmSentKey(job(body('installation-a', '10')), link)).not.toBe(
+      dmSentKey(job(body('installation-a', '10'), asCardKey('issue:2')), link),
+    );
+    // A body that names no DM: nothing to claim.
+    expect(dmSentKey(job('not json'), link)).toBeUndefined();
+    expect(dmSentKey({ eventType: 'issue.created', body: body('installation-a', '10'), cardKey: null }, link)).toBeUndefined();
   });
 
   it('kinds are stored in one order and unknown words are dropped', () => {

@@ -49,6 +49,19 @@ export async function delivered(
 }
 
 /**
+ * sending → collapsed, not sent: a member's DM whose Sentry change another delivery (another
+ * source's copy of Sentry's webhook) claimed just before its own send (src/people/dm-once.ts). No
+ * message of its own: the other one tells the member.
+ */
+export async function toldByAnother(tx: Database, seqs: readonly DeliverySeq[], at: number): Promise<DeliverySeq[]> {
+  if (seqs.length === 0) return [];
+  const rows = await tx.all<{ seq: number }>(sql`
+    update deliveries set status = 'collapsed', delivered_at = ${at}, message_id = null, last_error = null
+    where seq in ${seqList(seqs)} and status = 'sending' returning seq`);
+  return rows.map((r) => Number(r.seq) as DeliverySeq);
+}
+
+/**
  * sending → pending, to go again later under the same batch and nonce for the same channel (a
  * transient failure: Discord may have posted it; a channel on hold). If the route moves meanwhile,
  * the next claim is for its new channel and forms a new batch: a waiting delivery follows its route.

@@ -4,7 +4,8 @@ export const DELIVERY_STATES = {
   sending: 'claimed for a channel and on its way there (or was when the process stopped: sent again there, under its nonce)',
   quiet: "arrived during its feed route's quiet hours below `quiet-pass`: waits for the digest at their end",
   delivered: 'posted (or its card edited): `message_id` says where',
-  collapsed: 'counted in a flood summary message instead of posted on its own',
+  collapsed:
+    'counted in a flood summary message instead of posted on its own; a member’s DM: not sent, another source’s copy of the same Sentry change tells them',
   digested: 'shown in a quiet-hours digest (`digest_id`) instead of posted on its own',
   failed: 'given up (Discord refused it for good, its deadline passed, or its channel stayed on hold); `source retry` queues it again',
 } as const;
@@ -26,6 +27,12 @@ export const TRANSITIONS = [
     when: 'a send begins: only if the route still posts to that channel and its source is enabled',
   },
   { by: 'delivered', from: 'sending', to: 'delivered, collapsed', when: 'Discord took the message (a flood summary: collapsed)' },
+  {
+    by: 'toldByAnother',
+    from: 'sending',
+    to: 'collapsed',
+    when: 'a member’s DM whose Sentry change another source’s copy claimed first, just before its own request: not sent',
+  },
   {
     by: 'sendLater',
     from: 'sending',
