@@ -42,10 +42,11 @@ export interface IncomingEvent {
   solo?: boolean;
   /**
    * When it arrived, if that was before it is stored (a webhook kept in the spool while the
-   * database was away): its time as stored, and what its dedupe window is judged from. Otherwise
-   * the time it is stored.
+   * database was away): what its dedupe window is judged from (`arrived_at`). Its `received_at` is
+   * the time it is stored all the same, so that it rises with `seq`: periods and retention are
+   * found as seq ranges by it.
    */
-  receivedAt?: number;
+  arrivedAt?: number;
 }
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -72,7 +73,7 @@ const toEvent = (row: Record<string, unknown>): EventRow => fromRow(events, row)
  * An identical body for the same source within `dedupeWindowMs` is the same event: it is counted
  * as a duplicate and answered with the first one's id. After the window the old event stops being
  * matched and the same bytes are a new event (a re-resolved issue with nothing new, say). The
- * window is judged between the times the two arrived (`receivedAt`: a spooled event's is when it
+ * window is judged between the times the two arrived (`arrivedAt`: a spooled event's is when it
  * reached the replica, not when the spool is drained), either way round.
  */
 export function acceptEvents(
@@ -187,10 +188,10 @@ async function acceptTogether(
   for (const chunk of chunked(rows, ROWS_PER_STATEMENT)) {
     const values = chunk.map(
       ({ input, id, hash }) =>
-        sql`(${id}, ${input.sourceId}, ${input.eventType}, ${hash}, ${input.text}, ${input.receivedAt ?? now}, ${JSON.stringify(input.filteredBy)})`,
+        sql`(${id}, ${input.sourceId}, ${input.eventType}, ${hash}, ${input.text}, ${now}, ${input.arrivedAt ?? null}, ${JSON.stringify(input.filteredBy)})`,
     );
     const inserted = await db.all<{ id: string; seq: number }>(sql`
-      insert into events (id, source_id, event_type, body_hash, body, received_at, filtered_by)
+      insert into events (id, source_id, event_type, body_hash, body, received_at, arrived_at, filtered_by)
       values ${sql.join(values, sql`, `)}
       on conflict (source_id, body_hash) where deduped do nothing returning id, seq`);
     for (const row of inserted) seqOf.set(row.id, Number(row.seq));
@@ -223,22 +224,22 @@ async function acceptTogether(
 
 async function acceptOne(db: Database, input: IncomingEvent, now: number, dedupeWindowMs: number): Promise<AcceptedEvent> {
   const bodyHash = hashBody(input.body);
-  const arrived = input.receivedAt ?? now;
+  const arrived = input.arrivedAt ?? now;
   const insert = (deduped = true) =>
     db.get<{ id: string; seq: number }>(sql`
-      insert into events (id, source_id, event_type, body_hash, body, received_at, filtered_by, deduped)
-      values (${randomUUID()}, ${input.sourceId}, ${input.eventType}, ${bodyHash}, ${input.text}, ${arrived}, ${JSON.stringify(input.filteredBy)}, ${deduped})
+      insert into events (id, source_id, event_type, body_hash, body, received_at, arrived_at, filtered_by, deduped)
+      values (${randomUUID()}, ${input.sourceId}, ${input.eventType}, ${bodyHash}, ${input.text}, ${now}, ${input.arrivedAt ?? null}, ${JSON.stringify(input.filteredBy)}, ${deduped})
       on conflict (source_id, body_hash) where deduped do nothing returning id, seq`);
   let inserted = await insert();
   if (!inserted) {
-    const earlier = (await db.get<{ id: string; received_at: number }>(
-      sql`select id, received_at from events where source_id = ${input.sourceId} and body_hash = ${bodyHash} and deduped`,
+    const earlier = (await db.get<{ id: string; arrived_at: number }>(
+      sql`select id, coalesce(arrived_at, received_at) as arrived_at from events where source_id = ${input.sourceId} and body_hash = ${bodyHash} and deduped`,
     ))!;
-    if (Math.abs(arrived - Number(earlier.received_at)) < dedupeWindowMs) {
+    if (Math.abs(arrived - Number(earlier.arrived_at)) < dedupeWindowMs) {
       await db.run(sql`update events set duplicates = duplicates + 1, last_duplicate_at = ${now} where id = ${earlier.id}`);
       return { id: earlier.id, duplicate: true, delivered: 0 };
     }
-    if (arrived > Number(earlier.received_at)) {
+    if (arrived > Number(earlier.arrived_at)) {
       // Only on a conflict, so a new event costs one statement: the old one stops being matched.
       await db.run(sql`update events set deduped = ${false} where id = ${earlier.id}`);
       inserted = (await insert())!;

@@ -34,7 +34,10 @@ export interface Job extends DeliveryRow {
   sourceId: SourceId;
   eventType: string;
   body: string;
+  /** When its event was stored. */
   receivedAt: number;
+  /** When its event reached Dispatch: before it was stored when a replica kept it in its spool. */
+  arrivedAt: number;
   /** Its route's layout: a card route keeps a card per Sentry issue. */
   layout: 'card' | 'feed';
   /** Its event body's size in bytes (read from the row's header, not its content). */
@@ -46,7 +49,7 @@ export type QueuedJob = Omit<Job, 'body'>;
 
 const FROM = sql`from deliveries d join events e on e.seq = d.event_seq join routes r on r.id = d.route_id`;
 // Where it goes: a pending delivery to its route's channel now; a sending one where its send began.
-const COLUMNS = sql`d.*, e.id as event_id, e.source_id, e.event_type, e.received_at, octet_length(e.body) as bytes, r.layout,
+const COLUMNS = sql`d.*, e.id as event_id, e.source_id, e.event_type, e.received_at, coalesce(e.arrived_at, e.received_at) as arrived_at, octet_length(e.body) as bytes, r.layout,
   case when d.status = 'sending' then d.channel_id else r.channel_id end as target_channel_id`;
 const QUEUED = sql`select ${COLUMNS} ${FROM}`;
 export const JOB = sql`select ${COLUMNS}, e.body ${FROM}`;
@@ -70,6 +73,7 @@ function toQueued(row: Record<string, unknown>): QueuedJob {
     sourceId: asSourceId(Number(row.source_id)),
     eventType: String(row.event_type),
     receivedAt: Number(row.received_at),
+    arrivedAt: Number(row.arrived_at),
     layout: row.layout === 'card' ? 'card' : 'feed',
     bytes: Number(row.bytes ?? 0),
   };

@@ -189,7 +189,10 @@ export const events = pgTable(
     duplicates: integer('duplicates').notNull().default(0),
     lastDuplicateAt: bigint('last_duplicate_at', { mode: 'number' }),
     body: text('body').notNull(),
+    /** When it was stored: rises with `seq` (see schema.ts). */
     receivedAt: bigint('received_at', { mode: 'number' }).notNull(),
+    /** When it reached Dispatch, when that was before it was stored (spooled); null: when stored. */
+    arrivedAt: bigint('arrived_at', { mode: 'number' }),
     /** The ids of the routes whose filters kept this event out, as a JSON list. */
     filteredBy: text('filtered_by').notNull().default('[]'),
   },

@@ -224,7 +224,14 @@ export const events = sqliteTable(
     duplicates: integer('duplicates').notNull().default(0),
     lastDuplicateAt: integer('last_duplicate_at'),
     body: text('body').notNull(),
+    /** When it was stored: rises with `seq` (periods are seq ranges found by it, src/db/digest-read.ts). */
     receivedAt: integer('received_at').notNull(),
+    /**
+     * When it reached Dispatch, when that was before it was stored (a webhook a replica kept in its
+     * spool while the database was away); null: when it was stored. Its dedupe window is judged
+     * from it, and a DM's (src/people/dm-once.ts).
+     */
+    arrivedAt: integer('arrived_at'),
     /** The ids of the routes whose filters kept this event out, as a JSON list. */
     filteredBy: text('filtered_by').notNull().default('[]'),
   },

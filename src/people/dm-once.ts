@@ -36,7 +36,7 @@ export const DM_CLAIMS_KEPT_MS = 24 * 3_600_000;
 const dmKeyHash = (key: string) => createHash('sha256').update(key).digest('hex');
 
 /** What of a DM's delivery names its change: its event, and the copy's arrival. */
-export type DmJob = Pick<Job, 'seq' | 'eventType' | 'body' | 'cardKey' | 'receivedAt'>;
+export type DmJob = Pick<Job, 'seq' | 'eventType' | 'body' | 'cardKey' | 'arrivedAt'>;
 
 /** What of the member's link names them: their Discord user, their Sentry and who they are there. */
 export type DmLink = Pick<MemberLink, 'userId' | 'sentryBaseUrl' | 'sentryOrg' | 'sentryUserId'>;
@@ -67,5 +67,5 @@ export function dmSentKey(job: Pick<DmJob, 'eventType' | 'body' | 'cardKey'>, li
  */
 export async function claimDmOnce(db: Database, job: DmJob, link: DmLink): Promise<boolean> {
   const key = dmSentKey(job, link);
-  return key === undefined || claimDm(db, { key, receivedAt: job.receivedAt, deliverySeq: job.seq }, DM_ONCE_WINDOW_MS);
+  return key === undefined || claimDm(db, { key, receivedAt: job.arrivedAt, deliverySeq: job.seq }, DM_ONCE_WINDOW_MS);
 }

@@ -168,7 +168,7 @@ export class SpoolDrainer {
       const text = decodeBody(row.body);
       const { input, ...routed } = routeEvent(target, { eventType: row.eventType, body: row.body, text, payload: parsePayload(text) });
       // Stored with the time it arrived: every window (dedupe, DMs) is judged from then, not from the drain.
-      return { ...routed, input: { ...input, receivedAt: row.receivedAt } };
+      return { ...routed, input: { ...input, arrivedAt: row.receivedAt } };
     } catch (error) {
       this.deps.logger.error(
         { err: error, source_id: row.sourceId, event_type: row.eventType },

@@ -584,11 +584,11 @@ describe('review3: a copy drained from a spool after the claim was cleaned up', 
   });
 
   /** A copy of Sentry's webhook for `source`, stored as the webhook's write (or the spool's drain: `receivedAt`) does. */
-  async function store(source: TestSource, payload: Payload, now: number, receivedAt?: number): Promise<string> {
+  async function store(source: TestSource, payload: Payload, now: number, arrivedAt?: number): Promise<string> {
     const target = (await findWebhookTarget(h.dispatch.db, source.slug))!;
     const text = JSON.stringify(payload);
     const { input } = routeEvent(target, { eventType: `issue.${String(payload.action)}`, body: Buffer.from(text), text, payload });
-    const [result] = await acceptEvents(h.dispatch.db, [{ ...input, ...(receivedAt === undefined ? {} : { receivedAt }) }], now, 3_600_000);
+    const [result] = await acceptEvents(h.dispatch.db, [{ ...input, ...(arrivedAt === undefined ? {} : { arrivedAt }) }], now, 3_600_000);
     if (!result!.ok) throw result!.error;
     // As the webhook's storage does once it stored: the worker need not wait for its next pass.
     h.dispatch.worker.kick();

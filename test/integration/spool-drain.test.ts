@@ -150,7 +150,7 @@ describe('draining the spool', () => {
     first.file.close();
   });
 
-  it('an event spooled during the outage is stored with the time it arrived: the same bytes past the window after its arrival are a new event', async () => {
+  it('an event spooled during the outage keeps the time it arrived: the same bytes past the window after its arrival are a new event', async () => {
     const { db, source, target, replica, advance } = await setUp();
     const first = replica(db);
     const arrived = now(advance);
@@ -164,7 +164,10 @@ describe('draining the spool', () => {
     expect(again[0]).toMatchObject({ ok: true, value: { duplicate: false } });
     expect(shortIds((await eventsOf(db, source.id)).map((e) => e.body))).toEqual(['E-1', 'E-1']);
     expect(await deliveriesOf(db, source.id)).toHaveLength(2);
-    expect((await eventsOf(db, source.id)).map((e) => e.receivedAt)).toEqual([arrived, arrived + 70 * 60_000]);
+    // Stored at the drain (received_at rises with seq), judged from when it arrived (arrived_at).
+    const [drained, later] = await eventsOf(db, source.id);
+    expect([drained!.arrivedAt, drained!.receivedAt]).toEqual([arrived, arrived + 50 * 60_000]);
+    expect([later!.arrivedAt, later!.receivedAt]).toEqual([null, arrived + 70 * 60_000]);
     first.file.close();
   });
 });
@@ -228,16 +231,11 @@ const spoolParts = (db: Database) => ({
 /** The test clock's time now. */
 const now = (advance: (ms: number) => number) => advance(0);
 
-describe('review3: received_at no longer rises with seq', () => {
-  // FINDING (not fixed): a drained event is stored with the time it arrived, so its seq (drain
-  // order) no longer rises with received_at. seqRangeOf, firstEventSeqAt, purge's oldEventRange and
-  // expireHeld all take "the first event received at or after X, by received_at" as the seq from
-  // which every later event starts: an event stored directly by another replica meanwhile (lower
-  // seq, later arrival) falls before the bound, out of its period's digest (and purged or expired
-  // early). Fix: keep received_at the time stored (it rises with seq) and keep the arrival time the
-  // dedupe window is judged from in a column of its own (arrived_at, migration), or bound the reads
-  // by min(seq) over received_at >= X (not an index seek: a scan of the period).
-  it.fails("an event stored by one replica while another's spooled event waits is in its period's digest range", async () => {
+describe('received_at rises with seq, spooled or not', () => {
+  // A drained event keeps the time it arrived in arrived_at and is stored with the time it is
+  // stored: seqRangeOf, purge's and held expiry's ranges take "the first event received at or after
+  // X, by received_at" as where a period starts, which holds only while received_at rises with seq.
+  it("an event stored by one replica while another's spooled event waits is in its period's digest range", async () => {
     const { db, source, target, replica, advance } = await setUp();
     const start = advance(0);
     const b = replica(db);

@@ -1,0 +1,1 @@
+ALTER TABLE `events` ADD `arrived_at` integer;
