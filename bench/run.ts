@@ -24,6 +24,9 @@
  *      with four bad variables (a database path among them): what an operator waits for a mistake.
  *  13. Postgres away (one replica): webhooks a second while they go to its spool (10,000, 50
  *      connections), then the drain of those 10,000 into Postgres once it answers again.
+ *  14. big operations on a large SQLite database (bench/large.ts): a scheduled and an asked-for
+ *      digest, route remove, source disable, enable, retry and delete, each beside 20 webhooks a
+ *      second: the longest event-loop stall inside Dispatch and the webhooks' ack p99 meanwhile.
  * BENCH_BUILD=<folder> runs another checkout's build (its dist/) as Dispatch: the figures of two
  * releases side by side, from the same bench.
  * Everything runs on loopback; Dispatch and the baseline run as child processes. The bench
@@ -47,6 +50,8 @@ import { sign } from '../src/sentry/verify.js';
 import { startLoopbackDiscord, type LoopbackDiscord } from './loopback-discord.js';
 import { asChannelId, asGuildId } from '../src/ids.js';
 import { seedIdle, type IdleSeed } from './scale.js';
+import { EVENTS, largeOperations, seedLarge, WAITING, type LargeWorld } from './large.js';
+import type { Database } from '../src/db/database.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Whose build runs as Dispatch: this checkout's, or another's (an earlier release, to compare). */
@@ -149,8 +154,15 @@ async function startDispatch(
 async function startReplicas(
   discord: LoopbackDiscord,
   count: number,
-  options: { env?: Record<string, string>; layout?: 'feed' | 'card'; postgresUrl?: string; seed?: Omit<IdleSeed, 'guildId'> } = {},
-): Promise<{ children: Child[]; source: Source; databaseUrl?: string; cleanup: () => void }> {
+  options: {
+    env?: Record<string, string>;
+    layout?: 'feed' | 'card';
+    postgresUrl?: string;
+    seed?: Omit<IdleSeed, 'guildId'>;
+    /** More made in the database before Dispatch starts. */
+    prepare?: (db: Database) => Promise<void>;
+  } = {},
+): Promise<{ children: Child[]; source: Source; databaseUrl?: string; databasePath: string; cleanup: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'dispatch-bench-'));
   const databasePath = join(dir, 'dispatch.db');
   const databaseUrl = options.postgresUrl ? await freshDatabase(options.postgresUrl) : undefined;
@@ -168,6 +180,7 @@ async function startReplicas(
     Date.now(),
   );
   if (options.seed) await seedIdle(db, { ...options.seed, guildId: discord.guildId });
+  await options.prepare?.(db);
   await db.close();
   const env = {
     DISCORD_TOKEN: 'bench-token',
@@ -184,7 +197,7 @@ async function startReplicas(
   };
   const children: Child[] = [];
   for (let i = 0; i < count; i++) children.push(await startProcess(NPM_START, env, BUILD));
-  return { children, source, databaseUrl, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { children, source, databaseUrl, databasePath, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 async function stop(child: Child) {
@@ -537,9 +550,35 @@ async function configErrorRound(env: Record<string, string>): Promise<number> {
   return ms;
 }
 
+/** Section 14 (bench/large.ts): the big operations on a database the size a busy week makes, beside 20 webhooks a second. */
+async function largeRound() {
+  const discord = await startLoopbackDiscord();
+  let world: LargeWorld | undefined;
+  const seeding = performance.now();
+  const { children, source, databasePath, cleanup } = await startReplicas(discord, 1, {
+    prepare: async (db) => void (world = await seedLarge(db, discord)),
+  });
+  const seededS = (performance.now() - seeding) / 1000;
+  const child = children[0]!;
+  try {
+    const post = async () => {
+      const { body, headers } = nextRequest();
+      const res = await fetch(`${child.url}/hooks/${source.slug}`, { method: 'POST', body, headers });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const results = await largeOperations({ url: child.url, discord, databasePath, world: world!, post });
+    return { seededS, results, peakRss: peakRssMb(child.pid) };
+  } finally {
+    await stop(child);
+    await discord.stop();
+    cleanup();
+  }
+}
+
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
-/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres, idle, layouts, bigstart, scale-postgres, restart, config-error, spool); all by default. */
+/** BENCH_ONLY=cards,burst runs some sections (ingest, e2e, burst, cards, postgres, idle, layouts, bigstart, scale-postgres, restart, config-error, spool, large); all by default. */
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const wanted = (section: string) => !only || only.includes(section);
 
@@ -786,4 +825,19 @@ if (wanted('spool')) {
   } finally {
     await cluster.stop();
   }
+}
+
+if (wanted('large')) {
+  const { seededS, results, peakRss } = await largeRound();
+  console.log(
+    `\n14. Big operations on a large SQLite database (${EVENTS.toLocaleString('en')} events on two routes and ${WAITING.toLocaleString('en')} waiting on a held channel, seeded in ${fmt(seededS, 0)} s), each beside 20 webhooks a second`,
+  );
+  console.log('   operation                                                   answered   done in   longest stall   webhook ack p99 / max');
+  for (const r of results) {
+    const answered = r.answeredMs === undefined ? '—' : `${fmt(r.answeredMs, 0)} ms`;
+    console.log(
+      `   ${r.name.padEnd(60)}${answered.padStart(8)}${`${fmt(r.totalMs / 1000)} s`.padStart(10)}${`${fmt(r.stallMs, 0)} ms`.padStart(16)}   ${fmt(r.ackP99, 0)} / ${fmt(r.ackMax, 0)} ms (${r.webhooks} webhooks${r.failed ? `, ${r.failed} failed` : ''})`,
+    );
+  }
+  console.log(`   peak RSS ${fmt(peakRss)} MiB   (targets: stall ≤ 50 ms, ack p99 < 1 s, answered < 3 s)`);
 }

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../database.js';
 import type { BatchId, ChannelId, DeliverySeq, MessageId, SourceId } from '../../ids.js';
-import { routeSendsTo, seqList } from './common.js';
+import { routeSendsTo, seqList, statusIs } from './common.js';
 
 // ── the worker: claim, and what became of a send ─────────────────────────────────────────────────
 
@@ -20,7 +20,7 @@ export function claim(
   return db.run(sql`
     update deliveries set status = 'sending', batch_id = ${batch.batchId}, channel_id = ${batch.channelId},
       summary = ${batch.summary ?? false}
-    where seq in ${seqList(seqs)} and status = 'pending' and ${routeSendsTo(batch.channelId)}`);
+    where seq in ${seqList(seqs)} and ${statusIs('pending')} and ${routeSendsTo(batch.channelId)}`);
 }
 
 /** sending → pending, batch dissolved: a claim that fell short; what it took is planned again. */
@@ -44,7 +44,7 @@ export async function delivered(
   const rows = await tx.all<{ seq: number }>(sql`
     update deliveries set status = ${outcome.collapsed ? 'collapsed' : 'delivered'}, delivered_at = ${outcome.at},
       message_id = ${outcome.messageId}, last_error = null
-    where seq in ${seqList(seqs)} and status = 'sending' returning seq`);
+    where seq in ${seqList(seqs)} and ${statusIs('sending')} returning seq`);
   return rows.map((r) => Number(r.seq) as DeliverySeq);
 }
 
@@ -83,7 +83,7 @@ export async function sendLater(
     await tx.run(sql`
       update deliveries set status = 'pending', next_attempt_at = ${at}, last_error = ${outcome.reason},
         attempts = attempts + ${outcome.countAttempt ? 1 : 0}
-      where seq in ${seqList(seqs)} and status = 'sending'`);
+      where seq in ${seqList(seqs)} and ${statusIs('sending')}`);
   }
 }
 
@@ -103,7 +103,7 @@ export async function sendDifferently(
       solo = ${how.solo === undefined ? sql`solo` : how.solo},
       render_fallback = ${how.renderFallback === undefined ? sql`render_fallback` : how.renderFallback},
       summary = ${how.batchId === undefined ? false : sql`summary`}
-    where seq in ${seqList(seqs)} and status = 'sending'`);
+    where seq in ${seqList(seqs)} and ${statusIs('sending')}`);
 }
 
 /**
@@ -119,7 +119,7 @@ export async function fail(
   if (seqs.length === 0) return [];
   const rows = await tx.all<{ seq: number; source_id: number }>(sql`
     update deliveries set status = 'failed', attempts = attempts + 1, last_error = ${reason}, delivered_at = ${at}
-    where seq in ${seqList(seqs)} and status in ('sending', 'pending')
+    where seq in ${seqList(seqs)} and ${statusIs('sending', 'pending')}
     returning seq, (select e.source_id from events e where e.seq = deliveries.event_seq) as source_id`);
   return rows.map((r) => ({ seq: Number(r.seq) as DeliverySeq, sourceId: Number(r.source_id) as SourceId }));
 }
