@@ -1080,9 +1080,10 @@ export async function linkPerson(model: Model, world: World, index: number, link
       },
       now,
     );
-    // Connecting again lifts a closed-DMs mark (Discord lets them through again once healed).
+    // Connecting again lifts Dispatch's closed-DMs mark; while Discord still refuses their DMs
+    // (until healed), a DM fails for good with 50007 and marks them again: none is due.
     person.linked = true;
-    person.closed = false;
+    person.closed = world.discord.closedDms.has(person.userId);
   }
 }
 
