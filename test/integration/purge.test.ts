@@ -137,7 +137,7 @@ describe('purging what a delete left', () => {
       await setSourceEnabled(a, source, false, Date.now()); // nothing is sent meanwhile
       const WAITING = 12 * STEP_ROWS;
       for (let i = 0; i < WAITING; i += 500) {
-        const inputs = Array.from({ length: 500 }, (_, k) => {
+        const inputs = Array.from({ length: Math.min(500, WAITING - i) }, (_, k) => {
           const text = JSON.stringify({ action: 'created', data: { n: i + k } });
           return {
             sourceId: source.id,
