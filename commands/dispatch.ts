@@ -12,7 +12,8 @@ import { findSource, searchSourceNames, SOURCE_NAME_MAX } from '../src/db/source
 import { searchRouteNames } from '../src/db/routes.js';
 import { LEVELS } from '../src/sentry/facts.js';
 import { EVENT_PATTERN_MAX_LENGTH } from '../src/sentry/event-type.js';
-import { routeAddCommand, routeDigestCommand, routeEditCommand, routeListCommand, routeRemoveCommand, routeTestCommand } from './route.js';
+import { routeAddCommand, routeEditCommand, routeListCommand, routeRemoveCommand } from './route.js';
+import { routeDigestCommand, routeTestCommand } from './route-look.js';
 import { timeZoneChoices } from './route-schedule.js';
 import { createCommand } from './source-create.js';
 import { deleteCommand } from './source-delete.js';

@@ -1,13 +1,4 @@
-import {
-  ActionRowBuilder,
-  ButtonBuilder,
-  ButtonStyle,
-  EmbedBuilder,
-  PermissionFlagsBits,
-  type APIEmbed,
-  type Guild,
-  type Role,
-} from 'discord.js';
+import { ActionRowBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder, PermissionFlagsBits, type Guild, type Role } from 'discord.js';
 import { backlogOfRoute, waitingOfRoute } from '../src/db/queue.js';
 import { latestEvents } from '../src/db/events.js';
 import { holdsOfChannels } from '../src/db/holds.js';
@@ -30,7 +21,6 @@ import { DEFAULT_LAYOUT, describeLayout, layoutFrom } from './layout.js';
 import { COLORS } from '../src/embed/colors.js';
 import { escapeText } from '../src/embed/markdown.js';
 import { truncate } from '../src/embed/text.js';
-import { renderEvent } from '../src/render/render-event.js';
 import {
   applyFilterOptions,
   deserializeFilter,
@@ -43,9 +33,7 @@ import {
 } from '../src/routing/filter.js';
 import { eventFacts } from '../src/sentry/facts.js';
 import { parsePayload } from '../src/sentry/payload.js';
-import { selectRoutes } from '../src/routing/select-routes.js';
 import { UserError } from '../src/user-error.js';
-import { partsThatFit } from '../src/delivery/policy.js';
 import { customId, relativeTime } from './replies.js';
 import { describeSchedule, scheduleChanges } from './route-schedule.js';
 import { assertFormFresh } from './source-create.js';
@@ -57,8 +45,8 @@ import { channelIdOf, guildOf, parseRouteId, roleIdOf } from '../src/ids.js';
 
 type Interaction = CommandInvocation;
 
-/** Events the dry run replays. */
-const DRY_RUN_EVENTS = 50;
+/** Events the dry run replays, and whose environments a filter is checked against. */
+export const DRY_RUN_EVENTS = 50;
 
 function routeNameFrom(raw: string): string {
   const name = raw.trim().toLowerCase();
@@ -331,66 +319,3 @@ export const routeRemoveButton: ComponentHandler = {
     return { content: `🗑️ Route **${route.name}** of **${source.name}** removed.${note}`, components: [] };
   },
 };
-
-/** `/dispatch route test`: the source's last events through its current routes. Nothing is posted. */
-export async function routeTestCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
-  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
-  const routes = await routesOf(ctx.db, source.id);
-  const events = await latestEvents(ctx.db, source.id, DRY_RUN_EVENTS);
-  const posted = new Map(routes.map((r) => [r.id, { count: 0, example: undefined as string | undefined }]));
-  let nowhere = 0;
-  for (const event of events) {
-    const drawn = renderEvent(event);
-    const { through } = selectRoutes(routes, event.eventType, drawn.facts, drawn.alert);
-    if (through.length === 0) nowhere += 1;
-    for (const route of through) {
-      const tally = posted.get(route.id)!;
-      tally.count += 1;
-      // An embed title is markdown already, its payload text escaped by the formatter or template.
-      tally.example ??= `\`${event.eventType}\` ${truncate(drawn.embeds[0]?.title ?? '', 120)}`;
-    }
-  }
-  const embed = new EmbedBuilder()
-    .setTitle(`Dry run of ${source.name}: its last ${events.length} events through its routes now`)
-    .setColor(COLORS.blue)
-    .setDescription(events.length === 0 ? 'No events stored yet.' : `Kept out by every route: ${nowhere}. Nothing was posted.`);
-  for (const route of routes) {
-    const tally = posted.get(route.id)!;
-    embed.addFields({
-      name: `${route.name} → would post ${tally.count}`,
-      value: truncate(`${describeRoute(route)}${tally.example ? `\ne.g. ${tally.example}` : ''}`, 1024),
-    });
-  }
-  return { embeds: [embed] };
-}
-
-/**
- * A digest as one ephemeral answer, which holds 6,000 characters of embeds: a long digest shows
- * its first pages and says how many more there are.
- */
-export function digestPreview(pages: readonly APIEmbed[]): { content: string; embeds: APIEmbed[] } {
-  const embeds = pages.slice(0, partsThatFit(pages.map((page) => ({ embeds: [page] }))));
-  const rest = pages.length - embeds.length;
-  if (pages.length === 0) return { content: 'Nothing to say.', embeds };
-  return { content: rest > 0 ? `${rest} more page${rest === 1 ? '' : 's'}: \`post:true\` posts it whole.` : '', embeds };
-}
-
-/**
- * `/dispatch route digest`: the route's digest since its last one (or of the last day), now — only
- * to the member who asked, or (`post`) in the route's channel like a scheduled one. Drawing it
- * reads the route's stored events: acknowledged (deferred) before, like every command.
- */
-export async function routeDigestCommand(interaction: Interaction, ctx: CommandContext): Promise<Answer> {
-  const source = await requireSource(ctx, guildOf(interaction), interaction.options.getString('source', true));
-  const route = await requireRoute(ctx, source, interaction.options.getString('route', true));
-  if (interaction.options.getBoolean('post')) {
-    assertCanPostIn(interaction.guild, route.channelId);
-    await ctx.digests.makeNow(route, source.guildId);
-    ctx.logger.info(
-      { source_id: source.id, route_id: route.id, guild_id: source.guildId, user_id: interaction.user.id },
-      'digest asked for',
-    );
-    return { content: `📋 The digest of **${route.name}** is on its way to <#${route.channelId}>.` };
-  }
-  return digestPreview(await ctx.digests.preview(route, source.guildId));
-}

@@ -14,7 +14,7 @@ import { setSourceEnabled } from '../../src/db/sources.js';
 import { sql } from 'drizzle-orm';
 import { dueHeads } from '../../src/db/queue.js';
 import { scheduleWorld } from '../support/schedule-world.js';
-import { digestPreview } from '../../commands/route.js';
+import { digestPreview } from '../../commands/route-look.js';
 import { embedLength } from '../../src/embed/limits.js';
 
 /**
