@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { DefaultRestOptions, REST, type Client, type RESTOptions } from 'discord.js';
 import { defaultPublicUrl, type Config } from './config.js';
 import { publicUrlWarning } from './public-url.js';
@@ -23,7 +22,7 @@ import { createDiscordClient, gatewayState } from './discord/client.js';
 import { createInteractionRouter } from './discord/interaction-router.js';
 import { onServerChange } from './discord/server-changes.js';
 import { createApp } from './http/app.js';
-import { answerClientErrors } from './http/client-error.js';
+import { listen, once, stopAll } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { Spool } from './spool/spool.js';
@@ -281,48 +280,4 @@ export async function startDispatch(config: Config, logger: Logger, options: Sta
       }),
     ),
   };
-}
-
-/** Stops in the reverse order: webhooks, then the sends in flight, then the gateway, coordination, the spool and the database. */
-async function stopAll(parts: {
-  logger: Logger;
-  server: Server;
-  worker: DeliveryWorker;
-  reconciler: CardReconciler;
-  digests: DigestScheduler;
-  gateway: Gateway;
-  coordinator: Coordinator;
-  storage: WebhookStorage;
-  db: Database;
-  shutdownTimeoutMs: number;
-}): Promise<void> {
-  const { logger, server, worker, reconciler, digests, gateway, coordinator, storage, db } = parts;
-  logger.info('shutting down');
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  await reconciler.stop();
-  await digests.stop();
-  await worker.stop(parts.shutdownTimeoutMs);
-  server.closeAllConnections();
-  await closed;
-  await gateway.stop();
-  await gateway.client.destroy();
-  await coordinator.stop();
-  await storage.close();
-  await db.close();
-  logger.info('stopped');
-}
-
-/** The first call runs `work`; later calls share its promise. */
-function once(work: () => Promise<void>): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  return () => (running ??= work());
-}
-
-async function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
-  const server = await new Promise<Server>((resolve, reject) => {
-    const started = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(started)));
-  });
-  answerClientErrors(server);
-  return server;
 }
