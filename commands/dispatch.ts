@@ -1,17 +1,7 @@
 import { guildOf } from '../src/ids.js';
-import {
-  ChannelType,
-  InteractionContextType,
-  PermissionFlagsBits,
-  SlashCommandBuilder,
-  type SlashCommandChannelOption,
-  type SlashCommandStringOption,
-  type SlashCommandSubcommandBuilder,
-} from 'discord.js';
-import { findSource, searchSourceNames, SOURCE_NAME_MAX } from '../src/db/sources.js';
+import { InteractionContextType, PermissionFlagsBits, SlashCommandBuilder } from 'discord.js';
+import { findSource, searchSourceNames } from '../src/db/sources.js';
 import { searchRouteNames } from '../src/db/routes.js';
-import { LEVELS } from '../src/sentry/facts.js';
-import { EVENT_PATTERN_MAX_LENGTH } from '../src/sentry/event-type.js';
 import { routeAddCommand, routeEditCommand, routeListCommand, routeRemoveCommand } from './route.js';
 import { routeDigestCommand, routeTestCommand } from './route-look.js';
 import { timeZoneChoices } from './route-schedule.js';
@@ -25,69 +15,18 @@ import { connectCommand } from './source-connect.js';
 import { schemaCommand } from './source-schema.js';
 import { templateClearCommand, templateListCommand, templatePreviewCommand, templateSetCommand } from './template.js';
 import type { Command, SlashHandler } from './types.js';
+import {
+  NAME_MAX,
+  sourceOption,
+  routeOption,
+  eventOption,
+  channelOption,
+  LEVEL_CHOICES,
+  layoutOption,
+  routeOptions,
+} from './dispatch-options.js';
 import { meConnectCommand, meDisconnectCommand, meGroup, meNotifyCommand, meShowCommand } from './me.js';
 import { issueAutocomplete, issueFindCommand, issueSubcommand } from './issue.js';
-
-const NAME_MAX = SOURCE_NAME_MAX;
-
-const sourceOption = (option: SlashCommandStringOption) =>
-  option.setName('source').setDescription('The source').setRequired(true).setAutocomplete(true).setMaxLength(NAME_MAX);
-
-const routeOption =
-  (required: boolean, description = 'The route') =>
-  (option: SlashCommandStringOption) =>
-    option.setName('route').setDescription(description).setRequired(required).setAutocomplete(true).setMaxLength(NAME_MAX);
-
-const eventOption = (option: SlashCommandStringOption) =>
-  option
-    .setName('event')
-    .setDescription('issue.created, issue.* or * (the default)')
-    .setRequired(false)
-    .setMaxLength(EVENT_PATTERN_MAX_LENGTH);
-
-const channelOption = (required: boolean, description: string) => (option: SlashCommandChannelOption) =>
-  option
-    .setName('channel')
-    .setDescription(description)
-    .setRequired(required)
-    .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement);
-
-const LEVEL_CHOICES = LEVELS.map((level) => ({ name: level, value: level }));
-
-const layoutOption = (description: string) => (option: SlashCommandStringOption) =>
-  option
-    .setName('layout')
-    .setDescription(description)
-    .addChoices(
-      { name: 'card: one live message per Sentry issue, edited as it changes', value: 'card' },
-      { name: 'feed: one message per event', value: 'feed' },
-    );
-
-/** The options a route's filter and ping are set with, for `route add` and `route edit` (`-` clears a part). */
-function routeOptions(sub: SlashCommandSubcommandBuilder): SlashCommandSubcommandBuilder {
-  return sub
-    .addStringOption((o) =>
-      o.setName('events').setDescription('Event patterns, e.g. "issue.*, !issue.resolved" (- to clear)').setMaxLength(1000),
-    )
-    .addStringOption((o) =>
-      o
-        .setName('min-level')
-        .setDescription('Only events at or above this level (events without a level pass)')
-        .addChoices(...LEVEL_CHOICES, { name: 'any (clear)', value: '-' }),
-    )
-    .addStringOption((o) => o.setName('environments').setDescription('e.g. "production, staging" (- to clear)').setMaxLength(1000))
-    .addStringOption((o) => o.setName('projects').setDescription('Project slugs, e.g. "web, api" (- to clear)').setMaxLength(1000))
-    .addStringOption((o) =>
-      o.setName('tags').setDescription('key=value pairs, e.g. "customer=acme, region=eu" (- to clear)').setMaxLength(1000),
-    )
-    .addRoleOption((o) => o.setName('ping').setDescription('A role to mention for events at or above ping-level'))
-    .addStringOption((o) =>
-      o
-        .setName('ping-level')
-        .setDescription('Ping for events at or above this level (default error)')
-        .addChoices(...LEVEL_CHOICES),
-    );
-}
 
 const data = new SlashCommandBuilder()
   .setName('dispatch')
