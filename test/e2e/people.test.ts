@@ -538,6 +538,59 @@ describe('review3: the dm_sent claim and the copy that cannot deliver', () => {
   });
 });
 
+describe('review4: the claiming copy fails after its sibling was collapsed', () => {
+  const KIM = { id: '507', name: 'Kim', email: 'kim@example.com' };
+  const KIM_TOKEN = 'sntryu_kim-personal-token-7e8f9a0b';
+  let kim: Member;
+
+  beforeAll(async () => {
+    sentry.addPersonalToken(KIM_TOKEN, KIM);
+    kim = { ...plainMember(guildA), username: 'kim' };
+    guildB.members = [...(guildB.members ?? []), kim.userId];
+    await connectMe(h, kim, { token: KIM_TOKEN, url: sentry.url, org: 'example-org' });
+    await connectMe(h, { ...kim, guild: guildB }, { token: KIM_TOKEN, url: sentry.url, org: 'example-org' });
+  });
+
+  // FINDING: server A's copy claims the change and its request fails for now (a 500: it waits to be
+  // retried, the claim kept); server B's copy finds the change claimed and is collapsed for good.
+  // Then Kim leaves server A: A's retry is refused at the send (she left), failed for good. No copy
+  // tells her: the DM is lost, the very case claiming at the send was meant to close.
+  it('a claiming copy that later fails for good does not cost the member the DM its collapsed sibling would have sent', async () => {
+    const copy = (uuid: string, changes: Payload) => ({ ...assigned(KIM, user(ALICE), changes), installation: { uuid } });
+    // A first DM, so that her DM channel exists and a failure can be aimed at it.
+    await handled(h, await post(web, copy('installation-web', { id: '99301', title: 'kim first' })));
+    await expect.poll(() => dmsTo(kim).length).toBe(1);
+    const dmChannel = h.discord.dmChannelOf(kim.userId)!;
+    // Enough 500s that discord.js's own retries give up: the send is left to wait for Dispatch's.
+    h.discord.inject(Array.from({ length: 8 }, () => ({ status: 500, body: { message: 'Internal Server Error', code: 0 } })), dmChannel);
+    await post(web, copy('installation-web', { id: '99302', title: 'kim lost' }));
+    // A's DM claimed the change and was answered 500: it waits for its retry.
+    await expect
+      .poll(async () =>
+        (await h.dispatch.db.all(sql`select 1 from deliveries d join routes r on r.id = d.route_id
+          where r.kind = 'dm' and d.status = 'pending' and d.attempts > 0`)).length,
+      )
+      .toBe(1);
+    h.discord.clearInjected();
+    // Kim leaves server A before A's retry (whichever of A's retry and B's send comes first, the same).
+    guildA.members = guildA.members!.filter((id) => id !== kim.userId);
+    const otherCopy = await post(other, copy('installation-other', { id: '99302', title: 'kim lost' }));
+    await expect.poll(async () => (await deliveriesOfEvent(h.dispatch.db, otherCopy)).map((d) => d.status)).toContain('collapsed');
+    // A's retry made due at once.
+    await h.dispatch.db.run(sql`update deliveries set next_attempt_at = 0 where status = 'pending'`);
+    h.dispatch.worker.kick();
+    await expect
+      .poll(async () =>
+        (
+          await h.dispatch.db.all(sql`
+            select 1 from deliveries d join routes r on r.id = d.route_id where r.kind = 'dm' and d.status in ('pending', 'sending')`)
+        ).length,
+      )
+      .toBe(0);
+    expect(dmsTo(kim).filter((m) => JSON.stringify(m.embeds).includes('kim lost'))).toHaveLength(1);
+  });
+});
+
 describe('dm_sent: which delivery tells the member', () => {
   const key = () => `test-${Math.random().toString(36).slice(2)}`;
   const claim = (dmKey: string, deliverySeq: number, receivedAt: number) =>
