@@ -72,7 +72,7 @@ describe("the one owner of a delivery's state", () => {
 });
 
 describe('status guards beside seq in (…)', () => {
-  // FINDING (fixed): issue 33 wrote the guard `(status in …) is true` so that SQLite finds a
+  // FINDING (fixed, with digestQuiet, which the check's pattern does not reach): issue 33 wrote the guard `(status in …) is true` so that SQLite finds a
   // statement's rows by their seq, not by walking every delivery of that status through the queue
   // index, but four statements kept the plain guard: toldByAnother (new in the same change),
   // releaseQuiet, digestQuiet and source retry's window. The same statement shape, the same plan risk.

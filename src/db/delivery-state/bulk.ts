@@ -65,7 +65,7 @@ export async function dueNow(
       if (last?.seq === null || last?.seq === undefined) break;
       total += await db.run(sql`
         update deliveries set next_attempt_at = ${now}
-        where seq in (${window}) and status = 'pending' and route_id = ${id} and next_attempt_at > ${now}${retried}`);
+        where seq in (${window}) and ${statusIs('pending')} and route_id = ${id} and next_attempt_at > ${now}${retried}`);
       after = Number(last.seq);
       await pause();
     }
@@ -83,7 +83,7 @@ export function releaseQuiet(db: Database, now: number): Promise<number> {
   return db.run(sql`
     update deliveries set status = 'pending', next_attempt_at = ${now},
       muted = muted or (select r.layout = 'card' from routes r where r.id = deliveries.route_id)
-    where seq in ${someOf(releasing, 'quiet')} and status = 'quiet'
+    where seq in ${someOf(releasing, 'quiet')} and ${statusIs('quiet')}
       and route_id in ${releasing}`);
 }
 
@@ -96,7 +96,7 @@ export function releaseQuiet(db: Database, now: number): Promise<number> {
 export function digestQuiet(db: Database, routeId: RouteId, digestId: DigestId, beforeEventSeq: EventSeq): Promise<number> {
   return db.run(sql`
     update deliveries set status = 'digested', digest_id = ${digestId}
-    where seq in ${someOf(sql`(${routeId})`, 'quiet', sql`and event_seq < ${beforeEventSeq}`)} and status = 'quiet'`);
+    where seq in ${someOf(sql`(${routeId})`, 'quiet', sql`and event_seq < ${beforeEventSeq}`)} and ${statusIs('quiet')}`);
 }
 
 /**
