@@ -550,7 +550,9 @@ describe('upgrading a database made by the previous release', () => {
 });
 
 describe('review4: a database that main migrated to 0012_dm_once as 309463a wrote it', () => {
-  // FINDING: 0012_dm_once (pg 0008) was committed to main in 309463a (dm_sent: dm_key, sent_at),
+  // FINDING (fixed: 0012 / pg 0008 are back as 309463a wrote them; the claim's columns are 0013_dm_claims
+  // / pg 0009, which recreates dm_sent, and arrived_at moved to 0014 / pg 0010 with its `when` kept,
+  // so a database at any of main's states runs exactly what it lacks): 0012_dm_once (pg 0008) was committed to main in 309463a (dm_sent: dm_key, sent_at),
   // then regenerated in place by the dmclaim merge (received_at, delivery_seq) with a later `when`.
   // drizzle's migrator runs every migration newer than the last it applied: on a database that ran
   // main in between, it runs the new 0012 again, whose `create table dm_sent` fails, and Dispatch
