@@ -568,13 +568,19 @@ describe('review4: the claiming copy fails after its sibling was collapsed', () 
     await expect.poll(() => dmsTo(kim).length).toBe(1);
     const dmChannel = h.discord.dmChannelOf(kim.userId)!;
     // Enough 500s that discord.js's own retries give up: the send is left to wait for Dispatch's.
-    h.discord.inject(Array.from({ length: 8 }, () => ({ status: 500, body: { message: 'Internal Server Error', code: 0 } })), dmChannel);
+    h.discord.inject(
+      Array.from({ length: 8 }, () => ({ status: 500, body: { message: 'Internal Server Error', code: 0 } })),
+      dmChannel,
+    );
     await post(web, copy('installation-web', { id: '99302', title: 'kim lost' }));
     // A's DM claimed the change and was answered 500: it waits for its retry.
     await expect
-      .poll(async () =>
-        (await h.dispatch.db.all(sql`select 1 from deliveries d join routes r on r.id = d.route_id
-          where r.kind = 'dm' and d.status = 'pending' and d.attempts > 0`)).length,
+      .poll(
+        async () =>
+          (
+            await h.dispatch.db.all(sql`select 1 from deliveries d join routes r on r.id = d.route_id
+          where r.kind = 'dm' and d.status = 'pending' and d.attempts > 0`)
+          ).length,
       )
       .toBe(1);
     h.discord.clearInjected();
@@ -586,11 +592,12 @@ describe('review4: the claiming copy fails after its sibling was collapsed', () 
     await h.dispatch.db.run(sql`update deliveries set next_attempt_at = 0 where status = 'pending'`);
     h.dispatch.worker.kick();
     await expect
-      .poll(async () =>
-        (
-          await h.dispatch.db.all(sql`
+      .poll(
+        async () =>
+          (
+            await h.dispatch.db.all(sql`
             select 1 from deliveries d join routes r on r.id = d.route_id where r.kind = 'dm' and d.status in ('pending', 'sending')`)
-        ).length,
+          ).length,
       )
       .toBe(0);
     expect(dmsTo(kim).filter((m) => JSON.stringify(m.embeds).includes('kim lost'))).toHaveLength(1);

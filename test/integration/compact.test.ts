@@ -16,7 +16,11 @@ const webhook = (n: number) =>
   sentryRequest('issue', { ...issue, data: { issue: { ...issue.data.issue, id: String(9_000_000 + n), shortId: `WEB-${n}` } } }, 'sek');
 
 function compact(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [compiled('compact')], { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [compiled('compact')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += String(chunk)));

@@ -275,9 +275,17 @@ describe('review4: sealing leaves no earlier plain secret behind', () => {
       const row = raw.prepare('select * from sources where id = ?').get(t.source.id) as Record<string, unknown>;
       // Enough of them to fill pages of their own: deleted, those pages join the free list as they were.
       for (let n = 0; n < 40; n++) {
-        const gone = { ...row, id: 1000 + n, name: `gone-${n}-${'x'.repeat(400)}`, slug: `GONE${String(n).padStart(28, '0')}`, signing_secret: GONE };
+        const gone = {
+          ...row,
+          id: 1000 + n,
+          name: `gone-${n}-${'x'.repeat(400)}`,
+          slug: `GONE${String(n).padStart(28, '0')}`,
+          signing_secret: GONE,
+        };
         const columns = Object.keys(gone);
-        raw.prepare(`insert into sources (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})`).run(...Object.values(gone));
+        raw
+          .prepare(`insert into sources (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})`)
+          .run(...Object.values(gone));
       }
       raw.pragma('wal_checkpoint(truncate)');
       raw.prepare('delete from sources where id >= 1000').run();

@@ -89,7 +89,9 @@ describe('making waiting deliveries due, a window at a time', () => {
     expect(putBack).toBe(true);
     // Every delivery that was waiting when the retry began is due (the one put back during it failed
     // again after the retry began: it may wait out that failure).
-    const waitingStill = await db.all<{ seq: number }>(sql`select seq from deliveries where status = 'pending' and next_attempt_at > ${now}`);
+    const waitingStill = await db.all<{ seq: number }>(
+      sql`select seq from deliveries where status = 'pending' and next_attempt_at > ${now}`,
+    );
     expect(waitingStill.map((row) => Number(row.seq)).filter((seq) => seq !== early)).toEqual([]);
   });
 });

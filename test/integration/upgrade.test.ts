@@ -581,4 +581,3 @@ describe('review4: a database that main migrated to 0012_dm_once as 309463a wrot
     ]);
   });
 });
-
