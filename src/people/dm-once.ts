@@ -71,5 +71,8 @@ export async function claimDmOnce(db: Database, job: DmJob, link: DmLink): Promi
   return key === undefined ? 'claimed' : claimDm(db, { key, receivedAt: job.arrivedAt, deliverySeq: job.seq }, DM_ONCE_WINDOW_MS);
 }
 
-/** How long a DM waits for the copy that claimed its change to be sent (or to fail for good) before it looks again. */
-export const DM_CLAIM_WAIT_MS = 5_000;
+/**
+ * How long a DM waits for the copy that claimed its change to be sent (or to fail for good) before
+ * it looks again: each look is a send planned again (its drawing, the member check against Discord).
+ */
+export const DM_CLAIM_WAIT_MS = 30_000;
