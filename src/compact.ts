@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadStorageConfig } from './config.js';
-import { compactSqlite, openSqlite } from './db/sqlite.js';
+import { compactSqlite, openElsewhere, openSqlite } from './db/sqlite.js';
 import { readEnvironment } from './env-file.js';
 import { nativeModuleProblem } from './start-errors.js';
 
@@ -22,6 +22,9 @@ async function main(): Promise<number> {
   const config = loadStorageConfig(readEnvironment(process.env, process.cwd()));
   if (config.databaseUrl) return fail('DATABASE_URL is set: the data is in Postgres, whose autovacuum reclaims space');
   if (!existsSync(config.databasePath)) return fail(`no database at ${config.databasePath} (DATABASE_PATH)`);
+  // Its VACUUM would hold the write lock for the whole rewrite while the other process waits, then fails.
+  if (openElsewhere(config.databasePath))
+    return fail(`${config.databasePath} is open in another process (is Dispatch running?): stop Dispatch, then run npm run compact again`);
   const before = statSync(config.databasePath).size;
   const started = performance.now();
   const db = openSqlite(config.databasePath);

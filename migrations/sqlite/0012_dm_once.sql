@@ -1,7 +1,6 @@
 CREATE TABLE `dm_sent` (
 	`dm_key` text PRIMARY KEY NOT NULL,
-	`received_at` integer NOT NULL,
-	`delivery_seq` integer NOT NULL
+	`sent_at` integer NOT NULL
 );
 --> statement-breakpoint
-CREATE INDEX `dm_sent_received_at` ON `dm_sent` (`received_at`);
+CREATE INDEX `dm_sent_at` ON `dm_sent` (`sent_at`);

@@ -61,6 +61,18 @@ export async function markToldElsewhere(db: Database, batch: readonly QueuedJob[
   await toldByAnother(db, seqsOf(batch), now);
 }
 
+/**
+ * A member's DM whose Sentry change another copy claimed and is still sending: it waits until `at`
+ * as it is (no attempt counted, nothing on the source), then claims again (src/people/dm-once.ts).
+ */
+export async function markWaitingForClaimer(db: Database, batch: readonly QueuedJob[], at: number): Promise<void> {
+  await sendLater(
+    db,
+    batch.map((job) => ({ seq: job.seq, nextAttemptAt: at })),
+    { reason: 'another copy of the same Sentry change is on its way to the member', countAttempt: false },
+  );
+}
+
 /** The next try of a failed delivery: when, or `undefined` to give up. Decided by the delivery policy. */
 export type NextAttempt = (job: QueuedJob) => number | undefined;
 

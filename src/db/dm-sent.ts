@@ -15,20 +15,31 @@ export interface DmClaim {
 }
 
 /**
- * Claims a DM's change for its delivery: resolves true when this delivery is the one to send it.
- * Unclaimed, claimed by this very delivery (its retry, a resend after a restart), or claimed by a
- * copy that arrived more than `windowMs` before this one (a change that reads the same again is
- * news): taken. Claimed by another delivery within the window (another source's copy, sent or on
- * its way, by this replica or another): false. The unique key decides between two sends at once;
+ * What a claim found: this delivery is the one to send (`claimed`); another delivery told the
+ * member (`told`: this one is not sent); or another delivery holds the claim and is still on its way
+ * (`wait`: this one waits, to be sent if that one fails for good, not sent once it went).
+ */
+export type DmClaimOutcome = 'claimed' | 'told' | 'wait';
+
+/**
+ * Claims a DM's change for its delivery. Taken when unclaimed, claimed by this very delivery (its
+ * retry, a resend after a restart), claimed by a copy that arrived more than `windowMs` before this
+ * one (a change that reads the same again is news), or claimed by a delivery that will not tell
+ * the member after all (failed for good: the member left its server, it was given up). Claimed by another delivery within the window: `told` once that one was delivered,
+ * `wait` while it is waiting or being sent. The unique key decides between two sends at once;
  * nothing is deleted here (housekeeping prunes, `pruneDmClaims`).
  */
-export async function claimDm(db: Database, claim: DmClaim, windowMs: number): Promise<boolean> {
+export async function claimDm(db: Database, claim: DmClaim, windowMs: number): Promise<DmClaimOutcome> {
   const row = await db.get<{ dm_key: string }>(sql`
     insert into dm_sent (dm_key, received_at, delivery_seq) values (${claim.key}, ${claim.receivedAt}, ${claim.deliverySeq})
     on conflict (dm_key) do update set received_at = excluded.received_at, delivery_seq = excluded.delivery_seq
       where dm_sent.delivery_seq = excluded.delivery_seq or dm_sent.received_at <= excluded.received_at - ${windowMs}
+        or exists (select 1 from deliveries d where d.seq = dm_sent.delivery_seq and d.status = 'failed')
     returning dm_key`);
-  return row !== undefined;
+  if (row !== undefined) return 'claimed';
+  const holder = await db.get<{ status: string | null }>(sql`
+    select d.status from dm_sent s left join deliveries d on d.seq = s.delivery_seq where s.dm_key = ${claim.key}`);
+  return holder?.status === 'pending' || holder?.status === 'sending' ? 'wait' : 'told';
 }
 
 /** Claims of copies that arrived before `olderThan` go (housekeeping): one statement, off the send's path. */

@@ -186,6 +186,26 @@ export async function overwritingOldValues<T>(db: Database, work: () => Promise<
 }
 
 /**
+ * Whether another connection has the file open (a running Dispatch, a backup): each connection to a
+ * WAL database holds a shared lock on it for as long as it is open, so an exclusive lock, asked for
+ * without waiting, is refused. https://sqlite.org/wal.html#concurrency
+ */
+export function openElsewhere(path: string): boolean {
+  const probe = new BetterSqlite3(path, { fileMustExist: true, timeout: 0 });
+  try {
+    probe.pragma('locking_mode = EXCLUSIVE');
+    probe.exec('begin exclusive');
+    probe.exec('commit');
+    return false;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'SQLITE_BUSY') return true;
+    throw error;
+  } finally {
+    probe.close();
+  }
+}
+
+/**
  * Rewrites the file without its free pages and empties the write-ahead log (`npm run compact`,
  * with Dispatch stopped): what it deleted, and the space of what it pruned, leave the file.
  */

@@ -1,5 +1,6 @@
 import type { APIEmbed } from 'discord.js';
 import type { Database } from '../db/database.js';
+import type { DmClaimOutcome } from '../db/dm-sent.js';
 import type { QueuedJob } from '../db/queue.js';
 import type { Hold, Route } from '../db/schema.js';
 import type { RenderedEvent } from '../render/render-event.js';
@@ -51,10 +52,10 @@ export interface SendGuard {
   before(): Promise<string | undefined>;
   /**
    * Once `before` let it go, just before its request: whether this send is the one that tells the
-   * member of its Sentry change. False when another source's copy of the change claimed it: this
-   * one is not sent (src/people/dm-once.ts).
+   * member of its Sentry change (`claimed`); `told` when another source's copy of the change told
+   * them: this one is not sent; `wait` while that copy is still on its way (src/people/dm-once.ts).
    */
-  claim(): Promise<boolean>;
+  claim(): Promise<DmClaimOutcome>;
   refused(failure: Failure): Promise<void>;
 }
 

@@ -1,10 +1,12 @@
 import { isForeignKeyViolation, type Database } from '../db/database.js';
+import { DM_CLAIM_WAIT_MS } from '../people/dm-once.js';
 import {
   markDelivered,
   markFailed,
   markHeld,
   markRetry,
   markToldElsewhere,
+  markWaitingForClaimer,
   redrawWith,
   splitBatch,
   splitSummary,
@@ -98,6 +100,12 @@ export class Recorder {
       { channel_id: attempt.channelId, batch_id: attempt.batchId, event_ids: attempt.batch.map((e) => e.eventId), outcome: 'collapsed' },
       'a direct message another copy of the same Sentry change tells: not sent',
     );
+  }
+
+  /** A member's DM whose Sentry change another copy claimed and is still sending: it looks again shortly. */
+  async waitForClaimer(attempt: Attempt): Promise<void> {
+    const { db, clock } = this.deps;
+    await this.persist(() => markWaitingForClaimer(db, attempt.batch, clock.now() + DM_CLAIM_WAIT_MS));
   }
 
   /** A step of the send failed: what the policy says to do with its events, carried out. */

@@ -31,7 +31,7 @@ export interface SendDeps {
 export async function send(deps: SendDeps, attempt: Attempt): Promise<void> {
   if (attempt.batch.length === 0) return;
   const started = deps.clock.now();
-  let made: Made | 'told elsewhere';
+  let made: Made | 'told elsewhere' | 'wait';
   try {
     made = attempt.kind === 'send' ? await post(deps, attempt) : await edit(deps, attempt);
   } catch (error) {
@@ -39,6 +39,7 @@ export async function send(deps: SendDeps, attempt: Attempt): Promise<void> {
     return;
   }
   if (made === 'told elsewhere') return deps.recorder.toldElsewhere(attempt);
+  if (made === 'wait') return deps.recorder.waitForClaimer(attempt);
   await deps.recorder.delivered(attempt, made.messageId, started, made.alsoRecord);
 }
 
@@ -50,14 +51,17 @@ interface Made {
 
 /**
  * A message posted. A member's DM is checked first (refused for good when it cannot go), then
- * claims its Sentry change: another source's copy of it that claimed first tells the member instead.
+ * claims its Sentry change: another source's copy of it that claimed first tells the member instead
+ * (or, while that copy is still on its way, this one waits: it goes if that one fails for good).
  */
-async function post(deps: SendDeps, plan: SendPlan): Promise<Made | 'told elsewhere'> {
+async function post(deps: SendDeps, plan: SendPlan): Promise<Made | 'told elsewhere' | 'wait'> {
   const { embeds, batchId, content, allowedRoleIds, components, record, silent, guard } = plan;
   if (guard) {
     const refusal = await guard.before();
     if (refusal !== undefined) throw new Undeliverable(refusal);
-    if (!(await guard.claim())) return 'told elsewhere';
+    const claimed = await guard.claim();
+    if (claimed === 'told') return 'told elsewhere';
+    if (claimed === 'wait') return 'wait';
   }
   const messageId = (await deps.discord.post(plan.channelId, { embeds, nonce: batchId, content, allowedRoleIds, components, silent })).id;
   return { messageId, ...(record ? { alsoRecord: (tx: Database) => record(tx, messageId, deps.clock.now()) } : {}) };

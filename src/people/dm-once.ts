@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Database } from '../db/database.js';
-import { claimDm } from '../db/dm-sent.js';
+import { claimDm, type DmClaimOutcome } from '../db/dm-sent.js';
 import type { Job } from '../db/queue.js';
 import type { MemberLink } from '../db/schema.js';
 import { parsePayload } from '../sentry/payload.js';
@@ -62,10 +62,17 @@ export function dmSentKey(job: Pick<DmJob, 'eventType' | 'body' | 'cardKey'>, li
 
 /**
  * Whether this delivery is the one that tells its member of its change: claims it, after the send's
- * checks passed and just before its request. False when another delivery (another source's copy)
- * has claimed it within the window: this one is not sent. Its own retry claims again.
+ * checks passed and just before its request. `told` when another delivery (another source's copy)
+ * told them within the window: this one is not sent; `wait` while that other one is still on its
+ * way (it may yet fail for good: then this one takes the claim over). Its own retry claims again.
  */
-export async function claimDmOnce(db: Database, job: DmJob, link: DmLink): Promise<boolean> {
+export async function claimDmOnce(db: Database, job: DmJob, link: DmLink): Promise<DmClaimOutcome> {
   const key = dmSentKey(job, link);
-  return key === undefined || claimDm(db, { key, receivedAt: job.arrivedAt, deliverySeq: job.seq }, DM_ONCE_WINDOW_MS);
+  return key === undefined ? 'claimed' : claimDm(db, { key, receivedAt: job.arrivedAt, deliverySeq: job.seq }, DM_ONCE_WINDOW_MS);
 }
+
+/**
+ * How long a DM waits for the copy that claimed its change to be sent (or to fail for good) before
+ * it looks again: each look is a send planned again (its drawing, the member check against Discord).
+ */
+export const DM_CLAIM_WAIT_MS = 30_000;

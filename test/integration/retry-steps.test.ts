@@ -5,6 +5,9 @@ import { STEP_ROWS } from '../../src/db/delivery-state/common.js';
 import type { Database } from '../../src/db/database.js';
 import { asSourceId } from '../../src/ids.js';
 import { openTestDatabase, preparedDatabase } from '../support/harness.js';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
+import type { SQL } from 'drizzle-orm';
 import { seedMany } from '../support/seed-many.js';
 
 /**
@@ -51,5 +54,44 @@ describe('making waiting deliveries due, a window at a time', () => {
     const now = Date.now();
     expect(await wakeRetries(db, now)).toBe(count / 3);
     expect(await notDue(db, now)).toBe(count - count / 3);
+  });
+
+  // FINDING (fixed: a window's update names the seqs its read found): a window was read twice, once
+  // for its last seq and again inside the update (`seq in (select … limit 200)`). A delivery that
+  // became pending in between (the worker putting back one it had claimed, to be retried later)
+  // entered the window the update saw and pushed its 200th out; the walk then went on after that
+  // 200th: it stayed waiting though source retry answered that everything was due.
+  it('a delivery put back to wait between a window’s read and its update does not push a waiting one out of the walk', async () => {
+    const count = STEP_ROWS * 2;
+    const { db, sourceId } = await waiting(count);
+    const early = Number((await db.get<{ seq: number }>(sql`select min(seq) as seq from deliveries`))!.seq);
+    // Claimed by the worker when the retry begins; its send fails meanwhile and it is put back to wait.
+    await db.run(sql`update deliveries set status = 'sending' where seq = ${early}`);
+    const now = Date.now();
+    const dialect = db.dialect === 'sqlite' ? new SQLiteSyncDialect() : new PgDialect();
+    let putBack = false;
+    const racing: Database = {
+      dialect: db.dialect,
+      all: (query) => db.all(query),
+      get: (query) => db.get(query),
+      run: async (query: SQL) => {
+        if (!putBack && /set next_attempt_at/.test(dialect.sqlToQuery(query).sql)) {
+          putBack = true;
+          await db.run(sql`update deliveries set status = 'pending', next_attempt_at = ${now + 60_000} where seq = ${early}`);
+        }
+        return db.run(query);
+      },
+      transaction: (work) => db.transaction(work),
+      isUsable: () => db.isUsable(),
+      close: () => db.close(),
+    };
+    await retrySource(racing, sourceId, now);
+    expect(putBack).toBe(true);
+    // Every delivery that was waiting when the retry began is due (the one put back during it failed
+    // again after the retry began: it may wait out that failure).
+    const waitingStill = await db.all<{ seq: number }>(
+      sql`select seq from deliveries where status = 'pending' and next_attempt_at > ${now}`,
+    );
+    expect(waitingStill.map((row) => Number(row.seq)).filter((seq) => seq !== early)).toEqual([]);
   });
 });

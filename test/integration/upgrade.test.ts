@@ -14,6 +14,11 @@ import { settingsRequest } from '../support/sentry-ui.js';
 import { FakeDiscord } from '../support/fake-discord.js';
 import { tempDir, testEnv, testGuild } from '../support/harness.js';
 import { databaseAtRelease } from '../support/previous-release.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { loadFixture, sentryRequest, serializeLikeSentry } from '../support/sentry.js';
 
 const silent = createLogger({ level: 'silent', pretty: false });
@@ -541,5 +546,38 @@ describe('upgrading a database made by the previous release', () => {
     const inB = JSON.stringify(discord.messagesIn(b).map((m) => m.embeds));
     expect([inB.includes('PAUSED'), inB.includes('HELD')]).toEqual([true, true]);
     expect((await sourceRow(dispatch.db, 5)).eventsDelivered).toBe(2);
+  });
+});
+
+describe('review4: a database that main migrated to 0012_dm_once as 309463a wrote it', () => {
+  // FINDING (fixed: 0012 / pg 0008 are back as 309463a wrote them; the claim's columns are 0013_dm_claims
+  // / pg 0009, which recreates dm_sent, and arrived_at moved to 0014 / pg 0010 with its `when` kept,
+  // so a database at any of main's states runs exactly what it lacks): 0012_dm_once (pg 0008) was committed to main in 309463a (dm_sent: dm_key, sent_at),
+  // then regenerated in place by the dmclaim merge (received_at, delivery_seq) with a later `when`.
+  // drizzle's migrator runs every migration newer than the last it applied: on a database that ran
+  // main in between, it runs the new 0012 again, whose `create table dm_sent` fails, and Dispatch
+  // does not start. A migration that has landed is never rewritten: the change is a new migration.
+  it('starts, and dm_sent takes claims as the code writes them', async () => {
+    const { discord, dir } = await discordAndFolder();
+    const path = databaseAtRelease(dir.path, '0011_people', () => {});
+    // What main's 0012 was at 309463a, applied as drizzle applied it there.
+    const folder = join(dir.path, 'migrations-0011_people');
+    writeFileSync(
+      join(folder, '0012_dm_once.sql'),
+      'CREATE TABLE `dm_sent` (\n\t`dm_key` text PRIMARY KEY NOT NULL,\n\t`sent_at` integer NOT NULL\n);\n--> statement-breakpoint\nCREATE INDEX `dm_sent_at` ON `dm_sent` (`sent_at`);',
+    );
+    const journal = JSON.parse(readFileSync(join(folder, 'meta/_journal.json'), 'utf8')) as { entries: object[] };
+    journal.entries.push({ idx: 12, version: '6', when: 1796631874468, tag: '0012_dm_once', breakpoints: true });
+    writeFileSync(join(folder, 'meta/_journal.json'), JSON.stringify(journal));
+    const sqlite = new BetterSqlite3(path);
+    migrate(drizzle(sqlite), { migrationsFolder: folder });
+    sqlite.close();
+
+    const dispatch = await startDispatch(loadConfig(testEnv(discord, path)), silent);
+    cleanups.push(() => dispatch.stop());
+    await dispatch.db.run(sql`insert into dm_sent (dm_key, received_at, delivery_seq) values ('k', 1, 1)`);
+    expect(await dispatch.db.all(sql`select dm_key, received_at, delivery_seq from dm_sent`)).toEqual([
+      { dm_key: 'k', received_at: 1, delivery_seq: 1 },
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../database.js';
 import type { DeliverySeq, DigestId, EventSeq, RouteId, SourceId } from '../../ids.js';
-import { STEP_ROWS, statusIs } from './common.js';
+import { seqList, STEP_ROWS, statusIs } from './common.js';
 import { fail } from './send.js';
 import type { DeliveryStatus } from './states.js';
 
@@ -60,13 +60,17 @@ export async function dueNow(
   let total = 0;
   for (const { id } of routes) {
     for (let after = 0; ; ) {
-      const window = sql`select seq from deliveries where status = 'pending' and route_id = ${id} and seq > ${after} order by seq limit ${STEP_ROWS}`;
-      const last = await db.get<{ seq: number | null }>(sql`select max(seq) as seq from (${window}) as w`);
-      if (last?.seq === null || last?.seq === undefined) break;
+      // Read once and named by seq: a window read again inside the update could take in a delivery
+      // put back to pending meanwhile and push out its last, which the walk would then go past.
+      const window = await db.all<{ seq: number }>(
+        sql`select seq from deliveries where status = 'pending' and route_id = ${id} and seq > ${after} order by seq limit ${STEP_ROWS}`,
+      );
+      if (window.length === 0) break;
+      const seqs = window.map((row) => Number(row.seq) as DeliverySeq);
       total += await db.run(sql`
         update deliveries set next_attempt_at = ${now}
-        where seq in (${window}) and status = 'pending' and route_id = ${id} and next_attempt_at > ${now}${retried}`);
-      after = Number(last.seq);
+        where seq in ${seqList(seqs)} and ${statusIs('pending')} and route_id = ${id} and next_attempt_at > ${now}${retried}`);
+      after = seqs.at(-1)!;
       await pause();
     }
   }
@@ -83,7 +87,7 @@ export function releaseQuiet(db: Database, now: number): Promise<number> {
   return db.run(sql`
     update deliveries set status = 'pending', next_attempt_at = ${now},
       muted = muted or (select r.layout = 'card' from routes r where r.id = deliveries.route_id)
-    where seq in ${someOf(releasing, 'quiet')} and status = 'quiet'
+    where seq in ${someOf(releasing, 'quiet')} and ${statusIs('quiet')}
       and route_id in ${releasing}`);
 }
 
@@ -96,7 +100,7 @@ export function releaseQuiet(db: Database, now: number): Promise<number> {
 export function digestQuiet(db: Database, routeId: RouteId, digestId: DigestId, beforeEventSeq: EventSeq): Promise<number> {
   return db.run(sql`
     update deliveries set status = 'digested', digest_id = ${digestId}
-    where seq in ${someOf(sql`(${routeId})`, 'quiet', sql`and event_seq < ${beforeEventSeq}`)} and status = 'quiet'`);
+    where seq in ${someOf(sql`(${routeId})`, 'quiet', sql`and event_seq < ${beforeEventSeq}`)} and ${statusIs('quiet')}`);
 }
 
 /**

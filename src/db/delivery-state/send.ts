@@ -57,7 +57,7 @@ export async function toldByAnother(tx: Database, seqs: readonly DeliverySeq[], 
   if (seqs.length === 0) return [];
   const rows = await tx.all<{ seq: number }>(sql`
     update deliveries set status = 'collapsed', delivered_at = ${at}, message_id = null, last_error = null
-    where seq in ${seqList(seqs)} and status = 'sending' returning seq`);
+    where seq in ${seqList(seqs)} and ${statusIs('sending')} returning seq`);
   return rows.map((r) => Number(r.seq) as DeliverySeq);
 }
 

@@ -37,7 +37,7 @@ export const TRANSITIONS = [
     by: 'sendLater',
     from: 'sending',
     to: 'pending',
-    when: 'a transient failure (retried at its time) or a channel put on hold; keeps its batch and nonce for that channel',
+    when: 'a transient failure (retried at its time), a channel put on hold, or a member’s DM whose change another copy is still sending; keeps its batch and nonce for that channel',
   },
   {
     by: 'sendDifferently',
