@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { KEY_FILE_ADVICE, loadOrCreateKeyFile, readKeyFile, type KeyPlace } from './db/key-file.js';
 import { AnotherKeyError, createSecretBox, sealStoredSecrets, SecretKeyError, type SecretBox } from './db/secret-box.js';
-import { overwritingOldValues } from './db/sqlite.js';
+import { compactSqlite, overwritingOldValues } from './db/sqlite.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -47,6 +47,24 @@ function keyRefusal(error: SecretKeyError, place: KeyPlace): SecretKeyError {
   );
 }
 
+/** Up to this size the file is rewritten at start after plain secrets were sealed (about a second); a larger one waits for `npm run compact`. */
+const COMPACT_AT_SEALING_MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Older copies of the secrets just sealed — rows an earlier release moved as pages split, or freed
+ * when it deleted sources — are out of secure_delete's reach: only a rewrite of the file removes
+ * them. A small file is rewritten now; a large one would hold webhooks back for as long (31 s for
+ * 1.2 GB), so the log says to run `npm run compact` with Dispatch stopped.
+ */
+async function leaveNoOldCopies(db: Database, path: string, logger: Logger): Promise<void> {
+  const bytes = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+  if (bytes <= COMPACT_AT_SEALING_MAX_BYTES) return compactSqlite(db);
+  logger.warn(
+    { database_path: path, bytes },
+    "older copies of the secrets sealed now may remain in the database file's free pages: stop Dispatch and run `npm run compact` to rewrite it without them",
+  );
+}
+
 /**
  * The key that seals signing secrets and tokens, proven to be the database's (every replica's),
  * with every stored secret sealed by it before anything reads them.
@@ -61,10 +79,11 @@ export async function sealSecrets(
   const secrets = createSecretBox(key, previous);
   try {
     const seal = () => sealStoredSecrets(db, secrets, key ? { key, previous } : undefined, now);
-    // What they were before is not left behind in the file's pages or its log (no VACUUM: it would hold webhooks back).
+    // The values replaced are zeroed where they were (secure_delete), and the log emptied.
     const { sealed } = db.dialect === 'sqlite' ? await overwritingOldValues(db, seal) : await seal();
     if (sealed > 0) {
       logger.info({ sealed, key_id: secrets.keyId }, 'sealed stored signing secrets and Sentry tokens with the current key');
+      if (db.dialect === 'sqlite') await leaveNoOldCopies(db, config.databasePath, logger);
     }
   } catch (error) {
     throw error instanceof SecretKeyError ? keyRefusal(error, place) : error;
