@@ -619,14 +619,9 @@ describe('review4: the claiming copy’s source disabled while its retry waits',
     await connectMe(h, { ...lin, guild: guildB }, { token: LIN_TOKEN, url: sentry.url, org: 'example-org' });
   });
 
-  // FINDING (not fixed): the other copy now waits while the claiming one is pending, but a claimer
-  // whose source is disabled stays pending for as long as the source is (days, maybe), and the other
-  // copy waits as long, looking again every 5 s; deleted, its delivery is purged and the other copy
-  // reads it as told: the DM is lost again. Fix: record in dm_sent when the claimer was delivered
-  // (a `told_at` set in markDelivered's transaction), and let a copy take the claim over whenever
-  // its claimer is not told and cannot go now (failed, its source disabled or deleted, gone): `told`
-  // only when told_at is set, `wait` only while the claimer is pending or sending on a live source.
-  it.fails('one change, the claiming copy’s source disabled while its retry waits: the other server’s copy tells the member', async () => {
+  // A claimer whose source is disabled stays pending for as long as the source is (days, maybe):
+  // the other copy takes the claim over rather than wait for it (dm_sent.ts, STILL_TELLS).
+  it('one change, the claiming copy’s source disabled while its retry waits: the other server’s copy tells the member', async () => {
     const copy = (uuid: string, changes: Payload) => ({ ...assigned(LIN, user(ALICE), changes), installation: { uuid } });
     await handled(h, await post(web, copy('installation-web', { id: '99401', title: 'lin first' })));
     await expect.poll(() => dmsTo(lin).length).toBe(1);
