@@ -109,6 +109,11 @@ const SENDABLE_ROUTE = sql`r.removed_at is null and exists (select 1 from source
  * source's is left to the purge.
  */
 const LIVE_ROUTE = sql`r.removed_at is null and exists (select 1 from sources s where s.id = r.source_id and s.deleted_at is null)`;
+/**
+ * `d`'s send has begun where its route posts: being sent, or waiting to go again under its batch's
+ * nonce after a transient failure (Discord may have posted it): it finishes as `LIVE_ROUTE` says.
+ */
+const BEGUN = sql`(d.status = 'sending' or (d.batch_id is not null and d.channel_id = r.channel_id))`;
 
 /**
  * `heads(seq)`: the oldest pending delivery of every route that has one. A loose index scan jumps
@@ -138,7 +143,7 @@ export async function dueHeads(db: Database): Promise<QueuedJob[]> {
   const rows = await db.all(sql`
     ${ROUTE_HEADS}
     ${QUEUED} where d.seq in (select seq from heads union all select min(seq) from deliveries where status = 'sending' group by channel_id)
-      and (case when d.status = 'sending' then ${LIVE_ROUTE} else ${SENDABLE_ROUTE} end)
+      and (case when ${BEGUN} then ${LIVE_ROUTE} else ${SENDABLE_ROUTE} end)
       and (case when d.status = 'sending' then d.channel_id else r.channel_id end) not in (select channel_id from holds)`);
   const byChannel = new Map<ChannelId, QueuedJob>();
   // What is being sent in a channel goes first there; then the oldest of its routes' heads.
@@ -177,7 +182,26 @@ export async function queuedForChannel(db: Database, channelId: ChannelId, limit
     const rows = await db.all(sql`${QUEUED} where d.status = 'pending' and d.route_id = ${routeId} order by d.seq limit ${limit}`);
     jobs.push(...rows.map(toQueued));
   }
+  jobs.push(...(await begunOfDisabled(db, channelId)));
   return jobs.sort((a, b) => a.seq - b.seq).slice(0, limit);
+}
+
+/**
+ * The batches of a disabled source's routes whose send began in this channel and failed for a
+ * while (`BEGUN`): each goes again under its nonce, as one left sending does — it may be in Discord
+ * already, and Discord remembers a nonce for minutes, not for as long as a source stays disabled.
+ * A route's batch is at its head: one index seek per such route of the channel.
+ */
+async function begunOfDisabled(db: Database, channelId: ChannelId): Promise<QueuedJob[]> {
+  const paused = await db.all<{ id: number }>(
+    sql`select r.id from routes r where r.channel_id = ${channelId} and ${LIVE_ROUTE} and not (${SENDABLE_ROUTE})`,
+  );
+  const jobs: QueuedJob[] = [];
+  for (const { id } of paused) {
+    const head = (await db.all(sql`${QUEUED} where d.status = 'pending' and d.route_id = ${id} order by d.seq limit 1`)).map(toQueued)[0];
+    if (head?.batchId) jobs.push(...(await queuedInBatch(db, head.batchId)).filter((job) => job.status === 'pending'));
+  }
+  return jobs;
 }
 
 /** These deliveries with their bodies, in order: what is about to be drawn (choose them with `withinBytes`). */

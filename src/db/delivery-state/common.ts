@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { ChannelId, DeliverySeq } from '../../ids.js';
+import type { BatchId, ChannelId, DeliverySeq } from '../../ids.js';
 import type { DeliveryStatus } from './states.js';
 
 /**
@@ -31,3 +31,13 @@ export const seqList = (seqs: readonly DeliverySeq[]) =>
 export const routeSendsTo = (channelId: ChannelId) => sql`exists (
   select 1 from routes r join sources s on s.id = r.source_id
   where r.id = deliveries.route_id and r.channel_id = ${channelId} and r.removed_at is null and s.enabled and s.deleted_at is null)`;
+
+/**
+ * The same for a delivery already bound to `batchId` for `channelId` (a send that began there and
+ * goes again under its nonce): its source may have been disabled since, not deleted — it may be in
+ * Discord already, and Discord remembers a nonce for minutes, not for as long as a source is off.
+ */
+export const batchStillSendsTo = (channelId: ChannelId, batchId: BatchId) => sql`(deliveries.batch_id = ${batchId}
+  and deliveries.channel_id = ${channelId} and exists (
+  select 1 from routes r join sources s on s.id = r.source_id
+  where r.id = deliveries.route_id and r.channel_id = ${channelId} and r.removed_at is null and s.deleted_at is null))`;

@@ -1,14 +1,15 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../database.js';
 import type { BatchId, ChannelId, DeliverySeq, MessageId, SourceId } from '../../ids.js';
-import { routeSendsTo, seqList, statusIs } from './common.js';
+import { batchStillSendsTo, routeSendsTo, seqList, statusIs } from './common.js';
 
 // ── the worker: claim, and what became of a send ─────────────────────────────────────────────────
 
 /**
  * pending → sending, as one batch for `channelId` under `batchId` (its Discord nonce). Guarded: only
  * deliveries still pending whose route posts to that channel now and whose source is enabled; a
- * delivery already bound to the batch (a retry) keeps it. Resolves with how many were claimed:
+ * delivery already bound to the batch (a retry) keeps it, and goes even if its source was disabled
+ * since (it may be in Discord already). Resolves with how many were claimed:
  * fewer than asked means the batch changed since it was planned (see `release`).
  */
 export function claim(
@@ -20,7 +21,8 @@ export function claim(
   return db.run(sql`
     update deliveries set status = 'sending', batch_id = ${batch.batchId}, channel_id = ${batch.channelId},
       summary = ${batch.summary ?? false}
-    where seq in ${seqList(seqs)} and ${statusIs('pending')} and ${routeSendsTo(batch.channelId)}`);
+    where seq in ${seqList(seqs)} and ${statusIs('pending')}
+      and (${routeSendsTo(batch.channelId)} or ${batchStillSendsTo(batch.channelId, batch.batchId)})`);
 }
 
 /** sending → pending, batch dissolved: a claim that fell short; what it took is planned again. */

@@ -24,7 +24,7 @@ export const TRANSITIONS = [
     by: 'claim',
     from: 'pending',
     to: 'sending',
-    when: 'a send begins: only if the route still posts to that channel and its source is enabled',
+    when: 'a send begins: only if the route still posts to that channel and its source is enabled (a batch whose send began: not deleted)',
   },
   { by: 'delivered', from: 'sending', to: 'delivered, collapsed', when: 'Discord took the message (a flood summary: collapsed)' },
   {
