@@ -13,10 +13,21 @@ export async function run(config: Config): Promise<void> {
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty, secretValues: secretValues(config) });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
 
+  // pino writes stdout asynchronously: the process ends once what the log was given is written.
+  const exitWith = (code: number) => logger.flush(() => process.exit(code));
+  const stopped = (dispatch: Dispatch, code: number) =>
+    dispatch.stop().then(
+      () => exitWith(code),
+      (error: unknown) => {
+        logger.error({ err: error }, 'error during shutdown');
+        exitWith(1);
+      },
+    );
+
   let started: Promise<Dispatch> | undefined;
   const onTokenRefused = () => {
     console.error(`dispatch: could not start: ${TOKEN_REFUSED}`);
-    void started!.then((dispatch) => dispatch.stop()).finally(() => process.exit(1));
+    void started!.then((dispatch) => stopped(dispatch, 1));
   };
   started = startDispatch(config, logger, { onTokenRefused });
   let dispatch: Dispatch;
@@ -28,14 +39,6 @@ export async function run(config: Config): Promise<void> {
   }
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      void dispatch.stop().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'error during shutdown');
-          process.exit(1);
-        },
-      );
-    });
+    process.once(signal, () => void stopped(dispatch, 0));
   }
 }
