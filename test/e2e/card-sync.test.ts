@@ -174,7 +174,8 @@ describe('cards read back from Sentry', () => {
     await deleteRoute(h.dispatch.db, (await routesOf(h.dispatch.db, extra.id))[0]!, Date.now());
     // Sentry's answer says the issue is resolved, but the card went with its route: nothing to set right, nothing stored for it.
     expect(await reading).toMatchObject({ checked: 1, fixed: 0, problem: null });
-    expect(await ofRoute()).toEqual(before);
+    // (The background purge may already have taken what the route left: nothing beyond it, then.)
+    expect((await ofRoute()).filter((seq) => !before.includes(seq))).toEqual([]);
     // What the route left is purged in the background.
     await h.dispatch.worker.tidy();
     expect(await ofRoute()).toEqual([]);
