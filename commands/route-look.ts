@@ -1,5 +1,5 @@
 import { EmbedBuilder, type APIEmbed } from 'discord.js';
-import { latestEvents } from '../src/db/events.js';
+import { latestEvents } from '../src/db/event-reads.js';
 import { routesOf } from '../src/db/routes.js';
 import { assertCanPostIn } from '../src/discord/channel-check.js';
 import { COLORS } from '../src/embed/colors.js';

@@ -1,6 +1,6 @@
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder, PermissionFlagsBits, type Guild, type Role } from 'discord.js';
 import { backlogOfRoute, waitingOfRoute } from '../src/db/queue.js';
-import { latestEvents } from '../src/db/events.js';
+import { latestEvents } from '../src/db/event-reads.js';
 import { holdsOfChannels } from '../src/db/holds.js';
 import {
   channelRouteById,

@@ -1,6 +1,6 @@
 import { EmbedBuilder } from 'discord.js';
 import { retrySource } from '../src/db/deliveries.js';
-import { recentEvents } from '../src/db/events.js';
+import { recentEvents } from '../src/db/event-reads.js';
 import { dmRouteIds } from '../src/db/dm-routes.js';
 import { deferProbe, holdsOfChannels } from '../src/db/holds.js';
 import { routesOf } from '../src/db/routes.js';

@@ -1,5 +1,5 @@
 import { EmbedBuilder, LabelBuilder, ModalBuilder, TextInputBuilder, TextInputStyle } from 'discord.js';
-import { lastEventMatching } from '../src/db/events.js';
+import { lastEventMatching } from '../src/db/event-reads.js';
 import type { Route, Source } from '../src/db/schema.js';
 import { channelRouteById, routesOf } from '../src/db/routes.js';
 import { clearTemplate, listTemplates, setTemplate, templateFor, templateOf, type TemplateOwner } from '../src/db/templates.js';

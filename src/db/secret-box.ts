@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { Database } from './database.js';
 import { adoptKeyCheck } from './key-check.js';
-import { replaceStoredSecret, storedSecrets } from './sources.js';
+import { replaceStoredSecret, storedSecrets } from './stored-secrets.js';
 
 /** Stored form of an encrypted secret: enc:v1:<key id>:<nonce>:<ciphertext>:<tag>, base64url parts. */
 const PREFIX = 'enc:v1:';

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { loadOrCreateKeyFile } from '../../src/db/key-file.js';
 import { createSecretBox } from '../../src/db/secret-box.js';
-import { replaceStoredSecret } from '../../src/db/sources.js';
+import { replaceStoredSecret } from '../../src/db/stored-secrets.js';
 import { startDispatch, type Dispatch } from '../../src/dispatch.js';
 import { asSourceId } from '../../src/ids.js';
 import { createLogger } from '../../src/logger.js';
