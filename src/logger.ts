@@ -90,5 +90,9 @@ export function createLogger(options: {
     },
     ...(options.pretty && !options.destination ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } } : {}),
   };
-  return options.destination ? pino(settings, options.destination) : pino(settings);
+  if (options.destination) return pino(settings, options.destination);
+  if (options.pretty) return pino(settings);
+  // Written before the call returns: the last lines before an exit ('stopped', a fatal error) are
+  // never lost in an asynchronous write still on its way when the process ends (seen on CI).
+  return pino(settings, pino.destination({ dest: 1, sync: true }));
 }

@@ -13,7 +13,7 @@ export async function run(config: Config): Promise<void> {
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty, secretValues: secretValues(config) });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
 
-  // pino writes stdout asynchronously: the process ends once what the log was given is written.
+  // The log writes stdout synchronously (src/logger.ts); a pretty log's worker is flushed first.
   const exitWith = (code: number) => logger.flush(() => process.exit(code));
   const stopped = (dispatch: Dispatch, code: number) =>
     dispatch.stop().then(
