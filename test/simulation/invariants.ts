@@ -6,7 +6,7 @@ import type { PostedMessage } from '../support/fake-discord.js';
 import { liveRoutes, type Model, type SimRoute } from './model.js';
 import { drift } from '../../src/cards/sync.js';
 import type { CardState } from '../../src/cards/state.js';
-import type { Costs, World } from './world.js';
+import { CARD_SYNC_WINDOW_MS, type Costs, type World } from './world.js';
 
 /**
  * What must hold. Cheap checks after every step (whose text is where, nothing posted twice, what a
@@ -426,14 +426,16 @@ export async function checkNothingStale(world: World, olderThanMs: number): Prom
 }
 
 /**
- * After a last read-back, every issue card of an enabled source's card route shows what Sentry has
- * (status, substatus, assignee), whatever webhooks were missed, collapsed into summaries or sent
- * while its source was disabled.
+ * After a last read-back, every issue card of an enabled source's card route changed within
+ * CARD_SYNC_WINDOW shows what Sentry has (status, substatus, assignee), whatever webhooks were
+ * missed, collapsed into summaries or sent while its source was disabled. Older cards are not read
+ * back (README, "Cards stay true to Sentry"): a story's days off can leave a card outside it.
  */
 export async function checkCardsTrueToSentry(world: World): Promise<void> {
   const cards = await world.db.all<{ card_key: string; state: string; route_id: number }>(sql`
     select c.card_key, c.state, c.route_id from cards c join routes r on r.id = c.route_id join sources s on s.id = r.source_id
-    where s.enabled = ${true} and r.layout = 'card' and c.card_key like 'issue:%'`);
+    where s.enabled = ${true} and r.layout = 'card' and c.card_key like 'issue:%'
+      and c.updated_at >= ${world.clock.now() - CARD_SYNC_WINDOW_MS}`);
   for (const card of cards) {
     const id = card.card_key.slice('issue:'.length);
     const issue = world.sentry.issues.get(id);

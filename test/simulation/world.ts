@@ -60,6 +60,9 @@ export interface Costs {
   requests: number;
 }
 
+/** CARD_SYNC_WINDOW as configured (its default): the read-back looks at cards changed within it. */
+export const CARD_SYNC_WINDOW_MS = 7 * 86_400_000;
+
 /**
  * One simulated installation: two Discord servers (three channels each) in the loopback Discord,
  * the real webhook app, event writer, spool (src/spool: what takes webhooks while the database is
@@ -247,7 +250,7 @@ export class World {
       secrets: createSecretBox(undefined, []),
       sentryUrls: { allowInsecure: true, allowPrivate: true, timeoutMs: 5000 },
       everyMs: 0, // never by itself: a story's ReadBack step runs it
-      windowMs: 7 * 86_400_000,
+      windowMs: CARD_SYNC_WINDOW_MS,
       checkAfterMs: 0,
       now,
       pause: async () => {},
