@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -196,6 +197,12 @@ export class FakeDiscord {
   /** Tokens Discord refuses (reset in the portal, or never valid): every REST request with one gets 401. */
   private readonly refusedTokens = new Set<string>();
   private readonly wss: WebSocketServer;
+  /**
+   * This Discord's own path: a Dispatch left running by another test file (its Discord stopped, its
+   * port handed to this one by the kernel) reconnects to the same address; without the path it
+   * would answer this file's interactions from its own database, and post its own deliveries here.
+   */
+  private readonly prefix = `/discord-${randomBytes(6).toString('hex')}`;
 
   private constructor(
     private readonly server: Server,
@@ -207,7 +214,7 @@ export class FakeDiscord {
     });
     this.wss = new WebSocketServer({ noServer: true });
     server.on('upgrade', (req, socket, head) => {
-      if (!this.gatewayEnabled) return socket.destroy();
+      if (!this.gatewayEnabled || !req.url?.startsWith(`${this.prefix}/gateway`)) return socket.destroy();
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onGatewayConnection(ws));
     });
   }
@@ -232,7 +239,11 @@ export class FakeDiscord {
 
   /** What to hand Dispatch as DISCORD_API_URL. */
   get apiUrl(): string {
-    return `http://127.0.0.1:${this.port}/api`;
+    return `http://127.0.0.1:${this.port}${this.prefix}/api`;
+  }
+
+  private get gatewayUrl(): string {
+    return `ws://127.0.0.1:${this.port}${this.prefix}/gateway`;
   }
 
   async stop(): Promise<void> {
@@ -440,7 +451,7 @@ export class FakeDiscord {
       user: { id: BOT_USER_ID, username: 'dispatch', discriminator: '0', global_name: null, avatar: null, bot: true },
       guilds: this.guilds.map((g) => ({ id: g.id, unavailable: true })),
       session_id: 'fake-session',
-      resume_gateway_url: `ws://127.0.0.1:${this.port}/gateway`,
+      resume_gateway_url: this.gatewayUrl,
       application: { id: APP_ID, flags: 0 },
     });
     for (const guild of this.guilds) send('GUILD_CREATE', guildPayload(guild));
@@ -456,7 +467,11 @@ export class FakeDiscord {
     const multipart = parseMultipart(text, req.headers['content-type']);
     const body = text && req.headers['content-type']?.includes('json') ? JSON.parse(text) : multipart.json;
     const url = new URL(req.url ?? '/', 'http://x');
-    const path = decodeURIComponent(url.pathname).replace(/^\/api\/v10/, '');
+    if (!url.pathname.startsWith(`${this.prefix}/`)) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ message: 'not this Discord', code: 0 }));
+    }
+    const path = decodeURIComponent(url.pathname.slice(this.prefix.length)).replace(/^\/api\/v10/, '');
     const method = req.method ?? 'GET';
     const record: RecordedRequest = { method, path, body, authorization: req.headers.authorization, at: Date.now() };
     this.requests.push(record);
@@ -472,7 +487,7 @@ export class FakeDiscord {
     let m: RegExpExecArray | null;
     if (method === 'GET' && path === '/gateway/bot') {
       return json(200, {
-        url: `ws://127.0.0.1:${this.port}/gateway`,
+        url: this.gatewayUrl,
         shards: 1,
         session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
       });
