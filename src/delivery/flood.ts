@@ -22,9 +22,10 @@ export interface FloodDeps {
  * At most this many waiting events are counted in one summary message: a backlog of any size is
  * collapsed a bounded step at a time (each step one message and a few milliseconds of database work).
  * The sender holds the summary's batch as rows (about 6 KB of heap each while read): 5,000 took
- * `npm start`'s process past 150 MB of RSS (test/large/crash-loop.test.ts).
+ * `npm start`'s process past 150 MB of RSS (test/large/crash-loop.test.ts), and 2,000 did too on a
+ * loaded machine when a restart's summaries overlapped its start-up (151–153 MB; 1,000: 129–138).
  */
-export const SUMMARY_MAX_EVENTS = 2000;
+export const SUMMARY_MAX_EVENTS = 1000;
 /** Titles of the latest few events of each type are shown; their bodies are the only ones a summary reads. */
 const EXAMPLES = 3;
 

@@ -293,13 +293,16 @@ async function sendWebhook(
       },
     );
     req.on('error', reject);
-    // The first half goes once the server has looked the source up (the request line and headers are enough).
-    req.write(first, () =>
-      setTimeout(() => {
-        void between()
+    // The change is made once the server has looked the source up (the request line and headers are
+    // enough), however slow the machine: a fixed wait lost that race under load (a disable came first: 404).
+    const lookedUp = world.lookedUp(slug);
+    req.write(
+      first,
+      () =>
+        void lookedUp
+          .then(between)
           .catch(reject)
-          .finally(() => req.end(bytes.subarray(bytes.length >> 1)));
-      }, 20),
+          .finally(() => req.end(bytes.subarray(bytes.length >> 1))),
     );
   });
 }

@@ -224,7 +224,11 @@ export class World {
       db: this.db,
       logger,
       maxBodyBytes: this.config.maxBodyBytes,
-      findTarget: (slug) => spool.findTarget(slug, () => findWebhookTarget(this.db, slug)),
+      findTarget: (slug) =>
+        this.lookup(
+          slug,
+          spool.findTarget(slug, () => findWebhookTarget(this.db, slug)),
+        ),
       writeEvent: spool.writer(createEventWriter(this.db, now, this.config.dedupeWindowMs)),
       timestampToleranceMs: this.config.timestampToleranceMs,
       secrets: createSecretBox(undefined, []),
@@ -290,7 +294,7 @@ export class World {
       db,
       logger,
       maxBodyBytes: this.config.maxBodyBytes,
-      findTarget: (slug) => findWebhookTarget(db, slug),
+      findTarget: (slug) => this.lookup(slug, findWebhookTarget(db, slug)),
       writeEvent: createEventWriter(db, now, this.config.dedupeWindowMs),
       timestampToleranceMs: this.config.timestampToleranceMs,
       secrets: createSecretBox(undefined, []),
@@ -313,6 +317,24 @@ export class World {
   }
 
   /** Where the next webhook goes: this instance, or (on Postgres) the second one, in turn; while the database is away, the one with a spool. */
+  /** Who waits for a webhook to have looked its source up, by slug (SplitWebhook changes things only then). */
+  private readonly lookupWaiters = new Map<string, (() => void)[]>();
+
+  /** Settles once the next webhook to `slug` has read its source (and routes), on either instance. */
+  lookedUp(slug: string): Promise<void> {
+    return new Promise((resolve) => this.lookupWaiters.set(slug, [...(this.lookupWaiters.get(slug) ?? []), resolve]));
+  }
+
+  private async lookup<T>(slug: string, found: Promise<T>): Promise<T> {
+    try {
+      return await found;
+    } finally {
+      const waiters = this.lookupWaiters.get(slug) ?? [];
+      this.lookupWaiters.delete(slug);
+      for (const resolve of waiters) resolve();
+    }
+  }
+
   webhookUrl(): string {
     if (this.databaseAway) return this.url;
     this.turn += 1;
