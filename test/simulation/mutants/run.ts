@@ -1,11 +1,14 @@
 /**
- * `npm run test:mutants [-- [--runs N] [--sim-runs N] [--seed S] [--shrink] [--keep] [--json FILE] [name…]]`
+ * `npm run test:mutants [-- [--runs N] [--sim-runs N] [--seed S] [--shrink] [--keep] [--no-verify] [--json FILE] [name…]]`
  *
  * Mutation testing of the simulation (issue 34): each patch in this folder puts back a bug this
  * project really had. For each one (or those whose names contain one of the given names), N times
  * (`--runs`, 1 by default): the repository is copied to a temporary directory (node_modules
  * linked), the patch applied, and the simulation run as CI runs it (SQLite, SIM_RUNS=200) with a
- * fresh seed. A mutant is killed when the simulation fails; it survived when all its stories pass.
+ * fresh seed. A mutant is killed when the simulation fails and the story that failed passes
+ * without the patch (replayed alone in an unpatched copy: SIM_SEED and SIM_PATH; `--no-verify`
+ * skips it); a story that fails without the patch too is `unmutated-fails`, a finding of its own.
+ * It survived when all its stories pass.
  * Prints a table (mutant, killed or survived, stories until the first failure, time, seed) and
  * exits non-zero if any mutant survived a run, or could not be applied or run.
  *
@@ -44,12 +47,14 @@ interface Options {
   seed?: number;
   shrink: boolean;
   keep: boolean;
+  /** Replay each killing story without the patch (on by default; `--no-verify`). */
+  verify: boolean;
   json?: string;
   names: string[];
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { runs: 1, simRuns: 200, shrink: false, keep: false, names: [] };
+  const options: Options = { runs: 1, simRuns: 200, shrink: false, keep: false, verify: true, names: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -62,6 +67,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--seed') options.seed = Number(value());
     else if (arg === '--shrink') options.shrink = true;
     else if (arg === '--keep') options.keep = true;
+    else if (arg === '--no-verify') options.verify = false;
     else if (arg === '--json') options.json = value();
     else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}`);
     else options.names.push(arg);
@@ -125,7 +131,8 @@ function checkPatches(list: readonly Mutant[]): void {
 
 interface Outcome {
   mutant: string;
-  result: 'killed' | 'survived' | 'error';
+  /** `unmutated-fails`: the story that failed fails without the patch too (a failure of the simulation or of src/, not a kill). */
+  result: 'killed' | 'survived' | 'error' | 'unmutated-fails';
   /** Stories run until the first failure (fast-check's "Property failed after N tests"). */
   stories?: number;
   seconds: number;
@@ -133,6 +140,8 @@ interface Outcome {
   /** What failed first, in a line (the assertion's message). */
   why?: string;
   replay?: string;
+  /** fast-check's path to the failing story (with the seed, replays it alone). */
+  path?: string;
 }
 
 /** The run under way, stopped and its copy removed when this process is interrupted. */
@@ -144,7 +153,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.exit(130);
   });
 
-function runSimulation(dir: string, mutant: string, seed: number, options: Options): Promise<Outcome> {
+function runSimulation(dir: string, mutant: string, seed: number, options: Options, replayPath?: string): Promise<Outcome> {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--config', 'vitest.mutant.config.ts'], {
@@ -154,7 +163,8 @@ function runSimulation(dir: string, mutant: string, seed: number, options: Optio
         DISPATCH_TEST_DIALECT: 'sqlite',
         SIM_RUNS: String(options.simRuns),
         SIM_SEED: String(seed),
-        ...(options.shrink ? {} : { SIM_SHRINK: '0' }),
+        ...(options.shrink && replayPath === undefined ? {} : { SIM_SHRINK: '0' }),
+        ...(replayPath === undefined ? {} : { SIM_PATH: replayPath }),
         FORCE_COLOR: '0',
         NO_COLOR: '1',
       },
@@ -194,7 +204,7 @@ function runSimulation(dir: string, mutant: string, seed: number, options: Optio
           result: 'killed',
           stories: Number(failed[1]),
           ...(why ? { why } : {}),
-          ...(path ? { replay: `SIM_SEED=${path[1]} SIM_PATH=${path[2]}` } : {}),
+          ...(path ? { replay: `SIM_SEED=${path[1]} SIM_PATH=${path[2]}`, path: path[2]! } : {}),
         });
       if (code === 0 && /1 passed/.test(output)) return resolve({ ...base, result: 'survived' });
       // Not the simulation failing: the copy did not build, a run timed out, vitest itself broke.
@@ -245,13 +255,22 @@ async function main(): Promise<void> {
   );
   const rows: Outcome[] = [];
   let n = 0;
+  /** A copy without any patch, made at the first kill to verify. */
+  let plain: string | undefined;
   for (let run = 0; run < options.runs; run++) {
     for (const mutant of list) {
       const seed = options.seed !== undefined ? options.seed + n : (Date.now() + n * 7919) % 2 ** 31;
       n += 1;
       const dir = copyWith(mutant);
       try {
-        const outcome = await runSimulation(dir, mutant.name, seed, options);
+        let outcome = await runSimulation(dir, mutant.name, seed, options);
+        // A kill counts only if the story that failed passes without the patch (a story the unmutated code fails is a finding of its own).
+        if (options.verify && outcome.result === 'killed' && outcome.path !== undefined) {
+          plain ??= copyWith(undefined);
+          const again = await runSimulation(plain, mutant.name, seed, options, outcome.path);
+          if (again.result !== 'survived')
+            outcome = { ...outcome, result: 'unmutated-fails', why: `without the patch too: ${again.why ?? again.result}` };
+        }
         rows.push(outcome);
         if (options.json) appendFileSync(options.json, `${JSON.stringify(outcome)}\n`);
         const detail =
@@ -270,6 +289,7 @@ async function main(): Promise<void> {
       }
     }
   }
+  if (plain) rmSync(plain, { recursive: true, force: true });
   console.log(`\n${table(rows)}`);
   console.log(summary(rows, list));
   const bad = rows.filter((r) => r.result !== 'killed');
