@@ -161,7 +161,8 @@ function runSimulation(dir: string, mutant: string, seed: number, options: Optio
       env: {
         ...process.env,
         DISPATCH_TEST_DIALECT: 'sqlite',
-        SIM_RUNS: String(options.simRuns),
+        // A replay runs the one story its path names (fast-check goes on from there up to numRuns).
+        SIM_RUNS: String(replayPath === undefined ? options.simRuns : Number(replayPath.split(':')[0]) + 1),
         SIM_SEED: String(seed),
         ...(options.shrink && replayPath === undefined ? {} : { SIM_SHRINK: '0' }),
         ...(replayPath === undefined ? {} : { SIM_PATH: replayPath }),
