@@ -315,12 +315,25 @@ function checkFeedCounts(model: Model, world: World, rows: DeliveryRow[]): void 
     for (const embed of embedsOf(message).filter(isFeed))
       for (const token of tokensIn(embed)) shown.set(token, (shown.get(token) ?? 0) + 1);
   const recorded = new Map<string, number>();
+  const recordedIn = new Map<string, Set<string>>();
   for (const row of rows) {
     const token = tokenOf.get(row.event_id);
     const message = row.status === 'delivered' && row.message_id ? world.discord.message(row.message_id) : undefined;
     if (!token || !message || !embedsOf(message).some((e) => isFeed(e) && has(JSON.stringify(e), token))) continue;
     recorded.set(token, (recorded.get(token) ?? 0) + 1);
+    recordedIn.set(token, (recordedIn.get(token) ?? new Set()).add(message.channel_id));
   }
+  // Discord posted, then answered 5xx (or never answered), and the route moved before the retry: the
+  // retry follows the route (issue 28 item 10), and the first copy stays in the channel it left —
+  // Dispatch cannot know it was posted. Allowed once the event is recorded elsewhere; never in the
+  // channel it is recorded in (a resend there must find its nonce).
+  const leftBehind = new Map<string, number>();
+  for (const message of channelMessages(world).filter((m) => world.discord.unanswered.has(m.id)))
+    for (const embed of embedsOf(message).filter(isFeed))
+      for (const token of tokensIn(embed)) {
+        const channels = recordedIn.get(token);
+        if (channels && !channels.has(message.channel_id)) leftBehind.set(token, (leftBehind.get(token) ?? 0) + 1);
+      }
   // A removed route's deliveries went with it too: what it had posted is shown without a record.
   const unrecorded = new Map(
     model.events.map((e) => [
@@ -332,7 +345,9 @@ function checkFeedCounts(model: Model, world: World, rows: DeliveryRow[]): void 
     if (gone.has(token)) continue;
     const expected = recorded.get(token) ?? 0;
     expect(count, `${token} shown ${count} times, recorded ${expected}`).toBeGreaterThanOrEqual(expected);
-    expect(count, `${token} shown ${count} times, recorded ${expected}`).toBeLessThanOrEqual(expected + (unrecorded.get(token) ?? 0));
+    expect(count, `${token} shown ${count} times, recorded ${expected}`).toBeLessThanOrEqual(
+      expected + (unrecorded.get(token) ?? 0) + (leftBehind.get(token) ?? 0),
+    );
   }
 }
 

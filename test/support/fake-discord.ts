@@ -162,6 +162,8 @@ type Waiter<T> = { match: (item: T) => boolean; resolve: (item: T) => void };
 export class FakeDiscord {
   readonly requests: RecordedRequest[] = [];
   readonly messages: PostedMessage[] = [];
+  /** Messages posted whose answer the bot never got (an injected post-then-fail or post-then-hang), by id. */
+  readonly unanswered = new Set<string>();
   /** Threads started from messages, by id. */
   readonly threads = new Map<string, FakeThread>();
   /** Every edit the bot made (PATCH of a message), in order. */
@@ -736,12 +738,12 @@ export class FakeDiscord {
       }
       // Discord posts (unless the nonce is one it remembers), then its answer is lost or an error.
       if (response.postThenHang) {
-        if (!this.byNonce(channelId, body)) this.storeMessage(channelId, body);
+        if (!this.byNonce(channelId, body)) this.unanswered.add(this.storeMessage(channelId, body).id);
         this.hung.add(res);
         return;
       }
       if (response.postThenFail) {
-        if (!this.byNonce(channelId, body)) this.storeMessage(channelId, body);
+        if (!this.byNonce(channelId, body)) this.unanswered.add(this.storeMessage(channelId, body).id);
         return json(response.postThenFail, { message: 'Internal Server Error', code: 0 });
       }
       if (response.status === 429) this.rateLimitHits += 1;
