@@ -123,6 +123,11 @@ describe('a digest over a day of large events, as npm start runs Dispatch', () =
     console.log(`digest over ${EVENTS} events of ${BODY_BYTES / 1024} KB: peak RSS ${peak.toFixed(1)} MB`);
     expect(peak).toBeLessThanOrEqual(PEAK_RSS_LIMIT_MB);
     expect(child.process.exitCode).toBeNull();
+    // Stopped here, not left to afterAll (which sees only the last child): a Dispatch left running
+    // outlived the run and reconnected to whatever took its Discord's port (seen after a CI run).
+    await killChild();
+    await cleanup?.();
+    cleanup = undefined;
   }, 180_000);
 });
 
