@@ -27,9 +27,13 @@ export async function holdsDue(db: Database, now: number): Promise<Hold[]> {
   return (await db.all(sql`select * from holds where next_probe_at <= ${now} order by next_probe_at`)).map(toHold);
 }
 
-/** When the next hold probe is due, if any channel is held. */
-export async function nextHoldProbe(db: Database): Promise<number | undefined> {
-  const row = await db.get<{ at: number | null }>(sql`select min(next_probe_at) as at from holds`);
+/**
+ * When the next hold probe falls due after `now`, if any channel is held. Not one already due: the
+ * pass that read `holdsDue` probed it, or skipped it for a send in flight (to it, or while Discord
+ * fails) whose end looks again; waking for it now would spin until that send ends.
+ */
+export async function nextHoldProbe(db: Database, now: number): Promise<number | undefined> {
+  const row = await db.get<{ at: number | null }>(sql`select min(next_probe_at) as at from holds where next_probe_at > ${now}`);
   return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
 }
 

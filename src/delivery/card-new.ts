@@ -26,22 +26,40 @@ export const payloadOf = (job: Job): unknown => {
 };
 
 /**
+ * A batch formed earlier may hold several events of one card: formed as a feed message (one
+ * embed each) before its route became a card route, and sent again under its nonce. One card
+ * each, its events folded in order (two drafts of one card would both be saved to one row, the
+ * second's position winning, and the first embed would stay in the message as a second card).
+ */
+function byCard(jobs: readonly Job[]): Job[][] {
+  const groups = new Map<string, Job[]>();
+  for (const job of jobs) {
+    const key = `${job.routeId}:${job.cardKey}`;
+    const group = groups.get(key);
+    if (group) group.push(job);
+    else groups.set(key, [job]);
+  }
+  return [...groups.values()];
+}
+
+/**
  * New cards go out like any batch: several issues that appear together share a message (up to
  * 10 embeds, 6,000 characters), and a lone one goes at once. Recording the message records the
  * cards. With `batchId`, a batch formed earlier goes again as it was (a retry; a resend).
  */
 export async function planNewCards(db: Database, channelId: ChannelId, jobs: Job[], now: number, batchId?: BatchId): Promise<SendPlan> {
   const routes = await routesByIds(db, [...new Set(jobs.map((j) => j.routeId))]);
+  const groups = batchId ? byCard(jobs) : jobs.map((job) => [job]);
   // Sized as if shared (with a history field each); a card alone keeps its history in its thread instead.
   const drafts: Awaited<ReturnType<typeof draftNewCard>>[] = [];
-  for (const job of jobs) {
+  for (const group of groups) {
     await letIngestIn();
-    drafts.push(await draftNewCard(db, job, routes.get(job.routeId), true));
+    drafts.push(await draftNewCard(db, group, routes.get(group[0]!.routeId), true));
   }
-  const count = batchId ? jobs.length : partsThatFit(drafts.map((d) => d.part));
-  const batch = jobs.slice(0, count);
+  const count = batchId ? groups.length : partsThatFit(drafts.map((d) => d.part));
+  const batch = groups.slice(0, count).flat();
   const shared = count > 1;
-  const final = shared ? drafts.slice(0, count) : [await draftNewCard(db, batch[0]!, routes.get(batch[0]!.routeId), false)];
+  const final = shared ? drafts.slice(0, count) : [await draftNewCard(db, groups[0]!, routes.get(groups[0]![0]!.routeId), false)];
   const plan = sendPlan(
     channelId,
     batchId ?? newNonce(),
@@ -49,7 +67,7 @@ export async function planNewCards(db: Database, channelId: ChannelId, jobs: Job
     final.map((d) => d.part),
     await silentSend(
       db,
-      final.map(({ job, part }) => ({ job, level: part.facts.level })),
+      final.flatMap(({ jobs: own, part }) => own.map((job) => ({ job, level: part.facts.level }))),
       now,
     ),
   );
@@ -58,9 +76,9 @@ export async function planNewCards(db: Database, channelId: ChannelId, jobs: Job
   plan.components = shared
     ? sharedButtons(
         cards,
-        cards.every((_, i) => connected.has(batch[i]!.sourceId)),
+        final.every(({ job }) => connected.has(job.sourceId)),
       )
-    : cardButtons(cards[0]!.state, { routeId: cards[0]!.routeId, connected: connected.has(batch[0]!.sourceId) });
+    : cardButtons(cards[0]!.state, { routeId: cards[0]!.routeId, connected: connected.has(final[0]!.job.sourceId) });
   plan.record = async (tx, messageId, at) => {
     await saveCardMessage(
       tx,
@@ -88,25 +106,29 @@ export async function planNewCards(db: Database, channelId: ChannelId, jobs: Job
 }
 
 /**
- * A new card's part of a message: the card (or the embed its template makes, which replaces the
- * card for that event), and its route's ping. After Discord refused it twice, the generic embed.
+ * A new card's part of a message: the card (or the embed its template makes for its first event,
+ * which replaces the card for that event), and its route's ping. After Discord refused it twice,
+ * the generic embed. `jobs` are the card's events in this batch, folded in order.
  */
 async function draftNewCard(
   db: Database,
-  job: Job,
+  jobs: readonly Job[],
   route: Route | undefined,
   history: boolean,
-): Promise<{ job: Job; state: CardState; part: RenderedEvent }> {
-  const { state } = applyEvent(undefined, {
-    type: job.eventType,
-    payload: payloadOf(job),
-    key: job.cardKey!,
-    at: job.receivedAt,
-    routeId: job.routeId,
-  });
+): Promise<{ job: Job; jobs: readonly Job[]; state: CardState; part: RenderedEvent }> {
+  const job = jobs[0]!;
+  let state: CardState | undefined;
+  for (const each of jobs)
+    ({ state } = applyEvent(state, {
+      type: each.eventType,
+      payload: payloadOf(each),
+      key: each.cardKey!,
+      at: each.receivedAt,
+      routeId: each.routeId,
+    }));
   const rendered = renderEvent(job, await templateFor(db, job.sourceId, job.routeId, job.eventType));
   const own = rendered.templatePattern !== undefined || job.renderFallback >= 2;
-  const embed = own ? rendered.embeds[0]! : cardEmbed(state, { history });
+  const embed = own ? rendered.embeds[0]! : cardEmbed(state!, { history });
   const alertRole = await acceptedAlertRole(db, job.sourceId, rendered.alert, job.routeId);
-  return { job, state, part: withPing({ ...rendered, embeds: [embed] }, route, alertRole, job.muted) };
+  return { job, jobs, state: state!, part: withPing({ ...rendered, embeds: [embed] }, route, alertRole, job.muted) };
 }

@@ -196,7 +196,7 @@ export class DeliveryWorker {
         next.consider(await this.tryChannel(head.channelId, now, { head }));
       }
       next.consider(await this.probeDuringOutage(heads, now));
-      next.consider(await nextHoldProbe(this.deps.db));
+      next.consider(await nextHoldProbe(this.deps.db, now));
       // Nothing left to send: whether Discord still fails is unknown, and nothing is being paced.
       if (heads.length === 0 && this.inFlight.size === 0) this.state.transientFailureAt = undefined;
     } catch (error) {

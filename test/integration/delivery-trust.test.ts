@@ -7,6 +7,7 @@ import { admin, answerOf, shownText, slash, str } from '../support/interactions.
 import { loadFixture, sentryRequest, serializeLikeSentry } from '../support/sentry.js';
 import { sign } from '../../src/sentry/verify.js';
 import { setTemplate } from '../../src/db/templates.js';
+import { SimClock } from '../simulation/sim-clock.js';
 
 const base = loadFixture('issue.created.json') as { data: { issue: Record<string, unknown> } };
 const issue = (shortId: string, extra: Record<string, unknown> = {}) => ({
@@ -336,6 +337,67 @@ describe('no hot loops', () => {
     expect(h.discord.messagesIn(source.channelId)).toHaveLength(1);
   });
 });
+
+describe('a held channel due for its probe while Discord fails', () => {
+  it('waits for the send in flight instead of looking again and again at the same instant until it ends', async () => {
+    // The engine's timers on a clock the test moves: a wake-up asked for "now" shows as a timer due at once.
+    const clock = new SimClock(Date.now());
+    h = await startHarness({ start: { now: clock.now, clock }, env: { TIMESTAMP_TOLERANCE: '1000d' } });
+    await waitFor(() => h!.dispatch.client.isReady(), 20_000, 'the gateway');
+    const [held, failing] = [h.guild.channels[0]!, h.guild.channels[1]!];
+    const sources = [await h.addSource({ channelId: held.id }), await h.addSource({ channelId: failing.id })];
+    held.deny = PERMISSIONS.SendMessages; // 50013: the channel is put on hold, probed again in 10 minutes
+    await h.postEvent(sources[0]!, 'issue', issue('HELD-1'));
+    await expect.poll(() => h!.discord.messageRequests(held.id).length).toBe(1);
+    // Discord fails in the other channel (an outage begins), and its retry is held in flight.
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    h.discord.inject(
+      [
+        { status: 500, body: { message: 'Internal Server Error', code: 0 } },
+        { status: 200, answerAfter: answered },
+      ],
+      failing.id,
+    );
+    await h.postEvent(sources[1]!, 'issue', issue('FAILING-1'));
+    await expect.poll(() => h!.discord.messageRequests(failing.id).length).toBe(1);
+    for (let waited = 0; h.discord.messageRequests(failing.id).length < 2 && waited < 60_000; waited += 250) {
+      clock.step(clock.now() + 250);
+      await passesDone(h);
+    }
+    expect(h.discord.messageRequests(failing.id)).toHaveLength(2);
+    // The hold's probe falls due while that send is in flight: the outage gate keeps it shut until the send ends.
+    clock.jump(10 * 60_000);
+    await passesDone(h);
+    let atOnce = 0;
+    while (atOnce < 50 && clock.step(clock.now())) {
+      atOnce += 1;
+      await passesDone(h);
+    }
+    // Waking for the probe already due spun: a pass every 5 ms for as long as the send took.
+    expect(atOnce, 'timers due at the same instant, set by the passes themselves').toBeLessThanOrEqual(3);
+    held.deny = undefined;
+    answer();
+    await expect.poll(() => shortIds(h!, failing.id)).toEqual(['FAILING-1']);
+    await expect
+      .poll(() => {
+        clock.step(clock.now() + 1_000);
+        return shortIds(h!, held.id);
+      })
+      .toEqual(['HELD-1']);
+  });
+});
+
+/** Until no pass runs or is about to (a send may stay in flight). */
+async function passesDone(harness: Harness): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  const idle = () => {
+    const { running, scheduled } = harness.dispatch.worker.activity();
+    return !running && !scheduled;
+  };
+  await new Promise((r) => setImmediate(r));
+  while (!idle() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+}
 
 describe('/dispatch source log', () => {
   it('lists the last events with what became of each: posted with a link, duplicate, held', async () => {

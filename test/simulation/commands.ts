@@ -19,7 +19,9 @@ import { quietTreatment } from '../../src/schedule/route-schedule.js';
 import { eventFacts } from '../../src/sentry/facts.js';
 import { PERMISSIONS, snowflake } from '../support/fake-discord.js';
 import { sentryRequest } from '../support/sentry.js';
-import { checkAfterStep } from './invariants.js';
+import { checkAfterStep, checkNothingStale } from './invariants.js';
+import { SAFETY_PASS_MS } from '../../src/delivery/worker.js';
+import type { CardState } from '../../src/cards/state.js';
 import {
   channelOf,
   eventToken,
@@ -34,6 +36,9 @@ import {
 } from './model.js';
 import { EVENT_KINDS, FILTERS, LEVELS, payloadOf, ruleSettings, TEMPLATE, type EventKind } from './payloads.js';
 import { SENTRY_TOKEN, type World } from './world.js';
+
+/** With Discord healthy, nothing due waits longer than this (two passes' worth). */
+const STALE_AFTER_MS = 2 * SAFETY_PASS_MS;
 
 type Cmd = fc.AsyncCommand<Model, World>;
 
@@ -65,6 +70,7 @@ const toSimRoute = (route: Route): SimRoute => ({
   filter: route.filter,
   removed: false,
   releasedAt: [],
+  reformed: [],
 });
 
 /** A source in a slot: made at the start, and again after a delete (with new ids, so source and route ids drift apart). */
@@ -197,22 +203,32 @@ async function postEvent(
   options: SendOptions = {},
 ) {
   const s = model.sources[slot]!;
-  const incident = kind === 'metric_alert.critical';
-  const own = s.issues.filter((i) => i.incident === incident);
-  const reuse = kind !== 'issue.created' && own.length > 0;
-  const issue = reuse
-    ? own[issuePick % own.length]!
-    : { id: String(1_000_000 + model.nextIssue), token: issueToken(s.guild, slot, model.nextIssue++), incident };
-  if (!reuse) s.issues.push(issue);
-  const n = model.nextEvent++;
-  const marks = { event: eventToken(s.guild, slot, n), issue: issue.token, issueId: issue.id, level: LEVELS[level]! };
-  const drawn = payloadOf(kind, marks, namedRoute === undefined ? undefined : ruleSettings(namedRoute, marks));
-  const payload = options.assignment ? assignedTo(drawn, options.assignment) : drawn;
-  // A body near MAX_BODY_BYTES: a stack trace's worth of padding Dispatch stores and never shows.
-  if (options.padTo)
-    (payload.data as Record<string, unknown>).padding = 'x'.repeat(Math.max(0, options.padTo - JSON.stringify(payload).length - 20));
-  // Sentry has the issue as its webhook says, whether or not Dispatch takes the webhook.
-  mirrorInSentry(world, kind, payload);
+  const { copyOf } = options;
+  let n: number;
+  let marks: SimEvent['marks'];
+  let payload: Record<string, unknown>;
+  if (copyOf) {
+    // Another integration's copy of a webhook Sentry sent: the same change, the same body, to this source.
+    ({ n, marks } = copyOf);
+    payload = JSON.parse(copyOf.body) as Record<string, unknown>;
+  } else {
+    const incident = kind === 'metric_alert.critical';
+    const own = s.issues.filter((i) => i.incident === incident);
+    const reuse = kind !== 'issue.created' && own.length > 0;
+    const issue = reuse
+      ? own[issuePick % own.length]!
+      : { id: String(1_000_000 + model.nextIssue), token: issueToken(s.guild, slot, model.nextIssue++), incident };
+    if (!reuse) s.issues.push(issue);
+    n = model.nextEvent++;
+    marks = { event: eventToken(s.guild, slot, n), issue: issue.token, issueId: issue.id, level: LEVELS[level]! };
+    const drawn = payloadOf(kind, marks, namedRoute === undefined ? undefined : ruleSettings(namedRoute, marks));
+    payload = options.assignment ? assignedTo(drawn, options.assignment) : drawn;
+    // A body near MAX_BODY_BYTES: a stack trace's worth of padding Dispatch stores and never shows.
+    if (options.padTo)
+      (payload.data as Record<string, unknown>).padding = 'x'.repeat(Math.max(0, options.padTo - JSON.stringify(payload).length - 20));
+    // Sentry has the issue as its webhook says, whether or not Dispatch takes the webhook.
+    mirrorInSentry(world, kind, payload);
+  }
   const request = sentryRequest(kind.split('.')[0]!, payload, s.secret, Math.floor(world.clock.now() / 1000));
   // What the webhook looks up when it arrives (the source, its routes and their filters), before anything `between` changes.
   const acceptedWhenLookedUp = !s.deleted && s.enabled;
@@ -266,6 +282,8 @@ interface SendOptions {
   padTo?: number;
   /** To the instance with the spool (on Postgres there are two: see World.webhookUrl), not whichever is next. */
   toSpooling?: boolean;
+  /** The same webhook as this event's, as another integration of the organization receives it (its body, its marks). */
+  copyOf?: SimEvent;
 }
 
 /** Sends a signed webhook; with `between`, its body in two halves around it. */
@@ -335,6 +353,7 @@ async function memberChange(world: World, s: SimSource, route: SimRoute, change:
       // Into cards: what the feed's quiet hours held goes out now, as cards.
       if (layout === 'card') route.releasedAt.push(now);
       route.layout = layout;
+      route.reformed.push(snowflake());
       if (layout === 'card') route.everCard = true;
       return void (await world.worker.tidy());
     }
@@ -436,6 +455,8 @@ class DaysOff extends Step {
     await toggle(false);
     for (let day = 0; day < this.days; day++) expect(await world.sleep(86_400_000), 'quiet after a day off').toBe(true);
     await toggle(true);
+    // A look a second after it is back, a minute before its next digest falls due: the one due while it was off is not made now.
+    expect(await world.advance(1_000), 'quiet a second after it is back').toBe(true);
     expect(await world.sleep(86_400_000), 'quiet after a day back').toBe(true);
   }
   toString() {
@@ -576,6 +597,11 @@ export class Flood extends Step {
      */
     readonly everywhere: boolean,
     readonly pick: number,
+    /**
+     * Events of another slot's source (`beside` slots on) sent first, so that they wait beside the
+     * flood: in the same channel (a source sharing it) or, with Discord failing everywhere, anywhere.
+     */
+    readonly beside: { slot: number; count: number },
   ) {
     super();
   }
@@ -587,12 +613,17 @@ export class Flood extends Step {
     const channelId = this.everywhere ? undefined : channelOf(routes[this.pick % routes.length]!);
     world.discord.inject(Array(this.failures).fill({ status: 503, body: { message: 'Service Unavailable', code: 0 } }), channelId);
     model.faults += 1;
+    const other = (this.slot + this.beside.slot) % SLOTS;
+    if (source(model, other))
+      for (let i = 0; i < this.beside.count; i++)
+        await postEvent(model, world, other, i % 2 ? 'comment.created' : 'issue.created', i, (i + 1) % 3);
     await Promise.all(Array.from({ length: this.count }, (_, i) => postEvent(model, world, this.slot, 'issue.created', 0, i % 3)));
     releaseBeforeLongWait(model, 25_000);
     expect(await world.advance(25_000), 'the engine went quiet during the flood').toBe(true);
   }
   toString() {
-    return `Flood(slot ${this.slot}, ${this.count} events, ${this.failures} failures ${this.everywhere ? 'everywhere' : `in route ${this.pick}'s channel`})`;
+    const beside = this.beside.count > 0 ? `, ${this.beside.count} of slot ${(this.slot + this.beside.slot) % SLOTS} first` : '';
+    return `Flood(slot ${this.slot}, ${this.count} events, ${this.failures} failures ${this.everywhere ? 'everywhere' : `in route ${this.pick}'s channel`}${beside})`;
   }
 }
 
@@ -678,6 +709,7 @@ class EditRoute extends Step {
     if (channelId !== undefined && channelId !== channelOf(route)) moveTo(route, channelId);
     if (changes.filter) route.filter = changes.filter;
     if (changes.layout === 'card' && route.layout === 'feed') route.releasedAt.push(world.clock.now());
+    if (changes.layout && changes.layout !== route.layout) route.reformed.push(snowflake());
     if (changes.layout) route.layout = changes.layout;
     if (route.layout === 'card') route.everCard = true;
     // As the command does: a layout change lets go of what quiet hours held.
@@ -994,6 +1026,10 @@ class Tick extends Step {
   async act(model: Model, world: World) {
     releaseBeforeLongWait(model, this.ms);
     expect(await world.advance(this.ms), `the engine went quiet while the clock moved ${this.ms} ms`).toBe(true);
+    // Discord healthy: what is due goes within a pass or two, kicked or not (the worker looks every SAFETY_PASS_MS by itself;
+    // a source enabled, a wait that ended, a command that forgot to wake it).
+    if (this.ms >= STALE_AFTER_MS + SAFETY_PASS_MS && model.faults === 0 && model.gates.length === 0)
+      await checkNothingStale(world, STALE_AFTER_MS);
   }
   toString() {
     return `Tick(${this.ms} ms)`;
@@ -1116,6 +1152,83 @@ class Assign extends Step {
 }
 
 /**
+ * Sentry's webhook for one change as each integration of the organization gets it: an assignment in
+ * Sentry, sent to a slot's source and, the same body, to the other source of its server (their
+ * copies arrive within seconds). A member connected there is told once (dm_sent), whichever copy
+ * goes first; a copy that cannot go (its source disabled, deleted) leaves the DM to the other.
+ */
+class TwinAssign extends Step {
+  constructor(
+    readonly slot: number,
+    readonly issuePick: number,
+    readonly to: string,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return !!source(model, this.slot) && !!source(model, this.slot ^ 1);
+  }
+  async act(model: Model, world: World) {
+    const first = model.events.length;
+    const assignment = { to: this.to, by: '799' };
+    await postEvent(model, world, this.slot, 'issue.assigned', this.issuePick, 1, undefined, { assignment });
+    const original = model.events[first];
+    if (original) await postEvent(model, world, this.slot ^ 1, 'issue.assigned', 0, 1, undefined, { assignment, copyOf: original });
+  }
+  toString() {
+    return `TwinAssign(slot ${this.slot} and ${this.slot ^ 1}, issue ${this.issuePick}, to Sentry user ${this.to})`;
+  }
+}
+
+/**
+ * Discord fails a route's channel a few times (a 5xx, or a 5xx after it posted the message), so a
+ * webhook's send there fails and waits to go again under its nonce; while it waits, a member moves
+ * the route, disables its source, removes the route, changes its layout or restarts Dispatch; then
+ * the clock moves across the retries (the channel still failing for some of them).
+ */
+class RetryThenChange extends Step {
+  constructor(
+    readonly slot: number,
+    readonly pick: number,
+    readonly fault: '5xx' | 'posted-then-5xx',
+    readonly failures: number,
+    readonly change: Extract<MemberChange, 'move' | 'disable' | 'remove' | 'layout' | 'restart'>,
+    readonly kind: EventKind,
+    /** A comment on the same issue arrives with it: the two gather into one batch (one message of two embeds on a feed route). */
+    readonly withComment: boolean,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot) && model.sources[this.slot]!.enabled;
+  }
+  async act(model: Model, world: World) {
+    const s = model.sources[this.slot]!;
+    const routes = liveRoutes(s);
+    const route = routes[this.pick % routes.length]!;
+    const failure =
+      this.fault === '5xx' ? { status: 500, body: { message: 'Internal Server Error', code: 0 } } : { status: 500, postThenFail: 500 };
+    world.discord.inject(Array(this.failures).fill(failure), channelOf(route));
+    model.faults += 1;
+    const issues = () => s.issues.filter((i) => !i.incident).length;
+    const before = issues();
+    const sent = postEvent(model, world, this.slot, this.kind, this.pick, 1);
+    // The issue the first is about (postEvent picks or makes it before its first await): a new one is the last.
+    const sameIssue = issues() > before ? issues() - 1 : this.pick;
+    await Promise.all([sent, this.withComment ? postEvent(model, world, this.slot, 'comment.created', sameIssue, 1) : undefined]);
+    // Past the batch's linger: its first send failed, and it waits for its retry.
+    expect(await world.advance(1_200), 'quiet while the send waits for its retry').toBe(true);
+    await memberChange(world, s, route, this.change);
+    world.worker.kick();
+    expect(await world.advance(6_000), 'quiet after the retries').toBe(true);
+  }
+  toString() {
+    const comment = this.withComment ? ' with a comment on its issue' : '';
+    return `RetryThenChange(slot ${this.slot}, route ${this.pick}, ${this.kind}${comment}, ${this.failures} × ${this.fault}, then ${this.change})`;
+  }
+}
+
+/**
  * A member clicks a card (the triage carried out as the command handler does it): as themselves
  * when connected in the card's server (the PUT carries their personal token), else through the
  * integration. Assign to me needs a connection; without one the member resolves.
@@ -1172,6 +1285,148 @@ class PersonalClick extends Step {
   }
 }
 
+/**
+ * A channel is put on hold (Discord refuses for want of a permission); the permission is given
+ * back (the server's change makes the hold's probe due at once) just as Discord starts failing
+ * everywhere and a burst arrives: the probe waits for the outage's pace, and the engine does not
+ * spin at one instant while sends are in flight.
+ */
+class HeldThroughOutage extends Step {
+  constructor(
+    readonly slot: number,
+    readonly pick: number,
+    readonly count: number,
+    readonly failures: number,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot) && model.sources[this.slot]!.enabled && model.gates.length === 0;
+  }
+  async act(model: Model, world: World) {
+    const s = model.sources[this.slot]!;
+    const routes = liveRoutes(s);
+    const channelId = channelOf(routes[this.pick % routes.length]!);
+    world.discord.updateChannel(channelId, PERMISSIONS.SendMessages | PERMISSIONS.EmbedLinks);
+    model.faults += 1;
+    await postEvent(model, world, this.slot, 'issue.created', 0, 1);
+    expect(await world.advance(1_000), 'quiet with the channel held').toBe(true);
+    world.discord.updateChannel(channelId, undefined);
+    await world.worker.serverChanged(asGuildId(world.guilds[s.guild]!.id));
+    world.discord.inject(Array(this.failures).fill({ status: 503, body: { message: 'Service Unavailable', code: 0 } }));
+    await Promise.all(Array.from({ length: this.count }, (_, i) => postEvent(model, world, this.slot, 'issue.created', 0, i % 3)));
+    releaseBeforeLongWait(model, 25_000);
+    expect(await world.advance(25_000), 'the engine went quiet through the outage').toBe(true);
+  }
+  toString() {
+    return `HeldThroughOutage(slot ${this.slot}, route ${this.pick}, ${this.count} events, ${this.failures} failures everywhere)`;
+  }
+}
+
+/**
+ * A burst arrives and, while it gathers into one message, its source is disabled; the source is
+ * enabled again later, in the database (no command, so nothing kicks the worker): with Discord
+ * healthy, what waited goes within the worker's own periodic passes, woken by nothing else.
+ */
+class OffAndOn extends Step {
+  constructor(
+    readonly slot: number,
+    readonly count: number,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot) && model.sources[this.slot]!.enabled && model.gates.length === 0 && model.faults === 0;
+  }
+  async act(model: Model, world: World) {
+    const s = model.sources[this.slot]!;
+    const toggle = async (enabled: boolean) => {
+      const real = (await findSourceById(world.db, asGuildId(world.guilds[s.guild]!.id), s.id))!;
+      await setSourceEnabled(world.db, real, enabled, world.clock.now());
+      toggled(s, enabled, world.clock.now());
+    };
+    // Several at once: past the first, they wait for one another (the batch linger) on a clock that stands still.
+    await Promise.all(Array.from({ length: this.count }, (_, i) => postEvent(model, world, this.slot, 'issue.created', i, i % 3)));
+    expect(await world.quiet(), 'quiet with the burst gathering').toBe(true);
+    await toggle(false);
+    expect(await world.advance(5_000), 'quiet with the source off').toBe(true);
+    await toggle(true);
+    expect(await world.advance(STALE_AFTER_MS + SAFETY_PASS_MS), 'quiet after the source is back').toBe(true);
+    await checkNothingStale(world, STALE_AFTER_MS);
+  }
+  toString() {
+    return `OffAndOn(slot ${this.slot}, ${this.count} events)`;
+  }
+}
+
+/** The lines a card's history has (its text and time), as stored. */
+async function cardLines(world: World, routeId: Route['id'], issueId: string): Promise<{ lines: string[]; state?: CardState }> {
+  const card = await findCardByKey(world.db, routeId, issueCardKey(issueId));
+  if (!card) return { lines: [] };
+  const state = JSON.parse(card.state) as CardState;
+  return { lines: state.history.map((h) => `${h.at} ${h.text}`), state };
+}
+
+/**
+ * A member assigns an issue to a Sentry user from its card (through the integration). Before
+ * Sentry's webhook for that click comes back, someone in Sentry assigns it to another user, and
+ * that webhook arrives first. The click's echo adds no line to the card; the other assignment adds
+ * its own, though both name an assignee of the same kind (an echo is recognized by who it names).
+ */
+class ClickThenEcho extends Step {
+  constructor(
+    readonly slot: number,
+    readonly issuePick: number,
+    readonly clicked: string,
+    readonly other: string,
+  ) {
+    super();
+  }
+  check(model: Readonly<Model>) {
+    return usable(model, this.slot) && model.sources[this.slot]!.enabled && model.gates.length === 0 && model.faults === 0;
+  }
+  async act(model: Model, world: World) {
+    const s = model.sources[this.slot]!;
+    const route = liveRoutes(s).find((r) => r.layout === 'card');
+    const issues = s.issues.filter((i) => !i.incident);
+    if (!route || issues.length === 0) return;
+    const issue = issues[this.issuePick % issues.length]!;
+    if (!(await findCardByKey(world.db, route.id, issueCardKey(issue.id)))) return;
+    const guildId = asGuildId(world.guilds[s.guild]!.id);
+    const realSource = (await findSourceById(world.db, guildId, s.id))!;
+    const realRoute = (await routesOf(world.db, s.id)).find((r) => r.id === route.id)!;
+    const outcome = await carryOut(world.triage, {
+      route: realRoute,
+      source: realSource,
+      issueId: issue.id,
+      org: 'example-org',
+      member: { guildId, userId: asUserId(model.people.find((p) => p.guild === s.guild)?.userId ?? '1'), name: 'sim' },
+      change: { kind: 'assign-to', actor: `user:${this.clicked}` },
+      integration: sentryApiOf(realSource, world.triage.secrets, world.triage.sentryUrls)!,
+      onCard: true,
+    });
+    expect(outcome.done, `the click ${this} was carried out`).toBe(true);
+    expect(await world.advance(3_000), 'quiet after the click').toBe(true);
+    const before = await cardLines(world, route.id, issue.id);
+    // The click reached the card (it waits for its echo): otherwise there is nothing to tell apart.
+    if (!before.state?.echoes?.some((e) => e.assignee?.id === this.clicked)) return;
+    await postEvent(model, world, this.slot, 'issue.assigned', this.issuePick, 1, undefined, {
+      assignment: { to: this.other, by: '799' },
+    });
+    await postEvent(model, world, this.slot, 'issue.assigned', this.issuePick, 1, undefined, {
+      assignment: { to: this.clicked, by: this.clicked },
+    });
+    expect(await world.advance(3_000), 'quiet after both webhooks').toBe(true);
+    const after = await cardLines(world, route.id, issue.id);
+    const added = after.lines.filter((line) => !before.lines.includes(line)).map((line) => line.slice(line.indexOf(' ') + 1));
+    expect(added, `the lines ${this} added to the card`).toContain(`Assigned to Sentry user ${this.other}`);
+    expect(added, `the lines ${this} added to the card`).not.toContain(`Assigned to Sentry user ${this.clicked}`);
+  }
+  toString() {
+    return `ClickThenEcho(slot ${this.slot}, issue ${this.issuePick}, clicked user ${this.clicked}, then user ${this.other} in Sentry first)`;
+  }
+}
+
 /** A member's DMs close (Discord will answer 50007): what waits for them may be dropped, and none is written after the refusal. */
 class CloseDms extends Step {
   constructor(readonly person: number) {
@@ -1214,9 +1469,18 @@ export const commandArbitraries: fc.Arbitrary<Cmd>[] = [
       .map(([s, kind, target, pick]) => new RuleAlert(s, kind, target, pick)),
   ),
   fc.tuple(slot, fc.integer({ min: 3, max: 16 })).map(([s, n]) => new Burst(s, n)),
-  fc
-    .tuple(slot, fc.integer({ min: 8, max: 24 }), fc.integer({ min: 3, max: 8 }), fc.boolean(), fc.nat(3))
-    .map(([s, n, f, everywhere, pick]) => new Flood(s, n, f, everywhere, pick)),
+  ...Array.from({ length: 2 }, () =>
+    fc
+      .tuple(
+        slot,
+        fc.integer({ min: 8, max: 24 }),
+        fc.integer({ min: 3, max: 8 }),
+        fc.boolean(),
+        fc.nat(3),
+        fc.record({ slot: fc.integer({ min: 1, max: SLOTS - 1 }), count: fc.integer({ min: 0, max: 4 }) }),
+      )
+      .map(([s, n, f, everywhere, pick, beside]) => new Flood(s, n, f, everywhere, pick, beside)),
+  ),
   fc.nat(50).map((pick) => new Duplicate(pick)),
   ...Array.from({ length: 2 }, () =>
     fc
@@ -1304,4 +1568,29 @@ export const commandArbitraries: fc.Arbitrary<Cmd>[] = [
       .map(([s, pick, who, action]) => new PersonalClick(s, pick, who, action)),
   ),
   fc.nat(2).map((p) => new CloseDms(p)),
+  fc.tuple(slot, fc.integer({ min: 3, max: 8 })).map(([s, n]) => new OffAndOn(s, n)),
+  fc
+    .tuple(slot, fc.nat(3), fc.integer({ min: 4, max: 12 }), fc.integer({ min: 2, max: 6 }))
+    .map(([s, pick, n, f]) => new HeldThroughOutage(s, pick, n, f)),
+  ...Array.from({ length: 2 }, () =>
+    fc
+      .tuple(slot, fc.nat(5), fc.constantFrom(['701', '702'], ['702', '701'], ['701', '703']))
+      .map(([s, pick, [clicked, other]]) => new ClickThenEcho(s, pick, clicked!, other!)),
+  ),
+  ...Array.from({ length: 2 }, () =>
+    fc.tuple(slot, fc.nat(5), fc.constantFrom('701', '701', '702')).map(([s, pick, to]) => new TwinAssign(s, pick, to)),
+  ),
+  ...Array.from({ length: 2 }, () =>
+    fc
+      .tuple(
+        slot,
+        fc.nat(3),
+        fc.constantFrom<RetryThenChange['fault']>('5xx', 'posted-then-5xx'),
+        fc.integer({ min: 1, max: 4 }),
+        fc.constantFrom<RetryThenChange['change']>('move', 'move', 'disable', 'disable', 'remove', 'layout', 'layout', 'restart'),
+        fc.constantFrom<EventKind>('issue.created', 'comment.created', 'error.created', 'issue.assigned'),
+        fc.boolean(),
+      )
+      .map(([s, pick, fault, failures, change, kind, comment]) => new RetryThenChange(s, pick, fault, failures, change, kind, comment)),
+  ),
 ];

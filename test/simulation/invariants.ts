@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { MISSING_ROUTE_LINE } from '../../src/routing/select-routes.js';
 import { QUIET_MAX } from '../../src/schedule/digest.js';
 import type { PostedMessage } from '../support/fake-discord.js';
-import { liveRoutes, type Model, type SimRoute } from './model.js';
+import { liveRoutes, type Model, type SimEvent, type SimRoute } from './model.js';
 import { drift } from '../../src/cards/sync.js';
 import type { CardState } from '../../src/cards/state.js';
 import { CARD_SYNC_WINDOW_MS, type Costs, type World } from './world.js';
@@ -64,13 +64,14 @@ export function checkNoDoublePosts(model: Model, world: World): void {
       }
     }
   }
-  const eventOf = new Map(model.events.map((e) => [e.marks.event, e]));
+  // Copies of one webhook to two sources (TwinAssign) share their token: each copy's routes may show it.
+  const copiesOf = new Map<string, SimEvent[]>();
+  for (const e of model.events) copiesOf.set(e.marks.event, [...(copiesOf.get(e.marks.event) ?? []), e]);
   for (const [key, count] of seen) {
     const [channelId, token] = key.split(':') as [string, string];
-    const event = eventOf.get(token);
-    const routes = event
-      ? model.sources[event.slot]!.routes.filter((r) => event.takes.includes(r.id) && r.channels.includes(channelId))
-      : [];
+    const routes = (copiesOf.get(token) ?? []).flatMap((event) =>
+      model.sources[event.slot]!.routes.filter((r) => event.takes.includes(r.id) && r.channels.includes(channelId)),
+    );
     expect(count, `${key} posted ${count} times in one channel, by ${routes.length} routes`).toBeLessThanOrEqual(
       Math.max(1, routes.length),
     );
@@ -117,6 +118,8 @@ export async function checkAfterStep(model: Model, world: World, before: Costs, 
   checkServersApart(world);
   checkNoDoublePosts(model, world);
   checkDirectMessages(model, world);
+  // No event held outside its route's quiet hours, after any step (not only at the end: what the housekeeping lets go later was held meanwhile).
+  checkNothingHeldPastQuietHours(model, world, await heldDeliveries(world), step);
   expect(world.costs.requests - before.requests, `Discord requests during ${step}`).toBeLessThanOrEqual(
     REQUESTS_PER_STEP + 4 * model.events.length,
   );
@@ -134,6 +137,14 @@ interface DeliveryRow {
   event_id: string;
   source_id: number;
   enabled: unknown;
+}
+
+/** The deliveries quiet hours hold (of live routes of live sources). */
+async function heldDeliveries(world: World): Promise<DeliveryRow[]> {
+  return world.db.all<DeliveryRow>(sql`
+    select d.seq, d.route_id, d.channel_id, d.status, d.message_id, e.id as event_id, e.source_id, s.enabled
+    from deliveries d join events e on e.seq = d.event_seq join sources s on s.id = e.source_id join routes r on r.id = d.route_id
+    where d.status = 'quiet' and s.deleted_at is null and r.removed_at is null and r.kind = 'channel' order by d.seq`);
 }
 
 async function deliveries(world: World): Promise<DeliveryRow[]> {
@@ -210,7 +221,7 @@ export async function checkAtQuiescence(model: Model, world: World): Promise<voi
   checkMisroutedLines(model, world);
   checkFeedCounts(model, world, rows);
   checkSummaries(world, rows);
-  checkOneCardPerIssue(world);
+  checkOneCardPerIssue(model, world);
   checkOrder(model, world);
   const dropped = await world.db.all<{ id: number; events_dropped: number }>(sql`select id, events_dropped from sources`);
   for (const source of model.sources.filter((s) => !s.deleted)) {
@@ -244,27 +255,35 @@ const inWindow = (minute: number, quiet: { from: number; to: number }) =>
  * has had its turn), nothing of an enabled source is still held. Only a route that is in quiet
  * hours now, or a disabled source (its digests wait for it), keeps held events.
  */
-function checkNothingHeldPastQuietHours(model: Model, world: World, rows: DeliveryRow[]): void {
+function checkNothingHeldPastQuietHours(model: Model, world: World, rows: DeliveryRow[], step = 'the end'): void {
   const routes = new Map(model.sources.flatMap((s) => s.routes.map((r) => [Number(r.id), { route: r, source: s }] as const)));
   for (const row of rows.filter((r) => r.status === 'quiet')) {
     const owner = routes.get(Number(row.route_id));
     if (!owner || !owner.source.enabled) continue;
+    // Enabled this very instant: the digest of quiet hours that ended while it was off is made at the next look (the clock's next move).
+    if (owner.source.disabledSpans.some((span) => span.until === world.clock.now())) continue;
     const quietNow = owner.route.quiet !== undefined && inWindow(minuteOf(world.clock.now()), owner.route.quiet);
-    expect(quietNow, `delivery ${row.seq} still held on route ${row.route_id}, past its quiet hours`).toBe(true);
+    expect(quietNow, `delivery ${row.seq} still held on route ${row.route_id}, past its quiet hours (after ${step})`).toBe(true);
   }
 }
 
 /** No digest is made for a route while its source is disabled (issue 28 item 7: a week off piled up seven, posted at once). */
 async function checkNoDigestWhileDisabled(model: Model, world: World): Promise<void> {
-  const made = await world.db.all<{ route_id: number; created_at: number; kind: string }>(
-    sql`select route_id, created_at, kind from digests`,
+  const made = await world.db.all<{ route_id: number; created_at: number; kind: string; period_end: number }>(
+    sql`select route_id, created_at, kind, period_end from digests`,
   );
+  const within = (at: number) => (span: { from: number; until?: number }) =>
+    span.from < at && (span.until === undefined || at < span.until);
   for (const digest of made) {
     const source = model.sources.find((s) => s.routes.some((r) => Number(r.id) === Number(digest.route_id)));
-    const off = source?.disabledSpans.find(
-      (span) => span.from < Number(digest.created_at) && (span.until === undefined || Number(digest.created_at) < span.until),
-    );
+    const off = source?.disabledSpans.find(within(Number(digest.created_at)));
     expect(off, `a ${digest.kind} digest of route ${digest.route_id} made while its source was disabled`).toBeUndefined();
+    // Nor made afterwards for a day that ended while it was off (its digest restarts from when it was enabled).
+    if (digest.kind === 'scheduled')
+      expect(
+        source?.disabledSpans.find(within(Number(digest.period_end))),
+        `a scheduled digest of route ${digest.route_id} for a period that ended while its source was disabled`,
+      ).toBeUndefined();
   }
 }
 
@@ -310,8 +329,9 @@ function checkFeedCounts(model: Model, world: World, rows: DeliveryRow[]): void 
   const gone = new Set(
     model.events.filter((e) => model.sources[e.slot]!.id !== e.sourceId || model.sources[e.slot]!.deleted).map((e) => e.marks.event),
   );
+  const orphans = orphansOf(model, world);
   const shown = new Map<string, number>();
-  for (const message of channelMessages(world))
+  for (const message of channelMessages(world).filter((m) => !orphans.has(m.id)))
     for (const embed of embedsOf(message).filter(isFeed))
       for (const token of tokensIn(embed)) shown.set(token, (shown.get(token) ?? 0) + 1);
   const recorded = new Map<string, number>();
@@ -335,12 +355,13 @@ function checkFeedCounts(model: Model, world: World, rows: DeliveryRow[]): void 
         if (channels && !channels.has(message.channel_id)) leftBehind.set(token, (leftBehind.get(token) ?? 0) + 1);
       }
   // A removed route's deliveries went with it too: what it had posted is shown without a record.
-  const unrecorded = new Map(
-    model.events.map((e) => [
+  // (Copies of one webhook to two sources, TwinAssign, share their token: each copy's removed routes count.)
+  const unrecorded = new Map<string, number>();
+  for (const e of model.events)
+    unrecorded.set(
       e.marks.event,
-      e.takes.filter((id) => model.sources[e.slot]!.routes.find((r) => r.id === id)?.removed).length,
-    ]),
-  );
+      (unrecorded.get(e.marks.event) ?? 0) + e.takes.filter((id) => model.sources[e.slot]!.routes.find((r) => r.id === id)?.removed).length,
+    );
   for (const [token, count] of shown) {
     if (gone.has(token)) continue;
     const expected = recorded.get(token) ?? 0;
@@ -378,10 +399,16 @@ function digestsIn(world: World, channelId: string): string[] {
     .map((m) => JSON.stringify(m.embeds));
 }
 
-/** A summary counts exactly the deliveries collapsed into it. */
+/** A summary counts exactly the deliveries collapsed into it, all of one route (its flooding route's own, never another's waiting beside them). */
 function checkSummaries(world: World, rows: DeliveryRow[]): void {
   const collapsed = new Map<string, number>();
-  for (const row of rows) if (row.status === 'collapsed') collapsed.set(row.message_id!, (collapsed.get(row.message_id!) ?? 0) + 1);
+  const routesOf = new Map<string, Set<number>>();
+  for (const row of rows) {
+    if (row.status !== 'collapsed') continue;
+    collapsed.set(row.message_id!, (collapsed.get(row.message_id!) ?? 0) + 1);
+    routesOf.set(row.message_id!, (routesOf.get(row.message_id!) ?? new Set()).add(Number(row.route_id)));
+  }
+  for (const [messageId, routes] of routesOf) expect([...routes], `summary ${messageId} counts the events of one route`).toHaveLength(1);
   for (const [messageId, count] of collapsed) {
     const message = world.discord.message(messageId);
     expect(message, `summary message ${messageId}`).toBeDefined();
@@ -392,17 +419,47 @@ function checkSummaries(world: World, rows: DeliveryRow[]): void {
   }
 }
 
-/** At most one visible card per issue in a channel (an old one moved down is a pointer, not a card). */
-function checkOneCardPerIssue(world: World): void {
+/**
+ * Messages Discord posted without the bot ever hearing of them (it answered 5xx, or never), in a
+ * channel a route left afterwards or whose route changed layout afterwards: the send went again
+ * where its route went, or in its new layout (issue 28 item 10: a waiting batch follows its
+ * route), and Dispatch cannot know the first copy exists, even if the route comes back.
+ */
+function orphansOf(model: Model, world: World): Set<string> {
+  const routes = model.sources.flatMap((s) => s.routes);
+  const left = routes.flatMap((r) =>
+    r.history.slice(0, -1).map((h, i) => ({ channel: h.channel, until: BigInt(r.history[i + 1]!.since) })),
+  );
+  const reformed = routes.flatMap((r) => r.reformed.flatMap((at) => r.channels.map((channel) => ({ channel, until: BigInt(at) }))));
+  return new Set(
+    [...world.discord.unanswered].filter((id) => {
+      const message = world.discord.message(id);
+      return message && [...left, ...reformed].some((l) => l.channel === message.channel_id && BigInt(id) < l.until);
+    }),
+  );
+}
+
+/**
+ * At most one visible card per issue in a channel (an old one moved down is a pointer, not a card),
+ * per source that received webhooks about it: two sources' card routes (TwinAssign sends one
+ * change to both) may share a channel, each route with its card. (A batch formed as a feed message
+ * and sent again as new cards once its route became a card route made one card per event of the
+ * issue: seeds 1347390520 path 22, 1350430936 path 74.) Not counted: a copy left behind (see `orphansOf`).
+ */
+function checkOneCardPerIssue(model: Model, world: World): void {
+  const sources = new Map<string, Set<string>>();
+  for (const e of model.events) sources.set(e.marks.issue, (sources.get(e.marks.issue) ?? new Set()).add(`${e.slot}:${e.sourceId}`));
+  const orphans = orphansOf(model, world);
   const cards = new Map<string, number>();
-  for (const message of channelMessages(world))
+  for (const message of channelMessages(world).filter((m) => !orphans.has(m.id)))
     for (const embed of embedsOf(message).filter(isCard)) {
       const issue = /G\dS\d+I\d+/.exec(JSON.stringify([embed.title, embed.author]))?.[0];
       if (!issue) continue;
       const key = `${message.channel_id}:${issue}`;
       cards.set(key, (cards.get(key) ?? 0) + 1);
     }
-  for (const [key, count] of cards) expect(count, `cards of ${key}`).toBe(1);
+  for (const [key, count] of cards)
+    expect(count, `cards of ${key}`).toBeLessThanOrEqual(Math.max(1, sources.get(key.split(':')[1]!)?.size ?? 1));
 }
 
 /**
@@ -431,12 +488,16 @@ function checkOrder(model: Model, world: World): void {
 
 /** With Discord healthy and the clock moved on, no channel sits on work that is due. */
 export async function checkNothingStale(world: World, olderThanMs: number): Promise<void> {
+  const now = world.clock.now();
+  // A channel where an earlier delivery waits out its retry keeps its order: what is behind it waits too.
   const stale = await world.db.all<{ seq: number; channel_id: string }>(sql`
     select d.seq, r.channel_id from deliveries d join events e on e.seq = d.event_seq join sources s on s.id = e.source_id
       join routes r on r.id = d.route_id
     where d.status = 'pending' and s.enabled = ${true} and s.deleted_at is null and r.removed_at is null
       and r.channel_id not in (select channel_id from holds)
-      and d.next_attempt_at <= ${world.clock.now() - olderThanMs}`);
+      and d.next_attempt_at <= ${now - olderThanMs}
+      and not exists (select 1 from deliveries o join routes ro on ro.id = o.route_id
+        where ro.channel_id = r.channel_id and o.status = 'pending' and o.next_attempt_at > ${now})`);
   expect(stale, 'deliveries due for a while in a healthy channel').toEqual([]);
 }
 

@@ -34,6 +34,8 @@ export interface SimRoute {
   quiet?: { from: number; to: number };
   /** When what its quiet hours held was let go (quiet hours turned off, or the route turned into cards): it then went out as usual. */
   releasedAt: number[];
+  /** A snowflake issued at each change of its layout (what waits for a retry is sent again in the new one). */
+  reformed: string[];
 }
 
 export interface SimSource {

@@ -128,6 +128,18 @@ async function story(commands: Iterable<fc.AsyncCommand<Model, World>>): Promise
           m.nonce,
           [...JSON.stringify([m.content, m.embeds]).matchAll(/G\dS\d+[EI]\d+/g)].map((x) => x[0]).join(' '),
         );
+      for (const m of world.discord.messages)
+        console.log(
+          'embeds',
+          m.id,
+          JSON.stringify(
+            (m.embeds as { title?: string; footer?: { text?: string }; description?: string }[]).map((e) => [
+              e.title,
+              e.footer?.text,
+              (e.description ?? '').slice(0, 80),
+            ]),
+          ),
+        );
     }
     throw error;
   } finally {

@@ -43,6 +43,8 @@ export const SENTRY_TOKEN = 'sntrys_sim-token';
 const EPOCH = Date.UTC(2026, 0, 5, 9, 0, 0);
 /** How long, in wall time, the engine may take to go quiet after a step before the step is called a hot loop. */
 const QUIET_WITHIN_MS = 3000;
+/** Timers fired at one instant of the simulated clock past which `advance` calls it a loop (a pass, a probe, housekeeping: a few). */
+const SAME_INSTANT_TIMERS = 200;
 
 export interface WorldOptions {
   dialect: 'sqlite' | 'postgres';
@@ -434,8 +436,14 @@ export class World {
   async advance(ms: number): Promise<boolean> {
     const until = this.clock.now() + ms;
     let quiet = await this.quiet();
+    let instant = { at: this.clock.now(), timers: 0 };
     for (;;) {
-      while (this.clock.step(until)) quiet = (await this.quiet()) && quiet;
+      while (this.clock.step(until)) {
+        quiet = (await this.quiet()) && quiet;
+        // A loop on the clock: timers that keep setting timers due at once (a plan asking to be planned again now, forever).
+        instant = instant.at === this.clock.now() ? { ...instant, timers: instant.timers + 1 } : { at: this.clock.now(), timers: 1 };
+        if (instant.timers > SAME_INSTANT_TIMERS) return false;
+      }
       // Quiet hours that ended on the way are summed up (by whichever instance claims each), and the digests delivered like any event.
       if ((await this.tickDigests()) === 0) return quiet;
       quiet = (await this.quiet()) && quiet;

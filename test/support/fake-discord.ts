@@ -757,7 +757,10 @@ export class FakeDiscord {
     const invalid = invalidMessage(body);
     if (invalid) return json(400, invalidFormBody(invalid));
     const earlier = this.byNonce(channelId, body);
-    if (earlier) return json(200, messageFrom(earlier.id, channelId, earlier));
+    if (earlier) {
+      this.unanswered.delete(earlier.id); // the bot hears of it after all
+      return json(200, messageFrom(earlier.id, channelId, earlier));
+    }
     const message = this.storeMessage(channelId, body);
     if (answerAfter) return this.answerLater(answerAfter, () => json(200, messageFrom(message.id, channelId, message)));
     json(200, messageFrom(message.id, channelId, message));

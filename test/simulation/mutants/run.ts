@@ -1,5 +1,5 @@
 /**
- * `npm run test:mutants [-- [--runs N] [--sim-runs N] [--seed S] [--shrink] [--keep] [--no-verify] [--json FILE] [name…]]`
+ * `npm run test:mutants [-- [--runs N] [--jobs N] [--sim-runs N] [--seed S] [--shrink] [--keep] [--no-verify] [--json FILE] [name…]]`
  *
  * Mutation testing of the simulation (issue 34): each patch in this folder puts back a bug this
  * project really had. For each one (or those whose names contain one of the given names), N times
@@ -14,7 +14,8 @@
  *
  * Every patch is checked to apply cleanly before anything runs. The copy skips vitest's global
  * set-up (the build of dist/: the simulation runs the sources) and fast-check's shrinking (a kill
- * is a kill; `--shrink` to get the shortest story, with the replay line). One vitest at a time.
+ * is a kill; `--shrink` to get the shortest story, with the replay line). One vitest at a time, or
+ * `--jobs N` side by side (each with its own copies: on a 2-core machine, 2).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import {
@@ -43,6 +44,8 @@ const RUN_TIMEOUT_MS = 20 * 60_000;
 
 interface Options {
   runs: number;
+  /** Runs side by side. */
+  jobs: number;
   simRuns: number;
   seed?: number;
   shrink: boolean;
@@ -54,7 +57,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { runs: 1, simRuns: 200, shrink: false, keep: false, verify: true, names: [] };
+  const options: Options = { runs: 1, jobs: 1, simRuns: 200, shrink: false, keep: false, verify: true, names: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -63,6 +66,7 @@ function parseArgs(argv: string[]): Options {
       return next;
     };
     if (arg === '--runs') options.runs = Number(value());
+    else if (arg === '--jobs') options.jobs = Number(value());
     else if (arg === '--sim-runs') options.simRuns = Number(value());
     else if (arg === '--seed') options.seed = Number(value());
     else if (arg === '--shrink') options.shrink = true;
@@ -73,6 +77,7 @@ function parseArgs(argv: string[]): Options {
     else options.names.push(arg);
   }
   if (!Number.isInteger(options.runs) || options.runs < 1) throw new Error('--runs takes a positive whole number');
+  if (!Number.isInteger(options.jobs) || options.jobs < 1) throw new Error('--jobs takes a positive whole number');
   return options;
 }
 
@@ -90,7 +95,7 @@ function mutants(names: readonly string[]): Mutant[] {
     .map((f) => {
       const patch = join(HERE, f);
       const text = readFileSync(patch, 'utf8');
-      const about = text.slice(0, Math.max(0, text.indexOf('diff --git'))).trim();
+      const about = text.slice(0, Math.max(0, text.search(/^(diff --git|--- )/m))).trim();
       return { name: basename(f, '.patch'), patch, about: about.split('\n')[0] ?? '' };
     });
   const chosen = names.length === 0 ? all : all.filter((m) => names.some((n) => m.name.includes(n)));
@@ -144,12 +149,14 @@ interface Outcome {
   path?: string;
 }
 
-/** The run under way, stopped and its copy removed when this process is interrupted. */
-let current: { dir: string; stop: () => void } | undefined;
+/** The runs under way, stopped and their copies removed when this process is interrupted. */
+const current = new Set<{ dir: string; stop: () => void }>();
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.on(signal, () => {
-    current?.stop();
-    if (current) rmSync(current.dir, { recursive: true, force: true });
+    for (const run of current) {
+      run.stop();
+      rmSync(run.dir, { recursive: true, force: true });
+    }
     process.exit(130);
   });
 
@@ -180,14 +187,15 @@ function runSimulation(dir: string, mutant: string, seed: number, options: Optio
         // already gone
       }
     };
-    current = { dir, stop };
+    const running = { dir, stop };
+    current.add(running);
     let output = '';
     child.stdout.on('data', (chunk) => (output += String(chunk)));
     child.stderr.on('data', (chunk) => (output += String(chunk)));
     const timer = setTimeout(stop, RUN_TIMEOUT_MS);
     child.on('close', (code) => {
       clearTimeout(timer);
-      current = undefined;
+      current.delete(running);
       if (options.keep) writeFileSync(join(dir, 'mutant-run.log'), output);
       const seconds = Math.round((Date.now() - started) / 100) / 10;
       const failed = /Property failed after (\d+) tests/.exec(output);
@@ -255,13 +263,15 @@ async function main(): Promise<void> {
     `${list.length} mutant(s), ${options.runs} run(s) each, SIM_RUNS=${options.simRuns} on SQLite:\n${list.map((m) => `  ${m.name}: ${m.about}`).join('\n')}\n`,
   );
   const rows: Outcome[] = [];
-  let n = 0;
-  /** A copy without any patch, made at the first kill to verify. */
-  let plain: string | undefined;
-  for (let run = 0; run < options.runs; run++) {
-    for (const mutant of list) {
+  const total = list.length * options.runs;
+  const queue = Array.from({ length: total }, (_, n) => ({ n, mutant: list[n % list.length]! }));
+  let done = 0;
+  /** One job: takes the next run until none is left; a copy without any patch, made at its first kill to verify. */
+  const job = async () => {
+    let plain: string | undefined;
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const { n, mutant } = next;
       const seed = options.seed !== undefined ? options.seed + n : (Date.now() + n * 7919) % 2 ** 31;
-      n += 1;
       const dir = copyWith(mutant);
       try {
         let outcome = await runSimulation(dir, mutant.name, seed, options);
@@ -280,17 +290,17 @@ async function main(): Promise<void> {
             : outcome.result === 'error'
               ? outcome.why
               : '';
-        console.log(
-          `[${n}/${list.length * options.runs}] ${mutant.name} ${outcome.result} in ${outcome.seconds} s (seed ${seed}) ${detail}`,
-        );
+        console.log(`[${++done}/${total}] ${mutant.name} ${outcome.result} in ${outcome.seconds} s (seed ${seed}) ${detail}`);
         if (outcome.replay) console.log(`    replay: (cd to a copy with the patch applied) ${outcome.replay} SIM_RUNS=${options.simRuns}`);
       } finally {
         if (options.keep) console.log(`    kept ${dir}`);
         else rmSync(dir, { recursive: true, force: true });
       }
     }
-  }
-  if (plain) rmSync(plain, { recursive: true, force: true });
+    if (plain) rmSync(plain, { recursive: true, force: true });
+  };
+  await Promise.all(Array.from({ length: Math.min(options.jobs, total) }, job));
+  rows.sort((a, b) => list.findIndex((m) => m.name === a.mutant) - list.findIndex((m) => m.name === b.mutant));
   console.log(`\n${table(rows)}`);
   console.log(summary(rows, list));
   const bad = rows.filter((r) => r.result !== 'killed');
