@@ -15,6 +15,7 @@ import { letIngestIn } from './clock.js';
 import { acceptedAlertRole, sendPlan, silentSend, withPing, type SendPlan } from './plan.js';
 import { partsThatFit } from './policy.js';
 import { newNonce } from './sender.js';
+import { eventFacts } from '../sentry/facts.js';
 
 /** A delivery's payload, as the card state folds it (an unreadable one folds as empty). */
 export const payloadOf = (job: Job): unknown => {
@@ -57,7 +58,10 @@ export async function planNewCards(db: Database, channelId: ChannelId, jobs: Job
     drafts.push(await draftNewCard(db, group, routes.get(group[0]!.routeId), true));
   }
   const count = batchId ? groups.length : partsThatFit(drafts.map((d) => d.part));
-  const batch = groups.slice(0, count).flat();
+  const taken = groups.slice(0, count);
+  // Each card's first event, in the order of the parts (the recorder pairs part i with batch[i]: a
+  // template's failure is its event's), then their other events.
+  const batch = [...taken.map((group) => group[0]!), ...taken.flatMap((group) => group.slice(1))];
   const shared = count > 1;
   const final = shared ? drafts.slice(0, count) : [await draftNewCard(db, groups[0]!, routes.get(groups[0]![0]!.routeId), false)];
   const plan = sendPlan(
@@ -67,7 +71,10 @@ export async function planNewCards(db: Database, channelId: ChannelId, jobs: Job
     final.map((d) => d.part),
     await silentSend(
       db,
-      final.flatMap(({ jobs: own, part }) => own.map((job) => ({ job, level: part.facts.level }))),
+      // Each event at its own level (a fatal follow-up of a warning still notifies past quiet hours).
+      final.flatMap(({ jobs: own, part }) =>
+        own.map((job, i) => ({ job, level: i === 0 ? part.facts.level : eventFacts(job.eventType, payloadOf(job)).level })),
+      ),
       now,
     ),
   );

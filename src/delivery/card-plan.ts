@@ -1,6 +1,7 @@
 import type { APIEmbed } from 'discord.js';
 import { applyEvent, type CardChange, type CardState } from '../cards/state.js';
 import { cardsOfKeys } from '../db/cards.js';
+import { reform } from '../db/delivery-state/index.js';
 import type { Database } from '../db/database.js';
 import {
   cardsSendingElsewhere,
@@ -161,12 +162,21 @@ export class CardPlanner {
     return { waitUntil: earliest };
   }
 
-  /** A batch of card events formed earlier (a retry, or a resend after a crash) goes again as it was formed. */
+  /**
+   * A batch of card events formed earlier (a retry, or a resend after a crash) goes again as it was
+   * formed: one card's edit, or new cards. A batch formed as a feed message before its route became
+   * a card route may hold several issues' events with a card made since for one of them: it is
+   * dissolved, and each event goes to its own card.
+   */
   async planBatch(channelId: ChannelId, batch: Job[], now: number): Promise<CardPlan> {
     const head = batch[0]!;
-    const card = (await cardsOfKeys(this.deps.db, [head])).get(cardId(head));
-    if (card) return this.planUpdate(head, card, now, batch);
-    return claimPlan(this.deps.db, await planNewCards(this.deps.db, channelId, batch, now, head.batchId!));
+    const cards = await cardsOfKeys(this.deps.db, batch);
+    const card = cards.get(cardId(head));
+    if (card && batch.every((job) => cardId(job) === cardId(head))) return this.planUpdate(head, card, now, batch);
+    if (!batch.some((job) => cards.has(cardId(job))))
+      return claimPlan(this.deps.db, await planNewCards(this.deps.db, channelId, batch, now, head.batchId!));
+    await reform(this.deps.db, head.batchId!);
+    return { waitUntil: now };
   }
 
   /**

@@ -214,7 +214,11 @@ export class Recorder {
       this.state.transientFailureAt = undefined;
       log.info('Discord answers again: every waiting retry is due now');
       // In bounded steps, not holding this send's channel: a long backlog of retries wakes up behind it.
-      void this.persist(() => wakeRetries(db, at)).then((woken) => log.info({ woken }, 'waiting retries woken'));
+      void this.persist(() => wakeRetries(db, at)).then(
+        (woken) => log.info({ woken }, 'waiting retries woken'),
+        // Stopped mid-walk (the database closes behind it): what it did not wake goes at its own retry time.
+        (error: unknown) => log.warn({ err: error }, 'stopped while waking waiting retries'),
+      );
     }
     const probing = 'probing' in attempt ? attempt.probing : undefined;
     if (probing) {

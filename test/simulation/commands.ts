@@ -1593,4 +1593,8 @@ export const commandArbitraries: fc.Arbitrary<Cmd>[] = [
       )
       .map(([s, pick, fault, failures, change, kind, comment]) => new RetryThenChange(s, pick, fault, failures, change, kind, comment)),
   ),
+  // A new issue and a comment on it gathered into one batch that waits for its retry while its route's layout changes.
+  fc
+    .tuple(slot, fc.nat(3), fc.integer({ min: 2, max: 4 }))
+    .map(([s, pick, failures]) => new RetryThenChange(s, pick, '5xx', failures, 'layout', 'issue.created', true)),
 ];

@@ -12,5 +12,5 @@
 export { DELIVERY_STATES, TRANSITIONS, type DeliveryStatus } from './states.js';
 export { STEP_ROWS } from './common.js';
 export { enqueue, lockSources, type NewDelivery } from './enqueue.js';
-export { claim, delivered, fail, release, sendDifferently, sendLater, toldByAnother } from './send.js';
+export { claim, delivered, fail, reform, release, sendDifferently, sendLater, toldByAnother } from './send.js';
 export { digestQuiet, dropOfRoute, dueNow, failHeldTooLong, releaseQuiet, requeueFailed } from './bulk.js';

@@ -33,6 +33,18 @@ export async function release(db: Database, batchId: BatchId): Promise<void> {
 }
 
 /**
+ * pending or sending → pending, batch dissolved: a batch formed as a feed message, sent again after
+ * its route became a card route, holds events of several issues and one of them has a card by now
+ * (made since the batch was formed): made into one card's edit it would write the other issues into
+ * that card. Each event goes to its own card instead (planned again).
+ */
+export async function reform(db: Database, batchId: BatchId): Promise<void> {
+  await db.run(
+    sql`update deliveries set status = 'pending', batch_id = null, summary = ${false} where batch_id = ${batchId} and ${statusIs('pending', 'sending')}`,
+  );
+}
+
+/**
  * sending → delivered (or collapsed, for a flood summary). Resolves with the deliveries it
  * recorded: another replica that lost the channel mid-send may record the same batch, and only
  * the first counts.

@@ -47,6 +47,12 @@ export const TRANSITIONS = [
   },
   { by: 'release', from: 'sending', to: 'pending', when: 'a claim fell short (the route moved or was removed meanwhile): planned again' },
   {
+    by: 'reform',
+    from: 'pending, sending',
+    to: 'pending',
+    when: 'a batch formed as a feed message, sent again as cards once its route became a card route, has events of several issues and one of them has a card by now: each goes to its own card',
+  },
+  {
     by: 'fail',
     from: 'sending, pending',
     to: 'failed',
