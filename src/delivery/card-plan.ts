@@ -164,19 +164,22 @@ export class CardPlanner {
 
   /**
    * A batch of card events formed earlier (a retry, or a resend after a crash) goes again as it was
-   * formed: one card's edit, or new cards. A batch formed as a feed message before its route became
-   * a card route may hold several issues' events with a card made since for one of them: it is
-   * dissolved, and each event goes to its own card.
+   * formed: one card's edit, or new cards under its nonce. A batch formed as a feed message before
+   * its route became a card route may hold events of issues that have a card by now: those leave
+   * the batch, each for its card's edit, and the rest go as new cards under the batch's nonce (if
+   * Discord posted the feed message, it answers with it: nothing is shown twice).
    */
   async planBatch(channelId: ChannelId, batch: Job[], now: number): Promise<CardPlan> {
+    const { db } = this.deps;
     const head = batch[0]!;
-    const cards = await cardsOfKeys(this.deps.db, batch);
+    const cards = await cardsOfKeys(db, batch);
     const card = cards.get(cardId(head));
     if (card && batch.every((job) => cardId(job) === cardId(head))) return this.planUpdate(head, card, now, batch);
-    if (!batch.some((job) => cards.has(cardId(job))))
-      return claimPlan(this.deps.db, await planNewCards(this.deps.db, channelId, batch, now, head.batchId!));
-    await reform(this.deps.db, head.batchId!);
-    return { waitUntil: now };
+    const edits = batch.filter((job) => cards.has(cardId(job)));
+    await reform(db, seqsOf(edits));
+    const fresh = batch.filter((job) => !cards.has(cardId(job)));
+    if (fresh.length === 0) return { waitUntil: now };
+    return claimPlan(db, await planNewCards(db, channelId, fresh, now, head.batchId!));
   }
 
   /**

@@ -38,17 +38,19 @@ afterEach(async () => {
  * Holds the channel's next send in flight, then fails the one after it (503): what arrives
  * meanwhile gathers behind the first into one batch, whose send fails and waits for its retry.
  */
-async function failTheNextBatch(harness: Harness, channelId: string, first: () => Promise<unknown>, rest: () => Promise<void>) {
+async function failTheNextBatch(
+  harness: Harness,
+  channelId: string,
+  first: () => Promise<unknown>,
+  rest: () => Promise<void>,
+  { posted = false } = {},
+) {
   let open: () => void = () => {};
   const opened = new Promise<void>((resolve) => (open = resolve));
   const before = harness.discord.messageRequests(channelId).length;
-  harness.discord.inject(
-    [
-      { status: 200, answerAfter: opened },
-      { status: 503, body: { message: 'Service Unavailable' } },
-    ],
-    channelId,
-  );
+  // With `posted`, Discord posts the batch and answers 503 anyway: the bot cannot know.
+  const failure = posted ? { status: 503, postThenFail: 503 } : { status: 503, body: { message: 'Service Unavailable' } };
+  harness.discord.inject([{ status: 200, answerAfter: opened }, failure], channelId);
   await first();
   await waitFor(() => harness.discord.messageRequests(channelId).length > before, 5000, 'the held send');
   await rest();
@@ -103,44 +105,54 @@ describe('a feed batch sent again as cards after its route became a card route',
     expect((await sourceRow(h.dispatch.db, one.id)).lastTemplateError).toBeNull();
   }, 30_000);
 
-  it("an issue of the batch already has a card (card → feed → card), another source's issue beside it: each goes to its own card", async () => {
-    const guild = testGuild('Acme');
-    h = await startHarness({ discord: { guilds: [guild] }, env: { BATCH_LINGER: '20ms', RETRY_SCHEDULE: '300ms' } });
-    h.guild = guild;
-    const channel = guild.channels[0]!.id;
-    const one = await h.addSource({ secret: null, channelId: channel, layout: 'card', name: 'one' });
-    const two = await h.addSource({ secret: null, channelId: channel, layout: 'card', name: 'two' });
-    expect((await h.postEvent(one, 'issue', issue('X-1', '777'))).status).toBe(202);
-    await waitFor(() => h!.discord.messagesIn(channel).length === 1, 5000, 'card X');
-    let [r1, r2] = [await updateRoute(h.dispatch.db, one.route, { layout: 'feed' }, Date.now()), two.route];
-    r2 = await updateRoute(h.dispatch.db, r2, { layout: 'feed' }, Date.now());
-    await failTheNextBatch(
-      h,
-      channel,
-      () => h!.postEvent(one, 'issue', issue('FIRST')),
-      async () => {
-        expect((await h!.postEvent(one, 'issue', followUp('X-1', '777'))).status).toBe(202);
-        expect((await h!.postEvent(two, 'issue', issue('OTHER-SOURCE-Y', '888'))).status).toBe(202);
-      },
-    );
-    r1 = await updateRoute(h.dispatch.db, r1, { layout: 'card' }, Date.now());
-    r2 = await updateRoute(h.dispatch.db, r2, { layout: 'card' }, Date.now());
-    await expect
-      .poll(
-        async () => [...(await deliveriesOf(h!.dispatch.db, one.id)), ...(await deliveriesOf(h!.dispatch.db, two.id))].map((d) => d.status),
-        {
-          timeout: 10_000,
+  it.each([
+    ['answered 503', false],
+    ['posted, then answered 503', true],
+  ])(
+    "an issue of the batch already has a card (card → feed → card), another source's issue beside it (%s): each goes to its own card, shown once",
+    async (_, posted) => {
+      const guild = testGuild('Acme');
+      h = await startHarness({ discord: { guilds: [guild] }, env: { BATCH_LINGER: '20ms', RETRY_SCHEDULE: '300ms' } });
+      h.guild = guild;
+      const channel = guild.channels[0]!.id;
+      const one = await h.addSource({ secret: null, channelId: channel, layout: 'card', name: 'one' });
+      const two = await h.addSource({ secret: null, channelId: channel, layout: 'card', name: 'two' });
+      expect((await h.postEvent(one, 'issue', issue('X-1', '777'))).status).toBe(202);
+      await waitFor(() => h!.discord.messagesIn(channel).length === 1, 5000, 'card X');
+      let [r1, r2] = [await updateRoute(h.dispatch.db, one.route, { layout: 'feed' }, Date.now()), two.route];
+      r2 = await updateRoute(h.dispatch.db, r2, { layout: 'feed' }, Date.now());
+      await failTheNextBatch(
+        h,
+        channel,
+        () => h!.postEvent(one, 'issue', issue('FIRST')),
+        async () => {
+          expect((await h!.postEvent(one, 'issue', followUp('X-1', '777'))).status).toBe(202);
+          expect((await h!.postEvent(two, 'issue', issue('OTHER-SOURCE-Y', '888'))).status).toBe(202);
         },
-      )
-      .toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
-    const x = await findCardByKey(h.dispatch.db, r1.id, asCardKey('issue:777'));
-    const y = await findCardByKey(h.dispatch.db, r2.id, asCardKey('issue:888'));
-    // Source two's issue has its own card; source one's card is still X's, with the follow-up folded in.
-    expect(JSON.parse(x!.state).title).toBe('X-1');
-    expect(JSON.parse(x!.state).lastUpdate.text).toMatch(/^Assigned/);
-    expect(y && JSON.parse(y.state).title).toBe('OTHER-SOURCE-Y');
-    expect(h.discord.messagesIn(channel).filter((m) => titles(m.embeds).includes('OTHER-SOURCE-Y'))).toHaveLength(1);
-  }, 30_000);
+        { posted },
+      );
+      r1 = await updateRoute(h.dispatch.db, r1, { layout: 'card' }, Date.now());
+      r2 = await updateRoute(h.dispatch.db, r2, { layout: 'card' }, Date.now());
+      await expect
+        .poll(
+          async () =>
+            [...(await deliveriesOf(h!.dispatch.db, one.id)), ...(await deliveriesOf(h!.dispatch.db, two.id))].map((d) => d.status),
+          {
+            timeout: 10_000,
+          },
+        )
+        .toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+      const x = await findCardByKey(h.dispatch.db, r1.id, asCardKey('issue:777'));
+      const y = await findCardByKey(h.dispatch.db, r2.id, asCardKey('issue:888'));
+      // Source two's issue has its own card; source one's card is still X's, with the follow-up folded in.
+      expect(JSON.parse(x!.state).title).toBe('X-1');
+      expect(JSON.parse(x!.state).lastUpdate.text).toMatch(/^Assigned/);
+      expect(y && JSON.parse(y.state).title).toBe('OTHER-SOURCE-Y');
+      // Y's new card goes under the batch's nonce: a feed message Discord posted is answered with, not posted again.
+      expect(h.discord.messagesIn(channel).filter((m) => titles(m.embeds).includes('OTHER-SOURCE-Y'))).toHaveLength(1);
+    },
+    30_000,
+  );
 
   it('each event of a card keeps its own level: a fatal follow-up of a warning still notifies past quiet hours', async () => {
     const dir = tempDir();

@@ -33,14 +33,15 @@ export async function release(db: Database, batchId: BatchId): Promise<void> {
 }
 
 /**
- * pending or sending → pending, batch dissolved: a batch formed as a feed message, sent again after
- * its route became a card route, holds events of several issues and one of them has a card by now
- * (made since the batch was formed): made into one card's edit it would write the other issues into
- * that card. Each event goes to its own card instead (planned again).
+ * pending or sending → pending, out of their batch: events of a batch formed as a feed message,
+ * sent again as cards once its route became a card route, whose issue has a card by now (made
+ * since the batch was formed). Each goes as its card's edit; the rest of the batch keeps its nonce
+ * (Discord may have posted it), and goes as new cards under it.
  */
-export async function reform(db: Database, batchId: BatchId): Promise<void> {
+export async function reform(db: Database, seqs: readonly DeliverySeq[]): Promise<void> {
+  if (seqs.length === 0) return;
   await db.run(
-    sql`update deliveries set status = 'pending', batch_id = null, summary = ${false} where batch_id = ${batchId} and ${statusIs('pending', 'sending')}`,
+    sql`update deliveries set status = 'pending', batch_id = null, summary = ${false} where seq in ${seqList(seqs)} and ${statusIs('pending', 'sending')}`,
   );
 }
 

@@ -50,7 +50,7 @@ export const TRANSITIONS = [
     by: 'reform',
     from: 'pending, sending',
     to: 'pending',
-    when: 'a batch formed as a feed message, sent again as cards once its route became a card route, has events of several issues and one of them has a card by now: each goes to its own card',
+    when: 'an event of a batch formed as a feed message, sent again as cards once its route became a card route, whose issue has a card by now: leaves the batch for its card’s edit (the rest keep the nonce)',
   },
   {
     by: 'fail',
