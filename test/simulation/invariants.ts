@@ -221,7 +221,7 @@ export async function checkAtQuiescence(model: Model, world: World): Promise<voi
   checkMisroutedLines(model, world);
   checkFeedCounts(model, world, rows);
   checkSummaries(world, rows);
-  checkOneCardPerIssue(model, world);
+  checkOneCardPerIssue(model, world, rows);
   checkOrder(model, world);
   const dropped = await world.db.all<{ id: number; events_dropped: number }>(sql`select id, events_dropped from sources`);
   for (const source of model.sources.filter((s) => !s.deleted)) {
@@ -329,7 +329,7 @@ function checkFeedCounts(model: Model, world: World, rows: DeliveryRow[]): void 
   const gone = new Set(
     model.events.filter((e) => model.sources[e.slot]!.id !== e.sourceId || model.sources[e.slot]!.deleted).map((e) => e.marks.event),
   );
-  const orphans = orphansOf(model, world);
+  const orphans = orphansOf(model, world, rows);
   const shown = new Map<string, number>();
   for (const message of channelMessages(world).filter((m) => !orphans.has(m.id)))
     for (const embed of embedsOf(message).filter(isFeed))
@@ -420,22 +420,22 @@ function checkSummaries(world: World, rows: DeliveryRow[]): void {
 }
 
 /**
- * Messages Discord posted without the bot ever hearing of them (it answered 5xx, or never), in a
- * channel a route left afterwards or whose route changed layout afterwards: the send went again
- * where its route went, or in its new layout (issue 28 item 10: a waiting batch follows its
- * route), and Dispatch cannot know the first copy exists, even if the route comes back.
+ * Messages Discord posted that no delivery records (it answered 5xx or never; or it answered a
+ * process that stopped before it could record), in a channel a route left afterwards or whose
+ * route changed layout afterwards: the send went again where its route went, or in its new layout
+ * (issue 28 item 10: a waiting batch follows its route), and Dispatch cannot know the first copy
+ * exists, even if the route comes back (seed 1361505757: a restart while the send was held).
  */
-function orphansOf(model: Model, world: World): Set<string> {
+function orphansOf(model: Model, world: World, rows: DeliveryRow[]): Set<string> {
+  const recorded = new Set(rows.map((row) => row.message_id).filter((id) => id !== null));
   const routes = model.sources.flatMap((s) => s.routes);
-  const left = routes.flatMap((r) =>
-    r.history.slice(0, -1).map((h, i) => ({ channel: h.channel, until: BigInt(r.history[i + 1]!.since) })),
-  );
+  const left = routes.flatMap((r) => r.history.slice(0, -1).map((h, i) => ({ channel: h.channel, until: BigInt(r.history[i + 1]!.since) })));
   const reformed = routes.flatMap((r) => r.reformed.flatMap((at) => r.channels.map((channel) => ({ channel, until: BigInt(at) }))));
   return new Set(
-    [...world.discord.unanswered].filter((id) => {
-      const message = world.discord.message(id);
-      return message && [...left, ...reformed].some((l) => l.channel === message.channel_id && BigInt(id) < l.until);
-    }),
+    channelMessages(world)
+      .filter((m) => world.discord.unanswered.has(m.id) || !recorded.has(m.id))
+      .filter((m) => [...left, ...reformed].some((l) => l.channel === m.channel_id && BigInt(m.id) < l.until))
+      .map((m) => m.id),
   );
 }
 
@@ -446,10 +446,10 @@ function orphansOf(model: Model, world: World): Set<string> {
  * and sent again as new cards once its route became a card route made one card per event of the
  * issue: seeds 1347390520 path 22, 1350430936 path 74.) Not counted: a copy left behind (see `orphansOf`).
  */
-function checkOneCardPerIssue(model: Model, world: World): void {
+function checkOneCardPerIssue(model: Model, world: World, rows: DeliveryRow[]): void {
   const sources = new Map<string, Set<string>>();
   for (const e of model.events) sources.set(e.marks.issue, (sources.get(e.marks.issue) ?? new Set()).add(`${e.slot}:${e.sourceId}`));
-  const orphans = orphansOf(model, world);
+  const orphans = orphansOf(model, world, rows);
   const cards = new Map<string, number>();
   for (const message of channelMessages(world).filter((m) => !orphans.has(m.id)))
     for (const embed of embedsOf(message).filter(isCard)) {
