@@ -429,7 +429,9 @@ function checkSummaries(world: World, rows: DeliveryRow[]): void {
 function orphansOf(model: Model, world: World, rows: DeliveryRow[]): Set<string> {
   const recorded = new Set(rows.map((row) => row.message_id).filter((id) => id !== null));
   const routes = model.sources.flatMap((s) => s.routes);
-  const left = routes.flatMap((r) => r.history.slice(0, -1).map((h, i) => ({ channel: h.channel, until: BigInt(r.history[i + 1]!.since) })));
+  const left = routes.flatMap((r) =>
+    r.history.slice(0, -1).map((h, i) => ({ channel: h.channel, until: BigInt(r.history[i + 1]!.since) })),
+  );
   const reformed = routes.flatMap((r) => r.reformed.flatMap((at) => r.channels.map((channel) => ({ channel, until: BigInt(at) }))));
   return new Set(
     channelMessages(world)
