@@ -54,9 +54,28 @@ export function checkServersApart(world: World): void {
  * posted there: once, unless a route removed after posting it and another of the source's routes
  * moved in later each brought their own copy.
  */
+/**
+ * Messages Discord posted without the bot hearing of it, whose send went again under the same
+ * nonce after Discord had forgotten it (NONCE_MEMORY_MS: the channel was on hold longer than
+ * that) and was posted a second time: Discord's nonce cannot tell, nor can Dispatch (seed
+ * 1361369971: posted, answered 5xx, then the channel held for 11 minutes).
+ */
+function forgottenNonces(world: World): Set<string> {
+  return new Set(
+    [...world.discord.unanswered].filter((id) => {
+      const first = world.discord.message(id);
+      return (
+        first?.nonce !== undefined &&
+        world.discord.messages.some((m) => m.channel_id === first.channel_id && m.nonce === first.nonce && BigInt(m.id) > BigInt(id))
+      );
+    }),
+  );
+}
+
 export function checkNoDoublePosts(model: Model, world: World): void {
   const seen = new Map<string, number>();
-  for (const message of channelMessages(world)) {
+  const forgotten = forgottenNonces(world);
+  for (const message of channelMessages(world).filter((m) => !forgotten.has(m.id))) {
     for (const embed of embedsOf(message).filter(isFeed)) {
       for (const token of tokensIn(embed)) {
         const key = `${message.channel_id}:${token}`;
@@ -433,10 +452,11 @@ function orphansOf(model: Model, world: World, rows: DeliveryRow[]): Set<string>
     r.history.slice(0, -1).map((h, i) => ({ channel: h.channel, until: BigInt(r.history[i + 1]!.since) })),
   );
   const reformed = routes.flatMap((r) => r.reformed.flatMap((at) => r.channels.map((channel) => ({ channel, until: BigInt(at) }))));
+  const forgotten = forgottenNonces(world);
   return new Set(
     channelMessages(world)
-      .filter((m) => world.discord.unanswered.has(m.id) || !recorded.has(m.id))
-      .filter((m) => [...left, ...reformed].some((l) => l.channel === m.channel_id && BigInt(m.id) < l.until))
+      .filter((m) => forgotten.has(m.id) || world.discord.unanswered.has(m.id) || !recorded.has(m.id))
+      .filter((m) => forgotten.has(m.id) || [...left, ...reformed].some((l) => l.channel === m.channel_id && BigInt(m.id) < l.until))
       .map((m) => m.id),
   );
 }
