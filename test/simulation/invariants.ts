@@ -512,11 +512,12 @@ function checkOrder(model: Model, world: World): void {
 export async function checkNothingStale(world: World, olderThanMs: number): Promise<void> {
   const now = world.clock.now();
   // A channel where an earlier delivery waits out its retry keeps its order: what is behind it waits too.
-  // A disabled source's batch whose send began goes again under its nonce all the same (it may be in Discord already).
+  // A disabled source's batch whose send began there goes again under its nonce all the same (it may be in Discord
+  // already); not one formed for a channel its route has left since (queue.ts, BEGUN).
   const stale = await world.db.all<{ seq: number; channel_id: string }>(sql`
     select d.seq, r.channel_id from deliveries d join events e on e.seq = d.event_seq join sources s on s.id = e.source_id
       join routes r on r.id = d.route_id
-    where d.status = 'pending' and (s.enabled = ${true} or d.batch_id is not null) and s.deleted_at is null and r.removed_at is null
+    where d.status = 'pending' and (s.enabled = ${true} or (d.batch_id is not null and d.channel_id = r.channel_id)) and s.deleted_at is null and r.removed_at is null
       and r.channel_id not in (select channel_id from holds)
       and d.next_attempt_at <= ${now - olderThanMs}
       and not exists (select 1 from deliveries o join routes ro on ro.id = o.route_id
